@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: Apache-2.0
+add_library(kms_sanitizers INTERFACE)
+set(_kms_san "")
+if(KMS_ASAN)
+  list(APPEND _kms_san address)
+endif()
+if(KMS_UBSAN)
+  list(APPEND _kms_san undefined)
+endif()
+if(_kms_san)
+  list(JOIN _kms_san "," _kms_san_list)
+  target_compile_options(kms_sanitizers INTERFACE -fsanitize=${_kms_san_list}
+    -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(kms_sanitizers INTERFACE -fsanitize=${_kms_san_list})
+endif()
+if(KMS_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "KMS_FUZZ needs clang (libFuzzer): configure with CC=clang")
+  endif()
+  # The library is instrumented for coverage; the harnesses link libFuzzer.
+  target_compile_options(kms_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
+endif()

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one error table of imskms. Every view of an error (the enum, its message, the HTTP
+ * status a daemon answers with, the MIKEY ERR payload code and the CLI exit status) is
+ * expanded from this list, so they cannot drift apart.
+ *
+ * X(name, group, http_status, mikey_err, message)
+ *   group      one of USAGE, PROTO, CRYPTO, AUTH, STATE, INTERNAL (see err.h)
+ *   mikey_err  RFC 3830 section 6.12 error number (11 = unspecified error)
+ *
+ * This header has no include guard on purpose: it is an X-macro list.
+ */
+/* clang-format off */
+X(KMS_ERR_ARG,            USAGE,    400, 11, "invalid argument")
+X(KMS_ERR_BAD_HEX,        USAGE,    400, 11, "invalid hex string")
+X(KMS_ERR_BAD_BASE64,     USAGE,    400, 11, "invalid base64 string")
+X(KMS_ERR_BAD_LENGTH,     USAGE,    400, 11, "value has the wrong length")
+X(KMS_ERR_NOT_ASCII,      USAGE,    400, 11, "text must be printable ASCII")
+X(KMS_ERR_TRUNCATED,      PROTO,    400, 11, "input truncated")
+X(KMS_ERR_TRAILING,       PROTO,    400, 11, "unexpected trailing bytes")
+X(KMS_ERR_TOO_LONG,       PROTO,    400, 11, "value exceeds its size limit")
+X(KMS_ERR_MALFORMED,      PROTO,    400, 11, "malformed input")
+X(KMS_ERR_CRYPTO,         CRYPTO,   500, 11, "cryptographic library failure")
+X(KMS_ERR_RANDOM,         CRYPTO,   500, 11, "random number generator failure")
+X(KMS_ERR_SELFTEST,       CRYPTO,   500, 11, "known-answer self-test failed")
+X(KMS_ERR_AUTH,           AUTH,     403,  0, "authentication failed")
+X(KMS_ERR_MAC_A,          AUTH,     403,  0, "network authentication (MAC-A) failed")
+X(KMS_ERR_MAC_S,          AUTH,     403,  0, "resynchronisation token (MAC-S) failed")
+X(KMS_ERR_SQN_STALE,      AUTH,     403,  0, "sequence number not fresh")
+X(KMS_ERR_SQN_DELTA,      AUTH,     403,  0, "sequence number jumped beyond delta")
+X(KMS_ERR_SQN_AGE,        AUTH,     403,  0, "sequence number older than the age limit L")
+X(KMS_ERR_SQN_RESERVE,    STATE,    503, 11, "no reserved sequence numbers left")
+X(KMS_ERR_SQN_EXHAUSTED,  STATE,    503, 11, "sequence number space exhausted")
+X(KMS_ERR_NOMEM,          INTERNAL, 500, 11, "out of memory")
+X(KMS_ERR_INTERNAL,       INTERNAL, 500, 11, "internal error")
+/* clang-format on */

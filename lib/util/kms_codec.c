@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "util/kms_codec.h"
+
+#include <string.h>
+
+#include "util/kms_cur.h"
+#include "util/kms_mem.h"
+
+static const char hexdig[] = "0123456789abcdef";
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int hex_val(uint8_t ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    return -1;
+}
+
+static int b64_val(uint8_t ch)
+{
+    if (ch >= 'A' && ch <= 'Z') {
+        return ch - 'A';
+    }
+    if (ch >= 'a' && ch <= 'z') {
+        return ch - 'a' + 26;
+    }
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0' + 52;
+    }
+    if (ch == '+') {
+        return 62;
+    }
+    if (ch == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+static kms_result fail(uint8_t *out, size_t cap, size_t *out_len, enum kms_err e)
+{
+    kms_wipe(out, cap);
+    *out_len = 0;
+    return KMS_ERR(e);
+}
+
+kms_result kms_hex_decode(const char *s, size_t slen, uint8_t *out, size_t cap, size_t *out_len)
+{
+    struct kms_cur c;
+    *out_len = 0;
+    kms_cur_init(&c, (const uint8_t *)s, slen);
+    if (slen % 2 != 0) {
+        return fail(out, cap, out_len, KMS_ERR_BAD_HEX);
+    }
+    if (slen / 2 > cap) {
+        return fail(out, cap, out_len, KMS_ERR_TOO_LONG);
+    }
+    size_t n = 0;
+    while (kms_cur_remaining(&c) > 0) {
+        uint8_t hi_ch, lo_ch;
+        if (!kms_ok(kms_cur_get_u8(&c, &hi_ch)) || !kms_ok(kms_cur_get_u8(&c, &lo_ch))) {
+            return fail(out, cap, out_len, KMS_ERR_BAD_HEX);
+        }
+        int hi = hex_val(hi_ch), lo = hex_val(lo_ch);
+        if (hi < 0 || lo < 0) {
+            return fail(out, cap, out_len, KMS_ERR_BAD_HEX);
+        }
+        out[n++] = (uint8_t)((hi << 4) | lo);
+    }
+    *out_len = n;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_hex_decode_exact(const char *s, uint8_t *out, size_t n)
+{
+    size_t slen = strlen(s), got;
+    if (slen % 2 == 0 && slen / 2 != n) {
+        kms_wipe(out, n);
+        KMS_BAIL(KMS_ERR_BAD_LENGTH);
+    }
+    KMS_TRY(kms_hex_decode(s, slen, out, n, &got));
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_hex_encode(const uint8_t *in, size_t n, char *out, size_t out_cap)
+{
+    KMS_ENSURE(out_cap > 0 && (out_cap - 1) / 2 >= n, KMS_ERR_TOO_LONG);
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hexdig[in[i] >> 4];
+        out[2 * i + 1] = hexdig[in[i] & 0x0f];
+    }
+    out[2 * n] = '\0';
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap,
+                             size_t *out_len)
+{
+    struct kms_cur c;
+    *out_len = 0;
+    kms_cur_init(&c, (const uint8_t *)s, slen);
+    if (slen % 4 != 0) {
+        return fail(out, cap, out_len, KMS_ERR_BAD_BASE64);
+    }
+    size_t n = 0;
+    while (kms_cur_remaining(&c) > 0) {
+        uint8_t q[4];
+        if (!kms_ok(kms_cur_get_bytes(&c, q, 4))) {
+            return fail(out, cap, out_len, KMS_ERR_BAD_BASE64);
+        }
+        bool last = kms_cur_remaining(&c) == 0;
+        /* Padding is allowed only in the last group, as "xx==" or "xxx=". */
+        size_t pad = 0;
+        if (last && q[3] == '=') {
+            pad = q[2] == '=' ? 2 : 1;
+        }
+        uint32_t v = 0;
+        for (size_t i = 0; i < 4; i++) {
+            int d = i < 4 - pad ? b64_val(q[i]) : 0;
+            if (d < 0) {
+                return fail(out, cap, out_len, KMS_ERR_BAD_BASE64);
+            }
+            v = (v << 6) | (uint32_t)d;
+        }
+        /* Non-canonical: bits below the last full byte must be zero. */
+        if ((pad == 1 && (v & 0xff) != 0) || (pad == 2 && (v & 0xffff) != 0)) {
+            return fail(out, cap, out_len, KMS_ERR_BAD_BASE64);
+        }
+        size_t take = 3 - pad;
+        if (cap - n < take) {
+            return fail(out, cap, out_len, KMS_ERR_TOO_LONG);
+        }
+        for (size_t i = 0; i < take; i++) {
+            out[n++] = (uint8_t)(v >> (16 - 8 * i));
+        }
+    }
+    *out_len = n;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_base64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap)
+{
+    KMS_ENSURE(n <= (SIZE_MAX - 1) / 4 * 3 - 3, KMS_ERR_TOO_LONG);
+    KMS_ENSURE(out_cap >= KMS_BASE64_ENC_LEN(n), KMS_ERR_TOO_LONG);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        size_t left = n - i;
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (left > 1) {
+            v |= (uint32_t)in[i + 1] << 8;
+        }
+        if (left > 2) {
+            v |= in[i + 2];
+        }
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = left > 1 ? b64[(v >> 6) & 63] : '=';
+        out[o++] = left > 2 ? b64[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return KMS_RESULT_OK;
+}

@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * imskms crypto: known-answer tools. They print derived values (keys included) from given
+ * inputs, so that every published vector can be reproduced from the shell.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "crypto/kms_kdf.h"
+#include "crypto/kms_milenage.h"
+#include "util/kms_buf.h"
+#include "util/kms_mem.h"
+
+#define EXIT_NOTE                                                                                  \
+    "\nExit status: 0 success, 1 a check failed, 2 bad usage or malformed input,\n"              \
+    "3 internal error. Hex input in either case, output in lower case.\n"
+
+/* Common subscriber options of milenage, auts, resync and check-autn. */
+enum { O_K, O_OP, O_OPC, O_RAND, O_X1, O_X2 };
+
+struct sub_keys {
+    uint8_t k[16];
+    uint8_t op_or_opc[16];
+    bool is_op;
+};
+
+static int read_sub_keys(const struct cli_args *a, struct sub_keys *s)
+{
+    int rc;
+    if ((rc = cli_hex_exact(a, "k", a->val[O_K], s->k, 16)) != 0) {
+        return rc;
+    }
+    if (a->seen[O_OP] == a->seen[O_OPC]) {
+        return cli_usage_error(a, "give exactly one of --op and --opc (see --help)");
+    }
+    s->is_op = a->seen[O_OP];
+    return cli_hex_exact(a, s->is_op ? "op" : "opc", a->val[s->is_op ? O_OP : O_OPC],
+                         s->op_or_opc, 16);
+}
+
+/* A Milenage context keyed from the options; prints the error itself. */
+static int keyed(const struct cli_args *a, const struct sub_keys *s, struct kms_milenage **m)
+{
+    kms_result r = kms_milenage_new(m);
+    if (r.err == KMS_OK) {
+        r = s->is_op ? kms_milenage_set_key_op(*m, s->k, s->op_or_opc)
+                     : kms_milenage_set_key(*m, s->k, s->op_or_opc);
+    }
+    if (r.err != KMS_OK) {
+        return cli_fail(a, "milenage", r.err);
+    }
+    return CLI_EXIT_OK;
+}
+
+static const char milenage_help[] =
+    "usage: imskms crypto milenage --k HEX (--op HEX | --opc HEX) --rand HEX --sqn HEX --amf HEX\n"
+    "\n"
+    "Runs Milenage (3GPP TS 35.206) and prints every output:\n"
+    "  opc= mac_a= (f1) mac_s= (f1*) res= (f2) ck= (f3) ik= (f4) ak= (f5) ak_star= (f5*)\n"
+    "  autn= ((SQN xor AK) || AMF || MAC-A)\n"
+    "\n"
+    "  --k HEX     subscriber key K, 16 bytes\n"
+    "  --op HEX    operator variant OP, 16 bytes (OPc is derived: OP xor E_K(OP))\n"
+    "  --opc HEX   OPc, 16 bytes (instead of --op)\n"
+    "  --rand HEX  RAND, 16 bytes\n"
+    "  --sqn HEX   SQN, 6 bytes\n"
+    "  --amf HEX   AMF, 2 bytes\n" EXIT_NOTE;
+
+static int cmd_milenage(const char *prefix, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {
+        {"k", true, false},    {"op", true, false},  {"opc", true, false},
+        {"rand", true, false}, {"sqn", true, false}, {"amf", true, false},
+    };
+    struct cli_args a;
+    struct sub_keys s;
+    uint8_t rand[16], sqn[6], amf[2], opc[16];
+    struct kms_aka_vec v;
+    struct kms_milenage *m = NULL;
+    int rc = cli_parse(prefix, opts, 6, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(milenage_help, stdout);
+        }
+        return rc;
+    }
+    memset(&v, 0, sizeof(v));
+    memset(opc, 0, sizeof(opc));
+    if ((rc = read_sub_keys(&a, &s)) != 0 ||
+        (rc = cli_hex_exact(&a, "rand", a.val[O_RAND], rand, 16)) != 0 ||
+        (rc = cli_hex_exact(&a, "sqn", a.val[O_X1], sqn, 6)) != 0 ||
+        (rc = cli_hex_exact(&a, "amf", a.val[O_X2], amf, 2)) != 0 ||
+        (rc = keyed(&a, &s, &m)) != 0) {
+        goto out;
+    }
+    kms_result r = kms_milenage_get_opc(m, opc);
+    if (r.err == KMS_OK) {
+        r = kms_milenage_vector(m, rand, sqn, amf, &v);
+    }
+    if (r.err != KMS_OK) {
+        rc = cli_fail(&a, "milenage", r.err);
+        goto out;
+    }
+    struct {
+        const char *name;
+        const uint8_t *p;
+        size_t n;
+    } outs[] = {
+        {"opc", opc, 16},        {"mac_a", v.mac_a, 8}, {"mac_s", v.mac_s, 8},
+        {"res", v.res, 8},       {"ck", v.ck, 16},      {"ik", v.ik, 16},
+        {"ak", v.ak, 6},         {"ak_star", v.ak_star, 6}, {"autn", v.autn, 16},
+    };
+    for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]) && rc == 0; i++) {
+        rc = cli_print_hex(outs[i].name, outs[i].p, outs[i].n);
+    }
+out:
+    kms_milenage_free(m);
+    kms_wipe(&s, sizeof(s));
+    kms_wipe(&v, sizeof(v));
+    kms_wipe(opc, sizeof(opc));
+    return rc;
+}
+
+static const char auts_help[] =
+    "usage: imskms crypto auts --k HEX (--op HEX | --opc HEX) --rand HEX --sqn-ms HEX\n"
+    "\n"
+    "USIM side of AKA resynchronisation (3GPP TS 33.102 6.3.3): prints\n"
+    "  auts= ((SQN_MS xor f5*(RAND)) || f1*(K, SQN_MS, RAND, AMF* = 0000)), 14 bytes\n"
+    "\n"
+    "  --k HEX       subscriber key K, 16 bytes\n"
+    "  --op HEX      OP, 16 bytes  (or --opc HEX: OPc, 16 bytes)\n"
+    "  --rand HEX    RAND of the challenge the USIM refused, 16 bytes\n"
+    "  --sqn-ms HEX  SQN_MS, the highest SQN the USIM accepted, 6 bytes\n" EXIT_NOTE;
+
+static int cmd_auts(const char *prefix, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {
+        {"k", true, false}, {"op", true, false}, {"opc", true, false},
+        {"rand", true, false}, {"sqn-ms", true, false},
+    };
+    struct cli_args a;
+    struct sub_keys s;
+    uint8_t rand[16], sqn_ms[6], auts[KMS_AKA_AUTS_LEN];
+    struct kms_milenage *m = NULL;
+    int rc = cli_parse(prefix, opts, 5, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(auts_help, stdout);
+        }
+        return rc;
+    }
+    if ((rc = read_sub_keys(&a, &s)) != 0 ||
+        (rc = cli_hex_exact(&a, "rand", a.val[O_RAND], rand, 16)) != 0 ||
+        (rc = cli_hex_exact(&a, "sqn-ms", a.val[O_X1], sqn_ms, 6)) != 0 ||
+        (rc = keyed(&a, &s, &m)) != 0) {
+        goto out;
+    }
+    kms_result r = kms_milenage_auts(m, rand, sqn_ms, auts);
+    rc = r.err == KMS_OK ? cli_print_hex("auts", auts, sizeof(auts)) : cli_fail(&a, NULL, r.err);
+out:
+    kms_milenage_free(m);
+    kms_wipe(&s, sizeof(s));
+    return rc;
+}
+
+static const char resync_help[] =
+    "usage: imskms crypto resync --k HEX (--op HEX | --opc HEX) --rand HEX --auts HEX\n"
+    "\n"
+    "Network side of AKA resynchronisation (3GPP TS 33.102 6.3.5): recovers SQN_MS from AUTS\n"
+    "and checks MAC-S (with AMF* = 0000). Prints sqn_ms=, or exits 1 when MAC-S does not\n"
+    "verify.\n"
+    "\n"
+    "  --k HEX     subscriber key K, 16 bytes\n"
+    "  --op HEX    OP, 16 bytes  (or --opc HEX: OPc, 16 bytes)\n"
+    "  --rand HEX  RAND of the challenge the AUTS answers, 16 bytes\n"
+    "  --auts HEX  AUTS, 14 bytes\n" EXIT_NOTE;
+
+static int cmd_resync(const char *prefix, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {
+        {"k", true, false}, {"op", true, false}, {"opc", true, false},
+        {"rand", true, false}, {"auts", true, false},
+    };
+    struct cli_args a;
+    struct sub_keys s;
+    uint8_t rand[16], auts[KMS_AKA_AUTS_LEN], sqn_ms[6];
+    struct kms_milenage *m = NULL;
+    int rc = cli_parse(prefix, opts, 5, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(resync_help, stdout);
+        }
+        return rc;
+    }
+    if ((rc = read_sub_keys(&a, &s)) != 0 ||
+        (rc = cli_hex_exact(&a, "rand", a.val[O_RAND], rand, 16)) != 0 ||
+        (rc = cli_hex_exact(&a, "auts", a.val[O_X1], auts, sizeof(auts))) != 0 ||
+        (rc = keyed(&a, &s, &m)) != 0) {
+        goto out;
+    }
+    kms_result r = kms_milenage_resync(m, rand, auts, sqn_ms);
+    rc = r.err == KMS_OK ? cli_print_hex("sqn_ms", sqn_ms, 6) : cli_fail(&a, NULL, r.err);
+out:
+    kms_milenage_free(m);
+    kms_wipe(&s, sizeof(s));
+    return rc;
+}
+
+static const char check_autn_help[] =
+    "usage: imskms crypto check-autn --k HEX (--op HEX | --opc HEX) --rand HEX --autn HEX\n"
+    "\n"
+    "USIM side of AKA (3GPP TS 33.102 6.3.3): recovers SQN from AUTN with f5(RAND), checks\n"
+    "MAC-A, and prints sqn= amf= res= ck= ik=. Exits 1 when MAC-A does not verify.\n"
+    "(Freshness of SQN is the USIM's next check; it needs the USIM's SQN array and is done by\n"
+    "the simulated USIM, not here.)\n"
+    "\n"
+    "  --k HEX     subscriber key K, 16 bytes\n"
+    "  --op HEX    OP, 16 bytes  (or --opc HEX: OPc, 16 bytes)\n"
+    "  --rand HEX  RAND from the challenge, 16 bytes\n"
+    "  --autn HEX  AUTN from the challenge, 16 bytes\n" EXIT_NOTE;
+
+static int cmd_check_autn(const char *prefix, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {
+        {"k", true, false}, {"op", true, false}, {"opc", true, false},
+        {"rand", true, false}, {"autn", true, false},
+    };
+    struct cli_args a;
+    struct sub_keys s;
+    uint8_t rand[16], autn[16], sqn[6];
+    struct kms_aka_vec v;
+    struct kms_milenage *m = NULL;
+    int rc = cli_parse(prefix, opts, 5, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(check_autn_help, stdout);
+        }
+        return rc;
+    }
+    memset(&v, 0, sizeof(v));
+    if ((rc = read_sub_keys(&a, &s)) != 0 ||
+        (rc = cli_hex_exact(&a, "rand", a.val[O_RAND], rand, 16)) != 0 ||
+        (rc = cli_hex_exact(&a, "autn", a.val[O_X1], autn, 16)) != 0 ||
+        (rc = keyed(&a, &s, &m)) != 0) {
+        goto out;
+    }
+    kms_result r = kms_milenage_check_autn(m, rand, autn, sqn, &v);
+    if (r.err != KMS_OK) {
+        rc = cli_fail(&a, NULL, r.err);
+        goto out;
+    }
+    if ((rc = cli_print_hex("sqn", sqn, 6)) == 0 && (rc = cli_print_hex("amf", autn + 6, 2)) == 0 &&
+        (rc = cli_print_hex("res", v.res, 8)) == 0 && (rc = cli_print_hex("ck", v.ck, 16)) == 0) {
+        rc = cli_print_hex("ik", v.ik, 16);
+    }
+out:
+    kms_milenage_free(m);
+    kms_wipe(&s, sizeof(s));
+    kms_wipe(&v, sizeof(v));
+    return rc;
+}
+
+static const char kdf_help[] =
+    "usage: imskms crypto kdf --key HEX --fc HEX [--param HEX]...\n"
+    "\n"
+    "The 3GPP generic key derivation function (TS 33.220 Annex B.2):\n"
+    "  out = HMAC-SHA-256(key, FC || P0 || L0 || P1 || L1 || ...), Li = 2-byte length of Pi\n"
+    "Prints out= (32 bytes).\n"
+    "\n"
+    "  --key HEX    the key, 1 to 1024 bytes\n"
+    "  --fc HEX     function code: one byte other than ff, or two bytes ff xx\n"
+    "  --param HEX  P0, P1, ... in order, up to 16 of them, each up to 4096 bytes here\n"
+    "               (the KDF allows 65535); an empty parameter is --param ''\n" EXIT_NOTE;
+
+#define KDF_KEY_MAX   1024
+#define KDF_PARAM_MAX 4096
+
+static int cmd_kdf(const char *prefix, int argc, char **argv)
+{
+    enum { K_KEY, K_FC, K_PARAM };
+    static const struct cli_opt opts[] = {
+        {"key", true, false}, {"fc", true, false}, {"param", true, true}};
+    static uint8_t params[KMS_KDF_MAX_PARAMS][KDF_PARAM_MAX];
+    struct kms_kdf_param p[KMS_KDF_MAX_PARAMS];
+    struct cli_args a;
+    uint8_t key[KDF_KEY_MAX], fc[2], out[KMS_KDF_OUT_LEN];
+    size_t key_len = 0, fc_len = 0;
+    int rc = cli_parse(prefix, opts, 3, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(kdf_help, stdout);
+        }
+        return rc;
+    }
+    if ((rc = cli_hex(&a, "key", a.val[K_KEY], key, sizeof(key), &key_len)) != 0 ||
+        (rc = cli_hex(&a, "fc", a.val[K_FC], fc, sizeof(fc), &fc_len)) != 0) {
+        goto out;
+    }
+    if (key_len == 0) {
+        rc = cli_usage_error(&a, "--key: must not be empty");
+        goto out;
+    }
+    if (!((fc_len == 1 && fc[0] != 0xff) || (fc_len == 2 && fc[0] == 0xff))) {
+        rc = cli_usage_error(&a, "--fc: must be one byte other than ff, or ff followed by one byte");
+        goto out;
+    }
+    size_t n = a.n_multi[K_PARAM];
+    if (n > KMS_KDF_MAX_PARAMS) {
+        rc = cli_usage_error(&a, "--param: at most 16 parameters");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        if ((rc = cli_hex(&a, "param", a.multi[K_PARAM][i], params[i], KDF_PARAM_MAX, &len)) !=
+            0) {
+            goto out;
+        }
+        p[i] = (struct kms_kdf_param){params[i], len};
+    }
+    kms_result r = kms_kdf(key, key_len, fc, fc_len, p, n, out);
+    rc = r.err == KMS_OK ? cli_print_hex("out", out, sizeof(out)) : cli_fail(&a, NULL, r.err);
+out:
+    kms_wipe(key, sizeof(key));
+    kms_wipe(out, sizeof(out));
+    return rc;
+}
+
+static const char ks_naf_help[] =
+    "usage: imskms crypto ks-naf --ck HEX --ik HEX --rand HEX --impi TEXT --naf-fqdn TEXT\n"
+    "                            [--ua-id HEX] [--show-s]\n"
+    "\n"
+    "GBA_ME NAF key (3GPP TS 33.220 Annex B.3):\n"
+    "  Ks_NAF = KDF(Ks = CK || IK, FC = 01, \"gba-me\", RAND, IMPI, NAF_Id = FQDN || Ua id)\n"
+    "Prints ks_naf= (32 bytes).\n"
+    "\n"
+    "  --ck HEX         CK, 16 bytes\n"
+    "  --ik HEX         IK, 16 bytes\n"
+    "  --rand HEX       RAND of the bootstrap, 16 bytes\n"
+    "  --impi TEXT      the subscriber's IMPI (printable ASCII, no spaces, at most 255)\n"
+    "  --naf-fqdn TEXT  the NAF's FQDN (letters, digits, '-', '.')\n"
+    "  --ua-id HEX      Ua security protocol id, 5 bytes (default 0100000006, the IMS UE to\n"
+    "                   KMS protocol of TS 33.220 Annex H.3)\n"
+    "  --show-s         also print s=, the KDF input string S\n"
+    "\n"
+    "Non-ASCII IMPIs are refused: TS 33.220 asks for NFKC normalisation, which imskms does\n"
+    "not implement.\n" EXIT_NOTE;
+
+static int cmd_ks_naf(const char *prefix, int argc, char **argv)
+{
+    enum { N_CK, N_IK, N_RAND, N_IMPI, N_FQDN, N_UA, N_SHOW_S };
+    static const struct cli_opt opts[] = {
+        {"ck", true, false},       {"ik", true, false},    {"rand", true, false},
+        {"impi", true, false},     {"naf-fqdn", true, false}, {"ua-id", true, false},
+        {"show-s", false, false},
+    };
+    struct cli_args a;
+    uint8_t ck[16], ik[16], rand[16], ua[KMS_UA_ID_LEN], out[KMS_KDF_OUT_LEN];
+    struct kms_buf s;
+    int rc = cli_parse(prefix, opts, 7, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(ks_naf_help, stdout);
+        }
+        return rc;
+    }
+    kms_buf_init(&s, 4096, false);
+    memcpy(ua, KMS_UA_ID_KMS, sizeof(ua));
+    if ((rc = cli_hex_exact(&a, "ck", a.val[N_CK], ck, 16)) != 0 ||
+        (rc = cli_hex_exact(&a, "ik", a.val[N_IK], ik, 16)) != 0 ||
+        (rc = cli_hex_exact(&a, "rand", a.val[N_RAND], rand, 16)) != 0 ||
+        (a.seen[N_UA] && (rc = cli_hex_exact(&a, "ua-id", a.val[N_UA], ua, sizeof(ua))) != 0)) {
+        goto out;
+    }
+    if (!a.seen[N_IMPI]) {
+        rc = cli_missing(&a, "impi");
+        goto out;
+    }
+    if (!a.seen[N_FQDN]) {
+        rc = cli_missing(&a, "naf-fqdn");
+        goto out;
+    }
+    const char *impi = a.val[N_IMPI], *fqdn = a.val[N_FQDN];
+    kms_result r = kms_gba_check_impi(impi, strlen(impi));
+    if (r.err != KMS_OK) {
+        rc = cli_fail(&a, "--impi", r.err);
+        goto out;
+    }
+    r = kms_gba_check_fqdn(fqdn, strlen(fqdn));
+    if (r.err != KMS_OK) {
+        rc = cli_fail(&a, "--naf-fqdn: not a valid FQDN", r.err);
+        goto out;
+    }
+    r = kms_gba_ks_naf(ck, ik, rand, impi, strlen(impi), fqdn, strlen(fqdn), ua, out);
+    if (r.err == KMS_OK && a.seen[N_SHOW_S]) {
+        r = kms_gba_ks_naf_s(rand, impi, strlen(impi), fqdn, strlen(fqdn), ua, &s);
+    }
+    if (r.err != KMS_OK) {
+        rc = cli_fail(&a, NULL, r.err);
+        goto out;
+    }
+    rc = cli_print_hex("ks_naf", out, sizeof(out));
+    if (rc == 0 && a.seen[N_SHOW_S]) {
+        rc = cli_print_hex("s", kms_buf_data(&s), kms_buf_len(&s));
+    }
+out:
+    kms_buf_cleanup(&s);
+    kms_wipe(ck, sizeof(ck));
+    kms_wipe(ik, sizeof(ik));
+    kms_wipe(out, sizeof(out));
+    return rc;
+}
+
+static const char btid_help[] =
+    "usage: imskms crypto btid --rand HEX --bsf-fqdn TEXT\n"
+    "\n"
+    "Bootstrapping transaction identifier (3GPP TS 33.220 4.5.2): prints\n"
+    "  btid= base64(RAND) \"@\" BSF FQDN\n"
+    "\n"
+    "  --rand HEX       RAND of the bootstrap, 16 bytes\n"
+    "  --bsf-fqdn TEXT  the BSF's FQDN\n" EXIT_NOTE;
+
+static int cmd_btid(const char *prefix, int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {{"rand", true, false}, {"bsf-fqdn", true, false}};
+    struct cli_args a;
+    uint8_t rand[16];
+    char btid[KMS_BTID_MAX];
+    int rc = cli_parse(prefix, opts, 2, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(btid_help, stdout);
+        }
+        return rc;
+    }
+    if ((rc = cli_hex_exact(&a, "rand", a.val[0], rand, 16)) != 0) {
+        return rc;
+    }
+    if (!a.seen[1]) {
+        return cli_missing(&a, "bsf-fqdn");
+    }
+    kms_result r = kms_gba_btid(rand, a.val[1], strlen(a.val[1]), btid, sizeof(btid));
+    if (r.err != KMS_OK) {
+        return cli_fail(&a, "--bsf-fqdn: not a valid FQDN", r.err);
+    }
+    printf("btid=%s\n", btid);
+    return CLI_EXIT_OK;
+}
+
+static const struct cli_cmd crypto_cmds[] = {
+    {"milenage", "Milenage f1-f5* and AUTN (TS 35.206)", cmd_milenage},
+    {"check-autn", "USIM: verify AUTN, print SQN, RES, CK, IK", cmd_check_autn},
+    {"auts", "USIM: resynchronisation token AUTS", cmd_auts},
+    {"resync", "network: SQN_MS from AUTS, MAC-S checked", cmd_resync},
+    {"kdf", "3GPP generic KDF (TS 33.220 B.2)", cmd_kdf},
+    {"ks-naf", "GBA Ks_NAF (TS 33.220 B.3)", cmd_ks_naf},
+    {"btid", "B-TID = base64(RAND)@BSF-FQDN", cmd_btid},
+};
+
+int cmd_crypto(const char *prefix, int argc, char **argv)
+{
+    return cli_dispatch(prefix, crypto_cmds, sizeof(crypto_cmds) / sizeof(crypto_cmds[0]),
+                        "\nThese commands print keys: they exist to reproduce published and\n"
+                        "derived values from given inputs, not to handle live secrets.\n",
+                        argc, argv);
+}

@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KMS_CMDS_H
+#define KMS_CMDS_H
+
+int cmd_crypto(const char *prefix, int argc, char **argv);
+
+#endif

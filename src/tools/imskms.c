@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* imskms: one binary, a table of subcommands (as in WireGuard's wg). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "imskms/imskms.h"
+
+static int cmd_version(const char *prefix, int argc, char **argv)
+{
+    (void)prefix;
+    (void)argc;
+    (void)argv;
+    printf("imskms %s\n", kms_version());
+    return CLI_EXIT_OK;
+}
+
+static const struct cli_cmd cmds[] = {
+    {"crypto", "known-answer tools: Milenage, AUTS, resync, KDF, Ks_NAF, B-TID", cmd_crypto},
+    {"version", "print the version", cmd_version},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        return cmd_version("imskms", argc, argv);
+    }
+    return cli_dispatch("imskms", cmds, sizeof(cmds) / sizeof(cmds[0]), NULL, argc, argv);
+}
