@@ -1,0 +1,37 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Installs what building and testing imskms needs, from Debian 12 packages, when missing.
+# Needs root (apt-get) only when something is missing. Usage: scripts/deps.sh [--fuzz]
+set -eu
+
+pkgs="cmake make gcc pkg-config libssl-dev openssl libcmocka-dev perl"
+case "${1:-}" in
+--fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+--help | -h)
+    echo "usage: scripts/deps.sh [--fuzz]   install build/test packages (and clang + libFuzzer)"
+    exit 0
+    ;;
+"") ;;
+*)
+    echo "deps.sh: unknown option '$1'" >&2
+    exit 2
+    ;;
+esac
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing packages and not root; install them with apt-get:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

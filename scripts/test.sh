@@ -1,0 +1,73 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The whole suite: the default build (build/) and the ASan+UBSan build (build-asan/), both with
+# -Werror, every CTest on each (unit, CLI, known-answer, corpus replay), then a short run of
+# every libFuzzer target (build-fuzz/). Installs what it needs first.
+#
+# usage: scripts/test.sh [--no-fuzz] [--fuzz-seconds N]   (default 20 s per fuzz target)
+set -eu
+cd "$(dirname "$0")/.."
+
+fuzz=1
+fuzz_seconds=${FUZZ_SECONDS:-20}
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --no-fuzz) fuzz=0 ;;
+    --fuzz-seconds)
+        [ $# -ge 2 ] || { echo "test.sh: --fuzz-seconds needs a value" >&2; exit 2; }
+        fuzz_seconds=$2
+        shift
+        ;;
+    --help | -h)
+        sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "test.sh: unknown option '$1' (see --help)" >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
+
+if [ $fuzz -eq 1 ]; then ./scripts/deps.sh --fuzz; else ./scripts/deps.sh; fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+total_pass=0
+total_fail=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run_preset() { # preset dir
+    echo "== $1: configure and build ($2/)"
+    cmake --preset "$1" >/dev/null
+    cmake --build "$2" -j "$jobs" >/dev/null
+    echo "== $1: ctest"
+    rc=0
+    ctest --test-dir "$2" -j "$jobs" --output-on-failure 2>&1 | tee "$log" || rc=$?
+    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+    all=$(echo "$line" | sed -E 's/.*out of ([0-9]+).*/\1/')
+    failed=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/')
+    if [ -z "$line" ]; then all=0; failed=1; fi
+    total_pass=$((total_pass + all - failed))
+    total_fail=$((total_fail + failed))
+    [ $rc -eq 0 ] && [ "$failed" -eq 0 ]
+}
+
+status=0
+run_preset default build || status=1
+run_preset asan-ubsan build-asan || status=1
+
+if [ $fuzz -eq 1 ]; then
+    echo "== fuzz: $fuzz_seconds s per target (build-fuzz/)"
+    if ./fuzz/run.sh "$fuzz_seconds"; then
+        n=$(find build-fuzz/bin -maxdepth 1 -name 'fuzz_*' -type f -perm -u+x | wc -l)
+        total_pass=$((total_pass + n))
+    else
+        total_fail=$((total_fail + 1))
+        status=1
+    fi
+fi
+
+echo "test.sh: $total_pass passed, $total_fail failed"
+exit $status

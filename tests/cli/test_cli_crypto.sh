@@ -1,0 +1,138 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The `imskms crypto` commands against every published vector in tests/vectors, and their
+# usage errors (one line on stderr, exit 2). Usage: test_cli_crypto.sh IMSKMS VECTOR_DIR
+set -u
+B=$1
+V=$2
+fails=0
+passes=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { passes=$((passes + 1)); }
+bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# expect_out NAME WANT -- CMD...: stdout contains the line NAME=WANT and exit 0
+expect_line() {
+    want=$1; shift
+    out=$("$@" 2>"$tmp/err"); rc=$?
+    if [ $rc -ne 0 ]; then bad "$* exited $rc: $(cat "$tmp/err")"; return; fi
+    if printf '%s\n' "$out" | grep -qx -- "$want"; then ok; else bad "$*: no line '$want' in: $out"; fi
+}
+
+# expect_exit CODE CMD...: exit status CODE, exactly one line on stderr, nothing on stdout
+expect_exit() {
+    code=$1; shift
+    "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+    if [ $rc -ne "$code" ]; then bad "$* exited $rc, expected $code"; return; fi
+    n=$(wc -l <"$tmp/err")
+    if [ "$n" -ne 1 ]; then bad "$*: $n lines on stderr, expected 1: $(cat "$tmp/err")"; return; fi
+    if [ -s "$tmp/out" ]; then bad "$*: printed on stdout: $(cat "$tmp/out")"; return; fi
+    ok
+}
+
+# Reads "key = value" of block [name] from a vector file.
+val() { # file block key
+    awk -v blk="[$2]" -v key="$3" '
+        $0 == blk { inb = 1; next }
+        /^\[/ { inb = 0 }
+        inb && $1 == key && $2 == "=" { print $3; exit }' "$V/$1"
+}
+
+# Milenage test sets 1-6 (TS 35.208 4.3): with --op and with --opc.
+for n in 1 2 3 4 5 6; do
+    g() { val milenage_ts35208.txt "set $n" "$1"; }
+    k=$(g k); op=$(g op); opc=$(g opc); rand=$(g rand); sqn=$(g sqn); amf=$(g amf)
+    for keyopt in "--op $op" "--opc $opc"; do
+        # shellcheck disable=SC2086
+        out=$("$B" crypto milenage --k "$k" $keyopt --rand "$rand" --sqn "$sqn" --amf "$amf")
+        for pair in "opc=$opc" "mac_a=$(g f1)" "mac_s=$(g f1star)" "res=$(g f2)" "ck=$(g f3)" \
+                    "ik=$(g f4)" "ak=$(g f5)" "ak_star=$(g f5star)"; do
+            if printf '%s\n' "$out" | grep -qx "$pair"; then ok; else bad "set $n $keyopt: no $pair"; fi
+        done
+    done
+done
+# Upper-case hex is accepted; output is lower case.
+expect_line "res=a54211d5e3ba50bf" "$B" crypto milenage --k 465B5CE8B199B49FAA5F0A2EE238A6BC \
+    --op CDC202D5123E20F62B6D676AC72CB318 --rand 23553CBE9637A89D218AE64DAE47BF35 --sqn FF9BB4D0B607 --amf B9B9
+
+# libosmocore resync vector: AUTN, AUTS, SQN_MS; check-autn recovers the SQN.
+r() { val milenage_ts35208.txt "resync osmocom" "$1"; }
+K="--k $(r k) --opc $(r opc) --rand $(r rand)"
+# shellcheck disable=SC2086
+expect_line "autn=$(r autn)" "$B" crypto milenage $K --sqn "$(r sqn)" --amf "$(r amf)"
+# shellcheck disable=SC2086
+expect_line "auts=$(r auts)" "$B" crypto auts $K --sqn-ms "$(r sqn_ms)"
+# shellcheck disable=SC2086
+expect_line "sqn_ms=$(r sqn_ms)" "$B" crypto resync $K --auts "$(r auts)"
+# shellcheck disable=SC2086
+expect_line "sqn=$(r sqn)" "$B" crypto check-autn $K --autn "$(r autn)"
+# shellcheck disable=SC2086
+expect_line "res=$(r res)" "$B" crypto check-autn $K --autn "$(r autn)"
+# A wrong MAC-S / MAC-A is a failed check: exit 1 with one line.
+# shellcheck disable=SC2086
+expect_exit 1 "$B" crypto resync $K --auts 8711a0ec9e1637df17f80b384ee5
+# shellcheck disable=SC2086
+expect_exit 1 "$B" crypto check-autn $K --autn ec9320c2c2120000c8b7de2a3449f1be
+
+# TS 33.220 KDF: Ks_NAF (values from an independent tool, see vectors/mk_kdf_ts33220.sh).
+kv() { val kdf_ts33220.txt "ks_naf gba-me set1" "$1"; }
+expect_line "ks_naf=$(kv ks_naf)" "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" \
+    --rand "$(kv rand)" --impi "$(kv impi)" --naf-fqdn "$(kv naf_fqdn)"
+expect_line "s=$(kv s)" "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" \
+    --rand "$(kv rand)" --impi "$(kv impi)" --naf-fqdn "$(kv naf_fqdn)" --ua-id 0100000006 --show-s
+# Generic KDF with a two-octet FC and an empty parameter.
+g2() { val kdf_ts33220.txt "kdf fc ff01, one text parameter, one empty parameter" "$1"; }
+expect_line "out=$(g2 out)" "$B" crypto kdf --key "$(g2 key)" --fc ff01 --param "$(g2 p0)" --param ''
+# B-TID (the base64 of RAND checked with coreutils' base64 when this was written).
+expect_line "btid=I1U8vpY3qJ0hiuZNrke/NQ==@bsf.mnc001.mcc001.pub.3gppnetwork.org" \
+    "$B" crypto btid --rand "$(kv rand)" --bsf-fqdn bsf.mnc001.mcc001.pub.3gppnetwork.org
+
+# Usage errors: one line, exit 2.
+S1="--k 465b5ce8b199b49faa5f0a2ee238a6bc --op cdc202d5123e20f62b6d676ac72cb318"
+R1="--rand 23553cbe9637a89d218ae64dae47bf35"
+# shellcheck disable=SC2086
+{
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607            # missing --amf
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b6 --amf b9b9   # short SQN
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf b9b9b9
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b60 --amf b9b9  # odd length
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn xx9bb4d0b607 --amf b9b9 # bad hex
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf b9b9 --bogus 1
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf b9b9 --amf b9b9
+expect_exit 2 "$B" crypto milenage $S1 --opc cd63cb71954a9f4e48a5994e37a02baf $R1 --sqn ff9bb4d0b607 --amf b9b9
+expect_exit 2 "$B" crypto milenage --k 465b5ce8b199b49faa5f0a2ee238a6bc $R1 --sqn ff9bb4d0b607 --amf b9b9
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf
+expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf b9b9 extra
+expect_exit 2 "$B" crypto auts $S1 $R1
+expect_exit 2 "$B" crypto resync $S1 $R1 --auts 00
+expect_exit 2 "$B" crypto kdf --key 00 --fc ff --param 00
+expect_exit 2 "$B" crypto kdf --key 00 --fc 0102
+expect_exit 2 "$B" crypto kdf --key '' --fc 01
+expect_exit 2 "$B" crypto kdf --fc 01
+expect_exit 2 "$B" crypto kdf --key 00 --fc 01 --param 0g
+expect_exit 2 "$B" crypto ks-naf --ck 00 --ik 00 --rand 00 --impi a --naf-fqdn b
+expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --naf-fqdn kms.example.org
+expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --impi 'a b' --naf-fqdn kms.example.org
+expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --impi a@b --naf-fqdn 'kms..org'
+expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --impi a@b --naf-fqdn k --ua-id 01
+expect_exit 2 "$B" crypto btid --rand 00 --bsf-fqdn bsf.example.org
+expect_exit 2 "$B" crypto nosuch
+expect_exit 2 "$B" nosuch
+expect_exit 2 "$B" crypto kdf --key=00 --fc=01 --show-s
+}
+# The 17th --param is refused.
+set -- ; i=0; while [ $i -lt 17 ]; do set -- "$@" --param 00; i=$((i + 1)); done
+expect_exit 2 "$B" crypto kdf --key 00 --fc 01 "$@"
+
+# --help on every command: exit 0, usage on stdout.
+for c in milenage check-autn auts resync kdf ks-naf btid; do
+    if "$B" crypto "$c" --help | grep -q "^usage: imskms crypto $c"; then ok; else bad "$c --help"; fi
+done
+"$B" --help | grep -q '^usage: imskms' && ok || bad "imskms --help"
+"$B" crypto --help | grep -q '^usage: imskms crypto' && ok || bad "imskms crypto --help"
+"$B" --version | grep -q '^imskms ' && ok || bad "imskms --version"
+
+echo "$passes passed, $fails failed"
+[ $fails -eq 0 ]

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Test helpers on top of cmocka: known-answer file loading, hex helpers, result assertions.
+ * Vector files (tests/vectors/NAME.txt) are blocks of `[name]` followed by `key = value` lines;
+ * '#' starts a comment line.
+ */
+#ifndef KMS_TESTLIB_H
+#define KMS_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "imskms/err.h"
+
+#define TV_MAX_KV   32
+#define TV_MAX_VAL  1024
+
+struct tv_kv {
+    char key[48];
+    char val[TV_MAX_VAL];
+};
+
+struct tv_block {
+    char name[96];
+    size_t n;
+    struct tv_kv kv[TV_MAX_KV];
+};
+
+struct tv_file {
+    size_t n;
+    struct tv_block *blocks;
+};
+
+/* Loads tests/vectors/<name>; fails the test if it cannot. */
+void tv_load(const char *name, struct tv_file *f);
+void tv_free(struct tv_file *f);
+/* Value of key in the block; fails the test when absent. */
+const char *tv_get(const struct tv_block *b, const char *key);
+/* Value decoded from hex into out of exactly n bytes; fails the test otherwise. */
+void tv_hex(const struct tv_block *b, const char *key, uint8_t *out, size_t n);
+/* Value decoded from hex into out (cap bytes); returns the length. */
+size_t tv_hex_any(const struct tv_block *b, const char *key, uint8_t *out, size_t cap);
+/* The block named name; fails the test when absent. */
+const struct tv_block *tv_find(const struct tv_file *f, const char *name);
+
+/* Decodes a hex literal in a test (fails the test on bad hex); returns the length. */
+size_t th_hex(const char *hex, uint8_t *out, size_t cap);
+
+#define expect_ok(call)                                                                            \
+    do {                                                                                           \
+        kms_result r_ = (call);                                                                    \
+        if (r_.err != KMS_OK) {                                                                    \
+            fail_msg("%s failed: %s (%s)", #call, kms_err_name(r_.err), kms_strerror(r_.err));    \
+        }                                                                                          \
+    } while (0)
+
+#define expect_err(call, code)                                                                     \
+    do {                                                                                           \
+        kms_result r_ = (call);                                                                    \
+        if (r_.err != (code)) {                                                                    \
+            fail_msg("%s: expected %s, got %s", #call, kms_err_name(code), kms_err_name(r_.err)); \
+        }                                                                                          \
+    } while (0)
+
+#define expect_bytes_eq(a, b, n) assert_memory_equal((a), (b), (n))
+
+#endif

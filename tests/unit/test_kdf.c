@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "testlib.h"
+
+#include <string.h>
+
+#include "crypto/kms_kdf.h"
+#include "crypto/kms_ossl.h"
+#include "util/kms_buf.h"
+
+static void hmac_sha256_rfc4231(void **state)
+{
+    (void)state;
+    struct tv_file f;
+    tv_load("hmac_sha256_rfc4231.txt", &f);
+    assert_int_equal(f.n, 3);
+    for (size_t i = 0; i < f.n; i++) {
+        uint8_t key[64], data[128], mac[32], out[32];
+        size_t klen = tv_hex_any(&f.blocks[i], "key", key, sizeof(key));
+        size_t dlen = tv_hex_any(&f.blocks[i], "data", data, sizeof(data));
+        tv_hex(&f.blocks[i], "mac", mac, 32);
+        expect_ok(kms_hmac_sha256(key, klen, data, dlen, out));
+        expect_bytes_eq(out, mac, 32);
+    }
+    tv_free(&f);
+}
+
+/* S assembled here byte by byte from the table of TS 33.220 B.3 (protocol-facts.md 1.3),
+ * without the library's KDF code, must equal what the library hashes. */
+static void ks_naf_s_matches_the_b3_layout(void **state)
+{
+    (void)state;
+    struct tv_file f;
+    tv_load("kdf_ts33220.txt", &f);
+    const struct tv_block *b = tv_find(&f, "ks_naf gba-me set1");
+    uint8_t rand[16], ua[5], want_s[512], expect[512];
+    const char *impi = tv_get(b, "impi"), *fqdn = tv_get(b, "naf_fqdn");
+    size_t il = strlen(impi), fl = strlen(fqdn), n = 0;
+    tv_hex(b, "rand", rand, 16);
+    tv_hex(b, "ua_id", ua, 5);
+    expect[n++] = 0x01; /* FC */
+    memcpy(expect + n, "gba-me", 6);
+    n += 6;
+    expect[n++] = 0x00; /* L0 */
+    expect[n++] = 0x06;
+    memcpy(expect + n, rand, 16);
+    n += 16;
+    expect[n++] = 0x00; /* L1 */
+    expect[n++] = 0x10;
+    memcpy(expect + n, impi, il);
+    n += il;
+    expect[n++] = (uint8_t)(il >> 8); /* L2 */
+    expect[n++] = (uint8_t)il;
+    memcpy(expect + n, fqdn, fl); /* P3 = NAF_Id = FQDN || Ua id */
+    n += fl;
+    memcpy(expect + n, ua, 5);
+    n += 5;
+    expect[n++] = (uint8_t)((fl + 5) >> 8); /* L3 */
+    expect[n++] = (uint8_t)(fl + 5);
+
+    struct kms_buf s;
+    kms_buf_init(&s, 4096, false);
+    expect_ok(kms_gba_ks_naf_s(rand, impi, il, fqdn, fl, ua, &s));
+    assert_int_equal(kms_buf_len(&s), n);
+    expect_bytes_eq(kms_buf_data(&s), expect, n);
+    size_t sl = tv_hex_any(b, "s", want_s, sizeof(want_s));
+    assert_int_equal(sl, n);
+    expect_bytes_eq(want_s, expect, n);
+    kms_buf_cleanup(&s);
+    tv_free(&f);
+}
+
+static void ks_naf_known_answer(void **state)
+{
+    (void)state;
+    struct tv_file f;
+    tv_load("kdf_ts33220.txt", &f);
+    const struct tv_block *b = tv_find(&f, "ks_naf gba-me set1");
+    uint8_t ck[16], ik[16], rand[16], ua[5], want[32], out[32];
+    tv_hex(b, "ck", ck, 16);
+    tv_hex(b, "ik", ik, 16);
+    tv_hex(b, "rand", rand, 16);
+    tv_hex(b, "ua_id", ua, 5);
+    tv_hex(b, "ks_naf", want, 32);
+    const char *impi = tv_get(b, "impi"), *fqdn = tv_get(b, "naf_fqdn");
+    expect_ok(kms_gba_ks_naf(ck, ik, rand, impi, strlen(impi), fqdn, strlen(fqdn), ua, out));
+    expect_bytes_eq(out, want, 32);
+    /* the default Ua id of the KMS is 01 00 00 00 06 */
+    expect_bytes_eq(KMS_UA_ID_KMS, ua, 5);
+    /* Every input matters: one changed bit anywhere changes the key. */
+    uint8_t *inputs[] = {ck, ik, rand, ua};
+    size_t lens[] = {16, 16, 16, 5};
+    for (size_t k = 0; k < 4; k++) {
+        for (size_t i = 0; i < lens[k] * 8; i++) {
+            uint8_t other[32];
+            inputs[k][i / 8] ^= (uint8_t)(1u << (i % 8));
+            expect_ok(kms_gba_ks_naf(ck, ik, rand, impi, strlen(impi), fqdn, strlen(fqdn), ua,
+                                     other));
+            inputs[k][i / 8] ^= (uint8_t)(1u << (i % 8));
+            assert_memory_not_equal(other, want, 32);
+        }
+    }
+    tv_free(&f);
+}
+
+static void generic_kdf_two_octet_fc_and_empty_param(void **state)
+{
+    (void)state;
+    struct tv_file f;
+    tv_load("kdf_ts33220.txt", &f);
+    const struct tv_block *b = tv_find(&f, "kdf fc ff01, one text parameter, one empty parameter");
+    uint8_t key[32], fc[2], p0[8], s[64], want[32], out[32];
+    tv_hex(b, "key", key, 32);
+    tv_hex(b, "fc", fc, 2);
+    size_t p0l = tv_hex_any(b, "p0", p0, sizeof(p0));
+    assert_string_equal(tv_get(b, "p1"), "");
+    size_t sl = tv_hex_any(b, "s", s, sizeof(s));
+    tv_hex(b, "out", want, 32);
+    struct kms_kdf_param p[2] = {{p0, p0l}, {NULL, 0}};
+    struct kms_buf sb;
+    kms_buf_init(&sb, 256, false);
+    expect_ok(kms_kdf_build_s(fc, 2, p, 2, &sb));
+    assert_int_equal(kms_buf_len(&sb), sl);
+    expect_bytes_eq(kms_buf_data(&sb), s, sl);
+    expect_ok(kms_kdf(key, 32, fc, 2, p, 2, out));
+    expect_bytes_eq(out, want, 32);
+    kms_buf_cleanup(&sb);
+    tv_free(&f);
+}
+
+static void kdf_refuses_bad_arguments(void **state)
+{
+    (void)state;
+    uint8_t key[32] = {0}, out[32], fc_ff = 0xff, fc1 = 0x01, fc2[2] = {0x01, 0x02};
+    static uint8_t big[0x10000];
+    struct kms_kdf_param p[KMS_KDF_MAX_PARAMS + 1];
+    for (size_t i = 0; i < KMS_KDF_MAX_PARAMS + 1; i++) {
+        p[i] = (struct kms_kdf_param){key, 1};
+    }
+    expect_err(kms_kdf(key, 32, &fc_ff, 1, p, 1, out), KMS_ERR_ARG);
+    expect_err(kms_kdf(key, 32, fc2, 2, p, 1, out), KMS_ERR_ARG);
+    expect_err(kms_kdf(key, 32, &fc1, 0, p, 1, out), KMS_ERR_ARG);
+    expect_ok(kms_kdf(key, 32, &fc1, 1, p, KMS_KDF_MAX_PARAMS, out));
+    expect_err(kms_kdf(key, 32, &fc1, 1, p, KMS_KDF_MAX_PARAMS + 1, out), KMS_ERR_ARG);
+    /* Li is two octets: 65535 is the longest parameter */
+    p[0] = (struct kms_kdf_param){big, 0xffff};
+    expect_ok(kms_kdf(key, 32, &fc1, 1, p, 1, out));
+    p[0] = (struct kms_kdf_param){big, 0x10000};
+    expect_err(kms_kdf(key, 32, &fc1, 1, p, 1, out), KMS_ERR_ARG);
+    p[0] = (struct kms_kdf_param){NULL, 3};
+    expect_err(kms_kdf(key, 32, &fc1, 1, p, 1, out), KMS_ERR_ARG);
+}
+
+static void identities_are_checked(void **state)
+{
+    (void)state;
+    char long_name[300];
+    memset(long_name, 'a', sizeof(long_name));
+    expect_ok(kms_gba_check_impi("user@example.org", 16));
+    expect_err(kms_gba_check_impi("", 0), KMS_ERR_ARG);
+    expect_err(kms_gba_check_impi("us er@x", 7), KMS_ERR_NOT_ASCII);
+    expect_err(kms_gba_check_impi("\xc3\xa9@x", 4), KMS_ERR_NOT_ASCII);
+    expect_ok(kms_gba_check_impi(long_name, 255));
+    expect_err(kms_gba_check_impi(long_name, 256), KMS_ERR_TOO_LONG);
+    expect_ok(kms_gba_check_fqdn("kms.example.org", 15));
+    expect_ok(kms_gba_check_fqdn("a-b.c1", 6));
+    expect_err(kms_gba_check_fqdn("kms..org", 8), KMS_ERR_ARG);
+    expect_err(kms_gba_check_fqdn(".org", 4), KMS_ERR_ARG);
+    expect_err(kms_gba_check_fqdn("org.", 4), KMS_ERR_ARG);
+    expect_err(kms_gba_check_fqdn("a b", 3), KMS_ERR_ARG);
+    expect_err(kms_gba_check_fqdn("k\xc3\xa9", 3), KMS_ERR_NOT_ASCII);
+    expect_ok(kms_gba_check_fqdn(long_name, 63));
+    expect_err(kms_gba_check_fqdn(long_name, 64), KMS_ERR_ARG); /* label over 63 */
+    expect_err(kms_gba_check_fqdn(long_name, 254), KMS_ERR_TOO_LONG);
+}
+
+/* B-TID = base64(RAND)@BSF-FQDN; the expected value is protocol-facts.md 1.6's. */
+static void btid_format(void **state)
+{
+    (void)state;
+    uint8_t rand[16];
+    char out[KMS_BTID_MAX];
+    const char *fqdn = "bsf.mnc001.mcc001.pub.3gppnetwork.org";
+    th_hex("23553cbe9637a89d218ae64dae47bf35", rand, 16);
+    expect_ok(kms_gba_btid(rand, fqdn, strlen(fqdn), out, sizeof(out)));
+    assert_string_equal(out, "I1U8vpY3qJ0hiuZNrke/NQ==@bsf.mnc001.mcc001.pub.3gppnetwork.org");
+    expect_err(kms_gba_btid(rand, fqdn, strlen(fqdn), out, 24 + 1 + strlen(fqdn)),
+               KMS_ERR_TOO_LONG);
+    expect_ok(kms_gba_btid(rand, fqdn, strlen(fqdn), out, 24 + 1 + strlen(fqdn) + 1));
+    expect_err(kms_gba_btid(rand, "bad fqdn", 8, out, sizeof(out)), KMS_ERR_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hmac_sha256_rfc4231),
+        cmocka_unit_test(ks_naf_s_matches_the_b3_layout),
+        cmocka_unit_test(ks_naf_known_answer),
+        cmocka_unit_test(generic_kdf_two_octet_fc_and_empty_param),
+        cmocka_unit_test(kdf_refuses_bad_arguments),
+        cmocka_unit_test(identities_are_checked),
+        cmocka_unit_test(btid_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
