@@ -19,7 +19,7 @@ struct err_row {
 #define G_INTERNAL KMS_ERR_G_INTERNAL
 
 static const struct err_row rows[KMS_ERR_COUNT_] = {
-    [KMS_OK] = {"KMS_OK", "success", KMS_ERR_G_OK, 200, 11},
+    [KMS_OK] = {"KMS_OK", "success", KMS_ERR_G_OK, 200, 12},
 #define X(name, group, http, mikey, msg) [name] = {#name, msg, G_##group, http, mikey},
 #include "imskms/err_table.h"
 #undef X
@@ -60,7 +60,7 @@ int kms_err_http_status(enum kms_err err)
 int kms_err_mikey_code(enum kms_err err)
 {
     const struct err_row *r = row(err);
-    return r != NULL ? r->mikey : 11;
+    return r != NULL ? r->mikey : 12;
 }
 
 int kms_err_exit_status(enum kms_err err)

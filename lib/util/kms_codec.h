@@ -20,15 +20,18 @@
 #define KMS_HEX_ENC_LEN(n)    (2 * (n) + 1)
 #define KMS_BASE64_ENC_LEN(n) (4 * (((n) + 2) / 3) + 1)
 
-/* Decodes slen characters of s into out (cap bytes). KMS_ERR_BAD_HEX on a bad character or odd
- * length, KMS_ERR_TOO_LONG when the result does not fit. */
+/* Decodes slen characters of s into out (cap bytes). KMS_ERR_BAD_HEX on a bad character or an
+ * odd length (whatever cap is), else KMS_ERR_TOO_LONG when the result does not fit. */
 KMS_MUST_CHECK kms_result kms_hex_decode(const char *s, size_t slen, uint8_t *out, size_t cap,
                                          size_t *out_len);
-/* Decodes exactly n bytes; KMS_ERR_BAD_LENGTH when s does not encode exactly n bytes. */
+/* Decodes exactly n bytes from the NUL-terminated s: KMS_ERR_BAD_HEX when s is not hex (odd
+ * length or a bad character), KMS_ERR_BAD_LENGTH when it is hex of another length. */
 KMS_MUST_CHECK kms_result kms_hex_decode_exact(const char *s, uint8_t *out, size_t n);
 /* Encodes n bytes; out must hold KMS_HEX_ENC_LEN(n) characters. */
 KMS_MUST_CHECK kms_result kms_hex_encode(const uint8_t *in, size_t n, char *out, size_t out_cap);
 
+/* Decodes slen characters of s into out (cap bytes). KMS_ERR_BAD_BASE64 when s is not canonical
+ * padded base64 (whatever cap is), else KMS_ERR_TOO_LONG when the result does not fit. */
 KMS_MUST_CHECK kms_result kms_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap,
                                             size_t *out_len);
 KMS_MUST_CHECK kms_result kms_base64_encode(const uint8_t *in, size_t n, char *out,

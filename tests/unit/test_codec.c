@@ -152,6 +152,20 @@ static void hex_exact_lengths(void **state)
     expect_err(kms_hex_decode_exact("0102030", out, 4), KMS_ERR_BAD_HEX);
     expect_err(kms_hex_decode_exact("0102030g", out, 4), KMS_ERR_BAD_HEX);
     expect_err(kms_hex_decode_exact("", out, 4), KMS_ERR_BAD_LENGTH);
+    expect_err(kms_hex_decode_exact("010203040g", out, 4), KMS_ERR_BAD_HEX);
+}
+
+/* Malformed input is reported as malformed whatever the output capacity. */
+static void malformed_wins_over_capacity(void **state)
+{
+    (void)state;
+    uint8_t out[2];
+    size_t n;
+    expect_err(kms_hex_decode("zz", 2, out, 0, &n), KMS_ERR_BAD_HEX);
+    expect_err(kms_hex_decode("0000zz", 6, out, 2, &n), KMS_ERR_BAD_HEX);
+    expect_err(kms_base64_decode("QUJD!!!!", 8, out, 2, &n), KMS_ERR_BAD_BASE64);
+    expect_err(kms_base64_decode("!!!!QUJD", 8, out, 2, &n), KMS_ERR_BAD_BASE64);
+    expect_err(kms_base64_decode("QUJDQUJD", 8, out, 2, &n), KMS_ERR_TOO_LONG);
 }
 
 int main(void)
@@ -160,7 +174,7 @@ int main(void)
         cmocka_unit_test(base64_rfc4648_vectors), cmocka_unit_test(base64_rejects_bad_input),
         cmocka_unit_test(base64_truncations),     cmocka_unit_test(base64_output_caps),
         cmocka_unit_test(hex_round_trip_and_case), cmocka_unit_test(hex_rejects_bad_input),
-        cmocka_unit_test(hex_exact_lengths),
+        cmocka_unit_test(hex_exact_lengths),      cmocka_unit_test(malformed_wins_over_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@ static void unknown_codes_are_handled(void **state)
     assert_string_equal(kms_err_name((enum kms_err)-1), "KMS_ERR_UNKNOWN");
     assert_int_equal(kms_err_http_status((enum kms_err)9999), 500);
     assert_int_equal(kms_err_exit_status((enum kms_err)9999), 3);
+    assert_int_equal(kms_err_mikey_code((enum kms_err)9999), 12); /* RFC 3830: Unspecified */
 }
 
 static void groups_map_to_exit_status_and_http(void **state)
@@ -41,6 +42,7 @@ static void groups_map_to_exit_status_and_http(void **state)
     assert_int_equal(kms_err_exit_status(KMS_ERR_TRUNCATED), 2);
     assert_int_equal(kms_err_exit_status(KMS_ERR_NOMEM), 3);
     assert_int_equal(kms_err_exit_status(KMS_ERR_CRYPTO), 3);
+    assert_int_equal(kms_err_mikey_code(KMS_ERR_MALFORMED), 12);
     /* Every authentication failure looks the same to a peer: 403 and MIKEY "Auth failure". */
     for (int i = 1; i < KMS_ERR_COUNT_; i++) {
         if (kms_err_group((enum kms_err)i) == KMS_ERR_G_AUTH) {
