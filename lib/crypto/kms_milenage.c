@@ -8,16 +8,17 @@
 #include "util/kms_mem.h"
 
 struct kms_milenage {
-    EVP_CIPHER_CTX *ecb; /* AES-128-ECB under K, padding off */
+    EVP_CIPHER_CTX *ecb; /* AES-128-ECB under K */
     uint8_t opc[16];
     bool keyed;
+    bool has_cipher; /* ecb has been initialised with the cipher once */
 };
 
 /*= 3GPP TS 35.206, 4.1 (paraphrased)
  *# r1 = 64; r2 = 0; r3 = 32; r4 = 64; r5 = 96
  *# c1 = 0...0; c2 = 0...01; c3 = 0...010; c4 = 0...0100; c5 = 0...01000 (128 bits)
  */
-static const unsigned rot_bytes[5] = {8, 0, 4, 8, 12};
+static const unsigned rot_bits[5] = {64, 0, 32, 64, 96};
 static const uint8_t c_last[5] = {0x00, 0x01, 0x02, 0x04, 0x08};
 
 /* All OUT blocks of one Milenage evaluation. */
@@ -63,8 +64,16 @@ static kms_result set_k(struct kms_milenage *m, const uint8_t *k)
     m->keyed = false;
     kms_wipe(m->opc, sizeof(m->opc));
     KMS_ENSURE(k != NULL, KMS_ERR_ARG);
-    KMS_TRY_OSSL(EVP_EncryptInit_ex2(m->ecb, kms_ossl()->aes128_ecb, k, NULL, NULL));
-    KMS_TRY_OSSL(EVP_CIPHER_CTX_set_padding(m->ecb, 0));
+    /* Re-keying an initialised context with a NULL cipher skips the context reset and the
+     * provider look-ups, which cost more than the key expansion itself (docs/performance.md).
+     * Padding is left on: it only matters for EVP_EncryptFinal, which is never called, and
+     * aes() checks that every block came out. */
+    if (m->has_cipher) {
+        KMS_TRY_OSSL(EVP_EncryptInit_ex2(m->ecb, NULL, k, NULL, NULL));
+    } else {
+        KMS_TRY_OSSL(EVP_EncryptInit_ex2(m->ecb, kms_ossl()->aes128_ecb, k, NULL, NULL));
+        m->has_cipher = true;
+    }
     return KMS_RESULT_OK;
 }
 
@@ -103,12 +112,55 @@ kms_result kms_milenage_get_opc(const struct kms_milenage *m, uint8_t opc[16])
     return KMS_RESULT_OK;
 }
 
-/* Cyclic left rotation of a 128-bit block by a whole number of bytes. */
-static void rot(uint8_t out[16], const uint8_t in[16], unsigned bytes)
+/* A 128-bit block as two big-endian 64-bit words, so that XORs and the rotations by multiples
+ * of 32 bits are a few word operations instead of a loop over bytes. */
+struct blk {
+    uint64_t hi, lo;
+};
+
+static uint64_t be64(uint64_t v)
 {
-    for (unsigned i = 0; i < 16; i++) {
-        out[i] = in[(i + bytes) % 16];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(v);
+#else
+    return v;
+#endif
+}
+
+static struct blk load(const uint8_t b[16])
+{
+    struct blk x;
+    memcpy(&x.hi, b, 8);
+    memcpy(&x.lo, b + 8, 8);
+    x.hi = be64(x.hi);
+    x.lo = be64(x.lo);
+    return x;
+}
+
+static void store(struct blk x, uint8_t b[16])
+{
+    x.hi = be64(x.hi);
+    x.lo = be64(x.lo);
+    memcpy(b, &x.hi, 8);
+    memcpy(b + 8, &x.lo, 8);
+}
+
+static struct blk bxor(struct blk a, struct blk b)
+{
+    return (struct blk){a.hi ^ b.hi, a.lo ^ b.lo};
+}
+
+/* Cyclic left rotation by 0, 32, 64 or 96 bits. */
+static struct blk rot(struct blk x, unsigned bits)
+{
+    if (bits >= 64) {
+        x = (struct blk){x.lo, x.hi};
+        bits -= 64;
     }
+    if (bits == 32) {
+        x = (struct blk){(x.hi << 32) | (x.lo >> 32), (x.lo << 32) | (x.hi >> 32)};
+    }
+    return x;
 }
 
 /* One evaluation: TEMP = E_K(RAND xor OPc), then OUT1..OUT5 in a single five-block call, so
@@ -116,14 +168,21 @@ static void rot(uint8_t out[16], const uint8_t in[16], unsigned bytes)
 static kms_result core(struct kms_milenage *m, const uint8_t *rand, const uint8_t *sqn,
                        const uint8_t *amf, struct outs *o)
 {
-    uint8_t x[16], temp[16], in[5][16], tmp[16];
-    kms_result rc = KMS_ERR(KMS_ERR_ARG);
+    /* Every temporary in one place, wiped once at the end. */
+    struct {
+        uint8_t x[16], temp[16], in[5][16];
+        struct blk opc, t, tmp;
+    } w;
+    uint8_t *x = w.x, *temp = w.temp;
+    uint8_t(*in)[16] = w.in;
+    struct blk in1;
+    kms_result rc = KMS_RC_INIT;
     KMS_ENSURE_OUT(rc, m != NULL && m->keyed && rand != NULL && sqn != NULL && amf != NULL,
                    KMS_ERR_ARG);
-    for (size_t i = 0; i < 16; i++) {
-        x[i] = rand[i] ^ m->opc[i];
-    }
+    w.opc = load(m->opc);
+    store(bxor(load(rand), w.opc), x);
     KMS_TRY_OUT(rc, aes(m, x, temp, 1));
+    w.t = load(temp);
 
     /*= 3GPP TS 35.206, 4.1 (paraphrased)
      *# IN1[0] .. IN1[47] = SQN[0] .. SQN[47]; IN1[48] .. IN1[63] = AMF[0] .. AMF[15]
@@ -135,31 +194,21 @@ static kms_result core(struct kms_milenage *m, const uint8_t *rand, const uint8_
     memcpy(x + 6, amf, 2);
     memcpy(x + 8, sqn, 6);
     memcpy(x + 14, amf, 2);
-    for (size_t i = 0; i < 16; i++) {
-        x[i] ^= m->opc[i];
-    }
-    rot(in[0], x, rot_bytes[0]);
-    for (size_t i = 0; i < 16; i++) {
-        in[0][i] ^= temp[i];
-        tmp[i] = temp[i] ^ m->opc[i];
-    }
+    in1 = load(x);
+    store(bxor(w.t, rot(bxor(in1, w.opc), rot_bits[0])), in[0]);
     in[0][15] ^= c_last[0];
+    w.tmp = bxor(w.t, w.opc);
     for (size_t k = 1; k < 5; k++) {
-        rot(in[k], tmp, rot_bytes[k]);
+        store(rot(w.tmp, rot_bits[k]), in[k]);
         in[k][15] ^= c_last[k];
     }
     KMS_TRY_OUT(rc, aes(m, &in[0][0], &o->o[0][0], 5));
     for (size_t k = 0; k < 5; k++) {
-        for (size_t i = 0; i < 16; i++) {
-            o->o[k][i] ^= m->opc[i];
-        }
+        store(bxor(load(o->o[k]), w.opc), o->o[k]);
     }
     rc = KMS_RESULT_OK;
 out:
-    kms_wipe(x, sizeof(x));
-    kms_wipe(temp, sizeof(temp));
-    kms_wipe(in, sizeof(in));
-    kms_wipe(tmp, sizeof(tmp));
+    kms_wipe(&w, sizeof(w));
     if (!kms_ok(rc)) {
         kms_wipe(o, sizeof(*o));
     }

@@ -34,7 +34,7 @@ kms_result kms_hmac(const char *digest, const uint8_t *key, size_t key_len,
                     const struct kms_iov *parts, size_t n, uint8_t *out, size_t out_cap,
                     size_t *out_len)
 {
-    kms_result rc = KMS_ERR(KMS_ERR_CRYPTO);
+    kms_result rc = KMS_RC_INIT;
     const struct kms_ossl *o = kms_ossl();
     EVP_MAC_CTX *ctx = NULL;
     *out_len = 0;

@@ -32,7 +32,7 @@ static kms_result selftest_milenage(void)
                                    0xbb, 0xf0, 0xd9, 0x87, 0xb2, 0x1b, 0xf8, 0xcb};
     struct kms_milenage *m = NULL;
     struct kms_aka_vec v;
-    kms_result rc = KMS_ERR(KMS_ERR_SELFTEST);
+    kms_result rc = KMS_RC_INIT;
     KMS_TRY_OUT(rc, kms_milenage_new(&m));
     KMS_TRY_OUT(rc, kms_milenage_set_key_op(m, k, op));
     KMS_TRY_OUT(rc, kms_milenage_vector(m, rand, sqn, amf, &v));

@@ -13,6 +13,9 @@
 #include "imskms/err.h"
 
 #define KMS_RESULT_OK ((kms_result){KMS_OK})
+/* The initial value of `rc` in functions that end at `out:` (records no failure location:
+ * every path to `out` sets rc through a KMS_*_OUT macro). */
+#define KMS_RC_INIT ((kms_result){KMS_ERR_INTERNAL})
 
 static inline bool kms_ok(kms_result r)
 {
