@@ -4,7 +4,7 @@
 # Needs root (apt-get) only when something is missing. Usage: scripts/deps.sh [--fuzz]
 set -eu
 
-pkgs="cmake make gcc pkg-config libssl-dev openssl libcmocka-dev perl"
+pkgs="cmake make gcc pkg-config libssl-dev openssl libcmocka-dev perl python3"
 case "${1:-}" in
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --help | -h)

@@ -3,13 +3,16 @@
  * imskms crypto: known-answer tools. They print derived values (keys included) from given
  * inputs, so that every published vector can be reproduced from the shell.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "cmds.h"
 #include "crypto/kms_kdf.h"
 #include "crypto/kms_milenage.h"
+#include "mikey/kms_mikey_prf.h"
 #include "util/kms_buf.h"
 #include "util/kms_mem.h"
 
@@ -448,6 +451,86 @@ static int cmd_btid(const char *prefix, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+static const char mikey_prf_help[] =
+    "usage: imskms crypto mikey-prf --prf hmac-sha1|hmac-sha256 --inkey HEX --label HEX\n"
+    "                               --len BYTES\n"
+    "\n"
+    "The MIKEY PRF: MIKEY-1 (RFC 3830 4.1.2, HMAC-SHA-1) or PRF-HMAC-SHA-256 (RFC 6043 6.1).\n"
+    "  inkey is cut into 256-bit chunks s1..sn; out = P(s1, label, m) xor ... xor\n"
+    "  P(sn, label, m), P(s, label, m) = HMAC(s, A1 || label) || ... || HMAC(s, Am || label),\n"
+    "  A0 = label, Ai = HMAC(s, A(i-1)). Prints out= (--len bytes).\n"
+    "\n"
+    "  --prf NAME     hmac-sha1 (MIKEY-1, PRF func 0) or hmac-sha256 (PRF func 1)\n"
+    "  --inkey HEX    the input key (TGK, PSK, envelope key, MPK), 1 to 1024 bytes\n"
+    "  --label HEX    the label, up to 1024 bytes, e.g. 150533e1 ff <CSB ID> <RAND> for the\n"
+    "                 encr_key of an RFC 3830 PSK message (4.1.4)\n"
+    "  --len BYTES    output length, a decimal number from 1 to 1024\n" EXIT_NOTE;
+
+#define MIKEY_PRF_IN_MAX 1024
+
+/* A decimal length 1..max: digits only (no sign, space or prefix), no overflow. */
+static int parse_len(const struct cli_args *a, const char *s, size_t max, size_t *out)
+{
+    char *end = NULL;
+    unsigned long v;
+    if (s == NULL) {
+        return cli_missing(a, "len");
+    }
+    if (s[0] < '0' || s[0] > '9') {
+        return cli_usage_error(a, "--len: expected a decimal number from 1 to 1024");
+    }
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v == 0 || v > max) {
+        return cli_usage_error(a, "--len: expected a decimal number from 1 to 1024");
+    }
+    *out = (size_t)v;
+    return CLI_EXIT_OK;
+}
+
+static int cmd_mikey_prf(const char *prefix, int argc, char **argv)
+{
+    enum { P_PRF, P_INKEY, P_LABEL, P_LEN };
+    static const struct cli_opt opts[] = {
+        {"prf", true, false}, {"inkey", true, false}, {"label", true, false}, {"len", true, false}};
+    struct cli_args a;
+    uint8_t inkey[MIKEY_PRF_IN_MAX], label[MIKEY_PRF_IN_MAX], out[KMS_MIKEY_PRF_OUT_MAX];
+    size_t inkey_len = 0, label_len = 0, out_len = 0;
+    enum kms_mikey_prf_alg alg;
+    int rc = cli_parse(prefix, opts, 4, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(mikey_prf_help, stdout);
+        }
+        return rc;
+    }
+    if (!a.seen[P_PRF]) {
+        return cli_missing(&a, "prf");
+    }
+    if (strcmp(a.val[P_PRF], "hmac-sha1") == 0) {
+        alg = KMS_MIKEY_PRF_MIKEY1;
+    } else if (strcmp(a.val[P_PRF], "hmac-sha256") == 0) {
+        alg = KMS_MIKEY_PRF_HMAC_SHA256;
+    } else {
+        return cli_usage_error(&a, "--prf: expected hmac-sha1 or hmac-sha256");
+    }
+    if ((rc = cli_hex(&a, "inkey", a.val[P_INKEY], inkey, sizeof(inkey), &inkey_len)) != 0 ||
+        (rc = cli_hex(&a, "label", a.val[P_LABEL], label, sizeof(label), &label_len)) != 0 ||
+        (rc = parse_len(&a, a.val[P_LEN], KMS_MIKEY_PRF_OUT_MAX, &out_len)) != 0) {
+        goto out;
+    }
+    if (inkey_len == 0) {
+        rc = cli_usage_error(&a, "--inkey: must not be empty");
+        goto out;
+    }
+    kms_result r = kms_mikey_prf(alg, inkey, inkey_len, label, label_len, out, out_len);
+    rc = r.err == KMS_OK ? cli_print_hex("out", out, out_len) : cli_fail(&a, NULL, r.err);
+out:
+    kms_wipe(inkey, sizeof(inkey));
+    kms_wipe(out, sizeof(out));
+    return rc;
+}
+
 static const struct cli_cmd crypto_cmds[] = {
     {"milenage", "Milenage f1-f5* and AUTN (TS 35.206)", cmd_milenage},
     {"check-autn", "USIM: verify AUTN, print SQN, RES, CK, IK", cmd_check_autn},
@@ -456,6 +539,7 @@ static const struct cli_cmd crypto_cmds[] = {
     {"kdf", "3GPP generic KDF (TS 33.220 B.2)", cmd_kdf},
     {"ks-naf", "GBA Ks_NAF (TS 33.220 B.3)", cmd_ks_naf},
     {"btid", "B-TID = base64(RAND)@BSF-FQDN", cmd_btid},
+    {"mikey-prf", "MIKEY PRF (RFC 3830 4.1.2, RFC 6043 6.1)", cmd_mikey_prf},
 };
 
 int cmd_crypto(const char *prefix, int argc, char **argv)

@@ -89,6 +89,18 @@ expect_line "out=$(g2 out)" "$B" crypto kdf --key "$(g2 key)" --fc ff01 --param 
 expect_line "btid=I1U8vpY3qJ0hiuZNrke/NQ==@bsf.mnc001.mcc001.pub.3gppnetwork.org" \
     "$B" crypto btid --rand "$(kv rand)" --bsf-fqdn bsf.mnc001.mcc001.pub.3gppnetwork.org
 
+# MIKEY PRF: the independent model's values (vectors/mk_mikey_prf.py) with a two-chunk inkey,
+# and a published Streamwide PRF-HMAC-SHA-256 value (label = 15798cef || cs_id || csb_id || RAND).
+for blk in "prf sha1 inkey40 out40" "prf sha256 inkey40 out40" "prf sha1 inkey32 out20"; do
+    mp() { val mikey_prf_model.txt "$blk" "$1"; }
+    p=$(mp prf); o=$(mp out)
+    expect_line "out=$o" "$B" crypto mikey-prf --prf "$p" --inkey "$(mp inkey)" --label "$(mp label)" \
+        --len $((${#o} / 2))
+done
+sw() { val mikey_prf.txt "tgk sha256 encr+salt cs4" "$1"; }
+expect_line "out=$(sw encr_key)" "$B" crypto mikey-prf --prf=hmac-sha256 --inkey "$(sw inkey)" \
+    --label "15798cef$(sw cs_id)$(sw csb_id)$(sw rand)" --len 16
+
 # Usage errors: one line, exit 2.
 S1="--k 465b5ce8b199b49faa5f0a2ee238a6bc --op cdc202d5123e20f62b6d676ac72cb318"
 R1="--rand 23553cbe9637a89d218ae64dae47bf35"
@@ -118,6 +130,16 @@ expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv ra
 expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --impi a@b --naf-fqdn 'kms..org'
 expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --impi a@b --naf-fqdn k --ua-id 01
 expect_exit 2 "$B" crypto btid --rand 00 --bsf-fqdn bsf.example.org
+M1="--inkey 000102 --label 0a0b"
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-md5 $M1 --len 16           # unknown PRF
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 --inkey 0g --label 0a0b --len 16
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len 1025         # over 1024
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len 0
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len 16x
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len -16
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len 18446744073709551632
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1
+expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 --inkey '' --label 0a0b --len 16
 expect_exit 2 "$B" crypto nosuch
 expect_exit 2 "$B" nosuch
 expect_exit 2 "$B" crypto kdf --key=00 --fc=01 --show-s
@@ -127,7 +149,7 @@ set -- ; i=0; while [ $i -lt 17 ]; do set -- "$@" --param 00; i=$((i + 1)); done
 expect_exit 2 "$B" crypto kdf --key 00 --fc 01 "$@"
 
 # --help on every command: exit 0, usage on stdout.
-for c in milenage check-autn auts resync kdf ks-naf btid; do
+for c in milenage check-autn auts resync kdf ks-naf btid mikey-prf; do
     if "$B" crypto "$c" --help | grep -q "^usage: imskms crypto $c"; then ok; else bad "$c --help"; fi
 done
 "$B" --help | grep -q '^usage: imskms' && ok || bad "imskms --help"
