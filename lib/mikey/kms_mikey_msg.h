@@ -23,6 +23,14 @@
 #include "mikey/kms_mikey.h"
 #include "mikey/kms_mikey_prf.h"
 
+/* Private-use ticket types (RFC 6043 6.10 reserves 0xF000-0xFFFE), fixed in docs/protocol.md
+ * section 6, all with Subtype 0x01 and Version 0x01. */
+#define KMS_TICKET_TYPE_SEALED_KUE 0xF1A0u /* mode 3: the encrypted Kue */
+#define KMS_TICKET_TYPE_KUE_REF    0xF1A1u /* mode 2: a 128-bit reference to a stored Kue */
+#define KMS_TICKET_TYPE_MEDIA      0xF1A2u /* media keys for a responder */
+#define KMS_TICKET_SUBTYPE         0x01u
+#define KMS_TICKET_VERSION         0x01u
+
 /* How the message keys are derived. */
 enum kms_mikey_keying {
     KMS_MIKEY_KEYING_PSK_3830 = 1, /* RFC 3830 4.1.4: label with the I_MESSAGE's RAND */
