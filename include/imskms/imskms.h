@@ -17,8 +17,9 @@ extern "C" {
 /* The library version string. */
 KMS_API const char *kms_version(void);
 
-/* Runs the power-on known-answer self-tests (Milenage test set 1, the RFC 4231 HMAC-SHA-256
- * case under the TS 33.220 KDF). KMS_ERR_SELFTEST when any value differs. */
+/* Runs the power-on known-answer self-tests (Milenage test set 1 of TS 35.208, RFC 4231 case 1
+ * for the HMAC-SHA-256 under the TS 33.220 KDF, a published PRF-HMAC-SHA-256 MIKEY key
+ * derivation). KMS_ERR_SELFTEST when any value differs. */
 KMS_API KMS_MUST_CHECK kms_result kms_selftest(void);
 
 #ifdef __cplusplus

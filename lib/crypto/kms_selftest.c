@@ -9,6 +9,7 @@
 
 #include "crypto/kms_milenage.h"
 #include "crypto/kms_ossl.h"
+#include "mikey/kms_mikey_prf.h"
 #include "util/kms_mem.h"
 
 const char *kms_version(void)
@@ -62,11 +63,34 @@ static kms_result selftest_hmac(void)
     return KMS_RESULT_OK;
 }
 
+/* PRF-HMAC-SHA-256 with the RFC 3830 4.1.3 TGK encryption-key label: Streamwide
+ * sw_mikey_sakke's published unit-test value (tests/vectors/mikey_prf.txt, first block). */
+static kms_result selftest_mikey_prf(void)
+{
+    static const uint8_t inkey[16] = {0xa2, 0x7b, 0x7d, 0x57, 0x8e, 0xeb, 0x9b, 0x1e,
+                                      0xe7, 0x70, 0x5e, 0x38, 0x59, 0x96, 0xd3, 0x00};
+    static const uint8_t rand[16] = {0x43, 0x39, 0xf6, 0x2f, 0x55, 0xaa, 0xc8, 0x63,
+                                     0x48, 0x84, 0x6a, 0x48, 0x2c, 0x89, 0x38, 0x02};
+    static const uint8_t want[16] = {0x39, 0x24, 0x93, 0x59, 0x40, 0xc1, 0x54, 0xcc,
+                                     0xbc, 0x3c, 0x2a, 0xd0, 0x5c, 0x8f, 0x51, 0x81};
+    struct kms_mikey_label l;
+    uint8_t out[16];
+    KMS_TRY(kms_mikey_label_tgk(KMS_MIKEY_C_TGK_ENCR, 0x04, 0x05a85c16, rand, sizeof(rand), &l));
+    KMS_TRY(kms_mikey_derive(KMS_MIKEY_PRF_HMAC_SHA256, inkey, sizeof(inkey), &l, out,
+                             sizeof(out)));
+    bool ok = kms_ct_eq(out, want, sizeof(want));
+    kms_wipe(out, sizeof(out));
+    KMS_ENSURE(ok, KMS_ERR_SELFTEST);
+    return KMS_RESULT_OK;
+}
+
 kms_result kms_selftest(void)
 {
     kms_result r = selftest_milenage();
     KMS_ENSURE(kms_ok(r), KMS_ERR_SELFTEST);
     r = selftest_hmac();
+    KMS_ENSURE(kms_ok(r), KMS_ERR_SELFTEST);
+    r = selftest_mikey_prf();
     KMS_ENSURE(kms_ok(r), KMS_ERR_SELFTEST);
     return KMS_RESULT_OK;
 }

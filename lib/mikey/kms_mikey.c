@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mikey/kms_mikey_internal.h"
+#include "mikey/kms_mikey_prf.h"
 
 static const char *const pt_names[] = {
     [KMS_MIKEY_PT_LAST] = "LAST",   [KMS_MIKEY_PT_KEMAC] = "KEMAC",  [KMS_MIKEY_PT_PKE] = "PKE",
@@ -61,16 +62,9 @@ const char *kms_mikey_dt_name(uint8_t data_type)
 
 int kms_mikey_mac_size(uint8_t alg)
 {
-    switch (alg) {
-    case 0:
-        return 0;
-    case 1:
-        return 20;
-    case 2:
-        return 32;
-    default:
-        return -1;
-    }
+    size_t n;
+    /* One table of MAC lengths: the PRF module's. */
+    return kms_mikey_mac_len((enum kms_mikey_mac_alg)alg, &n) ? (int)n : -1;
 }
 
 const struct kms_mikey_payload *kms_mikey_find(const struct kms_mikey_plist *l, uint8_t type,

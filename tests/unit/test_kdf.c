@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto/kms_kdf.h"
+#include "imskms/imskms.h"
 #include "crypto/kms_ossl.h"
 #include "util/kms_buf.h"
 
@@ -189,9 +190,18 @@ static void btid_format(void **state)
     expect_err(kms_gba_btid(rand, "bad fqdn", 8, out, sizeof(out)), KMS_ERR_ARG);
 }
 
+/* The daemons' power-on self-tests pass on this build. */
+static void power_on_selftests_pass(void **state)
+{
+    (void)state;
+    expect_ok(kms_selftest());
+    assert_string_equal(kms_version(), IMSKMS_VERSION);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(power_on_selftests_pass),
         cmocka_unit_test(hmac_sha256_rfc4231),
         cmocka_unit_test(ks_naf_s_matches_the_b3_layout),
         cmocka_unit_test(ks_naf_known_answer),
