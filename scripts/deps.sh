@@ -4,7 +4,8 @@
 # Needs root (apt-get) only when something is missing. Usage: scripts/deps.sh [--fuzz]
 set -eu
 
-pkgs="cmake make gcc pkg-config libssl-dev openssl libcmocka-dev perl python3"
+# tshark + wireshark-common (text2pcap): the MIKEY wire interop test (tests/interop).
+pkgs="cmake make gcc pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common"
 case "${1:-}" in
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --help | -h)
@@ -32,6 +33,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture: no (we only read pcap files).
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -300,7 +300,8 @@ struct kms_mikey_keydata_list {
 
 /* Decodes one whole message. Strict: version 1; a known data type, PRF, map type; at most
  * KMS_MIKEY_MAX_CS crypto sessions and KMS_MIKEY_MAX_PAYLOADS payloads, walked iteratively;
- * every length-prefixed block consumed exactly; known enumerations whose value fixes a length
+ * every length-prefixed block consumed exactly; the key data of a KEMAC with NULL encryption
+ * checked as key data sub-payloads; known enumerations whose value fixes a length
  * (MAC and hash algorithms, timestamp types, DH groups, KV types) must be known; an unknown
  * payload type is KMS_ERR_MALFORMED; nothing may follow the last payload (KMS_ERR_TRAILING).
  * TP data and initiator data chains inside TP/TICKET are validated too (one level: no TP or
@@ -316,8 +317,8 @@ KMS_MUST_CHECK kms_result kms_mikey_decode(const uint8_t *p, size_t len, struct 
 KMS_MUST_CHECK kms_result kms_mikey_encode(struct kms_mikey_msg *m, struct kms_buf *out);
 
 /* Decodes a payload chain that starts with a first-payload octet (TP data, initiator data).
- * allow_nested is false for those: TP/TICKET inside are malformed. Offsets are absolute in
- * the cursor's numbering. */
+ * TP and TICKET inside such a chain are malformed (one level of nesting only). Offsets are
+ * absolute in the cursor's numbering. */
 KMS_MUST_CHECK kms_result kms_mikey_chain_decode(struct kms_cur *c, struct kms_mikey_plist *l,
                                                  size_t *err_off);
 /* Encodes a chain with its first-payload octet. */

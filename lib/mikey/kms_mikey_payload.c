@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mikey/kms_mikey_internal.h"
+#include "util/kms_mem.h"
 
 /* Timestamp value size for a TS type (RFC 3830 6.6, RFC 6043 6.3), or 0 when unknown. */
 static size_t ts_size(uint8_t ts_type)
@@ -96,6 +97,18 @@ static kms_result kemac_dec(struct kms_cur *c, struct kms_mikey_payload *pl, siz
     RD(c, kms_cur_get_u8(c, &k->encr_alg));
     CHECK(eo, k->encr_alg <= 3, at, KMS_ERR_MALFORMED);
     RD(c, lv16(c, &k->encr_data));
+    if (k->encr_alg == 0 && k->encr_data.len > 0) {
+        /* NULL encryption: the key data is in clear, so it is checked here like any other
+         * payload (RFC 3830 6.2: Encr data is a list of Key data sub-payloads). */
+        struct kms_mikey_keydata_list kd;
+        size_t kd_eo, base = kms_cur_offset(c) - k->encr_data.len;
+        kms_result r = kms_mikey_keydata_decode(k->encr_data.p, k->encr_data.len, &kd, &kd_eo);
+        kms_wipe(&kd, sizeof(kd));
+        if (!kms_ok(r)) {
+            *eo = base + kd_eo;
+            return r;
+        }
+    }
     at = kms_cur_offset(c);
     RD(c, kms_cur_get_u8(c, &k->mac_alg));
     int n = kms_mikey_mac_size(k->mac_alg);

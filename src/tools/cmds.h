@@ -3,5 +3,6 @@
 #define KMS_CMDS_H
 
 int cmd_crypto(const char *prefix, int argc, char **argv);
+int cmd_mikey(const char *prefix, int argc, char **argv);
 
 #endif

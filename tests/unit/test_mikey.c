@@ -254,6 +254,11 @@ static void foreign_message_decodes(void **state)
     assert_int_equal(kms_buf_len(&out), k->encr_data.len);
     expect_bytes_eq(kms_buf_data(&out), k->encr_data.p, k->encr_data.len);
     kms_buf_cleanup(&out);
+    /* NULL-encrypted key data is checked by the decoder: key type 7 at offset 87 */
+    assert_int_equal(raw[87], 0x21);
+    raw[87] = 0x71;
+    expect_err(kms_mikey_decode(raw, n, m, &eo), KMS_ERR_MALFORMED);
+    assert_int_equal(eo, 87);
     tv_free(&f);
     free(m);
 }
