@@ -9,6 +9,23 @@
 
 static struct kms_ossl handles;
 static int handles_ok;
+/* Unkeyed HMAC contexts with their digest set, copied for every MAC: setting the digest by
+ * name costs more than the hashing of a short message (docs/performance.md). */
+static EVP_MAC_CTX *tmpl_sha256, *tmpl_sha1;
+
+static EVP_MAC_CTX *hmac_template(const char *digest)
+{
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(handles.hmac);
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)(uintptr_t)digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (ctx != NULL && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
 static pthread_once_t handles_once = PTHREAD_ONCE_INIT;
 
 static void fetch_all(void)
@@ -18,8 +35,27 @@ static void fetch_all(void)
     handles.aes256_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
     handles.aes256_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     handles.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (handles.hmac != NULL) {
+        tmpl_sha256 = hmac_template("SHA256");
+        tmpl_sha1 = hmac_template("SHA1");
+    }
     handles_ok = handles.aes128_ecb != NULL && handles.aes128_ctr != NULL &&
-                 handles.aes256_ctr != NULL && handles.aes256_gcm != NULL && handles.hmac != NULL;
+                 handles.aes256_ctr != NULL && handles.aes256_gcm != NULL && handles.hmac != NULL &&
+                 tmpl_sha256 != NULL && tmpl_sha1 != NULL;
+}
+
+EVP_MAC_CTX *kms_hmac_ctx_new(const char *digest)
+{
+    if (kms_ossl() == NULL || digest == NULL) {
+        return NULL;
+    }
+    if (strcmp(digest, "SHA256") == 0) {
+        return EVP_MAC_CTX_dup(tmpl_sha256);
+    }
+    if (strcmp(digest, "SHA1") == 0) {
+        return EVP_MAC_CTX_dup(tmpl_sha1);
+    }
+    return NULL;
 }
 
 const struct kms_ossl *kms_ossl(void)
@@ -35,17 +71,11 @@ kms_result kms_hmac(const char *digest, const uint8_t *key, size_t key_len,
                     size_t *out_len)
 {
     kms_result rc = KMS_RC_INIT;
-    const struct kms_ossl *o = kms_ossl();
     EVP_MAC_CTX *ctx = NULL;
     *out_len = 0;
-    KMS_ENSURE_OUT(rc, o != NULL, KMS_ERR_CRYPTO);
-    ctx = EVP_MAC_CTX_new(o->hmac);
-    KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_NOMEM);
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)(uintptr_t)digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    KMS_TRY_OSSL_OUT(rc, EVP_MAC_init(ctx, key, key_len, params));
+    ctx = kms_hmac_ctx_new(digest);
+    KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_CRYPTO);
+    KMS_TRY_OSSL_OUT(rc, EVP_MAC_init(ctx, key, key_len, NULL));
     for (size_t i = 0; i < n; i++) {
         KMS_TRY_OSSL_OUT(rc, EVP_MAC_update(ctx, parts[i].p, parts[i].len));
     }

@@ -25,6 +25,10 @@ struct kms_ossl {
 /* The process-wide handles (fetched on first use, thread-safe). NULL if a fetch failed. */
 const struct kms_ossl *kms_ossl(void);
 
+/* A new, unkeyed HMAC context for "SHA256" or "SHA1" (a copy of a template with the digest set
+ * once per process); NULL for another digest or on failure. The caller frees it. */
+EVP_MAC_CTX *kms_hmac_ctx_new(const char *digest);
+
 /* HMAC with the named digest ("SHA256", "SHA1") over the concatenation of n parts.
  * out must hold the digest size; *out_len receives it. */
 struct kms_iov {

@@ -156,7 +156,6 @@ kms_result kms_mikey_prf(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_
                          const uint8_t *label, size_t label_len, uint8_t *out, size_t out_len)
 {
     kms_result rc = KMS_RC_INIT;
-    const struct kms_ossl *o = kms_ossl();
     EVP_MAC_CTX *ctx = NULL;
     uint8_t a[HMAC_MAX], blk[HMAC_MAX];
     const char *digest = NULL;
@@ -169,14 +168,8 @@ kms_result kms_mikey_prf(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_
     KMS_ENSURE_OUT(rc, inkey != NULL && inkey_len > 0, KMS_ERR_ARG);
     KMS_ENSURE_OUT(rc, label != NULL || label_len == 0, KMS_ERR_ARG);
     KMS_TRY_OUT(rc, prf_digest(alg, &digest, &hlen));
-    KMS_ENSURE_OUT(rc, o != NULL, KMS_ERR_CRYPTO);
-    ctx = EVP_MAC_CTX_new(o->hmac);
-    KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_NOMEM);
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)(uintptr_t)digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    KMS_TRY_OSSL_OUT(rc, EVP_MAC_CTX_set_params(ctx, params));
+    ctx = kms_hmac_ctx_new(digest);
+    KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_CRYPTO);
     for (size_t off = 0; off < inkey_len; off += PRF_CHUNK) {
         size_t s_len = inkey_len - off < PRF_CHUNK ? inkey_len - off : PRF_CHUNK;
         /* Keyed once per chunk; hmac2 re-initialises without recomputing the key pads. */
