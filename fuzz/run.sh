@@ -76,12 +76,12 @@ for bin in "$build"/bin/fuzz_*; do
   corp="$(grep -Eo 'corp: [0-9]+' "$log" | tail -n 1 | grep -Eo '[0-9]+$' || echo '?')"
   if [[ $rc -eq 0 ]]; then
     rmdir "$art" 2>/dev/null
-    printf 'PASS  %-16s %ss runs=%s exec/s=%s cov=%s ft=%s corpus=%s\n' \
+    printf 'PASS  %-18s %ss runs=%s exec/s=%s cov=%s ft=%s corpus=%s\n' \
       "$name" "$secs" "$runs" "$eps" "$cov" "$ft" "$corp"
   else
     failed=1
     crash="$(ls -1 "$art" 2>/dev/null | head -n 1)"
-    printf 'FAIL  %-16s exit=%s artifact=%s log=%s\n' "$name" "$rc" \
+    printf 'FAIL  %-18s exit=%s artifact=%s log=%s\n' "$name" "$rc" \
       "${crash:+$art/$crash}" "${log#"$root"/}"
     grep -m 1 -E 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error:' "$log" \
       | sed 's/^/      /'

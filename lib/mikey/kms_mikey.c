@@ -165,7 +165,7 @@ kms_result kms_mikey_walk(struct kms_cur *c, uint8_t first, bool nested_ok, uint
         CHECK(eo, cd != NULL && type != KMS_MIKEY_PT_KEYDATA, at, KMS_ERR_MALFORMED);
         CHECK(eo, nested_ok || (type != KMS_MIKEY_PT_TP && type != KMS_MIKEY_PT_TICKET), at,
               KMS_ERR_MALFORMED);
-        CHECK(eo, allowed == 0 || type >= 32 || (allowed & (1u << type)) != 0, at,
+        CHECK(eo, allowed == 0 || (type < 32 && (allowed & (1u << type)) != 0), at,
               KMS_ERR_MALFORMED);
         struct kms_mikey_payload *pl = &l->pl[l->n];
         memset(pl, 0, sizeof(*pl));
