@@ -9,7 +9,7 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define KMS_API       __attribute__((visibility("default")))
+#define KMS_API        __attribute__((visibility("default")))
 #define KMS_MUST_CHECK __attribute__((warn_unused_result))
 #else
 #define KMS_API

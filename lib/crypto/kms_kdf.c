@@ -129,8 +129,8 @@ static kms_result ks_naf_params(const uint8_t *rand, const char *impi, size_t im
 
 kms_result kms_gba_ks_naf(const uint8_t ck[16], const uint8_t ik[16],
                           const uint8_t rand[KMS_GBA_RAND_LEN], const char *impi, size_t impi_len,
-                          const char *naf_fqdn, size_t fqdn_len,
-                          const uint8_t ua_id[KMS_UA_ID_LEN], uint8_t ks_naf[KMS_KDF_OUT_LEN])
+                          const char *naf_fqdn, size_t fqdn_len, const uint8_t ua_id[KMS_UA_ID_LEN],
+                          uint8_t ks_naf[KMS_KDF_OUT_LEN])
 {
     struct naf_id nid;
     struct kms_kdf_param p[4];
@@ -148,8 +148,8 @@ kms_result kms_gba_ks_naf(const uint8_t ck[16], const uint8_t ik[16],
     return r;
 }
 
-kms_result kms_gba_ks_naf_s(const uint8_t rand[KMS_GBA_RAND_LEN], const char *impi,
-                            size_t impi_len, const char *naf_fqdn, size_t fqdn_len,
+kms_result kms_gba_ks_naf_s(const uint8_t rand[KMS_GBA_RAND_LEN], const char *impi, size_t impi_len,
+                            const char *naf_fqdn, size_t fqdn_len,
                             const uint8_t ua_id[KMS_UA_ID_LEN], struct kms_buf *s)
 {
     struct naf_id nid;
@@ -158,8 +158,8 @@ kms_result kms_gba_ks_naf_s(const uint8_t rand[KMS_GBA_RAND_LEN], const char *im
     return kms_kdf_build_s(&fc_ks_naf, 1, p, 4, s);
 }
 
-kms_result kms_gba_btid(const uint8_t rand[KMS_GBA_RAND_LEN], const char *bsf_fqdn,
-                        size_t fqdn_len, char *out, size_t cap)
+kms_result kms_gba_btid(const uint8_t rand[KMS_GBA_RAND_LEN], const char *bsf_fqdn, size_t fqdn_len,
+                        char *out, size_t cap)
 {
     char b64[KMS_BASE64_ENC_LEN(KMS_GBA_RAND_LEN)];
     KMS_ENSURE(rand != NULL && out != NULL, KMS_ERR_ARG);
@@ -168,7 +168,8 @@ kms_result kms_gba_btid(const uint8_t rand[KMS_GBA_RAND_LEN], const char *bsf_fq
     size_t b64_len = strlen(b64);
     KMS_ENSURE(cap > b64_len + 1 + fqdn_len, KMS_ERR_TOO_LONG);
     /*= 3GPP TS 33.220, 4.5.2 (paraphrased; clause text not read, see protocol-facts.md 1.5)
-     *# B-TID ... base64 encoded RAND value and the BSF server name, i.e. base64(RAND)@BSF_servers_domain_name
+     *# B-TID ... base64 encoded RAND value and the BSF server name, i.e.
+     *base64(RAND)@BSF_servers_domain_name
      */
     memcpy(out, b64, b64_len);
     out[b64_len] = '@';

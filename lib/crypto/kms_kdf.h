@@ -58,9 +58,8 @@ KMS_MUST_CHECK kms_result kms_gba_ks_naf(const uint8_t ck[16], const uint8_t ik[
 
 /* The string S of that derivation (for tests and tracing; it holds no secret). */
 KMS_MUST_CHECK kms_result kms_gba_ks_naf_s(const uint8_t rand[KMS_GBA_RAND_LEN], const char *impi,
-                                           size_t impi_len, const char *naf_fqdn,
-                                           size_t fqdn_len, const uint8_t ua_id[KMS_UA_ID_LEN],
-                                           struct kms_buf *s);
+                                           size_t impi_len, const char *naf_fqdn, size_t fqdn_len,
+                                           const uint8_t ua_id[KMS_UA_ID_LEN], struct kms_buf *s);
 
 /* B-TID = base64(RAND) "@" BSF FQDN, NUL-terminated into out (cap >= KMS_BTID_MAX is enough). */
 KMS_MUST_CHECK kms_result kms_gba_btid(const uint8_t rand[KMS_GBA_RAND_LEN], const char *bsf_fqdn,

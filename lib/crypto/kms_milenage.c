@@ -293,8 +293,7 @@ kms_result kms_milenage_check_autn(struct kms_milenage *m, const uint8_t rand[KM
 static const uint8_t amf_star[2] = {0, 0};
 
 kms_result kms_milenage_auts(struct kms_milenage *m, const uint8_t rand[KMS_AKA_RAND_LEN],
-                             const uint8_t sqn_ms[KMS_AKA_SQN_LEN],
-                             uint8_t auts[KMS_AKA_AUTS_LEN])
+                             const uint8_t sqn_ms[KMS_AKA_SQN_LEN], uint8_t auts[KMS_AKA_AUTS_LEN])
 {
     struct outs o;
     memset(auts, 0, KMS_AKA_AUTS_LEN);

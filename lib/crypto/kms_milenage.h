@@ -30,14 +30,14 @@
 
 /* Everything Milenage derives from (K, OPc, RAND, SQN, AMF). */
 struct kms_aka_vec {
-    uint8_t mac_a[KMS_AKA_MAC_LEN];   /* f1 */
-    uint8_t mac_s[KMS_AKA_MAC_LEN];   /* f1* (with the AMF given, not AMF*) */
-    uint8_t res[KMS_AKA_RES_LEN];     /* f2 */
-    uint8_t ck[KMS_AKA_CK_LEN];       /* f3 */
-    uint8_t ik[KMS_AKA_IK_LEN];       /* f4 */
-    uint8_t ak[KMS_AKA_AK_LEN];       /* f5 */
-    uint8_t ak_star[KMS_AKA_AK_LEN];  /* f5* */
-    uint8_t autn[KMS_AKA_AUTN_LEN];   /* (SQN xor AK) || AMF || MAC-A */
+    uint8_t mac_a[KMS_AKA_MAC_LEN];  /* f1 */
+    uint8_t mac_s[KMS_AKA_MAC_LEN];  /* f1* (with the AMF given, not AMF*) */
+    uint8_t res[KMS_AKA_RES_LEN];    /* f2 */
+    uint8_t ck[KMS_AKA_CK_LEN];      /* f3 */
+    uint8_t ik[KMS_AKA_IK_LEN];      /* f4 */
+    uint8_t ak[KMS_AKA_AK_LEN];      /* f5 */
+    uint8_t ak_star[KMS_AKA_AK_LEN]; /* f5* */
+    uint8_t autn[KMS_AKA_AUTN_LEN];  /* (SQN xor AK) || AMF || MAC-A */
 };
 
 struct kms_milenage;

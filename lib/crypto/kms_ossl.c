@@ -86,8 +86,8 @@ out:
     return rc;
 }
 
-kms_result kms_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
-                           size_t data_len, uint8_t out[32])
+kms_result kms_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len,
+                           uint8_t out[32])
 {
     struct kms_iov part = {data, data_len};
     size_t len;

@@ -37,10 +37,9 @@ static kms_result selftest_milenage(void)
     KMS_TRY_OUT(rc, kms_milenage_new(&m));
     KMS_TRY_OUT(rc, kms_milenage_set_key_op(m, k, op));
     KMS_TRY_OUT(rc, kms_milenage_vector(m, rand, sqn, amf, &v));
-    KMS_ENSURE_OUT(rc,
-                   kms_ct_eq(v.mac_a, mac_a, 8) && kms_ct_eq(v.res, res, 8) &&
-                       kms_ct_eq(v.ck, ck, 16),
-                   KMS_ERR_SELFTEST);
+    KMS_ENSURE_OUT(
+        rc, kms_ct_eq(v.mac_a, mac_a, 8) && kms_ct_eq(v.res, res, 8) && kms_ct_eq(v.ck, ck, 16),
+        KMS_ERR_SELFTEST);
     rc = KMS_RESULT_OK;
 out:
     kms_wipe(&v, sizeof(v));
@@ -76,8 +75,8 @@ static kms_result selftest_mikey_prf(void)
     struct kms_mikey_label l;
     uint8_t out[16];
     KMS_TRY(kms_mikey_label_tgk(KMS_MIKEY_C_TGK_ENCR, 0x04, 0x05a85c16, rand, sizeof(rand), &l));
-    KMS_TRY(kms_mikey_derive(KMS_MIKEY_PRF_HMAC_SHA256, inkey, sizeof(inkey), &l, out,
-                             sizeof(out)));
+    KMS_TRY(
+        kms_mikey_derive(KMS_MIKEY_PRF_HMAC_SHA256, inkey, sizeof(inkey), &l, out, sizeof(out)));
     bool ok = kms_ct_eq(out, want, sizeof(want));
     kms_wipe(out, sizeof(out));
     KMS_ENSURE(ok, KMS_ERR_SELFTEST);

@@ -21,11 +21,11 @@
 
 #include "err/kms_err.h"
 
-#define KMS_SQN_MAX           0xffffffffffffULL
-#define KMS_SQN_IND_BITS_DEF  5
-#define KMS_SQN_IND_BITS_MAX  8
+#define KMS_SQN_MAX          0xffffffffffffULL
+#define KMS_SQN_IND_BITS_DEF 5
+#define KMS_SQN_IND_BITS_MAX 8
 /* Delta suggested in TS 33.102 Annex C (2^28), as used by deployed USIMs. */
-#define KMS_SQN_DELTA_DEF     (1ULL << 28)
+#define KMS_SQN_DELTA_DEF (1ULL << 28)
 
 uint64_t kms_sqn_from_bytes(const uint8_t b[6]);
 void kms_sqn_to_bytes(uint64_t sqn, uint8_t b[6]);
@@ -39,8 +39,8 @@ struct kms_sqn_ms {
 
 /* A fresh array (all SEQ_MS(i) = 0). KMS_ERR_ARG if ind_bits > KMS_SQN_IND_BITS_MAX or
  * delta == 0. */
-KMS_MUST_CHECK kms_result kms_sqn_ms_init(struct kms_sqn_ms *ms, unsigned ind_bits,
-                                          uint64_t delta, uint64_t age_limit);
+KMS_MUST_CHECK kms_result kms_sqn_ms_init(struct kms_sqn_ms *ms, unsigned ind_bits, uint64_t delta,
+                                          uint64_t age_limit);
 /* SQN_MS: the highest previously accepted SQN anywhere in the array (what AUTS carries). */
 uint64_t kms_sqn_ms_highest(const struct kms_sqn_ms *ms);
 /* Checks sqn (C.2.1 delta, C.2.2 L, then freshness) without changing the array:
@@ -58,8 +58,8 @@ struct kms_sqn_he {
 
 /* Resumes from the durable high-water mark (the subscriber's stored "last used SQN"). Nothing
  * is reserved yet: the first kms_sqn_he_next asks for a reservation. */
-KMS_MUST_CHECK kms_result kms_sqn_he_init(struct kms_sqn_he *he, unsigned ind_bits,
-                                          uint64_t delta, uint64_t durable_sqn);
+KMS_MUST_CHECK kms_result kms_sqn_he_init(struct kms_sqn_he *he, unsigned ind_bits, uint64_t delta,
+                                          uint64_t durable_sqn);
 /* True when kms_sqn_he_next would fail with KMS_ERR_SQN_RESERVE. */
 bool kms_sqn_he_needs_reserve(const struct kms_sqn_he *he);
 /* The high-water mark to persist to cover `count` (>= 1) more SEQ values; call

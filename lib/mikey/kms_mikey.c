@@ -11,12 +11,15 @@
 #include "mikey/kms_mikey_prf.h"
 
 static const char *const pt_names[] = {
-    [KMS_MIKEY_PT_LAST] = "LAST",   [KMS_MIKEY_PT_KEMAC] = "KEMAC",  [KMS_MIKEY_PT_PKE] = "PKE",
-    [KMS_MIKEY_PT_DH] = "DH",       [KMS_MIKEY_PT_SIGN] = "SIGN",    [KMS_MIKEY_PT_T] = "T",
-    [KMS_MIKEY_PT_ID] = "ID",       [KMS_MIKEY_PT_CERT] = "CERT",    [KMS_MIKEY_PT_CHASH] = "CHASH",
-    [KMS_MIKEY_PT_V] = "V",         [KMS_MIKEY_PT_SP] = "SP",        [KMS_MIKEY_PT_RAND] = "RAND",
-    [KMS_MIKEY_PT_ERR] = "ERR",     [KMS_MIKEY_PT_TR] = "TR",        [KMS_MIKEY_PT_IDR] = "IDR",
-    [KMS_MIKEY_PT_RANDR] = "RANDR", [KMS_MIKEY_PT_TP] = "TP",        [KMS_MIKEY_PT_TICKET] = "TICKET",
+    [KMS_MIKEY_PT_LAST] = "LAST",       [KMS_MIKEY_PT_KEMAC] = "KEMAC",
+    [KMS_MIKEY_PT_PKE] = "PKE",         [KMS_MIKEY_PT_DH] = "DH",
+    [KMS_MIKEY_PT_SIGN] = "SIGN",       [KMS_MIKEY_PT_T] = "T",
+    [KMS_MIKEY_PT_ID] = "ID",           [KMS_MIKEY_PT_CERT] = "CERT",
+    [KMS_MIKEY_PT_CHASH] = "CHASH",     [KMS_MIKEY_PT_V] = "V",
+    [KMS_MIKEY_PT_SP] = "SP",           [KMS_MIKEY_PT_RAND] = "RAND",
+    [KMS_MIKEY_PT_ERR] = "ERR",         [KMS_MIKEY_PT_TR] = "TR",
+    [KMS_MIKEY_PT_IDR] = "IDR",         [KMS_MIKEY_PT_RANDR] = "RANDR",
+    [KMS_MIKEY_PT_TP] = "TP",           [KMS_MIKEY_PT_TICKET] = "TICKET",
     [KMS_MIKEY_PT_KEYDATA] = "KEYDATA", [KMS_MIKEY_PT_GENEXT] = "GENEXT",
     [KMS_MIKEY_PT_SAKKE] = "SAKKE",
 };

@@ -22,8 +22,8 @@
 #include "util/kms_cur.h"
 
 #define KMS_MIKEY_VERSION      1
-#define KMS_MIKEY_MAX_PAYLOADS 32 /* payloads in one chain (message, TP data, initiator data) */
-#define KMS_MIKEY_MAX_CS       32 /* crypto sessions in a CS ID map */
+#define KMS_MIKEY_MAX_PAYLOADS 32     /* payloads in one chain (message, TP data, initiator data) */
+#define KMS_MIKEY_MAX_CS       32     /* crypto sessions in a CS ID map */
 #define KMS_MIKEY_MAX_MSG      262144 /* 256 KiB: far above any real message */
 
 /* A borrowed byte string. */
@@ -105,10 +105,10 @@ struct kms_mikey_cs {
     /* GENERIC-ID map */
     uint8_t cs_id;
     uint8_t prot_type;
-    bool s;                 /* session data carries ROC and SEQ */
-    struct kms_bytes ps;    /* #P policy numbers, one octet each (#P <= 127) */
+    bool s;              /* session data carries ROC and SEQ */
+    struct kms_bytes ps; /* #P policy numbers, one octet each (#P <= 127) */
     struct kms_bytes session_data;
-    struct kms_bytes spi;   /* at most 255 octets */
+    struct kms_bytes spi; /* at most 255 octets */
 };
 
 struct kms_mikey_hdr {
@@ -129,7 +129,7 @@ struct kms_mikey_t {
 };
 
 struct kms_mikey_tr { /* RFC 6043 6.4 */
-    uint8_t role;    /* 1 TRi, 2 TRs, 3 TRe, 4 TRr */
+    uint8_t role;     /* 1 TRi, 2 TRs, 3 TRe, 4 TRr */
     uint8_t ts_type;
     uint64_t value;
 };
@@ -138,7 +138,7 @@ struct kms_mikey_rand {
     struct kms_bytes rand; /* 1..255 octets */
 };
 
-struct kms_mikey_randr { /* RFC 6043 6.8 */
+struct kms_mikey_randr {   /* RFC 6043 6.8 */
     uint8_t role;          /* 1 RANDRi, 2 RANDRr, 3 RANDRkms */
     struct kms_bytes rand; /* 1..255 octets */
 };
@@ -153,35 +153,35 @@ struct kms_mikey_kemac { /* RFC 3830 6.2 */
     uint8_t encr_alg;
     struct kms_bytes encr_data; /* Key data sub-payloads, encrypted unless encr_alg is NULL */
     uint8_t mac_alg;
-    struct kms_bytes mac;       /* length implied by mac_alg: 0, 20 or 32 */
+    struct kms_bytes mac; /* length implied by mac_alg: 0, 20 or 32 */
 };
 
-struct kms_mikey_pke { /* RFC 3830 6.4 */
+struct kms_mikey_pke {     /* RFC 3830 6.4 */
     uint8_t c;             /* cache indicator, 2 bits */
     struct kms_bytes data; /* < 2^14 octets */
 };
 
 struct kms_mikey_dh { /* RFC 3830 6.4 */
-    uint8_t group;          /* 0 OAKLEY 5, 1 OAKLEY 1, 2 OAKLEY 2: value of 192, 96, 128 octets */
+    uint8_t group;    /* 0 OAKLEY 5, 1 OAKLEY 1, 2 OAKLEY 2: value of 192, 96, 128 octets */
     struct kms_bytes value;
-    uint8_t reserved;       /* 4 bits, kept for an exact re-encoding */
-    uint8_t kv;             /* 0 Null, 1 SPI, 2 interval */
-    struct kms_bytes kv_a;  /* SPI, or Valid From */
-    struct kms_bytes kv_b;  /* Valid To */
+    uint8_t reserved;      /* 4 bits, kept for an exact re-encoding */
+    uint8_t kv;            /* 0 Null, 1 SPI, 2 interval */
+    struct kms_bytes kv_a; /* SPI, or Valid From */
+    struct kms_bytes kv_b; /* Valid To */
 };
 
-struct kms_mikey_sign { /* RFC 3830 6.5; no Next Payload octet */
-    uint8_t s_type;        /* 4 bits */
-    struct kms_bytes sig;  /* < 4096 octets */
+struct kms_mikey_sign {   /* RFC 3830 6.5; no Next Payload octet */
+    uint8_t s_type;       /* 4 bits */
+    struct kms_bytes sig; /* < 4096 octets */
 };
 
 struct kms_mikey_chash { /* RFC 3830 6.8 */
-    uint8_t func;          /* 0 SHA-1 (20), 1 MD5 (16), 2 SHA-256 (32, RFC 6043) */
+    uint8_t func;        /* 0 SHA-1 (20), 1 MD5 (16), 2 SHA-256 (32, RFC 6043) */
     struct kms_bytes hash;
 };
 
 struct kms_mikey_v { /* RFC 3830 6.9 */
-    uint8_t alg;           /* MAC algorithm: 0 NULL, 1 HMAC-SHA-1-160, 2 HMAC-SHA-256-256 */
+    uint8_t alg;     /* MAC algorithm: 0 NULL, 1 HMAC-SHA-1-160, 2 HMAC-SHA-256-256 */
     struct kms_bytes mac;
 };
 
@@ -225,12 +225,12 @@ struct kms_mikey_ticket { /* TP (no ticket/initiator data) and TICKET, RFC 6043 
     uint16_t type;
     uint8_t subtype;
     uint8_t version;
-    uint8_t prf;                   /* 7 bits: PRF for key forking */
-    uint16_t flags;                /* KMS_MIKEY_TF_* */
-    uint8_t reserved;              /* the 5 low bits of octet 7, kept for re-encoding */
-    struct kms_bytes tp_data;      /* first-payload octet, then a payload chain */
-    struct kms_bytes ticket_data;  /* TICKET only: opaque */
-    struct kms_bytes init_data;    /* TICKET only: empty, or first-payload octet then V payloads */
+    uint8_t prf;                  /* 7 bits: PRF for key forking */
+    uint16_t flags;               /* KMS_MIKEY_TF_* */
+    uint8_t reserved;             /* the 5 low bits of octet 7, kept for re-encoding */
+    struct kms_bytes tp_data;     /* first-payload octet, then a payload chain */
+    struct kms_bytes ticket_data; /* TICKET only: opaque */
+    struct kms_bytes init_data;   /* TICKET only: empty, or first-payload octet then V payloads */
 };
 
 struct kms_mikey_payload {

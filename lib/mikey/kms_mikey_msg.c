@@ -17,9 +17,9 @@ struct shape_item {
 
 struct shape {
     uint8_t data_type;
-    uint8_t mac_type;    /* payload that carries the MAC: V or KEMAC */
-    bool mac_optional;   /* Error messages may go without V */
-    bool empty_map;      /* #CS = 0 and the Empty map (RFC 6043 4.2.1.1, 4.2.3.1) */
+    uint8_t mac_type; /* payload that carries the MAC: V or KEMAC (optional where the
+                       * shape's count for it allows 0: Error) */
+    bool empty_map;   /* #CS = 0 and the Empty map (RFC 6043 4.2.1.1, 4.2.3.1) */
     const struct shape_item *items;
     size_t n;
 };
@@ -27,7 +27,10 @@ struct shape {
 enum { R_I = 1, R_R = 2, R_KMS = 3, R_PSK = 4 };
 #define MANY 255
 
-#define SHAPE(dt, mac, opt, empty, arr) {dt, mac, opt, empty, arr, sizeof(arr) / sizeof(arr[0])}
+#define SHAPE(dt, mac, empty, arr)                                                                 \
+    {                                                                                              \
+        dt, mac, empty, arr, sizeof(arr) / sizeof(arr[0])                                          \
+    }
 
 /*= RFC 6043, 4.2 (paraphrased)
  *# REQUEST_INIT_PSK = HDR, T, RANDRi, [IDRi], [IDRkms], TP, [IDRpsk], V
@@ -39,38 +42,35 @@ enum { R_I = 1, R_R = 2, R_KMS = 3, R_PSK = 4 };
  *# Error            = HDR, T, (ERR), [V]
  */
 static const struct shape_item req_init[] = {
-    {KMS_MIKEY_PT_T, 0, 1, 1},       {KMS_MIKEY_PT_RANDR, R_I, 1, 1},
-    {KMS_MIKEY_PT_IDR, R_I, 0, 1},   {KMS_MIKEY_PT_IDR, R_KMS, 0, 1},
-    {KMS_MIKEY_PT_TP, 0, 1, 1},      {KMS_MIKEY_PT_IDR, R_PSK, 0, 1},
+    {KMS_MIKEY_PT_T, 0, 1, 1},     {KMS_MIKEY_PT_RANDR, R_I, 1, 1},
+    {KMS_MIKEY_PT_IDR, R_I, 0, 1}, {KMS_MIKEY_PT_IDR, R_KMS, 0, 1},
+    {KMS_MIKEY_PT_TP, 0, 1, 1},    {KMS_MIKEY_PT_IDR, R_PSK, 0, 1},
     {KMS_MIKEY_PT_V, 0, 1, 1},
 };
 static const struct shape_item req_resp[] = {
-    {KMS_MIKEY_PT_T, 0, 1, 1},      {KMS_MIKEY_PT_IDR, R_KMS, 0, 1},
-    {KMS_MIKEY_PT_TICKET, 0, 1, 1}, {KMS_MIKEY_PT_KEMAC, 0, 1, 1},
-    {KMS_MIKEY_PT_V, 0, 1, 1},
+    {KMS_MIKEY_PT_T, 0, 1, 1},     {KMS_MIKEY_PT_IDR, R_KMS, 0, 1}, {KMS_MIKEY_PT_TICKET, 0, 1, 1},
+    {KMS_MIKEY_PT_KEMAC, 0, 1, 1}, {KMS_MIKEY_PT_V, 0, 1, 1},
 };
 static const struct shape_item tr_init[] = {
-    {KMS_MIKEY_PT_T, 0, 1, 1},       {KMS_MIKEY_PT_RANDR, R_I, 1, 1},
-    {KMS_MIKEY_PT_IDR, R_I, 0, 1},   {KMS_MIKEY_PT_IDR, R_R, 0, 1},
-    {KMS_MIKEY_PT_SP, 0, 0, MANY},   {KMS_MIKEY_PT_TICKET, 0, 1, 1},
-    {KMS_MIKEY_PT_KEMAC, 0, 0, 1},   {KMS_MIKEY_PT_V, 0, 1, 1},
+    {KMS_MIKEY_PT_T, 0, 1, 1},     {KMS_MIKEY_PT_RANDR, R_I, 1, 1}, {KMS_MIKEY_PT_IDR, R_I, 0, 1},
+    {KMS_MIKEY_PT_IDR, R_R, 0, 1}, {KMS_MIKEY_PT_SP, 0, 0, MANY},   {KMS_MIKEY_PT_TICKET, 0, 1, 1},
+    {KMS_MIKEY_PT_KEMAC, 0, 0, 1}, {KMS_MIKEY_PT_V, 0, 1, 1},
 };
 static const struct shape_item tr_resp[] = {
-    {KMS_MIKEY_PT_T, 0, 1, 1},         {KMS_MIKEY_PT_RANDR, R_R, 0, 1},
-    {KMS_MIKEY_PT_IDR, R_R, 0, 1},     {KMS_MIKEY_PT_RANDR, R_KMS, 0, 1},
-    {KMS_MIKEY_PT_SP, 0, 0, MANY},     {KMS_MIKEY_PT_KEMAC, 0, 0, 1},
+    {KMS_MIKEY_PT_T, 0, 1, 1},     {KMS_MIKEY_PT_RANDR, R_R, 0, 1},
+    {KMS_MIKEY_PT_IDR, R_R, 0, 1}, {KMS_MIKEY_PT_RANDR, R_KMS, 0, 1},
+    {KMS_MIKEY_PT_SP, 0, 0, MANY}, {KMS_MIKEY_PT_KEMAC, 0, 0, 1},
     {KMS_MIKEY_PT_V, 0, 1, 1},
 };
 static const struct shape_item res_init[] = {
-    {KMS_MIKEY_PT_T, 0, 1, 1},       {KMS_MIKEY_PT_RANDR, R_R, 1, 1},
-    {KMS_MIKEY_PT_IDR, R_R, 0, 1},   {KMS_MIKEY_PT_IDR, R_KMS, 0, 1},
-    {KMS_MIKEY_PT_TICKET, 0, 1, 1},  {KMS_MIKEY_PT_IDR, R_PSK, 0, 1},
+    {KMS_MIKEY_PT_T, 0, 1, 1},      {KMS_MIKEY_PT_RANDR, R_R, 1, 1},
+    {KMS_MIKEY_PT_IDR, R_R, 0, 1},  {KMS_MIKEY_PT_IDR, R_KMS, 0, 1},
+    {KMS_MIKEY_PT_TICKET, 0, 1, 1}, {KMS_MIKEY_PT_IDR, R_PSK, 0, 1},
     {KMS_MIKEY_PT_V, 0, 1, 1},
 };
 static const struct shape_item res_resp[] = {
-    {KMS_MIKEY_PT_T, 0, 1, 1},        {KMS_MIKEY_PT_IDR, R_KMS, 0, 1},
-    {KMS_MIKEY_PT_KEMAC, 0, 1, 1},    {KMS_MIKEY_PT_IDR, R_R, 0, 1},
-    {KMS_MIKEY_PT_RANDR, R_KMS, 0, 1}, {KMS_MIKEY_PT_V, 0, 1, 1},
+    {KMS_MIKEY_PT_T, 0, 1, 1},     {KMS_MIKEY_PT_IDR, R_KMS, 0, 1},   {KMS_MIKEY_PT_KEMAC, 0, 1, 1},
+    {KMS_MIKEY_PT_IDR, R_R, 0, 1}, {KMS_MIKEY_PT_RANDR, R_KMS, 0, 1}, {KMS_MIKEY_PT_V, 0, 1, 1},
 };
 static const struct shape_item error[] = {
     {KMS_MIKEY_PT_T, 0, 1, 1},
@@ -82,7 +82,7 @@ static const struct shape_item error[] = {
  *# R_MESSAGE = HDR, T, [IDr], V
  */
 static const struct shape_item i_msg[] = {
-    {KMS_MIKEY_PT_T, 0, 1, 1},  {KMS_MIKEY_PT_RAND, 0, 1, 1}, {KMS_MIKEY_PT_ID, 0, 0, 2},
+    {KMS_MIKEY_PT_T, 0, 1, 1},     {KMS_MIKEY_PT_RAND, 0, 1, 1},  {KMS_MIKEY_PT_ID, 0, 0, 2},
     {KMS_MIKEY_PT_SP, 0, 0, MANY}, {KMS_MIKEY_PT_KEMAC, 0, 1, 1},
 };
 static const struct shape_item r_msg[] = {
@@ -92,15 +92,15 @@ static const struct shape_item r_msg[] = {
 };
 
 static const struct shape shapes[] = {
-    SHAPE(KMS_MIKEY_DT_PSK_INIT, KMS_MIKEY_PT_KEMAC, false, false, i_msg),
-    SHAPE(KMS_MIKEY_DT_PSK_RESP, KMS_MIKEY_PT_V, false, false, r_msg),
-    SHAPE(KMS_MIKEY_DT_ERROR, KMS_MIKEY_PT_V, true, false, error),
-    SHAPE(KMS_MIKEY_DT_REQUEST_INIT_PSK, KMS_MIKEY_PT_V, false, true, req_init),
-    SHAPE(KMS_MIKEY_DT_REQUEST_RESP, KMS_MIKEY_PT_V, false, false, req_resp),
-    SHAPE(KMS_MIKEY_DT_TRANSFER_INIT, KMS_MIKEY_PT_V, false, false, tr_init),
-    SHAPE(KMS_MIKEY_DT_TRANSFER_RESP, KMS_MIKEY_PT_V, false, false, tr_resp),
-    SHAPE(KMS_MIKEY_DT_RESOLVE_INIT_PSK, KMS_MIKEY_PT_V, false, true, res_init),
-    SHAPE(KMS_MIKEY_DT_RESOLVE_RESP, KMS_MIKEY_PT_V, false, false, res_resp),
+    SHAPE(KMS_MIKEY_DT_PSK_INIT, KMS_MIKEY_PT_KEMAC, false, i_msg),
+    SHAPE(KMS_MIKEY_DT_PSK_RESP, KMS_MIKEY_PT_V, false, r_msg),
+    SHAPE(KMS_MIKEY_DT_ERROR, KMS_MIKEY_PT_V, false, error),
+    SHAPE(KMS_MIKEY_DT_REQUEST_INIT_PSK, KMS_MIKEY_PT_V, true, req_init),
+    SHAPE(KMS_MIKEY_DT_REQUEST_RESP, KMS_MIKEY_PT_V, false, req_resp),
+    SHAPE(KMS_MIKEY_DT_TRANSFER_INIT, KMS_MIKEY_PT_V, false, tr_init),
+    SHAPE(KMS_MIKEY_DT_TRANSFER_RESP, KMS_MIKEY_PT_V, false, tr_resp),
+    SHAPE(KMS_MIKEY_DT_RESOLVE_INIT_PSK, KMS_MIKEY_PT_V, true, res_init),
+    SHAPE(KMS_MIKEY_DT_RESOLVE_RESP, KMS_MIKEY_PT_V, false, res_resp),
 };
 
 static const struct shape *shape_of(uint8_t data_type)
@@ -383,8 +383,8 @@ kms_result kms_mikey_seal(struct kms_mikey_msg *m, const uint8_t *key, size_t ke
         KMS_TRY_OUT(rc, t64_of(m, &t));
         ct = malloc(plain.len > 0 ? plain.len : 1);
         KMS_ENSURE_OUT(rc, ct != NULL, KMS_ERR_NOMEM);
-        KMS_TRY_OUT(rc, kms_mikey_aes_cm(encr, k.encr, k.salt, m->hdr.csb_id, t, plain.p,
-                                         plain.len, ct));
+        KMS_TRY_OUT(
+            rc, kms_mikey_aes_cm(encr, k.encr, k.salt, m->hdr.csb_id, t, plain.p, plain.len, ct));
         kem->u.kemac.encr_data = (struct kms_bytes){ct, plain.len};
     }
     KMS_TRY_OUT(rc, kms_mikey_encode(m, out));
@@ -395,8 +395,8 @@ kms_result kms_mikey_seal(struct kms_mikey_msg *m, const uint8_t *key, size_t ke
     KMS_TRY_OUT(rc, coverage(m, msg, mac_off, p, iov, &n_iov));
     size_t got;
     uint8_t mac[KMS_MIKEY_MAC_MAX];
-    KMS_TRY_OUT(rc, kms_mikey_mac(p->mac_alg, k.auth, k.auth_len, iov, n_iov, mac, sizeof(mac),
-                                  &got));
+    KMS_TRY_OUT(rc,
+                kms_mikey_mac(p->mac_alg, k.auth, k.auth_len, iov, n_iov, mac, sizeof(mac), &got));
     KMS_ENSURE_OUT(rc, got == mac_len, KMS_ERR_INTERNAL);
     memcpy(out->d + base + mac_off, mac, got);
     rc = KMS_RESULT_OK;
@@ -413,8 +413,8 @@ out:
 
 static bool header_copied(const struct kms_mikey_hdr *resp, const struct kms_mikey_hdr *req)
 {
-    bool same = resp->version == req->version && resp->prf == req->prf &&
-                resp->csb_id == req->csb_id;
+    bool same =
+        resp->version == req->version && resp->prf == req->prf && resp->csb_id == req->csb_id;
     if (resp->data_type != KMS_MIKEY_DT_TRANSFER_RESP) {
         same = same && resp->n_cs == req->n_cs && resp->map_type == req->map_type;
     }
@@ -495,8 +495,8 @@ kms_result kms_mikey_open(const uint8_t *msg, size_t len, const struct kms_mikey
         } else {
             uint64_t t;
             KMS_TRY_OUT(rc, t64_of(m, &t));
-            KMS_TRY_OUT(rc, kms_mikey_aes_cm(encr, k.encr, k.salt, m->hdr.csb_id, t, ed.p,
-                                             ed.len, plain));
+            KMS_TRY_OUT(
+                rc, kms_mikey_aes_cm(encr, k.encr, k.salt, m->hdr.csb_id, t, ed.p, ed.len, plain));
         }
         kms_result dr = kms_mikey_keydata_decode(plain, ed.len, kd, &eo);
         if (!kms_ok(dr)) {

@@ -90,9 +90,10 @@ KMS_MUST_CHECK kms_result kms_mikey_seal(struct kms_mikey_msg *m, const uint8_t 
 /* Opens the message in [msg, msg+len). On success m is decoded (views into msg) and, when it
  * carries a KEMAC, keydata holds the decrypted key data (a secret buffer the caller
  * initialised with kms_buf_init(.., true)) and kd its decoded sub-payloads (views into
- * keydata). kd may be NULL, and keydata too for a message without KEMAC. Errors: KMS_ERR_TRUNCATED/TRAILING/MALFORMED/TOO_LONG (with *err_off) for bytes
- * that do not decode or a message of the wrong shape; the hook's error; KMS_ERR_AUTH for an
- * unknown key or a MAC that does not verify; KMS_ERR_UNSUPPORTED for AES-KW. */
+ * keydata). kd may be NULL, and keydata too for a message without KEMAC. Errors:
+ * KMS_ERR_TRUNCATED/TRAILING/MALFORMED/TOO_LONG (with *err_off) for bytes that do not decode or a
+ * message of the wrong shape; the hook's error; KMS_ERR_AUTH for an unknown key or a MAC that does
+ * not verify; KMS_ERR_UNSUPPORTED for AES-KW. */
 KMS_MUST_CHECK kms_result kms_mikey_open(const uint8_t *msg, size_t len,
                                          const struct kms_mikey_open_params *op,
                                          struct kms_mikey_msg *m, struct kms_buf *keydata,

@@ -407,8 +407,7 @@ static const uint16_t flag_bits_6[8] = {KMS_MIKEY_TF_E, KMS_MIKEY_TF_F, KMS_MIKE
 static const uint16_t flag_bits_7[3] = {KMS_MIKEY_TF_M, KMS_MIKEY_TF_N, KMS_MIKEY_TF_O};
 
 /* A chain inside TP data or initiator data, validated (views stay in the message). */
-static kms_result nested_dec(struct kms_cur *c, struct kms_bytes *out, uint32_t allowed,
-                             size_t *eo)
+static kms_result nested_dec(struct kms_cur *c, struct kms_bytes *out, uint32_t allowed, size_t *eo)
 {
     struct kms_cur sub;
     struct kms_mikey_plist l;
@@ -466,8 +465,7 @@ static kms_result ticket_dec(struct kms_cur *c, struct kms_mikey_payload *pl, si
 static kms_result ticket_enc_common(const struct kms_mikey_ticket *t, struct kms_buf *b)
 {
     uint8_t b6 = 0, b7 = 0;
-    KMS_ENSURE(t->prf <= 0x7f && t->reserved <= 0x1f && (t->flags & ~0x0fffu) == 0,
-               KMS_ERR_ARG);
+    KMS_ENSURE(t->prf <= 0x7f && t->reserved <= 0x1f && (t->flags & ~0x0fffu) == 0, KMS_ERR_ARG);
     for (unsigned i = 0; i < 8; i++) {
         if (t->flags & flag_bits_6[i]) {
             b6 |= (uint8_t)(0x80u >> i);
@@ -489,8 +487,7 @@ static kms_result ticket_enc_common(const struct kms_mikey_ticket *t, struct kms
 
 static kms_result tp_enc(const struct kms_mikey_payload *pl, struct kms_buf *b)
 {
-    KMS_ENSURE(pl->u.ticket.ticket_data.len == 0 && pl->u.ticket.init_data.len == 0,
-               KMS_ERR_ARG);
+    KMS_ENSURE(pl->u.ticket.ticket_data.len == 0 && pl->u.ticket.init_data.len == 0, KMS_ERR_ARG);
     return ticket_enc_common(&pl->u.ticket, b);
 }
 
@@ -590,8 +587,7 @@ kms_result kms_mikey_keydata_decode(const uint8_t *p, size_t len, struct kms_mik
         struct kms_mikey_keydata *kd = &l->kd[l->n];
         uint8_t tkv;
         RD(c, kms_cur_get_u8(c, &next));
-        CHECK(eo, next == KMS_MIKEY_PT_LAST || next == KMS_MIKEY_PT_KEYDATA, at,
-              KMS_ERR_MALFORMED);
+        CHECK(eo, next == KMS_MIKEY_PT_LAST || next == KMS_MIKEY_PT_KEYDATA, at, KMS_ERR_MALFORMED);
         at = kms_cur_offset(c);
         RD(c, kms_cur_get_u8(c, &tkv));
         kd->type = tkv >> 4;

@@ -53,7 +53,8 @@ KMS_MUST_CHECK kms_result kms_buf_put_u32(struct kms_buf *b, uint32_t v);
 KMS_MUST_CHECK kms_result kms_buf_put_u48(struct kms_buf *b, uint64_t v);
 KMS_MUST_CHECK kms_result kms_buf_put_u64(struct kms_buf *b, uint64_t v);
 KMS_MUST_CHECK kms_result kms_buf_put_bytes(struct kms_buf *b, const uint8_t *p, size_t n);
-/* Appends n bytes and returns a pointer to them for the caller to fill (valid until the next put). */
+/* Appends n bytes and returns a pointer to them for the caller to fill (valid until the next put).
+ */
 KMS_MUST_CHECK kms_result kms_buf_put_space(struct kms_buf *b, size_t n, uint8_t **where);
 
 /* Length-prefix reservations: a placeholder now, the real length later. */

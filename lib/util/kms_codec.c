@@ -145,8 +145,7 @@ static bool b64_group(const uint8_t q[4], bool last, uint8_t bytes[3], size_t *t
 
 /* Two passes over the cursor: validate everything and count, then check the capacity and
  * write, so that malformed input is reported as such whatever the output capacity. */
-kms_result kms_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap,
-                             size_t *out_len)
+kms_result kms_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap, size_t *out_len)
 {
     struct kms_cur c;
     uint8_t q[4], bytes[3];

@@ -34,7 +34,6 @@ KMS_MUST_CHECK kms_result kms_hex_encode(const uint8_t *in, size_t n, char *out,
  * padded base64 (whatever cap is), else KMS_ERR_TOO_LONG when the result does not fit. */
 KMS_MUST_CHECK kms_result kms_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap,
                                             size_t *out_len);
-KMS_MUST_CHECK kms_result kms_base64_encode(const uint8_t *in, size_t n, char *out,
-                                            size_t out_cap);
+KMS_MUST_CHECK kms_result kms_base64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap);
 
 #endif

@@ -17,8 +17,8 @@ static int find_opt(const struct cli_opt *opts, size_t n, const char *name, size
     return -1;
 }
 
-int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t max_pos,
-              int argc, char **argv, struct cli_args *a)
+int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t max_pos, int argc,
+              char **argv, struct cli_args *a)
 {
     memset(a, 0, sizeof(*a));
     a->cmd = cmd;
@@ -73,8 +73,8 @@ int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t
         }
         if (opts[k].multi) {
             if (a->n_multi[k] >= CLI_MAX_MULTI) {
-                fprintf(stderr, "%s: option '--%s' given more than %d times\n", cmd,
-                        opts[k].name, CLI_MAX_MULTI);
+                fprintf(stderr, "%s: option '--%s' given more than %d times\n", cmd, opts[k].name,
+                        CLI_MAX_MULTI);
                 return CLI_EXIT_USAGE;
             }
             a->multi[k][a->n_multi[k]++] = val;
@@ -141,8 +141,7 @@ int cli_usage_error(const struct cli_args *a, const char *msg)
     return CLI_EXIT_USAGE;
 }
 
-int cli_hex_exact(const struct cli_args *a, const char *name, const char *s, uint8_t *out,
-                  size_t n)
+int cli_hex_exact(const struct cli_args *a, const char *name, const char *s, uint8_t *out, size_t n)
 {
     if (s == NULL) {
         return cli_missing(a, name);

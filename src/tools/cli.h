@@ -50,8 +50,8 @@ struct cli_cmd {
 /* Parses argv[1..] against opts (index i of opts is index i of a->val/seen).
  * "--help"/"-h" sets a->help. Accepts "--name value" and "--name=value".
  * Returns CLI_EXIT_OK, or prints one line and returns CLI_EXIT_USAGE. */
-int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t max_pos,
-              int argc, char **argv, struct cli_args *a);
+int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t max_pos, int argc,
+              char **argv, struct cli_args *a);
 
 /* Dispatches argv[1] to a table of subcommands (help and errors handled here). */
 int cli_dispatch(const char *prefix, const struct cli_cmd *cmds, size_t n, const char *usage_tail,

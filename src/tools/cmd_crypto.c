@@ -17,7 +17,7 @@
 #include "util/kms_mem.h"
 
 #define EXIT_NOTE                                                                                  \
-    "\nExit status: 0 success, 1 a check failed, 2 bad usage or malformed input,\n"              \
+    "\nExit status: 0 success, 1 a check failed, 2 bad usage or malformed input,\n"                \
     "3 internal error. Hex input in either case, output in lower case.\n"
 
 /* Common subscriber options of milenage, auts, resync and check-autn. */
@@ -39,8 +39,8 @@ static int read_sub_keys(const struct cli_args *a, struct sub_keys *s)
         return cli_usage_error(a, "give exactly one of --op and --opc (see --help)");
     }
     s->is_op = a->seen[O_OP];
-    return cli_hex_exact(a, s->is_op ? "op" : "opc", a->val[s->is_op ? O_OP : O_OPC],
-                         s->op_or_opc, 16);
+    return cli_hex_exact(a, s->is_op ? "op" : "opc", a->val[s->is_op ? O_OP : O_OPC], s->op_or_opc,
+                         16);
 }
 
 /* A Milenage context keyed from the options; prints the error itself. */
@@ -111,9 +111,9 @@ static int cmd_milenage(const char *prefix, int argc, char **argv)
         const uint8_t *p;
         size_t n;
     } outs[] = {
-        {"opc", opc, 16},        {"mac_a", v.mac_a, 8}, {"mac_s", v.mac_s, 8},
-        {"res", v.res, 8},       {"ck", v.ck, 16},      {"ik", v.ik, 16},
-        {"ak", v.ak, 6},         {"ak_star", v.ak_star, 6}, {"autn", v.autn, 16},
+        {"opc", opc, 16},  {"mac_a", v.mac_a, 8},     {"mac_s", v.mac_s, 8},
+        {"res", v.res, 8}, {"ck", v.ck, 16},          {"ik", v.ik, 16},
+        {"ak", v.ak, 6},   {"ak_star", v.ak_star, 6}, {"autn", v.autn, 16},
     };
     for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]) && rc == 0; i++) {
         rc = cli_print_hex(outs[i].name, outs[i].p, outs[i].n);
@@ -140,7 +140,7 @@ static const char auts_help[] =
 static int cmd_auts(const char *prefix, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"k", true, false}, {"op", true, false}, {"opc", true, false},
+        {"k", true, false},    {"op", true, false},     {"opc", true, false},
         {"rand", true, false}, {"sqn-ms", true, false},
     };
     struct cli_args a;
@@ -183,7 +183,7 @@ static const char resync_help[] =
 static int cmd_resync(const char *prefix, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"k", true, false}, {"op", true, false}, {"opc", true, false},
+        {"k", true, false},    {"op", true, false},   {"opc", true, false},
         {"rand", true, false}, {"auts", true, false},
     };
     struct cli_args a;
@@ -227,7 +227,7 @@ static const char check_autn_help[] =
 static int cmd_check_autn(const char *prefix, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"k", true, false}, {"op", true, false}, {"opc", true, false},
+        {"k", true, false},    {"op", true, false},   {"opc", true, false},
         {"rand", true, false}, {"autn", true, false},
     };
     struct cli_args a;
@@ -306,7 +306,8 @@ static int cmd_kdf(const char *prefix, int argc, char **argv)
         goto out;
     }
     if (!((fc_len == 1 && fc[0] != 0xff) || (fc_len == 2 && fc[0] == 0xff))) {
-        rc = cli_usage_error(&a, "--fc: must be one byte other than ff, or ff followed by one byte");
+        rc =
+            cli_usage_error(&a, "--fc: must be one byte other than ff, or ff followed by one byte");
         goto out;
     }
     size_t n = a.n_multi[K_PARAM];
@@ -316,8 +317,7 @@ static int cmd_kdf(const char *prefix, int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++) {
         size_t len;
-        if ((rc = cli_hex(&a, "param", a.multi[K_PARAM][i], params[i], KDF_PARAM_MAX, &len)) !=
-            0) {
+        if ((rc = cli_hex(&a, "param", a.multi[K_PARAM][i], params[i], KDF_PARAM_MAX, &len)) != 0) {
             goto out;
         }
         p[i] = (struct kms_kdf_param){params[i], len};
@@ -354,8 +354,8 @@ static int cmd_ks_naf(const char *prefix, int argc, char **argv)
 {
     enum { N_CK, N_IK, N_RAND, N_IMPI, N_FQDN, N_UA, N_SHOW_S };
     static const struct cli_opt opts[] = {
-        {"ck", true, false},       {"ik", true, false},    {"rand", true, false},
-        {"impi", true, false},     {"naf-fqdn", true, false}, {"ua-id", true, false},
+        {"ck", true, false},      {"ik", true, false},       {"rand", true, false},
+        {"impi", true, false},    {"naf-fqdn", true, false}, {"ua-id", true, false},
         {"show-s", false, false},
     };
     struct cli_args a;
