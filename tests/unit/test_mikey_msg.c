@@ -193,7 +193,8 @@ static kms_result open_msg(const uint8_t *p, size_t n, uint8_t dt, const struct 
     return r;
 }
 
-/* Every single-bit flip of a sealed message is refused (decoding or the MAC). */
+/* Every single-bit flip of a sealed message is refused (decoding or the MAC); every proper
+ * prefix is truncated; a longer message has trailing bytes. */
 static void every_bit_flip_refused(const struct kms_buf *b, uint8_t dt, const struct kms_mikey_prot *p,
                                    const struct kms_mikey_hdr *req)
 {
@@ -211,6 +212,25 @@ static void every_bit_flip_refused(const struct kms_buf *b, uint8_t dt, const st
         c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
     free(c);
+    /* Every proper prefix is truncated, and one more byte is trailing. */
+    struct kms_mikey_msg *m = malloc(sizeof(*m));
+    size_t eo;
+    for (size_t len = 0; len < n; len++) {
+        uint8_t *p = malloc(len > 0 ? len : 1);
+        memcpy(p, kms_buf_data(b), len);
+        kms_result r = kms_mikey_decode(p, len, m, &eo);
+        if (r.err != KMS_ERR_TRUNCATED) {
+            fail_msg("%s: prefix of %zu/%zu bytes: %s", kms_mikey_dt_name(dt), len, n,
+                     kms_err_name(r.err));
+        }
+        free(p);
+    }
+    uint8_t *longer = malloc(n + 1);
+    memcpy(longer, kms_buf_data(b), n);
+    longer[n] = 0;
+    expect_err(kms_mikey_decode(longer, n + 1, m, &eo), KMS_ERR_TRAILING);
+    free(longer);
+    free(m);
 }
 
 static void ticket_request_exchange(void **state)
