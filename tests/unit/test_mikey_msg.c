@@ -216,14 +216,14 @@ static void every_bit_flip_refused(const struct kms_buf *b, uint8_t dt, const st
     struct kms_mikey_msg *m = malloc(sizeof(*m));
     size_t eo;
     for (size_t len = 0; len < n; len++) {
-        uint8_t *p = malloc(len > 0 ? len : 1);
-        memcpy(p, kms_buf_data(b), len);
-        kms_result r = kms_mikey_decode(p, len, m, &eo);
+        uint8_t *pre = malloc(len > 0 ? len : 1);
+        memcpy(pre, kms_buf_data(b), len);
+        kms_result r = kms_mikey_decode(pre, len, m, &eo);
         if (r.err != KMS_ERR_TRUNCATED) {
             fail_msg("%s: prefix of %zu/%zu bytes: %s", kms_mikey_dt_name(dt), len, n,
                      kms_err_name(r.err));
         }
-        free(p);
+        free(pre);
     }
     uint8_t *longer = malloc(n + 1);
     memcpy(longer, kms_buf_data(b), n);
