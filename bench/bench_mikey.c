@@ -11,37 +11,29 @@
  * As in bench_crypto, the cases run interleaved: every round runs every case for --seconds
  * (starting at a different case each round), and the figures are medians over the rounds. Each
  * cost ratio (how many baseline HMACs one operation costs) is the median of the per-round
- * ratios.
+ * ratios. The harness (rounds, medians, options, printing) is bench_common.c's.
  *
  * Output: name=value lines; the human table's lines start with '#'.
  * Exit: 0, 2 bad usage, 3 a library call failed.
  */
-#include <errno.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
+#include "bench_common.h"
 #include "crypto/kms_ossl.h"
 #include "mikey/kms_mikey.h"
 #include "mikey/kms_mikey_msg.h"
 #include "mikey/kms_mikey_prf.h"
 #include "util/kms_buf.h"
 
-#define PROG "bench_mikey"
+#define N_MSGS     64 /* sealed messages cycled through by the open cases (a power of two) */
+#define RANDRI_LEN 16
+#define MSG_MAX    4096 /* output buffer cap */
+#define POOL_MAX   512  /* a sealed request is ~300 octets */
 
-#define N_MSGS      64 /* sealed messages cycled through by the open cases (a power of two) */
-#define RANDRI_LEN  16
-#define MSG_MAX     4096 /* output buffer cap */
-#define POOL_MAX    512  /* a sealed request is ~300 octets */
-#define MAX_ROUNDS  101
-#define MAX_SECONDS 60.0
+const char bench_prog[] = "bench_mikey";
 
 /* The identities of a UE asking the KMS for a media ticket towards one responder. */
 static const char id_i[] = "sip:001010123456789@ims.mnc001.mcc001.3gppnetwork.org";
@@ -50,7 +42,6 @@ static const char id_r[] = "sip:001010987654321@ims.mnc001.mcc001.3gppnetwork.or
 /* IDRpsk: a B-TID, base64(RAND) @ BSF name (TS 33.220). */
 static const char btid[] = "I1U8vpY3qJ0hiuZNrke/NQ==@bsf.ims.mnc001.mcc001.3gppnetwork.org";
 static const uint8_t zero_mac[KMS_MIKEY_MAC_MAX];
-static char digest_sha256[] = "SHA256"; /* OSSL_PARAM wants a non-const char * */
 
 /* Defeats dead-code elimination: every case folds outputs into this. */
 static volatile uint8_t sink;
@@ -82,43 +73,6 @@ struct bench {
     uint64_t ctr;     /* iteration counter, shared by the cases */
 };
 
-static void die_kms(kms_result r, const char *what)
-{
-    fprintf(stderr, "%s: %s failed: %s (%s)\n", PROG, what, kms_strerror(r.err),
-            kms_err_name(r.err));
-    exit(3);
-}
-
-static void die_ossl(const char *what)
-{
-    fprintf(stderr, "%s: %s failed (OpenSSL)\n", PROG, what);
-    exit(3);
-}
-
-static inline void check(kms_result r, const char *what)
-{
-    if (r.err != KMS_OK) {
-        die_kms(r, what);
-    }
-}
-
-static inline void check_ossl(int ret, const char *what)
-{
-    if (ret != 1) {
-        die_ossl(what);
-    }
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        fprintf(stderr, "%s: clock_gettime: %s\n", PROG, strerror(errno));
-        exit(3);
-    }
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static struct kms_bytes B(const void *p, size_t n)
 {
     return (struct kms_bytes){(const uint8_t *)p, n};
@@ -148,7 +102,7 @@ static kms_result get_psk(void *ctx, const struct kms_mikey_msg *m, const uint8_
 static void build_request(struct bench *b)
 {
     uint8_t rnd[RANDRI_LEN + 4];
-    check(kms_random(rnd, sizeof(rnd)), "kms_random");
+    bench_check(kms_random(rnd, sizeof(rnd)), "kms_random");
     memcpy(b->randri, rnd, RANDRI_LEN);
 
     struct kms_mikey_msg *m = &b->build;
@@ -187,52 +141,34 @@ static void build_seal(struct bench *b)
 {
     build_request(b);
     kms_buf_reset(&b->out);
-    check(kms_mikey_seal(&b->build, b->psk, sizeof(b->psk), &b->prot, &b->out), "kms_mikey_seal");
+    bench_check(kms_mikey_seal(&b->build, b->psk, sizeof(b->psk), &b->prot, &b->out),
+                "kms_mikey_seal");
 }
 
 static void open_one(struct bench *b, const uint8_t *msg, size_t len)
 {
     size_t eo;
-    check(kms_mikey_open(msg, len, &b->op, &b->opened, NULL, NULL, &eo), "kms_mikey_open");
-}
-
-/* Baseline: HMAC-SHA-256 over the coverage bytes with a 32-byte key, a new EVP_MAC_CTX per
- * MAC (the handle fetched once, as kms_ossl()->hmac). */
-static void hmac_once(const struct bench *b, const uint8_t key[32], uint8_t out[32])
-{
-    size_t out_len = 0;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(kms_ossl()->hmac);
-    if (ctx == NULL) {
-        die_ossl("EVP_MAC_CTX_new");
-    }
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_sha256, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    check_ossl(EVP_MAC_init(ctx, key, 32, params), "EVP_MAC_init");
-    check_ossl(EVP_MAC_update(ctx, b->cover, b->cover_len), "EVP_MAC_update");
-    check_ossl(EVP_MAC_final(ctx, out, &out_len, 32), "EVP_MAC_final");
-    if (out_len != 32) {
-        die_ossl("EVP_MAC_final length");
-    }
-    EVP_MAC_CTX_free(ctx);
+    bench_check(kms_mikey_open(msg, len, &b->op, &b->opened, NULL, NULL, &eo), "kms_mikey_open");
 }
 
 /* ---- the cases: each runs n iterations ---- */
 
-static void case_hmac(struct bench *b, uint64_t n)
+/* Baseline: HMAC-SHA-256 over the coverage bytes with pool[0]'s auth_key. */
+static void case_hmac(void *ctx, uint64_t n)
 {
+    struct bench *b = ctx;
     uint8_t out[32];
     uint8_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
-        hmac_once(b, b->auth, out);
+        bench_hmac_sha256(b->auth, b->cover, b->cover_len, out);
         acc ^= out[0];
     }
     sink ^= acc;
 }
 
-static void case_seal(struct bench *b, uint64_t n)
+static void case_seal(void *ctx, uint64_t n)
 {
+    struct bench *b = ctx;
     uint8_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
         build_seal(b);
@@ -242,8 +178,9 @@ static void case_seal(struct bench *b, uint64_t n)
     sink ^= acc;
 }
 
-static void case_open(struct bench *b, uint64_t n)
+static void case_open(void *ctx, uint64_t n)
 {
+    struct bench *b = ctx;
     uint8_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
         const struct sealed_msg *s = &b->pool[b->ctr++ & (N_MSGS - 1)];
@@ -253,8 +190,9 @@ static void case_open(struct bench *b, uint64_t n)
     sink ^= acc;
 }
 
-static void case_seal_open(struct bench *b, uint64_t n)
+static void case_seal_open(void *ctx, uint64_t n)
 {
+    struct bench *b = ctx;
     uint8_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
         build_seal(b);
@@ -265,68 +203,64 @@ static void case_seal_open(struct bench *b, uint64_t n)
     sink ^= acc;
 }
 
-/* Diagnostic: the keys seal and open derive for this message (no KEMAC: the auth_key only). */
-static void case_derive(struct bench *b, uint64_t n)
+/* The keys of the next pool message, for a message protected with `encr` (the derivation
+ * zeroes the keys it does not derive). Inlined into each case with a constant `encr`. */
+static inline void derive_keys(struct bench *b, uint64_t n, enum kms_mikey_encr_alg encr)
 {
     struct kms_mikey_msg_keys k;
     uint8_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
         const struct sealed_msg *s = &b->pool[b->ctr++ & (N_MSGS - 1)];
         struct kms_mikey_rands r = {s->randri, RANDRI_LEN, NULL, 0};
-        check(kms_mikey_msg_keys_ticket(KMS_MIKEY_PRF_HMAC_SHA256, b->psk, sizeof(b->psk),
-                                        s->csb_id, KMS_MIKEY_TICKET_INITIAL, &r,
-                                        KMS_MIKEY_ENCR_NULL, KMS_MIKEY_MAC_HMAC_SHA256_256, &k),
-              "kms_mikey_msg_keys_ticket");
-        acc ^= k.auth[0];
-        kms_mikey_msg_keys_cleanup(&k);
-    }
-    sink ^= acc;
-}
-
-/* Diagnostic: the keys of a message with an AES-CM-128 KEMAC (encr_key 16, auth_key 32,
- * salt_key 14 octets), i.e. what a KEMAC-less message does not derive. */
-static void case_derive_kemac(struct bench *b, uint64_t n)
-{
-    struct kms_mikey_msg_keys k;
-    uint8_t acc = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        const struct sealed_msg *s = &b->pool[b->ctr++ & (N_MSGS - 1)];
-        struct kms_mikey_rands r = {s->randri, RANDRI_LEN, NULL, 0};
-        check(kms_mikey_msg_keys_ticket(KMS_MIKEY_PRF_HMAC_SHA256, b->psk, sizeof(b->psk),
-                                        s->csb_id, KMS_MIKEY_TICKET_INITIAL, &r,
-                                        KMS_MIKEY_ENCR_AES_CM_128, KMS_MIKEY_MAC_HMAC_SHA256_256,
-                                        &k),
-              "kms_mikey_msg_keys_ticket");
+        bench_check(kms_mikey_msg_keys_ticket(KMS_MIKEY_PRF_HMAC_SHA256, b->psk, sizeof(b->psk),
+                                              s->csb_id, KMS_MIKEY_TICKET_INITIAL, &r, encr,
+                                              KMS_MIKEY_MAC_HMAC_SHA256_256, &k),
+                    "kms_mikey_msg_keys_ticket");
         acc ^= (uint8_t)(k.auth[0] ^ k.encr[0] ^ k.salt[0]);
         kms_mikey_msg_keys_cleanup(&k);
     }
     sink ^= acc;
 }
 
-/* Diagnostic: the library's MAC over the coverage as seal and open feed it (three parts). */
-static void case_mac(struct bench *b, uint64_t n)
+/* Diagnostic: the keys seal and open derive for this message (no KEMAC: the auth_key only). */
+static void case_derive(void *ctx, uint64_t n)
 {
+    derive_keys(ctx, n, KMS_MIKEY_ENCR_NULL);
+}
+
+/* Diagnostic: the keys of a message with an AES-CM-128 KEMAC (encr_key 16, auth_key 32,
+ * salt_key 14 octets), i.e. what a KEMAC-less message does not derive. */
+static void case_derive_kemac(void *ctx, uint64_t n)
+{
+    derive_keys(ctx, n, KMS_MIKEY_ENCR_AES_CM_128);
+}
+
+/* Diagnostic: the library's MAC over the coverage as seal and open feed it (three parts). */
+static void case_mac(void *ctx, uint64_t n)
+{
+    struct bench *b = ctx;
     struct kms_iov iov[3] = {{b->pool[0].b, b->mac_off}, b->ids[0], b->ids[1]};
     uint8_t out[KMS_MIKEY_MAC_MAX];
     size_t len;
     uint8_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
-        check(kms_mikey_mac(KMS_MIKEY_MAC_HMAC_SHA256_256, b->auth, sizeof(b->auth), iov, 3, out,
-                            sizeof(out), &len),
-              "kms_mikey_mac");
+        bench_check(kms_mikey_mac(KMS_MIKEY_MAC_HMAC_SHA256_256, b->auth, sizeof(b->auth), iov, 3,
+                                  out, sizeof(out), &len),
+                    "kms_mikey_mac");
         acc ^= out[0];
     }
     sink ^= acc;
 }
 
 /* Diagnostic: build (T, DRBG call, payload list) and encode, without keys or MAC. */
-static void case_build_encode(struct bench *b, uint64_t n)
+static void case_build_encode(void *ctx, uint64_t n)
 {
+    struct bench *b = ctx;
     uint8_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
         build_request(b);
         kms_buf_reset(&b->out);
-        check(kms_mikey_encode(&b->build, &b->out), "kms_mikey_encode");
+        bench_check(kms_mikey_encode(&b->build, &b->out), "kms_mikey_encode");
         acc ^= kms_buf_data(&b->out)[kms_buf_len(&b->out) - 33];
     }
     b->ctr += n;
@@ -334,14 +268,15 @@ static void case_build_encode(struct bench *b, uint64_t n)
 }
 
 /* Diagnostic: decode and shape check of a sealed message, the first step of open. */
-static void case_decode(struct bench *b, uint64_t n)
+static void case_decode(void *ctx, uint64_t n)
 {
+    struct bench *b = ctx;
     size_t eo;
     uint8_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
         const struct sealed_msg *s = &b->pool[b->ctr++ & (N_MSGS - 1)];
-        check(kms_mikey_decode(s->b, s->len, &b->opened, &eo), "kms_mikey_decode");
-        check(kms_mikey_check_shape(&b->opened, &eo), "kms_mikey_check_shape");
+        bench_check(kms_mikey_decode(s->b, s->len, &b->opened, &eo), "kms_mikey_decode");
+        bench_check(kms_mikey_check_shape(&b->opened, &eo), "kms_mikey_check_shape");
         acc ^= (uint8_t)b->opened.hdr.csb_id;
     }
     sink ^= acc;
@@ -360,13 +295,7 @@ enum {
     N_CASES
 };
 
-struct bcase {
-    const char *name; /* prefix of the name=value lines */
-    const char *what; /* table label */
-    void (*fn)(struct bench *b, uint64_t n);
-};
-
-static const struct bcase cases[N_CASES] = {
+static const struct bench_case cases[N_CASES] = {
     [C_HMAC] = {"hmac_sha256", "HMAC-SHA-256 over the coverage (baseline)", case_hmac},
     [C_SEAL] = {"request_init_seal", "REQUEST_INIT_PSK build + seal", case_seal},
     [C_OPEN] = {"request_init_open", "REQUEST_INIT_PSK open (verify)", case_open},
@@ -381,88 +310,52 @@ static const struct bcase cases[N_CASES] = {
 };
 
 /* The cost ratios reported: baseline HMACs per operation of a case. */
-struct ratio {
-    const char *name; /* name=value key */
-    const char *what; /* table label */
-    int c;
+enum { R_SEAL, R_OPEN, R_SEAL_OPEN, R_DERIVE, R_DERIVE_KEMAC, R_MAC, R_BUILD, R_DECODE, N_RATIOS };
+
+static const struct bench_ratio ratios[N_RATIOS] = {
+    [R_SEAL] = {"seal_cost_hmacs", "build + seal", "HMACs", C_HMAC, C_SEAL, true},
+    [R_OPEN] = {"open_cost_hmacs", "open", "HMACs", C_HMAC, C_OPEN, true},
+    [R_SEAL_OPEN] = {"seal_open_cost_hmacs", "build + seal + open", "HMACs", C_HMAC, C_SEAL_OPEN,
+                     true},
+    [R_DERIVE] = {"derive_auth_key_cost_hmacs", "auth_key derivation", "HMACs", C_HMAC, C_DERIVE,
+                  true},
+    [R_DERIVE_KEMAC] = {"derive_kemac_keys_cost_hmacs", "encr+auth+salt derivation", "HMACs",
+                        C_HMAC, C_DERIVE_KEMAC, true},
+    [R_MAC] = {"mikey_mac_cost_hmacs", "kms_mikey_mac", "HMACs", C_HMAC, C_MAC, true},
+    [R_BUILD] = {"build_encode_cost_hmacs", "build + encode", "HMACs", C_HMAC, C_BUILD, true},
+    [R_DECODE] = {"decode_shape_cost_hmacs", "decode + shape", "HMACs", C_HMAC, C_DECODE, true},
 };
 
-static const struct ratio ratios[] = {
-    {"seal_cost_hmacs", "build + seal", C_SEAL},
-    {"open_cost_hmacs", "open", C_OPEN},
-    {"seal_open_cost_hmacs", "build + seal + open", C_SEAL_OPEN},
-    {"derive_auth_key_cost_hmacs", "auth_key derivation", C_DERIVE},
-    {"derive_kemac_keys_cost_hmacs", "encr+auth+salt derivation", C_DERIVE_KEMAC},
-    {"mikey_mac_cost_hmacs", "kms_mikey_mac", C_MAC},
-    {"build_encode_cost_hmacs", "build + encode", C_BUILD},
-    {"decode_shape_cost_hmacs", "decode + shape", C_DECODE},
+static const struct bench_suite suite = {
+    .about = "MIKEY-TICKET REQUEST_INIT_PSK messages built+sealed, opened, and both per second,\n"
+             "beside HMAC-SHA-256/s over the same bytes (the MAC's coverage), measured in the\n"
+             "same run; diagnostic cases split the cost (key derivation, MAC, encode, decode).\n",
+    .cases = cases,
+    .n_cases = N_CASES,
+    .ratios = ratios,
+    .n_ratios = N_RATIOS,
+    .warm_batch = 4,
+    .layout = {.case_w = 42, .ops_w = 10, .ratio_w = 28, .unit_w = 0},
 };
-#define N_RATIOS (sizeof(ratios) / sizeof(ratios[0]))
-
-/* Runs fn in batches for at least `seconds`; returns operations per second. */
-static double run_for(const struct bcase *c, struct bench *b, uint64_t batch, double seconds)
-{
-    uint64_t done = 0;
-    double t0 = now(), t;
-    do {
-        c->fn(b, batch);
-        done += batch;
-        t = now();
-    } while (t - t0 < seconds);
-    return (double)done / (t - t0);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double t[MAX_ROUNDS];
-    memcpy(t, v, (size_t)n * sizeof(*t));
-    qsort(t, (size_t)n, sizeof(*t), cmp_double);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
-static double min_of(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++) {
-        m = v[i] < m ? v[i] : m;
-    }
-    return m;
-}
-
-static double max_of(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++) {
-        m = v[i] > m ? v[i] : m;
-    }
-    return m;
-}
 
 static void setup(struct bench *b)
 {
     if (kms_ossl() == NULL) {
-        die_ossl("algorithm fetch (kms_ossl)");
+        bench_die_ossl("algorithm fetch (kms_ossl)");
     }
-    check(kms_random(b->psk, sizeof(b->psk)), "kms_random");
+    bench_check(kms_random(b->psk, sizeof(b->psk)), "kms_random");
 
     /* TP data: the responder the ticket is for. */
     struct kms_mikey_plist *tp = calloc(1, sizeof(*tp));
     if (tp == NULL) {
-        fprintf(stderr, "%s: out of memory\n", PROG);
-        exit(3);
+        bench_fail("out of memory");
     }
     tp->n = 1;
     tp->pl[0].type = KMS_MIKEY_PT_IDR;
     tp->pl[0].u.id = (struct kms_mikey_id){2, 1, S(id_r)};
     struct kms_buf tb;
     kms_buf_init_fixed(&tb, b->tp_data, sizeof(b->tp_data), false);
-    check(kms_mikey_chain_encode(tp, &tb), "kms_mikey_chain_encode");
+    bench_check(kms_mikey_chain_encode(tp, &tb), "kms_mikey_chain_encode");
     b->tp_len = kms_buf_len(&tb);
     free(tp);
 
@@ -485,8 +378,7 @@ static void setup(struct bench *b)
         build_seal(b);
         s->len = kms_buf_len(&b->out);
         if (s->len > sizeof(s->b) || (i > 0 && s->len != b->pool[0].len)) {
-            fprintf(stderr, "%s: unexpected sealed length %zu\n", PROG, s->len);
-            exit(3);
+            bench_fail("unexpected sealed length %zu", s->len);
         }
         memcpy(s->b, kms_buf_data(&b->out), s->len);
         memcpy(s->randri, b->randri, RANDRI_LEN);
@@ -507,152 +399,50 @@ static void setup(struct bench *b)
      * MAC in the message. */
     struct kms_mikey_msg_keys k;
     struct kms_mikey_rands r = {s0->randri, RANDRI_LEN, NULL, 0};
-    check(kms_mikey_msg_keys_ticket(KMS_MIKEY_PRF_HMAC_SHA256, b->psk, sizeof(b->psk), s0->csb_id,
-                                    KMS_MIKEY_TICKET_INITIAL, &r, KMS_MIKEY_ENCR_NULL,
-                                    KMS_MIKEY_MAC_HMAC_SHA256_256, &k),
-          "kms_mikey_msg_keys_ticket");
+    bench_check(kms_mikey_msg_keys_ticket(KMS_MIKEY_PRF_HMAC_SHA256, b->psk, sizeof(b->psk),
+                                          s0->csb_id, KMS_MIKEY_TICKET_INITIAL, &r,
+                                          KMS_MIKEY_ENCR_NULL, KMS_MIKEY_MAC_HMAC_SHA256_256, &k),
+                "kms_mikey_msg_keys_ticket");
     if (k.auth_len != 32 || k.encr_len != 0 || k.salt_len != 0) {
-        fprintf(stderr, "%s: unexpected key lengths %zu/%zu/%zu\n", PROG, k.encr_len, k.auth_len,
-                k.salt_len);
-        exit(3);
+        bench_fail("unexpected key lengths %zu/%zu/%zu", k.encr_len, k.auth_len, k.salt_len);
     }
     memcpy(b->auth, k.auth, 32);
     kms_mikey_msg_keys_cleanup(&k);
     uint8_t got[32];
-    hmac_once(b, b->auth, got);
+    bench_hmac_sha256(b->auth, b->cover, b->cover_len, got);
     if (memcmp(got, s0->b + b->mac_off, 32) != 0) {
-        fprintf(stderr, "%s: HMAC baseline does not match the message's MAC\n", PROG);
-        exit(3);
-    }
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: " PROG " [--seconds S] [--rounds N]\n"
-            "MIKEY-TICKET REQUEST_INIT_PSK messages built+sealed, opened, and both per second,\n"
-            "beside HMAC-SHA-256/s over the same bytes (the MAC's coverage), measured in the\n"
-            "same run; diagnostic cases split the cost (key derivation, MAC, encode, decode).\n"
-            "  --seconds S  time per case per round (default 0.2, at most 60)\n"
-            "  --rounds N   interleaved rounds; figures are medians (default 5, 1..%d)\n"
-            "  --help       this text\n"
-            "Output: name=value lines; table lines start with '#'. Exit 0, 2 on bad usage.\n",
-            MAX_ROUNDS);
-}
-
-static void bad_usage(const char *msg, const char *arg)
-{
-    fprintf(stderr, "%s: %s%s%s (try --help)\n", PROG, msg, arg ? ": " : "", arg ? arg : "");
-    exit(2);
-}
-
-static void parse_args(int argc, char **argv, double *seconds, int *rounds)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (strcmp(a, "--seconds") != 0 && strcmp(a, "--rounds") != 0) {
-            bad_usage("unknown argument", a);
-        }
-        if (i + 1 >= argc) {
-            bad_usage("missing value after", a);
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        errno = 0;
-        if (strcmp(a, "--seconds") == 0) {
-            double d = strtod(v, &end);
-            if (errno != 0 || end == v || *end != '\0' || !isfinite(d) || d <= 0 ||
-                d > MAX_SECONDS) {
-                bad_usage("--seconds wants a number in (0, 60]", v);
-            }
-            *seconds = d;
-        } else {
-            long n = strtol(v, &end, 10);
-            if (errno != 0 || end == v || *end != '\0' || n < 1 || n > MAX_ROUNDS) {
-                bad_usage("--rounds wants an integer in 1..101", v);
-            }
-            *rounds = (int)n;
-        }
+        bench_fail("HMAC baseline does not match the message's MAC");
     }
 }
 
 int main(int argc, char **argv)
 {
-    double seconds = 0.2;
-    int rounds = 5;
-    parse_args(argc, argv, &seconds, &rounds);
+    struct bench_opts opts;
+    bench_parse_args(&suite, argc, argv, &opts);
 
     static struct bench b; /* sealed pool and two message structs: not on the stack */
     setup(&b);
 
-    /* Warm-up (caches, frequency, lazy OpenSSL init), and a batch size of ~1 ms per case
-     * so that reading the clock costs nothing measurable. */
-    uint64_t batch[N_CASES];
-    for (int c = 0; c < N_CASES; c++) {
-        double rate = run_for(&cases[c], &b, 4, seconds / 4 < 0.05 ? seconds / 4 : 0.05);
-        batch[c] = rate / 1000 > 1 ? (uint64_t)(rate / 1000) : 1;
+    static struct bench_results res;
+    bench_run(&suite, &b, &opts, &res);
+    /* What deriving encr_key and salt_key as well would add, per message. */
+    static double saved[BENCH_MAX_ROUNDS];
+    for (int r = 0; r < res.rounds; r++) {
+        saved[r] = res.cost[R_DERIVE_KEMAC][r] - res.cost[R_DERIVE][r];
     }
+    double med_saved = bench_median(saved, res.rounds);
 
-    static double rate[N_CASES][MAX_ROUNDS];
-    static double cost[N_RATIOS][MAX_ROUNDS];
-    static double saved[MAX_ROUNDS];
-    for (int r = 0; r < rounds; r++) {
-        for (int k = 0; k < N_CASES; k++) {
-            int c = (r + k) % N_CASES; /* rotate the order: no case always runs first */
-            rate[c][r] = run_for(&cases[c], &b, batch[c], seconds);
-        }
-        for (size_t q = 0; q < N_RATIOS; q++) {
-            cost[q][r] = rate[C_HMAC][r] / rate[ratios[q].c][r];
-        }
-        /* What deriving encr_key and salt_key as well would add, per message. */
-        saved[r] = rate[C_HMAC][r] / rate[C_DERIVE_KEMAC][r] - rate[C_HMAC][r] / rate[C_DERIVE][r];
-    }
-
-    double med[N_CASES], med_cost[N_RATIOS];
-    for (int c = 0; c < N_CASES; c++) {
-        med[c] = median(rate[c], rounds);
-    }
-    for (size_t q = 0; q < N_RATIOS; q++) {
-        med_cost[q] = median(cost[q], rounds);
-    }
-    double med_saved = median(saved, rounds);
-
-    printf("# %s: %d rounds x %.3g s per case, median over rounds; %s\n", PROG, rounds, seconds,
-           OpenSSL_version(OPENSSL_VERSION));
-    printf("# %-42s %10s %9s %21s\n", "case", "ops/s", "ns/op", "min..max ops/s");
-    for (int c = 0; c < N_CASES; c++) {
-        printf("# %-42s %10.0f %9.1f %10.0f..%.0f\n", cases[c].what, med[c], 1e9 / med[c],
-               min_of(rate[c], rounds), max_of(rate[c], rounds));
-    }
-    for (size_t q = 0; q < N_RATIOS; q++) {
-        printf("# %-28s = %6.2f HMACs (rounds %.2f..%.2f)\n", ratios[q].what, med_cost[q],
-               min_of(cost[q], rounds), max_of(cost[q], rounds));
-    }
+    bench_print_table(&suite, &res);
     printf("# encr_key + salt_key would add %.2f HMACs per derivation (not derived: no KEMAC)\n",
            med_saved);
     printf("# message %zu bytes, MAC at offset %zu; coverage %zu bytes (message %zu + "
            "identities %zu)\n",
            b.pool[0].len, b.mac_off, b.cover_len, b.mac_off, b.cover_len - b.mac_off);
 
-    printf("openssl_version=%s\n", OpenSSL_version(OPENSSL_VERSION));
-    printf("seconds_per_case=%g\n", seconds);
-    printf("rounds=%d\n", rounds);
+    bench_print_keys_head(&res);
     printf("request_init_len=%zu\n", b.pool[0].len);
     printf("mac_coverage_len=%zu\n", b.cover_len);
-    for (int c = 0; c < N_CASES; c++) {
-        printf("%s_ops_per_s=%.0f\n", cases[c].name, med[c]);
-        printf("%s_ops_per_s_min=%.0f\n", cases[c].name, min_of(rate[c], rounds));
-        printf("%s_ops_per_s_max=%.0f\n", cases[c].name, max_of(rate[c], rounds));
-    }
-    for (size_t q = 0; q < N_RATIOS; q++) {
-        printf("%s=%.2f\n", ratios[q].name, med_cost[q]);
-        printf("%s_min=%.2f\n", ratios[q].name, min_of(cost[q], rounds));
-        printf("%s_max=%.2f\n", ratios[q].name, max_of(cost[q], rounds));
-    }
+    bench_print_keys(&suite, &res);
     printf("unneeded_keys_cost_hmacs=%.2f\n", med_saved);
 
     kms_buf_cleanup(&b.out);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # `imskms mikey decode`: the foreign message of vectors/mikey_foreign.txt in every input form,
 # a message with every payload type (written by mkmsg with the codec; its fields are checked
-# against the values mkmsg.c sets, never against earlier output), and malformed input (one
+# against the values tests/testlib/mikey_samples.c sets, never against earlier output), and malformed input (one
 # line on stderr, nothing on stdout, exit 2, with hand-computed offsets).
 # Usage: test_cli_mikey.sh IMSKMS VECTOR_DIR MKMSG
 set -u

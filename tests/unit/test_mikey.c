@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "testlib.h"
+#include "mikey_samples.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,6 @@ static struct kms_bytes B(const void *p, size_t n)
     return (struct kms_bytes){(const uint8_t *)p, n};
 }
 
-static struct kms_bytes S(const char *s)
-{
-    return B(s, strlen(s));
-}
-
 static struct kms_mikey_payload *add(struct kms_mikey_plist *l, uint8_t type)
 {
     assert_true(l->n < KMS_MIKEY_MAX_PAYLOADS);
@@ -24,108 +20,6 @@ static struct kms_mikey_payload *add(struct kms_mikey_plist *l, uint8_t type)
     memset(pl, 0, sizeof(*pl));
     pl->type = type;
     return pl;
-}
-
-/* Buffers the "every payload" message points into. */
-static uint8_t mac20[20], mac32[32], dhv[128], hash32[32], sig[64], tp_data[256], init_data[64];
-static uint8_t session_data[10], spi[4], ps[2];
-static const uint8_t sp_params[] = {0x00, 0x01, 0x01, 0x01, 0x01, 0x10, 0x0b, 0x01, 0x0a};
-
-/* TP data: IDRkms, IDRi, TRs, TRe, KEMAC (NULL/NULL, zeroed key data), IDRr. */
-static size_t build_tp_data(void)
-{
-    static uint8_t zero_kd[] = {0x00, 0x60, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0,
-                                0,    0,    0,    0,    0, 0, 0, 0};
-    struct kms_mikey_plist l = {0};
-    struct kms_mikey_payload *pl;
-    pl = add(&l, KMS_MIKEY_PT_IDR);
-    pl->u.id = (struct kms_mikey_id){3, 1, S("sip:kms.example.org")};
-    pl = add(&l, KMS_MIKEY_PT_IDR);
-    pl->u.id = (struct kms_mikey_id){1, 1, S("sip:alice@example.org")};
-    pl = add(&l, KMS_MIKEY_PT_TR);
-    pl->u.tr = (struct kms_mikey_tr){2, KMS_MIKEY_TS_NTP_UTC_32, 0xe9b1c0deu};
-    pl = add(&l, KMS_MIKEY_PT_TR);
-    pl->u.tr = (struct kms_mikey_tr){3, KMS_MIKEY_TS_NTP_UTC, 0xe9b1c0de00000000ULL};
-    pl = add(&l, KMS_MIKEY_PT_KEMAC);
-    pl->u.kemac = (struct kms_mikey_kemac){0, B(zero_kd, sizeof(zero_kd)), 0, B(NULL, 0)};
-    pl = add(&l, KMS_MIKEY_PT_IDR);
-    pl->u.id = (struct kms_mikey_id){2, 1, S("sip:bob@example.org")};
-    struct kms_buf b;
-    kms_buf_init_fixed(&b, tp_data, sizeof(tp_data), false);
-    expect_ok(kms_mikey_chain_encode(&l, &b));
-    return kms_buf_len(&b);
-}
-
-static size_t build_init_data(void)
-{
-    struct kms_mikey_plist l = {0};
-    add(&l, KMS_MIKEY_PT_V)->u.v = (struct kms_mikey_v){2, B(mac32, 32)};
-    add(&l, KMS_MIKEY_PT_V)->u.v = (struct kms_mikey_v){1, B(mac20, 20)};
-    struct kms_buf b;
-    kms_buf_init_fixed(&b, init_data, sizeof(init_data), false);
-    expect_ok(kms_mikey_chain_encode(&l, &b));
-    return kms_buf_len(&b);
-}
-
-/* One message holding every payload type and a GENERIC-ID map (not a meaningful exchange:
- * a codec test). SIGN is last, as it must be. */
-static void build_everything(struct kms_mikey_msg *m, struct kms_buf *out)
-{
-    memset(m, 0, sizeof(*m));
-    for (size_t i = 0; i < sizeof(mac32); i++) {
-        mac32[i] = (uint8_t)i;
-        hash32[i] = (uint8_t)(0xa0 + i);
-    }
-    memset(mac20, 0x5a, sizeof(mac20));
-    memset(dhv, 0x77, sizeof(dhv));
-    memset(sig, 0x33, sizeof(sig));
-    memcpy(session_data, "\x11\x22\x33\x44\x00\x00\x00\x01\x00\x02", 10);
-    memcpy(spi, "\xde\xad\xbe\xef", 4);
-    ps[0] = 0;
-    ps[1] = 1;
-    size_t tpl = build_tp_data(), idl = build_init_data();
-    struct kms_mikey_hdr *h = &m->hdr;
-    h->version = 1;
-    h->data_type = KMS_MIKEY_DT_TRANSFER_INIT;
-    h->v = true;
-    h->prf = 1;
-    h->csb_id = 0x01020304;
-    h->n_cs = 2;
-    h->map_type = KMS_MIKEY_MAP_GENERIC_ID;
-    h->cs[0] = (struct kms_mikey_cs){.cs_id = 1, .prot_type = 0, .s = true, .ps = B(ps, 2),
-                                     .session_data = B(session_data, 10), .spi = B(spi, 4)};
-    h->cs[1] = (struct kms_mikey_cs){.cs_id = 2, .ps = B(ps, 1), .session_data = B(session_data, 4)};
-    struct kms_mikey_plist *l = &m->body;
-    struct kms_mikey_payload *pl;
-    add(l, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, 0xe9b1c0de12345678ULL};
-    add(l, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_COUNTER, 7};
-    add(l, KMS_MIKEY_PT_RAND)->u.rand.rand = B(hash32, 16);
-    add(l, KMS_MIKEY_PT_RANDR)->u.randr = (struct kms_mikey_randr){1, B(hash32, 32)};
-    add(l, KMS_MIKEY_PT_ID)->u.id = (struct kms_mikey_id){0, 0, S("alice@example.org")};
-    add(l, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){4, 2, B(hash32, 20)};
-    add(l, KMS_MIKEY_PT_CERT)->u.id = (struct kms_mikey_id){0, 0, B(sig, 40)};
-    add(l, KMS_MIKEY_PT_TR)->u.tr = (struct kms_mikey_tr){1, KMS_MIKEY_TS_NTP, 42};
-    add(l, KMS_MIKEY_PT_SP)->u.sp = (struct kms_mikey_sp){0, 0, B(sp_params, sizeof(sp_params))};
-    pl = add(l, KMS_MIKEY_PT_TP);
-    pl->u.ticket = (struct kms_mikey_ticket){.type = 0xf000, .subtype = 1, .version = 1,
-                                             .prf = 1, .flags = KMS_MIKEY_TF_E | KMS_MIKEY_TF_J,
-                                             .tp_data = B(tp_data, tpl)};
-    pl = add(l, KMS_MIKEY_PT_TICKET);
-    pl->u.ticket = (struct kms_mikey_ticket){
-        .type = 0xf001, .subtype = 1, .version = 1, .prf = 1,
-        .flags = KMS_MIKEY_TF_D | KMS_MIKEY_TF_E | KMS_MIKEY_TF_I | KMS_MIKEY_TF_K | KMS_MIKEY_TF_O,
-        .reserved = 0x05, .tp_data = B(tp_data, tpl), .ticket_data = B(sig, 48),
-        .init_data = B(init_data, idl)};
-    add(l, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){1, B(sig, 30), 2, B(mac32, 32)};
-    add(l, KMS_MIKEY_PT_PKE)->u.pke = (struct kms_mikey_pke){2, B(sig, 64)};
-    add(l, KMS_MIKEY_PT_DH)->u.dh = (struct kms_mikey_dh){2, B(dhv, 128), 0, 2, B(spi, 4), B(spi, 2)};
-    add(l, KMS_MIKEY_PT_CHASH)->u.chash = (struct kms_mikey_chash){2, B(hash32, 32)};
-    add(l, KMS_MIKEY_PT_ERR)->u.err = (struct kms_mikey_err){14, 0};
-    add(l, KMS_MIKEY_PT_GENEXT)->u.genext = (struct kms_mikey_genext){1, S("sdp-id")};
-    add(l, KMS_MIKEY_PT_SAKKE)->u.sakke = (struct kms_mikey_sakke){1, 1, B(sig, 33)};
-    add(l, KMS_MIKEY_PT_V)->u.v = (struct kms_mikey_v){1, B(mac20, 20)};
-    add(l, KMS_MIKEY_PT_SIGN)->u.sign = (struct kms_mikey_sign){1, B(sig, 64)};
-    expect_ok(kms_mikey_encode(m, out));
 }
 
 static void every_payload_round_trips(void **state)
@@ -136,7 +30,7 @@ static void every_payload_round_trips(void **state)
     size_t eo;
     kms_buf_init(&a, 1 << 16, false);
     kms_buf_init(&b, 1 << 16, false);
-    build_everything(m, &a);
+    expect_ok(kms_sample_everything(m, &a));
     expect_ok(kms_mikey_decode(kms_buf_data(&a), kms_buf_len(&a), d, &eo));
     assert_int_equal(d->body.n, m->body.n);
     for (size_t i = 0; i < d->body.n; i++) {
@@ -182,7 +76,7 @@ static void prefixes_truncated_and_trailing_refused(void **state)
     struct kms_buf a;
     size_t eo;
     kms_buf_init(&a, 1 << 16, false);
-    build_everything(m, &a);
+    expect_ok(kms_sample_everything(m, &a));
     size_t n = kms_buf_len(&a);
     uint8_t *copy = malloc(n + 1);
     memcpy(copy, kms_buf_data(&a), n);
