@@ -60,33 +60,32 @@ struct bench {
     struct kms_iov ids[2]; /* Identity_i || Identity_kms: the MAC's extra coverage */
     struct kms_mikey_prot prot;
     struct kms_mikey_open_params op;
-    struct kms_mikey_msg build;   /* the message being built (reused) */
-    struct kms_mikey_msg opened;  /* kms_mikey_open's output */
-    uint8_t randri[RANDRI_LEN];   /* RANDRi of the message being built */
-    struct kms_buf out;           /* sealed output (storage kept across resets) */
+    struct kms_mikey_msg build;  /* the message being built (reused) */
+    struct kms_mikey_msg opened; /* kms_mikey_open's output */
+    uint8_t randri[RANDRI_LEN];  /* RANDRi of the message being built */
+    struct kms_buf out;          /* sealed output (storage kept across resets) */
     struct sealed_msg pool[N_MSGS];
     /* The baseline's input: pool[0] up to its MAC field, then Identity_i, Identity_kms. */
     uint8_t cover[POOL_MAX + sizeof(id_i) + sizeof(id_kms)];
     size_t cover_len;
-    size_t mac_off; /* of pool[0]; every pool message has the same layout */
+    size_t mac_off;   /* of pool[0]; every pool message has the same layout */
     uint8_t auth[32]; /* auth_key of pool[0] */
     uint64_t ctr;     /* iteration counter, shared by the cases */
 };
 
-static struct kms_bytes B(const void *p, size_t n)
-{
+static struct kms_bytes B(const void *p, size_t n) {
     return (struct kms_bytes){(const uint8_t *)p, n};
 }
 
-static struct kms_bytes S(const char *s)
-{
+static struct kms_bytes
+S(const char *s) {
     return B(s, strlen(s));
 }
 
 /* Key callback of kms_mikey_open: the one PSK (a KMS with one subscriber; the store lookup of
  * a real KMS is not part of these figures). */
-static kms_result get_psk(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
-                          size_t *key_len)
+static kms_result
+get_psk(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key, size_t *key_len)
 {
     const struct bench *b = ctx;
     (void)m;
@@ -110,29 +109,28 @@ static void build_request(struct bench *b)
     m->hdr.data_type = KMS_MIKEY_DT_REQUEST_INIT_PSK;
     m->hdr.v = true;
     m->hdr.prf = KMS_MIKEY_PRF_HMAC_SHA256;
-    m->hdr.csb_id = (uint32_t)rnd[16] << 24 | (uint32_t)rnd[17] << 16 | (uint32_t)rnd[18] << 8 |
-                    rnd[19];
+    m->hdr.csb_id =
+        (uint32_t)rnd[16] << 24 | (uint32_t)rnd[17] << 16 | (uint32_t)rnd[18] << 8 | rnd[19];
     m->hdr.n_cs = 0;
     m->hdr.map_type = KMS_MIKEY_MAP_EMPTY;
 
     struct kms_mikey_payload *pl = m->body.pl;
-    pl[0] = (struct kms_mikey_payload){
-        .type = KMS_MIKEY_PT_T, .u.t = {KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()}};
+    pl[0] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_T,
+                                       .u.t = {KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()}};
     pl[1] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_RANDR,
                                        .u.randr = {1, B(b->randri, RANDRI_LEN)}};
     pl[2] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_IDR, .u.id = {1, 1, S(id_i)}};
     pl[3] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_IDR, .u.id = {3, 1, S(id_kms)}};
-    pl[4] = (struct kms_mikey_payload){
-        .type = KMS_MIKEY_PT_TP,
-        .u.ticket = {.type = KMS_TICKET_TYPE_MEDIA,
-                     .subtype = KMS_TICKET_SUBTYPE,
-                     .version = KMS_TICKET_VERSION,
-                     .prf = KMS_MIKEY_PRF_HMAC_SHA256,
-                     .flags = KMS_MIKEY_TF_E,
-                     .tp_data = B(b->tp_data, b->tp_len)}};
+    pl[4] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_TP,
+                                       .u.ticket = {.type = KMS_TICKET_TYPE_MEDIA,
+                                                    .subtype = KMS_TICKET_SUBTYPE,
+                                                    .version = KMS_TICKET_VERSION,
+                                                    .prf = KMS_MIKEY_PRF_HMAC_SHA256,
+                                                    .flags = KMS_MIKEY_TF_E,
+                                                    .tp_data = B(b->tp_data, b->tp_len)}};
     pl[5] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_IDR, .u.id = {4, 0, S(btid)}};
-    pl[6] = (struct kms_mikey_payload){
-        .type = KMS_MIKEY_PT_V, .u.v = {KMS_MIKEY_MAC_HMAC_SHA256_256, B(zero_mac, 32)}};
+    pl[6] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_V,
+                                       .u.v = {KMS_MIKEY_MAC_HMAC_SHA256_256, B(zero_mac, 32)}};
     m->body.n = 7;
 }
 

@@ -2,8 +2,8 @@
 /*
  * Fuzz target: the strict hex decoder. The input is the string (not NUL-terminated).
  * Oracles: accepted iff even length and all [0-9a-fA-F]; encode(decode(x)) == lower(x);
- * a buffer one byte short gives KMS_ERR_TOO_LONG; every failure wipes the output (util/kms_codec.h).
- * Buffers are exact-size heap blocks so ASan sees any write past them.
+ * a buffer one byte short gives KMS_ERR_TOO_LONG; every failure wipes the output
+ * (util/kms_codec.h). Buffers are exact-size heap blocks so ASan sees any write past them.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -222,8 +222,7 @@ static inline bool mf_chain(const uint8_t *data, size_t size, bool must_ok, bool
     kms_result r = kms_mikey_chain_decode(&c, l, &eo);
     bool ok = kms_ok(r);
     if (must_ok && !ok) {
-        fprintf(stderr, "chain of %zu octets refused: %s at %zu\n", size, kms_err_name(r.err),
-                eo);
+        fprintf(stderr, "chain of %zu octets refused: %s at %zu\n", size, kms_err_name(r.err), eo);
         mf_fail("a chain the message decoder accepted decodes alone", __LINE__);
     }
     if (!ok) {
@@ -328,8 +327,7 @@ static inline bool mf_message(const uint8_t *data, size_t size)
         MF_CHECK(eo == 0);
         MF_CHECK(m->raw.p == p && m->raw.len == size);
         MF_CHECK(m->hdr.version == KMS_MIKEY_VERSION && m->hdr.n_cs <= KMS_MIKEY_MAX_CS);
-        MF_CHECK(m->hdr.next_payload ==
-                 (m->body.n > 0 ? m->body.pl[0].type : KMS_MIKEY_PT_LAST));
+        MF_CHECK(m->hdr.next_payload == (m->body.n > 0 ? m->body.pl[0].type : KMS_MIKEY_PT_LAST));
         size_t hl = mf_hdr_len(&m->hdr);
         MF_CHECK(hl <= size);
         mf_check_tiling(&m->body, hl, size, false, false);

@@ -25,8 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     uint8_t first = (data[0] & 1) ? KMS_MIKEY_PT_TICKET : KMS_MIKEY_PT_TP;
-    const uint8_t hdr[HDR_LEN] = {0x01, KMS_MIKEY_DT_REQUEST_INIT_PSK, first, 0x01, 0x00, 0x00,
-                                  0x00, 0x00, 0x00, KMS_MIKEY_MAP_EMPTY};
+    const uint8_t hdr[HDR_LEN] = {0x01,  KMS_MIKEY_DT_REQUEST_INIT_PSK,
+                                  first, 0x01,
+                                  0x00,  0x00,
+                                  0x00,  0x00,
+                                  0x00,  KMS_MIKEY_MAP_EMPTY};
     size_t n = HDR_LEN + size - 1;
     uint8_t *msg = malloc(n);
     if (msg == NULL) {

@@ -5,7 +5,7 @@
 set -eu
 
 # tshark + wireshark-common (text2pcap): the MIKEY wire interop test (tests/interop).
-pkgs="cmake make gcc libc6-dev pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common"
+pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common"
 case "${1:-}" in
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --help | -h)

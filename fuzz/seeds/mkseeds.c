@@ -40,17 +40,17 @@ static const char foreign_b64[] =
 static const char *out_dir;
 static int n_written, failed;
 
-static struct kms_bytes B(const void *p, size_t n)
-{
+static struct kms_bytes B(const void *p, size_t n) {
     return (struct kms_bytes){(const uint8_t *)p, n};
 }
 
-static struct kms_bytes S(const char *s)
-{
+static struct kms_bytes
+S(const char *s) {
     return B(s, strlen(s));
 }
 
-static void die(const char *what)
+static void
+die(const char *what)
 {
     fprintf(stderr, "fuzz_mkseeds: %s\n", what);
     exit(1);
@@ -136,8 +136,8 @@ static void seed_keydata(const char *name, const uint8_t *p, size_t n, bool want
 
 /* The ticket seed for a message whose payload k is TP or TICKET: selector octet, then the
  * message from that payload on (the harness puts its own header in front). */
-static void seed_ticket_from(const char *name, const struct kms_mikey_msg *m,
-                             const uint8_t *msg, size_t n, size_t k, bool want_ok)
+static void seed_ticket_from(const char *name, const struct kms_mikey_msg *m, const uint8_t *msg,
+                             size_t n, size_t k, bool want_ok)
 {
     const struct kms_mikey_payload *pl = &m->body.pl[k];
     uint8_t *s = malloc(n + 1);
@@ -154,8 +154,8 @@ static void seed_ticket_from(const char *name, const struct kms_mikey_msg *m,
     if (full == NULL || d == NULL) {
         die("out of memory");
     }
-    const uint8_t hdr[10] = {1, KMS_MIKEY_DT_REQUEST_INIT_PSK, pl->type, 1, 0, 0, 0, 0, 0,
-                             KMS_MIKEY_MAP_EMPTY};
+    const uint8_t hdr[10] = {
+        1, KMS_MIKEY_DT_REQUEST_INIT_PSK, pl->type, 1, 0, 0, 0, 0, 0, KMS_MIKEY_MAP_EMPTY};
     memcpy(full, hdr, 10);
     memcpy(full + 10, s + 1, len - 1);
     kms_result r = kms_mikey_decode(full, 10 + len - 1, d, &eo);
@@ -174,8 +174,8 @@ static void seed_ticket_from(const char *name, const struct kms_mikey_msg *m,
 
 static uint8_t mac20[20], mac32[32], rnd16[16], rnd32[32], psk_id[16], blob[256], dhv[192];
 static uint8_t hash32[32], sig[128], ssrc_sd[10], spi4[4] = {0xde, 0xad, 0xbe, 0xef};
-static const uint8_t sp_params[] = {0x00, 0x01, 0x01, 0x01, 0x01, 0x10, 0x0b, 0x01, 0x0a,
-                                    0x02, 0x01, 0x14, 0x0d, 0x01, 0x01};
+static const uint8_t sp_params[] = {0x00, 0x01, 0x01, 0x01, 0x01, 0x10, 0x0b, 0x01,
+                                    0x0a, 0x02, 0x01, 0x14, 0x0d, 0x01, 0x01};
 
 static void fill_patterns(void)
 {
@@ -312,10 +312,15 @@ static void add_tp(struct kms_mikey_plist *l, uint16_t flags, const uint8_t *tpd
 static void add_ticket(struct kms_mikey_plist *l, uint16_t flags, uint8_t reserved,
                        struct kms_bytes tpd, struct kms_bytes td, struct kms_bytes initd)
 {
-    add(l, KMS_MIKEY_PT_TICKET)->u.ticket =
-        (struct kms_mikey_ticket){.type = 2, .subtype = 1, .version = 1, .prf = 1,
-                                  .flags = flags, .reserved = reserved, .tp_data = tpd,
-                                  .ticket_data = td, .init_data = initd};
+    add(l, KMS_MIKEY_PT_TICKET)->u.ticket = (struct kms_mikey_ticket){.type = 2,
+                                                                      .subtype = 1,
+                                                                      .version = 1,
+                                                                      .prf = 1,
+                                                                      .flags = flags,
+                                                                      .reserved = reserved,
+                                                                      .tp_data = tpd,
+                                                                      .ticket_data = td,
+                                                                      .init_data = initd};
 }
 
 /* Encodes m, writes the decode seed and, for each TP/TICKET in it, a ticket seed. */
@@ -410,10 +415,14 @@ static void rfc6043_messages(void)
     hdr_init(&msg, KMS_MIKEY_DT_TRANSFER_INIT, true, 1, KMS_MIKEY_MAP_GENERIC_ID);
     static const uint8_t ps[2] = {0, 1};
     msg.hdr.n_cs = 2;
-    msg.hdr.cs[0] = (struct kms_mikey_cs){.cs_id = 1, .prot_type = 0, .s = true, .ps = B(ps, 2),
-                                          .session_data = B(ssrc_sd, 10), .spi = B(spi4, 4)};
-    msg.hdr.cs[1] = (struct kms_mikey_cs){.cs_id = 2, .ps = B(ps, 1),
-                                          .session_data = B(ssrc_sd, 4)};
+    msg.hdr.cs[0] = (struct kms_mikey_cs){.cs_id = 1,
+                                          .prot_type = 0,
+                                          .s = true,
+                                          .ps = B(ps, 2),
+                                          .session_data = B(ssrc_sd, 10),
+                                          .spi = B(spi4, 4)};
+    msg.hdr.cs[1] =
+        (struct kms_mikey_cs){.cs_id = 2, .ps = B(ps, 1), .session_data = B(ssrc_sd, 4)};
     add_t(l, KMS_MIKEY_TS_NTP_UTC, ntp + 2);
     add_randr(l, 1, B(rnd16, 16));
     add_idr(l, 1, 1, S("sip:alice@example.org"));
@@ -596,10 +605,14 @@ static void everything_message(uint8_t *out, size_t cap, size_t *n)
     hdr_init(&msg, KMS_MIKEY_DT_TRANSFER_INIT, true, 1, KMS_MIKEY_MAP_GENERIC_ID);
     msg.hdr.csb_id = 0x01020304;
     msg.hdr.n_cs = 2;
-    msg.hdr.cs[0] = (struct kms_mikey_cs){.cs_id = 1, .prot_type = 0, .s = true, .ps = B(ps, 2),
-                                          .session_data = B(ssrc_sd, 10), .spi = B(spi4, 4)};
-    msg.hdr.cs[1] = (struct kms_mikey_cs){.cs_id = 2, .ps = B(ps, 1),
-                                          .session_data = B(ssrc_sd, 4)};
+    msg.hdr.cs[0] = (struct kms_mikey_cs){.cs_id = 1,
+                                          .prot_type = 0,
+                                          .s = true,
+                                          .ps = B(ps, 2),
+                                          .session_data = B(ssrc_sd, 10),
+                                          .spi = B(spi4, 4)};
+    msg.hdr.cs[1] =
+        (struct kms_mikey_cs){.cs_id = 2, .ps = B(ps, 1), .session_data = B(ssrc_sd, 4)};
     add_t(l, KMS_MIKEY_TS_NTP_UTC, 0xe9b1c0de12345678ULL);
     add_t(l, KMS_MIKEY_TS_COUNTER, 7);
     add(l, KMS_MIKEY_PT_RAND)->u.rand.rand = B(hash32, 16);
@@ -706,13 +719,14 @@ static void near_misses(const uint8_t *every, size_t every_len)
                                 0x00, 0xf0, 0x00, 1, 1, 2, 0, 0, 0x00, 0x00};
     n = msg_with(buf, KMS_MIKEY_PT_TP, tp_in_tp, sizeof(tp_in_tp));
     seed_msg("tp_inside_tp", buf, n, false);
-    const uint8_t bad_init[] = {0x00, 0xf0, 0x00, 1, 1, 2, 0, 0, 0x00, 0x00, 0x00, 0x00,
-                                0x00, 0x04, KMS_MIKEY_PT_RAND, 0x00, 0x01, 0x55};
+    const uint8_t bad_init[] = {
+        0x00, 0xf0, 0x00, 1, 1, 2, 0, 0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, KMS_MIKEY_PT_RAND,
+        0x00, 0x01, 0x55};
     n = msg_with(buf, KMS_MIKEY_PT_TICKET, bad_init, sizeof(bad_init));
     seed_msg("ticket_init_data_rand", buf, n, false);
 
     /* TP data with an octet after its chain */
-    const uint8_t tp_trailing[] = {0x00, 0xf0, 0x00, 1, 1, 2, 0, 0, 0x00, 0x05, KMS_MIKEY_PT_RAND,
+    const uint8_t tp_trailing[] = {0x00, 0xf0, 0x00, 1,   1, 2, 0, 0, 0x00, 0x05, KMS_MIKEY_PT_RAND,
                                    0x00, 0x01, 0x55, 0x99};
     n = msg_with(buf, KMS_MIKEY_PT_TP, tp_trailing, sizeof(tp_trailing));
     seed_msg("tp_data_trailing", buf, n, false);
@@ -735,7 +749,6 @@ static void near_misses(const uint8_t *every, size_t every_len)
     const uint8_t ticket_empty[] = {1,    0x00, 0x00, 0x02, 0x01, 0x01, 0x02, 0x00,
                                     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
     write_seed("mikey_ticket", "ticket_all_empty", ticket_empty, sizeof(ticket_empty));
-
 }
 
 static void chains(void)
@@ -759,7 +772,7 @@ static void keydata_seeds(void)
     struct kms_mikey_keydata_list kl;
     size_t n;
     char name[64];
-    static const char *const kd_names[] = {"tgk", "tgk_salt", "tek", "tek_salt",
+    static const char *const kd_names[] = {"tgk",  "tgk_salt",  "tek", "tek_salt",
                                            "gtgk", "gtgk_salt", "mpk"};
     static const char *const kv_names[] = {"null", "spi", "interval"};
     /* every type with a different KV, salts where the type has one */

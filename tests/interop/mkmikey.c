@@ -209,10 +209,10 @@ static void expect_payload(const struct kms_mikey_payload *pl, const struct wire
         /* each parameter: its type, its length, and for SRTP its one-octet value under the
          * field tshark names after the type */
         static const char *const srtp_field[] = {
-            "mikey.sp.encr_alg",  "mikey.sp.encr_len",    "mikey.sp.auth_alg",
-            "mikey.sp.auth_key_len", "mikey.sp.salt_len", "mikey.sp.prf",
-            "mikey.sp.kd_rate",   "mikey.sp.srtp_encr",   "mikey.sp.srtcp_encr",
-            "mikey.sp.fec",       "mikey.sp.srtp_auth",   "mikey.sp.auth_tag_len",
+            "mikey.sp.encr_alg",     "mikey.sp.encr_len",  "mikey.sp.auth_alg",
+            "mikey.sp.auth_key_len", "mikey.sp.salt_len",  "mikey.sp.prf",
+            "mikey.sp.kd_rate",      "mikey.sp.srtp_encr", "mikey.sp.srtcp_encr",
+            "mikey.sp.fec",          "mikey.sp.srtp_auth", "mikey.sp.auth_tag_len",
             "mikey.sp.srtp_prefix"};
         const uint8_t *p = pl->u.sp.params.p;
         for (size_t i = 0; i + 2 <= pl->u.sp.params.len; i += 2u + p[i + 1]) {
@@ -273,19 +273,19 @@ static void expect_msg(const struct kms_mikey_msg *m, const struct wire_values *
         expect_payload(&m->body.pl[i], w, i + 1 == m->body.n);
     }
     if (stop < m->body.n) {
-        printf("# tshark stops at %s (payload %zu of %zu)\n", kms_mikey_pt_name(m->body.pl[stop].type),
-               stop + 1, m->body.n);
+        printf("# tshark stops at %s (payload %zu of %zu)\n",
+               kms_mikey_pt_name(m->body.pl[stop].type), stop + 1, m->body.n);
     }
 }
 
 /* ---- building ---------------------------------------------------------------------------- */
 
-static struct kms_bytes B(const void *p, size_t n)
-{
+static struct kms_bytes B(const void *p, size_t n) {
     return (struct kms_bytes){(const uint8_t *)p, n};
 }
 
-static struct kms_mikey_payload *add(struct kms_mikey_msg *m, uint8_t type)
+static struct kms_mikey_payload *
+add(struct kms_mikey_msg *m, uint8_t type)
 {
     if (m->body.n == KMS_MIKEY_MAX_PAYLOADS) {
         die("too many payloads");
@@ -342,8 +342,7 @@ static void recompute_mac(const struct kms_mikey_msg_keys *k, enum kms_mikey_mac
     for (size_t i = 0; i < p->n_extra && n < 8; i++) {
         iov[n++] = p->extra[i];
     }
-    check(kms_mikey_mac(alg, k->auth, k->auth_len, iov, n, mac, KMS_MIKEY_MAC_MAX, mac_len),
-          "MAC");
+    check(kms_mikey_mac(alg, k->auth, k->auth_len, iov, n, mac, KMS_MIKEY_MAC_MAX, mac_len), "MAC");
 }
 
 struct built {
@@ -392,16 +391,15 @@ static void build_i_message(struct built *b)
     add(m, KMS_MIKEY_PT_RAND)->u.rand.rand = B(rand_i, sizeof(rand_i));
     add(m, KMS_MIKEY_PT_ID)->u.id = (struct kms_mikey_id){0, 0, B(id_i, strlen(id_i))};
     add(m, KMS_MIKEY_PT_ID)->u.id = (struct kms_mikey_id){0, 0, B(id_r, strlen(id_r))};
-    add(m, KMS_MIKEY_PT_SP)->u.sp =
-        (struct kms_mikey_sp){0, 0, B(sp_params, sizeof(sp_params))};
+    add(m, KMS_MIKEY_PT_SP)->u.sp = (struct kms_mikey_sp){0, 0, B(sp_params, sizeof(sp_params))};
     struct kms_mikey_keydata_list l = {0};
     l.n = 1;
-    l.kd[0] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_TGK, .kv = KMS_MIKEY_KV_NULL,
-                                         .key = B(tgk, sizeof(tgk))};
+    l.kd[0] = (struct kms_mikey_keydata){
+        .type = KMS_MIKEY_KD_TGK, .kv = KMS_MIKEY_KV_NULL, .key = B(tgk, sizeof(tgk))};
     keydata(b, &l);
-    add(m, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){
-        KMS_MIKEY_ENCR_AES_CM_128, B(b->kd_plain, b->kd_len), KMS_MIKEY_MAC_HMAC_SHA1_160,
-        B(zero_mac, 20)};
+    add(m, KMS_MIKEY_PT_KEMAC)->u.kemac =
+        (struct kms_mikey_kemac){KMS_MIKEY_ENCR_AES_CM_128, B(b->kd_plain, b->kd_len),
+                                 KMS_MIKEY_MAC_HMAC_SHA1_160, B(zero_mac, 20)};
     struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_PSK_3830,
                                .mac_alg = KMS_MIKEY_MAC_HMAC_SHA1_160};
     check(kms_mikey_seal(m, psk, sizeof(psk), &p, &b->out), "seal I_MESSAGE");
@@ -427,8 +425,8 @@ static void build_r_message(struct built *b)
     srtp_map(m);
     t_payload(m, NTP_T);
     add(m, KMS_MIKEY_PT_ID)->u.id = (struct kms_mikey_id){0, 0, B(id_r, strlen(id_r))};
-    add(m, KMS_MIKEY_PT_V)->u.v = (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA1_160,
-                                                        B(zero_mac, 20)};
+    add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA1_160, B(zero_mac, 20)};
     uint8_t ts[8];
     ts_bytes(NTP_T, ts);
     struct kms_iov cov[3] = {{(const uint8_t *)id_i, strlen(id_i)},
@@ -436,13 +434,14 @@ static void build_r_message(struct built *b)
                              {ts, sizeof(ts)}};
     struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_PSK_3830,
                                .rands = {rand_i, sizeof(rand_i), NULL, 0},
-                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA1_160, .extra = cov,
+                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA1_160,
+                               .extra = cov,
                                .n_extra = 3};
     check(kms_mikey_seal(m, psk, sizeof(psk), &p, &b->out), "seal R_MESSAGE");
     struct kms_mikey_msg_keys k;
     check(kms_mikey_msg_keys_psk(KMS_MIKEY_PRF_MIKEY1, psk, sizeof(psk), CSB_ID, rand_i,
-                                 sizeof(rand_i), KMS_MIKEY_ENCR_NULL,
-                                 KMS_MIKEY_MAC_HMAC_SHA1_160, &k),
+                                 sizeof(rand_i), KMS_MIKEY_ENCR_NULL, KMS_MIKEY_MAC_HMAC_SHA1_160,
+                                 &k),
           "keys");
     recompute_mac(&k, KMS_MIKEY_MAC_HMAC_SHA1_160, &b->out, &p, b->mac, &b->mac_len);
     kms_mikey_msg_keys_cleanup(&k);
@@ -465,7 +464,10 @@ static void ticket(struct built *b, uint8_t type)
     check(kms_mikey_chain_encode(&l, &tb), "TP data");
     b->tp_len = kms_buf_len(&tb);
     struct kms_mikey_payload *pl = add(b->m, type);
-    pl->u.ticket = (struct kms_mikey_ticket){.type = 1, .subtype = 1, .version = 1, .prf = 1,
+    pl->u.ticket = (struct kms_mikey_ticket){.type = 1,
+                                             .subtype = 1,
+                                             .version = 1,
+                                             .prf = 1,
                                              .flags = KMS_MIKEY_TF_E,
                                              .tp_data = B(b->tp_data, b->tp_len)};
     if (type == KMS_MIKEY_PT_TICKET) {
@@ -489,10 +491,11 @@ static void build_request_init(struct built *b)
     idr(m, 3, idr_kms);
     ticket(b, KMS_MIKEY_PT_TP);
     idr(m, 4, idr_psk);
-    add(m, KMS_MIKEY_PT_V)->u.v = (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256,
-                                                        B(zero_mac, 32)};
+    add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, B(zero_mac, 32)};
     struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256, .extra = ids_i_kms,
+                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                               .extra = ids_i_kms,
                                .n_extra = 2};
     check(kms_mikey_seal(m, psk, sizeof(psk), &p, &b->out), "seal REQUEST_INIT_PSK");
     struct kms_mikey_rands r = {randr_i, sizeof(randr_i), NULL, 0};
@@ -517,26 +520,29 @@ static void build_request_resp(struct built *b, const struct built *req)
     struct kms_mikey_keydata_list l = {0};
     l.n = 2;
     l.kd[0] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_MPK, .key = B(mpk, sizeof(mpk))};
-    l.kd[1] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_TGK, .kv = KMS_MIKEY_KV_SPI,
-                                         .key = B(tgk, sizeof(tgk)), .kv_a = B("\x00\x01", 2)};
+    l.kd[1] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_TGK,
+                                         .kv = KMS_MIKEY_KV_SPI,
+                                         .key = B(tgk, sizeof(tgk)),
+                                         .kv_a = B("\x00\x01", 2)};
     keydata(b, &l);
     add(m, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){
         KMS_MIKEY_ENCR_AES_CM_128, B(b->kd_plain, b->kd_len), KMS_MIKEY_MAC_NULL, B(NULL, 0)};
-    add(m, KMS_MIKEY_PT_V)->u.v = (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256,
-                                                        B(zero_mac, 32)};
+    add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, B(zero_mac, 32)};
     struct kms_iov reqcov = {kms_buf_data(&req->out), kms_buf_len(&req->out)};
     struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_RESPONSE,
                                .rands = {randr_i, sizeof(randr_i), NULL, 0},
-                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256, .extra = &reqcov,
+                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                               .extra = &reqcov,
                                .n_extra = 1};
     check(kms_mikey_seal(m, psk, sizeof(psk), &p, &b->out), "seal REQUEST_RESP");
     struct kms_mikey_msg_keys k;
     check(kms_mikey_msg_keys_ticket(KMS_MIKEY_PRF_HMAC_SHA256, psk, sizeof(psk), CSB_ID_T,
-                                    KMS_MIKEY_TICKET_RESPONSE, &p.rands,
-                                    KMS_MIKEY_ENCR_AES_CM_128, KMS_MIKEY_MAC_HMAC_SHA256_256, &k),
+                                    KMS_MIKEY_TICKET_RESPONSE, &p.rands, KMS_MIKEY_ENCR_AES_CM_128,
+                                    KMS_MIKEY_MAC_HMAC_SHA256_256, &k),
           "keys");
-    check(kms_mikey_aes_cm(KMS_MIKEY_ENCR_AES_CM_128, k.encr, k.salt, CSB_ID_T, NTP_T2,
-                           b->kd_plain, b->kd_len, b->kd_enc),
+    check(kms_mikey_aes_cm(KMS_MIKEY_ENCR_AES_CM_128, k.encr, k.salt, CSB_ID_T, NTP_T2, b->kd_plain,
+                           b->kd_len, b->kd_enc),
           "AES-CM");
     recompute_mac(&k, KMS_MIKEY_MAC_HMAC_SHA256_256, &b->out, &p, b->mac, &b->mac_len);
     kms_mikey_msg_keys_cleanup(&k);

@@ -5,19 +5,18 @@
 
 #include "err/kms_err.h"
 
-static struct kms_bytes B(const void *p, size_t n)
-{
+static struct kms_bytes B(const void *p, size_t n) {
     return (struct kms_bytes){(const uint8_t *)p, n};
 }
 
-static struct kms_bytes S(const char *s)
-{
+static struct kms_bytes
+S(const char *s) {
     return B(s, strlen(s));
 }
 
 /* Sets l to the n payloads of pl. */
-static kms_result set_chain(struct kms_mikey_plist *l, const struct kms_mikey_payload *pl,
-                            size_t n)
+static kms_result
+set_chain(struct kms_mikey_plist *l, const struct kms_mikey_payload *pl, size_t n)
 {
     KMS_ENSURE(n <= KMS_MIKEY_MAX_PAYLOADS, KMS_ERR_TOO_LONG);
     memcpy(l->pl, pl, n * sizeof(*pl));

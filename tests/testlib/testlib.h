@@ -16,8 +16,8 @@
 
 #include "imskms/err.h"
 
-#define TV_MAX_KV   32
-#define TV_MAX_VAL  1024
+#define TV_MAX_KV  32
+#define TV_MAX_VAL 1024
 
 struct tv_kv {
     char key[48];
@@ -54,7 +54,7 @@ size_t th_hex(const char *hex, uint8_t *out, size_t cap);
     do {                                                                                           \
         kms_result r_ = (call);                                                                    \
         if (r_.err != KMS_OK) {                                                                    \
-            fail_msg("%s failed: %s (%s)", #call, kms_err_name(r_.err), kms_strerror(r_.err));    \
+            fail_msg("%s failed: %s (%s)", #call, kms_err_name(r_.err), kms_strerror(r_.err));     \
         }                                                                                          \
     } while (0)
 
@@ -62,7 +62,7 @@ size_t th_hex(const char *hex, uint8_t *out, size_t cap);
     do {                                                                                           \
         kms_result r_ = (call);                                                                    \
         if (r_.err != (code)) {                                                                    \
-            fail_msg("%s: expected %s, got %s", #call, kms_err_name(code), kms_err_name(r_.err)); \
+            fail_msg("%s: expected %s, got %s", #call, kms_err_name(code), kms_err_name(r_.err));  \
         }                                                                                          \
     } while (0)
 

@@ -9,8 +9,13 @@
 static const struct {
     const char *plain, *b64;
 } rfc4648[] = {
-    {"", ""},          {"f", "Zg=="},         {"fo", "Zm8="},          {"foo", "Zm9v"},
-    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 static void base64_rfc4648_vectors(void **state)
@@ -139,7 +144,10 @@ static void hex_rejects_bad_input(void **state)
     uint8_t out[2];
     size_t n;
     expect_err(kms_hex_decode("000000", 6, out, 2, &n), KMS_ERR_TOO_LONG);
-    expect_err(kms_hex_decode("0\0" "00", 4, out, 2, &n), KMS_ERR_BAD_HEX);
+    expect_err(kms_hex_decode("0\0"
+                              "00",
+                              4, out, 2, &n),
+               KMS_ERR_BAD_HEX);
 }
 
 static void hex_exact_lengths(void **state)
@@ -171,10 +179,10 @@ static void malformed_wins_over_capacity(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(base64_rfc4648_vectors), cmocka_unit_test(base64_rejects_bad_input),
-        cmocka_unit_test(base64_truncations),     cmocka_unit_test(base64_output_caps),
+        cmocka_unit_test(base64_rfc4648_vectors),  cmocka_unit_test(base64_rejects_bad_input),
+        cmocka_unit_test(base64_truncations),      cmocka_unit_test(base64_output_caps),
         cmocka_unit_test(hex_round_trip_and_case), cmocka_unit_test(hex_rejects_bad_input),
-        cmocka_unit_test(hex_exact_lengths),      cmocka_unit_test(malformed_wins_over_capacity),
+        cmocka_unit_test(hex_exact_lengths),       cmocka_unit_test(malformed_wins_over_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

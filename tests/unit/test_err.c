@@ -25,7 +25,7 @@ static void unknown_codes_are_handled(void **state)
 {
     (void)state;
     assert_string_equal(kms_strerror((enum kms_err)9999), "unknown error");
-    assert_string_equal(kms_err_name((enum kms_err)-1), "KMS_ERR_UNKNOWN");
+    assert_string_equal(kms_err_name((enum kms_err) - 1), "KMS_ERR_UNKNOWN");
     assert_int_equal(kms_err_http_status((enum kms_err)9999), 500);
     assert_int_equal(kms_err_exit_status((enum kms_err)9999), 3);
     assert_int_equal(kms_err_mikey_code((enum kms_err)9999), 12); /* RFC 3830: Unspecified */

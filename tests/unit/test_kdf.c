@@ -94,8 +94,8 @@ static void ks_naf_known_answer(void **state)
         for (size_t i = 0; i < lens[k] * 8; i++) {
             uint8_t other[32];
             inputs[k][i / 8] ^= (uint8_t)(1u << (i % 8));
-            expect_ok(kms_gba_ks_naf(ck, ik, rand, impi, strlen(impi), fqdn, strlen(fqdn), ua,
-                                     other));
+            expect_ok(
+                kms_gba_ks_naf(ck, ik, rand, impi, strlen(impi), fqdn, strlen(fqdn), ua, other));
             inputs[k][i / 8] ^= (uint8_t)(1u << (i % 8));
             assert_memory_not_equal(other, want, 32);
         }

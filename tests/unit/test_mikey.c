@@ -8,12 +8,12 @@
 #include "mikey/kms_mikey.h"
 #include "util/kms_codec.h"
 
-static struct kms_bytes B(const void *p, size_t n)
-{
+static struct kms_bytes B(const void *p, size_t n) {
     return (struct kms_bytes){(const uint8_t *)p, n};
 }
 
-static struct kms_mikey_payload *add(struct kms_mikey_plist *l, uint8_t type)
+static struct kms_mikey_payload *
+add(struct kms_mikey_plist *l, uint8_t type)
 {
     assert_true(l->n < KMS_MIKEY_MAX_PAYLOADS);
     struct kms_mikey_payload *pl = &l->pl[l->n++];
@@ -283,15 +283,15 @@ static void enumerations_that_fix_lengths_must_be_known(void **state)
         size_t len;
         size_t bad_off; /* offset in the message of the field that is refused */
     } cases[] = {
-        {KMS_MIKEY_PT_T, {0, 4, 0, 0, 0, 0, 0, 0}, 8, 11},   /* TS type 4 */
-        {KMS_MIKEY_PT_V, {0, 3}, 2, 11},                     /* MAC alg 3 */
-        {KMS_MIKEY_PT_KEMAC, {0, 4, 0, 0, 0}, 5, 11},        /* encr alg 4 */
-        {KMS_MIKEY_PT_KEMAC, {0, 1, 0, 0, 7}, 5, 14},        /* MAC alg 7 */
-        {KMS_MIKEY_PT_CHASH, {0, 3}, 2, 11},                 /* hash func 3 */
-        {KMS_MIKEY_PT_DH, {0, 9}, 2, 11},                    /* DH group 9 */
-        {KMS_MIKEY_PT_TR, {0, 1, 9, 0, 0, 0, 0}, 7, 12},     /* TS type 9 */
-        {KMS_MIKEY_PT_RANDR, {0, 1, 0}, 3, 12},              /* RAND len 0 */
-        {KMS_MIKEY_PT_SP, {0, 0, 0, 0, 3, 1, 5, 0}, 8, 16},  /* param length past its block */
+        {KMS_MIKEY_PT_T, {0, 4, 0, 0, 0, 0, 0, 0}, 8, 11},  /* TS type 4 */
+        {KMS_MIKEY_PT_V, {0, 3}, 2, 11},                    /* MAC alg 3 */
+        {KMS_MIKEY_PT_KEMAC, {0, 4, 0, 0, 0}, 5, 11},       /* encr alg 4 */
+        {KMS_MIKEY_PT_KEMAC, {0, 1, 0, 0, 7}, 5, 14},       /* MAC alg 7 */
+        {KMS_MIKEY_PT_CHASH, {0, 3}, 2, 11},                /* hash func 3 */
+        {KMS_MIKEY_PT_DH, {0, 9}, 2, 11},                   /* DH group 9 */
+        {KMS_MIKEY_PT_TR, {0, 1, 9, 0, 0, 0, 0}, 7, 12},    /* TS type 9 */
+        {KMS_MIKEY_PT_RANDR, {0, 1, 0}, 3, 12},             /* RAND len 0 */
+        {KMS_MIKEY_PT_SP, {0, 0, 0, 0, 3, 1, 5, 0}, 8, 16}, /* param length past its block */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         n = msg_with(msg, cases[i].type, cases[i].body, cases[i].len);
@@ -317,12 +317,13 @@ static void nested_chains_are_restricted(void **state)
     expect_err(kms_mikey_decode(msg, n, m, &eo), KMS_ERR_MALFORMED);
     assert_int_equal(eo, 21);
     /* TICKET whose initiator data holds a RAND instead of V payloads */
-    const uint8_t bad_init[] = {0x00, 0xf0, 0x00, 1, 1, 2, 0, 0, 0x00, 0x00, 0x00, 0x00,
-                                0x00, 0x04, KMS_MIKEY_PT_RAND, 0x00, 0x01, 0x55};
+    const uint8_t bad_init[] = {
+        0x00, 0xf0, 0x00, 1, 1, 2, 0, 0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, KMS_MIKEY_PT_RAND,
+        0x00, 0x01, 0x55};
     n = msg_with(msg, KMS_MIKEY_PT_TICKET, bad_init, sizeof(bad_init));
     expect_err(kms_mikey_decode(msg, n, m, &eo), KMS_ERR_MALFORMED);
     /* TP data with a byte after its chain */
-    const uint8_t trailing[] = {0x00, 0xf0, 0x00, 1, 1, 2, 0, 0, 0x00, 0x05, KMS_MIKEY_PT_RAND,
+    const uint8_t trailing[] = {0x00, 0xf0, 0x00, 1,   1, 2, 0, 0, 0x00, 0x05, KMS_MIKEY_PT_RAND,
                                 0x00, 0x01, 0x55, 0x99};
     n = msg_with(msg, KMS_MIKEY_PT_TP, trailing, sizeof(trailing));
     expect_err(kms_mikey_decode(msg, n, m, &eo), KMS_ERR_TRAILING);
@@ -363,8 +364,8 @@ static void keydata_is_strict(void **state)
     struct kms_mikey_keydata_list l;
     size_t eo;
     /* MPK (type 6), then TGK+SALT with KV interval */
-    const uint8_t ok[] = {0x14, 0x60, 0x00, 0x02, 0xaa, 0xbb, 0x00, 0x12, 0x00, 0x01, 0x11,
-                          0x00, 0x02, 0x22, 0x33, 0x01, 0x44, 0x02, 0x55, 0x66};
+    const uint8_t ok[] = {0x14, 0x60, 0x00, 0x02, 0xaa, 0xbb, 0x00, 0x12, 0x00, 0x01,
+                          0x11, 0x00, 0x02, 0x22, 0x33, 0x01, 0x44, 0x02, 0x55, 0x66};
     expect_ok(kms_mikey_keydata_decode(ok, sizeof(ok), &l, &eo));
     assert_int_equal(l.n, 2);
     assert_int_equal(l.kd[0].type, KMS_MIKEY_KD_MPK);

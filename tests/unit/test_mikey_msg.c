@@ -20,7 +20,8 @@ static size_t keydata_len;
 static uint8_t tp_data[64];
 static size_t tp_len;
 static const char id_i[] = "sip:alice@example.org", id_kms[] = "sip:kms.example.org",
-                  id_r[] = "sip:bob@example.org", btid[] = "I1U8vpY3qJ0hiuZNrke/NQ==@bsf.example.org";
+                  id_r[] = "sip:bob@example.org",
+                  btid[] = "I1U8vpY3qJ0hiuZNrke/NQ==@bsf.example.org";
 
 /* memmem without _GNU_SOURCE */
 static const uint8_t *find(const uint8_t *hay, size_t n, const uint8_t *needle, size_t k)
@@ -33,12 +34,12 @@ static const uint8_t *find(const uint8_t *hay, size_t n, const uint8_t *needle, 
     return NULL;
 }
 
-static struct kms_bytes B(const void *p, size_t n)
-{
+static struct kms_bytes B(const void *p, size_t n) {
     return (struct kms_bytes){(const uint8_t *)p, n};
 }
 
-static struct kms_mikey_payload *add(struct kms_mikey_msg *m, uint8_t type)
+static struct kms_mikey_payload *
+add(struct kms_mikey_msg *m, uint8_t type)
 {
     struct kms_mikey_payload *pl = &m->body.pl[m->body.n++];
     memset(pl, 0, sizeof(*pl));
@@ -82,8 +83,10 @@ static void make_keydata(void)
     struct kms_mikey_keydata_list l = {0};
     l.n = 2;
     l.kd[0] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_MPK, .key = B(mpk, 16)};
-    l.kd[1] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_TGK, .kv = KMS_MIKEY_KV_SPI,
-                                         .key = B(tgk, 16), .kv_a = B("\x00\x01", 2)};
+    l.kd[1] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_TGK,
+                                         .kv = KMS_MIKEY_KV_SPI,
+                                         .key = B(tgk, 16),
+                                         .kv_a = B("\x00\x01", 2)};
     struct kms_buf b;
     kms_buf_init_fixed(&b, keydata_plain, sizeof(keydata_plain), false);
     expect_ok(kms_mikey_keydata_encode(&l, &b));
@@ -105,9 +108,12 @@ static void make_tp_data(void)
 static void ticket(struct kms_mikey_msg *m, uint8_t type, const uint8_t *init, size_t init_len)
 {
     struct kms_mikey_payload *pl = add(m, type);
-    pl->u.ticket = (struct kms_mikey_ticket){
-        .type = 0xf000, .subtype = 1, .version = 1, .prf = 1, .flags = KMS_MIKEY_TF_E,
-        .tp_data = B(tp_data, tp_len)};
+    pl->u.ticket = (struct kms_mikey_ticket){.type = 0xf000,
+                                             .subtype = 1,
+                                             .version = 1,
+                                             .prf = 1,
+                                             .flags = KMS_MIKEY_TF_E,
+                                             .tp_data = B(tp_data, tp_len)};
     if (type == KMS_MIKEY_PT_TICKET) {
         pl->u.ticket.flags |= KMS_MIKEY_TF_D;
         pl->u.ticket.ticket_data = B("opaque-ticket-bytes", 19);
@@ -117,9 +123,11 @@ static void ticket(struct kms_mikey_msg *m, uint8_t type, const uint8_t *init, s
 
 static void kemac(struct kms_mikey_msg *m, uint8_t encr, uint8_t mac_alg)
 {
-    add(m, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){
-        encr, B(keydata_plain, keydata_len), mac_alg,
-        B(zero_mac, mac_alg == 0 ? 0 : mac_alg == 1 ? 20 : 32)};
+    add(m, KMS_MIKEY_PT_KEMAC)->u.kemac =
+        (struct kms_mikey_kemac){encr, B(keydata_plain, keydata_len), mac_alg,
+                                 B(zero_mac, mac_alg == 0   ? 0
+                                             : mac_alg == 1 ? 20
+                                                            : 32)};
 }
 
 /* Key callback: the PSK for anything (a test KMS with one subscriber). */
@@ -168,16 +176,20 @@ static void seal(struct sealed *s, const struct kms_mikey_prot *p)
     expect_ok(kms_mikey_seal(s->m, psk, sizeof(psk), p, &s->buf));
 }
 
-static kms_result open_msg(const uint8_t *p, size_t n, uint8_t dt, const struct kms_mikey_prot *prot,
-                           const struct kms_mikey_hdr *req, struct kms_mikey_keydata_list *kd,
+static kms_result open_msg(const uint8_t *p, size_t n, uint8_t dt,
+                           const struct kms_mikey_prot *prot, const struct kms_mikey_hdr *req,
+                           struct kms_mikey_keydata_list *kd,
                            const struct kms_mikey_replay_hook *hook)
 {
     struct kms_mikey_msg *m = malloc(sizeof(*m));
     struct kms_buf keys;
     size_t eo;
-    struct kms_mikey_open_params op = {
-        .data_type = dt, .prot = *prot, .get_key = get_psk, .key_ctx = (void *)(uintptr_t)psk,
-        .replay = hook, .request_hdr = req};
+    struct kms_mikey_open_params op = {.data_type = dt,
+                                       .prot = *prot,
+                                       .get_key = get_psk,
+                                       .key_ctx = (void *)(uintptr_t)psk,
+                                       .replay = hook,
+                                       .request_hdr = req};
     kms_buf_init(&keys, 4096, true);
     key_calls = 0;
     kms_result r = kms_mikey_open(p, n, &op, m, &keys, kd, &eo);
@@ -195,8 +207,8 @@ static kms_result open_msg(const uint8_t *p, size_t n, uint8_t dt, const struct 
 
 /* Every single-bit flip of a sealed message is refused (decoding or the MAC); every proper
  * prefix is truncated; a longer message has trailing bytes. */
-static void every_bit_flip_refused(const struct kms_buf *b, uint8_t dt, const struct kms_mikey_prot *p,
-                                   const struct kms_mikey_hdr *req)
+static void every_bit_flip_refused(const struct kms_buf *b, uint8_t dt,
+                                   const struct kms_mikey_prot *p, const struct kms_mikey_hdr *req)
 {
     size_t n = kms_buf_len(b);
     uint8_t *c = malloc(n);
@@ -253,8 +265,8 @@ static void ticket_request_exchange(void **state)
             v(req.m, mac);
             struct kms_iov ids[2] = {{(const uint8_t *)id_i, strlen(id_i)},
                                      {(const uint8_t *)id_kms, strlen(id_kms)}};
-            struct kms_mikey_prot p_init = {.keying = KMS_MIKEY_KEYING_INITIAL, .mac_alg = mac,
-                                            .extra = ids, .n_extra = 2};
+            struct kms_mikey_prot p_init = {
+                .keying = KMS_MIKEY_KEYING_INITIAL, .mac_alg = mac, .extra = ids, .n_extra = 2};
             seal(&req, &p_init);
             struct hook_state hs = {0};
             struct kms_mikey_replay_hook hook = {hook_check, hook_commit, &hs};
@@ -289,8 +301,10 @@ static void ticket_request_exchange(void **state)
             v(resp.m, mac);
             struct kms_iov reqcov = {kms_buf_data(&req.buf), kms_buf_len(&req.buf)};
             struct kms_mikey_prot p_resp = {.keying = KMS_MIKEY_KEYING_RESPONSE,
-                                            .rands = {randri, 16, NULL, 0}, .mac_alg = mac,
-                                            .extra = &reqcov, .n_extra = 1};
+                                            .rands = {randri, 16, NULL, 0},
+                                            .mac_alg = mac,
+                                            .extra = &reqcov,
+                                            .n_extra = 1};
             seal(&resp, &p_resp);
             /* the key data is not in clear on the wire */
             assert_null(find(kms_buf_data(&resp.buf), kms_buf_len(&resp.buf), mpk, 16));
@@ -328,11 +342,11 @@ static void resolve_and_transfer_exchanges(void **state)
     v(s.m, 2);
     struct kms_iov ids[2] = {{(const uint8_t *)id_r, strlen(id_r)},
                              {(const uint8_t *)id_kms, strlen(id_kms)}};
-    struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL, .mac_alg = 2, .extra = ids,
-                               .n_extra = 2};
+    struct kms_mikey_prot p = {
+        .keying = KMS_MIKEY_KEYING_INITIAL, .mac_alg = 2, .extra = ids, .n_extra = 2};
     seal(&s, &p);
-    expect_ok(open_msg(kms_buf_data(&s.buf), kms_buf_len(&s.buf), KMS_MIKEY_DT_RESOLVE_INIT_PSK,
-                       &p, NULL, NULL, NULL));
+    expect_ok(open_msg(kms_buf_data(&s.buf), kms_buf_len(&s.buf), KMS_MIKEY_DT_RESOLVE_INIT_PSK, &p,
+                       NULL, NULL, NULL));
     /* keyed with RANDRr: the same bytes with RANDRi keys do not verify */
     struct kms_mikey_prot wrong = p;
     wrong.rands = (struct kms_mikey_rands){randri, 16, NULL, 0};
@@ -350,7 +364,9 @@ static void resolve_and_transfer_exchanges(void **state)
     v(s.m, 2);
     struct kms_iov prev = {(const uint8_t *)"the resolve request", 19};
     struct kms_mikey_prot pr = {.keying = KMS_MIKEY_KEYING_RESPONSE,
-                                .rands = {NULL, 0, randri, 16}, .mac_alg = 2, .extra = &prev,
+                                .rands = {NULL, 0, randri, 16},
+                                .mac_alg = 2,
+                                .extra = &prev,
                                 .n_extra = 1};
     seal(&s, &pr);
     struct kms_mikey_keydata_list kd;
@@ -380,19 +396,19 @@ static void resolve_and_transfer_exchanges(void **state)
     v(s.m, 2);
     struct kms_iov ir[2] = {{(const uint8_t *)id_i, strlen(id_i)},
                             {(const uint8_t *)id_r, strlen(id_r)}};
-    struct kms_mikey_prot pt = {.keying = KMS_MIKEY_KEYING_INITIAL, .mac_alg = 2, .extra = ir,
-                                .n_extra = 2};
+    struct kms_mikey_prot pt = {
+        .keying = KMS_MIKEY_KEYING_INITIAL, .mac_alg = 2, .extra = ir, .n_extra = 2};
     seal(&s, &pt);
-    expect_ok(open_msg(kms_buf_data(&s.buf), kms_buf_len(&s.buf), KMS_MIKEY_DT_TRANSFER_INIT,
-                       &pt, NULL, NULL, NULL));
+    expect_ok(open_msg(kms_buf_data(&s.buf), kms_buf_len(&s.buf), KMS_MIKEY_DT_TRANSFER_INIT, &pt,
+                       NULL, NULL, NULL));
     /* a change inside the initiator data's Vi MAC is outside the coverage */
     uint8_t *raw = malloc(kms_buf_len(&s.buf));
     memcpy(raw, kms_buf_data(&s.buf), kms_buf_len(&s.buf));
     const uint8_t *vi = find(raw, kms_buf_len(&s.buf), init, kms_buf_len(&ib));
     assert_non_null(vi);
     raw[(size_t)(vi - raw) + kms_buf_len(&ib) - 1] ^= 0x01;
-    expect_ok(open_msg(raw, kms_buf_len(&s.buf), KMS_MIKEY_DT_TRANSFER_INIT, &pt, NULL, NULL,
-                       NULL));
+    expect_ok(
+        open_msg(raw, kms_buf_len(&s.buf), KMS_MIKEY_DT_TRANSFER_INIT, &pt, NULL, NULL, NULL));
     free(raw);
     kms_buf_cleanup(&s.buf);
     free(s.m);
@@ -429,8 +445,11 @@ static void rfc3830_psk_exchange(void **state)
     add(r.m, KMS_MIKEY_PT_T)->u.t = i_msg->body.pl[0].u.t;
     v(r.m, 1);
     struct kms_iov cov[3] = {{(const uint8_t *)id_i, strlen(id_i)}, {NULL, 0}, {ts, 8}};
-    struct kms_mikey_prot pr = {.keying = KMS_MIKEY_KEYING_PSK_3830, .rands = {randri, 16, NULL, 0},
-                                .mac_alg = 1, .extra = cov, .n_extra = 3};
+    struct kms_mikey_prot pr = {.keying = KMS_MIKEY_KEYING_PSK_3830,
+                                .rands = {randri, 16, NULL, 0},
+                                .mac_alg = 1,
+                                .extra = cov,
+                                .n_extra = 3};
     seal(&r, &pr);
     expect_ok(open_msg(kms_buf_data(&r.buf), kms_buf_len(&r.buf), KMS_MIKEY_DT_PSK_RESP, &pr,
                        &i_msg->hdr, NULL, NULL));
@@ -466,8 +485,8 @@ static void error_messages(void **state)
     kms_buf_cleanup(&s.buf);
     /* with V (policy refusal after authentication): MAC over the Error message alone */
     v(s.m, 2);
-    struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_RESPONSE,
-                               .rands = {randri, 16, NULL, 0}, .mac_alg = 2};
+    struct kms_mikey_prot p = {
+        .keying = KMS_MIKEY_KEYING_RESPONSE, .rands = {randri, 16, NULL, 0}, .mac_alg = 2};
     seal(&s, &p);
     expect_ok(open_msg(kms_buf_data(&s.buf), kms_buf_len(&s.buf), KMS_MIKEY_DT_ERROR, &p, NULL,
                        NULL, NULL));
@@ -522,8 +541,8 @@ static void shapes_are_enforced(void **state)
     expect_ok(open_msg(kms_buf_data(&b), kms_buf_len(&b), KMS_MIKEY_DT_REQUEST_INIT_PSK, &p, NULL,
                        NULL, NULL));
     /* the wrong data type for the exchange */
-    expect_err(open_msg(kms_buf_data(&b), kms_buf_len(&b), KMS_MIKEY_DT_RESOLVE_INIT_PSK, &p,
-                        NULL, NULL, NULL),
+    expect_err(open_msg(kms_buf_data(&b), kms_buf_len(&b), KMS_MIKEY_DT_RESOLVE_INIT_PSK, &p, NULL,
+                        NULL, NULL),
                KMS_ERR_MALFORMED);
     /* a placeholder MAC of the wrong length, or another algorithm than the one asked */
     m->body.pl[m->body.n - 1].u.v.mac.len = 20;
@@ -536,7 +555,8 @@ static void ntp_time(void **state)
 {
     (void)state;
     assert_int_equal(kms_mikey_ntp_from_unix(0, 0), 2208988800ULL << 32);
-    assert_int_equal(kms_mikey_ntp_from_unix(1, 500000000), ((2208988800ULL + 1) << 32) | 0x80000000ULL);
+    assert_int_equal(kms_mikey_ntp_from_unix(1, 500000000),
+                     ((2208988800ULL + 1) << 32) | 0x80000000ULL);
     /* 2026 is after 2024-01-01 (NTP seconds 3913056000) */
     assert_true((kms_mikey_ntp_now() >> 32) > 3913056000ULL);
 }
@@ -544,12 +564,9 @@ static void ntp_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ticket_request_exchange),
-        cmocka_unit_test(resolve_and_transfer_exchanges),
-        cmocka_unit_test(rfc3830_psk_exchange),
-        cmocka_unit_test(error_messages),
-        cmocka_unit_test(shapes_are_enforced),
-        cmocka_unit_test(ntp_time),
+        cmocka_unit_test(ticket_request_exchange), cmocka_unit_test(resolve_and_transfer_exchanges),
+        cmocka_unit_test(rfc3830_psk_exchange),    cmocka_unit_test(error_messages),
+        cmocka_unit_test(shapes_are_enforced),     cmocka_unit_test(ntp_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
