@@ -17,7 +17,8 @@ static int cmd_version(const char *prefix, int argc, char **argv)
 }
 
 static const struct cli_cmd cmds[] = {
-    {"crypto", "known-answer tools: Milenage, AUTS, resync, KDF, Ks_NAF, B-TID, MIKEY PRF", cmd_crypto},
+    {"crypto", "known-answer tools: Milenage, AUTS, resync, KDF, Ks_NAF, B-TID, MIKEY PRF",
+     cmd_crypto},
     {"mikey", "MIKEY messages: decode and print every field", cmd_mikey},
     {"version", "print the version", cmd_version},
 };
