@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_codec_common.h"
 #include "util/kms_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -16,20 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int is_hex(uint8_t ch)
 {
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
-static int failed_clean(kms_result r, enum kms_err want, const uint8_t *out, size_t cap,
-                        size_t out_len)
-{
-    if (r.err != want || out_len != 0) {
-        return 0;
-    }
-    for (size_t i = 0; i < cap; i++) {
-        if (out[i] != 0) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
