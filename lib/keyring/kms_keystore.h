@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kms_keystore: where the Kkms key material lives and where AES-256-GCM runs with it.
+ *
+ * The keyring (kms_keyring.h) keeps the metadata of every Kkms version (id, state, times, seal
+ * count) in its file, plus for each key a short opaque "reference" that the keystore hands out
+ * when it creates the key and takes back to load it:
+ *   - file keystore: the reference is the key wrapped under the KEK (AES-256-GCM, the keyring id
+ *     and key id bound as associated data), so the material travels in the keyring file;
+ *   - PKCS#11 keystore: the reference is the CKA_ID of a non-extractable CKK_AES object generated
+ *     inside the token; sealing and opening run there with CKM_AES_GCM.
+ * Both give the same semantics: one primitive (AES-256-GCM, 96-bit nonce chosen by the caller,
+ * 128-bit tag), so a ticket sealed by one opens through the same code path on the other.
+ */
+#ifndef KMS_KEYRING_KEYSTORE_H
+#define KMS_KEYRING_KEYSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err/kms_err.h"
+
+#define KMS_KKMS_LEN      32 /* AES-256 */
+#define KMS_GCM_NONCE_LEN 12
+#define KMS_GCM_TAG_LEN   16
+#define KMS_RING_ID_LEN   16 /* random id of a keyring, chosen at `keys init` */
+#define KMS_KEYREF_MAX    64 /* largest reference a keystore may hand out */
+
+/* Values recorded in the keyring file: a keyring is bound to one keystore kind. */
+enum kms_keystore_kind {
+    KMS_KEYSTORE_FILE = 1,
+    KMS_KEYSTORE_PKCS11 = 2,
+};
+
+struct kms_keystore;     /* a backend instance; backends embed it as their first member */
+struct kms_keystore_key; /* one loaded Kkms, ready to seal and open */
+
+struct kms_keystore_ops {
+    const char *name; /* "file", "pkcs11" */
+    enum kms_keystore_kind kind;
+
+    /* Creates a new Kkms for (ring_id, key_id) and writes its reference (at most
+     * KMS_KEYREF_MAX bytes) to ref / *ref_len. Any leftover object for the same (ring_id,
+     * key_id) from an earlier crash is destroyed first. */
+    kms_result (*generate)(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                           uint32_t key_id, uint8_t *ref, size_t *ref_len);
+
+    /* Makes a key usable from its reference. KMS_ERR_NOT_FOUND when the token has no such
+     * object; KMS_ERR_KEYRING_MAC when a wrapped key does not unwrap (wrong KEK, altered). */
+    kms_result (*load)(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                       uint32_t key_id, const uint8_t *ref, size_t ref_len,
+                       struct kms_keystore_key **out);
+
+    /* Forgets a loaded key (wiping what it held in memory). NULL does nothing. */
+    void (*unload)(struct kms_keystore_key *k);
+
+    /* AES-256-GCM. ct receives pt_len bytes. May be called from several threads at once on
+     * the same key: the backend serialises what it must. */
+    kms_result (*seal)(struct kms_keystore_key *k, const uint8_t nonce[KMS_GCM_NONCE_LEN],
+                       const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
+                       uint8_t *ct, uint8_t tag[KMS_GCM_TAG_LEN]);
+
+    /* pt receives ct_len bytes. KMS_ERR_TICKET_TAG when the tag does not verify (pt is then
+     * wiped); any other error is a failure of the backend, not a verdict on the input. */
+    kms_result (*open)(struct kms_keystore_key *k, const uint8_t nonce[KMS_GCM_NONCE_LEN],
+                       const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len,
+                       const uint8_t tag[KMS_GCM_TAG_LEN], uint8_t *pt);
+
+    /* Erases the key material behind a reference (PKCS#11: C_DestroyObject; file: nothing,
+     * the keyring file drops the wrapped key when it is rewritten). Destroying what is already
+     * gone succeeds. */
+    kms_result (*destroy)(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                          uint32_t key_id, const uint8_t *ref, size_t ref_len);
+
+    /* Destroys every object of ring_id whose key id is not in keep[0..n_keep) (PKCS#11:
+     * objects left by a crash between generate and the keyring write; file: nothing).
+     * Called under the keyring lock. *n_destroyed (may be NULL) counts what went. */
+    kms_result (*sweep)(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                        const uint32_t *keep, size_t n_keep, size_t *n_destroyed);
+
+    /* A 32-byte integrity value over the keyring file's bytes: HMAC-SHA-256 under a key
+     * derived from the KEK (file keystore), SHA-256 (PKCS#11, corruption only). */
+    kms_result (*file_mac)(struct kms_keystore *ks, const uint8_t *p, size_t n, uint8_t out[32]);
+
+    /* Releases the backend (PKCS#11: logout, close the session, C_Finalize). NULL-safe. */
+    void (*close)(struct kms_keystore *ks);
+};
+
+struct kms_keystore {
+    const struct kms_keystore_ops *ops;
+};
+
+/* The file keystore with the KEK read from a file: exactly 32 bytes, regular, mode 0600
+ * (KMS_ERR_KEK otherwise, KMS_ERR_IO when it cannot be read). */
+KMS_MUST_CHECK kms_result kms_keystore_file_open(const char *kek_path, struct kms_keystore **out);
+/* The file keystore with a KEK given in memory (tests, benchmarks). */
+KMS_MUST_CHECK kms_result kms_keystore_file_open_kek(const uint8_t kek[32],
+                                                     struct kms_keystore **out);
+
+/* The PKCS#11 keystore from an RFC 7512 URI:
+ *   pkcs11:token=LABEL?module-path=/path/lib.so&pin-source=file:/path/pin
+ * (token= or serial= selects the token; pin-value= is accepted too; unknown attributes are
+ * refused). KMS_ERR_HSM_URI for a bad URI, KMS_ERR_HSM when the module or token fails. */
+KMS_MUST_CHECK kms_result kms_keystore_p11_open(const char *uri, struct kms_keystore **out);
+
+/* Convenience: ks->ops->close(ks) when ks is not NULL. */
+void kms_keystore_close(struct kms_keystore *ks);
+
+/* Reads a KEK file (exactly 32 bytes, regular file, mode 0600 or stricter). */
+KMS_MUST_CHECK kms_result kms_kek_read(const char *path, uint8_t kek[32]);
+
+#endif
