@@ -41,9 +41,8 @@ struct kms_store_backend_ops {
     kms_result (*del)(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN]);
     /* Atomically: when no counter exists for id, or counter > the stored one, stores counter
      * (with expiry) and succeeds; otherwise KMS_ERR_REPLAY and nothing changes. */
-    kms_result (*counter_advance)(struct kms_store_backend *be,
-                                  const uint8_t id[KMS_STORE_ID_LEN], uint64_t counter,
-                                  uint64_t expires);
+    kms_result (*counter_advance)(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN],
+                                  uint64_t counter, uint64_t expires);
     /* Deletes rows and counters with expires <= now; *n (may be NULL) counts them. */
     kms_result (*purge)(struct kms_store_backend *be, uint64_t now, uint64_t *n);
     void (*close)(struct kms_store_backend *be);
@@ -57,8 +56,7 @@ struct kms_store_backend {
 KMS_MUST_CHECK kms_result kms_store_backend_sqlite(const char *path,
                                                    struct kms_store_backend **out);
 /* In-memory backend for tests: at most max_rows rows plus max_rows counters. */
-KMS_MUST_CHECK kms_result kms_store_backend_memory(size_t max_rows,
-                                                   struct kms_store_backend **out);
+KMS_MUST_CHECK kms_result kms_store_backend_memory(size_t max_rows, struct kms_store_backend **out);
 
 /* ---- the front callers use ---- */
 
