@@ -52,6 +52,8 @@ X(KMS_ERR_EXISTS,         STATE,    409, 12, "already exists")
 X(KMS_ERR_IO,             STATE,    500, 12, "file system error")
 X(KMS_ERR_HSM,            STATE,    500, 12, "PKCS#11 token failure")
 X(KMS_ERR_STORE,          STATE,    500, 12, "state store failure")
+X(KMS_ERR_KEYRING_FULL,   STATE,    503, 12, "keyring holds too many keys in their grace period")
+X(KMS_ERR_KEYSTORE_KIND,  USAGE,    400, 12, "keyring belongs to the other keystore (--kek-file or --hsm)")
 X(KMS_ERR_NOMEM,          INTERNAL, 500, 12, "out of memory")
 X(KMS_ERR_INTERNAL,       INTERNAL, 500, 12, "internal error")
 /* clang-format on */

@@ -24,6 +24,15 @@ void kms_buf_reset(struct kms_buf *b)
     b->len = 0;
 }
 
+void kms_buf_truncate(struct kms_buf *b, size_t len)
+{
+    if (len >= b->len) {
+        return;
+    }
+    OPENSSL_cleanse(b->d + len, b->len - len);
+    b->len = len;
+}
+
 void kms_buf_cleanup(struct kms_buf *b)
 {
     kms_buf_reset(b);

@@ -34,6 +34,9 @@ void kms_buf_init(struct kms_buf *b, size_t max, bool secret);
 void kms_buf_init_fixed(struct kms_buf *b, uint8_t *storage, size_t cap, bool secret);
 /* Wipes (when secret) and frees; the buffer is empty and reusable afterwards. */
 void kms_buf_cleanup(struct kms_buf *b);
+/* Drops the bytes from len on (wiping them, secret or not: this undoes a failed write).
+ * A len beyond the current length does nothing. */
+void kms_buf_truncate(struct kms_buf *b, size_t len);
 /* Forgets the contents (wiping them when secret) but keeps the storage. */
 void kms_buf_reset(struct kms_buf *b);
 

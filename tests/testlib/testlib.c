@@ -2,6 +2,8 @@
 #include "testlib.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +113,36 @@ void tv_hex(const struct tv_block *b, const char *key, uint8_t *out, size_t n)
     if (got != n) {
         fail_msg("vector [%s] '%s': %zu bytes, expected %zu", b->name, key, got, n);
     }
+}
+
+void th_tmpdir(char *dir, size_t cap)
+{
+    int n = snprintf(dir, cap, "/tmp/imskms-test-XXXXXX");
+    assert_true(n > 0 && (size_t)n < cap);
+    assert_non_null(mkdtemp(dir));
+}
+
+void th_rmtree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+void th_path(char *out, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < cap);
 }

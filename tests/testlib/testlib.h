@@ -50,6 +50,12 @@ const struct tv_block *tv_find(const struct tv_file *f, const char *name);
 /* Decodes a hex literal in a test (fails the test on bad hex); returns the length. */
 size_t th_hex(const char *hex, uint8_t *out, size_t cap);
 
+/* A fresh private directory under /tmp (mkdtemp), and its removal (files only, one level). */
+void th_tmpdir(char *dir, size_t cap);
+void th_rmtree(const char *dir);
+/* dir + "/" + name into out; fails the test when it does not fit. */
+void th_path(char *out, size_t cap, const char *dir, const char *name);
+
 #define expect_ok(call)                                                                            \
     do {                                                                                           \
         kms_result r_ = (call);                                                                    \

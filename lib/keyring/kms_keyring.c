@@ -1,0 +1,981 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Kkms keyring: see kms_keyring.h; the file format is in docs/protocol.md. */
+#include "keyring/kms_keyring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/kms_ossl.h"
+#include "util/kms_buf.h"
+#include "util/kms_cur.h"
+#include "util/kms_mem.h"
+
+static const uint8_t file_magic[8] = {'I', 'M', 'S', 'K', 'M', 'S', 'K', 'R'};
+#define FILE_FORMAT  1
+#define FILE_MAC_LEN 32
+#define MAX_SECONDS  (UINT64_C(100) * 366 * 86400) /* policy times: at most a century */
+
+/* One key record, as in the file. */
+struct kr_rec {
+    uint32_t id;
+    uint8_t state;
+    uint8_t end;
+    uint64_t activated, active_until, grace_until, retired, destroyed, seals;
+    uint8_t ref[KMS_KEYREF_MAX];
+    size_t ref_len;
+};
+
+/* The whole file. */
+struct kr_state {
+    uint8_t kind;
+    uint8_t ring_id[KMS_RING_ID_LEN];
+    uint64_t generation;
+    struct kms_keyring_policy pol;
+    uint32_t next_id;
+    size_t n;
+    struct kr_rec rec[KMS_KEYRING_MAX_RECORDS]; /* ascending id */
+};
+
+struct kms_kkms {
+    atomic_int refs;
+    struct kms_keystore *ks;
+    struct kms_keystore_key *h;
+    uint32_t id;
+};
+
+struct kms_keyring {
+    char *path, *lock_path, *tmp_path, *dir_path;
+    struct kms_keystore *ks;
+    pthread_mutex_t mu;
+    struct kr_state st;
+    struct kms_kkms *loaded[KMS_KEYRING_MAX_RECORDS]; /* parallel to st.rec; NULL: not loaded */
+    /* identity of the file st was read from */
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtim;
+    off_t size;
+    uint64_t last_check_ms;
+    /* this process's reserved seals: [win_next, win_end) of key win_id */
+    uint32_t win_id;
+    uint64_t win_next, win_end;
+};
+
+const char *kms_key_state_name(enum kms_key_state s)
+{
+    switch (s) {
+    case KMS_KEY_ACTIVE:
+        return "active";
+    case KMS_KEY_GRACE:
+        return "grace";
+    case KMS_KEY_DESTROYED:
+        return "destroyed";
+    default:
+        return "unknown";
+    }
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- loaded keys ---- */
+
+static void kkms_unref(struct kms_kkms *k)
+{
+    if (k != NULL && atomic_fetch_sub(&k->refs, 1) == 1) {
+        k->ks->ops->unload(k->h);
+        free(k);
+    }
+}
+
+void kms_keyring_release(struct kms_kkms *key)
+{
+    kkms_unref(key);
+}
+
+kms_result kms_kkms_seal(struct kms_kkms *key, const uint8_t nonce[12], const uint8_t *aad,
+                         size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *ct,
+                         uint8_t tag[16])
+{
+    KMS_ENSURE_REF(key);
+    return key->ks->ops->seal(key->h, nonce, aad, aad_len, pt, pt_len, ct, tag);
+}
+
+kms_result kms_kkms_open(struct kms_kkms *key, const uint8_t nonce[12], const uint8_t *aad,
+                         size_t aad_len, const uint8_t *ct, size_t ct_len, const uint8_t tag[16],
+                         uint8_t *pt)
+{
+    KMS_ENSURE_REF(key);
+    return key->ks->ops->open(key->h, nonce, aad, aad_len, ct, ct_len, tag, pt);
+}
+
+/* The loaded key of record i (loading it on first use); the caller gets its own reference. */
+static kms_result kr_hold(struct kms_keyring *kr, size_t i, struct kms_kkms **out)
+{
+    if (kr->loaded[i] == NULL) {
+        const struct kr_rec *r = &kr->st.rec[i];
+        struct kms_kkms *k = calloc(1, sizeof(*k));
+        KMS_ENSURE(k != NULL, KMS_ERR_NOMEM);
+        kms_result rc = kr->ks->ops->load(kr->ks, kr->st.ring_id, r->id, r->ref, r->ref_len, &k->h);
+        if (!kms_ok(rc)) {
+            free(k);
+            return rc;
+        }
+        atomic_init(&k->refs, 1);
+        k->ks = kr->ks;
+        k->id = r->id;
+        kr->loaded[i] = k;
+    }
+    atomic_fetch_add(&kr->loaded[i]->refs, 1);
+    *out = kr->loaded[i];
+    return KMS_RESULT_OK;
+}
+
+/* ---- file format ---- */
+
+static kms_result encode_state(struct kms_keystore *ks, const struct kr_state *st,
+                               struct kms_buf *b)
+{
+    KMS_TRY(kms_buf_put_bytes(b, file_magic, sizeof(file_magic)));
+    KMS_TRY(kms_buf_put_u8(b, FILE_FORMAT));
+    KMS_TRY(kms_buf_put_u8(b, st->kind));
+    KMS_TRY(kms_buf_put_bytes(b, st->ring_id, sizeof(st->ring_id)));
+    KMS_TRY(kms_buf_put_u64(b, st->generation));
+    KMS_TRY(kms_buf_put_u64(b, st->pol.lifetime));
+    KMS_TRY(kms_buf_put_u64(b, st->pol.grace));
+    KMS_TRY(kms_buf_put_u64(b, st->pol.max_seals));
+    KMS_TRY(kms_buf_put_u32(b, st->next_id));
+    KMS_TRY(kms_buf_put_u8(b, (uint8_t)st->n));
+    for (size_t i = 0; i < st->n; i++) {
+        const struct kr_rec *r = &st->rec[i];
+        KMS_TRY(kms_buf_put_u32(b, r->id));
+        KMS_TRY(kms_buf_put_u8(b, r->state));
+        KMS_TRY(kms_buf_put_u8(b, r->end));
+        KMS_TRY(kms_buf_put_u64(b, r->activated));
+        KMS_TRY(kms_buf_put_u64(b, r->active_until));
+        KMS_TRY(kms_buf_put_u64(b, r->grace_until));
+        KMS_TRY(kms_buf_put_u64(b, r->retired));
+        KMS_TRY(kms_buf_put_u64(b, r->destroyed));
+        KMS_TRY(kms_buf_put_u64(b, r->seals));
+        KMS_TRY(kms_buf_put_u8(b, (uint8_t)r->ref_len));
+        KMS_TRY(kms_buf_put_bytes(b, r->ref, r->ref_len));
+    }
+    uint8_t *mac = NULL;
+    size_t body = kms_buf_len(b);
+    KMS_TRY(kms_buf_put_space(b, FILE_MAC_LEN, &mac));
+    return ks->ops->file_mac(ks, kms_buf_data(b), body, mac);
+}
+
+static kms_result check_policy(const struct kms_keyring_policy *p)
+{
+    KMS_ENSURE(p->lifetime >= 1 && p->lifetime <= MAX_SECONDS, KMS_ERR_ARG);
+    KMS_ENSURE(p->grace >= 1 && p->grace <= MAX_SECONDS, KMS_ERR_ARG);
+    KMS_ENSURE(p->grace <= p->lifetime * KMS_KEYRING_MAX_GRACE_RATIO, KMS_ERR_ARG);
+    KMS_ENSURE(p->max_seals >= 1 && p->max_seals <= (UINT64_C(1) << 32), KMS_ERR_ARG);
+    return KMS_RESULT_OK;
+}
+
+static kms_result decode_rec(struct kms_cur *c, struct kr_rec *r)
+{
+    KMS_TRY(kms_cur_get_u32(c, &r->id));
+    KMS_TRY(kms_cur_get_u8(c, &r->state));
+    KMS_TRY(kms_cur_get_u8(c, &r->end));
+    KMS_TRY(kms_cur_get_u64(c, &r->activated));
+    KMS_TRY(kms_cur_get_u64(c, &r->active_until));
+    KMS_TRY(kms_cur_get_u64(c, &r->grace_until));
+    KMS_TRY(kms_cur_get_u64(c, &r->retired));
+    KMS_TRY(kms_cur_get_u64(c, &r->destroyed));
+    KMS_TRY(kms_cur_get_u64(c, &r->seals));
+    uint8_t ref_len = 0;
+    KMS_TRY(kms_cur_get_u8(c, &ref_len));
+    KMS_ENSURE(ref_len <= KMS_KEYREF_MAX, KMS_ERR_MALFORMED);
+    r->ref_len = ref_len;
+    KMS_TRY(kms_cur_get_bytes(c, r->ref, ref_len));
+    /* Consistency: the record must describe a key the code could have written. */
+    KMS_ENSURE(r->id >= 1, KMS_ERR_MALFORMED);
+    KMS_ENSURE(r->activated <= r->active_until && r->active_until <= r->grace_until,
+               KMS_ERR_MALFORMED);
+    switch (r->state) {
+    case KMS_KEY_ACTIVE:
+        KMS_ENSURE(r->retired == 0 && r->destroyed == 0 && r->end == KMS_KEY_END_NONE,
+                   KMS_ERR_MALFORMED);
+        KMS_ENSURE(r->ref_len > 0, KMS_ERR_MALFORMED);
+        break;
+    case KMS_KEY_GRACE:
+        KMS_ENSURE(r->destroyed == 0 && r->end == KMS_KEY_END_NONE, KMS_ERR_MALFORMED);
+        KMS_ENSURE(r->ref_len > 0, KMS_ERR_MALFORMED);
+        break;
+    case KMS_KEY_DESTROYED:
+        KMS_ENSURE(r->end == KMS_KEY_END_EXPIRED || r->end == KMS_KEY_END_REVOKED,
+                   KMS_ERR_MALFORMED);
+        KMS_ENSURE(r->ref_len == 0, KMS_ERR_MALFORMED);
+        break;
+    default:
+        KMS_BAIL(KMS_ERR_MALFORMED);
+    }
+    return KMS_RESULT_OK;
+}
+
+/* Parses and authenticates a keyring file image. */
+static kms_result decode_state(struct kms_keystore *ks, const uint8_t *p, size_t n,
+                               struct kr_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    KMS_ENSURE(n >= sizeof(file_magic) + 2 + FILE_MAC_LEN, KMS_ERR_TRUNCATED);
+    KMS_ENSURE(memcmp(p, file_magic, sizeof(file_magic)) == 0, KMS_ERR_MALFORMED);
+    KMS_ENSURE(p[8] == FILE_FORMAT, KMS_ERR_UNSUPPORTED);
+    KMS_ENSURE(p[9] == (uint8_t)ks->ops->kind, KMS_ERR_KEYSTORE_KIND);
+    uint8_t mac[FILE_MAC_LEN];
+    KMS_TRY(ks->ops->file_mac(ks, p, n - FILE_MAC_LEN, mac));
+    KMS_ENSURE(kms_ct_eq(mac, p + n - FILE_MAC_LEN, FILE_MAC_LEN), KMS_ERR_KEYRING_MAC);
+
+    struct kms_cur c;
+    kms_cur_init(&c, p, n - FILE_MAC_LEN);
+    KMS_TRY(kms_cur_skip(&c, sizeof(file_magic) + 1));
+    KMS_TRY(kms_cur_get_u8(&c, &st->kind));
+    KMS_TRY(kms_cur_get_bytes(&c, st->ring_id, sizeof(st->ring_id)));
+    KMS_TRY(kms_cur_get_u64(&c, &st->generation));
+    KMS_TRY(kms_cur_get_u64(&c, &st->pol.lifetime));
+    KMS_TRY(kms_cur_get_u64(&c, &st->pol.grace));
+    KMS_TRY(kms_cur_get_u64(&c, &st->pol.max_seals));
+    KMS_ENSURE(kms_ok(check_policy(&st->pol)), KMS_ERR_MALFORMED);
+    KMS_TRY(kms_cur_get_u32(&c, &st->next_id));
+    uint8_t nrec = 0;
+    KMS_TRY(kms_cur_get_u8(&c, &nrec));
+    KMS_ENSURE(nrec >= 1 && nrec <= KMS_KEYRING_MAX_RECORDS, KMS_ERR_MALFORMED);
+    size_t active = 0;
+    for (size_t i = 0; i < nrec; i++) {
+        struct kr_rec *r = &st->rec[i];
+        KMS_TRY(decode_rec(&c, r));
+        KMS_ENSURE(i == 0 || r->id > st->rec[i - 1].id, KMS_ERR_MALFORMED);
+        KMS_ENSURE(r->id < st->next_id, KMS_ERR_MALFORMED);
+        active += r->state == KMS_KEY_ACTIVE;
+    }
+    st->n = nrec;
+    KMS_ENSURE(active == 1, KMS_ERR_MALFORMED);
+    return kms_cur_expect_end(&c);
+}
+
+struct file_id {
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtim;
+    off_t size;
+};
+
+static bool same_file(const struct file_id *a, const struct stat *s)
+{
+    return a->dev == s->st_dev && a->ino == s->st_ino && a->size == s->st_size &&
+           a->mtim.tv_sec == s->st_mtim.tv_sec && a->mtim.tv_nsec == s->st_mtim.tv_nsec;
+}
+
+/* Reads and authenticates the file at path into st (fid: the identity of what was read). */
+static kms_result read_state(struct kms_keystore *ks, const char *path, struct kr_state *st,
+                             struct file_id *fid)
+{
+    kms_result rc = KMS_RC_INIT;
+    uint8_t *img = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return KMS_ERR(errno == ENOENT ? KMS_ERR_NOT_FOUND : KMS_ERR_IO);
+    }
+    struct stat s;
+    KMS_ENSURE_OUT(rc, fstat(fd, &s) == 0, KMS_ERR_IO);
+    KMS_ENSURE_OUT(rc, S_ISREG(s.st_mode), KMS_ERR_IO);
+    KMS_ENSURE_OUT(rc, s.st_size >= 0 && s.st_size <= KMS_KEYRING_FILE_MAX, KMS_ERR_TOO_LONG);
+    size_t n = (size_t)s.st_size;
+    img = malloc(n + 1);
+    KMS_ENSURE_OUT(rc, img != NULL, KMS_ERR_NOMEM);
+    size_t got = 0;
+    while (got <= n) {
+        ssize_t r = read(fd, img + got, n + 1 - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        KMS_ENSURE_OUT(rc, r >= 0, KMS_ERR_IO);
+        if (r == 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    KMS_ENSURE_OUT(rc, got == n, KMS_ERR_IO); /* changed under us: never happens with rename */
+    KMS_TRY_OUT(rc, decode_state(ks, img, n, st));
+    fid->dev = s.st_dev;
+    fid->ino = s.st_ino;
+    fid->mtim = s.st_mtim;
+    fid->size = s.st_size;
+    rc = KMS_RESULT_OK;
+out:
+    if (img != NULL) {
+        kms_wipe(img, n + 1);
+        free(img);
+    }
+    close(fd);
+    return rc;
+}
+
+static kms_result write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        KMS_ENSURE(w > 0, KMS_ERR_IO);
+        p += w;
+        n -= (size_t)w;
+    }
+    return KMS_RESULT_OK;
+}
+
+/* Temporary file, fsync, rename over the keyring, fsync of the directory. */
+static kms_result write_atomic(const struct kms_keyring *kr, const uint8_t *p, size_t n)
+{
+    kms_result rc = KMS_RC_INIT;
+    int fd = open(kr->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    KMS_ENSURE(fd >= 0, KMS_ERR_IO);
+    KMS_TRY_OUT(rc, write_all(fd, p, n));
+    KMS_ENSURE_OUT(rc, fsync(fd) == 0, KMS_ERR_IO);
+    KMS_ENSURE_OUT(rc, close(fd) == 0, KMS_ERR_IO);
+    fd = -1;
+    KMS_ENSURE_OUT(rc, rename(kr->tmp_path, kr->path) == 0, KMS_ERR_IO);
+    fd = open(kr->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    KMS_ENSURE_OUT(rc, fd >= 0, KMS_ERR_IO);
+    KMS_ENSURE_OUT(rc, fsync(fd) == 0, KMS_ERR_IO);
+    rc = KMS_RESULT_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (!kms_ok(rc)) {
+        unlink(kr->tmp_path);
+    }
+    return rc;
+}
+
+/* ---- installing a newly read state ---- */
+
+static void install_state(struct kms_keyring *kr, const struct kr_state *st,
+                          const struct file_id *fid)
+{
+    struct kms_kkms *loaded[KMS_KEYRING_MAX_RECORDS] = {0};
+    for (size_t i = 0; i < st->n; i++) {
+        const struct kr_rec *r = &st->rec[i];
+        if (r->state == KMS_KEY_DESTROYED) {
+            continue;
+        }
+        for (size_t j = 0; j < kr->st.n; j++) {
+            const struct kr_rec *o = &kr->st.rec[j];
+            if (kr->loaded[j] != NULL && o->id == r->id && o->ref_len == r->ref_len &&
+                memcmp(o->ref, r->ref, r->ref_len) == 0) {
+                loaded[i] = kr->loaded[j];
+                kr->loaded[j] = NULL;
+                break;
+            }
+        }
+    }
+    for (size_t j = 0; j < KMS_KEYRING_MAX_RECORDS; j++) {
+        kkms_unref(kr->loaded[j]); /* destroyed or replaced: gone once its holders release */
+        kr->loaded[j] = loaded[j];
+    }
+    kms_wipe(&kr->st, sizeof(kr->st));
+    kr->st = *st;
+    kr->dev = fid->dev;
+    kr->ino = fid->ino;
+    kr->mtim = fid->mtim;
+    kr->size = fid->size;
+    kr->last_check_ms = mono_ms();
+}
+
+static kms_result refresh_locked(struct kms_keyring *kr)
+{
+    struct stat s;
+    KMS_ENSURE(stat(kr->path, &s) == 0, errno == ENOENT ? KMS_ERR_NOT_FOUND : KMS_ERR_IO);
+    struct file_id cur = {kr->dev, kr->ino, kr->mtim, kr->size};
+    kr->last_check_ms = mono_ms();
+    if (same_file(&cur, &s)) {
+        return KMS_RESULT_OK;
+    }
+    struct kr_state *st = malloc(sizeof(*st));
+    KMS_ENSURE(st != NULL, KMS_ERR_NOMEM);
+    struct file_id fid;
+    kms_result rc = read_state(kr->ks, kr->path, st, &fid);
+    if (kms_ok(rc)) {
+        install_state(kr, st, &fid);
+    }
+    kms_wipe(st, sizeof(*st));
+    free(st);
+    return rc;
+}
+
+/* Rate-limited check for a newer file. A failed reload keeps the last good view (the caller
+ * goes on serving with it; kms_keyring_refresh reports the failure). */
+static void maybe_refresh(struct kms_keyring *kr)
+{
+    if (mono_ms() - kr->last_check_ms >= KMS_KEYRING_RECHECK_MS) {
+        (void)refresh_locked(kr);
+    }
+}
+
+kms_result kms_keyring_refresh(struct kms_keyring *kr)
+{
+    KMS_ENSURE_REF(kr);
+    pthread_mutex_lock(&kr->mu);
+    kms_result rc = refresh_locked(kr);
+    pthread_mutex_unlock(&kr->mu);
+    return rc;
+}
+
+/* ---- changes (under the file lock, on a fresh read) ---- */
+
+/* Key material to erase once the file no longer references it. */
+struct kr_doomed {
+    size_t n;
+    struct {
+        uint32_t id;
+        uint8_t ref[KMS_KEYREF_MAX];
+        size_t ref_len;
+    } k[KMS_KEYRING_MAX_RECORDS];
+};
+
+struct kr_txn {
+    struct kms_keyring *kr;
+    struct kr_state st;
+    struct kr_doomed doomed;
+    uint64_t now;
+    bool changed;
+    bool sweep;
+};
+
+static struct kr_rec *st_active(struct kr_state *st)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        if (st->rec[i].state == KMS_KEY_ACTIVE) {
+            return &st->rec[i];
+        }
+    }
+    return NULL;
+}
+
+static struct kr_rec *st_find(struct kr_state *st, uint32_t id)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        if (st->rec[i].id == id) {
+            return &st->rec[i];
+        }
+    }
+    return NULL;
+}
+
+static void txn_destroy(struct kr_txn *t, struct kr_rec *r, enum kms_key_end why)
+{
+    struct kr_doomed *d = &t->doomed;
+    d->k[d->n].id = r->id;
+    memcpy(d->k[d->n].ref, r->ref, r->ref_len);
+    d->k[d->n].ref_len = r->ref_len;
+    d->n++;
+    if (r->state == KMS_KEY_ACTIVE) {
+        r->retired = t->now;
+    }
+    r->state = KMS_KEY_DESTROYED;
+    r->end = (uint8_t)why;
+    r->destroyed = t->now;
+    kms_wipe(r->ref, sizeof(r->ref));
+    r->ref_len = 0;
+    t->changed = true;
+}
+
+/* Makes room for one record: drops the oldest destroyed record when the table is full. */
+static kms_result txn_make_room(struct kr_txn *t)
+{
+    struct kr_state *st = &t->st;
+    if (st->n < KMS_KEYRING_MAX_RECORDS) {
+        return KMS_RESULT_OK;
+    }
+    for (size_t i = 0; i < st->n; i++) {
+        if (st->rec[i].state == KMS_KEY_DESTROYED) {
+            memmove(&st->rec[i], &st->rec[i + 1], (st->n - i - 1) * sizeof(st->rec[0]));
+            st->n--;
+            return KMS_RESULT_OK;
+        }
+    }
+    KMS_BAIL(KMS_ERR_KEYRING_FULL);
+}
+
+/* A new active key (the old active one, if any, enters its grace period). */
+static kms_result txn_rotate(struct kr_txn *t, uint32_t *new_id)
+{
+    struct kr_state *st = &t->st;
+    KMS_ENSURE(st->next_id < UINT32_MAX, KMS_ERR_KEYRING_FULL);
+    KMS_TRY(txn_make_room(t));
+    struct kr_rec r = {0};
+    r.id = st->next_id;
+    r.state = KMS_KEY_ACTIVE;
+    r.activated = t->now;
+    r.active_until = t->now + st->pol.lifetime;
+    r.grace_until = r.active_until + st->pol.grace;
+    struct kms_keystore *ks = t->kr->ks;
+    KMS_TRY(ks->ops->generate(ks, st->ring_id, r.id, r.ref, &r.ref_len));
+    KMS_ENSURE(r.ref_len >= 1 && r.ref_len <= KMS_KEYREF_MAX, KMS_ERR_INTERNAL);
+    struct kr_rec *old = st_active(st);
+    if (old != NULL) {
+        old->state = KMS_KEY_GRACE;
+        old->retired = t->now;
+    }
+    st->next_id++;
+    st->rec[st->n++] = r;
+    kms_wipe(&r, sizeof(r));
+    t->changed = true;
+    t->sweep = true;
+    if (new_id != NULL) {
+        *new_id = st->rec[st->n - 1].id;
+    }
+    return KMS_RESULT_OK;
+}
+
+/* Time-driven transitions: rotate an active key whose time is up, then destroy keys whose
+ * grace has passed (in this order, so there is always an active key). */
+static kms_result txn_expire(struct kr_txn *t, size_t *destroyed, bool *rotated)
+{
+    struct kr_rec *a = st_active(&t->st);
+    if (a != NULL && t->now >= a->active_until) {
+        KMS_TRY(txn_rotate(t, NULL));
+        *rotated = true;
+    }
+    for (size_t i = 0; i < t->st.n; i++) {
+        struct kr_rec *r = &t->st.rec[i];
+        if (r->state == KMS_KEY_GRACE && t->now >= r->grace_until) {
+            txn_destroy(t, r, KMS_KEY_END_EXPIRED);
+            (*destroyed)++;
+        }
+    }
+    return KMS_RESULT_OK;
+}
+
+typedef kms_result (*kr_change_fn)(struct kr_txn *t, void *arg);
+
+static kms_result lock_file(const struct kms_keyring *kr, int *fd)
+{
+    *fd = open(kr->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    KMS_ENSURE(*fd >= 0, KMS_ERR_IO);
+    while (flock(*fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(*fd);
+            *fd = -1;
+            KMS_BAIL(KMS_ERR_IO);
+        }
+    }
+    return KMS_RESULT_OK;
+}
+
+/* Applies fn to a fresh read of the file under the exclusive lock and writes the result
+ * atomically when it changed anything; then erases what the new file no longer references,
+ * sweeps orphaned token objects when asked, and installs the new state. With creating, the
+ * file must not exist and t->st is prepared by fn. */
+static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating, kr_change_fn fn,
+                            void *arg)
+{
+    kms_result rc = KMS_RC_INIT;
+    int lfd = -1;
+    struct kms_buf img;
+    kms_buf_init(&img, KMS_KEYRING_FILE_MAX, true);
+    struct kr_txn *t = calloc(1, sizeof(*t));
+    KMS_ENSURE_OUT(rc, t != NULL, KMS_ERR_NOMEM);
+    t->kr = kr;
+    t->now = now;
+    KMS_TRY_OUT(rc, lock_file(kr, &lfd));
+    struct file_id fid = {0};
+    if (creating) {
+        struct stat s;
+        KMS_ENSURE_OUT(rc, lstat(kr->path, &s) != 0 && errno == ENOENT, KMS_ERR_EXISTS);
+    } else {
+        KMS_TRY_OUT(rc, read_state(kr->ks, kr->path, &t->st, &fid));
+    }
+    KMS_TRY_OUT(rc, fn(t, arg));
+    if (t->changed) {
+        t->st.generation++;
+        KMS_TRY_OUT(rc, encode_state(kr->ks, &t->st, &img));
+        KMS_TRY_OUT(rc, write_atomic(kr, kms_buf_data(&img), kms_buf_len(&img)));
+        struct stat s;
+        KMS_ENSURE_OUT(rc, stat(kr->path, &s) == 0, KMS_ERR_IO);
+        fid = (struct file_id){s.st_dev, s.st_ino, s.st_mtim, s.st_size};
+    }
+    /* The file no longer references these: erase them (a failure leaves an orphan for the
+     * next sweep, never a referenced key gone). */
+    for (size_t i = 0; i < t->doomed.n; i++) {
+        (void)kr->ks->ops->destroy(kr->ks, t->st.ring_id, t->doomed.k[i].id, t->doomed.k[i].ref,
+                                   t->doomed.k[i].ref_len);
+    }
+    if (t->sweep) {
+        uint32_t keep[KMS_KEYRING_MAX_RECORDS];
+        size_t n_keep = 0;
+        for (size_t i = 0; i < t->st.n; i++) {
+            if (t->st.rec[i].state != KMS_KEY_DESTROYED) {
+                keep[n_keep++] = t->st.rec[i].id;
+            }
+        }
+        (void)kr->ks->ops->sweep(kr->ks, t->st.ring_id, keep, n_keep, NULL);
+    }
+    install_state(kr, &t->st, &fid);
+    rc = KMS_RESULT_OK;
+out:
+    if (lfd >= 0) {
+        close(lfd); /* releases the lock */
+    }
+    kms_buf_cleanup(&img);
+    if (t != NULL) {
+        kms_wipe(t, sizeof(*t));
+        free(t);
+    }
+    return rc;
+}
+
+/* ---- open, create, close ---- */
+
+static char *str_join(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (s != NULL) {
+        memcpy(s, a, na);
+        memcpy(s + na, b, nb + 1);
+    }
+    return s;
+}
+
+static kms_result kr_new(const char *path, struct kms_keystore *ks, struct kms_keyring **out)
+{
+    KMS_ENSURE_REF(path);
+    KMS_ENSURE_REF(ks);
+    KMS_ENSURE_REF(out);
+    *out = NULL;
+    KMS_ENSURE(path[0] != '\0' && strlen(path) < 4000, KMS_ERR_ARG);
+    struct kms_keyring *kr = calloc(1, sizeof(*kr));
+    KMS_ENSURE(kr != NULL, KMS_ERR_NOMEM);
+    kr->ks = ks;
+    pthread_mutex_init(&kr->mu, NULL);
+    kr->path = str_join(path, "");
+    kr->lock_path = str_join(path, ".lock");
+    kr->tmp_path = str_join(path, ".tmp");
+    kr->dir_path = str_join(path, "");
+    if (kr->dir_path != NULL) {
+        char *slash = strrchr(kr->dir_path, '/');
+        if (slash == NULL) {
+            strcpy(kr->dir_path, ".");
+        } else {
+            slash[slash == kr->dir_path ? 1 : 0] = '\0';
+        }
+    }
+    if (kr->path == NULL || kr->lock_path == NULL || kr->tmp_path == NULL || kr->dir_path == NULL) {
+        kms_keyring_close(kr);
+        KMS_BAIL(KMS_ERR_NOMEM);
+    }
+    *out = kr;
+    return KMS_RESULT_OK;
+}
+
+void kms_keyring_close(struct kms_keyring *kr)
+{
+    if (kr == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < KMS_KEYRING_MAX_RECORDS; i++) {
+        kkms_unref(kr->loaded[i]);
+    }
+    pthread_mutex_destroy(&kr->mu);
+    free(kr->path);
+    free(kr->lock_path);
+    free(kr->tmp_path);
+    free(kr->dir_path);
+    kms_wipe(kr, sizeof(*kr));
+    free(kr);
+}
+
+struct create_arg {
+    const struct kms_keyring_policy *pol;
+};
+
+static kms_result fn_create(struct kr_txn *t, void *arg)
+{
+    const struct create_arg *a = arg;
+    t->st.kind = (uint8_t)t->kr->ks->ops->kind;
+    KMS_TRY(kms_random(t->st.ring_id, sizeof(t->st.ring_id)));
+    t->st.pol = *a->pol;
+    t->st.next_id = 1;
+    return txn_rotate(t, NULL);
+}
+
+kms_result kms_keyring_create(const char *path, struct kms_keystore *ks,
+                              const struct kms_keyring_policy *pol, uint64_t now,
+                              struct kms_keyring **out)
+{
+    KMS_ENSURE_REF(pol);
+    KMS_TRY(check_policy(pol));
+    struct kms_keyring *kr = NULL;
+    KMS_TRY(kr_new(path, ks, &kr));
+    struct create_arg a = {pol};
+    kms_result rc = kr_update(kr, now, true, fn_create, &a);
+    if (!kms_ok(rc)) {
+        kms_keyring_close(kr);
+        return rc;
+    }
+    *out = kr;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_keyring_open(const char *path, struct kms_keystore *ks, struct kms_keyring **out)
+{
+    struct kms_keyring *kr = NULL;
+    KMS_TRY(kr_new(path, ks, &kr));
+    pthread_mutex_lock(&kr->mu);
+    kms_result rc = refresh_locked(kr);
+    pthread_mutex_unlock(&kr->mu);
+    if (!kms_ok(rc)) {
+        kms_keyring_close(kr);
+        return rc;
+    }
+    *out = kr;
+    return KMS_RESULT_OK;
+}
+
+/* ---- sealing and opening ---- */
+
+struct reserve_arg {
+    uint32_t id;
+    uint64_t lo, hi;
+};
+
+static kms_result fn_reserve(struct kr_txn *t, void *arg)
+{
+    struct reserve_arg *a = arg;
+    size_t destroyed = 0;
+    bool rotated = false;
+    KMS_TRY(txn_expire(t, &destroyed, &rotated));
+    struct kr_rec *r = st_active(&t->st);
+    KMS_ENSURE(r != NULL, KMS_ERR_NO_ACTIVE_KEY);
+    if (r->seals >= t->st.pol.max_seals) {
+        KMS_TRY(txn_rotate(t, NULL)); /* the seal budget forces the rotation */
+        r = st_active(&t->st);
+    }
+    uint64_t chunk = t->st.pol.max_seals - r->seals;
+    if (chunk > KMS_KEYRING_SEAL_CHUNK) {
+        chunk = KMS_KEYRING_SEAL_CHUNK;
+    }
+    a->id = r->id;
+    a->lo = r->seals;
+    a->hi = r->seals + chunk;
+    r->seals = a->hi;
+    t->changed = true;
+    return KMS_RESULT_OK;
+}
+
+static bool active_usable(const struct kms_keyring *kr, uint64_t now, size_t *idx)
+{
+    for (size_t i = 0; i < kr->st.n; i++) {
+        const struct kr_rec *r = &kr->st.rec[i];
+        if (r->state == KMS_KEY_ACTIVE) {
+            *idx = i;
+            return now < r->active_until && kr->win_id == r->id && kr->win_next < kr->win_end;
+        }
+    }
+    return false;
+}
+
+kms_result kms_keyring_acquire_seal(struct kms_keyring *kr, uint64_t now, struct kms_kkms **key,
+                                    uint32_t *key_id, uint64_t *grace_until)
+{
+    KMS_ENSURE_REF(kr);
+    KMS_ENSURE(key != NULL && key_id != NULL && grace_until != NULL, KMS_ERR_ARG);
+    *key = NULL;
+    kms_result rc = KMS_RC_INIT;
+    pthread_mutex_lock(&kr->mu);
+    maybe_refresh(kr);
+    size_t idx = 0;
+    if (!active_usable(kr, now, &idx)) {
+        struct reserve_arg a = {0};
+        KMS_TRY_OUT(rc, kr_update(kr, now, false, fn_reserve, &a));
+        kr->win_id = a.id;
+        kr->win_next = a.lo;
+        kr->win_end = a.hi;
+        KMS_ENSURE_OUT(rc, active_usable(kr, now, &idx), KMS_ERR_NO_ACTIVE_KEY);
+    }
+    KMS_TRY_OUT(rc, kr_hold(kr, idx, key));
+    kr->win_next++;
+    *key_id = kr->st.rec[idx].id;
+    *grace_until = kr->st.rec[idx].grace_until;
+    rc = KMS_RESULT_OK;
+out:
+    pthread_mutex_unlock(&kr->mu);
+    return rc;
+}
+
+kms_result kms_keyring_acquire_open(struct kms_keyring *kr, uint64_t now, uint32_t id,
+                                    struct kms_kkms **key)
+{
+    KMS_ENSURE_REF(kr);
+    KMS_ENSURE_REF(key);
+    *key = NULL;
+    kms_result rc = KMS_RC_INIT;
+    pthread_mutex_lock(&kr->mu);
+    maybe_refresh(kr);
+    size_t i = 0;
+    while (i < kr->st.n && kr->st.rec[i].id != id) {
+        i++;
+    }
+    KMS_ENSURE_OUT(rc, i < kr->st.n, KMS_ERR_KEY_UNKNOWN);
+    const struct kr_rec *r = &kr->st.rec[i];
+    KMS_ENSURE_OUT(rc, r->state != KMS_KEY_DESTROYED && now < r->grace_until,
+                   KMS_ERR_KEY_DESTROYED);
+    KMS_TRY_OUT(rc, kr_hold(kr, i, key));
+    rc = KMS_RESULT_OK;
+out:
+    pthread_mutex_unlock(&kr->mu);
+    return rc;
+}
+
+/* ---- management ---- */
+
+static kms_result fn_rotate(struct kr_txn *t, void *arg)
+{
+    size_t destroyed = 0;
+    bool rotated = false;
+    KMS_TRY(txn_expire(t, &destroyed, &rotated));
+    return txn_rotate(t, arg);
+}
+
+kms_result kms_keyring_rotate(struct kms_keyring *kr, uint64_t now, uint32_t *new_id)
+{
+    KMS_ENSURE_REF(kr);
+    uint32_t id = 0;
+    pthread_mutex_lock(&kr->mu);
+    kms_result rc = kr_update(kr, now, false, fn_rotate, &id);
+    pthread_mutex_unlock(&kr->mu);
+    if (kms_ok(rc) && new_id != NULL) {
+        *new_id = id;
+    }
+    return rc;
+}
+
+struct revoke_arg {
+    uint32_t id;
+    uint32_t new_id;
+};
+
+static kms_result fn_revoke(struct kr_txn *t, void *arg)
+{
+    struct revoke_arg *a = arg;
+    struct kr_rec *r = st_find(&t->st, a->id);
+    KMS_ENSURE(r != NULL, KMS_ERR_NOT_FOUND);
+    KMS_ENSURE(r->state != KMS_KEY_DESTROYED, KMS_ERR_KEY_DESTROYED);
+    uint32_t victim = r->id;
+    if (r->state == KMS_KEY_ACTIVE) {
+        KMS_TRY(txn_rotate(t, &a->new_id)); /* the replacement comes in the same write */
+    }
+    r = st_find(&t->st, victim); /* txn_rotate may have moved records */
+    KMS_ENSURE(r != NULL, KMS_ERR_INTERNAL);
+    txn_destroy(t, r, KMS_KEY_END_REVOKED);
+    t->sweep = true;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_keyring_revoke(struct kms_keyring *kr, uint64_t now, uint32_t id, uint32_t *new_id)
+{
+    KMS_ENSURE_REF(kr);
+    struct revoke_arg a = {id, 0};
+    pthread_mutex_lock(&kr->mu);
+    kms_result rc = kr_update(kr, now, false, fn_revoke, &a);
+    pthread_mutex_unlock(&kr->mu);
+    if (kms_ok(rc) && new_id != NULL) {
+        *new_id = a.new_id;
+    }
+    return rc;
+}
+
+struct maintain_arg {
+    size_t destroyed;
+    bool rotated;
+};
+
+static kms_result fn_maintain(struct kr_txn *t, void *arg)
+{
+    struct maintain_arg *a = arg;
+    KMS_TRY(txn_expire(t, &a->destroyed, &a->rotated));
+    t->sweep = true;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_keyring_maintain(struct kms_keyring *kr, uint64_t now, size_t *destroyed,
+                                bool *rotated)
+{
+    KMS_ENSURE_REF(kr);
+    struct maintain_arg a = {0, false};
+    pthread_mutex_lock(&kr->mu);
+    kms_result rc = kr_update(kr, now, false, fn_maintain, &a);
+    pthread_mutex_unlock(&kr->mu);
+    if (destroyed != NULL) {
+        *destroyed = a.destroyed;
+    }
+    if (rotated != NULL) {
+        *rotated = a.rotated;
+    }
+    return rc;
+}
+
+kms_result kms_keyring_list(struct kms_keyring *kr, uint64_t now, struct kms_key_info *out,
+                            size_t cap, size_t *n)
+{
+    KMS_ENSURE_REF(kr);
+    KMS_ENSURE(n != NULL && (out != NULL || cap == 0), KMS_ERR_ARG);
+    pthread_mutex_lock(&kr->mu);
+    maybe_refresh(kr);
+    size_t k = 0;
+    for (size_t i = kr->st.n; i-- > 0 && k < cap;) {
+        const struct kr_rec *r = &kr->st.rec[i];
+        struct kms_key_info *o = &out[k++];
+        o->id = r->id;
+        o->state = (enum kms_key_state)r->state;
+        o->effective = o->state;
+        if (o->state != KMS_KEY_DESTROYED && now >= r->grace_until) {
+            o->effective = KMS_KEY_DESTROYED;
+        } else if (o->state == KMS_KEY_ACTIVE && now >= r->active_until) {
+            o->effective = KMS_KEY_GRACE;
+        }
+        o->end = (enum kms_key_end)r->end;
+        o->activated = r->activated;
+        o->active_until = r->active_until;
+        o->grace_until = r->grace_until;
+        o->retired = r->retired;
+        o->destroyed = r->destroyed;
+        o->seals = r->seals;
+    }
+    *n = k;
+    pthread_mutex_unlock(&kr->mu);
+    return KMS_RESULT_OK;
+}
+
+void kms_keyring_get_policy(struct kms_keyring *kr, struct kms_keyring_policy *pol)
+{
+    pthread_mutex_lock(&kr->mu);
+    *pol = kr->st.pol;
+    pthread_mutex_unlock(&kr->mu);
+}
+
+uint64_t kms_keyring_generation(struct kms_keyring *kr)
+{
+    pthread_mutex_lock(&kr->mu);
+    uint64_t g = kr->st.generation;
+    pthread_mutex_unlock(&kr->mu);
+    return g;
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kms_keyring: the versions of Kkms, their life cycle and their durable record.
+ *
+ * Each Kkms version has an id (1, 2, ... never reused), a state and three times fixed when it
+ * is created:
+ *   activated    it became the active key (seals and opens);
+ *   active_until it stops sealing: the keyring rotates to a new key (earlier when rotated by
+ *                hand or when its seal budget runs out);
+ *   grace_until  = active_until + grace: tickets under it open until then, never after.
+ * A ticket's expiry is capped at its key's grace_until, so a valid ticket never meets a
+ * destroyed key, however early its key was rotated out. `revoke` destroys a key at once.
+ *
+ *   ACTIVE --(time | seal budget | rotate)--> GRACE --(grace_until)--> DESTROYED
+ *   ACTIVE or GRACE --(revoke)--> DESTROYED
+ *
+ * Exactly one key is ACTIVE; revoking it, or a rotation, creates the next one in the same
+ * write. A key whose grace_until has passed opens nothing, even before the file records it as
+ * destroyed, so opening never needs a write.
+ *
+ * The file (format in docs/protocol.md) is replaced atomically (temporary file, fsync,
+ * rename, fsync of the directory) under an exclusive lock on PATH.lock, each change applied
+ * to a fresh read of the file, so concurrent writers never lose each other's changes. Seal
+ * counts are reserved durably in chunks before use, so a crash can only over-count.
+ *
+ * A process holding the keyring notices a newer file at most KMS_KEYRING_RECHECK_MS after it
+ * was written (a stat on the next acquire), or at once with kms_keyring_refresh().
+ *
+ * Times are UNIX seconds given by the caller. Thread-safe; loaded keys are reference counted,
+ * so a reload or a revoke never frees a key another thread is using.
+ */
+#ifndef KMS_KEYRING_KEYRING_H
+#define KMS_KEYRING_KEYRING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err/kms_err.h"
+#include "keyring/kms_keystore.h"
+
+#define KMS_KEYRING_DEFAULT_MAX_SEALS (UINT64_C(1) << 28) /* AES-GCM random nonces: 2^32 cap */
+#define KMS_KEYRING_SEAL_CHUNK        1024                /* seals reserved per durable write */
+#define KMS_KEYRING_MAX_RECORDS       64  /* key records kept, destroyed ones included */
+#define KMS_KEYRING_MAX_GRACE_RATIO   32  /* grace <= 32 x lifetime: bounded live keys */
+#define KMS_KEYRING_RECHECK_MS        200 /* how stale a holder's view may get */
+#define KMS_KEYRING_FILE_MAX          16384
+
+enum kms_key_state {
+    KMS_KEY_ACTIVE = 1,
+    KMS_KEY_GRACE = 2,
+    KMS_KEY_DESTROYED = 3,
+};
+
+/* Why a key was destroyed. */
+enum kms_key_end {
+    KMS_KEY_END_NONE = 0,
+    KMS_KEY_END_EXPIRED = 1, /* its grace period ended */
+    KMS_KEY_END_REVOKED = 2, /* `revoke` */
+};
+
+struct kms_keyring_policy {
+    uint64_t lifetime;  /* seconds a key seals for, >= 1 */
+    uint64_t grace;     /* seconds it still opens afterwards, >= 1 */
+    uint64_t max_seals; /* seals per key, 1 .. 2^32 */
+};
+
+struct kms_key_info {
+    uint32_t id;
+    enum kms_key_state state;     /* as recorded in the file */
+    enum kms_key_state effective; /* at the `now` of the query (a passed grace = DESTROYED) */
+    enum kms_key_end end;
+    uint64_t activated, active_until, grace_until;
+    uint64_t retired;   /* when it left ACTIVE (0: still active) */
+    uint64_t destroyed; /* when it was destroyed (0: not yet) */
+    uint64_t seals;     /* seals reserved durably (an upper bound of seals made) */
+};
+
+struct kms_keyring;
+struct kms_kkms; /* a loaded key held by a caller */
+
+/* Creates a new keyring file (KMS_ERR_EXISTS if PATH exists) with key 1 active. */
+KMS_MUST_CHECK kms_result kms_keyring_create(const char *path, struct kms_keystore *ks,
+                                             const struct kms_keyring_policy *pol, uint64_t now,
+                                             struct kms_keyring **out);
+/* Opens an existing keyring. ks must be of the kind the file records. The keyring borrows ks:
+ * close the keyring first, then the keystore. */
+KMS_MUST_CHECK kms_result kms_keyring_open(const char *path, struct kms_keystore *ks,
+                                           struct kms_keyring **out);
+void kms_keyring_close(struct kms_keyring *kr);
+
+/* Re-reads the file if it changed since it was last read. */
+KMS_MUST_CHECK kms_result kms_keyring_refresh(struct kms_keyring *kr);
+
+/* The active key for one seal, rotating first (one durable write) when its time or seal budget
+ * is used up, and reserving a chunk of seals when this process has none left. *grace_until is
+ * the cap for the expiry of what it seals. Release with kms_keyring_release. */
+KMS_MUST_CHECK kms_result kms_keyring_acquire_seal(struct kms_keyring *kr, uint64_t now,
+                                                   struct kms_kkms **key, uint32_t *key_id,
+                                                   uint64_t *grace_until);
+/* The key `id` for opening: KMS_ERR_KEY_UNKNOWN when the keyring has no such id,
+ * KMS_ERR_KEY_DESTROYED when it is destroyed or its grace has passed at `now`. */
+KMS_MUST_CHECK kms_result kms_keyring_acquire_open(struct kms_keyring *kr, uint64_t now,
+                                                   uint32_t id, struct kms_kkms **key);
+void kms_keyring_release(struct kms_kkms *key);
+
+/* AES-256-GCM with a held key (see kms_keystore_ops.seal / .open). */
+KMS_MUST_CHECK kms_result kms_kkms_seal(struct kms_kkms *key, const uint8_t nonce[12],
+                                        const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+                                        size_t pt_len, uint8_t *ct, uint8_t tag[16]);
+KMS_MUST_CHECK kms_result kms_kkms_open(struct kms_kkms *key, const uint8_t nonce[12],
+                                        const uint8_t *aad, size_t aad_len, const uint8_t *ct,
+                                        size_t ct_len, const uint8_t tag[16], uint8_t *pt);
+
+/* Manual rotation: a new active key; the old one enters its grace period. */
+KMS_MUST_CHECK kms_result kms_keyring_rotate(struct kms_keyring *kr, uint64_t now,
+                                             uint32_t *new_id);
+/* Destroys key `id` now (erasing its material); when it was the active key a new one becomes
+ * active in the same write (*new_id, 0 otherwise). KMS_ERR_NOT_FOUND for an unknown id,
+ * KMS_ERR_KEY_DESTROYED when it is destroyed already. */
+KMS_MUST_CHECK kms_result kms_keyring_revoke(struct kms_keyring *kr, uint64_t now, uint32_t id,
+                                             uint32_t *new_id);
+/* Housekeeping: destroys keys whose grace has passed, rotates an active key whose time is up,
+ * drops the oldest destroyed records beyond KMS_KEYRING_MAX_RECORDS, removes orphaned token
+ * objects. Writes only when something changed; *destroyed and *rotated may be NULL. */
+KMS_MUST_CHECK kms_result kms_keyring_maintain(struct kms_keyring *kr, uint64_t now,
+                                               size_t *destroyed, bool *rotated);
+
+/* A snapshot of the key records, newest first. *n is the number written (at most cap). */
+KMS_MUST_CHECK kms_result kms_keyring_list(struct kms_keyring *kr, uint64_t now,
+                                           struct kms_key_info *out, size_t cap, size_t *n);
+void kms_keyring_get_policy(struct kms_keyring *kr, struct kms_keyring_policy *pol);
+/* Changes since open (for tests and metrics): the file generation last read. */
+uint64_t kms_keyring_generation(struct kms_keyring *kr);
+
+const char *kms_key_state_name(enum kms_key_state s);
+
+#endif

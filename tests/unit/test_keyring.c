@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Kkms keyring: life cycle on an injected clock, durability, refresh, integrity. */
+#include "testlib.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "keyring/kms_keyring.h"
+#include "ticket/kms_ticket.h"
+
+#define T0 1000000u
+
+struct fx {
+    char dir[64];
+    char path[128];
+    uint8_t kek[32];
+    struct kms_keystore *ks;
+    struct kms_keyring *kr;
+};
+
+static struct fx *fx_new(uint64_t lifetime, uint64_t grace, uint64_t max_seals)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    th_tmpdir(f->dir, sizeof(f->dir));
+    th_path(f->path, sizeof(f->path), f->dir, "keyring");
+    memset(f->kek, 0x5a, sizeof(f->kek));
+    expect_ok(kms_keystore_file_open_kek(f->kek, &f->ks));
+    struct kms_keyring_policy pol = {lifetime, grace, max_seals};
+    expect_ok(kms_keyring_create(f->path, f->ks, &pol, T0, &f->kr));
+    return f;
+}
+
+static void fx_free(struct fx *f)
+{
+    kms_keyring_close(f->kr);
+    kms_keystore_close(f->ks);
+    th_rmtree(f->dir);
+    free(f);
+}
+
+static size_t seal(struct kms_keyring *kr, uint64_t now, uint64_t expires, uint8_t *t,
+                   uint32_t *key_id, uint64_t *capped)
+{
+    struct kms_ticket_claims c;
+    memset(&c, 0, sizeof(c));
+    c.kind = KMS_TICKET_MEDIA;
+    c.expires = expires;
+    c.tgk_len = 16;
+    expect_ok(kms_ticket_ident_set(&c.initiator, "sip:a@x"));
+    expect_ok(kms_ticket_ident_set(&c.responder[0], "sip:b@x"));
+    c.n_responder = 1;
+    struct kms_buf b;
+    kms_buf_init_fixed(&b, t, KMS_TICKET_MAX, false);
+    expect_ok(kms_ticket_seal(kr, now, &c, &b));
+    if (key_id != NULL) {
+        *key_id = c.key_id;
+    }
+    if (capped != NULL) {
+        *capped = c.expires;
+    }
+    return kms_buf_len(&b);
+}
+
+static kms_result open_t(struct kms_keyring *kr, uint64_t now, const uint8_t *t, size_t n)
+{
+    struct kms_ticket_claims c;
+    return kms_ticket_open(kr, now, t, n, KMS_TICKET_MEDIA, &c);
+}
+
+static struct kms_key_info info_of(struct kms_keyring *kr, uint64_t now, uint32_t id)
+{
+    struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
+    size_t n = 0;
+    expect_ok(kms_keyring_list(kr, now, k, KMS_KEYRING_MAX_RECORDS, &n));
+    for (size_t i = 0; i < n; i++) {
+        if (k[i].id == id) {
+            return k[i];
+        }
+    }
+    fail_msg("key %u not listed", id);
+    return k[0];
+}
+
+static size_t n_active(struct kms_keyring *kr, uint64_t now)
+{
+    struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
+    size_t n = 0, a = 0;
+    expect_ok(kms_keyring_list(kr, now, k, KMS_KEYRING_MAX_RECORDS, &n));
+    for (size_t i = 0; i < n; i++) {
+        a += k[i].state == KMS_KEY_ACTIVE;
+    }
+    return a;
+}
+
+static void test_create_and_policy(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(100, 50, 10);
+    struct kms_keyring *again = NULL;
+    struct kms_keyring_policy pol = {100, 50, 10};
+    expect_err(kms_keyring_create(f->path, f->ks, &pol, T0, &again), KMS_ERR_EXISTS);
+    struct kms_key_info k = info_of(f->kr, T0, 1);
+    assert_int_equal(k.state, KMS_KEY_ACTIVE);
+    assert_int_equal(k.activated, T0);
+    assert_int_equal(k.active_until, T0 + 100);
+    assert_int_equal(k.grace_until, T0 + 150);
+    struct stat s;
+    assert_int_equal(stat(f->path, &s), 0);
+    assert_int_equal(s.st_mode & 0777, 0600);
+
+    char p2[160];
+    th_path(p2, sizeof(p2), f->dir, "other");
+    struct kms_keyring_policy bad[] = {
+        {0, 50, 10},
+        {100, 0, 10},
+        {100, 100 * 32 + 1, 10},
+        {100, 50, 0},
+        {100, 50, (1ull << 32) + 1},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_err(kms_keyring_create(p2, f->ks, &bad[i], T0, &again), KMS_ERR_ARG);
+    }
+    assert_int_not_equal(access(p2, F_OK), 0); /* nothing written for a refused policy */
+    fx_free(f);
+}
+
+/* Seal, rotate by time, open in the grace period, refuse after it. */
+static void test_grace_period(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(100, 50, 1000000);
+    uint8_t t1[KMS_TICKET_MAX], t2[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    uint64_t capped = 0;
+    size_t n1 = seal(f->kr, T0 + 10, T0 + 100000, t1, &id, &capped);
+    assert_int_equal(id, 1);
+    assert_int_equal(capped, T0 + 150); /* capped at the key's end of grace */
+    /* Past key 1's lifetime the next seal rotates first. */
+    size_t n2 = seal(f->kr, T0 + 100, T0 + 100000, t2, &id, NULL);
+    assert_int_equal(id, 2);
+    assert_int_equal(info_of(f->kr, T0 + 100, 1).state, KMS_KEY_GRACE);
+    assert_int_equal(n_active(f->kr, T0 + 100), 1);
+    /* Grace: key 1 still opens, until its grace_until, not a second more. */
+    expect_ok(open_t(f->kr, T0 + 149, t1, n1));
+    expect_err(open_t(f->kr, T0 + 150, t1, n1), KMS_ERR_KEY_DESTROYED);
+    expect_ok(open_t(f->kr, T0 + 150, t2, n2));
+    /* Housekeeping records the destruction; the key stays refused. */
+    size_t destroyed = 0;
+    bool rotated = false;
+    expect_ok(kms_keyring_maintain(f->kr, T0 + 150, &destroyed, &rotated));
+    assert_int_equal(destroyed, 1);
+    assert_false(rotated);
+    struct kms_key_info k = info_of(f->kr, T0 + 150, 1);
+    assert_int_equal(k.state, KMS_KEY_DESTROYED);
+    assert_int_equal(k.end, KMS_KEY_END_EXPIRED);
+    expect_err(open_t(f->kr, T0 + 151, t1, n1), KMS_ERR_KEY_DESTROYED);
+    fx_free(f);
+}
+
+/* An early rotation keeps the old key until the end of grace its tickets were capped at. */
+static void test_early_rotation_keeps_cap(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(100, 50, 1000000);
+    uint8_t t[KMS_TICKET_MAX];
+    uint64_t capped = 0;
+    size_t n = seal(f->kr, T0, T0 + 100000, t, NULL, &capped);
+    uint32_t id = 0;
+    expect_ok(kms_keyring_rotate(f->kr, T0 + 1, &id));
+    assert_int_equal(id, 2);
+    expect_ok(kms_keyring_maintain(f->kr, T0 + 149, NULL, NULL));
+    expect_ok(open_t(f->kr, capped - 1, t, n));
+    fx_free(f);
+}
+
+static void test_count_forced_rotation(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 5);
+    uint8_t t[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    for (int i = 0; i < 5; i++) {
+        seal(f->kr, T0 + 1, T0 + 60, t, &id, NULL);
+        assert_int_equal(id, 1);
+    }
+    seal(f->kr, T0 + 1, T0 + 60, t, &id, NULL);
+    assert_int_equal(id, 2);
+    assert_int_equal(info_of(f->kr, T0 + 1, 1).seals, 5);
+    assert_int_equal(info_of(f->kr, T0 + 1, 1).state, KMS_KEY_GRACE);
+    fx_free(f);
+}
+
+/* Seal counts are reserved in chunks: each holder reserves its own, a reopen sees the sum. */
+static void test_seal_reservation(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 10000);
+    struct kms_keyring *other = NULL;
+    expect_ok(kms_keyring_open(f->path, f->ks, &other));
+    uint8_t t[KMS_TICKET_MAX];
+    seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
+    seal(other, T0 + 1, T0 + 60, t, NULL, NULL);
+    expect_ok(kms_keyring_refresh(f->kr));
+    assert_int_equal(info_of(f->kr, T0 + 1, 1).seals, 2 * KMS_KEYRING_SEAL_CHUNK);
+    /* Both keep sealing from their own windows without writing. */
+    uint64_t g = kms_keyring_generation(f->kr);
+    for (int i = 0; i < 100; i++) {
+        seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
+    }
+    assert_int_equal(kms_keyring_generation(f->kr), g);
+    kms_keyring_close(other);
+    fx_free(f);
+}
+
+static void test_revoke(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(100, 50, 1000000);
+    uint8_t t1[KMS_TICKET_MAX], t2[KMS_TICKET_MAX];
+    size_t n1 = seal(f->kr, T0, T0 + 60, t1, NULL, NULL);
+    uint32_t id = 0;
+    expect_ok(kms_keyring_rotate(f->kr, T0 + 1, &id));
+    size_t n2 = seal(f->kr, T0 + 2, T0 + 60, t2, NULL, NULL);
+    /* Revoking a key in its grace period. */
+    uint32_t repl = 99;
+    expect_ok(kms_keyring_revoke(f->kr, T0 + 3, 1, &repl));
+    assert_int_equal(repl, 0);
+    expect_err(open_t(f->kr, T0 + 3, t1, n1), KMS_ERR_KEY_DESTROYED);
+    assert_int_equal(info_of(f->kr, T0 + 3, 1).end, KMS_KEY_END_REVOKED);
+    /* Revoking the active key: a replacement in the same write. */
+    expect_ok(kms_keyring_revoke(f->kr, T0 + 4, 2, &repl));
+    assert_int_equal(repl, 3);
+    assert_int_equal(n_active(f->kr, T0 + 4), 1);
+    expect_err(open_t(f->kr, T0 + 4, t2, n2), KMS_ERR_KEY_DESTROYED);
+    seal(f->kr, T0 + 5, T0 + 60, t2, &id, NULL);
+    assert_int_equal(id, 3);
+    expect_err(kms_keyring_revoke(f->kr, T0 + 5, 2, NULL), KMS_ERR_KEY_DESTROYED);
+    expect_err(kms_keyring_revoke(f->kr, T0 + 5, 42, NULL), KMS_ERR_NOT_FOUND);
+    fx_free(f);
+}
+
+static void test_unknown_key(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(100, 50, 1000000);
+    uint8_t t[KMS_TICKET_MAX];
+    size_t n = seal(f->kr, T0, T0 + 60, t, NULL, NULL);
+    t[5] = 7; /* key id 7 */
+    expect_err(open_t(f->kr, T0 + 1, t, n), KMS_ERR_KEY_UNKNOWN);
+    /* A ticket of another keyring (same ids, other keys) fails on its tag. */
+    struct fx *g = fx_new(100, 50, 1000000);
+    uint8_t u[KMS_TICKET_MAX];
+    size_t m = seal(g->kr, T0, T0 + 60, u, NULL, NULL);
+    expect_err(open_t(f->kr, T0 + 1, u, m), KMS_ERR_TICKET_TAG);
+    fx_free(g);
+    fx_free(f);
+}
+
+/* A second holder sees rotations and revocations without a restart. */
+static void test_refresh(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    struct kms_keyring *daemon = NULL;
+    expect_ok(kms_keyring_open(f->path, f->ks, &daemon));
+    uint8_t t[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    size_t n = seal(daemon, T0, T0 + 60, t, &id, NULL);
+    assert_int_equal(id, 1);
+    expect_ok(kms_keyring_rotate(f->kr, T0 + 1, NULL));
+    expect_ok(kms_keyring_revoke(f->kr, T0 + 1, 1, NULL));
+    /* Within KMS_KEYRING_RECHECK_MS the holder notices by itself. */
+    struct timespec pause = {0, (KMS_KEYRING_RECHECK_MS + 50) * 1000000L};
+    nanosleep(&pause, NULL);
+    expect_err(open_t(daemon, T0 + 2, t, n), KMS_ERR_KEY_DESTROYED);
+    seal(daemon, T0 + 2, T0 + 60, t, &id, NULL);
+    assert_int_equal(id, 2);
+    kms_keyring_close(daemon);
+    fx_free(f);
+}
+
+static void test_integrity(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    kms_keyring_close(f->kr);
+    f->kr = NULL;
+    /* Wrong KEK. */
+    uint8_t kek2[32];
+    memset(kek2, 0x5b, sizeof(kek2));
+    struct kms_keystore *ks2 = NULL;
+    struct kms_keyring *kr = NULL;
+    expect_ok(kms_keystore_file_open_kek(kek2, &ks2));
+    expect_err(kms_keyring_open(f->path, ks2, &kr), KMS_ERR_KEYRING_MAC);
+    kms_keystore_close(ks2);
+    /* Every byte of the file altered is detected. */
+    FILE *fp = fopen(f->path, "rb");
+    uint8_t img[KMS_KEYRING_FILE_MAX];
+    size_t n = fread(img, 1, sizeof(img), fp);
+    fclose(fp);
+    char p2[160];
+    th_path(p2, sizeof(p2), f->dir, "altered");
+    for (size_t i = 0; i < n; i++) {
+        img[i] ^= 0x01;
+        fp = fopen(p2, "wb");
+        assert_int_equal(fwrite(img, 1, n, fp), n);
+        fclose(fp);
+        kms_result r = kms_keyring_open(p2, f->ks, &kr);
+        img[i] ^= 0x01;
+        assert_int_not_equal(r.err, KMS_OK);
+        enum kms_err want = i < 8    ? KMS_ERR_MALFORMED
+                            : i == 8 ? KMS_ERR_UNSUPPORTED
+                            : i == 9 ? KMS_ERR_KEYSTORE_KIND
+                                     : KMS_ERR_KEYRING_MAC;
+        if (r.err != want) {
+            fail_msg("byte %zu: expected %s, got %s", i, kms_err_name(want), kms_err_name(r.err));
+        }
+    }
+    /* Truncated files. */
+    for (size_t len = 0; len < n; len += 7) {
+        fp = fopen(p2, "wb");
+        assert_int_equal(fwrite(img, 1, len, fp), len);
+        fclose(fp);
+        kms_result r = kms_keyring_open(p2, f->ks, &kr);
+        assert_true(r.err == KMS_ERR_TRUNCATED || r.err == KMS_ERR_KEYRING_MAC ||
+                    r.err == KMS_ERR_MALFORMED);
+    }
+    expect_err(kms_keyring_open("/nonexistent/keyring", f->ks, &kr), KMS_ERR_NOT_FOUND);
+    expect_ok(kms_keyring_open(f->path, f->ks, &f->kr));
+    fx_free(f);
+}
+
+/* Many rotations: ids never reused, records bounded, exactly one active key throughout. */
+static void test_many_rotations(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(10, 20, 1000000);
+    uint64_t now = T0;
+    for (int i = 0; i < 200; i++) {
+        now += 5;
+        uint32_t id = 0;
+        expect_ok(kms_keyring_rotate(f->kr, now, &id));
+        assert_int_equal(id, (uint32_t)i + 2);
+        expect_ok(kms_keyring_maintain(f->kr, now, NULL, NULL));
+        assert_int_equal(n_active(f->kr, now), 1);
+    }
+    struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
+    size_t n = 0;
+    expect_ok(kms_keyring_list(f->kr, now, k, KMS_KEYRING_MAX_RECORDS, &n));
+    assert_int_equal(n, KMS_KEYRING_MAX_RECORDS);
+    assert_int_equal(k[0].id, 201); /* newest first */
+    fx_free(f);
+}
+
+/* When every record is a live key, a rotation is refused and the file is unchanged. */
+static void test_keyring_full(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(10, 320, 1000000);
+    kms_result r = KMS_RESULT_OK;
+    int i = 0;
+    for (; i < 100 && kms_ok(r); i++) {
+        r = kms_keyring_rotate(f->kr, T0 + 1, NULL);
+    }
+    assert_int_equal(r.err, KMS_ERR_KEYRING_FULL);
+    assert_int_equal(i, KMS_KEYRING_MAX_RECORDS);
+    struct kms_keyring *again = NULL;
+    expect_ok(kms_keyring_open(f->path, f->ks, &again));
+    assert_int_equal(n_active(again, T0 + 1), 1);
+    kms_keyring_close(again);
+    fx_free(f);
+}
+
+/* Threads sealing and opening while another rotates: no ticket is lost, nothing is freed
+ * under a user (run under ASan in the sanitizer build). */
+struct worker {
+    struct kms_keyring *kr;
+    int failures;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    uint8_t t[KMS_TICKET_MAX];
+    for (int i = 0; i < 2000; i++) {
+        struct kms_ticket_claims c;
+        memset(&c, 0, sizeof(c));
+        c.kind = KMS_TICKET_MEDIA;
+        c.expires = T0 + 60;
+        c.tgk_len = 16;
+        if (!kms_ok(kms_ticket_ident_set(&c.initiator, "a")) ||
+            !kms_ok(kms_ticket_ident_set(&c.responder[0], "b"))) {
+            w->failures++;
+        }
+        c.n_responder = 1;
+        struct kms_buf b;
+        kms_buf_init_fixed(&b, t, sizeof(t), false);
+        if (!kms_ok(kms_ticket_seal(w->kr, T0 + 1, &c, &b)) ||
+            !kms_ok(kms_ticket_open(w->kr, T0 + 1, t, kms_buf_len(&b), KMS_TICKET_MEDIA, &c))) {
+            w->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 3600, 1500);
+    struct worker w[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (struct worker){f->kr, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    struct kms_keyring *admin = NULL;
+    expect_ok(kms_keyring_open(f->path, f->ks, &admin));
+    for (int i = 0; i < 5; i++) {
+        expect_ok(kms_keyring_rotate(admin, T0 + 1, NULL));
+        expect_ok(kms_keyring_refresh(f->kr));
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    kms_keyring_close(admin);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_and_policy),
+        cmocka_unit_test(test_grace_period),
+        cmocka_unit_test(test_early_rotation_keeps_cap),
+        cmocka_unit_test(test_count_forced_rotation),
+        cmocka_unit_test(test_seal_reservation),
+        cmocka_unit_test(test_revoke),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_refresh),
+        cmocka_unit_test(test_integrity),
+        cmocka_unit_test(test_many_rotations),
+        cmocka_unit_test(test_keyring_full),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
