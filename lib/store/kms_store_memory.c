@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * In-memory store backend for tests: two fixed arrays (rows, counters) searched linearly under
+ * one mutex. Clarity over speed; it holds at most max_rows of each and never evicts on its own
+ * (only kms_store_purge removes anything), so a full table is KMS_ERR_STORE.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/kms_store.h"
+#include "util/kms_mem.h"
+
+struct mem_row {
+    bool used;
+    uint8_t id[KMS_STORE_ID_LEN];
+    uint64_t expires;
+    uint8_t *blob;
+    size_t len;
+};
+
+struct mem_ctr {
+    bool used;
+    uint8_t id[KMS_STORE_ID_LEN];
+    uint64_t counter;
+    uint64_t expires;
+};
+
+struct mem_be {
+    struct kms_store_backend base; /* first: the backend pointer is a pointer to this */
+    pthread_mutex_t mu;
+    size_t max;
+    struct mem_row *rows;
+    struct mem_ctr *ctrs;
+};
+
+static struct mem_be *mem_of(struct kms_store_backend *be)
+{
+    return (struct mem_be *)(void *)be;
+}
+
+static void row_clear(struct mem_row *r)
+{
+    if (r->blob != NULL) {
+        kms_wipe(r->blob, r->len);
+        free(r->blob);
+    }
+    *r = (struct mem_row){0};
+}
+
+/* Ids are lookup keys, not secrets; kms_ct_eq keeps lib/ free of memcmp all the same. */
+static struct mem_row *row_find(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN])
+{
+    for (size_t i = 0; i < m->max; i++) {
+        if (m->rows[i].used && kms_ct_eq(m->rows[i].id, id, KMS_STORE_ID_LEN)) {
+            return &m->rows[i];
+        }
+    }
+    return NULL;
+}
+
+static struct mem_ctr *ctr_find(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN])
+{
+    for (size_t i = 0; i < m->max; i++) {
+        if (m->ctrs[i].used && kms_ct_eq(m->ctrs[i].id, id, KMS_STORE_ID_LEN)) {
+            return &m->ctrs[i];
+        }
+    }
+    return NULL;
+}
+
+static kms_result put_locked(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN], uint64_t expires,
+                             const uint8_t *blob, size_t len)
+{
+    KMS_ENSURE(row_find(m, id) == NULL, KMS_ERR_EXISTS);
+    struct mem_row *free_row = NULL;
+    for (size_t i = 0; i < m->max && free_row == NULL; i++) {
+        if (!m->rows[i].used) {
+            free_row = &m->rows[i];
+        }
+    }
+    KMS_ENSURE(free_row != NULL, KMS_ERR_STORE);
+    /* malloc(0) may return NULL: keep at least one byte. */
+    uint8_t *copy = malloc(len > 0 ? len : 1);
+    KMS_ENSURE(copy != NULL, KMS_ERR_NOMEM);
+    if (len > 0) {
+        memcpy(copy, blob, len);
+    }
+    *free_row = (struct mem_row){.used = true, .expires = expires, .blob = copy, .len = len};
+    memcpy(free_row->id, id, KMS_STORE_ID_LEN);
+    return KMS_RESULT_OK;
+}
+
+static kms_result mem_put(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN],
+                          uint64_t expires, const uint8_t *blob, size_t len)
+{
+    struct mem_be *m = mem_of(be);
+    KMS_ENSURE(id != NULL && (blob != NULL || len == 0), KMS_ERR_ARG);
+    pthread_mutex_lock(&m->mu);
+    kms_result r = put_locked(m, id, expires, blob, len);
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+static kms_result get_locked(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN], uint64_t now,
+                             struct kms_buf *out, uint64_t *expires)
+{
+    const struct mem_row *r = row_find(m, id);
+    KMS_ENSURE(r != NULL && r->expires > now, KMS_ERR_NOT_FOUND);
+    KMS_TRY(kms_buf_put_bytes(out, r->blob, r->len));
+    *expires = r->expires;
+    return KMS_RESULT_OK;
+}
+
+static kms_result mem_get(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN],
+                          uint64_t now, struct kms_buf *out, uint64_t *expires)
+{
+    struct mem_be *m = mem_of(be);
+    KMS_ENSURE(id != NULL && out != NULL && expires != NULL, KMS_ERR_ARG);
+    *expires = 0;
+    pthread_mutex_lock(&m->mu);
+    kms_result r = get_locked(m, id, now, out, expires);
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+static kms_result mem_del(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN])
+{
+    struct mem_be *m = mem_of(be);
+    KMS_ENSURE(id != NULL, KMS_ERR_ARG);
+    pthread_mutex_lock(&m->mu);
+    struct mem_row *r = row_find(m, id);
+    if (r != NULL) {
+        row_clear(r);
+    }
+    pthread_mutex_unlock(&m->mu);
+    KMS_ENSURE(r != NULL, KMS_ERR_NOT_FOUND);
+    return KMS_RESULT_OK;
+}
+
+static kms_result advance_locked(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN],
+                                 uint64_t counter, uint64_t expires)
+{
+    struct mem_ctr *c = ctr_find(m, id);
+    if (c != NULL) {
+        /* An expired counter not yet purged still guards: nothing is forgotten early. */
+        KMS_ENSURE(counter > c->counter, KMS_ERR_REPLAY);
+        c->counter = counter;
+        c->expires = expires;
+        return KMS_RESULT_OK;
+    }
+    for (size_t i = 0; i < m->max; i++) {
+        if (!m->ctrs[i].used) {
+            m->ctrs[i] = (struct mem_ctr){.used = true, .counter = counter, .expires = expires};
+            memcpy(m->ctrs[i].id, id, KMS_STORE_ID_LEN);
+            return KMS_RESULT_OK;
+        }
+    }
+    KMS_BAIL(KMS_ERR_STORE);
+}
+
+static kms_result mem_counter_advance(struct kms_store_backend *be,
+                                      const uint8_t id[KMS_STORE_ID_LEN], uint64_t counter,
+                                      uint64_t expires)
+{
+    struct mem_be *m = mem_of(be);
+    KMS_ENSURE(id != NULL, KMS_ERR_ARG);
+    pthread_mutex_lock(&m->mu);
+    kms_result r = advance_locked(m, id, counter, expires);
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+static kms_result mem_purge(struct kms_store_backend *be, uint64_t now, uint64_t *n)
+{
+    struct mem_be *m = mem_of(be);
+    uint64_t count = 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->max; i++) {
+        if (m->rows[i].used && m->rows[i].expires <= now) {
+            row_clear(&m->rows[i]);
+            count++;
+        }
+        if (m->ctrs[i].used && m->ctrs[i].expires <= now) {
+            m->ctrs[i] = (struct mem_ctr){0};
+            count++;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (n != NULL) {
+        *n = count;
+    }
+    return KMS_RESULT_OK;
+}
+
+static void mem_close(struct kms_store_backend *be)
+{
+    struct mem_be *m = mem_of(be);
+    if (m == NULL) {
+        return;
+    }
+    if (m->rows != NULL) {
+        for (size_t i = 0; i < m->max; i++) {
+            row_clear(&m->rows[i]);
+        }
+    }
+    free(m->rows);
+    free(m->ctrs);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+static const struct kms_store_backend_ops mem_ops = {
+    .name = "memory",
+    .put = mem_put,
+    .get = mem_get,
+    .del = mem_del,
+    .counter_advance = mem_counter_advance,
+    .purge = mem_purge,
+    .close = mem_close,
+};
+
+kms_result kms_store_backend_memory(size_t max_rows, struct kms_store_backend **out)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct mem_be *m = NULL;
+    if (out != NULL) {
+        *out = NULL;
+    }
+    KMS_ENSURE_OUT(rc, out != NULL && max_rows > 0, KMS_ERR_ARG);
+    m = calloc(1, sizeof(*m));
+    KMS_ENSURE_OUT(rc, m != NULL, KMS_ERR_NOMEM);
+    /* Set before anything can fail: mem_close destroys the mutex. */
+    KMS_ENSURE_OUT(rc, pthread_mutex_init(&m->mu, NULL) == 0, KMS_ERR_NOMEM);
+    m->base.ops = &mem_ops;
+    m->max = max_rows;
+    m->rows = calloc(max_rows, sizeof(*m->rows));
+    m->ctrs = calloc(max_rows, sizeof(*m->ctrs));
+    KMS_ENSURE_OUT(rc, m->rows != NULL && m->ctrs != NULL, KMS_ERR_NOMEM);
+    *out = &m->base;
+    m = NULL;
+    rc = KMS_RESULT_OK;
+out:
+    if (m != NULL) {
+        if (m->base.ops != NULL) {
+            mem_close(&m->base);
+        } else {
+            free(m);
+        }
+    }
+    return rc;
+}

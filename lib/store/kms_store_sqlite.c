@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SQLite 3 store backend.
+ *
+ * File: created here with open(O_CREAT | O_EXCL, 0600) before SQLite opens it; SQLite gives
+ * the -wal and -shm files the mode of the database file, so they are 0600 too. An existing
+ * file readable or writable by group or others is refused.
+ *
+ * Pragmas: journal_mode=WAL (readers never block the writer; a second process may open the
+ * file), synchronous=FULL (a committed counter survives a power cut: a replayed request must
+ * not pass after a crash), busy_timeout (a writer in another process makes us wait, not fail).
+ * The schema carries application_id and user_version; a newer user_version is refused.
+ *
+ * Integers: SQLite's are signed 64-bit, so uint64 counters and expiry times are stored as
+ * 8-byte big-endian BLOBs. SQLite compares BLOBs with memcmp, which on big-endian bytes is the
+ * unsigned order, so "counter > stored" and "expires <= now" hold for all 2^64 values.
+ *
+ * Threads: one connection, one mutex held around every use of it (prepared statements are
+ * shared and must not be stepped by two threads at once); the connection is opened NOMUTEX
+ * because that mutex already serialises it. counter_advance is one UPSERT statement, atomic
+ * across threads and processes alike.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store/kms_store.h"
+
+#define SCHEMA_VERSION  1
+#define APPLICATION_ID  0x494d534b /* "IMSK" */
+#define BUSY_TIMEOUT_MS 5000
+
+enum stmt_id {
+    S_PUT,
+    S_GET,
+    S_DEL,
+    S_ADVANCE,
+    S_PURGE_KUE,
+    S_PURGE_CTR,
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_COUNT
+};
+
+/* Prepared once at open, reset and cleared after each use. */
+static const char *const stmt_sql[S_COUNT] = {
+    [S_PUT] = "INSERT INTO kue(id, expires, blob) VALUES (?1, ?2, ?3)",
+    [S_GET] = "SELECT expires, blob FROM kue WHERE id = ?1",
+    [S_DEL] = "DELETE FROM kue WHERE id = ?1",
+    /* Inserts, or raises the stored counter; a lower or equal one changes no row. */
+    [S_ADVANCE] = "INSERT INTO counter(id, counter, expires) VALUES (?1, ?2, ?3) "
+                  "ON CONFLICT(id) DO UPDATE SET counter = excluded.counter, "
+                  "expires = excluded.expires WHERE excluded.counter > counter.counter",
+    [S_PURGE_KUE] = "DELETE FROM kue WHERE expires <= ?1",
+    [S_PURGE_CTR] = "DELETE FROM counter WHERE expires <= ?1",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+};
+
+/* Version 1. The CHECKs keep every integer an 8-byte BLOB, so the memcmp order holds. */
+static const char schema_v1[] =
+    "CREATE TABLE kue("
+    " id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"
+    " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8),"
+    " blob BLOB NOT NULL CHECK(typeof(blob) = 'blob')"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE counter("
+    " id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"
+    " counter BLOB NOT NULL CHECK(typeof(counter) = 'blob' AND length(counter) = 8),"
+    " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8)"
+    ") WITHOUT ROWID;"
+    "PRAGMA application_id = 1229804363;" /* APPLICATION_ID */
+    "PRAGMA user_version = 1;";
+
+struct sql_be {
+    struct kms_store_backend base; /* first: the backend pointer is a pointer to this */
+    pthread_mutex_t mu;
+    bool mu_ok;
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+struct sql_arg {
+    const uint8_t *p;
+    size_t len;
+};
+
+static struct sql_be *sql_of(struct kms_store_backend *be)
+{
+    return (struct sql_be *)(void *)be;
+}
+
+static void put_be64(uint8_t b[8], uint64_t v)
+{
+    for (size_t i = 0; i < 8; i++) {
+        b[7 - i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint64_t get_be64(const uint8_t b[8])
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++) {
+        v = (v << 8) | b[i];
+    }
+    return v;
+}
+
+/* Binds args as BLOBs ?1..?n and steps once; returns SQLite's code. The caller reads any row,
+ * then calls stmt_done. */
+static int bind_step(sqlite3_stmt *st, const struct sql_arg *args, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (args[i].len > INT_MAX) {
+            return SQLITE_TOOBIG;
+        }
+        int e = sqlite3_bind_blob(st, (int)i + 1, args[i].p, (int)args[i].len, SQLITE_STATIC);
+        if (e != SQLITE_OK) {
+            return e;
+        }
+    }
+    return sqlite3_step(st);
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+    /* reset returns the step's error again; that was handled from bind_step already. */
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no row; SQLITE_DONE becomes SQLITE_OK. */
+static int run(sqlite3_stmt *st, const struct sql_arg *args, size_t n)
+{
+    int e = bind_step(st, args, n);
+    stmt_done(st);
+    return e == SQLITE_DONE ? SQLITE_OK : e;
+}
+
+static kms_result sql_put(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN],
+                          uint64_t expires, const uint8_t *blob, size_t len)
+{
+    struct sql_be *s = sql_of(be);
+    uint8_t exp[8];
+    KMS_ENSURE(id != NULL && blob != NULL, KMS_ERR_ARG);
+    put_be64(exp, expires);
+    const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}, {exp, 8}, {blob, len}};
+    pthread_mutex_lock(&s->mu);
+    int e = run(s->st[S_PUT], args, 3);
+    pthread_mutex_unlock(&s->mu);
+    /* Expired rows not yet purged still hold their id, as the contract says. */
+    KMS_ENSURE(e != SQLITE_CONSTRAINT_PRIMARYKEY, KMS_ERR_EXISTS);
+    KMS_ENSURE(e == SQLITE_OK, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
+/* With the mutex held and S_GET on a row: checks and copies it out. */
+static kms_result get_row(sqlite3_stmt *st, uint64_t now, struct kms_buf *out, uint64_t *expires)
+{
+    KMS_ENSURE(sqlite3_column_type(st, 0) == SQLITE_BLOB && sqlite3_column_bytes(st, 0) == 8,
+               KMS_ERR_STORE);
+    uint64_t exp = get_be64(sqlite3_column_blob(st, 0));
+    KMS_ENSURE(exp > now, KMS_ERR_NOT_FOUND);
+    const uint8_t *p = sqlite3_column_blob(st, 1);
+    int n = sqlite3_column_bytes(st, 1);
+    KMS_ENSURE(n >= 0 && (p != NULL || n == 0), KMS_ERR_STORE);
+    KMS_TRY(kms_buf_put_bytes(out, p, (size_t)n));
+    *expires = exp;
+    return KMS_RESULT_OK;
+}
+
+static kms_result sql_get(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN],
+                          uint64_t now, struct kms_buf *out, uint64_t *expires)
+{
+    struct sql_be *s = sql_of(be);
+    KMS_ENSURE(id != NULL && out != NULL && expires != NULL, KMS_ERR_ARG);
+    *expires = 0;
+    const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}};
+    kms_result r;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[S_GET];
+    int e = bind_step(st, args, 1);
+    if (e == SQLITE_ROW) {
+        r = get_row(st, now, out, expires);
+    } else if (e == SQLITE_DONE) {
+        r = KMS_ERR(KMS_ERR_NOT_FOUND);
+    } else {
+        r = KMS_ERR(KMS_ERR_STORE);
+    }
+    stmt_done(st);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static kms_result sql_del(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN])
+{
+    struct sql_be *s = sql_of(be);
+    KMS_ENSURE(id != NULL, KMS_ERR_ARG);
+    const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}};
+    pthread_mutex_lock(&s->mu);
+    int e = run(s->st[S_DEL], args, 1);
+    int changed = sqlite3_changes(s->db);
+    pthread_mutex_unlock(&s->mu);
+    KMS_ENSURE(e == SQLITE_OK, KMS_ERR_STORE);
+    KMS_ENSURE(changed > 0, KMS_ERR_NOT_FOUND);
+    return KMS_RESULT_OK;
+}
+
+static kms_result sql_counter_advance(struct kms_store_backend *be,
+                                      const uint8_t id[KMS_STORE_ID_LEN], uint64_t counter,
+                                      uint64_t expires)
+{
+    struct sql_be *s = sql_of(be);
+    uint8_t ctr[8], exp[8];
+    KMS_ENSURE(id != NULL, KMS_ERR_ARG);
+    put_be64(ctr, counter);
+    put_be64(exp, expires);
+    const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}, {ctr, 8}, {exp, 8}};
+    pthread_mutex_lock(&s->mu);
+    int e = run(s->st[S_ADVANCE], args, 3);
+    /* Read under the mutex: it counts this connection's last statement. */
+    int changed = sqlite3_changes(s->db);
+    pthread_mutex_unlock(&s->mu);
+    KMS_ENSURE(e == SQLITE_OK, KMS_ERR_STORE);
+    KMS_ENSURE(changed == 1, KMS_ERR_REPLAY);
+    return KMS_RESULT_OK;
+}
+
+/* With the mutex held: both deletes in one transaction. */
+static kms_result purge_locked(struct sql_be *s, const uint8_t now[8], uint64_t *n)
+{
+    const struct sql_arg args[] = {{now, 8}};
+    KMS_ENSURE(run(s->st[S_BEGIN], NULL, 0) == SQLITE_OK, KMS_ERR_STORE);
+    int e = run(s->st[S_PURGE_KUE], args, 1);
+    int64_t rows = sqlite3_changes64(s->db);
+    if (e == SQLITE_OK) {
+        e = run(s->st[S_PURGE_CTR], args, 1);
+        rows += sqlite3_changes64(s->db);
+    }
+    if (e == SQLITE_OK) {
+        e = run(s->st[S_COMMIT], NULL, 0);
+    }
+    if (e != SQLITE_OK) {
+        /* Fails harmlessly when SQLite already rolled back on its own. */
+        (void)run(s->st[S_ROLLBACK], NULL, 0);
+        KMS_BAIL(KMS_ERR_STORE);
+    }
+    *n = rows > 0 ? (uint64_t)rows : 0;
+    return KMS_RESULT_OK;
+}
+
+static kms_result sql_purge(struct kms_store_backend *be, uint64_t now, uint64_t *n)
+{
+    struct sql_be *s = sql_of(be);
+    uint8_t nb[8];
+    uint64_t count = 0;
+    put_be64(nb, now);
+    pthread_mutex_lock(&s->mu);
+    kms_result r = purge_locked(s, nb, &count);
+    pthread_mutex_unlock(&s->mu);
+    if (n != NULL) {
+        *n = count;
+    }
+    return r;
+}
+
+static void sql_close(struct kms_store_backend *be)
+{
+    struct sql_be *s = sql_of(be);
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < S_COUNT; i++) {
+        sqlite3_finalize(s->st[i]); /* NULL is a no-op */
+    }
+    /* Every statement is finalized, so close cannot be refused as busy. The last connection to
+     * close checkpoints the WAL into the database and removes it. */
+    (void)sqlite3_close(s->db);
+    if (s->mu_ok) {
+        pthread_mutex_destroy(&s->mu);
+    }
+    free(s);
+}
+
+static const struct kms_store_backend_ops sql_ops = {
+    .name = "sqlite",
+    .put = sql_put,
+    .get = sql_get,
+    .del = sql_del,
+    .counter_advance = sql_counter_advance,
+    .purge = sql_purge,
+    .close = sql_close,
+};
+
+/* Creates the file 0600 when missing; refuses anything but a regular file that only its owner
+ * may read or write. */
+static kms_result create_file(const char *path)
+{
+    struct stat sb;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    KMS_ENSURE(fd >= 0, KMS_ERR_STORE);
+    int st = fstat(fd, &sb);
+    (void)close(fd);
+    KMS_ENSURE(st == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) == 0, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
+/* The single integer a PRAGMA query returns. */
+static kms_result pragma_int(sqlite3 *db, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *st = NULL;
+    *v = 0;
+    KMS_ENSURE(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, KMS_ERR_STORE);
+    int e = sqlite3_step(st);
+    if (e == SQLITE_ROW) {
+        *v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    KMS_ENSURE(e == SQLITE_ROW, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
+/* PRAGMA journal_mode answers with the mode now in force, which must be "wal". */
+static kms_result set_wal(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    KMS_ENSURE(sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK,
+               KMS_ERR_STORE);
+    bool wal = sqlite3_step(st) == SQLITE_ROW &&
+               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    KMS_ENSURE(wal, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
+/* Inside BEGIN IMMEDIATE: creates schema version 1 in an empty file, accepts version 1, refuses
+ * anything else (a newer version this build cannot read, or another program's database). */
+static kms_result schema_locked(sqlite3 *db)
+{
+    int64_t version, app_id, objects;
+    KMS_TRY(pragma_int(db, "PRAGMA user_version", &version));
+    KMS_TRY(pragma_int(db, "PRAGMA application_id", &app_id));
+    if (version == 0) {
+        KMS_TRY(pragma_int(db, "SELECT count(*) FROM sqlite_master", &objects));
+        KMS_ENSURE(objects == 0 && app_id == 0, KMS_ERR_STORE);
+        KMS_ENSURE(sqlite3_exec(db, schema_v1, NULL, NULL, NULL) == SQLITE_OK, KMS_ERR_STORE);
+        return KMS_RESULT_OK;
+    }
+    KMS_ENSURE(app_id == APPLICATION_ID && version == SCHEMA_VERSION, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
+static kms_result schema(sqlite3 *db)
+{
+    KMS_ENSURE(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK, KMS_ERR_STORE);
+    kms_result r = schema_locked(db);
+    if (kms_ok(r) && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        r = KMS_ERR(KMS_ERR_STORE);
+    }
+    if (!kms_ok(r)) {
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return r;
+}
+
+static kms_result configure(struct sql_be *s)
+{
+    KMS_ENSURE(sqlite3_extended_result_codes(s->db, 1) == SQLITE_OK, KMS_ERR_STORE);
+    KMS_ENSURE(sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) == SQLITE_OK, KMS_ERR_STORE);
+    KMS_TRY(set_wal(s->db));
+    KMS_ENSURE(sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) == SQLITE_OK,
+               KMS_ERR_STORE);
+    int64_t sync;
+    KMS_TRY(pragma_int(s->db, "PRAGMA synchronous", &sync));
+    KMS_ENSURE(sync == 2, KMS_ERR_STORE); /* FULL */
+    KMS_TRY(schema(s->db));
+    for (size_t i = 0; i < S_COUNT; i++) {
+        KMS_ENSURE(sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                                      NULL) == SQLITE_OK,
+                   KMS_ERR_STORE);
+    }
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_store_backend_sqlite(const char *path, struct kms_store_backend **out)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct sql_be *s = NULL;
+    if (out != NULL) {
+        *out = NULL;
+    }
+    KMS_ENSURE_OUT(rc, path != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_TRY_OUT(rc, create_file(path));
+    s = calloc(1, sizeof(*s));
+    KMS_ENSURE_OUT(rc, s != NULL, KMS_ERR_NOMEM);
+    s->base.ops = &sql_ops;
+    KMS_ENSURE_OUT(rc, pthread_mutex_init(&s->mu, NULL) == 0, KMS_ERR_NOMEM);
+    s->mu_ok = true;
+    /* No CREATE: create_file made the file with the right mode. sqlite3_open_v2 allocates a
+     * handle even when it fails; sql_close releases it. */
+    int e = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    KMS_ENSURE_OUT(rc, e == SQLITE_OK, KMS_ERR_STORE);
+    KMS_TRY_OUT(rc, configure(s));
+    *out = &s->base;
+    s = NULL;
+    rc = KMS_RESULT_OK;
+out:
+    if (s != NULL) {
+        sql_close(&s->base);
+    }
+    return rc;
+}

@@ -1,0 +1,737 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The state store: every behavioural case runs against both backends (memory, SQLite); the
+ * SQLite cases then cover restart, file modes, the KEK, tampering with the file, the schema
+ * version and races between two connections.
+ */
+#include "testlib.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "replay/kms_replay.h"
+#include "store/kms_store.h"
+
+#define MEM_ROWS 64
+
+static const uint8_t kek1[32] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+                                 0xcc, 0xdd, 0xee, 0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+                                 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10};
+static const uint8_t kek2[32] = {0x42};
+
+/* A record no other byte string in the file could look like. */
+static const char marker[] = "plaintext-kue-record-marker-7f3a9c";
+
+struct fixture {
+    bool sqlite;
+    char dir[64];
+    char path[128];
+    struct kms_store *st;
+};
+
+static void id_of(uint8_t id[KMS_STORE_ID_LEN], unsigned n)
+{
+    memset(id, 0xa5, KMS_STORE_ID_LEN);
+    id[0] = (uint8_t)(n >> 8);
+    id[1] = (uint8_t)n;
+}
+
+static void side_path(const struct fixture *fx, const char *suffix, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s%s", fx->path, suffix);
+    assert_true(n > 0 && (size_t)n < cap);
+}
+
+static kms_result open_store(const struct fixture *fx, const uint8_t kek[32], struct kms_store **st)
+{
+    struct kms_store_backend *be = NULL;
+    kms_result r = fx->sqlite ? kms_store_backend_sqlite(fx->path, &be)
+                              : kms_store_backend_memory(MEM_ROWS, &be);
+    if (r.err != KMS_OK) {
+        return r;
+    }
+    return kms_store_new(be, kek, st);
+}
+
+static int setup(void **state, bool sqlite)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    assert_non_null(fx);
+    fx->sqlite = sqlite;
+    snprintf(fx->dir, sizeof(fx->dir), "%s", "/tmp/imskms-store-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    int n = snprintf(fx->path, sizeof(fx->path), "%s/state.db", fx->dir);
+    assert_true(n > 0 && (size_t)n < sizeof(fx->path));
+    expect_ok(open_store(fx, kek1, &fx->st));
+    *state = fx;
+    return 0;
+}
+
+static int setup_memory(void **state)
+{
+    return setup(state, false);
+}
+
+static int setup_sqlite(void **state)
+{
+    return setup(state, true);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    char p[160];
+    kms_store_close(fx->st);
+    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        side_path(fx, suffixes[i], p, sizeof(p));
+        (void)unlink(p);
+    }
+    assert_int_equal(rmdir(fx->dir), 0);
+    free(fx);
+    return 0;
+}
+
+/* Closes and reopens the store on the same file (a daemon restart). */
+static void reopen(struct fixture *fx, const uint8_t kek[32])
+{
+    kms_store_close(fx->st);
+    fx->st = NULL;
+    expect_ok(open_store(fx, kek, &fx->st));
+}
+
+/* ---- behaviour, both backends ---- */
+
+static void put_get_round_trip(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN], rec[300];
+    uint64_t exp = 1;
+    struct kms_buf out;
+    for (size_t i = 0; i < sizeof(rec); i++) {
+        rec[i] = (uint8_t)(i * 7);
+    }
+    id_of(id, 1);
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    expect_ok(kms_store_kue_put(fx->st, id, 2000, rec, sizeof(rec)));
+    expect_ok(kms_store_kue_get(fx->st, id, 1999, &out, &exp));
+    assert_int_equal(kms_buf_len(&out), sizeof(rec));
+    expect_bytes_eq(kms_buf_data(&out), rec, sizeof(rec));
+    assert_int_equal(exp, 2000);
+    kms_buf_reset(&out);
+    /* the empty record and the largest one */
+    id_of(id, 2);
+    expect_ok(kms_store_kue_put(fx->st, id, 2000, NULL, 0));
+    expect_ok(kms_store_kue_get(fx->st, id, 0, &out, NULL));
+    assert_int_equal(kms_buf_len(&out), 0);
+    uint8_t *big = malloc(KMS_STORE_RECORD_MAX);
+    assert_non_null(big);
+    memset(big, 0x5c, KMS_STORE_RECORD_MAX);
+    id_of(id, 3);
+    expect_ok(kms_store_kue_put(fx->st, id, 2000, big, KMS_STORE_RECORD_MAX));
+    expect_ok(kms_store_kue_get(fx->st, id, 0, &out, NULL));
+    assert_int_equal(kms_buf_len(&out), KMS_STORE_RECORD_MAX);
+    expect_bytes_eq(kms_buf_data(&out), big, KMS_STORE_RECORD_MAX);
+    free(big);
+    kms_buf_cleanup(&out);
+}
+
+static void put_of_taken_id_is_exists(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "first", b[] = "second";
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(id, 1);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    expect_err(kms_store_kue_put(fx->st, id, 100, b, sizeof(b)), KMS_ERR_EXISTS);
+    /* the first record is untouched */
+    expect_ok(kms_store_kue_get(fx->st, id, 50, &out, NULL));
+    expect_bytes_eq(kms_buf_data(&out), a, sizeof(a));
+    /* an expired row not yet purged still holds its id */
+    expect_err(kms_store_kue_put(fx->st, id, 500, b, sizeof(b)), KMS_ERR_EXISTS);
+    kms_buf_cleanup(&out);
+}
+
+static void get_of_absent_or_expired_is_not_found(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record";
+    uint64_t exp = 7;
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(id, 1);
+    expect_err(kms_store_kue_get(fx->st, id, 0, &out, &exp), KMS_ERR_NOT_FOUND);
+    assert_int_equal(exp, 0);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    expect_ok(kms_store_kue_get(fx->st, id, 99, &out, NULL));
+    kms_buf_reset(&out);
+    /* expires <= now is expired */
+    expect_err(kms_store_kue_get(fx->st, id, 100, &out, NULL), KMS_ERR_NOT_FOUND);
+    expect_err(kms_store_kue_get(fx->st, id, 101, &out, NULL), KMS_ERR_NOT_FOUND);
+    assert_int_equal(kms_buf_len(&out), 0);
+    kms_buf_cleanup(&out);
+}
+
+static void del_removes_the_row(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN], other[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record";
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(id, 1);
+    id_of(other, 2);
+    expect_err(kms_store_kue_del(fx->st, id), KMS_ERR_NOT_FOUND);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    expect_ok(kms_store_kue_put(fx->st, other, 100, a, sizeof(a)));
+    expect_ok(kms_store_kue_del(fx->st, id));
+    expect_err(kms_store_kue_get(fx->st, id, 0, &out, NULL), KMS_ERR_NOT_FOUND);
+    expect_err(kms_store_kue_del(fx->st, id), KMS_ERR_NOT_FOUND);
+    expect_ok(kms_store_kue_get(fx->st, other, 0, &out, NULL));
+    /* the id is free again */
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    kms_buf_cleanup(&out);
+}
+
+static void purge_removes_exactly_the_expired(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record";
+    uint64_t n = 99;
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    /* rows 1..3 expire at 100, 200, 300; counters 11..12 at 150, 400 */
+    for (unsigned i = 1; i <= 3; i++) {
+        id_of(id, i);
+        expect_ok(kms_store_kue_put(fx->st, id, 100 * i, a, sizeof(a)));
+    }
+    id_of(id, 11);
+    expect_ok(kms_store_counter_advance(fx->st, id, 10, 150));
+    id_of(id, 12);
+    expect_ok(kms_store_counter_advance(fx->st, id, 10, 400));
+    expect_ok(kms_store_purge(fx->st, 99, &n));
+    assert_int_equal(n, 0);
+    expect_ok(kms_store_purge(fx->st, 200, &n)); /* expires <= now: rows 1, 2 and counter 11 */
+    assert_int_equal(n, 3);
+    expect_ok(kms_store_purge(fx->st, 200, NULL));
+    /* rows 1 and 2 are gone (their ids are free), row 3 is kept */
+    id_of(id, 1);
+    expect_ok(kms_store_kue_put(fx->st, id, 1000, a, sizeof(a)));
+    id_of(id, 2);
+    expect_err(kms_store_kue_del(fx->st, id), KMS_ERR_NOT_FOUND);
+    id_of(id, 3);
+    expect_ok(kms_store_kue_get(fx->st, id, 0, &out, NULL));
+    /* counter 11 is forgotten, counter 12 still guards */
+    id_of(id, 11);
+    expect_ok(kms_store_counter_advance(fx->st, id, 1, 150));
+    id_of(id, 12);
+    expect_err(kms_store_counter_advance(fx->st, id, 10, 400), KMS_ERR_REPLAY);
+    expect_ok(kms_store_purge(fx->st, 10000, &n));
+    assert_int_equal(n, 4); /* rows 1, 3; counters 11, 12 */
+    kms_buf_cleanup(&out);
+}
+
+static void counter_advance_accepts_only_higher(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN], other[KMS_STORE_ID_LEN];
+    id_of(id, 1);
+    id_of(other, 2);
+    expect_ok(kms_store_counter_advance(fx->st, id, 5, 1000));
+    expect_err(kms_store_counter_advance(fx->st, id, 5, 1000), KMS_ERR_REPLAY);
+    expect_err(kms_store_counter_advance(fx->st, id, 4, 1000), KMS_ERR_REPLAY);
+    expect_err(kms_store_counter_advance(fx->st, id, 0, 1000), KMS_ERR_REPLAY);
+    expect_ok(kms_store_counter_advance(fx->st, id, 6, 1000));
+    expect_ok(kms_store_counter_advance(fx->st, id, 100, 1000));
+    expect_err(kms_store_counter_advance(fx->st, id, 99, 1000), KMS_ERR_REPLAY);
+    /* counters are per id; 0 is a valid first value */
+    expect_ok(kms_store_counter_advance(fx->st, other, 0, 1000));
+    expect_err(kms_store_counter_advance(fx->st, other, 0, 1000), KMS_ERR_REPLAY);
+}
+
+static void counters_compare_as_unsigned_64_bit(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint64_t top = UINT64_MAX, half = UINT64_C(1) << 63;
+    id_of(id, 1);
+    expect_ok(kms_store_counter_advance(fx->st, id, half - 1, top));
+    expect_ok(kms_store_counter_advance(fx->st, id, half, top));
+    expect_err(kms_store_counter_advance(fx->st, id, half - 1, top), KMS_ERR_REPLAY);
+    expect_err(kms_store_counter_advance(fx->st, id, 1, top), KMS_ERR_REPLAY);
+    expect_ok(kms_store_counter_advance(fx->st, id, half + 1, top));
+    expect_ok(kms_store_counter_advance(fx->st, id, top - 1, top));
+    expect_err(kms_store_counter_advance(fx->st, id, half, top), KMS_ERR_REPLAY);
+    expect_ok(kms_store_counter_advance(fx->st, id, top, top));
+    expect_err(kms_store_counter_advance(fx->st, id, top, top), KMS_ERR_REPLAY);
+    expect_err(kms_store_counter_advance(fx->st, id, top - 1, top), KMS_ERR_REPLAY);
+    /* expiry times above 2^63 order correctly too */
+    uint64_t n = 9;
+    expect_ok(kms_store_purge(fx->st, top - 1, &n));
+    assert_int_equal(n, 0);
+    expect_err(kms_store_counter_advance(fx->st, id, top, top), KMS_ERR_REPLAY);
+    uint8_t rid[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record";
+    struct kms_buf out;
+    kms_buf_init(&out, 64, true);
+    id_of(rid, 2);
+    expect_ok(kms_store_kue_put(fx->st, rid, half + 5, a, sizeof(a)));
+    expect_ok(kms_store_kue_get(fx->st, rid, half + 4, &out, NULL));
+    expect_err(kms_store_kue_get(fx->st, rid, half + 5, &out, NULL), KMS_ERR_NOT_FOUND);
+    kms_buf_cleanup(&out);
+    expect_ok(kms_store_purge(fx->st, half + 4, &n));
+    assert_int_equal(n, 0);
+    expect_ok(kms_store_purge(fx->st, top, &n));
+    assert_int_equal(n, 2);
+}
+
+static void replay_counter_checks_base_then_store(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t tok[KMS_REPLAY_TOKEN_ID_LEN];
+    id_of(tok, 1);
+    /* at or below the base: refused and nothing stored */
+    expect_err(kms_replay_counter(fx->st, tok, 10, 10, 1000), KMS_ERR_REPLAY);
+    expect_err(kms_replay_counter(fx->st, tok, 10, 3, 1000), KMS_ERR_REPLAY);
+    expect_ok(kms_store_counter_advance(fx->st, tok, 1, 1000)); /* proves nothing was stored */
+    expect_ok(kms_replay_counter(fx->st, tok, 10, 11, 1000));
+    expect_err(kms_replay_counter(fx->st, tok, 10, 11, 1000), KMS_ERR_REPLAY);
+    expect_err(kms_replay_counter(fx->st, tok, 0, 5, 1000), KMS_ERR_REPLAY);
+    expect_ok(kms_replay_counter(fx->st, tok, 10, 12, 1000));
+    expect_err(kms_replay_counter(NULL, tok, 10, 13, 1000), KMS_ERR_ARG);
+}
+
+static void record_too_long_is_refused(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    uint8_t *big = calloc(1, KMS_STORE_RECORD_MAX + 1);
+    struct kms_buf out;
+    assert_non_null(big);
+    id_of(id, 1);
+    expect_err(kms_store_kue_put(fx->st, id, 100, big, KMS_STORE_RECORD_MAX + 1), KMS_ERR_TOO_LONG);
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    expect_err(kms_store_kue_get(fx->st, id, 0, &out, NULL), KMS_ERR_NOT_FOUND);
+    /* an output buffer too small for the record: TOO_LONG and nothing written */
+    expect_ok(kms_store_kue_put(fx->st, id, 100, big, 100));
+    kms_buf_cleanup(&out);
+    kms_buf_init(&out, 99, true);
+    expect_err(kms_store_kue_get(fx->st, id, 0, &out, NULL), KMS_ERR_TOO_LONG);
+    assert_int_equal(kms_buf_len(&out), 0);
+    kms_buf_cleanup(&out);
+    free(big);
+}
+
+static void bad_arguments_are_refused(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    struct kms_buf out;
+    struct kms_store *st = (struct kms_store *)1;
+    kms_buf_init(&out, 64, true);
+    id_of(id, 1);
+    expect_err(kms_store_kue_put(fx->st, NULL, 1, id, 1), KMS_ERR_ARG);
+    expect_err(kms_store_kue_put(fx->st, id, 1, NULL, 1), KMS_ERR_ARG);
+    expect_err(kms_store_kue_get(fx->st, id, 0, NULL, NULL), KMS_ERR_ARG);
+    expect_err(kms_store_kue_get(NULL, id, 0, &out, NULL), KMS_ERR_ARG);
+    expect_err(kms_store_counter_advance(fx->st, NULL, 1, 1), KMS_ERR_ARG);
+    expect_err(kms_store_kue_del(fx->st, NULL), KMS_ERR_ARG);
+    expect_err(kms_store_purge(NULL, 0, NULL), KMS_ERR_ARG);
+    expect_err(kms_store_new(NULL, kek1, &st), KMS_ERR_ARG);
+    assert_null(st);
+    kms_buf_cleanup(&out);
+}
+
+/* Two threads advance one id to the same value, a few hundred times: exactly one wins. */
+struct race {
+    struct kms_store *st[2];
+    pthread_barrier_t go;
+    unsigned rounds;
+    unsigned wins[2];
+    unsigned other[2]; /* results neither OK nor REPLAY */
+};
+
+struct racer {
+    struct race *race;
+    int k;
+};
+
+static void *race_thread(void *arg)
+{
+    struct racer *me = arg;
+    struct race *rc = me->race;
+    uint8_t id[KMS_STORE_ID_LEN];
+    id_of(id, 77);
+    for (unsigned i = 1; i <= rc->rounds; i++) {
+        pthread_barrier_wait(&rc->go);
+        kms_result r = kms_store_counter_advance(rc->st[me->k], id, i, UINT64_MAX);
+        if (r.err == KMS_OK) {
+            rc->wins[me->k]++;
+        } else if (r.err != KMS_ERR_REPLAY) {
+            rc->other[me->k]++;
+        }
+    }
+    return NULL;
+}
+
+static void run_race(struct kms_store *a, struct kms_store *b, unsigned rounds)
+{
+    struct race rc = {.st = {a, b}, .rounds = rounds};
+    struct racer rr[2] = {{&rc, 0}, {&rc, 1}};
+    pthread_t t[2];
+    assert_int_equal(pthread_barrier_init(&rc.go, NULL, 2), 0);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(pthread_create(&t[k], NULL, race_thread, &rr[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(pthread_join(t[k], NULL), 0);
+    }
+    pthread_barrier_destroy(&rc.go);
+    assert_int_equal(rc.other[0] + rc.other[1], 0);
+    /* every round had exactly one winner */
+    assert_int_equal(rc.wins[0] + rc.wins[1], rounds);
+}
+
+static void racing_counter_advance_has_one_winner(void **state)
+{
+    struct fixture *fx = *state;
+    run_race(fx->st, fx->st, 300);
+}
+
+/* ---- memory backend ---- */
+
+static void memory_backend_full_is_store_error(void **state)
+{
+    (void)state;
+    struct kms_store_backend *be = NULL;
+    struct kms_store *st = NULL;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record";
+    uint64_t n;
+    expect_err(kms_store_backend_memory(0, &be), KMS_ERR_ARG);
+    expect_ok(kms_store_backend_memory(2, &be));
+    expect_ok(kms_store_new(be, kek1, &st));
+    for (unsigned i = 1; i <= 2; i++) {
+        id_of(id, i);
+        expect_ok(kms_store_kue_put(st, id, 10 * i, a, sizeof(a)));
+        expect_ok(kms_store_counter_advance(st, id, 1, 10 * i));
+    }
+    id_of(id, 3);
+    /* full, even though row 1 has expired: only purge makes room */
+    expect_err(kms_store_kue_put(st, id, 100, a, sizeof(a)), KMS_ERR_STORE);
+    expect_err(kms_store_counter_advance(st, id, 1, 100), KMS_ERR_STORE);
+    expect_ok(kms_store_purge(st, 10, &n));
+    assert_int_equal(n, 2);
+    expect_ok(kms_store_kue_put(st, id, 100, a, sizeof(a)));
+    expect_ok(kms_store_counter_advance(st, id, 1, 100));
+    id_of(id, 4);
+    expect_err(kms_store_kue_put(st, id, 100, a, sizeof(a)), KMS_ERR_STORE);
+    kms_store_close(st);
+}
+
+/* ---- SQLite backend ---- */
+
+static void sqlite_survives_restart(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record kept across a restart";
+    uint64_t exp = 0;
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(id, 1);
+    expect_ok(kms_store_kue_put(fx->st, id, 5000, a, sizeof(a)));
+    expect_ok(kms_store_counter_advance(fx->st, id, 41, 5000));
+    reopen(fx, kek1);
+    expect_ok(kms_store_kue_get(fx->st, id, 0, &out, &exp));
+    expect_bytes_eq(kms_buf_data(&out), a, sizeof(a));
+    assert_int_equal(exp, 5000);
+    expect_err(kms_store_counter_advance(fx->st, id, 41, 5000), KMS_ERR_REPLAY);
+    expect_ok(kms_store_counter_advance(fx->st, id, 42, 5000));
+    kms_buf_cleanup(&out);
+}
+
+static void sqlite_files_are_mode_0600(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record";
+    char p[160];
+    struct stat sb;
+    /* A permissive umask must not matter. */
+    kms_store_close(fx->st);
+    fx->st = NULL;
+    assert_int_equal(unlink(fx->path), 0);
+    mode_t old = umask(0);
+    kms_result r = open_store(fx, kek1, &fx->st);
+    umask(old);
+    expect_ok(r);
+    id_of(id, 1);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        side_path(fx, suffixes[i], p, sizeof(p));
+        assert_int_equal(stat(p, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0600);
+    }
+}
+
+static void sqlite_refuses_a_file_others_may_read(void **state)
+{
+    struct fixture *fx = *state;
+    struct kms_store_backend *be = (struct kms_store_backend *)1;
+    kms_store_close(fx->st);
+    fx->st = NULL;
+    assert_int_equal(chmod(fx->path, 0644), 0);
+    expect_err(kms_store_backend_sqlite(fx->path, &be), KMS_ERR_STORE);
+    assert_null(be);
+    assert_int_equal(chmod(fx->path, 0600), 0);
+    expect_ok(open_store(fx, kek1, &fx->st));
+    expect_err(kms_store_backend_sqlite(fx->dir, &be), KMS_ERR_STORE); /* a directory */
+}
+
+static void sqlite_wrong_kek_fails_to_decrypt(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record";
+    uint64_t exp = 9;
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(id, 1);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    reopen(fx, kek2);
+    expect_err(kms_store_kue_get(fx->st, id, 0, &out, &exp), KMS_ERR_STORE);
+    assert_int_equal(kms_buf_len(&out), 0);
+    assert_int_equal(exp, 0);
+    reopen(fx, kek1);
+    expect_ok(kms_store_kue_get(fx->st, id, 0, &out, &exp));
+    kms_buf_cleanup(&out);
+}
+
+/* Direct access to the database file, as an attacker with write access would have. */
+static sqlite3 *raw_open(const struct fixture *fx)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    assert_int_equal(sqlite3_open_v2(fx->path, &db, flags, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
+    return db;
+}
+
+static size_t raw_get_blob(sqlite3 *db, const uint8_t id[KMS_STORE_ID_LEN], uint8_t *out,
+                           size_t cap)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT blob FROM kue WHERE id = ?1", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_blob(st, 1, id, KMS_STORE_ID_LEN, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    assert_true(n <= cap);
+    memcpy(out, sqlite3_column_blob(st, 0), n);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void raw_set_blob(sqlite3 *db, const uint8_t id[KMS_STORE_ID_LEN], const uint8_t *blob,
+                         size_t len)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE kue SET blob = ?2 WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_blob(st, 1, id, KMS_STORE_ID_LEN, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_blob(st, 2, blob, (int)len, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(st);
+}
+
+static void sqlite_altered_blob_fails_to_decrypt(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN], blob[256], bad[256];
+    const uint8_t a[] = "record under test";
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(id, 1);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    sqlite3 *db = raw_open(fx);
+    size_t n = raw_get_blob(db, id, blob, sizeof(blob));
+    assert_int_equal(n, 12 + sizeof(a) + 16);
+    /* one bit in the nonce, the ciphertext and the tag, each in turn; then truncations */
+    const size_t at[] = {0, 11, 12, 12 + sizeof(a) / 2, n - 16, n - 1};
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        memcpy(bad, blob, n);
+        bad[at[i]] ^= 0x04;
+        raw_set_blob(db, id, bad, n);
+        expect_err(kms_store_kue_get(fx->st, id, 0, &out, NULL), KMS_ERR_STORE);
+        assert_int_equal(kms_buf_len(&out), 0);
+    }
+    const size_t lens[] = {0, 1, 27, 28, n - 1};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        raw_set_blob(db, id, blob, lens[i]);
+        expect_err(kms_store_kue_get(fx->st, id, 0, &out, NULL), KMS_ERR_STORE);
+        assert_int_equal(kms_buf_len(&out), 0);
+    }
+    raw_set_blob(db, id, blob, n);
+    expect_ok(kms_store_kue_get(fx->st, id, 0, &out, NULL));
+    expect_bytes_eq(kms_buf_data(&out), a, sizeof(a));
+    sqlite3_close(db);
+    kms_buf_cleanup(&out);
+}
+
+static void sqlite_blob_moved_to_another_id_fails(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t ida[KMS_STORE_ID_LEN], idb[KMS_STORE_ID_LEN], blob[256];
+    const uint8_t a[] = "record of a", b[] = "record of b";
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(ida, 1);
+    id_of(idb, 2);
+    expect_ok(kms_store_kue_put(fx->st, ida, 100, a, sizeof(a)));
+    expect_ok(kms_store_kue_put(fx->st, idb, 100, b, sizeof(b)));
+    sqlite3 *db = raw_open(fx);
+    size_t n = raw_get_blob(db, ida, blob, sizeof(blob));
+    raw_set_blob(db, idb, blob, n);
+    sqlite3_close(db);
+    expect_err(kms_store_kue_get(fx->st, idb, 0, &out, NULL), KMS_ERR_STORE);
+    assert_int_equal(kms_buf_len(&out), 0);
+    expect_ok(kms_store_kue_get(fx->st, ida, 0, &out, NULL));
+    expect_bytes_eq(kms_buf_data(&out), a, sizeof(a));
+    kms_buf_cleanup(&out);
+}
+
+static bool file_contains(const char *path, const void *needle, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return false;
+    }
+    struct stat sb;
+    assert_int_equal(fstat(fileno(f), &sb), 0);
+    size_t len = (size_t)sb.st_size;
+    uint8_t *d = malloc(len + 1);
+    assert_non_null(d);
+    assert_int_equal(fread(d, 1, len, f), len);
+    fclose(f);
+    bool found = false;
+    for (size_t i = 0; !found && len >= n && i <= len - n; i++) {
+        found = memcmp(d + i, needle, n) == 0;
+    }
+    free(d);
+    return found;
+}
+
+static void sqlite_file_never_holds_plaintext(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    char p[160];
+    id_of(id, 1);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, (const uint8_t *)marker, sizeof(marker) - 1));
+    /* the search itself works: the id is in the file */
+    side_path(fx, "-wal", p, sizeof(p));
+    assert_true(file_contains(fx->path, id, sizeof(id)) || file_contains(p, id, sizeof(id)));
+    assert_false(file_contains(fx->path, marker, sizeof(marker) - 1));
+    assert_false(file_contains(p, marker, sizeof(marker) - 1));
+    /* after a close the WAL is checkpointed into the main file */
+    kms_store_close(fx->st);
+    fx->st = NULL;
+    assert_true(file_contains(fx->path, id, sizeof(id)));
+    assert_false(file_contains(fx->path, marker, sizeof(marker) - 1));
+    expect_ok(open_store(fx, kek1, &fx->st));
+}
+
+static void raw_exec(const struct fixture *fx, const char *sql)
+{
+    sqlite3 *db = raw_open(fx);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void sqlite_refuses_a_newer_schema_or_foreign_file(void **state)
+{
+    struct fixture *fx = *state;
+    struct kms_store_backend *be = NULL;
+    kms_store_close(fx->st);
+    fx->st = NULL;
+    raw_exec(fx, "PRAGMA user_version = 2");
+    expect_err(kms_store_backend_sqlite(fx->path, &be), KMS_ERR_STORE);
+    assert_null(be);
+    raw_exec(fx, "PRAGMA user_version = 1");
+    expect_ok(open_store(fx, kek1, &fx->st));
+    kms_store_close(fx->st);
+    fx->st = NULL;
+    /* another program's database: tables but no version of ours */
+    assert_int_equal(unlink(fx->path), 0);
+    raw_exec(fx, "CREATE TABLE t(x)");
+    assert_int_equal(chmod(fx->path, 0600), 0);
+    expect_err(kms_store_backend_sqlite(fx->path, &be), KMS_ERR_STORE);
+    /* and one that claims our version under another application id */
+    raw_exec(fx, "PRAGMA user_version = 1");
+    expect_err(kms_store_backend_sqlite(fx->path, &be), KMS_ERR_STORE);
+    assert_int_equal(unlink(fx->path), 0);
+    expect_ok(open_store(fx, kek1, &fx->st));
+}
+
+/* Two connections to one file, as two processes would have: still one winner per round. */
+static void sqlite_two_connections_race(void **state)
+{
+    struct fixture *fx = *state;
+    struct kms_store *second = NULL;
+    expect_ok(open_store(fx, kek1, &second));
+    run_race(fx->st, second, 200);
+    kms_store_close(second);
+}
+
+/* One behavioural case per backend, named after it. */
+#define BOTH(t)                                                                                    \
+    {"memory/" #t, t, setup_memory, teardown, NULL},                                               \
+    {                                                                                              \
+        "sqlite/" #t, t, setup_sqlite, teardown, NULL                                              \
+    }
+#define SQLITE(t)                                                                                  \
+    {                                                                                              \
+        "sqlite/" #t, t, setup_sqlite, teardown, NULL                                              \
+    }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        BOTH(put_get_round_trip),
+        BOTH(put_of_taken_id_is_exists),
+        BOTH(get_of_absent_or_expired_is_not_found),
+        BOTH(del_removes_the_row),
+        BOTH(purge_removes_exactly_the_expired),
+        BOTH(counter_advance_accepts_only_higher),
+        BOTH(counters_compare_as_unsigned_64_bit),
+        BOTH(replay_counter_checks_base_then_store),
+        BOTH(record_too_long_is_refused),
+        BOTH(bad_arguments_are_refused),
+        BOTH(racing_counter_advance_has_one_winner),
+        {"memory/memory_backend_full_is_store_error", memory_backend_full_is_store_error, NULL,
+         NULL, NULL},
+        SQLITE(sqlite_survives_restart),
+        SQLITE(sqlite_files_are_mode_0600),
+        SQLITE(sqlite_refuses_a_file_others_may_read),
+        SQLITE(sqlite_wrong_kek_fails_to_decrypt),
+        SQLITE(sqlite_altered_blob_fails_to_decrypt),
+        SQLITE(sqlite_blob_moved_to_another_id_fails),
+        SQLITE(sqlite_file_never_holds_plaintext),
+        SQLITE(sqlite_refuses_a_newer_schema_or_foreign_file),
+        SQLITE(sqlite_two_connections_race),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
