@@ -3,9 +3,11 @@
  * The store front: records are sealed with AES-256-GCM under the KEK before a backend sees them.
  *
  * Row blob: nonce(12, random) || ciphertext || tag(16).
- * AAD:      "imskms-store-v1" || kind (1 byte, 'K' for a Kue record) || id (16 bytes).
- * The id and kind in the AAD bind a blob to its row: a blob copied onto another id, or any
- * altered byte, fails the tag check. Counters carry no secret and pass through unsealed.
+ * AAD:      "imskms-store-v1" || kind (1 byte, 'K' for a Kue record) || id (16 bytes)
+ *           || expires (8 bytes, big-endian).
+ * The id, kind and expiry in the AAD bind a blob to its row: a blob copied onto another id, an
+ * expiry pushed back in the database, or any altered byte, fails the tag check. Counters carry no
+ * secret and pass through unsealed.
  */
 #include "store/kms_store.h"
 
@@ -26,15 +28,19 @@
 
 static const char aad_label[] = "imskms-store-v1";
 #define AAD_LABEL_LEN (sizeof(aad_label) - 1)
-#define AAD_LEN       (AAD_LABEL_LEN + 1 + KMS_STORE_ID_LEN)
+#define AAD_LEN       (AAD_LABEL_LEN + 1 + KMS_STORE_ID_LEN + 8)
 
 struct kms_store {
     struct kms_store_backend *be;
     struct kms_secret *kek;
 };
 
-static void make_aad(uint8_t aad[AAD_LEN], uint8_t kind, const uint8_t id[KMS_STORE_ID_LEN])
+static void make_aad(uint8_t aad[AAD_LEN], uint8_t kind, const uint8_t id[KMS_STORE_ID_LEN],
+                     uint64_t expires)
 {
+    for (size_t i = 0; i < 8; i++) {
+        aad[AAD_LEN - 8 + i] = (uint8_t)(expires >> (56 - 8 * i));
+    }
     memcpy(aad, aad_label, AAD_LABEL_LEN);
     aad[AAD_LABEL_LEN] = kind;
     memcpy(aad + AAD_LABEL_LEN + 1, id, KMS_STORE_ID_LEN);
@@ -42,7 +48,8 @@ static void make_aad(uint8_t aad[AAD_LEN], uint8_t kind, const uint8_t id[KMS_ST
 
 /* blob (BLOB_MAX bytes) receives nonce || ciphertext || tag; *blob_len its length. */
 static kms_result seal(const struct kms_store *st, uint8_t kind, const uint8_t id[KMS_STORE_ID_LEN],
-                       const uint8_t *pt, size_t len, uint8_t blob[BLOB_MAX], size_t *blob_len)
+                       uint64_t expires, const uint8_t *pt, size_t len, uint8_t blob[BLOB_MAX],
+                       size_t *blob_len)
 {
     kms_result rc = KMS_RC_INIT;
     EVP_CIPHER_CTX *ctx = NULL;
@@ -52,7 +59,7 @@ static kms_result seal(const struct kms_store *st, uint8_t kind, const uint8_t i
     const EVP_CIPHER *gcm = kms_ossl() != NULL ? kms_ossl()->aes256_gcm : NULL;
     KMS_ENSURE_OUT(rc, gcm != NULL, KMS_ERR_CRYPTO);
     KMS_ENSURE_OUT(rc, len <= KMS_STORE_RECORD_MAX, KMS_ERR_TOO_LONG);
-    make_aad(aad, kind, id);
+    make_aad(aad, kind, id, expires);
     KMS_TRY_OUT(rc, kms_random(blob, NONCE_LEN));
     ctx = EVP_CIPHER_CTX_new();
     KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_NOMEM);
@@ -75,8 +82,9 @@ out:
 /* pt (KMS_STORE_RECORD_MAX bytes) receives the plaintext when the tag verifies; on any failure
  * it holds nothing (wiped). A blob that is too short or fails the tag is KMS_ERR_STORE. */
 static kms_result open_blob(const struct kms_store *st, uint8_t kind,
-                            const uint8_t id[KMS_STORE_ID_LEN], const uint8_t *blob,
-                            size_t blob_len, uint8_t pt[KMS_STORE_RECORD_MAX], size_t *pt_len)
+                            const uint8_t id[KMS_STORE_ID_LEN], uint64_t expires,
+                            const uint8_t *blob, size_t blob_len, uint8_t pt[KMS_STORE_RECORD_MAX],
+                            size_t *pt_len)
 {
     kms_result rc = KMS_RC_INIT;
     EVP_CIPHER_CTX *ctx = NULL;
@@ -88,7 +96,7 @@ static kms_result open_blob(const struct kms_store *st, uint8_t kind,
     KMS_ENSURE_OUT(rc, gcm != NULL, KMS_ERR_CRYPTO);
     KMS_ENSURE_OUT(rc, blob_len >= NONCE_LEN + TAG_LEN && blob_len <= BLOB_MAX, KMS_ERR_STORE);
     len = blob_len - NONCE_LEN - TAG_LEN;
-    make_aad(aad, kind, id);
+    make_aad(aad, kind, id, expires);
     /* The tag is copied out: EVP_CTRL_GCM_SET_TAG takes a non-const pointer. */
     memcpy(tag, blob + NONCE_LEN + len, TAG_LEN);
     ctx = EVP_CIPHER_CTX_new();
@@ -157,7 +165,7 @@ kms_result kms_store_kue_put(struct kms_store *st, const uint8_t id[KMS_STORE_ID
     KMS_ENSURE(st != NULL && id != NULL && (rec != NULL || len == 0), KMS_ERR_ARG);
     KMS_ENSURE(len <= KMS_STORE_RECORD_MAX, KMS_ERR_TOO_LONG);
     /* blob is ciphertext only: nothing to wipe. */
-    KMS_TRY(seal(st, KIND_KUE, id, rec, len, blob, &blob_len));
+    KMS_TRY(seal(st, KIND_KUE, id, expires, rec, len, blob, &blob_len));
     return st->be->ops->put(st->be, id, expires, blob, blob_len);
 }
 
@@ -182,8 +190,8 @@ kms_result kms_store_kue_get(struct kms_store *st, const uint8_t id[KMS_STORE_ID
         }
         goto out;
     }
-    KMS_TRY_OUT(rc,
-                open_blob(st, KIND_KUE, id, kms_buf_data(&blob), kms_buf_len(&blob), pt, &pt_len));
+    KMS_TRY_OUT(
+        rc, open_blob(st, KIND_KUE, id, exp, kms_buf_data(&blob), kms_buf_len(&blob), pt, &pt_len));
     /* kms_buf_put_bytes leaves out unchanged when the record does not fit. */
     KMS_TRY_OUT(rc, kms_buf_put_bytes(out, pt, pt_len));
     if (expires != NULL) {

@@ -591,6 +591,33 @@ static void sqlite_altered_blob_fails_to_decrypt(void **state)
     kms_buf_cleanup(&out);
 }
 
+/* An expiry pushed back in the database is caught: the expiry is part of the AAD. */
+static void sqlite_extended_expiry_fails(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "short-lived record";
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(id, 3);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    sqlite3 *db = raw_open(fx);
+    sqlite3_stmt *st = NULL;
+    const uint8_t later[8] = {0, 0, 0, 0, 0, 0, 0x27, 0x10}; /* 10000 */
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE kue SET expires = ?2 WHERE id = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_bind_blob(st, 1, id, KMS_STORE_ID_LEN, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_blob(st, 2, later, 8, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(st);
+    expect_err(kms_store_kue_get(fx->st, id, 150, &out, NULL), KMS_ERR_STORE);
+    assert_int_equal(kms_buf_len(&out), 0);
+    sqlite3_close(db);
+    kms_buf_cleanup(&out);
+}
+
 static void sqlite_blob_moved_to_another_id_fails(void **state)
 {
     struct fixture *fx = *state;
@@ -728,6 +755,7 @@ int main(void)
         SQLITE(sqlite_refuses_a_file_others_may_read),
         SQLITE(sqlite_wrong_kek_fails_to_decrypt),
         SQLITE(sqlite_altered_blob_fails_to_decrypt),
+        SQLITE(sqlite_extended_expiry_fails),
         SQLITE(sqlite_blob_moved_to_another_id_fails),
         SQLITE(sqlite_file_never_holds_plaintext),
         SQLITE(sqlite_refuses_a_newer_schema_or_foreign_file),
