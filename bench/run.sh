@@ -5,15 +5,16 @@ set -uo pipefail
 
 usage() {
   cat <<USAGE
-usage: bench/run.sh [crypto|mikey|all] [--seconds S] [--rounds N]
+usage: bench/run.sh [crypto|mikey|replay|all] [--seconds S] [--rounds N]
        bench/run.sh --help
 
 Configures build/ with the default preset (cmake --preset default, once), builds the chosen
-benchmark targets (cmake --build build -j2 --target bench_crypto bench_mikey) and runs them
-with the arguments given:
+benchmark targets (cmake --build build -j2 --target bench_crypto bench_mikey bench_replay)
+and runs them with the arguments given:
   crypto       build/bin/bench_crypto: Milenage vectors and Ks_NAF derivations
   mikey        build/bin/bench_mikey: REQUEST_INIT_PSK build+seal, open, and both
-  all          both, bench_crypto first (the default when no program is named)
+  replay       build/bin/bench_replay: replay-guard commits at 10, 50 and 99 % live fill
+  all          all three in that order (the default when no program is named)
   --seconds S  time per case per round (default 0.2)
   --rounds N   interleaved rounds, figures are medians (default 5)
 'bench/run.sh mikey --help' shows a program's own help.
@@ -27,11 +28,12 @@ benchmark never fails a build.
 USAGE
 }
 
-progs=(bench_crypto bench_mikey)
+progs=(bench_crypto bench_mikey bench_replay)
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   crypto) progs=(bench_crypto); shift ;;
   mikey) progs=(bench_mikey); shift ;;
+  replay) progs=(bench_replay); shift ;;
   all) shift ;;
 esac
 
