@@ -64,9 +64,12 @@ struct kms_keyring {
     struct timespec mtim;
     off_t size;
     uint64_t last_check_ms;
-    /* this process's reserved seals: [win_next, win_end) of key win_id */
+    /* this process's reserved seals: [win_next, win_end) of key win_id; the next reservation
+     * asks for `chunk` (1, doubling up to KMS_KEYRING_SEAL_CHUNK, so that a short-lived
+     * process such as the CLI does not waste a large part of a key's seal budget) */
     uint32_t win_id;
     uint64_t win_next, win_end;
+    uint64_t chunk;
 };
 
 const char *kms_key_state_name(enum kms_key_state s)
@@ -665,6 +668,7 @@ static kms_result kr_new(const char *path, struct kms_keystore *ks, struct kms_k
     struct kms_keyring *kr = calloc(1, sizeof(*kr));
     KMS_ENSURE(kr != NULL, KMS_ERR_NOMEM);
     kr->ks = ks;
+    kr->chunk = 1;
     pthread_mutex_init(&kr->mu, NULL);
     kr->path = str_join(path, "");
     kr->lock_path = str_join(path, ".lock");
@@ -753,6 +757,7 @@ kms_result kms_keyring_open(const char *path, struct kms_keystore *ks, struct km
 /* ---- sealing and opening ---- */
 
 struct reserve_arg {
+    uint64_t want;
     uint32_t id;
     uint64_t lo, hi;
 };
@@ -770,8 +775,8 @@ static kms_result fn_reserve(struct kr_txn *t, void *arg)
         r = st_active(&t->st);
     }
     uint64_t chunk = t->st.pol.max_seals - r->seals;
-    if (chunk > KMS_KEYRING_SEAL_CHUNK) {
-        chunk = KMS_KEYRING_SEAL_CHUNK;
+    if (chunk > a->want) {
+        chunk = a->want;
     }
     a->id = r->id;
     a->lo = r->seals;
@@ -804,8 +809,9 @@ kms_result kms_keyring_acquire_seal(struct kms_keyring *kr, uint64_t now, struct
     maybe_refresh(kr);
     size_t idx = 0;
     if (!active_usable(kr, now, &idx)) {
-        struct reserve_arg a = {0};
+        struct reserve_arg a = {kr->chunk, 0, 0, 0};
         KMS_TRY_OUT(rc, kr_update(kr, now, false, fn_reserve, &a));
+        kr->chunk = kr->chunk < KMS_KEYRING_SEAL_CHUNK / 2 ? kr->chunk * 2 : KMS_KEYRING_SEAL_CHUNK;
         kr->win_id = a.id;
         kr->win_next = a.lo;
         kr->win_end = a.hi;

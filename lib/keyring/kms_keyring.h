@@ -21,7 +21,8 @@
  * The file (format in docs/protocol.md) is replaced atomically (temporary file, fsync,
  * rename, fsync of the directory) under an exclusive lock on PATH.lock, each change applied
  * to a fresh read of the file, so concurrent writers never lose each other's changes. Seal
- * counts are reserved durably in chunks before use, so a crash can only over-count.
+ * counts are reserved durably in chunks before use (1, 2, 4, ... up to KMS_KEYRING_SEAL_CHUNK
+ * per holder), so a crash can only over-count.
  *
  * A process holding the keyring notices a newer file at most KMS_KEYRING_RECHECK_MS after it
  * was written (a stat on the next acquire), or at once with kms_keyring_refresh().
@@ -40,10 +41,10 @@
 #include "keyring/kms_keystore.h"
 
 #define KMS_KEYRING_DEFAULT_MAX_SEALS (UINT64_C(1) << 28) /* AES-GCM random nonces: 2^32 cap */
-#define KMS_KEYRING_SEAL_CHUNK        1024                /* seals reserved per durable write */
-#define KMS_KEYRING_MAX_RECORDS       64  /* key records kept, destroyed ones included */
-#define KMS_KEYRING_MAX_GRACE_RATIO   32  /* grace <= 32 x lifetime: bounded live keys */
-#define KMS_KEYRING_RECHECK_MS        200 /* how stale a holder's view may get */
+#define KMS_KEYRING_SEAL_CHUNK        1024 /* largest number of seals reserved per write */
+#define KMS_KEYRING_MAX_RECORDS       64   /* key records kept, destroyed ones included */
+#define KMS_KEYRING_MAX_GRACE_RATIO   32   /* grace <= 32 x lifetime: bounded live keys */
+#define KMS_KEYRING_RECHECK_MS        200  /* how stale a holder's view may get */
 #define KMS_KEYRING_FILE_MAX          16384
 
 enum kms_key_state {

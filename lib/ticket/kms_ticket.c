@@ -33,21 +33,23 @@ void kms_ticket_claims_wipe(struct kms_ticket_claims *c)
 kms_result kms_ticket_header_parse(const uint8_t *t, size_t n, struct kms_ticket_header *h)
 {
     KMS_ENSURE_REF(h);
-    memset(h, 0, sizeof(*h));
+    h->version = 0;
+    h->kind = 0;
+    h->key_id = 0;
+    h->ct_len = 0;
     KMS_ENSURE(t != NULL || n == 0, KMS_ERR_ARG);
     KMS_ENSURE(n >= KMS_TICKET_OVERHEAD, KMS_ERR_TRUNCATED);
     KMS_ENSURE(n <= KMS_TICKET_MAX, KMS_ERR_TOO_LONG);
+    /* The length is checked above, so these reads cannot fail; the cursor still bounds them. */
     struct kms_cur c;
     kms_cur_init(&c, t, n);
-    struct kms_ticket_header v = {0};
-    KMS_TRY(kms_cur_get_u8(&c, &v.version));
-    KMS_TRY(kms_cur_get_u8(&c, &v.kind));
-    KMS_TRY(kms_cur_get_u32(&c, &v.key_id));
-    KMS_TRY(kms_cur_get_bytes(&c, v.nonce, sizeof(v.nonce)));
-    KMS_ENSURE(v.version == KMS_TICKET_VERSION, KMS_ERR_TICKET_VERSION);
-    KMS_ENSURE(v.kind == KMS_TICKET_KUE || v.kind == KMS_TICKET_MEDIA, KMS_ERR_TICKET_VERSION);
-    v.ct_len = kms_cur_remaining(&c) - 16;
-    *h = v;
+    KMS_TRY(kms_cur_get_u8(&c, &h->version));
+    KMS_TRY(kms_cur_get_u8(&c, &h->kind));
+    KMS_TRY(kms_cur_get_u32(&c, &h->key_id));
+    KMS_TRY(kms_cur_get_bytes(&c, h->nonce, sizeof(h->nonce)));
+    KMS_ENSURE(h->version == KMS_TICKET_VERSION, KMS_ERR_TICKET_VERSION);
+    KMS_ENSURE(h->kind == KMS_TICKET_KUE || h->kind == KMS_TICKET_MEDIA, KMS_ERR_TICKET_VERSION);
+    h->ct_len = kms_cur_remaining(&c) - KMS_GCM_TAG_LEN;
     return KMS_RESULT_OK;
 }
 
@@ -161,14 +163,32 @@ static kms_result get_key_field(struct kms_cur *v, uint8_t *dst, size_t *len)
     return KMS_RESULT_OK;
 }
 
+/* Every byte printable ASCII without space (0x21..0x7e), eight bytes at a time: in a word x,
+ * (x - 0x21..21) & ~x & 0x80..80 flags bytes below 0x21 and (x + 0x01..01) | x flags bytes of
+ * 0x7f and above (each test is exact for bytes below 0x80, and x's own top bit catches the
+ * rest). Identities are checked on every ticket open, so this is on the hot path. */
+static bool ident_chars_ok(const uint8_t *p, size_t n)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    uint64_t bad = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        bad |= ((x - 0x21 * ones) & ~x) | (x + ones) | x;
+    }
+    for (; i < n; i++) {
+        bad |= (uint64_t)((uint8_t)(p[i] - 0x21u) > 0x5du) << 7;
+    }
+    return (bad & high) == 0;
+}
+
 static kms_result get_ident_field(struct kms_cur *v, struct kms_ticket_ident *id)
 {
     size_t n = kms_cur_remaining(v);
     KMS_ENSURE(n >= 1 && n <= KMS_TICKET_IDENT_MAX, KMS_ERR_TICKET_FIELD);
-    const uint8_t *p = kms_cur_peek_ptr(v);
-    for (size_t i = 0; i < n; i++) {
-        KMS_ENSURE(p[i] > 0x20 && p[i] < 0x7f, KMS_ERR_TICKET_FIELD);
-    }
+    KMS_ENSURE(ident_chars_ok(kms_cur_peek_ptr(v), n), KMS_ERR_TICKET_FIELD);
     KMS_TRY(kms_cur_get_bytes(v, (uint8_t *)id->s, n));
     id->s[n] = '\0';
     id->len = n;
@@ -232,8 +252,7 @@ static kms_result decode_fields(struct kms_cur *cur, enum kms_ticket_kind kind,
     while (kms_cur_remaining(cur) > 0) {
         uint8_t type = 0;
         struct kms_cur v;
-        KMS_ENSURE(kms_ok(kms_cur_get_u8(cur, &type)), KMS_ERR_TICKET_FIELD);
-        KMS_ENSURE(kms_ok(kms_cur_get_lv16(cur, &v)), KMS_ERR_TICKET_FIELD);
+        KMS_ENSURE(kms_ok(kms_cur_get_tlv8_16(cur, &type, &v)), KMS_ERR_TICKET_FIELD);
         unsigned base = type & 0x7fu;
         /* Ascending order; equal types only for the repeatable identity lists. */
         KMS_ENSURE(type >= last, KMS_ERR_TICKET_FIELD);
@@ -258,11 +277,35 @@ static kms_result decode_fields(struct kms_cur *cur, enum kms_ticket_kind kind,
     return KMS_RESULT_OK;
 }
 
+/* Empties c without touching its ~4.6 KB of identity storage: every field is read through a
+ * length or count, so zeroing those is enough for a fresh decode (a failure wipes it all). */
+static void claims_reset(struct kms_ticket_claims *c)
+{
+    c->kind = 0;
+    c->key_id = 0;
+    c->issued = 0;
+    c->expires = 0;
+    memset(c->token_id, 0, sizeof(c->token_id));
+    c->kue_len = 0;
+    c->impi.len = 0;
+    c->impi.s[0] = '\0';
+    c->n_impu = 0;
+    c->counter_base = 0;
+    c->mode = 0;
+    c->naf_id_len = 0;
+    c->ks_naf_expires = 0;
+    c->tgk_len = 0;
+    c->mpk_len = 0;
+    c->initiator.len = 0;
+    c->initiator.s[0] = '\0';
+    c->n_responder = 0;
+}
+
 kms_result kms_ticket_payload_decode(const uint8_t *p, size_t n, enum kms_ticket_kind kind,
                                      struct kms_ticket_claims *c)
 {
     KMS_ENSURE_REF(c);
-    memset(c, 0, sizeof(*c));
+    claims_reset(c);
     KMS_ENSURE(p != NULL || n == 0, KMS_ERR_ARG);
     KMS_ENSURE(kind == KMS_TICKET_KUE || kind == KMS_TICKET_MEDIA, KMS_ERR_ARG);
     struct kms_cur cur;
@@ -340,7 +383,7 @@ kms_result kms_ticket_open(struct kms_keyring *kr, uint64_t now, const uint8_t *
     size_t pt_len = 0;
 
     KMS_ENSURE_OUT(rc, kr != NULL && c != NULL, KMS_ERR_ARG);
-    memset(c, 0, sizeof(*c));
+    claims_reset(c);
     struct kms_ticket_header h;
     KMS_TRY_OUT(rc, kms_ticket_header_parse(t, n, &h));
     KMS_ENSURE_OUT(rc, h.kind == (uint8_t)kind, KMS_ERR_TICKET_VERSION);

@@ -52,7 +52,16 @@ kms_result kms_mem_secure_init(size_t size)
 void kms_wipe(void *p, size_t n)
 {
     if (p != NULL && n > 0) {
+#if defined(__GNUC__)
+        /* memset, then a barrier that claims to read the memory: the compiler must assume the
+         * zeros are observed, so it cannot drop the store (the technique of glibc's
+         * explicit_bzero). A plain inlined memset is several times cheaper than OPENSSL_cleanse
+         * for the short buffers wiped on every ticket. */
+        memset(p, 0, n);
+        __asm__ __volatile__("" : : "r"(p) : "memory");
+#else
         OPENSSL_cleanse(p, n);
+#endif
     }
 }
 

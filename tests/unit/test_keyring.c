@@ -203,13 +203,23 @@ static void test_seal_reservation(void **state)
     struct kms_keyring *other = NULL;
     expect_ok(kms_keyring_open(f->path, f->ks, &other));
     uint8_t t[KMS_TICKET_MAX];
-    seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
+    /* Windows of 1, 2, 4, ...: three seals by one holder reserve 1 + 2, one by another 1. */
+    for (int i = 0; i < 3; i++) {
+        seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
+    }
     seal(other, T0 + 1, T0 + 60, t, NULL, NULL);
     expect_ok(kms_keyring_refresh(f->kr));
-    assert_int_equal(info_of(f->kr, T0 + 1, 1).seals, 2 * KMS_KEYRING_SEAL_CHUNK);
+    assert_int_equal(info_of(f->kr, T0 + 1, 1).seals, 4);
+    /* The window grows to KMS_KEYRING_SEAL_CHUNK and stays there. */
+    for (int i = 0; i < 3000; i++) {
+        seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
+    }
+    expect_ok(kms_keyring_refresh(f->kr));
+    /* 1+2+...+512 = 1023, then chunks of 1024: 3003 seals need 1023 + 2 x 1024 = 3071. */
+    assert_int_equal(info_of(f->kr, T0 + 1, 1).seals, 3071 + 1);
     /* Both keep sealing from their own windows without writing. */
     uint64_t g = kms_keyring_generation(f->kr);
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 50; i++) { /* 68 seals are left in f's window */
         seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
     }
     assert_int_equal(kms_keyring_generation(f->kr), g);

@@ -305,6 +305,32 @@ static void test_payload_rules(void **state)
     expect_err(kms_ticket_payload_decode(p, n, KMS_TICKET_MEDIA, &c), KMS_ERR_TICKET_FIELD);
     n = media_payload(p, 6, KMS_TF_RESPONDER, "sip:\x01@x", 7);
     expect_err(kms_ticket_payload_decode(p, n, KMS_TICKET_MEDIA, &c), KMS_ERR_TICKET_FIELD);
+    /* Every forbidden byte value, at every position of identities of 1 to 20 bytes (the check
+     * runs eight bytes at a time, then byte by byte). */
+    for (size_t len = 1; len <= 20; len++) {
+        char id[32];
+        memset(id, 'a', len);
+        n = media_payload(p, 6, KMS_TF_RESPONDER, id, len);
+        expect_ok(kms_ticket_payload_decode(p, n, KMS_TICKET_MEDIA, &c));
+        for (size_t at = 0; at < len; at++) {
+            for (unsigned v = 0; v < 256; v++) {
+                if (v > 0x20 && v < 0x7f) {
+                    continue;
+                }
+                id[at] = (char)v;
+                n = media_payload(p, 6, KMS_TF_RESPONDER, id, len);
+                kms_result r = kms_ticket_payload_decode(p, n, KMS_TICKET_MEDIA, &c);
+                if (r.err != KMS_ERR_TICKET_FIELD) {
+                    fail_msg("byte %02x at %zu of %zu accepted", v, at, len);
+                }
+            }
+            id[at] = 'a';
+        }
+        id[len - 1] = '~'; /* the extremes of the allowed range pass */
+        id[0] = '!';
+        n = media_payload(p, 6, KMS_TF_RESPONDER, id, len);
+        expect_ok(kms_ticket_payload_decode(p, n, KMS_TICKET_MEDIA, &c));
+    }
     /* Bad lengths: a key too short, a time of 7 bytes. */
     n = media_payload(p, 4, KMS_TF_MPK, "short", 5);
     expect_err(kms_ticket_payload_decode(p, n, KMS_TICKET_MEDIA, &c), KMS_ERR_TICKET_FIELD);
