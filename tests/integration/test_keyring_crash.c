@@ -59,8 +59,8 @@
 #define T0            UINT64_C(1000000) /* the keyring's creation time */
 #define LIFETIME      10
 #define GRACE         20
-#define MAX_SEALS     2500 /* chunks of 1024, 1024, 452: the third reservation ends the key */
-#define MAX_BURST     2048 /* seals in one burst: at most one budget-forced rotation */
+#define MAX_SEALS     1100 /* chunks of 1024 and 76: the second reservation ends the key */
+#define MAX_BURST     1200 /* seals in one burst: at most one budget-forced rotation */
 #define TICKET_CAP    256
 #define REC_MAGIC     UINT32_C(0x4b52434b)
 
@@ -399,7 +399,7 @@ __attribute__((noreturn)) static void child_main(const struct ks_kind *kind, con
             child_op(fd, kr, OP_REVOKE, victim, now);
         } else {
             /* A burst at one instant: crosses seal chunks, sometimes the whole budget. */
-            uint64_t n = 1 + rng_below(&seed, rng_below(&seed, 4) == 0 ? MAX_BURST : 64);
+            uint64_t n = 1 + rng_below(&seed, rng_below(&seed, 16) == 0 ? MAX_BURST : 16);
             for (uint64_t i = 0; i < n; i++) {
                 child_op(fd, kr, OP_SEAL, 0, now);
             }
@@ -499,8 +499,9 @@ struct stats {
     unsigned iters;
     unsigned killed_in_write; /* a new PATH.tmp was left */
     unsigned tmp_empty, tmp_partial, tmp_complete;
-    unsigned inflight_landed; /* the operation in flight was durable though not reported */
-    unsigned tmp_overwritten; /* a child completed a write over a leftover PATH.tmp */
+    unsigned inflight_landed;        /* the operation in flight was durable though not reported */
+    unsigned tmp_overwritten;        /* a child completed a write over a leftover PATH.tmp */
+    unsigned killed_in[OP_SEAL + 1]; /* by operation in flight (0: none) */
     unsigned long ops, rotations, revokes, seals, tickets_checked;
 };
 
@@ -731,6 +732,7 @@ static void check_after_kill(const struct ks_kind *kind, const char *path, struc
           fl->set ? op_name(fl->r.op) : "(between operations)", kms_err_name(rc.err));
     uint64_t gen = kms_keyring_generation(kr);
     uint64_t now = fl->set ? fl->r.now : m->now;
+    s->killed_in[fl->set ? fl->r.op : 0]++;
 
     if (check_leftover(kind, m, fl, tmp_before, had_tmp, tmp_now, gen, s)) {
         s->killed_in_write++;
@@ -788,6 +790,8 @@ static uint64_t pick_delay_ns(uint64_t *seed)
     }
 }
 
+/* Sleeps (never spins: a spinning parent would keep the child off its CPU) until the delay is
+ * over, reading what the child reports meanwhile so that the pipe never fills. */
 static void wait_draining(int fd, uint64_t delay_ns, struct bytes *in)
 {
     uint64_t end = mono_ns() + delay_ns;
@@ -797,9 +801,13 @@ static void wait_draining(int fd, uint64_t delay_ns, struct bytes *in)
         if (t >= end) {
             return;
         }
-        if (end - t > 1000000) {
+        uint64_t left = end - t;
+        if (left >= 1000000) {
             struct pollfd p = {.fd = fd, .events = POLLIN};
-            (void)poll(&p, 1, (int)((end - t) / 1000000));
+            (void)poll(&p, 1, (int)(left / 1000000));
+        } else {
+            struct timespec ts = {0, (long)left};
+            (void)nanosleep(&ts, NULL);
         }
     }
 }
@@ -883,6 +891,10 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
            kind->name, s.iters, s.killed_in_write, s.tmp_empty, s.tmp_partial, s.tmp_complete,
            s.inflight_landed, s.tmp_overwritten, s.ops, s.rotations, m.max_id, s.revokes, s.seals,
            s.tickets_checked, secs);
+    printf("keyring_crash[%s]: kills between operations %u, in rotate %u, maintain %u, revoke %u, "
+           "seal %u\n",
+           kind->name, s.killed_in[0], s.killed_in[OP_ROTATE], s.killed_in[OP_MAINTAIN],
+           s.killed_in[OP_REVOKE], s.killed_in[OP_SEAL]);
     CHECK(iters == 0 || s.killed_in_write > 0,
           "no kill landed inside a write: the test proved nothing (tune the delays)");
     free(in.p);
