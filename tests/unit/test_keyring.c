@@ -345,6 +345,76 @@ static void test_integrity(void **state)
     fx_free(f);
 }
 
+/* A crash leaves PATH.tmp behind (empty, partly written, or complete but never renamed): it
+ * is never read, and the next write replaces it whole. */
+static void write_bytes(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(p, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static size_t read_bytes(const char *path, uint8_t *p, size_t cap)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t n = fread(p, 1, cap, fp);
+    fclose(fp);
+    return n;
+}
+
+static void test_leftover_tmp(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    char tmp[160];
+    th_path(tmp, sizeof(tmp), f->dir, "keyring.tmp");
+    uint8_t t[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    size_t n = seal(f->kr, T0, T0 + 60, t, &id, NULL);
+    /* Garbage larger than the keyring (a write that did not truncate would keep its tail),
+     * then an empty file. */
+    static uint8_t junk[KMS_KEYRING_FILE_MAX];
+    memset(junk, 0xa5, sizeof(junk));
+    size_t sizes[] = {sizeof(junk), 0};
+    for (size_t i = 0; i < 2; i++) {
+        write_bytes(tmp, junk, sizes[i]);
+        struct kms_keyring *kr = NULL;
+        expect_ok(kms_keyring_open(f->path, f->ks, &kr));
+        uint64_t gen = kms_keyring_generation(kr);
+        expect_ok(kms_keyring_rotate(kr, T0 + 1, &id));
+        assert_int_equal(id, 2 + i);
+        assert_int_equal(kms_keyring_generation(kr), gen + 1);
+        assert_int_not_equal(access(tmp, F_OK), 0); /* renamed over the keyring */
+        kms_keyring_close(kr);
+        expect_ok(kms_keyring_open(f->path, f->ks, &kr));
+        assert_int_equal(n_active(kr, T0 + 1), 1);
+        expect_ok(open_t(kr, T0 + 1, t, n));
+        kms_keyring_close(kr);
+    }
+    /* A complete image killed before its rename: the keyring stays at the old generation,
+     * and the id it would have created is free again (it never became durable). */
+    char old[160];
+    th_path(old, sizeof(old), f->dir, "old");
+    uint8_t img[KMS_KEYRING_FILE_MAX];
+    size_t len = read_bytes(f->path, img, sizeof(img));
+    write_bytes(old, img, len);
+    expect_ok(kms_keyring_rotate(f->kr, T0 + 2, &id));
+    assert_int_equal(id, 4);
+    assert_int_equal(rename(f->path, tmp), 0);
+    assert_int_equal(rename(old, f->path), 0);
+    struct kms_keyring *kr = NULL;
+    expect_ok(kms_keyring_open(f->path, f->ks, &kr));
+    assert_int_equal(info_of(kr, T0 + 2, 3).state, KMS_KEY_ACTIVE);
+    expect_ok(kms_keyring_rotate(kr, T0 + 3, &id));
+    assert_int_equal(id, 4);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    expect_ok(open_t(kr, T0 + 3, t, n));
+    kms_keyring_close(kr);
+    fx_free(f);
+}
+
 /* Many rotations: ids never reused, records bounded, exactly one active key throughout. */
 static void test_many_rotations(void **state)
 {
@@ -454,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_refresh),
         cmocka_unit_test(test_integrity),
+        cmocka_unit_test(test_leftover_tmp),
         cmocka_unit_test(test_many_rotations),
         cmocka_unit_test(test_keyring_full),
         cmocka_unit_test(test_threads),
