@@ -63,6 +63,7 @@ struct kms_keyring {
     ino_t ino;
     struct timespec mtim;
     off_t size;
+    int fd; /* open on the file st was read from (see struct file_id) */
     uint64_t last_check_ms;
     /* this process's reserved seals: [win_next, win_end) of key win_id; the next reservation
      * asks for `chunk` (1, doubling up to KMS_KEYRING_SEAL_CHUNK, so that a short-lived
@@ -271,12 +272,30 @@ static kms_result decode_state(struct kms_keystore *ks, const uint8_t *p, size_t
     return kms_cur_expect_end(&c);
 }
 
+/* The identity of the file a state was read from, and a descriptor kept open on it: while we
+ * hold the old inode, a rewritten keyring can never get its inode number, so (device, inode,
+ * size, mtime) always tells a new file from the one we hold, even within one clock tick. */
 struct file_id {
     dev_t dev;
     ino_t ino;
     struct timespec mtim;
     off_t size;
+    int fd; /* -1: none */
 };
+
+static void file_id_init(struct file_id *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+}
+
+static void file_id_close(struct file_id *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+}
 
 static bool same_file(const struct file_id *a, const struct stat *s)
 {
@@ -284,7 +303,8 @@ static bool same_file(const struct file_id *a, const struct stat *s)
            a->mtim.tv_sec == s->st_mtim.tv_sec && a->mtim.tv_nsec == s->st_mtim.tv_nsec;
 }
 
-/* Reads and authenticates the file at path into st (fid: the identity of what was read). */
+/* Reads and authenticates the file at path into st (fid: the identity of what was read, with
+ * the descriptor left open for the caller). */
 static kms_result read_state(struct kms_keystore *ks, const char *path, struct kr_state *st,
                              struct file_id *fid)
 {
@@ -319,13 +339,17 @@ static kms_result read_state(struct kms_keystore *ks, const char *path, struct k
     fid->ino = s.st_ino;
     fid->mtim = s.st_mtim;
     fid->size = s.st_size;
+    fid->fd = fd;
+    fd = -1;
     rc = KMS_RESULT_OK;
 out:
     if (img != NULL) {
         kms_wipe(img, n + 1);
         free(img);
     }
-    close(fd);
+    if (fd >= 0) {
+        close(fd);
+    }
     return rc;
 }
 
@@ -370,8 +394,7 @@ out:
 
 /* ---- installing a newly read state ---- */
 
-static void install_state(struct kms_keyring *kr, const struct kr_state *st,
-                          const struct file_id *fid)
+static void install_state(struct kms_keyring *kr, const struct kr_state *st, struct file_id *fid)
 {
     struct kms_kkms *loaded[KMS_KEYRING_MAX_RECORDS] = {0};
     for (size_t i = 0; i < st->n; i++) {
@@ -399,6 +422,11 @@ static void install_state(struct kms_keyring *kr, const struct kr_state *st,
     kr->ino = fid->ino;
     kr->mtim = fid->mtim;
     kr->size = fid->size;
+    if (kr->fd >= 0) {
+        close(kr->fd);
+    }
+    kr->fd = fid->fd; /* adopted */
+    fid->fd = -1;
     kr->last_check_ms = mono_ms();
 }
 
@@ -406,7 +434,7 @@ static kms_result refresh_locked(struct kms_keyring *kr)
 {
     struct stat s;
     KMS_ENSURE(stat(kr->path, &s) == 0, errno == ENOENT ? KMS_ERR_NOT_FOUND : KMS_ERR_IO);
-    struct file_id cur = {kr->dev, kr->ino, kr->mtim, kr->size};
+    struct file_id cur = {kr->dev, kr->ino, kr->mtim, kr->size, -1};
     kr->last_check_ms = mono_ms();
     if (same_file(&cur, &s)) {
         return KMS_RESULT_OK;
@@ -414,10 +442,12 @@ static kms_result refresh_locked(struct kms_keyring *kr)
     struct kr_state *st = malloc(sizeof(*st));
     KMS_ENSURE(st != NULL, KMS_ERR_NOMEM);
     struct file_id fid;
+    file_id_init(&fid);
     kms_result rc = read_state(kr->ks, kr->path, st, &fid);
     if (kms_ok(rc)) {
         install_state(kr, st, &fid);
     }
+    file_id_close(&fid);
     kms_wipe(st, sizeof(*st));
     free(st);
     return rc;
@@ -592,6 +622,8 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
 {
     kms_result rc = KMS_RC_INIT;
     int lfd = -1;
+    struct file_id fid;
+    file_id_init(&fid);
     struct kms_buf img;
     kms_buf_init(&img, KMS_KEYRING_FILE_MAX, true);
     struct kr_txn *t = calloc(1, sizeof(*t));
@@ -599,7 +631,6 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
     t->kr = kr;
     t->now = now;
     KMS_TRY_OUT(rc, lock_file(kr, &lfd));
-    struct file_id fid = {0};
     if (creating) {
         struct stat s;
         KMS_ENSURE_OUT(rc, lstat(kr->path, &s) != 0 && errno == ENOENT, KMS_ERR_EXISTS);
@@ -611,9 +642,15 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
         t->st.generation++;
         KMS_TRY_OUT(rc, encode_state(kr->ks, &t->st, &img));
         KMS_TRY_OUT(rc, write_atomic(kr, kms_buf_data(&img), kms_buf_len(&img)));
+        file_id_close(&fid);
+        /* Under the lock nobody else replaces the file: what we open is what we wrote. */
+        fid.fd = open(kr->path, O_RDONLY | O_CLOEXEC);
         struct stat s;
-        KMS_ENSURE_OUT(rc, stat(kr->path, &s) == 0, KMS_ERR_IO);
-        fid = (struct file_id){s.st_dev, s.st_ino, s.st_mtim, s.st_size};
+        KMS_ENSURE_OUT(rc, fid.fd >= 0 && fstat(fid.fd, &s) == 0, KMS_ERR_IO);
+        fid.dev = s.st_dev;
+        fid.ino = s.st_ino;
+        fid.mtim = s.st_mtim;
+        fid.size = s.st_size;
     }
     /* The file no longer references these: erase them (a failure leaves an orphan for the
      * next sweep, never a referenced key gone). */
@@ -634,6 +671,7 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
     install_state(kr, &t->st, &fid);
     rc = KMS_RESULT_OK;
 out:
+    file_id_close(&fid);
     if (lfd >= 0) {
         close(lfd); /* releases the lock */
     }
@@ -668,6 +706,7 @@ static kms_result kr_new(const char *path, struct kms_keystore *ks, struct kms_k
     struct kms_keyring *kr = calloc(1, sizeof(*kr));
     KMS_ENSURE(kr != NULL, KMS_ERR_NOMEM);
     kr->ks = ks;
+    kr->fd = -1;
     kr->chunk = 1;
     pthread_mutex_init(&kr->mu, NULL);
     kr->path = str_join(path, "");
@@ -698,6 +737,9 @@ void kms_keyring_close(struct kms_keyring *kr)
     for (size_t i = 0; i < KMS_KEYRING_MAX_RECORDS; i++) {
         kkms_unref(kr->loaded[i]);
     }
+    if (kr->fd >= 0) {
+        close(kr->fd);
+    }
     pthread_mutex_destroy(&kr->mu);
     free(kr->path);
     free(kr->lock_path);
@@ -725,6 +767,8 @@ kms_result kms_keyring_create(const char *path, struct kms_keystore *ks,
                               const struct kms_keyring_policy *pol, uint64_t now,
                               struct kms_keyring **out)
 {
+    KMS_ENSURE_REF(out);
+    *out = NULL;
     KMS_ENSURE_REF(pol);
     KMS_TRY(check_policy(pol));
     struct kms_keyring *kr = NULL;
@@ -741,6 +785,8 @@ kms_result kms_keyring_create(const char *path, struct kms_keystore *ks,
 
 kms_result kms_keyring_open(const char *path, struct kms_keystore *ks, struct kms_keyring **out)
 {
+    KMS_ENSURE_REF(out);
+    *out = NULL;
     struct kms_keyring *kr = NULL;
     KMS_TRY(kr_new(path, ks, &kr));
     pthread_mutex_lock(&kr->mu);
