@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The end-to-end demo. Until the daemons exist (BSF, KMS), it walks one subscriber through the
 # GBA bootstrap maths with the imskms CLI, each step on both sides, and checks that the two
-# sides agree: Milenage -> AUTN -> RES -> (resync) -> Ks -> Ks_NAF -> B-TID.
+# sides agree: Milenage -> AUTN -> RES -> (resync) -> Ks -> Ks_NAF -> B-TID; then seals an
+# encrypted Kue under a Kkms with a 2 s lifetime and shows it opening in the grace period and
+# refused after it.
 # Exits 0 when every step behaved as shown, 1 otherwise. Installs and builds what it needs.
 #
 # usage: scripts/demo.sh [--no-build]
@@ -12,7 +14,7 @@ cd "$(dirname "$0")/.."
 build=1
 case "${1:-}" in
 --no-build) build=0 ;;
---help | -h) sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+--help | -h) sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) echo "demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 esac
@@ -100,6 +102,34 @@ step "5. B-TID: the name under which the KMS asks the BSF for Ks_NAF (Zn)"
 BTID=$(get btid "$($B crypto btid --rand "$RAND" --bsf-fqdn $BSF)")
 say "B-TID = base64(RAND)@BSF = $BTID"
 check "B-TID has the form base64(RAND)@$BSF" sh -c "printf '%s' '$BTID' | grep -Eq '^[A-Za-z0-9+/]{22}==@$BSF\$'"
+
+step "6. The KMS's own key Kkms: a sealed Kue token, rotation and the grace period"
+KD=$(mktemp -d)
+trap 'rm -rf "$KD"' EXIT
+head -c 32 /dev/urandom >"$KD/kek"
+chmod 600 "$KD/kek"
+KEYS="--keyring $KD/keyring --kek-file $KD/kek"
+# shellcheck disable=SC2086 # $KEYS is two options on purpose
+$B keys init $KEYS --lifetime 2 --grace 2 >/dev/null
+say "keyring: Kkms seals for 2 s, then opens its tokens for 2 s more (short, to watch it live)"
+# shellcheck disable=SC2086
+TOK=$($B token seal $KEYS --impi $IMPI --impu sip:+15550001@ims.example.org --lifetime 3600)
+T1=$(get token "$TOK")
+say "encrypted Kue for $IMPI under key $(get key_id "$TOK"): $(printf '%.48s' "$T1")..."
+say "its expiry is capped at the key's end of grace: $(get expires "$TOK")"
+# shellcheck disable=SC2086
+check "the KMS opens it and reads the identity back" sh -c "$B token open $KEYS $T1 | grep -q '^impi=$IMPI\$'"
+sleep 2.2
+# shellcheck disable=SC2086
+NEW=$($B token seal $KEYS --impi $IMPI --lifetime 3600)
+check "after 2 s a new Kkms seals new tokens (key $(get key_id "$NEW"))" [ "$(get key_id "$NEW")" = 2 ]
+# shellcheck disable=SC2086
+check "the old token still opens: key 1 is in its grace period" sh -c "$B token open $KEYS $T1 >/dev/null"
+sleep 2.2
+rc=0
+# shellcheck disable=SC2086
+$B token open $KEYS "$T1" >/dev/null 2>"$KD/err" || rc=$?
+check "after the grace period it is refused (exit 1): $(cat "$KD/err")" [ $rc -eq 1 ]
 
 step "Result"
 if [ $failures -eq 0 ]; then

@@ -20,6 +20,8 @@ static const struct cli_cmd cmds[] = {
     {"crypto", "known-answer tools: Milenage, AUTS, resync, KDF, Ks_NAF, B-TID, MIKEY PRF",
      cmd_crypto},
     {"mikey", "MIKEY messages: decode and print every field", cmd_mikey},
+    {"keys", "the Kkms keyring: init, list, status, rotate, revoke, destroy-expired", cmd_keys},
+    {"token", "sealed tickets: seal, inspect, open", cmd_token},
     {"version", "print the version", cmd_version},
 };
 

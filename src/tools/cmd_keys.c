@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * imskms keys: the Kkms keyring (init, list, status, rotate, revoke, destroy-expired).
+ * Every command works on the file named by --keyring with the keystore named by --kek-file or
+ * --hsm; every change goes through the library's locked, atomic update.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cli_keyring.h"
+#include "cmds.h"
+
+#define KEYS_EXIT_NOTE                                                                             \
+    "\nExit status: 0 success, 1 a check failed (wrong KEK, altered keyring), 2 bad usage,\n"      \
+    "3 internal or file system error.\n"
+
+enum { O_KEYRING, O_KEK, O_HSM, O_LIFETIME, O_GRACE, O_MAX_SEALS };
+static const struct cli_opt opts[] = {
+    {"keyring", true, false},  {"kek-file", true, false}, {"hsm", true, false},
+    {"lifetime", true, false}, {"grace", true, false},    {"max-seals", true, false},
+};
+#define N_COMMON 3 /* --keyring, --kek-file, --hsm */
+
+static const char init_help[] =
+    "usage: imskms keys init --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "                        --lifetime SECONDS --grace SECONDS [--max-seals N]\n"
+    "\n"
+    "Creates a keyring with key 1 active. A key seals for --lifetime seconds (less when it\n"
+    "reaches --max-seals first, or is rotated by hand), then opens only, until --grace seconds\n"
+    "after its planned end; then it is destroyed. Tickets sealed under a key never expire after\n"
+    "its end of grace.\n"
+    "\n" KEYSTORE_OPTS_HELP "  --lifetime SECONDS  how long a key seals (1 .. 3162240000)\n"
+    "  --grace SECONDS     how long it still opens afterwards (1 .. 32 x lifetime)\n"
+    "  --max-seals N       seals per key before a forced rotation (default 268435456 = 2^28,\n"
+    "                      well below the 2^32 random-nonce limit of AES-GCM; at most 2^32)\n"
+    "\n"
+    "Prints keyring=, key_id=, and the key's times. Refuses to overwrite an existing "
+    "file.\n" KEYS_EXIT_NOTE;
+
+static const char list_help[] =
+    "usage: imskms keys list --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "\n"
+    "One line per key record, newest first:\n"
+    "  key_id=N state=active|grace|destroyed effective=... activated=T active_until=T\n"
+    "  grace_until=T seals=N [retired=T] [destroyed=T end=expired|revoked]\n"
+    "T is UTC (YYYY-MM-DDTHH:MM:SSZ). `state` is what the file records, `effective` what holds\n"
+    "now (a key past its grace opens nothing even before destroy-expired records it).\n"
+    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+
+static const char status_help[] =
+    "usage: imskms keys status --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "\n"
+    "Prints the policy (lifetime=, grace=, max_seals=), the active key (active_key=,\n"
+    "active_until=, seals=), keys_grace= and keys_destroyed= counts, and keystore=.\n"
+    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+
+static const char rotate_help[] =
+    "usage: imskms keys rotate --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "\n"
+    "Makes a new key active now; the old one seals no more and opens until its end of grace.\n"
+    "Prints key_id= (the new key).\n"
+    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+
+static const char revoke_help[] =
+    "usage: imskms keys revoke --keyring PATH (--kek-file FILE | --hsm URI) KEYID\n"
+    "\n"
+    "Destroys key KEYID at once (for a compromised Kkms): its material is erased and every\n"
+    "ticket under it is refused. Revoking the active key makes a new key active in the same\n"
+    "write. Prints revoked= and, when a new key was made, key_id=.\n"
+    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+
+static const char destroy_help[] =
+    "usage: imskms keys destroy-expired --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "\n"
+    "Housekeeping: destroys keys whose grace has ended, rotates an active key whose lifetime\n"
+    "is over, drops the oldest destroyed records beyond 64, and removes token objects left by\n"
+    "an interrupted write (PKCS#11). Prints destroyed= (count) and rotated=yes|no.\n"
+    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+
+static const char *stamp(uint64_t t, char *buf, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(buf, cap, "@%llu", (unsigned long long)t);
+    }
+    return buf;
+}
+
+static void print_key_line(const struct kms_key_info *k)
+{
+    char a[32], b[32], c[32];
+    printf("key_id=%u state=%s effective=%s activated=%s active_until=%s grace_until=%s "
+           "seals=%llu",
+           k->id, kms_key_state_name(k->state), kms_key_state_name(k->effective),
+           stamp(k->activated, a, sizeof(a)), stamp(k->active_until, b, sizeof(b)),
+           stamp(k->grace_until, c, sizeof(c)), (unsigned long long)k->seals);
+    if (k->retired != 0) {
+        printf(" retired=%s", stamp(k->retired, a, sizeof(a)));
+    }
+    if (k->state == KMS_KEY_DESTROYED) {
+        printf(" destroyed=%s end=%s", stamp(k->destroyed, a, sizeof(a)),
+               k->end == KMS_KEY_END_REVOKED ? "revoked" : "expired");
+    }
+    putchar('\n');
+}
+
+/* Parses the options of one keys command (common ones, plus n_extra more, plus max_pos). */
+static int parse(const char *prefix, int argc, char **argv, size_t n_opts, size_t max_pos,
+                 const char *help, struct cli_args *a)
+{
+    int rc = cli_parse(prefix, opts, n_opts, max_pos, argc, argv, a);
+    if (rc == 0 && a->help) {
+        fputs(help, stdout);
+    }
+    return rc;
+}
+
+static int keys_init(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    int rc = parse(prefix, argc, argv, 6, 0, init_help, &a);
+    if (rc != 0 || a.help) {
+        return rc;
+    }
+    struct kms_keyring_policy pol = {0, 0, KMS_KEYRING_DEFAULT_MAX_SEALS};
+    if (a.val[O_KEYRING] == NULL) {
+        return cli_missing(&a, "keyring");
+    }
+    if ((rc = cli_parse_u64(&a, "lifetime", a.val[O_LIFETIME], 1, UINT64_C(3162240000),
+                            &pol.lifetime)) != 0 ||
+        (rc = cli_parse_u64(&a, "grace", a.val[O_GRACE], 1, UINT64_C(3162240000), &pol.grace)) !=
+            0) {
+        return rc;
+    }
+    if (a.val[O_MAX_SEALS] != NULL &&
+        (rc = cli_parse_u64(&a, "max-seals", a.val[O_MAX_SEALS], 1, UINT64_C(1) << 32,
+                            &pol.max_seals)) != 0) {
+        return rc;
+    }
+    if (pol.grace > pol.lifetime * KMS_KEYRING_MAX_GRACE_RATIO) {
+        return cli_usage_error(&a, "--grace: at most 32 x --lifetime (bounds the keys kept)");
+    }
+    struct kms_keystore *ks = NULL;
+    struct kms_keyring *kr = NULL;
+    if ((rc = cli_open_keystore(&a, a.val[O_KEK], a.val[O_HSM], &ks)) != 0) {
+        return rc;
+    }
+    uint64_t now = cli_now();
+    kms_result r = kms_keyring_create(a.val[O_KEYRING], ks, &pol, now, &kr);
+    if (r.err == KMS_ERR_EXISTS) {
+        fprintf(stderr, "%s: --keyring %s: file exists (a keyring is never overwritten)\n", a.cmd,
+                a.val[O_KEYRING]);
+        rc = CLI_EXIT_USAGE;
+    } else if (!kms_ok(r)) {
+        rc = cli_fail(&a, "--keyring", r.err);
+    } else {
+        struct kms_key_info k;
+        size_t n = 0;
+        r = kms_keyring_list(kr, now, &k, 1, &n);
+        printf("keyring=%s\n", a.val[O_KEYRING]);
+        printf("keystore=%s\n", ks->ops->name);
+        if (kms_ok(r) && n == 1) {
+            printf("key_id=%u\n", k.id);
+            cli_print_time("active_until", k.active_until);
+            cli_print_time("grace_until", k.grace_until);
+        }
+    }
+    kms_keyring_close(kr);
+    kms_keystore_close(ks);
+    return rc;
+}
+
+/* Opens the keyring for the commands that work on an existing one. */
+static int open_ring(const struct cli_args *a, struct kms_keystore **ks, struct kms_keyring **kr)
+{
+    return cli_open_keyring(a, a->val[O_KEYRING], a->val[O_KEK], a->val[O_HSM], ks, kr);
+}
+
+static int keys_list(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_keystore *ks = NULL;
+    struct kms_keyring *kr = NULL;
+    int rc = parse(prefix, argc, argv, N_COMMON, 0, list_help, &a);
+    if (rc != 0 || a.help || (rc = open_ring(&a, &ks, &kr)) != 0) {
+        return rc;
+    }
+    struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
+    size_t n = 0;
+    kms_result r = kms_keyring_list(kr, cli_now(), k, KMS_KEYRING_MAX_RECORDS, &n);
+    if (!kms_ok(r)) {
+        rc = cli_fail(&a, NULL, r.err);
+    }
+    for (size_t i = 0; kms_ok(r) && i < n; i++) {
+        print_key_line(&k[i]);
+    }
+    kms_keyring_close(kr);
+    kms_keystore_close(ks);
+    return rc;
+}
+
+static int keys_status(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_keystore *ks = NULL;
+    struct kms_keyring *kr = NULL;
+    int rc = parse(prefix, argc, argv, N_COMMON, 0, status_help, &a);
+    if (rc != 0 || a.help || (rc = open_ring(&a, &ks, &kr)) != 0) {
+        return rc;
+    }
+    struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
+    size_t n = 0;
+    uint64_t now = cli_now();
+    kms_result r = kms_keyring_list(kr, now, k, KMS_KEYRING_MAX_RECORDS, &n);
+    if (!kms_ok(r)) {
+        rc = cli_fail(&a, NULL, r.err);
+    } else {
+        struct kms_keyring_policy pol;
+        kms_keyring_get_policy(kr, &pol);
+        size_t grace = 0, destroyed = 0;
+        const struct kms_key_info *active = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (k[i].state == KMS_KEY_ACTIVE) {
+                active = &k[i];
+            }
+            grace += k[i].effective == KMS_KEY_GRACE;
+            destroyed += k[i].effective == KMS_KEY_DESTROYED;
+        }
+        printf("keystore=%s\n", ks->ops->name);
+        printf("lifetime=%llu\ngrace=%llu\nmax_seals=%llu\n", (unsigned long long)pol.lifetime,
+               (unsigned long long)pol.grace, (unsigned long long)pol.max_seals);
+        if (active != NULL) {
+            printf("active_key=%u\n", active->id);
+            cli_print_time("active_until", active->active_until);
+            printf("seals=%llu\n", (unsigned long long)active->seals);
+            /* A lifetime that ran out while nothing sealed: the next seal rotates first. */
+            printf("rotation_due=%s\n", now >= active->active_until ? "yes" : "no");
+        }
+        printf("keys_grace=%zu\nkeys_destroyed=%zu\n", grace, destroyed);
+        printf("generation=%llu\n", (unsigned long long)kms_keyring_generation(kr));
+    }
+    kms_keyring_close(kr);
+    kms_keystore_close(ks);
+    return rc;
+}
+
+static int keys_rotate(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_keystore *ks = NULL;
+    struct kms_keyring *kr = NULL;
+    int rc = parse(prefix, argc, argv, N_COMMON, 0, rotate_help, &a);
+    if (rc != 0 || a.help || (rc = open_ring(&a, &ks, &kr)) != 0) {
+        return rc;
+    }
+    uint32_t id = 0;
+    kms_result r = kms_keyring_rotate(kr, cli_now(), &id);
+    rc = kms_ok(r) ? (printf("key_id=%u\n", id), CLI_EXIT_OK) : cli_fail(&a, NULL, r.err);
+    kms_keyring_close(kr);
+    kms_keystore_close(ks);
+    return rc;
+}
+
+static int keys_revoke(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_keystore *ks = NULL;
+    struct kms_keyring *kr = NULL;
+    int rc = parse(prefix, argc, argv, N_COMMON, 1, revoke_help, &a);
+    if (rc != 0 || a.help) {
+        return rc;
+    }
+    uint64_t id = 0;
+    if (a.n_pos != 1) {
+        return cli_usage_error(&a, "missing KEYID (see 'imskms keys list')");
+    }
+    if ((rc = cli_parse_u64(&a, "KEYID", a.pos[0], 1, UINT32_MAX, &id)) != 0 ||
+        (rc = open_ring(&a, &ks, &kr)) != 0) {
+        return rc;
+    }
+    uint32_t repl = 0;
+    kms_result r = kms_keyring_revoke(kr, cli_now(), (uint32_t)id, &repl);
+    if (r.err == KMS_ERR_NOT_FOUND) {
+        fprintf(stderr, "%s: no key %llu in this keyring\n", a.cmd, (unsigned long long)id);
+        rc = CLI_EXIT_USAGE;
+    } else if (r.err == KMS_ERR_KEY_DESTROYED) {
+        fprintf(stderr, "%s: key %llu is destroyed already\n", a.cmd, (unsigned long long)id);
+        rc = CLI_EXIT_USAGE;
+    } else if (!kms_ok(r)) {
+        rc = cli_fail(&a, NULL, r.err);
+    } else {
+        printf("revoked=%llu\n", (unsigned long long)id);
+        if (repl != 0) {
+            printf("key_id=%u\n", repl);
+        }
+    }
+    kms_keyring_close(kr);
+    kms_keystore_close(ks);
+    return rc;
+}
+
+static int keys_destroy_expired(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_keystore *ks = NULL;
+    struct kms_keyring *kr = NULL;
+    int rc = parse(prefix, argc, argv, N_COMMON, 0, destroy_help, &a);
+    if (rc != 0 || a.help || (rc = open_ring(&a, &ks, &kr)) != 0) {
+        return rc;
+    }
+    size_t destroyed = 0;
+    bool rotated = false;
+    kms_result r = kms_keyring_maintain(kr, cli_now(), &destroyed, &rotated);
+    if (kms_ok(r)) {
+        printf("destroyed=%zu\nrotated=%s\n", destroyed, rotated ? "yes" : "no");
+    } else {
+        rc = cli_fail(&a, NULL, r.err);
+    }
+    kms_keyring_close(kr);
+    kms_keystore_close(ks);
+    return rc;
+}
+
+static const struct cli_cmd keys_cmds[] = {
+    {"init", "create a keyring with its first key", keys_init},
+    {"list", "every key record with its state and times", keys_list},
+    {"status", "policy, the active key, counts", keys_status},
+    {"rotate", "make a new key active now", keys_rotate},
+    {"revoke", "destroy one key at once (compromise)", keys_revoke},
+    {"destroy-expired", "housekeeping: destroy keys past their grace", keys_destroy_expired},
+};
+
+int cmd_keys(const char *prefix, int argc, char **argv)
+{
+    return cli_dispatch(prefix, keys_cmds, sizeof(keys_cmds) / sizeof(keys_cmds[0]), NULL, argc,
+                        argv);
+}
