@@ -14,8 +14,9 @@
  * library, and C_Initialize/C_Finalize and the login state belong to the process, not to a
  * keystore. A small refcounted table therefore initialises each module once and finalises it
  * (after C_Logout) when its last keystore closes. Finalising explicitly matters beyond
- * tidiness: SoftHSM 2.6 on OpenSSL 3 crashes in its exit-time destructors when the module is
- * left initialised.
+ * tidiness: SoftHSM 2.6 on OpenSSL 3 is reported to crash in its exit-time destructors when
+ * the module is left initialised (not reproduced with Debian 12's 2.6.1-2.1, which exits
+ * cleanly either way; we finalise regardless).
  */
 #include "keyring/kms_keystore.h"
 

@@ -20,6 +20,13 @@ softhsm_env() {
     /*) ;;
     *) _se_dir=$(pwd)/$_se_dir ;;
     esac
+    # The directory goes into the URI unescaped: keep to characters RFC 7512 allows there.
+    case $_se_dir in
+    *[!A-Za-z0-9/._-]*)
+        echo "softhsm_env: directory name needs URI escaping, use a plainer one: $_se_dir" >&2
+        return 1
+        ;;
+    esac
     command -v softhsm2-util >/dev/null 2>&1 || {
         echo "softhsm_env: softhsm2-util missing (run scripts/deps.sh)" >&2
         return 1

@@ -10,6 +10,7 @@ set -eu
     exit 2
 }
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/hsm/softhsm_env.sh
 . "$here/softhsm_env.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/imskms-softhsm.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
