@@ -5,16 +5,18 @@ set -uo pipefail
 
 usage() {
   cat <<USAGE
-usage: bench/run.sh [crypto|mikey|replay|all] [--seconds S] [--rounds N]
+usage: bench/run.sh [crypto|mikey|replay|ticket|all] [--seconds S] [--rounds N]
        bench/run.sh --help
 
 Configures build/ with the default preset (cmake --preset default, once), builds the chosen
-benchmark targets (cmake --build build -j2 --target bench_crypto bench_mikey bench_replay)
+benchmark targets (cmake --build build -j2 --target bench_crypto bench_mikey bench_replay bench_ticket)
 and runs them with the arguments given:
   crypto       build/bin/bench_crypto: Milenage vectors and Ks_NAF derivations
   mikey        build/bin/bench_mikey: REQUEST_INIT_PSK build+seal, open, and both
   replay       build/bin/bench_replay: replay-guard commits at 10, 50 and 99 % live fill
-  all          all three in that order (the default when no program is named)
+  ticket       build/bin/bench_ticket: sealed tickets sealed and opened, file keystore and
+               PKCS#11 (a private SoftHSM2 token set up here), beside raw AES-256-GCM
+  all          all four in that order (the default when no program is named)
   --seconds S  time per case per round (default 0.2)
   --rounds N   interleaved rounds, figures are medians (default 5)
 'bench/run.sh mikey --help' shows a program's own help.
@@ -28,12 +30,13 @@ benchmark never fails a build.
 USAGE
 }
 
-progs=(bench_crypto bench_mikey bench_replay)
+progs=(bench_crypto bench_mikey bench_replay bench_ticket)
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   crypto) progs=(bench_crypto); shift ;;
   mikey) progs=(bench_mikey); shift ;;
   replay) progs=(bench_replay); shift ;;
+  ticket) progs=(bench_ticket); shift ;;
   all) shift ;;
 esac
 
@@ -48,6 +51,22 @@ cmake --build build -j2 --target "${progs[@]}" >&2 || {
   exit 2
 }
 for p in "${progs[@]}"; do
+  if [[ $p == bench_ticket ]]; then
+    # The PKCS#11 cases run against a throwaway SoftHSM2 token (tests/hsm/softhsm_env.sh).
+    hsm_dir=$(mktemp -d)
+    # shellcheck source=../tests/hsm/softhsm_env.sh
+    . tests/hsm/softhsm_env.sh
+    if softhsm_env "$hsm_dir" >&2; then
+      IMSKMS_BENCH_HSM_URI=$IMSKMS_TEST_HSM_URI "build/bin/$p" "$@"
+    else
+      echo "bench/run.sh: no SoftHSM2 token (run scripts/deps.sh); PKCS#11 cases skipped" >&2
+      "build/bin/$p" "$@"
+    fi
+    st=$?
+    rm -rf "$hsm_dir"
+    [[ $st -eq 0 ]] || exit $st
+    continue
+  fi
   "build/bin/$p" "$@" || exit $?
 done
 exit 0

@@ -105,6 +105,9 @@ KMS_MUST_CHECK kms_result kms_keyring_acquire_open(struct kms_keyring *kr, uint6
                                                    uint32_t id, struct kms_kkms **key);
 void kms_keyring_release(struct kms_kkms *key);
 
+/* A fresh random 96-bit nonce for one seal (from a pool the keyring refills from the DRBG). */
+KMS_MUST_CHECK kms_result kms_keyring_nonce(struct kms_keyring *kr, uint8_t nonce[12]);
+
 /* AES-256-GCM with a held key (see kms_keystore_ops.seal / .open). */
 KMS_MUST_CHECK kms_result kms_kkms_seal(struct kms_kkms *key, const uint8_t nonce[12],
                                         const uint8_t *aad, size_t aad_len, const uint8_t *pt,

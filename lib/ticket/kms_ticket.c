@@ -4,7 +4,6 @@
 
 #include <string.h>
 
-#include "crypto/kms_ossl.h"
 #include "keyring/kms_keyring.h"
 #include "util/kms_cur.h"
 #include "util/kms_mem.h"
@@ -355,7 +354,7 @@ kms_result kms_ticket_seal(struct kms_keyring *kr, uint64_t now, struct kms_tick
     uint8_t *hdr = NULL;
     KMS_TRY_OUT(rc, kms_buf_put_space(out, KMS_TICKET_HEADER_LEN, &hdr));
     write_aad(hdr, (uint8_t)c->kind, key_id);
-    KMS_TRY_OUT(rc, kms_random(hdr + KMS_TICKET_AAD_LEN, KMS_GCM_NONCE_LEN));
+    KMS_TRY_OUT(rc, kms_keyring_nonce(kr, hdr + KMS_TICKET_AAD_LEN));
     uint8_t nonce[KMS_GCM_NONCE_LEN];
     uint8_t aad[KMS_TICKET_AAD_LEN];
     memcpy(aad, hdr, sizeof(aad));

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
+#include "util/kms_mem.h"
 
 void kms_buf_init(struct kms_buf *b, size_t max, bool secret)
 {
@@ -16,12 +16,15 @@ void kms_buf_init_fixed(struct kms_buf *b, uint8_t *storage, size_t cap, bool se
     *b = (struct kms_buf){.d = storage, .cap = cap, .max = cap, .secret = secret, .fixed = true};
 }
 
+/* Only bytes below the high-water mark ever held data: wiping them is enough (a 4 KiB fixed
+ * buffer holding a 200-byte ticket payload costs a 200-byte wipe, not 4 KiB). */
 void kms_buf_reset(struct kms_buf *b)
 {
     if (b->secret && b->d != NULL) {
-        OPENSSL_cleanse(b->d, b->cap);
+        kms_wipe(b->d, b->hw);
     }
     b->len = 0;
+    b->hw = 0;
 }
 
 void kms_buf_truncate(struct kms_buf *b, size_t len)
@@ -29,7 +32,7 @@ void kms_buf_truncate(struct kms_buf *b, size_t len)
     if (len >= b->len) {
         return;
     }
-    OPENSSL_cleanse(b->d + len, b->len - len);
+    kms_wipe(b->d + len, b->len - len);
     b->len = len;
 }
 
@@ -67,7 +70,7 @@ static kms_result ensure(struct kms_buf *b, size_t n)
     if (b->d != NULL) {
         /* realloc could leave a copy of secret bytes behind: copy, wipe, free instead. */
         if (b->secret) {
-            OPENSSL_cleanse(b->d, b->cap);
+            kms_wipe(b->d, b->hw);
         }
         free(b->d);
     }
@@ -82,6 +85,9 @@ kms_result kms_buf_put_space(struct kms_buf *b, size_t n, uint8_t **where)
     KMS_TRY(ensure(b, n));
     *where = b->d + b->len;
     b->len += n;
+    if (b->len > b->hw) {
+        b->hw = b->len;
+    }
     return KMS_RESULT_OK;
 }
 

@@ -24,6 +24,7 @@ struct kms_buf {
     size_t len;
     size_t cap;
     size_t max;
+    size_t hw;   /* high-water mark: bytes of d that ever held data (what a wipe covers) */
     bool secret; /* wipe on growth and cleanup */
     bool fixed;  /* d is caller storage: never reallocated or freed */
 };

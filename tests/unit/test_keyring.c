@@ -512,6 +512,24 @@ static void test_threads(void **state)
     fx_free(f);
 }
 
+/* Nonces come from a pool refilled from the DRBG: none repeats across refills. */
+static void test_nonces(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000);
+    enum { N = 300 }; /* more than three pools */
+    static uint8_t seen[N][12];
+    for (size_t i = 0; i < N; i++) {
+        expect_ok(kms_keyring_nonce(f->kr, seen[i]));
+        static const uint8_t zero[12] = {0};
+        assert_memory_not_equal(seen[i], zero, 12);
+        for (size_t j = 0; j < i; j++) {
+            assert_memory_not_equal(seen[i], seen[j], 12);
+        }
+    }
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_many_rotations),
         cmocka_unit_test(test_keyring_full),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_nonces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
