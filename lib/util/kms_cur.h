@@ -26,7 +26,12 @@ struct kms_cur {
 };
 
 /* A cursor over [p, p+len). p may be NULL when len is 0. */
-void kms_cur_init(struct kms_cur *c, const uint8_t *p, size_t len);
+static inline void kms_cur_init(struct kms_cur *c, const uint8_t *p, size_t len)
+{
+    c->p = len > 0 ? p : NULL;
+    c->len = p != NULL ? len : 0;
+    c->off = 0;
+}
 
 static inline size_t kms_cur_remaining(const struct kms_cur *c)
 {
