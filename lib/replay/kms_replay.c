@@ -252,22 +252,29 @@ static kms_result check_locked(struct kms_replay *rg, const uint64_t fp[2], uint
     return KMS_RESULT_OK;
 }
 
+/* What check and commit share: the arguments, the time checks (before the HMAC, so a stale
+ * request costs no MAC), the fingerprint (outside the lock: the keyed context is only ever
+ * copied), then under the lock the checks again and the lookup. On success the lock is HELD
+ * (*locked set) and *slot is the pair's slot; the caller releases it. */
+static kms_result locate(struct kms_replay *rg, const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
+                         const uint8_t *rand, size_t rand_len, uint64_t ts, uint64_t now,
+                         uint64_t fp[2], size_t *slot, bool *locked)
+{
+    KMS_TRY(check_args(rg, token_id, rand, rand_len));
+    KMS_TRY(kms_replay_check_time(rg, ts, now));
+    KMS_TRY(fingerprint(rg, token_id, rand, rand_len, fp));
+    KMS_ENSURE(pthread_mutex_lock(&rg->lock) == 0, KMS_ERR_INTERNAL);
+    *locked = true;
+    return check_locked(rg, fp, ts, now, slot);
+}
+
 kms_result kms_replay_check(struct kms_replay *rg, const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
                             const uint8_t *rand, size_t rand_len, uint64_t ts, uint64_t now)
 {
-    kms_result rc = KMS_RC_INIT;
     uint64_t fp[2] = {0, 0};
     bool locked = false;
     size_t slot = 0;
-    KMS_TRY_OUT(rc, check_args(rg, token_id, rand, rand_len));
-    /* Cheap refusals first: a stale request costs no HMAC. */
-    KMS_TRY_OUT(rc, kms_replay_check_time(rg, ts, now));
-    KMS_TRY_OUT(rc, fingerprint(rg, token_id, rand, rand_len, fp));
-    KMS_ENSURE_OUT(rc, pthread_mutex_lock(&rg->lock) == 0, KMS_ERR_INTERNAL);
-    locked = true;
-    KMS_TRY_OUT(rc, check_locked(rg, fp, ts, now, &slot));
-    rc = KMS_RESULT_OK;
-out:
+    kms_result rc = locate(rg, token_id, rand, rand_len, ts, now, fp, &slot, &locked);
     if (locked) {
         pthread_mutex_unlock(&rg->lock);
     }
@@ -281,13 +288,7 @@ kms_result kms_replay_commit(struct kms_replay *rg, const uint8_t token_id[KMS_R
     uint64_t fp[2] = {0, 0};
     bool locked = false;
     size_t slot = 0;
-    KMS_TRY_OUT(rc, check_args(rg, token_id, rand, rand_len));
-    KMS_TRY_OUT(rc, kms_replay_check_time(rg, ts, now));
-    /* The HMAC runs outside the lock: the keyed context is only ever copied. */
-    KMS_TRY_OUT(rc, fingerprint(rg, token_id, rand, rand_len, fp));
-    KMS_ENSURE_OUT(rc, pthread_mutex_lock(&rg->lock) == 0, KMS_ERR_INTERNAL);
-    locked = true;
-    KMS_TRY_OUT(rc, check_locked(rg, fp, ts, now, &slot));
+    KMS_TRY_OUT(rc, locate(rg, token_id, rand, rand_len, ts, now, fp, &slot, &locked));
 
     const uint64_t expiry = sat_add(ts, rg->skew);
     if (rg->slots[slot].expiry != 0) {

@@ -173,155 +173,162 @@ static int keys_init(const char *prefix, int argc, char **argv)
     return rc;
 }
 
-/* Opens the keyring for the commands that work on an existing one. */
-static int open_ring(const struct cli_args *a, struct kms_keystore **ks, struct kms_keyring **kr)
-{
-    return cli_open_keyring(a, a->val[O_KEYRING], a->val[O_KEK], a->val[O_HSM], ks, kr);
-}
+/* The body of a command on an existing keyring: prints its output, returns the exit status. */
+typedef int (*ring_fn)(const struct cli_args *a, struct kms_keystore *ks, struct kms_keyring *kr);
 
-static int keys_list(const char *prefix, int argc, char **argv)
+/* Parses the common options (and up to max_pos positional arguments), opens the keystore and
+ * the keyring, runs fn, closes both. */
+static int with_ring(const char *prefix, int argc, char **argv, size_t max_pos, const char *help,
+                     int (*pre)(struct cli_args *a), ring_fn fn)
 {
     struct cli_args a;
     struct kms_keystore *ks = NULL;
     struct kms_keyring *kr = NULL;
-    int rc = parse(prefix, argc, argv, N_COMMON, 0, list_help, &a);
-    if (rc != 0 || a.help || (rc = open_ring(&a, &ks, &kr)) != 0) {
+    int rc = parse(prefix, argc, argv, N_COMMON, max_pos, help, &a);
+    if (rc != 0 || a.help || (pre != NULL && (rc = pre(&a)) != 0) ||
+        (rc = cli_open_keyring(&a, a.val[O_KEYRING], a.val[O_KEK], a.val[O_HSM], &ks, &kr)) != 0) {
         return rc;
     }
-    struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
-    size_t n = 0;
-    kms_result r = kms_keyring_list(kr, cli_now(), k, KMS_KEYRING_MAX_RECORDS, &n);
-    if (!kms_ok(r)) {
-        rc = cli_fail(&a, NULL, r.err);
-    }
-    for (size_t i = 0; kms_ok(r) && i < n; i++) {
-        print_key_line(&k[i]);
-    }
+    rc = fn(&a, ks, kr);
     kms_keyring_close(kr);
     kms_keystore_close(ks);
     return rc;
 }
 
-static int keys_status(const char *prefix, int argc, char **argv)
+static int do_list(const struct cli_args *a, struct kms_keystore *ks, struct kms_keyring *kr)
 {
-    struct cli_args a;
-    struct kms_keystore *ks = NULL;
-    struct kms_keyring *kr = NULL;
-    int rc = parse(prefix, argc, argv, N_COMMON, 0, status_help, &a);
-    if (rc != 0 || a.help || (rc = open_ring(&a, &ks, &kr)) != 0) {
-        return rc;
+    (void)ks;
+    struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
+    size_t n = 0;
+    kms_result r = kms_keyring_list(kr, cli_now(), k, KMS_KEYRING_MAX_RECORDS, &n);
+    if (!kms_ok(r)) {
+        return cli_fail(a, NULL, r.err);
     }
+    for (size_t i = 0; i < n; i++) {
+        print_key_line(&k[i]);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int do_status(const struct cli_args *a, struct kms_keystore *ks, struct kms_keyring *kr)
+{
     struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
     size_t n = 0;
     uint64_t now = cli_now();
     kms_result r = kms_keyring_list(kr, now, k, KMS_KEYRING_MAX_RECORDS, &n);
     if (!kms_ok(r)) {
-        rc = cli_fail(&a, NULL, r.err);
-    } else {
-        struct kms_keyring_policy pol;
-        kms_keyring_get_policy(kr, &pol);
-        size_t grace = 0, destroyed = 0;
-        const struct kms_key_info *active = NULL;
-        for (size_t i = 0; i < n; i++) {
-            if (k[i].state == KMS_KEY_ACTIVE) {
-                active = &k[i];
-            }
-            grace += k[i].effective == KMS_KEY_GRACE;
-            destroyed += k[i].effective == KMS_KEY_DESTROYED;
-        }
-        printf("keystore=%s\n", ks->ops->name);
-        printf("lifetime=%llu\ngrace=%llu\nmax_seals=%llu\n", (unsigned long long)pol.lifetime,
-               (unsigned long long)pol.grace, (unsigned long long)pol.max_seals);
-        if (active != NULL) {
-            printf("active_key=%u\n", active->id);
-            cli_print_time("active_until", active->active_until);
-            printf("seals=%llu\n", (unsigned long long)active->seals);
-            /* A lifetime that ran out while nothing sealed: the next seal rotates first. */
-            printf("rotation_due=%s\n", now >= active->active_until ? "yes" : "no");
-        }
-        printf("keys_grace=%zu\nkeys_destroyed=%zu\n", grace, destroyed);
-        printf("generation=%llu\n", (unsigned long long)kms_keyring_generation(kr));
+        return cli_fail(a, NULL, r.err);
     }
-    kms_keyring_close(kr);
-    kms_keystore_close(ks);
+    struct kms_keyring_policy pol;
+    kms_keyring_get_policy(kr, &pol);
+    size_t grace = 0, destroyed = 0;
+    const struct kms_key_info *active = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i].state == KMS_KEY_ACTIVE) {
+            active = &k[i];
+        }
+        grace += k[i].effective == KMS_KEY_GRACE;
+        destroyed += k[i].effective == KMS_KEY_DESTROYED;
+    }
+    printf("keystore=%s\n", ks->ops->name);
+    printf("lifetime=%llu\ngrace=%llu\nmax_seals=%llu\n", (unsigned long long)pol.lifetime,
+           (unsigned long long)pol.grace, (unsigned long long)pol.max_seals);
+    if (active != NULL) {
+        printf("active_key=%u\n", active->id);
+        cli_print_time("active_until", active->active_until);
+        printf("seals=%llu\n", (unsigned long long)active->seals);
+        /* A lifetime that ran out while nothing sealed: the next seal rotates first. */
+        printf("rotation_due=%s\n", now >= active->active_until ? "yes" : "no");
+    }
+    printf("keys_grace=%zu\nkeys_destroyed=%zu\n", grace, destroyed);
+    printf("generation=%llu\n", (unsigned long long)kms_keyring_generation(kr));
+    return CLI_EXIT_OK;
+}
+
+static int do_rotate(const struct cli_args *a, struct kms_keystore *ks, struct kms_keyring *kr)
+{
+    (void)ks;
+    uint32_t id = 0;
+    kms_result r = kms_keyring_rotate(kr, cli_now(), &id);
+    if (!kms_ok(r)) {
+        return cli_fail(a, NULL, r.err);
+    }
+    printf("key_id=%u\n", id);
+    return CLI_EXIT_OK;
+}
+
+static uint32_t revoke_id;
+
+static int pre_revoke(struct cli_args *a)
+{
+    uint64_t id = 0;
+    if (a->n_pos != 1) {
+        return cli_usage_error(a, "missing KEYID (see 'imskms keys list')");
+    }
+    int rc = cli_parse_u64(a, "KEYID", a->pos[0], 1, UINT32_MAX, &id);
+    revoke_id = (uint32_t)id;
     return rc;
+}
+
+static int do_revoke(const struct cli_args *a, struct kms_keystore *ks, struct kms_keyring *kr)
+{
+    (void)ks;
+    uint32_t repl = 0;
+    kms_result r = kms_keyring_revoke(kr, cli_now(), revoke_id, &repl);
+    if (r.err == KMS_ERR_NOT_FOUND || r.err == KMS_ERR_KEY_DESTROYED) {
+        fprintf(stderr, "%s: %s %u\n", a->cmd,
+                r.err == KMS_ERR_NOT_FOUND ? "no such key in this keyring:"
+                                           : "already destroyed: key",
+                revoke_id);
+        return CLI_EXIT_USAGE;
+    }
+    if (!kms_ok(r)) {
+        return cli_fail(a, NULL, r.err);
+    }
+    printf("revoked=%u\n", revoke_id);
+    if (repl != 0) {
+        printf("key_id=%u\n", repl);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int do_destroy_expired(const struct cli_args *a, struct kms_keystore *ks,
+                              struct kms_keyring *kr)
+{
+    (void)ks;
+    size_t destroyed = 0;
+    bool rotated = false;
+    kms_result r = kms_keyring_maintain(kr, cli_now(), &destroyed, &rotated);
+    if (!kms_ok(r)) {
+        return cli_fail(a, NULL, r.err);
+    }
+    printf("destroyed=%zu\nrotated=%s\n", destroyed, rotated ? "yes" : "no");
+    return CLI_EXIT_OK;
+}
+
+static int keys_list(const char *prefix, int argc, char **argv)
+{
+    return with_ring(prefix, argc, argv, 0, list_help, NULL, do_list);
+}
+
+static int keys_status(const char *prefix, int argc, char **argv)
+{
+    return with_ring(prefix, argc, argv, 0, status_help, NULL, do_status);
 }
 
 static int keys_rotate(const char *prefix, int argc, char **argv)
 {
-    struct cli_args a;
-    struct kms_keystore *ks = NULL;
-    struct kms_keyring *kr = NULL;
-    int rc = parse(prefix, argc, argv, N_COMMON, 0, rotate_help, &a);
-    if (rc != 0 || a.help || (rc = open_ring(&a, &ks, &kr)) != 0) {
-        return rc;
-    }
-    uint32_t id = 0;
-    kms_result r = kms_keyring_rotate(kr, cli_now(), &id);
-    rc = kms_ok(r) ? (printf("key_id=%u\n", id), CLI_EXIT_OK) : cli_fail(&a, NULL, r.err);
-    kms_keyring_close(kr);
-    kms_keystore_close(ks);
-    return rc;
+    return with_ring(prefix, argc, argv, 0, rotate_help, NULL, do_rotate);
 }
 
 static int keys_revoke(const char *prefix, int argc, char **argv)
 {
-    struct cli_args a;
-    struct kms_keystore *ks = NULL;
-    struct kms_keyring *kr = NULL;
-    int rc = parse(prefix, argc, argv, N_COMMON, 1, revoke_help, &a);
-    if (rc != 0 || a.help) {
-        return rc;
-    }
-    uint64_t id = 0;
-    if (a.n_pos != 1) {
-        return cli_usage_error(&a, "missing KEYID (see 'imskms keys list')");
-    }
-    if ((rc = cli_parse_u64(&a, "KEYID", a.pos[0], 1, UINT32_MAX, &id)) != 0 ||
-        (rc = open_ring(&a, &ks, &kr)) != 0) {
-        return rc;
-    }
-    uint32_t repl = 0;
-    kms_result r = kms_keyring_revoke(kr, cli_now(), (uint32_t)id, &repl);
-    if (r.err == KMS_ERR_NOT_FOUND) {
-        fprintf(stderr, "%s: no key %llu in this keyring\n", a.cmd, (unsigned long long)id);
-        rc = CLI_EXIT_USAGE;
-    } else if (r.err == KMS_ERR_KEY_DESTROYED) {
-        fprintf(stderr, "%s: key %llu is destroyed already\n", a.cmd, (unsigned long long)id);
-        rc = CLI_EXIT_USAGE;
-    } else if (!kms_ok(r)) {
-        rc = cli_fail(&a, NULL, r.err);
-    } else {
-        printf("revoked=%llu\n", (unsigned long long)id);
-        if (repl != 0) {
-            printf("key_id=%u\n", repl);
-        }
-    }
-    kms_keyring_close(kr);
-    kms_keystore_close(ks);
-    return rc;
+    return with_ring(prefix, argc, argv, 1, revoke_help, pre_revoke, do_revoke);
 }
 
 static int keys_destroy_expired(const char *prefix, int argc, char **argv)
 {
-    struct cli_args a;
-    struct kms_keystore *ks = NULL;
-    struct kms_keyring *kr = NULL;
-    int rc = parse(prefix, argc, argv, N_COMMON, 0, destroy_help, &a);
-    if (rc != 0 || a.help || (rc = open_ring(&a, &ks, &kr)) != 0) {
-        return rc;
-    }
-    size_t destroyed = 0;
-    bool rotated = false;
-    kms_result r = kms_keyring_maintain(kr, cli_now(), &destroyed, &rotated);
-    if (kms_ok(r)) {
-        printf("destroyed=%zu\nrotated=%s\n", destroyed, rotated ? "yes" : "no");
-    } else {
-        rc = cli_fail(&a, NULL, r.err);
-    }
-    kms_keyring_close(kr);
-    kms_keystore_close(ks);
-    return rc;
+    return with_ring(prefix, argc, argv, 0, destroy_help, NULL, do_destroy_expired);
 }
 
 static const struct cli_cmd keys_cmds[] = {

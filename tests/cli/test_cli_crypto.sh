@@ -5,13 +5,8 @@
 set -u
 B=$1
 V=$2
-fails=0
-passes=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
 # expect_out NAME WANT -- CMD...: stdout contains the line NAME=WANT and exit 0
 expect_line() {
@@ -156,5 +151,4 @@ done
 "$B" crypto --help | grep -q '^usage: imskms crypto' && ok || bad "imskms crypto --help"
 "$B" --version | grep -q '^imskms ' && ok || bad "imskms --version"
 
-echo "$passes passed, $fails failed"
-[ $fails -eq 0 ]
+finish test_cli_crypto.sh

@@ -9,13 +9,8 @@
 set -u
 B=$1
 MODE=$2
-fails=0
-passes=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
 # run EXPECTED_STATUS DESCRIPTION CMD...: output in $tmp/out, $tmp/err.
 run() {
@@ -185,5 +180,4 @@ for i in 1 2 3; do
 done
 [ "$ids" = 112 ] && ok || bad "count-forced rotation: key ids $ids, expected 1 1 2"
 
-echo "test_cli_keys.sh ($MODE): $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish "test_cli_keys.sh ($MODE)"

@@ -9,13 +9,8 @@ set -u
 B=$1
 V=$2
 MK=$3
-fails=0
-passes=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
 # Reads "key = value" of block [name] from a vector file.
 val() { # file block key
@@ -348,5 +343,4 @@ fi
 if "$B" mikey --help | grep -q '^  decode '; then ok; else bad "mikey --help lists decode"; fi
 if "$B" --help | grep -q '^  mikey '; then ok; else bad "imskms --help lists mikey"; fi
 
-echo "$passes passed, $fails failed"
-[ $fails -eq 0 ]
+finish test_cli_mikey.sh
