@@ -108,7 +108,7 @@ static kms_result s_module_load(const char *path, void **dl, CK_FUNCTION_LIST_PT
     CK_C_GetFunctionList get = NULL;
     *f = NULL;
     *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    KMS_ENSURE(*dl != NULL, KMS_ERR_HSM);
+    KMS_ENSURE(*dl != NULL, KMS_ERR_HSM_MODULE);
     void *sym = dlsym(*dl, "C_GetFunctionList");
     if (sym != NULL) {
         /* POSIX guarantees a data pointer from dlsym converts to a function pointer. */
@@ -119,7 +119,7 @@ static kms_result s_module_load(const char *path, void **dl, CK_FUNCTION_LIST_PT
         (void)dlclose(*dl);
         *dl = NULL;
         *f = NULL;
-        KMS_BAIL(KMS_ERR_HSM);
+        KMS_BAIL(KMS_ERR_HSM_MODULE);
     }
     return KMS_RESULT_OK;
 }
@@ -242,7 +242,7 @@ static kms_result s_find_slot(CK_FUNCTION_LIST_PTR f, const struct kms_p11_uri *
             found++;
         }
     }
-    KMS_ENSURE_OUT(rc, found == 1, KMS_ERR_HSM);
+    KMS_ENSURE_OUT(rc, found == 1, KMS_ERR_HSM_TOKEN);
     rc = KMS_RESULT_OK;
 out:
     free(slots);
@@ -256,7 +256,11 @@ static kms_result s_login(struct p11_ks *ks, const struct kms_p11_uri *u)
     size_t pin_len = 0;
     KMS_TRY_OUT(rc, kms_p11_uri_pin(u, &pin, &pin_len));
     CK_RV rv = ks->f->C_Login(ks->session, CKU_USER, pin->d, pin_len);
-    KMS_ENSURE_OUT(rc, rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN, KMS_ERR_HSM);
+    KMS_ENSURE_OUT(rc, rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN,
+                   rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_INVALID ||
+                           rv == CKR_PIN_LEN_RANGE
+                       ? KMS_ERR_HSM_LOGIN
+                       : KMS_ERR_HSM);
     rc = KMS_RESULT_OK;
 out:
     kms_secret_free(pin);

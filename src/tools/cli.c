@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,7 +111,7 @@ int cli_dispatch(const char *prefix, const struct cli_cmd *cmds, size_t n, const
     }
     fprintf(out, "usage: %s <command> [options]\n\ncommands:\n", prefix);
     for (size_t i = 0; i < n; i++) {
-        fprintf(out, "  %-12s %s\n", cmds[i].name, cmds[i].summary);
+        fprintf(out, "  %-15s %s\n", cmds[i].name, cmds[i].summary);
     }
     if (usage_tail != NULL) {
         fputs(usage_tail, out);
@@ -121,11 +122,11 @@ int cli_dispatch(const char *prefix, const struct cli_cmd *cmds, size_t n, const
 
 int cli_fail(const struct cli_args *a, const char *what, enum kms_err err)
 {
-    if (what != NULL) {
-        fprintf(stderr, "%s: %s: %s\n", a->cmd, what, kms_strerror(err));
-    } else {
-        fprintf(stderr, "%s: %s\n", a->cmd, kms_strerror(err));
-    }
+    /* A file system error names what the system said (errno of the failed call). */
+    int e = errno;
+    const char *sys = err == KMS_ERR_IO && e != 0 ? strerror(e) : NULL;
+    fprintf(stderr, "%s: %s%s%s%s%s\n", a->cmd, what != NULL ? what : "", what != NULL ? ": " : "",
+            kms_strerror(err), sys != NULL ? ": " : "", sys != NULL ? sys : "");
     return kms_err_exit_status(err);
 }
 

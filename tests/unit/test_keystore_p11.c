@@ -426,21 +426,21 @@ static void open_refuses_wrong_pin_token_or_module(void **state)
     char uri[512];
     struct kms_keystore *ks = NULL;
     uri_with(uri, sizeof(uri), "token=" TEST_LABEL, "pin-value=9999");
-    expect_err(kms_keystore_p11_open(uri, &ks), KMS_ERR_HSM);
+    expect_err(kms_keystore_p11_open(uri, &ks), KMS_ERR_HSM_LOGIN);
     assert_null(ks);
     uri_with(uri, sizeof(uri), "token=no-such-token", "pin-value=" TEST_PIN);
-    expect_err(kms_keystore_p11_open(uri, &ks), KMS_ERR_HSM);
+    expect_err(kms_keystore_p11_open(uri, &ks), KMS_ERR_HSM_TOKEN);
     uri_with(uri, sizeof(uri), "token=" TEST_LABEL ";serial=0000000000000000",
              "pin-value=" TEST_PIN);
-    expect_err(kms_keystore_p11_open(uri, &ks), KMS_ERR_HSM);
+    expect_err(kms_keystore_p11_open(uri, &ks), KMS_ERR_HSM_TOKEN);
     expect_err(kms_keystore_p11_open(
                    "pkcs11:token=t?module-path=/nonexistent/libnothing.so&pin-value=1", &ks),
-               KMS_ERR_HSM);
+               KMS_ERR_HSM_MODULE);
     /* a library that is not a PKCS#11 module */
     expect_err(kms_keystore_p11_open("pkcs11:token=t?module-path=/lib/x86_64-linux-gnu/"
                                      "libc.so.6&pin-value=1",
                                      &ks),
-               KMS_ERR_HSM);
+               KMS_ERR_HSM_MODULE);
     assert_null(ks);
     /* The right PIN works, also given inline, and after the failures above. */
     uri_with(uri, sizeof(uri), "token=" TEST_LABEL ";manufacturer=SoftHSM%20project",
