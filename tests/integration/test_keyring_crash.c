@@ -29,25 +29,37 @@
  * delays. The number of iterations is argv[1] or IMSKMS_CRASH_ITERS (default 200). The test
  * fails when no kill at all landed inside a write, since it would then prove nothing.
  *
- * Keystores come from a table of factories, so another keystore (PKCS#11) can be added to
- * the same run.
+ * Usage: test_keyring_crash [--keystore file|pkcs11|all] [ITERS [SEED]] (or
+ * IMSKMS_CRASH_KEYSTORE; default file). Keystores come from a table of factories:
+ *   - file: the key material is wrapped inside the keyring file;
+ *   - pkcs11: the token of IMSKMS_TEST_HSM_URI (run it under tests/hsm/with_softhsm.sh). Each
+ *     process opens its own keystore (the child after fork), the parent none across a fork.
+ *     After every kill the token's objects of the keyring, listed through the module by the
+ *     test itself, are checked against the file (check_token: a referenced key is never
+ *     missing, orphans are only what the interrupted operation can leave, and none survives
+ *     a completed sweep); the test fails when no kill left an orphan.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <p11-kit/pkcs11.h>
 
 #include "keyring/kms_keyring.h"
 #include "keyring/kms_keystore.h"
@@ -63,12 +75,15 @@
 #define MAX_BURST     1200 /* seals in one burst: at most one budget-forced rotation */
 #define TICKET_CAP    256
 #define REC_MAGIC     UINT32_C(0x4b52434b)
+#define TOK_MAX       256 /* token objects of one keyring the test can account for */
 
 /* ---- keystores ---- */
 
 struct ks_kind {
     const char *name;
     kms_result (*open)(struct kms_keystore **out);
+    bool token;           /* key material lives as token objects: check them after each kill */
+    uint64_t delay_scale; /* kill delays are multiplied by this (a slow token needs longer) */
 };
 
 static kms_result file_ks_open(struct kms_keystore **out)
@@ -78,14 +93,53 @@ static kms_result file_ks_open(struct kms_keystore **out)
     return kms_keystore_file_open_kek(kek, out);
 }
 
+/* The shared page of p11_atomic_shim.c (same layout). */
+struct kms_crash_guard {
+    atomic_int stop;
+    atomic_int busy;
+};
+
+static bool g_in_child;
+
+/* The private SoftHSM2 token of tests/hsm/with_softhsm.sh. Every process opens its own (the
+ * child after fork: a PKCS#11 session or an initialised module never crosses a fork). The
+ * child reaches it through p11_atomic_shim (KMS_P11_SHIM), so that the kill never lands inside
+ * a token call; the parent loads the module itself. */
+static kms_result p11_ks_open(struct kms_keystore **out)
+{
+    static const char attr[] = "module-path=";
+    const char *uri = getenv("IMSKMS_TEST_HSM_URI");
+    if (uri == NULL) {
+        return KMS_ERR(KMS_ERR_HSM_URI);
+    }
+    if (!g_in_child) {
+        return kms_keystore_p11_open(uri, out);
+    }
+    char shim_uri[2048];
+    const char *p = strstr(uri, attr);
+    if (p == NULL) {
+        return KMS_ERR(KMS_ERR_HSM_URI);
+    }
+    const char *rest = p + sizeof(attr) - 1;
+    rest += strcspn(rest, ";?&");
+    int n = snprintf(shim_uri, sizeof(shim_uri), "%.*s%s%s%s", (int)(p - uri), uri, attr,
+                     KMS_P11_SHIM, rest);
+    if (n < 0 || (size_t)n >= sizeof(shim_uri)) {
+        return KMS_ERR(KMS_ERR_HSM_URI);
+    }
+    return kms_keystore_p11_open(shim_uri, out);
+}
+
 static const struct ks_kind ks_kinds[] = {
-    {"file", file_ks_open},
+    {"file", file_ks_open, false, 1},
+    {"pkcs11", p11_ks_open, true, 4},
 };
 
 /* ---- failure: never leaves a child or a directory behind ---- */
 
 static pid_t g_child = -1;
 static char g_dir[64];
+static struct kms_crash_guard *g_guard; /* token keystores: see p11_atomic_shim.c */
 
 static void rm_dir(const char *dir)
 {
@@ -140,7 +194,10 @@ __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt
 #define CHECK_OK(call)                                                                             \
     do {                                                                                           \
         kms_result r_ = (call);                                                                    \
-        CHECK(r_.err == KMS_OK, "%s: %s", #call, kms_err_name(r_.err));                            \
+        int line_ = 0;                                                                             \
+        const char *file_ = kms_err_where(&line_);                                                 \
+        CHECK(r_.err == KMS_OK, "%s: %s (raised at %s:%d)", #call, kms_err_name(r_.err), file_,    \
+              line_);                                                                              \
     } while (0)
 
 /* ---- PRNG (splitmix64): reproducible from the printed seed ---- */
@@ -208,6 +265,7 @@ struct rec {
     uint64_t now;
     uint64_t gen;     /* BEGIN: file generation before; DONE: after */
     uint64_t expires; /* seal: the ticket's expiry (capped at its key's grace_until) */
+    uint64_t live;    /* BEGIN: bit i set when key max_id - i is recorded ACTIVE or GRACE */
 };
 
 static void send_rec(int fd, const struct rec *r, const uint8_t *ticket)
@@ -240,6 +298,7 @@ struct view {
     uint64_t active_seals;
     uint32_t grace_ids[KMS_KEYRING_MAX_RECORDS];
     size_t n_grace;
+    uint64_t live; /* as in struct rec */
 };
 
 static kms_result get_view(struct kms_keyring *kr, uint64_t now, struct view *v)
@@ -256,6 +315,14 @@ static kms_result get_view(struct kms_keyring *kr, uint64_t now, struct view *v)
             v->active_seals = k[i].seals;
         } else if (k[i].state == KMS_KEY_GRACE) {
             v->grace_ids[v->n_grace++] = k[i].id;
+        }
+    }
+    /* The live keys are the newest few (at most lifetime + grace seconds old, a few ids per
+     * operation of 2..4 s): they always fit the mask. */
+    for (size_t i = 0; i < n; i++) {
+        if (k[i].state == KMS_KEY_ACTIVE || k[i].state == KMS_KEY_GRACE) {
+            KMS_ENSURE(v->max_id - k[i].id < 64, KMS_ERR_INTERNAL);
+            v->live |= UINT64_C(1) << (v->max_id - k[i].id);
         }
     }
     return KMS_RESULT_OK;
@@ -324,6 +391,7 @@ static void child_op(int fd, struct kms_keyring *kr, uint8_t op, uint32_t victim
     r.gen = v.gen;
     r.max_id = v.max_id;
     r.add = keys_added(op, victim, &v, now);
+    r.live = v.live;
     send_rec(fd, &r, NULL);
 
     uint8_t t[TICKET_CAP];
@@ -433,6 +501,9 @@ struct model {
     size_t n_tr;
     struct ticket *fresh; /* tickets reported since the last check */
     size_t n_fresh, cap_fresh;
+    uint32_t orphans[TOK_MAX]; /* token objects of the ring the file did not reference at the
+                                  last check */
+    size_t n_orphans;
 };
 
 static struct track *track_of(struct model *m, uint32_t id)
@@ -502,6 +573,12 @@ struct stats {
     unsigned inflight_landed;        /* the operation in flight was durable though not reported */
     unsigned tmp_overwritten;        /* a child completed a write over a leftover PATH.tmp */
     unsigned killed_in[OP_SEAL + 1]; /* by operation in flight (0: none) */
+    unsigned kills_orphaned;         /* token: the kill left at least one orphan */
+    unsigned orphan_future;          /* ... generated, not yet in the file */
+    unsigned orphan_past;            /* ... dropped by the file, not yet destroyed */
+    unsigned orphans_swept;          /* a sweep in the next child removed earlier orphans */
+    size_t max_orphans;
+    unsigned kills_deferred; /* token: held until the child's token call returned */
     unsigned long ops, rotations, revokes, seals, tickets_checked;
 };
 
@@ -511,11 +588,14 @@ struct inflight {
     struct rec r;
 };
 
+/* *swept: an operation that ends with a sweep of the keystore completed (kr_update sweeps
+ * after every rotation, revoke and maintain, a seal that rotated included). */
 static void apply_records(struct model *m, const struct bytes *in, struct inflight *fl,
-                          struct stats *s, unsigned *writes)
+                          struct stats *s, unsigned *writes, bool *swept)
 {
     size_t off = 0;
     fl->set = false;
+    *swept = false;
     while (in->n - off >= sizeof(struct rec)) {
         struct rec r;
         memcpy(&r, in->p + off, sizeof(r));
@@ -547,6 +627,7 @@ static void apply_records(struct model *m, const struct bytes *in, struct inflig
               op_name(r.op), r.max_id, m->max_id, wrote ? b->add : 0);
         s->ops++;
         *writes += wrote;
+        *swept = *swept || r.op != OP_SEAL || (wrote && b->add > 0);
         switch (r.op) {
         case OP_ROTATE:
             CHECK(wrote && r.key_id == r.max_id, "rotate: new id %u, highest %u", r.key_id,
@@ -719,9 +800,234 @@ static bool check_leftover(const struct ks_kind *kind, const struct model *m,
     return true;
 }
 
-/* After a kill: the file against the reports, then every fresh ticket and the kept samples. */
+/* ---- the token, seen through the module directly (never through the library) ---- */
+
+/* Copies the value of attribute `name` of the PKCS#11 URI (path or query; the test URIs
+ * carry no percent-escapes). */
+static void uri_attr(const char *uri, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = uri; (p = strstr(p, name)) != NULL; p += nl) {
+        bool starts = p > uri && strchr(":;?&", p[-1]) != NULL;
+        if (starts && p[nl] == '=') {
+            const char *v = p + nl + 1;
+            size_t n = strcspn(v, ";?&");
+            CHECK(n < cap, "URI attribute %s too long", name);
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return;
+        }
+    }
+    fail("IMSKMS_TEST_HSM_URI has no %s", name);
+}
+
+struct tok_view {
+    size_t n;              /* secret-key objects whose CKA_ID starts with the ring id */
+    uint32_t ids[TOK_MAX]; /* their key ids (the last 4 bytes of the CKA_ID, big-endian) */
+};
+
+#define TOK_OK(call) CHECK((call) == CKR_OK, "token: %s failed", #call)
+
+/* Lists the ring's objects on the token with a module instance of the test's own: C_Initialize
+ * must succeed, so it also proves that the parent holds no PKCS#11 state when it next forks. */
+static void tok_list(const uint8_t ring[KMS_RING_ID_LEN], struct tok_view *tv)
+{
+    const char *mod = getenv("IMSKMS_SOFTHSM_MODULE"), *uri = getenv("IMSKMS_TEST_HSM_URI");
+    CHECK(mod != NULL && uri != NULL, "run under tests/hsm/with_softhsm.sh");
+    char label[64], pin_path[512], pin[64];
+    uri_attr(uri, "token", label, sizeof(label));
+    uri_attr(uri, "pin-source", pin_path, sizeof(pin_path));
+    CHECK(strncmp(pin_path, "file:", 5) == 0, "pin-source is not a file");
+    FILE *pf = fopen(pin_path + 5, "r");
+    CHECK(pf != NULL && fgets(pin, sizeof(pin), pf) != NULL, "%s: cannot read", pin_path + 5);
+    fclose(pf);
+    pin[strcspn(pin, "\r\n")] = '\0';
+
+    void *dl = dlopen(mod, RTLD_NOW | RTLD_LOCAL);
+    CHECK(dl != NULL, "dlopen %s: %s", mod, dlerror());
+    CK_C_GetFunctionList get = NULL;
+    void *sym = dlsym(dl, "C_GetFunctionList");
+    CHECK(sym != NULL, "%s: no C_GetFunctionList", mod);
+    memcpy(&get, &sym, sizeof(get));
+    CK_FUNCTION_LIST_PTR f = NULL;
+    TOK_OK(get(&f));
+    CK_RV rv = f->C_Initialize(NULL);
+    CHECK(rv == CKR_OK, "C_Initialize: 0x%lx (the parent still holds the module)",
+          (unsigned long)rv);
+    CK_SLOT_ID slots[16];
+    CK_ULONG n_slots = 16;
+    TOK_OK(f->C_GetSlotList(CK_TRUE, slots, &n_slots));
+    CK_SESSION_HANDLE sess = CK_INVALID_HANDLE;
+    for (CK_ULONG i = 0; i < n_slots && sess == CK_INVALID_HANDLE; i++) {
+        CK_TOKEN_INFO ti;
+        TOK_OK(f->C_GetTokenInfo(slots[i], &ti));
+        size_t ll = strlen(label);
+        if (ll <= sizeof(ti.label) && memcmp(ti.label, label, ll) == 0 &&
+            (ll == sizeof(ti.label) || ti.label[ll] == ' ')) {
+            TOK_OK(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &sess));
+        }
+    }
+    CHECK(sess != CK_INVALID_HANDLE, "no token labelled %s", label);
+    TOK_OK(f->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)));
+
+    /* Every secret key, whatever its type: a stray object of the ring is counted too. */
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE tmpl = {CKA_CLASS, &cls, sizeof(cls)};
+    CK_OBJECT_HANDLE h[4 * TOK_MAX];
+    CK_ULONG n = 0;
+    TOK_OK(f->C_FindObjectsInit(sess, &tmpl, 1));
+    TOK_OK(f->C_FindObjects(sess, h, 4 * TOK_MAX, &n));
+    TOK_OK(f->C_FindObjectsFinal(sess));
+    CHECK(n < 4 * TOK_MAX, "too many secret keys on the token");
+    tv->n = 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        uint8_t id[64];
+        CK_ATTRIBUTE a = {CKA_ID, id, sizeof(id)};
+        rv = f->C_GetAttributeValue(sess, h[i], &a, 1);
+        CHECK(rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL, "C_GetAttributeValue: 0x%lx",
+              (unsigned long)rv);
+        if (rv != CKR_OK || a.ulValueLen < KMS_RING_ID_LEN ||
+            memcmp(id, ring, KMS_RING_ID_LEN) != 0) {
+            continue; /* not of this keyring */
+        }
+        CHECK(a.ulValueLen == KMS_RING_ID_LEN + 4, "object of the ring with a %lu-byte CKA_ID",
+              (unsigned long)a.ulValueLen);
+        CHECK(tv->n < TOK_MAX, "more than %d objects of the ring", TOK_MAX);
+        tv->ids[tv->n++] = (uint32_t)id[16] << 24 | (uint32_t)id[17] << 16 | (uint32_t)id[18] << 8 |
+                           (uint32_t)id[19];
+    }
+    TOK_OK(f->C_Logout(sess));
+    TOK_OK(f->C_CloseSession(sess));
+    TOK_OK(f->C_Finalize(NULL));
+    dlclose(dl);
+}
+
+static bool id_in(uint32_t id, const uint32_t *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (set[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What the file references: its ring id and the ids it records ACTIVE or GRACE. */
+struct file_keys {
+    uint8_t ring[KMS_RING_ID_LEN];
+    uint32_t max_id;
+    uint32_t live[KMS_KEYRING_MAX_RECORDS];
+    size_t n_live;
+};
+
+static void file_keys_get(const char *path, struct kms_keyring *kr, struct file_keys *fk)
+{
+    /* The ring id sits after the magic (8), the format (1) and the keystore kind (1): see
+     * docs/protocol.md. */
+    struct bytes b = {0};
+    CHECK(read_file(path, &b) && b.n >= 26, "%s: too short", path);
+    memcpy(fk->ring, b.p + 10, KMS_RING_ID_LEN);
+    free(b.p);
+    struct kms_key_info k[KMS_KEYRING_MAX_RECORDS];
+    size_t n = 0;
+    CHECK_OK(kms_keyring_list(kr, 0, k, KMS_KEYRING_MAX_RECORDS, &n));
+    fk->max_id = k[0].id;
+    fk->n_live = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i].state == KMS_KEY_ACTIVE || k[i].state == KMS_KEY_GRACE) {
+            fk->live[fk->n_live++] = k[i].id;
+        }
+    }
+}
+
+/*
+ * The token against the file after a kill. The keyring generates a key before the write that
+ * references it and destroys a key after the write that drops it, so:
+ *   - every key the file records ACTIVE or GRACE has exactly one object (never missing);
+ *   - an object the file does not reference (an orphan) is one of
+ *       a. generated by the operation in flight before its write, which did not land: ids
+ *          max_id + 1 .. max_id + add (1 or 2; ids are never reused, and a later generate of
+ *          the same id destroys the leftover first, so these stay within max_id + 2);
+ *       b. live before the operation in flight, whose write landed and dropped it (revoke,
+ *          expiry) before it was destroyed;
+ *       c. an orphan of the previous check, unless an operation that sweeps (rotate, revoke,
+ *          maintain, a seal that rotated) completed since: after a sweep none is left.
+ * max_before is the highest id before the operation in flight, landed whether its write
+ * landed.
+ */
+static void check_token(struct model *m, const struct file_keys *fk, const struct inflight *fl,
+                        uint32_t max_before, bool landed, bool swept, struct stats *s)
+{
+    struct tok_view tv;
+    tok_list(fk->ring, &tv);
+    for (size_t i = 0; i < tv.n; i++) {
+        CHECK(!id_in(tv.ids[i], tv.ids, i), "key %u has two objects on the token", tv.ids[i]);
+    }
+    for (size_t i = 0; i < fk->n_live; i++) {
+        CHECK(id_in(fk->live[i], tv.ids, tv.n), "key %u is in the file but not on the token",
+              fk->live[i]);
+    }
+    uint32_t orphans[TOK_MAX];
+    size_t n = 0, future = 0, past = 0;
+    for (size_t i = 0; i < tv.n; i++) {
+        uint32_t id = tv.ids[i];
+        if (id_in(id, fk->live, fk->n_live)) {
+            continue;
+        }
+        bool a = fl->set && !landed && id > max_before && id - max_before <= fl->r.add;
+        bool b = fl->set && landed && id <= max_before && max_before - id < 64 &&
+                 ((fl->r.live >> (max_before - id)) & 1) != 0;
+        bool c = !swept && id_in(id, m->orphans, m->n_orphans);
+        CHECK(a || b || c,
+              "orphan key %u on the token after a kill in %s (highest id %u before, %u in the "
+              "file, write %s; %zu orphans before, %s)",
+              id, fl->set ? op_name(fl->r.op) : "(between operations)", max_before, fk->max_id,
+              landed ? "landed" : "not landed", m->n_orphans,
+              swept ? "swept since" : "no sweep since");
+        CHECK(!(id > fk->max_id && id - fk->max_id > 2), "orphan %u beyond highest id %u + 2", id,
+              fk->max_id);
+        future += id > fk->max_id;
+        past += id <= fk->max_id;
+        orphans[n++] = id;
+    }
+    if (swept && m->n_orphans > 0) {
+        s->orphans_swept++;
+    }
+    if (n > 0) {
+        s->kills_orphaned++;
+        s->orphan_future += future > 0;
+        s->orphan_past += past > 0;
+        s->max_orphans = n > s->max_orphans ? n : s->max_orphans;
+    }
+    memcpy(m->orphans, orphans, n * sizeof(orphans[0]));
+    m->n_orphans = n;
+}
+
+/* Just after an operation that swept completed: the token holds exactly the live keys. */
+static void check_token_clean(const struct ks_kind *kind, const char *path, const char *when)
+{
+    struct kms_keystore *ks = NULL;
+    struct kms_keyring *kr = NULL;
+    struct file_keys fk;
+    struct tok_view tv;
+    CHECK_OK(kind->open(&ks));
+    CHECK_OK(kms_keyring_open(path, ks, &kr));
+    file_keys_get(path, kr, &fk);
+    kms_keyring_close(kr);
+    kms_keystore_close(ks); /* the module is finalised before the test's own view */
+    tok_list(fk.ring, &tv);
+    for (size_t i = 0; i < fk.n_live; i++) {
+        CHECK(id_in(fk.live[i], tv.ids, tv.n), "%s: key %u missing from the token", when,
+              fk.live[i]);
+    }
+    CHECK(tv.n == fk.n_live, "%s: %zu objects of the ring on the token, %zu live keys", when, tv.n,
+          fk.n_live);
+}
+
+/* After a kill: the file against the reports, then every fresh ticket and the kept samples,
+ * then (token keystores) the token's objects against the file. */
 static void check_after_kill(const struct ks_kind *kind, const char *path, struct model *m,
-                             const struct inflight *fl, const struct bytes *tmp_before,
+                             const struct inflight *fl, bool swept, const struct bytes *tmp_before,
                              bool had_tmp, struct bytes *tmp_now, struct stats *s)
 {
     struct kms_keystore *ks = NULL;
@@ -737,7 +1043,9 @@ static void check_after_kill(const struct ks_kind *kind, const char *path, struc
     if (check_leftover(kind, m, fl, tmp_before, had_tmp, tmp_now, gen, s)) {
         s->killed_in_write++;
     }
-    if (gen == m->gen + 1) {
+    uint32_t max_before = m->max_id;
+    bool landed = gen == m->gen + 1;
+    if (landed) {
         CHECK(fl->set, "generation %" PRIu64 " with no operation in flight", gen);
         s->inflight_landed++;
         m->gen = gen;
@@ -769,8 +1077,13 @@ static void check_after_kill(const struct ks_kind *kind, const char *path, struc
             s->tickets_checked++;
         }
     }
+    struct file_keys fk;
+    file_keys_get(path, kr, &fk);
     kms_keyring_close(kr);
     kms_keystore_close(ks);
+    if (kind->token) {
+        check_token(m, &fk, fl, max_before, landed, swept, s);
+    }
 }
 
 /* ---- one run per keystore ---- */
@@ -812,6 +1125,44 @@ static void wait_draining(int fd, uint64_t delay_ns, struct bytes *in)
     }
 }
 
+/* Token keystores: the shared page the child's shim reads, on an unlinked file in g_dir whose
+ * descriptor the child inherits (IMSKMS_CRASH_GUARD_FD). */
+static int guard_setup(void)
+{
+    char gp[96];
+    snprintf(gp, sizeof(gp), "%s/guard", g_dir);
+    int fd = open(gp, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0 && unlink(gp) == 0, "%s: %s", gp, strerror(errno));
+    CHECK(ftruncate(fd, sizeof(*g_guard)) == 0, "ftruncate: %s", strerror(errno));
+    void *p = mmap(NULL, sizeof(*g_guard), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", strerror(errno));
+    g_guard = p;
+    char v[16];
+    snprintf(v, sizeof(v), "%d", fd);
+    CHECK(setenv("IMSKMS_CRASH_GUARD_FD", v, 1) == 0, "setenv: %s", strerror(errno));
+    return fd;
+}
+
+/* Stops the child's token calls and waits for the one under way (if any) to return: returns
+ * whether one was. */
+static bool guard_hold(int fd, struct bytes *in)
+{
+    if (g_guard == NULL) {
+        return false;
+    }
+    atomic_store(&g_guard->stop, 1);
+    bool waited = false;
+    uint64_t limit = mono_ns() + UINT64_C(30000000000);
+    while (atomic_load(&g_guard->busy) != 0) {
+        waited = true;
+        CHECK(mono_ns() < limit, "the child's token call did not return in 30 s");
+        (void)drain(fd, in);
+        struct timespec ts = {0, 20000};
+        (void)nanosleep(&ts, NULL);
+    }
+    return waited;
+}
+
 static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
 {
     uint64_t t_start = mono_ns();
@@ -820,6 +1171,7 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
     CHECK(mkdtemp(g_dir) != NULL, "mkdtemp: %s", strerror(errno));
     snprintf(path, sizeof(path), "%s/keyring", g_dir);
     snprintf(tmp, sizeof(tmp), "%s/keyring.tmp", g_dir);
+    int guard_fd = kind->token ? guard_setup() : -1;
 
     struct kms_keystore *ks = NULL;
     struct kms_keyring *kr = NULL;
@@ -828,6 +1180,9 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
     CHECK_OK(kms_keyring_create(path, ks, &pol, T0, &kr));
     kms_keyring_close(kr);
     kms_keystore_close(ks);
+    if (kind->token) {
+        check_token_clean(kind, path, "after create");
+    }
 
     struct model m = {.gen = 1, .max_id = 1, .now = T0};
     struct stats s = {0};
@@ -842,19 +1197,24 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
         g_child = fork();
         CHECK(g_child >= 0, "fork: %s", strerror(errno));
         if (g_child == 0) {
+            g_in_child = true;
             close(p[0]);
             child_main(kind, path, p[1], m.now, child_seed);
         }
         close(p[1]);
         CHECK(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "fcntl: %s", strerror(errno));
         in.n = 0;
-        wait_draining(p[0], delay, &in);
+        wait_draining(p[0], delay * kind->delay_scale, &in);
+        s.kills_deferred += guard_hold(p[0], &in);
         kill(g_child, SIGKILL);
         int st = 0;
         while (waitpid(g_child, &st, 0) < 0) {
             CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
         }
         g_child = -1;
+        if (g_guard != NULL) {
+            atomic_store(&g_guard->stop, 0);
+        }
         CHECK(fcntl(p[0], F_SETFL, 0) == 0, "fcntl: %s", strerror(errno));
         while (!drain(p[0], &in)) {
         }
@@ -862,16 +1222,32 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
 
         struct inflight fl = {0};
         unsigned writes = 0;
-        apply_records(&m, &in, &fl, &s, &writes); /* a FAIL record fails here */
+        bool swept = false;
+        apply_records(&m, &in, &fl, &s, &writes, &swept); /* a FAIL record fails here */
         CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child ended with status 0x%x", st);
         if (had_tmp && writes > 0) {
             s.tmp_overwritten++;
         }
-        check_after_kill(kind, path, &m, &fl, &tmp_before, had_tmp, &tmp_now, &s);
+        check_after_kill(kind, path, &m, &fl, swept, &tmp_before, had_tmp, &tmp_now, &s);
         s.iters++;
     }
 
-    /* Whatever the last kill left, the keyring still takes a write. */
+    /* Whatever the last kill left, the keyring still takes a write. On a token, the parent's
+     * own maintain (at the last reported time: it may rotate and expire) sweeps the last
+     * kill's orphans, and the final rotation leaves none either. */
+    size_t orphans_at_end = m.n_orphans;
+    if (kind->token) {
+        CHECK_OK(kind->open(&ks));
+        CHECK_OK(kms_keyring_open(path, ks, &kr));
+        CHECK_OK(kms_keyring_maintain(kr, m.now, NULL, NULL));
+        struct kms_key_info top; /* newest first: the active key, rotated or not */
+        size_t n_top = 0;
+        CHECK_OK(kms_keyring_list(kr, m.now, &top, 1, &n_top));
+        m.max_id = top.id;
+        kms_keyring_close(kr);
+        kms_keystore_close(ks);
+        check_token_clean(kind, path, "after the parent's maintain");
+    }
     CHECK_OK(kind->open(&ks));
     CHECK_OK(kms_keyring_open(path, ks, &kr));
     struct view v;
@@ -882,6 +1258,9 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
           "final rotation made id %u after %u", id, m.max_id);
     kms_keyring_close(kr);
     kms_keystore_close(ks);
+    if (kind->token) {
+        check_token_clean(kind, path, "after the final rotation");
+    }
 
     double secs = (double)(mono_ns() - t_start) / 1e9;
     printf("keyring_crash[%s]: %u iterations, %u kills mid-write (PATH.tmp left: %u empty, %u "
@@ -895,6 +1274,17 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
            "seal %u\n",
            kind->name, s.killed_in[0], s.killed_in[OP_ROTATE], s.killed_in[OP_MAINTAIN],
            s.killed_in[OP_REVOKE], s.killed_in[OP_SEAL]);
+    if (kind->token) {
+        printf("keyring_crash[%s]: token objects checked after every kill: %u kills left orphans "
+               "(%u a generated key not yet in the file, %u a dropped key not yet destroyed; at "
+               "most %zu at once), %u times the next child's sweep removed them, %zu left at the "
+               "end for the parent's maintain; %u kills held until a token call returned\n",
+               kind->name, s.kills_orphaned, s.orphan_future, s.orphan_past, s.max_orphans,
+               s.orphans_swept, orphans_at_end, s.kills_deferred);
+        CHECK(iters == 0 || s.kills_orphaned > 0,
+              "no kill left an orphan on the token: the orphan rule went untested (tune the "
+              "delays)");
+    }
     CHECK(iters == 0 || s.killed_in_write > 0,
           "no kill landed inside a write: the test proved nothing (tune the delays)");
     free(in.p);
@@ -902,6 +1292,12 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
     free(tmp_now.p);
     free(m.tr);
     free(m.fresh);
+    if (g_guard != NULL) {
+        munmap(g_guard, sizeof(*g_guard));
+        g_guard = NULL;
+        close(guard_fd);
+        unsetenv("IMSKMS_CRASH_GUARD_FD");
+    }
     rm_dir(g_dir);
     g_dir[0] = '\0';
 }
@@ -919,7 +1315,16 @@ int main(int argc, char **argv)
 {
     const char *e_iters = getenv("IMSKMS_CRASH_ITERS");
     const char *e_seed = getenv("IMSKMS_CRASH_SEED");
+    const char *keystore = getenv("IMSKMS_CRASH_KEYSTORE");
     uint64_t iters = DEFAULT_ITERS, seed = DEFAULT_SEED;
+    if (argc > 2 && strcmp(argv[1], "--keystore") == 0) {
+        keystore = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
+    if (keystore == NULL) {
+        keystore = "file";
+    }
     if (argc > 1) {
         iters = parse_u64(argv[1], "iteration count");
     } else if (e_iters != NULL) {
@@ -932,10 +1337,15 @@ int main(int argc, char **argv)
     }
     CHECK(iters <= 1000000, "too many iterations");
     printf("keyring_crash: seed 0x%016" PRIx64 " (IMSKMS_CRASH_SEED to replay), %" PRIu64
-           " iterations\n",
-           seed, iters);
+           " iterations, keystore %s\n",
+           seed, iters, keystore);
+    bool any = false;
     for (size_t i = 0; i < sizeof(ks_kinds) / sizeof(ks_kinds[0]); i++) {
-        run(&ks_kinds[i], (unsigned)iters, seed);
+        if (strcmp(keystore, "all") == 0 || strcmp(keystore, ks_kinds[i].name) == 0) {
+            run(&ks_kinds[i], (unsigned)iters, seed);
+            any = true;
+        }
     }
+    CHECK(any, "unknown keystore '%s' (file, pkcs11 or all)", keystore);
     return 0;
 }
