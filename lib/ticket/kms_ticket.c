@@ -147,13 +147,13 @@ static const uint32_t media_allowed = BIT(KMS_TF_ISSUED) | BIT(KMS_TF_EXPIRES) |
                                       BIT(KMS_TF_INITIATOR) | BIT(KMS_TF_RESPONDER);
 static const uint32_t media_required = media_allowed & ~BIT(KMS_TF_MPK);
 
-static kms_result get_u64_field(struct kms_cur *v, uint64_t *out)
+static inline kms_result get_u64_field(struct kms_cur *v, uint64_t *out)
 {
     KMS_ENSURE(kms_cur_remaining(v) == 8, KMS_ERR_TICKET_FIELD);
     return kms_cur_get_u64(v, out);
 }
 
-static kms_result get_key_field(struct kms_cur *v, uint8_t *dst, size_t *len)
+static inline kms_result get_key_field(struct kms_cur *v, uint8_t *dst, size_t *len)
 {
     size_t n = kms_cur_remaining(v);
     KMS_ENSURE(key_len_ok(n), KMS_ERR_TICKET_FIELD);
@@ -166,7 +166,7 @@ static kms_result get_key_field(struct kms_cur *v, uint8_t *dst, size_t *len)
  * (x - 0x21..21) & ~x & 0x80..80 flags bytes below 0x21 and (x + 0x01..01) | x flags bytes of
  * 0x7f and above (each test is exact for bytes below 0x80, and x's own top bit catches the
  * rest). Identities are checked on every ticket open, so this is on the hot path. */
-static bool ident_chars_ok(const uint8_t *p, size_t n)
+static inline bool ident_chars_ok(const uint8_t *p, size_t n)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101);
     const uint64_t high = UINT64_C(0x8080808080808080);
@@ -183,7 +183,7 @@ static bool ident_chars_ok(const uint8_t *p, size_t n)
     return (bad & high) == 0;
 }
 
-static kms_result get_ident_field(struct kms_cur *v, struct kms_ticket_ident *id)
+static inline kms_result get_ident_field(struct kms_cur *v, struct kms_ticket_ident *id)
 {
     size_t n = kms_cur_remaining(v);
     KMS_ENSURE(n >= 1 && n <= KMS_TICKET_IDENT_MAX, KMS_ERR_TICKET_FIELD);
@@ -194,7 +194,7 @@ static kms_result get_ident_field(struct kms_cur *v, struct kms_ticket_ident *id
     return KMS_RESULT_OK;
 }
 
-static kms_result decode_field(uint8_t type, struct kms_cur *v, struct kms_ticket_claims *c)
+static inline kms_result decode_field(uint8_t type, struct kms_cur *v, struct kms_ticket_claims *c)
 {
     switch (type) {
     case KMS_TF_KUE:
