@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The BSF core against an in-memory subscriber store and a simulated USIM (the library's
+ * Milenage on the UE side, with the USIM's own SQN array). */
+#include "testlib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/kms_sqn.h"
+#include "gba/kms_bsf.h"
+#include "util/kms_codec.h"
+
+#define T0    1800000000u
+#define IMPI  "001010000000001@ims.mnc001.mcc001.3gppnetwork.org"
+#define REALM "bsf.mnc001.mcc001.pub.3gppnetwork.org"
+#define NAF   "kms.ims.mnc001.mcc001.3gppnetwork.org"
+
+/* TS 35.208 test set 1 K and OPc. */
+static const uint8_t K[16] = {0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99, 0xb4, 0x9f,
+                              0xaa, 0x5f, 0x0a, 0x2e, 0xe2, 0x38, 0xa6, 0xbc};
+static const uint8_t OPC[16] = {0xcd, 0x63, 0xcb, 0x71, 0x95, 0x4a, 0x9f, 0x4e,
+                                0x48, 0xa5, 0x99, 0x4e, 0x37, 0xa0, 0x2b, 0xaf};
+static const uint8_t UA[5] = {0x01, 0x00, 0x00, 0x00, 0x06};
+
+struct mem_store {
+    bool present;
+    uint64_t mark;
+    unsigned commits;
+};
+
+static kms_result st_get(void *ctx, const char *impi, struct kms_bsf_sub *out)
+{
+    struct mem_store *m = ctx;
+    memset(out, 0, sizeof(*out));
+    if (!m->present || strcmp(impi, IMPI) != 0) {
+        return (kms_result){KMS_ERR_NOT_FOUND};
+    }
+    memcpy(out->k, K, 16);
+    memcpy(out->opc, OPC, 16);
+    strcpy(out->impu[0], "sip:+15550001@ims.example.org");
+    strcpy(out->impu[1], "tel:+15550001");
+    out->n_impu = 2;
+    out->sqn_mark = m->mark;
+    return (kms_result){KMS_OK};
+}
+
+static kms_result st_commit(void *ctx, const char *impi, uint64_t mark)
+{
+    struct mem_store *m = ctx;
+    assert_string_equal(impi, IMPI);
+    if (mark > m->mark) {
+        m->mark = mark;
+    }
+    m->commits++;
+    return (kms_result){KMS_OK};
+}
+
+struct ue {
+    struct kms_milenage *m;
+    struct kms_sqn_ms ms;
+};
+
+static void ue_init(struct ue *u)
+{
+    expect_ok(kms_milenage_new(&u->m));
+    expect_ok(kms_milenage_set_key(u->m, K, OPC));
+    expect_ok(kms_sqn_ms_init(&u->ms, KMS_SQN_IND_BITS_DEF, KMS_SQN_DELTA_DEF, 0));
+}
+
+/* The USIM: AUTN must verify and the SQN be fresh; returns RES, CK, IK. */
+static kms_result ue_run(struct ue *u, const struct kms_bsf_challenge *c, struct kms_aka_vec *v)
+{
+    uint8_t sqn[6];
+    kms_result r = kms_milenage_check_autn(u->m, c->rand, c->autn, sqn, v);
+    if (!kms_ok(r)) {
+        return r;
+    }
+    return kms_sqn_ms_accept(&u->ms, kms_sqn_from_bytes(sqn));
+}
+
+static struct kms_bsf *bsf_new(struct mem_store *st, struct kms_bsf_store *bs)
+{
+    *bs = (struct kms_bsf_store){st, st_get, st_commit};
+    struct kms_bsf_cfg cfg = {.realm = REALM, .lifetime = 3600, .rate_burst = 100};
+    struct kms_bsf *b = NULL;
+    expect_ok(kms_bsf_new(&cfg, bs, &b));
+    return b;
+}
+
+static void test_bootstrap_and_zn(void **state)
+{
+    (void)state;
+    struct mem_store st = {.present = true};
+    struct kms_bsf_store bs;
+    struct kms_bsf *b = bsf_new(&st, &bs);
+    struct ue u;
+    ue_init(&u);
+    struct kms_bsf_challenge c;
+    expect_ok(kms_bsf_challenge(b, IMPI, T0, &c));
+    struct kms_aka_vec v;
+    expect_ok(ue_run(&u, &c, &v));
+    struct kms_bsf_pending p;
+    expect_ok(kms_bsf_take(b, c.id, T0 + 1, &p));
+    assert_false(p.fake);
+    assert_string_equal(p.impi, IMPI);
+    expect_bytes_eq(p.xres, v.res, 8); /* the UE's RES is what the BSF expects */
+    /* Single use. */
+    struct kms_bsf_pending p2;
+    expect_err(kms_bsf_take(b, c.id, T0 + 1, &p2), KMS_ERR_NOT_FOUND);
+    struct kms_bsf_session s;
+    expect_ok(kms_bsf_bootstrap(b, &p, T0 + 1, &s));
+    char want_btid[KMS_BTID_MAX];
+    expect_ok(kms_gba_btid(c.rand, REALM, strlen(REALM), want_btid, sizeof(want_btid)));
+    assert_string_equal(s.btid, want_btid);
+    assert_int_equal(s.expires, T0 + 1 + 3600);
+
+    /* Zn: the BSF's Ks_NAF equals the UE's own derivation from its CK, IK. */
+    struct kms_bsf_zn z;
+    expect_ok(kms_bsf_zn(b, s.btid, NAF, UA, T0 + 10, &z));
+    uint8_t ue_ks_naf[32];
+    expect_ok(
+        kms_gba_ks_naf(v.ck, v.ik, c.rand, IMPI, strlen(IMPI), NAF, strlen(NAF), UA, ue_ks_naf));
+    expect_bytes_eq(z.ks_naf, ue_ks_naf, 32);
+    assert_string_equal(z.impi, IMPI);
+    assert_int_equal(z.n_impu, 2);
+    assert_int_equal(z.bootstrap_time, T0 + 1);
+    /* Another NAF gets another key; unknown, foreign and expired B-TIDs are not found. */
+    struct kms_bsf_zn z2;
+    expect_ok(kms_bsf_zn(b, s.btid, "other.example.org", UA, T0 + 10, &z2));
+    assert_memory_not_equal(z2.ks_naf, z.ks_naf, 32);
+    expect_err(kms_bsf_zn(b, "AAAAAAAAAAAAAAAAAAAAAA==@" REALM, NAF, UA, T0, &z2),
+               KMS_ERR_NOT_FOUND);
+    char foreign[KMS_BTID_MAX];
+    snprintf(foreign, sizeof(foreign), "%.24s@other.example.org", s.btid);
+    expect_err(kms_bsf_zn(b, foreign, NAF, UA, T0, &z2), KMS_ERR_NOT_FOUND);
+    expect_err(kms_bsf_zn(b, "garbage", NAF, UA, T0, &z2), KMS_ERR_NOT_FOUND);
+    expect_err(kms_bsf_zn(b, s.btid, NAF, UA, s.expires, &z2), KMS_ERR_NOT_FOUND);
+    kms_bsf_free(b);
+    kms_milenage_free(u.m);
+}
+
+static void test_unknown_impi(void **state)
+{
+    (void)state;
+    struct mem_store st = {.present = false};
+    struct kms_bsf_store bs;
+    struct kms_bsf *b = bsf_new(&st, &bs);
+    struct kms_bsf_challenge c;
+    expect_ok(kms_bsf_challenge(b, IMPI, T0, &c)); /* a challenge all the same */
+    struct kms_bsf_pending p;
+    expect_ok(kms_bsf_take(b, c.id, T0, &p));
+    assert_true(p.fake);
+    struct kms_bsf_session s;
+    expect_err(kms_bsf_bootstrap(b, &p, T0, &s), KMS_ERR_AUTH);
+    uint8_t auts[14] = {0};
+    expect_err(kms_bsf_resync(b, &p, auts, T0), KMS_ERR_MAC_S);
+    assert_int_equal(st.commits, 0); /* nothing durable for an unknown identity */
+    expect_err(kms_bsf_challenge(b, "not an impi", T0, &c), KMS_ERR_NOT_ASCII);
+    kms_bsf_free(b);
+}
+
+static void test_expiry_and_rate(void **state)
+{
+    (void)state;
+    struct mem_store st = {.present = true};
+    struct kms_bsf_store bs = {&st, st_get, st_commit};
+    struct kms_bsf_cfg cfg = {
+        .realm = REALM, .lifetime = 60, .challenge_ttl = 5, .rate_burst = 3, .rate_period = 10};
+    struct kms_bsf *b = NULL;
+    expect_ok(kms_bsf_new(&cfg, &bs, &b));
+    struct kms_bsf_challenge c[4];
+    for (int i = 0; i < 3; i++) {
+        expect_ok(kms_bsf_challenge(b, IMPI, T0, &c[i]));
+    }
+    expect_err(kms_bsf_challenge(b, IMPI, T0 + 9, &c[3]), KMS_ERR_RATE);
+    expect_err(kms_bsf_challenge(b, "x@" REALM, T0 + 9, &c[3]), KMS_OK); /* per IMPI */
+    expect_ok(kms_bsf_challenge(b, IMPI, T0 + 10, &c[3]));               /* one more earned */
+    struct kms_bsf_pending p;
+    expect_ok(kms_bsf_take(b, c[0].id, T0 + 4, &p));
+    expect_err(kms_bsf_take(b, c[1].id, T0 + 5, &p), KMS_ERR_NOT_FOUND); /* expired */
+    kms_bsf_expire(b, T0 + 100);
+    struct kms_bsf_stats stats;
+    kms_bsf_stats(b, &stats);
+    assert_int_equal(stats.challenges, 0);
+    kms_bsf_free(b);
+}
+
+/* SQNs come from durable ranges: few commits, and a restarted BSF never repeats an SQN. */
+static void test_sqn_ranges_and_restart(void **state)
+{
+    (void)state;
+    struct mem_store st = {.present = true};
+    struct kms_bsf_store bs;
+    struct kms_bsf *b = bsf_new(&st, &bs);
+    struct ue u;
+    ue_init(&u);
+    struct kms_aka_vec v;
+    struct kms_bsf_challenge c;
+    for (int i = 0; i < 40; i++) {
+        expect_ok(kms_bsf_challenge(b, IMPI, T0 + (uint64_t)i, &c));
+        expect_ok(ue_run(&u, &c, &v));
+    }
+    assert_int_equal(st.commits, 2); /* 32 per durable write */
+    kms_bsf_free(b);
+    b = bsf_new(&st, &bs); /* a restart: resumes above the durable mark */
+    for (int i = 0; i < 40; i++) {
+        expect_ok(kms_bsf_challenge(b, IMPI, T0 + 100 + (uint64_t)i, &c));
+        expect_ok(ue_run(&u, &c, &v)); /* the USIM never sees an old SQN */
+    }
+    kms_bsf_free(b);
+    kms_milenage_free(u.m);
+}
+
+/* The USIM is ahead (the network's SQN store was reset): AUTS resynchronises. */
+static void test_resync(void **state)
+{
+    (void)state;
+    struct mem_store st = {.present = true};
+    struct kms_bsf_store bs;
+    struct kms_bsf *b = bsf_new(&st, &bs);
+    struct ue u;
+    ue_init(&u);
+    /* The USIM has accepted a high SQN elsewhere. */
+    uint64_t high = UINT64_C(5000) << KMS_SQN_IND_BITS_DEF; /* IND 0: the BSF's first */
+    expect_ok(kms_sqn_ms_accept(&u.ms, high));
+    struct kms_bsf_challenge c;
+    struct kms_aka_vec v;
+    expect_ok(kms_bsf_challenge(b, IMPI, T0, &c));
+    expect_err(ue_run(&u, &c, &v), KMS_ERR_SQN_STALE);
+    uint8_t sqn_ms[6], auts[14];
+    kms_sqn_to_bytes(kms_sqn_ms_highest(&u.ms), sqn_ms);
+    expect_ok(kms_milenage_auts(u.m, c.rand, sqn_ms, auts));
+    struct kms_bsf_pending p;
+    expect_ok(kms_bsf_take(b, c.id, T0, &p));
+    uint8_t bad[14];
+    memcpy(bad, auts, 14);
+    bad[13] ^= 1;
+    expect_err(kms_bsf_resync(b, &p, bad, T0), KMS_ERR_MAC_S);
+    expect_ok(kms_bsf_resync(b, &p, auts, T0));
+    expect_ok(kms_bsf_challenge(b, IMPI, T0 + 1, &c));
+    expect_ok(ue_run(&u, &c, &v));
+    kms_bsf_free(b);
+    kms_milenage_free(u.m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bootstrap_and_zn), cmocka_unit_test(test_unknown_impi),
+        cmocka_unit_test(test_expiry_and_rate),  cmocka_unit_test(test_sqn_ranges_and_restart),
+        cmocka_unit_test(test_resync),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
