@@ -6,7 +6,8 @@
 
 #include "util/kms_mem.h"
 
-/* A slot: one "used" byte, then the record (key first). */
+/* A slot: the record (key first) at offset 0, then a "used" byte in the slot's last octet;
+ * slots are a multiple of 16 bytes, so records are aligned for any member type. */
 struct kms_tab {
     size_t max, count, cap, rec_size, slot_size;
     uint8_t *slots;
@@ -15,6 +16,11 @@ struct kms_tab {
 static uint8_t *slot_at(const struct kms_tab *t, size_t i)
 {
     return t->slots + i * t->slot_size;
+}
+
+static bool used(const struct kms_tab *t, const uint8_t *s)
+{
+    return s[t->slot_size - 1] != 0;
 }
 
 static size_t home(const struct kms_tab *t, const uint8_t key[KMS_TAB_KEY_LEN])
@@ -35,7 +41,7 @@ kms_result kms_tab_new(size_t max, size_t rec_size, struct kms_tab **out)
     t->max = max;
     t->cap = 2 * max;
     t->rec_size = rec_size;
-    t->slot_size = rec_size + 1;
+    t->slot_size = (rec_size + 1 + 15) & ~(size_t)15;
     if (t->cap > SIZE_MAX / t->slot_size || (t->slots = calloc(t->cap, t->slot_size)) == NULL) {
         free(t);
         KMS_BAIL(KMS_ERR_NOMEM);
@@ -58,11 +64,11 @@ void *kms_tab_find(struct kms_tab *t, const uint8_t key[KMS_TAB_KEY_LEN])
 {
     for (size_t i = home(t, key), n = 0; n < t->cap; i = (i + 1) % t->cap, n++) {
         uint8_t *s = slot_at(t, i);
-        if (s[0] == 0) {
+        if (!used(t, s)) {
             return NULL;
         }
-        if (memcmp(s + 1, key, KMS_TAB_KEY_LEN) == 0) {
-            return s + 1;
+        if (memcmp(s, key, KMS_TAB_KEY_LEN) == 0) {
+            return s;
         }
     }
     return NULL;
@@ -75,15 +81,15 @@ kms_result kms_tab_insert(struct kms_tab *t, const uint8_t key[KMS_TAB_KEY_LEN],
     KMS_ENSURE(kms_tab_find(t, key) == NULL, KMS_ERR_EXISTS);
     KMS_ENSURE(t->count < t->max, KMS_ERR_FULL);
     size_t i = home(t, key);
-    while (slot_at(t, i)[0] != 0) {
+    while (used(t, slot_at(t, i))) {
         i = (i + 1) % t->cap; /* the load factor is <= 0.5: an empty slot exists */
     }
     uint8_t *s = slot_at(t, i);
     memset(s, 0, t->slot_size);
-    s[0] = 1;
-    memcpy(s + 1, key, KMS_TAB_KEY_LEN);
+    s[t->slot_size - 1] = 1;
+    memcpy(s, key, KMS_TAB_KEY_LEN);
     t->count++;
-    *rec = s + 1;
+    *rec = s;
     return KMS_RESULT_OK;
 }
 
@@ -95,10 +101,10 @@ static void delete_slot(struct kms_tab *t, size_t hole)
     for (;;) {
         j = (j + 1) % t->cap;
         uint8_t *s = slot_at(t, j);
-        if (s[0] == 0) {
+        if (!used(t, s)) {
             break;
         }
-        size_t h = home(t, s + 1);
+        size_t h = home(t, s);
         /* Can the record at j move to hole? Only if hole lies cyclically in [h, j). */
         bool movable = hole <= j ? (h <= hole || h > j) : (h <= hole && h > j);
         if (movable) {
@@ -115,7 +121,7 @@ void kms_tab_delete(struct kms_tab *t, void *rec)
     if (t == NULL || rec == NULL) {
         return;
     }
-    size_t off = (size_t)((uint8_t *)rec - 1 - t->slots);
+    size_t off = (size_t)((uint8_t *)rec - t->slots);
     delete_slot(t, off / t->slot_size);
 }
 
@@ -126,7 +132,7 @@ size_t kms_tab_sweep(struct kms_tab *t, bool (*drop)(const void *rec, void *arg)
      * record into it. */
     for (size_t i = 0; i < t->cap;) {
         uint8_t *s = slot_at(t, i);
-        if (s[0] != 0 && drop(s + 1, arg)) {
+        if (used(t, s) && drop(s, arg)) {
             delete_slot(t, i);
             n++;
             continue;
