@@ -33,8 +33,8 @@ static const uint32_t kind_params[3] = {
 };
 
 static const uint32_t kind_required[3] = {
-    [KMS_DIGEST_CHALLENGE] = BIT(KMS_DIGEST_REALM) | BIT(KMS_DIGEST_NONCE) |
-                             BIT(KMS_DIGEST_ALGORITHM) | BIT(KMS_DIGEST_QOP),
+    /* and algorithm and qop, whose absence is KMS_ERR_UNSUPPORTED (see check_values) */
+    [KMS_DIGEST_CHALLENGE] = BIT(KMS_DIGEST_REALM) | BIT(KMS_DIGEST_NONCE),
     [KMS_DIGEST_CREDENTIALS] = BIT(KMS_DIGEST_USERNAME) | BIT(KMS_DIGEST_REALM) |
                                BIT(KMS_DIGEST_NONCE) | BIT(KMS_DIGEST_URI) |
                                BIT(KMS_DIGEST_RESPONSE),
@@ -229,6 +229,13 @@ static kms_result check_values(enum kms_digest_kind kind, const struct kms_diges
         uint8_t auts[KMS_DIGEST_AUTS_LEN];
         kms_result r = kms_digest_auts_decode(v, strlen(v), auts);
         KMS_ENSURE(kms_ok(r), KMS_ERR_MALFORMED);
+    }
+    if (kind == KMS_DIGEST_CHALLENGE) {
+        /* RFC 2617 3.2.1: "If this is not present it is assumed to be "MD5"."; without qop
+         * the challenge asks for the RFC 2069 form. We run neither. */
+        KMS_ENSURE((p->present & BIT(KMS_DIGEST_ALGORITHM)) != 0 &&
+                       (p->present & BIT(KMS_DIGEST_QOP)) != 0,
+                   KMS_ERR_UNSUPPORTED);
     }
     if ((v = kms_digest_get(p, KMS_DIGEST_ALGORITHM)) != NULL) {
         KMS_ENSURE(lower_eq(v, strlen(v), algorithm_aka), KMS_ERR_UNSUPPORTED);

@@ -36,9 +36,10 @@
  *    case is refused, since we compare the text as it is);
  *  - stale: "true" or "false", any case;
  *  - auts: canonical padded base64 of exactly 14 octets.
- * Required: challenge realm, nonce, algorithm, qop; credentials username, realm, nonce, uri,
- * response. With qop, credentials carry nc and cnonce, and without it neither; info with qop
- * carries rspauth, nc and cnonce (RFC 2617 3.2.2, 3.2.3).
+ * Required: challenge realm, nonce (KMS_ERR_MALFORMED), algorithm, qop (KMS_ERR_UNSUPPORTED:
+ * without them the challenge asks for plain MD5 or the RFC 2069 form); credentials username,
+ * realm, nonce, uri, response. With qop, credentials carry nc and cnonce, and without it neither;
+ * info with qop carries rspauth, nc and cnonce (RFC 2617 3.2.2, 3.2.3).
  *
  * Every value is held as printable ASCII (0x20-0x7e), NUL-terminated, unescaped. Parsers zero
  * their output first and leave it zeroed on failure.
