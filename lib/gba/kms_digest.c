@@ -460,8 +460,10 @@ kms_result kms_digest_format(enum kms_digest_kind kind, const struct kms_digest_
     if (kms_ok(r)) {
         /* Parse what we wrote: a formatter never emits what the parser would refuse. */
         struct kms_digest_params back;
-        r = kms_digest_parse(kind, (const char *)kms_buf_data(out) + start,
-                             kms_buf_len(out) - start, &back);
+        size_t n = kms_buf_len(out) - start;
+        /* an empty info list writes nothing, and the buffer may hold no storage yet */
+        const char *w = n > 0 ? (const char *)kms_buf_data(out) + start : NULL;
+        r = kms_digest_parse(kind, w, n, &back);
     }
     if (!kms_ok(r)) {
         kms_buf_truncate(out, start);

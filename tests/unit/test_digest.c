@@ -478,6 +478,14 @@ static void formats_and_round_trips(void **state)
         expect_bytes_eq(&p, &q, sizeof(p));
     }
 
+    /* an empty info list formats to nothing (into a buffer with no storage yet) */
+    struct kms_buf empty;
+    kms_buf_init(&empty, 64, false);
+    kms_digest_params_init(&p);
+    expect_ok(kms_digest_format(KMS_DIGEST_INFO, &p, &empty));
+    assert_int_equal(kms_buf_len(&empty), 0);
+    kms_buf_cleanup(&empty);
+
     /* escaping: '"' and '\' in a value */
     kms_digest_params_init(&p);
     expect_ok(kms_digest_set(&p, KMS_DIGEST_USERNAME, "a\"b\\c d"));
