@@ -12,6 +12,7 @@
 #include "cmds.h"
 #include "crypto/kms_kdf.h"
 #include "crypto/kms_milenage.h"
+#include "gba/kms_digest.h"
 #include "mikey/kms_mikey_prf.h"
 #include "util/kms_buf.h"
 #include "util/kms_mem.h"
@@ -531,6 +532,187 @@ out:
     return rc;
 }
 
+static const char digest_aka_help[] =
+    "usage: imskms crypto digest-aka --username TEXT --realm TEXT --nonce TEXT --uri TEXT\n"
+    "                                --nc HEX8 --cnonce TEXT [--qop auth-int|auth]\n"
+    "                                [--method NAME] (--res HEX | --empty-password)\n"
+    "                                [--body-file FILE] [--response-body-file FILE]\n"
+    "\n"
+    "HTTP Digest AKAv1-MD5 (RFC 3310 on RFC 2617 3.2.2.1, 3.2.3). Prints\n"
+    "  response= KD(H(A1), nonce:nc:cnonce:qop:H(A2)), A1 = username:realm:password,\n"
+    "            A2 = method:uri[:H(request body)]\n"
+    "  rspauth=  the same with an empty method, A2 = :uri[:H(response body)]\n"
+    "with H = MD5 in lower-case hex; [:H(body)] only for qop auth-int. The password is the\n"
+    "raw octets of RES (the BSF uses XRES for both values), or empty for a response that\n"
+    "carries auts (RFC 3310 3.4).\n"
+    "\n"
+    "  --username TEXT            the IMPI (printable ASCII, at most 255 bytes, as are all\n"
+    "                             TEXT values; used as written, without quotes)\n"
+    "  --realm TEXT               the realm, the BSF's FQDN on Ub\n"
+    "  --nonce TEXT               the nonce as sent, base64(RAND || AUTN || server data)\n"
+    "  --uri TEXT                 the digest-uri, \"/\" on Ub\n"
+    "  --nc HEX8                  nonce count, exactly 8 lower-case hex digits\n"
+    "  --cnonce TEXT              the client nonce\n"
+    "  --qop NAME                 auth-int (default, Ub) or auth\n"
+    "  --method NAME              request method (default GET)\n"
+    "  --res HEX                  RES, 4 to 16 bytes, used as raw octets\n"
+    "  --empty-password           the empty password instead of --res\n"
+    "  --body-file FILE           request entity body (default empty), at most 1 MiB\n"
+    "  --response-body-file FILE  entity body of the 200 response for rspauth (default\n"
+    "                             empty), at most 1 MiB\n" EXIT_NOTE;
+
+#define DIGEST_BODY_MAX (1024 * 1024)
+
+/* Reads a whole file of at most DIGEST_BODY_MAX bytes into a new heap block. */
+static int read_body(const struct cli_args *a, const char *opt, const char *path, uint8_t **out,
+                     size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "%s: --%s: %s: %s\n", a->cmd, opt, path, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    uint8_t *buf = malloc(DIGEST_BODY_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        fprintf(stderr, "%s: out of memory\n", a->cmd);
+        return CLI_EXIT_INTERNAL;
+    }
+    size_t n = fread(buf, 1, DIGEST_BODY_MAX + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n > DIGEST_BODY_MAX) {
+        free(buf);
+        fprintf(stderr, "%s: --%s: %s: %s\n", a->cmd, opt, path,
+                bad ? "read error" : "larger than 1 MiB");
+        return CLI_EXIT_USAGE;
+    }
+    *out = buf;
+    *len = n;
+    return CLI_EXIT_OK;
+}
+
+static int cmd_digest_aka(const char *prefix, int argc, char **argv)
+{
+    enum {
+        D_USER,
+        D_REALM,
+        D_NONCE,
+        D_URI,
+        D_NC,
+        D_CNONCE,
+        D_QOP,
+        D_METHOD,
+        D_RES,
+        D_EMPTY,
+        D_BODY,
+        D_RBODY,
+        D_N
+    };
+    static const struct cli_opt opts[] = {
+        {"username", true, false},  {"realm", true, false},
+        {"nonce", true, false},     {"uri", true, false},
+        {"nc", true, false},        {"cnonce", true, false},
+        {"qop", true, false},       {"method", true, false},
+        {"res", true, false},       {"empty-password", false, false},
+        {"body-file", true, false}, {"response-body-file", true, false},
+    };
+    static const char *const text_opts[] = {"username", "realm", "nonce", "uri", "cnonce"};
+    struct cli_args a;
+    struct kms_digest_params scratch;
+    uint8_t res[16];
+    size_t res_len = 0, body_len = 0, rbody_len = 0;
+    uint8_t *body = NULL, *rbody = NULL;
+    char resp[KMS_DIGEST_HEX_BUF], rsp[KMS_DIGEST_HEX_BUF];
+    int rc = cli_parse(prefix, opts, D_N, 0, argc, argv, &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) {
+            fputs(digest_aka_help, stdout);
+        }
+        return rc;
+    }
+    kms_digest_params_init(&scratch);
+    for (size_t i = 0; i < 5; i++) {
+        size_t o = i < 4 ? i : D_CNONCE;
+        if (!a.seen[o]) {
+            return cli_missing(&a, text_opts[i]);
+        }
+        kms_result r = kms_digest_set(&scratch, KMS_DIGEST_USERNAME, a.val[o]);
+        if (r.err != KMS_OK) {
+            fprintf(stderr, "%s: --%s: %s\n", a.cmd, text_opts[i], kms_strerror(r.err));
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!a.seen[D_NC]) {
+        return cli_missing(&a, "nc");
+    }
+    bool nc_ok = strlen(a.val[D_NC]) == 8;
+    for (size_t i = 0; nc_ok && i < 8; i++) {
+        char c = a.val[D_NC][i];
+        nc_ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    }
+    if (!nc_ok) {
+        return cli_usage_error(&a, "--nc: expected exactly 8 lower-case hex digits");
+    }
+    const char *qop = a.seen[D_QOP] ? a.val[D_QOP] : "auth-int";
+    if (strcmp(qop, "auth-int") != 0 && strcmp(qop, "auth") != 0) {
+        return cli_usage_error(&a, "--qop: expected auth-int or auth");
+    }
+    const char *method = a.seen[D_METHOD] ? a.val[D_METHOD] : "GET";
+    if (method[0] == '\0' || !kms_ok(kms_digest_set(&scratch, KMS_DIGEST_URI, method))) {
+        return cli_usage_error(&a, "--method: expected a non-empty printable name");
+    }
+    if (a.seen[D_RES] == a.seen[D_EMPTY]) {
+        return cli_usage_error(&a, "give exactly one of --res and --empty-password");
+    }
+    if (a.seen[D_RES]) {
+        if ((rc = cli_hex(&a, "res", a.val[D_RES], res, sizeof(res), &res_len)) != 0) {
+            goto out;
+        }
+        if (res_len < 4) {
+            rc = cli_usage_error(&a, "--res: expected 4 to 16 bytes");
+            goto out;
+        }
+    }
+    if ((a.seen[D_BODY] &&
+         (rc = read_body(&a, "body-file", a.val[D_BODY], &body, &body_len)) != 0) ||
+        (a.seen[D_RBODY] &&
+         (rc = read_body(&a, "response-body-file", a.val[D_RBODY], &rbody, &rbody_len)) != 0)) {
+        goto out;
+    }
+    struct kms_digest_req req = {
+        .username = a.val[D_USER],
+        .realm = a.val[D_REALM],
+        .nonce = a.val[D_NONCE],
+        .uri = a.val[D_URI],
+        .qop = qop,
+        .nc = a.val[D_NC],
+        .cnonce = a.val[D_CNONCE],
+        .method = method,
+        .body = body,
+        .body_len = body_len,
+    };
+    kms_result r = kms_digest_response(res, res_len, &req, resp);
+    if (r.err == KMS_OK) {
+        req.body = rbody;
+        req.body_len = rbody_len;
+        r = kms_digest_rspauth(res, res_len, &req, rsp);
+    }
+    if (r.err != KMS_OK) {
+        rc = cli_fail(&a, NULL, r.err);
+        goto out;
+    }
+    printf("response=%s\nrspauth=%s\n", resp, rsp);
+    rc = CLI_EXIT_OK;
+out:
+    kms_wipe(res, sizeof(res));
+    free(body);
+    free(rbody);
+    return rc;
+}
+
 static const struct cli_cmd crypto_cmds[] = {
     {"milenage", "Milenage f1-f5* and AUTN (TS 35.206)", cmd_milenage},
     {"check-autn", "USIM: verify AUTN, print SQN, RES, CK, IK", cmd_check_autn},
@@ -540,6 +722,7 @@ static const struct cli_cmd crypto_cmds[] = {
     {"ks-naf", "GBA Ks_NAF (TS 33.220 B.3)", cmd_ks_naf},
     {"btid", "B-TID = base64(RAND)@BSF-FQDN", cmd_btid},
     {"mikey-prf", "MIKEY PRF (RFC 3830 4.1.2, RFC 6043 6.1)", cmd_mikey_prf},
+    {"digest-aka", "HTTP Digest AKAv1-MD5 response and rspauth (RFC 3310)", cmd_digest_aka},
 };
 
 int cmd_crypto(const char *prefix, int argc, char **argv)
