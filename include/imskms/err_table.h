@@ -59,6 +59,8 @@ X(KMS_ERR_FULL,           STATE,    503, 12, "capacity reached")
 X(KMS_ERR_RATE,           STATE,    429, 12, "too many requests")
 X(KMS_ERR_KEYRING_FULL,   STATE,    503, 12, "keyring holds too many keys in their grace period")
 X(KMS_ERR_KEYSTORE_KIND,  USAGE,    400, 12, "keyring belongs to the other keystore (--kek-file or --hsm)")
+X(KMS_ERR_HTTP,           STATE,    502, 12, "HTTP transport failure (connect, timeout, protocol, server start)")
+X(KMS_ERR_TLS_PEER,       STATE,    502, 12, "TLS peer certificate not trusted or not issued for the host")
 X(KMS_ERR_NOMEM,          INTERNAL, 500, 12, "out of memory")
 X(KMS_ERR_INTERNAL,       INTERNAL, 500, 12, "internal error")
 /* clang-format on */

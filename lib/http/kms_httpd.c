@@ -1,0 +1,707 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP server glue over libmicrohttpd (MHD) 0.9.75 with its GnuTLS backend.
+ *
+ * State lives in one struct per *connection*, created and destroyed by MHD's connection
+ * notifications (which always come in pairs), not per request: MHD only reports the end of a
+ * request that reached the access handler, so anything allocated earlier for a request that MHD
+ * then rejects (bad header line, header too large) would leak. The per-request fields are reset
+ * when MHD reports the start of the next request (the URI log callback).
+ *
+ * Threading choice: MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL with a fixed thread pool
+ * (MHD_OPTION_THREAD_POOL_SIZE), not a thread per connection. The handlers are short and CPU
+ * bound (crypto, one SQLite or PKCS#11 call); a fixed pool keeps the thread count, and with it
+ * memory, independent of how many peers connect or how slowly they send (a thread per connection
+ * would give every slow client a thread and an 8 MiB stack reservation up to max_conns).
+ */
+#include "http/kms_httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/kms_mem.h"
+
+#define DEFAULT_MAX_BODY   (64u * 1024u)
+#define DEFAULT_MAX_HEADER (16u * 1024u)
+#define MIN_MAX_HEADER     (4u * 1024u)
+#define DEFAULT_MAX_CONNS  64u
+#define DEFAULT_TIMEOUT_S  30u
+#define DEFAULT_THREADS    2u
+#define MAX_PEM_FILE       (256u * 1024u)
+
+/* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise (forward-secret AEAD suites first). */
+static char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE";
+
+struct kms_httpd {
+    struct MHD_Daemon *mhd;
+    kms_http_handler handler;
+    void *ctx;
+    size_t max_body;
+    bool tls;
+    bool require_client_cert;
+    uint16_t port;
+};
+
+struct kms_http_conn {
+    struct kms_httpd *d;
+    struct MHD_Connection *mc;
+    char peer[INET6_ADDRSTRLEN];
+    /* per request, reset by uri_log() */
+    char *uri;           /* raw request target as sent (MHD bounds it by the memory limit) */
+    struct kms_buf body; /* capped at max_body */
+    bool started;        /* the access handler has seen this request */
+    bool too_big;        /* the body went past max_body */
+    bool verified;
+    size_t n_dns;
+    char dns[KMS_HTTP_MAX_CLIENT_DNS][KMS_HTTP_DNS_MAX + 1];
+};
+
+/* The TLS client purpose (extendedKeyUsage clientAuth) every client certificate must allow. A
+ * certificate without extendedKeyUsage allows every purpose (RFC 5280 4.2.1.12). */
+static char kp_tls_client[] = GNUTLS_KP_TLS_WWW_CLIENT;
+static gnutls_typed_vdata_st client_purpose[] = {
+    {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)kp_tls_client, .size = 0},
+};
+
+/* ---- request side ------------------------------------------------------------------------- */
+
+const char *kms_http_req_header(const struct kms_http_req *req, const char *name)
+{
+    if (req == NULL || req->conn_ == NULL || name == NULL) {
+        return NULL;
+    }
+    return MHD_lookup_connection_value(req->conn_->mc, MHD_HEADER_KIND, name);
+}
+
+static void conn_reset_request(struct kms_http_conn *c)
+{
+    free(c->uri);
+    c->uri = NULL;
+    kms_buf_reset(&c->body);
+    c->started = false;
+    c->too_big = false;
+    c->verified = false;
+    c->n_dns = 0;
+}
+
+static void conn_free(struct kms_http_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    conn_reset_request(c);
+    kms_buf_cleanup(&c->body);
+    free(c);
+}
+
+static void peer_address(struct kms_http_conn *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const void *a = NULL;
+    int af = AF_UNSPEC;
+    if (ci != NULL && ci->client_addr != NULL) {
+        af = ci->client_addr->sa_family;
+        if (af == AF_INET) {
+            a = &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr;
+        } else if (af == AF_INET6) {
+            a = &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr;
+        }
+    }
+    if (a == NULL || inet_ntop(af, a, c->peer, sizeof c->peer) == NULL) {
+        (void)snprintf(c->peer, sizeof c->peer, "?");
+    }
+}
+
+/* Connection start and end: MHD calls both for every accepted connection. */
+static void notify_conn(void *cls, struct MHD_Connection *mc, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code)
+{
+    struct kms_httpd *d = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_free(*socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    struct kms_http_conn *c = calloc(1, sizeof *c);
+    *socket_context = c;
+    if (c == NULL) {
+        return; /* the access handler refuses every request of this connection */
+    }
+    c->d = d;
+    c->mc = mc;
+    kms_buf_init(&c->body, d->max_body, true);
+    peer_address(c);
+    if (d->require_client_cert) {
+        /* MHD itself only *requests* a client certificate (GNUTLS_CERT_REQUEST) when given a
+         * trust store; the session exists before the handshake starts, so require one here and
+         * have GnuTLS verify it (chain to the CA, TLS client purpose) inside the handshake. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (ci != NULL && ci->tls_session != NULL) {
+            gnutls_session_t s = ci->tls_session;
+            gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+            gnutls_session_set_verify_cert2(s, client_purpose, 1, 0);
+        }
+    }
+}
+
+/* Start of every request (MHD has read the request line, not yet the headers). Its return value
+ * becomes the access handler's *req_cls. */
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    (void)cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct kms_http_conn *c = ci != NULL ? ci->socket_context : NULL;
+    if (c == NULL) {
+        return NULL;
+    }
+    conn_reset_request(c);
+    c->uri = strdup(uri != NULL ? uri : "");
+    return c;
+}
+
+/* Is s a host name of letters, digits, hyphens and dots (no wildcard, no empty label)? */
+static bool is_ldh_name(const char *s, size_t len)
+{
+    if (len == 0 || len > KMS_HTTP_DNS_MAX || s[0] == '.' || s[len - 1] == '.') {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || (ch == '.' && s[i + 1] != '.');
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The subjectAltName dNSName entries of a verified peer certificate (never the subject CN). */
+static void collect_dns_names(struct kms_http_conn *c, gnutls_x509_crt_t crt)
+{
+    for (unsigned i = 0; c->n_dns < KMS_HTTP_MAX_CLIENT_DNS; i++) {
+        char name[KMS_HTTP_DNS_MAX + 2];
+        size_t len = sizeof name;
+        int t = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &len, NULL);
+        if (t == GNUTLS_E_SHORT_MEMORY_BUFFER) {
+            continue; /* longer than any host name: not one of ours */
+        }
+        if (t < 0) {
+            break; /* GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE: no more entries */
+        }
+        /* A NUL inside the name (len counts up to the real end) would let
+         * "good.example\0.evil" pass as "good.example": drop such entries. */
+        if (t != GNUTLS_SAN_DNSNAME || len >= sizeof name || strlen(name) != len ||
+            !is_ldh_name(name, len)) {
+            continue;
+        }
+        memcpy(c->dns[c->n_dns], name, len + 1);
+        c->n_dns++;
+    }
+}
+
+/* Verifies the client certificate chain of this TLS session against the configured CA, for the
+ * TLS client purpose, and reads its names. Any failure leaves verified false and no names. */
+static void check_client_cert(struct kms_http_conn *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL) {
+        return;
+    }
+    gnutls_session_t s = ci->tls_session;
+    unsigned status = 0;
+    unsigned n = 0;
+    if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 ||
+        gnutls_certificate_verify_peers(s, client_purpose, 1, &status) != GNUTLS_E_SUCCESS ||
+        status != 0) {
+        return;
+    }
+    const gnutls_datum_t *chain = gnutls_certificate_get_peers(s, &n);
+    if (chain == NULL || n == 0) {
+        return;
+    }
+    gnutls_x509_crt_t crt = NULL;
+    if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS) {
+        return;
+    }
+    if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == GNUTLS_E_SUCCESS) {
+        c->verified = true;
+        collect_dns_names(c, crt);
+    }
+    gnutls_x509_crt_deinit(crt);
+}
+
+/* ---- response side ------------------------------------------------------------------------ */
+
+static bool is_token_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Printable ASCII and tab: never CR, LF or other controls (no header splitting). */
+static bool is_header_value(const char *v)
+{
+    for (; *v != '\0'; v++) {
+        unsigned char ch = (unsigned char)*v;
+        if (ch != '\t' && (ch < 0x20 || ch > 0x7e)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *const owned_headers[] = {"Content-Length", "Content-Type", "Transfer-Encoding",
+                                            "Connection", "Cache-Control"};
+
+kms_result kms_http_resp_header(struct kms_http_resp *resp, const char *name, const char *value)
+{
+    KMS_ENSURE(resp != NULL && name != NULL && value != NULL, KMS_ERR_ARG);
+    size_t nlen = strlen(name);
+    size_t vlen = strlen(value);
+    KMS_ENSURE(nlen > 0, KMS_ERR_ARG);
+    KMS_ENSURE(nlen <= KMS_HTTP_HDR_NAME_MAX && vlen <= KMS_HTTP_HDR_VALUE_MAX, KMS_ERR_TOO_LONG);
+    for (size_t i = 0; i < nlen; i++) {
+        KMS_ENSURE(is_token_char(name[i]), KMS_ERR_ARG);
+    }
+    KMS_ENSURE(is_header_value(value), KMS_ERR_ARG);
+    for (size_t i = 0; i < sizeof owned_headers / sizeof owned_headers[0]; i++) {
+        KMS_ENSURE(strcasecmp(name, owned_headers[i]) != 0, KMS_ERR_ARG);
+    }
+    KMS_ENSURE(resp->n_hdrs < KMS_HTTP_MAX_RESP_HDRS, KMS_ERR_TOO_LONG);
+    struct kms_http_resp_hdr *h = &resp->hdrs[resp->n_hdrs];
+    memcpy(h->name, name, nlen + 1);
+    memcpy(h->value, value, vlen + 1);
+    resp->n_hdrs++;
+    return KMS_RESULT_OK;
+}
+
+/* A response body copy that is wiped when MHD is done with it (it may hold Ks_NAF). */
+struct body_copy {
+    size_t len;
+    uint8_t data[];
+};
+
+static void body_copy_free(void *cls)
+{
+    struct body_copy *b = cls;
+    if (b != NULL) {
+        kms_wipe(b->data, b->len);
+        free(b);
+    }
+}
+
+static struct MHD_Response *build_response(const struct kms_http_resp *r)
+{
+    size_t len = kms_buf_len(&r->body);
+    struct body_copy *b = malloc(sizeof *b + len + 1);
+    if (b == NULL) {
+        return NULL;
+    }
+    b->len = len;
+    if (len > 0) {
+        memcpy(b->data, kms_buf_data(&r->body), len);
+    }
+    struct MHD_Response *mr =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, b->data, body_copy_free, b);
+    if (mr == NULL) {
+        body_copy_free(b);
+        return NULL;
+    }
+    bool ok = MHD_add_response_header(mr, "Cache-Control", "no-store") == MHD_YES;
+    if (ok && r->content_type != NULL) {
+        ok = is_header_value(r->content_type) &&
+             MHD_add_response_header(mr, "Content-Type", r->content_type) == MHD_YES;
+    }
+    for (size_t i = 0; ok && i < r->n_hdrs && i < KMS_HTTP_MAX_RESP_HDRS; i++) {
+        ok = MHD_add_response_header(mr, r->hdrs[i].name, r->hdrs[i].value) == MHD_YES;
+    }
+    if (!ok) {
+        MHD_destroy_response(mr);
+        return NULL;
+    }
+    return mr;
+}
+
+/* An empty-bodied error answer of the server's own (413, 500). */
+static enum MHD_Result queue_status(struct MHD_Connection *mc, unsigned status)
+{
+    struct kms_http_resp r = {.status = (int)status};
+    kms_buf_init(&r.body, 0, false);
+    struct MHD_Response *mr = build_response(&r);
+    if (mr == NULL) {
+        return MHD_NO;
+    }
+    enum MHD_Result ret = MHD_queue_response(mc, status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
+{
+    struct kms_httpd *d = c->d;
+    const char *uri = c->uri != NULL ? c->uri : "";
+    char *query = strchr(c->uri != NULL ? c->uri : "", '?');
+    struct kms_http_req req = {
+        .method = method,
+        .path = uri,
+        .body = kms_buf_len(&c->body) > 0 ? kms_buf_data(&c->body) : NULL,
+        .body_len = kms_buf_len(&c->body),
+        .tls = d->tls,
+        .client_verified = c->verified,
+        .n_client_dns = c->verified ? c->n_dns : 0,
+        .peer_addr = c->peer,
+        .conn_ = c,
+    };
+    if (query != NULL) {
+        *query = '\0'; /* c->uri is ours: split path and query in place */
+        req.query = query + 1;
+    }
+    for (size_t i = 0; i < req.n_client_dns; i++) {
+        req.client_dns[i] = c->dns[i];
+    }
+    struct kms_http_resp resp = {.status = 500};
+    kms_buf_init(&resp.body, KMS_HTTP_MAX_RESP_BODY, false);
+    d->handler(d->ctx, &req, &resp);
+
+    struct MHD_Response *mr = NULL;
+    unsigned status = 500;
+    if (resp.status >= 100 && resp.status <= 599) {
+        status = (unsigned)resp.status;
+        mr = build_response(&resp);
+    }
+    /* The body may hold keys whether or not the handler marked it secret. */
+    resp.body.secret = true;
+    kms_buf_cleanup(&resp.body);
+    if (mr == NULL) {
+        return queue_status(c->mc, 500);
+    }
+    enum MHD_Result ret = MHD_queue_response(c->mc, status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                    const char *value)
+{
+    bool *ok = cls;
+    (void)kind;
+    size_t n = name != NULL ? strlen(name) : 0;
+    bool good = n > 0;
+    for (size_t i = 0; good && i < n; i++) {
+        good = is_token_char(name[i]);
+    }
+    if (!good || (value != NULL && !is_header_value(value))) {
+        *ok = false;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* MHD 0.9.75 lets header names with spaces and the like through even in strict mode; our peers
+ * have no reason to send them, and handlers should never have to think about them. */
+static bool headers_well_formed(struct MHD_Connection *mc)
+{
+    bool ok = true;
+    (void)MHD_get_connection_values(mc, MHD_HEADER_KIND, check_header, &ok);
+    return ok;
+}
+
+/* Is the declared Content-Length above the cap? (MHD has already rejected malformed values.) */
+static bool declared_too_big(struct MHD_Connection *mc, size_t max)
+{
+    const char *cl =
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl == NULL) {
+        return false;
+    }
+    size_t v = 0;
+    for (; *cl >= '0' && *cl <= '9'; cl++) {
+        size_t digit = (size_t)(*cl - '0');
+        if (v > (max - digit) / 10) {
+            return true;
+        }
+        v = v * 10 + digit;
+    }
+    return false;
+}
+
+/*
+ * MHD's calling pattern: a first call per request with *upload_size == 0 (headers read), then
+ * one call per body chunk (we must consume it: *upload_size = 0), then a final call with 0.
+ */
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, const char *url,
+                                      const char *method, const char *version, const char *upload,
+                                      size_t *upload_size, void **req_cls)
+{
+    (void)cls;
+    (void)url; /* percent-decoded by MHD; handlers get the raw target instead */
+    (void)version;
+    struct kms_http_conn *c = *req_cls;
+    if (c == NULL || c->uri == NULL) {
+        return MHD_NO; /* out of memory earlier: drop the connection */
+    }
+    if (!c->started) {
+        c->started = true;
+        /* Both framings at once is the request-smuggling pattern: refuse (RFC 9112 6.1). */
+        bool both_lengths = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                        MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL &&
+                            MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+        if (both_lengths || !headers_well_formed(mc) || !is_header_value(c->uri)) {
+            return queue_status(mc, MHD_HTTP_BAD_REQUEST);
+        }
+        if (c->d->tls) {
+            check_client_cert(c);
+        }
+        if (declared_too_big(mc, c->d->max_body)) {
+            /* Answered before the body is read: MHD then closes the connection. */
+            return queue_status(mc, MHD_HTTP_CONTENT_TOO_LARGE);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!c->too_big &&
+            !kms_ok(kms_buf_put_bytes(&c->body, (const uint8_t *)upload, *upload_size))) {
+            c->too_big = true;
+            kms_buf_reset(&c->body);
+        }
+        *upload_size = 0;
+        if (c->too_big) {
+            /* A chunked body past the cap. MHD 0.9.75 refuses a response in mid-body and then
+             * closes the connection, which is what we want: never read an unbounded body just
+             * to say 413 at its end. (A later MHD that accepts it sends the 413.) */
+            return queue_status(mc, MHD_HTTP_CONTENT_TOO_LARGE);
+        }
+        return MHD_YES;
+    }
+    if (c->too_big) {
+        return queue_status(mc, MHD_HTTP_CONTENT_TOO_LARGE);
+    }
+    return dispatch(c, method);
+}
+
+/* ---- start and stop ----------------------------------------------------------------------- */
+
+/* Reads a whole PEM file (bounded) as a NUL-terminated string. */
+static kms_result read_pem(const char *path, char **out, size_t *out_len)
+{
+    kms_result rc = KMS_RC_INIT;
+    char *buf = NULL;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    KMS_ENSURE_OUT(rc, fd >= 0, KMS_ERR_IO);
+    struct stat st;
+    KMS_ENSURE_OUT(rc, fstat(fd, &st) == 0 && S_ISREG(st.st_mode), KMS_ERR_IO);
+    KMS_ENSURE_OUT(rc, st.st_size > 0 && (size_t)st.st_size <= MAX_PEM_FILE, KMS_ERR_TOO_LONG);
+    size_t cap = (size_t)st.st_size;
+    buf = malloc(cap + 1);
+    KMS_ENSURE_OUT(rc, buf != NULL, KMS_ERR_NOMEM);
+    while (len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        KMS_ENSURE_OUT(rc, n > 0, KMS_ERR_IO);
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    KMS_ENSURE_OUT(rc, strlen(buf) == len, KMS_ERR_MALFORMED);
+    *out = buf;
+    *out_len = len;
+    buf = NULL;
+    rc = KMS_RESULT_OK;
+out:
+    if (buf != NULL) {
+        kms_wipe(buf, cap + 1);
+        free(buf);
+    }
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    return rc;
+}
+
+static void free_pem(char *p, size_t len)
+{
+    if (p != NULL) {
+        kms_wipe(p, len);
+        free(p);
+    }
+}
+
+/* "a.b.c.d:port", "[v6]:port": numeric addresses only (a listener never resolves names). */
+static kms_result parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl,
+                               bool *any6)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *port;
+    size_t hlen;
+    KMS_ENSURE_REF(s);
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        KMS_ENSURE(end != NULL && end[1] == ':', KMS_ERR_ARG);
+        hlen = (size_t)(end - s - 1);
+        KMS_ENSURE(hlen > 0 && hlen < sizeof host, KMS_ERR_ARG);
+        memcpy(host, s + 1, hlen);
+        port = end + 2;
+    } else {
+        const char *colon = strchr(s, ':');
+        KMS_ENSURE(colon != NULL && strchr(colon + 1, ':') == NULL, KMS_ERR_ARG);
+        hlen = (size_t)(colon - s);
+        KMS_ENSURE(hlen > 0 && hlen < sizeof host, KMS_ERR_ARG);
+        memcpy(host, s, hlen);
+        port = colon + 1;
+    }
+    host[hlen] = '\0';
+    size_t plen = strlen(port);
+    KMS_ENSURE(plen > 0 && plen <= 5 && strspn(port, "0123456789") == plen, KMS_ERR_ARG);
+    KMS_ENSURE(strtoul(port, NULL, 10) <= 65535, KMS_ERR_ARG);
+
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+                             .ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    KMS_ENSURE(getaddrinfo(host, port, &hints, &ai) == 0 && ai != NULL, KMS_ERR_ARG);
+    bool fits = ai->ai_addrlen <= sizeof *ss;
+    if (fits) {
+        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+        *sl = ai->ai_addrlen;
+    }
+    freeaddrinfo(ai);
+    KMS_ENSURE(fits, KMS_ERR_ARG);
+    *any6 = false;
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)ss;
+        *any6 = memcmp(&a6->sin6_addr, &in6addr_any, sizeof in6addr_any) == 0;
+    }
+    return KMS_RESULT_OK;
+}
+
+struct pems {
+    char *cert, *key, *ca;
+    size_t cert_len, key_len, ca_len;
+};
+
+static void pems_free(struct pems *p)
+{
+    free_pem(p->cert, p->cert_len);
+    free_pem(p->key, p->key_len);
+    free_pem(p->ca, p->ca_len);
+    *p = (struct pems){0};
+}
+
+kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, void *ctx,
+                           struct kms_httpd **out)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_httpd *d = NULL;
+    struct pems pem = {0};
+    KMS_ENSURE_REF(out);
+    *out = NULL;
+    KMS_ENSURE(cfg != NULL && h != NULL, KMS_ERR_ARG);
+    KMS_ENSURE((cfg->key_file != NULL) == (cfg->cert_file != NULL), KMS_ERR_ARG);
+    KMS_ENSURE(cfg->client_ca_file == NULL || cfg->cert_file != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(!cfg->client_cert_optional || cfg->client_ca_file != NULL, KMS_ERR_ARG);
+    size_t max_header = cfg->max_header != 0 ? cfg->max_header : DEFAULT_MAX_HEADER;
+    KMS_ENSURE(max_header >= MIN_MAX_HEADER, KMS_ERR_ARG);
+
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    bool any6 = false;
+    KMS_TRY(parse_listen(cfg->listen, &ss, &sl, &any6));
+
+    d = calloc(1, sizeof *d);
+    KMS_ENSURE_OUT(rc, d != NULL, KMS_ERR_NOMEM);
+    d->handler = h;
+    d->ctx = ctx;
+    d->max_body = cfg->max_body != 0 ? cfg->max_body : DEFAULT_MAX_BODY;
+    d->tls = cfg->cert_file != NULL;
+    d->require_client_cert = cfg->client_ca_file != NULL && !cfg->client_cert_optional;
+
+    unsigned threads = cfg->threads != 0 ? cfg->threads : DEFAULT_THREADS;
+    unsigned max_conns = cfg->max_conns != 0 ? cfg->max_conns : DEFAULT_MAX_CONNS;
+    /* MHD divides the connection limit among the pool's threads. */
+    KMS_ENSURE_OUT(rc, max_conns >= threads, KMS_ERR_ARG);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (ss.ss_family == AF_INET6) {
+        /* Dual stack only for the unspecified address "::"; a specific v6 address is v6 only. */
+        flags |= any6 ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+    }
+
+    struct MHD_OptionItem ops[16];
+    size_t n = 0;
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conns, NULL};
+    ops[n++] = (struct MHD_OptionItem){
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (intptr_t)(cfg->timeout_s != 0 ? cfg->timeout_s : DEFAULT_TIMEOUT_S), NULL};
+    ops[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)max_header, NULL};
+    /* Refuse what RFC 9112 forbids (e.g. whitespace before the colon, bare LF) outright. */
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    if (d->tls) {
+        flags |= MHD_USE_TLS;
+        KMS_TRY_OUT(rc, read_pem(cfg->cert_file, &pem.cert, &pem.cert_len));
+        KMS_TRY_OUT(rc, read_pem(cfg->key_file, &pem.key, &pem.key_len));
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, pem.cert};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, pem.key};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, tls_priorities};
+        if (cfg->client_ca_file != NULL) {
+            KMS_TRY_OUT(rc, read_pem(cfg->client_ca_file, &pem.ca, &pem.ca_len));
+            ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, pem.ca};
+        }
+    }
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+    d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, d, MHD_OPTION_NOTIFY_CONNECTION,
+                              notify_conn, d, MHD_OPTION_URI_LOG_CALLBACK, uri_log, d,
+                              MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+    KMS_ENSURE_OUT(rc, d->mhd != NULL, KMS_ERR_HTTP);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    KMS_ENSURE_OUT(rc, di != NULL && di->port != 0, KMS_ERR_HTTP);
+    d->port = di->port;
+    *out = d;
+    d = NULL;
+    rc = KMS_RESULT_OK;
+out:
+    /* MHD loaded the PEM data into its GnuTLS credentials at start and keeps no use for our
+     * copies: the key copy is wiped now, not at exit. */
+    pems_free(&pem);
+    kms_httpd_stop(d);
+    return rc;
+}
+
+uint16_t kms_httpd_port(const struct kms_httpd *d)
+{
+    return d != NULL ? d->port : 0;
+}
+
+void kms_httpd_stop(struct kms_httpd *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    if (d->mhd != NULL) {
+        MHD_stop_daemon(d->mhd);
+    }
+    free(d);
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kms_httpd: a small HTTP(S) server over libmicrohttpd, for the daemons' Ub, Zn and MIKEY
+ * interfaces. It does framing, limits and TLS; handlers are plain request -> response
+ * functions that never see libmicrohttpd or GnuTLS.
+ *
+ * Limits (all enforced before a handler runs):
+ *  - request line + headers: at most cfg.max_header bytes (libmicrohttpd's per-connection memory
+ *    pool); a longer URI gets 414, longer headers 431 (both from libmicrohttpd);
+ *  - body: accumulated in a capped buffer per connection; a declared Content-Length above
+ *    cfg.max_body gets 413 before the body is read; a chunked body that grows past it gets the
+ *    connection closed as soon as it does (libmicrohttpd 0.9.75 cannot queue a response while it
+ *    reads a body, and reading on just to say 413 at the end would let a peer stream forever).
+ *    A handler only runs once the whole body is in;
+ *  - at most cfg.max_conns connections, each closed after cfg.timeout_s seconds idle.
+ *
+ * TLS (cfg.cert_file set): libmicrohttpd's GnuTLS backend, TLS 1.2 and 1.3 only. With
+ * cfg.client_ca_file the server asks for a client certificate and GnuTLS verifies it against that
+ * CA *during the handshake*: a client without a certificate, or with one the CA did not issue,
+ * never gets a request through (the handshake fails with a TLS alert; libmicrohttpd itself would
+ * only *request* one, so the server sets GNUTLS_CERT_REQUIRE on each new session). With
+ * cfg.client_cert_optional the handshake lets such clients through instead, and their requests
+ * reach the handler with client_verified false. Either way every request on such a
+ * connection is then checked again (gnutls_certificate_verify_peers, TLS client purpose) and the
+ * result handed to the handler in client_verified / client_dns, so a handler that serves peers by
+ * name (Zn: the NAF's FQDN, design.md section 2) always checks client_verified itself: the
+ * handshake check is a first wall, not the only one.
+ *
+ * Threads: libmicrohttpd's internal epoll threads in a fixed pool of cfg.threads; a handler runs
+ * on a pool thread, so handlers must be thread-safe and should not block for long (every
+ * connection served by that thread waits meanwhile).
+ */
+#ifndef KMS_HTTP_HTTPD_H
+#define KMS_HTTP_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err/kms_err.h"
+#include "util/kms_buf.h"
+
+/* Most subjectAltName dNSName entries handed to a handler (later ones are dropped). */
+#define KMS_HTTP_MAX_CLIENT_DNS 8
+/* Longest dNSName kept (RFC 1035: 253 characters); longer or non-LDH entries are dropped. */
+#define KMS_HTTP_DNS_MAX 253
+/* Extra response headers a handler may set, and their size limits. */
+#define KMS_HTTP_MAX_RESP_HDRS 4
+#define KMS_HTTP_HDR_NAME_MAX  64
+#define KMS_HTTP_HDR_VALUE_MAX 1024
+/* Cap on a handler's response body. */
+#define KMS_HTTP_MAX_RESP_BODY (1024u * 1024u)
+
+struct kms_http_conn; /* the server's per-connection state (opaque) */
+
+/* One request, valid only during the handler call. Every pointer is borrowed from the server. */
+struct kms_http_req {
+    const char *method;   /* as sent: "GET", "POST", ... */
+    const char *path;     /* the request target before any '?', raw (not percent-decoded) */
+    const char *query;    /* raw text after the first '?', NULL when there is none */
+    const uint8_t *body;  /* the whole body (NULL when body_len is 0); not NUL-terminated */
+    size_t body_len;      /* at most cfg.max_body */
+    bool tls;             /* the request came over TLS */
+    bool client_verified; /* a client certificate chain verified against cfg.client_ca_file */
+    const char *client_dns[KMS_HTTP_MAX_CLIENT_DNS]; /* its subjectAltName dNSName entries */
+    size_t n_client_dns;         /* 0 unless client_verified; never taken from the subject CN */
+    const char *peer_addr;       /* numeric peer address, "127.0.0.1" or "::1" */
+    struct kms_http_conn *conn_; /* private: header lookups */
+};
+
+/* The value of request header `name` (case-insensitive), NULL when absent. With repeated
+ * headers, the first one. Borrowed until the handler returns. */
+const char *kms_http_req_header(const struct kms_http_req *req, const char *name);
+
+struct kms_http_resp_hdr {
+    char name[KMS_HTTP_HDR_NAME_MAX + 1];
+    char value[KMS_HTTP_HDR_VALUE_MAX + 1];
+};
+
+/* The handler's answer. The server initialises it (status 500, no content type, an empty body
+ * capped at KMS_HTTP_MAX_RESP_BODY) before the call and frees it after. Every response also
+ * carries `Cache-Control: no-store`. */
+struct kms_http_resp {
+    int status;               /* 100..599; anything else is answered with 500 */
+    const char *content_type; /* a static string, e.g. "application/json"; NULL: none */
+    struct kms_buf body;      /* write with kms_buf_put_*; mark .secret if it holds keys */
+    struct kms_http_resp_hdr hdrs[KMS_HTTP_MAX_RESP_HDRS];
+    size_t n_hdrs;
+};
+
+/* Adds a response header (copied). The name must be an HTTP token, the value printable ASCII
+ * (tab allowed, no CR/LF), and neither may be a header the server owns (Content-Length,
+ * Content-Type, Transfer-Encoding, Connection, Cache-Control). KMS_ERR_ARG for a bad name or
+ * value, KMS_ERR_TOO_LONG when too long or when KMS_HTTP_MAX_RESP_HDRS are already set. */
+KMS_MUST_CHECK kms_result kms_http_resp_header(struct kms_http_resp *resp, const char *name,
+                                               const char *value);
+
+/* Called once per complete request, on a server thread; must fill resp. */
+typedef void (*kms_http_handler)(void *ctx, const struct kms_http_req *req,
+                                 struct kms_http_resp *resp);
+
+struct kms_httpd_cfg {
+    const char *listen;         /* numeric "127.0.0.1:8080", "[::1]:8443", "[::]:80"; port 0 picks
+                                   a free one (kms_httpd_port); "::" listens dual-stack */
+    size_t max_body;            /* request body cap (0: 64 KiB) */
+    size_t max_header;          /* request line + headers cap (0: 16 KiB; at least 4 KiB) */
+    unsigned max_conns;         /* simultaneous connections (0: 64) */
+    unsigned timeout_s;         /* idle timeout per connection (0: 30 s) */
+    unsigned threads;           /* server threads (0: 2) */
+    const char *cert_file;      /* PEM certificate chain: TLS when set */
+    const char *key_file;       /* PEM private key (read, handed over, then wiped) */
+    const char *client_ca_file; /* PEM CA(s): require and verify client certificates */
+    bool client_cert_optional;  /* with client_ca_file: ask for a certificate but let the
+                                   handshake through without a valid one; such requests reach
+                                   the handler with client_verified false (it answers 403) */
+};
+
+struct kms_httpd;
+
+/* Starts serving in background threads. The files are read once here; ctx is borrowed and must
+ * outlive the server. KMS_ERR_ARG for a bad cfg or listen address, KMS_ERR_IO when a file cannot
+ * be read, KMS_ERR_HTTP when the server cannot start (port in use, bad key or certificate).
+ * *out is NULL on failure. */
+KMS_MUST_CHECK kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h,
+                                          void *ctx, struct kms_httpd **out);
+
+/* The port the server listens on (the one picked when cfg.listen asked for port 0). */
+uint16_t kms_httpd_port(const struct kms_httpd *d);
+
+/* Stops: closes the listening socket and every connection, waits for running handlers to return,
+ * frees everything. NULL does nothing. */
+void kms_httpd_stop(struct kms_httpd *d);
+
+#endif

@@ -1,0 +1,752 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lib/http over loopback: the libmicrohttpd server and the libcurl client against each other,
+ * plain and with mutual TLS, plus malformed requests over raw TCP.
+ * Runs under tests/http/with_pki.sh, which makes the test PKI (tests/http/mkca.sh) and names its
+ * directory in IMSKMS_TEST_PKI_DIR.
+ */
+#include "testlib.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/kms_httpc.h"
+#include "http/kms_httpd.h"
+
+/* What the handler saw last, and how many requests it served. */
+struct seen {
+    int count;
+    bool tls, verified;
+    size_t n_dns;
+    char dns[KMS_HTTP_MAX_CLIENT_DNS][KMS_HTTP_DNS_MAX + 1];
+    char peer[64];
+    char method[16];
+    char path[256];
+    char query[256];
+    bool has_query;
+    char xtest[256];
+    size_t body_len;
+    int resp_header_rc; /* result of the handler's kms_http_resp_header in /inject */
+};
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct seen g_seen;
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    (void)snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+/* The handler runs on server threads, where cmocka's assertions must not be used: a failure
+ * there turns the answer into a 500, which the test thread then sees. */
+static void check(struct kms_http_resp *resp, kms_result r)
+{
+    if (!kms_ok(r)) {
+        resp->status = 500;
+    }
+}
+
+static void put_str(struct kms_http_resp *resp, const char *s)
+{
+    check(resp, kms_buf_put_bytes(&resp->body, (const uint8_t *)s, strlen(s)));
+}
+
+/*
+ * Routes: /big answers 100 KiB, /dup sends X-Dup twice, /inject tries header splitting; every
+ * other path echoes "METHOD PATH" and the body back with X-Echo-Len.
+ */
+static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
+{
+    struct seen *s = ctx;
+    pthread_mutex_lock(&g_mu);
+    s->count++;
+    s->tls = req->tls;
+    s->verified = req->client_verified;
+    s->n_dns = req->n_client_dns;
+    for (size_t i = 0; i < req->n_client_dns; i++) {
+        copy_str(s->dns[i], sizeof s->dns[i], req->client_dns[i]);
+    }
+    copy_str(s->peer, sizeof s->peer, req->peer_addr);
+    copy_str(s->method, sizeof s->method, req->method);
+    copy_str(s->path, sizeof s->path, req->path);
+    s->has_query = req->query != NULL;
+    copy_str(s->query, sizeof s->query, req->query);
+    copy_str(s->xtest, sizeof s->xtest, kms_http_req_header(req, "x-test"));
+    s->body_len = req->body_len;
+    pthread_mutex_unlock(&g_mu);
+
+    resp->status = 200;
+    resp->content_type = "text/plain";
+    if (strcmp(req->path, "/big") == 0) {
+        for (int i = 0; i < 100; i++) {
+            char kb[1024];
+            memset(kb, 'x', sizeof kb);
+            check(resp, kms_buf_put_bytes(&resp->body, (uint8_t *)kb, sizeof kb));
+        }
+        return;
+    }
+    if (strcmp(req->path, "/dup") == 0) {
+        check(resp, kms_http_resp_header(resp, "X-Dup", "1"));
+        check(resp, kms_http_resp_header(resp, "X-Dup", "2"));
+        return;
+    }
+    if (strcmp(req->path, "/inject") == 0) {
+        kms_result r = kms_http_resp_header(resp, "X-A", "a\r\nSet-Cookie: evil=1");
+        pthread_mutex_lock(&g_mu);
+        s->resp_header_rc = (int)r.err;
+        pthread_mutex_unlock(&g_mu);
+        return;
+    }
+    char line[600];
+    (void)snprintf(line, sizeof line, "%s %s\n", req->method, req->path);
+    put_str(resp, line);
+    if (req->body_len > 0) {
+        check(resp, kms_buf_put_bytes(&resp->body, req->body, req->body_len));
+    }
+    (void)snprintf(line, sizeof line, "%zu", req->body_len);
+    check(resp, kms_http_resp_header(resp, "X-Echo-Len", line));
+}
+
+static void seen_reset(void)
+{
+    pthread_mutex_lock(&g_mu);
+    g_seen = (struct seen){0};
+    pthread_mutex_unlock(&g_mu);
+}
+
+static const char *pki(const char *name)
+{
+    static __thread char path[8][512];
+    static __thread int next;
+    const char *dir = getenv("IMSKMS_TEST_PKI_DIR");
+    if (dir == NULL) {
+        fail_msg("IMSKMS_TEST_PKI_DIR unset: run under tests/http/with_pki.sh");
+    }
+    char *p = path[next++ % 8];
+    th_path(p, sizeof path[0], dir, name);
+    return p;
+}
+
+static struct kms_httpd *start_plain(size_t max_body)
+{
+    struct kms_httpd_cfg cfg = {.listen = "127.0.0.1:0",
+                                .max_body = max_body,
+                                .threads = 4,
+                                .max_conns = 64,
+                                .timeout_s = 5};
+    struct kms_httpd *d = NULL;
+    expect_ok(kms_httpd_start(&cfg, handler, &g_seen, &d));
+    assert_non_null(d);
+    assert_true(kms_httpd_port(d) != 0);
+    seen_reset();
+    return d;
+}
+
+static struct kms_httpd *start_tls_opt(const char *cert, bool client_ca, bool optional)
+{
+    char crt[64], key[64];
+    (void)snprintf(crt, sizeof crt, "%s.crt", cert);
+    (void)snprintf(key, sizeof key, "%s.key", cert);
+    struct kms_httpd_cfg cfg = {.listen = "127.0.0.1:0",
+                                .threads = 2,
+                                .timeout_s = 5,
+                                .cert_file = pki(crt),
+                                .key_file = pki(key),
+                                .client_ca_file = client_ca ? pki("ca.crt") : NULL,
+                                .client_cert_optional = optional};
+    struct kms_httpd *d = NULL;
+    expect_ok(kms_httpd_start(&cfg, handler, &g_seen, &d));
+    seen_reset();
+    return d;
+}
+
+static struct kms_httpd *start_tls(const char *cert, bool client_ca)
+{
+    return start_tls_opt(cert, client_ca, false);
+}
+
+static void url(char *out, size_t cap, const char *scheme, const char *host,
+                const struct kms_httpd *d, const char *path)
+{
+    (void)snprintf(out, cap, "%s://%s:%u%s", scheme, host, kms_httpd_port(d), path);
+}
+
+/* ---- plain HTTP --------------------------------------------------------------------------- */
+
+static void get_and_post_round_trip_with_headers(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(0);
+    char u[128];
+    url(u, sizeof u, "http", "127.0.0.1", d, "/hello?b-tid=abc%40bsf&x=1");
+    const char *const hdrs[] = {"X-Test: value one", NULL};
+    struct kms_httpc_cfg cc = {0};
+    struct kms_httpc_req rq = {.method = "GET",
+                               .url = u,
+                               .headers = hdrs,
+                               .want = {"x-echo-len", "Cache-Control", "Content-Type", "X-None"}};
+    struct kms_httpc_resp rs;
+    expect_ok(kms_httpc_request(&cc, &rq, &rs));
+    assert_int_equal(rs.status, 200);
+    const char *want_body = "GET /hello\n";
+    assert_int_equal(kms_buf_len(&rs.body), strlen(want_body));
+    assert_memory_equal(kms_buf_data(&rs.body), want_body, strlen(want_body));
+    assert_string_equal(rs.got[0], "0");
+    assert_string_equal(rs.got[1], "no-store");
+    assert_string_equal(rs.got[2], "text/plain");
+    assert_null(rs.got[3]);
+    kms_httpc_resp_cleanup(&rs);
+    assert_string_equal(g_seen.method, "GET");
+    assert_string_equal(g_seen.path, "/hello");
+    assert_true(g_seen.has_query);
+    assert_string_equal(g_seen.query, "b-tid=abc%40bsf&x=1"); /* raw, not decoded */
+    assert_string_equal(g_seen.xtest, "value one");
+    assert_string_equal(g_seen.peer, "127.0.0.1");
+    assert_false(g_seen.tls);
+    assert_false(g_seen.verified);
+
+    /* POST with binary body (NUL bytes included) */
+    url(u, sizeof u, "http", "127.0.0.1", d, "/zn");
+    uint8_t body[300];
+    for (size_t i = 0; i < sizeof body; i++) {
+        body[i] = (uint8_t)i;
+    }
+    const char *const ph[] = {"Content-Type: application/json", NULL};
+    struct kms_httpc_req pq = {.method = "POST",
+                               .url = u,
+                               .headers = ph,
+                               .body = body,
+                               .body_len = sizeof body,
+                               .want = {"X-Echo-Len"}};
+    expect_ok(kms_httpc_request(&cc, &pq, &rs));
+    assert_int_equal(rs.status, 200);
+    assert_string_equal(rs.got[0], "300");
+    size_t hl = strlen("POST /zn\n");
+    assert_int_equal(kms_buf_len(&rs.body), hl + sizeof body);
+    assert_memory_equal(kms_buf_data(&rs.body) + hl, body, sizeof body);
+    kms_httpc_resp_cleanup(&rs);
+    assert_false(g_seen.has_query);
+    assert_int_equal(g_seen.body_len, sizeof body);
+
+    /* An empty POST reaches the handler with no body. */
+    struct kms_httpc_req eq = {.method = "POST", .url = u};
+    expect_ok(kms_httpc_request(&cc, &eq, &rs));
+    assert_int_equal(rs.status, 200);
+    assert_int_equal(g_seen.body_len, 0);
+    kms_httpc_resp_cleanup(&rs);
+    kms_httpd_stop(d);
+}
+
+static void body_over_max_body_gets_413_and_server_survives(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(1024);
+    char u[128];
+    url(u, sizeof u, "http", "127.0.0.1", d, "/zn");
+    struct kms_httpc_cfg cc = {0};
+    uint8_t body[4096] = {0};
+    struct kms_httpc_resp rs;
+    /* exactly the cap: served */
+    struct kms_httpc_req ok = {.method = "POST", .url = u, .body = body, .body_len = 1024};
+    expect_ok(kms_httpc_request(&cc, &ok, &rs));
+    assert_int_equal(rs.status, 200);
+    kms_httpc_resp_cleanup(&rs);
+    /* one byte more: 413, and the handler never runs */
+    int before = g_seen.count;
+    struct kms_httpc_req big = {.method = "POST", .url = u, .body = body, .body_len = 1025};
+    expect_ok(kms_httpc_request(&cc, &big, &rs));
+    assert_int_equal(rs.status, 413);
+    kms_httpc_resp_cleanup(&rs);
+    big.body_len = sizeof body;
+    expect_ok(kms_httpc_request(&cc, &big, &rs));
+    assert_int_equal(rs.status, 413);
+    kms_httpc_resp_cleanup(&rs);
+    assert_int_equal(g_seen.count, before);
+    /* still serving */
+    struct kms_httpc_req get = {.method = "GET", .url = u};
+    expect_ok(kms_httpc_request(&cc, &get, &rs));
+    assert_int_equal(rs.status, 200);
+    kms_httpc_resp_cleanup(&rs);
+    kms_httpd_stop(d);
+}
+
+/* ---- raw TCP ------------------------------------------------------------------------------ */
+
+static int raw_connect(const struct kms_httpd *d)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {.tv_sec = 5};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(kms_httpd_port(d))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) {
+            return; /* the server may close early (413, 431): what it answered still counts */
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Sends raw bytes and returns the status of the answer (0 when the server just closed). */
+static int raw_status(const struct kms_httpd *d, const char *req, size_t len)
+{
+    int fd = raw_connect(d);
+    send_all(fd, req, len);
+    char buf[4096];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+        buf[got] = '\0';
+        if (strstr(buf, "\r\n\r\n") != NULL) {
+            break;
+        }
+    }
+    buf[got] = '\0';
+    close(fd);
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*[01] %d", &status) != 1) {
+        return 0;
+    }
+    return status;
+}
+
+static int raw_status_str(const struct kms_httpd *d, const char *req)
+{
+    return raw_status(d, req, strlen(req));
+}
+
+static void malformed_requests_get_4xx_and_server_keeps_serving(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(1024);
+    int st = raw_status_str(d, "GARBAGE\r\n\r\n");
+    assert_true(st == 400 || st == 0);
+    assert_int_equal(raw_status_str(d, "GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n"), 400);
+    assert_int_equal(raw_status_str(d, "GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n"), 400);
+    assert_int_equal(raw_status_str(d, "GET / HTTP/1.1\r\nHost : x\r\n\r\n"), 400);
+    assert_int_equal(raw_status_str(d, "GET / HTTP/9.9\r\nHost: x\r\n\r\n") / 100, 5);
+    /* a 20 KiB header against the 16 KiB default: 431 */
+    size_t n = 20 * 1024;
+    char *big = malloc(n + 128);
+    assert_non_null(big);
+    int off = snprintf(big, 128, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(big + off, 'a', n);
+    memcpy(big + (size_t)off + n, "\r\n\r\n", 5);
+    assert_int_equal(raw_status_str(d, big), 431);
+    /* a 20 KiB URI: 414 */
+    off = snprintf(big, 128, "GET /");
+    memset(big + off, 'a', n);
+    memcpy(big + (size_t)off + n, " HTTP/1.1\r\nHost: x\r\n\r\n", 23);
+    assert_int_equal(raw_status_str(d, big), 414);
+    free(big);
+    /* A chunked body past the cap: libmicrohttpd 0.9.75 takes no response while a body is being
+     * read, so the connection is closed at once (status 0 here) rather than the rest read. */
+    char chunked[2600];
+    off = snprintf(chunked, sizeof chunked,
+                   "POST /zn HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n");
+    memset(chunked + off, 'b', 2048);
+    memcpy(chunked + off + 2048, "\r\n800\r\n", 8);
+    assert_int_equal(raw_status(d, chunked, (size_t)off + 2048 + 7), 0);
+    assert_int_equal(g_seen.count, 0);
+    /* a bad Content-Length, and one beside chunked encoding (request smuggling) */
+    assert_int_equal(raw_status_str(d, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                                       "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+                     400);
+    assert_int_equal(raw_status_str(d, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n"),
+                     400);
+    assert_int_equal(g_seen.count, 0);
+    /* and a good one still works */
+    assert_int_equal(raw_status_str(d, "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                     200);
+    assert_int_equal(g_seen.count, 1);
+    kms_httpd_stop(d);
+}
+
+static void handler_cannot_split_response_headers(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(0);
+    char u[128];
+    url(u, sizeof u, "http", "127.0.0.1", d, "/inject");
+    struct kms_httpc_cfg cc = {0};
+    struct kms_httpc_req rq = {.method = "GET", .url = u, .want = {"Set-Cookie", "X-A"}};
+    struct kms_httpc_resp rs;
+    expect_ok(kms_httpc_request(&cc, &rq, &rs));
+    assert_int_equal(rs.status, 200);
+    assert_null(rs.got[0]);
+    assert_null(rs.got[1]);
+    kms_httpc_resp_cleanup(&rs);
+    assert_int_equal(g_seen.resp_header_rc, KMS_ERR_ARG);
+    kms_httpd_stop(d);
+
+    struct kms_http_resp r = {0};
+    expect_err(kms_http_resp_header(&r, "Bad Name", "v"), KMS_ERR_ARG);
+    expect_err(kms_http_resp_header(&r, "", "v"), KMS_ERR_ARG);
+    expect_err(kms_http_resp_header(&r, "X-Nl", "a\nb"), KMS_ERR_ARG);
+    expect_err(kms_http_resp_header(&r, "X-Hi", "\x80"), KMS_ERR_ARG);
+    expect_err(kms_http_resp_header(&r, "content-length", "1"), KMS_ERR_ARG);
+    expect_err(kms_http_resp_header(&r, "Cache-Control", "public"), KMS_ERR_ARG);
+    char longv[KMS_HTTP_HDR_VALUE_MAX + 2];
+    memset(longv, 'v', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    expect_err(kms_http_resp_header(&r, "X-Long", longv), KMS_ERR_TOO_LONG);
+    for (int i = 0; i < KMS_HTTP_MAX_RESP_HDRS; i++) {
+        expect_ok(kms_http_resp_header(&r, "WWW-Authenticate", "Digest realm=\"x\""));
+    }
+    expect_err(kms_http_resp_header(&r, "X-One-More", "v"), KMS_ERR_TOO_LONG);
+}
+
+struct worker {
+    const char *url;
+    int ok;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct kms_httpc_cfg cc = {.timeout_ms = 20000};
+    for (int i = 0; i < 20; i++) {
+        uint8_t body[64];
+        memset(body, i, sizeof body);
+        struct kms_httpc_req rq = {
+            .method = "POST", .url = w->url, .body = body, .body_len = sizeof body};
+        struct kms_httpc_resp rs;
+        kms_result r = kms_httpc_request(&cc, &rq, &rs);
+        if (r.err == KMS_OK && rs.status == 200 &&
+            kms_buf_len(&rs.body) == strlen("POST /conc\n") + sizeof body) {
+            w->ok++;
+        }
+        kms_httpc_resp_cleanup(&rs);
+    }
+    return NULL;
+}
+
+static void many_concurrent_requests_are_all_answered(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(0);
+    char u[128];
+    url(u, sizeof u, "http", "127.0.0.1", d, "/conc");
+    enum { N = 16 };
+    pthread_t t[N];
+    struct worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (struct worker){.url = u};
+        assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        ok += w[i].ok;
+    }
+    assert_int_equal(ok, N * 20);
+    assert_int_equal(g_seen.count, N * 20);
+    kms_httpd_stop(d);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void stop_with_open_connections_returns_promptly(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(0);
+    int fds[6];
+    for (int i = 0; i < 6; i++) {
+        fds[i] = raw_connect(d);
+    }
+    send_all(fds[0], "GET / HTTP/1.1\r\nHost: x\r\n", 25); /* headers never finished */
+    send_all(fds[1], "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", 53);
+    /* fds[2]: a complete keep-alive exchange, then idle */
+    send_all(fds[2], "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
+    char buf[512];
+    assert_true(recv(fds[2], buf, sizeof buf, 0) > 0);
+    double t0 = now_s();
+    kms_httpd_stop(d);
+    assert_true(now_s() - t0 < 2.0);
+    for (int i = 0; i < 6; i++) {
+        close(fds[i]);
+    }
+}
+
+static void listen_addresses_are_checked(void **state)
+{
+    (void)state;
+    const char *bad[] = {"",       "127.0.0.1", "localhost:80", "127.0.0.1:65536", "127.0.0.1:-1",
+                         "::1:80", "[::1]80",   "[::1]:",       "127.0.0.1:80x",   "[]:80",
+                         NULL};
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        struct kms_httpd_cfg cfg = {.listen = bad[i]};
+        struct kms_httpd *d = (struct kms_httpd *)&cfg; /* must come back NULL */
+        expect_err(kms_httpd_start(&cfg, handler, &g_seen, &d), KMS_ERR_ARG);
+        assert_null(d);
+    }
+    struct kms_httpd_cfg nocfg = {.listen = "127.0.0.1:0", .key_file = "x"};
+    struct kms_httpd *d = NULL;
+    expect_err(kms_httpd_start(&nocfg, handler, &g_seen, &d), KMS_ERR_ARG);
+    struct kms_httpd_cfg nofile = {
+        .listen = "127.0.0.1:0", .cert_file = "/nonexistent", .key_file = "/nonexistent"};
+    expect_err(kms_httpd_start(&nofile, handler, &g_seen, &d), KMS_ERR_IO);
+    /* a key that does not match the certificate: the server does not start */
+    struct kms_httpd_cfg mismatch = {
+        .listen = "127.0.0.1:0", .cert_file = pki("server.crt"), .key_file = pki("naf.key")};
+    expect_err(kms_httpd_start(&mismatch, handler, &g_seen, &d), KMS_ERR_HTTP);
+    kms_httpd_stop(NULL);
+
+    /* IPv6 loopback, when the host has it */
+    struct kms_httpd_cfg v6 = {.listen = "[::1]:0"};
+    kms_result r = kms_httpd_start(&v6, handler, &g_seen, &d);
+    if (r.err != KMS_OK) {
+        print_message("no IPv6 loopback here (%s): v6 part not run\n", kms_err_name(r.err));
+        return;
+    }
+    char u[128];
+    url(u, sizeof u, "http", "[::1]", d, "/v6");
+    struct kms_httpc_cfg cc = {0};
+    struct kms_httpc_req rq = {.method = "GET", .url = u};
+    struct kms_httpc_resp rs;
+    expect_ok(kms_httpc_request(&cc, &rq, &rs));
+    assert_int_equal(rs.status, 200);
+    kms_httpc_resp_cleanup(&rs);
+    assert_string_equal(g_seen.peer, "::1");
+    kms_httpd_stop(d);
+}
+
+/* ---- client side checks ------------------------------------------------------------------- */
+
+static void client_checks_its_arguments(void **state)
+{
+    (void)state;
+    struct kms_httpc_cfg cc = {0};
+    struct kms_httpc_resp rs;
+    const char *const crlf[] = {"X-A: a\r\nX-B: b", NULL};
+    const char *const nocolon[] = {"X-A", NULL};
+    struct kms_httpc_req bad[] = {
+        {.method = "GET", .url = "ftp://127.0.0.1/"},
+        {.method = "GET", .url = "file:///etc/passwd"},
+        {.method = "GET", .url = "http://127.0.0.1/a b"},
+        {.method = "G T", .url = "http://127.0.0.1/"},
+        {.method = "GET", .url = "http://127.0.0.1/", .headers = crlf},
+        {.method = "GET", .url = "http://127.0.0.1/", .headers = nocolon},
+        {.method = NULL, .url = "http://127.0.0.1/"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        expect_err(kms_httpc_request(&cc, &bad[i], &rs), KMS_ERR_ARG);
+        kms_httpc_resp_cleanup(&rs);
+    }
+    /* nothing listens on port 1 */
+    struct kms_httpc_req refused = {.method = "GET", .url = "http://127.0.0.1:1/"};
+    expect_err(kms_httpc_request(&cc, &refused, &rs), KMS_ERR_HTTP);
+    kms_httpc_resp_cleanup(&rs);
+}
+
+static void client_caps_the_response_body(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(0);
+    char u[128];
+    url(u, sizeof u, "http", "127.0.0.1", d, "/big");
+    struct kms_httpc_cfg cc = {.max_body = 100 * 1024 - 1};
+    struct kms_httpc_req rq = {.method = "GET", .url = u};
+    struct kms_httpc_resp rs;
+    expect_err(kms_httpc_request(&cc, &rq, &rs), KMS_ERR_TOO_LONG);
+    assert_int_equal(kms_buf_len(&rs.body), 0);
+    kms_httpc_resp_cleanup(&rs);
+    cc.max_body = 100 * 1024;
+    expect_ok(kms_httpc_request(&cc, &rq, &rs));
+    assert_int_equal(kms_buf_len(&rs.body), 100 * 1024);
+    kms_httpc_resp_cleanup(&rs);
+    /* a wanted header sent twice is refused */
+    url(u, sizeof u, "http", "127.0.0.1", d, "/dup");
+    struct kms_httpc_req dq = {.method = "GET", .url = u, .want = {"x-dup"}};
+    expect_err(kms_httpc_request(&cc, &dq, &rs), KMS_ERR_MALFORMED);
+    assert_null(rs.got[0]);
+    kms_httpc_resp_cleanup(&rs);
+    kms_httpd_stop(d);
+}
+
+/* ---- mutual TLS --------------------------------------------------------------------------- */
+
+/* A GET over TLS with the given client certificate ("naf", ...; NULL: none). */
+static kms_result tls_get(const struct kms_httpd *d, const char *host, const char *ca,
+                          const char *client, int *status)
+{
+    char u[128], crt[64], key[64];
+    url(u, sizeof u, "https", host, d, "/zn");
+    struct kms_httpc_cfg cc = {.ca_file = pki(ca), .timeout_ms = 5000};
+    if (client != NULL) {
+        (void)snprintf(crt, sizeof crt, "%s.crt", client);
+        (void)snprintf(key, sizeof key, "%s.key", client);
+        cc.cert_file = pki(crt);
+        cc.key_file = pki(key);
+    }
+    struct kms_httpc_req rq = {.method = "GET", .url = u};
+    struct kms_httpc_resp rs;
+    kms_result r = kms_httpc_request(&cc, &rq, &rs);
+    *status = rs.status;
+    kms_httpc_resp_cleanup(&rs);
+    return r;
+}
+
+static void tls_client_cert_names_reach_the_handler(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_tls("server", true);
+    int st = 0;
+    expect_ok(tls_get(d, "localhost", "ca.crt", "naf", &st));
+    assert_int_equal(st, 200);
+    assert_true(g_seen.tls);
+    assert_true(g_seen.verified);
+    assert_int_equal(g_seen.n_dns, 1);
+    assert_string_equal(g_seen.dns[0], "kms.example.org");
+
+    expect_ok(tls_get(d, "127.0.0.1", "ca.crt", "other", &st)); /* IP SAN of the server */
+    assert_int_equal(st, 200);
+    assert_true(g_seen.verified);
+    assert_int_equal(g_seen.n_dns, 1);
+    assert_string_equal(g_seen.dns[0], "other-naf.example.org");
+
+    /* The FQDN only in the subject CN: verified, but no name to match a NAF_Id against. */
+    expect_ok(tls_get(d, "localhost", "ca.crt", "cnonly", &st));
+    assert_int_equal(st, 200);
+    assert_true(g_seen.verified);
+    assert_int_equal(g_seen.n_dns, 0);
+    assert_int_equal(g_seen.count, 3);
+    kms_httpd_stop(d);
+}
+
+/*
+ * With client_ca_file the handshake itself requires a certificate from that CA, for TLS client
+ * use: a client without one, with one from another CA, or with a server-only certificate never
+ * reaches the handler. What the client sees is a TLS alert; over TLS 1.3 it may only notice when
+ * it reads the answer, so the client's error is KMS_ERR_HTTP (or KMS_ERR_TLS_PEER), not a status.
+ */
+static void tls_handshake_refuses_missing_untrusted_or_wrong_purpose_certs(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_tls("server", true);
+    const char *bad[] = {NULL, "rogue", "serveronly"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int st = -1;
+        kms_result r = tls_get(d, "localhost", "ca.crt", bad[i], &st);
+        if (r.err != KMS_ERR_HTTP && r.err != KMS_ERR_TLS_PEER) {
+            fail_msg("client cert %s: got %s (status %d)", bad[i] ? bad[i] : "(none)",
+                     kms_err_name(r.err), st);
+        }
+    }
+    assert_int_equal(g_seen.count, 0);
+    /* and the server still serves a good client */
+    int st = 0;
+    expect_ok(tls_get(d, "localhost", "ca.crt", "naf", &st));
+    assert_int_equal(st, 200);
+    assert_int_equal(g_seen.count, 1);
+    kms_httpd_stop(d);
+}
+
+/*
+ * With client_cert_optional the same clients get through the handshake, and the per-request
+ * GnuTLS check (chain, TLS client purpose) marks them unverified, with no names.
+ */
+static void optional_client_cert_dispatches_unverified_requests(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_tls_opt("server", true, true);
+    const char *bad[] = {NULL, "rogue", "serveronly"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int st = 0;
+        expect_ok(tls_get(d, "localhost", "ca.crt", bad[i], &st));
+        assert_int_equal(st, 200);
+        assert_int_equal(g_seen.count, (int)i + 1);
+        assert_true(g_seen.tls);
+        assert_false(g_seen.verified);
+        assert_int_equal(g_seen.n_dns, 0);
+    }
+    int st = 0;
+    expect_ok(tls_get(d, "localhost", "ca.crt", "naf", &st));
+    assert_true(g_seen.verified);
+    assert_int_equal(g_seen.n_dns, 1);
+    assert_string_equal(g_seen.dns[0], "kms.example.org");
+    kms_httpd_stop(d);
+}
+
+/* Without client_ca_file no certificate is asked for: tls, but never client_verified. */
+static void tls_without_client_ca_never_verifies_clients(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_tls("server", false);
+    int st = 0;
+    expect_ok(tls_get(d, "localhost", "ca.crt", "naf", &st));
+    assert_int_equal(st, 200);
+    assert_true(g_seen.tls);
+    assert_false(g_seen.verified);
+    assert_int_equal(g_seen.n_dns, 0);
+    kms_httpd_stop(d);
+}
+
+static void client_refuses_server_with_wrong_name_or_ca(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_tls("wrongname", true);
+    int st = 0;
+    expect_err(tls_get(d, "localhost", "ca.crt", "naf", &st), KMS_ERR_TLS_PEER);
+    kms_httpd_stop(d);
+    d = start_tls("server", true);
+    expect_err(tls_get(d, "localhost", "rogue-ca.crt", "naf", &st), KMS_ERR_TLS_PEER);
+    /* plain HTTP to a TLS port is not an answer either */
+    char u[128];
+    url(u, sizeof u, "http", "localhost", d, "/zn");
+    struct kms_httpc_cfg cc = {.timeout_ms = 3000};
+    struct kms_httpc_req rq = {.method = "GET", .url = u};
+    struct kms_httpc_resp rs;
+    kms_result r = kms_httpc_request(&cc, &rq, &rs);
+    assert_true(r.err != KMS_OK || rs.status >= 400);
+    kms_httpc_resp_cleanup(&rs);
+    assert_int_equal(g_seen.count, 0);
+    kms_httpd_stop(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(get_and_post_round_trip_with_headers),
+        cmocka_unit_test(body_over_max_body_gets_413_and_server_survives),
+        cmocka_unit_test(malformed_requests_get_4xx_and_server_keeps_serving),
+        cmocka_unit_test(handler_cannot_split_response_headers),
+        cmocka_unit_test(many_concurrent_requests_are_all_answered),
+        cmocka_unit_test(stop_with_open_connections_returns_promptly),
+        cmocka_unit_test(listen_addresses_are_checked),
+        cmocka_unit_test(client_checks_its_arguments),
+        cmocka_unit_test(client_caps_the_response_body),
+        cmocka_unit_test(tls_client_cert_names_reach_the_handler),
+        cmocka_unit_test(tls_handshake_refuses_missing_untrusted_or_wrong_purpose_certs),
+        cmocka_unit_test(optional_client_cert_dispatches_unverified_requests),
+        cmocka_unit_test(tls_without_client_ca_never_verifies_clients),
+        cmocka_unit_test(client_refuses_server_with_wrong_name_or_ca),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
