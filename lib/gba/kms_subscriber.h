@@ -113,7 +113,11 @@ KMS_MUST_CHECK kms_result kms_subscriber_set_sqn(struct kms_subscriber_db *db, c
  * never lowering it. When the stored mark is already >= mark it succeeds without writing (so a
  * second BSF, or the CLI, that raised it meanwhile wins). Otherwise one transaction, one fsync:
  * when it returns KMS_OK the mark is durable and kms_sqn_he_reserved(he, mark) may be called.
- * KMS_ERR_ARG above KMS_SQN_MAX; KMS_ERR_NOT_FOUND; KMS_ERR_STORE. */
+ * KMS_ERR_ARG above KMS_SQN_MAX; KMS_ERR_NOT_FOUND; KMS_ERR_STORE.
+ *
+ * Raising is not a reservation of a disjoint range: two BSF processes that start from the same
+ * mark and commit the same new mark both succeed and would hand out the same SQNs. One BSF per
+ * store, as designed; several would need a compare-and-set variant. */
 KMS_MUST_CHECK kms_result kms_subscriber_sqn_commit(struct kms_subscriber_db *db, const char *impi,
                                                     uint64_t mark);
 
