@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * imskms subscriber: the BSF's subscriber store (add, list, del, set-sqn). Every command opens
+ * the database named by --db with the KEK in --kek-file; K, OP and OPc go in and are never
+ * printed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "crypto/kms_milenage.h"
+#include "crypto/kms_sqn.h"
+#include "gba/kms_subscriber.h"
+#include "keyring/kms_keystore.h"
+#include "util/kms_mem.h"
+
+#define SUB_EXIT_NOTE                                                                              \
+    "\nExit status: 0 success, 1 wrong KEK for this database, 2 bad usage (also: no such\n"        \
+    "subscriber or database, IMPI taken, a KEK file that is not 32 bytes or not 0600),\n"          \
+    "3 internal, file system or database error.\n"
+
+#define DB_OPTS_HELP                                                                               \
+    "  --db PATH         the subscriber database (SQLite, mode 0600)\n"                            \
+    "  --kek-file FILE   the KEK sealing K and OPc (exactly 32 bytes, mode 0600)\n"
+
+enum { O_DB, O_KEK, O_IMPI, O_SQN, O_IMPU, O_K, O_OP, O_OPC, O_AMF };
+static const struct cli_opt opts[] = {
+    {"db", true, false},  {"kek-file", true, false}, {"impi", true, false},
+    {"sqn", true, false}, {"impu", true, true},      {"k", true, false},
+    {"op", true, false},  {"opc", true, false},      {"amf", true, false},
+};
+/* Each command takes a prefix of opts: list the first 2, del 3, set-sqn 4, add all. */
+#define N_LIST   2
+#define N_DEL    3
+#define N_SETSQN 4
+#define N_ADD    (sizeof(opts) / sizeof(opts[0]))
+
+static const char add_help[] =
+    "usage: imskms subscriber add --db PATH --kek-file FILE --impi ID --impu URI [--impu URI]...\n"
+    "                             --k HEX (--op HEX | --opc HEX) [--amf HEX] [--sqn HEX]\n"
+    "\n"
+    "Adds a subscriber; creates the database (mode 0600) when it is missing. K and OPc are\n"
+    "sealed under the KEK; with --op, OPc is derived (TS 35.206) and OP is not kept.\n"
+    "\n" DB_OPTS_HELP
+    "  --impi ID         private identity: 1..255 printable ASCII characters, no space\n"
+    "  --impu URI        public identity (same rule), 1 to 8 of them, e.g. sip:alice@example.org\n"
+    "  --k HEX           K, 16 bytes\n"
+    "  --op HEX          OP, 16 bytes (or --opc HEX: OPc, 16 bytes)\n"
+    "  --amf HEX         AMF, 2 bytes (default 0000)\n"
+    "  --sqn HEX         the last SQN used, 6 bytes (default 000000000000): the BSF starts\n"
+    "                    above it\n"
+    "\n"
+    "Prints impi= and sqn=. Never prints K, OP or OPc.\n" SUB_EXIT_NOTE;
+
+static const char list_help[] = "usage: imskms subscriber list --db PATH --kek-file FILE\n"
+                                "\n"
+                                "One line per subscriber, in IMPI order:\n"
+                                "  impi=ID impus=URI[,URI]... amf=HEX sqn=HEX\n"
+                                "sqn is the stored high-water mark (the highest SQN the BSF may "
+                                "have used). Keys are\nnever printed.\n"
+                                "\n" DB_OPTS_HELP SUB_EXIT_NOTE;
+
+static const char del_help[] = "usage: imskms subscriber del --db PATH --kek-file FILE --impi ID\n"
+                               "\n"
+                               "Deletes the subscriber. Prints deleted=ID.\n"
+                               "\n" DB_OPTS_HELP SUB_EXIT_NOTE;
+
+static const char setsqn_help[] =
+    "usage: imskms subscriber set-sqn --db PATH --kek-file FILE --impi ID --sqn HEX\n"
+    "\n"
+    "Operator reset of the stored SQN mark to HEX (6 bytes), for a replaced USIM or a manual\n"
+    "resynchronisation. It may LOWER the mark: a USIM that has seen a higher SQN then rejects\n"
+    "the next challenge as stale and the BSF resynchronises (AUTS). A running BSF may keep\n"
+    "using the range it has reserved already. Prints impi= and sqn=.\n"
+    "\n" DB_OPTS_HELP SUB_EXIT_NOTE;
+
+static int parse(const char *prefix, int argc, char **argv, size_t n_opts, const char *help,
+                 struct cli_args *a)
+{
+    int rc = cli_parse(prefix, opts, n_opts, 0, argc, argv, a);
+    if (rc == 0 && a->help) {
+        fputs(help, stdout);
+    }
+    return rc;
+}
+
+/* An identity option, checked with the store's rule so that the error names the option. */
+static int check_impi(const struct cli_args *a)
+{
+    const char *impi = a->val[O_IMPI];
+    struct kms_subscriber s;
+    if (impi == NULL) {
+        return cli_missing(a, "impi");
+    }
+    memset(&s, 0, sizeof(s));
+    s.n_impu = 1;
+    s.impu[0][0] = 'x';
+    size_t n = strlen(impi);
+    if (n > KMS_SUBSCRIBER_ID_MAX) {
+        return cli_fail(a, "--impi", KMS_ERR_TOO_LONG);
+    }
+    memcpy(s.impi, impi, n + 1);
+    kms_result r = kms_subscriber_check(&s);
+    return kms_ok(r) ? CLI_EXIT_OK : cli_fail(a, "--impi", r.err);
+}
+
+/* The 6-byte hex --sqn as an integer. */
+static int parse_sqn(const struct cli_args *a, uint64_t *sqn)
+{
+    uint8_t b[KMS_AKA_SQN_LEN];
+    *sqn = 0;
+    if (a->val[O_SQN] == NULL) {
+        return CLI_EXIT_OK;
+    }
+    int rc = cli_hex_exact(a, "sqn", a->val[O_SQN], b, sizeof(b));
+    if (rc == CLI_EXIT_OK) {
+        *sqn = kms_sqn_from_bytes(b);
+    }
+    return rc;
+}
+
+static void print_sqn(const char *name, uint64_t sqn)
+{
+    uint8_t b[KMS_AKA_SQN_LEN];
+    kms_sqn_to_bytes(sqn, b);
+    (void)cli_print_hex(name, b, sizeof(b));
+}
+
+/* Reads the KEK and opens the database; prints why not. */
+static int open_db(const struct cli_args *a, bool create, struct kms_subscriber_db **db)
+{
+    uint8_t kek[32];
+    const char *path = a->val[O_DB];
+    *db = NULL;
+    if (path == NULL) {
+        return cli_missing(a, "db");
+    }
+    if (a->val[O_KEK] == NULL) {
+        return cli_missing(a, "kek-file");
+    }
+    kms_result r = kms_kek_read(a->val[O_KEK], kek);
+    if (kms_ok(r)) {
+        errno = 0;
+        r = kms_subscriber_db_open(path, kek, create, db);
+    } else {
+        kms_wipe(kek, sizeof(kek));
+        return cli_fail(a, "--kek-file", r.err);
+    }
+    kms_wipe(kek, sizeof(kek));
+    struct stat sb;
+    switch (r.err) {
+    case KMS_OK:
+        return CLI_EXIT_OK;
+    case KMS_ERR_NOT_FOUND:
+        fprintf(stderr, "%s: --db %s: no such database (create one with 'imskms subscriber add')\n",
+                a->cmd, path);
+        return CLI_EXIT_USAGE;
+    case KMS_ERR_AUTH:
+        fprintf(stderr, "%s: --kek-file: not the KEK this database was created with\n", a->cmd);
+        return CLI_EXIT_CHECK;
+    case KMS_ERR_STORE:
+        if (stat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) || (sb.st_mode & 077) != 0)) {
+            fprintf(stderr,
+                    "%s: --db %s: must be a regular file of mode 0600 (no group or other "
+                    "access)\n",
+                    a->cmd, path);
+            return CLI_EXIT_USAGE;
+        }
+        fprintf(stderr, "%s: --db %s: not a subscriber database this version reads, or %s\n",
+                a->cmd, path, kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    default:
+        return cli_fail(a, "--db", r.err);
+    }
+}
+
+static int no_such(const struct cli_args *a)
+{
+    fprintf(stderr, "%s: --impi %s: no such subscriber\n", a->cmd, a->val[O_IMPI]);
+    return CLI_EXIT_USAGE;
+}
+
+/* Fills s from the add options (keys included); prints why not. */
+static int read_add_opts(const struct cli_args *a, struct kms_subscriber *s, uint64_t *sqn)
+{
+    int rc;
+    uint8_t op[16];
+    if ((rc = check_impi(a)) != 0) {
+        return rc;
+    }
+    memcpy(s->impi, a->val[O_IMPI], strlen(a->val[O_IMPI]) + 1);
+    if (a->n_multi[O_IMPU] == 0) {
+        return cli_missing(a, "impu");
+    }
+    if (a->n_multi[O_IMPU] > KMS_SUBSCRIBER_IMPU_MAX) {
+        return cli_usage_error(a, "--impu: at most 8 public identities");
+    }
+    for (size_t i = 0; i < a->n_multi[O_IMPU]; i++) {
+        const char *u = a->multi[O_IMPU][i];
+        if (strlen(u) > KMS_SUBSCRIBER_ID_MAX) {
+            return cli_fail(a, "--impu", KMS_ERR_TOO_LONG);
+        }
+        memcpy(s->impu[i], u, strlen(u) + 1);
+    }
+    s->n_impu = a->n_multi[O_IMPU];
+    kms_result r = kms_subscriber_check(s);
+    if (!kms_ok(r)) {
+        return r.err == KMS_ERR_ARG ? cli_usage_error(a, "--impu: the same identity given twice")
+                                    : cli_fail(a, "--impu", r.err);
+    }
+    if ((rc = cli_hex_exact(a, "k", a->val[O_K], s->k, 16)) != 0) {
+        return rc;
+    }
+    if (a->seen[O_OP] == a->seen[O_OPC]) {
+        return cli_usage_error(a, "give exactly one of --op and --opc (see --help)");
+    }
+    if (a->seen[O_OPC]) {
+        rc = cli_hex_exact(a, "opc", a->val[O_OPC], s->opc, 16);
+    } else if ((rc = cli_hex_exact(a, "op", a->val[O_OP], op, 16)) == 0) {
+        /* OPc = OP xor E_K(OP), TS 35.206 4.1 */
+        struct kms_milenage *m = NULL;
+        r = kms_milenage_new(&m);
+        if (kms_ok(r)) {
+            r = kms_milenage_set_key_op(m, s->k, op);
+        }
+        if (kms_ok(r)) {
+            r = kms_milenage_get_opc(m, s->opc);
+        }
+        kms_milenage_free(m);
+        rc = kms_ok(r) ? CLI_EXIT_OK : cli_fail(a, "--op", r.err);
+    }
+    kms_wipe(op, sizeof(op));
+    if (rc != 0) {
+        return rc;
+    }
+    if (a->val[O_AMF] != NULL &&
+        (rc = cli_hex_exact(a, "amf", a->val[O_AMF], s->amf, sizeof(s->amf))) != 0) {
+        return rc;
+    }
+    return parse_sqn(a, sqn);
+}
+
+static int sub_add(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_subscriber s;
+    struct kms_subscriber_db *db = NULL;
+    uint64_t sqn = 0;
+    int rc = parse(prefix, argc, argv, N_ADD, add_help, &a);
+    if (rc != 0 || a.help) {
+        return rc;
+    }
+    memset(&s, 0, sizeof(s));
+    if ((rc = read_add_opts(&a, &s, &sqn)) != 0 || (rc = open_db(&a, true, &db)) != 0) {
+        kms_subscriber_wipe(&s);
+        return rc;
+    }
+    kms_result r = kms_subscriber_add(db, &s, sqn);
+    kms_subscriber_wipe(&s);
+    kms_subscriber_db_close(db);
+    if (r.err == KMS_ERR_EXISTS) {
+        fprintf(stderr, "%s: --impi %s: subscriber exists (delete it first)\n", a.cmd,
+                a.val[O_IMPI]);
+        return CLI_EXIT_USAGE;
+    }
+    if (!kms_ok(r)) {
+        return cli_fail(&a, "add", r.err);
+    }
+    printf("impi=%s\n", a.val[O_IMPI]);
+    print_sqn("sqn", sqn);
+    return CLI_EXIT_OK;
+}
+
+static kms_result print_line(void *arg, const struct kms_subscriber_info *info)
+{
+    (void)arg;
+    printf("impi=%s impus=", info->impi);
+    for (size_t i = 0; i < info->n_impu; i++) {
+        printf("%s%s", i > 0 ? "," : "", info->impu[i]);
+    }
+    uint8_t sqn[KMS_AKA_SQN_LEN];
+    kms_sqn_to_bytes(info->sqn, sqn);
+    printf(" amf=%02x%02x sqn=%02x%02x%02x%02x%02x%02x\n", info->amf[0], info->amf[1], sqn[0],
+           sqn[1], sqn[2], sqn[3], sqn[4], sqn[5]);
+    return (kms_result){KMS_OK};
+}
+
+static int sub_list(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_subscriber_db *db = NULL;
+    int rc = parse(prefix, argc, argv, N_LIST, list_help, &a);
+    if (rc != 0 || a.help || (rc = open_db(&a, false, &db)) != 0) {
+        return rc;
+    }
+    kms_result r = kms_subscriber_list(db, print_line, NULL);
+    kms_subscriber_db_close(db);
+    return kms_ok(r) ? CLI_EXIT_OK : cli_fail(&a, "list", r.err);
+}
+
+static int sub_del(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_subscriber_db *db = NULL;
+    int rc = parse(prefix, argc, argv, N_DEL, del_help, &a);
+    if (rc != 0 || a.help || (rc = check_impi(&a)) != 0 || (rc = open_db(&a, false, &db)) != 0) {
+        return rc;
+    }
+    kms_result r = kms_subscriber_del(db, a.val[O_IMPI]);
+    kms_subscriber_db_close(db);
+    if (r.err == KMS_ERR_NOT_FOUND) {
+        return no_such(&a);
+    }
+    if (!kms_ok(r)) {
+        return cli_fail(&a, "del", r.err);
+    }
+    printf("deleted=%s\n", a.val[O_IMPI]);
+    return CLI_EXIT_OK;
+}
+
+static int sub_set_sqn(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_subscriber_db *db = NULL;
+    uint64_t sqn = 0;
+    int rc = parse(prefix, argc, argv, N_SETSQN, setsqn_help, &a);
+    if (rc != 0 || a.help || (rc = check_impi(&a)) != 0) {
+        return rc;
+    }
+    if (a.val[O_SQN] == NULL) {
+        return cli_missing(&a, "sqn");
+    }
+    if ((rc = parse_sqn(&a, &sqn)) != 0 || (rc = open_db(&a, false, &db)) != 0) {
+        return rc;
+    }
+    kms_result r = kms_subscriber_set_sqn(db, a.val[O_IMPI], sqn);
+    kms_subscriber_db_close(db);
+    if (r.err == KMS_ERR_NOT_FOUND) {
+        return no_such(&a);
+    }
+    if (!kms_ok(r)) {
+        return cli_fail(&a, "set-sqn", r.err);
+    }
+    printf("impi=%s\n", a.val[O_IMPI]);
+    print_sqn("sqn", sqn);
+    return CLI_EXIT_OK;
+}
+
+static const struct cli_cmd sub_cmds[] = {
+    {"add", "add a subscriber (creates the database when missing)", sub_add},
+    {"list", "every subscriber: IMPI, IMPUs, AMF, SQN mark (never keys)", sub_list},
+    {"del", "delete a subscriber", sub_del},
+    {"set-sqn", "operator reset of a subscriber's SQN mark (may lower it)", sub_set_sqn},
+};
+
+int cmd_subscriber(const char *prefix, int argc, char **argv)
+{
+    return cli_dispatch(prefix, sub_cmds, sizeof(sub_cmds) / sizeof(sub_cmds[0]), NULL, argc, argv);
+}
