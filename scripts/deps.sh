@@ -6,7 +6,8 @@ set -eu
 
 # tshark + wireshark-common (text2pcap): the MIKEY wire interop test (tests/interop).
 # sqlite: the KMS state store; p11-kit (pkcs11.h), softhsm2 + opensc (pkcs11-tool): the PKCS#11 keystore and its tests.
-pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc"
+# libjansson-dev: the Zn JSON codec (lib/gba/kms_zn_json.c; design.md 3 names jansson for JSON).
+pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libjansson-dev"
 case "${1:-}" in
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --help | -h)
