@@ -22,6 +22,7 @@ static const struct cli_cmd cmds[] = {
     {"mikey", "MIKEY messages: decode and print every field", cmd_mikey},
     {"keys", "the Kkms keyring: init, list, status, rotate, revoke, destroy-expired", cmd_keys},
     {"token", "sealed tickets: seal, inspect, open", cmd_token},
+    {"ue", "the simulated UE: usim-init, usim-show", cmd_ue},
     {"version", "print the version", cmd_version},
 };
 
