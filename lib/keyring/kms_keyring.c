@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "crypto/kms_ossl.h"
 #include "util/kms_buf.h"
 #include "util/kms_cur.h"
+#include "util/kms_file.h"
 #include "util/kms_mem.h"
 
 static const uint8_t file_magic[8] = {'I', 'M', 'S', 'K', 'M', 'S', 'K', 'R'};
@@ -53,7 +53,7 @@ struct kms_kkms {
 };
 
 struct kms_keyring {
-    char *path, *lock_path, *tmp_path, *dir_path;
+    char *path;
     struct kms_keystore *ks;
     pthread_mutex_t mu;
     struct kr_state st;
@@ -321,30 +321,13 @@ static kms_result read_state(struct kms_keystore *ks, const char *path, struct k
 {
     kms_result rc = KMS_RC_INIT;
     uint8_t *img = NULL;
+    size_t n = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return KMS_ERR(errno == ENOENT ? KMS_ERR_NOT_FOUND : KMS_ERR_IO);
     }
     struct stat s;
-    KMS_ENSURE_OUT(rc, fstat(fd, &s) == 0, KMS_ERR_IO);
-    KMS_ENSURE_OUT(rc, S_ISREG(s.st_mode), KMS_ERR_IO);
-    KMS_ENSURE_OUT(rc, s.st_size >= 0 && s.st_size <= KMS_KEYRING_FILE_MAX, KMS_ERR_TOO_LONG);
-    size_t n = (size_t)s.st_size;
-    img = malloc(n + 1);
-    KMS_ENSURE_OUT(rc, img != NULL, KMS_ERR_NOMEM);
-    size_t got = 0;
-    while (got <= n) {
-        ssize_t r = read(fd, img + got, n + 1 - got);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        KMS_ENSURE_OUT(rc, r >= 0, KMS_ERR_IO);
-        if (r == 0) {
-            break;
-        }
-        got += (size_t)r;
-    }
-    KMS_ENSURE_OUT(rc, got == n, KMS_ERR_IO); /* changed under us: never happens with rename */
+    KMS_TRY_OUT(rc, kms_file_read_fd(fd, KMS_KEYRING_FILE_MAX, false, &s, &img, &n));
     KMS_TRY_OUT(rc, decode_state(ks, img, n, st));
     fid->dev = s.st_dev;
     fid->ino = s.st_ino;
@@ -354,51 +337,9 @@ static kms_result read_state(struct kms_keystore *ks, const char *path, struct k
     fd = -1;
     rc = KMS_RESULT_OK;
 out:
-    if (img != NULL) {
-        kms_wipe(img, n + 1);
-        free(img);
-    }
+    kms_file_free(img, n);
     if (fd >= 0) {
         close(fd);
-    }
-    return rc;
-}
-
-static kms_result write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        KMS_ENSURE(w > 0, KMS_ERR_IO);
-        p += w;
-        n -= (size_t)w;
-    }
-    return KMS_RESULT_OK;
-}
-
-/* Temporary file, fsync, rename over the keyring, fsync of the directory. */
-static kms_result write_atomic(const struct kms_keyring *kr, const uint8_t *p, size_t n)
-{
-    kms_result rc = KMS_RC_INIT;
-    int fd = open(kr->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    KMS_ENSURE(fd >= 0, KMS_ERR_IO);
-    KMS_TRY_OUT(rc, write_all(fd, p, n));
-    KMS_ENSURE_OUT(rc, fsync(fd) == 0, KMS_ERR_IO);
-    KMS_ENSURE_OUT(rc, close(fd) == 0, KMS_ERR_IO);
-    fd = -1;
-    KMS_ENSURE_OUT(rc, rename(kr->tmp_path, kr->path) == 0, KMS_ERR_IO);
-    fd = open(kr->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    KMS_ENSURE_OUT(rc, fd >= 0, KMS_ERR_IO);
-    KMS_ENSURE_OUT(rc, fsync(fd) == 0, KMS_ERR_IO);
-    rc = KMS_RESULT_OK;
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (!kms_ok(rc)) {
-        unlink(kr->tmp_path);
     }
     return rc;
 }
@@ -610,20 +551,6 @@ static kms_result txn_expire(struct kr_txn *t, size_t *destroyed, bool *rotated)
 
 typedef kms_result (*kr_change_fn)(struct kr_txn *t, void *arg);
 
-static kms_result lock_file(const struct kms_keyring *kr, int *fd)
-{
-    *fd = open(kr->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    KMS_ENSURE(*fd >= 0, KMS_ERR_IO);
-    while (flock(*fd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            close(*fd);
-            *fd = -1;
-            KMS_BAIL(KMS_ERR_IO);
-        }
-    }
-    return KMS_RESULT_OK;
-}
-
 /* Applies fn to a fresh read of the file under the exclusive lock and writes the result
  * atomically when it changed anything; then erases what the new file no longer references,
  * sweeps orphaned token objects when asked, and installs the new state. With creating, the
@@ -641,7 +568,7 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
     KMS_ENSURE_OUT(rc, t != NULL, KMS_ERR_NOMEM);
     t->kr = kr;
     t->now = now;
-    KMS_TRY_OUT(rc, lock_file(kr, &lfd));
+    KMS_TRY_OUT(rc, kms_file_lock(kr->path, &lfd));
     if (creating) {
         struct stat s;
         KMS_ENSURE_OUT(rc, lstat(kr->path, &s) != 0 && errno == ENOENT, KMS_ERR_EXISTS);
@@ -652,7 +579,7 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
     if (t->changed) {
         t->st.generation++;
         KMS_TRY_OUT(rc, encode_state(kr->ks, &t->st, &img));
-        KMS_TRY_OUT(rc, write_atomic(kr, kms_buf_data(&img), kms_buf_len(&img)));
+        KMS_TRY_OUT(rc, kms_file_write_atomic(kr->path, kms_buf_data(&img), kms_buf_len(&img)));
         file_id_close(&fid);
         /* Under the lock nobody else replaces the file: what we open is what we wrote. */
         fid.fd = open(kr->path, O_RDONLY | O_CLOEXEC);
@@ -683,9 +610,7 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
     rc = KMS_RESULT_OK;
 out:
     file_id_close(&fid);
-    if (lfd >= 0) {
-        close(lfd); /* releases the lock */
-    }
+    kms_file_unlock(&lfd);
     kms_buf_cleanup(&img);
     if (t != NULL) {
         kms_wipe(t, sizeof(*t));
@@ -721,18 +646,7 @@ static kms_result kr_new(const char *path, struct kms_keystore *ks, struct kms_k
     kr->chunk = 1;
     pthread_mutex_init(&kr->mu, NULL);
     kr->path = str_join(path, "");
-    kr->lock_path = str_join(path, ".lock");
-    kr->tmp_path = str_join(path, ".tmp");
-    kr->dir_path = str_join(path, "");
-    if (kr->dir_path != NULL) {
-        char *slash = strrchr(kr->dir_path, '/');
-        if (slash == NULL) {
-            strcpy(kr->dir_path, ".");
-        } else {
-            slash[slash == kr->dir_path ? 1 : 0] = '\0';
-        }
-    }
-    if (kr->path == NULL || kr->lock_path == NULL || kr->tmp_path == NULL || kr->dir_path == NULL) {
+    if (kr->path == NULL) {
         kms_keyring_close(kr);
         KMS_BAIL(KMS_ERR_NOMEM);
     }
@@ -753,9 +667,6 @@ void kms_keyring_close(struct kms_keyring *kr)
     }
     pthread_mutex_destroy(&kr->mu);
     free(kr->path);
-    free(kr->lock_path);
-    free(kr->tmp_path);
-    free(kr->dir_path);
     kms_wipe(kr, sizeof(*kr));
     free(kr);
 }

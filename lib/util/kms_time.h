@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * UTC timestamps as text: the one formatter and parser of "YYYY-MM-DDTHH:MM:SSZ" for every
+ * protocol that carries one (the BootstrappingInfo <lifetime> of TS 24.109, an xs:dateTime;
+ * the Zn JSON times, RFC 3339). Times are UNIX seconds (uint64_t), years 1970..9999.
+ *
+ * What the parser accepts (a strict subset that both RFC 3339 section 5.6 and XML Schema
+ * xs:dateTime allow, and that is unambiguous as a UTC instant):
+ *  - exactly 4-digit year, 2-digit month, day, hour, minute, second; a real calendar date
+ *    (leap years included); hours 00..23, seconds 00..59 (no leap second 60, no 24:00:00);
+ *  - upper-case 'T' and 'Z' only;
+ *  - optional fractional seconds "." 1*9DIGIT, truncated (a time is never rounded later);
+ *  - the zone "Z" or "+00:00" (the same instant); any other offset, "-00:00" (RFC 3339:
+ *    "local offset unknown") and a missing zone are refused, because every peer of ours
+ *    speaks UTC and a local time would be a silent misreading.
+ * Formatting never writes a fraction and always writes "Z".
+ * Calendar arithmetic is done here (proleptic Gregorian), not with gmtime/timegm, so the
+ * result does not depend on the C library or the TZ variable.
+ */
+#ifndef KMS_UTIL_TIME_H
+#define KMS_UTIL_TIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err/kms_err.h"
+
+/* "YYYY-MM-DDTHH:MM:SSZ" plus the NUL. */
+#define KMS_TIME_STR_LEN 21
+/* 9999-12-31T23:59:59Z */
+#define KMS_TIME_MAX UINT64_C(253402300799)
+/* Longest text the parser accepts: 19 + "." + 9 digits + "+00:00". */
+#define KMS_TIME_TEXT_MAX 35
+
+/* Writes t as "YYYY-MM-DDTHH:MM:SSZ" (NUL-terminated) into out.
+ * KMS_ERR_ARG when t > KMS_TIME_MAX (out is then the empty string). */
+KMS_MUST_CHECK kms_result kms_time_format(uint64_t t, char out[KMS_TIME_STR_LEN]);
+
+/* Parses exactly n characters of s (no NUL needed, none allowed) as described above.
+ * KMS_ERR_MALFORMED for anything else, KMS_ERR_UNSUPPORTED for a well-formed time with a
+ * zone other than UTC; *t is 0 on failure. */
+KMS_MUST_CHECK kms_result kms_time_parse(const char *s, size_t n, uint64_t *t);
+
+#endif

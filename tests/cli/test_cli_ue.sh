@@ -1,0 +1,105 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `imskms ue usim-init` / `usim-show`: a USIM from Milenage test set 1 (OPc computed from OP
+# must equal the published OPc), file mode 0600, no key on stdout, refusals and usage errors.
+# Usage: test_cli_ue.sh IMSKMS
+set -u
+B=$1
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+
+run() { # EXPECTED_STATUS DESCRIPTION CMD...: output in $tmp/out, $tmp/err
+    want=$1
+    what=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    if [ "$st" -ne "$want" ]; then
+        bad "$what: exit $st, expected $want: $(head -c 300 "$tmp/err")"
+        return 1
+    fi
+    if [ "$want" -ne 0 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+        bad "$what: expected one line on stderr, got: $(cat "$tmp/err")"
+        return 1
+    fi
+    ok
+    return 0
+}
+field() { sed -n "s/^$1=//p" "$tmp/out" | head -n 1; }
+expect_field() { # name value what
+    got=$(field "$1")
+    if [ "$got" = "$2" ]; then ok; else bad "$3: $1='$got', expected '$2'"; fi
+}
+expect_err() { # substring what
+    if grep -q -- "$1" "$tmp/err"; then ok; else bad "$2: stderr lacks '$1': $(cat "$tmp/err")"; fi
+}
+
+# TS 35.208 4.3.1 (test set 1)
+K=465b5ce8b199b49faa5f0a2ee238a6bc
+OP=cdc202d5123e20f62b6d676ac72cb318
+OPC=cd63cb71954a9f4e48a5994e37a02baf
+IMPI=001010123456789@ims.mnc001.mcc001.3gppnetwork.org
+U="$tmp/usim"
+
+run 0 "usim-init --op" "$B" ue usim-init --usim "$U" --impi "$IMPI" \
+    --impu "sip:$IMPI" --impu tel:+15550100 --k "$K" --op "$OP" &&
+    expect_field usim "$U" "usim-init" && expect_field impi "$IMPI" "usim-init"
+if grep -qi -e "$K" -e "$OPC" "$tmp/out"; then bad "usim-init printed a key"; else ok; fi
+mode=$(stat -c %a "$U")
+[ "$mode" = 600 ] && ok || bad "usim file mode $mode, expected 600"
+# OPc computed from OP is the published one (and K is stored as given)
+grep -qx "opc=$OPC" "$U" && ok || bad "file lacks opc=$OPC"
+grep -qx "k=$K" "$U" && ok || bad "file lacks k=$K"
+grep -qx "amf=0000" "$U" && ok || bad "default AMF is not 0000"
+
+run 0 "usim-show" "$B" ue usim-show --usim "$U" &&
+    expect_field impi "$IMPI" "usim-show" && expect_field amf 0000 "usim-show" &&
+    expect_field ind_bits 5 "usim-show" && expect_field sqn_ms 000000000000 "usim-show" &&
+    expect_field delta 268435456 "usim-show"
+[ "$(grep -c '^impu=' "$tmp/out")" -eq 2 ] && ok || bad "usim-show: expected 2 impu= lines"
+if grep -qi -e "$K" -e "$OPC" "$tmp/out"; then bad "usim-show printed a key"; else ok; fi
+
+# --opc, --amf and --ind-bits; upper-case hex in
+run 0 "usim-init --opc" "$B" ue usim-init --usim "$tmp/u2" --impi a@b --impu sip:a@b \
+    --k "$K" --opc "$(echo $OPC | tr a-f A-F)" --amf 8000 --ind-bits 0
+run 0 "usim-show u2" "$B" ue usim-show --usim "$tmp/u2" &&
+    expect_field amf 8000 "u2" && expect_field ind_bits 0 "u2"
+
+# refusals
+run 2 "existing file" "$B" ue usim-init --usim "$U" --impi a@b --impu sip:a@b --k "$K" \
+    --opc "$OPC" && expect_err "already exists" "existing file"
+chmod 640 "$U"
+run 2 "group-readable file" "$B" ue usim-show --usim "$U" && expect_err "chmod 600" "loose"
+chmod 600 "$U"
+run 2 "missing file" "$B" ue usim-show --usim "$tmp/none" && expect_err "not found" "missing"
+printf 'imskms-usim=1\nimpi=a@b\n' >"$tmp/bad" && chmod 600 "$tmp/bad"
+run 2 "malformed file" "$B" ue usim-show --usim "$tmp/bad" && expect_err "malformed" "malformed"
+sed 's/^amf=0000$/amf=8000/' "$U" >"$tmp/edited" && chmod 600 "$tmp/edited"
+run 2 "edited file (checksum)" "$B" ue usim-show --usim "$tmp/edited"
+
+# usage errors (and nothing is created)
+N="$tmp/new"
+run 2 "no --usim" "$B" ue usim-init --impi a@b --impu sip:a@b --k "$K" --opc "$OPC"
+run 2 "no --impi" "$B" ue usim-init --usim "$N" --impu sip:a@b --k "$K" --opc "$OPC"
+run 2 "no --impu" "$B" ue usim-init --usim "$N" --impi a@b --k "$K" --opc "$OPC"
+run 2 "both --op --opc" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k "$K" \
+    --op "$OP" --opc "$OPC"
+run 2 "neither --op --opc" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k "$K"
+run 2 "short K" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k 00 --opc "$OPC"
+run 2 "bad AMF" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k "$K" \
+    --opc "$OPC" --amf 800
+run 2 "ind-bits 9" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k "$K" \
+    --opc "$OPC" --ind-bits 9
+run 2 "space in IMPI" "$B" ue usim-init --usim "$N" --impi "a b" --impu sip:a@b --k "$K" \
+    --opc "$OPC"
+run 2 "repeated IMPU" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --impu sip:a@b \
+    --k "$K" --opc "$OPC"
+run 2 "nine IMPUs" "$B" ue usim-init --usim "$N" --impi a@b --impu 1 --impu 2 --impu 3 \
+    --impu 4 --impu 5 --impu 6 --impu 7 --impu 8 --impu 9 --k "$K" --opc "$OPC"
+run 2 "unknown option" "$B" ue usim-init --usim "$N" --colour blue
+run 2 "unknown subcommand" "$B" ue usim-frob
+[ ! -e "$N" ] && ok || bad "a failed usim-init left $N"
+run 0 "--help" "$B" ue usim-init --help && grep -q "usage: imskms ue usim-init" "$tmp/out" &&
+    ok || bad "usim-init --help"
+
+finish cli_ue
