@@ -214,9 +214,12 @@ static int usim_show(const char *prefix, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+int ue_bootstrap(const char *prefix, int argc, char **argv); /* cmd_ue_boot.c */
+
 static const struct cli_cmd ue_cmds[] = {
     {"usim-init", "create a simulated USIM file (identities, K, OPc, AMF, SQN array)", usim_init},
     {"usim-show", "print a USIM file's identities, AMF and SQN state (never the keys)", usim_show},
+    {"bootstrap", "GBA bootstrap with a BSF over Ub (Digest AKA)", ue_bootstrap},
 };
 
 int cmd_ue(const char *prefix, int argc, char **argv)

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kms_ue_boot: the UE side of a GBA bootstrap over Ub (TS 24.109, RFC 3310), with a simulated
+ * USIM (kms_usim): ask for a challenge, verify AUTN (MAC-A and SQN freshness, updating the
+ * USIM file durably when an SQN is accepted), answer with RES, or with AUTS when the SQN is not
+ * fresh, then verify rspauth and read the BootstrappingInfo. On success Ks = CK || IK, RAND,
+ * the IMPI and the B-TID are written to the state directory (file `bootstrap`, mode 0600).
+ */
+#ifndef KMS_UE_BOOT_H
+#define KMS_UE_BOOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/kms_kdf.h"
+#include "err/kms_err.h"
+#include "http/kms_httpc.h"
+
+struct kms_ue_boot_cfg {
+    const char *bsf_url;   /* "http://bsf.example.org:8080/" */
+    const char *usim_path; /* kms_usim file */
+    const char *state_dir; /* receives `bootstrap` */
+    const char *trace_dir; /* optional: every request and response written there */
+    struct kms_httpc_cfg http;
+};
+
+struct kms_ue_boot_result {
+    char impi[KMS_GBA_NAME_MAX + 1];
+    char btid[KMS_BTID_MAX];
+    uint64_t lifetime; /* UNIX seconds */
+    unsigned resyncs;  /* AUTS round trips made */
+};
+
+/* KMS_ERR_MAC_A: the network failed authentication (AUTN); KMS_ERR_AUTH: the BSF refused our
+ * answer, or its rspauth did not verify; KMS_ERR_HTTP / KMS_ERR_TLS_PEER: transport;
+ * KMS_ERR_MALFORMED: the BSF's answer could not be read. */
+KMS_MUST_CHECK kms_result kms_ue_bootstrap(const struct kms_ue_boot_cfg *cfg,
+                                           struct kms_ue_boot_result *out);
+
+/* The state written by a bootstrap (Ks is secret: wipe). */
+struct kms_ue_state {
+    char impi[KMS_GBA_NAME_MAX + 1];
+    char btid[KMS_BTID_MAX];
+    uint8_t rand[KMS_GBA_RAND_LEN];
+    uint8_t ks[32];
+    uint64_t lifetime;
+};
+KMS_MUST_CHECK kms_result kms_ue_state_load(const char *state_dir, struct kms_ue_state *st);
+
+#endif
