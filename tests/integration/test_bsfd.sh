@@ -4,11 +4,12 @@
 # resynchronisation after the BSF's SQN store was reset, many UEs at once, unknown IMPIs, the
 # challenge rate limit, malformed Digest headers, Zn with a good certificate, another NAF's
 # and none, and a clean stop on SIGTERM.
-# Usage: test_bsfd.sh IMSKMS IMSKMS_BSFD MKCA_SH
+# Usage: test_bsfd.sh IMSKMS IMSKMS_BSFD MKCA_SH ZN_CLIENT_PROBE
 set -u
 B=$1
 D=$2
 MKCA=$3
+PROBE=$4
 # shellcheck source=../cli/common.sh
 . "$(dirname "$0")/../cli/common.sh"
 pid=""
@@ -96,6 +97,14 @@ grep -q '"error":"forbidden"' "$tmp/zn" && ok || bad "zn 403 body"
 [ "$(zn naf 'not json' $NAF)" = 400 ] && ok || bad "zn malformed body"
 # Another NAF's certificate cannot even learn whether a B-TID exists.
 [ "$(zn other "AAAAAAAAAAAAAAAAAAAAAA==@localhost" $NAF)" = 403 ] && ok || bad "zn probe"
+
+# ---- the library's Zn client: the same Ks_NAF, a cache that honours the key's expiry ----
+if "$PROBE" "https://localhost:$ZN/zn/v1/bootstrap-info" "$tmp/pki/ca.crt" "$tmp/pki/naf.crt" \
+    "$tmp/pki/naf.key" $NAF "$BTID" "$WANT" "$tmp/pki/other.crt" "$tmp/pki/other.key"; then
+    ok
+else
+    bad "zn_client_probe"
+fi
 
 # ---- the answer of the first bootstrap, replayed ----
 REPLAY=$(sed -n 's/^Authorization: //p' "$tmp/ue1/03-request.txt")

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Zn client with its Ks_NAF cache: see kms_zn_client.h. */
+#include "gba/kms_zn_client.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/kms_ossl.h"
+#include "http/kms_httpc.h"
+#include "util/kms_mem.h"
+#include "util/kms_tab.h"
+
+struct entry {
+    uint8_t key[KMS_TAB_KEY_LEN]; /* HMAC(seed, B-TID), truncated */
+    char btid[KMS_BTID_MAX];
+    struct kms_zn_resp resp;
+};
+
+struct kms_zn_client {
+    char *url, *ca_file, *cert_file, *key_file, *naf_fqdn;
+    uint8_t ua_id[KMS_UA_ID_LEN];
+    unsigned timeout_ms;
+    uint8_t seed[32];
+    pthread_mutex_t mu;
+    struct kms_tab *cache;
+    struct kms_zn_client_stats stats;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+void kms_zn_client_free(struct kms_zn_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    kms_tab_free(c->cache);
+    free(c->url);
+    free(c->ca_file);
+    free(c->cert_file);
+    free(c->key_file);
+    free(c->naf_fqdn);
+    pthread_mutex_destroy(&c->mu);
+    kms_wipe(c, sizeof(*c));
+    free(c);
+}
+
+kms_result kms_zn_client_new(const struct kms_zn_client_cfg *cfg, struct kms_zn_client **out)
+{
+    KMS_ENSURE(cfg != NULL && out != NULL, KMS_ERR_ARG);
+    *out = NULL;
+    KMS_ENSURE(cfg->url != NULL && cfg->naf_fqdn != NULL, KMS_ERR_ARG);
+    KMS_TRY(kms_gba_check_fqdn(cfg->naf_fqdn, strlen(cfg->naf_fqdn)));
+    kms_result rc = KMS_RC_INIT;
+    struct kms_zn_client *c = calloc(1, sizeof(*c));
+    KMS_ENSURE(c != NULL, KMS_ERR_NOMEM);
+    pthread_mutex_init(&c->mu, NULL);
+    c->url = dup_or_null(cfg->url);
+    c->ca_file = dup_or_null(cfg->ca_file);
+    c->cert_file = dup_or_null(cfg->cert_file);
+    c->key_file = dup_or_null(cfg->key_file);
+    c->naf_fqdn = dup_or_null(cfg->naf_fqdn);
+    KMS_ENSURE_OUT(rc,
+                   c->url != NULL && c->naf_fqdn != NULL &&
+                       (cfg->ca_file == NULL) == (c->ca_file == NULL) &&
+                       (cfg->cert_file == NULL) == (c->cert_file == NULL) &&
+                       (cfg->key_file == NULL) == (c->key_file == NULL),
+                   KMS_ERR_NOMEM);
+    memcpy(c->ua_id, cfg->ua_id, sizeof(c->ua_id));
+    c->timeout_ms = cfg->timeout_ms != 0 ? cfg->timeout_ms : 5000;
+    KMS_TRY_OUT(rc, kms_random(c->seed, sizeof(c->seed)));
+    KMS_TRY_OUT(rc, kms_tab_new(cfg->cache_max != 0 ? cfg->cache_max : 4096, sizeof(struct entry),
+                                &c->cache));
+    *out = c;
+    c = NULL;
+    rc = KMS_RESULT_OK;
+out:
+    kms_zn_client_free(c);
+    return rc;
+}
+
+void kms_zn_client_stats(struct kms_zn_client *c, struct kms_zn_client_stats *s)
+{
+    pthread_mutex_lock(&c->mu);
+    *s = c->stats;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static bool entry_expired(const void *rec, void *arg)
+{
+    return ((const struct entry *)rec)->resp.key_expiry <= *(const uint64_t *)arg;
+}
+
+/* One POST to the BSF. */
+static kms_result fetch(struct kms_zn_client *c, const char *btid, struct kms_zn_resp *out)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_zn_req q;
+    memset(&q, 0, sizeof(q));
+    struct kms_buf body;
+    kms_buf_init(&body, 4096, false);
+    struct kms_httpc_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    size_t bl = strlen(btid), fl = strlen(c->naf_fqdn);
+    KMS_ENSURE_OUT(rc, bl < sizeof(q.btid) && fl < sizeof(q.naf_fqdn), KMS_ERR_TOO_LONG);
+    memcpy(q.btid, btid, bl + 1);
+    memcpy(q.naf_fqdn, c->naf_fqdn, fl + 1);
+    memcpy(q.ua_id, c->ua_id, sizeof(q.ua_id));
+    KMS_TRY_OUT(rc, kms_zn_req_encode(&q, &body));
+    static const char *const headers[] = {"Content-Type: application/json", NULL};
+    struct kms_httpc_cfg hc = {.ca_file = c->ca_file,
+                               .cert_file = c->cert_file,
+                               .key_file = c->key_file,
+                               .timeout_ms = c->timeout_ms,
+                               .max_body = KMS_ZN_JSON_MAX};
+    struct kms_httpc_req req = {.method = "POST",
+                                .url = c->url,
+                                .headers = headers,
+                                .body = kms_buf_data(&body),
+                                .body_len = kms_buf_len(&body)};
+    KMS_TRY_OUT(rc, kms_httpc_request(&hc, &req, &resp));
+    resp.body.secret = true; /* Ks_NAF */
+    switch (resp.status) {
+    case 200:
+        break;
+    case 404:
+        KMS_BAIL_OUT(rc, KMS_ERR_NOT_FOUND);
+    case 403:
+        KMS_BAIL_OUT(rc, KMS_ERR_AUTH);
+    default:
+        KMS_BAIL_OUT(rc, KMS_ERR_HTTP);
+    }
+    KMS_TRY_OUT(rc, kms_zn_resp_decode(kms_buf_data(&resp.body), kms_buf_len(&resp.body), out));
+    rc = KMS_RESULT_OK;
+out:
+    kms_httpc_resp_cleanup(&resp);
+    kms_buf_cleanup(&body);
+    return rc;
+}
+
+kms_result kms_zn_client_get(struct kms_zn_client *c, const char *btid, uint64_t now,
+                             struct kms_zn_resp *out)
+{
+    KMS_ENSURE(c != NULL && btid != NULL && out != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    KMS_ENSURE(strlen(btid) < KMS_BTID_MAX, KMS_ERR_TOO_LONG);
+    uint8_t mac[32], key[KMS_TAB_KEY_LEN];
+    KMS_TRY(kms_hmac_sha256(c->seed, sizeof(c->seed), (const uint8_t *)btid, strlen(btid), mac));
+    memcpy(key, mac, sizeof(key));
+
+    pthread_mutex_lock(&c->mu);
+    struct entry *e = kms_tab_find(c->cache, key);
+    if (e != NULL && strcmp(e->btid, btid) == 0 && now < e->resp.key_expiry) {
+        *out = e->resp;
+        c->stats.hits++;
+        pthread_mutex_unlock(&c->mu);
+        return KMS_RESULT_OK;
+    }
+    if (e != NULL) {
+        kms_tab_delete(c->cache, e); /* expired: never served again */
+    }
+    c->stats.misses++;
+    pthread_mutex_unlock(&c->mu);
+
+    kms_result r = fetch(c, btid, out);
+    if (kms_ok(r) && now >= out->key_expiry) {
+        r = KMS_ERR(KMS_ERR_MALFORMED); /* the BSF handed out a key already past its expiry */
+    }
+    pthread_mutex_lock(&c->mu);
+    if (!kms_ok(r)) {
+        c->stats.fetch_errors++;
+    } else {
+        void *rec = NULL;
+        kms_result ins = kms_tab_insert(c->cache, key, &rec);
+        if (ins.err == KMS_ERR_FULL) {
+            (void)kms_tab_sweep(c->cache, entry_expired, &now);
+            ins = kms_tab_insert(c->cache, key, &rec);
+        }
+        if (kms_ok(ins)) { /* a full cache of live keys just means no caching for this one */
+            struct entry *ne = rec;
+            memcpy(ne->btid, btid, strlen(btid) + 1);
+            ne->resp = *out;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!kms_ok(r)) {
+        kms_zn_resp_wipe(out);
+    }
+    return r;
+}
