@@ -14,13 +14,12 @@
 #include "util/kms_cur.h"
 #include "util/kms_time.h"
 
-/*= 3GPP TS 24.109 V17.0.0, C.1 XML Schema
- *# <xs:schema targetNamespace="uri:3gpp-gba" ... elementFormDefault="qualified">
- *#   <xs:complexType name="tBootstrappingInfo"> <xs:sequence>
- *#     <xs:element name="btid" type="xs:string"/>
- *#     <xs:element name="lifetime" type="xs:dateTime"/>
- *#     <xs:element name="Extension" type="tExtension" minOccurs="0"/>
- */
+/* TS 24.109 annex C.1 (as summarised in protocol-facts.md 2.3; clause text and version not
+ * quoted here because not read first-hand): namespace uri:3gpp-gba, root BootstrappingInfo
+ * with btid (xs:string), lifetime (xs:dateTime, UTC "Z"), optional Extension; receivers ignore
+ * unknown elements and attributes. type=exception: we take btid and lifetime to be in the
+ * namespace (qualified), as in every example seen (default namespace on the root); an
+ * unqualified <btid> under a prefixed root is therefore an unknown element. */
 
 /* Text kept from <btid> or <lifetime>; a longer one is refused (a B-TID is at most 280
  * octets, a time at most 35 plus white space). */
