@@ -4,7 +4,8 @@
 # GBA bootstrap maths with the imskms CLI, each step on both sides, and checks that the two
 # sides agree: Milenage -> AUTN -> RES -> (resync) -> Ks -> Ks_NAF -> B-TID; then seals an
 # encrypted Kue under a Kkms with a 2 s lifetime and shows it opening in the grace period and
-# refused after it.
+# refused after it; finally starts the BSF daemon on loopback, bootstraps a UE over Ub (HTTP
+# Digest AKA) and fetches the KMS's Ks_NAF over Zn (mutual TLS).
 # Exits 0 when every step behaved as shown, 1 otherwise. Installs and builds what it needs.
 #
 # usage: scripts/demo.sh [--no-build]
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 build=1
 case "${1:-}" in
 --no-build) build=0 ;;
---help | -h) sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+--help | -h) sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) echo "demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 esac
@@ -22,7 +23,7 @@ esac
 if [ $build -eq 1 ]; then
     ./scripts/deps.sh
     cmake --preset default >/dev/null
-    cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target imskms_cli >/dev/null
+    cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target imskms_cli imskms_bsfd >/dev/null
 fi
 B=./build/bin/imskms
 
@@ -130,6 +131,47 @@ rc=0
 # shellcheck disable=SC2086
 $B token open $KEYS "$T1" >/dev/null 2>"$KD/err" || rc=$?
 check "after the grace period it is refused (exit 1): $(cat "$KD/err")" [ $rc -eq 1 ]
+
+step "7. A real bootstrap: the BSF daemon on loopback, a UE over Ub, the KMS's Ks_NAF over Zn"
+# A throwaway PKI for Zn's mutual TLS (the KMS's client certificate names kms.example.org).
+sh tests/http/mkca.sh "$KD/pki" >/dev/null 2>&1
+DB="$KD/subscribers.db"
+$B subscriber add --db "$DB" --kek-file "$KD/kek" --impi $IMPI --impu sip:+15550001@ims.example.org \
+    --k $K --op $OP >/dev/null
+$B ue usim-init --usim "$KD/usim" --impi $IMPI --impu sip:+15550001@ims.example.org --k $K --op $OP >/dev/null
+say "subscriber $IMPI in the BSF's store (K, OPc sealed under the KEK) and in a simulated USIM"
+./build/bin/imskms-bsfd --db "$DB" --kek-file "$KD/kek" --listen 127.0.0.1:0 --realm localhost \
+    --lifetime 3600 --zn-listen 127.0.0.1:0 --zn-cert "$KD/pki/server.crt" --zn-key "$KD/pki/server.key" \
+    --zn-client-ca "$KD/pki/ca.crt" 2>"$KD/bsfd.log" &
+BSFD=$!
+trap 'kill "$BSFD" 2>/dev/null; rm -rf "$KD"' EXIT
+i=0
+while ! grep -q 'zn listening' "$KD/bsfd.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+UB=$(sed -n 's/.*ub listening on port //p' "$KD/bsfd.log")
+ZN=$(sed -n 's/.*zn listening on port //p' "$KD/bsfd.log")
+say "imskms-bsfd: Ub on http://localhost:$UB/, Zn on https://localhost:$ZN/"
+mkdir -p "$KD/ue"
+BOOT=$($B ue bootstrap --bsf "http://localhost:$UB/" --usim "$KD/usim" --state "$KD/ue" --trace "$KD/ue")
+BT=$(get btid "$BOOT")
+check "the UE bootstraps (AUTN verified, RES accepted, rspauth verified): B-TID $BT" [ -n "$BT" ]
+say "Ub exchange: GET / -> 401 Digest AKAv1-MD5 challenge -> GET / with the response -> 200"
+KS=$(sed -n 's/^ks=//p' "$KD/ue/bootstrap")
+RND=$(sed -n 's/^rand=//p' "$KD/ue/bootstrap")
+UE_KSNAF=$(get ks_naf "$($B crypto ks-naf --ck "$(printf %s "$KS" | cut -c1-32)" --ik "$(printf %s "$KS" | cut -c33-64)" \
+    --rand "$RND" --impi $IMPI --naf-fqdn kms.example.org)")
+ZNOUT=$(curl -s --cacert "$KD/pki/ca.crt" --cert "$KD/pki/naf.crt" --key "$KD/pki/naf.key" -X POST \
+    -H 'Content-Type: application/json' \
+    -d "{\"btid\":\"$BT\",\"naf_fqdn\":\"kms.example.org\",\"ua_protocol_id\":\"0100000006\"}" \
+    "https://localhost:$ZN/zn/v1/bootstrap-info")
+say "Zn answer: $(printf '%s' "$ZNOUT" | sed 's/"ks_naf":"[0-9a-f]*"/"ks_naf":"(64 hex digits)"/')"
+check "the KMS's Ks_NAF over Zn equals the UE's own derivation" sh -c "printf '%s' '$ZNOUT' | grep -q '\"ks_naf\":\"$UE_KSNAF\"'"
+ZC=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$KD/pki/ca.crt" --cert "$KD/pki/other.crt" \
+    --key "$KD/pki/other.key" -X POST -d "{\"btid\":\"$BT\",\"naf_fqdn\":\"kms.example.org\",\"ua_protocol_id\":\"0100000006\"}" \
+    "https://localhost:$ZN/zn/v1/bootstrap-info")
+check "a NAF whose certificate names another FQDN is refused (HTTP $ZC)" [ "$ZC" = 403 ]
+kill -TERM "$BSFD"
+wait "$BSFD" 2>/dev/null
+BSFD=""
 
 step "Result"
 if [ $failures -eq 0 ]; then

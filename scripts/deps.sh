@@ -9,7 +9,7 @@ set -eu
 # libmicrohttpd (its HTTPS backend is GnuTLS, whose API checks Zn client certificates) and libcurl
 # (OpenSSL flavour): the HTTP server and client glue in lib/http.
 # libjansson-dev: the Zn JSON codec (lib/gba/kms_zn_json.c; design.md 3 names jansson for JSON).
-pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev"
+pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev curl"
 case "${1:-}" in
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --help | -h)
