@@ -90,6 +90,15 @@ static kms_result answer(struct kms_bsf *b, const struct kms_digest_params *cred
     uint8_t rand[16], autn[16], id[KMS_BSF_CHAL_ID_LEN], auts[KMS_DIGEST_AUTS_LEN];
     size_t sd_len = 0;
     const char *nonce = kms_digest_get(cred, KMS_DIGEST_NONCE);
+    /* An answer names the algorithm (a missing one would mean plain MD5, RFC 2617 3.2.1), and
+     * its nonce count is 1: our nonces are single-use. */
+    const char *alg = kms_digest_get(cred, KMS_DIGEST_ALGORITHM);
+    const char *nc = kms_digest_get(cred, KMS_DIGEST_NC);
+    if (alg == NULL || nc == NULL || strcmp(nc, "00000001") != 0) {
+        verdict(r, 400, KMS_ERR_UNSUPPORTED);
+        rc = KMS_RESULT_OK;
+        goto out;
+    }
     if (!kms_ok(
             kms_digest_nonce_decode(nonce, strlen(nonce), rand, autn, id, sizeof(id), &sd_len)) ||
         sd_len != sizeof(id)) {

@@ -137,6 +137,11 @@ for h in 'Basic dXNlcjpwYXNz' 'Digest' 'Digest username="a' 'Digest username="a"
     [ "$c" = 400 ] && ok || bad "malformed Authorization '$h': $c"
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$UB/")" = 400 ] && ok || bad "no Authorization: not 400"
+# An answer without algorithm (plain MD5 by RFC 2617) or with a nonce count other than 1.
+NOALG=$(printf '%s' "$REPLAY" | sed 's/, algorithm=AKAv1-MD5//')
+[ "$(ub_raw "$NOALG")" = 400 ] && ok || bad "an answer without algorithm: not 400"
+NC2=$(printf '%s' "$REPLAY" | sed 's/nc=00000001/nc=00000002/')
+[ "$(ub_raw "$NC2")" = 400 ] && ok || bad "an answer with nc=00000002: not 400"
 [ "$(curl -s "http://localhost:$UB/healthz")" = ok ] && ok || bad "healthz after the malformed requests"
 
 # ---- many UEs at once ----
