@@ -35,11 +35,11 @@
 #include "crypto/kms_ossl.h"
 #include "crypto/kms_sqn.h"
 #include "ticket/kms_ticket.h"
+#include "store/kms_sqlite.h"
 #include "util/kms_mem.h"
 
-#define SCHEMA_VERSION  1
-#define APPLICATION_ID  0x494d5353 /* "IMSS" (the KMS state store is "IMSK") */
-#define BUSY_TIMEOUT_MS 5000
+#define SCHEMA_VERSION 1
+#define APPLICATION_ID 0x494d5353 /* "IMSS" (the KMS state store is "IMSK") */
 
 #define KEY_LEN    32
 #define NONCE_LEN  12
@@ -577,76 +577,6 @@ kms_result kms_subscriber_sqn_commit(struct kms_subscriber_db *db, const char *i
 
 /* ---- open and close ---- */
 
-/* Makes the new file's directory entry durable. */
-static kms_result sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    size_t n = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
-    KMS_ENSURE(n < sizeof(dir), KMS_ERR_IO);
-    memcpy(dir, slash == NULL ? "." : path, n);
-    dir[n] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    KMS_ENSURE(fd >= 0, KMS_ERR_IO);
-    int e = fsync(fd);
-    (void)close(fd);
-    KMS_ENSURE(e == 0, KMS_ERR_IO);
-    return KMS_RESULT_OK;
-}
-
-/* Creates the file 0600 when missing and allowed; refuses anything but a regular file that only
- * its owner may read or write. */
-static kms_result prepare_file(const char *path, bool create, bool *created)
-{
-    struct stat sb;
-    int fd = -1;
-    *created = false;
-    if (create) {
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        *created = fd >= 0;
-    }
-    if (fd < 0 && (!create || errno == EEXIST)) {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        KMS_ENSURE(fd >= 0 || errno != ENOENT, KMS_ERR_NOT_FOUND);
-    }
-    KMS_ENSURE(fd >= 0, KMS_ERR_IO);
-    int st = fstat(fd, &sb);
-    int sy = *created ? fsync(fd) : 0;
-    (void)close(fd);
-    KMS_ENSURE(st == 0 && sy == 0, KMS_ERR_IO);
-    KMS_ENSURE(S_ISREG(sb.st_mode) && (sb.st_mode & 077) == 0, KMS_ERR_STORE);
-    if (*created) {
-        KMS_TRY(sync_dir(path));
-    }
-    return KMS_RESULT_OK;
-}
-
-static kms_result pragma_int(sqlite3 *db, const char *sql, int64_t *v)
-{
-    sqlite3_stmt *st = NULL;
-    *v = 0;
-    KMS_ENSURE(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, KMS_ERR_STORE);
-    int e = sqlite3_step(st);
-    if (e == SQLITE_ROW) {
-        *v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    KMS_ENSURE(e == SQLITE_ROW, KMS_ERR_STORE);
-    return KMS_RESULT_OK;
-}
-
-static kms_result set_wal(sqlite3 *db)
-{
-    sqlite3_stmt *st = NULL;
-    KMS_ENSURE(sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK,
-               KMS_ERR_STORE);
-    bool wal = sqlite3_step(st) == SQLITE_ROW &&
-               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    sqlite3_finalize(st);
-    KMS_ENSURE(wal, KMS_ERR_STORE);
-    return KMS_RESULT_OK;
-}
-
 /* Writes (seal) or checks the KEK check value in meta. */
 static kms_result kek_check(const struct kms_subscriber_db *s, bool seal)
 {
@@ -679,10 +609,10 @@ out:
 static kms_result schema_locked(const struct kms_subscriber_db *s, bool create)
 {
     int64_t version, app_id, objects;
-    KMS_TRY(pragma_int(s->db, "PRAGMA user_version", &version));
-    KMS_TRY(pragma_int(s->db, "PRAGMA application_id", &app_id));
+    KMS_TRY(kms_sqlite_pragma_int(s->db, "PRAGMA user_version", &version));
+    KMS_TRY(kms_sqlite_pragma_int(s->db, "PRAGMA application_id", &app_id));
     if (version == 0) {
-        KMS_TRY(pragma_int(s->db, "SELECT count(*) FROM sqlite_master", &objects));
+        KMS_TRY(kms_sqlite_pragma_int(s->db, "SELECT count(*) FROM sqlite_master", &objects));
         KMS_ENSURE(create && objects == 0 && app_id == 0, KMS_ERR_STORE);
         KMS_ENSURE(sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL) == SQLITE_OK, KMS_ERR_STORE);
         return kek_check(s, true);
@@ -707,14 +637,7 @@ static kms_result schema(const struct kms_subscriber_db *s, bool create)
 
 static kms_result configure(struct kms_subscriber_db *s, bool create)
 {
-    KMS_ENSURE(sqlite3_extended_result_codes(s->db, 1) == SQLITE_OK, KMS_ERR_STORE);
-    KMS_ENSURE(sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) == SQLITE_OK, KMS_ERR_STORE);
-    KMS_TRY(set_wal(s->db));
-    KMS_ENSURE(sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) == SQLITE_OK,
-               KMS_ERR_STORE);
-    int64_t sync;
-    KMS_TRY(pragma_int(s->db, "PRAGMA synchronous", &sync));
-    KMS_ENSURE(sync == 2, KMS_ERR_STORE); /* FULL */
+    KMS_TRY(kms_sqlite_configure(s->db));
     KMS_TRY(schema(s, create));
     for (size_t i = 0; i < S_COUNT; i++) {
         KMS_ENSURE(sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
@@ -734,7 +657,7 @@ kms_result kms_subscriber_db_open(const char *path, const uint8_t kek[32], bool 
         *out = NULL;
     }
     KMS_ENSURE_OUT(rc, path != NULL && kek != NULL && out != NULL, KMS_ERR_ARG);
-    KMS_TRY_OUT(rc, prepare_file(path, create, &created));
+    KMS_TRY_OUT(rc, kms_sqlite_prepare_file(path, create, &created));
     s = calloc(1, sizeof(*s));
     KMS_ENSURE_OUT(rc, s != NULL, KMS_ERR_NOMEM);
     KMS_ENSURE_OUT(rc, pthread_mutex_init(&s->mu, NULL) == 0, KMS_ERR_NOMEM);

@@ -31,11 +31,11 @@
 
 #include <sqlite3.h>
 
+#include "store/kms_sqlite.h"
 #include "store/kms_store.h"
 
-#define SCHEMA_VERSION  1
-#define APPLICATION_ID  0x494d534b /* "IMSK" */
-#define BUSY_TIMEOUT_MS 5000
+#define SCHEMA_VERSION 1
+#define APPLICATION_ID 0x494d534b /* "IMSK" */
 
 enum stmt_id {
     S_PUT,
@@ -301,59 +301,15 @@ static const struct kms_store_backend_ops sql_ops = {
     .close = sql_close,
 };
 
-/* Creates the file 0600 when missing; refuses anything but a regular file that only its owner
- * may read or write. */
-static kms_result create_file(const char *path)
-{
-    struct stat sb;
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST) {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
-    KMS_ENSURE(fd >= 0, KMS_ERR_STORE);
-    int st = fstat(fd, &sb);
-    (void)close(fd);
-    KMS_ENSURE(st == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) == 0, KMS_ERR_STORE);
-    return KMS_RESULT_OK;
-}
-
-/* The single integer a PRAGMA query returns. */
-static kms_result pragma_int(sqlite3 *db, const char *sql, int64_t *v)
-{
-    sqlite3_stmt *st = NULL;
-    *v = 0;
-    KMS_ENSURE(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, KMS_ERR_STORE);
-    int e = sqlite3_step(st);
-    if (e == SQLITE_ROW) {
-        *v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    KMS_ENSURE(e == SQLITE_ROW, KMS_ERR_STORE);
-    return KMS_RESULT_OK;
-}
-
-/* PRAGMA journal_mode answers with the mode now in force, which must be "wal". */
-static kms_result set_wal(sqlite3 *db)
-{
-    sqlite3_stmt *st = NULL;
-    KMS_ENSURE(sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK,
-               KMS_ERR_STORE);
-    bool wal = sqlite3_step(st) == SQLITE_ROW &&
-               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    sqlite3_finalize(st);
-    KMS_ENSURE(wal, KMS_ERR_STORE);
-    return KMS_RESULT_OK;
-}
-
 /* Inside BEGIN IMMEDIATE: creates schema version 1 in an empty file, accepts version 1, refuses
  * anything else (a newer version this build cannot read, or another program's database). */
 static kms_result schema_locked(sqlite3 *db)
 {
     int64_t version, app_id, objects;
-    KMS_TRY(pragma_int(db, "PRAGMA user_version", &version));
-    KMS_TRY(pragma_int(db, "PRAGMA application_id", &app_id));
+    KMS_TRY(kms_sqlite_pragma_int(db, "PRAGMA user_version", &version));
+    KMS_TRY(kms_sqlite_pragma_int(db, "PRAGMA application_id", &app_id));
     if (version == 0) {
-        KMS_TRY(pragma_int(db, "SELECT count(*) FROM sqlite_master", &objects));
+        KMS_TRY(kms_sqlite_pragma_int(db, "SELECT count(*) FROM sqlite_master", &objects));
         KMS_ENSURE(objects == 0 && app_id == 0, KMS_ERR_STORE);
         KMS_ENSURE(sqlite3_exec(db, schema_v1, NULL, NULL, NULL) == SQLITE_OK, KMS_ERR_STORE);
         return KMS_RESULT_OK;
@@ -377,14 +333,7 @@ static kms_result schema(sqlite3 *db)
 
 static kms_result configure(struct sql_be *s)
 {
-    KMS_ENSURE(sqlite3_extended_result_codes(s->db, 1) == SQLITE_OK, KMS_ERR_STORE);
-    KMS_ENSURE(sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) == SQLITE_OK, KMS_ERR_STORE);
-    KMS_TRY(set_wal(s->db));
-    KMS_ENSURE(sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) == SQLITE_OK,
-               KMS_ERR_STORE);
-    int64_t sync;
-    KMS_TRY(pragma_int(s->db, "PRAGMA synchronous", &sync));
-    KMS_ENSURE(sync == 2, KMS_ERR_STORE); /* FULL */
+    KMS_TRY(kms_sqlite_configure(s->db));
     KMS_TRY(schema(s->db));
     for (size_t i = 0; i < S_COUNT; i++) {
         KMS_ENSURE(sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
@@ -402,7 +351,10 @@ kms_result kms_store_backend_sqlite(const char *path, struct kms_store_backend *
         *out = NULL;
     }
     KMS_ENSURE_OUT(rc, path != NULL && out != NULL, KMS_ERR_ARG);
-    KMS_TRY_OUT(rc, create_file(path));
+    bool created = false;
+    kms_result fr = kms_sqlite_prepare_file(path, true, &created);
+    /* This store reports every file problem as a store failure. */
+    KMS_ENSURE_OUT(rc, kms_ok(fr), KMS_ERR_STORE);
     s = calloc(1, sizeof(*s));
     KMS_ENSURE_OUT(rc, s != NULL, KMS_ERR_NOMEM);
     s->base.ops = &sql_ops;

@@ -12,32 +12,6 @@ MODE=$2
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 
-# run EXPECTED_STATUS DESCRIPTION CMD...: output in $tmp/out, $tmp/err.
-run() {
-    want=$1
-    what=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    st=$?
-    if [ "$st" -ne "$want" ]; then
-        bad "$what: exit $st, expected $want: $(head -c 300 "$tmp/err")"
-        return 1
-    fi
-    if [ "$want" -ne 0 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-        bad "$what: expected one line on stderr, got: $(cat "$tmp/err")"
-        return 1
-    fi
-    ok
-    return 0
-}
-field() { sed -n "s/^$1=//p" "$tmp/out" | head -n 1; }
-expect_field() { # name value what
-    got=$(field "$1")
-    if [ "$got" = "$2" ]; then ok; else bad "$3: $1='$got', expected '$2'"; fi
-}
-expect_err() { # substring what
-    if grep -q -- "$1" "$tmp/err"; then ok; else bad "$2: stderr lacks '$1': $(cat "$tmp/err")"; fi
-}
 
 case "$MODE" in
 file)

@@ -20,43 +20,15 @@ OP=cdc202d5123e20f62b6d676ac72cb318
 IMPI=001010000000001@ims.mnc001.mcc001.3gppnetwork.org
 NAF=kms.example.org
 
-sh "$MKCA" "$tmp/pki" >/dev/null 2>&1 || {
-    echo "FAIL: mkca.sh" >&2
-    exit 1
-}
-head -c 32 /dev/urandom >"$tmp/kek"
-chmod 600 "$tmp/kek"
+# shellcheck source=bsfd_env.sh
+. "$(dirname "$0")/bsfd_env.sh"
+bsfd_pki "$MKCA"
 DB="$tmp/db"
 "$B" subscriber add --db "$DB" --kek-file "$tmp/kek" --impi "$IMPI" --impu sip:+15550001@ims.example.org \
     --impu tel:+15550001 --k $K --op $OP >/dev/null || bad "subscriber add"
 "$B" ue usim-init --usim "$tmp/usim" --impi "$IMPI" --impu sip:+15550001@ims.example.org --k $K \
     --op $OP >/dev/null || bad "usim-init"
 
-start() {
-    : >"$tmp/bsfd.log"
-    "$D" --db "$DB" --kek-file "$tmp/kek" --listen 127.0.0.1:0 --realm localhost --lifetime 3600 \
-        --zn-listen 127.0.0.1:0 --zn-cert "$tmp/pki/server.crt" --zn-key "$tmp/pki/server.key" \
-        --zn-client-ca "$tmp/pki/ca.crt" 2>>"$tmp/bsfd.log" &
-    pid=$!
-    i=0
-    while ! grep -q 'zn listening' "$tmp/bsfd.log" && [ $i -lt 100 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    UB=$(sed -n 's/.*ub listening on port //p' "$tmp/bsfd.log")
-    ZN=$(sed -n 's/.*zn listening on port //p' "$tmp/bsfd.log")
-    [ -n "$UB" ] && [ -n "$ZN" ] || {
-        echo "FAIL: the daemon did not start: $(cat "$tmp/bsfd.log")" >&2
-        exit 1
-    }
-}
-stop() {
-    kill -TERM "$pid"
-    wait "$pid"
-    st=$?
-    pid=""
-    [ $st -eq 0 ] && ok || bad "SIGTERM: exit $st"
-}
 bootstrap() { # usim statedir -> output in $tmp/out
     mkdir -p "$2"
     "$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$1" --state "$2" --trace "$2" \
@@ -75,7 +47,7 @@ ub_raw() { # Authorization value -> status
     curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $1" "http://localhost:$UB/"
 }
 
-start
+bsfd_start
 [ "$(curl -s "http://localhost:$UB/healthz")" = ok ] && ok || bad "healthz"
 
 # ---- a bootstrap, then Zn ----
@@ -175,10 +147,10 @@ while [ $i -le $N ]; do
 done
 
 # ---- the BSF's SQN store reset: the USIM is ahead, AUTS resynchronises ----
-stop
+bsfd_stop
 "$B" subscriber set-sqn --db "$DB" --kek-file "$tmp/kek" --impi "$IMPI" --sqn 000000000000 >/dev/null ||
     bad "set-sqn"
-start
+bsfd_start
 if bootstrap "$tmp/usim" "$tmp/ue2"; then ok; else bad "bootstrap after an SQN reset: $(cat "$tmp/err")"; fi
 [ "$(field resyncs "$tmp/out")" = 1 ] && ok || bad "expected one resync, got: $(cat "$tmp/out")"
 if bootstrap "$tmp/usim" "$tmp/ue3"; then ok; else bad "bootstrap after the resync"; fi
@@ -186,5 +158,5 @@ if bootstrap "$tmp/usim" "$tmp/ue3"; then ok; else bad "bootstrap after the resy
 
 # ---- no key in the log ----
 grep -qi "$K\|$KS" "$tmp/bsfd.log" && bad "a key in the daemon's log" || ok
-stop
+bsfd_stop
 finish "test_bsfd.sh"

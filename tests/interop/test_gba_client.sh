@@ -29,31 +29,14 @@ NAF=kms.example.org
 
 python3 "$CLIENT" --self-test >/dev/null && ok || bad "gba_client.py --self-test"
 
-sh "$SRC/tests/http/mkca.sh" "$tmp/pki" >/dev/null 2>&1 || {
-    echo "FAIL: mkca.sh" >&2
-    exit 1
-}
-head -c 32 /dev/urandom >"$tmp/kek"
-chmod 600 "$tmp/kek"
+# shellcheck source=../integration/bsfd_env.sh
+. "$SRC/tests/integration/bsfd_env.sh"
+bsfd_pki "$SRC/tests/http/mkca.sh"
 DB="$tmp/db"
 "$B" subscriber add --db "$DB" --kek-file "$tmp/kek" --impi "$IMPI" --impu sip:+15550042@ims.example.org \
     --k $K --op $OP >/dev/null || bad "subscriber add"
 
-"$D" --db "$DB" --kek-file "$tmp/kek" --listen 127.0.0.1:0 --realm localhost --lifetime 3600 \
-    --zn-listen 127.0.0.1:0 --zn-cert "$tmp/pki/server.crt" --zn-key "$tmp/pki/server.key" \
-    --zn-client-ca "$tmp/pki/ca.crt" 2>"$tmp/bsfd.log" &
-pid=$!
-i=0
-while ! grep -q 'zn listening' "$tmp/bsfd.log" && [ $i -lt 100 ]; do
-    sleep 0.05
-    i=$((i + 1))
-done
-UB=$(sed -n 's/.*ub listening on port //p' "$tmp/bsfd.log")
-ZN=$(sed -n 's/.*zn listening on port //p' "$tmp/bsfd.log")
-[ -n "$UB" ] && [ -n "$ZN" ] || {
-    echo "FAIL: the daemon did not start: $(cat "$tmp/bsfd.log")" >&2
-    exit 1
-}
+bsfd_start
 
 field() { sed -n "s/^$1=//p" "$2" | head -n 1; }
 client() { # K [extra options] -> stdout in $tmp/out, stderr in $tmp/err, exit status returned
@@ -98,9 +81,5 @@ st=$?
 [ $st -eq 1 ] && ok || bad "stale SQN: exit $st, expected 1 ($(cat "$tmp/err"))"
 grep -q 'not fresh' "$tmp/err" && ok || bad "stale SQN: reason: $(cat "$tmp/err")"
 
-kill -TERM "$pid"
-wait "$pid"
-st=$?
-pid=""
-[ $st -eq 0 ] && ok || bad "SIGTERM: exit $st"
+bsfd_stop
 finish "test_gba_client.sh"
