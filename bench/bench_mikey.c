@@ -123,8 +123,8 @@ static void build_request(struct bench *b)
     pl[3] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_IDR, .u.id = {3, 1, S(id_kms)}};
     pl[4] = (struct kms_mikey_payload){.type = KMS_MIKEY_PT_TP,
                                        .u.ticket = {.type = KMS_TICKET_TYPE_MEDIA,
-                                                    .subtype = KMS_TICKET_SUBTYPE,
-                                                    .version = KMS_TICKET_VERSION,
+                                                    .subtype = KMS_MIKEY_TICKET_SUBTYPE,
+                                                    .version = KMS_MIKEY_TICKET_VERSION,
                                                     .prf = KMS_MIKEY_PRF_HMAC_SHA256,
                                                     .flags = KMS_MIKEY_TF_E,
                                                     .tp_data = B(b->tp_data, b->tp_len)}};

@@ -28,8 +28,8 @@
 #define KMS_TICKET_TYPE_SEALED_KUE 0xF1A0u /* mode 3: the encrypted Kue */
 #define KMS_TICKET_TYPE_KUE_REF    0xF1A1u /* mode 2: a 128-bit reference to a stored Kue */
 #define KMS_TICKET_TYPE_MEDIA      0xF1A2u /* media keys for a responder */
-#define KMS_TICKET_SUBTYPE         0x01u
-#define KMS_TICKET_VERSION         0x01u
+#define KMS_MIKEY_TICKET_SUBTYPE   0x01u
+#define KMS_MIKEY_TICKET_VERSION   0x01u
 
 /* How the message keys are derived. */
 enum kms_mikey_keying {

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Kue-issue exchange (lib/kms/kms_kue_msg): both sides in one process. */
+#include "testlib.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kms/kms_kue_msg.h"
+
+static const uint8_t KS_NAF[32] = {0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a,
+                                   0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55,
+                                   0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f};
+
+/* Kue = PRF-HMAC-SHA-256(Ks_NAF, "imskms Kue v1" || Kue-RAND). Expected value from the
+ * independent Python model of the RFC 6043 6.1 PRF in tests/vectors/mk_mikey_prf.py (prf(
+ * "hmac-sha256", bytes(range(0x40, 0x60)), b"imskms Kue v1" + RAND, 32)), not from this code. */
+static void test_derive(void **state)
+{
+    (void)state;
+    uint8_t r[16], kue[32], want[32];
+    th_hex("00112233445566778899aabbccddeeff", r, sizeof(r));
+    th_hex("2814b72b15e0e5c0c4050dcd9f4604dd6afab2bc791c9715f30cd730b8bd6e4f", want, sizeof(want));
+    expect_ok(kms_kue_derive(KS_NAF, r, kue));
+    expect_bytes_eq(kue, want, 32);
+}
+
+static void make_request(struct kms_kue_request *r, uint8_t mode, struct kms_buf *out)
+{
+    memset(r, 0, sizeof(*r));
+    r->mode = mode;
+    strcpy(r->idri, "sip:+15550001@ims.example.org");
+    strcpy(r->idrkms, "kms.example.org");
+    strcpy(r->btid, "n/RZJSs/D2H9zi4XbK153w==@bsf.example.org");
+    memset(r->randri, 0x77, sizeof(r->randri));
+    r->ntp = kms_mikey_ntp_from_unix(1800000000, 0);
+    kms_buf_init(out, 1 << 16, false);
+    expect_ok(kms_kue_request_build(r, KS_NAF, out));
+}
+
+struct hook_counts {
+    int checks, commits;
+};
+
+static kms_result h_check(void *ctx, const struct kms_mikey_msg *m)
+{
+    (void)m;
+    ((struct hook_counts *)ctx)->checks++;
+    return (kms_result){KMS_OK};
+}
+
+static kms_result h_commit(void *ctx, const struct kms_mikey_msg *m)
+{
+    (void)m;
+    ((struct hook_counts *)ctx)->commits++;
+    return (kms_result){KMS_OK};
+}
+
+static void test_exchange(void **state)
+{
+    (void)state;
+    for (uint8_t mode = 2; mode <= 3; mode++) {
+        struct kms_kue_request r, p;
+        struct kms_buf req, resp;
+        make_request(&r, mode, &req);
+        size_t eo = 0;
+        expect_ok(kms_kue_request_peek(kms_buf_data(&req), kms_buf_len(&req), &p, &eo));
+        assert_int_equal(p.mode, mode);
+        assert_string_equal(p.idri, r.idri);
+        assert_string_equal(p.idrkms, r.idrkms);
+        assert_string_equal(p.btid, r.btid);
+        expect_bytes_eq(p.randri, r.randri, 16);
+        assert_int_equal(p.ntp, r.ntp);
+        assert_int_equal(p.csb_id, r.csb_id);
+        struct hook_counts hc = {0};
+        struct kms_mikey_replay_hook hook = {h_check, h_commit, &hc};
+        expect_ok(kms_kue_request_open(kms_buf_data(&req), kms_buf_len(&req), &p, KS_NAF, &hook));
+        assert_int_equal(hc.checks, 1);
+        assert_int_equal(hc.commits, 1);
+        /* Another Ks_NAF, or another identity in the MAC coverage: refused. */
+        uint8_t other[32];
+        memcpy(other, KS_NAF, 32);
+        other[0] ^= 1;
+        expect_err(kms_kue_request_open(kms_buf_data(&req), kms_buf_len(&req), &p, other, NULL),
+                   KMS_ERR_AUTH);
+        struct kms_kue_request q = p;
+        strcpy(q.idri, "sip:mallory@ims.example.org");
+        expect_err(kms_kue_request_open(kms_buf_data(&req), kms_buf_len(&req), &q, KS_NAF, NULL),
+                   KMS_ERR_AUTH);
+
+        struct kms_kue_grant g = {.mode = mode, .valid_from = 1800000000, .valid_to = 1800003600};
+        memset(g.kue, 0x5a, sizeof(g.kue));
+        g.ticket_len = mode == 3 ? 200 : KMS_KUE_REF_LEN;
+        memset(g.ticket, 0x33, g.ticket_len);
+        kms_buf_init(&resp, 1 << 16, false);
+        expect_ok(kms_kue_response_build(kms_buf_data(&req), kms_buf_len(&req), KS_NAF, &g, &resp));
+        struct kms_kue_grant got;
+        expect_ok(kms_kue_response_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp),
+                                        kms_buf_len(&resp), KS_NAF, &got));
+        assert_int_equal(got.mode, mode);
+        expect_bytes_eq(got.kue, g.kue, 32);
+        assert_int_equal(got.ticket_len, g.ticket_len);
+        expect_bytes_eq(got.ticket, g.ticket, g.ticket_len);
+        assert_int_equal(got.valid_from, g.valid_from);
+        assert_int_equal(got.valid_to, g.valid_to);
+        /* Kue is not in clear on the wire. */
+        const uint8_t *w = kms_buf_data(&resp);
+        for (size_t i = 0; i + 32 <= kms_buf_len(&resp); i++) {
+            assert_memory_not_equal(w + i, g.kue, 32);
+        }
+        /* Every bit of the response flipped is refused. */
+        uint8_t *bytes = resp.d;
+        for (size_t bit = 0; bit < kms_buf_len(&resp) * 8; bit++) {
+            bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            kms_result rr = kms_kue_response_open(kms_buf_data(&req), kms_buf_len(&req), bytes,
+                                                  kms_buf_len(&resp), KS_NAF, &got);
+            bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            if (kms_ok(rr)) {
+                fail_msg("mode %u: response bit %zu flipped was accepted", mode, bit);
+            }
+        }
+        /* A response to another request is refused. */
+        struct kms_kue_request r2;
+        struct kms_buf req2;
+        make_request(&r2, mode, &req2);
+        expect_err(kms_kue_response_open(kms_buf_data(&req2), kms_buf_len(&req2),
+                                         kms_buf_data(&resp), kms_buf_len(&resp), KS_NAF, &got),
+                   KMS_ERR_AUTH);
+        /* Every bit of the request flipped: peek or open refuses it. */
+        bytes = req.d;
+        for (size_t bit = 0; bit < kms_buf_len(&req) * 8; bit++) {
+            bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            struct kms_kue_request pp;
+            kms_result rr = kms_kue_request_peek(bytes, kms_buf_len(&req), &pp, &eo);
+            if (kms_ok(rr)) {
+                rr = kms_kue_request_open(bytes, kms_buf_len(&req), &pp, KS_NAF, NULL);
+            }
+            bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            if (kms_ok(rr)) {
+                fail_msg("mode %u: request bit %zu flipped was accepted", mode, bit);
+            }
+        }
+        kms_buf_cleanup(&req);
+        kms_buf_cleanup(&req2);
+        kms_buf_cleanup(&resp);
+    }
+}
+
+static void test_peek_refusals(void **state)
+{
+    (void)state;
+    struct kms_kue_request r, p;
+    struct kms_buf req;
+    make_request(&r, 3, &req);
+    size_t eo = 0;
+    for (size_t len = 0; len < kms_buf_len(&req); len++) {
+        assert_false(kms_ok(kms_kue_request_peek(kms_buf_data(&req), len, &p, &eo)));
+    }
+    kms_buf_cleanup(&req);
+    struct kms_kue_request bad = r;
+    bad.mode = 1;
+    kms_buf_init(&req, 1 << 16, false);
+    expect_err(kms_kue_request_build(&bad, KS_NAF, &req), KMS_ERR_ARG);
+    kms_buf_cleanup(&req);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_derive),
+        cmocka_unit_test(test_exchange),
+        cmocka_unit_test(test_peek_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
