@@ -194,27 +194,45 @@ void kms_bsf_stats(struct kms_bsf *b, struct kms_bsf_stats *s)
 
 /* ---- challenges ---- */
 
-/* The next SQN of a known subscriber, reserving a durable range when needed (under the lock:
- * one fsync per sqn_chunk challenges of one subscriber). */
-static kms_result next_sqn(struct kms_bsf *b, struct ident *id, const char *impi,
-                           const struct kms_bsf_sub *sub, uint8_t sqn[KMS_AKA_SQN_LEN])
+/* The next SQN of a known subscriber. Called and returns with b->mu held, but the durable
+ * commit of a new range (one fsync per sqn_chunk challenges of one subscriber) runs without the
+ * lock, so one subscriber's reservation never stalls the others; the IMPI's state is looked up
+ * again afterwards (records move, and a rested entry may have been dropped meanwhile). */
+static kms_result next_sqn(struct kms_bsf *b, const uint8_t key[KMS_TAB_KEY_LEN], uint64_t now,
+                           const char *impi, const struct kms_bsf_sub *sub,
+                           uint8_t sqn[KMS_AKA_SQN_LEN])
 {
-    if (!id->sqn_loaded) {
-        KMS_TRY(kms_sqn_he_init(&id->he, b->cfg.ind_bits, KMS_SQN_DELTA_DEF, sub->sqn_mark));
-        id->sqn_loaded = true;
-    }
-    if (kms_sqn_he_needs_reserve(&id->he)) {
+    uint64_t committed = sub->sqn_mark;
+    for (int tries = 0; tries < 4; tries++) {
+        struct ident *id = NULL;
+        KMS_TRY(ident_get(b, key, now, &id));
+        if (!id->sqn_loaded) {
+            KMS_TRY(kms_sqn_he_init(&id->he, b->cfg.ind_bits, KMS_SQN_DELTA_DEF, committed));
+            id->sqn_loaded = true;
+        }
+        if (!kms_sqn_he_needs_reserve(&id->he)) {
+            uint64_t v = 0;
+            unsigned ind = id->next_ind;
+            id->next_ind = (id->next_ind + 1) % (1u << b->cfg.ind_bits);
+            KMS_TRY(kms_sqn_he_next(&id->he, ind, &v));
+            kms_sqn_to_bytes(v, sqn);
+            return KMS_RESULT_OK;
+        }
         uint64_t mark = 0;
         KMS_TRY(kms_sqn_he_reserve(&id->he, b->cfg.sqn_chunk, &mark));
-        KMS_TRY(b->store.sqn_commit(b->store.ctx, impi, mark));
-        KMS_TRY(kms_sqn_he_reserved(&id->he, mark));
+        pthread_mutex_unlock(&b->mu);
+        kms_result r = b->store.sqn_commit(b->store.ctx, impi, mark);
+        pthread_mutex_lock(&b->mu);
+        KMS_TRY(r);
+        committed = mark > committed ? mark : committed;
+        KMS_TRY(ident_get(b, key, now, &id));
+        uint64_t seq = mark >> b->cfg.ind_bits;
+        /* Another thread may have reserved further meanwhile: never move the reservation back. */
+        if (id->sqn_loaded && seq > id->he.seq_reserved && seq >= id->he.seq_last) {
+            KMS_TRY(kms_sqn_he_reserved(&id->he, mark));
+        }
     }
-    uint64_t v = 0;
-    unsigned ind = id->next_ind;
-    id->next_ind = (id->next_ind + 1) % (1u << b->cfg.ind_bits);
-    KMS_TRY(kms_sqn_he_next(&id->he, ind, &v));
-    kms_sqn_to_bytes(v, sqn);
-    return KMS_RESULT_OK;
+    KMS_BAIL(KMS_ERR_SQN_RESERVE);
 }
 
 static kms_result make_vector(const uint8_t k[16], const uint8_t opc[16], const uint8_t *rand,
@@ -265,8 +283,7 @@ kms_result kms_bsf_challenge(struct kms_bsf *b, const char *impi, uint64_t now,
     if (kms_ok(found)) {
         pthread_mutex_lock(&b->mu);
         locked = true;
-        KMS_TRY_OUT(rc, ident_get(b, key, now, &id)); /* the table may have moved records */
-        KMS_TRY_OUT(rc, next_sqn(b, id, impi, &sub, sqn));
+        KMS_TRY_OUT(rc, next_sqn(b, key, now, impi, &sub, sqn));
         pthread_mutex_unlock(&b->mu);
         locked = false;
         KMS_TRY_OUT(rc, make_vector(sub.k, sub.opc, c.p.rand, sqn, sub.amf, &v));

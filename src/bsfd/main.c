@@ -30,7 +30,8 @@
 static const char usage[] =
     "usage: imskms-bsfd --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
     "                   --lifetime SECONDS --zn-listen ADDR:PORT --zn-cert FILE --zn-key FILE\n"
-    "                   --zn-client-ca FILE [--log-level error|warn|info|debug]\n"
+    "                   --zn-client-ca FILE [--max-sessions N]\n"
+    "                   [--log-level error|warn|info|debug]\n"
     "\n"
     "The GBA bootstrapping server (BSF): Ub (HTTP Digest AKAv1-MD5, TS 24.109) on --listen and\n"
     "Zn (JSON over HTTPS with mutual TLS) on --zn-listen. Interfaces: docs/api.md.\n"
@@ -44,6 +45,9 @@ static const char usage[] =
     "  --zn-cert FILE        PEM certificate chain of the Zn server\n"
     "  --zn-key FILE         its PEM private key\n"
     "  --zn-client-ca FILE   PEM CA(s) that NAF client certificates must chain to\n"
+    "  --max-sessions N      bootstrap sessions held at once (default 100000; about 670 bytes\n"
+    "                        each, reserved at start). With lifetime L the BSF sustains at most\n"
+    "                        N / L bootstraps per second; beyond that it answers 503.\n"
     "  --log-level LEVEL     most verbose level logged to stderr (default info)\n"
     "\n"
     "Logs one line per request to stderr (never a key). Prints 'ub listening on ADDR:PORT' and\n"
@@ -265,12 +269,25 @@ static void harden(void)
 
 int main(int argc, char **argv)
 {
-    enum { O_DB, O_KEK, O_LISTEN, O_REALM, O_LIFETIME, O_ZN, O_CERT, O_KEY, O_CA, O_LOG, N_OPTS };
+    enum {
+        O_DB,
+        O_KEK,
+        O_LISTEN,
+        O_REALM,
+        O_LIFETIME,
+        O_ZN,
+        O_CERT,
+        O_KEY,
+        O_CA,
+        O_LOG,
+        O_MAXSESS,
+        N_OPTS
+    };
     static const struct cli_opt opts[N_OPTS] = {
-        {"db", true, false},        {"kek-file", true, false}, {"listen", true, false},
-        {"realm", true, false},     {"lifetime", true, false}, {"zn-listen", true, false},
-        {"zn-cert", true, false},   {"zn-key", true, false},   {"zn-client-ca", true, false},
-        {"log-level", true, false},
+        {"db", true, false},        {"kek-file", true, false},     {"listen", true, false},
+        {"realm", true, false},     {"lifetime", true, false},     {"zn-listen", true, false},
+        {"zn-cert", true, false},   {"zn-key", true, false},       {"zn-client-ca", true, false},
+        {"log-level", true, false}, {"max-sessions", true, false},
     };
     static const char *const required[] = {"db",      "kek-file", "listen",
                                            "realm",   "lifetime", "zn-listen",
@@ -299,6 +316,16 @@ int main(int argc, char **argv)
         lifetime == 0 || lifetime > 315360000ull) {
         return cli_usage_error(&a, "--lifetime: expected seconds from 1 to 315360000");
     }
+    unsigned long long max_sessions = 100000;
+    if (a.val[O_MAXSESS] != NULL) {
+        errno = 0;
+        end = NULL;
+        max_sessions = strtoull(a.val[O_MAXSESS], &end, 10);
+        if (a.val[O_MAXSESS][0] < '0' || a.val[O_MAXSESS][0] > '9' || *end != '\0' || errno != 0 ||
+            max_sessions == 0 || max_sessions > 100000000ull) {
+            return cli_usage_error(&a, "--max-sessions: expected a number from 1 to 100000000");
+        }
+    }
     kms_log_init("imskms-bsfd", lvl);
     harden();
 
@@ -323,7 +350,8 @@ int main(int argc, char **argv)
         kms_log(KMS_LOG_ERROR, "--db %s: %s", a.val[O_DB], kms_strerror(r.err));
         return CLI_EXIT_INTERNAL;
     }
-    struct kms_bsf_cfg bc = {.realm = a.val[O_REALM], .lifetime = lifetime};
+    struct kms_bsf_cfg bc = {
+        .realm = a.val[O_REALM], .lifetime = lifetime, .max_sessions = (size_t)max_sessions};
     struct kms_bsf_store bs = {&d, store_get, store_commit};
     if (!kms_ok(r = kms_bsf_new(&bc, &bs, &d.bsf))) {
         rc = r.err == KMS_ERR_ARG || kms_err_group(r.err) == KMS_ERR_G_USAGE

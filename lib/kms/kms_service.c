@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The KMS request handler: see kms_service.h. */
+#include "kms/kms_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/kms_ossl.h"
+#include "keyring/kms_keyring.h"
+#include "kms/kms_kue_msg.h"
+#include "mikey/kms_mikey_msg.h"
+#include "replay/kms_replay.h"
+#include "store/kms_store.h"
+#include "ticket/kms_ticket.h"
+#include "util/kms_mem.h"
+
+#define MIKEY_ERR_AUTH        0
+#define MIKEY_ERR_UNSPECIFIED 12
+
+struct kms_service {
+    struct kms_service_cfg cfg;
+    char fqdn[256];
+    struct kms_service_deps deps;
+};
+
+kms_result kms_service_new(const struct kms_service_cfg *cfg, const struct kms_service_deps *deps,
+                           struct kms_service **out)
+{
+    KMS_ENSURE(cfg != NULL && deps != NULL && out != NULL, KMS_ERR_ARG);
+    *out = NULL;
+    KMS_ENSURE(cfg->fqdn != NULL && deps->keyring != NULL && deps->store != NULL &&
+                   deps->replay != NULL && deps->zn.get != NULL,
+               KMS_ERR_ARG);
+    size_t n = strlen(cfg->fqdn);
+    KMS_TRY(kms_gba_check_fqdn(cfg->fqdn, n));
+    KMS_ENSURE(cfg->mode2 || cfg->mode3, KMS_ERR_ARG);
+    KMS_ENSURE(cfg->kue_lifetime > 0 && cfg->ticket_lifetime > 0, KMS_ERR_ARG);
+    struct kms_service *s = calloc(1, sizeof(*s));
+    KMS_ENSURE(s != NULL, KMS_ERR_NOMEM);
+    s->cfg = *cfg;
+    memcpy(s->fqdn, cfg->fqdn, n + 1);
+    s->cfg.fqdn = s->fqdn;
+    s->deps = *deps;
+    *out = s;
+    return KMS_RESULT_OK;
+}
+
+void kms_service_free(struct kms_service *s)
+{
+    if (s != NULL) {
+        kms_wipe(s, sizeof(*s));
+        free(s);
+    }
+}
+
+void kms_service_reply_init(struct kms_service_reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    kms_buf_init(&r->body, KMS_SERVICE_MSG_MAX, false);
+}
+
+void kms_service_reply_cleanup(struct kms_service_reply *r)
+{
+    kms_buf_cleanup(&r->body);
+}
+
+/* ---- error replies ---- */
+
+/* An Error message (RFC 3830 6.12) without V: HDR (the request's CSB ID and PRF when it had a
+ * readable header), T, ERR. It authenticates nothing and says nothing beyond its code. */
+static kms_result error_reply(struct kms_service_reply *r, int status, enum kms_err why,
+                              uint8_t err_no, uint32_t csb_id)
+{
+    r->status = status;
+    r->why = why;
+    kms_buf_reset(&r->body);
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    m->hdr = (struct kms_mikey_hdr){.version = KMS_MIKEY_VERSION,
+                                    .data_type = KMS_MIKEY_DT_ERROR,
+                                    .prf = KMS_MIKEY_PRF_HMAC_SHA256,
+                                    .csb_id = csb_id,
+                                    .map_type = KMS_MIKEY_MAP_EMPTY};
+    m->body.n = 2;
+    m->body.pl[0].type = KMS_MIKEY_PT_T;
+    m->body.pl[0].u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
+    m->body.pl[1].type = KMS_MIKEY_PT_ERR;
+    m->body.pl[1].u.err = (struct kms_mikey_err){err_no, 0};
+    kms_result rc = kms_mikey_encode(m, &r->body);
+    free(m);
+    return rc;
+}
+
+static kms_result refuse(struct kms_service_reply *r, enum kms_err why, uint32_t csb_id)
+{
+    switch (kms_err_group(why)) {
+    case KMS_ERR_G_AUTH:
+        return error_reply(r, 403, why, MIKEY_ERR_AUTH, csb_id);
+    case KMS_ERR_G_PROTO:
+    case KMS_ERR_G_USAGE:
+        return error_reply(r, 400, why, MIKEY_ERR_UNSPECIFIED, csb_id);
+    default:
+        return error_reply(r, 503, why, MIKEY_ERR_UNSPECIFIED, csb_id);
+    }
+}
+
+/* ---- replay hook (timestamp mode) ---- */
+
+struct replay_ctx {
+    struct kms_replay *rg;
+    uint8_t token_id[16];
+    const uint8_t *rand;
+    size_t rand_len;
+    uint64_t ts, now;
+};
+
+static kms_result replay_check(void *ctx, const struct kms_mikey_msg *m)
+{
+    (void)m;
+    struct replay_ctx *c = ctx;
+    return kms_replay_check(c->rg, c->token_id, c->rand, c->rand_len, c->ts, c->now);
+}
+
+static kms_result replay_commit(void *ctx, const struct kms_mikey_msg *m)
+{
+    (void)m;
+    struct replay_ctx *c = ctx;
+    return kms_replay_commit(c->rg, c->token_id, c->rand, c->rand_len, c->ts, c->now);
+}
+
+/* ---- Kue issue ---- */
+
+static bool identity_of(const struct kms_zn_resp *z, const char *id)
+{
+    if (strcmp(z->impi, id) == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < z->n_impu; i++) {
+        if (strcmp(z->impu[i], id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static uint64_t min3(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t m = a < b ? a : b;
+    return m < c ? m : c;
+}
+
+/* The grant: Kue from a fresh Kue-RAND; mode 3 seals it, mode 2 stores it. */
+static kms_result issue(struct kms_service *s, const struct kms_kue_request *q,
+                        const struct kms_zn_resp *z, uint64_t now, struct kms_kue_grant *g)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_ticket_claims *c = calloc(1, sizeof(*c));
+    struct kms_buf rec, tok;
+    kms_buf_init(&rec, KMS_TICKET_MAX, true);
+    kms_buf_init_fixed(&tok, g->ticket, sizeof(g->ticket), false);
+    KMS_ENSURE_OUT(rc, c != NULL, KMS_ERR_NOMEM);
+    uint8_t kue_rand[KMS_KUE_RAND_LEN];
+    KMS_TRY_OUT(rc, kms_random(kue_rand, sizeof(kue_rand)));
+    g->mode = q->mode;
+    KMS_TRY_OUT(rc, kms_kue_derive(z->ks_naf, kue_rand, g->kue));
+    c->kind = KMS_TICKET_KUE;
+    memcpy(c->kue, g->kue, KMS_KUE_LEN);
+    c->kue_len = KMS_KUE_LEN;
+    memcpy(c->token_id, kue_rand, sizeof(c->token_id));
+    KMS_TRY_OUT(rc, kms_ticket_ident_set(&c->impi, z->impi));
+    for (size_t i = 0; i < z->n_impu && i < KMS_TICKET_MAX_IDENTS; i++) {
+        KMS_TRY_OUT(rc, kms_ticket_ident_set(&c->impu[i], z->impu[i]));
+    }
+    c->n_impu = z->n_impu < KMS_TICKET_MAX_IDENTS ? z->n_impu : KMS_TICKET_MAX_IDENTS;
+    c->mode = q->mode;
+    size_t fl = strlen(s->fqdn);
+    memcpy(c->naf_id, s->fqdn, fl);
+    memcpy(c->naf_id + fl, KMS_UA_ID_KMS, KMS_UA_ID_LEN);
+    c->naf_id_len = fl + KMS_UA_ID_LEN;
+    c->ks_naf_expires = z->key_expiry;
+    /* Kue never outlives its Ks_NAF (design.md 1); sealing also caps it at the key's grace. */
+    c->expires = min3(now + s->cfg.kue_lifetime, z->key_expiry, UINT64_MAX);
+    c->issued = now;
+    if (q->mode == 3) {
+        KMS_TRY_OUT(rc, kms_ticket_seal(s->deps.keyring, now, c, &tok));
+        g->ticket_len = kms_buf_len(&tok);
+    } else {
+        /* Mode 2: an unguessable reference; the record is the ticket payload encoding. */
+        KMS_TRY_OUT(rc, kms_random(g->ticket, KMS_KUE_REF_LEN));
+        g->ticket_len = KMS_KUE_REF_LEN;
+        memcpy(c->token_id, g->ticket, KMS_KUE_REF_LEN); /* the replay key of later requests */
+        KMS_TRY_OUT(rc, kms_ticket_payload_encode(c, &rec));
+        KMS_TRY_OUT(rc, kms_store_kue_put(s->deps.store, g->ticket, c->expires, kms_buf_data(&rec),
+                                          kms_buf_len(&rec)));
+    }
+    g->valid_from = c->issued;
+    g->valid_to = c->expires;
+    rc = KMS_RESULT_OK;
+out:
+    kms_buf_cleanup(&rec);
+    kms_ticket_claims_wipe(c);
+    free(c);
+    return rc;
+}
+
+static void detail(struct kms_service_reply *r, const char *what, const struct kms_kue_request *q)
+{
+    snprintf(r->detail, sizeof(r->detail), "%s mode=%u idri=%.60s btid=%.60s", what, q->mode,
+             q->idri, q->btid);
+}
+
+static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t len,
+                            const struct kms_kue_request *q, uint64_t now,
+                            struct kms_service_reply *r)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_zn_resp z;
+    struct kms_kue_grant *g = calloc(1, sizeof(*g));
+    memset(&z, 0, sizeof(z));
+    KMS_ENSURE_OUT(rc, g != NULL, KMS_ERR_NOMEM);
+    detail(r, "kue-issue", q);
+    if (strcmp(q->idrkms, s->fqdn) != 0) {
+        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* meant for another KMS */
+        goto out;
+    }
+    /* Ks_NAF over Zn (cached by the client for its lifetime). */
+    kms_result zr = s->deps.zn.get(s->deps.zn.ctx, q->btid, now, &z);
+    if (!kms_ok(zr)) {
+        KMS_TRY_OUT(
+            rc, refuse(r, zr.err == KMS_ERR_NOT_FOUND ? KMS_ERR_AUTH : KMS_ERR_HTTP, q->csb_id));
+        goto out;
+    }
+    /* T within the skew, V under Ks_NAF, the replay cache (RFC 3830 5.3 order, in the hook). */
+    struct replay_ctx rx = {.rg = s->deps.replay,
+                            .rand = q->randri,
+                            .rand_len = sizeof(q->randri),
+                            .ts = kms_kue_ntp_to_unix(q->ntp),
+                            .now = now};
+    uint8_t h[32];
+    KMS_TRY_OUT(rc, kms_hmac_sha256((const uint8_t *)"imskms kue-issue", 16,
+                                    (const uint8_t *)q->btid, strlen(q->btid), h));
+    memcpy(rx.token_id, h, sizeof(rx.token_id));
+    struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
+    kms_result vr = kms_kue_request_open(req, len, q, z.ks_naf, &hook);
+    if (!kms_ok(vr)) {
+        KMS_TRY_OUT(rc, refuse(r, kms_err_group(vr.err) == KMS_ERR_G_AUTH ? vr.err : KMS_ERR_AUTH,
+                               q->csb_id));
+        goto out;
+    }
+    if (!identity_of(&z, q->idri)) {
+        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* not this bootstrap's identity */
+        goto out;
+    }
+    if ((q->mode == 2 && !s->cfg.mode2) || (q->mode == 3 && !s->cfg.mode3)) {
+        /* A policy refusal after authentication: 403 with an Error the UE can verify. */
+        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_UNSUPPORTED, q->csb_id));
+        r->status = 403;
+        goto out;
+    }
+    KMS_TRY_OUT(rc, issue(s, q, &z, now, g));
+    kms_buf_reset(&r->body);
+    KMS_TRY_OUT(rc, kms_kue_response_build(req, len, z.ks_naf, g, &r->body));
+    r->status = 200;
+    r->why = KMS_OK;
+    rc = KMS_RESULT_OK;
+out:
+    kms_zn_resp_wipe(&z);
+    if (g != NULL) {
+        kms_wipe(g, sizeof(*g));
+        free(g);
+    }
+    return rc;
+}
+
+kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t len, uint64_t now,
+                              struct kms_service_reply *r)
+{
+    KMS_ENSURE(s != NULL && r != NULL && (req != NULL || len == 0), KMS_ERR_ARG);
+    r->detail[0] = '\0';
+    if (len == 0 || len > KMS_SERVICE_MSG_MAX) {
+        return refuse(r, len == 0 ? KMS_ERR_TRUNCATED : KMS_ERR_TOO_LONG, 0);
+    }
+    struct kms_kue_request q;
+    size_t eo = 0;
+    kms_result pr = kms_kue_request_peek(req, len, &q, &eo);
+    if (kms_ok(pr)) {
+        return kue_issue(s, req, len, &q, now, r);
+    }
+    snprintf(r->detail, sizeof(r->detail), "malformed at offset %zu", eo);
+    return refuse(r, kms_err_group(pr.err) == KMS_ERR_G_INTERNAL ? pr.err : KMS_ERR_MALFORMED, 0);
+}

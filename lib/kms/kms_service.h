@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kms_service: the KMS's request handler, bytes in, reply out (the daemon only adds HTTP; the
+ * fuzz target drives it directly). Everything it needs is passed in: the keyring, the state
+ * store (mode-2 Kues), the replay guard and a Ks_NAF source (the Zn client).
+ *
+ * Replies (design.md section 2):
+ *   200  the response message;
+ *   400  bytes that do not decode as a request we serve: a MIKEY Error (Unspecified), no V;
+ *   403  any authentication failure (MAC, unknown B-TID or token, wrong identity, expired,
+ *        replay, skew): one answer, a MIKEY Error (Auth failure) without V;
+ *   a policy refusal after authentication (mode not allowed): 403 with an Error MACed under
+ *        the request's key, so the UE can tell it apart;
+ *   503  a dependency is down (the BSF): an Error (Unspecified), no V.
+ * The reason is in reply->why and reply->detail, for the log only.
+ */
+#ifndef KMS_KMS_SERVICE_H
+#define KMS_KMS_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err/kms_err.h"
+#include "gba/kms_zn_json.h"
+#include "util/kms_buf.h"
+
+struct kms_keyring;
+struct kms_store;
+struct kms_replay;
+
+#define KMS_SERVICE_MSG_MAX 65536
+
+struct kms_service_cfg {
+    const char *fqdn;         /* the KMS FQDN: IDRkms, and NAF_Id = fqdn || 01 00 00 00 06 */
+    bool mode2, mode3;        /* modes allowed */
+    uint64_t kue_lifetime;    /* seconds */
+    uint64_t ticket_lifetime; /* media tickets, seconds */
+};
+
+/* Where Ks_NAF comes from (kms_zn_client_get in the daemon). KMS_ERR_NOT_FOUND for an unknown
+ * B-TID; any other error means the source is unavailable. */
+struct kms_service_zn {
+    void *ctx;
+    kms_result (*get)(void *ctx, const char *btid, uint64_t now, struct kms_zn_resp *out);
+};
+
+struct kms_service_deps {
+    struct kms_keyring *keyring;
+    struct kms_store *store;   /* mode-2 Kue records */
+    struct kms_replay *replay; /* timestamp-mode guard */
+    struct kms_service_zn zn;
+};
+
+struct kms_service_reply {
+    int status;
+    struct kms_buf body; /* a MIKEY message (application/mikey) */
+    enum kms_err why;    /* KMS_OK for a 200 */
+    char detail[160];    /* for the log: what was asked, by whom (never a key) */
+};
+
+struct kms_service;
+
+KMS_MUST_CHECK kms_result kms_service_new(const struct kms_service_cfg *cfg,
+                                          const struct kms_service_deps *deps,
+                                          struct kms_service **out);
+void kms_service_free(struct kms_service *s);
+
+void kms_service_reply_init(struct kms_service_reply *r);
+void kms_service_reply_cleanup(struct kms_service_reply *r);
+
+/* Serves one request. Returns an error only when even an error reply could not be built (the
+ * daemon then answers 500 with no body). */
+KMS_MUST_CHECK kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t len,
+                                             uint64_t now, struct kms_service_reply *r);
+
+#endif
