@@ -15,8 +15,9 @@
 #include "ticket/kms_ticket.h"
 #include "util/kms_mem.h"
 
-#define MIKEY_ERR_AUTH        0
-#define MIKEY_ERR_UNSPECIFIED 12
+#define MIKEY_ERR_AUTH          0
+#define MIKEY_ERR_UNSPECIFIED   12
+#define MIKEY_ERR_INVALID_TPPAR 15 /* RFC 6043 6.12: the ticket policy asks what we will not do */
 
 struct kms_service {
     struct kms_service_cfg cfg;
@@ -103,6 +104,39 @@ static kms_result refuse(struct kms_service_reply *r, enum kms_err why, uint32_t
     default:
         return error_reply(r, 503, why, MIKEY_ERR_UNSPECIFIED, csb_id);
     }
+}
+
+/* A policy refusal after the request authenticated: an Error message with V, MACed with the
+ * request's own keys (PSK and the initial label with RANDRi, docs/protocol.md 3), so the UE
+ * can tell a genuine refusal from a forged one. */
+static kms_result policy_refusal(struct kms_service_reply *r, enum kms_err why, uint8_t err_no,
+                                 uint32_t csb_id, const uint8_t *psk, const uint8_t randri[16])
+{
+    static const uint8_t zero_mac[32];
+    r->status = 403;
+    r->why = why;
+    kms_buf_reset(&r->body);
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    m->hdr = (struct kms_mikey_hdr){.version = KMS_MIKEY_VERSION,
+                                    .data_type = KMS_MIKEY_DT_ERROR,
+                                    .prf = KMS_MIKEY_PRF_HMAC_SHA256,
+                                    .csb_id = csb_id,
+                                    .map_type = KMS_MIKEY_MAP_EMPTY};
+    m->body.n = 3;
+    m->body.pl[0].type = KMS_MIKEY_PT_T;
+    m->body.pl[0].u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
+    m->body.pl[1].type = KMS_MIKEY_PT_ERR;
+    m->body.pl[1].u.err = (struct kms_mikey_err){err_no, 0};
+    m->body.pl[2].type = KMS_MIKEY_PT_V;
+    m->body.pl[2].u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, (struct kms_bytes){zero_mac, 32}};
+    struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                               .rands = {randri, 16, NULL, 0},
+                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256};
+    kms_result rc = kms_mikey_seal(m, psk, 32, &p, &r->body);
+    free(m);
+    return rc;
 }
 
 /* ---- replay hook (timestamp mode) ---- */
@@ -254,8 +288,8 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     }
     if ((q->mode == 2 && !s->cfg.mode2) || (q->mode == 3 && !s->cfg.mode3)) {
         /* A policy refusal after authentication: 403 with an Error the UE can verify. */
-        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_UNSUPPORTED, q->csb_id));
-        r->status = 403;
+        KMS_TRY_OUT(rc, policy_refusal(r, KMS_ERR_UNSUPPORTED, MIKEY_ERR_INVALID_TPPAR, q->csb_id,
+                                       z.ks_naf, q->randri));
         goto out;
     }
     KMS_TRY_OUT(rc, issue(s, q, &z, now, g));
