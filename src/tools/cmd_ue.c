@@ -215,11 +215,13 @@ static int usim_show(const char *prefix, int argc, char **argv)
 }
 
 int ue_bootstrap(const char *prefix, int argc, char **argv); /* cmd_ue_boot.c */
+int ue_kue(const char *prefix, int argc, char **argv);       /* cmd_ue_kms.c */
 
 static const struct cli_cmd ue_cmds[] = {
     {"usim-init", "create a simulated USIM file (identities, K, OPc, AMF, SQN array)", usim_init},
     {"usim-show", "print a USIM file's identities, AMF and SQN state (never the keys)", usim_show},
     {"bootstrap", "GBA bootstrap with a BSF over Ub (Digest AKA)", ue_bootstrap},
+    {"kue", "get Kue and its token from the KMS (mode 2 or 3)", ue_kue},
 };
 
 int cmd_ue(const char *prefix, int argc, char **argv)

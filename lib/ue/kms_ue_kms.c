@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The UE's exchanges with the KMS: see kms_ue_kms.h. */
+#include "ue/kms_ue_kms.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/kms_kdf.h"
+#include "crypto/kms_ossl.h"
+#include "kms/kms_kue_msg.h"
+#include "ue/kms_ue_boot.h"
+#include "util/kms_codec.h"
+#include "util/kms_file.h"
+#include "util/kms_mem.h"
+
+struct trace {
+    const char *dir;
+    unsigned n;
+};
+
+static void trace_msg(struct trace *t, const char *what, const uint8_t *p, size_t n)
+{
+    if (t->dir == NULL) {
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%03u-%s.mikey", t->dir, ++t->n, what);
+    FILE *f = fopen(path, "wb");
+    if (f != NULL) { /* a trace is a debugging aid: never a reason to fail */
+        (void)fwrite(p, 1, n, f);
+        fclose(f);
+    }
+}
+
+static kms_result url_host(const char *url, char *host, size_t cap)
+{
+    const char *p = strstr(url, "://");
+    KMS_ENSURE(p != NULL, KMS_ERR_ARG);
+    p += 3;
+    size_t n = strcspn(p, ":/?#");
+    KMS_ENSURE(n > 0 && n < cap, KMS_ERR_ARG);
+    memcpy(host, p, n);
+    host[n] = '\0';
+    return KMS_RESULT_OK;
+}
+
+/* POSTs a MIKEY message; the body of the answer in resp. */
+static kms_result post(const struct kms_ue_kms_cfg *cfg, struct trace *t, const uint8_t *msg,
+                       size_t len, struct kms_httpc_resp *resp)
+{
+    char url[2048];
+    const char *u = cfg->kms_url;
+    size_t ul = strlen(u);
+    bool has = ul >= 6 && strcmp(u + ul - 6, "/mikey") == 0;
+    int n = snprintf(url, sizeof(url), "%s%s", u,
+                     has ? "" : (ul > 0 && u[ul - 1] == '/' ? "mikey" : "/mikey"));
+    KMS_ENSURE(n > 0 && (size_t)n < sizeof(url), KMS_ERR_TOO_LONG);
+    static const char *const headers[] = {"Content-Type: application/mikey", NULL};
+    struct kms_httpc_req req = {
+        .method = "POST", .url = url, .headers = headers, .body = msg, .body_len = len};
+    trace_msg(t, "sent", msg, len);
+    KMS_TRY(kms_httpc_request(&cfg->http, &req, resp));
+    trace_msg(t, "recv", kms_buf_data(&resp->body), kms_buf_len(&resp->body));
+    return KMS_RESULT_OK;
+}
+
+static kms_result status_err(int status)
+{
+    switch (status) {
+    case 400:
+        KMS_BAIL(KMS_ERR_MALFORMED);
+    case 403:
+        KMS_BAIL(KMS_ERR_AUTH);
+    default:
+        KMS_BAIL(KMS_ERR_HTTP);
+    }
+}
+
+struct psk_ctx {
+    const uint8_t *key;
+};
+
+static kms_result psk_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
+                         size_t *key_len)
+{
+    (void)m;
+    *key = ((const struct psk_ctx *)ctx)->key;
+    *key_len = 32;
+    return KMS_RESULT_OK;
+}
+
+/* A 403 whose Error message verifies under the request's keys is a policy refusal (the KMS
+ * authenticated us and declines); anything else is an authentication failure. */
+static kms_result refusal_kind(const uint8_t *body, size_t len, const uint8_t psk[32],
+                               const uint8_t randri[16])
+{
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    struct psk_ctx pc = {psk};
+    struct kms_mikey_open_params op = {
+        .data_type = KMS_MIKEY_DT_ERROR,
+        .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                 .rands = {randri, 16, NULL, 0},
+                 .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256},
+        .get_key = psk_cb,
+        .key_ctx = &pc,
+    };
+    size_t eo = 0;
+    kms_result r = kms_mikey_open(body, len, &op, m, NULL, NULL, &eo);
+    bool maced = false;
+    for (size_t i = 0; kms_ok(r) && i < m->body.n; i++) {
+        maced |= m->body.pl[i].type == KMS_MIKEY_PT_V;
+    }
+    free(m);
+    KMS_ENSURE(!maced, KMS_ERR_UNSUPPORTED);
+    KMS_BAIL(KMS_ERR_AUTH);
+}
+
+static kms_result save_kue(const char *dir, const char *fqdn, const char *idri,
+                           const struct kms_kue_grant *g)
+{
+    kms_result rc = KMS_RC_INIT;
+    char path[4096], kh[2 * KMS_KUE_LEN + 1];
+    char *text = NULL, *th = NULL;
+    size_t cap = 2 * g->ticket_len + 1024;
+    int n = snprintf(path, sizeof(path), "%s/kue", dir);
+    KMS_ENSURE(n > 0 && (size_t)n < sizeof(path), KMS_ERR_TOO_LONG);
+    text = malloc(cap);
+    th = malloc(2 * g->ticket_len + 1);
+    KMS_ENSURE_OUT(rc, text != NULL && th != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_hex_encode(g->kue, KMS_KUE_LEN, kh, sizeof(kh)));
+    KMS_TRY_OUT(rc, kms_hex_encode(g->ticket, g->ticket_len, th, 2 * g->ticket_len + 1));
+    n = snprintf(text, cap,
+                 "version=1\nmode=%u\nkms=%s\nidentity=%s\nkue=%s\ntoken=%s\nvalid_from=%llu\n"
+                 "valid_to=%llu\n",
+                 g->mode, fqdn, idri, kh, th, (unsigned long long)g->valid_from,
+                 (unsigned long long)g->valid_to);
+    KMS_ENSURE_OUT(rc, n > 0 && (size_t)n < cap, KMS_ERR_TOO_LONG);
+    KMS_TRY_OUT(rc, kms_file_write_atomic(path, (const uint8_t *)text, (size_t)n));
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(kh, sizeof(kh));
+    if (text != NULL) {
+        kms_wipe(text, cap);
+        free(text);
+    }
+    free(th);
+    return rc;
+}
+
+kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode, struct kms_ue_kue_result *out)
+{
+    KMS_ENSURE(cfg != NULL && out != NULL && cfg->kms_url != NULL && cfg->state_dir != NULL,
+               KMS_ERR_ARG);
+    KMS_ENSURE(mode == 2 || mode == 3, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    kms_result rc = KMS_RC_INIT;
+    struct trace t = {cfg->trace_dir, 0};
+    struct kms_ue_state st;
+    struct kms_kue_request *q = calloc(1, sizeof(*q));
+    struct kms_kue_grant *g = calloc(1, sizeof(*g));
+    uint8_t ks_naf[32];
+    struct kms_buf req;
+    kms_buf_init(&req, 1u << 16, false);
+    struct kms_httpc_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    memset(&st, 0, sizeof(st));
+    KMS_ENSURE_OUT(rc, q != NULL && g != NULL, KMS_ERR_NOMEM);
+    char host[256];
+    const char *fqdn = cfg->kms_fqdn;
+    if (fqdn == NULL) {
+        KMS_TRY_OUT(rc, url_host(cfg->kms_url, host, sizeof(host)));
+        fqdn = host;
+    }
+    KMS_TRY_OUT(rc, kms_gba_check_fqdn(fqdn, strlen(fqdn)));
+    KMS_TRY_OUT(rc, kms_ue_state_load(cfg->state_dir, &st));
+    KMS_TRY_OUT(rc, kms_gba_ks_naf(st.ks, st.ks + 16, st.rand, st.impi, strlen(st.impi), fqdn,
+                                   strlen(fqdn), KMS_UA_ID_KMS, ks_naf));
+    const char *id = cfg->identity != NULL ? cfg->identity : st.impi;
+    KMS_ENSURE_OUT(rc, strlen(id) < sizeof(q->idri) && strlen(st.btid) < sizeof(q->btid),
+                   KMS_ERR_TOO_LONG);
+    q->mode = mode;
+    strcpy(q->idri, id);
+    strcpy(q->idrkms, fqdn);
+    strcpy(q->btid, st.btid);
+    KMS_TRY_OUT(rc, kms_random(q->randri, sizeof(q->randri)));
+    q->ntp = kms_mikey_ntp_now();
+    KMS_TRY_OUT(rc, kms_kue_request_build(q, ks_naf, &req));
+    KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
+    if (resp.status == 403) {
+        KMS_TRY_OUT(
+            rc, refusal_kind(kms_buf_data(&resp.body), kms_buf_len(&resp.body), ks_naf, q->randri));
+    }
+    if (resp.status != 200) {
+        KMS_TRY_OUT(rc, status_err(resp.status));
+    }
+    KMS_TRY_OUT(rc, kms_kue_response_open(kms_buf_data(&req), kms_buf_len(&req),
+                                          kms_buf_data(&resp.body), kms_buf_len(&resp.body), ks_naf,
+                                          g));
+    KMS_ENSURE_OUT(rc, g->mode == mode, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, save_kue(cfg->state_dir, fqdn, id, g));
+    out->mode = g->mode;
+    out->valid_to = g->valid_to;
+    rc = KMS_RESULT_OK;
+out:
+    kms_httpc_resp_cleanup(&resp);
+    kms_buf_cleanup(&req);
+    kms_wipe(ks_naf, sizeof(ks_naf));
+    kms_wipe(&st, sizeof(st));
+    if (g != NULL) {
+        kms_wipe(g, sizeof(*g));
+    }
+    free(g);
+    free(q);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kms_ue_kms: the UE's exchanges with the KMS over HTTP (POST /mikey, application/mikey).
+ * Kue issue: from the bootstrap state (kms_ue_boot), Ks_NAF = KDF(Ks, ..., NAF_Id = KMS FQDN ||
+ * 01 00 00 00 06); a REQUEST_INIT_PSK asking for a sealed Kue (mode 3) or a Kue reference (mode
+ * 2); the answer's Kue and token are kept in the state directory (file `kue`, mode 0600).
+ * With a trace directory every MIKEY message sent or received is written there as
+ * NNN-sent.mikey / NNN-recv.mikey (raw bytes, NNN from 001 in order).
+ */
+#ifndef KMS_UE_KMS_H
+#define KMS_UE_KMS_H
+
+#include <stdint.h>
+
+#include "err/kms_err.h"
+#include "http/kms_httpc.h"
+
+struct kms_ue_kms_cfg {
+    const char *kms_url;   /* "http://kms.example.org:8090/mikey" (/mikey appended if absent) */
+    const char *kms_fqdn;  /* the KMS's FQDN (IDRkms, NAF_Id); NULL: the URL's host */
+    const char *state_dir; /* from `imskms ue bootstrap`; receives `kue` */
+    const char *identity;  /* IDRi: the IMPI (default) or one of the IMPUs */
+    const char *trace_dir; /* optional */
+    struct kms_httpc_cfg http;
+};
+
+struct kms_ue_kue_result {
+    uint8_t mode;
+    uint64_t valid_to; /* UNIX seconds */
+};
+
+/* KMS_ERR_AUTH: the KMS refused (403); KMS_ERR_UNSUPPORTED: it refused the mode (a MACed
+ * policy Error); KMS_ERR_MALFORMED: it found our request malformed (400) or its answer is;
+ * KMS_ERR_HTTP: transport or 5xx. */
+KMS_MUST_CHECK kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode,
+                                     struct kms_ue_kue_result *out);
+
+#endif
