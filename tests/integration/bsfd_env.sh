@@ -2,7 +2,8 @@
 # Sourced by the tests that run imskms-bsfd on loopback (POSIX sh). Needs $tmp (from
 # tests/cli/common.sh), $D (the daemon) and $DB (a subscriber store under the KEK $tmp/kek).
 #   bsfd_pki MKCA_SH   a throwaway PKI in $tmp/pki and a KEK in $tmp/kek
-#   bsfd_start         starts the daemon (ports 0), sets $pid, $UB, $ZN; log in $tmp/bsfd.log
+#   bsfd_start         starts the daemon (ports 0, or $UB_LISTEN / $ZN_LISTEN when set, e.g. to
+#                      come back on the same ports), sets $pid, $UB, $ZN; log in $tmp/bsfd.log
 #   bsfd_stop          SIGTERM, and the exit status must be 0 (counted with ok / bad)
 
 bsfd_pki() {
@@ -16,8 +17,8 @@ bsfd_pki() {
 
 bsfd_start() {
     : >"$tmp/bsfd.log"
-    "$D" --db "$DB" --kek-file "$tmp/kek" --listen 127.0.0.1:0 --realm localhost --lifetime 3600 \
-        --zn-listen 127.0.0.1:0 --zn-cert "$tmp/pki/server.crt" --zn-key "$tmp/pki/server.key" \
+    "$D" --db "$DB" --kek-file "$tmp/kek" --listen "${UB_LISTEN:-127.0.0.1:0}" --realm localhost \
+        --lifetime 3600 --zn-listen "${ZN_LISTEN:-127.0.0.1:0}" --zn-cert "$tmp/pki/server.crt" --zn-key "$tmp/pki/server.key" \
         --zn-client-ca "$tmp/pki/ca.crt" 2>>"$tmp/bsfd.log" &
     pid=$!
     _i=0
