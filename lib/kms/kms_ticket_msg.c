@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The media ticket exchanges: see kms_ticket_msg.h. */
+#include "kms/kms_ticket_msg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/kms_ossl.h"
+#include "util/kms_cur.h"
+#include "util/kms_mem.h"
+
+#define MAC_LEN   32
+#define NTP_EPOCH UINT64_C(2208988800) /* seconds from 1900 to 1970 */
+
+enum { ROLE_I = 1, ROLE_R = 2, ROLE_KMS = 3, ROLE_PSK = 4 };
+
+static const uint8_t zero_mac[MAC_LEN];
+
+static struct kms_bytes bytes(const void *p, size_t n)
+{
+    return (struct kms_bytes){(const uint8_t *)p, n};
+}
+
+static struct kms_iov iov_str(const char *s)
+{
+    return (struct kms_iov){(const uint8_t *)s, strlen(s)};
+}
+
+static struct kms_mikey_payload *add(struct kms_mikey_msg *m, uint8_t type)
+{
+    struct kms_mikey_payload *pl = &m->body.pl[m->body.n++];
+    memset(pl, 0, sizeof(*pl));
+    pl->type = type;
+    return pl;
+}
+
+/* ID type: a URI for sip:/tel: identities (RFC 3830 6.7 type 1), an NAI otherwise (type 0). */
+static uint8_t id_type(const char *id)
+{
+    return strncmp(id, "sip:", 4) == 0 || strncmp(id, "sips:", 5) == 0 ||
+                   strncmp(id, "tel:", 4) == 0
+               ? 1
+               : 0;
+}
+
+static void idr(struct kms_mikey_msg *m, uint8_t role, uint8_t type, const char *id)
+{
+    add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){role, type, bytes(id, strlen(id))};
+}
+
+/* An identity we put on the wire: printable ASCII without spaces, 1..255 octets (the same rule
+ * copy_id applies on the way in). */
+static bool id_ok(const char *id)
+{
+    size_t n = id != NULL ? strnlen(id, KMS_TMSG_ID_MAX + 1) : 0;
+    if (n < 1 || n > KMS_TMSG_ID_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((uint8_t)id[i] <= 0x20 || (uint8_t)id[i] >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Copies an identity out of an IDR payload (printable ASCII, no NUL, at most 255 octets). */
+static kms_result copy_id(struct kms_bytes b, char *out, size_t cap)
+{
+    KMS_ENSURE(b.len >= 1 && b.len < cap, KMS_ERR_MALFORMED);
+    for (size_t i = 0; i < b.len; i++) {
+        KMS_ENSURE(b.p[i] > 0x20 && b.p[i] < 0x7f, KMS_ERR_MALFORMED);
+    }
+    memcpy(out, b.p, b.len);
+    out[b.len] = '\0';
+    return KMS_RESULT_OK;
+}
+
+static kms_result copy_bytes(struct kms_bytes b, uint8_t *out, size_t cap, size_t *len)
+{
+    KMS_ENSURE(b.len >= 1 && b.len <= cap, KMS_ERR_MALFORMED);
+    memcpy(out, b.p, b.len);
+    *len = b.len;
+    return KMS_RESULT_OK;
+}
+
+/* The first payload of a type (and, for RANDR, of a role) in a list; NULL if none. */
+static const struct kms_mikey_payload *first(const struct kms_mikey_plist *l, uint8_t type,
+                                             uint8_t randr_role)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct kms_mikey_payload *pl = &l->pl[i];
+        if (pl->type == type && (type != KMS_MIKEY_PT_RANDR || pl->u.randr.role == randr_role)) {
+            return pl;
+        }
+    }
+    return NULL;
+}
+
+/* The media ticket's TP or TICKET: type, subtype and version of docs/protocol.md 6, no ticket
+ * flags (the private type's processing is this profile: N = O = 0). */
+static struct kms_mikey_ticket media_ticket(const uint8_t *data, size_t len)
+{
+    return (struct kms_mikey_ticket){.type = KMS_TICKET_TYPE_MEDIA,
+                                     .subtype = KMS_MIKEY_TICKET_SUBTYPE,
+                                     .version = KMS_MIKEY_TICKET_VERSION,
+                                     .prf = 1,
+                                     .ticket_data = bytes(data, len)};
+}
+
+static kms_result check_media_ticket(const struct kms_mikey_ticket *t)
+{
+    KMS_ENSURE(t->type == KMS_TICKET_TYPE_MEDIA && t->subtype == KMS_MIKEY_TICKET_SUBTYPE &&
+                   t->version == KMS_MIKEY_TICKET_VERSION,
+               KMS_ERR_UNSUPPORTED);
+    return KMS_RESULT_OK;
+}
+
+static void put_be64(uint8_t b[8], uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    }
+}
+
+static uint64_t get_be64(const uint8_t b[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | b[i];
+    }
+    return v;
+}
+
+static uint64_t ntp_to_unix(uint64_t ntp)
+{
+    uint64_t s = ntp >> 32;
+    return s > NTP_EPOCH ? s - NTP_EPOCH : 0;
+}
+
+struct fixed_key {
+    const uint8_t *key;
+};
+
+static kms_result fixed_key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
+                               size_t *key_len)
+{
+    (void)m;
+    *key = ((const struct fixed_key *)ctx)->key;
+    *key_len = 32;
+    return KMS_RESULT_OK;
+}
+
+/* Seals an initial message (REQUEST_INIT_PSK, TRANSFER_INIT, RESOLVE_INIT_PSK): label 0x01 with
+ * the RAND the message carries, V over the message || id1 || id2 (RFC 6043 Table 5.2). */
+static kms_result seal_init(struct kms_mikey_msg *m, const uint8_t key[32], const char *id1,
+                            const char *id2, struct kms_buf *out)
+{
+    add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, bytes(zero_mac, MAC_LEN)};
+    struct kms_iov ids[2] = {iov_str(id1), iov_str(id2)};
+    struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                               .extra = ids,
+                               .n_extra = 2};
+    return kms_mikey_seal(m, key, 32, &p, out);
+}
+
+/* Verifies an initial message that carries no KEMAC (the label RAND is taken from it). */
+static kms_result open_init(const uint8_t *msg, size_t len, uint8_t data_type, const char *id1,
+                            const char *id2, const uint8_t key[32],
+                            const struct kms_mikey_replay_hook *replay)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    struct kms_iov ids[2] = {iov_str(id1), iov_str(id2)};
+    struct fixed_key fk = {key};
+    struct kms_mikey_open_params op = {
+        .data_type = data_type,
+        .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                 .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                 .extra = ids,
+                 .n_extra = 2},
+        .get_key = fixed_key_cb,
+        .key_ctx = &fk,
+        .replay = replay,
+    };
+    size_t eo = 0;
+    KMS_TRY_OUT(rc, kms_mikey_open(msg, len, &op, m, NULL, NULL, &eo));
+    rc = KMS_RESULT_OK;
+out:
+    free(m);
+    return rc;
+}
+
+/* The header of a Request or Resolve: PRF-HMAC-SHA-256, V = 1 (docs/protocol.md 5.1), a random
+ * CSB ID, #CS 0 and the Empty map (RFC 6043 4.2.1.1, 4.2.3.1). */
+static kms_result init_hdr(struct kms_mikey_msg *m, uint8_t data_type, bool v, uint8_t map_type,
+                           uint32_t *csb_id)
+{
+    KMS_TRY(kms_random((uint8_t *)csb_id, sizeof(*csb_id)));
+    m->hdr = (struct kms_mikey_hdr){.version = KMS_MIKEY_VERSION,
+                                    .data_type = data_type,
+                                    .v = v,
+                                    .prf = KMS_MIKEY_PRF_HMAC_SHA256,
+                                    .csb_id = *csb_id,
+                                    .map_type = map_type};
+    return KMS_RESULT_OK;
+}
+
+/* ---- ticket request ---------------------------------------------------------------------- */
+
+kms_result kms_treq_build(struct kms_treq *r, const uint8_t kue[KMS_TMSG_KUE_LEN],
+                          struct kms_buf *out)
+{
+    KMS_ENSURE(r != NULL && kue != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(id_ok(r->idri) && id_ok(r->idrkms) && id_ok(r->idrr), KMS_ERR_ARG);
+    KMS_ENSURE(r->psk_id_len >= 1 && r->psk_id_len <= sizeof(r->psk_id), KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    uint8_t tp_data[KMS_TMSG_ID_MAX + 8];
+    struct kms_buf tp_buf;
+    kms_buf_init_fixed(&tp_buf, tp_data, sizeof(tp_data), false);
+    KMS_ENSURE_OUT(rc, m != NULL, KMS_ERR_NOMEM);
+    /* TP data: one IDRr naming the responder the ticket is for (RFC 6043 6.10: (IDRr)). */
+    m->body.n = 1;
+    m->body.pl[0].type = KMS_MIKEY_PT_IDR;
+    m->body.pl[0].u.id =
+        (struct kms_mikey_id){ROLE_R, id_type(r->idrr), bytes(r->idrr, strlen(r->idrr))};
+    KMS_TRY_OUT(rc, kms_mikey_chain_encode(&m->body, &tp_buf));
+    memset(m, 0, sizeof(*m));
+
+    KMS_TRY_OUT(rc,
+                init_hdr(m, KMS_MIKEY_DT_REQUEST_INIT_PSK, true, KMS_MIKEY_MAP_EMPTY, &r->csb_id));
+    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
+    add(m, KMS_MIKEY_PT_RANDR)->u.randr =
+        (struct kms_mikey_randr){ROLE_I, bytes(r->randri, KMS_TMSG_RAND_LEN)};
+    idr(m, ROLE_I, id_type(r->idri), r->idri);
+    idr(m, ROLE_KMS, 0, r->idrkms);
+    struct kms_mikey_ticket tp = media_ticket(NULL, 0);
+    tp.tp_data = bytes(tp_data, kms_buf_len(&tp_buf));
+    add(m, KMS_MIKEY_PT_TP)->u.ticket = tp;
+    add(m, KMS_MIKEY_PT_IDR)->u.id =
+        (struct kms_mikey_id){ROLE_PSK, 2, bytes(r->psk_id, r->psk_id_len)}; /* byte string */
+    KMS_TRY_OUT(rc, seal_init(m, kue, r->idri, r->idrkms, out));
+    rc = KMS_RESULT_OK;
+out:
+    free(m);
+    return rc;
+}
+
+/* The responder named in the TP data: exactly one IDRr; other payloads there are ignored. */
+static kms_result tp_responder(const uint8_t *msg, const struct kms_mikey_ticket *tp, char *out,
+                               size_t cap, size_t *err_off)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_plist *l = calloc(1, sizeof(*l));
+    KMS_ENSURE(l != NULL, KMS_ERR_NOMEM);
+    size_t base = (size_t)(tp->tp_data.p - msg), eo = 0;
+    struct kms_cur c;
+    kms_cur_init(&c, tp->tp_data.p, tp->tp_data.len);
+    kms_result dr = kms_mikey_chain_decode(&c, l, &eo);
+    if (!kms_ok(dr)) {
+        *err_off = base + eo;
+        KMS_BAIL_OUT(rc, dr.err);
+    }
+    const struct kms_mikey_payload *r = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->pl[i].type == KMS_MIKEY_PT_IDR && l->pl[i].u.id.role == ROLE_R) {
+            KMS_ENSURE_OUT(rc, r == NULL, KMS_ERR_UNSUPPORTED); /* one responder per ticket */
+            r = &l->pl[i];
+        }
+    }
+    *err_off = base;
+    KMS_ENSURE_OUT(rc, r != NULL, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, copy_id(r->u.id.data, out, cap));
+    *err_off = 0;
+    rc = KMS_RESULT_OK;
+out:
+    free(l);
+    return rc;
+}
+
+kms_result kms_treq_peek(const uint8_t *msg, size_t len, struct kms_treq *out, size_t *err_off)
+{
+    KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    *err_off = 0;
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_mikey_decode(msg, len, m, err_off));
+    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_REQUEST_INIT_PSK, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, kms_mikey_check_shape(m, err_off));
+    struct kms_bytes idri = kms_mikey_idr(&m->body, ROLE_I);
+    struct kms_bytes idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
+    struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
+    /* Our profile requires the three identities (RFC 6043 lets them be optional). */
+    KMS_ENSURE_OUT(rc, idri.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, copy_id(idri, out->idri, sizeof(out->idri)));
+    KMS_TRY_OUT(rc, copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
+    KMS_TRY_OUT(rc, copy_bytes(idrpsk, out->psk_id, sizeof(out->psk_id), &out->psk_id_len));
+    /* The shape check guarantees one T, one RANDRi and one TP. */
+    const struct kms_mikey_payload *tp = first(&m->body, KMS_MIKEY_PT_TP, 0);
+    const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
+    const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, ROLE_I);
+    KMS_ENSURE_OUT(rc, tp != NULL && t != NULL && randr != NULL, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, check_media_ticket(&tp->u.ticket));
+    KMS_TRY_OUT(rc, tp_responder(msg, &tp->u.ticket, out->idrr, sizeof(out->idrr), err_off));
+    KMS_ENSURE_OUT(rc, t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
+    out->ntp = t->u.t.value;
+    KMS_ENSURE_OUT(rc, randr->u.randr.rand.len == sizeof(out->randri), KMS_ERR_MALFORMED);
+    memcpy(out->randri, randr->u.randr.rand.p, sizeof(out->randri));
+    out->csb_id = m->hdr.csb_id;
+    rc = KMS_RESULT_OK;
+out:
+    free(m);
+    if (!kms_ok(rc)) {
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
+}
+
+kms_result kms_treq_open(const uint8_t *msg, size_t len, const struct kms_treq *peeked,
+                         const uint8_t kue[KMS_TMSG_KUE_LEN],
+                         const struct kms_mikey_replay_hook *replay)
+{
+    KMS_ENSURE(msg != NULL && peeked != NULL && kue != NULL, KMS_ERR_ARG);
+    return open_init(msg, len, KMS_MIKEY_DT_REQUEST_INIT_PSK, peeked->idri, peeked->idrkms, kue,
+                     replay);
+}
+
+/* ---- responses (REQUEST_RESP, RESOLVE_RESP) ---------------------------------------------- */
+
+/* What a response needs from the request it answers: the label RAND (RANDRi for a Request,
+ * RANDRr for a Resolve, RFC 6043 5.1) and the identities it repeats. */
+struct req_view {
+    struct kms_mikey_msg m;
+    struct kms_bytes rand, idrkms;
+    struct kms_mikey_id idrr; /* the resolve's IDRr payload (role, type, data) */
+    bool resolve;
+};
+
+static kms_result req_view(const uint8_t *req, size_t req_len, uint8_t req_type, struct req_view *v)
+{
+    size_t eo = 0;
+    KMS_TRY(kms_mikey_decode(req, req_len, &v->m, &eo));
+    KMS_ENSURE(v->m.hdr.data_type == req_type, KMS_ERR_ARG);
+    v->resolve = req_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
+    const struct kms_mikey_payload *r =
+        first(&v->m.body, KMS_MIKEY_PT_RANDR, v->resolve ? ROLE_R : ROLE_I);
+    KMS_ENSURE(r != NULL, KMS_ERR_ARG);
+    v->rand = r->u.randr.rand;
+    v->idrkms = kms_mikey_idr(&v->m.body, ROLE_KMS);
+    KMS_ENSURE(v->idrkms.p != NULL, KMS_ERR_ARG);
+    for (size_t i = 0; v->resolve && i < v->m.body.n; i++) {
+        const struct kms_mikey_payload *pl = &v->m.body.pl[i];
+        if (pl->type == KMS_MIKEY_PT_IDR && pl->u.id.role == ROLE_R) {
+            v->idrr = pl->u.id;
+            break;
+        }
+    }
+    KMS_ENSURE(!v->resolve || v->idrr.data.p != NULL, KMS_ERR_ARG);
+    return KMS_RESULT_OK;
+}
+
+static struct kms_mikey_prot resp_prot(const struct req_view *v, const struct kms_iov *cov)
+{
+    struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_RESPONSE,
+                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                               .extra = cov,
+                               .n_extra = 1};
+    if (v->resolve) {
+        p.rands = (struct kms_mikey_rands){NULL, 0, v->rand.p, v->rand.len};
+    } else {
+        p.rands = (struct kms_mikey_rands){v->rand.p, v->rand.len, NULL, 0};
+    }
+    return p;
+}
+
+static kms_result resp_build(const uint8_t *req, size_t req_len, uint8_t req_type,
+                             const uint8_t kue[KMS_TMSG_KUE_LEN], const struct kms_tgrant *g,
+                             struct kms_buf *out)
+{
+    KMS_ENSURE(req != NULL && kue != NULL && g != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(g->tgk_len == 16 || g->tgk_len == 32, KMS_ERR_ARG);
+    KMS_ENSURE(g->valid_from < g->valid_to && g->valid_to <= UINT32_MAX - NTP_EPOCH, KMS_ERR_ARG);
+    bool resolve = req_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
+    KMS_ENSURE(resolve || (g->ticket_len >= 1 && g->ticket_len <= sizeof(g->ticket)), KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    struct req_view *v = calloc(1, sizeof(*v));
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    uint8_t kd_plain[256];
+    struct kms_buf kd_buf;
+    kms_buf_init_fixed(&kd_buf, kd_plain, sizeof(kd_plain), true);
+    KMS_ENSURE_OUT(rc, v != NULL && m != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, req_view(req, req_len, req_type, v));
+
+    /* Key data (RFC 6043 4.2.1.2: MPKi, then the TGK): the MPK without validity, the TGK with a
+     * Key Validity interval, Valid From / Valid To as NTP-UTC (RFC 3830 6.13). */
+    uint8_t from[8], to[8];
+    put_be64(from, kms_mikey_ntp_from_unix((int64_t)g->valid_from, 0));
+    put_be64(to, kms_mikey_ntp_from_unix((int64_t)g->valid_to, 0));
+    struct kms_mikey_keydata_list kl = {0};
+    kl.n = 2;
+    kl.kd[0] = (struct kms_mikey_keydata){
+        .type = KMS_MIKEY_KD_MPK, .kv = KMS_MIKEY_KV_NULL, .key = bytes(g->mpk, KMS_TMSG_MPK_LEN)};
+    kl.kd[1] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_TGK,
+                                          .kv = KMS_MIKEY_KV_INTERVAL,
+                                          .key = bytes(g->tgk, g->tgk_len),
+                                          .kv_a = bytes(from, 8),
+                                          .kv_b = bytes(to, 8)};
+    KMS_TRY_OUT(rc, kms_mikey_keydata_encode(&kl, &kd_buf));
+
+    m->hdr = v->m.hdr; /* version, PRF, CSB ID, #CS, map copied (RFC 6043 4.2.1.2, 4.2.3.2) */
+    m->hdr.data_type = resolve ? KMS_MIKEY_DT_RESOLVE_RESP : KMS_MIKEY_DT_REQUEST_RESP;
+    m->hdr.v = false;
+    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
+    add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){ROLE_KMS, 0, v->idrkms};
+    if (!resolve) {
+        add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(g->ticket, g->ticket_len);
+    }
+    add(m, KMS_MIKEY_PT_KEMAC)->u.kemac =
+        (struct kms_mikey_kemac){KMS_MIKEY_ENCR_AES_CM_128, bytes(kd_plain, kms_buf_len(&kd_buf)),
+                                 KMS_MIKEY_MAC_NULL, bytes(NULL, 0)};
+    if (resolve) {
+        add(m, KMS_MIKEY_PT_IDR)->u.id = v->idrr; /* B's identity as its resolve gave it */
+    }
+    add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, bytes(zero_mac, MAC_LEN)};
+    struct kms_iov cov = {req, req_len};
+    struct kms_mikey_prot p = resp_prot(v, &cov);
+    KMS_TRY_OUT(rc, kms_mikey_seal(m, kue, KMS_TMSG_KUE_LEN, &p, out));
+    rc = KMS_RESULT_OK;
+out:
+    kms_buf_cleanup(&kd_buf);
+    free(v);
+    free(m);
+    return rc;
+}
+
+static kms_result resp_open(const uint8_t *req, size_t req_len, uint8_t req_type,
+                            const uint8_t *resp, size_t resp_len,
+                            const uint8_t kue[KMS_TMSG_KUE_LEN], struct kms_tgrant *out)
+{
+    KMS_ENSURE(req != NULL && resp != NULL && kue != NULL && out != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    bool resolve = req_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
+    kms_result rc = KMS_RC_INIT;
+    struct req_view *v = calloc(1, sizeof(*v));
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    struct kms_buf keys;
+    kms_buf_init(&keys, 4096, true);
+    struct kms_mikey_keydata_list *kd = calloc(1, sizeof(*kd));
+    KMS_ENSURE_OUT(rc, v != NULL && m != NULL && kd != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, req_view(req, req_len, req_type, v));
+    struct kms_iov cov = {req, req_len};
+    struct fixed_key fk = {kue};
+    struct kms_mikey_open_params op = {
+        .data_type = resolve ? KMS_MIKEY_DT_RESOLVE_RESP : KMS_MIKEY_DT_REQUEST_RESP,
+        .prot = resp_prot(v, &cov),
+        .get_key = fixed_key_cb,
+        .key_ctx = &fk,
+        .request_hdr = &v->m.hdr,
+    };
+    size_t eo = 0;
+    KMS_TRY_OUT(rc, kms_mikey_open(resp, resp_len, &op, m, &keys, kd, &eo));
+    if (!resolve) {
+        const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
+        KMS_ENSURE_OUT(rc, tk != NULL, KMS_ERR_MALFORMED);
+        KMS_TRY_OUT(rc, check_media_ticket(&tk->u.ticket));
+        KMS_ENSURE_OUT(rc, tk->u.ticket.init_data.len == 0, KMS_ERR_UNSUPPORTED);
+        KMS_TRY_OUT(rc, copy_bytes(tk->u.ticket.ticket_data, out->ticket, sizeof(out->ticket),
+                                   &out->ticket_len));
+    }
+    const struct kms_mikey_keydata *mpk = &kd->kd[0], *tgk = &kd->kd[1];
+    KMS_ENSURE_OUT(rc,
+                   kd->n == 2 && mpk->type == KMS_MIKEY_KD_MPK &&
+                       mpk->key.len == KMS_TMSG_MPK_LEN && mpk->kv == KMS_MIKEY_KV_NULL &&
+                       tgk->type == KMS_MIKEY_KD_TGK &&
+                       (tgk->key.len == 16 || tgk->key.len == 32) &&
+                       tgk->kv == KMS_MIKEY_KV_INTERVAL && tgk->kv_a.len == 8 && tgk->kv_b.len == 8,
+                   KMS_ERR_MALFORMED);
+    memcpy(out->mpk, mpk->key.p, KMS_TMSG_MPK_LEN);
+    memcpy(out->tgk, tgk->key.p, tgk->key.len);
+    out->tgk_len = tgk->key.len;
+    out->valid_from = ntp_to_unix(get_be64(tgk->kv_a.p));
+    out->valid_to = ntp_to_unix(get_be64(tgk->kv_b.p));
+    KMS_ENSURE_OUT(rc, out->valid_from < out->valid_to, KMS_ERR_MALFORMED);
+    rc = KMS_RESULT_OK;
+out:
+    kms_buf_cleanup(&keys);
+    if (kd != NULL) {
+        kms_wipe(kd, sizeof(*kd));
+    }
+    free(kd);
+    free(v);
+    free(m);
+    if (!kms_ok(rc)) {
+        kms_wipe(out, sizeof(*out));
+    }
+    return rc;
+}
+
+kms_result kms_tresp_build(const uint8_t *req, size_t req_len, const uint8_t kue[KMS_TMSG_KUE_LEN],
+                           const struct kms_tgrant *g, struct kms_buf *out)
+{
+    return resp_build(req, req_len, KMS_MIKEY_DT_REQUEST_INIT_PSK, kue, g, out);
+}
+
+kms_result kms_tresp_open(const uint8_t *req, size_t req_len, const uint8_t *resp, size_t resp_len,
+                          const uint8_t kue[KMS_TMSG_KUE_LEN], struct kms_tgrant *out)
+{
+    return resp_open(req, req_len, KMS_MIKEY_DT_REQUEST_INIT_PSK, resp, resp_len, kue, out);
+}
+
+kms_result kms_rresp_build(const uint8_t *req, size_t req_len, const uint8_t kue[KMS_TMSG_KUE_LEN],
+                           const struct kms_tgrant *g, struct kms_buf *out)
+{
+    return resp_build(req, req_len, KMS_MIKEY_DT_RESOLVE_INIT_PSK, kue, g, out);
+}
+
+kms_result kms_rresp_open(const uint8_t *req, size_t req_len, const uint8_t *resp, size_t resp_len,
+                          const uint8_t kue[KMS_TMSG_KUE_LEN], struct kms_tgrant *out)
+{
+    return resp_open(req, req_len, KMS_MIKEY_DT_RESOLVE_INIT_PSK, resp, resp_len, kue, out);
+}
+
+/* ---- ticket transfer --------------------------------------------------------------------- */
+
+kms_result kms_transfer_build(const char *idri, const char *idrr,
+                              const uint8_t mpk[KMS_TMSG_MPK_LEN], const uint8_t *ticket,
+                              size_t ticket_len, struct kms_buf *out)
+{
+    KMS_ENSURE(mpk != NULL && ticket != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(id_ok(idri) && id_ok(idrr), KMS_ERR_ARG);
+    KMS_ENSURE(ticket_len >= 1 && ticket_len <= KMS_TICKET_MAX, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    uint8_t randri[KMS_TMSG_RAND_LEN];
+    uint32_t csb_id;
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_random(randri, sizeof(randri)));
+    /* V = 0: no TRANSFER_RESP is asked for (F = 0, RFC 6043 4.2.2.1); GENERIC-ID map (RFC 6043
+     * 4.2.2: SHOULD for the Transfer) with no crypto sessions: the media parameters come from
+     * the session set-up, not from this message. */
+    KMS_TRY_OUT(rc,
+                init_hdr(m, KMS_MIKEY_DT_TRANSFER_INIT, false, KMS_MIKEY_MAP_GENERIC_ID, &csb_id));
+    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
+    add(m, KMS_MIKEY_PT_RANDR)->u.randr =
+        (struct kms_mikey_randr){ROLE_I, bytes(randri, sizeof(randri))};
+    idr(m, ROLE_I, id_type(idri), idri);
+    idr(m, ROLE_R, id_type(idrr), idrr);
+    add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(ticket, ticket_len);
+    KMS_TRY_OUT(rc, seal_init(m, mpk, idri, idrr, out));
+    rc = KMS_RESULT_OK;
+out:
+    free(m);
+    return rc;
+}
+
+kms_result kms_transfer_peek(const uint8_t *msg, size_t len, struct kms_transfer *out,
+                             size_t *err_off)
+{
+    KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    *err_off = 0;
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_mikey_decode(msg, len, m, err_off));
+    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_TRANSFER_INIT, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, kms_mikey_check_shape(m, err_off));
+    /* RFC 6043 4.2.2: the SRTP-ID map SHALL NOT be used in the Transfer. */
+    KMS_ENSURE_OUT(rc, m->hdr.map_type != KMS_MIKEY_MAP_SRTP_ID, KMS_ERR_MALFORMED);
+    struct kms_bytes idri = kms_mikey_idr(&m->body, ROLE_I);
+    struct kms_bytes idrr = kms_mikey_idr(&m->body, ROLE_R);
+    /* Required in our profile: they are the MAC coverage. */
+    KMS_ENSURE_OUT(rc, idri.p != NULL && idrr.p != NULL, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, copy_id(idri, out->idri, sizeof(out->idri)));
+    KMS_TRY_OUT(rc, copy_id(idrr, out->idrr, sizeof(out->idrr)));
+    const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
+    const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
+    const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, ROLE_I);
+    KMS_ENSURE_OUT(rc, tk != NULL && t != NULL && randr != NULL, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, check_media_ticket(&tk->u.ticket));
+    /* Initiator Data (key forking) lies outside the MAC (RFC 6043 Table 5.2) and a KEMAC would
+     * carry keys we do not use: neither is part of this profile. */
+    KMS_ENSURE_OUT(rc, tk->u.ticket.init_data.len == 0, KMS_ERR_UNSUPPORTED);
+    KMS_ENSURE_OUT(rc, first(&m->body, KMS_MIKEY_PT_KEMAC, 0) == NULL, KMS_ERR_UNSUPPORTED);
+    KMS_TRY_OUT(rc, copy_bytes(tk->u.ticket.ticket_data, out->ticket, sizeof(out->ticket),
+                               &out->ticket_len));
+    KMS_ENSURE_OUT(rc, t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
+    out->ntp = t->u.t.value;
+    KMS_ENSURE_OUT(rc, randr->u.randr.rand.len == sizeof(out->randri), KMS_ERR_MALFORMED);
+    memcpy(out->randri, randr->u.randr.rand.p, sizeof(out->randri));
+    out->csb_id = m->hdr.csb_id;
+    rc = KMS_RESULT_OK;
+out:
+    free(m);
+    if (!kms_ok(rc)) {
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
+}
+
+kms_result kms_transfer_open(const uint8_t *msg, size_t len, const uint8_t mpk[KMS_TMSG_MPK_LEN])
+{
+    KMS_ENSURE(msg != NULL && mpk != NULL, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    struct kms_transfer *p = calloc(1, sizeof(*p));
+    KMS_ENSURE(p != NULL, KMS_ERR_NOMEM);
+    size_t eo = 0;
+    /* The same checks as B's peek, then the MAC over the identities the message names. */
+    KMS_TRY_OUT(rc, kms_transfer_peek(msg, len, p, &eo));
+    KMS_TRY_OUT(rc, open_init(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, p->idri, p->idrr, mpk, NULL));
+    rc = KMS_RESULT_OK;
+out:
+    free(p);
+    return rc;
+}
+
+/* ---- ticket resolve ---------------------------------------------------------------------- */
+
+kms_result kms_tres_build(struct kms_tres *r, const uint8_t kue[KMS_TMSG_KUE_LEN],
+                          struct kms_buf *out)
+{
+    KMS_ENSURE(r != NULL && kue != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(id_ok(r->idrr) && id_ok(r->idrkms), KMS_ERR_ARG);
+    KMS_ENSURE(r->psk_id_len >= 1 && r->psk_id_len <= sizeof(r->psk_id), KMS_ERR_ARG);
+    KMS_ENSURE(r->ticket_len >= 1 && r->ticket_len <= sizeof(r->ticket), KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc,
+                init_hdr(m, KMS_MIKEY_DT_RESOLVE_INIT_PSK, true, KMS_MIKEY_MAP_EMPTY, &r->csb_id));
+    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
+    add(m, KMS_MIKEY_PT_RANDR)->u.randr =
+        (struct kms_mikey_randr){ROLE_R, bytes(r->randrr, KMS_TMSG_RAND_LEN)};
+    idr(m, ROLE_R, id_type(r->idrr), r->idrr);
+    idr(m, ROLE_KMS, 0, r->idrkms);
+    add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(r->ticket, r->ticket_len);
+    add(m, KMS_MIKEY_PT_IDR)->u.id =
+        (struct kms_mikey_id){ROLE_PSK, 2, bytes(r->psk_id, r->psk_id_len)}; /* byte string */
+    KMS_TRY_OUT(rc, seal_init(m, kue, r->idrr, r->idrkms, out));
+    rc = KMS_RESULT_OK;
+out:
+    free(m);
+    return rc;
+}
+
+kms_result kms_tres_peek(const uint8_t *msg, size_t len, struct kms_tres *out, size_t *err_off)
+{
+    KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    *err_off = 0;
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_mikey_decode(msg, len, m, err_off));
+    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, kms_mikey_check_shape(m, err_off));
+    struct kms_bytes idrr = kms_mikey_idr(&m->body, ROLE_R);
+    struct kms_bytes idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
+    struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
+    KMS_ENSURE_OUT(rc, idrr.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, copy_id(idrr, out->idrr, sizeof(out->idrr)));
+    KMS_TRY_OUT(rc, copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
+    KMS_TRY_OUT(rc, copy_bytes(idrpsk, out->psk_id, sizeof(out->psk_id), &out->psk_id_len));
+    const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
+    const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
+    const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, ROLE_R);
+    KMS_ENSURE_OUT(rc, tk != NULL && t != NULL && randr != NULL, KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, check_media_ticket(&tk->u.ticket));
+    KMS_ENSURE_OUT(rc, tk->u.ticket.init_data.len == 0, KMS_ERR_UNSUPPORTED);
+    KMS_TRY_OUT(rc, copy_bytes(tk->u.ticket.ticket_data, out->ticket, sizeof(out->ticket),
+                               &out->ticket_len));
+    KMS_ENSURE_OUT(rc, t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
+    out->ntp = t->u.t.value;
+    KMS_ENSURE_OUT(rc, randr->u.randr.rand.len == sizeof(out->randrr), KMS_ERR_MALFORMED);
+    memcpy(out->randrr, randr->u.randr.rand.p, sizeof(out->randrr));
+    out->csb_id = m->hdr.csb_id;
+    rc = KMS_RESULT_OK;
+out:
+    free(m);
+    if (!kms_ok(rc)) {
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
+}
+
+kms_result kms_tres_open(const uint8_t *msg, size_t len, const struct kms_tres *peeked,
+                         const uint8_t kue[KMS_TMSG_KUE_LEN],
+                         const struct kms_mikey_replay_hook *replay)
+{
+    KMS_ENSURE(msg != NULL && peeked != NULL && kue != NULL, KMS_ERR_ARG);
+    return open_init(msg, len, KMS_MIKEY_DT_RESOLVE_INIT_PSK, peeked->idrr, peeked->idrkms, kue,
+                     replay);
+}
