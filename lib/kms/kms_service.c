@@ -9,6 +9,7 @@
 #include "crypto/kms_ossl.h"
 #include "keyring/kms_keyring.h"
 #include "kms/kms_kue_msg.h"
+#include "kms/kms_ticket_msg.h"
 #include "mikey/kms_mikey_msg.h"
 #include "replay/kms_replay.h"
 #include "store/kms_store.h"
@@ -307,6 +308,224 @@ out:
     return rc;
 }
 
+/* ---- Kue-protected requests: ticket request and resolve ---- */
+
+/* The claims of a Kue token: a 16-octet reference names a stored record (mode 2); anything
+ * else is a sealed Kue (mode 3), opened under Kkms (its key's state, grace included, and its
+ * expiry checked). Every failure of the token itself is an authentication failure. */
+static kms_result token_claims(struct kms_service *s, const uint8_t *tok, size_t len, uint64_t now,
+                               struct kms_ticket_claims *c)
+{
+    if (len == KMS_KUE_REF_LEN) {
+        struct kms_buf rec;
+        kms_buf_init(&rec, KMS_TICKET_MAX, true);
+        uint64_t exp = 0;
+        kms_result r = kms_store_kue_get(s->deps.store, tok, now, &rec, &exp);
+        if (kms_ok(r)) {
+            r = kms_ticket_payload_decode(kms_buf_data(&rec), kms_buf_len(&rec), KMS_TICKET_KUE, c);
+        }
+        kms_buf_cleanup(&rec);
+        if (r.err == KMS_ERR_NOT_FOUND || r.err == KMS_ERR_TICKET_FIELD) {
+            return KMS_ERR(KMS_ERR_KEY_UNKNOWN); /* no such reference, or expired */
+        }
+        KMS_TRY(r);
+        KMS_ENSURE(c->mode == 2 && now < c->expires, KMS_ERR_TICKET_EXPIRED);
+        return KMS_RESULT_OK;
+    }
+    KMS_TRY(kms_ticket_open(s->deps.keyring, now, tok, len, KMS_TICKET_KUE, c));
+    KMS_ENSURE(c->mode == 3, KMS_ERR_TICKET_FIELD);
+    return KMS_RESULT_OK;
+}
+
+static bool claims_name(const struct kms_ticket_claims *c, const char *id)
+{
+    if (strcmp(c->impi.s, id) == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < c->n_impu; i++) {
+        if (strcmp(c->impu[i].s, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool mode_allowed(const struct kms_service *s, uint8_t mode)
+{
+    return (mode == 2 && s->cfg.mode2) || (mode == 3 && s->cfg.mode3);
+}
+
+/* Refuses with one 403 for authentication failures, 503 for a store that failed. */
+static kms_result refuse_token(struct kms_service_reply *r, kms_result why, uint32_t csb_id)
+{
+    enum kms_err e = why.err;
+    if (kms_err_group(e) != KMS_ERR_G_AUTH && e != KMS_ERR_NOMEM && e != KMS_ERR_STORE &&
+        e != KMS_ERR_IO) {
+        e = KMS_ERR_AUTH;
+    }
+    return refuse(r, e, csb_id);
+}
+
+static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size_t len,
+                                 const struct kms_treq *q, uint64_t now,
+                                 struct kms_service_reply *r)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_ticket_claims *a = calloc(1, sizeof(*a)), *m = calloc(1, sizeof(*m));
+    struct kms_tgrant *g = calloc(1, sizeof(*g));
+    struct kms_buf tok;
+    KMS_ENSURE_OUT(rc, a != NULL && m != NULL && g != NULL, KMS_ERR_NOMEM);
+    kms_buf_init_fixed(&tok, g->ticket, sizeof(g->ticket), false);
+    snprintf(r->detail, sizeof(r->detail), "ticket-request idri=%.60s idrr=%.60s", q->idri,
+             q->idrr);
+    if (strcmp(q->idrkms, s->fqdn) != 0) {
+        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id));
+        goto out;
+    }
+    kms_result tr = token_claims(s, q->psk_id, q->psk_id_len, now, a);
+    if (!kms_ok(tr)) {
+        KMS_TRY_OUT(rc, refuse_token(r, tr, q->csb_id));
+        goto out;
+    }
+    struct replay_ctx rx = {.rg = s->deps.replay,
+                            .rand = q->randri,
+                            .rand_len = sizeof(q->randri),
+                            .ts = kms_kue_ntp_to_unix(q->ntp),
+                            .now = now};
+    memcpy(rx.token_id, a->token_id, sizeof(rx.token_id));
+    struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
+    kms_result vr = kms_treq_open(req, len, q, a->kue, &hook);
+    if (!kms_ok(vr)) {
+        KMS_TRY_OUT(rc, refuse_token(r, vr, q->csb_id));
+        goto out;
+    }
+    if (!claims_name(a, q->idri)) {
+        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* a token of someone else */
+        goto out;
+    }
+    if (!mode_allowed(s, a->mode)) {
+        KMS_TRY_OUT(rc, policy_refusal(r, KMS_ERR_UNSUPPORTED, MIKEY_ERR_INVALID_TPPAR, q->csb_id,
+                                       a->kue, q->randri));
+        goto out;
+    }
+    /* The media keys, sealed with the responder's identity for its resolve. */
+    m->kind = KMS_TICKET_MEDIA;
+    m->expires = now + s->cfg.ticket_lifetime;
+    KMS_TRY_OUT(rc, kms_random(m->token_id, sizeof(m->token_id)));
+    m->tgk_len = 16; /* an SRTP master key for AES-128 */
+    KMS_TRY_OUT(rc, kms_random(m->tgk, m->tgk_len));
+    m->mpk_len = KMS_TMSG_MPK_LEN;
+    KMS_TRY_OUT(rc, kms_random(m->mpk, m->mpk_len));
+    kms_result idr = kms_ticket_ident_set(&m->initiator, q->idri);
+    if (kms_ok(idr)) {
+        idr = kms_ticket_ident_set(&m->responder[0], q->idrr);
+    }
+    if (!kms_ok(idr)) {
+        KMS_TRY_OUT(rc, policy_refusal(r, KMS_ERR_ARG, MIKEY_ERR_INVALID_TPPAR, q->csb_id, a->kue,
+                                       q->randri));
+        goto out;
+    }
+    m->n_responder = 1;
+    KMS_TRY_OUT(rc, kms_ticket_seal(s->deps.keyring, now, m, &tok));
+    g->ticket_len = kms_buf_len(&tok);
+    memcpy(g->mpk, m->mpk, sizeof(g->mpk));
+    memcpy(g->tgk, m->tgk, m->tgk_len);
+    g->tgk_len = m->tgk_len;
+    g->valid_from = m->issued;
+    g->valid_to = m->expires;
+    kms_buf_reset(&r->body);
+    KMS_TRY_OUT(rc, kms_tresp_build(req, len, a->kue, g, &r->body));
+    r->status = 200;
+    r->why = KMS_OK;
+    rc = KMS_RESULT_OK;
+out:
+    kms_ticket_claims_wipe(a);
+    kms_ticket_claims_wipe(m);
+    free(a);
+    free(m);
+    if (g != NULL) {
+        kms_wipe(g, sizeof(*g));
+    }
+    free(g);
+    return rc;
+}
+
+static kms_result ticket_resolve(struct kms_service *s, const uint8_t *req, size_t len,
+                                 const struct kms_tres *q, uint64_t now,
+                                 struct kms_service_reply *r)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_ticket_claims *b = calloc(1, sizeof(*b)), *m = calloc(1, sizeof(*m));
+    struct kms_tgrant *g = calloc(1, sizeof(*g));
+    KMS_ENSURE_OUT(rc, b != NULL && m != NULL && g != NULL, KMS_ERR_NOMEM);
+    snprintf(r->detail, sizeof(r->detail), "ticket-resolve idrr=%.60s", q->idrr);
+    if (strcmp(q->idrkms, s->fqdn) != 0) {
+        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id));
+        goto out;
+    }
+    kms_result tr = token_claims(s, q->psk_id, q->psk_id_len, now, b);
+    if (!kms_ok(tr)) {
+        KMS_TRY_OUT(rc, refuse_token(r, tr, q->csb_id));
+        goto out;
+    }
+    struct replay_ctx rx = {.rg = s->deps.replay,
+                            .rand = q->randrr,
+                            .rand_len = sizeof(q->randrr),
+                            .ts = kms_kue_ntp_to_unix(q->ntp),
+                            .now = now};
+    memcpy(rx.token_id, b->token_id, sizeof(rx.token_id));
+    struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
+    kms_result vr = kms_tres_open(req, len, q, b->kue, &hook);
+    if (!kms_ok(vr)) {
+        KMS_TRY_OUT(rc, refuse_token(r, vr, q->csb_id));
+        goto out;
+    }
+    if (!claims_name(b, q->idrr)) {
+        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id));
+        goto out;
+    }
+    if (!mode_allowed(s, b->mode)) {
+        KMS_TRY_OUT(rc, policy_refusal(r, KMS_ERR_UNSUPPORTED, MIKEY_ERR_INVALID_TPPAR, q->csb_id,
+                                       b->kue, q->randrr));
+        goto out;
+    }
+    /* The media ticket: sealed by us, valid, and naming this responder. */
+    kms_result mr =
+        kms_ticket_open(s->deps.keyring, now, q->ticket, q->ticket_len, KMS_TICKET_MEDIA, m);
+    if (!kms_ok(mr)) {
+        KMS_TRY_OUT(rc, refuse_token(r, mr, q->csb_id));
+        goto out;
+    }
+    bool named = false;
+    for (size_t i = 0; i < m->n_responder; i++) {
+        named |= strcmp(m->responder[i].s, q->idrr) == 0;
+    }
+    if (!named) {
+        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* not this ticket's responder */
+        goto out;
+    }
+    memcpy(g->mpk, m->mpk, sizeof(g->mpk));
+    memcpy(g->tgk, m->tgk, m->tgk_len);
+    g->tgk_len = m->tgk_len;
+    g->valid_from = m->issued;
+    g->valid_to = m->expires;
+    kms_buf_reset(&r->body);
+    KMS_TRY_OUT(rc, kms_rresp_build(req, len, b->kue, g, &r->body));
+    r->status = 200;
+    r->why = KMS_OK;
+    rc = KMS_RESULT_OK;
+out:
+    kms_ticket_claims_wipe(b);
+    kms_ticket_claims_wipe(m);
+    free(b);
+    free(m);
+    if (g != NULL) {
+        kms_wipe(g, sizeof(*g));
+    }
+    free(g);
+    return rc;
+}
+
 kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t len, uint64_t now,
                               struct kms_service_reply *r)
 {
@@ -315,12 +534,36 @@ kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t 
     if (len == 0 || len > KMS_SERVICE_MSG_MAX) {
         return refuse(r, len == 0 ? KMS_ERR_TRUNCATED : KMS_ERR_TOO_LONG, 0);
     }
-    struct kms_kue_request q;
-    size_t eo = 0;
-    kms_result pr = kms_kue_request_peek(req, len, &q, &eo);
+    kms_result rc = KMS_RC_INIT;
+    struct kms_kue_request kq;
+    struct kms_treq *tq = calloc(1, sizeof(*tq));
+    struct kms_tres *rq = calloc(1, sizeof(*rq));
+    size_t eo = 0, eo2 = 0;
+    KMS_ENSURE_OUT(rc, tq != NULL && rq != NULL, KMS_ERR_NOMEM);
+    /* Which exchange: the data type and the ticket type tell (each peek refuses the others). */
+    kms_result pr = kms_kue_request_peek(req, len, &kq, &eo);
     if (kms_ok(pr)) {
-        return kue_issue(s, req, len, &q, now, r);
+        rc = kue_issue(s, req, len, &kq, now, r);
+        goto out;
+    }
+    if (kms_ok(kms_treq_peek(req, len, tq, &eo2))) {
+        rc = ticket_request(s, req, len, tq, now, r);
+        goto out;
+    }
+    if (kms_ok(kms_tres_peek(req, len, rq, &eo2))) {
+        rc = ticket_resolve(s, req, len, rq, now, r);
+        goto out;
     }
     snprintf(r->detail, sizeof(r->detail), "malformed at offset %zu", eo);
-    return refuse(r, kms_err_group(pr.err) == KMS_ERR_G_INTERNAL ? pr.err : KMS_ERR_MALFORMED, 0);
+    rc = refuse(r, kms_err_group(pr.err) == KMS_ERR_G_INTERNAL ? pr.err : KMS_ERR_MALFORMED, 0);
+out:
+    if (tq != NULL) {
+        kms_wipe(tq, sizeof(*tq));
+    }
+    free(tq);
+    if (rq != NULL) {
+        kms_wipe(rq, sizeof(*rq));
+    }
+    free(rq);
+    return rc;
 }

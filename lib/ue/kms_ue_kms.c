@@ -6,9 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "crypto/kms_kdf.h"
 #include "crypto/kms_ossl.h"
 #include "kms/kms_kue_msg.h"
+#include "kms/kms_ticket_msg.h"
+#include "util/kms_cur.h"
 #include "ue/kms_ue_boot.h"
 #include "util/kms_codec.h"
 #include "util/kms_file.h"
@@ -213,5 +217,212 @@ out:
     }
     free(g);
     free(q);
+    return rc;
+}
+
+/* ---- the Kue state ---- */
+
+struct kue_state {
+    uint8_t mode;
+    char kms[256];
+    char identity[256];
+    uint8_t kue[KMS_KUE_LEN];
+    uint8_t token[KMS_TICKET_MAX];
+    size_t token_len;
+    uint64_t valid_to;
+};
+
+/* One `name=value` line, in order, into val (NUL-terminated). */
+static kms_result kv_line(struct kms_cur *c, const char *name, char *val, size_t cap)
+{
+    size_t nl = strlen(name);
+    const uint8_t *p = kms_cur_peek_ptr(c);
+    size_t left = kms_cur_remaining(c);
+    KMS_ENSURE(left > nl && memcmp(p, name, nl) == 0 && p[nl] == '=', KMS_ERR_MALFORMED);
+    size_t end = nl + 1;
+    while (end < left && p[end] != '\n') {
+        end++;
+    }
+    KMS_ENSURE(end < left, KMS_ERR_TRUNCATED);
+    size_t vlen = end - nl - 1;
+    KMS_ENSURE(vlen < cap, KMS_ERR_TOO_LONG);
+    KMS_TRY(kms_cur_skip(c, nl + 1));
+    KMS_TRY(kms_cur_get_bytes(c, (uint8_t *)val, vlen));
+    val[vlen] = '\0';
+    return kms_cur_skip(c, 1);
+}
+
+static kms_result kue_state_load(const char *dir, struct kue_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    kms_result rc = KMS_RC_INIT;
+    char path[4096];
+    char *val = malloc(2 * KMS_TICKET_MAX + 2);
+    uint8_t *img = NULL;
+    size_t n = 0;
+    int k = snprintf(path, sizeof(path), "%s/kue", dir);
+    KMS_ENSURE_OUT(rc, val != NULL && k > 0 && (size_t)k < sizeof(path), KMS_ERR_NOMEM);
+    const size_t cap = 2 * KMS_TICKET_MAX + 2;
+    KMS_TRY_OUT(rc, kms_file_read(path, 4 * KMS_TICKET_MAX, true, &img, &n));
+    struct kms_cur c;
+    kms_cur_init(&c, img, n);
+    KMS_TRY_OUT(rc, kv_line(&c, "version", val, cap));
+    KMS_ENSURE_OUT(rc, strcmp(val, "1") == 0, KMS_ERR_UNSUPPORTED);
+    KMS_TRY_OUT(rc, kv_line(&c, "mode", val, cap));
+    KMS_ENSURE_OUT(rc, strcmp(val, "2") == 0 || strcmp(val, "3") == 0, KMS_ERR_MALFORMED);
+    st->mode = (uint8_t)(val[0] - '0');
+    KMS_TRY_OUT(rc, kv_line(&c, "kms", st->kms, sizeof(st->kms)));
+    KMS_TRY_OUT(rc, kv_line(&c, "identity", st->identity, sizeof(st->identity)));
+    KMS_TRY_OUT(rc, kv_line(&c, "kue", val, cap));
+    KMS_TRY_OUT(rc, kms_hex_decode_exact(val, st->kue, sizeof(st->kue)));
+    KMS_TRY_OUT(rc, kv_line(&c, "token", val, cap));
+    KMS_TRY_OUT(rc, kms_hex_decode(val, strlen(val), st->token, sizeof(st->token), &st->token_len));
+    KMS_TRY_OUT(rc, kv_line(&c, "valid_from", val, cap));
+    KMS_TRY_OUT(rc, kv_line(&c, "valid_to", val, cap));
+    char *end = NULL;
+    st->valid_to = strtoull(val, &end, 10);
+    KMS_ENSURE_OUT(rc, end != val && *end == '\0', KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, kms_cur_expect_end(&c));
+    rc = KMS_RESULT_OK;
+out:
+    if (val != NULL) {
+        kms_wipe(val, 2 * KMS_TICKET_MAX + 2);
+        free(val);
+    }
+    kms_file_free(img, n);
+    if (!kms_ok(rc)) {
+        kms_wipe(st, sizeof(*st));
+    }
+    return rc;
+}
+
+static kms_result tgk_fingerprint(const struct kms_tgrant *g, uint8_t fp[KMS_UE_TGK_FP_LEN])
+{
+    uint8_t h[32];
+    KMS_ENSURE(EVP_Digest(g->tgk, g->tgk_len, h, NULL, EVP_sha256(), NULL) == 1, KMS_ERR_CRYPTO);
+    memcpy(fp, h, KMS_UE_TGK_FP_LEN);
+    return KMS_RESULT_OK;
+}
+
+/* The answer of a Kue-protected request: a 403 whose Error verifies under Kue is a policy
+ * refusal. */
+static kms_result kue_answer_status(const struct kms_httpc_resp *resp, const uint8_t kue[32],
+                                    const uint8_t rand[16])
+{
+    if (resp->status == 403) {
+        KMS_TRY(refusal_kind(kms_buf_data(&resp->body), kms_buf_len(&resp->body), kue, rand));
+    }
+    if (resp->status != 200) {
+        KMS_TRY(status_err(resp->status));
+    }
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
+                          const char *transfer_path, uint8_t tgk_fp[KMS_UE_TGK_FP_LEN])
+{
+    KMS_ENSURE(cfg != NULL && peer != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    struct trace t = {cfg->trace_dir, 0};
+    struct kue_state *st = calloc(1, sizeof(*st));
+    struct kms_treq *q = calloc(1, sizeof(*q));
+    struct kms_tgrant *g = calloc(1, sizeof(*g));
+    struct kms_buf req, xfer;
+    kms_buf_init(&req, 1u << 16, false);
+    kms_buf_init(&xfer, 1u << 16, false);
+    struct kms_httpc_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    KMS_ENSURE_OUT(rc, st != NULL && q != NULL && g != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kue_state_load(cfg->state_dir, st));
+    KMS_ENSURE_OUT(rc, strlen(peer) < sizeof(q->idrr), KMS_ERR_TOO_LONG);
+    strcpy(q->idri, st->identity);
+    strcpy(q->idrkms, st->kms);
+    strcpy(q->idrr, peer);
+    memcpy(q->psk_id, st->token, st->token_len);
+    q->psk_id_len = st->token_len;
+    KMS_TRY_OUT(rc, kms_random(q->randri, sizeof(q->randri)));
+    q->ntp = kms_mikey_ntp_now();
+    KMS_TRY_OUT(rc, kms_treq_build(q, st->kue, &req));
+    KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
+    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q->randri));
+    KMS_TRY_OUT(rc, kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
+                                   kms_buf_len(&resp.body), st->kue, g));
+    KMS_TRY_OUT(rc,
+                kms_transfer_build(st->identity, peer, g->mpk, g->ticket, g->ticket_len, &xfer));
+    trace_msg(&t, "sent", kms_buf_data(&xfer), kms_buf_len(&xfer)); /* to the peer */
+    KMS_TRY_OUT(rc, kms_file_write_atomic(transfer_path, kms_buf_data(&xfer), kms_buf_len(&xfer)));
+    KMS_TRY_OUT(rc, tgk_fingerprint(g, tgk_fp));
+    rc = KMS_RESULT_OK;
+out:
+    kms_httpc_resp_cleanup(&resp);
+    kms_buf_cleanup(&req);
+    kms_buf_cleanup(&xfer);
+    if (st != NULL) {
+        kms_wipe(st, sizeof(*st));
+    }
+    if (g != NULL) {
+        kms_wipe(g, sizeof(*g));
+    }
+    free(st);
+    free(q);
+    free(g);
+    return rc;
+}
+
+kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer_path,
+                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN])
+{
+    KMS_ENSURE(cfg != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    struct trace t = {cfg->trace_dir, 0};
+    struct kue_state *st = calloc(1, sizeof(*st));
+    struct kms_transfer *x = calloc(1, sizeof(*x));
+    struct kms_tres *q = calloc(1, sizeof(*q));
+    struct kms_tgrant *g = calloc(1, sizeof(*g));
+    uint8_t *img = NULL;
+    size_t n = 0;
+    struct kms_buf req;
+    kms_buf_init(&req, 1u << 16, false);
+    struct kms_httpc_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    KMS_ENSURE_OUT(rc, st != NULL && x != NULL && q != NULL && g != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kue_state_load(cfg->state_dir, st));
+    KMS_TRY_OUT(rc, kms_file_read(transfer_path, 1u << 16, false, &img, &n));
+    trace_msg(&t, "recv", img, n); /* from the peer */
+    size_t eo = 0;
+    KMS_TRY_OUT(rc, kms_transfer_peek(img, n, x, &eo));
+    /* The transfer must be meant for us. */
+    KMS_ENSURE_OUT(rc, strcmp(x->idrr, st->identity) == 0, KMS_ERR_AUTH);
+    strcpy(q->idrr, st->identity);
+    strcpy(q->idrkms, st->kms);
+    memcpy(q->psk_id, st->token, st->token_len);
+    q->psk_id_len = st->token_len;
+    memcpy(q->ticket, x->ticket, x->ticket_len);
+    q->ticket_len = x->ticket_len;
+    KMS_TRY_OUT(rc, kms_random(q->randrr, sizeof(q->randrr)));
+    q->ntp = kms_mikey_ntp_now();
+    KMS_TRY_OUT(rc, kms_tres_build(q, st->kue, &req));
+    KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
+    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q->randrr));
+    KMS_TRY_OUT(rc, kms_rresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
+                                   kms_buf_len(&resp.body), st->kue, g));
+    /* Now that the MPK is known, the transfer itself must verify. */
+    KMS_TRY_OUT(rc, kms_transfer_open(img, n, g->mpk));
+    KMS_TRY_OUT(rc, tgk_fingerprint(g, tgk_fp));
+    rc = KMS_RESULT_OK;
+out:
+    kms_httpc_resp_cleanup(&resp);
+    kms_buf_cleanup(&req);
+    kms_file_free(img, n);
+    if (st != NULL) {
+        kms_wipe(st, sizeof(*st));
+    }
+    if (g != NULL) {
+        kms_wipe(g, sizeof(*g));
+    }
+    free(st);
+    free(x);
+    free(q);
+    free(g);
     return rc;
 }

@@ -35,4 +35,20 @@ struct kms_ue_kue_result {
 KMS_MUST_CHECK kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode,
                                      struct kms_ue_kue_result *out);
 
+/* The first 8 octets of SHA-256(TGK): what the UE prints to compare keys, never the key. */
+#define KMS_UE_TGK_FP_LEN 8
+
+/* Ticket request (A): asks the KMS for media keys for `peer` with the Kue kept in the state
+ * directory, and writes the TRANSFER_INIT for the peer (carrying the KMS's media ticket,
+ * protected by the MPK) to transfer_path. */
+KMS_MUST_CHECK kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
+                                         const char *transfer_path,
+                                         uint8_t tgk_fp[KMS_UE_TGK_FP_LEN]);
+
+/* Ticket resolve (B): reads the TRANSFER_INIT at transfer_path, resolves its ticket with the
+ * KMS under B's Kue, then verifies the transfer's MAC with the MPK the KMS returned. */
+KMS_MUST_CHECK kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg,
+                                         const char *transfer_path,
+                                         uint8_t tgk_fp[KMS_UE_TGK_FP_LEN]);
+
 #endif

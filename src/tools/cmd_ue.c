@@ -216,12 +216,16 @@ static int usim_show(const char *prefix, int argc, char **argv)
 
 int ue_bootstrap(const char *prefix, int argc, char **argv); /* cmd_ue_boot.c */
 int ue_kue(const char *prefix, int argc, char **argv);       /* cmd_ue_kms.c */
+int ue_request(const char *prefix, int argc, char **argv);   /* cmd_ue_kms.c */
+int ue_resolve(const char *prefix, int argc, char **argv);   /* cmd_ue_kms.c */
 
 static const struct cli_cmd ue_cmds[] = {
     {"usim-init", "create a simulated USIM file (identities, K, OPc, AMF, SQN array)", usim_init},
     {"usim-show", "print a USIM file's identities, AMF and SQN state (never the keys)", usim_show},
     {"bootstrap", "GBA bootstrap with a BSF over Ub (Digest AKA)", ue_bootstrap},
     {"kue", "get Kue and its token from the KMS (mode 2 or 3)", ue_kue},
+    {"request", "ticket request: media keys for a peer, and the TRANSFER_INIT for it", ue_request},
+    {"resolve", "ticket resolve: the media keys of a TRANSFER_INIT received", ue_resolve},
 };
 
 int cmd_ue(const char *prefix, int argc, char **argv)
