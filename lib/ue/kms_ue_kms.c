@@ -391,9 +391,10 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     trace_msg(&t, "recv", img, n); /* from the peer */
     size_t eo = 0;
     KMS_TRY_OUT(rc, kms_transfer_peek(img, n, x, &eo));
-    /* The transfer must be meant for us. */
-    KMS_ENSURE_OUT(rc, strcmp(x->idrr, st->identity) == 0, KMS_ERR_AUTH);
-    strcpy(q->idrr, st->identity);
+    /* We resolve as the responder the transfer names: the KMS checks that this identity is one
+     * of our token's and the one the media ticket names, so a transfer meant for someone else
+     * is refused there. */
+    strcpy(q->idrr, x->idrr);
     strcpy(q->idrkms, st->kms);
     memcpy(q->psk_id, st->token, st->token_len);
     q->psk_id_len = st->token_len;

@@ -105,8 +105,11 @@ static const char resolve_help[] =
     "  --state DIR    this UE's state (bootstrap and kue)\n"
     "  --trace DIR    write each MIKEY message as NNN-sent.mikey / NNN-recv.mikey\n"
     "\n"
-    "Exit status: 0 done; 1 the KMS refused, or the transfer is not for this UE or does not\n"
-    "verify; 2 bad usage or a malformed message; 3 transport or internal error.\n";
+    "This UE resolves as the responder the transfer names; the KMS refuses it unless that\n"
+    "identity is in this UE's Kue token and is the one the media ticket names.\n"
+    "\n"
+    "Exit status: 0 done; 1 the KMS refused, or the transfer does not verify with the MPK it\n"
+    "returned; 2 bad usage or a malformed message; 3 transport or internal error.\n";
 
 static int print_fp(const uint8_t fp[KMS_UE_TGK_FP_LEN])
 {

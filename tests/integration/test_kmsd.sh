@@ -1,10 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# imskms-kmsd on loopback with the real BSF (Zn over mutual TLS): Kue issue in modes 2 and 3,
-# and its refusals: a replayed request (the same bytes posted again), a mode the KMS does not
+# imskms-kmsd on loopback with the real BSF (Zn over mutual TLS): Kue issue in modes 2 and 3;
+# ticket request and resolve between two UEs with equal TGK fingerprints, in both modes; and the
+# refusals: a replayed request (the same bytes posted again), another subscriber's identity, a
+# tampered token, A's token with B's identity, a resolve by a UE the ticket does not name, an
+# expired Kue, a revoked Kkms, a token after its key's grace period, a mode the KMS does not
 # allow, the BSF down (a clear 503, then success once it is back), a restart (the keyring and
-# mode-2 records survive; a request from before the restart is still refused), tampered and
-# malformed bodies (400 or 403, never a crash), a token sealed under a key revoked meanwhile.
+# mode-2 records survive; a request from before the restart is still refused), junk and
+# mutated bodies (400 or 403, never a crash).
 # Usage: test_kmsd.sh IMSKMS IMSKMS_BSFD IMSKMS_KMSD SOURCE_DIR
 set -u
 B=$1
@@ -31,23 +34,29 @@ DB="$tmp/db"
     >/dev/null || bad "subscriber add"
 "$B" ue usim-init --usim "$tmp/usim" --impi "$IMPI" --impu "$IMPU" --k $KEY --op $OP >/dev/null ||
     bad "usim-init"
+IMPI_B=001010000000002@ims.mnc001.mcc001.3gppnetwork.org
+IMPU_B=sip:+15550002@ims.example.org
+"$B" subscriber add --db "$DB" --kek-file "$tmp/kek" --impi "$IMPI_B" --impu "$IMPU_B" --k $KEY \
+    --op $OP >/dev/null || bad "subscriber add B"
+"$B" ue usim-init --usim "$tmp/usim-b" --impi "$IMPI_B" --impu "$IMPU_B" --k $KEY --op $OP \
+    >/dev/null || bad "usim-init B"
 "$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3600 --grace 3600 \
     >/dev/null || bad "keys init"
 bsfd_start
 
-kmsd_start() { # [--modes LIST]
-    : >"$tmp/kmsd.log"
+kmsd_start() { # [--modes LIST]: the log is appended to, across restarts
+    echo "--- start" >>"$tmp/kmsd.log"
     "$K" --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" \
         --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
         --keyring "$tmp/keyring" --kek-file "$tmp/kek" --state-db "$tmp/state.db" --skew 1 \
         "$@" 2>>"$tmp/kmsd.log" &
     kpid=$!
     i=0
-    while ! grep -q 'kms listening' "$tmp/kmsd.log" && [ $i -lt 100 ]; do
+    while [ "$(tail -n 1 "$tmp/kmsd.log" | grep -c 'kms listening')" = 0 ] && [ $i -lt 100 ]; do
         sleep 0.05
         i=$((i + 1))
     done
-    KMS=$(sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p' "$tmp/kmsd.log")
+    KMS=$(sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p' "$tmp/kmsd.log" | tail -n 1)
     [ -n "$KMS" ] || {
         echo "FAIL: kmsd did not start: $(cat "$tmp/kmsd.log")" >&2
         exit 1
@@ -65,17 +74,41 @@ kmsd_stop() {
 kue() { # mode [extra options]: output in $tmp/out, $tmp/err
     m=$1
     shift
-    "$B" ue kue --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode "$m" --state "$tmp/ue" \
+    kue_in "$tmp/ue" "$m" "$@"
+}
+kue_in() { # statedir mode [extra options]
+    d=$1
+    m=$2
+    shift 2
+    "$B" ue kue --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode "$m" --state "$d" \
         "$@" >"$tmp/out" 2>"$tmp/err"
+}
+request() { # statedir peer out -> output in $tmp/out, $tmp/err
+    "$B" ue request --kms "http://localhost:$KMS" --peer "$2" --state "$1" --out "$3" \
+        >"$tmp/out" 2>"$tmp/err"
+}
+resolve() { # statedir transfer -> output in $tmp/out, $tmp/err
+    "$B" ue resolve --kms "http://localhost:$KMS" --ticket "$2" --state "$1" >"$tmp/out" 2>"$tmp/err"
+}
+fp() { sed -n 's/^tgk_fingerprint=//p' "$tmp/out"; }
+call() { # caller-state callee-state callee-identity: a ticket request and resolve
+    if request "$1" "$3" "$tmp/xfer"; then ok; else bad "request: $(cat "$tmp/err")"; fi
+    FA=$(fp)
+    if resolve "$2" "$tmp/xfer"; then ok; else bad "resolve: $(cat "$tmp/err")"; fi
+    FB=$(fp)
+    printf '%s' "$FA" | grep -Eq '^[0-9a-f]{16}$' && [ "$FA" = "$FB" ] && ok ||
+        bad "fingerprints differ: '$FA' '$FB'"
 }
 post() { # file -> HTTP status
     curl -s -o "$tmp/post.out" -w '%{http_code}' -H 'Content-Type: application/mikey' \
         --data-binary "@$1" "http://localhost:$KMS/mikey"
 }
 
-mkdir -p "$tmp/ue" "$tmp/tr3" "$tmp/tr2"
+mkdir -p "$tmp/ue" "$tmp/ue-b" "$tmp/tr3" "$tmp/tr2"
 "$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim" --state "$tmp/ue" >/dev/null ||
     bad "bootstrap"
+"$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim-b" --state "$tmp/ue-b" >/dev/null ||
+    bad "bootstrap B"
 kmsd_start
 
 # ---- Kue issue, both modes ----
@@ -90,6 +123,37 @@ if kue 2 --identity "$IMPU" --trace "$tmp/tr2"; then ok; else bad "kue mode 2 wi
 "$B" mikey decode "$tmp/tr2/002-recv.mikey" | grep -q 'ticket_data_len: 16' && ok ||
     bad "mode 2 answer does not carry a 16-octet reference"
 grep -qi "$KEY" "$tmp/out" "$tmp/kmsd.log" && bad "a key in the output or the log" || ok
+
+# ---- calls: A (mode 2 token now) to B (mode 3), then both mode 3, then both mode 2 ----
+if kue_in "$tmp/ue-b" 3 --identity "$IMPU_B"; then ok; else bad "kue B: $(cat "$tmp/err")"; fi
+call "$tmp/ue" "$tmp/ue-b" "$IMPU_B"
+if kue 3 --identity "$IMPU"; then ok; else bad "kue A mode 3"; fi
+call "$tmp/ue" "$tmp/ue-b" "$IMPU_B"
+if kue_in "$tmp/ue-b" 2 --identity "$IMPU_B"; then ok; else bad "kue B mode 2"; fi
+call "$tmp/ue-b" "$tmp/ue" "$IMPU"
+# A resolving a ticket meant for B: refused by the KMS (B's identity is not in A's token)...
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-b"
+resolve "$tmp/ue" "$tmp/xfer-b"
+st=$?
+[ $st -eq 1 ] && ok || bad "A resolved B's transfer: exit $st"
+# ... and by the KMS when A claims B's identity with its own token.
+cp -r "$tmp/ue" "$tmp/ue-fake"
+sed -i "s|^identity=.*|identity=$IMPU_B|" "$tmp/ue-fake/kue"
+resolve "$tmp/ue-fake" "$tmp/xfer-b"
+st=$?
+[ $st -eq 1 ] && ok || bad "A's token with B's identity resolved: exit $st"
+request "$tmp/ue-fake" "$IMPU" "$tmp/xfer-x"
+st=$?
+[ $st -eq 1 ] && ok || bad "A's token with B's identity requested: exit $st"
+# A tampered token: one hex digit of the token changed (0 <-> 1, anything else -> 0).
+cp -r "$tmp/ue" "$tmp/ue-tamper"
+c=$(sed -n 's/^token=.\{40\}\(.\).*/\1/p' "$tmp/ue-tamper/kue")
+case "$c" in 0) r=1 ;; *) r=0 ;; esac
+sed -i "s|^\(token=.\{40\}\).|\1$r|" "$tmp/ue-tamper/kue"
+cmp -s "$tmp/ue/kue" "$tmp/ue-tamper/kue" && bad "tamper setup" || ok
+request "$tmp/ue-tamper" "$IMPU_B" "$tmp/xfer-t"
+st=$?
+[ $st -eq 1 ] && ok || bad "a tampered token: exit $st"
 
 # ---- refusals ----
 [ "$(post "$tmp/tr3/001-sent.mikey")" = 403 ] && ok || bad "a replayed request was not refused"
@@ -146,9 +210,48 @@ st=$?
 [ $st -eq 1 ] && ok || bad "mode 2 on a mode-3 KMS: exit $st"
 grep -q 'refused the mode' "$tmp/err" && ok || bad "the refusal does not name the mode: $(cat "$tmp/err")"
 
-# ---- a restart: a request from before it is still refused ----
+# ---- a restart: a request from before it is still refused; the keyring and mode-2 Kues survive ----
 [ "$(post "$tmp/tr3/001-sent.mikey")" = 403 ] && ok || bad "a pre-restart request was accepted"
 if kue 3; then ok; else bad "kue after a restart: $(cat "$tmp/err")"; fi
+kmsd_stop
+kmsd_start
+call "$tmp/ue-b" "$tmp/ue" "$IMPU" # B's mode-2 Kue record from before the restarts
+
+# ---- a revoked Kkms: the daemon picks up imskms keys revoke without a restart ----
+if kue 3; then ok; else bad "kue before the revoke"; fi
+KID=$("$B" keys status --keyring "$tmp/keyring" --kek-file "$tmp/kek" | sed -n 's/^active_key=//p')
+"$B" keys revoke --keyring "$tmp/keyring" --kek-file "$tmp/kek" "$KID" >/dev/null || bad "revoke"
+sleep 1.2
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-r"
+st=$?
+[ $st -eq 1 ] && ok || bad "a token under a revoked key: exit $st"
+if kue 3; then ok; else bad "kue after the revoke: $(cat "$tmp/err")"; fi
+call "$tmp/ue" "$tmp/ue-b" "$IMPU_B" # the new active key serves
+
+# ---- an expired Kue ----
+kmsd_stop
+kmsd_start --kue-lifetime 2
+if kue 3; then ok; else bad "kue with a 2 s lifetime"; fi
+sleep 2.2
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-e"
+st=$?
+[ $st -eq 1 ] && ok || bad "an expired Kue: exit $st"
+
+# ---- a token after its key's grace period (a keyring of 3 s keys, 3 s grace) ----
+kmsd_stop
+rm -f "$tmp/keyring" "$tmp/keyring.lock"
+"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3 --grace 3 >/dev/null ||
+    bad "keys init (short)"
+kmsd_start # about 1.3 s of the key's 3 s
+if kue 3; then ok; else bad "kue under a short-lived key"; fi
+sleep 2
+# In the key's grace period (its 3 s are over, its grace is not): the token still works.
+call "$tmp/ue" "$tmp/ue-b" "$IMPU_B"
+sleep 3
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-g"
+st=$?
+[ $st -eq 1 ] && ok || bad "a token after its key's grace: exit $st"
+grep -q 'KEY_DESTROYED\|TICKET_EXPIRED' "$tmp/kmsd.log" && ok || bad "no reason in the KMS log"
 
 kmsd_stop
 bsfd_stop
