@@ -13,6 +13,7 @@
 #define NTP_EPOCH UINT64_C(2208988800) /* seconds from 1900 to 1970 */
 
 static const char kue_label[] = "imskms Kue v1";
+static const char kue1_label[] = "imskms Kue1 v1";
 static const uint8_t zero_mac[MAC_LEN];
 
 uint64_t kms_kue_ntp_to_unix(uint64_t ntp)
@@ -29,6 +30,31 @@ kms_result kms_kue_derive(const uint8_t ks_naf[32], const uint8_t kue_rand[KMS_K
     memcpy(label + sizeof(kue_label) - 1, kue_rand, KMS_KUE_RAND_LEN);
     return kms_mikey_prf(KMS_MIKEY_PRF_HMAC_SHA256, ks_naf, 32, label, sizeof(label), kue,
                          KMS_KUE_LEN);
+}
+
+kms_result kms_kue1_derive(const uint8_t ks_naf[32], const uint8_t rand[16],
+                           uint8_t kue1[KMS_KUE_LEN])
+{
+    uint8_t label[sizeof(kue1_label) - 1 + 16];
+    memcpy(label, kue1_label, sizeof(kue1_label) - 1);
+    memcpy(label + sizeof(kue1_label) - 1, rand, 16);
+    return kms_mikey_prf(KMS_MIKEY_PRF_HMAC_SHA256, ks_naf, 32, label, sizeof(label), kue1,
+                         KMS_KUE_LEN);
+}
+
+bool kms_kue_psk_is_btid(const uint8_t *psk_id, size_t len)
+{
+    if (psk_id == NULL || len <= KMS_KUE_REF_LEN || len >= KMS_BTID_MAX) {
+        return false;
+    }
+    bool at = false;
+    for (size_t i = 0; i < len; i++) {
+        if (psk_id[i] <= 0x20 || psk_id[i] >= 0x7f) {
+            return false;
+        }
+        at |= psk_id[i] == '@';
+    }
+    return at;
 }
 
 static struct kms_bytes bytes(const void *p, size_t n)

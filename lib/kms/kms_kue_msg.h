@@ -17,6 +17,7 @@
 #ifndef KMS_KMS_KUE_MSG_H
 #define KMS_KMS_KUE_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,18 @@ struct kms_kue_grant {
 KMS_MUST_CHECK kms_result kms_kue_derive(const uint8_t ks_naf[32],
                                          const uint8_t kue_rand[KMS_KUE_RAND_LEN],
                                          uint8_t kue[KMS_KUE_LEN]);
+
+/* Mode 1 (design.md 2): Kue1 = PRF-HMAC-SHA-256(Ks_NAF, "imskms Kue1 v1" || RAND), RAND the
+ * request's own 16 octets (RANDRi of a ticket request, RANDRr of a resolve). Both sides derive
+ * it from a fresh bootstrap; nothing is issued or kept. */
+KMS_MUST_CHECK kms_result kms_kue1_derive(const uint8_t ks_naf[32], const uint8_t rand[16],
+                                          uint8_t kue1[KMS_KUE_LEN]);
+
+/* Whether an IDRpsk names a bootstrap (mode 1: the B-TID) rather than a Kue token: more than
+ * KMS_KUE_REF_LEN octets, shorter than KMS_BTID_MAX, printable ASCII without space, with an
+ * '@' (base64(RAND) "@" BSF FQDN). A sealed Kue starts with its version octet (1) and a Kue
+ * reference is 16 octets, so the three never overlap (docs/protocol.md 14). */
+bool kms_kue_psk_is_btid(const uint8_t *psk_id, size_t len);
 
 /* UE: builds the request (r->randri, r->ntp set by the caller; r->csb_id is drawn here). */
 KMS_MUST_CHECK kms_result kms_kue_request_build(struct kms_kue_request *r, const uint8_t ks_naf[32],

@@ -36,7 +36,7 @@ kms_result kms_service_new(const struct kms_service_cfg *cfg, const struct kms_s
                KMS_ERR_ARG);
     size_t n = strlen(cfg->fqdn);
     KMS_TRY(kms_gba_check_fqdn(cfg->fqdn, n));
-    KMS_ENSURE(cfg->mode2 || cfg->mode3, KMS_ERR_ARG);
+    KMS_ENSURE(cfg->mode1 || cfg->mode2 || cfg->mode3, KMS_ERR_ARG);
     KMS_ENSURE(cfg->kue_lifetime > 0 && cfg->ticket_lifetime > 0, KMS_ERR_ARG);
     struct kms_service *s = calloc(1, sizeof(*s));
     KMS_ENSURE(s != NULL, KMS_ERR_NOMEM);
@@ -310,12 +310,54 @@ out:
 
 /* ---- Kue-protected requests: ticket request and resolve ---- */
 
-/* The claims of a Kue token: a 16-octet reference names a stored record (mode 2); anything
- * else is a sealed Kue (mode 3), opened under Kkms (its key's state, grace included, and its
- * expiry checked). Every failure of the token itself is an authentication failure. */
-static kms_result token_claims(struct kms_service *s, const uint8_t *tok, size_t len, uint64_t now,
-                               struct kms_ticket_claims *c)
+/* Mode 1 (design.md 2): IDRpsk is the B-TID of a fresh bootstrap; Ks_NAF comes over Zn and
+ * the request's key is Kue1 = PRF(Ks_NAF, "imskms Kue1 v1" || the request's RAND). The claims
+ * are the bootstrap's (identities, Ks_NAF expiry); nothing is stored. KMS_ERR_KEY_UNKNOWN for a
+ * B-TID the BSF does not know, KMS_ERR_HTTP when the BSF cannot be asked. */
+static kms_result btid_claims(struct kms_service *s, const uint8_t *btid, size_t len,
+                              const uint8_t rand[16], uint64_t now, struct kms_ticket_claims *c)
 {
+    char id[KMS_BTID_MAX];
+    memcpy(id, btid, len); /* kms_kue_psk_is_btid: len < KMS_BTID_MAX, printable */
+    id[len] = '\0';
+    struct kms_zn_resp z;
+    memset(&z, 0, sizeof(z));
+    kms_result rc = KMS_RC_INIT;
+    kms_result zr = s->deps.zn.get(s->deps.zn.ctx, id, now, &z);
+    if (!kms_ok(zr)) {
+        rc = KMS_ERR(zr.err == KMS_ERR_NOT_FOUND ? KMS_ERR_KEY_UNKNOWN : KMS_ERR_HTTP);
+        goto out;
+    }
+    KMS_ENSURE_OUT(rc, now < z.key_expiry, KMS_ERR_TICKET_EXPIRED);
+    KMS_TRY_OUT(rc, kms_kue1_derive(z.ks_naf, rand, c->kue));
+    c->kue_len = KMS_KUE_LEN;
+    uint8_t h[32];
+    KMS_TRY_OUT(rc, kms_hmac_sha256((const uint8_t *)"imskms mode-1", 13, btid, len, h));
+    memcpy(c->token_id, h, sizeof(c->token_id)); /* the replay key: (B-TID, RAND) */
+    KMS_TRY_OUT(rc, kms_ticket_ident_set(&c->impi, z.impi));
+    for (size_t i = 0; i < z.n_impu && i < KMS_TICKET_MAX_IDENTS; i++) {
+        KMS_TRY_OUT(rc, kms_ticket_ident_set(&c->impu[i], z.impu[i]));
+    }
+    c->n_impu = z.n_impu < KMS_TICKET_MAX_IDENTS ? z.n_impu : KMS_TICKET_MAX_IDENTS;
+    c->mode = 1;
+    c->issued = now;
+    c->expires = z.key_expiry;
+    rc = KMS_RESULT_OK;
+out:
+    kms_zn_resp_wipe(&z);
+    return rc;
+}
+
+/* The claims behind an IDRpsk: a B-TID (mode 1, keyed by rand); a 16-octet reference names a
+ * stored record (mode 2); anything else is a sealed Kue (mode 3), opened under Kkms (its key's
+ * state, grace included, and its expiry checked). Every failure of the token itself is an
+ * authentication failure. */
+static kms_result token_claims(struct kms_service *s, const uint8_t *tok, size_t len,
+                               const uint8_t rand[16], uint64_t now, struct kms_ticket_claims *c)
+{
+    if (kms_kue_psk_is_btid(tok, len)) {
+        return btid_claims(s, tok, len, rand, now, c);
+    }
     if (len == KMS_KUE_REF_LEN) {
         struct kms_buf rec;
         kms_buf_init(&rec, KMS_TICKET_MAX, true);
@@ -352,15 +394,16 @@ static bool claims_name(const struct kms_ticket_claims *c, const char *id)
 
 static bool mode_allowed(const struct kms_service *s, uint8_t mode)
 {
-    return (mode == 2 && s->cfg.mode2) || (mode == 3 && s->cfg.mode3);
+    return (mode == 1 && s->cfg.mode1) || (mode == 2 && s->cfg.mode2) ||
+           (mode == 3 && s->cfg.mode3);
 }
 
-/* Refuses with one 403 for authentication failures, 503 for a store that failed. */
+/* Refuses with one 403 for authentication failures, 503 for a store or a BSF that failed. */
 static kms_result refuse_token(struct kms_service_reply *r, kms_result why, uint32_t csb_id)
 {
     enum kms_err e = why.err;
     if (kms_err_group(e) != KMS_ERR_G_AUTH && e != KMS_ERR_NOMEM && e != KMS_ERR_STORE &&
-        e != KMS_ERR_IO) {
+        e != KMS_ERR_IO && e != KMS_ERR_HTTP) {
         e = KMS_ERR_AUTH;
     }
     return refuse(r, e, csb_id);
@@ -382,7 +425,7 @@ static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size
         KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id));
         goto out;
     }
-    kms_result tr = token_claims(s, q->psk_id, q->psk_id_len, now, a);
+    kms_result tr = token_claims(s, q->psk_id, q->psk_id_len, q->randri, now, a);
     if (!kms_ok(tr)) {
         KMS_TRY_OUT(rc, refuse_token(r, tr, q->csb_id));
         goto out;
@@ -463,7 +506,7 @@ static kms_result ticket_resolve(struct kms_service *s, const uint8_t *req, size
         KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id));
         goto out;
     }
-    kms_result tr = token_claims(s, q->psk_id, q->psk_id_len, now, b);
+    kms_result tr = token_claims(s, q->psk_id, q->psk_id_len, q->randrr, now, b);
     if (!kms_ok(tr)) {
         KMS_TRY_OUT(rc, refuse_token(r, tr, q->csb_id));
         goto out;

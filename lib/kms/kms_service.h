@@ -33,7 +33,7 @@ struct kms_replay;
 
 struct kms_service_cfg {
     const char *fqdn;         /* the KMS FQDN: IDRkms, and NAF_Id = fqdn || 01 00 00 00 06 */
-    bool mode2, mode3;        /* modes allowed */
+    bool mode1, mode2, mode3; /* modes allowed (mode 1: requests keyed by a fresh bootstrap) */
     uint64_t kue_lifetime;    /* seconds */
     uint64_t ticket_lifetime; /* media tickets, seconds */
 };

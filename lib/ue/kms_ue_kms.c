@@ -153,6 +153,23 @@ out:
     return rc;
 }
 
+/* The KMS's FQDN (cfg->kms_fqdn or the URL's host) into fqdn, the bootstrap state into st, and
+ * Ks_NAF for NAF_Id = FQDN || 01 00 00 00 06 (both secret: the caller wipes them). */
+static kms_result kms_ks_naf(const struct kms_ue_kms_cfg *cfg, char fqdn[256],
+                             struct kms_ue_state *st, uint8_t ks_naf[32])
+{
+    if (cfg->kms_fqdn != NULL) {
+        KMS_ENSURE(strlen(cfg->kms_fqdn) < 256, KMS_ERR_TOO_LONG);
+        strcpy(fqdn, cfg->kms_fqdn);
+    } else {
+        KMS_TRY(url_host(cfg->kms_url, fqdn, 256));
+    }
+    KMS_TRY(kms_gba_check_fqdn(fqdn, strlen(fqdn)));
+    KMS_TRY(kms_ue_state_load(cfg->state_dir, st));
+    return kms_gba_ks_naf(st->ks, st->ks + 16, st->rand, st->impi, strlen(st->impi), fqdn,
+                          strlen(fqdn), KMS_UA_ID_KMS, ks_naf);
+}
+
 kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode, struct kms_ue_kue_result *out)
 {
     KMS_ENSURE(cfg != NULL && out != NULL && cfg->kms_url != NULL && cfg->state_dir != NULL,
@@ -171,16 +188,8 @@ kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode, struct kms
     memset(&resp, 0, sizeof(resp));
     memset(&st, 0, sizeof(st));
     KMS_ENSURE_OUT(rc, q != NULL && g != NULL, KMS_ERR_NOMEM);
-    char host[256];
-    const char *fqdn = cfg->kms_fqdn;
-    if (fqdn == NULL) {
-        KMS_TRY_OUT(rc, url_host(cfg->kms_url, host, sizeof(host)));
-        fqdn = host;
-    }
-    KMS_TRY_OUT(rc, kms_gba_check_fqdn(fqdn, strlen(fqdn)));
-    KMS_TRY_OUT(rc, kms_ue_state_load(cfg->state_dir, &st));
-    KMS_TRY_OUT(rc, kms_gba_ks_naf(st.ks, st.ks + 16, st.rand, st.impi, strlen(st.impi), fqdn,
-                                   strlen(fqdn), KMS_UA_ID_KMS, ks_naf));
+    char fqdn[256];
+    KMS_TRY_OUT(rc, kms_ks_naf(cfg, fqdn, &st, ks_naf));
     const char *id = cfg->identity != NULL ? cfg->identity : st.impi;
     KMS_ENSURE_OUT(rc, strlen(id) < sizeof(q->idri) && strlen(st.btid) < sizeof(q->btid),
                    KMS_ERR_TOO_LONG);
@@ -296,6 +305,47 @@ out:
     return rc;
 }
 
+/* The key and identities of a ticket request or resolve whose RAND is rand: the Kue kept in the
+ * state directory (modes 2 and 3), or, in mode 1, a fresh bootstrap: Kue1 from its Ks_NAF and
+ * rand, IDRpsk = its B-TID. */
+static kms_result request_keys(const struct kms_ue_kms_cfg *cfg, const uint8_t rand[16],
+                               struct kue_state *st)
+{
+    if (cfg->mode != 1) {
+        KMS_TRY(kue_state_load(cfg->state_dir, st));
+        KMS_ENSURE(cfg->mode == 0 || cfg->mode == st->mode, KMS_ERR_ARG);
+        return KMS_RESULT_OK;
+    }
+    KMS_ENSURE(cfg->bsf_url != NULL && cfg->usim_path != NULL, KMS_ERR_ARG);
+    memset(st, 0, sizeof(*st));
+    struct kms_ue_boot_cfg bc = {.bsf_url = cfg->bsf_url,
+                                 .usim_path = cfg->usim_path,
+                                 .state_dir = cfg->state_dir,
+                                 .trace_dir = cfg->trace_dir,
+                                 .http = cfg->http};
+    struct kms_ue_boot_result br;
+    KMS_TRY(kms_ue_bootstrap(&bc, &br));
+    kms_result rc = KMS_RC_INIT;
+    struct kms_ue_state bs;
+    uint8_t ks_naf[32];
+    KMS_TRY_OUT(rc, kms_ks_naf(cfg, st->kms, &bs, ks_naf));
+    KMS_TRY_OUT(rc, kms_kue1_derive(ks_naf, rand, st->kue));
+    const char *id = cfg->identity != NULL ? cfg->identity : bs.impi;
+    size_t bl = strlen(bs.btid);
+    KMS_ENSURE_OUT(rc, strlen(id) < sizeof(st->identity) && bl <= sizeof(st->token),
+                   KMS_ERR_TOO_LONG);
+    strcpy(st->identity, id);
+    memcpy(st->token, bs.btid, bl);
+    st->token_len = bl;
+    st->mode = 1;
+    st->valid_to = bs.lifetime;
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(ks_naf, sizeof(ks_naf));
+    kms_wipe(&bs, sizeof(bs));
+    return rc;
+}
+
 static kms_result tgk_fingerprint(const struct kms_tgrant *g, uint8_t fp[KMS_UE_TGK_FP_LEN])
 {
     uint8_t h[32];
@@ -333,14 +383,14 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     struct kms_httpc_resp resp;
     memset(&resp, 0, sizeof(resp));
     KMS_ENSURE_OUT(rc, st != NULL && q != NULL && g != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kue_state_load(cfg->state_dir, st));
     KMS_ENSURE_OUT(rc, strlen(peer) < sizeof(q->idrr), KMS_ERR_TOO_LONG);
+    KMS_TRY_OUT(rc, kms_random(q->randri, sizeof(q->randri)));
+    KMS_TRY_OUT(rc, request_keys(cfg, q->randri, st));
     strcpy(q->idri, st->identity);
     strcpy(q->idrkms, st->kms);
     strcpy(q->idrr, peer);
     memcpy(q->psk_id, st->token, st->token_len);
     q->psk_id_len = st->token_len;
-    KMS_TRY_OUT(rc, kms_random(q->randri, sizeof(q->randri)));
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_treq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
@@ -386,11 +436,12 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     struct kms_httpc_resp resp;
     memset(&resp, 0, sizeof(resp));
     KMS_ENSURE_OUT(rc, st != NULL && x != NULL && q != NULL && g != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kue_state_load(cfg->state_dir, st));
     KMS_TRY_OUT(rc, kms_file_read(transfer_path, 1u << 16, false, &img, &n));
     trace_msg(&t, "recv", img, n); /* from the peer */
     size_t eo = 0;
     KMS_TRY_OUT(rc, kms_transfer_peek(img, n, x, &eo));
+    KMS_TRY_OUT(rc, kms_random(q->randrr, sizeof(q->randrr)));
+    KMS_TRY_OUT(rc, request_keys(cfg, q->randrr, st));
     /* We resolve as the responder the transfer names: the KMS checks that this identity is one
      * of our token's and the one the media ticket names, so a transfer meant for someone else
      * is refused there. */
@@ -400,7 +451,6 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     q->psk_id_len = st->token_len;
     memcpy(q->ticket, x->ticket, x->ticket_len);
     q->ticket_len = x->ticket_len;
-    KMS_TRY_OUT(rc, kms_random(q->randrr, sizeof(q->randrr)));
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_tres_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));

@@ -31,7 +31,7 @@ static const char usage[] =
     "usage: imskms-kmsd --listen ADDR:PORT --fqdn FQDN --bsf-zn https://HOST:PORT\n"
     "                   --zn-cert FILE --zn-key FILE --zn-ca FILE\n"
     "                   --keyring PATH (--kek-file FILE | --hsm URI [--kek-file FILE])\n"
-    "                   --state-db PATH [--modes 2,3] [--kue-lifetime SECONDS]\n"
+    "                   --state-db PATH [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
     "                   [--ticket-lifetime SECONDS] [--skew SECONDS]\n"
     "                   [--log-level error|warn|info|debug]\n"
     "\n"
@@ -49,7 +49,9 @@ static const char usage[] =
     "                          Kue records); with --hsm it is needed for mode 2 only\n"
     "  --hsm URI               keep Kkms in a PKCS#11 token (RFC 7512 URI)\n"
     "  --state-db PATH         the state store (SQLite, created when missing)\n"
-    "  --modes LIST            modes served: 2, 3 or 2,3 (default 2,3)\n"
+    "  --modes LIST            modes served, comma-separated (default 1,2,3): 1 requests\n"
+    "                          keyed by a fresh bootstrap (nothing kept), 2 stored Kue\n"
+    "                          (references), 3 sealed Kue tokens (nothing kept)\n"
     "  --kue-lifetime SECONDS  Kue lifetime (default 86400; never beyond Ks_NAF's)\n"
     "  --ticket-lifetime SECONDS media ticket lifetime (default 3600)\n"
     "  --skew SECONDS          allowed clock skew of request timestamps (default 60); after a\n"
@@ -134,6 +136,26 @@ static bool parse_secs(const char *s, uint64_t *out)
     return true;
 }
 
+/* "1,2,3", "3", "2,3", ...: each of 1, 2, 3 at most once, at least one. */
+static bool parse_modes(const char *m, struct kms_service_cfg *sc)
+{
+    bool on[4] = {false, false, false, false};
+    size_t n = strlen(m);
+    if (n == 0 || n % 2 == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i += 2) {
+        if (m[i] < '1' || m[i] > '3' || on[m[i] - '0'] || (i + 1 < n && m[i + 1] != ',')) {
+            return false;
+        }
+        on[m[i] - '0'] = true;
+    }
+    sc->mode1 = on[1];
+    sc->mode2 = on[2];
+    sc->mode3 = on[3];
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     enum {
@@ -183,17 +205,15 @@ int main(int argc, char **argv)
         return cli_usage_error(&a, "give --kek-file FILE or --hsm URI");
     }
     struct kms_service_cfg sc = {.fqdn = a.val[O_FQDN],
+                                 .mode1 = true,
                                  .mode2 = true,
                                  .mode3 = true,
                                  .kue_lifetime = 86400,
                                  .ticket_lifetime = 3600};
     uint64_t skew = 60;
     if (a.val[O_MODES] != NULL) {
-        const char *m = a.val[O_MODES];
-        sc.mode2 = strcmp(m, "2") == 0 || strcmp(m, "2,3") == 0 || strcmp(m, "3,2") == 0;
-        sc.mode3 = strcmp(m, "3") == 0 || strcmp(m, "2,3") == 0 || strcmp(m, "3,2") == 0;
-        if (!sc.mode2 && !sc.mode3) {
-            return cli_usage_error(&a, "--modes: 2, 3 or 2,3");
+        if (!parse_modes(a.val[O_MODES], &sc)) {
+            return cli_usage_error(&a, "--modes: a comma-separated list of 1, 2 and 3, e.g. 2,3");
         }
     }
     if (!parse_secs(a.val[O_KUE], &sc.kue_lifetime) ||
@@ -287,8 +307,8 @@ int main(int argc, char **argv)
         rc = fail("--listen", r);
         goto out;
     }
-    kms_log(KMS_LOG_INFO, "kms listening on port %u (modes%s%s)", kms_httpd_port(httpd),
-            sc.mode2 ? " 2" : "", sc.mode3 ? " 3" : "");
+    kms_log(KMS_LOG_INFO, "kms listening on port %u (modes%s%s%s)", kms_httpd_port(httpd),
+            sc.mode1 ? " 1" : "", sc.mode2 ? " 2" : "", sc.mode3 ? " 3" : "");
     for (unsigned tick = 0;; tick++) {
         struct timespec one = {1, 0};
         int sig = sigtimedwait(&sigs, NULL, &one);

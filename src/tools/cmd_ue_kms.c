@@ -75,41 +75,57 @@ int ue_kue(const char *prefix, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+#define MODE1_OPTS_HELP                                                                            \
+    "  --mode 1|2|3     2 or 3: key the exchange with the Kue in DIR ('imskms ue kue'), which\n"   \
+    "                   must be of that mode (default: whichever it is); 1: bootstrap afresh\n"    \
+    "                   with the BSF first (the new bootstrap replaces the one in DIR) and\n"      \
+    "                   key it with Kue1 = PRF(Ks_NAF, \"imskms Kue1 v1\" || RAND); the KMS\n"     \
+    "                   keeps nothing\n"                                                           \
+    "  --bsf URL        mode 1: the BSF's Ub address\n"                                            \
+    "  --usim FILE      mode 1: the USIM file\n"                                                   \
+    "  --ca-file FILE   mode 1: PEM CA for an https:// BSF\n"                                      \
+    "  --kms-fqdn FQDN  mode 1: the KMS's FQDN, when it differs from the URL's host\n"
+#define EXIT_HELP                                                                                  \
+    "Exit status: 0 done; 1 the KMS refused (or, for resolve, the transfer does not verify\n"      \
+    "with the MPK it returned; in mode 1, the bootstrap failed authentication); 2 bad usage or\n"  \
+    "a malformed answer; 3 transport or internal error.\n"
+
 static const char request_help[] =
     "usage: imskms ue request --kms URL --peer IMPU --state DIR --out FILE [--trace DIR]\n"
+    "                         [--mode 1 --bsf URL --usim FILE [--ca-file FILE]\n"
+    "                          [--kms-fqdn FQDN] [--identity ID]]\n"
     "\n"
-    "Ticket request: asks the KMS for media keys for a call to --peer, protected by the Kue in\n"
-    "DIR ('imskms ue kue'), and writes the TRANSFER_INIT for the peer to --out (raw MIKEY: the\n"
-    "KMS's media ticket, protected by the MPK). Prints tgk_fingerprint=, the first 8 octets of\n"
-    "SHA-256(TGK) in hex, never the key.\n"
+    "Ticket request: asks the KMS for media keys for a call to --peer and writes the\n"
+    "TRANSFER_INIT for the peer to --out (raw MIKEY: the KMS's media ticket, protected by the\n"
+    "MPK). Prints tgk_fingerprint=, the first 8 octets of SHA-256(TGK) in hex, never the key.\n"
     "\n"
-    "  --kms URL     the KMS (POST /mikey)\n"
-    "  --peer IMPU   the responder, as named in its own Kue token\n"
-    "  --state DIR   the UE's state (bootstrap and kue)\n"
-    "  --out FILE    where the TRANSFER_INIT goes\n"
-    "  --trace DIR   write each MIKEY message as NNN-sent.mikey / NNN-recv.mikey\n"
-    "\n"
-    "Exit status: 0 done; 1 the KMS refused; 2 bad usage or a malformed answer; 3 transport or\n"
-    "internal error.\n";
+    "  --kms URL        the KMS (POST /mikey)\n"
+    "  --peer IMPU      the responder, as its own bootstrap or Kue token names it\n"
+    "  --state DIR      the UE's state (bootstrap and kue)\n"
+    "  --out FILE       where the TRANSFER_INIT goes\n"
+    "  --trace DIR      write each MIKEY message as NNN-sent.mikey / NNN-recv.mikey\n"
+    "  --identity ID    mode 1: IDRi, the IMPI (default) or one of the subscriber's "
+    "IMPUs\n" MODE1_OPTS_HELP "\n" EXIT_HELP;
 
 static const char resolve_help[] =
     "usage: imskms ue resolve --kms URL --ticket FILE --state DIR [--trace DIR]\n"
+    "                         [--mode 1 --bsf URL --usim FILE [--ca-file FILE]\n"
+    "                          [--kms-fqdn FQDN]]\n"
     "\n"
     "Ticket resolve: reads the TRANSFER_INIT in --ticket (from 'imskms ue request' of the\n"
-    "caller), asks the KMS to resolve its media ticket under this UE's Kue, then checks the\n"
-    "transfer's MAC with the MPK the KMS returned. Prints tgk_fingerprint= (the caller's\n"
-    "must be the same).\n"
+    "caller), asks the KMS to resolve its media ticket, then checks the transfer's MAC with the\n"
+    "MPK the KMS returned. Prints tgk_fingerprint= (the caller's must be the same).\n"
     "\n"
-    "  --kms URL      the KMS (POST /mikey)\n"
-    "  --ticket FILE  the TRANSFER_INIT received from the caller\n"
-    "  --state DIR    this UE's state (bootstrap and kue)\n"
-    "  --trace DIR    write each MIKEY message as NNN-sent.mikey / NNN-recv.mikey\n"
-    "\n"
+    "  --kms URL        the KMS (POST /mikey)\n"
+    "  --ticket FILE    the TRANSFER_INIT received from the caller\n"
+    "  --state DIR      this UE's state (bootstrap and kue)\n"
+    "  --trace DIR      write each MIKEY message as NNN-sent.mikey / "
+    "NNN-recv.mikey\n" MODE1_OPTS_HELP "\n"
     "This UE resolves as the responder the transfer names; the KMS refuses it unless that\n"
-    "identity is in this UE's Kue token and is the one the media ticket names.\n"
-    "\n"
-    "Exit status: 0 done; 1 the KMS refused, or the transfer does not verify with the MPK it\n"
-    "returned; 2 bad usage or a malformed message; 3 transport or internal error.\n";
+    "identity is one of this UE's (its Kue token's, or in mode 1 its bootstrap's) and is the\n"
+    "one the media ticket names. A ticket stays resolvable until its expiry, even after the\n"
+    "caller's Kue expired and Kkms rotated, while the key that sealed it is in its grace period.\n"
+    "\n" EXIT_HELP;
 
 static int print_fp(const uint8_t fp[KMS_UE_TGK_FP_LEN])
 {
@@ -121,70 +137,109 @@ static int print_fp(const uint8_t fp[KMS_UE_TGK_FP_LEN])
     return CLI_EXIT_OK;
 }
 
-static int kms_fail(const struct cli_args *a, const char *what, kms_result r)
+static int kms_fail(const struct cli_args *a, const struct kms_ue_kms_cfg *cfg, const char *what,
+                    kms_result r)
 {
+    if (r.err == KMS_ERR_ARG && cfg->mode >= 2) { /* the only KMS_ERR_ARG of modes 2 and 3 */
+        return cli_usage_error(a, "--mode: the Kue in --state is of another mode");
+    }
     return cli_fail(a, r.err == KMS_ERR_UNSUPPORTED ? "the KMS refused the mode" : what,
                     r.err == KMS_ERR_UNSUPPORTED ? KMS_ERR_AUTH : r.err);
+}
+
+/* Options of request and resolve: resolve takes the first X_ID (no --identity, no --peer). */
+enum { X_KMS, X_FILE, X_STATE, X_TRACE, X_MODE, X_BSF, X_USIM, X_CA, X_FQDN, X_ID, X_PEER, X_N };
+
+/* Parses request (file_opt "out") or resolve ("ticket") into cfg; *done when the command ends
+ * here (help or a usage error, with rc its exit status). */
+static int parse_exchange(const char *prefix, int argc, char **argv, bool request, const char *help,
+                          struct cli_args *a, struct kms_ue_kms_cfg *cfg, bool *done)
+{
+    const char *file_opt = request ? "out" : "ticket";
+    const struct cli_opt opts[X_N] = {
+        {"kms", true, false},      {file_opt, true, false},  {"state", true, false},
+        {"trace", true, false},    {"mode", true, false},    {"bsf", true, false},
+        {"usim", true, false},     {"ca-file", true, false}, {"kms-fqdn", true, false},
+        {"identity", true, false}, {"peer", true, false},
+    };
+    *done = true;
+    int rc = cli_parse(prefix, opts, request ? X_N : X_ID, 0, argc, argv, a);
+    if (rc != 0 || a->help) {
+        if (rc == 0) {
+            fputs(help, stdout);
+        }
+        return rc;
+    }
+    const char *req[] = {"kms", file_opt, "state"};
+    for (size_t i = 0; i < 3; i++) {
+        if (a->val[i] == NULL) {
+            return cli_missing(a, req[i]);
+        }
+    }
+    if (request && a->val[X_PEER] == NULL) {
+        return cli_missing(a, "peer");
+    }
+    if (strncmp(a->val[X_KMS], "http://", 7) != 0 && strncmp(a->val[X_KMS], "https://", 8) != 0) {
+        return cli_usage_error(a, "--kms: an http:// or https:// URL");
+    }
+    const char *m = a->val[X_MODE];
+    if (m != NULL && strcmp(m, "1") != 0 && strcmp(m, "2") != 0 && strcmp(m, "3") != 0) {
+        return cli_usage_error(a, "--mode: 1, 2 or 3");
+    }
+    bool mode1 = m != NULL && strcmp(m, "1") == 0;
+    if (mode1 && (a->val[X_BSF] == NULL || a->val[X_USIM] == NULL)) {
+        return cli_usage_error(a, "--mode 1 bootstraps afresh: give --bsf and --usim");
+    }
+    if (!mode1 && (a->seen[X_BSF] || a->seen[X_USIM] || a->seen[X_CA] || a->seen[X_FQDN] ||
+                   (request && a->seen[X_ID]))) {
+        return cli_usage_error(a, "--bsf, --usim, --ca-file, --kms-fqdn and --identity are for "
+                                  "--mode 1 (modes 2 and 3 use the Kue in --state)");
+    }
+    if (mode1 && strncmp(a->val[X_BSF], "http://", 7) != 0 &&
+        strncmp(a->val[X_BSF], "https://", 8) != 0) {
+        return cli_usage_error(a, "--bsf: an http:// or https:// URL");
+    }
+    *cfg = (struct kms_ue_kms_cfg){.kms_url = a->val[X_KMS],
+                                   .kms_fqdn = a->val[X_FQDN],
+                                   .state_dir = a->val[X_STATE],
+                                   .identity = request ? a->val[X_ID] : NULL,
+                                   .trace_dir = a->val[X_TRACE],
+                                   .http = {.ca_file = a->val[X_CA]},
+                                   .mode = m != NULL ? (uint8_t)(m[0] - '0') : 0,
+                                   .bsf_url = a->val[X_BSF],
+                                   .usim_path = a->val[X_USIM]};
+    *done = false;
+    return CLI_EXIT_OK;
 }
 
 int ue_request(const char *prefix, int argc, char **argv);
 
 int ue_request(const char *prefix, int argc, char **argv)
 {
-    enum { R_KMS, R_PEER, R_STATE, R_OUT, R_TRACE };
-    static const struct cli_opt opts[] = {
-        {"kms", true, false}, {"peer", true, false},  {"state", true, false},
-        {"out", true, false}, {"trace", true, false},
-    };
     struct cli_args a;
-    int rc = cli_parse(prefix, opts, 5, 0, argc, argv, &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) {
-            fputs(request_help, stdout);
-        }
+    struct kms_ue_kms_cfg cfg;
+    bool done = false;
+    int rc = parse_exchange(prefix, argc, argv, true, request_help, &a, &cfg, &done);
+    if (done) {
         return rc;
     }
-    static const char *const req[] = {"kms", "peer", "state", "out"};
-    for (size_t i = 0; i < 4; i++) {
-        if (a.val[i] == NULL) {
-            return cli_missing(&a, req[i]);
-        }
-    }
-    struct kms_ue_kms_cfg cfg = {
-        .kms_url = a.val[R_KMS], .state_dir = a.val[R_STATE], .trace_dir = a.val[R_TRACE]};
     uint8_t fp[KMS_UE_TGK_FP_LEN];
-    kms_result r = kms_ue_request(&cfg, a.val[R_PEER], a.val[R_OUT], fp);
-    return kms_ok(r) ? print_fp(fp) : kms_fail(&a, "request", r);
+    kms_result r = kms_ue_request(&cfg, a.val[X_PEER], a.val[X_FILE], fp);
+    return kms_ok(r) ? print_fp(fp) : kms_fail(&a, &cfg, "request", r);
 }
 
 int ue_resolve(const char *prefix, int argc, char **argv);
 
 int ue_resolve(const char *prefix, int argc, char **argv)
 {
-    enum { S_KMS, S_TICKET, S_STATE, S_TRACE };
-    static const struct cli_opt opts[] = {
-        {"kms", true, false},
-        {"ticket", true, false},
-        {"state", true, false},
-        {"trace", true, false},
-    };
     struct cli_args a;
-    int rc = cli_parse(prefix, opts, 4, 0, argc, argv, &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) {
-            fputs(resolve_help, stdout);
-        }
+    struct kms_ue_kms_cfg cfg;
+    bool done = false;
+    int rc = parse_exchange(prefix, argc, argv, false, resolve_help, &a, &cfg, &done);
+    if (done) {
         return rc;
     }
-    static const char *const req[] = {"kms", "ticket", "state"};
-    for (size_t i = 0; i < 3; i++) {
-        if (a.val[i] == NULL) {
-            return cli_missing(&a, req[i]);
-        }
-    }
-    struct kms_ue_kms_cfg cfg = {
-        .kms_url = a.val[S_KMS], .state_dir = a.val[S_STATE], .trace_dir = a.val[S_TRACE]};
     uint8_t fp[KMS_UE_TGK_FP_LEN];
-    kms_result r = kms_ue_resolve(&cfg, a.val[S_TICKET], fp);
-    return kms_ok(r) ? print_fp(fp) : kms_fail(&a, "resolve", r);
+    kms_result r = kms_ue_resolve(&cfg, a.val[X_FILE], fp);
+    return kms_ok(r) ? print_fp(fp) : kms_fail(&a, &cfg, "resolve", r);
 }

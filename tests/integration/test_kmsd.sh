@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # imskms-kmsd on loopback with the real BSF (Zn over mutual TLS): Kue issue in modes 2 and 3;
-# ticket request and resolve between two UEs with equal TGK fingerprints, in both modes; and the
-# refusals: a replayed request (the same bytes posted again), another subscriber's identity, a
+# ticket request and resolve between two UEs with equal TGK fingerprints, in both modes; mode 1
+# (a fresh bootstrap per exchange, Kue1, nothing left in the state store, mixed with mode 3);
+# store and forward (a ticket resolved after the caller's Kue expired and Kkms rotated, while its
+# key is in grace, and refused after); and the refusals: a replayed request (the same bytes posted again), another subscriber's identity, a
 # tampered token, A's token with B's identity, a resolve by a UE the ticket does not name, an
 # expired Kue, a revoked Kkms, a token after its key's grace period, a mode the KMS does not
 # allow, the BSF down (a clear 503, then success once it is back), a restart (the keyring and
@@ -90,6 +92,21 @@ request() { # statedir peer out -> output in $tmp/out, $tmp/err
 resolve() { # statedir transfer -> output in $tmp/out, $tmp/err
     "$B" ue resolve --kms "http://localhost:$KMS" --ticket "$2" --state "$1" >"$tmp/out" 2>"$tmp/err"
 }
+request1() { # statedir usim peer out [extra options]: mode 1 (a fresh bootstrap per request)
+    d=$1 u=$2 p=$3 o=$4
+    shift 4
+    "$B" ue request --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode 1 \
+        --bsf "http://localhost:$UB/" --usim "$u" --peer "$p" --state "$d" --out "$o" "$@" \
+        >"$tmp/out" 2>"$tmp/err"
+}
+resolve1() { # statedir usim transfer [extra options]
+    d=$1 u=$2 x=$3
+    shift 3
+    "$B" ue resolve --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode 1 \
+        --bsf "http://localhost:$UB/" --usim "$u" --ticket "$x" --state "$d" "$@" \
+        >"$tmp/out" 2>"$tmp/err"
+}
+state_sum() { cat "$tmp/state.db"* 2>/dev/null | sha256sum; }
 fp() { sed -n 's/^tgk_fingerprint=//p' "$tmp/out"; }
 call() { # caller-state callee-state callee-identity: a ticket request and resolve
     if request "$1" "$3" "$tmp/xfer"; then ok; else bad "request: $(cat "$tmp/err")"; fi
@@ -131,6 +148,36 @@ if kue 3 --identity "$IMPU"; then ok; else bad "kue A mode 3"; fi
 call "$tmp/ue" "$tmp/ue-b" "$IMPU_B"
 if kue_in "$tmp/ue-b" 2 --identity "$IMPU_B"; then ok; else bad "kue B mode 2"; fi
 call "$tmp/ue-b" "$tmp/ue" "$IMPU"
+# ---- mode 1: every exchange bootstraps afresh and is keyed by Kue1; the KMS keeps nothing ----
+mkdir -p "$tmp/ue1" "$tmp/ue1-b" "$tmp/tr1"
+S0=$(state_sum)
+if request1 "$tmp/ue1" "$tmp/usim" "$IMPU_B" "$tmp/xfer1" --identity "$IMPU" --trace "$tmp/tr1"; then
+    ok
+else bad "mode-1 request: $(cat "$tmp/err")"; fi
+FA=$(fp)
+BT1=$(sed -n 's/^btid=//p' "$tmp/ue1/bootstrap")
+"$B" mikey decode "$tmp/tr1/001-sent.mikey" | grep -q "$(printf '%s' "$BT1" | head -c 12)" && ok ||
+    bad "the mode-1 request's IDRpsk is not the new B-TID"
+if resolve1 "$tmp/ue1-b" "$tmp/usim-b" "$tmp/xfer1"; then ok; else bad "mode-1 resolve: $(cat "$tmp/err")"; fi
+[ -n "$FA" ] && [ "$FA" = "$(fp)" ] && ok || bad "mode-1 fingerprints differ: '$FA' '$(fp)'"
+[ "$S0" = "$(state_sum)" ] && ok || bad "a mode-1 exchange changed the KMS's state store"
+# A second mode-1 request bootstraps again: a new B-TID.
+if request1 "$tmp/ue1" "$tmp/usim" "$IMPU_B" "$tmp/xfer1b"; then ok; else bad "mode-1 again"; fi
+[ "$(sed -n 's/^btid=//p' "$tmp/ue1/bootstrap")" != "$BT1" ] && ok || bad "no fresh bootstrap"
+# A mode-1 caller and a mode-3 callee (B's Kue) meet on the same ticket.
+FA=$(fp)
+if resolve "$tmp/ue-b" "$tmp/xfer1b"; then ok; else bad "mode-3 resolve of a mode-1 ticket: $(cat "$tmp/err")"; fi
+[ "$FA" = "$(fp)" ] && ok || bad "mode 1 to mode 3: fingerprints differ"
+# The same mode-1 request bytes again: a replay.
+[ "$(post "$tmp/tr1/001-sent.mikey")" = 403 ] && ok || bad "a replayed mode-1 request was not refused"
+# Another subscriber's identity with A's bootstrap.
+request1 "$tmp/ue1" "$tmp/usim" "$IMPU_B" "$tmp/xfer1c" --identity "$IMPU_B"
+st=$?
+[ $st -eq 1 ] && ok || bad "mode 1 with B's identity: exit $st"
+"$B" ue request --kms "http://localhost:$KMS" --mode 1 --peer "$IMPU_B" --state "$tmp/ue1" \
+    --out "$tmp/x" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q -- '--bsf and --usim' "$tmp/err" && ok || bad "mode 1 without --bsf"
+
 # A resolving a ticket meant for B: refused by the KMS (B's identity is not in A's token)...
 request "$tmp/ue" "$IMPU_B" "$tmp/xfer-b"
 resolve "$tmp/ue" "$tmp/xfer-b"
@@ -200,6 +247,8 @@ grep -q 'BSF\|Zn\|HTTP\|transport' "$tmp/kmsd.log" && ok || bad "no clear BSF er
 bsfd_start
 "$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim" --state "$tmp/ue" >/dev/null ||
     bad "bootstrap after the BSF restart"
+"$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim-b" --state "$tmp/ue-b" >/dev/null ||
+    bad "bootstrap B after the BSF restart" # its sessions were in the BSF's memory
 if kue 3; then ok; else bad "kue once the BSF is back: $(cat "$tmp/err")"; fi
 
 # ---- a mode the KMS does not allow: a MACed refusal ----
@@ -209,6 +258,9 @@ kue 2
 st=$?
 [ $st -eq 1 ] && ok || bad "mode 2 on a mode-3 KMS: exit $st"
 grep -q 'refused the mode' "$tmp/err" && ok || bad "the refusal does not name the mode: $(cat "$tmp/err")"
+request1 "$tmp/ue1" "$tmp/usim" "$IMPU_B" "$tmp/xfer1d"
+st=$?
+[ $st -eq 1 ] && grep -q 'refused the mode' "$tmp/err" && ok || bad "mode 1 on a mode-3 KMS: exit $st"
 
 # ---- a restart: a request from before it is still refused; the keyring and mode-2 Kues survive ----
 [ "$(post "$tmp/tr3/001-sent.mikey")" = 403 ] && ok || bad "a pre-restart request was accepted"
@@ -252,6 +304,33 @@ request "$tmp/ue" "$IMPU_B" "$tmp/xfer-g"
 st=$?
 [ $st -eq 1 ] && ok || bad "a token after its key's grace: exit $st"
 grep -q 'KEY_DESTROYED\|TICKET_EXPIRED' "$tmp/kmsd.log" && ok || bad "no reason in the KMS log"
+
+# ---- store and forward: a ticket resolved after the caller's Kue expired and Kkms rotated ----
+# Keys of 4 s with 4 s of grace; Kues of 2 s. The ticket is sealed under key 1 at about 1.5 s;
+# at about 5 s A's Kue has expired and key 2 is active, key 1 in grace: B (a fresh Kue under
+# key 2) still resolves it. After about 8.5 s key 1 is destroyed: refused.
+kmsd_stop
+rm -f "$tmp/keyring" "$tmp/keyring.lock"
+"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 4 --grace 4 >/dev/null ||
+    bad "keys init (store and forward)"
+kmsd_start --kue-lifetime 2 --ticket-lifetime 3600
+if kue 3; then ok; else bad "kue (store and forward)"; fi
+if request "$tmp/ue" "$IMPU_B" "$tmp/xfer-sf"; then ok; else bad "request (store and forward)"; fi
+FA=$(fp)
+sleep 3.5
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-sf2"
+st=$?
+[ $st -eq 1 ] && ok || bad "A's Kue should have expired: exit $st"
+if kue_in "$tmp/ue-b" 3 --identity "$IMPU_B"; then ok; else bad "kue B (store and forward): $(cat "$tmp/err")"; fi
+if resolve "$tmp/ue-b" "$tmp/xfer-sf"; then ok; else bad "deferred resolve in grace: $(cat "$tmp/err")"; fi
+[ "$FA" = "$(fp)" ] && ok || bad "deferred resolve: fingerprints differ"
+"$B" keys list --keyring "$tmp/keyring" --kek-file "$tmp/kek" | grep -q '^key_id=1 .*effective=grace' && ok ||
+    bad "key 1 is not in its grace period: $("$B" keys list --keyring "$tmp/keyring" --kek-file "$tmp/kek")"
+sleep 4
+if kue_in "$tmp/ue-b" 3 --identity "$IMPU_B"; then ok; else bad "kue B after the grace"; fi
+resolve "$tmp/ue-b" "$tmp/xfer-sf"
+st=$?
+[ $st -eq 1 ] && ok || bad "a deferred resolve after the key's grace: exit $st"
 
 kmsd_stop
 bsfd_stop

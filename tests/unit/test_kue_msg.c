@@ -24,6 +24,48 @@ static void test_derive(void **state)
     expect_bytes_eq(kue, want, 32);
 }
 
+/* Mode 1: Kue1 = PRF-HMAC-SHA-256(Ks_NAF, "imskms Kue1 v1" || RAND), from the same Python model
+ * (prf("hmac-sha256", bytes(range(0x40, 0x60)), b"imskms Kue1 v1" + RAND, 32)). */
+static void test_derive_kue1(void **state)
+{
+    (void)state;
+    uint8_t r[16], kue1[32], want[32], kue[32];
+    th_hex("00112233445566778899aabbccddeeff", r, sizeof(r));
+    th_hex("b8e6f4aa6021b8f5defd85cfc2b119714fc0151d946a7d6bd147e3c9e56b8743", want, sizeof(want));
+    expect_ok(kms_kue1_derive(KS_NAF, r, kue1));
+    expect_bytes_eq(kue1, want, 32);
+    expect_ok(kms_kue_derive(KS_NAF, r, kue));
+    assert_memory_not_equal(kue, kue1, 32); /* the two labels keep the keys apart */
+}
+
+/* IDRpsk classification: a B-TID (mode 1) against a Kue reference or a sealed Kue. */
+static void test_psk_is_btid(void **state)
+{
+    (void)state;
+    const char *btid = "n/RZJSs/D2H9zi4XbK153w==@bsf.example.org";
+    assert_true(kms_kue_psk_is_btid((const uint8_t *)btid, strlen(btid)));
+    const char *ref16 = "aaaaaaa@bbbbbbbb"; /* 16 octets: always a reference */
+    assert_false(kms_kue_psk_is_btid((const uint8_t *)ref16, 16));
+    const char *noat = "n/RZJSs/D2H9zi4XbK153w==.bsf.example.org";
+    assert_false(kms_kue_psk_is_btid((const uint8_t *)noat, strlen(noat)));
+    uint8_t sealed[64];
+    memcpy(sealed, btid, 40);
+    sealed[0] = 0x01; /* a sealed Kue starts with its version octet */
+    assert_false(kms_kue_psk_is_btid(sealed, 40));
+    uint8_t sp[40];
+    memcpy(sp, btid, 40);
+    sp[5] = ' ';
+    assert_false(kms_kue_psk_is_btid(sp, 40));
+    sp[5] = 0x80;
+    assert_false(kms_kue_psk_is_btid(sp, 40));
+    assert_false(kms_kue_psk_is_btid(NULL, 0));
+    uint8_t longer[KMS_BTID_MAX];
+    memset(longer, 'a', sizeof(longer));
+    longer[3] = '@';
+    assert_false(kms_kue_psk_is_btid(longer, sizeof(longer)));
+    assert_true(kms_kue_psk_is_btid(longer, sizeof(longer) - 1));
+}
+
 static void make_request(struct kms_kue_request *r, uint8_t mode, struct kms_buf *out)
 {
     memset(r, 0, sizeof(*r));
@@ -166,8 +208,8 @@ static void test_peek_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_derive),
-        cmocka_unit_test(test_exchange),
+        cmocka_unit_test(test_derive),        cmocka_unit_test(test_derive_kue1),
+        cmocka_unit_test(test_psk_is_btid),   cmocka_unit_test(test_exchange),
         cmocka_unit_test(test_peek_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
