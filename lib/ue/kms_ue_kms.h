@@ -23,10 +23,11 @@ struct kms_ue_kms_cfg {
     const char *trace_dir; /* optional */
     struct kms_httpc_cfg http;
     /* Request and resolve only. 0: key the exchange with the Kue kept in the state directory
-     * (modes 2 and 3); 2 or 3: the same, KMS_ERR_ARG unless that Kue is of this mode; 1: bootstrap afresh over Ub first (bsf_url, usim_path; the new bootstrap
-     * replaces the one in state_dir) and key it with Kue1 = PRF(Ks_NAF, "imskms Kue1 v1" ||
-     * the request's RAND), IDRpsk = the new B-TID. In mode 1, kms_fqdn and identity are used
-     * as by kms_ue_kue; a resolve still answers as the responder the transfer names. */
+     * (modes 2 and 3); 2 or 3: the same, KMS_ERR_ARG unless that Kue is of this mode; 1: bootstrap
+     * afresh over Ub first (bsf_url, usim_path; the new bootstrap replaces the one in state_dir)
+     * and key it with Kue1 = PRF(Ks_NAF, "imskms Kue1 v1" || the request's RAND), IDRpsk = the new
+     * B-TID. In mode 1, kms_fqdn and identity are used as by kms_ue_kue; a resolve still answers as
+     * the responder the transfer names. */
     uint8_t mode;
     const char *bsf_url;
     const char *usim_path;
