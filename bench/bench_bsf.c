@@ -24,11 +24,7 @@
  * and then cycles through the IMPIs in the measured rounds; max_uses_per_impi and rate_limited
  * say whether an IMPI went over its burst.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,35 +32,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bench_common.h"
+#include "bench_http.h"
 #include "crypto/kms_milenage.h"
 #include "crypto/kms_sqn.h"
-#include "gba/kms_bsfinfo.h"
 #include "gba/kms_digest.h"
-#include "gba/kms_subscriber.h"
-#include "keyring/kms_keystore.h"
-#include "util/kms_codec.h"
-#include "util/kms_mem.h"
 
 const char bench_prog[] = "bench_bsf";
 
-#define IMPI_FMT       "ue%u@bench.example.org"
 #define MAX_THREADS    64
-#define MAX_SUBS       60000 /* the BSF remembers 65536 IMPIs */
-#define RX_CAP         16384
+#define MAX_SUBS       BENCH_MAX_SUBS
 #define BASE_CHALLENGE "/ub-401.txt"
 #define BASE_INFO      "/ub-200.xml"
-
-/* TS 35.208 4.3 test set 1. */
-static const uint8_t test_k[16] = {0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99, 0xb4, 0x9f,
-                                   0xaa, 0x5f, 0x0a, 0x2e, 0xe2, 0x38, 0xa6, 0xbc};
-static const uint8_t test_op[16] = {0xcd, 0xc2, 0x02, 0xd5, 0x12, 0x3e, 0x20, 0xf6,
-                                    0x2b, 0x6d, 0x67, 0x6a, 0xc7, 0x2c, 0xb3, 0x18};
 
 static const char usage_text[] =
     "usage: bench_bsf --bsf URL --baseline URL [--realm FQDN] [--threads T] [--subscribers N]\n"
@@ -94,15 +75,9 @@ static const char usage_text[] =
 
 /* ---- options ---- */
 
-struct target {
-    char host[64];
-    char port[8];
-    char path[256];
-};
-
 struct opts {
     const char *bsf_url, *base_url, *realm, *setup_db, *kek_file;
-    struct target bsf, base;
+    struct bench_target bsf, base;
     unsigned threads, subs, rounds;
     double seconds;
     long bsf_pid, base_pid;
@@ -123,31 +98,6 @@ static long num_arg(const char *name, const char *v, long lo, long hi)
         bad_usage(name, v);
     }
     return n;
-}
-
-/* http://HOST:PORT/PATH with a numeric or resolvable host. */
-static void parse_url(const char *url, struct target *t)
-{
-    const char *p = url;
-    if (strncmp(p, "http://", 7) != 0) {
-        bad_usage("only http:// URLs", url);
-    }
-    p += 7;
-    size_t h = strcspn(p, ":/");
-    if (h == 0 || h >= sizeof(t->host) || p[h] != ':') {
-        bad_usage("URL without host:port", url);
-    }
-    memcpy(t->host, p, h);
-    t->host[h] = '\0';
-    p += h + 1;
-    size_t n = strcspn(p, "/");
-    if (n == 0 || n >= sizeof(t->port)) {
-        bad_usage("bad port in URL", url);
-    }
-    memcpy(t->port, p, n);
-    t->port[n] = '\0';
-    p += n;
-    snprintf(t->path, sizeof(t->path), "%s", *p ? p : "/");
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -208,186 +158,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
     if (o->bsf_url == NULL || o->base_url == NULL) {
         bad_usage("--bsf and --baseline are required", NULL);
     }
-    parse_url(o->bsf_url, &o->bsf);
-    parse_url(o->base_url, &o->base);
+    bench_parse_url("--bsf", o->bsf_url, &o->bsf);
+    bench_parse_url("--baseline", o->base_url, &o->base);
 }
 
 /* ---- the subscriber store ---- */
 
 static int setup_db(const struct opts *o)
 {
-    uint8_t kek[32];
-    struct kms_subscriber_db *db = NULL;
-    struct kms_milenage *m = NULL;
-    struct kms_subscriber s;
-    bench_check(kms_kek_read(o->kek_file, kek), "--kek-file");
-    bench_check(kms_subscriber_db_open(o->setup_db, kek, true, &db), "subscriber store");
-    kms_wipe(kek, sizeof(kek));
-    bench_check(kms_milenage_new(&m), "milenage");
-    bench_check(kms_milenage_set_key_op(m, test_k, test_op), "milenage key");
-    memset(&s, 0, sizeof(s));
-    memcpy(s.k, test_k, sizeof(s.k));
-    bench_check(kms_milenage_get_opc(m, s.opc), "OPc");
-    s.n_impu = 1;
-    for (unsigned i = 0; i < o->subs; i++) {
-        snprintf(s.impi, sizeof(s.impi), IMPI_FMT, i);
-        snprintf(s.impu[0], sizeof(s.impu[0]), "sip:ue%u@bench.example.org", i);
-        bench_check(kms_subscriber_add(db, &s, 0), "subscriber add");
-    }
-    kms_subscriber_wipe(&s);
-    kms_milenage_free(m);
-    kms_subscriber_db_close(db);
+    bench_ub_setup_db(o->setup_db, o->kek_file, o->subs);
     printf("subscribers=%u\n", o->subs);
-    return 0;
-}
-
-/* ---- a keep-alive HTTP/1.1 client over a plain socket ---- */
-
-struct conn {
-    int fd;
-    const struct target *t;
-    char rx[RX_CAP + 1];
-    size_t have; /* bytes in rx */
-};
-
-struct resp {
-    int status;
-    const char *www_auth, *auth_info; /* NUL-terminated, in rx; NULL when absent */
-    const uint8_t *body;
-    size_t body_len;
-    size_t used; /* bytes of rx this response took */
-};
-
-static int conn_open(struct conn *c, const struct target *t)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    c->fd = -1;
-    c->t = t;
-    c->have = 0;
-    if (getaddrinfo(t->host, t->port, &hints, &ai) != 0) {
-        return -1;
-    }
-    for (struct addrinfo *p = ai; p != NULL && c->fd < 0; p = p->ai_next) {
-        int fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
-        if (fd < 0) {
-            continue;
-        }
-        if (connect(fd, p->ai_addr, p->ai_addrlen) == 0) {
-            int one = 1;
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-            c->fd = fd;
-        } else {
-            close(fd);
-        }
-    }
-    freeaddrinfo(ai);
-    return c->fd >= 0 ? 0 : -1;
-}
-
-static void conn_close(struct conn *c)
-{
-    if (c->fd >= 0) {
-        close(c->fd);
-    }
-    c->fd = -1;
-}
-
-/* Finds "name: value" among the header lines in [p, end) (each ended by NUL after parsing). */
-static bool header_is(const char *line, const char *name, const char **value)
-{
-    size_t n = strlen(name);
-    if (strncasecmp(line, name, n) != 0 || line[n] != ':') {
-        return false;
-    }
-    const char *v = line + n + 1;
-    while (*v == ' ' || *v == '\t') {
-        v++;
-    }
-    *value = v;
-    return true;
-}
-
-/* Parses a complete header block in c->rx[0 .. hdr_end) in place. -1 on a malformed one. */
-static int parse_head(struct conn *c, size_t hdr_end, struct resp *r, size_t *clen)
-{
-    char *p = c->rx, *end = c->rx + hdr_end;
-    const char *v = NULL;
-    bool have_len = false;
-    *clen = 0;
-    if (hdr_end < 12 || strncmp(p, "HTTP/1.", 7) != 0) {
-        return -1;
-    }
-    r->status = atoi(p + 9);
-    while (p < end) {
-        char *eol = memchr(p, '\r', (size_t)(end - p));
-        if (eol == NULL || eol + 1 >= end || eol[1] != '\n') {
-            return -1;
-        }
-        *eol = '\0';
-        if (header_is(p, "Content-Length", &v)) {
-            *clen = strtoul(v, NULL, 10);
-            have_len = true;
-        } else if (header_is(p, "WWW-Authenticate", &v)) {
-            r->www_auth = v;
-        } else if (header_is(p, "Authentication-Info", &v)) {
-            r->auth_info = v;
-        } else if (header_is(p, "Transfer-Encoding", &v)) {
-            return -1; /* neither server chunks a fixed body */
-        }
-        p = eol + 2;
-    }
-    return have_len ? 0 : -1;
-}
-
-/* One GET on the connection; the response is in c->rx until the next call. 0 or -1. */
-static int http_get(struct conn *c, const char *path, const char *authorization, struct resp *r)
-{
-    char req[KMS_DIGEST_HEADER_MAX];
-    /* Drop the previous response (there is no pipelining: nothing else can follow it). */
-    c->have = 0;
-    memset(r, 0, sizeof(*r));
-    int n =
-        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%s\r\nAuthorization: %s\r\n\r\n",
-                 path, c->t->host, c->t->port, authorization);
-    if (n <= 0 || (size_t)n >= sizeof(req)) {
-        return -1;
-    }
-    for (size_t off = 0; off < (size_t)n;) {
-        ssize_t w = send(c->fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
-        if (w <= 0) {
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    size_t hdr_end = 0, clen = 0;
-    bool head = false;
-    for (;;) {
-        if (!head) {
-            c->rx[c->have] = '\0';
-            char *e = strstr(c->rx, "\r\n\r\n");
-            if (e != NULL) {
-                hdr_end = (size_t)(e - c->rx) + 2; /* keep the last header's CRLF */
-                if (parse_head(c, hdr_end, r, &clen) != 0 || clen > RX_CAP - hdr_end - 2) {
-                    return -1;
-                }
-                head = true;
-            }
-        }
-        if (head && c->have >= hdr_end + 2 + clen) {
-            break;
-        }
-        if (c->have >= RX_CAP) {
-            return -1;
-        }
-        ssize_t got = recv(c->fd, c->rx + c->have, RX_CAP - c->have, 0);
-        if (got <= 0) {
-            return -1;
-        }
-        c->have += (size_t)got;
-    }
-    r->body = (const uint8_t *)c->rx + hdr_end + 2;
-    r->body_len = clen;
-    r->used = hdr_end + 2 + clen;
     return 0;
 }
 
@@ -399,19 +179,11 @@ struct ue {
     struct kms_sqn_ms sqn;
 };
 
-enum fail_kind {
-    F_HTTP,    /* connection or framing */
-    F_RATE,    /* 429 */
-    F_STATUS,  /* another unexpected status */
-    F_PROTO,   /* a header or body that does not parse, a realm that differs */
-    F_MAC,     /* MAC-A did not verify */
-    F_SQN,     /* the SQN was not fresh */
-    F_RSPAUTH, /* rspauth did not verify */
-    F_N
-};
-
-static const char *const fail_names[F_N] = {"http",  "rate_limited", "status", "protocol",
-                                            "mac_a", "sqn",          "rspauth"};
+#define F_HTTP     BENCH_F_HTTP
+#define F_RATE     BENCH_F_RATE
+#define F_STATUS   BENCH_F_STATUS
+#define F_N        BENCH_F_N
+#define fail_names bench_fail_names
 
 struct shared {
     const struct opts *o;
@@ -428,7 +200,7 @@ struct shared {
 struct worker {
     struct shared *sh;
     unsigned idx;
-    struct conn conn;
+    struct bench_conn conn;
     struct kms_milenage *m;
     uint64_t cnonce_ctr;
     int conn_err;
@@ -451,126 +223,28 @@ static long take_ue(struct shared *sh)
 }
 
 /* One complete bootstrap of UE i. Returns F_N on success, else the failure kind. */
-static enum fail_kind bootstrap(struct worker *w, unsigned i)
+static enum bench_fail bootstrap(struct worker *w, unsigned i)
 {
-    const struct opts *o = w->sh->o;
     struct ue *u = &w->sh->ues[i];
-    char impi[64], auth[KMS_DIGEST_HEADER_MAX], cnonce[17], response[KMS_DIGEST_HEX_BUF];
-    char want[KMS_DIGEST_HEX_BUF], nonce[KMS_DIGEST_VALUE_MAX + 1],
-        opaque[KMS_DIGEST_VALUE_MAX + 1];
-    struct kms_digest_params ch, info;
-    struct kms_aka_vec v;
-    struct resp r;
-    uint8_t rand[16], autn[16], sqn[6], sd[KMS_DIGEST_SERVER_DATA_MAX];
-    size_t sd_len = 0;
-    snprintf(impi, sizeof(impi), IMPI_FMT, i);
     u->uses++;
-
-    /* 1. Ask for a challenge. */
-    snprintf(auth, sizeof(auth),
-             "Digest username=\"%s\", realm=\"%s\", nonce=\"\", uri=\"%s\", response=\"\"", impi,
-             o->realm, o->bsf.path);
-    if (http_get(&w->conn, o->bsf.path, auth, &r) != 0) {
-        return F_HTTP;
-    }
-    if (r.status != 401) {
-        return r.status == 429 ? F_RATE : F_STATUS;
-    }
-    if (r.www_auth == NULL ||
-        !kms_ok(kms_digest_parse_challenge(r.www_auth, strlen(r.www_auth), &ch)) ||
-        strcmp(kms_digest_get(&ch, KMS_DIGEST_REALM), o->realm) != 0) {
-        return F_PROTO;
-    }
-    snprintf(nonce, sizeof(nonce), "%s", kms_digest_get(&ch, KMS_DIGEST_NONCE));
-    const char *op = kms_digest_get(&ch, KMS_DIGEST_OPAQUE);
-    snprintf(opaque, sizeof(opaque), "%s", op != NULL ? op : "");
-    if (!kms_ok(
-            kms_digest_nonce_decode(nonce, strlen(nonce), rand, autn, sd, sizeof(sd), &sd_len))) {
-        return F_PROTO;
-    }
-
-    /* 2. The USIM: MAC-A, then freshness into this UE's SEQ_MS array. */
-    if (!kms_ok(kms_milenage_check_autn(w->m, rand, autn, sqn, &v))) {
-        return F_MAC;
-    }
-    if (!kms_ok(kms_sqn_ms_accept(&u->sqn, kms_sqn_from_bytes(sqn)))) {
-        kms_wipe(&v, sizeof(v));
-        return F_SQN;
-    }
-
-    /* 3. The answer: response over RES (A2 = GET:uri:MD5(empty body)). */
-    snprintf(cnonce, sizeof(cnonce), "%02x%014llx", w->idx & 0xff,
-             (unsigned long long)(++w->cnonce_ctr & 0xffffffffffffffULL));
-    struct kms_digest_req q = {
-        .username = impi,
-        .realm = o->realm,
-        .nonce = nonce,
-        .uri = o->bsf.path,
-        .qop = "auth-int",
-        .nc = "00000001",
-        .cnonce = cnonce,
-        .method = "GET",
-    };
-    enum fail_kind rc = F_N;
-    if (!kms_ok(kms_digest_response(v.res, sizeof(v.res), &q, response))) {
-        rc = F_PROTO;
-        goto out;
-    }
-    snprintf(auth, sizeof(auth),
-             "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", "
-             "algorithm=AKAv1-MD5, qop=auth-int, nc=00000001, cnonce=\"%s\"%s%s%s",
-             impi, o->realm, nonce, o->bsf.path, response, cnonce, op != NULL ? ", opaque=\"" : "",
-             op != NULL ? opaque : "", op != NULL ? "\"" : "");
-    if (http_get(&w->conn, o->bsf.path, auth, &r) != 0) {
-        rc = F_HTTP;
-        goto out;
-    }
-    if (r.status != 200) {
-        rc = r.status == 429 ? F_RATE : F_STATUS;
-        goto out;
-    }
-
-    /* 4. rspauth: XRES over the 200 body (A2 = ":" uri ":" MD5(body)); then the B-TID. */
-    const char *nc = NULL, *cn = NULL, *got = NULL;
-    if (r.auth_info == NULL ||
-        !kms_ok(kms_digest_parse_info(r.auth_info, strlen(r.auth_info), &info)) ||
-        (nc = kms_digest_get(&info, KMS_DIGEST_NC)) == NULL ||
-        (cn = kms_digest_get(&info, KMS_DIGEST_CNONCE)) == NULL ||
-        (got = kms_digest_get(&info, KMS_DIGEST_RSPAUTH)) == NULL) {
-        rc = F_PROTO;
-        goto out;
-    }
-    q.method = "";
-    q.body = r.body;
-    q.body_len = r.body_len;
-    if (strcmp(nc, "00000001") != 0 || strcmp(cn, cnonce) != 0 ||
-        !kms_ok(kms_digest_rspauth(v.res, sizeof(v.res), &q, want)) ||
-        !kms_digest_hex_eq(want, got)) {
-        rc = F_RSPAUTH;
-        goto out;
-    }
-    char btid[KMS_BTID_MAX];
-    uint64_t lifetime = 0;
-    if (!kms_ok(kms_bsfinfo_parse(r.body, r.body_len, btid, sizeof(btid), &lifetime))) {
-        rc = F_PROTO;
-    }
-out:
-    kms_wipe(&v, sizeof(v));
-    return rc;
+    return bench_ub_bootstrap(&w->conn, w->sh->o->bsf.path, w->sh->o->realm, i, w->m, &u->sqn,
+                              w->idx, &w->cnonce_ctr, NULL);
 }
 
 /* One baseline pair: two GETs with Authorization headers of a bootstrap's sizes. */
-static enum fail_kind pair(struct worker *w)
+static enum bench_fail pair(struct worker *w)
 {
     const struct opts *o = w->sh->o;
-    struct resp r;
-    if (http_get(&w->conn, BASE_CHALLENGE, w->sh->base_auth1, &r) != 0) {
+    struct bench_resp r;
+    if (bench_http(&w->conn, "GET", BASE_CHALLENGE, "Authorization", w->sh->base_auth1, NULL, NULL,
+                   0, &r) != 0) {
         return F_HTTP;
     }
     if (r.status != 200 || r.body_len == 0) {
         return F_STATUS;
     }
-    if (http_get(&w->conn, BASE_INFO, w->sh->base_auth2, &r) != 0) {
+    if (bench_http(&w->conn, "GET", BASE_INFO, "Authorization", w->sh->base_auth2, NULL, NULL, 0,
+                   &r) != 0) {
         return F_HTTP;
     }
     (void)o;
@@ -581,11 +255,11 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct shared *sh = w->sh;
-    const struct target *t = sh->baseline ? &sh->o->base : &sh->o->bsf;
-    w->conn_err = conn_open(&w->conn, t);
+    const struct bench_target *t = sh->baseline ? &sh->o->base : &sh->o->bsf;
+    w->conn_err = bench_conn_open(&w->conn, t);
     pthread_barrier_wait(&sh->start);
     while (w->conn_err == 0 && !atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
-        enum fail_kind f;
+        enum bench_fail f;
         long ue = -1;
         if (sh->baseline) {
             f = pair(w);
@@ -605,46 +279,13 @@ static void *worker_main(void *arg)
             sh->fail[w->idx][f]++;
             if (f == F_HTTP) {
                 /* The connection is in an unknown state: a new one. */
-                conn_close(&w->conn);
-                w->conn_err = conn_open(&w->conn, t);
+                bench_conn_close(&w->conn);
+                w->conn_err = bench_conn_open(&w->conn, t);
             }
         }
     }
-    conn_close(&w->conn);
+    bench_conn_close(&w->conn);
     return NULL;
-}
-
-static double now_s(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU seconds (user + system, all threads) of another process, or -1. */
-static double proc_cpu(long pid)
-{
-    if (pid <= 0) {
-        return -1;
-    }
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, st = 0;
-    /* After ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
-     * stime (fields 3 .. 15). */
-    if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
-        return -1;
-    }
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 struct phase_result {
@@ -676,26 +317,24 @@ static void run_phase(struct shared *sh, bool baseline, double seconds, uint64_t
         w[i].sh = sh;
         w[i].idx = i;
         w[i].cnonce_ctr = 0;
-        bench_check(kms_milenage_new(&w[i].m), "milenage");
-        bench_check(kms_milenage_set_key_op(w[i].m, test_k, test_op), "milenage key");
+        w[i].m = bench_ub_milenage();
         if (pthread_create(&th[i], NULL, worker_main, &w[i]) != 0) {
             bench_fail("pthread_create failed");
         }
     }
     long pid = baseline ? o->base_pid : o->bsf_pid;
     pthread_barrier_wait(&sh->start);
-    double s0 = proc_cpu(pid), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t0 = now_s(CLOCK_MONOTONIC);
+    double s0 = bench_proc_cpu(pid), c0 = bench_now(CLOCK_PROCESS_CPUTIME_ID),
+           t0 = bench_now(CLOCK_MONOTONIC);
     if (limit == 0) {
-        struct timespec d = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-        while (nanosleep(&d, &d) != 0 && errno == EINTR) {
-        }
+        bench_sleep(seconds);
         atomic_store(&sh->stop, true);
     }
     double t1 = 0, s1 = 0, c1 = 0;
     if (limit == 0) {
-        t1 = now_s(CLOCK_MONOTONIC);
-        s1 = proc_cpu(pid);
-        c1 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+        t1 = bench_now(CLOCK_MONOTONIC);
+        s1 = bench_proc_cpu(pid);
+        c1 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
     }
     for (unsigned i = 0; i < o->threads; i++) {
         pthread_join(th[i], NULL);
@@ -706,9 +345,9 @@ static void run_phase(struct shared *sh, bool baseline, double seconds, uint64_t
         }
     }
     if (limit != 0) {
-        t1 = now_s(CLOCK_MONOTONIC);
-        s1 = proc_cpu(pid);
-        c1 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+        t1 = bench_now(CLOCK_MONOTONIC);
+        s1 = bench_proc_cpu(pid);
+        c1 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
     }
     pthread_barrier_destroy(&sh->start);
     for (unsigned i = 0; i < o->threads; i++) {
