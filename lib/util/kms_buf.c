@@ -83,7 +83,8 @@ kms_result kms_buf_put_space(struct kms_buf *b, size_t n, uint8_t **where)
 {
     *where = NULL;
     KMS_TRY(ensure(b, n));
-    *where = b->d + b->len;
+    /* No arithmetic on the NULL storage of a heap buffer that never grew (n == 0). */
+    *where = b->d != NULL ? b->d + b->len : NULL;
     b->len += n;
     if (b->len > b->hw) {
         b->hw = b->len;

@@ -57,6 +57,27 @@ static void cap_is_enforced(void **state)
     kms_buf_cleanup(&b);
 }
 
+/* Zero octets into a heap buffer that holds nothing yet: accepted, nothing stored, and no
+ * pointer arithmetic on its NULL storage (NULL + 0: caught by clang's UBSan, as in the fuzz
+ * preset or asan-ubsan configured with clang; gcc's UBSan does not check it). */
+static void empty_put_into_unallocated_buffer(void **state)
+{
+    (void)state;
+    struct kms_buf b;
+    const uint8_t none[1] = {0};
+    uint8_t *w = (uint8_t *)&b;
+    kms_buf_init(&b, 1000, false);
+    expect_ok(kms_buf_put_bytes(&b, none, 0));
+    expect_ok(kms_buf_put_space(&b, 0, &w));
+    assert_null(w);
+    assert_int_equal(kms_buf_len(&b), 0);
+    expect_ok(kms_buf_put_u8(&b, 7));
+    expect_ok(kms_buf_put_space(&b, 0, &w));
+    assert_ptr_equal(w, kms_buf_data(&b) + 1);
+    assert_int_equal(kms_buf_len(&b), 1);
+    kms_buf_cleanup(&b);
+}
+
 static void fixed_buffers_never_grow_and_wipe_secrets(void **state)
 {
     (void)state;
@@ -120,6 +141,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writes_big_endian_and_reads_back),
         cmocka_unit_test(cap_is_enforced),
+        cmocka_unit_test(empty_put_into_unallocated_buffer),
         cmocka_unit_test(fixed_buffers_never_grow_and_wipe_secrets),
         cmocka_unit_test(length_reservations),
     };

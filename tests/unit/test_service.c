@@ -9,11 +9,13 @@
 #include "keyring/kms_keyring.h"
 #include "kms/kms_kue_msg.h"
 #include "kms/kms_service.h"
+#include "kms/kms_ticket_msg.h"
 #include "mikey/kms_mikey.h"
 #include "mikey/kms_mikey_msg.h"
 #include "replay/kms_replay.h"
 #include "store/kms_store.h"
 #include "ticket/kms_ticket.h"
+#include "util/kms_mem.h"
 
 #define NOW  1800000000u
 #define FQDN "kms.example.org"
@@ -22,6 +24,38 @@
 
 static const uint8_t KS_NAF[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
                                    3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8};
+
+/* The subscribers the fake BSF knows: user1 (the constants above), bob and carol. */
+struct user {
+    const char *btid, *impi, *impu;
+    const uint8_t *ks_naf;
+};
+static const uint8_t KS_NAF_BOB[32] = {
+    0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf,
+    0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf};
+static const uint8_t KS_NAF_CAROL[32] = {
+    0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf,
+    0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf};
+static const struct user USERS[3] = {
+    {BTID, "user1@ims.example.org", IMPU, KS_NAF},
+    {"Ym9iYm9iYm9iYm9iYm9iYg==@bsf.example.org", "bob@ims.example.org", "sip:bob@ims.example.org",
+     KS_NAF_BOB},
+    {"Y2Fyb2xjYXJvbGNhcm9sYw==@bsf.example.org", "carol@ims.example.org",
+     "sip:carol@ims.example.org", KS_NAF_CAROL},
+};
+#define ALICE (&USERS[0])
+#define BOB   (&USERS[1])
+#define CAROL (&USERS[2])
+
+static const struct user *user_of(const char *btid)
+{
+    for (size_t i = 0; i < sizeof(USERS) / sizeof(USERS[0]); i++) {
+        if (strcmp(btid, USERS[i].btid) == 0) {
+            return &USERS[i];
+        }
+    }
+    return NULL;
+}
 
 struct fake_zn {
     enum kms_err answer; /* KMS_OK, KMS_ERR_NOT_FOUND, or a transport error */
@@ -37,13 +71,14 @@ static kms_result zn_get(void *ctx, const char *btid, uint64_t now, struct kms_z
     if (z->answer != KMS_OK) {
         return (kms_result){z->answer};
     }
-    if (strcmp(btid, BTID) != 0) {
+    const struct user *u = user_of(btid);
+    if (u == NULL) {
         return (kms_result){KMS_ERR_NOT_FOUND};
     }
-    strcpy(out->impi, "user1@ims.example.org");
-    strcpy(out->impu[0], IMPU);
+    strcpy(out->impi, u->impi);
+    strcpy(out->impu[0], u->impu);
     out->n_impu = 1;
-    memcpy(out->ks_naf, KS_NAF, 32);
+    memcpy(out->ks_naf, u->ks_naf, 32);
     out->bootstrap_time = NOW - 10;
     out->key_expiry = NOW + 3600;
     return (kms_result){KMS_OK};
@@ -297,12 +332,149 @@ static void test_refusals(void **state)
     fx_free(f);
 }
 
+/* ---- media tickets: request (A) and resolve (B) ---- */
+
+/* u's Kue in the given mode, issued by the service and opened as the UE does. */
+static void obtain_kue(struct fx *f, const struct user *u, uint8_t mode, struct kms_kue_grant *g)
+{
+    struct kms_kue_request q;
+    memset(&q, 0, sizeof(q));
+    q.mode = mode;
+    strcpy(q.idri, u->impu);
+    strcpy(q.idrkms, FQDN);
+    strcpy(q.btid, u->btid);
+    expect_ok(kms_random(q.randri, sizeof(q.randri)));
+    q.ntp = kms_mikey_ntp_from_unix((int64_t)NOW, 0);
+    struct kms_buf req;
+    struct kms_service_reply r;
+    kms_buf_init(&req, 1 << 16, false);
+    expect_ok(kms_kue_request_build(&q, u->ks_naf, &req));
+    serve(f, &req, NOW, &r);
+    assert_int_equal(r.status, 200);
+    expect_ok(kms_kue_response_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&r.body),
+                                    kms_buf_len(&r.body), u->ks_naf, g));
+    assert_int_equal(g->mode, mode);
+    kms_service_reply_cleanup(&r);
+    kms_buf_cleanup(&req);
+}
+
+static void ticket_request(struct kms_buf *out, const char *idri, const char *idrr,
+                           const struct kms_kue_grant *tok, const uint8_t *kue)
+{
+    struct kms_treq *q = calloc(1, sizeof(*q));
+    assert_non_null(q);
+    strcpy(q->idri, idri);
+    strcpy(q->idrkms, FQDN);
+    strcpy(q->idrr, idrr);
+    memcpy(q->psk_id, tok->ticket, tok->ticket_len);
+    q->psk_id_len = tok->ticket_len;
+    expect_ok(kms_random(q->randri, sizeof(q->randri)));
+    q->ntp = kms_mikey_ntp_from_unix((int64_t)NOW, 0);
+    kms_buf_init(out, 1 << 16, false);
+    expect_ok(kms_treq_build(q, kue, out));
+    free(q);
+}
+
+static void ticket_resolve(struct kms_buf *out, const char *idrr, const struct kms_kue_grant *tok,
+                           const uint8_t *ticket, size_t ticket_len)
+{
+    struct kms_tres *q = calloc(1, sizeof(*q));
+    assert_non_null(q);
+    strcpy(q->idrr, idrr);
+    strcpy(q->idrkms, FQDN);
+    memcpy(q->psk_id, tok->ticket, tok->ticket_len);
+    q->psk_id_len = tok->ticket_len;
+    memcpy(q->ticket, ticket, ticket_len);
+    q->ticket_len = ticket_len;
+    expect_ok(kms_random(q->randrr, sizeof(q->randrr)));
+    q->ntp = kms_mikey_ntp_from_unix((int64_t)NOW, 0);
+    kms_buf_init(out, 1 << 16, false);
+    expect_ok(kms_tres_build(q, tok->kue, out));
+    free(q);
+}
+
+/* A (mode 3) gets a media ticket for B; B (mode 2) resolves it to the same keys; C, who the
+ * ticket does not name, and B with a tampered ticket are refused. */
+static void test_ticket_request_and_resolve(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(true, true);
+    struct kms_kue_grant *ka = calloc(1, sizeof(*ka)), *kb = calloc(1, sizeof(*kb)),
+                         *kc = calloc(1, sizeof(*kc));
+    struct kms_tgrant *ta = calloc(1, sizeof(*ta)), *tb = calloc(1, sizeof(*tb));
+    assert_true(ka != NULL && kb != NULL && kc != NULL && ta != NULL && tb != NULL);
+    obtain_kue(f, ALICE, 3, ka);
+    obtain_kue(f, BOB, 2, kb);
+    obtain_kue(f, CAROL, 3, kc);
+
+    struct kms_buf req;
+    struct kms_service_reply r;
+    ticket_request(&req, ALICE->impu, BOB->impu, ka, ka->kue);
+    serve(f, &req, NOW, &r);
+    assert_int_equal(r.status, 200);
+    expect_ok(kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&r.body),
+                             kms_buf_len(&r.body), ka->kue, ta));
+    assert_true(ta->tgk_len == 16 || ta->tgk_len == 32);
+    assert_true(ta->ticket_len > 0);
+    assert_int_equal(ta->valid_to, NOW + 60);
+    kms_service_reply_cleanup(&r);
+    kms_buf_cleanup(&req);
+
+    /* B resolves A's ticket: the keys A holds. */
+    ticket_resolve(&req, BOB->impu, kb, ta->ticket, ta->ticket_len);
+    serve(f, &req, NOW + 1, &r);
+    assert_int_equal(r.status, 200);
+    expect_ok(kms_rresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&r.body),
+                             kms_buf_len(&r.body), kb->kue, tb));
+    assert_int_equal(tb->tgk_len, ta->tgk_len);
+    expect_bytes_eq(tb->tgk, ta->tgk, ta->tgk_len);
+    expect_bytes_eq(tb->mpk, ta->mpk, sizeof(ta->mpk));
+    kms_service_reply_cleanup(&r);
+    kms_buf_cleanup(&req);
+
+    /* C holds a valid Kue but is not the ticket's responder. */
+    ticket_resolve(&req, CAROL->impu, kc, ta->ticket, ta->ticket_len);
+    serve(f, &req, NOW + 1, &r);
+    expect_refusal(&r, 403, 0);
+    kms_service_reply_cleanup(&r);
+    kms_buf_cleanup(&req);
+
+    /* A tampered ticket (one bit in its last octet, the tag): refused. */
+    ta->ticket[ta->ticket_len - 1] ^= 0x01;
+    ticket_resolve(&req, BOB->impu, kb, ta->ticket, ta->ticket_len);
+    ta->ticket[ta->ticket_len - 1] ^= 0x01;
+    serve(f, &req, NOW + 1, &r);
+    expect_refusal(&r, 403, 0);
+    kms_service_reply_cleanup(&r);
+    kms_buf_cleanup(&req);
+
+    /* A's token and Kue, but B's identity as IDRi: the token does not name it. */
+    ticket_request(&req, BOB->impu, CAROL->impu, ka, ka->kue);
+    serve(f, &req, NOW, &r);
+    expect_refusal(&r, 403, 0);
+    kms_service_reply_cleanup(&r);
+    kms_buf_cleanup(&req);
+
+    kms_wipe(ka, sizeof(*ka));
+    kms_wipe(kb, sizeof(*kb));
+    kms_wipe(kc, sizeof(*kc));
+    kms_wipe(ta, sizeof(*ta));
+    kms_wipe(tb, sizeof(*tb));
+    free(ka);
+    free(kb);
+    free(kc);
+    free(ta);
+    free(tb);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_mode3),
         cmocka_unit_test(test_issue_mode2),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_ticket_request_and_resolve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
