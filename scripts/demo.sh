@@ -1,12 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# The end-to-end demo. Until the daemons exist (BSF, KMS), it walks one subscriber through the
-# GBA bootstrap maths with the imskms CLI, each step on both sides, and checks that the two
-# sides agree: Milenage -> AUTN -> RES -> (resync) -> Ks -> Ks_NAF -> B-TID; then seals an
-# encrypted Kue under a Kkms with a 2 s lifetime and shows it opening in the grace period and
-# refused after it; finally starts the BSF daemon on loopback, bootstraps a UE over Ub (HTTP
-# Digest AKA) and fetches the KMS's Ks_NAF over Zn (mutual TLS).
-# Exits 0 when every step behaved as shown, 1 otherwise. Installs and builds what it needs.
+# The end-to-end demo. Shows the GBA maths once by hand, then makes a test CA and certificates,
+# a KEK, a Kkms keyring and two subscribers, A and B (test USIM keys embedded here), starts
+# imskms-bsfd and imskms-kmsd on loopback, and shows, each with what it proves: A and B
+# bootstrap over Ub; one call A -> B in each of modes 2, 3 and 1 (A gets a media ticket for
+# B, B resolves it, both print the same TGK fingerprint); a ticket B will resolve later; a
+# replayed request refused; a Kkms rotation where A's old token still works in the grace period;
+# the deferred resolve; after the grace, A's old token and the old ticket refused. Never prints
+# a key. Stops the daemons (SIGTERM, exit 0). Exits 0 when every step behaved as shown,
+# non-zero otherwise. Installs and builds what it needs first; about 16 s after the build.
 #
 # usage: scripts/demo.sh [--no-build]
 set -eu
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 build=1
 case "${1:-}" in
 --no-build) build=0 ;;
---help | -h) sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+--help | -h) sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) echo "demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 esac
@@ -23,9 +25,12 @@ esac
 if [ $build -eq 1 ]; then
     ./scripts/deps.sh
     cmake --preset default >/dev/null
-    cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target imskms_cli imskms_bsfd >/dev/null
+    cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target imskms_cli imskms_bsfd imskms_kmsd >/dev/null
 fi
 B=./build/bin/imskms
+for b in $B ./build/bin/imskms-bsfd ./build/bin/imskms-kmsd; do
+    [ -x "$b" ] || { echo "demo.sh: $b is missing (run without --no-build)" >&2; exit 2; }
+done
 
 failures=0
 if [ -t 1 ]; then bold=$(printf '\033[1m'); plain=$(printf '\033[0m'); else bold=; plain=; fi
@@ -39,138 +44,261 @@ get() { printf '%s\n' "$2" | sed -n "s/^$1=//p"; } # name, output
 # The same hex string with its last digit's lowest bit flipped (a one-bit forgery).
 flip_last() { printf '%s%s' "${1%?}" "$(printf '%s' "${1#"${1%?}"}" | tr '0123456789abcdef' '1032547698badcfe')"; }
 random_hex() { od -An -v -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+die() { say "FAILED: $*"; exit 1; }
 
-# The demo subscriber (embedded defaults; keys of a test USIM, not of anybody's SIM).
-IMPI=001010000000001@ims.mnc001.mcc001.3gppnetwork.org
-K=8baf473f2f8fd09487cccbd7097c6862
-OP=1006020f0a478bf6b699f15c062e42b3
-AMF=8000
-BSF=bsf.mnc001.mcc001.pub.3gppnetwork.org
-KMS=kms.ims.mnc001.mcc001.3gppnetwork.org
+T=$(mktemp -d)
+BSFD=""
+KMSD=""
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+    [ -n "$BSFD" ] && kill -9 "$BSFD" 2>/dev/null
+    [ -n "$KMSD" ] && kill -9 "$KMSD" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-step "0. Provisioning: the subscriber's K and OP live in the USIM and in the network"
-say "IMPI $IMPI"
-say "OPc is derived once from OP; the store keeps OPc, never OP."
-OUT=$($B crypto milenage --k $K --op $OP --rand 00000000000000000000000000000000 --sqn 000000000000 --amf 0000)
-OPC=$(get opc "$OUT")
-say "OPc = OP xor AES_K(OP) = $OPC"
+# run CMD...: stdout in $T/out, stderr in $T/err, exit status in $rc; never stops the demo.
+run() { rc=0; "$@" >"$T/out" 2>"$T/err" || rc=$?; }
+# expect STATUS DESCRIPTION: the last run's exit status, with its error line when unexpected.
+expect() {
+    if [ "$rc" -eq "$1" ]; then
+        say "ok: $2"
+    else
+        say "FAILED: $2 (exit $rc, expected $1: $(head -n 1 "$T/err"))"
+        failures=$((failures + 1))
+    fi
+}
+# shellcheck disable=SC2317 # run by check
+same() { [ -n "$1" ] && [ "$1" = "$2" ]; }   # two non-empty equal strings
+# shellcheck disable=SC2317
+differ() { [ -n "$1" ] && [ "$1" != "$2" ]; } # a non-empty string, not the other
+val() { sed -n "s/^$1=//p" "$T/out" | head -n 1; } # NAME: from the last run's stdout
+fp() { val tgk_fingerprint; }
+# The Kkms key id that sealed the Kue token in a UE state dir (bytes 2..5 of the token, §8).
+token_key() {
+    k=$(sed -n 's/^token=....\(........\).*/\1/p' "$1/kue" 2>/dev/null || true)
+    if [ -n "$k" ]; then echo $((0x$k)); else echo '?'; fi
+}
+state_sum() { cat "$T/state.db"* 2>/dev/null | sha256sum | cut -c1-16; }
+last_log() { tail -n 1 "$T/kmsd.log" | sed 's/^[^ ]* //'; } # the KMS's last log line, no date
+# wait_log FILE TEXT PID: until the daemon logs TEXT (10 s at most, and only while it runs).
+wait_log() {
+    i=0
+    while ! grep -q "$2" "$1"; do
+        kill -0 "$3" 2>/dev/null || return 1
+        [ $i -lt 200 ] || return 1
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
 
-step "1. BSF: a fresh challenge (TS 33.102 6.3.2) from Milenage"
+# The two subscribers (embedded defaults: keys of test USIMs, not of anybody's SIM; B's are
+# TS 35.208 test set 1).
+IMPI_A=001010000000001@ims.mnc001.mcc001.3gppnetwork.org
+IMPU_A=sip:+15550001@ims.example.org
+K_A=8baf473f2f8fd09487cccbd7097c6862
+OP_A=1006020f0a478bf6b699f15c062e42b3
+IMPI_B=001010000000002@ims.mnc001.mcc001.3gppnetwork.org
+IMPU_B=sip:+15550002@ims.example.org
+K_B=465b5ce8b199b49faa5f0a2ee238a6bc
+OP_B=cdc202d5123e20f62b6d676ac72cb318
+FQDN=kms.example.org # the KMS's name, as its Zn client certificate (tests/http/mkca.sh) carries it
+LIFETIME=10          # Kkms seals for 10 s ...
+GRACE=4              # ... then opens for 4 s more: short, to watch it live (docs/protocol.md §14)
+
+step "1. The GBA maths by hand: what a bootstrap computes on both sides (TS 33.102, 33.220)"
+OPC=$(get opc "$($B crypto milenage --k $K_A --op $OP_A --rand 00000000000000000000000000000000 \
+    --sqn 000000000000 --amf 0000)")
 RAND=$(random_hex 16)
 SQN=000000000021 # SEQ 1, IND 1 of a 5-bit IND (TS 33.102 Annex C)
-NET=$($B crypto milenage --k $K --opc "$OPC" --rand "$RAND" --sqn $SQN --amf $AMF)
-AUTN=$(get autn "$NET"); XRES=$(get res "$NET"); CK=$(get ck "$NET"); IK=$(get ik "$NET")
-say "RAND = $RAND   (fresh random)"
-say "AUTN = (SQN xor AK) || AMF || MAC-A = $AUTN"
-say "XRES = $XRES   (kept by the BSF; the UE must prove it can compute it)"
-say "The 401 challenge carries nonce = base64(RAND || AUTN)."
-
-step "2. UE (USIM): authenticate the network, answer the challenge"
-UE=$($B crypto check-autn --k $K --opc "$OPC" --rand "$RAND" --autn "$AUTN")
-RES=$(get res "$UE")
-say "MAC-A verified: only the home network (holder of K) can have made this AUTN."
-say "SQN recovered from AUTN = $(get sqn "$UE"); the USIM checks it is fresh (Annex C)."
-check "USIM recovers the SQN the BSF used" [ "$(get sqn "$UE")" = "$SQN" ]
-check "RES computed by the USIM equals the BSF's XRES (the UE is authenticated)" [ "$RES" = "$XRES" ]
-check "both sides hold the same CK and IK" [ "$(get ck "$UE")$(get ik "$UE")" = "$CK$IK" ]
-
-step "2b. A forged challenge is refused by the USIM"
-BAD_AUTN=$(flip_last "$AUTN")
-rc=0; $B crypto check-autn --k $K --opc "$OPC" --rand "$RAND" --autn "$BAD_AUTN" >/dev/null 2>&1 || rc=$?
-check "an AUTN with one flipped bit fails MAC-A (exit 1)" [ $rc -eq 1 ]
-
-step "3. Resynchronisation: the USIM has seen a higher SQN than the BSF offers"
-SQN_MS=000000000a41 # the USIM's highest accepted SQN (SEQ 82, IND 1)
-AUTS=$(get auts "$($B crypto auts --k $K --opc "$OPC" --rand "$RAND" --sqn-ms $SQN_MS)")
-say "UE sends AUTS = (SQN_MS xor AK*) || MAC-S = $AUTS (MAC-S over AMF* = 0000)"
-REC=$(get sqn_ms "$($B crypto resync --k $K --opc "$OPC" --rand "$RAND" --auts "$AUTS")")
-check "the BSF recovers SQN_MS from AUTS with MAC-S verified" [ "$REC" = "$SQN_MS" ]
-rc=0; $B crypto resync --k $K --opc "$OPC" --rand "$RAND" --auts "$(flip_last "$AUTS")" >/dev/null 2>&1 || rc=$?
-check "a tampered AUTS is refused (exit 1): nobody else can move the SQN" [ $rc -eq 1 ]
-
-step "4. Ks = CK || IK on both sides; Ks_NAF for the KMS (TS 33.220 Annex B.3)"
-say "NAF_Id = $KMS || 01 00 00 00 06 (Ua id of IMS UE <-> KMS, TS 33.220 H.3)"
-UE_NAF=$($B crypto ks-naf --ck "$(get ck "$UE")" --ik "$(get ik "$UE")" --rand "$RAND" --impi $IMPI --naf-fqdn $KMS --show-s)
-BSF_NAF=$($B crypto ks-naf --ck "$CK" --ik "$IK" --rand "$RAND" --impi $IMPI --naf-fqdn $KMS)
-say "S = FC || \"gba-me\" || L0 || RAND || L1 || IMPI || L2 || NAF_Id || L3"
-say "  = $(get s "$UE_NAF")"
-say "Ks_NAF = HMAC-SHA-256(Ks, S) = $(get ks_naf "$BSF_NAF")"
-check "UE and BSF derive the same Ks_NAF" [ "$(get ks_naf "$UE_NAF")" = "$(get ks_naf "$BSF_NAF")" ]
-OTHER=$($B crypto ks-naf --ck "$CK" --ik "$IK" --rand "$RAND" --impi $IMPI --naf-fqdn other-naf.example.org)
-check "another NAF gets an unrelated key from the same bootstrap" [ "$(get ks_naf "$OTHER")" != "$(get ks_naf "$BSF_NAF")" ]
-
-step "5. B-TID: the name under which the KMS asks the BSF for Ks_NAF (Zn)"
-BTID=$(get btid "$($B crypto btid --rand "$RAND" --bsf-fqdn $BSF)")
-say "B-TID = base64(RAND)@BSF = $BTID"
-check "B-TID has the form base64(RAND)@$BSF" sh -c "printf '%s' '$BTID' | grep -Eq '^[A-Za-z0-9+/]{22}==@$BSF\$'"
-
-step "6. The KMS's own key Kkms: a sealed Kue token, rotation and the grace period"
-KD=$(mktemp -d)
-trap 'rm -rf "$KD"' EXIT
-head -c 32 /dev/urandom >"$KD/kek"
-chmod 600 "$KD/kek"
-KEYS="--keyring $KD/keyring --kek-file $KD/kek"
-# shellcheck disable=SC2086 # $KEYS is two options on purpose
-$B keys init $KEYS --lifetime 2 --grace 2 >/dev/null
-say "keyring: Kkms seals for 2 s, then opens its tokens for 2 s more (short, to watch it live)"
-# shellcheck disable=SC2086
-TOK=$($B token seal $KEYS --impi $IMPI --impu sip:+15550001@ims.example.org --lifetime 3600)
-T1=$(get token "$TOK")
-say "encrypted Kue for $IMPI under key $(get key_id "$TOK"): $(printf '%.48s' "$T1")..."
-say "its expiry is capped at the key's end of grace: $(get expires "$TOK")"
-# shellcheck disable=SC2086
-check "the KMS opens it and reads the identity back" sh -c "$B token open $KEYS $T1 | grep -q '^impi=$IMPI\$'"
-sleep 2.2
-# shellcheck disable=SC2086
-NEW=$($B token seal $KEYS --impi $IMPI --lifetime 3600)
-check "after 2 s a new Kkms seals new tokens (key $(get key_id "$NEW"))" [ "$(get key_id "$NEW")" = 2 ]
-# shellcheck disable=SC2086
-check "the old token still opens: key 1 is in its grace period" sh -c "$B token open $KEYS $T1 >/dev/null"
-sleep 2.2
+NET=$($B crypto milenage --k $K_A --opc "$OPC" --rand "$RAND" --sqn $SQN --amf 8000)
+AUTN=$(get autn "$NET")
+say "BSF: RAND = $RAND (fresh random)"
+say "     AUTN = (SQN xor AK) || AMF || MAC-A = $AUTN (Milenage, from K and OPc)"
+UE=$($B crypto check-autn --k $K_A --opc "$OPC" --rand "$RAND" --autn "$AUTN")
+check "the USIM verifies MAC-A (only the holder of K made AUTN) and recovers SQN $SQN" \
+    [ "$(get sqn "$UE")" = $SQN ]
+check "its RES equals the BSF's XRES (the UE is authenticated); both hold CK, IK: Ks = CK || IK" \
+    [ "$(get res "$UE")$(get ck "$UE")$(get ik "$UE")" = "$(get res "$NET")$(get ck "$NET")$(get ik "$NET")" ]
 rc=0
-# shellcheck disable=SC2086
-$B token open $KEYS "$T1" >/dev/null 2>"$KD/err" || rc=$?
-check "after the grace period it is refused (exit 1): $(cat "$KD/err")" [ $rc -eq 1 ]
+$B crypto check-autn --k $K_A --opc "$OPC" --rand "$RAND" --autn "$(flip_last "$AUTN")" >/dev/null 2>&1 || rc=$?
+check "an AUTN with one bit flipped is refused by the USIM (exit 1)" [ $rc -eq 1 ]
+naf() { get ks_naf "$($B crypto ks-naf --ck "$(get ck "$1")" --ik "$(get ik "$1")" --rand "$RAND" \
+    --impi $IMPI_A --naf-fqdn $FQDN)"; }
+check "UE and BSF derive the same Ks_NAF for the KMS (HMAC-SHA-256(Ks, ... $FQDN ...); not shown)" \
+    [ "$(naf "$UE")" = "$(naf "$NET")" ]
+say "B-TID = base64(RAND)@BSF: the name under which the KMS asks the BSF for Ks_NAF over Zn."
+say "From here on the daemons do all of this; the demo only shows what each step proves."
 
-step "7. A real bootstrap: the BSF daemon on loopback, a UE over Ub, the KMS's Ks_NAF over Zn"
-# A throwaway PKI for Zn's mutual TLS (the KMS's client certificate names kms.example.org).
-sh tests/http/mkca.sh "$KD/pki" >/dev/null 2>&1
-DB="$KD/subscribers.db"
-$B subscriber add --db "$DB" --kek-file "$KD/kek" --impi $IMPI --impu sip:+15550001@ims.example.org \
-    --k $K --op $OP >/dev/null
-$B ue usim-init --usim "$KD/usim" --impi $IMPI --impu sip:+15550001@ims.example.org --k $K --op $OP >/dev/null
-say "subscriber $IMPI in the BSF's store (K, OPc sealed under the KEK) and in a simulated USIM"
-./build/bin/imskms-bsfd --db "$DB" --kek-file "$KD/kek" --listen 127.0.0.1:0 --realm localhost \
-    --lifetime 3600 --zn-listen 127.0.0.1:0 --zn-cert "$KD/pki/server.crt" --zn-key "$KD/pki/server.key" \
-    --zn-client-ca "$KD/pki/ca.crt" 2>"$KD/bsfd.log" &
+step "2. Provisioning: a test CA, a KEK, two subscribers, the Kkms keyring"
+sh tests/http/mkca.sh "$T/pki" >/dev/null 2>&1 || die "tests/http/mkca.sh"
+say "test CA; Zn server certificate (localhost); the KMS's client certificate ($FQDN)"
+head -c 32 /dev/urandom >"$T/kek"
+chmod 600 "$T/kek"
+say "KEK: 32 random bytes (mode 0600); seals subscriber keys, Kkms and the KMS's state store"
+DB="$T/subscribers.db"
+for s in "A $IMPI_A $IMPU_A $K_A $OP_A" "B $IMPI_B $IMPU_B $K_B $OP_B"; do
+    # shellcheck disable=SC2086 # one subscriber's five words
+    set -- $s
+    $B subscriber add --db "$DB" --kek-file "$T/kek" --impi "$2" --impu "$3" --k "$4" --op "$5" \
+        >/dev/null || die "subscriber add $1"
+    $B ue usim-init --usim "$T/usim-$1" --impi "$2" --impu "$3" --k "$4" --op "$5" >/dev/null ||
+        die "usim-init $1"
+    mkdir "$T/$1"
+    say "subscriber $1: $3, IMPI $2"
+done
+say "(each with K and OPc sealed in the BSF's subscriber store, and a simulated USIM)"
+KR="--keyring $T/keyring --kek-file $T/kek"
+# shellcheck disable=SC2086 # $KR is two options on purpose
+$B keys init $KR --lifetime $LIFETIME --grace $GRACE >/dev/null || die "keys init"
+say "Kkms keyring: key 1 seals for $LIFETIME s, then opens for $GRACE s more (a week and two days in"
+say "production); the KMS seals Kue tokens and media tickets under it"
+
+step "3. The daemons on loopback: imskms-bsfd (Ub, Zn) and imskms-kmsd"
+./build/bin/imskms-bsfd --db "$DB" --kek-file "$T/kek" --listen 127.0.0.1:0 --realm localhost \
+    --lifetime 3600 --zn-listen 127.0.0.1:0 --zn-cert "$T/pki/server.crt" --zn-key "$T/pki/server.key" \
+    --zn-client-ca "$T/pki/ca.crt" 2>"$T/bsfd.log" &
 BSFD=$!
-trap 'kill "$BSFD" 2>/dev/null; rm -rf "$KD"' EXIT
-i=0
-while ! grep -q 'zn listening' "$KD/bsfd.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-UB=$(sed -n 's/.*ub listening on port //p' "$KD/bsfd.log")
-ZN=$(sed -n 's/.*zn listening on port //p' "$KD/bsfd.log")
-say "imskms-bsfd: Ub on http://localhost:$UB/, Zn on https://localhost:$ZN/"
-mkdir -p "$KD/ue"
-BOOT=$($B ue bootstrap --bsf "http://localhost:$UB/" --usim "$KD/usim" --state "$KD/ue" --trace "$KD/ue")
-BT=$(get btid "$BOOT")
-check "the UE bootstraps (AUTN verified, RES accepted, rspauth verified): B-TID $BT" [ -n "$BT" ]
-say "Ub exchange: GET / -> 401 Digest AKAv1-MD5 challenge -> GET / with the response -> 200"
-KS=$(sed -n 's/^ks=//p' "$KD/ue/bootstrap")
-RND=$(sed -n 's/^rand=//p' "$KD/ue/bootstrap")
-UE_KSNAF=$(get ks_naf "$($B crypto ks-naf --ck "$(printf %s "$KS" | cut -c1-32)" --ik "$(printf %s "$KS" | cut -c33-64)" \
-    --rand "$RND" --impi $IMPI --naf-fqdn kms.example.org)")
-ZNOUT=$(curl -s --cacert "$KD/pki/ca.crt" --cert "$KD/pki/naf.crt" --key "$KD/pki/naf.key" -X POST \
-    -H 'Content-Type: application/json' \
-    -d "{\"btid\":\"$BT\",\"naf_fqdn\":\"kms.example.org\",\"ua_protocol_id\":\"0100000006\"}" \
-    "https://localhost:$ZN/zn/v1/bootstrap-info")
-say "Zn answer: $(printf '%s' "$ZNOUT" | sed 's/"ks_naf":"[0-9a-f]*"/"ks_naf":"(64 hex digits)"/')"
-check "the KMS's Ks_NAF over Zn equals the UE's own derivation" sh -c "printf '%s' '$ZNOUT' | grep -q '\"ks_naf\":\"$UE_KSNAF\"'"
-ZC=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$KD/pki/ca.crt" --cert "$KD/pki/other.crt" \
-    --key "$KD/pki/other.key" -X POST -d "{\"btid\":\"$BT\",\"naf_fqdn\":\"kms.example.org\",\"ua_protocol_id\":\"0100000006\"}" \
-    "https://localhost:$ZN/zn/v1/bootstrap-info")
-check "a NAF whose certificate names another FQDN is refused (HTTP $ZC)" [ "$ZC" = 403 ]
-kill -TERM "$BSFD"
-wait "$BSFD" 2>/dev/null
+wait_log "$T/bsfd.log" 'zn listening' "$BSFD" || die "imskms-bsfd did not start: $(cat "$T/bsfd.log")"
+UB=$(sed -n 's/.*ub listening on port //p' "$T/bsfd.log")
+ZN=$(sed -n 's/.*zn listening on port //p' "$T/bsfd.log")
+say "imskms-bsfd: Ub http://localhost:$UB/ (HTTP Digest AKA), Zn https://localhost:$ZN/ (mutual TLS)"
+# shellcheck disable=SC2086
+./build/bin/imskms-kmsd --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" \
+    --zn-cert "$T/pki/naf.crt" --zn-key "$T/pki/naf.key" --zn-ca "$T/pki/ca.crt" $KR \
+    --state-db "$T/state.db" --skew 1 2>"$T/kmsd.log" &
+KMSD=$!
+wait_log "$T/kmsd.log" 'kms listening' "$KMSD" || die "imskms-kmsd did not start: $(cat "$T/kmsd.log")"
+KMS=$(sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p' "$T/kmsd.log")
+U="http://localhost:$KMS"
+say "imskms-kmsd: $U/mikey, modes 1 2 3, state store $T/state.db (SQLite)"
+say "(its replay cache is in memory: after a start it refuses requests stamped before start + skew;"
+say " --skew 1 and a 2 s wait here, 60 s by default)"
+sleep 2
+
+step "4. A and B bootstrap with the BSF (Ub: 401 challenge, AUTN checked by the USIM, RES, rspauth)"
+for u in A B; do
+    run $B ue bootstrap --bsf "http://localhost:$UB/" --usim "$T/usim-$u" --state "$T/$u"
+    eval "BTID_$u=\$(val btid)"
+    expect 0 "$u bootstraps: B-TID $(val btid)"
+done
+
+step "5. Mode 2: Kue references; the KMS stores each Kue (sealed under the KEK)"
+S0=$(state_sum)
+run $B ue kue --kms "$U" --kms-fqdn $FQDN --mode 2 --state "$T/A"
+expect 0 "A gets a Kue (MIKEY keyed by Ks_NAF, which the KMS fetched over Zn): a 16-octet reference"
+run $B ue kue --kms "$U" --kms-fqdn $FQDN --mode 2 --state "$T/B"
+expect 0 "B gets one too"
+check "the KMS's state store changed (it now holds their Kue records)" [ "$S0" != "$(state_sum)" ]
+call() { # caller callee callee-IMPU what: a ticket request and its resolve, same fingerprint
+    run $B ue request --kms "$U" --peer "$3" --state "$T/$1" --out "$T/xfer"
+    expect 0 "$1 asks for a media ticket for $2 and sends $2 the TRANSFER_INIT"
+    FA=$(fp)
+    run $B ue resolve --kms "$U" --ticket "$T/xfer" --state "$T/$2"
+    expect 0 "$2 has the KMS resolve the ticket and verifies the transfer's MAC with the MPK"
+    check "both print the same TGK fingerprint $FA: they share the media key ($4)" \
+        same "$FA" "$(fp)"
+}
+call A B "$IMPU_B" "mode 2"
+
+step "6. Mode 3: sealed Kue tokens; the KMS keeps nothing"
+run $B ue kue --kms "$U" --kms-fqdn $FQDN --mode 3 --state "$T/A"
+expect 0 "A gets a Kue and its token: Kue and identities sealed under Kkms key $(token_key "$T/A")"
+A_EXP=$(val kue_expiry)
+# shellcheck disable=SC2086
+G1=$($B keys list $KR | sed -n 's/^key_id=1 .*grace_until=\([^ ]*\).*/\1/p')
+check "its expiry $A_EXP is capped at key 1's end of grace ($G1)" [ "$A_EXP" = "$G1" ]
+run $B ue kue --kms "$U" --kms-fqdn $FQDN --mode 3 --state "$T/B"
+expect 0 "B gets one too"
+call A B "$IMPU_B" "mode 3"
+
+step "7. Mode 1: each exchange bootstraps afresh and is keyed by Kue1 from it; no Kue at all"
+mkdir "$T/A1" "$T/B1"
+S1=$(state_sum)
+run $B ue request --kms "$U" --kms-fqdn $FQDN --mode 1 --bsf "http://localhost:$UB/" \
+    --usim "$T/usim-A" --peer "$IMPU_B" --state "$T/A1" --out "$T/xfer1"
+expect 0 "A bootstraps and asks for a media ticket for B in one go"
+FA=$(fp)
+run $B ue resolve --kms "$U" --kms-fqdn $FQDN --mode 1 --bsf "http://localhost:$UB/" \
+    --usim "$T/usim-B" --ticket "$T/xfer1" --state "$T/B1"
+expect 0 "B bootstraps and resolves it"
+check "both print the same TGK fingerprint $FA (mode 1)" same "$FA" "$(fp)"
+for u in A B; do
+    BT=$(sed -n 's/^btid=//p' "$T/${u}1/bootstrap" 2>/dev/null || true)
+    eval "OLD=\$BTID_$u"
+    check "$u's B-TID is new ($BT): a fresh bootstrap for this exchange" differ "$BT" "$OLD"
+done
+check "the KMS's state store did not change (sha-256 before and after: $S1)" [ "$S1" = "$(state_sum)" ]
+
+step "8. Store and forward: A calls B while B is away"
+run $B ue request --kms "$U" --peer "$IMPU_B" --state "$T/A" --out "$T/deferred"
+expect 0 "A (mode 3) gets a media ticket for B; its transfer waits for B"
+FD=$(fp)
+say "A's TGK fingerprint: $FD"
+
+step "9. A replayed request is refused"
+mkdir "$T/trace"
+run $B ue request --kms "$U" --peer "$IMPU_B" --state "$T/A" --out "$T/xfer" --trace "$T/trace"
+expect 0 "A asks for a ticket; --trace keeps the bytes it sent"
+code=$(curl -s -o "$T/answer" -w '%{http_code}' -H 'Content-Type: application/mikey' \
+    --data-binary "@$T/trace/001-sent.mikey" "$U/mikey" || true)
+check "the same bytes posted again: HTTP $code (same timestamp and RAND, already accepted)" [ "$code" = 403 ]
+ERR=$($B mikey decode "$T/answer" 2>/dev/null | sed -n '/^ERR/,$p' | sed -n 's/^ *err_no: //p' | head -n 1)
+check "the answer is a MIKEY Error message: err_no $ERR" [ -n "$ERR" ]
+say "KMS log: $(last_log)"
+
+step "10. Kkms rotation: the operator rotates; the KMS picks it up without a restart"
+OLDKEY=$(token_key "$T/A")
+# shellcheck disable=SC2086
+run $B keys rotate $KR
+expect 0 "imskms keys rotate: key $(val key_id) active, key $OLDKEY seals no more"
+sleep 1.2 # the daemon re-reads a changed keyring within 200 ms
+# shellcheck disable=SC2086
+$B keys list $KR | while read -r l; do say "$(printf '%s' "$l" | cut -d' ' -f1-3,6-7)"; done
+# shellcheck disable=SC2086
+check "key $OLDKEY is in its grace period until $G1 (planned end + grace: a rotation by hand does not shorten it)" \
+    sh -c "$B keys list $KR | grep -q '^key_id=$OLDKEY .*effective=grace'"
+run $B ue request --kms "$U" --peer "$IMPU_B" --state "$T/A" --out "$T/xfer"
+expect 0 "A's old token (key $OLDKEY) still works in the grace period: a ticket request succeeds"
+run $B ue kue --kms "$U" --kms-fqdn $FQDN --mode 3 --state "$T/B"
+expect 0 "B comes back and gets a fresh Kue"
+check "B's new token is sealed under the new key ($(token_key "$T/B"))" [ "$(token_key "$T/B")" != "$OLDKEY" ]
+
+step "11. The deferred resolve: B resolves the ticket A got before the rotation"
+run $B ue resolve --kms "$U" --ticket "$T/deferred" --state "$T/B"
+expect 0 "B resolves it with its own fresh Kue (the ticket's key is in grace)"
+check "B prints the fingerprint A printed back then: $FD" same "$FD" "$(fp)"
+
+step "12. After the grace: key $OLDKEY is gone"
+now=$(date +%s)
+wait=$(($(date -d "$G1" +%s) - now + 2)) # at least 1 s past the end of grace
+[ $wait -gt 0 ] || wait=1
+say "waiting ${wait} s for key $OLDKEY's end of grace ($G1) ..."
+sleep $wait
+run $B ue request --kms "$U" --peer "$IMPU_B" --state "$T/A" --out "$T/xfer"
+expect 1 "A's old token is refused (exit 1): $(head -n 1 "$T/err")"
+say "KMS log: $(last_log)"
+run $B ue resolve --kms "$U" --ticket "$T/deferred" --state "$T/B"
+expect 1 "the deferred ticket is refused too: its key is gone (its expiry was capped at that time)"
+say "KMS log: $(last_log)"
+for u in A B; do
+    run $B ue kue --kms "$U" --kms-fqdn $FQDN --mode 3 --state "$T/$u"
+    expect 0 "$u gets a fresh Kue (under key $(token_key "$T/$u"), the one active now)"
+done
+call A B "$IMPU_B" "mode 3, a later Kkms"
+
+step "13. The daemons stop on SIGTERM"
+stop() { # PID NAME
+    kill -TERM "$1"
+    st=0
+    wait "$1" || st=$?
+    check "$2 exits 0" [ $st -eq 0 ]
+}
+stop "$KMSD" imskms-kmsd
+KMSD=""
+stop "$BSFD" imskms-bsfd
 BSFD=""
 
 step "Result"
