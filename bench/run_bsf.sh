@@ -47,14 +47,11 @@ for ((i = 0; i < ${#args[@]}; i += 2)); do
   [[ ${args[i]} == --subscribers ]] && subs=${args[i+1]}
 done
 
-nginx_bin=$(command -v nginx || true)
-[[ -z $nginx_bin && -x /usr/sbin/nginx ]] && nginx_bin=/usr/sbin/nginx
-if [[ -z $nginx_bin ]]; then
-  echo "bench/run_bsf.sh: nginx not found: the baseline needs it (apt-get install nginx-light)" >&2
-  exit 2
-fi
-
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=servers.sh
+. "$root/bench/servers.sh"
+srv_nginx_find
+
 cd "$root" || exit 2
 if [[ ! -f build/CMakeCache.txt ]]; then
   cmake --preset default >&2 || { echo "bench/run_bsf.sh: cmake --preset default failed" >&2; exit 2; }
@@ -69,8 +66,7 @@ bsf_pid=""
 ngx_pid=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-  [[ -n $bsf_pid ]] && kill -TERM "$bsf_pid" 2>/dev/null && wait "$bsf_pid" 2>/dev/null
-  [[ -n $ngx_pid ]] && kill -TERM "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
+  srv_stop_all
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -82,63 +78,20 @@ sh tests/http/mkca.sh "$tmp/pki" >/dev/null 2>&1 || die "tests/http/mkca.sh fail
 build/bin/bench_bsf --setup-db "$tmp/db" --kek-file "$tmp/kek" --subscribers "$subs" >/dev/null ||
   die "subscriber store setup failed"
 
-# The BSF (port 0: it logs the port it got).
-build/bin/imskms-bsfd --db "$tmp/db" --kek-file "$tmp/kek" --listen 127.0.0.1:0 --realm $realm \
-  --lifetime 3600 --zn-listen 127.0.0.1:0 --zn-cert "$tmp/pki/server.crt" \
-  --zn-key "$tmp/pki/server.key" --zn-client-ca "$tmp/pki/ca.crt" 2>"$tmp/bsfd.log" &
-bsf_pid=$!
-for _ in $(seq 100); do
-  grep -q 'zn listening' "$tmp/bsfd.log" && break
-  sleep 0.05
-done
-ub=$(sed -n 's/.*ub listening on port //p' "$tmp/bsfd.log")
-[[ -n $ub ]] || die "imskms-bsfd did not start: $(cat "$tmp/bsfd.log")"
-
-# nginx: a free port from the kernel, then a minimal foreground configuration.
-ngx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') ||
-  die "no free port"
-mkdir -p "$tmp/www" "$tmp/nginx-tmp"
-printf 'unauthorized\n' >"$tmp/www/ub-401.txt"
-printf '<?xml version="1.0" encoding="UTF-8"?>\n<BootstrappingInfo xmlns="uri:3gpp-gba"><btid>MDEyMzQ1Njc4OWFiY2RlZg==@%s</btid><lifetime>2026-11-28T11:00:00Z</lifetime></BootstrappingInfo>' \
-  "$realm" >"$tmp/www/ub-200.xml"
-cat >"$tmp/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $tmp/nginx-access.log;
-    client_body_temp_path $tmp/nginx-tmp/body;
-    proxy_temp_path $tmp/nginx-tmp/proxy;
-    fastcgi_temp_path $tmp/nginx-tmp/fastcgi;
-    uwsgi_temp_path $tmp/nginx-tmp/uwsgi;
-    scgi_temp_path $tmp/nginx-tmp/scgi;
-    types { text/plain txt; application/vnd.3gpp.bsf+xml xml; }
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    server {
-        listen 127.0.0.1:$ngx_port;
-        root $tmp/www;
-        add_header Cache-Control no-store;
-        location = /ub-401.txt {
+# The BSF (port 0: it logs the port it got), and nginx serving two small static files with
+# headers of the BSF's sizes.
+srv_bsfd_start $realm --lifetime 3600
+srv_nginx_start "        location = /ub-401.txt {
             add_header Cache-Control no-store;
-            add_header WWW-Authenticate 'Digest realm="$realm", nonce="QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3ODkrLzAx", algorithm=AKAv1-MD5, qop="auth-int", opaque="0123456789abcdef"';
+            add_header WWW-Authenticate 'Digest realm=\"$realm\", nonce=\"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3ODkrLzAx\", algorithm=AKAv1-MD5, qop=\"auth-int\", opaque=\"0123456789abcdef\"';
         }
         location = /ub-200.xml {
             add_header Cache-Control no-store;
-            add_header Authentication-Info 'qop=auth-int, nc=00000001, cnonce="0000000000000001", rspauth="0123456789abcdef0123456789abcdef"';
-        }
-    }
-}
-CONF
-"$nginx_bin" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" 2>"$tmp/nginx-stderr.log" &
-ngx_pid=$!
-for _ in $(seq 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$ngx_port/ub-401.txt" && break
-  sleep 0.05
-done
+            add_header Authentication-Info 'qop=auth-int, nc=00000001, cnonce=\"0000000000000001\", rspauth=\"0123456789abcdef0123456789abcdef\"';
+        }"
+printf 'unauthorized\n' >"$tmp/www/ub-401.txt"
+printf '<?xml version="1.0" encoding="UTF-8"?>\n<BootstrappingInfo xmlns="uri:3gpp-gba"><btid>MDEyMzQ1Njc4OWFiY2RlZg==@%s</btid><lifetime>2026-11-28T11:00:00Z</lifetime></BootstrappingInfo>' \
+  "$realm" >"$tmp/www/ub-200.xml"
 curl -sf -o /dev/null "http://127.0.0.1:$ngx_port/ub-200.xml" ||
   die "nginx did not start: $(cat "$tmp/nginx-error.log" "$tmp/nginx-stderr.log")"
 
