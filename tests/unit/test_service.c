@@ -418,6 +418,13 @@ static struct psk psk_bytes(const uint8_t *tok, size_t tok_len, const uint8_t ku
     return k;
 }
 
+/* Mode 1 for bootstrap btid, whose Ks_NAF (as the UE derived it) is ks_naf. */
+static struct psk psk_mode1(const char *btid, const uint8_t *ks_naf)
+{
+    struct psk k = {.tok = (const uint8_t *)btid, .tok_len = strlen(btid), .ks_naf = ks_naf};
+    return k;
+}
+
 static void psk_key(struct psk *k, const uint8_t rand[16])
 {
     if (k->ks_naf != NULL) {
@@ -758,6 +765,168 @@ static void test_ticket_mode_not_allowed(void **state)
     fx_free(f);
 }
 
+/* ---- mode 1: requests keyed by Kue1 from a fresh bootstrap (docs/protocol.md 14) ---- */
+
+/* A asks in mode 1, B resolves in mode 1: the same keys, Ks_NAF fetched over Zn. Replays of
+ * either are refused. A mode-1 request is resolved by B with a mode-3 token just as well. */
+static void test_mode1_request_and_resolve(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(true, true, true);
+    struct kms_tgrant *ta = calloc(1, sizeof(*ta)), *tb = calloc(1, sizeof(*tb));
+    struct kms_kue_grant *kb = calloc(1, sizeof(*kb));
+    assert_true(ta != NULL && tb != NULL && kb != NULL);
+    struct psk pa = psk_mode1(ALICE->btid, ALICE->ks_naf), pb = psk_mode1(BOB->btid, BOB->ks_naf);
+    struct kms_buf req, res;
+
+    int calls = f->zn.calls;
+    ticket_request(&req, NULL, ALICE->impu, BOB->impu, &pa, NOW);
+    expect_ticket(f, &req, NOW, &pa, ta);
+    assert_int_equal(ta->valid_to, NOW + 60);
+    assert_true(ta->ticket_len > 0);
+    assert_true(f->zn.calls > calls);      /* Ks_NAF and the identities came over Zn */
+    expect_auth_refusal(f, &req, NOW + 1); /* the same bytes again */
+    kms_buf_cleanup(&req);
+
+    ticket_resolve(&res, NULL, BOB->impu, &pb, ta->ticket, ta->ticket_len, NOW + 1);
+    expect_resolved(f, &res, NOW + 1, &pb, tb);
+    expect_same_keys(ta, tb);
+    expect_auth_refusal(f, &res, NOW + 2);
+    kms_buf_cleanup(&res);
+
+    /* Mixing modes: A in mode 1 (its IMPI, also the bootstrap's), B with a mode-3 token. */
+    obtain_kue(f, BOB, 3, kb);
+    struct psk pb3 = psk_token(kb);
+    ticket_request(&req, NULL, "user1@ims.example.org", BOB->impu, &pa, NOW + 2);
+    expect_ticket(f, &req, NOW + 2, &pa, ta);
+    ticket_resolve(&res, NULL, BOB->impu, &pb3, ta->ticket, ta->ticket_len, NOW + 3);
+    expect_resolved(f, &res, NOW + 3, &pb3, tb);
+    expect_same_keys(ta, tb);
+    kms_buf_cleanup(&req);
+    kms_buf_cleanup(&res);
+
+    kms_wipe(&pa, sizeof(pa));
+    kms_wipe(&pb, sizeof(pb));
+    kms_wipe(&pb3, sizeof(pb3));
+    kms_wipe(ta, sizeof(*ta));
+    kms_wipe(tb, sizeof(*tb));
+    kms_wipe(kb, sizeof(*kb));
+    free(ta);
+    free(tb);
+    free(kb);
+    fx_free(f);
+}
+
+/* Mode 1's refusals: an unknown B-TID, the BSF down, an identity not the bootstrap's, Kue1 from
+ * another RAND, Ks_NAF expired. */
+static void test_mode1_refusals(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(true, true, true);
+    struct kms_tgrant *ta = calloc(1, sizeof(*ta));
+    assert_non_null(ta);
+    struct psk pa = psk_mode1(ALICE->btid, ALICE->ks_naf), pb = psk_mode1(BOB->btid, BOB->ks_naf);
+    struct kms_buf b;
+    struct kms_service_reply r;
+
+    /* A B-TID the BSF does not know. */
+    struct psk pu = psk_mode1("dW5rbm93bnVua25vd24hIQ==@bsf.example.org", ALICE->ks_naf);
+    ticket_request(&b, NULL, ALICE->impu, BOB->impu, &pu, NOW);
+    expect_auth_refusal(f, &b, NOW);
+    kms_buf_cleanup(&b);
+
+    /* The BSF cannot be asked: 503; the same bytes once it is back: 200 (nothing was spent). */
+    ticket_request(&b, NULL, ALICE->impu, BOB->impu, &pa, NOW);
+    f->zn.answer = KMS_ERR_HTTP;
+    serve(f, &b, NOW, &r);
+    expect_refusal(&r, 503, 12);
+    kms_service_reply_cleanup(&r);
+    f->zn.answer = KMS_OK;
+    expect_ticket(f, &b, NOW, &pa, ta);
+    kms_buf_cleanup(&b);
+
+    /* A's bootstrap with B's identity as IDRi; then as IDRr of a resolve of a ticket for B. */
+    ticket_request(&b, NULL, BOB->impu, CAROL->impu, &pa, NOW);
+    expect_auth_refusal(f, &b, NOW);
+    kms_buf_cleanup(&b);
+    ticket_resolve(&b, NULL, BOB->impu, &pa, ta->ticket, ta->ticket_len, NOW);
+    expect_auth_refusal(f, &b, NOW);
+    kms_buf_cleanup(&b);
+
+    /* Kue1 derived from a RAND other than the message's own: the MAC fails. */
+    pa.other_rand = true;
+    ticket_request(&b, NULL, ALICE->impu, BOB->impu, &pa, NOW);
+    expect_auth_refusal(f, &b, NOW);
+    kms_buf_cleanup(&b);
+    pb.other_rand = true;
+    ticket_resolve(&b, NULL, BOB->impu, &pb, ta->ticket, ta->ticket_len, NOW);
+    expect_auth_refusal(f, &b, NOW);
+    kms_buf_cleanup(&b);
+    pa.other_rand = false;
+    pb.other_rand = false;
+
+    /* Ks_NAF expires at NOW + 3600 (the fake BSF): a request then is refused, one second
+     * earlier it is served. */
+    ticket_request(&b, NULL, ALICE->impu, BOB->impu, &pa, NOW + 3600);
+    expect_auth_refusal(f, &b, NOW + 3600);
+    kms_buf_cleanup(&b);
+    ticket_request(&b, NULL, ALICE->impu, BOB->impu, &pa, NOW + 3599);
+    expect_ticket(f, &b, NOW + 3599, &pa, ta);
+    kms_buf_cleanup(&b);
+
+    kms_wipe(&pa, sizeof(pa));
+    kms_wipe(&pb, sizeof(pb));
+    kms_wipe(&pu, sizeof(pu));
+    kms_wipe(ta, sizeof(*ta));
+    free(ta);
+    fx_free(f);
+}
+
+/* A service without mode 1 refuses a mode-1 request and a mode-1 resolve after authenticating
+ * them: 403 ERR 15, MACed under Kue1 with the message's own RAND (RANDRi, RANDRr). */
+static void test_mode1_not_allowed(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(false, true, true);
+    struct kms_kue_grant *ka = calloc(1, sizeof(*ka));
+    struct kms_tgrant *ta = calloc(1, sizeof(*ta));
+    struct kms_treq *q = calloc(1, sizeof(*q));
+    struct kms_tres *rq = calloc(1, sizeof(*rq));
+    assert_true(ka != NULL && ta != NULL && q != NULL && rq != NULL);
+    struct psk pa = psk_mode1(ALICE->btid, ALICE->ks_naf), pb = psk_mode1(BOB->btid, BOB->ks_naf);
+    struct kms_buf b;
+    struct kms_service_reply r;
+
+    ticket_request(&b, q, ALICE->impu, BOB->impu, &pa, NOW);
+    serve(f, &b, NOW, &r);
+    expect_policy_refusal(&r, pa.kue, q->randri, sizeof(q->randri));
+    kms_service_reply_cleanup(&r);
+    kms_buf_cleanup(&b);
+
+    /* A media ticket for B by A's mode-3 token, which B asks to resolve in mode 1. */
+    obtain_kue(f, ALICE, 3, ka);
+    struct psk pa3 = psk_token(ka);
+    ticket_request(&b, NULL, ALICE->impu, BOB->impu, &pa3, NOW);
+    expect_ticket(f, &b, NOW, &pa3, ta);
+    kms_buf_cleanup(&b);
+    ticket_resolve(&b, rq, BOB->impu, &pb, ta->ticket, ta->ticket_len, NOW);
+    serve(f, &b, NOW, &r);
+    expect_policy_refusal(&r, pb.kue, rq->randrr, sizeof(rq->randrr));
+    kms_service_reply_cleanup(&r);
+    kms_buf_cleanup(&b);
+
+    kms_wipe(&pa, sizeof(pa));
+    kms_wipe(&pb, sizeof(pb));
+    kms_wipe(&pa3, sizeof(pa3));
+    kms_wipe(ka, sizeof(*ka));
+    kms_wipe(ta, sizeof(*ta));
+    free(ka);
+    free(ta);
+    free(q);
+    free(rq);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -768,6 +937,9 @@ int main(void)
         cmocka_unit_test(test_ticket_exchanges),
         cmocka_unit_test(test_ticket_unknown_reference),
         cmocka_unit_test(test_ticket_mode_not_allowed),
+        cmocka_unit_test(test_mode1_request_and_resolve),
+        cmocka_unit_test(test_mode1_refusals),
+        cmocka_unit_test(test_mode1_not_allowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
