@@ -10,7 +10,7 @@
  * IMPU1 for IMPU2.
  *
  * Per input, a fresh world: a memory state store holding only the mode-2 record, a fresh replay
- * guard and a service over them (modes 2 and 3 allowed). So one input's behaviour never depends
+ * guard and a service over them (modes 1, 2 and 3 allowed). So one input's behaviour never depends
  * on the inputs before it (the replay cache and the mode-2 records issued are gone); only the
  * keyring's seal counter moves, which changes no verdict.
  *
@@ -21,10 +21,14 @@
  *   bit 2     Kue issue: mode 2 instead of 3; ticket exchanges: the mode-2 token, not mode 3;
  *   bit 3     do not re-MAC after the mutations (the parser and the MAC check alone);
  *   bit 4     send the final request twice (the second must be a replay refusal after a 200,
- *             else the same status as the first).
+ *             else the same status as the first);
+ *   bit 5     ticket exchanges: mode 1 (IDRpsk the B-TID, PSK Kue1 = PRF(Ks_NAF, "imskms Kue1
+ *             v1" || the message's own RAND)) instead of a Kue token; after the mutations the
+ *             re-MAC derives Kue1 from the RAND the message then carries.
  * Built requests: octet 1 is T - now in seconds (signed); octet 2 picks the identities (bits 0-1
  * IDRi: IMPU1, IMPI, IMPU2, a stranger; bits 2-3 IDRr: IMPU2, IMPU1, IMPI, a stranger; bit 4
- * another KMS as IDRkms; bit 5 an unknown B-TID or an unknown 16-octet token). The rest are
+ * another KMS as IDRkms; bit 5 an unknown B-TID (the Kue issue and mode 1) or an unknown
+ * 16-octet token). The rest are
  * triples (offset 16-bit big-endian modulo the length, x): XOR x into the octet, or delete it
  * when x is 0. Then the message is decoded and sealed again under the key and identities the
  * service will use, so that the MAC verifies and the checks behind it are reached.
@@ -35,9 +39,10 @@
  * 200 is the response its request asks for and opens under the request's key, its content
  * matching what was asked (the identities the token names, the time within the skew, a sealed
  * Kue or a stored record holding the granted Kue, a media ticket for the named responder with
- * the granted keys, the resolve giving the keys of the set-up's media ticket); an unmutated
- * built request gets exactly the verdict its parameters imply; the reply cleanup leaves the body
- * empty and freed.
+ * the granted keys, the resolve giving the keys of the set-up's media ticket); the body never
+ * holds, in clear, Ks_NAF, a Kue (the set-up's two, the request's Kue1) or any Kue, MPK or TGK
+ * the reply grants (each key's two halves searched); an unmutated built request gets exactly
+ * the verdict its parameters imply; the reply cleanup leaves the body empty and freed.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -156,6 +161,7 @@ static void world_new(struct world *w)
     const struct kms_replay_cfg rc = {.skew = SKEW, .max_entries = 16};
     kf_setup_ok(kms_replay_new(&rc, NOW - 1000, &w->rg), "replay guard");
     const struct kms_service_cfg cfg = {.fqdn = FQDN,
+                                        .mode1 = true,
                                         .mode2 = true,
                                         .mode3 = true,
                                         .kue_lifetime = KUE_LIFE,
@@ -328,6 +334,22 @@ static const uint8_t *kue_of(const uint8_t *tok, size_t len)
     return NULL;
 }
 
+/* The key the service checks a ticket request or resolve against, when one exists: the Kue of
+ * a set-up token, or (mode 1) Kue1 from the known B-TID's Ks_NAF and the message's RAND, into
+ * buf. NULL for an unknown token or B-TID. */
+static const uint8_t *psk_key(const uint8_t *psk, size_t len, const uint8_t rand[16],
+                              uint8_t buf[KMS_KUE_LEN])
+{
+    if (kms_kue_psk_is_btid(psk, len)) {
+        if (len != strlen(BTID) || memcmp(psk, BTID, len) != 0) {
+            return NULL;
+        }
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, rand, buf)));
+        return buf;
+    }
+    return kue_of(psk, len);
+}
+
 static bool within_skew(uint64_t ntp)
 {
     uint64_t ts = kms_kue_ntp_to_unix(ntp);
@@ -347,6 +369,7 @@ static bool reseal(const uint8_t *msg, size_t len, bool csb, struct kms_buf *out
     }
     peek(msg, len, p);
     const uint8_t *key = NULL;
+    uint8_t kue1[KMS_KUE_LEN];
     const char *id1 = NULL, *id2 = NULL;
     switch (p->kind) {
     case K_ISSUE:
@@ -355,12 +378,12 @@ static bool reseal(const uint8_t *msg, size_t len, bool csb, struct kms_buf *out
         id2 = p->kq.idrkms;
         break;
     case K_TREQ:
-        key = kue_of(p->tq.psk_id, p->tq.psk_id_len);
+        key = psk_key(p->tq.psk_id, p->tq.psk_id_len, p->tq.randri, kue1);
         id1 = p->tq.idri;
         id2 = p->tq.idrkms;
         break;
     case K_TRES:
-        key = kue_of(p->rq.psk_id, p->rq.psk_id_len);
+        key = psk_key(p->rq.psk_id, p->rq.psk_id_len, p->rq.randrr, kue1);
         id1 = p->rq.idrr;
         id2 = p->rq.idrkms;
         break;
@@ -386,6 +409,7 @@ static bool reseal(const uint8_t *msg, size_t len, bool csb, struct kms_buf *out
     kms_buf_reset(out);
     ok = kms_ok(kms_mikey_seal(m, key, 32, &pr, out));
 out:
+    kms_wipe(kue1, sizeof(kue1));
     free(m);
     free(p);
     return ok;
@@ -396,6 +420,7 @@ out:
 struct params {
     enum kind kind;
     bool mode2;       /* Kue issue in mode 2; the mode-2 token for the ticket exchanges */
+    bool mode1;       /* ticket exchanges in mode 1: the B-TID and Kue1 (over mode2) */
     int64_t dt;       /* T - now */
     const char *idri; /* also the IDRr of a resolve: ID_R */
     const char *idrr;
@@ -411,7 +436,13 @@ static void build(const struct params *p, struct kms_buf *out)
     const uint8_t *tok = p->mode2 ? g.ref2 : g.tok3;
     size_t tok_len = p->mode2 ? KMS_KUE_REF_LEN : g.tok3_len;
     const uint8_t *kue = p->mode2 ? g.kue2 : g.kue3;
-    if (p->unknown) {
+    const char *btid = p->unknown ? BTID_BAD : BTID;
+    uint8_t kue1[KMS_KUE_LEN];
+    if (p->mode1) {
+        tok = (const uint8_t *)btid; /* Kue1 is derived below, from the message's RAND */
+        tok_len = strlen(btid);
+        kue = kue1;
+    } else if (p->unknown) {
         tok = UNKNOWN_REF;
         tok_len = sizeof(UNKNOWN_REF);
     }
@@ -423,7 +454,7 @@ static void build(const struct params *p, struct kms_buf *out)
         q.mode = p->mode2 ? 2 : 3;
         strcpy(q.idri, p->idri);
         strcpy(q.idrkms, kms);
-        strcpy(q.btid, p->unknown ? BTID_BAD : BTID);
+        strcpy(q.btid, btid);
         memset(q.randri, 0xa1, sizeof(q.randri));
         q.ntp = ntp;
         rc = kms_kue_request_build(&q, KS_NAF, &tmp);
@@ -437,6 +468,7 @@ static void build(const struct params *p, struct kms_buf *out)
         q->psk_id_len = tok_len;
         memset(q->randri, 0xa2, sizeof(q->randri));
         q->ntp = ntp;
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, q->randri, kue1)));
         rc = kms_treq_build(q, kue, &tmp);
         free(q);
     } else {
@@ -450,12 +482,28 @@ static void build(const struct params *p, struct kms_buf *out)
         q->ticket_len = g.mt_len;
         memset(q->randrr, 0xa3, sizeof(q->randrr));
         q->ntp = ntp;
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, q->randrr, kue1)));
         rc = kms_tres_build(q, kue, &tmp);
         free(q);
     }
     KF_CHECK(kms_ok(rc));
     KF_CHECK(reseal(kms_buf_data(&tmp), kms_buf_len(&tmp), true, out));
+    kms_wipe(kue1, sizeof(kue1));
     kms_buf_cleanup(&tmp);
+}
+
+/* The parameters of a built request: selector octet sel, octets b1 (T - now) and b2 (ids). */
+static void params_of(uint8_t sel, uint8_t b1, uint8_t b2, struct params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->kind = (enum kind)(sel & 3);
+    p->mode2 = (sel & 4) != 0;
+    p->mode1 = (sel & 0x20) != 0 && (p->kind == K_TREQ || p->kind == K_TRES);
+    p->dt = (int8_t)b1;
+    p->idri = ID_I[b2 & 3];
+    p->idrr = ID_R[(b2 >> 2) & 3];
+    p->other_kms = (b2 & 0x10) != 0;
+    p->unknown = (b2 & 0x20) != 0;
 }
 
 /* The verdict an unmutated built request must get. */
@@ -488,6 +536,42 @@ static size_t mutate(uint8_t *msg, size_t len, const uint8_t *t, size_t n)
 
 /* ---- oracles ---- */
 
+/* The keys no reply may carry in clear. */
+#define MAX_SECRETS 8
+struct secrets {
+    size_t n;
+    uint8_t k[MAX_SECRETS][32];
+    size_t len[MAX_SECRETS];
+};
+
+static void add_secret(struct secrets *s, const uint8_t *k, size_t len)
+{
+    KF_CHECK(s->n < MAX_SECRETS && len >= 16 && len <= 32);
+    memcpy(s->k[s->n], k, len);
+    s->len[s->n] = len;
+    s->n++;
+}
+
+static bool contains(const uint8_t *hay, size_t hn, const uint8_t *needle, size_t n)
+{
+    for (size_t i = 0; n > 0 && i + n <= hn; i++) {
+        if (memcmp(hay + i, needle, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Neither half of any secret occurs in body (a key cut in two by the encoding is found too). */
+static void check_no_secret(const struct secrets *s, const uint8_t *body, size_t n)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        size_t h = s->len[i] / 2;
+        KF_CHECK(!contains(body, n, s->k[i], h));
+        KF_CHECK(!contains(body, n, s->k[i] + h, s->len[i] - h));
+    }
+}
+
 static void check_error(const struct kms_service_reply *r, const struct kms_mikey_msg *m)
 {
     const struct kms_mikey_payload *err = NULL;
@@ -515,7 +599,8 @@ static bool same_str(const struct kms_ticket_ident *a, const char *b)
 }
 
 static void check_issue(const struct world *w, const uint8_t *req, size_t len,
-                        const struct kms_kue_request *q, const struct kms_buf *body)
+                        const struct kms_kue_request *q, const struct kms_buf *body,
+                        struct secrets *sec)
 {
     struct kms_kue_grant *gr = calloc(1, sizeof(*gr));
     struct kms_ticket_claims *c = calloc(1, sizeof(*c));
@@ -524,6 +609,7 @@ static void check_issue(const struct world *w, const uint8_t *req, size_t len,
     KF_CHECK(is_subscriber(q->idri) && within_skew(q->ntp));
     KF_CHECK(
         kms_ok(kms_kue_response_open(req, len, kms_buf_data(body), kms_buf_len(body), KS_NAF, gr)));
+    add_secret(sec, gr->kue, sizeof(gr->kue));
     KF_CHECK(gr->mode == q->mode && gr->valid_from == NOW && gr->valid_to == NOW + KUE_LIFE);
     if (q->mode == 3) {
         KF_CHECK(kms_ok(kms_ticket_open(g.kr, NOW, gr->ticket, gr->ticket_len, KMS_TICKET_KUE, c)));
@@ -547,15 +633,18 @@ static void check_issue(const struct world *w, const uint8_t *req, size_t len,
 }
 
 static void check_treq(const uint8_t *req, size_t len, const struct kms_treq *q,
-                       const struct kms_buf *body)
+                       const struct kms_buf *body, struct secrets *sec)
 {
-    const uint8_t *kue = kue_of(q->psk_id, q->psk_id_len);
+    uint8_t kue1[KMS_KUE_LEN];
+    const uint8_t *kue = psk_key(q->psk_id, q->psk_id_len, q->randri, kue1);
     struct kms_tgrant *gr = calloc(1, sizeof(*gr));
     struct kms_ticket_claims *c = calloc(1, sizeof(*c));
     KF_CHECK(gr != NULL && c != NULL);
-    KF_CHECK(kue != NULL); /* only the set-up's tokens exist */
+    KF_CHECK(kue != NULL); /* only the set-up's tokens and B-TID exist */
     KF_CHECK(strcmp(q->idrkms, FQDN) == 0 && is_subscriber(q->idri) && within_skew(q->ntp));
     KF_CHECK(kms_ok(kms_tresp_open(req, len, kms_buf_data(body), kms_buf_len(body), kue, gr)));
+    add_secret(sec, gr->mpk, sizeof(gr->mpk));
+    add_secret(sec, gr->tgk, gr->tgk_len);
     KF_CHECK(gr->valid_to == NOW + TKT_LIFE);
     KF_CHECK(kms_ok(kms_ticket_open(g.kr, NOW, gr->ticket, gr->ticket_len, KMS_TICKET_MEDIA, c)));
     KF_CHECK(same_str(&c->initiator, q->idri));
@@ -564,22 +653,27 @@ static void check_treq(const uint8_t *req, size_t len, const struct kms_treq *q,
     KF_CHECK(c->mpk_len == KMS_TMSG_MPK_LEN && memcmp(c->mpk, gr->mpk, KMS_TMSG_MPK_LEN) == 0);
     kms_ticket_claims_wipe(c);
     free(c);
+    kms_wipe(kue1, sizeof(kue1));
     kms_wipe(gr, sizeof(*gr));
     free(gr);
 }
 
 static void check_tres(const uint8_t *req, size_t len, const struct kms_tres *q,
-                       const struct kms_buf *body)
+                       const struct kms_buf *body, struct secrets *sec)
 {
-    const uint8_t *kue = kue_of(q->psk_id, q->psk_id_len);
+    uint8_t kue1[KMS_KUE_LEN];
+    const uint8_t *kue = psk_key(q->psk_id, q->psk_id_len, q->randrr, kue1);
     struct kms_tgrant *gr = calloc(1, sizeof(*gr));
     KF_CHECK(gr != NULL);
     KF_CHECK(kue != NULL);
     KF_CHECK(strcmp(q->idrkms, FQDN) == 0 && strcmp(q->idrr, IMPU2) == 0 && within_skew(q->ntp));
     KF_CHECK(q->ticket_len == g.mt_len && memcmp(q->ticket, g.mt, g.mt_len) == 0);
     KF_CHECK(kms_ok(kms_rresp_open(req, len, kms_buf_data(body), kms_buf_len(body), kue, gr)));
+    add_secret(sec, gr->mpk, sizeof(gr->mpk));
+    add_secret(sec, gr->tgk, gr->tgk_len);
     KF_CHECK(gr->tgk_len == g.mt_tgk_len && memcmp(gr->tgk, g.mt_tgk, g.mt_tgk_len) == 0);
     KF_CHECK(memcmp(gr->mpk, g.mt_mpk, sizeof(g.mt_mpk)) == 0);
+    kms_wipe(kue1, sizeof(kue1));
     kms_wipe(gr, sizeof(*gr));
     free(gr);
 }
@@ -590,8 +684,10 @@ static int serve_check(struct world *w, const uint8_t *req, size_t len)
     struct kms_service_reply r;
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     struct peeked *p = calloc(1, sizeof(*p));
+    struct secrets *sec = calloc(1, sizeof(*sec));
     uint8_t *q = kf_dup(req, len, 0);
-    KF_CHECK(m != NULL && p != NULL);
+    uint8_t kue1[KMS_KUE_LEN];
+    KF_CHECK(m != NULL && p != NULL && sec != NULL);
     kms_service_reply_init(&r);
     KF_CHECK(kms_ok(kms_service_handle(w->svc, q, len, NOW, &r)));
     KF_CHECK(r.status == 200 || r.status == 400 || r.status == 403);
@@ -599,6 +695,18 @@ static int serve_check(struct world *w, const uint8_t *req, size_t len)
     size_t eo = 0;
     KF_CHECK(kms_ok(kms_mikey_decode(kms_buf_data(&r.body), kms_buf_len(&r.body), m, &eo)));
     peek(q, len, p);
+    /* Ks_NAF, the set-up's Kues and the request's own Kue1 never appear in a reply; what a 200
+     * grants is added by its check. */
+    add_secret(sec, KS_NAF, sizeof(KS_NAF));
+    add_secret(sec, g.kue2, sizeof(g.kue2));
+    add_secret(sec, g.kue3, sizeof(g.kue3));
+    if (p->kind == K_TREQ && kms_kue_psk_is_btid(p->tq.psk_id, p->tq.psk_id_len)) {
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, p->tq.randri, kue1)));
+        add_secret(sec, kue1, sizeof(kue1));
+    } else if (p->kind == K_TRES && kms_kue_psk_is_btid(p->rq.psk_id, p->rq.psk_id_len)) {
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, p->rq.randrr, kue1)));
+        add_secret(sec, kue1, sizeof(kue1));
+    }
     if (r.status != 200) {
         check_error(&r, m);
         KF_CHECK(r.status == 403 || p->kind == K_NONE); /* what peeks well is not malformed */
@@ -607,20 +715,21 @@ static int serve_check(struct world *w, const uint8_t *req, size_t len)
         switch (p->kind) {
         case K_ISSUE:
             KF_CHECK(m->hdr.data_type == KMS_MIKEY_DT_REQUEST_RESP);
-            check_issue(w, q, len, &p->kq, &r.body);
+            check_issue(w, q, len, &p->kq, &r.body, sec);
             break;
         case K_TREQ:
             KF_CHECK(m->hdr.data_type == KMS_MIKEY_DT_REQUEST_RESP);
-            check_treq(q, len, &p->tq, &r.body);
+            check_treq(q, len, &p->tq, &r.body, sec);
             break;
         case K_TRES:
             KF_CHECK(m->hdr.data_type == KMS_MIKEY_DT_RESOLVE_RESP);
-            check_tres(q, len, &p->rq, &r.body);
+            check_tres(q, len, &p->rq, &r.body, sec);
             break;
         default:
             KF_CHECK(!"a 200 for bytes that are no request");
         }
     }
+    check_no_secret(sec, kms_buf_data(&r.body), kms_buf_len(&r.body));
     int status = r.status;
     if (getenv("KMS_FUZZ_TRACE") != NULL) { /* which verdicts a corpus reaches */
         fprintf(stderr, "kms_service: kind %d status %d %s\n", (int)p->kind, status,
@@ -629,7 +738,10 @@ static int serve_check(struct world *w, const uint8_t *req, size_t len)
     kms_service_reply_cleanup(&r);
     KF_CHECK(r.body.d == NULL && kms_buf_len(&r.body) == 0);
     kms_wipe(p, sizeof(*p));
+    kms_wipe(sec, sizeof(*sec));
+    kms_wipe(kue1, sizeof(kue1));
     free(p);
+    free(sec);
     free(m);
     free(q);
     return status;
@@ -651,13 +763,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (p.kind == K_RAW) {
         KF_CHECK(kms_ok(kms_buf_put_bytes(&req, data + 1, size - 1)));
     } else {
-        const uint8_t b1 = size > 1 ? data[1] : 0, b2 = size > 2 ? data[2] : 0;
-        p.mode2 = (sel & 4) != 0;
-        p.dt = (int8_t)b1;
-        p.idri = ID_I[b2 & 3];
-        p.idrr = ID_R[(b2 >> 2) & 3];
-        p.other_kms = (b2 & 0x10) != 0;
-        p.unknown = (b2 & 0x20) != 0;
+        params_of(sel, size > 1 ? data[1] : 0, size > 2 ? data[2] : 0, &p);
         build(&p, &req);
         size_t n = size > 3 ? size - 3 : 0;
         size_t len = mutate(req.d, kms_buf_len(&req), data + 3, n);

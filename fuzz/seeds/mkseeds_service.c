@@ -6,12 +6,13 @@
  * and must get the status named here before it is written (exit 1 otherwise).
  *
  * Selector seeds (a few octets): valid Kue issues in both modes, ticket requests and resolves
- * with both tokens (200), each sent twice (the replay refusal), and the refusals the parameter
- * octets select (stranger IDRi, another KMS, unknown B-TID or token, T outside the skew, a
- * resolve by someone the ticket does not name), plus mutated and re-MACed variants.
- * Raw seeds (octet 0 = 0): whole requests. A Kue issue under the fixed Ks_NAF is valid in any
- * process (200); ticket requests and resolves with an unknown 16-octet token (403: the tokens
- * of this process would be unknown to any other), and malformed bytes (400).
+ * with both tokens and in mode 1 (200), each sent twice (the replay refusal), and the refusals
+ * the parameter octets select (stranger IDRi, another KMS, unknown B-TID or token, T outside
+ * the skew, a resolve by someone the ticket does not name), plus mutated and re-MACed variants.
+ * Raw seeds (octet 0 = 0): whole requests. A Kue issue under the fixed Ks_NAF, and a mode-1
+ * ticket request (Kue1 from the same Ks_NAF), are valid in any process (200); ticket requests
+ * and resolves with an unknown 16-octet token (403: the tokens of this process would be unknown
+ * to any other), and malformed bytes (400).
  *
  * Not a test. Built as build/bin/fuzz_mkseeds_service by every KMS_FUZZ=OFF build:
  *     cmake --build build --target fuzz_mkseeds_service && build/bin/fuzz_mkseeds_service
@@ -50,14 +51,7 @@ static void seed(const char *name, const uint8_t *in, size_t n, int want)
     } else {
         struct kms_buf req;
         struct params p;
-        memset(&p, 0, sizeof(p));
-        p.kind = (enum kind)(in[0] & 3);
-        p.mode2 = (in[0] & 4) != 0;
-        p.dt = n > 1 ? (int8_t)in[1] : 0;
-        p.idri = ID_I[(n > 2 ? in[2] : 0) & 3];
-        p.idrr = ID_R[((n > 2 ? in[2] : 0) >> 2) & 3];
-        p.other_kms = n > 2 && (in[2] & 0x10) != 0;
-        p.unknown = n > 2 && (in[2] & 0x20) != 0;
+        params_of(in[0], n > 1 ? in[1] : 0, n > 2 ? in[2] : 0, &p);
         kms_buf_init(&req, KMS_SERVICE_MSG_MAX, false);
         build(&p, &req);
         size_t len = mutate(req.d, kms_buf_len(&req), in + 3, n > 3 ? n - 3 : 0);
@@ -142,6 +136,16 @@ int main(int argc, char **argv)
     SEED("sel_tres_mode2_twice", 200, 0x17, 0x00, 0x00);
     SEED("sel_tres_not_the_responder", 403, 0x03, 0x00, 0x04);
     SEED("sel_tres_other_kms", 403, 0x03, 0x00, 0x10);
+    /* Mode 1: the B-TID as IDRpsk, Kue1 from the message's RAND. */
+    SEED("sel_treq_mode1", 200, 0x22, 0x00, 0x00);
+    SEED("sel_treq_mode1_twice_impi", 200, 0x32, 0x00, 0x01);
+    SEED("sel_treq_mode1_unknown_btid", 403, 0x22, 0x00, 0x20);
+    SEED("sel_treq_mode1_idri_stranger", 403, 0x22, 0x00, 0x03);
+    SEED("sel_tres_mode1", 200, 0x23, 0x00, 0x00);
+    /* A mode-1 request with RANDRi changed after the build: re-MACed under the Kue1 of the new
+     * RAND, still valid; without the re-MAC, the MAC fails. */
+    SEED("mut_treq_mode1_remac_rand", 200, 0x22, 0x00, 0x00, 0x00, 0x20, 0x5a);
+    SEED("mut_treq_mode1_rand_no_remac", 403, 0x2a, 0x00, 0x00, 0x00, 0x20, 0x5a);
     /* Mutated: T's fraction (re-MACed: still a valid request), T's seconds without re-MAC (the
      * MAC fails), and a deleted header octet (no longer decodes). */
     SEED("mut_treq_remac_t_fraction", 200, 0x02, 0x00, 0x00, 0x00, 0x13, 0x5a);
@@ -164,6 +168,10 @@ int main(int argc, char **argv)
     p.kind = K_TRES;
     p.mode2 = false;
     raw_seed("raw_tres_unknown_token", &p, 0, 403);
+    p.kind = K_TREQ;
+    p.unknown = false;
+    p.mode1 = true;
+    raw_seed("raw_treq_mode1", &p, 0, 200);
     SEED("raw_junk", 400, 0x00, 0x01, 0x02, 0x03);
     SEED("raw_empty", 400, 0x00);
     printf("fuzz_mkseeds_service: %d seeds written under %s/kms_service\n", n_written, out_dir);
