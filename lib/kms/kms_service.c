@@ -148,20 +148,27 @@ struct replay_ctx {
     const uint8_t *rand;
     size_t rand_len;
     uint64_t ts, now;
+    struct kms_replay_pair pair; /* set by the check, used by the commit */
+    bool checked;
 };
 
 static kms_result replay_check(void *ctx, const struct kms_mikey_msg *m)
 {
     (void)m;
     struct replay_ctx *c = ctx;
-    return kms_replay_check(c->rg, c->token_id, c->rand, c->rand_len, c->ts, c->now);
+    KMS_TRY(kms_replay_pair_of(c->rg, c->token_id, c->rand, c->rand_len, c->ts, c->now, &c->pair));
+    KMS_TRY(kms_replay_check_pair(c->rg, &c->pair, c->ts, c->now));
+    c->checked = true;
+    return KMS_RESULT_OK;
 }
 
+/* kms_mikey_open commits only after the check passed; anything else is a bug. */
 static kms_result replay_commit(void *ctx, const struct kms_mikey_msg *m)
 {
     (void)m;
     struct replay_ctx *c = ctx;
-    return kms_replay_commit(c->rg, c->token_id, c->rand, c->rand_len, c->ts, c->now);
+    KMS_ENSURE(c->checked, KMS_ERR_INTERNAL);
+    return kms_replay_commit_pair(c->rg, &c->pair, c->ts, c->now);
 }
 
 /* ---- Kue issue ---- */
@@ -454,11 +461,15 @@ static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size
     /* The media keys, sealed with the responder's identity for its resolve. */
     m->kind = KMS_TICKET_MEDIA;
     m->expires = now + s->cfg.ticket_lifetime;
-    KMS_TRY_OUT(rc, kms_random(m->token_id, sizeof(m->token_id)));
     m->tgk_len = 16; /* an SRTP master key for AES-128 */
-    KMS_TRY_OUT(rc, kms_random(m->tgk, m->tgk_len));
     m->mpk_len = KMS_TMSG_MPK_LEN;
-    KMS_TRY_OUT(rc, kms_random(m->mpk, m->mpk_len));
+    /* One draw for the ticket id, TGK and MPK (each DRBG call has a fixed cost). */
+    uint8_t rnd[sizeof(m->token_id) + 16 + KMS_TMSG_MPK_LEN];
+    KMS_TRY_OUT(rc, kms_random(rnd, sizeof(rnd)));
+    memcpy(m->token_id, rnd, sizeof(m->token_id));
+    memcpy(m->tgk, rnd + sizeof(m->token_id), m->tgk_len);
+    memcpy(m->mpk, rnd + sizeof(m->token_id) + 16, m->mpk_len);
+    kms_wipe(rnd, sizeof(rnd));
     kms_result idr = kms_ticket_ident_set(&m->initiator, q->idri);
     if (kms_ok(idr)) {
         idr = kms_ticket_ident_set(&m->responder[0], q->idrr);
@@ -579,20 +590,24 @@ kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t 
     }
     kms_result rc = KMS_RC_INIT;
     struct kms_kue_request kq;
-    struct kms_treq *tq = calloc(1, sizeof(*tq));
-    struct kms_tres *rq = calloc(1, sizeof(*rq));
+    struct kms_treq *tq = NULL;
+    struct kms_tres *rq = NULL;
     size_t eo = 0, eo2 = 0;
-    KMS_ENSURE_OUT(rc, tq != NULL && rq != NULL, KMS_ERR_NOMEM);
-    /* Which exchange: the data type and the ticket type tell (each peek refuses the others). */
+    /* Which exchange: the data type and the ticket type tell (each peek refuses the others,
+     * and zeroes what it is given first, so plain malloc is enough). */
     kms_result pr = kms_kue_request_peek(req, len, &kq, &eo);
     if (kms_ok(pr)) {
         rc = kue_issue(s, req, len, &kq, now, r);
         goto out;
     }
+    tq = malloc(sizeof(*tq));
+    KMS_ENSURE_OUT(rc, tq != NULL, KMS_ERR_NOMEM);
     if (kms_ok(kms_treq_peek(req, len, tq, &eo2))) {
         rc = ticket_request(s, req, len, tq, now, r);
         goto out;
     }
+    rq = malloc(sizeof(*rq));
+    KMS_ENSURE_OUT(rc, rq != NULL, KMS_ERR_NOMEM);
     if (kms_ok(kms_tres_peek(req, len, rq, &eo2))) {
         rc = ticket_resolve(s, req, len, rq, now, r);
         goto out;

@@ -252,43 +252,49 @@ static kms_result check_locked(struct kms_replay *rg, const uint64_t fp[2], uint
     return KMS_RESULT_OK;
 }
 
-/* What check and commit share: the arguments, the time checks (before the HMAC, so a stale
- * request costs no MAC), the fingerprint (outside the lock: the keyed context is only ever
- * copied), then under the lock the checks again and the lookup. On success the lock is HELD
- * (*locked set) and *slot is the pair's slot; the caller releases it. */
-static kms_result locate(struct kms_replay *rg, const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
-                         const uint8_t *rand, size_t rand_len, uint64_t ts, uint64_t now,
-                         uint64_t fp[2], size_t *slot, bool *locked)
+kms_result kms_replay_pair_of(struct kms_replay *rg,
+                              const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN], const uint8_t *rand,
+                              size_t rand_len, uint64_t ts, uint64_t now,
+                              struct kms_replay_pair *out)
 {
+    KMS_ENSURE_REF(out);
+    memset(out, 0, sizeof(*out));
     KMS_TRY(check_args(rg, token_id, rand, rand_len));
+    /* The time checks first, so that a stale request costs no MAC. */
     KMS_TRY(kms_replay_check_time(rg, ts, now));
-    KMS_TRY(fingerprint(rg, token_id, rand, rand_len, fp));
-    KMS_ENSURE(pthread_mutex_lock(&rg->lock) == 0, KMS_ERR_INTERNAL);
-    *locked = true;
-    return check_locked(rg, fp, ts, now, slot);
+    return fingerprint(rg, token_id, rand, rand_len, out->fp);
 }
 
-kms_result kms_replay_check(struct kms_replay *rg, const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
-                            const uint8_t *rand, size_t rand_len, uint64_t ts, uint64_t now)
+/* Under the lock (taken here; on success it is HELD, *locked set, and the caller releases it):
+ * the time checks again and the lookup; *slot is the pair's slot. */
+static kms_result locate(struct kms_replay *rg, const struct kms_replay_pair *pair, uint64_t ts,
+                         uint64_t now, size_t *slot, bool *locked)
 {
-    uint64_t fp[2] = {0, 0};
+    KMS_ENSURE(rg != NULL && pair != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(pthread_mutex_lock(&rg->lock) == 0, KMS_ERR_INTERNAL);
+    *locked = true;
+    return check_locked(rg, pair->fp, ts, now, slot);
+}
+
+kms_result kms_replay_check_pair(struct kms_replay *rg, const struct kms_replay_pair *pair,
+                                 uint64_t ts, uint64_t now)
+{
     bool locked = false;
     size_t slot = 0;
-    kms_result rc = locate(rg, token_id, rand, rand_len, ts, now, fp, &slot, &locked);
+    kms_result rc = locate(rg, pair, ts, now, &slot, &locked);
     if (locked) {
         pthread_mutex_unlock(&rg->lock);
     }
     return rc;
 }
 
-kms_result kms_replay_commit(struct kms_replay *rg, const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
-                             const uint8_t *rand, size_t rand_len, uint64_t ts, uint64_t now)
+kms_result kms_replay_commit_pair(struct kms_replay *rg, const struct kms_replay_pair *pair,
+                                  uint64_t ts, uint64_t now)
 {
     kms_result rc = KMS_RC_INIT;
-    uint64_t fp[2] = {0, 0};
     bool locked = false;
     size_t slot = 0;
-    KMS_TRY_OUT(rc, locate(rg, token_id, rand, rand_len, ts, now, fp, &slot, &locked));
+    KMS_TRY_OUT(rc, locate(rg, pair, ts, now, &slot, &locked));
 
     const uint64_t expiry = sat_add(ts, rg->skew);
     if (rg->slots[slot].expiry != 0) {
@@ -307,10 +313,10 @@ kms_result kms_replay_commit(struct kms_replay *rg, const uint8_t token_id[KMS_R
             rg->last_sweep = now;
         }
         KMS_ENSURE_OUT(rc, rg->count < rg->max_entries, KMS_ERR_REPLAY_FULL);
-        slot = find_slot(rg, fp); /* the sweep may have moved the chain's end */
+        slot = find_slot(rg, pair->fp); /* the sweep may have moved the chain's end */
     }
-    rg->slots[slot].fp[0] = fp[0];
-    rg->slots[slot].fp[1] = fp[1];
+    rg->slots[slot].fp[0] = pair->fp[0];
+    rg->slots[slot].fp[1] = pair->fp[1];
     rg->slots[slot].expiry = expiry;
     rg->count++;
     rc = KMS_RESULT_OK;
@@ -319,6 +325,22 @@ out:
         pthread_mutex_unlock(&rg->lock);
     }
     return rc;
+}
+
+kms_result kms_replay_check(struct kms_replay *rg, const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
+                            const uint8_t *rand, size_t rand_len, uint64_t ts, uint64_t now)
+{
+    struct kms_replay_pair pair;
+    KMS_TRY(kms_replay_pair_of(rg, token_id, rand, rand_len, ts, now, &pair));
+    return kms_replay_check_pair(rg, &pair, ts, now);
+}
+
+kms_result kms_replay_commit(struct kms_replay *rg, const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
+                             const uint8_t *rand, size_t rand_len, uint64_t ts, uint64_t now)
+{
+    struct kms_replay_pair pair;
+    KMS_TRY(kms_replay_pair_of(rg, token_id, rand, rand_len, ts, now, &pair));
+    return kms_replay_commit_pair(rg, &pair, ts, now);
 }
 
 size_t kms_replay_count(struct kms_replay *rg)

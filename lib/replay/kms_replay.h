@@ -68,6 +68,24 @@ KMS_MUST_CHECK kms_result kms_replay_commit(struct kms_replay *rg,
                                             const uint8_t *rand, size_t rand_len, uint64_t ts,
                                             uint64_t now);
 
+/* The same two steps for a caller that checks and then commits one pair: the pair's keyed
+ * fingerprint is computed once (the arguments and the time checks first: a stale request costs
+ * no MAC), then kms_replay_check_pair / kms_replay_commit_pair behave as kms_replay_check /
+ * kms_replay_commit with the same ts and now. */
+struct kms_replay_pair {
+    uint64_t fp[2];
+};
+KMS_MUST_CHECK kms_result kms_replay_pair_of(struct kms_replay *rg,
+                                             const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
+                                             const uint8_t *rand, size_t rand_len, uint64_t ts,
+                                             uint64_t now, struct kms_replay_pair *out);
+KMS_MUST_CHECK kms_result kms_replay_check_pair(struct kms_replay *rg,
+                                                const struct kms_replay_pair *pair, uint64_t ts,
+                                                uint64_t now);
+KMS_MUST_CHECK kms_result kms_replay_commit_pair(struct kms_replay *rg,
+                                                 const struct kms_replay_pair *pair, uint64_t ts,
+                                                 uint64_t now);
+
 /* Entries held now. */
 size_t kms_replay_count(struct kms_replay *rg);
 
