@@ -361,11 +361,37 @@ static kms_result msg_keys(enum kms_mikey_prf_alg prf, const uint8_t *inkey, siz
         {KMS_MIKEY_C_MSG_AUTH, k->auth, auth_len},
         {KMS_MIKEY_C_MSG_SALT, k->salt, salt_len},
     };
-    for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-        if (jobs[i].len > 0) {
-            set_constant(l, jobs[i].constant);
-            KMS_TRY(kms_mikey_derive(prf, inkey, inkey_len, l, jobs[i].out, jobs[i].len));
+    if (inkey_len > PRF_CHUNK) {
+        for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+            if (jobs[i].len > 0) {
+                set_constant(l, jobs[i].constant);
+                KMS_TRY(kms_mikey_derive(prf, inkey, inkey_len, l, jobs[i].out, jobs[i].len));
+            }
         }
+    } else {
+        /* One chunk (every key we use is at most 256 bits): one context keyed once serves the
+         * three derivations, which differ only in the label's constant. */
+        const char *digest = NULL;
+        size_t hlen = 0;
+        uint8_t a[HMAC_MAX], blk[HMAC_MAX];
+        KMS_TRY(prf_digest(prf, &digest, &hlen));
+        EVP_MAC_CTX *ctx = kms_hmac_ctx_new(digest);
+        KMS_ENSURE(ctx != NULL, KMS_ERR_CRYPTO);
+        kms_result rc = KMS_RESULT_OK;
+        if (EVP_MAC_init(ctx, inkey, inkey_len, NULL) != 1) {
+            rc = KMS_ERR(KMS_ERR_CRYPTO);
+        }
+        for (size_t i = 0; kms_ok(rc) && i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+            if (jobs[i].len > 0) {
+                set_constant(l, jobs[i].constant);
+                memset(jobs[i].out, 0, jobs[i].len);
+                rc = p_xor(ctx, l->b, l->len, hlen, jobs[i].out, jobs[i].len, a, blk);
+            }
+        }
+        EVP_MAC_CTX_free(ctx); /* cleanses the keyed state */
+        kms_wipe(a, sizeof(a));
+        kms_wipe(blk, sizeof(blk));
+        KMS_TRY(rc);
     }
     k->encr_len = encr_len;
     k->auth_len = auth_len;
