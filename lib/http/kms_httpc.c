@@ -2,6 +2,10 @@
 #include "http/kms_httpc.h"
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,4 +277,54 @@ void kms_httpc_resp_cleanup(struct kms_httpc_resp *resp)
     forget_headers(resp);
     kms_buf_cleanup(&resp->body);
     resp->status = 0;
+}
+
+/* ---- start-up checks of the TLS files ---- */
+
+static FILE *open_pem(const char *path)
+{
+    return fopen(path, "re");
+}
+
+kms_result kms_httpc_check_files(const struct kms_httpc_cfg *cfg, const char **which)
+{
+    KMS_ENSURE(cfg != NULL && which != NULL, KMS_ERR_ARG);
+    *which = NULL;
+    kms_result rc = KMS_RC_INIT;
+    X509 *cert = NULL, *ca = NULL;
+    EVP_PKEY *key = NULL;
+    FILE *f = NULL;
+    if (cfg->ca_file != NULL) {
+        *which = "ca";
+        f = open_pem(cfg->ca_file);
+        KMS_ENSURE_OUT(rc, f != NULL, KMS_ERR_IO);
+        ca = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        KMS_ENSURE_OUT(rc, ca != NULL, KMS_ERR_MALFORMED);
+    }
+    if (cfg->cert_file != NULL) {
+        *which = "cert";
+        f = open_pem(cfg->cert_file);
+        KMS_ENSURE_OUT(rc, f != NULL, KMS_ERR_IO);
+        cert = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        KMS_ENSURE_OUT(rc, cert != NULL, KMS_ERR_MALFORMED);
+    }
+    if (cfg->key_file != NULL) {
+        *which = "key";
+        f = open_pem(cfg->key_file);
+        KMS_ENSURE_OUT(rc, f != NULL, KMS_ERR_IO);
+        key = PEM_read_PrivateKey(f, NULL, NULL, NULL); /* no passphrase prompt: NULL cb */
+        fclose(f);
+        KMS_ENSURE_OUT(rc, key != NULL, KMS_ERR_MALFORMED);
+        KMS_ENSURE_OUT(rc, cert == NULL || X509_check_private_key(cert, key) == 1, KMS_ERR_ARG);
+    }
+    *which = NULL;
+    rc = KMS_RESULT_OK;
+out:
+    ERR_clear_error();
+    X509_free(ca);
+    X509_free(cert);
+    EVP_PKEY_free(key); /* frees (and cleanses) the key material */
+    return rc;
 }

@@ -66,6 +66,14 @@ KMS_MUST_CHECK kms_result kms_httpc_request(const struct kms_httpc_cfg *cfg,
                                             const struct kms_httpc_req *req,
                                             struct kms_httpc_resp *resp);
 
+/* Checks, before any request, that the TLS files of cfg can be used: ca_file holds at least one
+ * PEM certificate, cert_file a PEM certificate and key_file a PEM private key that belongs to it
+ * (each only when set). On failure *which names the option's file that is at fault ("ca",
+ * "cert" or "key"): KMS_ERR_IO when it cannot be read, KMS_ERR_MALFORMED when it holds no such
+ * PEM object, KMS_ERR_ARG when the key is not the certificate's. */
+KMS_MUST_CHECK kms_result kms_httpc_check_files(const struct kms_httpc_cfg *cfg,
+                                                const char **which);
+
 /* Frees the body (wiping it: a Zn answer carries Ks_NAF) and the captured headers. */
 void kms_httpc_resp_cleanup(struct kms_httpc_resp *resp);
 

@@ -22,6 +22,7 @@
 #include "keyring/kms_keyring.h"
 #include "keyring/kms_keystore.h"
 #include "kms/kms_service.h"
+#include "http/kms_httpc.h"
 #include "replay/kms_replay.h"
 #include "store/kms_store.h"
 #include "util/kms_log.h"
@@ -59,7 +60,9 @@ static const char usage[] =
     "  --log-level LEVEL       default info\n"
     "\n"
     "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
-    "serving. SIGTERM or SIGINT stops it (exit 0). Exit 2 on bad usage, 3 when it cannot start.\n";
+    "serving. SIGTERM or SIGINT stops it (exit 0). Exit 2 on bad usage (also a KEK file or Zn\n"
+    "TLS file that cannot be read, holds no PEM object, or a key that is not the certificate's),\n"
+    "3 when it cannot start.\n";
 
 struct kmsd {
     struct kms_service *svc;
@@ -277,6 +280,28 @@ int main(int argc, char **argv)
     if (n <= 0 || (size_t)n >= sizeof(zn_url) || strncmp(a.val[O_ZN], "https://", 8) != 0) {
         rc = cli_usage_error(&a, "--bsf-zn: an https:// URL");
         goto out;
+    }
+    {
+        /* A Zn client that could never connect is a start-up failure, not a 503 per request. */
+        struct kms_httpc_cfg tls = {
+            .ca_file = a.val[O_ZCA], .cert_file = a.val[O_ZCERT], .key_file = a.val[O_ZKEY]};
+        const char *which = NULL;
+        r = kms_httpc_check_files(&tls, &which);
+        if (!kms_ok(r)) {
+            bool ca = which != NULL && strcmp(which, "ca") == 0;
+            bool cert = which != NULL && strcmp(which, "cert") == 0;
+            const char *opt = ca ? "--zn-ca" : cert ? "--zn-cert" : "--zn-key";
+            kms_log(KMS_LOG_ERROR, "%s %s: %s", opt,
+                    ca     ? a.val[O_ZCA]
+                    : cert ? a.val[O_ZCERT]
+                           : a.val[O_ZKEY],
+                    r.err == KMS_ERR_IO          ? "cannot be read"
+                    : r.err == KMS_ERR_MALFORMED ? "holds no PEM certificate or private key"
+                    : r.err == KMS_ERR_ARG       ? "is not the private key of --zn-cert"
+                                                 : kms_strerror(r.err));
+            rc = CLI_EXIT_USAGE;
+            goto out;
+        }
     }
     struct kms_zn_client_cfg zc = {.url = zn_url,
                                    .ca_file = a.val[O_ZCA],

@@ -121,6 +121,31 @@ post() { # file -> HTTP status
         --data-binary "@$1" "http://localhost:$KMS/mikey"
 }
 
+# Zn TLS files that cannot work are a start-up failure (exit 2, the option named), not a 503
+# on every request.
+badstart() { # expected-option, then the three files
+    o=$1
+    "$K" --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" --zn-cert "$2" \
+        --zn-key "$3" --zn-ca "$4" --keyring "$tmp/keyring" --kek-file "$tmp/kek" \
+        --state-db "$tmp/state.db" 2>"$tmp/bad.log" &
+    bp=$!
+    i=0
+    while kill -0 $bp 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    if kill -0 $bp 2>/dev/null; then
+        kill -9 $bp
+        bad "kmsd started with a bad $o"
+        return
+    fi
+    wait $bp
+    st=$?
+    [ $st -eq 2 ] && grep -q -- "$o" "$tmp/bad.log" && ok || bad "bad $o: exit $st, $(cat "$tmp/bad.log")"
+}
+P="$tmp/pki"
+badstart --zn-cert "$tmp/nonexistent.crt" "$P/naf.key" "$P/ca.crt"
+badstart --zn-key "$P/naf.crt" "$P/other.key" "$P/ca.crt"
+badstart --zn-ca "$P/naf.crt" "$P/naf.key" "$tmp/kek"
+badstart --zn-key "$P/naf.crt" "$P/naf.crt" "$P/ca.crt"
+
 mkdir -p "$tmp/ue" "$tmp/ue-b" "$tmp/tr3" "$tmp/tr2"
 "$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim" --state "$tmp/ue" >/dev/null ||
     bad "bootstrap"
