@@ -21,6 +21,10 @@ and runs them with the arguments given:
   --rounds N   interleaved rounds, figures are medians (default 5)
 'bench/run.sh mikey --help' shows a program's own help.
 
+The daemons' load benchmarks have their own scripts (they start the servers and nginx, the
+baseline): bench/run_bsf.sh (GBA bootstraps) and bench/run_kms.sh (the KMS in its three
+modes, and the state a mode leaves: --fill). Each takes --help.
+
 Prints name=value lines on stdout (the human tables' lines start with '#'); build output
 goes to stderr. With all, each program prints its own table and keys, and the keys they share
 (openssl_version, seconds_per_case, rounds) appear once per program with the same values.
