@@ -19,9 +19,36 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
 
 /* curl_global_init is not thread-safe; run it once for the process. It is never undone:
  * curl_global_cleanup would race with requests still running in other threads. */
+static pthread_key_t handle_key;
+
+static void free_handle(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
 static void global_init(void)
 {
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (global_rc == CURLE_OK && pthread_key_create(&handle_key, free_handle) != 0) {
+        global_rc = CURLE_FAILED_INIT;
+    }
+}
+
+/* This thread's easy handle, reset to the defaults (its connection and TLS session caches
+ * stay); NULL when none can be made. */
+static CURL *thread_handle(void)
+{
+    CURL *h = pthread_getspecific(handle_key);
+    if (h != NULL) {
+        curl_easy_reset(h);
+        return h;
+    }
+    h = curl_easy_init();
+    if (h != NULL && pthread_setspecific(handle_key, h) != 0) {
+        curl_easy_cleanup(h);
+        h = NULL;
+    }
+    return h;
 }
 
 struct call {
@@ -196,7 +223,7 @@ kms_result kms_httpc_request(const struct kms_httpc_cfg *cfg, const struct kms_h
     KMS_ENSURE(pthread_once(&global_once, global_init) == 0 && global_rc == CURLE_OK, KMS_ERR_HTTP);
 
     struct call c = {.req = req, .resp = resp, .fail = KMS_OK, .last_wanted = -1};
-    h = curl_easy_init();
+    h = thread_handle();
     KMS_ENSURE_OUT(rc, h != NULL, KMS_ERR_NOMEM);
     SETOPT(rc, h, CURLOPT_URL, req->url);
     SETOPT(rc, h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -265,7 +292,10 @@ out:
         kms_buf_reset(&resp->body);
     }
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    if (h != NULL) {
+        /* Drop the pointers into this call's stack before the handle outlives it. */
+        curl_easy_reset(h);
+    }
     return rc;
 }
 

@@ -3,10 +3,11 @@
  * kms_httpc: one HTTP(S) request over libcurl (OpenSSL backend), for the KMS's Zn client and
  * the UE side of Ub and MIKEY.
  *
- * Every request uses its own curl easy handle, made and freed inside the call: no connection
- * reuse, but no shared state between threads either (the only process-wide step, curl's global
- * init, runs once under pthread_once). Zn and Ub traffic is a few requests per bootstrap, so a
- * fresh TLS handshake each time is cheap next to the simplicity.
+ * Each thread keeps one curl easy handle (reset between requests, freed when the thread exits),
+ * so that its connections and TLS sessions are reused: libcurl only reuses a connection whose
+ * TLS settings (CA, client certificate) match the request's. No state is shared between threads
+ * (curl's global init runs once under pthread_once). A fresh mutual-TLS handshake per Zn query
+ * cost the KMS about 2.4 ms of CPU per mode-1 exchange (bench_kms), hence the reuse.
  *
  * Fixed policy, not configurable: server certificates are always verified (chain and host name);
  * redirects are never followed; proxies from the environment (http_proxy, ...) are ignored;
