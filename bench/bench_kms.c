@@ -621,7 +621,7 @@ static void *worker_main(void *arg)
 }
 
 struct phase_result {
-    double ops_per_s, elapsed, server_cpu;
+    double ops_per_s, elapsed, server_cpu, client_cpu;
     uint64_t ok, fail[BENCH_F_N];
 };
 
@@ -652,6 +652,7 @@ static void run_phase(struct shared *sh, enum kcase k, double seconds, struct ph
     long pid = k == C_BASE ? o->base_pid : o->kms_pid;
     pthread_barrier_wait(&sh->start);
     double s0 = bench_proc_cpu(pid), t0 = bench_now(CLOCK_MONOTONIC);
+    double c0 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
     if (seconds > 0) {
         bench_sleep(seconds);
         atomic_store(&sh->stop, true);
@@ -665,6 +666,7 @@ static void run_phase(struct shared *sh, enum kcase k, double seconds, struct ph
         }
     }
     double t1 = bench_now(CLOCK_MONOTONIC), s1 = bench_proc_cpu(pid);
+    double c1 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
     pthread_barrier_destroy(&sh->start);
     for (unsigned i = 0; i < o->threads; i++) {
         sh->verified += w[i].verified;
@@ -683,6 +685,7 @@ static void run_phase(struct shared *sh, enum kcase k, double seconds, struct ph
     out->elapsed = t1 - t0;
     out->ops_per_s = (double)out->ok / out->elapsed;
     out->server_cpu = s0 >= 0 && s1 >= 0 ? s1 - s0 : -1;
+    out->client_cpu = c1 - c0; /* includes the threads' start-up, not the prebuilding */
 }
 
 /* Untimed: every thread bootstraps once (subscriber N-1-t, outside mode 1's usual start) and
@@ -853,7 +856,7 @@ int main(int argc, char **argv)
 
     const unsigned n = o.rounds;
     static double rate[C_N][BENCH_MAX_ROUNDS], ratio[C_N][BENCH_MAX_ROUNDS];
-    double cpu[C_N] = {0};
+    double cpu[C_N] = {0}, ccpu[C_N] = {0};
     uint64_t ops[C_N] = {0}, fails[C_N][BENCH_F_N];
     bool cpu_ok[C_N];
     memset(fails, 0, sizeof(fails));
@@ -871,6 +874,7 @@ int main(int argc, char **argv)
             rate[k][r] = p.ops_per_s;
             ops[k] += p.ok;
             cpu[k] += p.server_cpu;
+            ccpu[k] += p.client_cpu;
             cpu_ok[k] = cpu_ok[k] && p.server_cpu >= 0;
             for (int f = 0; f < BENCH_F_N; f++) {
                 fails[k][f] += p.fail[f];
@@ -916,6 +920,9 @@ int main(int argc, char **argv)
         }
         if (cpu_ok[k] && ops[k] > 0) {
             printf("%s_server_cpu_us=%.1f\n", c, cpu[k] * 1e6 / (double)ops[k]);
+        }
+        if (ops[k] > 0) {
+            printf("%s_client_cpu_us=%.1f\n", c, ccpu[k] * 1e6 / (double)ops[k]);
         }
         for (int f = 0; f < BENCH_F_N; f++) {
             total_fail += fails[k][f];

@@ -14,15 +14,16 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "gba/kms_zn_client.h"
+#include "http/kms_httpc.h"
 #include "http/kms_httpd.h"
 #include "imskms/imskms.h"
 #include "keyring/kms_keyring.h"
 #include "keyring/kms_keystore.h"
 #include "kms/kms_service.h"
-#include "http/kms_httpc.h"
 #include "replay/kms_replay.h"
 #include "store/kms_store.h"
 #include "util/kms_log.h"
@@ -34,7 +35,7 @@ static const char usage[] =
     "                   --keyring PATH (--kek-file FILE | --hsm URI [--kek-file FILE])\n"
     "                   --state-db PATH [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
     "                   [--ticket-lifetime SECONDS] [--skew SECONDS]\n"
-    "                   [--log-level error|warn|info|debug]\n"
+    "                   [--log-level error|warn|info|debug] [--threads N]\n"
     "\n"
     "The KMS: POST /mikey (MIKEY-TICKET over HTTP, application/mikey both ways). Interfaces:\n"
     "docs/api.md; message profile: docs/protocol.md.\n"
@@ -58,6 +59,7 @@ static const char usage[] =
     "  --skew SECONDS          allowed clock skew of request timestamps (default 60); after a\n"
     "                          start, requests stamped earlier than start + skew are refused\n"
     "  --log-level LEVEL       default info\n"
+    "  --threads N             HTTP worker threads, 1..64 (default: the number of online CPUs)\n"
     "\n"
     "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
     "serving. SIGTERM or SIGINT stops it (exit 0). Exit 2 on bad usage (also a KEK file or Zn\n"
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
         O_TICKET,
         O_SKEW,
         O_LOG,
+        O_THREADS,
         N_OPTS
     };
     static const struct cli_opt opts[N_OPTS] = {
@@ -185,6 +188,7 @@ int main(int argc, char **argv)
         {"keyring", true, false},         {"kek-file", true, false}, {"hsm", true, false},
         {"state-db", true, false},        {"modes", true, false},    {"kue-lifetime", true, false},
         {"ticket-lifetime", true, false}, {"skew", true, false},     {"log-level", true, false},
+        {"threads", true, false},
     };
     static const char *const required[] = {"listen", "fqdn",  "bsf-zn", "zn-cert",
                                            "zn-key", "zn-ca", "keyring"};
@@ -227,6 +231,18 @@ int main(int argc, char **argv)
         return cli_usage_error(&a, "mode 2 keeps Kue records sealed under --kek-file: give it");
     }
     enum kms_log_level lvl = KMS_LOG_INFO;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t threads = ncpu >= 1 && ncpu <= 64 ? (uint64_t)ncpu : 2;
+    if (a.val[O_THREADS] != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long t = strtoull(a.val[O_THREADS], &end, 10);
+        if (errno != 0 || end == a.val[O_THREADS] || *end != '\0' || t < 1 || t > 64 ||
+            a.val[O_THREADS][0] == '-') {
+            return cli_usage_error(&a, "--threads: a number from 1 to 64");
+        }
+        threads = t;
+    }
     if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &lvl)) {
         return cli_usage_error(&a, "--log-level: one of error, warn, info, debug");
     }
@@ -327,7 +343,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     struct kms_httpd_cfg hc = {
-        .listen = a.val[O_LISTEN], .max_body = KMS_SERVICE_MSG_MAX, .threads = 4};
+        .listen = a.val[O_LISTEN], .max_body = KMS_SERVICE_MSG_MAX, .threads = (unsigned)threads};
     if (!kms_ok(r = kms_httpd_start(&hc, handler, &d, &httpd))) {
         rc = fail("--listen", r);
         goto out;

@@ -145,6 +145,18 @@ badstart --zn-cert "$tmp/nonexistent.crt" "$P/naf.key" "$P/ca.crt"
 badstart --zn-key "$P/naf.crt" "$P/other.key" "$P/ca.crt"
 badstart --zn-ca "$P/naf.crt" "$P/naf.key" "$tmp/kek"
 badstart --zn-key "$P/naf.crt" "$P/naf.crt" "$P/ca.crt"
+# Bad values of the other options: one line naming the option, exit 2.
+for bad in "--modes 4" "--modes 2,2" "--modes ,3" "--modes 1,2,3," "--threads 0" "--threads 65" \
+    "--threads x"; do
+    # shellcheck disable=SC2086 # two words on purpose
+    "$K" --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" --zn-cert "$P/naf.crt" \
+        --zn-key "$P/naf.key" --zn-ca "$P/ca.crt" --keyring "$tmp/keyring" --kek-file "$tmp/kek" \
+        --state-db "$tmp/state.db" $bad 2>"$tmp/bad.log"
+    st=$?
+    opt=${bad%% *}
+    [ $st -eq 2 ] && grep -q -- "$opt" "$tmp/bad.log" && [ "$(wc -l <"$tmp/bad.log")" -eq 1 ] && ok ||
+        bad "kmsd $bad: exit $st, $(cat "$tmp/bad.log")"
+done
 
 mkdir -p "$tmp/ue" "$tmp/ue-b" "$tmp/tr3" "$tmp/tr2"
 "$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim" --state "$tmp/ue" >/dev/null ||
