@@ -5,18 +5,20 @@ set -uo pipefail
 
 usage() {
   cat <<USAGE
-usage: bench/run.sh [crypto|mikey|replay|ticket|all] [--seconds S] [--rounds N]
+usage: bench/run.sh [crypto|mikey|replay|ticket|service|all] [--seconds S] [--rounds N]
        bench/run.sh --help
 
 Configures build/ with the default preset (cmake --preset default, once), builds the chosen
-benchmark targets (cmake --build build -j2 --target bench_crypto bench_mikey bench_replay bench_ticket)
-and runs them with the arguments given:
+benchmark targets (cmake --build build -j2 --target bench_crypto bench_mikey bench_replay
+bench_ticket bench_service) and runs them with the arguments given:
   crypto       build/bin/bench_crypto: Milenage vectors and Ks_NAF derivations
   mikey        build/bin/bench_mikey: REQUEST_INIT_PSK build+seal, open, and both
   replay       build/bin/bench_replay: replay-guard commits at 10, 50 and 99 % live fill
   ticket       build/bin/bench_ticket: sealed tickets sealed and opened, file keystore and
                PKCS#11 (a private SoftHSM2 token set up here), beside raw AES-256-GCM
-  all          all four in that order (the default when no program is named)
+  service      build/bin/bench_service: the KMS request handler alone (no HTTP), ticket
+               requests in modes 3 and 2, in HMAC-SHA-256s
+  all          all five in that order (the default when no program is named)
   --seconds S  time per case per round (default 0.2)
   --rounds N   interleaved rounds, figures are medians (default 5)
 'bench/run.sh mikey --help' shows a program's own help.
@@ -34,13 +36,14 @@ benchmark never fails a build.
 USAGE
 }
 
-progs=(bench_crypto bench_mikey bench_replay bench_ticket)
+progs=(bench_crypto bench_mikey bench_replay bench_ticket bench_service)
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   crypto) progs=(bench_crypto); shift ;;
   mikey) progs=(bench_mikey); shift ;;
   replay) progs=(bench_replay); shift ;;
   ticket) progs=(bench_ticket); shift ;;
+  service) progs=(bench_service); shift ;;
   all) shift ;;
 esac
 
