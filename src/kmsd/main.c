@@ -36,6 +36,7 @@ static const char usage[] =
     "                   --state-db PATH [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
     "                   [--ticket-lifetime SECONDS] [--skew SECONDS]\n"
     "                   [--log-level error|warn|info|debug] [--threads N]\n"
+    "                   [--replay-entries N]\n"
     "\n"
     "The KMS: POST /mikey (MIKEY-TICKET over HTTP, application/mikey both ways). Interfaces:\n"
     "docs/api.md; message profile: docs/protocol.md.\n"
@@ -60,6 +61,9 @@ static const char usage[] =
     "                          start, requests stamped earlier than start + skew are refused\n"
     "  --log-level LEVEL       default info\n"
     "  --threads N             HTTP worker threads, 1..64 (default: the number of online CPUs)\n"
+    "  --replay-entries N      replay cache size, 1000..100000000 (default 1000000; 48 bytes\n"
+    "                          each, allocated at start): an entry lives about --skew\n"
+    "                          seconds, so requests/s x skew above N are refused (503)\n"
     "\n"
     "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
     "serving. SIGTERM or SIGINT stops it (exit 0). Exit 2 on bad usage (also a KEK file or Zn\n"
@@ -141,6 +145,22 @@ static bool parse_secs(const char *s, uint64_t *out)
     return true;
 }
 
+/* A decimal count in [lo, hi] into *out; NULL leaves *out (the default) and is fine. */
+static bool parse_count(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (v == NULL) {
+        return true;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || errno != 0 || *end != '\0' || n < lo || n > hi) {
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
 /* "1,2,3", "3", "2,3", ...: each of 1, 2, 3 at most once, at least one. */
 static bool parse_modes(const char *m, struct kms_service_cfg *sc)
 {
@@ -180,15 +200,27 @@ int main(int argc, char **argv)
         O_SKEW,
         O_LOG,
         O_THREADS,
+        O_REPLAY,
         N_OPTS
     };
     static const struct cli_opt opts[N_OPTS] = {
-        {"listen", true, false},          {"fqdn", true, false},     {"bsf-zn", true, false},
-        {"zn-cert", true, false},         {"zn-key", true, false},   {"zn-ca", true, false},
-        {"keyring", true, false},         {"kek-file", true, false}, {"hsm", true, false},
-        {"state-db", true, false},        {"modes", true, false},    {"kue-lifetime", true, false},
-        {"ticket-lifetime", true, false}, {"skew", true, false},     {"log-level", true, false},
+        {"listen", true, false},
+        {"fqdn", true, false},
+        {"bsf-zn", true, false},
+        {"zn-cert", true, false},
+        {"zn-key", true, false},
+        {"zn-ca", true, false},
+        {"keyring", true, false},
+        {"kek-file", true, false},
+        {"hsm", true, false},
+        {"state-db", true, false},
+        {"modes", true, false},
+        {"kue-lifetime", true, false},
+        {"ticket-lifetime", true, false},
+        {"skew", true, false},
+        {"log-level", true, false},
         {"threads", true, false},
+        {"replay-entries", true, false},
     };
     static const char *const required[] = {"listen", "fqdn",  "bsf-zn", "zn-cert",
                                            "zn-key", "zn-ca", "keyring"};
@@ -232,16 +264,12 @@ int main(int argc, char **argv)
     }
     enum kms_log_level lvl = KMS_LOG_INFO;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t threads = ncpu >= 1 && ncpu <= 64 ? (uint64_t)ncpu : 2;
-    if (a.val[O_THREADS] != NULL) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long t = strtoull(a.val[O_THREADS], &end, 10);
-        if (errno != 0 || end == a.val[O_THREADS] || *end != '\0' || t < 1 || t > 64 ||
-            a.val[O_THREADS][0] == '-') {
-            return cli_usage_error(&a, "--threads: a number from 1 to 64");
-        }
-        threads = t;
+    uint64_t threads = ncpu >= 1 && ncpu <= 64 ? (uint64_t)ncpu : 2, replay_entries = 1000000;
+    if (!parse_count(a.val[O_THREADS], 1, 64, &threads)) {
+        return cli_usage_error(&a, "--threads: a number from 1 to 64");
+    }
+    if (!parse_count(a.val[O_REPLAY], 1000, 100000000, &replay_entries)) {
+        return cli_usage_error(&a, "--replay-entries: a number from 1000 to 100000000");
     }
     if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &lvl)) {
         return cli_usage_error(&a, "--log-level: one of error, warn, info, debug");
@@ -286,7 +314,7 @@ int main(int argc, char **argv)
         rc = fail("--state-db", r);
         goto out;
     }
-    struct kms_replay_cfg rcfg = {.skew = skew, .max_entries = 1000000};
+    struct kms_replay_cfg rcfg = {.skew = skew, .max_entries = (size_t)replay_entries};
     if (!kms_ok(r = kms_replay_new(&rcfg, (uint64_t)time(NULL), &rg))) {
         rc = fail("replay guard", r);
         goto out;

@@ -147,7 +147,7 @@ badstart --zn-ca "$P/naf.crt" "$P/naf.key" "$tmp/kek"
 badstart --zn-key "$P/naf.crt" "$P/naf.crt" "$P/ca.crt"
 # Bad values of the other options: one line naming the option, exit 2.
 for bad in "--modes 4" "--modes 2,2" "--modes ,3" "--modes 1,2,3," "--threads 0" "--threads 65" \
-    "--threads x"; do
+    "--threads x" "--threads -1" "--replay-entries 999" "--replay-entries 1e6"; do
     # shellcheck disable=SC2086 # two words on purpose
     "$K" --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" --zn-cert "$P/naf.crt" \
         --zn-key "$P/naf.key" --zn-ca "$P/ca.crt" --keyring "$tmp/keyring" --kek-file "$tmp/kek" \
