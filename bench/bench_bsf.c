@@ -83,23 +83,6 @@ struct opts {
     long bsf_pid, base_pid;
 };
 
-static void bad_usage(const char *msg, const char *arg)
-{
-    fprintf(stderr, "%s: %s%s%s (try --help)\n", bench_prog, msg, arg ? ": " : "", arg ? arg : "");
-    exit(BENCH_EXIT_USAGE);
-}
-
-static long num_arg(const char *name, const char *v, long lo, long hi)
-{
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
-        bad_usage(name, v);
-    }
-    return n;
-}
-
 static void parse_args(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -115,7 +98,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
             exit(0);
         }
         if (i + 1 >= argc) {
-            bad_usage("missing value or unknown argument", a);
+            bench_usage("missing value or unknown argument", a);
         }
         const char *v = argv[++i];
         if (strcmp(a, "--bsf") == 0) {
@@ -129,34 +112,29 @@ static void parse_args(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--kek-file") == 0) {
             o->kek_file = v;
         } else if (strcmp(a, "--threads") == 0) {
-            o->threads = (unsigned)num_arg("--threads wants 1..64", v, 1, MAX_THREADS);
+            o->threads = (unsigned)bench_num("--threads wants 1..64", v, 1, MAX_THREADS);
         } else if (strcmp(a, "--subscribers") == 0) {
-            o->subs = (unsigned)num_arg("--subscribers wants 1..60000", v, 1, MAX_SUBS);
+            o->subs = (unsigned)bench_num("--subscribers wants 1..60000", v, 1, MAX_SUBS);
         } else if (strcmp(a, "--rounds") == 0) {
-            o->rounds = (unsigned)num_arg("--rounds wants 1..101", v, 1, BENCH_MAX_ROUNDS);
+            o->rounds = (unsigned)bench_num("--rounds wants 1..101", v, 1, BENCH_MAX_ROUNDS);
         } else if (strcmp(a, "--bsf-pid") == 0) {
-            o->bsf_pid = num_arg("--bsf-pid wants a process id", v, 1, 1L << 30);
+            o->bsf_pid = (long)bench_num("--bsf-pid wants a process id", v, 1, 1L << 30);
         } else if (strcmp(a, "--baseline-pid") == 0) {
-            o->base_pid = num_arg("--baseline-pid wants a process id", v, 1, 1L << 30);
+            o->base_pid = (long)bench_num("--baseline-pid wants a process id", v, 1, 1L << 30);
         } else if (strcmp(a, "--seconds") == 0) {
-            char *end = NULL;
-            double d = strtod(v, &end);
-            if (end == v || *end != '\0' || !(d > 0 && d <= BENCH_MAX_SECONDS)) {
-                bad_usage("--seconds wants a number in (0, 60]", v);
-            }
-            o->seconds = d;
+            o->seconds = bench_seconds(v);
         } else {
-            bad_usage("unknown argument", a);
+            bench_usage("unknown argument", a);
         }
     }
     if (o->setup_db != NULL) {
         if (o->kek_file == NULL) {
-            bad_usage("--setup-db needs --kek-file", NULL);
+            bench_usage("--setup-db needs --kek-file", NULL);
         }
         return;
     }
     if (o->bsf_url == NULL || o->base_url == NULL) {
-        bad_usage("--bsf and --baseline are required", NULL);
+        bench_usage("--bsf and --baseline are required", NULL);
     }
     bench_parse_url("--bsf", o->bsf_url, &o->bsf);
     bench_parse_url("--baseline", o->base_url, &o->base);

@@ -360,6 +360,35 @@ out:
     return rc;
 }
 
+/* ---- options ---- */
+
+void bench_usage(const char *msg, const char *arg)
+{
+    fprintf(stderr, "%s: %s%s%s (try --help)\n", bench_prog, msg, arg ? ": " : "", arg ? arg : "");
+    exit(BENCH_EXIT_USAGE);
+}
+
+long long bench_num(const char *name, const char *v, long long lo, long long hi)
+{
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
+        bench_usage(name, v);
+    }
+    return n;
+}
+
+double bench_seconds(const char *v)
+{
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0' || !(d > 0 && d <= BENCH_MAX_SECONDS)) {
+        bench_usage("--seconds wants a number in (0, 60]", v);
+    }
+    return d;
+}
+
 /* ---- clocks and /proc ---- */
 
 double bench_now(clockid_t clk)

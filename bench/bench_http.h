@@ -94,6 +94,13 @@ struct kms_milenage *bench_ub_milenage(void);
 /* Writes a subscriber store of n subscribers under the KEK in kek_file (exits 3 on failure). */
 void bench_ub_setup_db(const char *path, const char *kek_file, unsigned n);
 
+/* Option parsing of the load generators: "<prog>: msg[: arg] (try --help)" and exit 2. */
+__attribute__((noreturn)) void bench_usage(const char *msg, const char *arg);
+/* A decimal integer in [lo, hi], or bench_usage(name, v). */
+long long bench_num(const char *name, const char *v, long long lo, long long hi);
+/* --seconds: a number in (0, BENCH_MAX_SECONDS], or bench_usage. */
+double bench_seconds(const char *v);
+
 double bench_now(clockid_t clk);
 /* CPU seconds (user + system, all threads) of process pid, or -1. */
 double bench_proc_cpu(long pid);

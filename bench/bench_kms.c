@@ -110,22 +110,6 @@ struct opts {
     bool want[C_N];
 };
 
-static void bad_usage(const char *msg, const char *arg)
-{
-    fprintf(stderr, "%s: %s%s%s (try --help)\n", bench_prog, msg, arg ? ": " : "", arg ? arg : "");
-    exit(BENCH_EXIT_USAGE);
-}
-
-static long long num_arg(const char *name, const char *v, long long lo, long long hi)
-{
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || *end != '\0' || n < lo || n > hi) {
-        bad_usage(name, v);
-    }
-    return n;
-}
-
 static void parse_cases(const char *list, struct opts *o)
 {
     for (int k = 1; k < C_N; k++) {
@@ -141,7 +125,7 @@ static void parse_cases(const char *list, struct opts *o)
             }
         }
         if (found < 0) {
-            bad_usage("--cases: unknown case", p);
+            bench_usage("--cases: unknown case", p);
         }
         o->want[found] = true;
         p += n + (p[n] == ',');
@@ -167,7 +151,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
             exit(0);
         }
         if (i + 1 >= argc) {
-            bad_usage("missing value or unknown argument", a);
+            bench_usage("missing value or unknown argument", a);
         }
         const char *v = argv[++i];
         if (strcmp(a, "--kms") == 0) {
@@ -189,52 +173,47 @@ static void parse_args(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--cases") == 0) {
             parse_cases(v, o);
         } else if (strcmp(a, "--threads") == 0) {
-            o->threads = (unsigned)num_arg("--threads wants 1..64", v, 1, MAX_THREADS);
+            o->threads = (unsigned)bench_num("--threads wants 1..64", v, 1, MAX_THREADS);
         } else if (strcmp(a, "--subscribers") == 0) {
-            o->subs = (unsigned)num_arg("--subscribers wants 1..60000", v, 1, BENCH_MAX_SUBS);
+            o->subs = (unsigned)bench_num("--subscribers wants 1..60000", v, 1, BENCH_MAX_SUBS);
         } else if (strcmp(a, "--rounds") == 0) {
-            o->rounds = (unsigned)num_arg("--rounds wants 1..101", v, 1, BENCH_MAX_ROUNDS);
+            o->rounds = (unsigned)bench_num("--rounds wants 1..101", v, 1, BENCH_MAX_ROUNDS);
         } else if (strcmp(a, "--kms-pid") == 0) {
-            o->kms_pid = (long)num_arg("--kms-pid wants a process id", v, 1, 1L << 30);
+            o->kms_pid = (long)bench_num("--kms-pid wants a process id", v, 1, 1L << 30);
         } else if (strcmp(a, "--baseline-pid") == 0) {
-            o->base_pid = (long)num_arg("--baseline-pid wants a process id", v, 1, 1L << 30);
+            o->base_pid = (long)bench_num("--baseline-pid wants a process id", v, 1, 1L << 30);
         } else if (strcmp(a, "--fill") == 0) {
-            o->fill = (uint64_t)num_arg("--fill wants 1..100000000", v, 1, 100000000);
+            o->fill = (uint64_t)bench_num("--fill wants 1..100000000", v, 1, 100000000);
         } else if (strcmp(a, "--fill-mode") == 0) {
-            o->fill_mode = (unsigned)num_arg("--fill-mode wants 2 or 3", v, 2, 3);
+            o->fill_mode = (unsigned)bench_num("--fill-mode wants 2 or 3", v, 2, 3);
         } else if (strcmp(a, "--seconds") == 0) {
-            char *end = NULL;
-            double d = strtod(v, &end);
-            if (end == v || *end != '\0' || !(d > 0 && d <= BENCH_MAX_SECONDS)) {
-                bad_usage("--seconds wants a number in (0, 60]", v);
-            }
-            o->seconds = d;
+            o->seconds = bench_seconds(v);
         } else {
-            bad_usage("unknown argument", a);
+            bench_usage("unknown argument", a);
         }
     }
     if (o->setup_db != NULL) {
         if (o->kek_file == NULL) {
-            bad_usage("--setup-db needs --kek-file", NULL);
+            bench_usage("--setup-db needs --kek-file", NULL);
         }
         return;
     }
     if (o->kms_url == NULL || o->bsf_url == NULL) {
-        bad_usage("--kms and --bsf are required", NULL);
+        bench_usage("--kms and --bsf are required", NULL);
     }
     if (!kms_ok(kms_gba_check_fqdn(o->fqdn, strlen(o->fqdn)))) {
-        bad_usage("--kms-fqdn: not an FQDN", o->fqdn);
+        bench_usage("--kms-fqdn: not an FQDN", o->fqdn);
     }
     bench_parse_url("--kms", o->kms_url, &o->kms);
     bench_parse_url("--bsf", o->bsf_url, &o->bsf);
     if (o->fill != 0) {
         if (o->fill_mode == 0 || o->kms_pid == 0 || o->state_db == NULL) {
-            bad_usage("--fill needs --fill-mode, --kms-pid and --state-db", NULL);
+            bench_usage("--fill needs --fill-mode, --kms-pid and --state-db", NULL);
         }
         return;
     }
     if (o->base_url == NULL) {
-        bad_usage("--baseline is required", NULL);
+        bench_usage("--baseline is required", NULL);
     }
     bench_parse_url("--baseline", o->base_url, &o->base);
 }
