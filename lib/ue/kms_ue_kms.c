@@ -159,8 +159,7 @@ static kms_result kms_ks_naf(const struct kms_ue_kms_cfg *cfg, char fqdn[256],
                              struct kms_ue_state *st, uint8_t ks_naf[32])
 {
     if (cfg->kms_fqdn != NULL) {
-        KMS_ENSURE(strlen(cfg->kms_fqdn) < 256, KMS_ERR_TOO_LONG);
-        strcpy(fqdn, cfg->kms_fqdn);
+        KMS_TRY(kms_str_copy(fqdn, 256, cfg->kms_fqdn));
     } else {
         KMS_TRY(url_host(cfg->kms_url, fqdn, 256));
     }
@@ -191,12 +190,10 @@ kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode, struct kms
     char fqdn[256];
     KMS_TRY_OUT(rc, kms_ks_naf(cfg, fqdn, &st, ks_naf));
     const char *id = cfg->identity != NULL ? cfg->identity : st.impi;
-    KMS_ENSURE_OUT(rc, strlen(id) < sizeof(q->idri) && strlen(st.btid) < sizeof(q->btid),
-                   KMS_ERR_TOO_LONG);
     q->mode = mode;
-    strcpy(q->idri, id);
-    strcpy(q->idrkms, fqdn);
-    strcpy(q->btid, st.btid);
+    KMS_TRY_OUT(rc, kms_str_copy(q->idri, sizeof(q->idri), id));
+    KMS_TRY_OUT(rc, kms_str_copy(q->idrkms, sizeof(q->idrkms), fqdn));
+    KMS_TRY_OUT(rc, kms_str_copy(q->btid, sizeof(q->btid), st.btid));
     KMS_TRY_OUT(rc, kms_random(q->randri, sizeof(q->randri)));
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_kue_request_build(q, ks_naf, &req));
@@ -332,9 +329,8 @@ static kms_result request_keys(const struct kms_ue_kms_cfg *cfg, const uint8_t r
     KMS_TRY_OUT(rc, kms_kue1_derive(ks_naf, rand, st->kue));
     const char *id = cfg->identity != NULL ? cfg->identity : bs.impi;
     size_t bl = strlen(bs.btid);
-    KMS_ENSURE_OUT(rc, strlen(id) < sizeof(st->identity) && bl <= sizeof(st->token),
-                   KMS_ERR_TOO_LONG);
-    strcpy(st->identity, id);
+    KMS_ENSURE_OUT(rc, bl <= sizeof(st->token), KMS_ERR_TOO_LONG);
+    KMS_TRY_OUT(rc, kms_str_copy(st->identity, sizeof(st->identity), id));
     memcpy(st->token, bs.btid, bl);
     st->token_len = bl;
     st->mode = 1;
@@ -383,12 +379,11 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     struct kms_httpc_resp resp;
     memset(&resp, 0, sizeof(resp));
     KMS_ENSURE_OUT(rc, st != NULL && q != NULL && g != NULL, KMS_ERR_NOMEM);
-    KMS_ENSURE_OUT(rc, strlen(peer) < sizeof(q->idrr), KMS_ERR_TOO_LONG);
+    KMS_TRY_OUT(rc, kms_str_copy(q->idrr, sizeof(q->idrr), peer));
     KMS_TRY_OUT(rc, kms_random(q->randri, sizeof(q->randri)));
     KMS_TRY_OUT(rc, request_keys(cfg, q->randri, st));
-    strcpy(q->idri, st->identity);
-    strcpy(q->idrkms, st->kms);
-    strcpy(q->idrr, peer);
+    KMS_TRY_OUT(rc, kms_str_copy(q->idri, sizeof(q->idri), st->identity));
+    KMS_TRY_OUT(rc, kms_str_copy(q->idrkms, sizeof(q->idrkms), st->kms));
     memcpy(q->psk_id, st->token, st->token_len);
     q->psk_id_len = st->token_len;
     q->ntp = kms_mikey_ntp_now();
@@ -445,8 +440,8 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     /* We resolve as the responder the transfer names: the KMS checks that this identity is one
      * of our token's and the one the media ticket names, so a transfer meant for someone else
      * is refused there. */
-    strcpy(q->idrr, x->idrr);
-    strcpy(q->idrkms, st->kms);
+    KMS_TRY_OUT(rc, kms_str_copy(q->idrr, sizeof(q->idrr), x->idrr));
+    KMS_TRY_OUT(rc, kms_str_copy(q->idrkms, sizeof(q->idrkms), st->kms));
     memcpy(q->psk_id, st->token, st->token_len);
     q->psk_id_len = st->token_len;
     memcpy(q->ticket, x->ticket, x->ticket_len);

@@ -69,3 +69,15 @@ bool kms_ct_eq(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n) == 0;
 }
+
+kms_result kms_str_copy(char *dst, size_t cap, const char *src)
+{
+    KMS_ENSURE(dst != NULL && src != NULL && cap > 0, KMS_ERR_ARG);
+    size_t n = strnlen(src, cap);
+    if (n == cap) {
+        dst[0] = '\0';
+        KMS_BAIL(KMS_ERR_TOO_LONG);
+    }
+    memcpy(dst, src, n + 1);
+    return KMS_RESULT_OK;
+}

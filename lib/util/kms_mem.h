@@ -35,4 +35,8 @@ void kms_wipe(void *p, size_t n);
 /* Constant-time equality of two n-byte strings (time depends on n only). */
 bool kms_ct_eq(const void *a, const void *b, size_t n);
 
+/* Copies the NUL-terminated src into dst (cap bytes): KMS_ERR_TOO_LONG, with dst left "",
+ * when src and its NUL do not fit; KMS_ERR_ARG for NULL or cap 0. The bounded strcpy. */
+KMS_MUST_CHECK kms_result kms_str_copy(char *dst, size_t cap, const char *src);
+
 #endif

@@ -59,12 +59,30 @@ static void wipe_and_constant_time_compare(void **state)
     kms_wipe(NULL, 4);
 }
 
+static void bounded_string_copy(void **state)
+{
+    (void)state;
+    char d[4];
+    assert_int_equal(kms_str_copy(d, sizeof(d), "abc").err, KMS_OK);
+    assert_string_equal(d, "abc");
+    assert_int_equal(kms_str_copy(d, sizeof(d), "").err, KMS_OK);
+    assert_string_equal(d, "");
+    memcpy(d, "xyz", 4);
+    assert_int_equal(kms_str_copy(d, sizeof(d), "abcd").err,
+                     KMS_ERR_TOO_LONG); /* no room for NUL */
+    assert_string_equal(d, "");
+    assert_int_equal(kms_str_copy(d, 0, "a").err, KMS_ERR_ARG);
+    assert_int_equal(kms_str_copy(NULL, 4, "a").err, KMS_ERR_ARG);
+    assert_int_equal(kms_str_copy(d, sizeof(d), NULL).err, KMS_ERR_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(secrets_are_zeroed_copied_and_freed),
         cmocka_unit_test(secure_heap_holds_secrets),
         cmocka_unit_test(wipe_and_constant_time_compare),
+        cmocka_unit_test(bounded_string_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
