@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/kms_ossl.h"
+#include "kms/kms_msgkit.h"
 #include "util/kms_mem.h"
 
 #define MSG_MAX   (1u << 16)
@@ -57,33 +58,6 @@ bool kms_kue_psk_is_btid(const uint8_t *psk_id, size_t len)
     return at;
 }
 
-static struct kms_bytes bytes(const void *p, size_t n)
-{
-    return (struct kms_bytes){(const uint8_t *)p, n};
-}
-
-static struct kms_mikey_payload *add(struct kms_mikey_msg *m, uint8_t type)
-{
-    struct kms_mikey_payload *pl = &m->body.pl[m->body.n++];
-    memset(pl, 0, sizeof(*pl));
-    pl->type = type;
-    return pl;
-}
-
-/* ID type: a URI for sip:/tel: identities (RFC 3830 6.7 type 1), an NAI otherwise (type 0). */
-static uint8_t id_type(const char *id)
-{
-    return strncmp(id, "sip:", 4) == 0 || strncmp(id, "sips:", 5) == 0 ||
-                   strncmp(id, "tel:", 4) == 0
-               ? 1
-               : 0;
-}
-
-static void idr(struct kms_mikey_msg *m, uint8_t role, uint8_t type, const char *id)
-{
-    add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){role, type, bytes(id, strlen(id))};
-}
-
 static uint16_t ticket_type(uint8_t mode)
 {
     return mode == 3 ? KMS_TICKET_TYPE_SEALED_KUE : KMS_TICKET_TYPE_KUE_REF;
@@ -105,18 +79,19 @@ kms_result kms_kue_request_build(struct kms_kue_request *r, const uint8_t ks_naf
                                     .prf = KMS_MIKEY_PRF_HMAC_SHA256,
                                     .csb_id = r->csb_id,
                                     .map_type = KMS_MIKEY_MAP_EMPTY};
-    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
-    add(m, KMS_MIKEY_PT_RANDR)->u.randr = (struct kms_mikey_randr){1, bytes(r->randri, 16)};
-    idr(m, 1, id_type(r->idri), r->idri);
-    idr(m, 3, 0, r->idrkms);
-    add(m, KMS_MIKEY_PT_TP)->u.ticket =
+    kms_mk_add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
+    kms_mk_add(m, KMS_MIKEY_PT_RANDR)->u.randr =
+        (struct kms_mikey_randr){1, kms_mk_bytes(r->randri, 16)};
+    kms_mk_idr(m, 1, kms_mk_id_type(r->idri), r->idri);
+    kms_mk_idr(m, 3, 0, r->idrkms);
+    kms_mk_add(m, KMS_MIKEY_PT_TP)->u.ticket =
         (struct kms_mikey_ticket){.type = ticket_type(r->mode),
                                   .subtype = KMS_MIKEY_TICKET_SUBTYPE,
                                   .version = KMS_MIKEY_TICKET_VERSION,
                                   .prf = 1};
-    idr(m, 4, 2, r->btid); /* IDRpsk: the B-TID, a byte string */
-    add(m, KMS_MIKEY_PT_V)->u.v =
-        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, bytes(zero_mac, MAC_LEN)};
+    kms_mk_idr(m, 4, 2, r->btid); /* IDRpsk: the B-TID, a byte string */
+    kms_mk_add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
     struct kms_iov ids[2] = {{(const uint8_t *)r->idri, strlen(r->idri)},
                              {(const uint8_t *)r->idrkms, strlen(r->idrkms)}};
     struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL,
@@ -128,18 +103,6 @@ kms_result kms_kue_request_build(struct kms_kue_request *r, const uint8_t ks_naf
 out:
     free(m);
     return rc;
-}
-
-/* Copies an identity out of an IDR payload (printable ASCII, no NUL, at most 255 octets). */
-static kms_result copy_id(struct kms_bytes b, char *out, size_t cap)
-{
-    KMS_ENSURE(b.len >= 1 && b.len < cap, KMS_ERR_MALFORMED);
-    for (size_t i = 0; i < b.len; i++) {
-        KMS_ENSURE(b.p[i] > 0x20 && b.p[i] < 0x7f, KMS_ERR_MALFORMED);
-    }
-    memcpy(out, b.p, b.len);
-    out[b.len] = '\0';
-    return KMS_RESULT_OK;
 }
 
 kms_result kms_kue_request_peek(const uint8_t *msg, size_t len, struct kms_kue_request *out,
@@ -159,9 +122,9 @@ kms_result kms_kue_request_peek(const uint8_t *msg, size_t len, struct kms_kue_r
     struct kms_bytes idrpsk = kms_mikey_idr(&m->body, 4);
     /* Our profile requires the three identities (RFC 6043 lets them be optional). */
     KMS_ENSURE_OUT(rc, idri.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, copy_id(idri, out->idri, sizeof(out->idri)));
-    KMS_TRY_OUT(rc, copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
-    KMS_TRY_OUT(rc, copy_id(idrpsk, out->btid, sizeof(out->btid)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idri, out->idri, sizeof(out->idri)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idrpsk, out->btid, sizeof(out->btid)));
     const struct kms_mikey_payload *tp = NULL, *t = NULL, *randr = NULL;
     for (size_t i = 0; i < m->body.n; i++) {
         const struct kms_mikey_payload *pl = &m->body.pl[i];
@@ -195,19 +158,6 @@ out:
     return rc;
 }
 
-struct fixed_key {
-    const uint8_t *key;
-};
-
-static kms_result fixed_key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
-                               size_t *key_len)
-{
-    (void)m;
-    *key = ((const struct fixed_key *)ctx)->key;
-    *key_len = 32;
-    return KMS_RESULT_OK;
-}
-
 kms_result kms_kue_request_open(const uint8_t *msg, size_t len,
                                 const struct kms_kue_request *peeked, const uint8_t ks_naf[32],
                                 const struct kms_mikey_replay_hook *replay)
@@ -218,14 +168,14 @@ kms_result kms_kue_request_open(const uint8_t *msg, size_t len,
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
     struct kms_iov ids[2] = {{(const uint8_t *)peeked->idri, strlen(peeked->idri)},
                              {(const uint8_t *)peeked->idrkms, strlen(peeked->idrkms)}};
-    struct fixed_key fk = {ks_naf};
+    struct kms_mk_fixed_key fk = {ks_naf};
     struct kms_mikey_open_params op = {
         .data_type = KMS_MIKEY_DT_REQUEST_INIT_PSK,
         .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
                  .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
                  .extra = ids,
                  .n_extra = 2},
-        .get_key = fixed_key_cb,
+        .get_key = kms_mk_fixed_key_cb,
         .key_ctx = &fk,
         .replay = replay,
     };
@@ -263,37 +213,34 @@ kms_result kms_kue_response_build(const uint8_t *req, size_t req_len, const uint
 
     /* Key data: MPK = Kue, valid from / to as NTP-UTC (RFC 3830 6.13 KV interval). */
     uint8_t from[8], to[8];
-    uint64_t nf = kms_mikey_ntp_from_unix((int64_t)g->valid_from, 0);
-    uint64_t nt = kms_mikey_ntp_from_unix((int64_t)g->valid_to, 0);
-    for (int i = 0; i < 8; i++) {
-        from[i] = (uint8_t)(nf >> (56 - 8 * i));
-        to[i] = (uint8_t)(nt >> (56 - 8 * i));
-    }
+    kms_mk_put_be64(from, kms_mikey_ntp_from_unix((int64_t)g->valid_from, 0));
+    kms_mk_put_be64(to, kms_mikey_ntp_from_unix((int64_t)g->valid_to, 0));
     struct kms_mikey_keydata_list kl = {0};
     kl.n = 1;
     kl.kd[0] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_MPK,
                                           .kv = KMS_MIKEY_KV_INTERVAL,
-                                          .key = bytes(g->kue, KMS_KUE_LEN),
-                                          .kv_a = bytes(from, 8),
-                                          .kv_b = bytes(to, 8)};
+                                          .key = kms_mk_bytes(g->kue, KMS_KUE_LEN),
+                                          .kv_a = kms_mk_bytes(from, 8),
+                                          .kv_b = kms_mk_bytes(to, 8)};
     KMS_TRY_OUT(rc, kms_mikey_keydata_encode(&kl, &kd_buf));
 
     m->hdr = req_m->hdr; /* version, PRF, CSB ID, #CS, map copied (RFC 6043 4.2.1.2) */
     m->hdr.data_type = KMS_MIKEY_DT_REQUEST_RESP;
     m->hdr.v = false;
-    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
-    add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){3, 0, idrkms};
-    add(m, KMS_MIKEY_PT_TICKET)->u.ticket =
+    kms_mk_add(m, KMS_MIKEY_PT_T)->u.t =
+        (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
+    kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){3, 0, idrkms};
+    kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket =
         (struct kms_mikey_ticket){.type = ticket_type(g->mode),
                                   .subtype = KMS_MIKEY_TICKET_SUBTYPE,
                                   .version = KMS_MIKEY_TICKET_VERSION,
                                   .prf = 1,
-                                  .ticket_data = bytes(g->ticket, g->ticket_len)};
-    add(m, KMS_MIKEY_PT_KEMAC)->u.kemac =
-        (struct kms_mikey_kemac){KMS_MIKEY_ENCR_AES_CM_128, bytes(kd_plain, kms_buf_len(&kd_buf)),
-                                 KMS_MIKEY_MAC_NULL, bytes(NULL, 0)};
-    add(m, KMS_MIKEY_PT_V)->u.v =
-        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, bytes(zero_mac, MAC_LEN)};
+                                  .ticket_data = kms_mk_bytes(g->ticket, g->ticket_len)};
+    kms_mk_add(m, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){
+        KMS_MIKEY_ENCR_AES_CM_128, kms_mk_bytes(kd_plain, kms_buf_len(&kd_buf)), KMS_MIKEY_MAC_NULL,
+        kms_mk_bytes(NULL, 0)};
+    kms_mk_add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
     struct kms_iov cov = {req, req_len};
     struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_RESPONSE,
                                .rands = {randri.p, randri.len, NULL, 0},
@@ -333,7 +280,7 @@ kms_result kms_kue_response_open(const uint8_t *req, size_t req_len, const uint8
     }
     KMS_ENSURE_OUT(rc, randri.p != NULL, KMS_ERR_ARG);
     struct kms_iov cov = {req, req_len};
-    struct fixed_key fk = {ks_naf};
+    struct kms_mk_fixed_key fk = {ks_naf};
     struct kms_mikey_open_params op = {
         .data_type = KMS_MIKEY_DT_REQUEST_RESP,
         .prot = {.keying = KMS_MIKEY_KEYING_RESPONSE,
@@ -341,7 +288,7 @@ kms_result kms_kue_response_open(const uint8_t *req, size_t req_len, const uint8
                  .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
                  .extra = &cov,
                  .n_extra = 1},
-        .get_key = fixed_key_cb,
+        .get_key = kms_mk_fixed_key_cb,
         .key_ctx = &fk,
         .request_hdr = &req_m->hdr,
     };
@@ -370,13 +317,8 @@ kms_result kms_kue_response_open(const uint8_t *req, size_t req_len, const uint8
                        kd->kd[0].kv_a.len == 8 && kd->kd[0].kv_b.len == 8,
                    KMS_ERR_MALFORMED);
     memcpy(out->kue, kd->kd[0].key.p, KMS_KUE_LEN);
-    uint64_t nf = 0, nt = 0;
-    for (int i = 0; i < 8; i++) {
-        nf = nf << 8 | kd->kd[0].kv_a.p[i];
-        nt = nt << 8 | kd->kd[0].kv_b.p[i];
-    }
-    out->valid_from = kms_kue_ntp_to_unix(nf);
-    out->valid_to = kms_kue_ntp_to_unix(nt);
+    out->valid_from = kms_kue_ntp_to_unix(kms_mk_get_be64(kd->kd[0].kv_a.p));
+    out->valid_to = kms_kue_ntp_to_unix(kms_mk_get_be64(kd->kd[0].kv_b.p));
     rc = KMS_RESULT_OK;
 out:
     kms_buf_cleanup(&keys);

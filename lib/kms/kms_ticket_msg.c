@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "crypto/kms_ossl.h"
+#include "kms/kms_kue_msg.h"
+#include "kms/kms_msgkit.h"
 #include "util/kms_cur.h"
 #include "util/kms_mem.h"
 
@@ -16,36 +18,9 @@ enum { ROLE_I = 1, ROLE_R = 2, ROLE_KMS = 3, ROLE_PSK = 4 };
 
 static const uint8_t zero_mac[MAC_LEN];
 
-static struct kms_bytes bytes(const void *p, size_t n)
-{
-    return (struct kms_bytes){(const uint8_t *)p, n};
-}
-
 static struct kms_iov iov_str(const char *s)
 {
     return (struct kms_iov){(const uint8_t *)s, strlen(s)};
-}
-
-static struct kms_mikey_payload *add(struct kms_mikey_msg *m, uint8_t type)
-{
-    struct kms_mikey_payload *pl = &m->body.pl[m->body.n++];
-    memset(pl, 0, sizeof(*pl));
-    pl->type = type;
-    return pl;
-}
-
-/* ID type: a URI for sip:/tel: identities (RFC 3830 6.7 type 1), an NAI otherwise (type 0). */
-static uint8_t id_type(const char *id)
-{
-    return strncmp(id, "sip:", 4) == 0 || strncmp(id, "sips:", 5) == 0 ||
-                   strncmp(id, "tel:", 4) == 0
-               ? 1
-               : 0;
-}
-
-static void idr(struct kms_mikey_msg *m, uint8_t role, uint8_t type, const char *id)
-{
-    add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){role, type, bytes(id, strlen(id))};
 }
 
 /* An identity we put on the wire: printable ASCII without spaces, 1..255 octets (the same rule
@@ -62,18 +37,6 @@ static bool id_ok(const char *id)
         }
     }
     return true;
-}
-
-/* Copies an identity out of an IDR payload (printable ASCII, no NUL, at most 255 octets). */
-static kms_result copy_id(struct kms_bytes b, char *out, size_t cap)
-{
-    KMS_ENSURE(b.len >= 1 && b.len < cap, KMS_ERR_MALFORMED);
-    for (size_t i = 0; i < b.len; i++) {
-        KMS_ENSURE(b.p[i] > 0x20 && b.p[i] < 0x7f, KMS_ERR_MALFORMED);
-    }
-    memcpy(out, b.p, b.len);
-    out[b.len] = '\0';
-    return KMS_RESULT_OK;
 }
 
 static kms_result copy_bytes(struct kms_bytes b, uint8_t *out, size_t cap, size_t *len)
@@ -105,7 +68,7 @@ static struct kms_mikey_ticket media_ticket(const uint8_t *data, size_t len)
                                      .subtype = KMS_MIKEY_TICKET_SUBTYPE,
                                      .version = KMS_MIKEY_TICKET_VERSION,
                                      .prf = 1,
-                                     .ticket_data = bytes(data, len)};
+                                     .ticket_data = kms_mk_bytes(data, len)};
 }
 
 static kms_result check_media_ticket(const struct kms_mikey_ticket *t)
@@ -116,48 +79,13 @@ static kms_result check_media_ticket(const struct kms_mikey_ticket *t)
     return KMS_RESULT_OK;
 }
 
-static void put_be64(uint8_t b[8], uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        b[i] = (uint8_t)(v >> (56 - 8 * i));
-    }
-}
-
-static uint64_t get_be64(const uint8_t b[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) {
-        v = v << 8 | b[i];
-    }
-    return v;
-}
-
-static uint64_t ntp_to_unix(uint64_t ntp)
-{
-    uint64_t s = ntp >> 32;
-    return s > NTP_EPOCH ? s - NTP_EPOCH : 0;
-}
-
-struct fixed_key {
-    const uint8_t *key;
-};
-
-static kms_result fixed_key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
-                               size_t *key_len)
-{
-    (void)m;
-    *key = ((const struct fixed_key *)ctx)->key;
-    *key_len = 32;
-    return KMS_RESULT_OK;
-}
-
 /* Seals an initial message (REQUEST_INIT_PSK, TRANSFER_INIT, RESOLVE_INIT_PSK): label 0x01 with
  * the RAND the message carries, V over the message || id1 || id2 (RFC 6043 Table 5.2). */
 static kms_result seal_init(struct kms_mikey_msg *m, const uint8_t key[32], const char *id1,
                             const char *id2, struct kms_buf *out)
 {
-    add(m, KMS_MIKEY_PT_V)->u.v =
-        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, bytes(zero_mac, MAC_LEN)};
+    kms_mk_add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
     struct kms_iov ids[2] = {iov_str(id1), iov_str(id2)};
     struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL,
                                .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
@@ -175,14 +103,14 @@ static kms_result open_init(const uint8_t *msg, size_t len, uint8_t data_type, c
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
     struct kms_iov ids[2] = {iov_str(id1), iov_str(id2)};
-    struct fixed_key fk = {key};
+    struct kms_mk_fixed_key fk = {key};
     struct kms_mikey_open_params op = {
         .data_type = data_type,
         .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
                  .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
                  .extra = ids,
                  .n_extra = 2},
-        .get_key = fixed_key_cb,
+        .get_key = kms_mk_fixed_key_cb,
         .key_ctx = &fk,
         .replay = replay,
     };
@@ -226,23 +154,23 @@ kms_result kms_treq_build(struct kms_treq *r, const uint8_t kue[KMS_TMSG_KUE_LEN
     /* TP data: one IDRr naming the responder the ticket is for (RFC 6043 6.10: (IDRr)). */
     m->body.n = 1;
     m->body.pl[0].type = KMS_MIKEY_PT_IDR;
-    m->body.pl[0].u.id =
-        (struct kms_mikey_id){ROLE_R, id_type(r->idrr), bytes(r->idrr, strlen(r->idrr))};
+    m->body.pl[0].u.id = (struct kms_mikey_id){ROLE_R, kms_mk_id_type(r->idrr),
+                                               kms_mk_bytes(r->idrr, strlen(r->idrr))};
     KMS_TRY_OUT(rc, kms_mikey_chain_encode(&m->body, &tp_buf));
     memset(m, 0, sizeof(*m));
 
     KMS_TRY_OUT(rc,
                 init_hdr(m, KMS_MIKEY_DT_REQUEST_INIT_PSK, true, KMS_MIKEY_MAP_EMPTY, &r->csb_id));
-    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
-    add(m, KMS_MIKEY_PT_RANDR)->u.randr =
-        (struct kms_mikey_randr){ROLE_I, bytes(r->randri, KMS_TMSG_RAND_LEN)};
-    idr(m, ROLE_I, id_type(r->idri), r->idri);
-    idr(m, ROLE_KMS, 0, r->idrkms);
+    kms_mk_add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
+    kms_mk_add(m, KMS_MIKEY_PT_RANDR)->u.randr =
+        (struct kms_mikey_randr){ROLE_I, kms_mk_bytes(r->randri, KMS_TMSG_RAND_LEN)};
+    kms_mk_idr(m, ROLE_I, kms_mk_id_type(r->idri), r->idri);
+    kms_mk_idr(m, ROLE_KMS, 0, r->idrkms);
     struct kms_mikey_ticket tp = media_ticket(NULL, 0);
-    tp.tp_data = bytes(tp_data, kms_buf_len(&tp_buf));
-    add(m, KMS_MIKEY_PT_TP)->u.ticket = tp;
-    add(m, KMS_MIKEY_PT_IDR)->u.id =
-        (struct kms_mikey_id){ROLE_PSK, 2, bytes(r->psk_id, r->psk_id_len)}; /* byte string */
+    tp.tp_data = kms_mk_bytes(tp_data, kms_buf_len(&tp_buf));
+    kms_mk_add(m, KMS_MIKEY_PT_TP)->u.ticket = tp;
+    kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){
+        ROLE_PSK, 2, kms_mk_bytes(r->psk_id, r->psk_id_len)}; /* byte string */
     KMS_TRY_OUT(rc, seal_init(m, kue, r->idri, r->idrkms, out));
     rc = KMS_RESULT_OK;
 out:
@@ -274,7 +202,7 @@ static kms_result tp_responder(const uint8_t *msg, const struct kms_mikey_ticket
     }
     *err_off = base;
     KMS_ENSURE_OUT(rc, r != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, copy_id(r->u.id.data, out, cap));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(r->u.id.data, out, cap));
     *err_off = 0;
     rc = KMS_RESULT_OK;
 out:
@@ -298,8 +226,8 @@ kms_result kms_treq_peek(const uint8_t *msg, size_t len, struct kms_treq *out, s
     struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
     /* Our profile requires the three identities (RFC 6043 lets them be optional). */
     KMS_ENSURE_OUT(rc, idri.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, copy_id(idri, out->idri, sizeof(out->idri)));
-    KMS_TRY_OUT(rc, copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idri, out->idri, sizeof(out->idri)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
     KMS_TRY_OUT(rc, copy_bytes(idrpsk, out->psk_id, sizeof(out->psk_id), &out->psk_id_len));
     /* The shape check guarantees one T, one RANDRi and one TP. */
     const struct kms_mikey_payload *tp = first(&m->body, KMS_MIKEY_PT_TP, 0);
@@ -400,35 +328,37 @@ static kms_result resp_build(const uint8_t *req, size_t req_len, uint8_t req_typ
     /* Key data (RFC 6043 4.2.1.2: MPKi, then the TGK): the MPK without validity, the TGK with a
      * Key Validity interval, Valid From / Valid To as NTP-UTC (RFC 3830 6.13). */
     uint8_t from[8], to[8];
-    put_be64(from, kms_mikey_ntp_from_unix((int64_t)g->valid_from, 0));
-    put_be64(to, kms_mikey_ntp_from_unix((int64_t)g->valid_to, 0));
+    kms_mk_put_be64(from, kms_mikey_ntp_from_unix((int64_t)g->valid_from, 0));
+    kms_mk_put_be64(to, kms_mikey_ntp_from_unix((int64_t)g->valid_to, 0));
     struct kms_mikey_keydata_list kl = {0};
     kl.n = 2;
-    kl.kd[0] = (struct kms_mikey_keydata){
-        .type = KMS_MIKEY_KD_MPK, .kv = KMS_MIKEY_KV_NULL, .key = bytes(g->mpk, KMS_TMSG_MPK_LEN)};
+    kl.kd[0] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_MPK,
+                                          .kv = KMS_MIKEY_KV_NULL,
+                                          .key = kms_mk_bytes(g->mpk, KMS_TMSG_MPK_LEN)};
     kl.kd[1] = (struct kms_mikey_keydata){.type = KMS_MIKEY_KD_TGK,
                                           .kv = KMS_MIKEY_KV_INTERVAL,
-                                          .key = bytes(g->tgk, g->tgk_len),
-                                          .kv_a = bytes(from, 8),
-                                          .kv_b = bytes(to, 8)};
+                                          .key = kms_mk_bytes(g->tgk, g->tgk_len),
+                                          .kv_a = kms_mk_bytes(from, 8),
+                                          .kv_b = kms_mk_bytes(to, 8)};
     KMS_TRY_OUT(rc, kms_mikey_keydata_encode(&kl, &kd_buf));
 
     m->hdr = v->m.hdr; /* version, PRF, CSB ID, #CS, map copied (RFC 6043 4.2.1.2, 4.2.3.2) */
     m->hdr.data_type = resolve ? KMS_MIKEY_DT_RESOLVE_RESP : KMS_MIKEY_DT_REQUEST_RESP;
     m->hdr.v = false;
-    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
-    add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){ROLE_KMS, 0, v->idrkms};
+    kms_mk_add(m, KMS_MIKEY_PT_T)->u.t =
+        (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
+    kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){ROLE_KMS, 0, v->idrkms};
     if (!resolve) {
-        add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(g->ticket, g->ticket_len);
+        kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(g->ticket, g->ticket_len);
     }
-    add(m, KMS_MIKEY_PT_KEMAC)->u.kemac =
-        (struct kms_mikey_kemac){KMS_MIKEY_ENCR_AES_CM_128, bytes(kd_plain, kms_buf_len(&kd_buf)),
-                                 KMS_MIKEY_MAC_NULL, bytes(NULL, 0)};
+    kms_mk_add(m, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){
+        KMS_MIKEY_ENCR_AES_CM_128, kms_mk_bytes(kd_plain, kms_buf_len(&kd_buf)), KMS_MIKEY_MAC_NULL,
+        kms_mk_bytes(NULL, 0)};
     if (resolve) {
-        add(m, KMS_MIKEY_PT_IDR)->u.id = v->idrr; /* B's identity as its resolve gave it */
+        kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = v->idrr; /* B's identity as its resolve gave it */
     }
-    add(m, KMS_MIKEY_PT_V)->u.v =
-        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, bytes(zero_mac, MAC_LEN)};
+    kms_mk_add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
     struct kms_iov cov = {req, req_len};
     struct kms_mikey_prot p = resp_prot(v, &cov);
     KMS_TRY_OUT(rc, kms_mikey_seal(m, kue, KMS_TMSG_KUE_LEN, &p, out));
@@ -456,11 +386,11 @@ static kms_result resp_open(const uint8_t *req, size_t req_len, uint8_t req_type
     KMS_ENSURE_OUT(rc, v != NULL && m != NULL && kd != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, req_view(req, req_len, req_type, v));
     struct kms_iov cov = {req, req_len};
-    struct fixed_key fk = {kue};
+    struct kms_mk_fixed_key fk = {kue};
     struct kms_mikey_open_params op = {
         .data_type = resolve ? KMS_MIKEY_DT_RESOLVE_RESP : KMS_MIKEY_DT_REQUEST_RESP,
         .prot = resp_prot(v, &cov),
-        .get_key = fixed_key_cb,
+        .get_key = kms_mk_fixed_key_cb,
         .key_ctx = &fk,
         .request_hdr = &v->m.hdr,
     };
@@ -485,8 +415,8 @@ static kms_result resp_open(const uint8_t *req, size_t req_len, uint8_t req_type
     memcpy(out->mpk, mpk->key.p, KMS_TMSG_MPK_LEN);
     memcpy(out->tgk, tgk->key.p, tgk->key.len);
     out->tgk_len = tgk->key.len;
-    out->valid_from = ntp_to_unix(get_be64(tgk->kv_a.p));
-    out->valid_to = ntp_to_unix(get_be64(tgk->kv_b.p));
+    out->valid_from = kms_kue_ntp_to_unix(kms_mk_get_be64(tgk->kv_a.p));
+    out->valid_to = kms_kue_ntp_to_unix(kms_mk_get_be64(tgk->kv_b.p));
     KMS_ENSURE_OUT(rc, out->valid_from < out->valid_to, KMS_ERR_MALFORMED);
     rc = KMS_RESULT_OK;
 out:
@@ -547,12 +477,13 @@ kms_result kms_transfer_build(const char *idri, const char *idrr,
      * the session set-up, not from this message. */
     KMS_TRY_OUT(rc,
                 init_hdr(m, KMS_MIKEY_DT_TRANSFER_INIT, false, KMS_MIKEY_MAP_GENERIC_ID, &csb_id));
-    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
-    add(m, KMS_MIKEY_PT_RANDR)->u.randr =
-        (struct kms_mikey_randr){ROLE_I, bytes(randri, sizeof(randri))};
-    idr(m, ROLE_I, id_type(idri), idri);
-    idr(m, ROLE_R, id_type(idrr), idrr);
-    add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(ticket, ticket_len);
+    kms_mk_add(m, KMS_MIKEY_PT_T)->u.t =
+        (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
+    kms_mk_add(m, KMS_MIKEY_PT_RANDR)->u.randr =
+        (struct kms_mikey_randr){ROLE_I, kms_mk_bytes(randri, sizeof(randri))};
+    kms_mk_idr(m, ROLE_I, kms_mk_id_type(idri), idri);
+    kms_mk_idr(m, ROLE_R, kms_mk_id_type(idrr), idrr);
+    kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(ticket, ticket_len);
     KMS_TRY_OUT(rc, seal_init(m, mpk, idri, idrr, out));
     rc = KMS_RESULT_OK;
 out:
@@ -578,8 +509,8 @@ kms_result kms_transfer_peek(const uint8_t *msg, size_t len, struct kms_transfer
     struct kms_bytes idrr = kms_mikey_idr(&m->body, ROLE_R);
     /* Required in our profile: they are the MAC coverage. */
     KMS_ENSURE_OUT(rc, idri.p != NULL && idrr.p != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, copy_id(idri, out->idri, sizeof(out->idri)));
-    KMS_TRY_OUT(rc, copy_id(idrr, out->idrr, sizeof(out->idrr)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idri, out->idri, sizeof(out->idri)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idrr, out->idrr, sizeof(out->idrr)));
     const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
     const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
     const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, ROLE_I);
@@ -635,14 +566,14 @@ kms_result kms_tres_build(struct kms_tres *r, const uint8_t kue[KMS_TMSG_KUE_LEN
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc,
                 init_hdr(m, KMS_MIKEY_DT_RESOLVE_INIT_PSK, true, KMS_MIKEY_MAP_EMPTY, &r->csb_id));
-    add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
-    add(m, KMS_MIKEY_PT_RANDR)->u.randr =
-        (struct kms_mikey_randr){ROLE_R, bytes(r->randrr, KMS_TMSG_RAND_LEN)};
-    idr(m, ROLE_R, id_type(r->idrr), r->idrr);
-    idr(m, ROLE_KMS, 0, r->idrkms);
-    add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(r->ticket, r->ticket_len);
-    add(m, KMS_MIKEY_PT_IDR)->u.id =
-        (struct kms_mikey_id){ROLE_PSK, 2, bytes(r->psk_id, r->psk_id_len)}; /* byte string */
+    kms_mk_add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
+    kms_mk_add(m, KMS_MIKEY_PT_RANDR)->u.randr =
+        (struct kms_mikey_randr){ROLE_R, kms_mk_bytes(r->randrr, KMS_TMSG_RAND_LEN)};
+    kms_mk_idr(m, ROLE_R, kms_mk_id_type(r->idrr), r->idrr);
+    kms_mk_idr(m, ROLE_KMS, 0, r->idrkms);
+    kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(r->ticket, r->ticket_len);
+    kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){
+        ROLE_PSK, 2, kms_mk_bytes(r->psk_id, r->psk_id_len)}; /* byte string */
     KMS_TRY_OUT(rc, seal_init(m, kue, r->idrr, r->idrkms, out));
     rc = KMS_RESULT_OK;
 out:
@@ -665,8 +596,8 @@ kms_result kms_tres_peek(const uint8_t *msg, size_t len, struct kms_tres *out, s
     struct kms_bytes idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
     struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
     KMS_ENSURE_OUT(rc, idrr.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, copy_id(idrr, out->idrr, sizeof(out->idrr)));
-    KMS_TRY_OUT(rc, copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idrr, out->idrr, sizeof(out->idrr)));
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
     KMS_TRY_OUT(rc, copy_bytes(idrpsk, out->psk_id, sizeof(out->psk_id), &out->psk_id_len));
     const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
     const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);

@@ -11,6 +11,7 @@
 #include "crypto/kms_kdf.h"
 #include "crypto/kms_ossl.h"
 #include "kms/kms_kue_msg.h"
+#include "kms/kms_msgkit.h"
 #include "kms/kms_ticket_msg.h"
 #include "util/kms_cur.h"
 #include "ue/kms_ue_boot.h"
@@ -81,19 +82,6 @@ static kms_result status_err(int status)
     }
 }
 
-struct psk_ctx {
-    const uint8_t *key;
-};
-
-static kms_result psk_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
-                         size_t *key_len)
-{
-    (void)m;
-    *key = ((const struct psk_ctx *)ctx)->key;
-    *key_len = 32;
-    return KMS_RESULT_OK;
-}
-
 /* A 403 whose Error message verifies under the request's keys is a policy refusal (the KMS
  * authenticated us and declines); anything else is an authentication failure. */
 static kms_result refusal_kind(const uint8_t *body, size_t len, const uint8_t psk[32],
@@ -101,13 +89,13 @@ static kms_result refusal_kind(const uint8_t *body, size_t len, const uint8_t ps
 {
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    struct psk_ctx pc = {psk};
+    struct kms_mk_fixed_key pc = {psk};
     struct kms_mikey_open_params op = {
         .data_type = KMS_MIKEY_DT_ERROR,
         .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
                  .rands = {randri, 16, NULL, 0},
                  .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256},
-        .get_key = psk_cb,
+        .get_key = kms_mk_fixed_key_cb,
         .key_ctx = &pc,
     };
     size_t eo = 0;

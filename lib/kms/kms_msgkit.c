@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared MIKEY-TICKET message building blocks: see kms_msgkit.h. */
+#include "kms/kms_msgkit.h"
+
+#include <string.h>
+
+struct kms_mikey_payload *kms_mk_add(struct kms_mikey_msg *m, uint8_t type)
+{
+    struct kms_mikey_payload *pl = &m->body.pl[m->body.n++];
+    memset(pl, 0, sizeof(*pl));
+    pl->type = type;
+    return pl;
+}
+
+uint8_t kms_mk_id_type(const char *id)
+{
+    return strncmp(id, "sip:", 4) == 0 || strncmp(id, "sips:", 5) == 0 ||
+                   strncmp(id, "tel:", 4) == 0
+               ? 1
+               : 0;
+}
+
+void kms_mk_idr(struct kms_mikey_msg *m, uint8_t role, uint8_t type, const char *id)
+{
+    kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id =
+        (struct kms_mikey_id){role, type, kms_mk_bytes(id, strlen(id))};
+}
+
+kms_result kms_mk_copy_id(struct kms_bytes b, char *out, size_t cap)
+{
+    KMS_ENSURE(b.len >= 1 && b.len < cap, KMS_ERR_MALFORMED);
+    for (size_t i = 0; i < b.len; i++) {
+        KMS_ENSURE(b.p[i] > 0x20 && b.p[i] < 0x7f, KMS_ERR_MALFORMED);
+    }
+    memcpy(out, b.p, b.len);
+    out[b.len] = '\0';
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_mk_fixed_key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
+                               size_t *key_len)
+{
+    (void)m;
+    *key = ((const struct kms_mk_fixed_key *)ctx)->key;
+    *key_len = 32;
+    return KMS_RESULT_OK;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kms_msgkit: the building blocks the KMS's message modules (kms_kue_msg, kms_ticket_msg) share
+ * to assemble and read MIKEY-TICKET messages. Internal to lib/kms.
+ */
+#ifndef KMS_KMS_MSGKIT_H
+#define KMS_KMS_MSGKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err/kms_err.h"
+#include "mikey/kms_mikey_msg.h"
+
+static inline struct kms_bytes kms_mk_bytes(const void *p, size_t n)
+{
+    return (struct kms_bytes){(const uint8_t *)p, n};
+}
+
+/* Big-endian 64-bit fields (NTP-UTC timestamps in Key Validity intervals). */
+static inline void kms_mk_put_be64(uint8_t b[8], uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    }
+}
+
+static inline uint64_t kms_mk_get_be64(const uint8_t b[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | b[i];
+    }
+    return v;
+}
+
+/* Appends a zeroed payload of `type` to m's body (the caller keeps within the body's cap). */
+struct kms_mikey_payload *kms_mk_add(struct kms_mikey_msg *m, uint8_t type);
+
+/* ID type: a URI for sip:/sips:/tel: identities (RFC 3830 6.7 type 1), an NAI otherwise (0). */
+uint8_t kms_mk_id_type(const char *id);
+
+/* Appends an IDR payload (RFC 6043 6.6) of `role` and `type` naming id (borrowed). */
+void kms_mk_idr(struct kms_mikey_msg *m, uint8_t role, uint8_t type, const char *id);
+
+/* Copies an identity out of an IDR payload into out (cap bytes, NUL-terminated): 1 to cap - 1
+ * octets of printable ASCII without space, else KMS_ERR_MALFORMED. */
+KMS_MUST_CHECK kms_result kms_mk_copy_id(struct kms_bytes b, char *out, size_t cap);
+
+/* A kms_mikey_open key callback that always gives the 32-octet key of its context. */
+struct kms_mk_fixed_key {
+    const uint8_t *key;
+};
+kms_result kms_mk_fixed_key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
+                               size_t *key_len);
+
+#endif
