@@ -416,6 +416,73 @@ static kms_result refuse_token(struct kms_service_reply *r, kms_result why, uint
     return refuse(r, e, csb_id);
 }
 
+/* What a Kue-protected request (ticket request or resolve) carries before it is opened, and
+ * how to open it. */
+struct protected_req {
+    const char *idrkms, *ident; /* the KMS it names; the identity that must be the token's */
+    const uint8_t *psk_id;      /* IDRpsk */
+    size_t psk_id_len;
+    const uint8_t *rand; /* RANDRi of a request, RANDRr of a resolve (16 octets) */
+    uint64_t ntp;
+    uint32_t csb_id;
+    kms_result (*open)(const uint8_t *msg, size_t len, const void *peeked,
+                       const uint8_t kue[KMS_TMSG_KUE_LEN],
+                       const struct kms_mikey_replay_hook *replay);
+    const void *peeked;
+};
+
+static kms_result open_treq(const uint8_t *msg, size_t len, const void *peeked,
+                            const uint8_t kue[KMS_TMSG_KUE_LEN],
+                            const struct kms_mikey_replay_hook *replay)
+{
+    return kms_treq_open(msg, len, peeked, kue, replay);
+}
+
+static kms_result open_tres(const uint8_t *msg, size_t len, const void *peeked,
+                            const uint8_t kue[KMS_TMSG_KUE_LEN],
+                            const struct kms_mikey_replay_hook *replay)
+{
+    return kms_tres_open(msg, len, peeked, kue, replay);
+}
+
+/* The checks every Kue-protected request passes, in order: the KMS named, the token's claims
+ * (c), T, V under the token's Kue and the replay cache (the hook), the identity, the mode.
+ * *ok when they all pass; otherwise the refusal is in r. An error only when no reply could be
+ * built. */
+static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t len,
+                               const struct protected_req *p, uint64_t now,
+                               struct kms_ticket_claims *c, struct kms_service_reply *r, bool *ok)
+{
+    *ok = false;
+    if (strcmp(p->idrkms, s->fqdn) != 0) {
+        return refuse(r, KMS_ERR_AUTH, p->csb_id); /* meant for another KMS */
+    }
+    kms_result tr = token_claims(s, p->psk_id, p->psk_id_len, p->rand, now, c);
+    if (!kms_ok(tr)) {
+        return refuse_token(r, tr, p->csb_id);
+    }
+    struct replay_ctx rx = {.rg = s->deps.replay,
+                            .rand = p->rand,
+                            .rand_len = KMS_TMSG_RAND_LEN,
+                            .ts = kms_kue_ntp_to_unix(p->ntp),
+                            .now = now};
+    memcpy(rx.token_id, c->token_id, sizeof(rx.token_id));
+    struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
+    kms_result vr = p->open(req, len, p->peeked, c->kue, &hook);
+    if (!kms_ok(vr)) {
+        return refuse_token(r, vr, p->csb_id);
+    }
+    if (!claims_name(c, p->ident)) {
+        return refuse(r, KMS_ERR_AUTH, p->csb_id); /* a token of someone else */
+    }
+    if (!mode_allowed(s, c->mode)) {
+        return policy_refusal(r, KMS_ERR_UNSUPPORTED, MIKEY_ERR_INVALID_TPPAR, p->csb_id, c->kue,
+                              p->rand);
+    }
+    *ok = true;
+    return KMS_RESULT_OK;
+}
+
 static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size_t len,
                                  const struct kms_treq *q, uint64_t now,
                                  struct kms_service_reply *r)
@@ -428,34 +495,11 @@ static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size
     kms_buf_init_fixed(&tok, g->ticket, sizeof(g->ticket), false);
     snprintf(r->detail, sizeof(r->detail), "ticket-request idri=%.60s idrr=%.60s", q->idri,
              q->idrr);
-    if (strcmp(q->idrkms, s->fqdn) != 0) {
-        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id));
-        goto out;
-    }
-    kms_result tr = token_claims(s, q->psk_id, q->psk_id_len, q->randri, now, a);
-    if (!kms_ok(tr)) {
-        KMS_TRY_OUT(rc, refuse_token(r, tr, q->csb_id));
-        goto out;
-    }
-    struct replay_ctx rx = {.rg = s->deps.replay,
-                            .rand = q->randri,
-                            .rand_len = sizeof(q->randri),
-                            .ts = kms_kue_ntp_to_unix(q->ntp),
-                            .now = now};
-    memcpy(rx.token_id, a->token_id, sizeof(rx.token_id));
-    struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
-    kms_result vr = kms_treq_open(req, len, q, a->kue, &hook);
-    if (!kms_ok(vr)) {
-        KMS_TRY_OUT(rc, refuse_token(r, vr, q->csb_id));
-        goto out;
-    }
-    if (!claims_name(a, q->idri)) {
-        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* a token of someone else */
-        goto out;
-    }
-    if (!mode_allowed(s, a->mode)) {
-        KMS_TRY_OUT(rc, policy_refusal(r, KMS_ERR_UNSUPPORTED, MIKEY_ERR_INVALID_TPPAR, q->csb_id,
-                                       a->kue, q->randri));
+    const struct protected_req p = {
+        q->idrkms, q->idri, q->psk_id, q->psk_id_len, q->randri, q->ntp, q->csb_id, open_treq, q};
+    bool ok = false;
+    KMS_TRY_OUT(rc, authenticate(s, req, len, &p, now, a, r, &ok));
+    if (!ok) {
         goto out;
     }
     /* The media keys, sealed with the responder's identity for its resolve. */
@@ -513,34 +557,11 @@ static kms_result ticket_resolve(struct kms_service *s, const uint8_t *req, size
     struct kms_tgrant *g = calloc(1, sizeof(*g));
     KMS_ENSURE_OUT(rc, b != NULL && m != NULL && g != NULL, KMS_ERR_NOMEM);
     snprintf(r->detail, sizeof(r->detail), "ticket-resolve idrr=%.60s", q->idrr);
-    if (strcmp(q->idrkms, s->fqdn) != 0) {
-        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id));
-        goto out;
-    }
-    kms_result tr = token_claims(s, q->psk_id, q->psk_id_len, q->randrr, now, b);
-    if (!kms_ok(tr)) {
-        KMS_TRY_OUT(rc, refuse_token(r, tr, q->csb_id));
-        goto out;
-    }
-    struct replay_ctx rx = {.rg = s->deps.replay,
-                            .rand = q->randrr,
-                            .rand_len = sizeof(q->randrr),
-                            .ts = kms_kue_ntp_to_unix(q->ntp),
-                            .now = now};
-    memcpy(rx.token_id, b->token_id, sizeof(rx.token_id));
-    struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
-    kms_result vr = kms_tres_open(req, len, q, b->kue, &hook);
-    if (!kms_ok(vr)) {
-        KMS_TRY_OUT(rc, refuse_token(r, vr, q->csb_id));
-        goto out;
-    }
-    if (!claims_name(b, q->idrr)) {
-        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id));
-        goto out;
-    }
-    if (!mode_allowed(s, b->mode)) {
-        KMS_TRY_OUT(rc, policy_refusal(r, KMS_ERR_UNSUPPORTED, MIKEY_ERR_INVALID_TPPAR, q->csb_id,
-                                       b->kue, q->randrr));
+    const struct protected_req p = {
+        q->idrkms, q->idrr, q->psk_id, q->psk_id_len, q->randrr, q->ntp, q->csb_id, open_tres, q};
+    bool ok = false;
+    KMS_TRY_OUT(rc, authenticate(s, req, len, &p, now, b, r, &ok));
+    if (!ok) {
         goto out;
     }
     /* The media ticket: sealed by us, valid, and naming this responder. */
