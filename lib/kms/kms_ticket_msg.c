@@ -210,6 +210,52 @@ out:
     return rc;
 }
 
+/* What the KMS reads of a request or a resolve before its own payloads: the decoded message
+ * of data type `dt`, its shape, and the three identities our profile requires (RFC 6043 lets
+ * them be optional): the sender's (IDR role `role`), IDRkms and IDRpsk. */
+struct peek_ids {
+    char *ident;
+    size_t ident_cap;
+    char *idrkms;
+    size_t idrkms_cap;
+    uint8_t *psk_id;
+    size_t psk_cap, *psk_len;
+};
+
+static kms_result peek_head(const uint8_t *msg, size_t len, uint8_t dt, uint8_t role,
+                            const struct peek_ids *o, struct kms_mikey_msg *m, size_t *err_off)
+{
+    KMS_TRY(kms_mikey_decode(msg, len, m, err_off));
+    KMS_ENSURE(m->hdr.data_type == dt, KMS_ERR_MALFORMED);
+    KMS_TRY(kms_mikey_check_shape(m, err_off));
+    struct kms_bytes id = kms_mikey_idr(&m->body, role);
+    struct kms_bytes idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
+    struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
+    KMS_ENSURE(id.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
+    KMS_TRY(kms_mk_copy_id(id, o->ident, o->ident_cap));
+    KMS_TRY(kms_mk_copy_id(idrkms, o->idrkms, o->idrkms_cap));
+    KMS_TRY(copy_bytes(idrpsk, o->psk_id, o->psk_cap, o->psk_len));
+    /* The shape check guarantees one T and one RAND; the RAND must be the sender's. */
+    KMS_ENSURE(first(&m->body, KMS_MIKEY_PT_T, 0) != NULL &&
+                   first(&m->body, KMS_MIKEY_PT_RANDR, role) != NULL,
+               KMS_ERR_MALFORMED);
+    return KMS_RESULT_OK;
+}
+
+/* After the caller's own payloads: T (NTP-UTC only) and the message's 16-octet RAND (RANDR of
+ * `role`), both present (peek_head). */
+static kms_result peek_tail(const struct kms_mikey_msg *m, uint8_t role, uint64_t *ntp,
+                            uint8_t rand[KMS_TMSG_RAND_LEN])
+{
+    const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
+    const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, role);
+    KMS_ENSURE(t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
+    *ntp = t->u.t.value;
+    KMS_ENSURE(randr->u.randr.rand.len == KMS_TMSG_RAND_LEN, KMS_ERR_MALFORMED);
+    memcpy(rand, randr->u.randr.rand.p, KMS_TMSG_RAND_LEN);
+    return KMS_RESULT_OK;
+}
+
 kms_result kms_treq_peek(const uint8_t *msg, size_t len, struct kms_treq *out, size_t *err_off)
 {
     KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
@@ -218,28 +264,16 @@ kms_result kms_treq_peek(const uint8_t *msg, size_t len, struct kms_treq *out, s
     kms_result rc = KMS_RC_INIT;
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kms_mikey_decode(msg, len, m, err_off));
-    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_REQUEST_INIT_PSK, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, kms_mikey_check_shape(m, err_off));
-    struct kms_bytes idri = kms_mikey_idr(&m->body, ROLE_I);
-    struct kms_bytes idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
-    struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
-    /* Our profile requires the three identities (RFC 6043 lets them be optional). */
-    KMS_ENSURE_OUT(rc, idri.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, kms_mk_copy_id(idri, out->idri, sizeof(out->idri)));
-    KMS_TRY_OUT(rc, kms_mk_copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
-    KMS_TRY_OUT(rc, copy_bytes(idrpsk, out->psk_id, sizeof(out->psk_id), &out->psk_id_len));
-    /* The shape check guarantees one T, one RANDRi and one TP. */
+    const struct peek_ids ids = {out->idri,           sizeof(out->idri), out->idrkms,
+                                 sizeof(out->idrkms), out->psk_id,       sizeof(out->psk_id),
+                                 &out->psk_id_len};
+    KMS_TRY_OUT(rc, peek_head(msg, len, KMS_MIKEY_DT_REQUEST_INIT_PSK, ROLE_I, &ids, m, err_off));
+    /* The shape check guarantees one TP. */
     const struct kms_mikey_payload *tp = first(&m->body, KMS_MIKEY_PT_TP, 0);
-    const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
-    const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, ROLE_I);
-    KMS_ENSURE_OUT(rc, tp != NULL && t != NULL && randr != NULL, KMS_ERR_MALFORMED);
+    KMS_ENSURE_OUT(rc, tp != NULL, KMS_ERR_MALFORMED);
     KMS_TRY_OUT(rc, check_media_ticket(&tp->u.ticket));
     KMS_TRY_OUT(rc, tp_responder(msg, &tp->u.ticket, out->idrr, sizeof(out->idrr), err_off));
-    KMS_ENSURE_OUT(rc, t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
-    out->ntp = t->u.t.value;
-    KMS_ENSURE_OUT(rc, randr->u.randr.rand.len == sizeof(out->randri), KMS_ERR_MALFORMED);
-    memcpy(out->randri, randr->u.randr.rand.p, sizeof(out->randri));
+    KMS_TRY_OUT(rc, peek_tail(m, ROLE_I, &out->ntp, out->randri));
     out->csb_id = m->hdr.csb_id;
     rc = KMS_RESULT_OK;
 out:
@@ -589,28 +623,17 @@ kms_result kms_tres_peek(const uint8_t *msg, size_t len, struct kms_tres *out, s
     kms_result rc = KMS_RC_INIT;
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kms_mikey_decode(msg, len, m, err_off));
-    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, kms_mikey_check_shape(m, err_off));
-    struct kms_bytes idrr = kms_mikey_idr(&m->body, ROLE_R);
-    struct kms_bytes idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
-    struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
-    KMS_ENSURE_OUT(rc, idrr.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, kms_mk_copy_id(idrr, out->idrr, sizeof(out->idrr)));
-    KMS_TRY_OUT(rc, kms_mk_copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
-    KMS_TRY_OUT(rc, copy_bytes(idrpsk, out->psk_id, sizeof(out->psk_id), &out->psk_id_len));
+    const struct peek_ids ids = {out->idrr,           sizeof(out->idrr), out->idrkms,
+                                 sizeof(out->idrkms), out->psk_id,       sizeof(out->psk_id),
+                                 &out->psk_id_len};
+    KMS_TRY_OUT(rc, peek_head(msg, len, KMS_MIKEY_DT_RESOLVE_INIT_PSK, ROLE_R, &ids, m, err_off));
     const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
-    const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
-    const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, ROLE_R);
-    KMS_ENSURE_OUT(rc, tk != NULL && t != NULL && randr != NULL, KMS_ERR_MALFORMED);
+    KMS_ENSURE_OUT(rc, tk != NULL, KMS_ERR_MALFORMED);
     KMS_TRY_OUT(rc, check_media_ticket(&tk->u.ticket));
     KMS_ENSURE_OUT(rc, tk->u.ticket.init_data.len == 0, KMS_ERR_UNSUPPORTED);
     KMS_TRY_OUT(rc, copy_bytes(tk->u.ticket.ticket_data, out->ticket, sizeof(out->ticket),
                                &out->ticket_len));
-    KMS_ENSURE_OUT(rc, t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
-    out->ntp = t->u.t.value;
-    KMS_ENSURE_OUT(rc, randr->u.randr.rand.len == sizeof(out->randrr), KMS_ERR_MALFORMED);
-    memcpy(out->randrr, randr->u.randr.rand.p, sizeof(out->randrr));
+    KMS_TRY_OUT(rc, peek_tail(m, ROLE_R, &out->ntp, out->randrr));
     out->csb_id = m->hdr.csb_id;
     rc = KMS_RESULT_OK;
 out:
