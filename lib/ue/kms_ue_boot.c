@@ -263,25 +263,6 @@ out:
 
 /* ---- the state file ---- */
 
-static kms_result state_line(struct kms_cur *c, const char *name, char *val, size_t cap)
-{
-    size_t nl = strlen(name);
-    const uint8_t *p = kms_cur_peek_ptr(c);
-    size_t left = kms_cur_remaining(c);
-    KMS_ENSURE(left > nl && memcmp(p, name, nl) == 0 && p[nl] == '=', KMS_ERR_MALFORMED);
-    size_t end = nl + 1;
-    while (end < left && p[end] != '\n') {
-        end++;
-    }
-    KMS_ENSURE(end < left, KMS_ERR_TRUNCATED);
-    size_t vlen = end - nl - 1;
-    KMS_ENSURE(vlen < cap, KMS_ERR_TOO_LONG);
-    KMS_TRY(kms_cur_skip(c, nl + 1));
-    KMS_TRY(kms_cur_get_bytes(c, (uint8_t *)val, vlen));
-    val[vlen] = '\0';
-    return kms_cur_skip(c, 1);
-}
-
 kms_result kms_ue_state_load(const char *state_dir, struct kms_ue_state *st)
 {
     KMS_ENSURE(state_dir != NULL && st != NULL, KMS_ERR_ARG);
@@ -295,15 +276,15 @@ kms_result kms_ue_state_load(const char *state_dir, struct kms_ue_state *st)
     KMS_TRY_OUT(rc, kms_file_read(path, STATE_MAX, true, &img, &n));
     struct kms_cur c;
     kms_cur_init(&c, img, n);
-    KMS_TRY_OUT(rc, state_line(&c, "version", val, sizeof(val)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "version", val, sizeof(val)));
     KMS_ENSURE_OUT(rc, strcmp(val, "1") == 0, KMS_ERR_UNSUPPORTED);
-    KMS_TRY_OUT(rc, state_line(&c, "impi", st->impi, sizeof(st->impi)));
-    KMS_TRY_OUT(rc, state_line(&c, "btid", st->btid, sizeof(st->btid)));
-    KMS_TRY_OUT(rc, state_line(&c, "rand", val, sizeof(val)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "impi", st->impi, sizeof(st->impi)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "btid", st->btid, sizeof(st->btid)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "rand", val, sizeof(val)));
     KMS_TRY_OUT(rc, kms_hex_decode_exact(val, st->rand, sizeof(st->rand)));
-    KMS_TRY_OUT(rc, state_line(&c, "ks", val, sizeof(val)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "ks", val, sizeof(val)));
     KMS_TRY_OUT(rc, kms_hex_decode_exact(val, st->ks, sizeof(st->ks)));
-    KMS_TRY_OUT(rc, state_line(&c, "lifetime", val, sizeof(val)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "lifetime", val, sizeof(val)));
     char *end = NULL;
     st->lifetime = strtoull(val, &end, 10);
     KMS_ENSURE_OUT(rc, end != val && *end == '\0', KMS_ERR_MALFORMED);

@@ -226,26 +226,6 @@ struct kue_state {
     uint64_t valid_to;
 };
 
-/* One `name=value` line, in order, into val (NUL-terminated). */
-static kms_result kv_line(struct kms_cur *c, const char *name, char *val, size_t cap)
-{
-    size_t nl = strlen(name);
-    const uint8_t *p = kms_cur_peek_ptr(c);
-    size_t left = kms_cur_remaining(c);
-    KMS_ENSURE(left > nl && memcmp(p, name, nl) == 0 && p[nl] == '=', KMS_ERR_MALFORMED);
-    size_t end = nl + 1;
-    while (end < left && p[end] != '\n') {
-        end++;
-    }
-    KMS_ENSURE(end < left, KMS_ERR_TRUNCATED);
-    size_t vlen = end - nl - 1;
-    KMS_ENSURE(vlen < cap, KMS_ERR_TOO_LONG);
-    KMS_TRY(kms_cur_skip(c, nl + 1));
-    KMS_TRY(kms_cur_get_bytes(c, (uint8_t *)val, vlen));
-    val[vlen] = '\0';
-    return kms_cur_skip(c, 1);
-}
-
 static kms_result kue_state_load(const char *dir, struct kue_state *st)
 {
     memset(st, 0, sizeof(*st));
@@ -260,19 +240,19 @@ static kms_result kue_state_load(const char *dir, struct kue_state *st)
     KMS_TRY_OUT(rc, kms_file_read(path, 4 * KMS_TICKET_MAX, true, &img, &n));
     struct kms_cur c;
     kms_cur_init(&c, img, n);
-    KMS_TRY_OUT(rc, kv_line(&c, "version", val, cap));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "version", val, cap));
     KMS_ENSURE_OUT(rc, strcmp(val, "1") == 0, KMS_ERR_UNSUPPORTED);
-    KMS_TRY_OUT(rc, kv_line(&c, "mode", val, cap));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "mode", val, cap));
     KMS_ENSURE_OUT(rc, strcmp(val, "2") == 0 || strcmp(val, "3") == 0, KMS_ERR_MALFORMED);
     st->mode = (uint8_t)(val[0] - '0');
-    KMS_TRY_OUT(rc, kv_line(&c, "kms", st->kms, sizeof(st->kms)));
-    KMS_TRY_OUT(rc, kv_line(&c, "identity", st->identity, sizeof(st->identity)));
-    KMS_TRY_OUT(rc, kv_line(&c, "kue", val, cap));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "kms", st->kms, sizeof(st->kms)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "identity", st->identity, sizeof(st->identity)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "kue", val, cap));
     KMS_TRY_OUT(rc, kms_hex_decode_exact(val, st->kue, sizeof(st->kue)));
-    KMS_TRY_OUT(rc, kv_line(&c, "token", val, cap));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "token", val, cap));
     KMS_TRY_OUT(rc, kms_hex_decode(val, strlen(val), st->token, sizeof(st->token), &st->token_len));
-    KMS_TRY_OUT(rc, kv_line(&c, "valid_from", val, cap));
-    KMS_TRY_OUT(rc, kv_line(&c, "valid_to", val, cap));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "valid_from", val, cap));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "valid_to", val, cap));
     char *end = NULL;
     st->valid_to = strtoull(val, &end, 10);
     KMS_ENSURE_OUT(rc, end != val && *end == '\0', KMS_ERR_MALFORMED);

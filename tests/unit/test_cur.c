@@ -181,6 +181,27 @@ static void empty_and_null_inputs(void **state)
     assert_int_equal(kms_cur_remaining(&c), 0);
 }
 
+static void kv_lines(void **state)
+{
+    (void)state;
+    static const char text[] = "version=1\nname=\nkey=abc";
+    struct kms_cur c;
+    char v[4];
+    kms_cur_init(&c, (const uint8_t *)text, sizeof(text) - 1);
+    assert_int_equal(kms_cur_get_kv_line(&c, "vers", v, sizeof(v)).err, KMS_ERR_MALFORMED);
+    assert_int_equal(kms_cur_get_kv_line(&c, "name", v, sizeof(v)).err, KMS_ERR_MALFORMED);
+    assert_int_equal(kms_cur_offset(&c), 0); /* failures leave the cursor unmoved */
+    assert_int_equal(kms_cur_get_kv_line(&c, "version", v, 1).err, KMS_ERR_TOO_LONG);
+    assert_int_equal(kms_cur_get_kv_line(&c, "version", v, sizeof(v)).err, KMS_OK);
+    assert_string_equal(v, "1");
+    assert_int_equal(kms_cur_offset(&c), 10);
+    assert_int_equal(kms_cur_get_kv_line(&c, "name", v, sizeof(v)).err, KMS_OK);
+    assert_string_equal(v, "");
+    /* The last line has no newline: truncated, and nothing consumed. */
+    assert_int_equal(kms_cur_get_kv_line(&c, "key", v, sizeof(v)).err, KMS_ERR_TRUNCATED);
+    assert_int_equal(kms_cur_remaining(&c), 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +212,7 @@ int main(void)
         cmocka_unit_test(lv_blocks_are_bounded),
         cmocka_unit_test(lv16_zero_max_and_max_plus_one),
         cmocka_unit_test(empty_and_null_inputs),
+        cmocka_unit_test(kv_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
