@@ -114,9 +114,7 @@ kms_result kms_kue_request_peek(const uint8_t *msg, size_t len, struct kms_kue_r
     kms_result rc = KMS_RC_INIT;
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kms_mikey_decode(msg, len, m, err_off));
-    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_REQUEST_INIT_PSK, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, kms_mikey_check_shape(m, err_off));
+    KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_REQUEST_INIT_PSK, m, err_off));
     struct kms_bytes idri = kms_mikey_idr(&m->body, 1);
     struct kms_bytes idrkms = kms_mikey_idr(&m->body, 3);
     struct kms_bytes idrpsk = kms_mikey_idr(&m->body, 4);

@@ -37,6 +37,14 @@ kms_result kms_mk_copy_id(struct kms_bytes b, char *out, size_t cap)
     return KMS_RESULT_OK;
 }
 
+kms_result kms_mk_decode(const uint8_t *msg, size_t len, uint8_t dt, struct kms_mikey_msg *m,
+                         size_t *err_off)
+{
+    KMS_TRY(kms_mikey_decode(msg, len, m, err_off));
+    KMS_ENSURE(m->hdr.data_type == dt, KMS_ERR_MALFORMED);
+    return kms_mikey_check_shape(m, err_off);
+}
+
 kms_result kms_mk_fixed_key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
                                size_t *key_len)
 {

@@ -47,6 +47,11 @@ void kms_mk_idr(struct kms_mikey_msg *m, uint8_t role, uint8_t type, const char 
  * octets of printable ASCII without space, else KMS_ERR_MALFORMED. */
 KMS_MUST_CHECK kms_result kms_mk_copy_id(struct kms_bytes b, char *out, size_t cap);
 
+/* Decodes msg into m and checks that it is of data type dt and has its RFC 6043 shape (the
+ * first steps of every peek; err_off as kms_mikey_decode sets it). */
+KMS_MUST_CHECK kms_result kms_mk_decode(const uint8_t *msg, size_t len, uint8_t dt,
+                                        struct kms_mikey_msg *m, size_t *err_off);
+
 /* A kms_mikey_open key callback that always gives the 32-octet key of its context. */
 struct kms_mk_fixed_key {
     const uint8_t *key;

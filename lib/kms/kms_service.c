@@ -416,6 +416,16 @@ static kms_result refuse_token(struct kms_service_reply *r, kms_result why, uint
     return refuse(r, e, csb_id);
 }
 
+/* The keys and validity of a media ticket's claims, as the answers carry them. */
+static void grant_of(const struct kms_ticket_claims *m, struct kms_tgrant *g)
+{
+    memcpy(g->mpk, m->mpk, sizeof(g->mpk));
+    memcpy(g->tgk, m->tgk, m->tgk_len);
+    g->tgk_len = m->tgk_len;
+    g->valid_from = m->issued;
+    g->valid_to = m->expires;
+}
+
 /* What a Kue-protected request (ticket request or resolve) carries before it is opened, and
  * how to open it. */
 struct protected_req {
@@ -526,11 +536,7 @@ static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size
     m->n_responder = 1;
     KMS_TRY_OUT(rc, kms_ticket_seal(s->deps.keyring, now, m, &tok));
     g->ticket_len = kms_buf_len(&tok);
-    memcpy(g->mpk, m->mpk, sizeof(g->mpk));
-    memcpy(g->tgk, m->tgk, m->tgk_len);
-    g->tgk_len = m->tgk_len;
-    g->valid_from = m->issued;
-    g->valid_to = m->expires;
+    grant_of(m, g);
     kms_buf_reset(&r->body);
     KMS_TRY_OUT(rc, kms_tresp_build(req, len, a->kue, g, &r->body));
     r->status = 200;
@@ -579,11 +585,7 @@ static kms_result ticket_resolve(struct kms_service *s, const uint8_t *req, size
         KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* not this ticket's responder */
         goto out;
     }
-    memcpy(g->mpk, m->mpk, sizeof(g->mpk));
-    memcpy(g->tgk, m->tgk, m->tgk_len);
-    g->tgk_len = m->tgk_len;
-    g->valid_from = m->issued;
-    g->valid_to = m->expires;
+    grant_of(m, g);
     kms_buf_reset(&r->body);
     KMS_TRY_OUT(rc, kms_rresp_build(req, len, b->kue, g, &r->body));
     r->status = 200;

@@ -225,9 +225,7 @@ struct peek_ids {
 static kms_result peek_head(const uint8_t *msg, size_t len, uint8_t dt, uint8_t role,
                             const struct peek_ids *o, struct kms_mikey_msg *m, size_t *err_off)
 {
-    KMS_TRY(kms_mikey_decode(msg, len, m, err_off));
-    KMS_ENSURE(m->hdr.data_type == dt, KMS_ERR_MALFORMED);
-    KMS_TRY(kms_mikey_check_shape(m, err_off));
+    KMS_TRY(kms_mk_decode(msg, len, dt, m, err_off));
     struct kms_bytes id = kms_mikey_idr(&m->body, role);
     struct kms_bytes idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
     struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
@@ -534,9 +532,7 @@ kms_result kms_transfer_peek(const uint8_t *msg, size_t len, struct kms_transfer
     kms_result rc = KMS_RC_INIT;
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kms_mikey_decode(msg, len, m, err_off));
-    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_TRANSFER_INIT, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, kms_mikey_check_shape(m, err_off));
+    KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, m, err_off));
     /* RFC 6043 4.2.2: the SRTP-ID map SHALL NOT be used in the Transfer. */
     KMS_ENSURE_OUT(rc, m->hdr.map_type != KMS_MIKEY_MAP_SRTP_ID, KMS_ERR_MALFORMED);
     struct kms_bytes idri = kms_mikey_idr(&m->body, ROLE_I);
