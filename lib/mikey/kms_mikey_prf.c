@@ -152,39 +152,62 @@ static kms_result p_xor(EVP_MAC_CTX *ctx, const uint8_t *label, size_t label_len
     return KMS_RESULT_OK;
 }
 
-kms_result kms_mikey_prf(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_t inkey_len,
-                         const uint8_t *label, size_t label_len, uint8_t *out, size_t out_len)
+/* One output of a PRF run: PRF(inkey, label) into out. */
+struct prf_job {
+    const uint8_t *label;
+    size_t label_len;
+    uint8_t *out;
+    size_t out_len;
+};
+
+/* PRF(inkey, label_j) for every job j with the same inkey: each 256-bit chunk s_i keys the
+ * context once for all the jobs (hmac2 re-initialises without recomputing the key pads). The
+ * outputs are zeroed first and wiped on failure. Arguments are checked by the callers. */
+static kms_result prf_jobs(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_t inkey_len,
+                           const struct prf_job *jobs, size_t n)
 {
     kms_result rc = KMS_RC_INIT;
     EVP_MAC_CTX *ctx = NULL;
     uint8_t a[HMAC_MAX], blk[HMAC_MAX];
     const char *digest = NULL;
     size_t hlen = 0;
-    bool out_ok = out != NULL && out_len > 0 && out_len <= KMS_MIKEY_PRF_OUT_MAX;
-    if (out_ok) {
-        memset(out, 0, out_len);
+    for (size_t j = 0; j < n; j++) {
+        memset(jobs[j].out, 0, jobs[j].out_len);
     }
-    KMS_ENSURE_OUT(rc, out_ok, KMS_ERR_ARG);
-    KMS_ENSURE_OUT(rc, inkey != NULL && inkey_len > 0, KMS_ERR_ARG);
-    KMS_ENSURE_OUT(rc, label != NULL || label_len == 0, KMS_ERR_ARG);
     KMS_TRY_OUT(rc, prf_digest(alg, &digest, &hlen));
     ctx = kms_hmac_ctx_new(digest);
     KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_CRYPTO);
     for (size_t off = 0; off < inkey_len; off += PRF_CHUNK) {
         size_t s_len = inkey_len - off < PRF_CHUNK ? inkey_len - off : PRF_CHUNK;
-        /* Keyed once per chunk; hmac2 re-initialises without recomputing the key pads. */
         KMS_TRY_OSSL_OUT(rc, EVP_MAC_init(ctx, inkey + off, s_len, NULL));
-        KMS_TRY_OUT(rc, p_xor(ctx, label, label_len, hlen, out, out_len, a, blk));
+        for (size_t j = 0; j < n; j++) {
+            KMS_TRY_OUT(rc, p_xor(ctx, jobs[j].label, jobs[j].label_len, hlen, jobs[j].out,
+                                  jobs[j].out_len, a, blk));
+        }
     }
     rc = KMS_RESULT_OK;
 out:
     EVP_MAC_CTX_free(ctx); /* cleanses the keyed state */
     kms_wipe(a, sizeof(a));
     kms_wipe(blk, sizeof(blk));
-    if (!kms_ok(rc) && out_ok) {
-        kms_wipe(out, out_len);
+    for (size_t j = 0; !kms_ok(rc) && j < n; j++) {
+        kms_wipe(jobs[j].out, jobs[j].out_len);
     }
     return rc;
+}
+
+kms_result kms_mikey_prf(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_t inkey_len,
+                         const uint8_t *label, size_t label_len, uint8_t *out, size_t out_len)
+{
+    bool out_ok = out != NULL && out_len > 0 && out_len <= KMS_MIKEY_PRF_OUT_MAX;
+    if (out_ok) {
+        memset(out, 0, out_len);
+    }
+    KMS_ENSURE(out_ok, KMS_ERR_ARG);
+    KMS_ENSURE(inkey != NULL && inkey_len > 0, KMS_ERR_ARG);
+    KMS_ENSURE(label != NULL || label_len == 0, KMS_ERR_ARG);
+    const struct prf_job job = {label, label_len, out, out_len};
+    return prf_jobs(alg, inkey, inkey_len, &job, 1);
 }
 
 kms_result kms_mikey_derive(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_t inkey_len,
@@ -356,43 +379,24 @@ static kms_result msg_keys(enum kms_mikey_prf_alg prf, const uint8_t *inkey, siz
         uint32_t constant;
         uint8_t *out;
         size_t len;
-    } jobs[] = {
+    } want[] = {
         {KMS_MIKEY_C_MSG_ENCR, k->encr, encr_len},
         {KMS_MIKEY_C_MSG_AUTH, k->auth, auth_len},
         {KMS_MIKEY_C_MSG_SALT, k->salt, salt_len},
     };
-    if (inkey_len > PRF_CHUNK) {
-        for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-            if (jobs[i].len > 0) {
-                set_constant(l, jobs[i].constant);
-                KMS_TRY(kms_mikey_derive(prf, inkey, inkey_len, l, jobs[i].out, jobs[i].len));
-            }
+    /* The three labels differ only in their constant: one PRF run keys each chunk once. */
+    struct kms_mikey_label labels[3];
+    struct prf_job jobs[3];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (want[i].len > 0) {
+            labels[n] = *l;
+            set_constant(&labels[n], want[i].constant);
+            jobs[n] = (struct prf_job){labels[n].b, labels[n].len, want[i].out, want[i].len};
+            n++;
         }
-    } else {
-        /* One chunk (every key we use is at most 256 bits): one context keyed once serves the
-         * three derivations, which differ only in the label's constant. */
-        const char *digest = NULL;
-        size_t hlen = 0;
-        uint8_t a[HMAC_MAX], blk[HMAC_MAX];
-        KMS_TRY(prf_digest(prf, &digest, &hlen));
-        EVP_MAC_CTX *ctx = kms_hmac_ctx_new(digest);
-        KMS_ENSURE(ctx != NULL, KMS_ERR_CRYPTO);
-        kms_result rc = KMS_RESULT_OK;
-        if (EVP_MAC_init(ctx, inkey, inkey_len, NULL) != 1) {
-            rc = KMS_ERR(KMS_ERR_CRYPTO);
-        }
-        for (size_t i = 0; kms_ok(rc) && i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-            if (jobs[i].len > 0) {
-                set_constant(l, jobs[i].constant);
-                memset(jobs[i].out, 0, jobs[i].len);
-                rc = p_xor(ctx, l->b, l->len, hlen, jobs[i].out, jobs[i].len, a, blk);
-            }
-        }
-        EVP_MAC_CTX_free(ctx); /* cleanses the keyed state */
-        kms_wipe(a, sizeof(a));
-        kms_wipe(blk, sizeof(blk));
-        KMS_TRY(rc);
     }
+    KMS_TRY(prf_jobs(prf, inkey, inkey_len, jobs, n));
     k->encr_len = encr_len;
     k->auth_len = auth_len;
     k->salt_len = salt_len;
