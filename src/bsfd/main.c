@@ -289,9 +289,6 @@ int main(int argc, char **argv)
         {"zn-cert", true, false},   {"zn-key", true, false},       {"zn-client-ca", true, false},
         {"log-level", true, false}, {"max-sessions", true, false},
     };
-    static const char *const required[] = {"db",      "kek-file", "listen",
-                                           "realm",   "lifetime", "zn-listen",
-                                           "zn-cert", "zn-key",   "zn-client-ca"};
     struct cli_args a;
     int rc = cli_parse("imskms-bsfd", opts, N_OPTS, 0, argc, argv, &a);
     if (rc != 0 || a.help) {
@@ -300,10 +297,11 @@ int main(int argc, char **argv)
         }
         return rc;
     }
-    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-        if (a.val[i] == NULL) {
-            return cli_missing(&a, required[i]);
-        }
+    rc = cli_require_first(
+        &a, opts,
+        9); /* db, kek-file, listen, realm, lifetime, zn-listen, zn-cert, zn-key, zn-client-ca */
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
     enum kms_log_level lvl = KMS_LOG_INFO;
     if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &lvl)) {

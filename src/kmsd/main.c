@@ -222,8 +222,6 @@ int main(int argc, char **argv)
         {"threads", true, false},
         {"replay-entries", true, false},
     };
-    static const char *const required[] = {"listen", "fqdn",  "bsf-zn", "zn-cert",
-                                           "zn-key", "zn-ca", "keyring"};
     struct cli_args a;
     int rc = cli_parse("imskms-kmsd", opts, N_OPTS, 0, argc, argv, &a);
     if (rc != 0 || a.help) {
@@ -232,10 +230,9 @@ int main(int argc, char **argv)
         }
         return rc;
     }
-    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-        if (a.val[i] == NULL) {
-            return cli_missing(&a, required[i]);
-        }
+    rc = cli_require_first(&a, opts, 7); /* listen, fqdn, bsf-zn, zn-cert, zn-key, zn-ca, keyring */
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
     if (a.val[O_STATE] == NULL) {
         return cli_missing(&a, "state-db");

@@ -136,6 +136,16 @@ int cli_missing(const struct cli_args *a, const char *name)
     return CLI_EXIT_USAGE;
 }
 
+int cli_require_first(const struct cli_args *a, const struct cli_opt *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a->val[i] == NULL) {
+            return cli_missing(a, opts[i].name);
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
 int cli_usage_error(const struct cli_args *a, const char *msg)
 {
     fprintf(stderr, "%s: %s\n", a->cmd, msg);

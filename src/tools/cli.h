@@ -61,6 +61,9 @@ int cli_dispatch(const char *prefix, const struct cli_cmd *cmds, size_t n, const
 int cli_fail(const struct cli_args *a, const char *what, enum kms_err err);
 /* "<cmd>: missing --name". */
 int cli_missing(const struct cli_args *a, const char *name);
+/* The first n of opts (as parsed into a) are required: CLI_EXIT_OK, or cli_missing for the
+ * first one absent. */
+int cli_require_first(const struct cli_args *a, const struct cli_opt *opts, size_t n);
 /* "<cmd>: <msg>" on stderr, returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_args *a, const char *msg);
 

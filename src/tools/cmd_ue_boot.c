@@ -45,11 +45,9 @@ int ue_bootstrap(const char *prefix, int argc, char **argv)
         }
         return rc;
     }
-    static const char *const req[] = {"bsf", "usim", "state"};
-    for (size_t i = 0; i < 3; i++) {
-        if (a.val[i] == NULL) {
-            return cli_missing(&a, req[i]);
-        }
+    rc = cli_require_first(&a, opts, 3); /* bsf, usim, state */
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
     if (strncmp(a.val[B_BSF], "http://", 7) != 0 && strncmp(a.val[B_BSF], "https://", 8) != 0) {
         return cli_usage_error(&a, "--bsf: an http:// or https:// URL");

@@ -44,11 +44,9 @@ int ue_kue(const char *prefix, int argc, char **argv)
         }
         return rc;
     }
-    static const char *const req[] = {"kms", "mode", "state"};
-    for (size_t i = 0; i < 3; i++) {
-        if (a.val[i] == NULL) {
-            return cli_missing(&a, req[i]);
-        }
+    rc = cli_require_first(&a, opts, 3); /* kms, mode, state */
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
     if (strcmp(a.val[K_MODE], "2") != 0 && strcmp(a.val[K_MODE], "3") != 0) {
         return cli_usage_error(&a, "--mode: 2 or 3");
@@ -170,11 +168,9 @@ static int parse_exchange(const char *prefix, int argc, char **argv, bool reques
         }
         return rc;
     }
-    const char *req[] = {"kms", file_opt, "state"};
-    for (size_t i = 0; i < 3; i++) {
-        if (a->val[i] == NULL) {
-            return cli_missing(a, req[i]);
-        }
+    rc = cli_require_first(a, opts, 3); /* kms, out or ticket, state */
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
     if (request && a->val[X_PEER] == NULL) {
         return cli_missing(a, "peer");
