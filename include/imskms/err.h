@@ -30,7 +30,7 @@ enum kms_err_group {
 /* enum kms_err: KMS_OK = 0, then one code per line of err_table.h, in table order. */
 enum kms_err {
     KMS_OK = 0,
-#define X(name, group, http, mikey, msg) name,
+#define X(name, group, kms_http, mikey, ub_http, zn_http, zn_code, msg) name,
 #include "imskms/err_table.h"
 #undef X
     KMS_ERR_COUNT_ /* not an error: the number of codes */
@@ -45,10 +45,23 @@ typedef struct kms_result {
 KMS_API const char *kms_strerror(enum kms_err err);
 /* Group of a code. */
 KMS_API enum kms_err_group kms_err_group(enum kms_err err);
-/* HTTP status a daemon answers with for this code (200 for KMS_OK). */
-KMS_API int kms_err_http_status(enum kms_err err);
-/* RFC 3830 section 6.12 MIKEY error number for this code. */
-KMS_API int kms_err_mikey_code(enum kms_err err);
+/* The interfaces whose answers the table decides (err_table.h). */
+enum kms_iface {
+    KMS_IFACE_KMS = 0, /* the KMS: POST /mikey (MIKEY Error messages) */
+    KMS_IFACE_UB = 1,  /* the BSF's Ub (HTTP Digest AKA) */
+    KMS_IFACE_ZN = 2,  /* the BSF's Zn (JSON errors) */
+};
+
+/* What an interface puts on the wire for an error code (KMS_OK: 200). */
+struct kms_wire {
+    int status;          /* HTTP status */
+    int mikey_err;       /* KMS only: the ERR payload's error number; -1 elsewhere */
+    const char *zn_code; /* Zn only: the JSON "error" name; NULL elsewhere and for KMS_OK */
+};
+
+/* The one place a status is chosen: the row of err in the column of iface. A code outside the
+ * table answers as KMS_ERR_INTERNAL does. */
+KMS_API struct kms_wire kms_wire_of(enum kms_iface iface, enum kms_err err);
 /* CLI exit status: 0 ok, 1 a check failed (AUTH), 2 bad usage or malformed input, 3 internal. */
 KMS_API int kms_err_exit_status(enum kms_err err);
 /* Symbolic name ("KMS_ERR_TRUNCATED"). */

@@ -7,8 +7,8 @@ struct err_row {
     const char *name;
     const char *msg;
     enum kms_err_group group;
-    int http;
-    int mikey;
+    short kms_http, mikey, ub_http, zn_http;
+    const char *zn_code;
 };
 
 #define G_USAGE    KMS_ERR_G_USAGE
@@ -19,8 +19,9 @@ struct err_row {
 #define G_INTERNAL KMS_ERR_G_INTERNAL
 
 static const struct err_row rows[KMS_ERR_COUNT_] = {
-    [KMS_OK] = {"KMS_OK", "success", KMS_ERR_G_OK, 200, 12},
-#define X(name, group, http, mikey, msg) [name] = {#name, msg, G_##group, http, mikey},
+    [KMS_OK] = {"KMS_OK", "success", KMS_ERR_G_OK, 200, 0, 200, 200, NULL},
+#define X(name, group, kms_http, mikey, ub_http, zn_http, zn_code, msg)                            \
+    [name] = {#name, msg, G_##group, kms_http, mikey, ub_http, zn_http, #zn_code},
 #include "imskms/err_table.h"
 #undef X
 };
@@ -51,16 +52,22 @@ enum kms_err_group kms_err_group(enum kms_err err)
     return r != NULL ? r->group : KMS_ERR_G_INTERNAL;
 }
 
-int kms_err_http_status(enum kms_err err)
+struct kms_wire kms_wire_of(enum kms_iface iface, enum kms_err err)
 {
     const struct err_row *r = row(err);
-    return r != NULL ? r->http : 500;
-}
-
-int kms_err_mikey_code(enum kms_err err)
-{
-    const struct err_row *r = row(err);
-    return r != NULL ? r->mikey : 12;
+    if (r == NULL) {
+        r = &rows[KMS_ERR_INTERNAL];
+    }
+    switch (iface) {
+    case KMS_IFACE_KMS:
+        return (struct kms_wire){r->kms_http, r->mikey, NULL};
+    case KMS_IFACE_UB:
+        return (struct kms_wire){r->ub_http, -1, NULL};
+    case KMS_IFACE_ZN:
+        return (struct kms_wire){r->zn_http, -1, r->zn_code};
+    default:
+        return (struct kms_wire){500, -1, NULL};
+    }
 }
 
 int kms_err_exit_status(enum kms_err err)

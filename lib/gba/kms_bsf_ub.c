@@ -2,6 +2,7 @@
 /* Ub request handling: see kms_bsf_ub.h. */
 #include "gba/kms_bsf_ub.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "gba/kms_bsfinfo.h"
@@ -26,9 +27,10 @@ void kms_bsf_ub_reply_cleanup(struct kms_bsf_ub_reply *r)
     kms_buf_cleanup(&r->body);
 }
 
-static void verdict(struct kms_bsf_ub_reply *r, int status, enum kms_err why)
+/* The reply's status is the error table's Ub column for why (kms_wire_of), never chosen here. */
+static void verdict(struct kms_bsf_ub_reply *r, enum kms_err why)
 {
-    r->status = status;
+    r->status = kms_wire_of(KMS_IFACE_UB, why).status;
     r->why = why;
 }
 
@@ -52,18 +54,16 @@ static kms_result challenge(struct kms_bsf *b, const char *impi, uint64_t now,
     case KMS_OK:
         break;
     case KMS_ERR_RATE:
-        verdict(r, 429, cr.err);
+        verdict(r, cr.err);
         r->retry_after = 2;
         return KMS_RESULT_OK;
-    case KMS_ERR_NOT_ASCII:
-    case KMS_ERR_BAD_LENGTH:
-    case KMS_ERR_ARG:
-        verdict(r, 400, cr.err);
-        return KMS_RESULT_OK;
-    case KMS_ERR_FULL:
+    case KMS_ERR_NOT_ASCII:  /* a username that cannot be an IMPI */
+    case KMS_ERR_BAD_LENGTH: /* ... */
+    case KMS_ERR_ARG:        /* ... */
+    case KMS_ERR_FULL:       /* no room for another challenge */
     case KMS_ERR_SQN_EXHAUSTED:
     case KMS_ERR_SQN_RESERVE:
-        verdict(r, 503, cr.err);
+        verdict(r, cr.err);
         return KMS_RESULT_OK;
     default:
         return cr;
@@ -75,7 +75,7 @@ static kms_result challenge(struct kms_bsf *b, const char *impi, uint64_t now,
     KMS_TRY(
         kms_digest_write_challenge(kms_bsf_realm(b), nonce, opaque, false, &r->www_authenticate));
     KMS_TRY(kms_buf_put_u8(&r->www_authenticate, 0)); /* NUL-terminated for the HTTP layer */
-    verdict(r, 401, KMS_ERR_AUTH);
+    verdict(r, KMS_ERR_AUTH);                         /* a challenge is an authentication request */
     return KMS_RESULT_OK;
 }
 
@@ -95,21 +95,21 @@ static kms_result answer(struct kms_bsf *b, const struct kms_digest_params *cred
     const char *alg = kms_digest_get(cred, KMS_DIGEST_ALGORITHM);
     const char *nc = kms_digest_get(cred, KMS_DIGEST_NC);
     if (alg == NULL || nc == NULL || strcmp(nc, "00000001") != 0) {
-        verdict(r, 400, KMS_ERR_UNSUPPORTED);
+        verdict(r, KMS_ERR_UNSUPPORTED);
         rc = KMS_RESULT_OK;
         goto out;
     }
     if (!kms_ok(
             kms_digest_nonce_decode(nonce, strlen(nonce), rand, autn, id, sizeof(id), &sd_len)) ||
         sd_len != sizeof(id)) {
-        verdict(r, 401, KMS_ERR_AUTH); /* not one of our nonces */
+        verdict(r, KMS_ERR_AUTH); /* not one of our nonces */
         rc = KMS_RESULT_OK;
         goto out;
     }
     kms_result t = kms_bsf_take(b, id, now, &p);
     if (!kms_ok(t) || strcmp(p.impi, kms_digest_get(cred, KMS_DIGEST_USERNAME)) != 0 ||
         !kms_ct_eq(p.rand, rand, sizeof(rand))) {
-        verdict(r, 401, kms_ok(t) ? KMS_ERR_AUTH : t.err); /* unknown, used or expired */
+        verdict(r, kms_ok(t) ? KMS_ERR_AUTH : t.err); /* unknown, used or expired: NOT_FOUND */
         rc = KMS_RESULT_OK;
         goto out;
     }
@@ -125,7 +125,13 @@ static kms_result answer(struct kms_bsf *b, const struct kms_digest_params *cred
             v = kms_bsf_resync(b, &p, auts, now);
         }
         if (!kms_ok(v)) {
-            verdict(r, v.err == KMS_ERR_UNSUPPORTED ? 400 : 401, v.err);
+            /* An AUTS that does not decode does not verify either; an answer without the
+             * parameters an answer needs is unsupported; a failed store stays what it is. */
+            verdict(r, v.err == KMS_ERR_UNSUPPORTED || kms_err_group(v.err) == KMS_ERR_G_STATE ||
+                               kms_err_group(v.err) == KMS_ERR_G_INTERNAL ||
+                               kms_err_group(v.err) == KMS_ERR_G_AUTH
+                           ? v.err
+                           : KMS_ERR_AUTH);
             rc = KMS_RESULT_OK;
             goto out;
         }
@@ -134,15 +140,14 @@ static kms_result answer(struct kms_bsf *b, const struct kms_digest_params *cred
     }
     kms_result v = kms_digest_verify_response(cred, p.xres, sizeof(p.xres), method, body, body_len);
     if (!kms_ok(v) || p.fake) {
-        verdict(r, !kms_ok(v) && v.err == KMS_ERR_UNSUPPORTED ? 400 : 401,
-                kms_ok(v) ? KMS_ERR_AUTH : v.err);
+        verdict(r, kms_ok(v) || v.err != KMS_ERR_UNSUPPORTED ? KMS_ERR_AUTH : v.err);
         rc = KMS_RESULT_OK;
         goto out;
     }
     struct kms_bsf_session s;
     kms_result bs = kms_bsf_bootstrap(b, &p, now, &s);
     if (bs.err == KMS_ERR_FULL) {
-        verdict(r, 503, bs.err);
+        verdict(r, bs.err);
         rc = KMS_RESULT_OK;
         goto out;
     }
@@ -166,7 +171,7 @@ static kms_result answer(struct kms_bsf *b, const struct kms_digest_params *cred
     KMS_TRY_OUT(rc, kms_digest_rspauth(p.xres, sizeof(p.xres), &q, rspauth));
     KMS_TRY_OUT(rc, kms_digest_write_info(q.nc, q.cnonce, rspauth, &r->authentication_info));
     KMS_TRY_OUT(rc, kms_buf_put_u8(&r->authentication_info, 0));
-    verdict(r, 200, KMS_OK);
+    verdict(r, KMS_OK);
     rc = KMS_RESULT_OK;
 out:
     kms_wipe(&p, sizeof(p));
@@ -183,12 +188,12 @@ kms_result kms_bsf_ub(struct kms_bsf *b, const char *authorization, const char *
     struct kms_digest_params cred;
     if (authorization == NULL) {
         /* Without a username there is no IMPI to challenge (TS 24.109 sends one). */
-        verdict(r, 400, KMS_ERR_ARG);
+        verdict(r, KMS_ERR_ARG);
         return KMS_RESULT_OK;
     }
     kms_result pr = kms_digest_parse_credentials(authorization, strlen(authorization), &cred);
     if (!kms_ok(pr)) {
-        verdict(r, 400, pr.err);
+        verdict(r, pr.err);
         rc = KMS_RESULT_OK;
         goto out;
     }
@@ -199,7 +204,7 @@ kms_result kms_bsf_ub(struct kms_bsf *b, const char *authorization, const char *
     }
     if (strcmp(kms_digest_get(&cred, KMS_DIGEST_REALM), kms_bsf_realm(b)) != 0 ||
         strcmp(kms_digest_get(&cred, KMS_DIGEST_URI), uri) != 0) {
-        verdict(r, 400, KMS_ERR_ARG); /* another realm, or a uri that is not this request's */
+        verdict(r, KMS_ERR_ARG); /* another realm, or a uri that is not this request's */
         rc = KMS_RESULT_OK;
         goto out;
     }
@@ -212,4 +217,27 @@ kms_result kms_bsf_ub(struct kms_bsf *b, const char *authorization, const char *
 out:
     kms_wipe(&cred, sizeof(cred));
     return rc;
+}
+
+kms_result kms_bsf_ub_http(const struct kms_bsf_ub_reply *r, struct kms_http_resp *resp)
+{
+    KMS_ENSURE(r != NULL && resp != NULL, KMS_ERR_ARG);
+    resp->status = r->status;
+    resp->content_type = NULL;
+    kms_buf_reset(&resp->body);
+    if (r->why == KMS_OK) {
+        resp->content_type = KMS_BSFINFO_CONTENT_TYPE;
+        KMS_TRY(kms_buf_put_bytes(&resp->body, kms_buf_data(&r->body), kms_buf_len(&r->body)));
+        KMS_TRY(kms_http_resp_header(resp, "Authentication-Info",
+                                     (const char *)kms_buf_data(&r->authentication_info)));
+    } else if (kms_buf_len(&r->www_authenticate) > 0) {
+        KMS_TRY(kms_http_resp_header(resp, "WWW-Authenticate",
+                                     (const char *)kms_buf_data(&r->www_authenticate)));
+    } else if (r->retry_after > 0) {
+        char v[24];
+        int n = snprintf(v, sizeof(v), "%u", r->retry_after);
+        KMS_ENSURE(n > 0 && (size_t)n < sizeof(v), KMS_ERR_INTERNAL);
+        KMS_TRY(kms_http_resp_header(resp, "Retry-After", v));
+    }
+    return KMS_RESULT_OK;
 }

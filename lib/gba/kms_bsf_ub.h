@@ -22,6 +22,7 @@
 #include "err/kms_err.h"
 #include "gba/kms_bsf.h"
 #include "gba/kms_bsfinfo.h"
+#include "http/kms_httpd.h"
 #include "util/kms_buf.h"
 
 struct kms_bsf_ub_reply {
@@ -43,5 +44,12 @@ void kms_bsf_ub_reply_cleanup(struct kms_bsf_ub_reply *r);
 KMS_MUST_CHECK kms_result kms_bsf_ub(struct kms_bsf *b, const char *authorization,
                                      const char *method, const char *uri, const uint8_t *body,
                                      size_t body_len, uint64_t now, struct kms_bsf_ub_reply *r);
+
+/* The reply as HTTP (the Ub reply builder): the status as decided, WWW-Authenticate on a
+ * challenge, the BootstrappingInfo body and Authentication-Info on a 200, Retry-After on a 429;
+ * every other reply has no body and no header of its own. resp->body must be empty. An error
+ * only when the answer cannot be assembled (the daemon then answers KMS_ERR_INTERNAL). */
+KMS_MUST_CHECK kms_result kms_bsf_ub_http(const struct kms_bsf_ub_reply *r,
+                                          struct kms_http_resp *resp);
 
 #endif

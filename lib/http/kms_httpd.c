@@ -50,6 +50,7 @@ struct kms_httpd {
     kms_http_handler handler;
     void *ctx;
     size_t max_body;
+    enum kms_iface iface;
     bool tls;
     bool require_client_cert;
     uint16_t port;
@@ -271,6 +272,23 @@ static bool is_header_value(const char *v)
 static const char *const owned_headers[] = {"Content-Length", "Content-Type", "Transfer-Encoding",
                                             "Connection", "Cache-Control"};
 
+void kms_http_resp_text(struct kms_http_resp *resp, enum kms_iface iface, enum kms_err err,
+                        const char *text)
+{
+    resp->status = kms_wire_of(iface, err).status;
+    resp->content_type = "text/plain";
+    kms_buf_reset(&resp->body);
+    bool ok = text != NULL
+                  ? kms_ok(kms_buf_put_bytes(&resp->body, (const uint8_t *)text, strlen(text)))
+                  : kms_ok(kms_buf_put_bytes(&resp->body, (const uint8_t *)kms_strerror(err),
+                                             strlen(kms_strerror(err)))) &&
+                        kms_ok(kms_buf_put_u8(&resp->body, '\n'));
+    if (!ok) {
+        kms_buf_reset(&resp->body);
+        resp->content_type = NULL; /* an empty body still carries the status */
+    }
+}
+
 kms_result kms_http_resp_header(struct kms_http_resp *resp, const char *name, const char *value)
 {
     KMS_ENSURE(resp != NULL && name != NULL && value != NULL, KMS_ERR_ARG);
@@ -340,9 +358,12 @@ static struct MHD_Response *build_response(const struct kms_http_resp *r)
     return mr;
 }
 
-/* An empty-bodied error answer of the server's own (413, 500). */
-static enum MHD_Result queue_status(struct MHD_Connection *mc, unsigned status)
+/* An empty-bodied error answer of the server's own (400, 413, 500), its status the error
+ * table's for the interface served. */
+static enum MHD_Result queue_status(struct MHD_Connection *mc, const struct kms_httpd *d,
+                                    enum kms_err err)
 {
+    unsigned status = (unsigned)kms_wire_of(d->iface, err).status;
     struct kms_http_resp r = {.status = (int)status};
     kms_buf_init(&r.body, 0, false);
     struct MHD_Response *mr = build_response(&r);
@@ -377,12 +398,12 @@ static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
     for (size_t i = 0; i < req.n_client_dns; i++) {
         req.client_dns[i] = c->dns[i];
     }
-    struct kms_http_resp resp = {.status = 500};
+    struct kms_http_resp resp = {.status = kms_wire_of(d->iface, KMS_ERR_INTERNAL).status};
     kms_buf_init(&resp.body, KMS_HTTP_MAX_RESP_BODY, false);
     d->handler(d->ctx, &req, &resp);
 
     struct MHD_Response *mr = NULL;
-    unsigned status = 500;
+    unsigned status = 0;
     if (resp.status >= 100 && resp.status <= 599) {
         status = (unsigned)resp.status;
         mr = build_response(&resp);
@@ -391,7 +412,7 @@ static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
     resp.body.secret = true;
     kms_buf_cleanup(&resp.body);
     if (mr == NULL) {
-        return queue_status(c->mc, 500);
+        return queue_status(c->mc, d, KMS_ERR_INTERNAL);
     }
     enum MHD_Result ret = MHD_queue_response(c->mc, status, mr);
     MHD_destroy_response(mr);
@@ -466,14 +487,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
                             MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                                         MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
         if (both_lengths || !headers_well_formed(mc) || !is_header_value(c->uri)) {
-            return queue_status(mc, MHD_HTTP_BAD_REQUEST);
+            return queue_status(mc, c->d, KMS_ERR_MALFORMED);
         }
         if (c->d->tls) {
             check_client_cert(c);
         }
         if (declared_too_big(mc, c->d->max_body)) {
             /* Answered before the body is read: MHD then closes the connection. */
-            return queue_status(mc, MHD_HTTP_CONTENT_TOO_LARGE);
+            return queue_status(mc, c->d, KMS_ERR_BODY_TOO_LARGE);
         }
         return MHD_YES;
     }
@@ -488,12 +509,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
             /* A chunked body past the cap. MHD 0.9.75 refuses a response in mid-body and then
              * closes the connection, which is what we want: never read an unbounded body just
              * to say 413 at its end. (A later MHD that accepts it sends the 413.) */
-            return queue_status(mc, MHD_HTTP_CONTENT_TOO_LARGE);
+            return queue_status(mc, c->d, KMS_ERR_BODY_TOO_LARGE);
         }
         return MHD_YES;
     }
     if (c->too_big) {
-        return queue_status(mc, MHD_HTTP_CONTENT_TOO_LARGE);
+        return queue_status(mc, c->d, KMS_ERR_BODY_TOO_LARGE);
     }
     return dispatch(c, method);
 }
@@ -633,6 +654,7 @@ kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, 
     d->handler = h;
     d->ctx = ctx;
     d->max_body = cfg->max_body != 0 ? cfg->max_body : DEFAULT_MAX_BODY;
+    d->iface = cfg->iface;
     d->tls = cfg->cert_file != NULL;
     d->require_client_cert = cfg->client_ca_file != NULL && !cfg->client_cert_optional;
 

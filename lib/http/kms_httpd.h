@@ -95,6 +95,12 @@ struct kms_http_resp {
 KMS_MUST_CHECK kms_result kms_http_resp_header(struct kms_http_resp *resp, const char *name,
                                                const char *value);
 
+/* A text/plain answer: the status is the error table's for err on iface (kms_wire_of), the
+ * body `text`, or the error's message and a newline when text is NULL. For a daemon's own
+ * answers (health, unknown path, wrong method, internal failure). */
+void kms_http_resp_text(struct kms_http_resp *resp, enum kms_iface iface, enum kms_err err,
+                        const char *text);
+
 /* Called once per complete request, on a server thread; must fill resp. */
 typedef void (*kms_http_handler)(void *ctx, const struct kms_http_req *req,
                                  struct kms_http_resp *resp);
@@ -113,6 +119,8 @@ struct kms_httpd_cfg {
     bool client_cert_optional;  /* with client_ca_file: ask for a certificate but let the
                                    handshake through without a valid one; such requests reach
                                    the handler with client_verified false (it answers 403) */
+    enum kms_iface iface;       /* the interface served: the error table's column for the
+                                   server's own answers (400, 413, 500); default KMS_IFACE_KMS */
 };
 
 struct kms_httpd;

@@ -16,10 +16,6 @@
 #include "ticket/kms_ticket.h"
 #include "util/kms_mem.h"
 
-#define MIKEY_ERR_AUTH          0
-#define MIKEY_ERR_UNSPECIFIED   12
-#define MIKEY_ERR_INVALID_TPPAR 15 /* RFC 6043 6.12: the ticket policy asks what we will not do */
-
 struct kms_service {
     struct kms_service_cfg cfg;
     char fqdn[256];
@@ -69,12 +65,15 @@ void kms_service_reply_cleanup(struct kms_service_reply *r)
 
 /* ---- error replies ---- */
 
-/* An Error message (RFC 3830 6.12) without V: HDR (the request's CSB ID and PRF when it had a
- * readable header), T, ERR. It authenticates nothing and says nothing beyond its code. */
-static kms_result error_reply(struct kms_service_reply *r, int status, enum kms_err why,
-                              uint8_t err_no, uint32_t csb_id)
+/* An Error message (RFC 3830 6.12): HDR (the request's CSB ID when it had a readable header,
+ * PRF-HMAC-SHA-256, Empty map), T, ERR, and V when psk is given. The status and the error number
+ * are the error table's (kms_wire_of), never chosen here. */
+static kms_result error_msg(struct kms_service_reply *r, enum kms_err why, uint32_t csb_id,
+                            const uint8_t *psk, const uint8_t *randri)
 {
-    r->status = status;
+    static const uint8_t zero_mac[32];
+    struct kms_wire w = kms_wire_of(KMS_IFACE_KMS, why);
+    r->status = w.status;
     r->why = why;
     kms_buf_reset(&r->body);
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
@@ -88,56 +87,42 @@ static kms_result error_reply(struct kms_service_reply *r, int status, enum kms_
     m->body.pl[0].type = KMS_MIKEY_PT_T;
     m->body.pl[0].u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
     m->body.pl[1].type = KMS_MIKEY_PT_ERR;
-    m->body.pl[1].u.err = (struct kms_mikey_err){err_no, 0};
-    kms_result rc = kms_mikey_encode(m, &r->body);
+    m->body.pl[1].u.err = (struct kms_mikey_err){(uint8_t)w.mikey_err, 0};
+    kms_result rc;
+    if (psk == NULL) {
+        rc = kms_mikey_encode(m, &r->body);
+    } else {
+        m->body.n = 3;
+        m->body.pl[2].type = KMS_MIKEY_PT_V;
+        m->body.pl[2].u.v =
+            (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, (struct kms_bytes){zero_mac, 32}};
+        struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                                   .rands = {randri, 16, NULL, 0},
+                                   .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256};
+        rc = kms_mikey_seal(m, psk, 32, &p, &r->body);
+    }
     free(m);
     return rc;
+}
+
+kms_result kms_service_refuse(struct kms_service_reply *r, enum kms_err why, uint32_t csb_id)
+{
+    KMS_ENSURE(r != NULL, KMS_ERR_ARG);
+    return error_msg(r, why, csb_id, NULL, NULL);
 }
 
 static kms_result refuse(struct kms_service_reply *r, enum kms_err why, uint32_t csb_id)
 {
-    switch (kms_err_group(why)) {
-    case KMS_ERR_G_AUTH:
-        return error_reply(r, 403, why, MIKEY_ERR_AUTH, csb_id);
-    case KMS_ERR_G_PROTO:
-    case KMS_ERR_G_USAGE:
-        return error_reply(r, 400, why, MIKEY_ERR_UNSPECIFIED, csb_id);
-    default:
-        return error_reply(r, 503, why, MIKEY_ERR_UNSPECIFIED, csb_id);
-    }
+    return error_msg(r, why, csb_id, NULL, NULL);
 }
 
-/* A policy refusal after the request authenticated: an Error message with V, MACed with the
+/* A policy refusal after the request authenticated: the Error carries V, MACed with the
  * request's own keys (PSK and the initial label with RANDRi, docs/protocol.md 3), so the UE
  * can tell a genuine refusal from a forged one. */
-static kms_result policy_refusal(struct kms_service_reply *r, enum kms_err why, uint8_t err_no,
-                                 uint32_t csb_id, const uint8_t *psk, const uint8_t randri[16])
+static kms_result policy_refusal(struct kms_service_reply *r, uint32_t csb_id, const uint8_t *psk,
+                                 const uint8_t randri[16])
 {
-    static const uint8_t zero_mac[32];
-    r->status = 403;
-    r->why = why;
-    kms_buf_reset(&r->body);
-    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
-    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    m->hdr = (struct kms_mikey_hdr){.version = KMS_MIKEY_VERSION,
-                                    .data_type = KMS_MIKEY_DT_ERROR,
-                                    .prf = KMS_MIKEY_PRF_HMAC_SHA256,
-                                    .csb_id = csb_id,
-                                    .map_type = KMS_MIKEY_MAP_EMPTY};
-    m->body.n = 3;
-    m->body.pl[0].type = KMS_MIKEY_PT_T;
-    m->body.pl[0].u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
-    m->body.pl[1].type = KMS_MIKEY_PT_ERR;
-    m->body.pl[1].u.err = (struct kms_mikey_err){err_no, 0};
-    m->body.pl[2].type = KMS_MIKEY_PT_V;
-    m->body.pl[2].u.v =
-        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, (struct kms_bytes){zero_mac, 32}};
-    struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                               .rands = {randri, 16, NULL, 0},
-                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256};
-    kms_result rc = kms_mikey_seal(m, psk, 32, &p, &r->body);
-    free(m);
-    return rc;
+    return error_msg(r, KMS_ERR_POLICY, csb_id, psk, randri);
 }
 
 /* ---- replay hook (timestamp mode) ---- */
@@ -296,8 +281,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     }
     if ((q->mode == 2 && !s->cfg.mode2) || (q->mode == 3 && !s->cfg.mode3)) {
         /* A policy refusal after authentication: 403 with an Error the UE can verify. */
-        KMS_TRY_OUT(rc, policy_refusal(r, KMS_ERR_UNSUPPORTED, MIKEY_ERR_INVALID_TPPAR, q->csb_id,
-                                       z.ks_naf, q->randri));
+        KMS_TRY_OUT(rc, policy_refusal(r, q->csb_id, z.ks_naf, q->randri));
         goto out;
     }
     KMS_TRY_OUT(rc, issue(s, q, &z, now, g));
@@ -486,8 +470,7 @@ static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t
         return refuse(r, KMS_ERR_AUTH, p->csb_id); /* a token of someone else */
     }
     if (!mode_allowed(s, c->mode)) {
-        return policy_refusal(r, KMS_ERR_UNSUPPORTED, MIKEY_ERR_INVALID_TPPAR, p->csb_id, c->kue,
-                              p->rand);
+        return policy_refusal(r, p->csb_id, c->kue, p->rand);
     }
     *ok = true;
     return KMS_RESULT_OK;
@@ -529,8 +512,7 @@ static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size
         idr = kms_ticket_ident_set(&m->responder[0], q->idrr);
     }
     if (!kms_ok(idr)) {
-        KMS_TRY_OUT(rc, policy_refusal(r, KMS_ERR_ARG, MIKEY_ERR_INVALID_TPPAR, q->csb_id, a->kue,
-                                       q->randri));
+        KMS_TRY_OUT(rc, policy_refusal(r, q->csb_id, a->kue, q->randri));
         goto out;
     }
     m->n_responder = 1;

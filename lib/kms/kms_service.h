@@ -9,10 +9,11 @@
  *   400  bytes that do not decode as a request we serve: a MIKEY Error (Unspecified), no V;
  *   403  any authentication failure (MAC, unknown B-TID or token, wrong identity, expired,
  *        replay, skew): one answer, a MIKEY Error (Auth failure) without V;
- *   a policy refusal after authentication (mode not allowed): 403 with an Error MACed under
- *        the request's key, so the UE can tell it apart;
+ *   a policy refusal after authentication (mode not allowed, KMS_ERR_POLICY): 403 with an
+ *        Error (Invalid TPpar) MACed under the request's key, so the UE can tell it apart;
  *   503  a dependency is down (the BSF): an Error (Unspecified), no V.
- * The reason is in reply->why and reply->detail, for the log only.
+ * The statuses and error numbers are the error table's (include/imskms/err_table.h); the handler
+ * only names the error. The reason is in reply->why and reply->detail, for the log only.
  */
 #ifndef KMS_KMS_SERVICE_H
 #define KMS_KMS_SERVICE_H
@@ -68,6 +69,12 @@ void kms_service_free(struct kms_service *s);
 
 void kms_service_reply_init(struct kms_service_reply *r);
 void kms_service_reply_cleanup(struct kms_service_reply *r);
+
+/* The KMS's reply builder for a refusal: the Error message (HDR with csb_id, T, ERR; no V) and
+ * the status the error table gives why (kms_wire_of on KMS_IFACE_KMS). Every refusal the
+ * handler sends without V goes through it. */
+KMS_MUST_CHECK kms_result kms_service_refuse(struct kms_service_reply *r, enum kms_err why,
+                                             uint32_t csb_id);
 
 /* Serves one request. Returns an error only when even an error reply could not be built (the
  * daemon then answers 500 with no body). */

@@ -90,29 +90,19 @@ static kms_result store_commit(void *ctx, const char *impi, uint64_t mark)
 
 /* ---- Ub ---- */
 
-static void text(struct kms_http_resp *resp, int status, const char *s)
-{
-    resp->status = status;
-    resp->content_type = "text/plain";
-    kms_buf_reset(&resp->body);
-    if (!kms_ok(kms_buf_put_bytes(&resp->body, (const uint8_t *)s, strlen(s)))) {
-        resp->content_type = NULL; /* an empty body still carries the status */
-    }
-}
-
 static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
 {
     struct bsfd *d = ctx;
     if (strcmp(req->path, "/healthz") == 0) {
-        text(resp, 200, "ok\n");
+        kms_http_resp_text(resp, KMS_IFACE_UB, KMS_OK, "ok\n");
         return;
     }
     if (strcmp(req->path, "/") != 0 || req->query != NULL) {
-        text(resp, 404, "not found\n");
+        kms_http_resp_text(resp, KMS_IFACE_UB, KMS_ERR_NO_ROUTE, NULL);
         return;
     }
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) {
-        text(resp, 405, "method not allowed\n");
+        kms_http_resp_text(resp, KMS_IFACE_UB, KMS_ERR_METHOD, NULL);
         return;
     }
     struct kms_bsf_ub_reply r;
@@ -124,40 +114,21 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
         const char *where = kms_err_where(&line);
         kms_log(KMS_LOG_ERROR, "ub from %s: %s (%s:%d)", req->peer_addr, kms_err_name(rc.err),
                 where != NULL ? where : "?", line);
-        text(resp, 500, "internal error\n");
+        kms_http_resp_text(resp, KMS_IFACE_UB, KMS_ERR_INTERNAL, NULL);
         kms_bsf_ub_reply_cleanup(&r);
         return;
     }
-    resp->status = r.status;
-    switch (r.status) {
-    case 200:
-        resp->content_type = KMS_BSFINFO_CONTENT_TYPE;
-        if (!kms_ok(kms_buf_put_bytes(&resp->body, kms_buf_data(&r.body), kms_buf_len(&r.body))) ||
-            !kms_ok(kms_http_resp_header(resp, "Authentication-Info",
-                                         (const char *)kms_buf_data(&r.authentication_info)))) {
-            text(resp, 500, "internal error\n");
-        }
+    if (!kms_ok(kms_bsf_ub_http(&r, resp))) {
+        kms_http_resp_text(resp, KMS_IFACE_UB, KMS_ERR_INTERNAL, NULL);
+    }
+    if (r.why == KMS_OK) {
         kms_log(KMS_LOG_INFO, "ub bootstrap impi=%s btid=%s", r.impi, r.btid);
-        break;
-    case 401:
-        if (kms_buf_len(&r.www_authenticate) > 0 &&
-            !kms_ok(kms_http_resp_header(resp, "WWW-Authenticate",
-                                         (const char *)kms_buf_data(&r.www_authenticate)))) {
-            text(resp, 500, "internal error\n");
-        }
-        kms_log(KMS_LOG_INFO, "ub 401 impi=%s %s (%s)", r.impi,
+    } else if (r.why == KMS_ERR_RATE) {
+        kms_log(KMS_LOG_WARN, "ub %d impi=%s: challenge rate exceeded", r.status, r.impi);
+    } else {
+        kms_log(KMS_LOG_INFO, "ub %d impi=%s %s (%s)", r.status, r.impi,
                 kms_buf_len(&r.www_authenticate) > 0 ? "challenge" : "refused",
                 kms_err_name(r.why));
-        break;
-    case 429:
-        if (!kms_ok(kms_http_resp_header(resp, "Retry-After", "2"))) {
-            resp->status = 503;
-        }
-        kms_log(KMS_LOG_WARN, "ub 429 impi=%s: challenge rate exceeded", r.impi);
-        break;
-    default:
-        kms_log(KMS_LOG_INFO, "ub %d impi=%s (%s)", r.status, r.impi, kms_err_name(r.why));
-        break;
     }
     kms_bsf_ub_reply_cleanup(&r);
 }
@@ -366,7 +337,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct kms_httpd_cfg ucfg = {.listen = a.val[O_LISTEN], .max_body = 4096, .threads = 4};
+    struct kms_httpd_cfg ucfg = {
+        .listen = a.val[O_LISTEN], .max_body = 4096, .threads = 4, .iface = KMS_IFACE_UB};
     if (!kms_ok(r = kms_httpd_start(&ucfg, ub_handler, &d, &ub))) {
         rc = fail("--listen", r);
         goto out;
@@ -377,7 +349,8 @@ int main(int argc, char **argv)
                                  .cert_file = a.val[O_CERT],
                                  .key_file = a.val[O_KEY],
                                  .client_ca_file = a.val[O_CA],
-                                 .client_cert_optional = true};
+                                 .client_cert_optional = true,
+                                 .iface = KMS_IFACE_ZN};
     if (!kms_ok(r = kms_httpd_start(&zcfg, zn_handler, &d, &zn))) {
         rc = fail("--zn-listen", r);
         goto out;

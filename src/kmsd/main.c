@@ -80,29 +80,19 @@ static kms_result zn_get(void *ctx, const char *btid, uint64_t now, struct kms_z
     return kms_zn_client_get(ctx, btid, now, out);
 }
 
-static void text(struct kms_http_resp *resp, int status, const char *s)
-{
-    resp->status = status;
-    resp->content_type = "text/plain";
-    kms_buf_reset(&resp->body);
-    if (!kms_ok(kms_buf_put_bytes(&resp->body, (const uint8_t *)s, strlen(s)))) {
-        resp->content_type = NULL;
-    }
-}
-
 static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
 {
     struct kmsd *d = ctx;
     if (strcmp(req->path, "/healthz") == 0) {
-        text(resp, 200, "ok\n");
+        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_OK, "ok\n");
         return;
     }
     if (strcmp(req->path, "/mikey") != 0) {
-        text(resp, 404, "not found\n");
+        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_NO_ROUTE, NULL);
         return;
     }
     if (strcmp(req->method, "POST") != 0) {
-        text(resp, 405, "use POST\n");
+        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_METHOD, NULL);
         return;
     }
     struct kms_service_reply r;
@@ -110,13 +100,13 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
     kms_result rc = kms_service_handle(d->svc, req->body, req->body_len, (uint64_t)time(NULL), &r);
     if (!kms_ok(rc)) {
         kms_log(KMS_LOG_ERROR, "mikey from %s: %s", req->peer_addr, kms_err_name(rc.err));
-        text(resp, 500, "internal error\n");
+        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
     } else {
         resp->status = r.status;
         resp->content_type = "application/mikey";
         resp->body.secret = true; /* a response carries keys (encrypted, but still) */
         if (!kms_ok(kms_buf_put_bytes(&resp->body, kms_buf_data(&r.body), kms_buf_len(&r.body)))) {
-            text(resp, 500, "internal error\n");
+            kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
         }
         kms_log(r.status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN, "mikey %d %s (%s)", r.status,
                 r.detail, r.status == 200 ? "ok" : kms_err_name(r.why));
@@ -367,8 +357,10 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    struct kms_httpd_cfg hc = {
-        .listen = a.val[O_LISTEN], .max_body = KMS_SERVICE_MSG_MAX, .threads = (unsigned)threads};
+    struct kms_httpd_cfg hc = {.listen = a.val[O_LISTEN],
+                               .max_body = KMS_SERVICE_MSG_MAX,
+                               .threads = (unsigned)threads,
+                               .iface = KMS_IFACE_KMS};
     if (!kms_ok(r = kms_httpd_start(&hc, handler, &d, &httpd))) {
         rc = fail("--listen", r);
         goto out;

@@ -26,30 +26,30 @@ static void unknown_codes_are_handled(void **state)
     (void)state;
     assert_string_equal(kms_strerror((enum kms_err)9999), "unknown error");
     assert_string_equal(kms_err_name((enum kms_err) - 1), "KMS_ERR_UNKNOWN");
-    assert_int_equal(kms_err_http_status((enum kms_err)9999), 500);
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, (enum kms_err)9999).status, 500);
     assert_int_equal(kms_err_exit_status((enum kms_err)9999), 3);
-    assert_int_equal(kms_err_mikey_code((enum kms_err)9999), 12); /* RFC 3830: Unspecified */
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, (enum kms_err)9999).mikey_err,
+                     12); /* Unspecified */
+    assert_int_equal(kms_wire_of(KMS_IFACE_UB, (enum kms_err)9999).status, 500);
+    assert_string_equal(kms_wire_of(KMS_IFACE_ZN, (enum kms_err)9999).zn_code, "internal");
+    assert_int_equal(kms_wire_of((enum kms_iface)7, KMS_ERR_AUTH).status, 500);
 }
 
 static void groups_map_to_exit_status_and_http(void **state)
 {
     (void)state;
     assert_int_equal(kms_err_exit_status(KMS_OK), 0);
-    assert_int_equal(kms_err_http_status(KMS_OK), 200);
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_OK).status, 200);
+    assert_int_equal(kms_wire_of(KMS_IFACE_UB, KMS_OK).status, 200);
+    assert_int_equal(kms_wire_of(KMS_IFACE_ZN, KMS_OK).status, 200);
+    assert_null(kms_wire_of(KMS_IFACE_ZN, KMS_OK).zn_code);
     assert_int_equal(kms_err_exit_status(KMS_ERR_MAC_S), 1);
     assert_int_equal(kms_err_exit_status(KMS_ERR_SQN_STALE), 1);
     assert_int_equal(kms_err_exit_status(KMS_ERR_BAD_HEX), 2);
     assert_int_equal(kms_err_exit_status(KMS_ERR_TRUNCATED), 2);
     assert_int_equal(kms_err_exit_status(KMS_ERR_NOMEM), 3);
     assert_int_equal(kms_err_exit_status(KMS_ERR_CRYPTO), 3);
-    assert_int_equal(kms_err_mikey_code(KMS_ERR_MALFORMED), 12);
-    /* Every authentication failure looks the same to a peer: 403 and MIKEY "Auth failure". */
-    for (int i = 1; i < KMS_ERR_COUNT_; i++) {
-        if (kms_err_group((enum kms_err)i) == KMS_ERR_G_AUTH) {
-            assert_int_equal(kms_err_http_status((enum kms_err)i), 403);
-            assert_int_equal(kms_err_mikey_code((enum kms_err)i), 0);
-        }
-    }
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_MALFORMED).mikey_err, 12);
 }
 
 static void kms_err_records_where(void **state)

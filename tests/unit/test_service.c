@@ -192,7 +192,7 @@ static void expect_policy_refusal(const struct kms_service_reply *r, const uint8
                                   const uint8_t *rand, size_t rand_len)
 {
     assert_int_equal(r->status, 403);
-    assert_int_equal(r->why, KMS_ERR_UNSUPPORTED);
+    assert_int_equal(r->why, KMS_ERR_POLICY);
     struct kms_mikey_msg *m = malloc(sizeof(*m));
     assert_non_null(m);
     size_t eo = 0;

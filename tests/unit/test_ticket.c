@@ -163,7 +163,7 @@ static void test_every_bit_flip(void **state)
             fail_msg("bit %zu: expected %s, got %s", bit, kms_err_name(want), kms_err_name(r.err));
         }
         assert_int_equal(kms_err_group(r.err), KMS_ERR_G_AUTH);
-        assert_int_equal(kms_err_http_status(r.err), 403);
+        assert_int_equal(kms_wire_of(KMS_IFACE_KMS, r.err).status, 403);
         assert_int_equal(out.kue_len, 0); /* nothing leaks out of a refused ticket */
     }
     expect_ok(kms_ticket_open(f->kr, T0 + 1, t, n, KMS_TICKET_KUE, &out));
