@@ -300,7 +300,7 @@ static void build_request(const struct opts *o, const char *idri, const uint8_t 
                           size_t token_len, const uint8_t kue[KMS_KUE_LEN],
                           const uint8_t randri[16], struct kms_buf *out)
 {
-    struct kms_treq *q = calloc(1, sizeof(*q));
+    struct kms_preq *q = calloc(1, sizeof(*q));
     if (q == NULL) {
         bench_fail("out of memory");
     }
@@ -309,9 +309,10 @@ static void build_request(const struct opts *o, const char *idri, const uint8_t 
     snprintf(q->idrr, sizeof(q->idrr), BENCH_IMPU_FMT, 0u);
     memcpy(q->psk_id, token, token_len);
     q->psk_id_len = token_len;
-    memcpy(q->randri, randri, 16);
+    memcpy(q->rand, randri, 16);
     q->ntp = kms_mikey_ntp_now();
-    bench_check(kms_treq_build(q, kue, out), "ticket request");
+    q->kind = KMS_PREQ_REQUEST;
+    bench_check(kms_preq_build(q, kue, out), "ticket request");
     free(q);
 }
 

@@ -118,18 +118,19 @@ static void get_kue(struct bench *b, uint8_t mode)
 /* One mode-`mode` ticket request, stamped with the virtual clock, into b->msg. */
 static void build(struct bench *b, uint8_t mode)
 {
-    static struct kms_treq q;
+    static struct kms_preq q;
     memset(&q, 0, sizeof(q));
     strcpy(q.idri, IMPI);
     strcpy(q.idrkms, FQDN);
     strcpy(q.idrr, PEER);
     memcpy(q.psk_id, b->tok[mode], b->tok_len[mode]);
     q.psk_id_len = b->tok_len[mode];
-    bench_check(kms_random(q.randri, 16), "random");
+    bench_check(kms_random(q.rand, 16), "random");
     q.ntp = kms_mikey_ntp_from_unix(vnow(b), 0);
     struct kms_buf out;
     kms_buf_init_fixed(&out, b->msg, sizeof(b->msg), false);
-    bench_check(kms_treq_build(&q, b->kue[mode], &out), "ticket request");
+    q.kind = KMS_PREQ_REQUEST;
+    bench_check(kms_preq_build(&q, b->kue[mode], &out), "ticket request");
     b->msg_len = kms_buf_len(&out);
 }
 

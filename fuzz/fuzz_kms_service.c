@@ -51,6 +51,7 @@
 
 #include "fuzz_keyring_common.h"
 #include "keyring/kms_keyring.h"
+#include "kms/kms_kreq.h"
 #include "kms/kms_kue_msg.h"
 #include "kms/kms_service.h"
 #include "kms/kms_ticket_msg.h"
@@ -248,7 +249,7 @@ static void setup(void)
     kms_buf_cleanup(&rec);
 
     /* The media ticket every resolve asks about: IMPU1 asks for IMPU2 with the mode-3 token. */
-    struct kms_treq *q = calloc(1, sizeof(*q));
+    struct kms_preq *q = calloc(1, sizeof(*q));
     struct kms_tgrant *gr = calloc(1, sizeof(*gr));
     if (q == NULL || gr == NULL) {
         exit(2);
@@ -258,12 +259,13 @@ static void setup(void)
     strcpy(q->idrr, IMPU2);
     memcpy(q->psk_id, g.tok3, g.tok3_len);
     q->psk_id_len = g.tok3_len;
-    memset(q->randri, 0x33, sizeof(q->randri));
+    memset(q->rand, 0x33, sizeof(q->rand));
     q->ntp = kms_mikey_ntp_from_unix((int64_t)NOW, 0);
     struct kms_buf req;
     struct kms_service_reply r;
     kms_buf_init(&req, KMS_SERVICE_MSG_MAX, false);
-    kf_setup_ok(kms_treq_build(q, g.kue3, &req), "ticket request");
+    q->kind = KMS_PREQ_REQUEST;
+    kf_setup_ok(kms_preq_build(q, g.kue3, &req), "ticket request");
     setup_serve(&w, &req, &r);
     kf_setup_ok(kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&r.body),
                                kms_buf_len(&r.body), g.kue3, gr),
@@ -302,24 +304,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 struct peeked {
     enum kind kind;
     struct kms_kue_request kq;
-    struct kms_treq tq;
-    struct kms_tres rq;
+    struct kms_preq tq;
+    struct kms_preq rq;
 };
 
-/* The peeks in the service's order. */
+/* The service's classifier (kms_kreq), its verdict copied out. */
 static void peek(const uint8_t *msg, size_t len, struct peeked *p)
 {
     size_t eo = 0;
     memset(p, 0, sizeof(*p));
-    if (kms_ok(kms_kue_request_peek(msg, len, &p->kq, &eo))) {
-        p->kind = K_ISSUE;
-    } else if (kms_ok(kms_treq_peek(msg, len, &p->tq, &eo))) {
-        p->kind = K_TREQ;
-    } else if (kms_ok(kms_tres_peek(msg, len, &p->rq, &eo))) {
-        p->kind = K_TRES;
-    } else {
+    struct kms_kreq *k = calloc(1, sizeof(*k));
+    KF_CHECK(k != NULL);
+    if (!kms_ok(kms_kreq_classify(msg, len, k, &eo))) {
         p->kind = K_NONE;
+    } else if (k->kind == KMS_KREQ_KUE_ISSUE) {
+        p->kind = K_ISSUE;
+        p->kq = k->u.kue;
+    } else if (k->u.p.kind == KMS_PREQ_REQUEST) {
+        p->kind = K_TREQ;
+        p->tq = k->u.p;
+    } else {
+        p->kind = K_TRES;
+        p->rq = k->u.p;
     }
+    kms_kreq_wipe(k);
+    free(k);
 }
 
 /* The Kue of a token the set-up obtained, or NULL. */
@@ -378,12 +387,12 @@ static bool reseal(const uint8_t *msg, size_t len, bool csb, struct kms_buf *out
         id2 = p->kq.idrkms;
         break;
     case K_TREQ:
-        key = psk_key(p->tq.psk_id, p->tq.psk_id_len, p->tq.randri, kue1);
+        key = psk_key(p->tq.psk_id, p->tq.psk_id_len, p->tq.rand, kue1);
         id1 = p->tq.idri;
         id2 = p->tq.idrkms;
         break;
     case K_TRES:
-        key = psk_key(p->rq.psk_id, p->rq.psk_id_len, p->rq.randrr, kue1);
+        key = psk_key(p->rq.psk_id, p->rq.psk_id_len, p->rq.rand, kue1);
         id1 = p->rq.idrr;
         id2 = p->rq.idrkms;
         break;
@@ -459,20 +468,21 @@ static void build(const struct params *p, struct kms_buf *out)
         q.ntp = ntp;
         rc = kms_kue_request_build(&q, KS_NAF, &tmp);
     } else if (p->kind == K_TREQ) {
-        struct kms_treq *q = calloc(1, sizeof(*q));
+        struct kms_preq *q = calloc(1, sizeof(*q));
         KF_CHECK(q != NULL);
         strcpy(q->idri, p->idri);
         strcpy(q->idrkms, kms);
         strcpy(q->idrr, p->idrr);
         memcpy(q->psk_id, tok, tok_len);
         q->psk_id_len = tok_len;
-        memset(q->randri, 0xa2, sizeof(q->randri));
+        memset(q->rand, 0xa2, sizeof(q->rand));
         q->ntp = ntp;
-        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, q->randri, kue1)));
-        rc = kms_treq_build(q, kue, &tmp);
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, q->rand, kue1)));
+        q->kind = KMS_PREQ_REQUEST;
+        rc = kms_preq_build(q, kue, &tmp);
         free(q);
     } else {
-        struct kms_tres *q = calloc(1, sizeof(*q));
+        struct kms_preq *q = calloc(1, sizeof(*q));
         KF_CHECK(q != NULL);
         strcpy(q->idrr, p->idrr);
         strcpy(q->idrkms, kms);
@@ -480,10 +490,11 @@ static void build(const struct params *p, struct kms_buf *out)
         q->psk_id_len = tok_len;
         memcpy(q->ticket, g.mt, g.mt_len);
         q->ticket_len = g.mt_len;
-        memset(q->randrr, 0xa3, sizeof(q->randrr));
+        memset(q->rand, 0xa3, sizeof(q->rand));
         q->ntp = ntp;
-        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, q->randrr, kue1)));
-        rc = kms_tres_build(q, kue, &tmp);
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, q->rand, kue1)));
+        q->kind = KMS_PREQ_RESOLVE;
+        rc = kms_preq_build(q, kue, &tmp);
         free(q);
     }
     KF_CHECK(kms_ok(rc));
@@ -632,11 +643,11 @@ static void check_issue(const struct world *w, const uint8_t *req, size_t len,
     free(gr);
 }
 
-static void check_treq(const uint8_t *req, size_t len, const struct kms_treq *q,
+static void check_treq(const uint8_t *req, size_t len, const struct kms_preq *q,
                        const struct kms_buf *body, struct secrets *sec)
 {
     uint8_t kue1[KMS_KUE_LEN];
-    const uint8_t *kue = psk_key(q->psk_id, q->psk_id_len, q->randri, kue1);
+    const uint8_t *kue = psk_key(q->psk_id, q->psk_id_len, q->rand, kue1);
     struct kms_tgrant *gr = calloc(1, sizeof(*gr));
     struct kms_ticket_claims *c = calloc(1, sizeof(*c));
     KF_CHECK(gr != NULL && c != NULL);
@@ -658,11 +669,11 @@ static void check_treq(const uint8_t *req, size_t len, const struct kms_treq *q,
     free(gr);
 }
 
-static void check_tres(const uint8_t *req, size_t len, const struct kms_tres *q,
+static void check_tres(const uint8_t *req, size_t len, const struct kms_preq *q,
                        const struct kms_buf *body, struct secrets *sec)
 {
     uint8_t kue1[KMS_KUE_LEN];
-    const uint8_t *kue = psk_key(q->psk_id, q->psk_id_len, q->randrr, kue1);
+    const uint8_t *kue = psk_key(q->psk_id, q->psk_id_len, q->rand, kue1);
     struct kms_tgrant *gr = calloc(1, sizeof(*gr));
     KF_CHECK(gr != NULL);
     KF_CHECK(kue != NULL);
@@ -701,10 +712,10 @@ static int serve_check(struct world *w, const uint8_t *req, size_t len)
     add_secret(sec, g.kue2, sizeof(g.kue2));
     add_secret(sec, g.kue3, sizeof(g.kue3));
     if (p->kind == K_TREQ && kms_kue_psk_is_btid(p->tq.psk_id, p->tq.psk_id_len)) {
-        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, p->tq.randri, kue1)));
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, p->tq.rand, kue1)));
         add_secret(sec, kue1, sizeof(kue1));
     } else if (p->kind == K_TRES && kms_kue_psk_is_btid(p->rq.psk_id, p->rq.psk_id_len)) {
-        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, p->rq.randrr, kue1)));
+        KF_CHECK(kms_ok(kms_kue1_derive(KS_NAF, p->rq.rand, kue1)));
         add_secret(sec, kue1, sizeof(kue1));
     }
     if (r.status != 200) {

@@ -2,6 +2,7 @@
 /* The Kue-issue exchange: see kms_kue_msg.h. */
 #include "kms/kms_kue_msg.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,16 +106,12 @@ out:
     return rc;
 }
 
-kms_result kms_kue_request_peek(const uint8_t *msg, size_t len, struct kms_kue_request *out,
-                                size_t *err_off)
+kms_result kms_kue_request_read(const struct kms_mikey_msg *m, struct kms_kue_request *out)
 {
-    KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(m != NULL && out != NULL, KMS_ERR_ARG);
     memset(out, 0, sizeof(*out));
-    *err_off = 0;
     kms_result rc = KMS_RC_INIT;
-    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
-    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_REQUEST_INIT_PSK, m, err_off));
+    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_REQUEST_INIT_PSK, KMS_ERR_MALFORMED);
     struct kms_bytes idri = kms_mikey_idr(&m->body, 1);
     struct kms_bytes idrkms = kms_mikey_idr(&m->body, 3);
     struct kms_bytes idrpsk = kms_mikey_idr(&m->body, 4);
@@ -149,57 +146,43 @@ kms_result kms_kue_request_peek(const uint8_t *msg, size_t len, struct kms_kue_r
     out->csb_id = m->hdr.csb_id;
     rc = KMS_RESULT_OK;
 out:
-    free(m);
     if (!kms_ok(rc)) {
         memset(out, 0, sizeof(*out));
     }
     return rc;
 }
 
-kms_result kms_kue_request_open(const uint8_t *msg, size_t len,
+kms_result kms_kue_request_open(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
                                 const struct kms_kue_request *peeked, const uint8_t ks_naf[32],
                                 const struct kms_mikey_replay_hook *replay)
 {
-    KMS_ENSURE(msg != NULL && peeked != NULL && ks_naf != NULL, KMS_ERR_ARG);
-    kms_result rc = KMS_RC_INIT;
-    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
-    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    KMS_ENSURE(msg != NULL && m != NULL && peeked != NULL && ks_naf != NULL, KMS_ERR_ARG);
     struct kms_iov ids[2] = {{(const uint8_t *)peeked->idri, strlen(peeked->idri)},
                              {(const uint8_t *)peeked->idrkms, strlen(peeked->idrkms)}};
-    struct kms_mk_fixed_key fk = {ks_naf};
-    struct kms_mikey_open_params op = {
-        .data_type = KMS_MIKEY_DT_REQUEST_INIT_PSK,
-        .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                 .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
-                 .extra = ids,
-                 .n_extra = 2},
-        .get_key = kms_mk_fixed_key_cb,
-        .key_ctx = &fk,
-        .replay = replay,
-    };
-    size_t eo = 0;
-    KMS_TRY_OUT(rc, kms_mikey_open(msg, len, &op, m, NULL, NULL, &eo));
-    rc = KMS_RESULT_OK;
-out:
-    free(m);
-    return rc;
+    const struct kms_mk_open o = {.data_type = KMS_MIKEY_DT_REQUEST_INIT_PSK,
+                                  .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                                           .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                                           .extra = ids,
+                                           .n_extra = 2},
+                                  .key = ks_naf,
+                                  .replay = replay};
+    return kms_mk_open(msg, len, &o, (struct kms_mikey_msg *)(uintptr_t)m, true, NULL, NULL);
 }
 
-kms_result kms_kue_response_build(const uint8_t *req, size_t req_len, const uint8_t ks_naf[32],
+kms_result kms_kue_response_build(const uint8_t *req, size_t req_len,
+                                  const struct kms_mikey_msg *req_m, const uint8_t ks_naf[32],
                                   const struct kms_kue_grant *g, struct kms_buf *out)
 {
-    KMS_ENSURE(req != NULL && ks_naf != NULL && g != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(req != NULL && req_m != NULL && ks_naf != NULL && g != NULL && out != NULL,
+               KMS_ERR_ARG);
     KMS_ENSURE(g->mode == 2 || g->mode == 3, KMS_ERR_ARG);
     KMS_ENSURE(g->ticket_len >= 1 && g->ticket_len <= sizeof(g->ticket), KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    struct kms_mikey_msg *req_m = calloc(1, sizeof(*req_m));
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     uint8_t kd_plain[256];
     struct kms_buf kd_buf;
     kms_buf_init_fixed(&kd_buf, kd_plain, sizeof(kd_plain), true);
-    KMS_ENSURE_OUT(rc, req_m != NULL && m != NULL, KMS_ERR_NOMEM);
-    size_t eo = 0;
-    KMS_TRY_OUT(rc, kms_mikey_decode(req, req_len, req_m, &eo));
+    KMS_ENSURE_OUT(rc, m != NULL, KMS_ERR_NOMEM);
     struct kms_bytes randri = {NULL, 0}, idrkms = kms_mikey_idr(&req_m->body, 3);
     for (size_t i = 0; i < req_m->body.n; i++) {
         if (req_m->body.pl[i].type == KMS_MIKEY_PT_RANDR) {
@@ -249,7 +232,6 @@ kms_result kms_kue_response_build(const uint8_t *req, size_t req_len, const uint
     rc = KMS_RESULT_OK;
 out:
     kms_buf_cleanup(&kd_buf);
-    free(req_m);
     free(m);
     return rc;
 }
@@ -278,19 +260,15 @@ kms_result kms_kue_response_open(const uint8_t *req, size_t req_len, const uint8
     }
     KMS_ENSURE_OUT(rc, randri.p != NULL, KMS_ERR_ARG);
     struct kms_iov cov = {req, req_len};
-    struct kms_mk_fixed_key fk = {ks_naf};
-    struct kms_mikey_open_params op = {
-        .data_type = KMS_MIKEY_DT_REQUEST_RESP,
-        .prot = {.keying = KMS_MIKEY_KEYING_RESPONSE,
-                 .rands = {randri.p, randri.len, NULL, 0},
-                 .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
-                 .extra = &cov,
-                 .n_extra = 1},
-        .get_key = kms_mk_fixed_key_cb,
-        .key_ctx = &fk,
-        .request_hdr = &req_m->hdr,
-    };
-    KMS_TRY_OUT(rc, kms_mikey_open(resp, resp_len, &op, m, &keys, kd, &eo));
+    const struct kms_mk_open o = {.data_type = KMS_MIKEY_DT_REQUEST_RESP,
+                                  .prot = {.keying = KMS_MIKEY_KEYING_RESPONSE,
+                                           .rands = {randri.p, randri.len, NULL, 0},
+                                           .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                                           .extra = &cov,
+                                           .n_extra = 1},
+                                  .key = ks_naf,
+                                  .request_hdr = &req_m->hdr};
+    KMS_TRY_OUT(rc, kms_mk_open(resp, resp_len, &o, m, false, &keys, kd));
     const struct kms_mikey_payload *tk = NULL;
     for (size_t i = 0; i < m->body.n; i++) {
         if (m->body.pl[i].type == KMS_MIKEY_PT_TICKET) {

@@ -71,23 +71,25 @@ bool kms_kue_psk_is_btid(const uint8_t *psk_id, size_t len);
 KMS_MUST_CHECK kms_result kms_kue_request_build(struct kms_kue_request *r, const uint8_t ks_naf[32],
                                                 struct kms_buf *out);
 
-/* KMS, before any key is known: decodes the request and reads what selects the key and the
- * MAC coverage (IDRpsk, IDRi, IDRkms, TP type). KMS_ERR_TRUNCATED/MALFORMED/... for bytes
- * that are not such a request (err_off set), KMS_ERR_UNSUPPORTED for a ticket type we do not
- * issue. */
-KMS_MUST_CHECK kms_result kms_kue_request_peek(const uint8_t *msg, size_t len,
-                                               struct kms_kue_request *out, size_t *err_off);
+/* KMS, before any key is known: reads what selects the key and the MAC coverage (IDRpsk, IDRi,
+ * IDRkms, TP type) out of m, the REQUEST_INIT_PSK the classifier (kms_kreq_classify) decoded and
+ * shape-checked. KMS_ERR_MALFORMED for what our profile does not allow, KMS_ERR_UNSUPPORTED for a
+ * ticket type we do not issue. */
+KMS_MUST_CHECK kms_result kms_kue_request_read(const struct kms_mikey_msg *m,
+                                               struct kms_kue_request *out);
 
-/* KMS: verifies the request's V under Ks_NAF with the identities peek read, calling the replay
- * hook (check before the key is used, commit after the MAC) as kms_mikey_open does.
+/* KMS: verifies the decoded request's V under Ks_NAF with the identities read, calling the
+ * replay hook (check before the key is used, commit after the MAC) as kms_mikey_open does.
  * KMS_ERR_AUTH when the MAC does not verify. */
 KMS_MUST_CHECK kms_result kms_kue_request_open(const uint8_t *msg, size_t len,
+                                               const struct kms_mikey_msg *m,
                                                const struct kms_kue_request *peeked,
                                                const uint8_t ks_naf[32],
                                                const struct kms_mikey_replay_hook *replay);
 
-/* KMS: the REQUEST_RESP carrying g, answering the request bytes req. */
+/* KMS: the REQUEST_RESP carrying g, answering the request bytes req (decoded: req_m). */
 KMS_MUST_CHECK kms_result kms_kue_response_build(const uint8_t *req, size_t req_len,
+                                                 const struct kms_mikey_msg *req_m,
                                                  const uint8_t ks_naf[32],
                                                  const struct kms_kue_grant *g,
                                                  struct kms_buf *out);

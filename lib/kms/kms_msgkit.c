@@ -2,6 +2,7 @@
 /* Shared MIKEY-TICKET message building blocks: see kms_msgkit.h. */
 #include "kms/kms_msgkit.h"
 
+#include <stdint.h>
 #include <string.h>
 
 struct kms_mikey_payload *kms_mk_add(struct kms_mikey_msg *m, uint8_t type)
@@ -45,11 +46,31 @@ kms_result kms_mk_decode(const uint8_t *msg, size_t len, uint8_t dt, struct kms_
     return kms_mikey_check_shape(m, err_off);
 }
 
-kms_result kms_mk_fixed_key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
-                               size_t *key_len)
+static kms_result fixed_key(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
+                            size_t *key_len)
 {
     (void)m;
-    *key = ((const struct kms_mk_fixed_key *)ctx)->key;
+    *key = ctx;
     *key_len = 32;
     return KMS_RESULT_OK;
+}
+
+kms_result kms_mk_open(const uint8_t *msg, size_t len, const struct kms_mk_open *o,
+                       struct kms_mikey_msg *m, bool decoded, struct kms_buf *keydata,
+                       struct kms_mikey_keydata_list *kd)
+{
+    KMS_ENSURE(msg != NULL && o != NULL && o->key != NULL && m != NULL, KMS_ERR_ARG);
+    struct kms_mikey_open_params op = {
+        .data_type = o->data_type,
+        .prot = o->prot,
+        .get_key = fixed_key,
+        .key_ctx = (void *)(uintptr_t)o->key, /* read only: fixed_key hands it back const */
+        .replay = o->replay,
+        .request_hdr = o->request_hdr,
+    };
+    size_t eo = 0;
+    if (decoded) {
+        return kms_mikey_verify(msg, len, m, &op, keydata, kd, &eo);
+    }
+    return kms_mikey_open(msg, len, &op, m, keydata, kd, &eo);
 }

@@ -6,6 +6,7 @@
 #ifndef KMS_KMS_MSGKIT_H
 #define KMS_KMS_MSGKIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,11 +53,21 @@ KMS_MUST_CHECK kms_result kms_mk_copy_id(struct kms_bytes b, char *out, size_t c
 KMS_MUST_CHECK kms_result kms_mk_decode(const uint8_t *msg, size_t len, uint8_t dt,
                                         struct kms_mikey_msg *m, size_t *err_off);
 
-/* A kms_mikey_open key callback that always gives the 32-octet key of its context. */
-struct kms_mk_fixed_key {
-    const uint8_t *key;
+/* How a message under a fixed 32-octet key (PSK, Ks_NAF, Kue, MPK) is opened. */
+struct kms_mk_open {
+    uint8_t data_type;
+    struct kms_mikey_prot prot;
+    const uint8_t *key;                         /* 32 octets */
+    const struct kms_mikey_replay_hook *replay; /* optional */
+    const struct kms_mikey_hdr *request_hdr;    /* a response: the request's header */
 };
-kms_result kms_mk_fixed_key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
-                               size_t *key_len);
+
+/* The one fixed-key open of lib/kms. With decoded true, m is msg already decoded and
+ * shape-checked by the caller (kms_mk_decode: a request the KMS classified) and is only verified;
+ * otherwise msg is decoded into m first (a response the UE reads). keydata and kd as
+ * kms_mikey_open takes them (NULL for a message without KEMAC). */
+KMS_MUST_CHECK kms_result kms_mk_open(const uint8_t *msg, size_t len, const struct kms_mk_open *o,
+                                      struct kms_mikey_msg *m, bool decoded,
+                                      struct kms_buf *keydata, struct kms_mikey_keydata_list *kd);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "crypto/kms_ossl.h"
 #include "keyring/kms_keyring.h"
+#include "kms/kms_kreq.h"
 #include "kms/kms_kue_msg.h"
 #include "kms/kms_ticket_msg.h"
 #include "mikey/kms_mikey_msg.h"
@@ -238,9 +239,9 @@ static void detail(struct kms_service_reply *r, const char *what, const struct k
 }
 
 static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t len,
-                            const struct kms_kue_request *q, uint64_t now,
-                            struct kms_service_reply *r)
+                            const struct kms_kreq *k, uint64_t now, struct kms_service_reply *r)
 {
+    const struct kms_kue_request *q = &k->u.kue;
     kms_result rc = KMS_RC_INIT;
     struct kms_zn_resp z;
     struct kms_kue_grant *g = calloc(1, sizeof(*g));
@@ -269,7 +270,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
                                     (const uint8_t *)q->btid, strlen(q->btid), h));
     memcpy(rx.token_id, h, sizeof(rx.token_id));
     struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
-    kms_result vr = kms_kue_request_open(req, len, q, z.ks_naf, &hook);
+    kms_result vr = kms_kue_request_open(req, len, &k->m, q, z.ks_naf, &hook);
     if (!kms_ok(vr)) {
         KMS_TRY_OUT(rc, refuse(r, kms_err_group(vr.err) == KMS_ERR_G_AUTH ? vr.err : KMS_ERR_AUTH,
                                q->csb_id));
@@ -286,8 +287,8 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     }
     KMS_TRY_OUT(rc, issue(s, q, &z, now, g));
     kms_buf_reset(&r->body);
-    KMS_TRY_OUT(rc, kms_kue_response_build(req, len, z.ks_naf, g, &r->body));
-    r->status = 200;
+    KMS_TRY_OUT(rc, kms_kue_response_build(req, len, &k->m, z.ks_naf, g, &r->body));
+    r->status = kms_wire_of(KMS_IFACE_KMS, KMS_OK).status;
     r->why = KMS_OK;
     rc = KMS_RESULT_OK;
 out:
@@ -410,43 +411,15 @@ static void grant_of(const struct kms_ticket_claims *m, struct kms_tgrant *g)
     g->valid_to = m->expires;
 }
 
-/* What a Kue-protected request (ticket request or resolve) carries before it is opened, and
- * how to open it. */
-struct protected_req {
-    const char *idrkms, *ident; /* the KMS it names; the identity that must be the token's */
-    const uint8_t *psk_id;      /* IDRpsk */
-    size_t psk_id_len;
-    const uint8_t *rand; /* RANDRi of a request, RANDRr of a resolve (16 octets) */
-    uint64_t ntp;
-    uint32_t csb_id;
-    kms_result (*open)(const uint8_t *msg, size_t len, const void *peeked,
-                       const uint8_t kue[KMS_TMSG_KUE_LEN],
-                       const struct kms_mikey_replay_hook *replay);
-    const void *peeked;
-};
-
-static kms_result open_treq(const uint8_t *msg, size_t len, const void *peeked,
-                            const uint8_t kue[KMS_TMSG_KUE_LEN],
-                            const struct kms_mikey_replay_hook *replay)
-{
-    return kms_treq_open(msg, len, peeked, kue, replay);
-}
-
-static kms_result open_tres(const uint8_t *msg, size_t len, const void *peeked,
-                            const uint8_t kue[KMS_TMSG_KUE_LEN],
-                            const struct kms_mikey_replay_hook *replay)
-{
-    return kms_tres_open(msg, len, peeked, kue, replay);
-}
-
 /* The checks every Kue-protected request passes, in order: the KMS named, the token's claims
  * (c), T, V under the token's Kue and the replay cache (the hook), the identity, the mode.
  * *ok when they all pass; otherwise the refusal is in r. An error only when no reply could be
  * built. */
 static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t len,
-                               const struct protected_req *p, uint64_t now,
-                               struct kms_ticket_claims *c, struct kms_service_reply *r, bool *ok)
+                               const struct kms_kreq *k, uint64_t now, struct kms_ticket_claims *c,
+                               struct kms_service_reply *r, bool *ok)
 {
+    const struct kms_preq *p = &k->u.p;
     *ok = false;
     if (strcmp(p->idrkms, s->fqdn) != 0) {
         return refuse(r, KMS_ERR_AUTH, p->csb_id); /* meant for another KMS */
@@ -462,11 +435,11 @@ static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t
                             .now = now};
     memcpy(rx.token_id, c->token_id, sizeof(rx.token_id));
     struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
-    kms_result vr = p->open(req, len, p->peeked, c->kue, &hook);
+    kms_result vr = kms_preq_open(req, len, &k->m, p, c->kue, &hook);
     if (!kms_ok(vr)) {
         return refuse_token(r, vr, p->csb_id);
     }
-    if (!claims_name(c, p->ident)) {
+    if (!claims_name(c, kms_preq_sender(p))) {
         return refuse(r, KMS_ERR_AUTH, p->csb_id); /* a token of someone else */
     }
     if (!mode_allowed(s, c->mode)) {
@@ -476,33 +449,21 @@ static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t
     return KMS_RESULT_OK;
 }
 
-static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size_t len,
-                                 const struct kms_treq *q, uint64_t now,
-                                 struct kms_service_reply *r)
+/* A ticket request: new media keys, sealed with the initiator and the responder for the
+ * responder's resolve. A refusal goes into r and leaves *ok false. */
+static kms_result grant_request(struct kms_service *s, const struct kms_preq *q,
+                                const struct kms_ticket_claims *a, uint64_t now,
+                                struct kms_ticket_claims *m, struct kms_tgrant *g,
+                                struct kms_service_reply *r, bool *ok)
 {
-    kms_result rc = KMS_RC_INIT;
-    struct kms_ticket_claims *a = calloc(1, sizeof(*a)), *m = calloc(1, sizeof(*m));
-    struct kms_tgrant *g = calloc(1, sizeof(*g));
-    struct kms_buf tok;
-    KMS_ENSURE_OUT(rc, a != NULL && m != NULL && g != NULL, KMS_ERR_NOMEM);
-    kms_buf_init_fixed(&tok, g->ticket, sizeof(g->ticket), false);
-    snprintf(r->detail, sizeof(r->detail), "ticket-request idri=%.60s idrr=%.60s", q->idri,
-             q->idrr);
-    const struct protected_req p = {
-        q->idrkms, q->idri, q->psk_id, q->psk_id_len, q->randri, q->ntp, q->csb_id, open_treq, q};
-    bool ok = false;
-    KMS_TRY_OUT(rc, authenticate(s, req, len, &p, now, a, r, &ok));
-    if (!ok) {
-        goto out;
-    }
-    /* The media keys, sealed with the responder's identity for its resolve. */
+    *ok = false;
     m->kind = KMS_TICKET_MEDIA;
     m->expires = now + s->cfg.ticket_lifetime;
     m->tgk_len = 16; /* an SRTP master key for AES-128 */
     m->mpk_len = KMS_TMSG_MPK_LEN;
     /* One draw for the ticket id, TGK and MPK (each DRBG call has a fixed cost). */
     uint8_t rnd[sizeof(m->token_id) + 16 + KMS_TMSG_MPK_LEN];
-    KMS_TRY_OUT(rc, kms_random(rnd, sizeof(rnd)));
+    KMS_TRY(kms_random(rnd, sizeof(rnd)));
     memcpy(m->token_id, rnd, sizeof(m->token_id));
     memcpy(m->tgk, rnd + sizeof(m->token_id), m->tgk_len);
     memcpy(m->mpk, rnd + sizeof(m->token_id) + 16, m->mpk_len);
@@ -512,71 +473,73 @@ static kms_result ticket_request(struct kms_service *s, const uint8_t *req, size
         idr = kms_ticket_ident_set(&m->responder[0], q->idrr);
     }
     if (!kms_ok(idr)) {
-        KMS_TRY_OUT(rc, policy_refusal(r, q->csb_id, a->kue, q->randri));
-        goto out;
+        return policy_refusal(r, q->csb_id, a->kue, q->rand);
     }
     m->n_responder = 1;
-    KMS_TRY_OUT(rc, kms_ticket_seal(s->deps.keyring, now, m, &tok));
+    struct kms_buf tok;
+    kms_buf_init_fixed(&tok, g->ticket, sizeof(g->ticket), false);
+    KMS_TRY(kms_ticket_seal(s->deps.keyring, now, m, &tok));
     g->ticket_len = kms_buf_len(&tok);
-    grant_of(m, g);
-    kms_buf_reset(&r->body);
-    KMS_TRY_OUT(rc, kms_tresp_build(req, len, a->kue, g, &r->body));
-    r->status = 200;
-    r->why = KMS_OK;
-    rc = KMS_RESULT_OK;
-out:
-    kms_ticket_claims_wipe(a);
-    kms_ticket_claims_wipe(m);
-    free(a);
-    free(m);
-    if (g != NULL) {
-        kms_wipe(g, sizeof(*g));
-    }
-    free(g);
-    return rc;
+    *ok = true;
+    return KMS_RESULT_OK;
 }
 
-static kms_result ticket_resolve(struct kms_service *s, const uint8_t *req, size_t len,
-                                 const struct kms_tres *q, uint64_t now,
-                                 struct kms_service_reply *r)
+/* A ticket resolve: the media ticket must be one we sealed, valid, and naming this responder.
+ * A refusal goes into r and leaves *ok false. */
+static kms_result grant_resolve(struct kms_service *s, const struct kms_preq *q, uint64_t now,
+                                struct kms_ticket_claims *m, struct kms_service_reply *r, bool *ok)
 {
-    kms_result rc = KMS_RC_INIT;
-    struct kms_ticket_claims *b = calloc(1, sizeof(*b)), *m = calloc(1, sizeof(*m));
-    struct kms_tgrant *g = calloc(1, sizeof(*g));
-    KMS_ENSURE_OUT(rc, b != NULL && m != NULL && g != NULL, KMS_ERR_NOMEM);
-    snprintf(r->detail, sizeof(r->detail), "ticket-resolve idrr=%.60s", q->idrr);
-    const struct protected_req p = {
-        q->idrkms, q->idrr, q->psk_id, q->psk_id_len, q->randrr, q->ntp, q->csb_id, open_tres, q};
-    bool ok = false;
-    KMS_TRY_OUT(rc, authenticate(s, req, len, &p, now, b, r, &ok));
-    if (!ok) {
-        goto out;
-    }
-    /* The media ticket: sealed by us, valid, and naming this responder. */
+    *ok = false;
     kms_result mr =
         kms_ticket_open(s->deps.keyring, now, q->ticket, q->ticket_len, KMS_TICKET_MEDIA, m);
     if (!kms_ok(mr)) {
-        KMS_TRY_OUT(rc, refuse_token(r, mr, q->csb_id));
-        goto out;
+        return refuse_token(r, mr, q->csb_id);
     }
     bool named = false;
     for (size_t i = 0; i < m->n_responder; i++) {
         named |= strcmp(m->responder[i].s, q->idrr) == 0;
     }
     if (!named) {
-        KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* not this ticket's responder */
-        goto out;
+        return refuse(r, KMS_ERR_AUTH, q->csb_id); /* not this ticket's responder */
     }
-    grant_of(m, g);
-    kms_buf_reset(&r->body);
-    KMS_TRY_OUT(rc, kms_rresp_build(req, len, b->kue, g, &r->body));
-    r->status = 200;
-    r->why = KMS_OK;
+    *ok = true;
+    return KMS_RESULT_OK;
+}
+
+/* A ticket request or resolve: authenticate, grant, answer (one tail for both). */
+static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
+                         const struct kms_kreq *k, uint64_t now, struct kms_service_reply *r)
+{
+    const struct kms_preq *q = &k->u.p;
+    bool request = q->kind == KMS_PREQ_REQUEST;
+    kms_result rc = KMS_RC_INIT;
+    struct kms_ticket_claims *c = calloc(1, sizeof(*c)), *m = calloc(1, sizeof(*m));
+    struct kms_tgrant *g = calloc(1, sizeof(*g));
+    KMS_ENSURE_OUT(rc, c != NULL && m != NULL && g != NULL, KMS_ERR_NOMEM);
+    if (request) {
+        snprintf(r->detail, sizeof(r->detail), "ticket-request idri=%.60s idrr=%.60s", q->idri,
+                 q->idrr);
+    } else {
+        snprintf(r->detail, sizeof(r->detail), "ticket-resolve idrr=%.60s", q->idrr);
+    }
+    bool ok = false;
+    KMS_TRY_OUT(rc, authenticate(s, req, len, k, now, c, r, &ok));
+    if (ok) {
+        KMS_TRY_OUT(rc, request ? grant_request(s, q, c, now, m, g, r, &ok)
+                                : grant_resolve(s, q, now, m, r, &ok));
+    }
+    if (ok) {
+        grant_of(m, g);
+        kms_buf_reset(&r->body);
+        KMS_TRY_OUT(rc, kms_preq_resp_build(req, len, &k->m, c->kue, g, &r->body));
+        r->status = kms_wire_of(KMS_IFACE_KMS, KMS_OK).status;
+        r->why = KMS_OK;
+    }
     rc = KMS_RESULT_OK;
 out:
-    kms_ticket_claims_wipe(b);
+    kms_ticket_claims_wipe(c);
     kms_ticket_claims_wipe(m);
-    free(b);
+    free(c);
     free(m);
     if (g != NULL) {
         kms_wipe(g, sizeof(*g));
@@ -593,48 +556,21 @@ kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t 
     if (len == 0 || len > KMS_SERVICE_MSG_MAX) {
         return refuse(r, len == 0 ? KMS_ERR_TRUNCATED : KMS_ERR_TOO_LONG, 0);
     }
-    kms_result rc = KMS_RC_INIT;
-    struct kms_kue_request kq;
-    struct kms_treq *tq = NULL;
-    struct kms_tres *rq = NULL;
-    size_t eo = 0, eo2 = 0;
-    /* Which exchange: the data type and the ticket type tell (each peek refuses the others,
-     * and zeroes what it is given first, so plain malloc is enough). The header's second octet
-     * is the data type (RFC 3830 6.1): a resolve is tried first only for RESOLVE_INIT_PSK, and a
-     * ticket request (the frequent case) before a Kue issue, so that the hot paths decode the
-     * message once before opening it. */
-    kms_result pr = KMS_ERR(KMS_ERR_MALFORMED);
-    if (len > 1 && req[1] == KMS_MIKEY_DT_RESOLVE_INIT_PSK) {
-        rq = malloc(sizeof(*rq));
-        KMS_ENSURE_OUT(rc, rq != NULL, KMS_ERR_NOMEM);
-        pr = kms_tres_peek(req, len, rq, &eo);
-        if (kms_ok(pr)) {
-            rc = ticket_resolve(s, req, len, rq, now, r);
-            goto out;
-        }
+    /* Decoded once (kms_kreq): classified, then verified and answered from the same message. */
+    struct kms_kreq *k = malloc(sizeof(*k));
+    KMS_ENSURE(k != NULL, KMS_ERR_NOMEM);
+    size_t eo = 0;
+    kms_result rc;
+    kms_result pr = kms_kreq_classify(req, len, k, &eo);
+    if (!kms_ok(pr)) {
+        snprintf(r->detail, sizeof(r->detail), "malformed at offset %zu", eo);
+        rc = refuse(r, kms_err_group(pr.err) == KMS_ERR_G_INTERNAL ? pr.err : KMS_ERR_MALFORMED, 0);
+    } else if (k->kind == KMS_KREQ_KUE_ISSUE) {
+        rc = kue_issue(s, req, len, k, now, r);
     } else {
-        tq = malloc(sizeof(*tq));
-        KMS_ENSURE_OUT(rc, tq != NULL, KMS_ERR_NOMEM);
-        if (kms_ok(kms_treq_peek(req, len, tq, &eo2))) {
-            rc = ticket_request(s, req, len, tq, now, r);
-            goto out;
-        }
-        pr = kms_kue_request_peek(req, len, &kq, &eo);
-        if (kms_ok(pr)) {
-            rc = kue_issue(s, req, len, &kq, now, r);
-            goto out;
-        }
+        rc = ticket(s, req, len, k, now, r);
     }
-    snprintf(r->detail, sizeof(r->detail), "malformed at offset %zu", eo);
-    rc = refuse(r, kms_err_group(pr.err) == KMS_ERR_G_INTERNAL ? pr.err : KMS_ERR_MALFORMED, 0);
-out:
-    if (tq != NULL) {
-        kms_wipe(tq, sizeof(*tq));
-    }
-    free(tq);
-    if (rq != NULL) {
-        kms_wipe(rq, sizeof(*rq));
-    }
-    free(rq);
+    kms_kreq_wipe(k);
+    free(k);
     return rc;
 }

@@ -94,32 +94,21 @@ static kms_result seal_init(struct kms_mikey_msg *m, const uint8_t key[32], cons
     return kms_mikey_seal(m, key, 32, &p, out);
 }
 
-/* Verifies an initial message that carries no KEMAC (the label RAND is taken from it). */
-static kms_result open_init(const uint8_t *msg, size_t len, uint8_t data_type, const char *id1,
-                            const char *id2, const uint8_t key[32],
+/* Verifies an initial message that carries no KEMAC (the label RAND is taken from it): m is
+ * msg decoded and shape-checked by the caller. */
+static kms_result open_init(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
+                            const char *id1, const char *id2, const uint8_t key[32],
                             const struct kms_mikey_replay_hook *replay)
 {
-    kms_result rc = KMS_RC_INIT;
-    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
-    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
     struct kms_iov ids[2] = {iov_str(id1), iov_str(id2)};
-    struct kms_mk_fixed_key fk = {key};
-    struct kms_mikey_open_params op = {
-        .data_type = data_type,
-        .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                 .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
-                 .extra = ids,
-                 .n_extra = 2},
-        .get_key = kms_mk_fixed_key_cb,
-        .key_ctx = &fk,
-        .replay = replay,
-    };
-    size_t eo = 0;
-    KMS_TRY_OUT(rc, kms_mikey_open(msg, len, &op, m, NULL, NULL, &eo));
-    rc = KMS_RESULT_OK;
-out:
-    free(m);
-    return rc;
+    const struct kms_mk_open o = {.data_type = m->hdr.data_type,
+                                  .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                                           .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                                           .extra = ids,
+                                           .n_extra = 2},
+                                  .key = key,
+                                  .replay = replay};
+    return kms_mk_open(msg, len, &o, (struct kms_mikey_msg *)(uintptr_t)m, true, NULL, NULL);
 }
 
 /* The header of a Request or Resolve: PRF-HMAC-SHA-256, V = 1 (docs/protocol.md 5.1), a random
@@ -137,41 +126,67 @@ static kms_result init_hdr(struct kms_mikey_msg *m, uint8_t data_type, bool v, u
     return KMS_RESULT_OK;
 }
 
-/* ---- ticket request ---------------------------------------------------------------------- */
+/* ---- ticket request and resolve ---------------------------------------------------------- */
 
-kms_result kms_treq_build(struct kms_treq *r, const uint8_t kue[KMS_TMSG_KUE_LEN],
+const char *kms_preq_sender(const struct kms_preq *p)
+{
+    return p->kind == KMS_PREQ_RESOLVE ? p->idrr : p->idri;
+}
+
+/* TP data of a ticket request: one IDRr naming the responder the ticket is for (RFC 6043 6.10:
+ * (IDRr)). */
+static kms_result tp_data_of(const char *idrr, struct kms_buf *out)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_plist *l = calloc(1, sizeof(*l));
+    KMS_ENSURE(l != NULL, KMS_ERR_NOMEM);
+    l->n = 1;
+    l->pl[0].type = KMS_MIKEY_PT_IDR;
+    l->pl[0].u.id =
+        (struct kms_mikey_id){ROLE_R, kms_mk_id_type(idrr), kms_mk_bytes(idrr, strlen(idrr))};
+    KMS_TRY_OUT(rc, kms_mikey_chain_encode(l, out));
+    rc = KMS_RESULT_OK;
+out:
+    free(l);
+    return rc;
+}
+
+kms_result kms_preq_build(struct kms_preq *r, const uint8_t kue[KMS_TMSG_KUE_LEN],
                           struct kms_buf *out)
 {
     KMS_ENSURE(r != NULL && kue != NULL && out != NULL, KMS_ERR_ARG);
-    KMS_ENSURE(id_ok(r->idri) && id_ok(r->idrkms) && id_ok(r->idrr), KMS_ERR_ARG);
+    bool resolve = r->kind == KMS_PREQ_RESOLVE;
+    KMS_ENSURE(resolve || r->kind == KMS_PREQ_REQUEST, KMS_ERR_ARG);
+    KMS_ENSURE(id_ok(r->idrr) && id_ok(r->idrkms) && (resolve || id_ok(r->idri)), KMS_ERR_ARG);
     KMS_ENSURE(r->psk_id_len >= 1 && r->psk_id_len <= sizeof(r->psk_id), KMS_ERR_ARG);
+    KMS_ENSURE(!resolve || (r->ticket_len >= 1 && r->ticket_len <= sizeof(r->ticket)), KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     uint8_t tp_data[KMS_TMSG_ID_MAX + 8];
     struct kms_buf tp_buf;
     kms_buf_init_fixed(&tp_buf, tp_data, sizeof(tp_data), false);
     KMS_ENSURE_OUT(rc, m != NULL, KMS_ERR_NOMEM);
-    /* TP data: one IDRr naming the responder the ticket is for (RFC 6043 6.10: (IDRr)). */
-    m->body.n = 1;
-    m->body.pl[0].type = KMS_MIKEY_PT_IDR;
-    m->body.pl[0].u.id = (struct kms_mikey_id){ROLE_R, kms_mk_id_type(r->idrr),
-                                               kms_mk_bytes(r->idrr, strlen(r->idrr))};
-    KMS_TRY_OUT(rc, kms_mikey_chain_encode(&m->body, &tp_buf));
-    memset(m, 0, sizeof(*m));
-
+    uint8_t role = resolve ? ROLE_R : ROLE_I;
+    const char *sender = kms_preq_sender(r);
     KMS_TRY_OUT(rc,
-                init_hdr(m, KMS_MIKEY_DT_REQUEST_INIT_PSK, true, KMS_MIKEY_MAP_EMPTY, &r->csb_id));
+                init_hdr(m, resolve ? KMS_MIKEY_DT_RESOLVE_INIT_PSK : KMS_MIKEY_DT_REQUEST_INIT_PSK,
+                         true, KMS_MIKEY_MAP_EMPTY, &r->csb_id));
     kms_mk_add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
     kms_mk_add(m, KMS_MIKEY_PT_RANDR)->u.randr =
-        (struct kms_mikey_randr){ROLE_I, kms_mk_bytes(r->randri, KMS_TMSG_RAND_LEN)};
-    kms_mk_idr(m, ROLE_I, kms_mk_id_type(r->idri), r->idri);
+        (struct kms_mikey_randr){role, kms_mk_bytes(r->rand, KMS_TMSG_RAND_LEN)};
+    kms_mk_idr(m, role, kms_mk_id_type(sender), sender);
     kms_mk_idr(m, ROLE_KMS, 0, r->idrkms);
-    struct kms_mikey_ticket tp = media_ticket(NULL, 0);
-    tp.tp_data = kms_mk_bytes(tp_data, kms_buf_len(&tp_buf));
-    kms_mk_add(m, KMS_MIKEY_PT_TP)->u.ticket = tp;
+    if (resolve) {
+        kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(r->ticket, r->ticket_len);
+    } else {
+        KMS_TRY_OUT(rc, tp_data_of(r->idrr, &tp_buf));
+        struct kms_mikey_ticket tp = media_ticket(NULL, 0);
+        tp.tp_data = kms_mk_bytes(tp_data, kms_buf_len(&tp_buf));
+        kms_mk_add(m, KMS_MIKEY_PT_TP)->u.ticket = tp;
+    }
     kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){
         ROLE_PSK, 2, kms_mk_bytes(r->psk_id, r->psk_id_len)}; /* byte string */
-    KMS_TRY_OUT(rc, seal_init(m, kue, r->idri, r->idrkms, out));
+    KMS_TRY_OUT(rc, seal_init(m, kue, sender, r->idrkms, out));
     rc = KMS_RESULT_OK;
 out:
     free(m);
@@ -210,112 +225,96 @@ out:
     return rc;
 }
 
-/* What the KMS reads of a request or a resolve before its own payloads: the decoded message
- * of data type `dt`, its shape, and the three identities our profile requires (RFC 6043 lets
- * them be optional): the sender's (IDR role `role`), IDRkms and IDRpsk. */
-struct peek_ids {
-    char *ident;
-    size_t ident_cap;
-    char *idrkms;
-    size_t idrkms_cap;
-    uint8_t *psk_id;
-    size_t psk_cap, *psk_len;
-};
-
-static kms_result peek_head(const uint8_t *msg, size_t len, uint8_t dt, uint8_t role,
-                            const struct peek_ids *o, struct kms_mikey_msg *m, size_t *err_off)
+/* What the KMS reads of a request or a resolve: the three identities our profile requires (RFC
+ * 6043 lets them be optional: the sender's, IDRkms and IDRpsk), T (NTP-UTC only) and the
+ * sender's 16-octet RAND, then the responder (request) or the ticket (resolve). */
+static kms_result read_preq(const uint8_t *msg, const struct kms_mikey_msg *m, struct kms_preq *out,
+                            size_t *err_off)
 {
-    KMS_TRY(kms_mk_decode(msg, len, dt, m, err_off));
+    bool resolve = m->hdr.data_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
+    KMS_ENSURE(resolve || m->hdr.data_type == KMS_MIKEY_DT_REQUEST_INIT_PSK, KMS_ERR_MALFORMED);
+    out->kind = resolve ? KMS_PREQ_RESOLVE : KMS_PREQ_REQUEST;
+    uint8_t role = resolve ? ROLE_R : ROLE_I;
     struct kms_bytes id = kms_mikey_idr(&m->body, role);
     struct kms_bytes idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
     struct kms_bytes idrpsk = kms_mikey_idr(&m->body, ROLE_PSK);
     KMS_ENSURE(id.p != NULL && idrkms.p != NULL && idrpsk.p != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY(kms_mk_copy_id(id, o->ident, o->ident_cap));
-    KMS_TRY(kms_mk_copy_id(idrkms, o->idrkms, o->idrkms_cap));
-    KMS_TRY(copy_bytes(idrpsk, o->psk_id, o->psk_cap, o->psk_len));
+    KMS_TRY(kms_mk_copy_id(id, resolve ? out->idrr : out->idri, sizeof(out->idri)));
+    KMS_TRY(kms_mk_copy_id(idrkms, out->idrkms, sizeof(out->idrkms)));
+    KMS_TRY(copy_bytes(idrpsk, out->psk_id, sizeof(out->psk_id), &out->psk_id_len));
     /* The shape check guarantees one T and one RAND; the RAND must be the sender's. */
-    KMS_ENSURE(first(&m->body, KMS_MIKEY_PT_T, 0) != NULL &&
-                   first(&m->body, KMS_MIKEY_PT_RANDR, role) != NULL,
-               KMS_ERR_MALFORMED);
-    return KMS_RESULT_OK;
-}
-
-/* After the caller's own payloads: T (NTP-UTC only) and the message's 16-octet RAND (RANDR of
- * `role`), both present (peek_head). */
-static kms_result peek_tail(const struct kms_mikey_msg *m, uint8_t role, uint64_t *ntp,
-                            uint8_t rand[KMS_TMSG_RAND_LEN])
-{
     const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
     const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, role);
+    KMS_ENSURE(t != NULL && randr != NULL, KMS_ERR_MALFORMED);
+    if (resolve) {
+        const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
+        KMS_ENSURE(tk != NULL, KMS_ERR_MALFORMED);
+        KMS_TRY(check_media_ticket(&tk->u.ticket));
+        KMS_ENSURE(tk->u.ticket.init_data.len == 0, KMS_ERR_UNSUPPORTED);
+        KMS_TRY(copy_bytes(tk->u.ticket.ticket_data, out->ticket, sizeof(out->ticket),
+                           &out->ticket_len));
+    } else {
+        const struct kms_mikey_payload *tp = first(&m->body, KMS_MIKEY_PT_TP, 0);
+        KMS_ENSURE(tp != NULL, KMS_ERR_MALFORMED);
+        KMS_TRY(check_media_ticket(&tp->u.ticket));
+        KMS_TRY(tp_responder(msg, &tp->u.ticket, out->idrr, sizeof(out->idrr), err_off));
+    }
     KMS_ENSURE(t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
-    *ntp = t->u.t.value;
+    out->ntp = t->u.t.value;
     KMS_ENSURE(randr->u.randr.rand.len == KMS_TMSG_RAND_LEN, KMS_ERR_MALFORMED);
-    memcpy(rand, randr->u.randr.rand.p, KMS_TMSG_RAND_LEN);
+    memcpy(out->rand, randr->u.randr.rand.p, KMS_TMSG_RAND_LEN);
+    out->csb_id = m->hdr.csb_id;
     return KMS_RESULT_OK;
 }
 
-kms_result kms_treq_peek(const uint8_t *msg, size_t len, struct kms_treq *out, size_t *err_off)
+kms_result kms_preq_read(const uint8_t *msg, const struct kms_mikey_msg *m, struct kms_preq *out,
+                         size_t *err_off)
 {
-    KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(msg != NULL && m != NULL && out != NULL && err_off != NULL, KMS_ERR_ARG);
     memset(out, 0, sizeof(*out));
     *err_off = 0;
-    kms_result rc = KMS_RC_INIT;
-    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
-    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    const struct peek_ids ids = {out->idri,           sizeof(out->idri), out->idrkms,
-                                 sizeof(out->idrkms), out->psk_id,       sizeof(out->psk_id),
-                                 &out->psk_id_len};
-    KMS_TRY_OUT(rc, peek_head(msg, len, KMS_MIKEY_DT_REQUEST_INIT_PSK, ROLE_I, &ids, m, err_off));
-    /* The shape check guarantees one TP. */
-    const struct kms_mikey_payload *tp = first(&m->body, KMS_MIKEY_PT_TP, 0);
-    KMS_ENSURE_OUT(rc, tp != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, check_media_ticket(&tp->u.ticket));
-    KMS_TRY_OUT(rc, tp_responder(msg, &tp->u.ticket, out->idrr, sizeof(out->idrr), err_off));
-    KMS_TRY_OUT(rc, peek_tail(m, ROLE_I, &out->ntp, out->randri));
-    out->csb_id = m->hdr.csb_id;
-    rc = KMS_RESULT_OK;
-out:
-    free(m);
+    kms_result rc = read_preq(msg, m, out, err_off);
     if (!kms_ok(rc)) {
         memset(out, 0, sizeof(*out));
     }
     return rc;
 }
 
-kms_result kms_treq_open(const uint8_t *msg, size_t len, const struct kms_treq *peeked,
-                         const uint8_t kue[KMS_TMSG_KUE_LEN],
+kms_result kms_preq_open(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
+                         const struct kms_preq *p, const uint8_t kue[KMS_TMSG_KUE_LEN],
                          const struct kms_mikey_replay_hook *replay)
 {
-    KMS_ENSURE(msg != NULL && peeked != NULL && kue != NULL, KMS_ERR_ARG);
-    return open_init(msg, len, KMS_MIKEY_DT_REQUEST_INIT_PSK, peeked->idri, peeked->idrkms, kue,
-                     replay);
+    KMS_ENSURE(msg != NULL && m != NULL && p != NULL && kue != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(m->hdr.data_type == (p->kind == KMS_PREQ_RESOLVE ? KMS_MIKEY_DT_RESOLVE_INIT_PSK
+                                                                : KMS_MIKEY_DT_REQUEST_INIT_PSK),
+               KMS_ERR_ARG);
+    return open_init(msg, len, m, kms_preq_sender(p), p->idrkms, kue, replay);
 }
 
 /* ---- responses (REQUEST_RESP, RESOLVE_RESP) ---------------------------------------------- */
 
 /* What a response needs from the request it answers: the label RAND (RANDRi for a Request,
- * RANDRr for a Resolve, RFC 6043 5.1) and the identities it repeats. */
+ * RANDRr for a Resolve, RFC 6043 5.1) and the identities it repeats. m: the request, decoded. */
 struct req_view {
-    struct kms_mikey_msg m;
+    const struct kms_mikey_msg *m;
     struct kms_bytes rand, idrkms;
     struct kms_mikey_id idrr; /* the resolve's IDRr payload (role, type, data) */
     bool resolve;
 };
 
-static kms_result req_view(const uint8_t *req, size_t req_len, uint8_t req_type, struct req_view *v)
+static kms_result req_view(const struct kms_mikey_msg *m, struct req_view *v)
 {
-    size_t eo = 0;
-    KMS_TRY(kms_mikey_decode(req, req_len, &v->m, &eo));
-    KMS_ENSURE(v->m.hdr.data_type == req_type, KMS_ERR_ARG);
-    v->resolve = req_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
+    v->m = m;
+    v->resolve = m->hdr.data_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
+    KMS_ENSURE(v->resolve || m->hdr.data_type == KMS_MIKEY_DT_REQUEST_INIT_PSK, KMS_ERR_ARG);
     const struct kms_mikey_payload *r =
-        first(&v->m.body, KMS_MIKEY_PT_RANDR, v->resolve ? ROLE_R : ROLE_I);
+        first(&m->body, KMS_MIKEY_PT_RANDR, v->resolve ? ROLE_R : ROLE_I);
     KMS_ENSURE(r != NULL, KMS_ERR_ARG);
     v->rand = r->u.randr.rand;
-    v->idrkms = kms_mikey_idr(&v->m.body, ROLE_KMS);
+    v->idrkms = kms_mikey_idr(&m->body, ROLE_KMS);
     KMS_ENSURE(v->idrkms.p != NULL, KMS_ERR_ARG);
-    for (size_t i = 0; v->resolve && i < v->m.body.n; i++) {
-        const struct kms_mikey_payload *pl = &v->m.body.pl[i];
+    for (size_t i = 0; v->resolve && i < m->body.n; i++) {
+        const struct kms_mikey_payload *pl = &m->body.pl[i];
         if (pl->type == KMS_MIKEY_PT_IDR && pl->u.id.role == ROLE_R) {
             v->idrr = pl->u.id;
             break;
@@ -339,23 +338,25 @@ static struct kms_mikey_prot resp_prot(const struct req_view *v, const struct km
     return p;
 }
 
-static kms_result resp_build(const uint8_t *req, size_t req_len, uint8_t req_type,
-                             const uint8_t kue[KMS_TMSG_KUE_LEN], const struct kms_tgrant *g,
-                             struct kms_buf *out)
+kms_result kms_preq_resp_build(const uint8_t *req, size_t req_len,
+                               const struct kms_mikey_msg *req_m,
+                               const uint8_t kue[KMS_TMSG_KUE_LEN], const struct kms_tgrant *g,
+                               struct kms_buf *out)
 {
-    KMS_ENSURE(req != NULL && kue != NULL && g != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(req != NULL && req_m != NULL && kue != NULL && g != NULL && out != NULL,
+               KMS_ERR_ARG);
     KMS_ENSURE(g->tgk_len == 16 || g->tgk_len == 32, KMS_ERR_ARG);
     KMS_ENSURE(g->valid_from < g->valid_to && g->valid_to <= UINT32_MAX - NTP_EPOCH, KMS_ERR_ARG);
-    bool resolve = req_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
+    bool resolve = req_m->hdr.data_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
     KMS_ENSURE(resolve || (g->ticket_len >= 1 && g->ticket_len <= sizeof(g->ticket)), KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    struct req_view *v = calloc(1, sizeof(*v));
+    struct req_view v;
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     uint8_t kd_plain[256];
     struct kms_buf kd_buf;
     kms_buf_init_fixed(&kd_buf, kd_plain, sizeof(kd_plain), true);
-    KMS_ENSURE_OUT(rc, v != NULL && m != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, req_view(req, req_len, req_type, v));
+    KMS_ENSURE_OUT(rc, m != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, req_view(req_m, &v));
 
     /* Key data (RFC 6043 4.2.1.2: MPKi, then the TGK): the MPK without validity, the TGK with a
      * Key Validity interval, Valid From / Valid To as NTP-UTC (RFC 3830 6.13). */
@@ -374,12 +375,12 @@ static kms_result resp_build(const uint8_t *req, size_t req_len, uint8_t req_typ
                                           .kv_b = kms_mk_bytes(to, 8)};
     KMS_TRY_OUT(rc, kms_mikey_keydata_encode(&kl, &kd_buf));
 
-    m->hdr = v->m.hdr; /* version, PRF, CSB ID, #CS, map copied (RFC 6043 4.2.1.2, 4.2.3.2) */
+    m->hdr = v.m->hdr; /* version, PRF, CSB ID, #CS, map copied (RFC 6043 4.2.1.2, 4.2.3.2) */
     m->hdr.data_type = resolve ? KMS_MIKEY_DT_RESOLVE_RESP : KMS_MIKEY_DT_REQUEST_RESP;
     m->hdr.v = false;
     kms_mk_add(m, KMS_MIKEY_PT_T)->u.t =
         (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
-    kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){ROLE_KMS, 0, v->idrkms};
+    kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){ROLE_KMS, 0, v.idrkms};
     if (!resolve) {
         kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(g->ticket, g->ticket_len);
     }
@@ -387,17 +388,16 @@ static kms_result resp_build(const uint8_t *req, size_t req_len, uint8_t req_typ
         KMS_MIKEY_ENCR_AES_CM_128, kms_mk_bytes(kd_plain, kms_buf_len(&kd_buf)), KMS_MIKEY_MAC_NULL,
         kms_mk_bytes(NULL, 0)};
     if (resolve) {
-        kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = v->idrr; /* B's identity as its resolve gave it */
+        kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = v.idrr; /* B's identity as its resolve gave it */
     }
     kms_mk_add(m, KMS_MIKEY_PT_V)->u.v =
         (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
     struct kms_iov cov = {req, req_len};
-    struct kms_mikey_prot p = resp_prot(v, &cov);
+    struct kms_mikey_prot p = resp_prot(&v, &cov);
     KMS_TRY_OUT(rc, kms_mikey_seal(m, kue, KMS_TMSG_KUE_LEN, &p, out));
     rc = KMS_RESULT_OK;
 out:
     kms_buf_cleanup(&kd_buf);
-    free(v);
     free(m);
     return rc;
 }
@@ -410,24 +410,25 @@ static kms_result resp_open(const uint8_t *req, size_t req_len, uint8_t req_type
     memset(out, 0, sizeof(*out));
     bool resolve = req_type == KMS_MIKEY_DT_RESOLVE_INIT_PSK;
     kms_result rc = KMS_RC_INIT;
-    struct req_view *v = calloc(1, sizeof(*v));
+    struct req_view v;
+    struct kms_mikey_msg *req_m = calloc(1, sizeof(*req_m));
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     struct kms_buf keys;
     kms_buf_init(&keys, 4096, true);
     struct kms_mikey_keydata_list *kd = calloc(1, sizeof(*kd));
-    KMS_ENSURE_OUT(rc, v != NULL && m != NULL && kd != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, req_view(req, req_len, req_type, v));
-    struct kms_iov cov = {req, req_len};
-    struct kms_mk_fixed_key fk = {kue};
-    struct kms_mikey_open_params op = {
-        .data_type = resolve ? KMS_MIKEY_DT_RESOLVE_RESP : KMS_MIKEY_DT_REQUEST_RESP,
-        .prot = resp_prot(v, &cov),
-        .get_key = kms_mk_fixed_key_cb,
-        .key_ctx = &fk,
-        .request_hdr = &v->m.hdr,
-    };
+    KMS_ENSURE_OUT(rc, req_m != NULL && m != NULL && kd != NULL, KMS_ERR_NOMEM);
     size_t eo = 0;
-    KMS_TRY_OUT(rc, kms_mikey_open(resp, resp_len, &op, m, &keys, kd, &eo));
+    KMS_TRY_OUT(rc, kms_mikey_decode(req, req_len, req_m, &eo)); /* our own request */
+    KMS_ENSURE_OUT(rc, req_m->hdr.data_type == req_type, KMS_ERR_ARG);
+    KMS_TRY_OUT(rc, req_view(req_m, &v));
+    struct kms_iov cov = {req, req_len};
+    const struct kms_mk_open o = {
+        .data_type = resolve ? KMS_MIKEY_DT_RESOLVE_RESP : KMS_MIKEY_DT_REQUEST_RESP,
+        .prot = resp_prot(&v, &cov),
+        .key = kue,
+        .request_hdr = &req_m->hdr,
+    };
+    KMS_TRY_OUT(rc, kms_mk_open(resp, resp_len, &o, m, false, &keys, kd));
     if (!resolve) {
         const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
         KMS_ENSURE_OUT(rc, tk != NULL, KMS_ERR_MALFORMED);
@@ -457,7 +458,7 @@ out:
         kms_wipe(kd, sizeof(*kd));
     }
     free(kd);
-    free(v);
+    free(req_m);
     free(m);
     if (!kms_ok(rc)) {
         kms_wipe(out, sizeof(*out));
@@ -465,22 +466,10 @@ out:
     return rc;
 }
 
-kms_result kms_tresp_build(const uint8_t *req, size_t req_len, const uint8_t kue[KMS_TMSG_KUE_LEN],
-                           const struct kms_tgrant *g, struct kms_buf *out)
-{
-    return resp_build(req, req_len, KMS_MIKEY_DT_REQUEST_INIT_PSK, kue, g, out);
-}
-
 kms_result kms_tresp_open(const uint8_t *req, size_t req_len, const uint8_t *resp, size_t resp_len,
                           const uint8_t kue[KMS_TMSG_KUE_LEN], struct kms_tgrant *out)
 {
     return resp_open(req, req_len, KMS_MIKEY_DT_REQUEST_INIT_PSK, resp, resp_len, kue, out);
-}
-
-kms_result kms_rresp_build(const uint8_t *req, size_t req_len, const uint8_t kue[KMS_TMSG_KUE_LEN],
-                           const struct kms_tgrant *g, struct kms_buf *out)
-{
-    return resp_build(req, req_len, KMS_MIKEY_DT_RESOLVE_INIT_PSK, kue, g, out);
 }
 
 kms_result kms_rresp_open(const uint8_t *req, size_t req_len, const uint8_t *resp, size_t resp_len,
@@ -523,16 +512,14 @@ out:
     return rc;
 }
 
-kms_result kms_transfer_peek(const uint8_t *msg, size_t len, struct kms_transfer *out,
-                             size_t *err_off)
+kms_result kms_transfer_read(const uint8_t *msg, const struct kms_mikey_msg *m,
+                             struct kms_transfer *out, size_t *err_off)
 {
-    KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(msg != NULL && m != NULL && out != NULL && err_off != NULL, KMS_ERR_ARG);
     memset(out, 0, sizeof(*out));
     *err_off = 0;
     kms_result rc = KMS_RC_INIT;
-    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
-    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, m, err_off));
+    KMS_ENSURE_OUT(rc, m->hdr.data_type == KMS_MIKEY_DT_TRANSFER_INIT, KMS_ERR_MALFORMED);
     /* RFC 6043 4.2.2: the SRTP-ID map SHALL NOT be used in the Transfer. */
     KMS_ENSURE_OUT(rc, m->hdr.map_type != KMS_MIKEY_MAP_SRTP_ID, KMS_ERR_MALFORMED);
     struct kms_bytes idri = kms_mikey_idr(&m->body, ROLE_I);
@@ -559,10 +546,26 @@ kms_result kms_transfer_peek(const uint8_t *msg, size_t len, struct kms_transfer
     out->csb_id = m->hdr.csb_id;
     rc = KMS_RESULT_OK;
 out:
-    free(m);
     if (!kms_ok(rc)) {
         memset(out, 0, sizeof(*out));
     }
+    return rc;
+}
+
+kms_result kms_transfer_peek(const uint8_t *msg, size_t len, struct kms_transfer *out,
+                             size_t *err_off)
+{
+    KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    *err_off = 0;
+    kms_result rc = KMS_RC_INIT;
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, m, err_off));
+    KMS_TRY_OUT(rc, kms_transfer_read(msg, m, out, err_off));
+    rc = KMS_RESULT_OK;
+out:
+    free(m);
     return rc;
 }
 
@@ -571,80 +574,16 @@ kms_result kms_transfer_open(const uint8_t *msg, size_t len, const uint8_t mpk[K
     KMS_ENSURE(msg != NULL && mpk != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
     struct kms_transfer *p = calloc(1, sizeof(*p));
-    KMS_ENSURE(p != NULL, KMS_ERR_NOMEM);
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE_OUT(rc, p != NULL && m != NULL, KMS_ERR_NOMEM);
     size_t eo = 0;
-    /* The same checks as B's peek, then the MAC over the identities the message names. */
-    KMS_TRY_OUT(rc, kms_transfer_peek(msg, len, p, &eo));
-    KMS_TRY_OUT(rc, open_init(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, p->idri, p->idrr, mpk, NULL));
+    /* Decoded once: the same checks as B's peek, then the MAC over the identities it names. */
+    KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, m, &eo));
+    KMS_TRY_OUT(rc, kms_transfer_read(msg, m, p, &eo));
+    KMS_TRY_OUT(rc, open_init(msg, len, m, p->idri, p->idrr, mpk, NULL));
     rc = KMS_RESULT_OK;
 out:
     free(p);
-    return rc;
-}
-
-/* ---- ticket resolve ---------------------------------------------------------------------- */
-
-kms_result kms_tres_build(struct kms_tres *r, const uint8_t kue[KMS_TMSG_KUE_LEN],
-                          struct kms_buf *out)
-{
-    KMS_ENSURE(r != NULL && kue != NULL && out != NULL, KMS_ERR_ARG);
-    KMS_ENSURE(id_ok(r->idrr) && id_ok(r->idrkms), KMS_ERR_ARG);
-    KMS_ENSURE(r->psk_id_len >= 1 && r->psk_id_len <= sizeof(r->psk_id), KMS_ERR_ARG);
-    KMS_ENSURE(r->ticket_len >= 1 && r->ticket_len <= sizeof(r->ticket), KMS_ERR_ARG);
-    kms_result rc = KMS_RC_INIT;
-    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
-    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc,
-                init_hdr(m, KMS_MIKEY_DT_RESOLVE_INIT_PSK, true, KMS_MIKEY_MAP_EMPTY, &r->csb_id));
-    kms_mk_add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
-    kms_mk_add(m, KMS_MIKEY_PT_RANDR)->u.randr =
-        (struct kms_mikey_randr){ROLE_R, kms_mk_bytes(r->randrr, KMS_TMSG_RAND_LEN)};
-    kms_mk_idr(m, ROLE_R, kms_mk_id_type(r->idrr), r->idrr);
-    kms_mk_idr(m, ROLE_KMS, 0, r->idrkms);
-    kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(r->ticket, r->ticket_len);
-    kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){
-        ROLE_PSK, 2, kms_mk_bytes(r->psk_id, r->psk_id_len)}; /* byte string */
-    KMS_TRY_OUT(rc, seal_init(m, kue, r->idrr, r->idrkms, out));
-    rc = KMS_RESULT_OK;
-out:
     free(m);
     return rc;
-}
-
-kms_result kms_tres_peek(const uint8_t *msg, size_t len, struct kms_tres *out, size_t *err_off)
-{
-    KMS_ENSURE(out != NULL && err_off != NULL, KMS_ERR_ARG);
-    memset(out, 0, sizeof(*out));
-    *err_off = 0;
-    kms_result rc = KMS_RC_INIT;
-    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
-    KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    const struct peek_ids ids = {out->idrr,           sizeof(out->idrr), out->idrkms,
-                                 sizeof(out->idrkms), out->psk_id,       sizeof(out->psk_id),
-                                 &out->psk_id_len};
-    KMS_TRY_OUT(rc, peek_head(msg, len, KMS_MIKEY_DT_RESOLVE_INIT_PSK, ROLE_R, &ids, m, err_off));
-    const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
-    KMS_ENSURE_OUT(rc, tk != NULL, KMS_ERR_MALFORMED);
-    KMS_TRY_OUT(rc, check_media_ticket(&tk->u.ticket));
-    KMS_ENSURE_OUT(rc, tk->u.ticket.init_data.len == 0, KMS_ERR_UNSUPPORTED);
-    KMS_TRY_OUT(rc, copy_bytes(tk->u.ticket.ticket_data, out->ticket, sizeof(out->ticket),
-                               &out->ticket_len));
-    KMS_TRY_OUT(rc, peek_tail(m, ROLE_R, &out->ntp, out->randrr));
-    out->csb_id = m->hdr.csb_id;
-    rc = KMS_RESULT_OK;
-out:
-    free(m);
-    if (!kms_ok(rc)) {
-        memset(out, 0, sizeof(*out));
-    }
-    return rc;
-}
-
-kms_result kms_tres_open(const uint8_t *msg, size_t len, const struct kms_tres *peeked,
-                         const uint8_t kue[KMS_TMSG_KUE_LEN],
-                         const struct kms_mikey_replay_hook *replay)
-{
-    KMS_ENSURE(msg != NULL && peeked != NULL && kue != NULL, KMS_ERR_ARG);
-    return open_init(msg, len, KMS_MIKEY_DT_RESOLVE_INIT_PSK, peeked->idrr, peeked->idrkms, kue,
-                     replay);
 }

@@ -41,17 +41,31 @@
 #define KMS_TMSG_ID_MAX     255
 #define KMS_TMSG_PSK_ID_MAX KMS_TICKET_MAX /* a sealed Kue, or the 16-octet Kue reference */
 
-/* Ticket request (REQUEST_INIT_PSK) as built by A and peeked by the KMS. */
-struct kms_treq {
-    char idri[KMS_TMSG_ID_MAX + 1];      /* A, as in its Kue token */
-    char idrkms[KMS_TMSG_ID_MAX + 1];    /* the KMS FQDN */
-    char idrr[KMS_TMSG_ID_MAX + 1];      /* the responder B, from the TP data */
-    uint8_t psk_id[KMS_TMSG_PSK_ID_MAX]; /* IDRpsk: A's Kue token */
-    size_t psk_id_len;
-    uint8_t randri[KMS_TMSG_RAND_LEN];
-    uint64_t ntp;    /* T, NTP-UTC */
-    uint32_t csb_id; /* set by build */
+/* A Kue-protected request to the KMS, one structure for both exchanges: a ticket request
+ * (REQUEST_INIT_PSK, sent by A) or a ticket resolve (RESOLVE_INIT_PSK, sent by B). The UE fills
+ * it to build; the KMS reads it out of the decoded message. */
+enum kms_preq_kind {
+    KMS_PREQ_REQUEST = 1, /* ticket request: A asks for a media ticket for B */
+    KMS_PREQ_RESOLVE = 2, /* ticket resolve: B asks for the keys of the ticket A sent it */
 };
+
+struct kms_preq {
+    enum kms_preq_kind kind;
+    char idri[KMS_TMSG_ID_MAX + 1];      /* request: A, the sender (as in its Kue token) */
+    char idrr[KMS_TMSG_ID_MAX + 1];      /* request: B from the TP data; resolve: B, the sender */
+    char idrkms[KMS_TMSG_ID_MAX + 1];    /* the KMS FQDN */
+    uint8_t psk_id[KMS_TMSG_PSK_ID_MAX]; /* IDRpsk: the sender's Kue token */
+    size_t psk_id_len;
+    uint8_t ticket[KMS_TICKET_MAX]; /* resolve: the media ticket from the transfer */
+    size_t ticket_len;
+    uint8_t rand[KMS_TMSG_RAND_LEN]; /* RANDRi of a request, RANDRr of a resolve */
+    uint64_t ntp;                    /* T, NTP-UTC */
+    uint32_t csb_id;                 /* set by build */
+};
+
+/* The sender's identity: IDRi of a request, IDRr of a resolve (the MAC coverage's first
+ * identity, and the one the Kue token must name). */
+const char *kms_preq_sender(const struct kms_preq *p);
 
 /* What the KMS grants: the keys (both exchanges) and the sealed media ticket (the request
  * exchange only). */
@@ -75,43 +89,34 @@ struct kms_transfer {
     uint32_t csb_id;
 };
 
-/* Ticket resolve (RESOLVE_INIT_PSK) as built by B and peeked by the KMS. */
-struct kms_tres {
-    char idrr[KMS_TMSG_ID_MAX + 1];      /* B, as in its Kue token */
-    char idrkms[KMS_TMSG_ID_MAX + 1];    /* the KMS FQDN */
-    uint8_t psk_id[KMS_TMSG_PSK_ID_MAX]; /* IDRpsk: B's Kue token */
-    size_t psk_id_len;
-    uint8_t ticket[KMS_TICKET_MAX]; /* the media ticket from the transfer */
-    size_t ticket_len;
-    uint8_t randrr[KMS_TMSG_RAND_LEN];
-    uint64_t ntp;
-    uint32_t csb_id; /* set by build */
-};
+/* ---- ticket request and resolve (UE <-> KMS) ---------------------------------------------- */
 
-/* ---- ticket request (A <-> KMS) ---------------------------------------------------------- */
-
-/* A: builds the request (r->randri, r->ntp set by the caller; r->csb_id is drawn here). */
-KMS_MUST_CHECK kms_result kms_treq_build(struct kms_treq *r, const uint8_t kue[KMS_TMSG_KUE_LEN],
+/* UE: builds the request or resolve of r->kind (r->rand, r->ntp set by the caller; r->csb_id is
+ * drawn here). */
+KMS_MUST_CHECK kms_result kms_preq_build(struct kms_preq *r, const uint8_t kue[KMS_TMSG_KUE_LEN],
                                          struct kms_buf *out);
 
-/* KMS, before any key is known: decodes the request and reads what selects the key and the MAC
- * coverage (IDRpsk, IDRi, IDRkms), the responder, T and RANDRi. KMS_ERR_TRUNCATED/MALFORMED/...
- * for bytes that are not such a request (err_off set), KMS_ERR_UNSUPPORTED for a ticket type
- * other than the media ticket. */
-KMS_MUST_CHECK kms_result kms_treq_peek(const uint8_t *msg, size_t len, struct kms_treq *out,
-                                        size_t *err_off);
+/* KMS, before any key is known: reads what selects the key and the MAC coverage (IDRpsk, the
+ * sender's identity, IDRkms), the responder or the ticket, T and the RAND out of m, the message
+ * the classifier (kms_kreq_classify) decoded from msg and shape-checked: a REQUEST_INIT_PSK whose
+ * TP is the media ticket's, or a RESOLVE_INIT_PSK. KMS_ERR_MALFORMED/... with err_off for what
+ * our profile does not allow, KMS_ERR_UNSUPPORTED for another ticket type. */
+KMS_MUST_CHECK kms_result kms_preq_read(const uint8_t *msg, const struct kms_mikey_msg *m,
+                                        struct kms_preq *out, size_t *err_off);
 
-/* KMS: verifies the request's V under A's Kue with the identities peek read, calling the replay
- * hook as kms_mikey_open does. KMS_ERR_AUTH when the MAC does not verify. */
-KMS_MUST_CHECK kms_result kms_treq_open(const uint8_t *msg, size_t len,
-                                        const struct kms_treq *peeked,
+/* KMS: verifies the decoded request's V under the sender's Kue with the identities read, calling
+ * the replay hook as kms_mikey_open does. KMS_ERR_AUTH when the MAC does not verify. */
+KMS_MUST_CHECK kms_result kms_preq_open(const uint8_t *msg, size_t len,
+                                        const struct kms_mikey_msg *m, const struct kms_preq *p,
                                         const uint8_t kue[KMS_TMSG_KUE_LEN],
                                         const struct kms_mikey_replay_hook *replay);
 
-/* KMS: the REQUEST_RESP carrying g (keys and ticket), answering the request bytes req. */
-KMS_MUST_CHECK kms_result kms_tresp_build(const uint8_t *req, size_t req_len,
-                                          const uint8_t kue[KMS_TMSG_KUE_LEN],
-                                          const struct kms_tgrant *g, struct kms_buf *out);
+/* KMS: the answer to the decoded request m (bytes msg): a REQUEST_RESP carrying g's keys and
+ * ticket, or a RESOLVE_RESP carrying its keys (g's ticket unused). */
+KMS_MUST_CHECK kms_result kms_preq_resp_build(const uint8_t *msg, size_t len,
+                                              const struct kms_mikey_msg *m,
+                                              const uint8_t kue[KMS_TMSG_KUE_LEN],
+                                              const struct kms_tgrant *g, struct kms_buf *out);
 
 /* A: opens the response to its request req under its Kue: MPK, TGK, validity and ticket.
  * KMS_ERR_AUTH when it does not verify or does not answer req. */
@@ -134,31 +139,16 @@ KMS_MUST_CHECK kms_result kms_transfer_build(const char *idri, const char *idrr,
 KMS_MUST_CHECK kms_result kms_transfer_peek(const uint8_t *msg, size_t len,
                                             struct kms_transfer *out, size_t *err_off);
 
+/* B: what kms_transfer_peek reads, out of m decoded from msg with kms_mk_decode. */
+KMS_MUST_CHECK kms_result kms_transfer_read(const uint8_t *msg, const struct kms_mikey_msg *m,
+                                            struct kms_transfer *out, size_t *err_off);
+
 /* B, after the resolve: verifies the transfer's V under the resolved MPK. KMS_ERR_AUTH when it
  * does not verify. */
 KMS_MUST_CHECK kms_result kms_transfer_open(const uint8_t *msg, size_t len,
                                             const uint8_t mpk[KMS_TMSG_MPK_LEN]);
 
-/* ---- ticket resolve (B <-> KMS) ---------------------------------------------------------- */
-
-/* B: builds the resolve (r->randrr, r->ntp set by the caller; r->csb_id is drawn here). */
-KMS_MUST_CHECK kms_result kms_tres_build(struct kms_tres *r, const uint8_t kue[KMS_TMSG_KUE_LEN],
-                                         struct kms_buf *out);
-
-/* KMS, before any key is known: as kms_treq_peek, for a resolve. */
-KMS_MUST_CHECK kms_result kms_tres_peek(const uint8_t *msg, size_t len, struct kms_tres *out,
-                                        size_t *err_off);
-
-/* KMS: verifies the resolve's V under B's Kue with the identities peek read. */
-KMS_MUST_CHECK kms_result kms_tres_open(const uint8_t *msg, size_t len,
-                                        const struct kms_tres *peeked,
-                                        const uint8_t kue[KMS_TMSG_KUE_LEN],
-                                        const struct kms_mikey_replay_hook *replay);
-
-/* KMS: the RESOLVE_RESP carrying the keys of g (its ticket fields unused), answering req. */
-KMS_MUST_CHECK kms_result kms_rresp_build(const uint8_t *req, size_t req_len,
-                                          const uint8_t kue[KMS_TMSG_KUE_LEN],
-                                          const struct kms_tgrant *g, struct kms_buf *out);
+/* ---- ticket resolve: B reads the KMS's answer ----------------------------------------- */
 
 /* B: opens the response to its resolve req: MPK, TGK and validity (out's ticket stays empty).
  * KMS_ERR_AUTH when it does not verify or does not answer req. */

@@ -425,6 +425,24 @@ kms_result kms_mikey_open(const uint8_t *msg, size_t len, const struct kms_mikey
                           struct kms_mikey_msg *m, struct kms_buf *keydata,
                           struct kms_mikey_keydata_list *kd, size_t *err_off)
 {
+    if (kd != NULL) {
+        memset(kd, 0, sizeof(*kd));
+    }
+    *err_off = 0;
+    /* 1. Bytes and shape. */
+    KMS_TRY(kms_mikey_decode(msg, len, m, err_off));
+    if (m->hdr.data_type != op->data_type) {
+        *err_off = 1;
+        KMS_BAIL(KMS_ERR_MALFORMED);
+    }
+    KMS_TRY(kms_mikey_check_shape(m, err_off));
+    return kms_mikey_verify(msg, len, m, op, keydata, kd, err_off);
+}
+
+kms_result kms_mikey_verify(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
+                            const struct kms_mikey_open_params *op, struct kms_buf *keydata,
+                            struct kms_mikey_keydata_list *kd, size_t *err_off)
+{
     kms_result rc = KMS_RC_INIT;
     struct kms_mikey_msg_keys k;
     struct kms_iov iov[MAX_COVER];
@@ -438,15 +456,11 @@ kms_result kms_mikey_open(const uint8_t *msg, size_t len, const struct kms_mikey
     memset(&k, 0, sizeof(k));
     memset(kd, 0, sizeof(*kd));
     *err_off = 0;
-
-    /* 1. Bytes and shape. */
-    KMS_TRY_OUT(rc, kms_mikey_decode(msg, len, m, err_off));
-    if (m->hdr.data_type != op->data_type) {
-        *err_off = 1;
-        KMS_BAIL_OUT(rc, KMS_ERR_MALFORMED);
-    }
-    KMS_TRY_OUT(rc, kms_mikey_check_shape(m, err_off));
+    /* The caller decoded m from these very bytes and checked its type and shape (kms_mikey_open
+     * does); the offsets of its payloads index msg. */
+    KMS_ENSURE_OUT(rc, m->hdr.data_type == op->data_type && len > 0, KMS_ERR_ARG);
     bool has_mac = kms_ok(mac_field(m, &mp, &mac_off, &mac_len));
+    KMS_ENSURE_OUT(rc, !has_mac || mac_off + mac_len <= len, KMS_ERR_ARG);
     if (!has_mac) {
         /* Only an Error message may come without V: it authenticates nothing, and is
          * accepted only by a caller that asked for no key. */

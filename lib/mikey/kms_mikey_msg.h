@@ -99,6 +99,16 @@ KMS_MUST_CHECK kms_result kms_mikey_open(const uint8_t *msg, size_t len,
                                          struct kms_mikey_msg *m, struct kms_buf *keydata,
                                          struct kms_mikey_keydata_list *kd, size_t *err_off);
 
+/* kms_mikey_open after its first step: verifies m, which the caller decoded from exactly
+ * [msg, msg+len) with kms_mikey_decode and checked with kms_mikey_check_shape (a server decodes a
+ * request once, classifies it, then verifies it here). Same errors and outputs as
+ * kms_mikey_open; KMS_ERR_ARG when m is not of op->data_type. */
+KMS_MUST_CHECK kms_result kms_mikey_verify(const uint8_t *msg, size_t len,
+                                           const struct kms_mikey_msg *m,
+                                           const struct kms_mikey_open_params *op,
+                                           struct kms_buf *keydata,
+                                           struct kms_mikey_keydata_list *kd, size_t *err_off);
+
 /* Checks that m has the payloads RFC 6043 4.2 (or RFC 3830 3.1) lists for its data type, in
  * that order, with the counts allowed; other known payloads are ignored, as RFC 6043 asks.
  * The payload carrying the MAC must be the last one. */

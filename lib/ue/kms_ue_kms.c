@@ -89,17 +89,12 @@ static kms_result refusal_kind(const uint8_t *body, size_t len, const uint8_t ps
 {
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    struct kms_mk_fixed_key pc = {psk};
-    struct kms_mikey_open_params op = {
-        .data_type = KMS_MIKEY_DT_ERROR,
-        .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                 .rands = {randri, 16, NULL, 0},
-                 .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256},
-        .get_key = kms_mk_fixed_key_cb,
-        .key_ctx = &pc,
-    };
-    size_t eo = 0;
-    kms_result r = kms_mikey_open(body, len, &op, m, NULL, NULL, &eo);
+    const struct kms_mk_open o = {.data_type = KMS_MIKEY_DT_ERROR,
+                                  .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                                           .rands = {randri, 16, NULL, 0},
+                                           .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256},
+                                  .key = psk};
+    kms_result r = kms_mk_open(body, len, &o, m, false, NULL, NULL);
     bool maced = false;
     for (size_t i = 0; kms_ok(r) && i < m->body.n; i++) {
         maced |= m->body.pl[i].type == KMS_MIKEY_PT_V;
@@ -339,7 +334,7 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     kms_result rc = KMS_RC_INIT;
     struct trace t = {cfg->trace_dir, 0};
     struct kue_state *st = calloc(1, sizeof(*st));
-    struct kms_treq *q = calloc(1, sizeof(*q));
+    struct kms_preq *q = calloc(1, sizeof(*q));
     struct kms_tgrant *g = calloc(1, sizeof(*g));
     struct kms_buf req, xfer;
     kms_buf_init(&req, 1u << 16, false);
@@ -347,17 +342,18 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     struct kms_httpc_resp resp;
     memset(&resp, 0, sizeof(resp));
     KMS_ENSURE_OUT(rc, st != NULL && q != NULL && g != NULL, KMS_ERR_NOMEM);
+    q->kind = KMS_PREQ_REQUEST;
     KMS_TRY_OUT(rc, kms_str_copy(q->idrr, sizeof(q->idrr), peer));
-    KMS_TRY_OUT(rc, kms_random(q->randri, sizeof(q->randri)));
-    KMS_TRY_OUT(rc, request_keys(cfg, q->randri, st));
+    KMS_TRY_OUT(rc, kms_random(q->rand, sizeof(q->rand)));
+    KMS_TRY_OUT(rc, request_keys(cfg, q->rand, st));
     KMS_TRY_OUT(rc, kms_str_copy(q->idri, sizeof(q->idri), st->identity));
     KMS_TRY_OUT(rc, kms_str_copy(q->idrkms, sizeof(q->idrkms), st->kms));
     memcpy(q->psk_id, st->token, st->token_len);
     q->psk_id_len = st->token_len;
     q->ntp = kms_mikey_ntp_now();
-    KMS_TRY_OUT(rc, kms_treq_build(q, st->kue, &req));
+    KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
-    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q->randri));
+    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q->rand));
     KMS_TRY_OUT(rc, kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
     KMS_TRY_OUT(rc,
@@ -390,7 +386,7 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     struct trace t = {cfg->trace_dir, 0};
     struct kue_state *st = calloc(1, sizeof(*st));
     struct kms_transfer *x = calloc(1, sizeof(*x));
-    struct kms_tres *q = calloc(1, sizeof(*q));
+    struct kms_preq *q = calloc(1, sizeof(*q));
     struct kms_tgrant *g = calloc(1, sizeof(*g));
     uint8_t *img = NULL;
     size_t n = 0;
@@ -403,8 +399,9 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     trace_msg(&t, "recv", img, n); /* from the peer */
     size_t eo = 0;
     KMS_TRY_OUT(rc, kms_transfer_peek(img, n, x, &eo));
-    KMS_TRY_OUT(rc, kms_random(q->randrr, sizeof(q->randrr)));
-    KMS_TRY_OUT(rc, request_keys(cfg, q->randrr, st));
+    q->kind = KMS_PREQ_RESOLVE;
+    KMS_TRY_OUT(rc, kms_random(q->rand, sizeof(q->rand)));
+    KMS_TRY_OUT(rc, request_keys(cfg, q->rand, st));
     /* We resolve as the responder the transfer names: the KMS checks that this identity is one
      * of our token's and the one the media ticket names, so a transfer meant for someone else
      * is refused there. */
@@ -415,9 +412,9 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     memcpy(q->ticket, x->ticket, x->ticket_len);
     q->ticket_len = x->ticket_len;
     q->ntp = kms_mikey_ntp_now();
-    KMS_TRY_OUT(rc, kms_tres_build(q, st->kue, &req));
+    KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
-    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q->randrr));
+    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q->rand));
     KMS_TRY_OUT(rc, kms_rresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
     /* Now that the MPK is known, the transfer itself must verify. */

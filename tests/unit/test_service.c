@@ -436,10 +436,10 @@ static void psk_key(struct psk *k, const uint8_t rand[16])
 }
 
 /* A ticket request by idri for idrr under k, T = t; q (optional) keeps what was sent. */
-static void ticket_request(struct kms_buf *out, struct kms_treq *q, const char *idri,
+static void ticket_request(struct kms_buf *out, struct kms_preq *q, const char *idri,
                            const char *idrr, struct psk *k, uint64_t t)
 {
-    struct kms_treq *mine = q != NULL ? q : calloc(1, sizeof(*mine));
+    struct kms_preq *mine = q != NULL ? q : calloc(1, sizeof(*mine));
     assert_non_null(mine);
     memset(mine, 0, sizeof(*mine));
     strcpy(mine->idri, idri);
@@ -447,21 +447,22 @@ static void ticket_request(struct kms_buf *out, struct kms_treq *q, const char *
     strcpy(mine->idrr, idrr);
     memcpy(mine->psk_id, k->tok, k->tok_len);
     mine->psk_id_len = k->tok_len;
-    expect_ok(kms_random(mine->randri, sizeof(mine->randri)));
+    expect_ok(kms_random(mine->rand, sizeof(mine->rand)));
     mine->ntp = kms_mikey_ntp_from_unix((int64_t)t, 0);
-    psk_key(k, mine->randri);
+    psk_key(k, mine->rand);
     kms_buf_init(out, 1 << 16, false);
-    expect_ok(kms_treq_build(mine, k->kue, out));
+    mine->kind = KMS_PREQ_REQUEST;
+    expect_ok(kms_preq_build(mine, k->kue, out));
     if (q == NULL) {
         free(mine);
     }
 }
 
 /* A resolve of ticket by idrr under k, T = t; q (optional) keeps what was sent. */
-static void ticket_resolve(struct kms_buf *out, struct kms_tres *q, const char *idrr, struct psk *k,
+static void ticket_resolve(struct kms_buf *out, struct kms_preq *q, const char *idrr, struct psk *k,
                            const uint8_t *ticket, size_t ticket_len, uint64_t t)
 {
-    struct kms_tres *mine = q != NULL ? q : calloc(1, sizeof(*mine));
+    struct kms_preq *mine = q != NULL ? q : calloc(1, sizeof(*mine));
     assert_non_null(mine);
     memset(mine, 0, sizeof(*mine));
     strcpy(mine->idrr, idrr);
@@ -470,11 +471,12 @@ static void ticket_resolve(struct kms_buf *out, struct kms_tres *q, const char *
     mine->psk_id_len = k->tok_len;
     memcpy(mine->ticket, ticket, ticket_len);
     mine->ticket_len = ticket_len;
-    expect_ok(kms_random(mine->randrr, sizeof(mine->randrr)));
+    expect_ok(kms_random(mine->rand, sizeof(mine->rand)));
     mine->ntp = kms_mikey_ntp_from_unix((int64_t)t, 0);
-    psk_key(k, mine->randrr);
+    psk_key(k, mine->rand);
     kms_buf_init(out, 1 << 16, false);
-    expect_ok(kms_tres_build(mine, k->kue, out));
+    mine->kind = KMS_PREQ_RESOLVE;
+    expect_ok(kms_preq_build(mine, k->kue, out));
     if (q == NULL) {
         free(mine);
     }
@@ -737,7 +739,7 @@ static void test_ticket_mode_not_allowed(void **state)
     (void)state;
     struct fx *f = fx_new(false, true, true);
     struct kms_kue_grant *k2 = calloc(1, sizeof(*k2)), *k3 = calloc(1, sizeof(*k3));
-    struct kms_treq *q = calloc(1, sizeof(*q));
+    struct kms_preq *q = calloc(1, sizeof(*q));
     assert_true(k2 != NULL && k3 != NULL && q != NULL);
     obtain_kue(f, ALICE, 2, k2);
     obtain_kue(f, ALICE, 3, k3);
@@ -747,7 +749,7 @@ static void test_ticket_mode_not_allowed(void **state)
     struct kms_service_reply r;
     ticket_request(&b, q, ALICE->impu, BOB->impu, &p2, NOW);
     serve(f, &b, NOW, &r);
-    expect_policy_refusal(&r, k2->kue, q->randri, sizeof(q->randri));
+    expect_policy_refusal(&r, k2->kue, q->rand, sizeof(q->rand));
     kms_service_reply_cleanup(&r);
     kms_buf_cleanup(&b);
     ticket_request(&b, NULL, ALICE->impu, BOB->impu, &p3, NOW);
@@ -890,8 +892,8 @@ static void test_mode1_not_allowed(void **state)
     struct fx *f = fx_new(false, true, true);
     struct kms_kue_grant *ka = calloc(1, sizeof(*ka));
     struct kms_tgrant *ta = calloc(1, sizeof(*ta));
-    struct kms_treq *q = calloc(1, sizeof(*q));
-    struct kms_tres *rq = calloc(1, sizeof(*rq));
+    struct kms_preq *q = calloc(1, sizeof(*q));
+    struct kms_preq *rq = calloc(1, sizeof(*rq));
     assert_true(ka != NULL && ta != NULL && q != NULL && rq != NULL);
     struct psk pa = psk_mode1(ALICE->btid, ALICE->ks_naf), pb = psk_mode1(BOB->btid, BOB->ks_naf);
     struct kms_buf b;
@@ -899,7 +901,7 @@ static void test_mode1_not_allowed(void **state)
 
     ticket_request(&b, q, ALICE->impu, BOB->impu, &pa, NOW);
     serve(f, &b, NOW, &r);
-    expect_policy_refusal(&r, pa.kue, q->randri, sizeof(q->randri));
+    expect_policy_refusal(&r, pa.kue, q->rand, sizeof(q->rand));
     kms_service_reply_cleanup(&r);
     kms_buf_cleanup(&b);
 
@@ -911,7 +913,7 @@ static void test_mode1_not_allowed(void **state)
     kms_buf_cleanup(&b);
     ticket_resolve(&b, rq, BOB->impu, &pb, ta->ticket, ta->ticket_len, NOW);
     serve(f, &b, NOW, &r);
-    expect_policy_refusal(&r, pb.kue, rq->randrr, sizeof(rq->randrr));
+    expect_policy_refusal(&r, pb.kue, rq->rand, sizeof(rq->rand));
     kms_service_reply_cleanup(&r);
     kms_buf_cleanup(&b);
 
