@@ -27,11 +27,15 @@ void kms_bsf_ub_reply_cleanup(struct kms_bsf_ub_reply *r)
     kms_buf_cleanup(&r->body);
 }
 
-/* The reply's status is the error table's Ub column for why (kms_wire_of), never chosen here. */
-static void verdict(struct kms_bsf_ub_reply *r, enum kms_err why)
+void kms_bsf_ub_verdict(struct kms_bsf_ub_reply *r, enum kms_err why)
 {
     r->status = kms_wire_of(KMS_IFACE_UB, why).status;
     r->why = why;
+}
+
+static void verdict(struct kms_bsf_ub_reply *r, enum kms_err why)
+{
+    kms_bsf_ub_verdict(r, why);
 }
 
 static void hex8(const uint8_t *p, char out[17])

@@ -39,6 +39,10 @@ struct kms_bsf_ub_reply {
 void kms_bsf_ub_reply_init(struct kms_bsf_ub_reply *r);
 void kms_bsf_ub_reply_cleanup(struct kms_bsf_ub_reply *r);
 
+/* Sets the reply's verdict: why, and the status the error table's Ub column gives it
+ * (kms_wire_of). Every verdict of kms_bsf_ub goes through it. */
+void kms_bsf_ub_verdict(struct kms_bsf_ub_reply *r, enum kms_err why);
+
 /* authorization may be NULL (no header). Returns an error only for internal failures (the
  * reply is then a 500); every verdict on the request is in r->status. */
 KMS_MUST_CHECK kms_result kms_bsf_ub(struct kms_bsf *b, const char *authorization,

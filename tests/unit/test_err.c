@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "testlib.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "err/kms_err.h"
+#include "gba/kms_bsf_ub.h"
+#include "http/kms_httpd.h"
+#include "kms/kms_service.h"
+#include "mikey/kms_mikey.h"
 
 static void every_code_has_a_distinct_name_and_a_message(void **state)
 {
@@ -52,6 +57,108 @@ static void groups_map_to_exit_status_and_http(void **state)
     assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_MALFORMED).mikey_err, 12);
 }
 
+/* ---- the table through each interface's reply builder ---- */
+
+#define WIRE_MAX 512
+
+/* The KMS's refusal for why (kms_service_refuse) as it goes on the wire, with the one
+ * time-dependent field masked: the value of T. Checks the Error message against the table. */
+static size_t kms_wire_bytes(enum kms_err why, uint32_t csb_id, uint8_t out[WIRE_MAX])
+{
+    struct kms_service_reply r;
+    kms_service_reply_init(&r);
+    expect_ok(kms_service_refuse(&r, why, csb_id));
+    struct kms_wire w = kms_wire_of(KMS_IFACE_KMS, why);
+    assert_int_equal(r.status, w.status);
+    assert_int_equal(r.why, why);
+    size_t n = kms_buf_len(&r.body);
+    assert_true(n > 0 && n <= WIRE_MAX);
+    memcpy(out, kms_buf_data(&r.body), n);
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    size_t eo = 0;
+    expect_ok(kms_mikey_decode(out, n, m, &eo));
+    assert_int_equal(m->hdr.data_type, KMS_MIKEY_DT_ERROR);
+    assert_int_equal(m->hdr.csb_id, csb_id);
+    bool t = false, err = false;
+    for (size_t i = 0; i < m->body.n; i++) {
+        const struct kms_mikey_payload *pl = &m->body.pl[i];
+        assert_int_not_equal(pl->type, KMS_MIKEY_PT_V); /* a refusal authenticates nothing */
+        if (pl->type == KMS_MIKEY_PT_T) {
+            assert_true(pl->len >= 8);
+            memset(out + pl->off + pl->len - 8, 0, 8); /* the NTP-UTC value */
+            t = true;
+        } else if (pl->type == KMS_MIKEY_PT_ERR) {
+            assert_int_equal(pl->u.err.err_no, w.mikey_err);
+            err = true;
+        }
+    }
+    assert_true(t && err);
+    free(m);
+    kms_service_reply_cleanup(&r);
+    return n;
+}
+
+static void every_code_through_the_kms_reply_builder(void **state)
+{
+    (void)state;
+    uint8_t auth[WIRE_MAX], got[WIRE_MAX];
+    size_t auth_n = kms_wire_bytes(KMS_ERR_AUTH, 0x01020304, auth);
+    for (int i = 1; i < KMS_ERR_COUNT_; i++) {
+        enum kms_err e = (enum kms_err)i;
+        size_t n = kms_wire_bytes(e, 0x01020304, got);
+        int status = kms_wire_of(KMS_IFACE_KMS, e).status;
+        assert_true(status == 400 || status == 403 || status == 404 || status == 405 ||
+                    status == 413 || status == 500 || status == 503);
+        if (kms_err_group(e) == KMS_ERR_G_AUTH) {
+            /* Every authentication failure is one answer: 403, ERR 0, byte for byte. */
+            assert_int_equal(status, 403);
+            assert_int_equal(n, auth_n);
+            assert_memory_equal(got, auth, n);
+        } else if (e != KMS_ERR_NOT_FOUND) {
+            /* ... and nothing else answers like one (an unknown token is one). */
+            assert_false(n == auth_n && memcmp(got, auth, n) == 0);
+        }
+    }
+    /* The policy refusal's number is RFC 6043's Invalid TPpar, its status a 403. */
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_POLICY).mikey_err, 15);
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_POLICY).status, 403);
+}
+
+/* The Ub reply for a verdict of why, as HTTP. */
+static void ub_wire(enum kms_err why, struct kms_http_resp *resp)
+{
+    struct kms_bsf_ub_reply r;
+    kms_bsf_ub_reply_init(&r);
+    kms_bsf_ub_verdict(&r, why);
+    memset(resp, 0, sizeof(*resp));
+    kms_buf_init(&resp->body, 4096, false);
+    expect_ok(kms_bsf_ub_http(&r, resp));
+    kms_bsf_ub_reply_cleanup(&r);
+}
+
+static void every_code_through_the_ub_reply_builder(void **state)
+{
+    (void)state;
+    for (int i = 1; i < KMS_ERR_COUNT_; i++) {
+        enum kms_err e = (enum kms_err)i;
+        struct kms_http_resp resp;
+        ub_wire(e, &resp);
+        int status = kms_wire_of(KMS_IFACE_UB, e).status;
+        assert_int_equal(resp.status, status);
+        assert_true(status == 400 || status == 401 || status == 404 || status == 405 ||
+                    status == 413 || status == 429 || status == 500 || status == 503);
+        /* A refusal carries nothing of its own: no header (no new challenge), no body. */
+        assert_int_equal(resp.n_hdrs, 0);
+        assert_int_equal(kms_buf_len(&resp.body), 0);
+        assert_null(resp.content_type);
+        if (kms_err_group(e) == KMS_ERR_G_AUTH) {
+            assert_int_equal(status, 401); /* RFC 2617: every failed authentication */
+        }
+        kms_buf_cleanup(&resp.body);
+    }
+}
+
 static void kms_err_records_where(void **state)
 {
     (void)state;
@@ -69,6 +176,8 @@ int main(void)
         cmocka_unit_test(every_code_has_a_distinct_name_and_a_message),
         cmocka_unit_test(unknown_codes_are_handled),
         cmocka_unit_test(groups_map_to_exit_status_and_http),
+        cmocka_unit_test(every_code_through_the_kms_reply_builder),
+        cmocka_unit_test(every_code_through_the_ub_reply_builder),
         cmocka_unit_test(kms_err_records_where),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
