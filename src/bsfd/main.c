@@ -7,13 +7,8 @@
  * client certificate must name the FQDN the NAF asks for. Subscribers come from the SQLite
  * store (imskms subscriber ...), K and OPc sealed under the KEK. Shapes: docs/api.md.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "cli.h"
@@ -22,8 +17,8 @@
 #include "gba/kms_subscriber.h"
 #include "gba/kms_zn_json.h"
 #include "http/kms_httpd.h"
-#include "imskms/imskms.h"
 #include "keyring/kms_keystore.h"
+#include "kms_daemon.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
 
@@ -57,6 +52,7 @@ static const char usage[] =
 struct bsfd {
     struct kms_bsf *bsf;
     struct kms_subscriber_db *db;
+    struct kms_httpd *ub, *zn;
 };
 
 /* ---- the subscriber store, as the BSF core sees it ---- */
@@ -222,7 +218,91 @@ static void zn_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
     kms_zn_resp_wipe(&out);
 }
 
-/* ---- start and stop ---- */
+/* ---- options -> configuration ---- */
+
+enum {
+    O_DB,
+    O_KEK,
+    O_LISTEN,
+    O_REALM,
+    O_LIFETIME,
+    O_ZN,
+    O_CERT,
+    O_KEY,
+    O_CA,
+    O_LOG,
+    O_MAXSESS,
+    N_OPTS
+};
+
+/* The one option table (the usage text above says the same at length). */
+static const struct cli_opt opts[N_OPTS] = {
+    [O_DB] = CLI_REQUIRED_DOC("db", "PATH", "subscriber store"),
+    [O_KEK] =
+        CLI_REQUIRED_DOC("kek-file", "FILE", "32-byte key-encryption key of the store (mode 0600)"),
+    [O_LISTEN] = CLI_REQUIRED_DOC("listen", "ADDR:PORT", "Ub, plain HTTP"),
+    [O_REALM] = CLI_REQUIRED_DOC("realm", "FQDN",
+                                 "the BSF's FQDN: Digest realm and the domain of every B-TID"),
+    [O_LIFETIME] =
+        CLI_REQUIRED_DOC("lifetime", "SECONDS", "bootstrap session (Ks) lifetime (1 .. 315360000)"),
+    [O_ZN] = CLI_REQUIRED_DOC("zn-listen", "ADDR:PORT", "Zn, HTTPS with mutual TLS"),
+    [O_CERT] = CLI_REQUIRED_DOC("zn-cert", "FILE", "PEM certificate chain of the Zn server"),
+    [O_KEY] = CLI_REQUIRED_DOC("zn-key", "FILE", "its PEM private key"),
+    [O_CA] = CLI_REQUIRED_DOC("zn-client-ca", "FILE",
+                              "PEM CA(s) that NAF client certificates must chain to"),
+    [O_LOG] = CLI_VALUE_DOC("log-level", "LEVEL",
+                            "most verbose level logged: error, warn, info (default) or debug"),
+    [O_MAXSESS] =
+        CLI_VALUE_DOC("max-sessions", "N", "bootstrap sessions held at once (default 100000)"),
+};
+
+struct bsfd_cfg {
+    const char *db, *kek_file, *listen, *zn_listen, *zn_cert, *zn_key, *zn_client_ca;
+    struct kms_bsf_cfg bsf;
+    enum kms_log_level log_level;
+};
+
+/* Checks the options into c. *done when the program ends here (--help, or a usage error), with
+ * the returned exit status. */
+static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
+{
+    struct cli_args a;
+    *done = true;
+    int rc = cli_parse("imskms-bsfd", opts, N_OPTS, 0, argc, argv, &a);
+    if (rc != CLI_EXIT_OK || a.help) {
+        if (rc == CLI_EXIT_OK) {
+            fputs(usage, stdout);
+        }
+        return rc;
+    }
+    if ((rc = cli_require(&a, opts, N_OPTS)) != CLI_EXIT_OK) {
+        return rc;
+    }
+    c->log_level = KMS_LOG_INFO;
+    if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &c->log_level)) {
+        return cli_usage_error(&a, "--log-level: one of error, warn, info, debug");
+    }
+    uint64_t lifetime = 0, max_sessions = 100000;
+    if (!cli_uint(a.val[O_LIFETIME], 1, 315360000, &lifetime)) {
+        return cli_usage_error(&a, "--lifetime: expected seconds from 1 to 315360000");
+    }
+    if (!cli_uint(a.val[O_MAXSESS], 1, 100000000, &max_sessions)) {
+        return cli_usage_error(&a, "--max-sessions: expected a number from 1 to 100000000");
+    }
+    c->db = a.val[O_DB];
+    c->kek_file = a.val[O_KEK];
+    c->listen = a.val[O_LISTEN];
+    c->zn_listen = a.val[O_ZN];
+    c->zn_cert = a.val[O_CERT];
+    c->zn_key = a.val[O_KEY];
+    c->zn_client_ca = a.val[O_CA];
+    c->bsf = (struct kms_bsf_cfg){
+        .realm = a.val[O_REALM], .lifetime = lifetime, .max_sessions = (size_t)max_sessions};
+    *done = false;
+    return CLI_EXIT_OK;
+}
+
+/* ---- wiring ---- */
 
 static int fail(const char *what, kms_result r)
 {
@@ -230,147 +310,106 @@ static int fail(const char *what, kms_result r)
     return CLI_EXIT_INTERNAL;
 }
 
-static void harden(void)
+static int open_store(const struct bsfd_cfg *c, struct bsfd *d)
 {
-    /* No core dumps: they would hold K, OPc, Ks. */
-    struct rlimit no = {0, 0};
-    (void)setrlimit(RLIMIT_CORE, &no);
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    uint8_t kek[32];
+    kms_result r = kms_kek_read(c->kek_file, kek);
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_ERROR, "--kek-file %s: %s", c->kek_file, kms_strerror(r.err));
+        return kms_err_exit_status(r.err) == CLI_EXIT_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_INTERNAL;
+    }
+    r = kms_subscriber_db_open(c->db, kek, false, &d->db);
+    kms_wipe(kek, sizeof(kek));
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_ERROR, "--db %s: %s", c->db, kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int open_bsf(const struct bsfd_cfg *c, struct bsfd *d)
+{
+    struct kms_bsf_store bs = {d, store_get, store_commit};
+    kms_result r = kms_bsf_new(&c->bsf, &bs, &d->bsf);
+    if (kms_ok(r)) {
+        return CLI_EXIT_OK;
+    }
+    if (r.err == KMS_ERR_ARG || kms_err_group(r.err) == KMS_ERR_G_USAGE) {
+        kms_log(KMS_LOG_ERROR, "--realm %s: not an FQDN", c->bsf.realm);
+        return CLI_EXIT_USAGE;
+    }
+    return fail("bsf", r);
+}
+
+static int start_servers(const struct bsfd_cfg *c, struct bsfd *d)
+{
+    struct kms_httpd_cfg ucfg = {
+        .listen = c->listen, .max_body = 4096, .threads = 4, .iface = KMS_IFACE_UB};
+    kms_result r = kms_httpd_start(&ucfg, ub_handler, d, &d->ub);
+    if (!kms_ok(r)) {
+        return fail("--listen", r);
+    }
+    struct kms_httpd_cfg zcfg = {.listen = c->zn_listen,
+                                 .max_body = 16384,
+                                 .threads = 2,
+                                 .cert_file = c->zn_cert,
+                                 .key_file = c->zn_key,
+                                 .client_ca_file = c->zn_client_ca,
+                                 .client_cert_optional = true,
+                                 .iface = KMS_IFACE_ZN};
+    if (!kms_ok(r = kms_httpd_start(&zcfg, zn_handler, d, &d->zn))) {
+        return fail("--zn-listen", r);
+    }
+    kms_log(KMS_LOG_INFO, "ub listening on port %u", kms_httpd_port(d->ub));
+    kms_log(KMS_LOG_INFO, "zn listening on port %u", kms_httpd_port(d->zn));
+    return CLI_EXIT_OK;
+}
+
+static int wire(const struct bsfd_cfg *c, struct bsfd *d)
+{
+    int rc = open_store(c, d);
+    if (rc == CLI_EXIT_OK) {
+        rc = open_bsf(c, d);
+    }
+    if (rc == CLI_EXIT_OK) {
+        rc = start_servers(c, d);
+    }
+    return rc;
+}
+
+static void unwire(struct bsfd *d)
+{
+    kms_httpd_stop(d->ub);
+    kms_httpd_stop(d->zn);
+    kms_bsf_free(d->bsf);
+    kms_subscriber_db_close(d->db);
+}
+
+/* ---- run ---- */
+
+static void tick(void *ctx, unsigned n, uint64_t now)
+{
+    struct bsfd *d = ctx;
+    (void)n;
+    kms_bsf_expire(d->bsf, now);
 }
 
 int main(int argc, char **argv)
 {
-    enum {
-        O_DB,
-        O_KEK,
-        O_LISTEN,
-        O_REALM,
-        O_LIFETIME,
-        O_ZN,
-        O_CERT,
-        O_KEY,
-        O_CA,
-        O_LOG,
-        O_MAXSESS,
-        N_OPTS
-    };
-    static const struct cli_opt opts[N_OPTS] = {
-        {"db", true, false},        {"kek-file", true, false},     {"listen", true, false},
-        {"realm", true, false},     {"lifetime", true, false},     {"zn-listen", true, false},
-        {"zn-cert", true, false},   {"zn-key", true, false},       {"zn-client-ca", true, false},
-        {"log-level", true, false}, {"max-sessions", true, false},
-    };
-    struct cli_args a;
-    int rc = cli_parse("imskms-bsfd", opts, N_OPTS, 0, argc, argv, &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) {
-            fputs(usage, stdout);
-        }
+    struct bsfd_cfg cfg;
+    bool done = false;
+    int rc = configure(argc, argv, &cfg, &done);
+    if (done) {
         return rc;
     }
-    rc = cli_require_first(
-        &a, opts,
-        9); /* db, kek-file, listen, realm, lifetime, zn-listen, zn-cert, zn-key, zn-client-ca */
-    if (rc != CLI_EXIT_OK) {
+    if ((rc = kms_daemon_start("imskms-bsfd", cfg.log_level)) != CLI_EXIT_OK) {
         return rc;
     }
-    enum kms_log_level lvl = KMS_LOG_INFO;
-    if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &lvl)) {
-        return cli_usage_error(&a, "--log-level: one of error, warn, info, debug");
-    }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long lifetime = strtoull(a.val[O_LIFETIME], &end, 10);
-    if (a.val[O_LIFETIME][0] < '0' || a.val[O_LIFETIME][0] > '9' || *end != '\0' || errno != 0 ||
-        lifetime == 0 || lifetime > 315360000ull) {
-        return cli_usage_error(&a, "--lifetime: expected seconds from 1 to 315360000");
-    }
-    unsigned long long max_sessions = 100000;
-    if (a.val[O_MAXSESS] != NULL) {
-        errno = 0;
-        end = NULL;
-        max_sessions = strtoull(a.val[O_MAXSESS], &end, 10);
-        if (a.val[O_MAXSESS][0] < '0' || a.val[O_MAXSESS][0] > '9' || *end != '\0' || errno != 0 ||
-            max_sessions == 0 || max_sessions > 100000000ull) {
-            return cli_usage_error(&a, "--max-sessions: expected a number from 1 to 100000000");
-        }
-    }
-    kms_log_init("imskms-bsfd", lvl);
-    harden();
-
     struct bsfd d = {0};
-    struct kms_httpd *ub = NULL, *zn = NULL;
-    uint8_t kek[32];
-    kms_result r = kms_mem_secure_init(1u << 20);
-    if (!kms_ok(r)) {
-        kms_log(KMS_LOG_WARN, "secure heap unavailable (%s): keys stay on the ordinary heap",
-                kms_strerror(r.err));
+    if ((rc = wire(&cfg, &d)) == CLI_EXIT_OK) {
+        struct kms_daemon_hooks hooks = {.ctx = &d, .tick_seconds = 5, .tick = tick};
+        rc = kms_daemon_run(&hooks);
     }
-    if (!kms_ok(r = kms_selftest())) {
-        return fail("known-answer self-test", r);
-    }
-    if (!kms_ok(r = kms_kek_read(a.val[O_KEK], kek))) {
-        kms_log(KMS_LOG_ERROR, "--kek-file %s: %s", a.val[O_KEK], kms_strerror(r.err));
-        return kms_err_exit_status(r.err) == CLI_EXIT_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_INTERNAL;
-    }
-    r = kms_subscriber_db_open(a.val[O_DB], kek, false, &d.db);
-    kms_wipe(kek, sizeof(kek));
-    if (!kms_ok(r)) {
-        kms_log(KMS_LOG_ERROR, "--db %s: %s", a.val[O_DB], kms_strerror(r.err));
-        return CLI_EXIT_INTERNAL;
-    }
-    struct kms_bsf_cfg bc = {
-        .realm = a.val[O_REALM], .lifetime = lifetime, .max_sessions = (size_t)max_sessions};
-    struct kms_bsf_store bs = {&d, store_get, store_commit};
-    if (!kms_ok(r = kms_bsf_new(&bc, &bs, &d.bsf))) {
-        rc = r.err == KMS_ERR_ARG || kms_err_group(r.err) == KMS_ERR_G_USAGE
-                 ? (kms_log(KMS_LOG_ERROR, "--realm %s: not an FQDN", a.val[O_REALM]),
-                    CLI_EXIT_USAGE)
-                 : fail("bsf", r);
-        goto out;
-    }
-    /* Signals are taken synchronously by this thread only; server threads inherit the mask. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    struct kms_httpd_cfg ucfg = {
-        .listen = a.val[O_LISTEN], .max_body = 4096, .threads = 4, .iface = KMS_IFACE_UB};
-    if (!kms_ok(r = kms_httpd_start(&ucfg, ub_handler, &d, &ub))) {
-        rc = fail("--listen", r);
-        goto out;
-    }
-    struct kms_httpd_cfg zcfg = {.listen = a.val[O_ZN],
-                                 .max_body = 16384,
-                                 .threads = 2,
-                                 .cert_file = a.val[O_CERT],
-                                 .key_file = a.val[O_KEY],
-                                 .client_ca_file = a.val[O_CA],
-                                 .client_cert_optional = true,
-                                 .iface = KMS_IFACE_ZN};
-    if (!kms_ok(r = kms_httpd_start(&zcfg, zn_handler, &d, &zn))) {
-        rc = fail("--zn-listen", r);
-        goto out;
-    }
-    kms_log(KMS_LOG_INFO, "ub listening on port %u", kms_httpd_port(ub));
-    kms_log(KMS_LOG_INFO, "zn listening on port %u", kms_httpd_port(zn));
-    for (;;) {
-        struct timespec tick = {5, 0};
-        int sig = sigtimedwait(&sigs, NULL, &tick);
-        if (sig == SIGTERM || sig == SIGINT) {
-            kms_log(KMS_LOG_INFO, "signal %d: stopping", sig);
-            break;
-        }
-        kms_bsf_expire(d.bsf, (uint64_t)time(NULL));
-    }
-    rc = CLI_EXIT_OK;
-out:
-    kms_httpd_stop(ub);
-    kms_httpd_stop(zn);
-    kms_bsf_free(d.bsf);
-    kms_subscriber_db_close(d.db);
+    unwire(&d);
     return rc;
 }

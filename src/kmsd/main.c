@@ -6,13 +6,8 @@
  * daemon keeps current (kms_keyring refreshes on use; housekeeping every few seconds) so that
  * `imskms keys rotate|revoke` on the same file takes effect within a second.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,9 +15,9 @@
 #include "gba/kms_zn_client.h"
 #include "http/kms_httpc.h"
 #include "http/kms_httpd.h"
-#include "imskms/imskms.h"
 #include "keyring/kms_keyring.h"
 #include "keyring/kms_keystore.h"
+#include "kms_daemon.h"
 #include "kms/kms_service.h"
 #include "replay/kms_replay.h"
 #include "store/kms_store.h"
@@ -114,42 +109,65 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
     kms_service_reply_cleanup(&r);
 }
 
-static int fail(const char *what, kms_result r)
-{
-    kms_log(KMS_LOG_ERROR, "%s: %s", what, kms_strerror(r.err));
-    return CLI_EXIT_INTERNAL;
-}
+/* ---- options -> configuration ---- */
 
-static bool parse_secs(const char *s, uint64_t *out)
-{
-    if (s == NULL) {
-        return true;
-    }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v == 0 || v > 315360000ull) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
+enum {
+    O_LISTEN,
+    O_FQDN,
+    O_ZN,
+    O_ZCERT,
+    O_ZKEY,
+    O_ZCA,
+    O_KEYRING,
+    O_KEK,
+    O_HSM,
+    O_STATE,
+    O_MODES,
+    O_KUE,
+    O_TICKET,
+    O_SKEW,
+    O_LOG,
+    O_THREADS,
+    O_REPLAY,
+    N_OPTS
+};
 
-/* A decimal count in [lo, hi] into *out; NULL leaves *out (the default) and is fine. */
-static bool parse_count(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (v == NULL) {
-        return true;
-    }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (v[0] < '0' || v[0] > '9' || errno != 0 || *end != '\0' || n < lo || n > hi) {
-        return false;
-    }
-    *out = n;
-    return true;
-}
+/* The one option table (the usage text above says the same at length). */
+static const struct cli_opt opts[N_OPTS] = {
+    [O_LISTEN] = CLI_REQUIRED_DOC("listen", "ADDR:PORT", "plain HTTP"),
+    [O_FQDN] = CLI_REQUIRED_DOC(
+        "fqdn", "FQDN", "the KMS's FQDN: IDRkms, its NAF_Id on Zn, its Zn certificate's name"),
+    [O_ZN] = CLI_REQUIRED_DOC("bsf-zn", "URL", "the BSF's Zn, https://HOST:PORT"),
+    [O_ZCERT] = CLI_REQUIRED_DOC("zn-cert", "FILE", "the KMS's Zn client certificate (PEM)"),
+    [O_ZKEY] = CLI_REQUIRED_DOC("zn-key", "FILE", "its private key (PEM)"),
+    [O_ZCA] = CLI_REQUIRED_DOC("zn-ca", "FILE", "CA of the BSF's Zn server certificate (PEM)"),
+    [O_KEYRING] = CLI_REQUIRED_DOC("keyring", "PATH", "the Kkms keyring"),
+    [O_KEK] =
+        CLI_VALUE_DOC("kek-file", "FILE", "the KEK of the file keystore and of the state store"),
+    [O_HSM] = CLI_VALUE_DOC("hsm", "URI", "keep Kkms in a PKCS#11 token (RFC 7512 URI)"),
+    [O_STATE] =
+        CLI_REQUIRED_DOC("state-db", "PATH", "the state store (SQLite, created when missing)"),
+    [O_MODES] = CLI_VALUE_DOC("modes", "LIST", "modes served, comma-separated (default 1,2,3)"),
+    [O_KUE] = CLI_VALUE_DOC("kue-lifetime", "SECONDS", "Kue lifetime (default 86400)"),
+    [O_TICKET] =
+        CLI_VALUE_DOC("ticket-lifetime", "SECONDS", "media ticket lifetime (default 3600)"),
+    [O_SKEW] =
+        CLI_VALUE_DOC("skew", "SECONDS", "allowed clock skew of request timestamps (default 60)"),
+    [O_LOG] = CLI_VALUE_DOC("log-level", "LEVEL",
+                            "most verbose level logged: error, warn, info (default) or debug"),
+    [O_THREADS] =
+        CLI_VALUE_DOC("threads", "N", "HTTP worker threads, 1..64 (default: online CPUs)"),
+    [O_REPLAY] = CLI_VALUE_DOC("replay-entries", "N",
+                               "replay cache size, 1000..100000000 (default 1000000)"),
+};
+
+struct kmsd_cfg {
+    const char *listen, *zn_cert, *zn_key, *zn_ca, *keyring, *kek_file, *hsm, *state_db;
+    char zn_url[1024]; /* --bsf-zn with the Zn resource path */
+    struct kms_service_cfg svc;
+    uint64_t skew, threads, replay_entries;
+    enum kms_log_level log_level;
+};
 
 /* "1,2,3", "3", "2,3", ...: each of 1, 2, 3 at most once, at least one. */
 static bool parse_modes(const char *m, struct kms_service_cfg *sc)
@@ -171,244 +189,324 @@ static bool parse_modes(const char *m, struct kms_service_cfg *sc)
     return true;
 }
 
-int main(int argc, char **argv)
+/* Modes, lifetimes and skew into c->svc and c->skew; mode 2 needs the KEK. */
+static int check_service(const struct cli_args *a, struct kmsd_cfg *c)
 {
-    enum {
-        O_LISTEN,
-        O_FQDN,
-        O_ZN,
-        O_ZCERT,
-        O_ZKEY,
-        O_ZCA,
-        O_KEYRING,
-        O_KEK,
-        O_HSM,
-        O_STATE,
-        O_MODES,
-        O_KUE,
-        O_TICKET,
-        O_SKEW,
-        O_LOG,
-        O_THREADS,
-        O_REPLAY,
-        N_OPTS
-    };
-    static const struct cli_opt opts[N_OPTS] = {
-        {"listen", true, false},
-        {"fqdn", true, false},
-        {"bsf-zn", true, false},
-        {"zn-cert", true, false},
-        {"zn-key", true, false},
-        {"zn-ca", true, false},
-        {"keyring", true, false},
-        {"kek-file", true, false},
-        {"hsm", true, false},
-        {"state-db", true, false},
-        {"modes", true, false},
-        {"kue-lifetime", true, false},
-        {"ticket-lifetime", true, false},
-        {"skew", true, false},
-        {"log-level", true, false},
-        {"threads", true, false},
-        {"replay-entries", true, false},
-    };
+    c->svc = (struct kms_service_cfg){.fqdn = a->val[O_FQDN],
+                                      .mode1 = true,
+                                      .mode2 = true,
+                                      .mode3 = true,
+                                      .kue_lifetime = 86400,
+                                      .ticket_lifetime = 3600};
+    c->skew = 60;
+    if (a->val[O_MODES] != NULL && !parse_modes(a->val[O_MODES], &c->svc)) {
+        return cli_usage_error(a, "--modes: a comma-separated list of 1, 2 and 3, e.g. 2,3");
+    }
+    if (!cli_uint(a->val[O_KUE], 1, 315360000, &c->svc.kue_lifetime) ||
+        !cli_uint(a->val[O_TICKET], 1, 315360000, &c->svc.ticket_lifetime) ||
+        !cli_uint(a->val[O_SKEW], 1, 315360000, &c->skew)) {
+        return cli_usage_error(a, "lifetimes and --skew: seconds from 1 to 315360000");
+    }
+    if (c->svc.mode2 && a->val[O_KEK] == NULL) {
+        return cli_usage_error(a, "mode 2 keeps Kue records sealed under --kek-file: give it");
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Threads, replay cache size and log level. */
+static int check_process(const struct cli_args *a, struct kmsd_cfg *c)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = ncpu >= 1 && ncpu <= 64 ? (uint64_t)ncpu : 2;
+    c->replay_entries = 1000000;
+    c->log_level = KMS_LOG_INFO;
+    if (!cli_uint(a->val[O_THREADS], 1, 64, &c->threads)) {
+        return cli_usage_error(a, "--threads: a number from 1 to 64");
+    }
+    if (!cli_uint(a->val[O_REPLAY], 1000, 100000000, &c->replay_entries)) {
+        return cli_usage_error(a, "--replay-entries: a number from 1000 to 100000000");
+    }
+    if (a->val[O_LOG] != NULL && !kms_log_level_parse(a->val[O_LOG], &c->log_level)) {
+        return cli_usage_error(a, "--log-level: one of error, warn, info, debug");
+    }
+    return CLI_EXIT_OK;
+}
+
+static int check_zn_url(const struct cli_args *a, struct kmsd_cfg *c)
+{
+    const char *base = a->val[O_ZN];
+    int n = snprintf(c->zn_url, sizeof(c->zn_url), "%s/zn/v1/bootstrap-info", base);
+    if (n <= 0 || (size_t)n >= sizeof(c->zn_url) || strncmp(base, "https://", 8) != 0) {
+        return cli_usage_error(a, "--bsf-zn: an https:// URL");
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Checks the options into c. *done when the program ends here (--help, or a usage error), with
+ * the returned exit status. */
+static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
+{
     struct cli_args a;
+    *done = true;
     int rc = cli_parse("imskms-kmsd", opts, N_OPTS, 0, argc, argv, &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) {
+    if (rc != CLI_EXIT_OK || a.help) {
+        if (rc == CLI_EXIT_OK) {
             fputs(usage, stdout);
         }
         return rc;
     }
-    rc = cli_require_first(&a, opts, 7); /* listen, fqdn, bsf-zn, zn-cert, zn-key, zn-ca, keyring */
+    /* In this order: a command line with several errors names the first. */
+    rc = cli_require(&a, opts, N_OPTS);
+    if (rc == CLI_EXIT_OK && a.val[O_KEK] == NULL && a.val[O_HSM] == NULL) {
+        rc = cli_usage_error(&a, "give --kek-file FILE or --hsm URI");
+    }
+    if (rc == CLI_EXIT_OK) {
+        rc = check_service(&a, c);
+    }
+    if (rc == CLI_EXIT_OK) {
+        rc = check_process(&a, c);
+    }
+    if (rc == CLI_EXIT_OK) {
+        rc = check_zn_url(&a, c);
+    }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    if (a.val[O_STATE] == NULL) {
-        return cli_missing(&a, "state-db");
-    }
-    if (a.val[O_KEK] == NULL && a.val[O_HSM] == NULL) {
-        return cli_usage_error(&a, "give --kek-file FILE or --hsm URI");
-    }
-    struct kms_service_cfg sc = {.fqdn = a.val[O_FQDN],
-                                 .mode1 = true,
-                                 .mode2 = true,
-                                 .mode3 = true,
-                                 .kue_lifetime = 86400,
-                                 .ticket_lifetime = 3600};
-    uint64_t skew = 60;
-    if (a.val[O_MODES] != NULL) {
-        if (!parse_modes(a.val[O_MODES], &sc)) {
-            return cli_usage_error(&a, "--modes: a comma-separated list of 1, 2 and 3, e.g. 2,3");
-        }
-    }
-    if (!parse_secs(a.val[O_KUE], &sc.kue_lifetime) ||
-        !parse_secs(a.val[O_TICKET], &sc.ticket_lifetime) || !parse_secs(a.val[O_SKEW], &skew)) {
-        return cli_usage_error(&a, "lifetimes and --skew: seconds from 1 to 315360000");
-    }
-    if (sc.mode2 && a.val[O_KEK] == NULL) {
-        return cli_usage_error(&a, "mode 2 keeps Kue records sealed under --kek-file: give it");
-    }
-    enum kms_log_level lvl = KMS_LOG_INFO;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t threads = ncpu >= 1 && ncpu <= 64 ? (uint64_t)ncpu : 2, replay_entries = 1000000;
-    if (!parse_count(a.val[O_THREADS], 1, 64, &threads)) {
-        return cli_usage_error(&a, "--threads: a number from 1 to 64");
-    }
-    if (!parse_count(a.val[O_REPLAY], 1000, 100000000, &replay_entries)) {
-        return cli_usage_error(&a, "--replay-entries: a number from 1000 to 100000000");
-    }
-    if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &lvl)) {
-        return cli_usage_error(&a, "--log-level: one of error, warn, info, debug");
-    }
-    kms_log_init("imskms-kmsd", lvl);
-    struct rlimit no = {0, 0};
-    (void)setrlimit(RLIMIT_CORE, &no);
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    c->listen = a.val[O_LISTEN];
+    c->zn_cert = a.val[O_ZCERT];
+    c->zn_key = a.val[O_ZKEY];
+    c->zn_ca = a.val[O_ZCA];
+    c->keyring = a.val[O_KEYRING];
+    c->kek_file = a.val[O_KEK];
+    c->hsm = a.val[O_HSM];
+    c->state_db = a.val[O_STATE];
+    *done = false;
+    return CLI_EXIT_OK;
+}
 
-    struct kmsd d = {0};
-    struct kms_keystore *ks = NULL;
-    struct kms_keyring *kr = NULL;
-    struct kms_store *st = NULL;
-    struct kms_replay *rg = NULL;
-    struct kms_httpd *httpd = NULL;
-    uint8_t kek[32];
-    memset(kek, 0, sizeof(kek));
-    kms_result r = kms_mem_secure_init(1u << 20);
+/* ---- wiring ---- */
+
+struct kmsd_parts {
+    struct kmsd d; /* what the request handler sees */
+    struct kms_keystore *ks;
+    struct kms_keyring *kr;
+    struct kms_store *st;
+    struct kms_replay *rg;
+    struct kms_httpd *httpd;
+};
+
+static int fail(const char *what, kms_result r)
+{
+    kms_log(KMS_LOG_ERROR, "%s: %s", what, kms_strerror(r.err));
+    return CLI_EXIT_INTERNAL;
+}
+
+/* The keystore (file under the KEK, or PKCS#11) and the keyring on it. */
+static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
+{
+    kms_result r = c->hsm != NULL ? kms_keystore_p11_open(c->hsm, &p->ks)
+                                  : kms_keystore_file_open_kek(kek, &p->ks);
     if (!kms_ok(r)) {
-        kms_log(KMS_LOG_WARN, "secure heap unavailable: keys stay on the ordinary heap");
+        return fail(c->hsm != NULL ? "--hsm" : "--kek-file", r);
     }
-    if (!kms_ok(r = kms_selftest())) {
-        return fail("known-answer self-test", r);
+    if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
+        return fail("--keyring", r);
     }
-    if (a.val[O_KEK] != NULL && !kms_ok(r = kms_kek_read(a.val[O_KEK], kek))) {
-        kms_log(KMS_LOG_ERROR, "--kek-file %s: %s", a.val[O_KEK], kms_strerror(r.err));
+    return CLI_EXIT_OK;
+}
+
+/* The state store (mode-2 Kue records sealed under the KEK) and the replay guard. */
+static int open_state(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
+{
+    struct kms_store_backend *be = NULL;
+    kms_result r;
+    if (!kms_ok(r = kms_store_backend_sqlite(c->state_db, &be)) ||
+        !kms_ok(r = kms_store_new(be, kek, &p->st))) {
+        return fail("--state-db", r);
+    }
+    struct kms_replay_cfg rcfg = {.skew = c->skew, .max_entries = (size_t)c->replay_entries};
+    if (!kms_ok(r = kms_replay_new(&rcfg, (uint64_t)time(NULL), &p->rg))) {
+        return fail("replay guard", r);
+    }
+    return CLI_EXIT_OK;
+}
+
+static const char *zn_file_problem(enum kms_err err)
+{
+    switch (err) {
+    case KMS_ERR_IO:
+        return "cannot be read";
+    case KMS_ERR_MALFORMED:
+        return "holds no PEM certificate or private key";
+    case KMS_ERR_ARG:
+        return "is not the private key of --zn-cert";
+    default:
+        return kms_strerror(err);
+    }
+}
+
+/* A Zn client that could never connect is a start-up failure (bad usage: the option named),
+ * not a 503 per request. */
+static int check_zn_files(const struct kmsd_cfg *c)
+{
+    struct kms_httpc_cfg tls = {
+        .ca_file = c->zn_ca, .cert_file = c->zn_cert, .key_file = c->zn_key};
+    const char *which = NULL;
+    kms_result r = kms_httpc_check_files(&tls, &which);
+    if (kms_ok(r)) {
+        return CLI_EXIT_OK;
+    }
+    const char *opt = "--zn-key", *file = c->zn_key;
+    if (which != NULL && strcmp(which, "ca") == 0) {
+        opt = "--zn-ca";
+        file = c->zn_ca;
+    } else if (which != NULL && strcmp(which, "cert") == 0) {
+        opt = "--zn-cert";
+        file = c->zn_cert;
+    }
+    kms_log(KMS_LOG_ERROR, "%s %s: %s", opt, file, zn_file_problem(r.err));
+    return CLI_EXIT_USAGE;
+}
+
+static int open_zn_client(const struct kmsd_cfg *c, struct kmsd_parts *p)
+{
+    int rc = check_zn_files(c);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    struct kms_zn_client_cfg zc = {.url = c->zn_url,
+                                   .ca_file = c->zn_ca,
+                                   .cert_file = c->zn_cert,
+                                   .key_file = c->zn_key,
+                                   .naf_fqdn = c->svc.fqdn,
+                                   .ua_id = {1, 0, 0, 0, 6}};
+    kms_result r = kms_zn_client_new(&zc, &p->d.zn);
+    if (kms_ok(r)) {
+        return CLI_EXIT_OK;
+    }
+    if (r.err == KMS_ERR_NOT_ASCII || kms_err_group(r.err) == KMS_ERR_G_USAGE) {
+        fprintf(stderr, "imskms-kmsd: --fqdn: not an FQDN\n");
         return CLI_EXIT_USAGE;
     }
-    r = a.val[O_HSM] != NULL ? kms_keystore_p11_open(a.val[O_HSM], &ks)
-                             : kms_keystore_file_open_kek(kek, &ks);
+    return fail("zn client", r);
+}
+
+static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
+{
+    struct kms_service_deps deps = {p->kr, p->st, p->rg, {p->d.zn, zn_get}};
+    kms_result r = kms_service_new(&c->svc, &deps, &p->d.svc);
     if (!kms_ok(r)) {
-        rc = fail(a.val[O_HSM] != NULL ? "--hsm" : "--kek-file", r);
-        goto out;
+        return fail("service", r);
     }
-    if (!kms_ok(r = kms_keyring_open(a.val[O_KEYRING], ks, &kr))) {
-        rc = fail("--keyring", r);
-        goto out;
-    }
-    struct kms_store_backend *be = NULL;
-    if (!kms_ok(r = kms_store_backend_sqlite(a.val[O_STATE], &be)) ||
-        !kms_ok(r = kms_store_new(be, kek, &st))) {
-        rc = fail("--state-db", r);
-        goto out;
-    }
-    struct kms_replay_cfg rcfg = {.skew = skew, .max_entries = (size_t)replay_entries};
-    if (!kms_ok(r = kms_replay_new(&rcfg, (uint64_t)time(NULL), &rg))) {
-        rc = fail("replay guard", r);
-        goto out;
-    }
-    char zn_url[1024];
-    int n = snprintf(zn_url, sizeof(zn_url), "%s/zn/v1/bootstrap-info", a.val[O_ZN]);
-    if (n <= 0 || (size_t)n >= sizeof(zn_url) || strncmp(a.val[O_ZN], "https://", 8) != 0) {
-        rc = cli_usage_error(&a, "--bsf-zn: an https:// URL");
-        goto out;
-    }
-    {
-        /* A Zn client that could never connect is a start-up failure, not a 503 per request. */
-        struct kms_httpc_cfg tls = {
-            .ca_file = a.val[O_ZCA], .cert_file = a.val[O_ZCERT], .key_file = a.val[O_ZKEY]};
-        const char *which = NULL;
-        r = kms_httpc_check_files(&tls, &which);
-        if (!kms_ok(r)) {
-            bool ca = which != NULL && strcmp(which, "ca") == 0;
-            bool cert = which != NULL && strcmp(which, "cert") == 0;
-            const char *opt = ca ? "--zn-ca" : cert ? "--zn-cert" : "--zn-key";
-            kms_log(KMS_LOG_ERROR, "%s %s: %s", opt,
-                    ca     ? a.val[O_ZCA]
-                    : cert ? a.val[O_ZCERT]
-                           : a.val[O_ZKEY],
-                    r.err == KMS_ERR_IO          ? "cannot be read"
-                    : r.err == KMS_ERR_MALFORMED ? "holds no PEM certificate or private key"
-                    : r.err == KMS_ERR_ARG       ? "is not the private key of --zn-cert"
-                                                 : kms_strerror(r.err));
-            rc = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    struct kms_zn_client_cfg zc = {.url = zn_url,
-                                   .ca_file = a.val[O_ZCA],
-                                   .cert_file = a.val[O_ZCERT],
-                                   .key_file = a.val[O_ZKEY],
-                                   .naf_fqdn = a.val[O_FQDN],
-                                   .ua_id = {1, 0, 0, 0, 6}};
-    if (!kms_ok(r = kms_zn_client_new(&zc, &d.zn))) {
-        rc = r.err == KMS_ERR_NOT_ASCII || kms_err_group(r.err) == KMS_ERR_G_USAGE
-                 ? cli_usage_error(&a, "--fqdn: not an FQDN")
-                 : fail("zn client", r);
-        goto out;
-    }
-    struct kms_service_deps deps = {kr, st, rg, {d.zn, zn_get}};
-    if (!kms_ok(r = kms_service_new(&sc, &deps, &d.svc))) {
-        rc = fail("service", r);
-        goto out;
-    }
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    struct kms_httpd_cfg hc = {.listen = a.val[O_LISTEN],
+    struct kms_httpd_cfg hc = {.listen = c->listen,
                                .max_body = KMS_SERVICE_MSG_MAX,
-                               .threads = (unsigned)threads,
+                               .threads = (unsigned)c->threads,
                                .iface = KMS_IFACE_KMS};
-    if (!kms_ok(r = kms_httpd_start(&hc, handler, &d, &httpd))) {
-        rc = fail("--listen", r);
-        goto out;
+    if (!kms_ok(r = kms_httpd_start(&hc, handler, &p->d, &p->httpd))) {
+        return fail("--listen", r);
     }
-    kms_log(KMS_LOG_INFO, "kms listening on port %u (modes%s%s%s)", kms_httpd_port(httpd),
-            sc.mode1 ? " 1" : "", sc.mode2 ? " 2" : "", sc.mode3 ? " 3" : "");
-    for (unsigned tick = 0;; tick++) {
-        struct timespec one = {1, 0};
-        int sig = sigtimedwait(&sigs, NULL, &one);
-        if (sig == SIGTERM || sig == SIGINT) {
-            kms_log(KMS_LOG_INFO, "signal %d: stopping", sig);
-            break;
-        }
-        uint64_t now = (uint64_t)time(NULL);
-        /* A keyring changed by `imskms keys` is picked up here at the latest (and on use). */
-        kms_result fr = kms_keyring_refresh(kr);
-        if (!kms_ok(fr)) {
-            kms_log(KMS_LOG_WARN, "keyring refresh: %s (serving with the last good view)",
-                    kms_strerror(fr.err));
-        }
-        if (tick % 5 == 0) {
-            size_t destroyed = 0;
-            bool rotated = false;
-            kms_result mr = kms_keyring_maintain(kr, now, &destroyed, &rotated);
-            if (!kms_ok(mr)) {
-                kms_log(KMS_LOG_WARN, "keyring housekeeping: %s", kms_strerror(mr.err));
-            } else if (destroyed > 0 || rotated) {
-                kms_log(KMS_LOG_INFO, "keyring: %zu key(s) destroyed%s", destroyed,
-                        rotated ? ", rotated" : "");
-            }
-        }
-        if (tick % 60 == 0) {
-            uint64_t purged = 0;
-            kms_result pr = kms_store_purge(st, now, &purged);
-            if (!kms_ok(pr)) {
-                kms_log(KMS_LOG_WARN, "state store purge: %s", kms_strerror(pr.err));
-            }
-        }
+    kms_log(KMS_LOG_INFO, "kms listening on port %u (modes%s%s%s)", kms_httpd_port(p->httpd),
+            c->svc.mode1 ? " 1" : "", c->svc.mode2 ? " 2" : "", c->svc.mode3 ? " 3" : "");
+    return CLI_EXIT_OK;
+}
+
+static int wire(const struct kmsd_cfg *c, struct kmsd_parts *p)
+{
+    uint8_t kek[32];
+    memset(kek, 0, sizeof(kek)); /* with --hsm and no --kek-file: mode 2 is off, kek unused */
+    kms_result r;
+    if (c->kek_file != NULL && !kms_ok(r = kms_kek_read(c->kek_file, kek))) {
+        kms_log(KMS_LOG_ERROR, "--kek-file %s: %s", c->kek_file, kms_strerror(r.err));
+        return CLI_EXIT_USAGE;
     }
-    rc = CLI_EXIT_OK;
-out:
-    kms_httpd_stop(httpd);
-    kms_service_free(d.svc);
-    kms_zn_client_free(d.zn);
-    kms_replay_free(rg);
-    kms_store_close(st);
-    kms_keyring_close(kr);
-    kms_keystore_close(ks);
+    int rc = open_keys(c, kek, p);
+    if (rc == CLI_EXIT_OK) {
+        rc = open_state(c, kek, p);
+    }
     kms_wipe(kek, sizeof(kek));
+    if (rc == CLI_EXIT_OK) {
+        rc = open_zn_client(c, p);
+    }
+    if (rc == CLI_EXIT_OK) {
+        rc = start_service(c, p);
+    }
+    return rc;
+}
+
+static void unwire(struct kmsd_parts *p)
+{
+    kms_httpd_stop(p->httpd);
+    kms_service_free(p->d.svc);
+    kms_zn_client_free(p->d.zn);
+    kms_replay_free(p->rg);
+    kms_store_close(p->st);
+    kms_keyring_close(p->kr);
+    kms_keystore_close(p->ks);
+}
+
+/* ---- run ---- */
+
+static void keyring_refresh(struct kms_keyring *kr)
+{
+    /* A keyring changed by `imskms keys` is picked up here at the latest (and on use). */
+    kms_result r = kms_keyring_refresh(kr);
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_WARN, "keyring refresh: %s (serving with the last good view)",
+                kms_strerror(r.err));
+    }
+}
+
+static void keyring_maintain(struct kms_keyring *kr, uint64_t now)
+{
+    size_t destroyed = 0;
+    bool rotated = false;
+    kms_result r = kms_keyring_maintain(kr, now, &destroyed, &rotated);
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_WARN, "keyring housekeeping: %s", kms_strerror(r.err));
+    } else if (destroyed > 0 || rotated) {
+        kms_log(KMS_LOG_INFO, "keyring: %zu key(s) destroyed%s", destroyed,
+                rotated ? ", rotated" : "");
+    }
+}
+
+static void store_purge(struct kms_store *st, uint64_t now)
+{
+    uint64_t purged = 0;
+    kms_result r = kms_store_purge(st, now, &purged);
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_WARN, "state store purge: %s", kms_strerror(r.err));
+    }
+}
+
+/* Every second: keyring refresh; every 5 s: keyring housekeeping; every minute: store purge. */
+static void tick(void *ctx, unsigned n, uint64_t now)
+{
+    struct kmsd_parts *p = ctx;
+    keyring_refresh(p->kr);
+    if (n % 5 == 0) {
+        keyring_maintain(p->kr, now);
+    }
+    if (n % 60 == 0) {
+        store_purge(p->st, now);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct kmsd_cfg cfg;
+    bool done = false;
+    int rc = configure(argc, argv, &cfg, &done);
+    if (done) {
+        return rc;
+    }
+    if ((rc = kms_daemon_start("imskms-kmsd", cfg.log_level)) != CLI_EXIT_OK) {
+        return rc;
+    }
+    struct kmsd_parts p = {0};
+    if ((rc = wire(&cfg, &p)) == CLI_EXIT_OK) {
+        struct kms_daemon_hooks hooks = {.ctx = &p, .tick_seconds = 1, .tick = tick};
+        rc = kms_daemon_run(&hooks);
+    }
+    unwire(&p);
     return rc;
 }

@@ -75,8 +75,8 @@ static const char milenage_help[] =
 static int cmd_milenage(const char *prefix, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"k", true, false},    {"op", true, false},  {"opc", true, false},
-        {"rand", true, false}, {"sqn", true, false}, {"amf", true, false},
+        CLI_VALUE("k"),    CLI_VALUE("op"),  CLI_VALUE("opc"),
+        CLI_VALUE("rand"), CLI_VALUE("sqn"), CLI_VALUE("amf"),
     };
     struct cli_args a;
     struct sub_keys s;
@@ -141,8 +141,7 @@ static const char auts_help[] =
 static int cmd_auts(const char *prefix, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"k", true, false},    {"op", true, false},     {"opc", true, false},
-        {"rand", true, false}, {"sqn-ms", true, false},
+        CLI_VALUE("k"), CLI_VALUE("op"), CLI_VALUE("opc"), CLI_VALUE("rand"), CLI_VALUE("sqn-ms"),
     };
     struct cli_args a;
     struct sub_keys s;
@@ -184,8 +183,7 @@ static const char resync_help[] =
 static int cmd_resync(const char *prefix, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"k", true, false},    {"op", true, false},   {"opc", true, false},
-        {"rand", true, false}, {"auts", true, false},
+        CLI_VALUE("k"), CLI_VALUE("op"), CLI_VALUE("opc"), CLI_VALUE("rand"), CLI_VALUE("auts"),
     };
     struct cli_args a;
     struct sub_keys s;
@@ -228,8 +226,7 @@ static const char check_autn_help[] =
 static int cmd_check_autn(const char *prefix, int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"k", true, false},    {"op", true, false},   {"opc", true, false},
-        {"rand", true, false}, {"autn", true, false},
+        CLI_VALUE("k"), CLI_VALUE("op"), CLI_VALUE("opc"), CLI_VALUE("rand"), CLI_VALUE("autn"),
     };
     struct cli_args a;
     struct sub_keys s;
@@ -284,8 +281,7 @@ static const char kdf_help[] =
 static int cmd_kdf(const char *prefix, int argc, char **argv)
 {
     enum { K_KEY, K_FC, K_PARAM };
-    static const struct cli_opt opts[] = {
-        {"key", true, false}, {"fc", true, false}, {"param", true, true}};
+    static const struct cli_opt opts[] = {CLI_VALUE("key"), CLI_VALUE("fc"), CLI_MULTI("param")};
     static uint8_t params[KMS_KDF_MAX_PARAMS][KDF_PARAM_MAX];
     struct kms_kdf_param p[KMS_KDF_MAX_PARAMS];
     struct cli_args a;
@@ -355,9 +351,8 @@ static int cmd_ks_naf(const char *prefix, int argc, char **argv)
 {
     enum { N_CK, N_IK, N_RAND, N_IMPI, N_FQDN, N_UA, N_SHOW_S };
     static const struct cli_opt opts[] = {
-        {"ck", true, false},      {"ik", true, false},       {"rand", true, false},
-        {"impi", true, false},    {"naf-fqdn", true, false}, {"ua-id", true, false},
-        {"show-s", false, false},
+        CLI_VALUE("ck"),       CLI_VALUE("ik"),    CLI_VALUE("rand"),  CLI_VALUE("impi"),
+        CLI_VALUE("naf-fqdn"), CLI_VALUE("ua-id"), CLI_FLAG("show-s"),
     };
     struct cli_args a;
     uint8_t ck[16], ik[16], rand[16], ua[KMS_UA_ID_LEN], out[KMS_KDF_OUT_LEN];
@@ -427,7 +422,7 @@ static const char btid_help[] =
 
 static int cmd_btid(const char *prefix, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"rand", true, false}, {"bsf-fqdn", true, false}};
+    static const struct cli_opt opts[] = {CLI_VALUE("rand"), CLI_VALUE("bsf-fqdn")};
     struct cli_args a;
     uint8_t rand[16];
     char btid[KMS_BTID_MAX];
@@ -492,8 +487,8 @@ static int parse_len(const struct cli_args *a, const char *s, size_t max, size_t
 static int cmd_mikey_prf(const char *prefix, int argc, char **argv)
 {
     enum { P_PRF, P_INKEY, P_LABEL, P_LEN };
-    static const struct cli_opt opts[] = {
-        {"prf", true, false}, {"inkey", true, false}, {"label", true, false}, {"len", true, false}};
+    static const struct cli_opt opts[] = {CLI_VALUE("prf"), CLI_VALUE("inkey"), CLI_VALUE("label"),
+                                          CLI_VALUE("len")};
     struct cli_args a;
     uint8_t inkey[MIKEY_PRF_IN_MAX], label[MIKEY_PRF_IN_MAX], out[KMS_MIKEY_PRF_OUT_MAX];
     size_t inkey_len = 0, label_len = 0, out_len = 0;
@@ -612,12 +607,10 @@ static int cmd_digest_aka(const char *prefix, int argc, char **argv)
         D_N
     };
     static const struct cli_opt opts[] = {
-        {"username", true, false},  {"realm", true, false},
-        {"nonce", true, false},     {"uri", true, false},
-        {"nc", true, false},        {"cnonce", true, false},
-        {"qop", true, false},       {"method", true, false},
-        {"res", true, false},       {"empty-password", false, false},
-        {"body-file", true, false}, {"response-body-file", true, false},
+        CLI_VALUE("username"),      CLI_VALUE("realm"),     CLI_VALUE("nonce"),
+        CLI_VALUE("uri"),           CLI_VALUE("nc"),        CLI_VALUE("cnonce"),
+        CLI_VALUE("qop"),           CLI_VALUE("method"),    CLI_VALUE("res"),
+        CLI_FLAG("empty-password"), CLI_VALUE("body-file"), CLI_VALUE("response-body-file"),
     };
     static const char *const text_opts[] = {"username", "realm", "nonce", "uri", "cnonce"};
     struct cli_args a;

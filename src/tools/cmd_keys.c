@@ -18,8 +18,8 @@
 
 enum { O_KEYRING, O_KEK, O_HSM, O_LIFETIME, O_GRACE, O_MAX_SEALS };
 static const struct cli_opt opts[] = {
-    {"keyring", true, false},  {"kek-file", true, false}, {"hsm", true, false},
-    {"lifetime", true, false}, {"grace", true, false},    {"max-seals", true, false},
+    CLI_VALUE("keyring"),  CLI_VALUE("kek-file"), CLI_VALUE("hsm"),
+    CLI_VALUE("lifetime"), CLI_VALUE("grace"),    CLI_VALUE("max-seals"),
 };
 #define N_COMMON 3 /* --keyring, --kek-file, --hsm */
 

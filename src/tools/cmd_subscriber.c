@@ -28,9 +28,8 @@
 
 enum { O_DB, O_KEK, O_IMPI, O_SQN, O_IMPU, O_K, O_OP, O_OPC, O_AMF };
 static const struct cli_opt opts[] = {
-    {"db", true, false},  {"kek-file", true, false}, {"impi", true, false},
-    {"sqn", true, false}, {"impu", true, true},      {"k", true, false},
-    {"op", true, false},  {"opc", true, false},      {"amf", true, false},
+    CLI_VALUE("db"), CLI_VALUE("kek-file"), CLI_VALUE("impi"), CLI_VALUE("sqn"), CLI_MULTI("impu"),
+    CLI_VALUE("k"),  CLI_VALUE("op"),       CLI_VALUE("opc"),  CLI_VALUE("amf"),
 };
 /* Each command takes a prefix of opts: list the first 2, del 3, set-sqn 4, add all. */
 #define N_LIST   2

@@ -75,9 +75,9 @@ static int token_seal(const char *prefix, int argc, char **argv)
 {
     enum { S_KEYRING, S_KEK, S_HSM, S_IMPI, S_IMPU, S_LIFETIME, S_MODE, S_NAF, S_SHOW };
     static const struct cli_opt opts[] = {
-        {"keyring", true, false}, {"kek-file", true, false}, {"hsm", true, false},
-        {"impi", true, false},    {"impu", true, true},      {"lifetime", true, false},
-        {"mode", true, false},    {"naf-fqdn", true, false}, {"show-secrets", false, false},
+        CLI_VALUE("keyring"), CLI_VALUE("kek-file"), CLI_VALUE("hsm"),
+        CLI_VALUE("impi"),    CLI_MULTI("impu"),     CLI_VALUE("lifetime"),
+        CLI_VALUE("mode"),    CLI_VALUE("naf-fqdn"), CLI_FLAG("show-secrets"),
     };
     struct cli_args a;
     struct kms_ticket_claims c;
@@ -168,7 +168,7 @@ out:
 
 static int token_inspect(const char *prefix, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {{"unused", false, false}};
+    static const struct cli_opt opts[] = {CLI_FLAG("unused")};
     struct cli_args a;
     uint8_t t[KMS_TICKET_MAX];
     size_t n = 0;
@@ -202,10 +202,10 @@ static int token_open(const char *prefix, int argc, char **argv)
 {
     enum { P_KEYRING, P_KEK, P_HSM, P_SHOW };
     static const struct cli_opt opts[] = {
-        {"keyring", true, false},
-        {"kek-file", true, false},
-        {"hsm", true, false},
-        {"show-secrets", false, false},
+        CLI_VALUE("keyring"),
+        CLI_VALUE("kek-file"),
+        CLI_VALUE("hsm"),
+        CLI_FLAG("show-secrets"),
     };
     struct cli_args a;
     uint8_t t[KMS_TICKET_MAX];

@@ -22,8 +22,8 @@
 
 enum { O_USIM, O_IMPI, O_IMPU, O_K, O_OP, O_OPC, O_AMF, O_IND_BITS };
 static const struct cli_opt init_opts[] = {
-    {"usim", true, false}, {"impi", true, false}, {"impu", true, true}, {"k", true, false},
-    {"op", true, false},   {"opc", true, false},  {"amf", true, false}, {"ind-bits", true, false},
+    CLI_VALUE("usim"), CLI_VALUE("impi"), CLI_MULTI("impu"), CLI_VALUE("k"),
+    CLI_VALUE("op"),   CLI_VALUE("opc"),  CLI_VALUE("amf"),  CLI_VALUE("ind-bits"),
 };
 
 static const char init_help[] =

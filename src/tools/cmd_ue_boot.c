@@ -34,8 +34,8 @@ int ue_bootstrap(const char *prefix, int argc, char **argv)
 {
     enum { B_BSF, B_USIM, B_STATE, B_TRACE, B_CA };
     static const struct cli_opt opts[] = {
-        {"bsf", true, false},   {"usim", true, false},    {"state", true, false},
-        {"trace", true, false}, {"ca-file", true, false},
+        CLI_REQUIRED("bsf"), CLI_REQUIRED("usim"), CLI_REQUIRED("state"),
+        CLI_VALUE("trace"),  CLI_VALUE("ca-file"),
     };
     struct cli_args a;
     int rc = cli_parse(prefix, opts, 5, 0, argc, argv, &a);
@@ -45,7 +45,7 @@ int ue_bootstrap(const char *prefix, int argc, char **argv)
         }
         return rc;
     }
-    rc = cli_require_first(&a, opts, 3); /* bsf, usim, state */
+    rc = cli_require(&a, opts, 5);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }

@@ -33,8 +33,8 @@ int ue_kue(const char *prefix, int argc, char **argv)
 {
     enum { K_KMS, K_MODE, K_STATE, K_FQDN, K_ID, K_TRACE };
     static const struct cli_opt opts[] = {
-        {"kms", true, false},      {"mode", true, false},     {"state", true, false},
-        {"kms-fqdn", true, false}, {"identity", true, false}, {"trace", true, false},
+        CLI_REQUIRED("kms"),   CLI_REQUIRED("mode"),  CLI_REQUIRED("state"),
+        CLI_VALUE("kms-fqdn"), CLI_VALUE("identity"), CLI_VALUE("trace"),
     };
     struct cli_args a;
     int rc = cli_parse(prefix, opts, 6, 0, argc, argv, &a);
@@ -44,7 +44,7 @@ int ue_kue(const char *prefix, int argc, char **argv)
         }
         return rc;
     }
-    rc = cli_require_first(&a, opts, 3); /* kms, mode, state */
+    rc = cli_require(&a, opts, 6);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
@@ -155,25 +155,22 @@ static int parse_exchange(const char *prefix, int argc, char **argv, bool reques
 {
     const char *file_opt = request ? "out" : "ticket";
     const struct cli_opt opts[X_N] = {
-        {"kms", true, false},      {file_opt, true, false},  {"state", true, false},
-        {"trace", true, false},    {"mode", true, false},    {"bsf", true, false},
-        {"usim", true, false},     {"ca-file", true, false}, {"kms-fqdn", true, false},
-        {"identity", true, false}, {"peer", true, false},
+        CLI_REQUIRED("kms"),   CLI_REQUIRED(file_opt), CLI_REQUIRED("state"), CLI_VALUE("trace"),
+        CLI_VALUE("mode"),     CLI_VALUE("bsf"),       CLI_VALUE("usim"),     CLI_VALUE("ca-file"),
+        CLI_VALUE("kms-fqdn"), CLI_VALUE("identity"),  CLI_REQUIRED("peer"), /* request only */
     };
+    size_t n_opts = request ? X_N : X_ID;
     *done = true;
-    int rc = cli_parse(prefix, opts, request ? X_N : X_ID, 0, argc, argv, a);
+    int rc = cli_parse(prefix, opts, n_opts, 0, argc, argv, a);
     if (rc != 0 || a->help) {
         if (rc == 0) {
             fputs(help, stdout);
         }
         return rc;
     }
-    rc = cli_require_first(a, opts, 3); /* kms, out or ticket, state */
+    rc = cli_require(a, opts, n_opts);
     if (rc != CLI_EXIT_OK) {
         return rc;
-    }
-    if (request && a->val[X_PEER] == NULL) {
-        return cli_missing(a, "peer");
     }
     if (strncmp(a->val[X_KMS], "http://", 7) != 0 && strncmp(a->val[X_KMS], "https://", 8) != 0) {
         return cli_usage_error(a, "--kms: an http:// or https:// URL");

@@ -136,10 +136,10 @@ int cli_missing(const struct cli_args *a, const char *name)
     return CLI_EXIT_USAGE;
 }
 
-int cli_require_first(const struct cli_args *a, const struct cli_opt *opts, size_t n)
+int cli_require(const struct cli_args *a, const struct cli_opt *opts, size_t n_opts)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (a->val[i] == NULL) {
+    for (size_t i = 0; i < n_opts && i < CLI_MAX_OPTS; i++) {
+        if (opts[i].required && !a->seen[i]) {
             return cli_missing(a, opts[i].name);
         }
     }
@@ -150,6 +150,21 @@ int cli_usage_error(const struct cli_args *a, const char *msg)
 {
     fprintf(stderr, "%s: %s\n", a->cmd, msg);
     return CLI_EXIT_USAGE;
+}
+
+bool cli_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (s == NULL) {
+        return true;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < lo || v > hi) {
+        return false;
+    }
+    *out = v;
+    return true;
 }
 
 int cli_hex_exact(const struct cli_args *a, const char *name, const char *s, uint8_t *out, size_t n)

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Small helpers shared by the imskms subcommands: a strict option parser (every unknown,
- * repeated or value-less option is a one-line error and exit 2), hex arguments of fixed
- * length, and name=value output.
+ * Small helpers shared by the imskms subcommands and the daemons: a strict option parser
+ * (every unknown, repeated or value-less option is a one-line error and exit 2), hex arguments
+ * of fixed length, and name=value output.
+ *
+ * Each program describes its options in one table of struct cli_opt: the parser, the check of
+ * required options (cli_require) and, later, the daemons' configuration file (keys = the long
+ * option names) all read that table, so an option is declared once.
  */
 #ifndef KMS_CLI_H
 #define KMS_CLI_H
@@ -26,8 +30,24 @@
 struct cli_opt {
     const char *name; /* without the leading "--" */
     bool has_arg;
-    bool multi; /* may be given up to CLI_MAX_MULTI times */
+    bool multi;          /* may be given up to CLI_MAX_MULTI times */
+    bool required;       /* cli_require: missing is a usage error */
+    const char *metavar; /* the value's placeholder in help ("PATH"), NULL when none */
+    const char *help;    /* one line, NULL when the program's help text says it all */
 };
+
+/* Table entries. The subcommands document their options in their own help text; the daemons
+ * give each option's metavariable and one-line help here (the configuration file reads them). */
+/* clang-format off */
+#define CLI_VALUE(n)    {.name = (n), .has_arg = true}
+#define CLI_MULTI(n)    {.name = (n), .has_arg = true, .multi = true}
+#define CLI_FLAG(n)     {.name = (n)}
+#define CLI_REQUIRED(n) {.name = (n), .has_arg = true, .required = true}
+#define CLI_VALUE_DOC(n, meta, text) \
+    {.name = (n), .has_arg = true, .metavar = (meta), .help = (text)}
+#define CLI_REQUIRED_DOC(n, meta, text) \
+    {.name = (n), .has_arg = true, .required = true, .metavar = (meta), .help = (text)}
+/* clang-format on */
 
 struct cli_args {
     const char *cmd; /* "imskms crypto milenage", for messages */
@@ -61,11 +81,15 @@ int cli_dispatch(const char *prefix, const struct cli_cmd *cmds, size_t n, const
 int cli_fail(const struct cli_args *a, const char *what, enum kms_err err);
 /* "<cmd>: missing --name". */
 int cli_missing(const struct cli_args *a, const char *name);
-/* The first n of opts (as parsed into a) are required: CLI_EXIT_OK, or cli_missing for the
- * first one absent. */
-int cli_require_first(const struct cli_args *a, const struct cli_opt *opts, size_t n);
+/* Every option of opts[0..n_opts) marked required was given: CLI_EXIT_OK, or cli_missing for
+ * the first one absent in table order. */
+int cli_require(const struct cli_args *a, const struct cli_opt *opts, size_t n_opts);
 /* "<cmd>: <msg>" on stderr, returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_args *a, const char *msg);
+
+/* A decimal number (digits only) in [lo, hi] into *out: true. NULL (an option not given) leaves
+ * *out, its default, and is true too. */
+bool cli_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* Decodes a hex option of exactly n bytes; on error prints "<cmd>: --name: <reason>". */
 int cli_hex_exact(const struct cli_args *a, const char *name, const char *s, uint8_t *out,
