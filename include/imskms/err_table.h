@@ -52,6 +52,7 @@ X(KMS_ERR_TICKET_TAG,     AUTH,     403,  0, 401, 403, forbidden,           "tic
 X(KMS_ERR_TICKET_FIELD,   AUTH,     403,  0, 401, 403, forbidden,           "ticket payload invalid")
 X(KMS_ERR_TICKET_EXPIRED, AUTH,     403,  0, 401, 403, forbidden,           "ticket expired")
 X(KMS_ERR_TICKET_EARLY,   AUTH,     403,  0, 401, 403, forbidden,           "ticket issued in the future")
+X(KMS_ERR_TICKET_NAF,     AUTH,     403,  0, 401, 403, forbidden,           "Kue issued for another NAF (its NAF_Id is not this KMS's)")
 X(KMS_ERR_KEYRING_MAC,    AUTH,     403,  0, 401, 403, forbidden,           "keyring file failed its integrity check (wrong KEK or altered file)")
 X(KMS_ERR_SQN_RESERVE,    STATE,    503, 12, 503, 500, internal,            "no reserved sequence numbers left")
 X(KMS_ERR_SQN_EXHAUSTED,  STATE,    503, 12, 503, 500, internal,            "sequence number space exhausted")

@@ -46,6 +46,18 @@ kms_result kms_mk_decode(const uint8_t *msg, size_t len, uint8_t dt, struct kms_
     return kms_mikey_check_shape(m, err_off);
 }
 
+struct kms_mikey_prot kms_mk_answer_prot(const uint8_t *rand, size_t rand_len, bool resolve)
+{
+    struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_RESPONSE,
+                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256};
+    if (resolve) {
+        p.rands = (struct kms_mikey_rands){NULL, 0, rand, rand_len};
+    } else {
+        p.rands = (struct kms_mikey_rands){rand, rand_len, NULL, 0};
+    }
+    return p;
+}
+
 static kms_result fixed_key(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
                             size_t *key_len)
 {

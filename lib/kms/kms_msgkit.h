@@ -53,6 +53,12 @@ KMS_MUST_CHECK kms_result kms_mk_copy_id(struct kms_bytes b, char *out, size_t c
 KMS_MUST_CHECK kms_result kms_mk_decode(const uint8_t *msg, size_t len, uint8_t dt,
                                         struct kms_mikey_msg *m, size_t *err_off);
 
+/* The protection of the KMS's answer to a request carrying rand (RFC 6043 5.1: the response
+ * label 0x02 with RANDRi of a ticket request or Kue issue, RANDRr of a resolve), with
+ * HMAC-SHA-256-256 and no extra coverage: its responses add the request as coverage, its policy
+ * refusals (an Error with V) do not. */
+struct kms_mikey_prot kms_mk_answer_prot(const uint8_t *rand, size_t rand_len, bool resolve);
+
 /* How a message under a fixed 32-octet key (PSK, Ks_NAF, Kue, MPK) is opened. */
 struct kms_mk_open {
     uint8_t data_type;

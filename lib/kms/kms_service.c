@@ -10,6 +10,7 @@
 #include "keyring/kms_keyring.h"
 #include "kms/kms_kreq.h"
 #include "kms/kms_kue_msg.h"
+#include "kms/kms_msgkit.h"
 #include "kms/kms_ticket_msg.h"
 #include "mikey/kms_mikey_msg.h"
 #include "replay/kms_replay.h"
@@ -67,10 +68,10 @@ void kms_service_reply_cleanup(struct kms_service_reply *r)
 /* ---- error replies ---- */
 
 /* An Error message (RFC 3830 6.12): HDR (the request's CSB ID when it had a readable header,
- * PRF-HMAC-SHA-256, Empty map), T, ERR, and V when psk is given. The status and the error number
- * are the error table's (kms_wire_of), never chosen here. */
+ * PRF-HMAC-SHA-256, Empty map), T, ERR, and V under psk with prot when psk is given. The status
+ * and the error number are the error table's (kms_wire_of), never chosen here. */
 static kms_result error_msg(struct kms_service_reply *r, enum kms_err why, uint32_t csb_id,
-                            const uint8_t *psk, const uint8_t *randri)
+                            const uint8_t *psk, const struct kms_mikey_prot *prot)
 {
     static const uint8_t zero_mac[32];
     struct kms_wire w = kms_wire_of(KMS_IFACE_KMS, why);
@@ -97,10 +98,7 @@ static kms_result error_msg(struct kms_service_reply *r, enum kms_err why, uint3
         m->body.pl[2].type = KMS_MIKEY_PT_V;
         m->body.pl[2].u.v =
             (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, (struct kms_bytes){zero_mac, 32}};
-        struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                                   .rands = {randri, 16, NULL, 0},
-                                   .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256};
-        rc = kms_mikey_seal(m, psk, 32, &p, &r->body);
+        rc = kms_mikey_seal(m, psk, 32, prot, &r->body);
     }
     free(m);
     return rc;
@@ -117,13 +115,15 @@ static kms_result refuse(struct kms_service_reply *r, enum kms_err why, uint32_t
     return error_msg(r, why, csb_id, NULL, NULL);
 }
 
-/* A policy refusal after the request authenticated: the Error carries V, MACed with the
- * request's own keys (PSK and the initial label with RANDRi, docs/protocol.md 3), so the UE
- * can tell a genuine refusal from a forged one. */
+/* A policy refusal after the request authenticated: the Error carries V under the request's
+ * PSK, MACed as the answer it stands in for (the response label with the request's RAND:
+ * RANDRi, or RANDRr of a resolve; docs/protocol.md 5), so the UE can tell a genuine refusal from
+ * a forged one. */
 static kms_result policy_refusal(struct kms_service_reply *r, uint32_t csb_id, const uint8_t *psk,
-                                 const uint8_t randri[16])
+                                 const uint8_t rand[16], bool resolve)
 {
-    return error_msg(r, KMS_ERR_POLICY, csb_id, psk, randri);
+    const struct kms_mikey_prot p = kms_mk_answer_prot(rand, 16, resolve);
+    return error_msg(r, KMS_ERR_POLICY, csb_id, psk, &p);
 }
 
 /* ---- replay hook (timestamp mode) ---- */
@@ -178,6 +178,27 @@ static uint64_t min3(uint64_t a, uint64_t b, uint64_t c)
     return m < c ? m : c;
 }
 
+/* This KMS's NAF_Id: its FQDN || the Ua security protocol id of the KMS (TS 33.220 B.3),
+ * the NAF_Id of the Ks_NAF every Kue it issues comes from. */
+static size_t naf_id_of(const struct kms_service *s, uint8_t out[KMS_TICKET_NAF_ID_MAX])
+{
+    size_t fl = strlen(s->fqdn);
+    memcpy(out, s->fqdn, fl);
+    memcpy(out + fl, KMS_UA_ID_KMS, KMS_UA_ID_LEN);
+    return fl + KMS_UA_ID_LEN;
+}
+
+/* A Kue is bound to the NAF whose Ks_NAF it comes from (GBA: NAF-specific keys stay with their
+ * NAF): a token another KMS issued, even one sealed under a keyring both share, is refused as
+ * any other bad token is. */
+static kms_result own_naf(const struct kms_service *s, const struct kms_ticket_claims *c)
+{
+    uint8_t mine[KMS_TICKET_NAF_ID_MAX];
+    size_t n = naf_id_of(s, mine);
+    KMS_ENSURE(c->naf_id_len == n && kms_ct_eq(c->naf_id, mine, n), KMS_ERR_TICKET_NAF);
+    return KMS_RESULT_OK;
+}
+
 /* The grant: Kue from a fresh Kue-RAND; mode 3 seals it, mode 2 stores it. */
 static kms_result issue(struct kms_service *s, const struct kms_kue_request *q,
                         const struct kms_zn_resp *z, uint64_t now, struct kms_kue_grant *g)
@@ -202,10 +223,7 @@ static kms_result issue(struct kms_service *s, const struct kms_kue_request *q,
     }
     c->n_impu = z->n_impu < KMS_TICKET_MAX_IDENTS ? z->n_impu : KMS_TICKET_MAX_IDENTS;
     c->mode = q->mode;
-    size_t fl = strlen(s->fqdn);
-    memcpy(c->naf_id, s->fqdn, fl);
-    memcpy(c->naf_id + fl, KMS_UA_ID_KMS, KMS_UA_ID_LEN);
-    c->naf_id_len = fl + KMS_UA_ID_LEN;
+    c->naf_id_len = naf_id_of(s, c->naf_id);
     c->ks_naf_expires = z->key_expiry;
     /* Kue never outlives its Ks_NAF (design.md 1); sealing also caps it at the key's grace. */
     c->expires = min3(now + s->cfg.kue_lifetime, z->key_expiry, UINT64_MAX);
@@ -282,7 +300,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     }
     if ((q->mode == 2 && !s->cfg.mode2) || (q->mode == 3 && !s->cfg.mode3)) {
         /* A policy refusal after authentication: 403 with an Error the UE can verify. */
-        KMS_TRY_OUT(rc, policy_refusal(r, q->csb_id, z.ks_naf, q->randri));
+        KMS_TRY_OUT(rc, policy_refusal(r, q->csb_id, z.ks_naf, q->randri, false));
         goto out;
     }
     KMS_TRY_OUT(rc, issue(s, q, &z, now, g));
@@ -364,11 +382,11 @@ static kms_result token_claims(struct kms_service *s, const uint8_t *tok, size_t
         }
         KMS_TRY(r);
         KMS_ENSURE(c->mode == 2 && now < c->expires, KMS_ERR_TICKET_EXPIRED);
-        return KMS_RESULT_OK;
+        return own_naf(s, c);
     }
     KMS_TRY(kms_ticket_open(s->deps.keyring, now, tok, len, KMS_TICKET_KUE, c));
     KMS_ENSURE(c->mode == 3, KMS_ERR_TICKET_FIELD);
-    return KMS_RESULT_OK;
+    return own_naf(s, c);
 }
 
 static bool claims_name(const struct kms_ticket_claims *c, const char *id)
@@ -443,7 +461,7 @@ static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t
         return refuse(r, KMS_ERR_AUTH, p->csb_id); /* a token of someone else */
     }
     if (!mode_allowed(s, c->mode)) {
-        return policy_refusal(r, p->csb_id, c->kue, p->rand);
+        return policy_refusal(r, p->csb_id, c->kue, p->rand, p->kind == KMS_PREQ_RESOLVE);
     }
     *ok = true;
     return KMS_RESULT_OK;
@@ -473,7 +491,7 @@ static kms_result grant_request(struct kms_service *s, const struct kms_preq *q,
         idr = kms_ticket_ident_set(&m->responder[0], q->idrr);
     }
     if (!kms_ok(idr)) {
-        return policy_refusal(r, q->csb_id, a->kue, q->rand);
+        return policy_refusal(r, q->csb_id, a->kue, q->rand, false);
     }
     m->n_responder = 1;
     struct kms_buf tok;

@@ -326,15 +326,9 @@ static kms_result req_view(const struct kms_mikey_msg *m, struct req_view *v)
 
 static struct kms_mikey_prot resp_prot(const struct req_view *v, const struct kms_iov *cov)
 {
-    struct kms_mikey_prot p = {.keying = KMS_MIKEY_KEYING_RESPONSE,
-                               .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
-                               .extra = cov,
-                               .n_extra = 1};
-    if (v->resolve) {
-        p.rands = (struct kms_mikey_rands){NULL, 0, v->rand.p, v->rand.len};
-    } else {
-        p.rands = (struct kms_mikey_rands){v->rand.p, v->rand.len, NULL, 0};
-    }
+    struct kms_mikey_prot p = kms_mk_answer_prot(v->rand.p, v->rand.len, v->resolve);
+    p.extra = cov;
+    p.n_extra = 1;
     return p;
 }
 

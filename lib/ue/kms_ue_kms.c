@@ -85,15 +85,12 @@ static kms_result status_err(int status)
 /* A 403 whose Error message verifies under the request's keys is a policy refusal (the KMS
  * authenticated us and declines); anything else is an authentication failure. */
 static kms_result refusal_kind(const uint8_t *body, size_t len, const uint8_t psk[32],
-                               const uint8_t randri[16])
+                               const uint8_t rand[16], bool resolve)
 {
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
-    const struct kms_mk_open o = {.data_type = KMS_MIKEY_DT_ERROR,
-                                  .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                                           .rands = {randri, 16, NULL, 0},
-                                           .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256},
-                                  .key = psk};
+    const struct kms_mk_open o = {
+        .data_type = KMS_MIKEY_DT_ERROR, .prot = kms_mk_answer_prot(rand, 16, resolve), .key = psk};
     kms_result r = kms_mk_open(body, len, &o, m, false, NULL, NULL);
     bool maced = false;
     for (size_t i = 0; kms_ok(r) && i < m->body.n; i++) {
@@ -182,8 +179,8 @@ kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode, struct kms
     KMS_TRY_OUT(rc, kms_kue_request_build(q, ks_naf, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
     if (resp.status == 403) {
-        KMS_TRY_OUT(
-            rc, refusal_kind(kms_buf_data(&resp.body), kms_buf_len(&resp.body), ks_naf, q->randri));
+        KMS_TRY_OUT(rc, refusal_kind(kms_buf_data(&resp.body), kms_buf_len(&resp.body), ks_naf,
+                                     q->randri, false));
     }
     if (resp.status != 200) {
         KMS_TRY_OUT(rc, status_err(resp.status));
@@ -316,10 +313,11 @@ static kms_result tgk_fingerprint(const struct kms_tgrant *g, uint8_t fp[KMS_UE_
 /* The answer of a Kue-protected request: a 403 whose Error verifies under Kue is a policy
  * refusal. */
 static kms_result kue_answer_status(const struct kms_httpc_resp *resp, const uint8_t kue[32],
-                                    const uint8_t rand[16])
+                                    const struct kms_preq *q)
 {
     if (resp->status == 403) {
-        KMS_TRY(refusal_kind(kms_buf_data(&resp->body), kms_buf_len(&resp->body), kue, rand));
+        KMS_TRY(refusal_kind(kms_buf_data(&resp->body), kms_buf_len(&resp->body), kue, q->rand,
+                             q->kind == KMS_PREQ_RESOLVE));
     }
     if (resp->status != 200) {
         KMS_TRY(status_err(resp->status));
@@ -353,7 +351,7 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
-    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q->rand));
+    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q));
     KMS_TRY_OUT(rc, kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
     KMS_TRY_OUT(rc,
@@ -414,7 +412,7 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
-    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q->rand));
+    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q));
     KMS_TRY_OUT(rc, kms_rresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
     /* Now that the MPK is known, the transfer itself must verify. */

@@ -186,10 +186,11 @@ static kms_result key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t
 }
 
 /* A policy refusal: 403, and an Error with ERR 15 (Invalid TPpar) whose V verifies under the
- * request's own key and RAND (the initial label), and under no other key: the UE can tell it
- * from a forgery. */
+ * request's own key with the response label (RFC 6043 5.1, 0x02) and the request's RAND in its
+ * place (RANDRi, or RANDRr for a resolve), and under no other key or label: the UE can tell it
+ * from a forgery, and it cannot be taken for a message in the UE's own direction. */
 static void expect_policy_refusal(const struct kms_service_reply *r, const uint8_t key[32],
-                                  const uint8_t *rand, size_t rand_len)
+                                  const uint8_t *rand, size_t rand_len, bool resolve)
 {
     assert_int_equal(r->status, 403);
     assert_int_equal(r->why, KMS_ERR_POLICY);
@@ -200,8 +201,9 @@ static void expect_policy_refusal(const struct kms_service_reply *r, const uint8
     memcpy(k, key, sizeof(k));
     struct kms_mikey_open_params op = {
         .data_type = KMS_MIKEY_DT_ERROR,
-        .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                 .rands = {rand, rand_len, NULL, 0},
+        .prot = {.keying = KMS_MIKEY_KEYING_RESPONSE,
+                 .rands = {resolve ? NULL : rand, resolve ? 0 : rand_len, resolve ? rand : NULL,
+                           resolve ? rand_len : 0},
                  .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256},
         .get_key = key_cb,
         .key_ctx = k,
@@ -213,6 +215,12 @@ static void expect_policy_refusal(const struct kms_service_reply *r, const uint8
         err15 |= m->body.pl[i].type == KMS_MIKEY_PT_ERR && m->body.pl[i].u.err.err_no == 15;
     }
     assert_true(err15);
+    /* The initiator-direction label does not verify it. */
+    struct kms_mikey_open_params init = op;
+    init.prot.keying = KMS_MIKEY_KEYING_INITIAL;
+    init.prot.rands = (struct kms_mikey_rands){rand, rand_len, NULL, 0};
+    assert_false(kms_ok(
+        kms_mikey_open(kms_buf_data(&r->body), kms_buf_len(&r->body), &init, m, NULL, NULL, &eo)));
     k[0] ^= 1;
     assert_false(kms_ok(
         kms_mikey_open(kms_buf_data(&r->body), kms_buf_len(&r->body), &op, m, NULL, NULL, &eo)));
@@ -328,7 +336,7 @@ static void test_refusals(void **state)
             }
         }
         assert_non_null(rr);
-        expect_policy_refusal(&r, KS_NAF, rr->u.randr.rand.p, rr->u.randr.rand.len);
+        expect_policy_refusal(&r, KS_NAF, rr->u.randr.rand.p, rr->u.randr.rand.len, false);
         free(req_m);
     }
     kms_service_reply_cleanup(&r);
@@ -526,6 +534,58 @@ static void expect_same_keys(const struct kms_tgrant *a, const struct kms_tgrant
 
 /* A (mode 3) gets a media ticket for B; B (mode 2) resolves it to the same keys; C, who the
  * ticket does not name, and B with a tampered ticket are refused. */
+/* Two KMSs sharing one keyring and one state store (a mode-3 fleet): a Kue issued by one is
+ * refused by the other, whose NAF_Id it does not carry, with the one authentication refusal;
+ * the issuer still honours it. */
+static void test_token_bound_to_its_kms(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(false, true, true);
+    struct kms_service *other = NULL;
+    struct kms_service_cfg cfg = {.fqdn = "kms-b.example.org",
+                                  .mode2 = true,
+                                  .mode3 = true,
+                                  .kue_lifetime = 600,
+                                  .ticket_lifetime = 60};
+    struct kms_service_deps deps = {f->kr, f->st, f->rg, {&f->zn, zn_get}};
+    expect_ok(kms_service_new(&cfg, &deps, &other));
+    for (uint8_t mode = 2; mode <= 3; mode++) {
+        struct kms_kue_grant *k = calloc(1, sizeof(*k));
+        struct kms_preq *q = calloc(1, sizeof(*q));
+        assert_true(k != NULL && q != NULL);
+        obtain_kue(f, ALICE, mode, k);
+        for (int to_other = 1; to_other >= 0; to_other--) {
+            q->kind = KMS_PREQ_REQUEST;
+            strcpy(q->idri, ALICE->impu);
+            strcpy(q->idrr, BOB->impu);
+            strcpy(q->idrkms, to_other ? cfg.fqdn : FQDN);
+            memcpy(q->psk_id, k->ticket, k->ticket_len);
+            q->psk_id_len = k->ticket_len;
+            expect_ok(kms_random(q->rand, sizeof(q->rand)));
+            q->ntp = kms_mikey_ntp_from_unix((int64_t)NOW, 0);
+            struct kms_buf req;
+            kms_buf_init(&req, 1 << 16, false);
+            expect_ok(kms_preq_build(q, k->kue, &req));
+            struct kms_service_reply r;
+            kms_service_reply_init(&r);
+            expect_ok(kms_service_handle(to_other ? other : f->svc, kms_buf_data(&req),
+                                         kms_buf_len(&req), NOW, &r));
+            if (to_other) {
+                expect_refusal(&r, 403, 0);
+                assert_int_equal(r.why, KMS_ERR_TICKET_NAF);
+            } else {
+                assert_int_equal(r.status, 200);
+            }
+            kms_service_reply_cleanup(&r);
+            kms_buf_cleanup(&req);
+        }
+        free(k);
+        free(q);
+    }
+    kms_service_free(other);
+    fx_free(f);
+}
+
 static void test_ticket_request_and_resolve(void **state)
 {
     (void)state;
@@ -749,7 +809,7 @@ static void test_ticket_mode_not_allowed(void **state)
     struct kms_service_reply r;
     ticket_request(&b, q, ALICE->impu, BOB->impu, &p2, NOW);
     serve(f, &b, NOW, &r);
-    expect_policy_refusal(&r, k2->kue, q->rand, sizeof(q->rand));
+    expect_policy_refusal(&r, k2->kue, q->rand, sizeof(q->rand), false);
     kms_service_reply_cleanup(&r);
     kms_buf_cleanup(&b);
     ticket_request(&b, NULL, ALICE->impu, BOB->impu, &p3, NOW);
@@ -901,7 +961,7 @@ static void test_mode1_not_allowed(void **state)
 
     ticket_request(&b, q, ALICE->impu, BOB->impu, &pa, NOW);
     serve(f, &b, NOW, &r);
-    expect_policy_refusal(&r, pa.kue, q->rand, sizeof(q->rand));
+    expect_policy_refusal(&r, pa.kue, q->rand, sizeof(q->rand), false);
     kms_service_reply_cleanup(&r);
     kms_buf_cleanup(&b);
 
@@ -913,7 +973,7 @@ static void test_mode1_not_allowed(void **state)
     kms_buf_cleanup(&b);
     ticket_resolve(&b, rq, BOB->impu, &pb, ta->ticket, ta->ticket_len, NOW);
     serve(f, &b, NOW, &r);
-    expect_policy_refusal(&r, pb.kue, rq->rand, sizeof(rq->rand));
+    expect_policy_refusal(&r, pb.kue, rq->rand, sizeof(rq->rand), true);
     kms_service_reply_cleanup(&r);
     kms_buf_cleanup(&b);
 
@@ -935,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_issue_mode3),
         cmocka_unit_test(test_issue_mode2),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_token_bound_to_its_kms),
         cmocka_unit_test(test_ticket_request_and_resolve),
         cmocka_unit_test(test_ticket_exchanges),
         cmocka_unit_test(test_ticket_unknown_reference),
