@@ -17,6 +17,7 @@
 #include "ue/kms_ue_boot.h"
 #include "util/kms_codec.h"
 #include "util/kms_file.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 struct trace {
@@ -151,7 +152,7 @@ static kms_result kms_ks_naf(const struct kms_ue_kms_cfg *cfg, char fqdn[256],
     } else {
         KMS_TRY(url_host(cfg->kms_url, fqdn, 256));
     }
-    KMS_TRY(kms_gba_check_fqdn(fqdn, strlen(fqdn)));
+    KMS_TRY(kms_ident_check_fqdn(fqdn, strlen(fqdn)));
     KMS_TRY(kms_ue_state_load(cfg->state_dir, st));
     return kms_gba_ks_naf(st->ks, st->ks + 16, st->rand, st->impi, strlen(st->impi), fqdn,
                           strlen(fqdn), KMS_UA_ID_KMS, ks_naf);
