@@ -9,10 +9,8 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define KMS_API        __attribute__((visibility("default")))
 #define KMS_MUST_CHECK __attribute__((warn_unused_result))
 #else
-#define KMS_API
 #define KMS_MUST_CHECK
 #endif
 
@@ -42,17 +40,17 @@ typedef struct kms_result {
 } kms_result;
 
 /* Message for a code, never NULL ("unknown error" for a code not in the table). */
-KMS_API const char *kms_strerror(enum kms_err err);
+const char *kms_strerror(enum kms_err err);
 /* Group of a code. */
-KMS_API enum kms_err_group kms_err_group(enum kms_err err);
+enum kms_err_group kms_err_group(enum kms_err err);
 /* HTTP status a daemon answers with for this code (200 for KMS_OK). */
-KMS_API int kms_err_http_status(enum kms_err err);
+int kms_err_http_status(enum kms_err err);
 /* RFC 3830 section 6.12 MIKEY error number for this code. */
-KMS_API int kms_err_mikey_code(enum kms_err err);
+int kms_err_mikey_code(enum kms_err err);
 /* CLI exit status: 0 ok, 1 a check failed (AUTH), 2 bad usage or malformed input, 3 internal. */
-KMS_API int kms_err_exit_status(enum kms_err err);
+int kms_err_exit_status(enum kms_err err);
 /* Symbolic name ("KMS_ERR_TRUNCATED"). */
-KMS_API const char *kms_err_name(enum kms_err err);
+const char *kms_err_name(enum kms_err err);
 
 #ifdef __cplusplus
 }
