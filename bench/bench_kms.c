@@ -40,6 +40,7 @@
 #include "crypto/kms_ossl.h"
 #include "kms/kms_kue_msg.h"
 #include "kms/kms_ticket_msg.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 const char bench_prog[] = "bench_kms";
@@ -201,7 +202,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
     if (o->kms_url == NULL || o->bsf_url == NULL) {
         bench_usage("--kms and --bsf are required", NULL);
     }
-    if (!kms_ok(kms_gba_check_fqdn(o->fqdn, strlen(o->fqdn)))) {
+    if (!kms_ok(kms_ident_check_fqdn(o->fqdn, strlen(o->fqdn)))) {
         bench_usage("--kms-fqdn: not an FQDN", o->fqdn);
     }
     bench_parse_url("--kms", o->kms_url, &o->kms);

@@ -2,7 +2,7 @@
 /*
  * Fuzz target: the BootstrappingInfo parser (TS 24.109 annex C), input = the document.
  * Oracles: a refusal leaves the B-TID buffer all zero and the lifetime 0; an accepted document
- * yields a B-TID that passes kms_bsfinfo_check_btid, format(parse(x)) is accepted and parses to
+ * yields a B-TID that passes kms_ident_check_btid, format(parse(x)) is accepted and parses to
  * the same values, and parsing x again into a buffer one octet too small is KMS_ERR_TOO_LONG
  * (the document was fine up to the B-TID, so nothing else can fail first).
  */
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gba/kms_bsfinfo.h"
+#include "util/kms_ident.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     size_t n = strnlen(btid, sizeof(btid));
-    if (n == sizeof(btid) || !kms_ok(kms_bsfinfo_check_btid(btid, n))) {
+    if (n == sizeof(btid) || !kms_ok(kms_ident_check_btid(btid, n))) {
         abort();
     }
     struct kms_buf b;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "crypto/kms_kdf.h"
+#include "util/kms_ident.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *fqdn = impi + impi_len;
     size_t fqdn_len = rest - impi_len;
 
-    int names_ok =
-        kms_ok(kms_gba_check_impi(impi, impi_len)) && kms_ok(kms_gba_check_fqdn(fqdn, fqdn_len));
+    int names_ok = kms_ok(kms_ident_check_impi(impi, impi_len)) &&
+                   kms_ok(kms_ident_check_fqdn(fqdn, fqdn_len));
     struct kms_buf s;
     kms_buf_init(&s, 4096, false);
     kms_result r = kms_gba_ks_naf_s(rand, impi, impi_len, fqdn, fqdn_len, ua, &s);

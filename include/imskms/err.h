@@ -9,10 +9,8 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define KMS_API        __attribute__((visibility("default")))
 #define KMS_MUST_CHECK __attribute__((warn_unused_result))
 #else
-#define KMS_API
 #define KMS_MUST_CHECK
 #endif
 
@@ -42,9 +40,9 @@ typedef struct kms_result {
 } kms_result;
 
 /* Message for a code, never NULL ("unknown error" for a code not in the table). */
-KMS_API const char *kms_strerror(enum kms_err err);
+const char *kms_strerror(enum kms_err err);
 /* Group of a code. */
-KMS_API enum kms_err_group kms_err_group(enum kms_err err);
+enum kms_err_group kms_err_group(enum kms_err err);
 /* The interfaces whose answers the table decides (err_table.h). */
 enum kms_iface {
     KMS_IFACE_KMS = 0, /* the KMS: POST /mikey (MIKEY Error messages) */
@@ -61,11 +59,11 @@ struct kms_wire {
 
 /* The one place a status is chosen: the row of err in the column of iface. A code outside the
  * table answers as KMS_ERR_INTERNAL does. */
-KMS_API struct kms_wire kms_wire_of(enum kms_iface iface, enum kms_err err);
+struct kms_wire kms_wire_of(enum kms_iface iface, enum kms_err err);
 /* CLI exit status: 0 ok, 1 a check failed (AUTH), 2 bad usage or malformed input, 3 internal. */
-KMS_API int kms_err_exit_status(enum kms_err err);
+int kms_err_exit_status(enum kms_err err);
 /* Symbolic name ("KMS_ERR_TRUNCATED"). */
-KMS_API const char *kms_err_name(enum kms_err err);
+const char *kms_err_name(enum kms_err err);
 
 #ifdef __cplusplus
 }

@@ -65,38 +65,6 @@ kms_result kms_kdf(const uint8_t *key, size_t key_len, const uint8_t *fc, size_t
     return KMS_RESULT_OK;
 }
 
-kms_result kms_gba_check_impi(const char *impi, size_t len)
-{
-    KMS_ENSURE(impi != NULL && len > 0, KMS_ERR_ARG);
-    KMS_ENSURE(len <= KMS_GBA_NAME_MAX, KMS_ERR_TOO_LONG);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)impi[i];
-        KMS_ENSURE(ch > 0x20 && ch < 0x7f, KMS_ERR_NOT_ASCII);
-    }
-    return KMS_RESULT_OK;
-}
-
-kms_result kms_gba_check_fqdn(const char *fqdn, size_t len)
-{
-    KMS_ENSURE(fqdn != NULL && len > 0, KMS_ERR_ARG);
-    KMS_ENSURE(len <= 253, KMS_ERR_TOO_LONG);
-    size_t label = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)fqdn[i];
-        if (ch == '.') {
-            KMS_ENSURE(label > 0, KMS_ERR_ARG);
-            label = 0;
-            continue;
-        }
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                  (ch >= '0' && ch <= '9') || ch == '-';
-        KMS_ENSURE(ok, (ch & 0x80) ? KMS_ERR_NOT_ASCII : KMS_ERR_ARG);
-        KMS_ENSURE(++label <= 63, KMS_ERR_ARG);
-    }
-    KMS_ENSURE(label > 0, KMS_ERR_ARG);
-    return KMS_RESULT_OK;
-}
-
 /*= 3GPP TS 33.220, B.3 (paraphrased, see protocol-facts.md 1.3)
  *# FC = 0x01, P0 = "gba-me" (i.e. 0x67 0x62 0x61 0x2d 0x6d 0x65), L0 = 0x00 0x06,
  *# P1 = RAND, L1 = 0x00 0x10, P2 = IMPI, L2 = length of IMPI,
@@ -106,7 +74,7 @@ static const uint8_t fc_ks_naf = 0x01;
 static const uint8_t p0_gba_me[] = {'g', 'b', 'a', '-', 'm', 'e'};
 
 struct naf_id {
-    uint8_t b[KMS_GBA_NAME_MAX + KMS_UA_ID_LEN];
+    uint8_t b[KMS_IDENT_NAME_MAX + KMS_UA_ID_LEN];
     size_t len;
 };
 
@@ -115,8 +83,8 @@ static kms_result ks_naf_params(const uint8_t *rand, const char *impi, size_t im
                                 struct naf_id *nid, struct kms_kdf_param p[4])
 {
     KMS_ENSURE(rand != NULL && ua_id != NULL, KMS_ERR_ARG);
-    KMS_TRY(kms_gba_check_impi(impi, impi_len));
-    KMS_TRY(kms_gba_check_fqdn(naf_fqdn, fqdn_len));
+    KMS_TRY(kms_ident_check_impi(impi, impi_len));
+    KMS_TRY(kms_ident_check_fqdn(naf_fqdn, fqdn_len));
     memcpy(nid->b, naf_fqdn, fqdn_len);
     memcpy(nid->b + fqdn_len, ua_id, KMS_UA_ID_LEN);
     nid->len = fqdn_len + KMS_UA_ID_LEN;
@@ -163,7 +131,7 @@ kms_result kms_gba_btid(const uint8_t rand[KMS_GBA_RAND_LEN], const char *bsf_fq
 {
     char b64[KMS_BASE64_ENC_LEN(KMS_GBA_RAND_LEN)];
     KMS_ENSURE(rand != NULL && out != NULL, KMS_ERR_ARG);
-    KMS_TRY(kms_gba_check_fqdn(bsf_fqdn, fqdn_len));
+    KMS_TRY(kms_ident_check_fqdn(bsf_fqdn, fqdn_len));
     KMS_TRY(kms_base64_encode(rand, KMS_GBA_RAND_LEN, b64, sizeof(b64)));
     size_t b64_len = strlen(b64);
     KMS_ENSURE(cap > b64_len + 1 + fqdn_len, KMS_ERR_TOO_LONG);

@@ -10,16 +10,14 @@
 #include <stdint.h>
 
 #include "util/kms_buf.h"
+#include "util/kms_ident.h"
 
 #define KMS_KDF_OUT_LEN    32
 #define KMS_KDF_MAX_PARAMS 16
 #define KMS_UA_ID_LEN      5
 #define KMS_GBA_RAND_LEN   16
-/* Longest IMPI and FQDN we accept (an FQDN is at most 253 octets; an NAI has no fixed limit,
- * 255 is what the Diameter User-Name of TS 29.109 carries in practice). */
-#define KMS_GBA_NAME_MAX 255
-/* base64(RAND) (24) + "@" + FQDN + NUL */
-#define KMS_BTID_MAX (24 + 1 + KMS_GBA_NAME_MAX + 1)
+/* IMPI, FQDN and B-TID syntax and their limits (KMS_IDENT_NAME_MAX, KMS_BTID_MAX):
+ * util/kms_ident.h. */
 
 /* Ua security protocol id of "IMS UE to KMS HTTP based message exchanges" (TS 33.220 H.3). */
 extern const uint8_t KMS_UA_ID_KMS[KMS_UA_ID_LEN];
@@ -41,15 +39,9 @@ KMS_MUST_CHECK kms_result kms_kdf(const uint8_t *key, size_t key_len, const uint
                                   size_t fc_len, const struct kms_kdf_param *params, size_t n,
                                   uint8_t out[KMS_KDF_OUT_LEN]);
 
-/* Checks an IMPI: 1..255 octets of printable ASCII without spaces. We do not implement the
- * NFKC normalisation TS 33.220 B.2.1 asks of non-ASCII strings, so such strings are refused
- * (KMS_ERR_NOT_ASCII) rather than hashed in a form a peer might normalise differently. */
-KMS_MUST_CHECK kms_result kms_gba_check_impi(const char *impi, size_t len);
-/* Checks an FQDN: 1..253 octets of letters, digits, '-' and '.', no empty label. */
-KMS_MUST_CHECK kms_result kms_gba_check_fqdn(const char *fqdn, size_t len);
-
 /* Ks_NAF (GBA_ME) = KDF(Ks, FC=0x01, "gba-me", RAND, IMPI, NAF_Id) with Ks = CK || IK and
- * NAF_Id = naf_fqdn || ua_id. Ks_ext_NAF (GBA_U) takes the same inputs. */
+ * NAF_Id = naf_fqdn || ua_id. Ks_ext_NAF (GBA_U) takes the same inputs. The IMPI and the FQDN
+ * must pass kms_ident_check_impi and kms_ident_check_fqdn (their codes on failure). */
 KMS_MUST_CHECK kms_result kms_gba_ks_naf(const uint8_t ck[16], const uint8_t ik[16],
                                          const uint8_t rand[KMS_GBA_RAND_LEN], const char *impi,
                                          size_t impi_len, const char *naf_fqdn, size_t fqdn_len,

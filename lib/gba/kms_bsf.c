@@ -9,6 +9,7 @@
 #include "crypto/kms_ossl.h"
 #include "crypto/kms_sqn.h"
 #include "util/kms_codec.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 #include "util/kms_tab.h"
 
@@ -55,7 +56,7 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     KMS_ENSURE(cfg != NULL && store != NULL && out != NULL, KMS_ERR_ARG);
     *out = NULL;
     KMS_ENSURE(cfg->realm != NULL && store->get != NULL && store->sqn_commit != NULL, KMS_ERR_ARG);
-    KMS_TRY(kms_gba_check_fqdn(cfg->realm, strlen(cfg->realm)));
+    KMS_TRY(kms_ident_check_fqdn(cfg->realm, strlen(cfg->realm)));
     KMS_ENSURE(cfg->lifetime > 0 && cfg->lifetime <= 10u * 365 * 86400, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
     struct kms_bsf *b = calloc(1, sizeof(*b));
@@ -255,7 +256,7 @@ kms_result kms_bsf_challenge(struct kms_bsf *b, const char *impi, uint64_t now,
     KMS_ENSURE(b != NULL && impi != NULL && out != NULL, KMS_ERR_ARG);
     memset(out, 0, sizeof(*out));
     size_t impi_len = strlen(impi);
-    KMS_TRY(kms_gba_check_impi(impi, impi_len));
+    KMS_TRY(kms_ident_check_impi(impi, impi_len));
     kms_result rc = KMS_RC_INIT;
     struct kms_bsf_sub sub;
     struct kms_aka_vec v;
@@ -438,7 +439,7 @@ kms_result kms_bsf_zn(struct kms_bsf *b, const char *btid, const char *naf_fqdn,
                KMS_ERR_ARG);
     memset(out, 0, sizeof(*out));
     KMS_ENSURE(strlen(btid) < KMS_BTID_MAX, KMS_ERR_NOT_FOUND);
-    KMS_TRY(kms_gba_check_fqdn(naf_fqdn, strlen(naf_fqdn)));
+    KMS_TRY(kms_ident_check_fqdn(naf_fqdn, strlen(naf_fqdn)));
     kms_result rc = KMS_RC_INIT;
     struct sess s;
     struct kms_bsf_sub sub;

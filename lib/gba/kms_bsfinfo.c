@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/kms_cur.h"
+#include "util/kms_ident.h"
 #include "util/kms_time.h"
 
 /* TS 24.109 annex C.1 (as summarised in protocol-facts.md 2.3; clause text and version not
@@ -545,7 +546,7 @@ static kms_result end_element(struct xp *x)
     struct elem *e = &x->st[x->depth - 1];
     if (e->role == R_BTID) {
         KMS_ENSURE(!x->text.overflow, KMS_ERR_TOO_LONG);
-        KMS_TRY(kms_bsfinfo_check_btid((const char *)x->capture, x->text.len));
+        KMS_TRY(kms_ident_check_btid((const char *)x->capture, x->text.len));
         KMS_ENSURE(x->text.len < x->btid_cap, KMS_ERR_TOO_LONG);
         memcpy(x->btid, x->capture, x->text.len);
         x->btid[x->text.len] = '\0';
@@ -690,17 +691,6 @@ kms_result kms_bsfinfo_parse(const uint8_t *p, size_t n, char *btid, size_t cap,
     return KMS_RESULT_OK;
 }
 
-kms_result kms_bsfinfo_check_btid(const char *btid, size_t len)
-{
-    KMS_ENSURE(btid != NULL && len > 0, KMS_ERR_ARG);
-    KMS_ENSURE(len < KMS_BTID_MAX, KMS_ERR_TOO_LONG);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)btid[i];
-        KMS_ENSURE(ch > 0x20 && ch < 0x7f, KMS_ERR_NOT_ASCII);
-    }
-    return KMS_RESULT_OK;
-}
-
 static kms_result put_str(struct kms_buf *b, const char *s)
 {
     return kms_buf_put_bytes(b, (const uint8_t *)s, strlen(s));
@@ -748,7 +738,7 @@ kms_result kms_bsfinfo_format(const char *btid, uint64_t lifetime, struct kms_bu
     KMS_ENSURE_REF(btid);
     KMS_ENSURE_REF(out);
     size_t n = strnlen(btid, KMS_BTID_MAX);
-    KMS_TRY(kms_bsfinfo_check_btid(btid, n));
+    KMS_TRY(kms_ident_check_btid(btid, n));
     char t[KMS_TIME_STR_LEN];
     KMS_TRY(kms_time_format(lifetime, t));
     size_t mark = kms_buf_len(out);

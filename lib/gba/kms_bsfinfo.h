@@ -29,7 +29,7 @@
  *    references (&#N; / &#xH;) of XML Chars; CDATA sections.
  *  - <lifetime>: white space around the value is dropped (xs:dateTime collapses it); the value
  *    is parsed by kms_time_parse ("Z" or "+00:00", optional fraction truncated).
- *  - <btid>: taken verbatim (xs:string): it must pass kms_bsfinfo_check_btid, so surrounding
+ *  - <btid>: taken verbatim (xs:string): it must pass kms_ident_check_btid, so surrounding
  *    white space makes it invalid rather than silently trimmed.
  * Refused:
  *  - DOCTYPE (KMS_ERR_UNSUPPORTED) and so every entity but the five predefined (MALFORMED);
@@ -59,16 +59,11 @@
 #define KMS_BSFINFO_ATTR_MAX     16
 #define KMS_BSFINFO_NS_MAX       16
 
-/* Checks a B-TID as this project carries it: 1..KMS_BTID_MAX-1 octets of printable ASCII
- * without space (base64(RAND) "@" BSF FQDN, TS 33.220 4.5.2, is always that).
- * KMS_ERR_ARG when empty, KMS_ERR_TOO_LONG, KMS_ERR_NOT_ASCII for any other octet. */
-KMS_MUST_CHECK kms_result kms_bsfinfo_check_btid(const char *btid, size_t len);
-
 /* Appends the document for (btid, lifetime) to out, exactly:
  *   <?xml version="1.0" encoding="UTF-8"?>\n<BootstrappingInfo xmlns="uri:3gpp-gba">
  *   <btid>BTID</btid><lifetime>YYYY-MM-DDTHH:MM:SSZ</lifetime></BootstrappingInfo>
  * (without line breaks after the declaration's). btid (NUL-terminated, borrowed) must pass
- * kms_bsfinfo_check_btid; XML specials in it are escaped all the same. KMS_ERR_ARG for a
+ * kms_ident_check_btid; XML specials in it are escaped all the same. KMS_ERR_ARG for a
  * lifetime beyond 9999, KMS_ERR_TOO_LONG when out is full (out is then as it was). */
 KMS_MUST_CHECK kms_result kms_bsfinfo_format(const char *btid, uint64_t lifetime,
                                              struct kms_buf *out);

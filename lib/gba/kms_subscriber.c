@@ -34,8 +34,8 @@
 #include "crypto/kms_kdf.h"
 #include "crypto/kms_ossl.h"
 #include "crypto/kms_sqn.h"
-#include "ticket/kms_ticket.h"
 #include "store/kms_sqlite.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define SCHEMA_VERSION 1
@@ -135,16 +135,19 @@ static kms_result check_impi(const char *impi)
     size_t n = 0;
     KMS_ENSURE_REF(impi);
     KMS_TRY(bounded(impi, &n));
-    return kms_gba_check_impi(impi, n);
+    return kms_ident_check_impi(impi, n);
 }
 
-/* The rule the ticket applies to every identity it carries. */
+/* An empty IMPU is KMS_ERR_BAD_LENGTH here, not the KMS_ERR_ARG of kms_ident_check_impu: the
+ * code this store has always returned, and the one `imskms subscriber add` tells apart from a
+ * repeated IMPU (KMS_ERR_ARG). */
 static kms_result check_impu(const char *impu)
 {
-    struct kms_ticket_ident id;
     size_t n = 0;
+    KMS_ENSURE_REF(impu);
     KMS_TRY(bounded(impu, &n));
-    return kms_ticket_ident_set(&id, impu);
+    KMS_ENSURE(n > 0, KMS_ERR_BAD_LENGTH);
+    return kms_ident_check_impu(impu, n);
 }
 
 static kms_result check_impus(const char (*impu)[KMS_SUBSCRIBER_ID_MAX + 1], size_t n)

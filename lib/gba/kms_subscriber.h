@@ -23,8 +23,8 @@
  * Threads: a handle may be shared by threads (one mutex serialises its connection). Several
  * handles, in one process or several, may use one file: every change is one SQLite transaction.
  *
- * Strings: IMPIs follow kms_gba_check_impi (1..255 octets of printable ASCII, no space); IMPUs
- * follow the same rule (the one kms_ticket_ident_set applies). Every char array below holds a
+ * Strings: IMPIs follow kms_ident_check_impi (1..255 octets of printable ASCII, no space); IMPUs
+ * follow kms_ident_check_impu (the same rule). Every char array below holds a
  * NUL-terminated string.
  */
 #ifndef KMS_GBA_SUBSCRIBER_H

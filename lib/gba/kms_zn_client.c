@@ -8,6 +8,7 @@
 
 #include "crypto/kms_ossl.h"
 #include "http/kms_httpc.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 #include "util/kms_tab.h"
 
@@ -53,7 +54,7 @@ kms_result kms_zn_client_new(const struct kms_zn_client_cfg *cfg, struct kms_zn_
     KMS_ENSURE(cfg != NULL && out != NULL, KMS_ERR_ARG);
     *out = NULL;
     KMS_ENSURE(cfg->url != NULL && cfg->naf_fqdn != NULL, KMS_ERR_ARG);
-    KMS_TRY(kms_gba_check_fqdn(cfg->naf_fqdn, strlen(cfg->naf_fqdn)));
+    KMS_TRY(kms_ident_check_fqdn(cfg->naf_fqdn, strlen(cfg->naf_fqdn)));
     kms_result rc = KMS_RC_INIT;
     struct kms_zn_client *c = calloc(1, sizeof(*c));
     KMS_ENSURE(c != NULL, KMS_ERR_NOMEM);

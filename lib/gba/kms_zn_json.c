@@ -14,6 +14,7 @@
 
 #include "gba/kms_bsfinfo.h"
 #include "util/kms_codec.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 #include "util/kms_time.h"
 
@@ -102,8 +103,8 @@ kms_result kms_zn_req_encode(const struct kms_zn_req *q, struct kms_buf *out)
     KMS_ENSURE(q != NULL && out != NULL, KMS_ERR_ARG);
     size_t nb = bounded_len(q->btid, sizeof(q->btid));
     size_t nf = bounded_len(q->naf_fqdn, sizeof(q->naf_fqdn));
-    KMS_TRY(kms_bsfinfo_check_btid(q->btid, nb));
-    KMS_TRY(kms_gba_check_fqdn(q->naf_fqdn, nf));
+    KMS_TRY(kms_ident_check_btid(q->btid, nb));
+    KMS_TRY(kms_ident_check_fqdn(q->naf_fqdn, nf));
     char ua[KMS_HEX_ENC_LEN(KMS_UA_ID_LEN)];
     KMS_TRY(kms_hex_encode(q->ua_id, KMS_UA_ID_LEN, ua, sizeof(ua)));
     kms_result rc = KMS_RC_INIT;
@@ -125,7 +126,7 @@ static kms_result check_impus(const struct kms_zn_resp *r)
     KMS_ENSURE(r->n_impu <= KMS_ZN_MAX_IMPU, KMS_ERR_TOO_LONG);
     for (size_t i = 0; i < r->n_impu; i++) {
         size_t len = strnlen(r->impu[i], KMS_ZN_ID_MAX);
-        KMS_TRY(kms_gba_check_impi(r->impu[i], len));
+        KMS_TRY(kms_ident_check_impu(r->impu[i], len));
         for (size_t j = 0; j < i; j++) {
             KMS_ENSURE(strcmp(r->impu[i], r->impu[j]) != 0, KMS_ERR_MALFORMED);
         }
@@ -137,7 +138,7 @@ kms_result kms_zn_resp_encode(const struct kms_zn_resp *r, struct kms_buf *out)
 {
     KMS_ENSURE(r != NULL && out != NULL, KMS_ERR_ARG);
     size_t ni = bounded_len(r->impi, sizeof(r->impi));
-    KMS_TRY(kms_gba_check_impi(r->impi, ni));
+    KMS_TRY(kms_ident_check_impi(r->impi, ni));
     KMS_TRY(check_impus(r));
     KMS_ENSURE(r->key_expiry >= r->bootstrap_time, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
@@ -283,9 +284,9 @@ static kms_result req_fields(const json_t *o, struct kms_zn_req *q)
 {
     size_t n;
     KMS_TRY(get_str(o, "btid", q->btid, sizeof(q->btid), &n));
-    KMS_TRY(kms_bsfinfo_check_btid(q->btid, n));
+    KMS_TRY(kms_ident_check_btid(q->btid, n));
     KMS_TRY(get_str(o, "naf_fqdn", q->naf_fqdn, sizeof(q->naf_fqdn), &n));
-    KMS_TRY(kms_gba_check_fqdn(q->naf_fqdn, n));
+    KMS_TRY(kms_ident_check_fqdn(q->naf_fqdn, n));
     return get_hex(o, "ua_protocol_id", q->ua_id, sizeof(q->ua_id));
 }
 
@@ -307,7 +308,7 @@ static kms_result resp_fields(const json_t *o, struct kms_zn_resp *r)
 {
     size_t n;
     KMS_TRY(get_str(o, "impi", r->impi, sizeof(r->impi), &n));
-    KMS_TRY(kms_gba_check_impi(r->impi, n));
+    KMS_TRY(kms_ident_check_impi(r->impi, n));
     const json_t *a = json_object_get(o, "impus");
     KMS_ENSURE(a != NULL && json_is_array(a), KMS_ERR_MALFORMED);
     KMS_ENSURE(json_array_size(a) <= KMS_ZN_MAX_IMPU, KMS_ERR_TOO_LONG);

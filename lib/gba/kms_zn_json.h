@@ -16,12 +16,12 @@
  *  - every required key must be present with the right JSON type (MALFORMED otherwise);
  *  - unknown keys are ignored, so that a newer peer can add fields (forward compatibility;
  *    the values we do read are never affected by them);
- *  - values are checked: B-TID (kms_bsfinfo_check_btid), NAF FQDN (kms_gba_check_fqdn),
+ *  - values are checked: B-TID (kms_ident_check_btid), NAF FQDN (kms_ident_check_fqdn),
  *    ua_protocol_id exactly 10 lower-case hex digits, IMPI and each IMPU printable ASCII without
- *    space (kms_gba_check_impi), at most KMS_ZN_MAX_IMPU IMPUs without repeats, ks_naf exactly
- *    64 lower-case hex digits, times per kms_time_parse (UTC only) with key_expiry not before
- *    bootstrap_time; error codes [a-z0-9_]{1,64}, details printable ASCII of at most
- *    KMS_ZN_DETAIL_MAX octets.
+ *    space (kms_ident_check_impi, _impu), at most KMS_ZN_MAX_IMPU IMPUs without repeats,
+ *    ks_naf exactly 64 lower-case hex digits, times per kms_time_parse (UTC only) with
+ *    key_expiry not before bootstrap_time; error codes [a-z0-9_]{1,64}, details printable
+ *    ASCII of at most KMS_ZN_DETAIL_MAX octets.
  * On failure a decoder leaves its output all zero.
  *
  * Key material: Ks_NAF passes through jansson's memory while encoding and decoding. This module
@@ -41,7 +41,7 @@
 
 #define KMS_ZN_JSON_MAX     65536
 #define KMS_ZN_MAX_IMPU     8
-#define KMS_ZN_ID_MAX       (KMS_GBA_NAME_MAX + 1) /* an IMPI or IMPU and its NUL */
+#define KMS_ZN_ID_MAX       (KMS_IDENT_NAME_MAX + 1) /* an IMPI or IMPU and its NUL */
 #define KMS_ZN_CODE_MAX     64
 #define KMS_ZN_DETAIL_MAX   512
 #define KMS_ZN_CONTENT_TYPE "application/json"

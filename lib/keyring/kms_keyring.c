@@ -356,8 +356,9 @@ static void install_state(struct kms_keyring *kr, const struct kr_state *st, str
         }
         for (size_t j = 0; j < kr->st.n; j++) {
             const struct kr_rec *o = &kr->st.rec[j];
+            /* A file keystore's reference is the wrapped key: compared in constant time. */
             if (kr->loaded[j] != NULL && o->id == r->id && o->ref_len == r->ref_len &&
-                memcmp(o->ref, r->ref, r->ref_len) == 0) {
+                kms_ct_eq(o->ref, r->ref, r->ref_len)) {
                 loaded[i] = kr->loaded[j];
                 kr->loaded[j] = NULL;
                 break;

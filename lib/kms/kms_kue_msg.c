@@ -8,6 +8,7 @@
 
 #include "crypto/kms_ossl.h"
 #include "kms/kms_msgkit.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define MSG_MAX   (1u << 16)
@@ -49,14 +50,7 @@ bool kms_kue_psk_is_btid(const uint8_t *psk_id, size_t len)
     if (psk_id == NULL || len <= KMS_KUE_REF_LEN || len >= KMS_BTID_MAX) {
         return false;
     }
-    bool at = false;
-    for (size_t i = 0; i < len; i++) {
-        if (psk_id[i] <= 0x20 || psk_id[i] >= 0x7f) {
-            return false;
-        }
-        at |= psk_id[i] == '@';
-    }
-    return at;
+    return kms_ident_chars_ok(psk_id, len) && memchr(psk_id, '@', len) != NULL;
 }
 
 static uint16_t ticket_type(uint8_t mode)

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "util/kms_ident.h"
+
 struct kms_mikey_payload *kms_mk_add(struct kms_mikey_msg *m, uint8_t type)
 {
     struct kms_mikey_payload *pl = &m->body.pl[m->body.n++];
@@ -30,9 +32,7 @@ void kms_mk_idr(struct kms_mikey_msg *m, uint8_t role, uint8_t type, const char 
 kms_result kms_mk_copy_id(struct kms_bytes b, char *out, size_t cap)
 {
     KMS_ENSURE(b.len >= 1 && b.len < cap, KMS_ERR_MALFORMED);
-    for (size_t i = 0; i < b.len; i++) {
-        KMS_ENSURE(b.p[i] > 0x20 && b.p[i] < 0x7f, KMS_ERR_MALFORMED);
-    }
+    KMS_ENSURE(kms_ident_chars_ok(b.p, b.len), KMS_ERR_MALFORMED);
     memcpy(out, b.p, b.len);
     out[b.len] = '\0';
     return KMS_RESULT_OK;

@@ -16,6 +16,7 @@
 #include "replay/kms_replay.h"
 #include "store/kms_store.h"
 #include "ticket/kms_ticket.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 struct kms_service {
@@ -33,7 +34,7 @@ kms_result kms_service_new(const struct kms_service_cfg *cfg, const struct kms_s
                    deps->replay != NULL && deps->zn.get != NULL,
                KMS_ERR_ARG);
     size_t n = strlen(cfg->fqdn);
-    KMS_TRY(kms_gba_check_fqdn(cfg->fqdn, n));
+    KMS_TRY(kms_ident_check_fqdn(cfg->fqdn, n));
     KMS_ENSURE(cfg->mode1 || cfg->mode2 || cfg->mode3, KMS_ERR_ARG);
     KMS_ENSURE(cfg->kue_lifetime > 0 && cfg->ticket_lifetime > 0, KMS_ERR_ARG);
     struct kms_service *s = calloc(1, sizeof(*s));

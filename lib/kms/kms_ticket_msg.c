@@ -9,6 +9,7 @@
 #include "kms/kms_kue_msg.h"
 #include "kms/kms_msgkit.h"
 #include "util/kms_cur.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define MAC_LEN   32
@@ -31,12 +32,7 @@ static bool id_ok(const char *id)
     if (n < 1 || n > KMS_TMSG_ID_MAX) {
         return false;
     }
-    for (size_t i = 0; i < n; i++) {
-        if ((uint8_t)id[i] <= 0x20 || (uint8_t)id[i] >= 0x7f) {
-            return false;
-        }
-    }
-    return true;
+    return kms_ident_chars_ok((const uint8_t *)id, n);
 }
 
 static kms_result copy_bytes(struct kms_bytes b, uint8_t *out, size_t cap, size_t *len)

@@ -49,7 +49,8 @@ static void row_clear(struct mem_row *r)
     *r = (struct mem_row){0};
 }
 
-/* Ids are lookup keys, not secrets; kms_ct_eq keeps lib/ free of memcmp all the same. */
+/* Ids are lookup keys, not secrets; compared with kms_ct_eq all the same (memcmp in lib/ is
+ * allowed only at the call sites listed in tests/banned/memcmp_allow.txt). */
 static struct mem_row *row_find(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN])
 {
     for (size_t i = 0; i < m->max; i++) {

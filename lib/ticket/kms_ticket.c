@@ -6,17 +6,19 @@
 
 #include "keyring/kms_keyring.h"
 #include "util/kms_cur.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
+
+_Static_assert(KMS_TICKET_IDENT_MAX == KMS_IDENT_NAME_MAX, "a ticket identity is an IMPI or IMPU");
 
 kms_result kms_ticket_ident_set(struct kms_ticket_ident *id, const char *s)
 {
     KMS_ENSURE_REF(id);
     KMS_ENSURE_REF(s);
-    size_t n = strlen(s);
+    size_t n = strnlen(s, KMS_TICKET_IDENT_MAX + 1);
+    /* The ticket field's bounds (KMS_ERR_BAD_LENGTH); its octets follow kms_ident. */
     KMS_ENSURE(n >= 1 && n <= KMS_TICKET_IDENT_MAX, KMS_ERR_BAD_LENGTH);
-    for (size_t i = 0; i < n; i++) {
-        KMS_ENSURE(s[i] > 0x20 && s[i] < 0x7f, KMS_ERR_NOT_ASCII);
-    }
+    KMS_TRY(kms_ident_check_impu(s, n));
     memcpy(id->s, s, n + 1);
     id->len = n;
     return KMS_RESULT_OK;
@@ -162,32 +164,11 @@ static inline kms_result get_key_field(struct kms_cur *v, uint8_t *dst, size_t *
     return KMS_RESULT_OK;
 }
 
-/* Every byte printable ASCII without space (0x21..0x7e), eight bytes at a time: in a word x,
- * (x - 0x21..21) & ~x & 0x80..80 flags bytes below 0x21 and (x + 0x01..01) | x flags bytes of
- * 0x7f and above (each test is exact for bytes below 0x80, and x's own top bit catches the
- * rest). Identities are checked on every ticket open, so this is on the hot path. */
-static inline bool ident_chars_ok(const uint8_t *p, size_t n)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101);
-    const uint64_t high = UINT64_C(0x8080808080808080);
-    uint64_t bad = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        bad |= ((x - 0x21 * ones) & ~x) | (x + ones) | x;
-    }
-    for (; i < n; i++) {
-        bad |= (uint64_t)((uint8_t)(p[i] - 0x21u) > 0x5du) << 7;
-    }
-    return (bad & high) == 0;
-}
-
 static inline kms_result get_ident_field(struct kms_cur *v, struct kms_ticket_ident *id)
 {
     size_t n = kms_cur_remaining(v);
     KMS_ENSURE(n >= 1 && n <= KMS_TICKET_IDENT_MAX, KMS_ERR_TICKET_FIELD);
-    KMS_ENSURE(ident_chars_ok(kms_cur_peek_ptr(v), n), KMS_ERR_TICKET_FIELD);
+    KMS_ENSURE(kms_ident_chars_ok(kms_cur_peek_ptr(v), n), KMS_ERR_TICKET_FIELD);
     KMS_TRY(kms_cur_get_bytes(v, (uint8_t *)id->s, n));
     id->s[n] = '\0';
     id->len = n;

@@ -11,6 +11,7 @@
 #include "crypto/kms_sqn.h"
 #include "gba/kms_bsfinfo.h"
 #include "gba/kms_digest.h"
+#include "http/kms_url.h"
 #include "ue/kms_usim.h"
 #include "util/kms_codec.h"
 #include "util/kms_cur.h"
@@ -25,19 +26,6 @@ struct session {
     char host[256];
     unsigned step;
 };
-
-/* The realm we expect: the BSF's host name from the URL (TS 24.109: realm = BSF FQDN). */
-static kms_result url_host(const char *url, char *host, size_t cap)
-{
-    const char *p = strstr(url, "://");
-    KMS_ENSURE(p != NULL, KMS_ERR_ARG);
-    p += 3;
-    size_t n = strcspn(p, ":/?#");
-    KMS_ENSURE(n > 0 && n < cap, KMS_ERR_ARG);
-    memcpy(host, p, n);
-    host[n] = '\0';
-    return KMS_RESULT_OK;
-}
 
 static void trace(struct session *s, const char *what, const char *hdr_name, const char *hdr,
                   int status, const uint8_t *body, size_t body_len)
@@ -158,7 +146,8 @@ kms_result kms_ue_bootstrap(const struct kms_ue_boot_cfg *cfg, struct kms_ue_boo
     memset(&resp, 0, sizeof(resp));
     memset(&v, 0, sizeof(v));
     memset(&u, 0, sizeof(u));
-    KMS_TRY_OUT(rc, url_host(cfg->bsf_url, s.host, sizeof(s.host)));
+    /* The realm we expect: the BSF's host name (TS 24.109: realm = BSF FQDN). */
+    KMS_TRY_OUT(rc, kms_http_url_host(cfg->bsf_url, s.host, sizeof(s.host)));
     KMS_TRY_OUT(rc, kms_usim_load(cfg->usim_path, &u));
     KMS_TRY_OUT(rc, kms_milenage_new(&m));
     KMS_TRY_OUT(rc, kms_milenage_set_key(m, u.k, u.opc));

@@ -25,7 +25,7 @@ struct kms_ue_boot_cfg {
 };
 
 struct kms_ue_boot_result {
-    char impi[KMS_GBA_NAME_MAX + 1];
+    char impi[KMS_IDENT_NAME_MAX + 1];
     char btid[KMS_BTID_MAX];
     uint64_t lifetime; /* UNIX seconds */
     unsigned resyncs;  /* AUTS round trips made */
@@ -39,7 +39,7 @@ KMS_MUST_CHECK kms_result kms_ue_bootstrap(const struct kms_ue_boot_cfg *cfg,
 
 /* The state written by a bootstrap (Ks is secret: wipe). */
 struct kms_ue_state {
-    char impi[KMS_GBA_NAME_MAX + 1];
+    char impi[KMS_IDENT_NAME_MAX + 1];
     char btid[KMS_BTID_MAX];
     uint8_t rand[KMS_GBA_RAND_LEN];
     uint8_t ks[32];

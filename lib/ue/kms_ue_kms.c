@@ -10,6 +10,7 @@
 
 #include "crypto/kms_kdf.h"
 #include "crypto/kms_ossl.h"
+#include "http/kms_url.h"
 #include "kms/kms_kue_msg.h"
 #include "kms/kms_msgkit.h"
 #include "kms/kms_ticket_msg.h"
@@ -17,6 +18,7 @@
 #include "ue/kms_ue_boot.h"
 #include "util/kms_codec.h"
 #include "util/kms_file.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 struct trace {
@@ -36,18 +38,6 @@ static void trace_msg(struct trace *t, const char *what, const uint8_t *p, size_
         (void)fwrite(p, 1, n, f);
         fclose(f);
     }
-}
-
-static kms_result url_host(const char *url, char *host, size_t cap)
-{
-    const char *p = strstr(url, "://");
-    KMS_ENSURE(p != NULL, KMS_ERR_ARG);
-    p += 3;
-    size_t n = strcspn(p, ":/?#");
-    KMS_ENSURE(n > 0 && n < cap, KMS_ERR_ARG);
-    memcpy(host, p, n);
-    host[n] = '\0';
-    return KMS_RESULT_OK;
 }
 
 /* POSTs a MIKEY message; the body of the answer in resp. */
@@ -141,9 +131,9 @@ static kms_result kms_ks_naf(const struct kms_ue_kms_cfg *cfg, char fqdn[256],
     if (cfg->kms_fqdn != NULL) {
         KMS_TRY(kms_str_copy(fqdn, 256, cfg->kms_fqdn));
     } else {
-        KMS_TRY(url_host(cfg->kms_url, fqdn, 256));
+        KMS_TRY(kms_http_url_host(cfg->kms_url, fqdn, 256));
     }
-    KMS_TRY(kms_gba_check_fqdn(fqdn, strlen(fqdn)));
+    KMS_TRY(kms_ident_check_fqdn(fqdn, strlen(fqdn)));
     KMS_TRY(kms_ue_state_load(cfg->state_dir, st));
     return kms_gba_ks_naf(st->ks, st->ks + 16, st->rand, st->impi, strlen(st->impi), fqdn,
                           strlen(fqdn), KMS_UA_ID_KMS, ks_naf);

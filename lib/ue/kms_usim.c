@@ -17,6 +17,7 @@
 #include "util/kms_codec.h"
 #include "util/kms_cur.h"
 #include "util/kms_file.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define SHA256_LEN  32
@@ -42,10 +43,10 @@ static const char header[] = "imskms-usim=1\n";
 kms_result kms_usim_check(const struct kms_usim *u)
 {
     KMS_ENSURE_REF(u);
-    KMS_TRY(kms_gba_check_impi(u->impi, strnlen(u->impi, sizeof(u->impi))));
+    KMS_TRY(kms_ident_check_impi(u->impi, strnlen(u->impi, sizeof(u->impi))));
     KMS_ENSURE(u->n_impu >= 1 && u->n_impu <= KMS_USIM_MAX_IMPU, KMS_ERR_ARG);
     for (size_t i = 0; i < u->n_impu; i++) {
-        KMS_TRY(kms_gba_check_impi(u->impu[i], strnlen(u->impu[i], sizeof(u->impu[i]))));
+        KMS_TRY(kms_ident_check_impu(u->impu[i], strnlen(u->impu[i], sizeof(u->impu[i]))));
         for (size_t j = 0; j < i; j++) {
             KMS_ENSURE(strcmp(u->impu[i], u->impu[j]) != 0, KMS_ERR_ARG);
         }

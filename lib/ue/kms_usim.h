@@ -46,7 +46,7 @@
 
 #define KMS_USIM_VERSION  1
 #define KMS_USIM_MAX_IMPU 8
-#define KMS_USIM_ID_MAX   (KMS_GBA_NAME_MAX + 1) /* an IMPI or IMPU and its NUL */
+#define KMS_USIM_ID_MAX   (KMS_IDENT_NAME_MAX + 1) /* an IMPI or IMPU and its NUL */
 #define KMS_USIM_FILE_MAX 16384
 
 struct kms_usim {
@@ -60,7 +60,7 @@ struct kms_usim {
 };
 
 /* Checks a USIM in memory: IMPI and 1..8 distinct IMPUs of printable ASCII without space
- * (kms_gba_check_impi), ind_bits <= KMS_SQN_IND_BITS_MAX, delta in 1..2^48, age_limit <= 2^48,
+ * (kms_ident_check_impi), ind_bits <= KMS_SQN_IND_BITS_MAX, delta in 1..2^48, age_limit <= 2^48,
  * every SEQ_MS(i) within 48 - ind_bits bits and the entries past 2^ind_bits zero.
  * KMS_ERR_ARG (or the identity check's code) otherwise. */
 KMS_MUST_CHECK kms_result kms_usim_check(const struct kms_usim *u);

@@ -67,7 +67,9 @@ void *kms_tab_find(struct kms_tab *t, const uint8_t key[KMS_TAB_KEY_LEN])
         if (!used(t, s)) {
             return NULL;
         }
-        if (memcmp(s, key, KMS_TAB_KEY_LEN) == 0) {
+        /* Keys are keyed hashes (HMAC under a per-process seed) or RANDs: compared in constant
+         * time like any bytes derived from a key. */
+        if (kms_ct_eq(s, key, KMS_TAB_KEY_LEN)) {
             return s;
         }
     }

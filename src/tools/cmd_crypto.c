@@ -15,6 +15,7 @@
 #include "gba/kms_digest.h"
 #include "mikey/kms_mikey_prf.h"
 #include "util/kms_buf.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define EXIT_NOTE                                                                                  \
@@ -381,12 +382,12 @@ static int cmd_ks_naf(const char *prefix, int argc, char **argv)
         goto out;
     }
     const char *impi = a.val[N_IMPI], *fqdn = a.val[N_FQDN];
-    kms_result r = kms_gba_check_impi(impi, strlen(impi));
+    kms_result r = kms_ident_check_impi(impi, strlen(impi));
     if (r.err != KMS_OK) {
         rc = cli_fail(&a, "--impi", r.err);
         goto out;
     }
-    r = kms_gba_check_fqdn(fqdn, strlen(fqdn));
+    r = kms_ident_check_fqdn(fqdn, strlen(fqdn));
     if (r.err != KMS_OK) {
         rc = cli_fail(&a, "--naf-fqdn: not a valid FQDN", r.err);
         goto out;

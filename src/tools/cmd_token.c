@@ -17,6 +17,7 @@
 #include "crypto/kms_ossl.h"
 #include "ticket/kms_ticket.h"
 #include "util/kms_codec.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define TOKEN_EXIT_NOTE                                                                            \
@@ -122,7 +123,7 @@ static int token_seal(const char *prefix, int argc, char **argv)
     }
     c.mode = (uint8_t)mode;
     const char *fqdn = a.val[S_NAF] != NULL ? a.val[S_NAF] : "localhost";
-    r = kms_gba_check_fqdn(fqdn, strlen(fqdn));
+    r = kms_ident_check_fqdn(fqdn, strlen(fqdn));
     if (!kms_ok(r)) {
         return cli_fail(&a, "--naf-fqdn", r.err);
     }

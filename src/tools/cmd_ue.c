@@ -13,6 +13,7 @@
 #include "cmds.h"
 #include "crypto/kms_milenage.h"
 #include "ue/kms_usim.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define UE_EXIT_NOTE                                                                               \
@@ -81,14 +82,14 @@ static int fill_identities(const struct cli_args *a, struct kms_usim *u)
     if (a->n_multi[O_IMPU] > KMS_USIM_MAX_IMPU) {
         return cli_usage_error(a, "--impu: at most 8 public identities");
     }
-    kms_result r = kms_gba_check_impi(impi, strlen(impi));
+    kms_result r = kms_ident_check_impi(impi, strlen(impi));
     if (!kms_ok(r)) {
         return cli_fail(a, "--impi", r.err);
     }
     memcpy(u->impi, impi, strlen(impi) + 1);
     for (size_t i = 0; i < a->n_multi[O_IMPU]; i++) {
         const char *s = a->multi[O_IMPU][i];
-        r = kms_gba_check_impi(s, strlen(s));
+        r = kms_ident_check_impi(s, strlen(s));
         if (!kms_ok(r)) {
             return cli_fail(a, "--impu", r.err);
         }

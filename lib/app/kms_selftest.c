@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Power-on self-tests, run by the daemons before they serve (design.md section 6).
+ * Power-on self-tests, run by the daemons before they serve (design.md section 6). They test
+ * crypto/ and mikey/, so they sit in app/, above both.
  * The expected values are published ones: TS 35.208 4.3 test set 1 and RFC 4231 test case 1.
  */
 #include "imskms/imskms.h"
@@ -11,11 +12,6 @@
 #include "crypto/kms_ossl.h"
 #include "mikey/kms_mikey_prf.h"
 #include "util/kms_mem.h"
-
-const char *kms_version(void)
-{
-    return IMSKMS_VERSION;
-}
 
 static kms_result selftest_milenage(void)
 {
