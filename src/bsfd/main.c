@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "gba/kms_bsf.h"
 #include "gba/kms_bsf_ub.h"
+#include "gba/kms_bsf_zn.h"
 #include "gba/kms_subscriber.h"
 #include "gba/kms_zn_json.h"
 #include "http/kms_httpd.h"
@@ -131,91 +132,31 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
 
 /* ---- Zn ---- */
 
-static void zn_error(struct kms_http_resp *resp, int status, const char *code, const char *detail)
-{
-    resp->status = status;
-    resp->content_type = KMS_ZN_CONTENT_TYPE;
-    kms_buf_reset(&resp->body);
-    if (!kms_ok(kms_zn_error_encode(code, detail, &resp->body))) {
-        resp->status = 500;
-    }
-}
-
-static bool cert_names(const struct kms_http_req *req, const char *fqdn)
-{
-    for (size_t i = 0; i < req->n_client_dns; i++) {
-        if (strcmp(req->client_dns[i], fqdn) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
+/* The HTTP adapter of lib/gba/kms_bsf_zn, which decides the reply; here one log line from it. */
 static void zn_handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
 {
     struct bsfd *d = ctx;
-    if (strcmp(req->path, "/zn/v1/bootstrap-info") != 0) {
-        zn_error(resp, 404, "not_found", "no such resource");
-        return;
+    struct kms_bsf_zn_cert cert = {req->client_verified, req->client_dns, req->n_client_dns};
+    struct kms_bsf_zn_reply r;
+    kms_bsf_zn_reply_init(&r);
+    if (!kms_ok(kms_bsf_zn_handle(d->bsf, req->method, req->path, &cert, req->body, req->body_len,
+                                  (uint64_t)time(NULL), &r)) ||
+        !kms_ok(kms_bsf_zn_http(&r, resp))) {
+        r.why = KMS_ERR_INTERNAL;
+        (void)snprintf(r.detail, sizeof(r.detail), "%s", "reply not assembled");
+        kms_http_resp_text(resp, KMS_IFACE_ZN, KMS_ERR_INTERNAL, NULL);
     }
-    if (strcmp(req->method, "POST") != 0) {
-        zn_error(resp, 405, "method_not_allowed", "use POST");
-        return;
-    }
-    /* The certificate first: no NAF learns anything about a B-TID it may not ask for. */
-    if (!req->client_verified) {
-        kms_log(KMS_LOG_WARN, "zn from %s: no verified client certificate", req->peer_addr);
-        zn_error(resp, 403, "forbidden", "a client certificate is required");
-        return;
-    }
-    struct kms_zn_req q;
-    kms_result r = kms_zn_req_decode(req->body, req->body_len, &q);
-    if (!kms_ok(r)) {
-        zn_error(resp, 400, "bad_request", kms_strerror(r.err));
-        return;
-    }
-    if (!cert_names(req, q.naf_fqdn)) {
-        kms_log(KMS_LOG_WARN, "zn from %s: certificate does not name %s", req->peer_addr,
-                q.naf_fqdn);
-        zn_error(resp, 403, "forbidden", "the client certificate does not name naf_fqdn");
-        return;
-    }
-    struct kms_bsf_zn z;
-    r = kms_bsf_zn(d->bsf, q.btid, q.naf_fqdn, q.ua_id, (uint64_t)time(NULL), &z);
-    if (r.err == KMS_ERR_NOT_FOUND) {
-        kms_log(KMS_LOG_INFO, "zn naf=%s: unknown or expired btid", q.naf_fqdn);
-        zn_error(resp, 404, "not_found", "unknown or expired B-TID");
-        return;
-    }
-    if (!kms_ok(r)) {
-        kms_log(KMS_LOG_ERROR, "zn naf=%s: %s", q.naf_fqdn, kms_err_name(r.err));
-        zn_error(
-            resp, r.err == KMS_ERR_NOT_ASCII || kms_err_group(r.err) == KMS_ERR_G_USAGE ? 400 : 500,
-            r.err == KMS_ERR_NOT_ASCII || kms_err_group(r.err) == KMS_ERR_G_USAGE ? "bad_request"
-                                                                                  : "internal",
-            kms_strerror(r.err));
-        return;
-    }
-    struct kms_zn_resp out;
-    memset(&out, 0, sizeof(out));
-    memcpy(out.impi, z.impi, sizeof(out.impi));
-    for (size_t i = 0; i < z.n_impu && i < KMS_ZN_MAX_IMPU; i++) {
-        memcpy(out.impu[i], z.impu[i], sizeof(out.impu[i]));
-    }
-    out.n_impu = z.n_impu;
-    memcpy(out.ks_naf, z.ks_naf, sizeof(out.ks_naf));
-    out.bootstrap_time = z.bootstrap_time;
-    out.key_expiry = z.key_expiry;
-    kms_wipe(&z, sizeof(z));
-    resp->body.secret = true; /* Ks_NAF */
-    resp->status = 200;
-    resp->content_type = KMS_ZN_CONTENT_TYPE;
-    if (!kms_ok(kms_zn_resp_encode(&out, &resp->body))) {
-        zn_error(resp, 500, "internal", "encoding failed");
+    if (r.why == KMS_OK) {
+        kms_log(KMS_LOG_INFO, "zn naf=%s impi=%s: ks_naf delivered", r.naf_fqdn, r.impi);
+    } else if (r.why == KMS_ERR_AUTH) {
+        kms_log(KMS_LOG_WARN, "zn from %s: %s", req->peer_addr, r.detail);
+    } else if (r.naf_fqdn[0] == '\0' && r.why != KMS_ERR_INTERNAL) {
+        kms_log(KMS_LOG_DEBUG, "zn from %s: %d %s", req->peer_addr, resp->status, r.detail);
     } else {
-        kms_log(KMS_LOG_INFO, "zn naf=%s impi=%s: ks_naf delivered", q.naf_fqdn, out.impi);
+        kms_log(r.why == KMS_ERR_NOT_FOUND ? KMS_LOG_INFO : KMS_LOG_ERROR, "zn naf=%s: %s",
+                r.naf_fqdn, r.detail);
     }
-    kms_zn_resp_wipe(&out);
+    kms_bsf_zn_reply_cleanup(&r);
 }
 
 /* ---- options -> configuration ---- */
