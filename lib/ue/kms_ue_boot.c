@@ -281,9 +281,7 @@ kms_result kms_ue_state_decode(const uint8_t *p, size_t n, struct kms_ue_state *
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "ks", val, sizeof(val)));
     KMS_TRY_OUT(rc, kms_hex_decode_exact(val, st->ks, sizeof(st->ks)));
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "lifetime", val, sizeof(val)));
-    char *end = NULL;
-    st->lifetime = strtoull(val, &end, 10);
-    KMS_ENSURE_OUT(rc, end != val && *end == '\0', KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, kms_dec_decode_u64(val, UINT64_MAX, &st->lifetime));
     KMS_TRY_OUT(rc, kms_cur_expect_end(&c));
     rc = KMS_RESULT_OK;
 out:

@@ -238,11 +238,11 @@ kms_result kms_ue_kue_state_decode(const uint8_t *p, size_t n, struct kms_ue_kue
     KMS_TRY_OUT(rc, kms_hex_decode_exact(val, st->kue, sizeof(st->kue)));
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "token", val, cap));
     KMS_TRY_OUT(rc, kms_hex_decode(val, strlen(val), st->token, sizeof(st->token), &st->token_len));
+    uint64_t valid_from = 0;
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "valid_from", val, cap));
+    KMS_TRY_OUT(rc, kms_dec_decode_u64(val, UINT64_MAX, &valid_from));
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "valid_to", val, cap));
-    char *end = NULL;
-    st->valid_to = strtoull(val, &end, 10);
-    KMS_ENSURE_OUT(rc, end != val && *end == '\0', KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, kms_dec_decode_u64(val, UINT64_MAX, &st->valid_to));
     KMS_TRY_OUT(rc, kms_cur_expect_end(&c));
     rc = KMS_RESULT_OK;
 out:

@@ -77,9 +77,10 @@ struct kms_ue_kue_state {
 /* Parses the image of a `kue` file (borrowed), exactly the lines kms_ue_kue writes:
  *   version=1 mode=<2|3> kms=<FQDN> identity=<IDRi> kue=<64 hex> token=<hex>
  *   valid_from=<UNIX seconds> valid_to=<UNIX seconds>
- * each "name=value\n", in this order, nothing after. KMS_ERR_UNSUPPORTED for another version;
- * KMS_ERR_MALFORMED, KMS_ERR_TRUNCATED, KMS_ERR_TOO_LONG, KMS_ERR_TRAILING, KMS_ERR_BAD_HEX or
- * KMS_ERR_BAD_LENGTH for anything else. st is wiped on failure. */
+ * each "name=value\n", in this order, nothing after; decimals in their one spelling
+ * (kms_dec_decode_u64), values of printable ASCII (kms_cur_get_kv_line). KMS_ERR_UNSUPPORTED for
+ * another version; KMS_ERR_MALFORMED, KMS_ERR_TRUNCATED, KMS_ERR_TOO_LONG, KMS_ERR_TRAILING,
+ * KMS_ERR_BAD_HEX or KMS_ERR_BAD_LENGTH for anything else. st is wiped on failure. */
 KMS_MUST_CHECK kms_result kms_ue_kue_state_decode(const uint8_t *p, size_t n,
                                                   struct kms_ue_kue_state *st);
 
