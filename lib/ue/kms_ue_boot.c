@@ -252,19 +252,15 @@ out:
 
 /* ---- the state file ---- */
 
-kms_result kms_ue_state_load(const char *state_dir, struct kms_ue_state *st)
+kms_result kms_ue_state_decode(const uint8_t *p, size_t n, struct kms_ue_state *st)
 {
-    KMS_ENSURE(state_dir != NULL && st != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(st != NULL, KMS_ERR_ARG);
     memset(st, 0, sizeof(*st));
+    KMS_ENSURE(p != NULL || n == 0, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    char path[4096], val[KMS_BTID_MAX + 1];
-    uint8_t *img = NULL;
-    size_t n = 0;
-    int k = snprintf(path, sizeof(path), "%s/bootstrap", state_dir);
-    KMS_ENSURE(k > 0 && (size_t)k < sizeof(path), KMS_ERR_TOO_LONG);
-    KMS_TRY_OUT(rc, kms_file_read(path, STATE_MAX, true, &img, &n));
+    char val[KMS_BTID_MAX + 1];
     struct kms_cur c;
-    kms_cur_init(&c, img, n);
+    kms_cur_init(&c, p, n);
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "version", val, sizeof(val)));
     KMS_ENSURE_OUT(rc, strcmp(val, "1") == 0, KMS_ERR_UNSUPPORTED);
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "impi", st->impi, sizeof(st->impi)));
@@ -274,13 +270,31 @@ kms_result kms_ue_state_load(const char *state_dir, struct kms_ue_state *st)
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "ks", val, sizeof(val)));
     KMS_TRY_OUT(rc, kms_hex_decode_exact(val, st->ks, sizeof(st->ks)));
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "lifetime", val, sizeof(val)));
-    char *end = NULL;
-    st->lifetime = strtoull(val, &end, 10);
-    KMS_ENSURE_OUT(rc, end != val && *end == '\0', KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, kms_dec_decode_u64(val, UINT64_MAX, &st->lifetime));
     KMS_TRY_OUT(rc, kms_cur_expect_end(&c));
     rc = KMS_RESULT_OK;
 out:
     kms_wipe(val, sizeof(val));
+    if (!kms_ok(rc)) {
+        kms_wipe(st, sizeof(*st));
+    }
+    return rc;
+}
+
+kms_result kms_ue_state_load(const char *state_dir, struct kms_ue_state *st)
+{
+    KMS_ENSURE(state_dir != NULL && st != NULL, KMS_ERR_ARG);
+    memset(st, 0, sizeof(*st));
+    kms_result rc = KMS_RC_INIT;
+    char path[4096];
+    uint8_t *img = NULL;
+    size_t n = 0;
+    int k = snprintf(path, sizeof(path), "%s/bootstrap", state_dir);
+    KMS_ENSURE(k > 0 && (size_t)k < sizeof(path), KMS_ERR_TOO_LONG);
+    KMS_TRY_OUT(rc, kms_file_read(path, STATE_MAX, true, &img, &n));
+    KMS_TRY_OUT(rc, kms_ue_state_decode(img, n, st));
+    rc = KMS_RESULT_OK;
+out:
     kms_file_free(img, n);
     if (!kms_ok(rc)) {
         kms_wipe(st, sizeof(*st));

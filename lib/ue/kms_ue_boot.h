@@ -10,6 +10,7 @@
 #define KMS_UE_BOOT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "crypto/kms_kdf.h"
@@ -45,6 +46,16 @@ struct kms_ue_state {
     uint8_t ks[32];
     uint64_t lifetime;
 };
+/* Reads `bootstrap` in state_dir (at most 4096 octets): kms_file_read's errors, then as
+ * kms_ue_state_decode. st is wiped on failure. */
 KMS_MUST_CHECK kms_result kms_ue_state_load(const char *state_dir, struct kms_ue_state *st);
+/* Parses the image of a `bootstrap` file (borrowed), exactly the lines the bootstrap writes:
+ *   version=1 impi=<IMPI> btid=<B-TID> rand=<32 hex> ks=<64 hex> lifetime=<UNIX seconds>
+ * each "name=value\n", in this order, nothing after; decimals in their one spelling
+ * (kms_dec_decode_u64), values of printable ASCII (kms_cur_get_kv_line). KMS_ERR_UNSUPPORTED for
+ * another version; KMS_ERR_MALFORMED, KMS_ERR_TRUNCATED, KMS_ERR_TOO_LONG, KMS_ERR_TRAILING,
+ * KMS_ERR_BAD_HEX or KMS_ERR_BAD_LENGTH for anything else (kms_cur_get_kv_line,
+ * kms_hex_decode_exact). st is wiped on failure. */
+KMS_MUST_CHECK kms_result kms_ue_state_decode(const uint8_t *p, size_t n, struct kms_ue_state *st);
 
 #endif

@@ -198,30 +198,17 @@ out:
 
 /* ---- the Kue state ---- */
 
-struct kue_state {
-    uint8_t mode;
-    char kms[256];
-    char identity[256];
-    uint8_t kue[KMS_KUE_LEN];
-    uint8_t token[KMS_TICKET_MAX];
-    size_t token_len;
-    uint64_t valid_to;
-};
-
-static kms_result kue_state_load(const char *dir, struct kue_state *st)
+kms_result kms_ue_kue_state_decode(const uint8_t *p, size_t n, struct kms_ue_kue_state *st)
 {
+    KMS_ENSURE(st != NULL, KMS_ERR_ARG);
     memset(st, 0, sizeof(*st));
+    KMS_ENSURE(p != NULL || n == 0, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    char path[4096];
-    char *val = malloc(2 * KMS_TICKET_MAX + 2);
-    uint8_t *img = NULL;
-    size_t n = 0;
-    int k = snprintf(path, sizeof(path), "%s/kue", dir);
-    KMS_ENSURE_OUT(rc, val != NULL && k > 0 && (size_t)k < sizeof(path), KMS_ERR_NOMEM);
     const size_t cap = 2 * KMS_TICKET_MAX + 2;
-    KMS_TRY_OUT(rc, kms_file_read(path, 4 * KMS_TICKET_MAX, true, &img, &n));
+    char *val = malloc(cap);
+    KMS_ENSURE_OUT(rc, val != NULL, KMS_ERR_NOMEM);
     struct kms_cur c;
-    kms_cur_init(&c, img, n);
+    kms_cur_init(&c, p, n);
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "version", val, cap));
     KMS_ENSURE_OUT(rc, strcmp(val, "1") == 0, KMS_ERR_UNSUPPORTED);
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "mode", val, cap));
@@ -233,18 +220,37 @@ static kms_result kue_state_load(const char *dir, struct kue_state *st)
     KMS_TRY_OUT(rc, kms_hex_decode_exact(val, st->kue, sizeof(st->kue)));
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "token", val, cap));
     KMS_TRY_OUT(rc, kms_hex_decode(val, strlen(val), st->token, sizeof(st->token), &st->token_len));
+    uint64_t valid_from = 0;
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "valid_from", val, cap));
+    KMS_TRY_OUT(rc, kms_dec_decode_u64(val, UINT64_MAX, &valid_from));
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "valid_to", val, cap));
-    char *end = NULL;
-    st->valid_to = strtoull(val, &end, 10);
-    KMS_ENSURE_OUT(rc, end != val && *end == '\0', KMS_ERR_MALFORMED);
+    KMS_TRY_OUT(rc, kms_dec_decode_u64(val, UINT64_MAX, &st->valid_to));
     KMS_TRY_OUT(rc, kms_cur_expect_end(&c));
     rc = KMS_RESULT_OK;
 out:
     if (val != NULL) {
-        kms_wipe(val, 2 * KMS_TICKET_MAX + 2);
+        kms_wipe(val, cap);
         free(val);
     }
+    if (!kms_ok(rc)) {
+        kms_wipe(st, sizeof(*st));
+    }
+    return rc;
+}
+
+static kms_result kue_state_load(const char *dir, struct kms_ue_kue_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    kms_result rc = KMS_RC_INIT;
+    char path[4096];
+    uint8_t *img = NULL;
+    size_t n = 0;
+    int k = snprintf(path, sizeof(path), "%s/kue", dir);
+    KMS_ENSURE(k > 0 && (size_t)k < sizeof(path), KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_file_read(path, 4 * KMS_TICKET_MAX, true, &img, &n));
+    KMS_TRY_OUT(rc, kms_ue_kue_state_decode(img, n, st));
+    rc = KMS_RESULT_OK;
+out:
     kms_file_free(img, n);
     if (!kms_ok(rc)) {
         kms_wipe(st, sizeof(*st));
@@ -256,7 +262,7 @@ out:
  * state directory (modes 2 and 3), or, in mode 1, a fresh bootstrap: Kue1 from its Ks_NAF and
  * rand, IDRpsk = its B-TID. */
 static kms_result request_keys(const struct kms_ue_kms_cfg *cfg, const uint8_t rand[16],
-                               struct kue_state *st)
+                               struct kms_ue_kue_state *st)
 {
     if (cfg->mode != 1) {
         KMS_TRY(kue_state_load(cfg->state_dir, st));
@@ -321,7 +327,7 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     KMS_ENSURE(cfg != NULL && peer != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
     struct trace t = {cfg->trace_dir, 0};
-    struct kue_state *st = calloc(1, sizeof(*st));
+    struct kms_ue_kue_state *st = calloc(1, sizeof(*st));
     struct kms_preq *q = calloc(1, sizeof(*q));
     struct kms_tgrant *g = calloc(1, sizeof(*g));
     struct kms_buf req, xfer;
@@ -372,7 +378,7 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     KMS_ENSURE(cfg != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
     struct trace t = {cfg->trace_dir, 0};
-    struct kue_state *st = calloc(1, sizeof(*st));
+    struct kms_ue_kue_state *st = calloc(1, sizeof(*st));
     struct kms_transfer *x = calloc(1, sizeof(*x));
     struct kms_preq *q = calloc(1, sizeof(*q));
     struct kms_tgrant *g = calloc(1, sizeof(*g));

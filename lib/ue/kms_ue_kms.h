@@ -10,10 +10,13 @@
 #ifndef KMS_UE_KMS_H
 #define KMS_UE_KMS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err/kms_err.h"
 #include "http/kms_httpc.h"
+#include "kms/kms_kue_msg.h"
+#include "ticket/kms_ticket.h"
 
 struct kms_ue_kms_cfg {
     const char *kms_url;   /* "http://kms.example.org:8090/mikey" (/mikey appended if absent) */
@@ -59,5 +62,26 @@ KMS_MUST_CHECK kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const
 KMS_MUST_CHECK kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg,
                                          const char *transfer_path,
                                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN]);
+
+/* The Kue kept in the state directory (file `kue`; Kue is secret: wipe). */
+struct kms_ue_kue_state {
+    uint8_t mode; /* 2 or 3 */
+    char kms[256];
+    char identity[256];
+    uint8_t kue[KMS_KUE_LEN];
+    uint8_t token[KMS_TICKET_MAX]; /* the sealed Kue (mode 3) or the Kue reference (mode 2) */
+    size_t token_len;
+    uint64_t valid_to; /* UNIX seconds */
+};
+
+/* Parses the image of a `kue` file (borrowed), exactly the lines kms_ue_kue writes:
+ *   version=1 mode=<2|3> kms=<FQDN> identity=<IDRi> kue=<64 hex> token=<hex>
+ *   valid_from=<UNIX seconds> valid_to=<UNIX seconds>
+ * each "name=value\n", in this order, nothing after; decimals in their one spelling
+ * (kms_dec_decode_u64), values of printable ASCII (kms_cur_get_kv_line). KMS_ERR_UNSUPPORTED for
+ * another version; KMS_ERR_MALFORMED, KMS_ERR_TRUNCATED, KMS_ERR_TOO_LONG, KMS_ERR_TRAILING,
+ * KMS_ERR_BAD_HEX or KMS_ERR_BAD_LENGTH for anything else. st is wiped on failure. */
+KMS_MUST_CHECK kms_result kms_ue_kue_state_decode(const uint8_t *p, size_t n,
+                                                  struct kms_ue_kue_state *st);
 
 #endif

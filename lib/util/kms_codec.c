@@ -198,3 +198,20 @@ kms_result kms_base64_encode(const uint8_t *in, size_t n, char *out, size_t out_
     out[o] = '\0';
     return KMS_RESULT_OK;
 }
+
+kms_result kms_dec_decode_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    KMS_ENSURE(s != NULL && out != NULL, KMS_ERR_ARG);
+    *out = 0;
+    size_t n = strnlen(s, 21);
+    KMS_ENSURE(n >= 1 && n <= 20 && (s[0] != '0' || n == 1), KMS_ERR_MALFORMED);
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        KMS_ENSURE(s[i] >= '0' && s[i] <= '9', KMS_ERR_MALFORMED);
+        uint64_t d = (uint64_t)(s[i] - '0');
+        KMS_ENSURE(d <= max && x <= (max - d) / 10, KMS_ERR_MALFORMED);
+        x = x * 10 + d;
+    }
+    *out = x;
+    return KMS_RESULT_OK;
+}

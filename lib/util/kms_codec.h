@@ -36,4 +36,9 @@ KMS_MUST_CHECK kms_result kms_base64_decode(const char *s, size_t slen, uint8_t 
                                             size_t *out_len);
 KMS_MUST_CHECK kms_result kms_base64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap);
 
+/* Decodes the NUL-terminated s as an unsigned decimal in its one spelling: 1..20 digits, no
+ * sign, no space, no leading zero (but "0"), at most max. KMS_ERR_MALFORMED otherwise (*out is
+ * then 0). The checked replacement for strtoull, which takes "-1", " 7", "+7" and saturates. */
+KMS_MUST_CHECK kms_result kms_dec_decode_u64(const char *s, uint64_t max, uint64_t *out);
+
 #endif

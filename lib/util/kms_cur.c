@@ -22,6 +22,11 @@ kms_result kms_cur_get_kv_line(struct kms_cur *c, const char *name, char *val, s
     }
     KMS_ENSURE(end < left, KMS_ERR_TRUNCATED);
     size_t vlen = end - nl - 1;
+    /* A NUL would cut the C string short of the value (and a control byte has no business in
+     * these files): refused, so that what is read is the whole line. */
+    for (size_t i = nl + 1; i < end; i++) {
+        KMS_ENSURE(p[i] >= 0x20 && p[i] < 0x7f, KMS_ERR_MALFORMED);
+    }
     KMS_ENSURE(vlen < cap, KMS_ERR_TOO_LONG);
     memcpy(val, p + nl + 1, vlen);
     val[vlen] = '\0';

@@ -214,8 +214,9 @@ KMS_MUST_CHECK static inline kms_result kms_cur_get_tlv8_16(struct kms_cur *c, u
 KMS_MUST_CHECK kms_result kms_cur_expect_end(const struct kms_cur *c);
 
 /* One text line `name=value\n` whose name is exactly `name`: the value (without the newline)
- * into val, NUL-terminated, and the cursor past the line. KMS_ERR_MALFORMED for another name,
- * KMS_ERR_TRUNCATED without a newline, KMS_ERR_TOO_LONG when the value does not fit cap - 1.
+ * into val, NUL-terminated, and the cursor past the line. KMS_ERR_MALFORMED for another name
+ * or a value octet outside 0x20-0x7e (a NUL would cut the value short), KMS_ERR_TRUNCATED
+ * without a newline, KMS_ERR_TOO_LONG when the value does not fit cap - 1.
  * On failure the cursor is unmoved. (The state files of lib/ue.) */
 KMS_MUST_CHECK kms_result kms_cur_get_kv_line(struct kms_cur *c, const char *name, char *val,
                                               size_t cap);

@@ -145,7 +145,8 @@ def ks_naf(ck: bytes, ik: bytes, rand: bytes, impi: str, naf_fqdn: str) -> bytes
 
 def kdf_selftest() -> None:
     """RFC 4231 test case 1 for HMAC-SHA-256, and the worked Ks_NAF example of
-    protocol-facts.md 1.6 (self-computed there from B.2/B.3, not an official vector)."""
+    protocol-facts.md 1.6 (self-computed there from B.2/B.3, not an official vector; the values
+    and their source are copied in tests/vectors/protocol_facts.txt [ks_naf set1])."""
     tc1 = hmac.new(b"\x0b" * 20, b"Hi There", hashlib.sha256).hexdigest()
     if tc1 != "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7":
         raise Fail("HMAC-SHA-256 self-test (RFC 4231 TC1)")

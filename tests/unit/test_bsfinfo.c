@@ -7,7 +7,8 @@
 
 #include "gba/kms_bsfinfo.h"
 
-/* protocol-facts.md 1.6 (B-TID of Milenage test set 1's RAND) and 2.3 (a Go BSF's document). */
+/* protocol-facts.md 1.6 (B-TID of Milenage test set 1's RAND) and 2.3 (a Go BSF's document):
+ * values and sources in tests/vectors/protocol_facts.txt [btid set1] and [bsfinfo go bsf]. */
 #define BTID "I1U8vpY3qJ0hiuZNrke/NQ==@bsf.mnc001.mcc001.pub.3gppnetwork.org"
 #define LIFE 1711751774 /* 2024-03-29T22:36:14Z */
 #define GO_BSF                                                                                     \

@@ -176,6 +176,45 @@ static void malformed_wins_over_capacity(void **state)
     expect_err(kms_base64_decode("QUJDQUJD", 8, out, 2, &n), KMS_ERR_TOO_LONG);
 }
 
+/* The checked decimal that replaced strtoull in the UE state readers: "-1" used to read as
+ * 2^64 - 1 (a bootstrap that never expires), " 7" and "+7" as 7, "007" as 7, and overflow as
+ * ULLONG_MAX. */
+static void dec_u64_one_spelling(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        uint64_t max, want;
+        bool ok;
+    } cases[] = {
+        {"0", UINT64_MAX, 0, true},
+        {"7", UINT64_MAX, 7, true},
+        {"1700003600", UINT64_MAX, 1700003600, true},
+        {"18446744073709551615", UINT64_MAX, UINT64_MAX, true},
+        {"18446744073709551616", UINT64_MAX, 0, false},
+        {"99999999999999999999", UINT64_MAX, 0, false},
+        {"100000000000000000000", UINT64_MAX, 0, false},
+        {"-1", UINT64_MAX, 0, false},
+        {"+7", UINT64_MAX, 0, false},
+        {" 7", UINT64_MAX, 0, false},
+        {"7 ", UINT64_MAX, 0, false},
+        {"007", UINT64_MAX, 0, false},
+        {"00", UINT64_MAX, 0, false},
+        {"", UINT64_MAX, 0, false},
+        {"0x10", UINT64_MAX, 0, false},
+        {"10", 10, 10, true},
+        {"11", 10, 0, false},
+        {"9", 8, 0, false},
+        {"8", 8, 8, true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t v = 12345;
+        kms_result r = kms_dec_decode_u64(cases[i].s, cases[i].max, &v);
+        assert_int_equal(r.err, cases[i].ok ? KMS_OK : KMS_ERR_MALFORMED);
+        assert_true(v == cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +222,7 @@ int main(void)
         cmocka_unit_test(base64_truncations),      cmocka_unit_test(base64_output_caps),
         cmocka_unit_test(hex_round_trip_and_case), cmocka_unit_test(hex_rejects_bad_input),
         cmocka_unit_test(hex_exact_lengths),       cmocka_unit_test(malformed_wins_over_capacity),
+        cmocka_unit_test(dec_u64_one_spelling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,6 +202,26 @@ static void kv_lines(void **state)
     assert_int_equal(kms_cur_remaining(&c), 7);
 }
 
+/* A NUL or control octet in a value is refused: "impi=alice\0x" used to read as "alice". */
+static void kv_line_refuses_nul_and_controls(void **state)
+{
+    (void)state;
+    static const char nul[] = "impi=alice\0x\n", tab[] = "impi=a\tb\n", del[] = "impi=a\x7f\n";
+    static const char sp[] = "impi=a b\n";
+    struct kms_cur c;
+    char v[16];
+    kms_cur_init(&c, (const uint8_t *)nul, sizeof(nul) - 1);
+    assert_int_equal(kms_cur_get_kv_line(&c, "impi", v, sizeof(v)).err, KMS_ERR_MALFORMED);
+    assert_int_equal(kms_cur_offset(&c), 0);
+    kms_cur_init(&c, (const uint8_t *)tab, sizeof(tab) - 1);
+    assert_int_equal(kms_cur_get_kv_line(&c, "impi", v, sizeof(v)).err, KMS_ERR_MALFORMED);
+    kms_cur_init(&c, (const uint8_t *)del, sizeof(del) - 1);
+    assert_int_equal(kms_cur_get_kv_line(&c, "impi", v, sizeof(v)).err, KMS_ERR_MALFORMED);
+    kms_cur_init(&c, (const uint8_t *)sp, sizeof(sp) - 1);
+    assert_int_equal(kms_cur_get_kv_line(&c, "impi", v, sizeof(v)).err, KMS_OK);
+    assert_string_equal(v, "a b");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +233,7 @@ int main(void)
         cmocka_unit_test(lv16_zero_max_and_max_plus_one),
         cmocka_unit_test(empty_and_null_inputs),
         cmocka_unit_test(kv_lines),
+        cmocka_unit_test(kv_line_refuses_nul_and_controls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,20 +168,25 @@ static void ks_naf_refuses_bad_identities(void **state)
     kms_buf_cleanup(&s);
 }
 
-/* B-TID = base64(RAND)@BSF-FQDN; the expected value is protocol-facts.md 1.6's. */
+/* B-TID = base64(RAND)@BSF-FQDN; the expected value is protocol-facts.md 1.6's, copied with its
+ * source into tests/vectors/protocol_facts.txt [btid set1]. */
 static void btid_format(void **state)
 {
     (void)state;
     uint8_t rand[16];
     char out[KMS_BTID_MAX];
-    const char *fqdn = "bsf.mnc001.mcc001.pub.3gppnetwork.org";
-    th_hex("23553cbe9637a89d218ae64dae47bf35", rand, 16);
+    struct tv_file f;
+    tv_load("protocol_facts.txt", &f);
+    const struct tv_block *b = tv_find(&f, "btid set1");
+    const char *fqdn = tv_get(b, "bsf_fqdn");
+    tv_hex(b, "rand", rand, 16);
     expect_ok(kms_gba_btid(rand, fqdn, strlen(fqdn), out, sizeof(out)));
-    assert_string_equal(out, "I1U8vpY3qJ0hiuZNrke/NQ==@bsf.mnc001.mcc001.pub.3gppnetwork.org");
+    assert_string_equal(out, tv_get(b, "btid"));
     expect_err(kms_gba_btid(rand, fqdn, strlen(fqdn), out, 24 + 1 + strlen(fqdn)),
                KMS_ERR_TOO_LONG);
     expect_ok(kms_gba_btid(rand, fqdn, strlen(fqdn), out, 24 + 1 + strlen(fqdn) + 1));
     expect_err(kms_gba_btid(rand, "bad fqdn", 8, out, sizeof(out)), KMS_ERR_ARG);
+    tv_free(&f);
 }
 
 /* The daemons' power-on self-tests pass on this build. */

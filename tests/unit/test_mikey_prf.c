@@ -158,7 +158,8 @@ static void prf_refuses_bad_arguments(void **state)
     expect_err(kms_mikey_derive(KMS_MIKEY_PRF_MIKEY1, key, 32, NULL, out, 16), KMS_ERR_ARG);
 }
 
-/* RFC 3830 4.1.4 keys of a PSK message: the example of protocol-facts.md 4.5. */
+/* RFC 3830 4.1.4 keys of a PSK message: the example of protocol-facts.md 4.5 (its values and
+ * source copied into tests/vectors/protocol_facts.txt [mikey1 psk message keys]). */
 static void psk_message_keys(void **state)
 {
     (void)state;
@@ -226,7 +227,8 @@ static void tgk_keys_mikey1(void **state)
     tv_free(&f);
 }
 
-/* RFC 6043 5.1 message keys; the first block holds the auth_key of protocol-facts.md 5.6. */
+/* RFC 6043 5.1 message keys; the first block holds the auth_key of protocol-facts.md 5.6
+ * (copied with its source into tests/vectors/protocol_facts.txt [rfc6043 initial auth_key]). */
 static void ticket_message_keys(void **state)
 {
     (void)state;
@@ -402,11 +404,22 @@ static void aes_cm_iv_layout(void **state)
     kms_mikey_aes_cm_iv(salt, 0, 0, iv);
     th_hex("ffffffffffffffffffffffffffff0000", want, 16);
     expect_bytes_eq(iv, want, 16);
-    /* protocol-facts.md 4.7: the 4.5 example keys with T = e9b1c0de00000000 */
-    th_hex("de91c1ee0b8e32e96b1309ca0e28", salt, 14);
-    kms_mikey_aes_cm_iv(salt, 0x01020304, UINT64_C(0xe9b1c0de00000000), iv);
-    th_hex("de91c0ec088adb58abcd09ca0e280000", want, 16);
+    /* protocol-facts.md 4.7: the 4.5 example keys with T = e9b1c0de00000000, copied with its
+     * source into tests/vectors/protocol_facts.txt */
+    struct tv_file f;
+    tv_load("protocol_facts.txt", &f);
+    const struct tv_block *b = tv_find(&f, "aes-cm iv 4.5 keys");
+    uint8_t t[8];
+    tv_hex(b, "salt", salt, 14);
+    tv_hex(b, "t", t, 8);
+    uint64_t tv = 0;
+    for (size_t i = 0; i < 8; i++) {
+        tv = tv << 8 | t[i];
+    }
+    kms_mikey_aes_cm_iv(salt, u32_of(b, "csb_id"), tv, iv);
+    tv_hex(b, "iv", want, 16);
     expect_bytes_eq(iv, want, 16);
+    tv_free(&f);
     /* T padding: COUNTER keeps its value, NTP-UTC-32 is the seconds with a zero fraction */
     assert_true(kms_mikey_t_from_counter(0x01020304) == UINT64_C(0x0000000001020304));
     assert_true(kms_mikey_t_from_ntp_utc32(0xe9b1c0de) == UINT64_C(0xe9b1c0de00000000));

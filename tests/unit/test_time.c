@@ -12,7 +12,7 @@ static const struct {
 } known[] = {
     {0, "1970-01-01T00:00:00Z"},
     {951782400, "2000-02-29T00:00:00Z"},
-    {1711751774, "2024-03-29T22:36:14Z"}, /* the Go BSF example of protocol-facts.md 2.3 */
+    {1711751774, "2024-03-29T22:36:14Z"}, /* protocol_facts.txt [bsfinfo go bsf] */
     {4107542400, "2100-03-01T00:00:00Z"}, /* 2100 is not a leap year (date -u -d) */
     {UINT64_C(253402300799), "9999-12-31T23:59:59Z"},
 };

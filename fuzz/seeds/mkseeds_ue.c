@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Writes the seeds of the fuzz surfaces whose valid inputs must be built by the library:
+ *   <dir>/transfer/  mode 0 || TRANSFER_INIT built with kms_transfer_build under the harness's
+ *                    MPK (fuzz_transfer.c), and mode 1 || parameters for the harness to build;
+ *   <dir>/usim/      mode 0 || a whole USIM file from kms_usim_encode (two shapes), and
+ *                    mode 1 || the same file without its checksum line (the harness appends it).
+ * Every seed is checked by running it through nothing but the encoders' own decoders: the
+ * harnesses' oracles run on them when the corpus is replayed.
+ *
+ * Not a test. Built as build/bin/fuzz_mkseeds_ue by every KMS_FUZZ=OFF build:
+ *     cmake --build build --target fuzz_mkseeds_ue && build/bin/fuzz_mkseeds_ue fuzz/corpus
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kms/kms_ticket_msg.h"
+#include "ue/kms_usim.h"
+#include "util/kms_buf.h"
+
+/* The MPK of fuzz_transfer.c. */
+static const uint8_t MPK[KMS_TMSG_MPK_LEN] = {
+    0x6d, 0x70, 0x6b, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+    0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18};
+
+static const char *out_dir;
+
+static void ok_or_die(kms_result r, const char *what)
+{
+    if (!kms_ok(r)) {
+        fprintf(stderr, "fuzz_mkseeds_ue: %s: %s\n", what, kms_err_name(r.err));
+        exit(1);
+    }
+}
+
+static void write_seed(const char *surface, const char *name, uint8_t prefix, const uint8_t *p,
+                       size_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", out_dir, surface);
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "fuzz_mkseeds_ue: mkdir %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/%s/%s", out_dir, surface, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fputc(prefix, f) == EOF || (n > 0 && fwrite(p, 1, n, f) != n) ||
+        fclose(f) != 0) {
+        fprintf(stderr, "fuzz_mkseeds_ue: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+static void transfer(const char *name, const char *idri, const char *idrr, size_t ticket_len)
+{
+    uint8_t ticket[KMS_TICKET_MAX];
+    for (size_t i = 0; i < ticket_len; i++) {
+        ticket[i] = (uint8_t)(i * 7 + 1);
+    }
+    struct kms_buf b;
+    kms_buf_init(&b, 4 * KMS_TICKET_MAX, false);
+    ok_or_die(kms_transfer_build(idri, idrr, MPK, ticket, ticket_len, &b), name);
+    ok_or_die(kms_transfer_open(kms_buf_data(&b), kms_buf_len(&b), MPK), name);
+    write_seed("transfer", name, 0, kms_buf_data(&b), kms_buf_len(&b));
+    kms_buf_cleanup(&b);
+}
+
+static void usim(const char *name, unsigned ind_bits, size_t n_impu)
+{
+    struct kms_usim u;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.impi, sizeof(u.impi), "001010123456789@ims.mnc001.mcc001.3gppnetwork.org");
+    for (size_t i = 0; i < n_impu; i++) {
+        snprintf(u.impu[i], sizeof(u.impu[i]), "sip:user%zu@ims.example.org", i);
+    }
+    u.n_impu = n_impu;
+    for (size_t i = 0; i < 16; i++) {
+        u.k[i] = (uint8_t)(0x40 + i);
+        u.opc[i] = (uint8_t)(0x80 + i);
+    }
+    u.amf[0] = 0x80;
+    ok_or_die(kms_sqn_ms_init(&u.sqn, ind_bits, KMS_SQN_DELTA_DEF, 0), name);
+    if (ind_bits > 0) {
+        ok_or_die(kms_sqn_ms_accept(&u.sqn, 0x21ULL), name);
+    }
+    struct kms_buf b;
+    kms_buf_init(&b, KMS_USIM_FILE_MAX, true);
+    ok_or_die(kms_usim_encode(&u, &b), name);
+    struct kms_usim v;
+    ok_or_die(kms_usim_decode(kms_buf_data(&b), kms_buf_len(&b), &v), name);
+    kms_usim_wipe(&v);
+    char nm[128];
+    snprintf(nm, sizeof(nm), "%s-whole", name);
+    write_seed("usim", nm, 0, kms_buf_data(&b), kms_buf_len(&b));
+    /* The body: everything before the last line, "sha256=<64 hex>\n". */
+    snprintf(nm, sizeof(nm), "%s-body", name);
+    write_seed("usim", nm, 1, kms_buf_data(&b), kms_buf_len(&b) - (7 + 64 + 1));
+    kms_buf_cleanup(&b);
+    kms_usim_wipe(&u);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: fuzz_mkseeds_ue CORPUS_DIR\n");
+        return 2;
+    }
+    out_dir = argv[1];
+    transfer("tinit-short", "alice@example.org", "bob@example.org", 40);
+    transfer("tinit-tel", "tel:+15550100", "sip:bob@ims.example.org", 200);
+    transfer("tinit-long-ticket", "a", "b", KMS_TICKET_MAX);
+    /* Built by the harness: mode 1, lengths (n-1 of IDRi, IDRr, ticket), the octets, triples. */
+    static const uint8_t build_plain[] = {4,   2, 7, 'a', 'l', 'i', 'c', 'e', 'b', 'o',
+                                          'b', 1, 2, 3,   4,   5,   6,   7,   8};
+    write_seed("transfer", "build-plain", 1, build_plain, sizeof(build_plain));
+    static const uint8_t build_flip[] = {4,   2,    7,    'a',  'l',  'i',  'c', 'e', 'b',
+                                         'o', 'b',  1,    2,    3,    4,    5,   6,   7,
+                                         8,   0x00, 0x10, 0x01, 0x00, 0x20, 0x00};
+    write_seed("transfer", "build-flip-delete", 1, build_flip, sizeof(build_flip));
+    usim("usim-ind5-2impu", KMS_SQN_IND_BITS_DEF, 2);
+    usim("usim-ind0-1impu", 0, 1);
+    usim("usim-ind2-8impu", 2, 8);
+    return 0;
+}
