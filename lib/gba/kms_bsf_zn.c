@@ -23,13 +23,14 @@ static void note(struct kms_bsf_zn_reply *r, const char *what, const char *arg)
     (void)snprintf(r->detail, sizeof(r->detail), "%s%s", what, arg != NULL ? arg : "");
 }
 
-/* A refusal: the status, the "error" name and the "detail" text are the error table's for why
- * (never chosen here); what (and arg) say more, for the log only. */
-static void refuse(struct kms_bsf_zn_reply *r, enum kms_err why, const char *what, const char *arg)
+void kms_bsf_zn_refuse(struct kms_bsf_zn_reply *r, enum kms_err why, const char *what,
+                       const char *arg)
 {
     struct kms_wire w = kms_wire_of(KMS_IFACE_ZN, why);
+    /* Every authentication failure reads the same: which check failed is for the log only. */
+    const char *text = kms_strerror(kms_err_group(why) == KMS_ERR_G_AUTH ? KMS_ERR_AUTH : why);
     kms_buf_reset(&r->body);
-    if (!kms_ok(kms_zn_error_encode(w.zn_code, kms_strerror(why), &r->body))) {
+    if (!kms_ok(kms_zn_error_encode(w.zn_code, text, &r->body))) {
         /* The table's names and messages always encode; should one not, say "internal" with
          * an empty body rather than anything half written. */
         kms_buf_reset(&r->body);
@@ -38,7 +39,12 @@ static void refuse(struct kms_bsf_zn_reply *r, enum kms_err why, const char *wha
     }
     r->status = w.status;
     r->why = why;
-    note(r, what, arg);
+    note(r, what != NULL ? what : "", arg);
+}
+
+static void refuse(struct kms_bsf_zn_reply *r, enum kms_err why, const char *what, const char *arg)
+{
+    kms_bsf_zn_refuse(r, why, what, arg);
 }
 
 /* A refusal of the request's content (PROTO, USAGE) stays what it is; any other failure is

@@ -60,6 +60,13 @@ void kms_bsf_zn_reply_init(struct kms_bsf_zn_reply *r);
 /* Wipes and frees the body. */
 void kms_bsf_zn_reply_cleanup(struct kms_bsf_zn_reply *r);
 
+/* The Zn reply builder for a refusal: the status and the JSON "error" name are the error
+ * table's for why (kms_wire_of), the "detail" its message (one text for every authentication
+ * failure); what and arg (may be NULL) say more, for the log only. Every refusal of
+ * kms_bsf_zn_handle goes through it. */
+void kms_bsf_zn_refuse(struct kms_bsf_zn_reply *r, enum kms_err why, const char *what,
+                       const char *arg);
+
 /* Handles one request; body may be NULL when body_len is 0. Every verdict on the request is in
  * r (status, body, why, detail); an error is returned only for bad arguments (KMS_ERR_ARG),
  * r is then unchanged. A failure to encode the reply itself becomes a KMS_ERR_INTERNAL reply. */

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "testlib.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err/kms_err.h"
 #include "gba/kms_bsf_ub.h"
+#include "gba/kms_bsf_zn.h"
 #include "http/kms_httpd.h"
 #include "kms/kms_service.h"
 #include "mikey/kms_mikey.h"
@@ -159,6 +161,49 @@ static void every_code_through_the_ub_reply_builder(void **state)
     }
 }
 
+/* The Zn reply for a refusal of why, as HTTP: status, Content-Type and the JSON body. */
+static void zn_wire(enum kms_err why, struct kms_http_resp *resp)
+{
+    struct kms_bsf_zn_reply r;
+    kms_bsf_zn_reply_init(&r);
+    kms_bsf_zn_refuse(&r, why, "test", NULL);
+    memset(resp, 0, sizeof(*resp));
+    kms_buf_init(&resp->body, 4096, false);
+    expect_ok(kms_bsf_zn_http(&r, resp));
+    kms_bsf_zn_reply_cleanup(&r);
+}
+
+static void every_code_through_the_zn_reply_builder(void **state)
+{
+    (void)state;
+    struct kms_http_resp auth;
+    zn_wire(KMS_ERR_AUTH, &auth);
+    for (int i = 1; i < KMS_ERR_COUNT_; i++) {
+        enum kms_err e = (enum kms_err)i;
+        struct kms_wire w = kms_wire_of(KMS_IFACE_ZN, e);
+        struct kms_http_resp resp;
+        zn_wire(e, &resp);
+        assert_int_equal(resp.status, w.status);
+        assert_true(w.status == 400 || w.status == 403 || w.status == 404 || w.status == 405 ||
+                    w.status == 413 || w.status == 500);
+        assert_non_null(resp.content_type);
+        /* docs/api.md: always {"error": "<code>", "detail": "<text>"} with the table's code. */
+        char want[64];
+        snprintf(want, sizeof(want), "{\"error\":\"%s\"", w.zn_code);
+        assert_true(kms_buf_len(&resp.body) > strlen(want));
+        assert_memory_equal(kms_buf_data(&resp.body), want, strlen(want));
+        if (kms_err_group(e) == KMS_ERR_G_AUTH) {
+            assert_int_equal(resp.status, 403);
+            assert_int_equal(kms_buf_len(&resp.body), kms_buf_len(&auth.body));
+            assert_memory_equal(kms_buf_data(&resp.body), kms_buf_data(&auth.body),
+                                kms_buf_len(&auth.body));
+            assert_int_equal(resp.n_hdrs, auth.n_hdrs);
+        }
+        kms_buf_cleanup(&resp.body);
+    }
+    kms_buf_cleanup(&auth.body);
+}
+
 static void kms_err_records_where(void **state)
 {
     (void)state;
@@ -178,6 +223,7 @@ int main(void)
         cmocka_unit_test(groups_map_to_exit_status_and_http),
         cmocka_unit_test(every_code_through_the_kms_reply_builder),
         cmocka_unit_test(every_code_through_the_ub_reply_builder),
+        cmocka_unit_test(every_code_through_the_zn_reply_builder),
         cmocka_unit_test(kms_err_records_where),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
