@@ -212,7 +212,7 @@ kms_result kms_kue_response_build(const uint8_t *req, size_t req_len,
                                   .prf = 1,
                                   .ticket_data = kms_mk_bytes(g->ticket, g->ticket_len)};
     kms_mk_add(m, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){
-        KMS_MIKEY_ENCR_AES_CM_128, kms_mk_bytes(kd_plain, kms_buf_len(&kd_buf)), KMS_MIKEY_MAC_NULL,
+        KMS_MIKEY_ENCR_AES_CM_256, kms_mk_bytes(kd_plain, kms_buf_len(&kd_buf)), KMS_MIKEY_MAC_NULL,
         kms_mk_bytes(NULL, 0)};
     kms_mk_add(m, KMS_MIKEY_PT_V)->u.v =
         (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
@@ -263,6 +263,7 @@ kms_result kms_kue_response_open(const uint8_t *req, size_t req_len, const uint8
                                   .key = ks_naf,
                                   .request_hdr = &req_m->hdr};
     KMS_TRY_OUT(rc, kms_mk_open(resp, resp_len, &o, m, false, &keys, kd));
+    KMS_TRY_OUT(rc, kms_mk_check_kemac(m));
     const struct kms_mikey_payload *tk = NULL;
     for (size_t i = 0; i < m->body.n; i++) {
         if (m->body.pl[i].type == KMS_MIKEY_PT_TICKET) {

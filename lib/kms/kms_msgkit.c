@@ -58,6 +58,14 @@ struct kms_mikey_prot kms_mk_answer_prot(const uint8_t *rand, size_t rand_len, b
     return p;
 }
 
+kms_result kms_mk_check_kemac(const struct kms_mikey_msg *m)
+{
+    const struct kms_mikey_payload *k = kms_mikey_find(&m->body, KMS_MIKEY_PT_KEMAC, NULL);
+    KMS_ENSURE(k != NULL, KMS_ERR_MALFORMED);
+    KMS_ENSURE(k->u.kemac.encr_alg == KMS_MIKEY_ENCR_AES_CM_256, KMS_ERR_UNSUPPORTED);
+    return KMS_RESULT_OK;
+}
+
 static kms_result fixed_key(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
                             size_t *key_len)
 {

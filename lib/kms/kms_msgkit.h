@@ -59,6 +59,11 @@ KMS_MUST_CHECK kms_result kms_mk_decode(const uint8_t *msg, size_t len, uint8_t 
  * refusals (an Error with V) do not. */
 struct kms_mikey_prot kms_mk_answer_prot(const uint8_t *rand, size_t rand_len, bool resolve);
 
+/* The KEMAC of every KMS answer encrypts 256-bit keys (Kue, MPK, TGK) with AES-CM-256 (RFC 6043
+ * 6.2, RFC 3830 6.2): KMS_ERR_UNSUPPORTED for an opened message whose KEMAC uses another
+ * algorithm (a UE accepts no weaker wrapping than the KMS sends). */
+KMS_MUST_CHECK kms_result kms_mk_check_kemac(const struct kms_mikey_msg *m);
+
 /* How a message under a fixed 32-octet key (PSK, Ks_NAF, Kue, MPK) is opened. */
 struct kms_mk_open {
     uint8_t data_type;

@@ -375,7 +375,7 @@ kms_result kms_preq_resp_build(const uint8_t *req, size_t req_len,
         kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(g->ticket, g->ticket_len);
     }
     kms_mk_add(m, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){
-        KMS_MIKEY_ENCR_AES_CM_128, kms_mk_bytes(kd_plain, kms_buf_len(&kd_buf)), KMS_MIKEY_MAC_NULL,
+        KMS_MIKEY_ENCR_AES_CM_256, kms_mk_bytes(kd_plain, kms_buf_len(&kd_buf)), KMS_MIKEY_MAC_NULL,
         kms_mk_bytes(NULL, 0)};
     if (resolve) {
         kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = v.idrr; /* B's identity as its resolve gave it */
@@ -419,6 +419,7 @@ static kms_result resp_open(const uint8_t *req, size_t req_len, uint8_t req_type
         .request_hdr = &req_m->hdr,
     };
     KMS_TRY_OUT(rc, kms_mk_open(resp, resp_len, &o, m, false, &keys, kd));
+    KMS_TRY_OUT(rc, kms_mk_check_kemac(m));
     if (!resolve) {
         const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
         KMS_ENSURE_OUT(rc, tk != NULL, KMS_ERR_MALFORMED);

@@ -227,12 +227,98 @@ static void test_peek_refusals(void **state)
     kms_buf_cleanup(&req);
 }
 
+static kms_result key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
+                         size_t *key_len)
+{
+    (void)m;
+    *key = ctx;
+    *key_len = 32;
+    return (kms_result){KMS_OK};
+}
+
+/* The KMS's response re-sealed under the right key with its KEMAC's encryption algorithm
+ * replaced by encr (the keys themselves unchanged): what a KMS that wrapped Kue more weakly
+ * would send. */
+static void reseal_kemac(const struct kms_buf *req, const uint8_t randri[16],
+                         const struct kms_buf *resp, uint8_t encr, struct kms_buf *out)
+{
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    struct kms_buf keys;
+    kms_buf_init(&keys, 4096, true);
+    assert_non_null(m);
+    struct kms_iov cov = {kms_buf_data(req), kms_buf_len(req)};
+    struct kms_mikey_prot prot = {.keying = KMS_MIKEY_KEYING_RESPONSE,
+                                  .rands = {randri, 16, NULL, 0},
+                                  .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                                  .extra = &cov,
+                                  .n_extra = 1};
+    uint8_t k[32];
+    memcpy(k, KS_NAF, sizeof(k));
+    struct kms_mikey_open_params op = {
+        .data_type = KMS_MIKEY_DT_REQUEST_RESP, .prot = prot, .get_key = key_cb, .key_ctx = k};
+    size_t eo = 0;
+    expect_ok(kms_mikey_open(kms_buf_data(resp), kms_buf_len(resp), &op, m, &keys, NULL, &eo));
+    static const uint8_t zero_mac[32];
+    for (size_t i = 0; i < m->body.n; i++) {
+        struct kms_mikey_payload *pl = &m->body.pl[i];
+        if (pl->type == KMS_MIKEY_PT_KEMAC) {
+            pl->u.kemac.encr_alg = encr;
+            pl->u.kemac.encr_data = (struct kms_bytes){kms_buf_data(&keys), kms_buf_len(&keys)};
+        } else if (pl->type == KMS_MIKEY_PT_V) {
+            pl->u.v.mac = (struct kms_bytes){zero_mac, 32};
+        }
+    }
+    kms_buf_init(out, 1 << 16, false);
+    expect_ok(kms_mikey_seal(m, KS_NAF, 32, &prot, out));
+    kms_buf_cleanup(&keys);
+    free(m);
+}
+
+/* The KEMAC of a Kue is AES-CM-256 (a 256-bit key under a 128-bit wrap would be the weakest
+ * link); the UE refuses the same response re-sealed with AES-CM-128. */
+static void test_kemac_is_aes_cm_256(void **state)
+{
+    (void)state;
+    struct kms_kue_request r, p;
+    struct kms_buf req, resp, weak, same;
+    make_request(&r, 3, &req);
+    size_t eo = 0;
+    expect_ok(peek_kue(kms_buf_data(&req), kms_buf_len(&req), &p, &eo));
+    struct kms_kue_grant g = {.mode = 3, .valid_from = 1800000000, .valid_to = 1800003600};
+    memset(g.kue, 0x5a, sizeof(g.kue));
+    g.ticket_len = 100;
+    memset(g.ticket, 0x33, g.ticket_len);
+    kms_buf_init(&resp, 1 << 16, false);
+    expect_ok(
+        kms_kue_response_build(kms_buf_data(&req), kms_buf_len(&req), &kq.m, KS_NAF, &g, &resp));
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    expect_ok(kms_mikey_decode(kms_buf_data(&resp), kms_buf_len(&resp), m, &eo));
+    const struct kms_mikey_payload *kem = kms_mikey_find(&m->body, KMS_MIKEY_PT_KEMAC, NULL);
+    assert_non_null(kem);
+    assert_int_equal(kem->u.kemac.encr_alg, KMS_MIKEY_ENCR_AES_CM_256);
+    free(m);
+    struct kms_kue_grant got;
+    reseal_kemac(&req, r.randri, &resp, KMS_MIKEY_ENCR_AES_CM_256, &same);
+    expect_ok(kms_kue_response_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&same),
+                                    kms_buf_len(&same), KS_NAF, &got));
+    expect_bytes_eq(got.kue, g.kue, 32);
+    reseal_kemac(&req, r.randri, &resp, KMS_MIKEY_ENCR_AES_CM_128, &weak);
+    expect_err(kms_kue_response_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&weak),
+                                     kms_buf_len(&weak), KS_NAF, &got),
+               KMS_ERR_UNSUPPORTED);
+    kms_buf_cleanup(&req);
+    kms_buf_cleanup(&resp);
+    kms_buf_cleanup(&weak);
+    kms_buf_cleanup(&same);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_derive),        cmocka_unit_test(test_derive_kue1),
         cmocka_unit_test(test_psk_is_btid),   cmocka_unit_test(test_exchange),
-        cmocka_unit_test(test_peek_refusals),
+        cmocka_unit_test(test_peek_refusals), cmocka_unit_test(test_kemac_is_aes_cm_256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
