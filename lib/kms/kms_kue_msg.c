@@ -151,16 +151,7 @@ kms_result kms_kue_request_open(const uint8_t *msg, size_t len, const struct kms
                                 const struct kms_mikey_replay_hook *replay)
 {
     KMS_ENSURE(msg != NULL && m != NULL && peeked != NULL && ks_naf != NULL, KMS_ERR_ARG);
-    struct kms_iov ids[2] = {{(const uint8_t *)peeked->idri, strlen(peeked->idri)},
-                             {(const uint8_t *)peeked->idrkms, strlen(peeked->idrkms)}};
-    const struct kms_mk_open o = {.data_type = KMS_MIKEY_DT_REQUEST_INIT_PSK,
-                                  .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                                           .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
-                                           .extra = ids,
-                                           .n_extra = 2},
-                                  .key = ks_naf,
-                                  .replay = replay};
-    return kms_mk_open(msg, len, &o, (struct kms_mikey_msg *)(uintptr_t)m, true, NULL, NULL);
+    return kms_mk_verify_init(msg, len, m, peeked->idri, peeked->idrkms, ks_naf, replay);
 }
 
 kms_result kms_kue_response_build(const uint8_t *req, size_t req_len,
@@ -262,7 +253,7 @@ kms_result kms_kue_response_open(const uint8_t *req, size_t req_len, const uint8
                                            .n_extra = 1},
                                   .key = ks_naf,
                                   .request_hdr = &req_m->hdr};
-    KMS_TRY_OUT(rc, kms_mk_open(resp, resp_len, &o, m, false, &keys, kd));
+    KMS_TRY_OUT(rc, kms_mk_open(resp, resp_len, &o, m, &keys, kd));
     KMS_TRY_OUT(rc, kms_mk_check_kemac(m));
     const struct kms_mikey_payload *tk = NULL;
     for (size_t i = 0; i < m->body.n; i++) {

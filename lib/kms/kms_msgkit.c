@@ -75,12 +75,9 @@ static kms_result fixed_key(void *ctx, const struct kms_mikey_msg *m, const uint
     return KMS_RESULT_OK;
 }
 
-kms_result kms_mk_open(const uint8_t *msg, size_t len, const struct kms_mk_open *o,
-                       struct kms_mikey_msg *m, bool decoded, struct kms_buf *keydata,
-                       struct kms_mikey_keydata_list *kd)
+static struct kms_mikey_open_params params_of(const struct kms_mk_open *o)
 {
-    KMS_ENSURE(msg != NULL && o != NULL && o->key != NULL && m != NULL, KMS_ERR_ARG);
-    struct kms_mikey_open_params op = {
+    return (struct kms_mikey_open_params){
         .data_type = o->data_type,
         .prot = o->prot,
         .get_key = fixed_key,
@@ -88,9 +85,41 @@ kms_result kms_mk_open(const uint8_t *msg, size_t len, const struct kms_mk_open 
         .replay = o->replay,
         .request_hdr = o->request_hdr,
     };
+}
+
+kms_result kms_mk_open(const uint8_t *msg, size_t len, const struct kms_mk_open *o,
+                       struct kms_mikey_msg *m, struct kms_buf *keydata,
+                       struct kms_mikey_keydata_list *kd)
+{
+    KMS_ENSURE(msg != NULL && o != NULL && o->key != NULL && m != NULL, KMS_ERR_ARG);
+    const struct kms_mikey_open_params op = params_of(o);
     size_t eo = 0;
-    if (decoded) {
-        return kms_mikey_verify(msg, len, m, &op, keydata, kd, &eo);
-    }
     return kms_mikey_open(msg, len, &op, m, keydata, kd, &eo);
+}
+
+kms_result kms_mk_verify(const uint8_t *msg, size_t len, const struct kms_mk_open *o,
+                         const struct kms_mikey_msg *m, struct kms_buf *keydata,
+                         struct kms_mikey_keydata_list *kd)
+{
+    KMS_ENSURE(msg != NULL && o != NULL && o->key != NULL && m != NULL, KMS_ERR_ARG);
+    const struct kms_mikey_open_params op = params_of(o);
+    size_t eo = 0;
+    return kms_mikey_verify(msg, len, m, &op, keydata, kd, &eo);
+}
+
+kms_result kms_mk_verify_init(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
+                              const char *id1, const char *id2, const uint8_t key[32],
+                              const struct kms_mikey_replay_hook *replay)
+{
+    KMS_ENSURE(m != NULL && id1 != NULL && id2 != NULL, KMS_ERR_ARG);
+    const struct kms_iov ids[2] = {{(const uint8_t *)id1, strlen(id1)},
+                                   {(const uint8_t *)id2, strlen(id2)}};
+    const struct kms_mk_open o = {.data_type = m->hdr.data_type,
+                                  .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
+                                           .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+                                           .extra = ids,
+                                           .n_extra = 2},
+                                  .key = key,
+                                  .replay = replay};
+    return kms_mk_verify(msg, len, &o, m, NULL, NULL);
 }

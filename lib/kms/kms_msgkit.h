@@ -73,12 +73,26 @@ struct kms_mk_open {
     const struct kms_mikey_hdr *request_hdr;    /* a response: the request's header */
 };
 
-/* The one fixed-key open of lib/kms. With decoded true, m is msg already decoded and
- * shape-checked by the caller (kms_mk_decode: a request the KMS classified) and is only verified;
- * otherwise msg is decoded into m first (a response the UE reads). keydata and kd as
- * kms_mikey_open takes them (NULL for a message without KEMAC). */
+/* The one fixed-key open of lib/kms: decodes msg into m, then verifies it (kms_mk_verify). For
+ * the messages a UE reads (responses, Errors). keydata and kd as kms_mikey_open takes them (NULL
+ * for a message without KEMAC). */
 KMS_MUST_CHECK kms_result kms_mk_open(const uint8_t *msg, size_t len, const struct kms_mk_open *o,
-                                      struct kms_mikey_msg *m, bool decoded,
-                                      struct kms_buf *keydata, struct kms_mikey_keydata_list *kd);
+                                      struct kms_mikey_msg *m, struct kms_buf *keydata,
+                                      struct kms_mikey_keydata_list *kd);
+
+/* Verifies m, msg as the KMS's classifier (or kms_mk_decode) already decoded and shape-checked
+ * it, under o's fixed key: nothing is decoded again. */
+KMS_MUST_CHECK kms_result kms_mk_verify(const uint8_t *msg, size_t len, const struct kms_mk_open *o,
+                                        const struct kms_mikey_msg *m, struct kms_buf *keydata,
+                                        struct kms_mikey_keydata_list *kd);
+
+/* Verifies a decoded initial message without KEMAC (REQUEST_INIT_PSK, RESOLVE_INIT_PSK,
+ * TRANSFER_INIT): the initial label with the RAND it carries (RFC 6043 5.1), V under key over
+ * the message || id1 || id2 (RFC 6043 Table 5.2), the replay hook (may be NULL) as
+ * kms_mikey_open calls it. */
+KMS_MUST_CHECK kms_result kms_mk_verify_init(const uint8_t *msg, size_t len,
+                                             const struct kms_mikey_msg *m, const char *id1,
+                                             const char *id2, const uint8_t key[32],
+                                             const struct kms_mikey_replay_hook *replay);
 
 #endif

@@ -90,23 +90,6 @@ static kms_result seal_init(struct kms_mikey_msg *m, const uint8_t key[32], cons
     return kms_mikey_seal(m, key, 32, &p, out);
 }
 
-/* Verifies an initial message that carries no KEMAC (the label RAND is taken from it): m is
- * msg decoded and shape-checked by the caller. */
-static kms_result open_init(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
-                            const char *id1, const char *id2, const uint8_t key[32],
-                            const struct kms_mikey_replay_hook *replay)
-{
-    struct kms_iov ids[2] = {iov_str(id1), iov_str(id2)};
-    const struct kms_mk_open o = {.data_type = m->hdr.data_type,
-                                  .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
-                                           .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
-                                           .extra = ids,
-                                           .n_extra = 2},
-                                  .key = key,
-                                  .replay = replay};
-    return kms_mk_open(msg, len, &o, (struct kms_mikey_msg *)(uintptr_t)m, true, NULL, NULL);
-}
-
 /* The header of a Request or Resolve: PRF-HMAC-SHA-256, V = 1 (docs/protocol.md 5.1), a random
  * CSB ID, #CS 0 and the Empty map (RFC 6043 4.2.1.1, 4.2.3.1). */
 static kms_result init_hdr(struct kms_mikey_msg *m, uint8_t data_type, bool v, uint8_t map_type,
@@ -284,7 +267,7 @@ kms_result kms_preq_open(const uint8_t *msg, size_t len, const struct kms_mikey_
     KMS_ENSURE(m->hdr.data_type == (p->kind == KMS_PREQ_RESOLVE ? KMS_MIKEY_DT_RESOLVE_INIT_PSK
                                                                 : KMS_MIKEY_DT_REQUEST_INIT_PSK),
                KMS_ERR_ARG);
-    return open_init(msg, len, m, kms_preq_sender(p), p->idrkms, kue, replay);
+    return kms_mk_verify_init(msg, len, m, kms_preq_sender(p), p->idrkms, kue, replay);
 }
 
 /* ---- responses (REQUEST_RESP, RESOLVE_RESP) ---------------------------------------------- */
@@ -418,7 +401,7 @@ static kms_result resp_open(const uint8_t *req, size_t req_len, uint8_t req_type
         .key = kue,
         .request_hdr = &req_m->hdr,
     };
-    KMS_TRY_OUT(rc, kms_mk_open(resp, resp_len, &o, m, false, &keys, kd));
+    KMS_TRY_OUT(rc, kms_mk_open(resp, resp_len, &o, m, &keys, kd));
     KMS_TRY_OUT(rc, kms_mk_check_kemac(m));
     if (!resolve) {
         const struct kms_mikey_payload *tk = first(&m->body, KMS_MIKEY_PT_TICKET, 0);
@@ -571,7 +554,7 @@ kms_result kms_transfer_open(const uint8_t *msg, size_t len, const uint8_t mpk[K
     /* Decoded once: the same checks as B's peek, then the MAC over the identities it names. */
     KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, m, &eo));
     KMS_TRY_OUT(rc, kms_transfer_read(msg, m, p, &eo));
-    KMS_TRY_OUT(rc, open_init(msg, len, m, p->idri, p->idrr, mpk, NULL));
+    KMS_TRY_OUT(rc, kms_mk_verify_init(msg, len, m, p->idri, p->idrr, mpk, NULL));
     rc = KMS_RESULT_OK;
 out:
     free(p);

@@ -113,11 +113,11 @@ static kms_result write_state(const char *dir, const char *impi, const char *bti
     uint8_t ks[32];
     memcpy(ks, ck, 16);
     memcpy(ks + 16, ik, 16);
-    int n = snprintf(path, sizeof(path), "%s/bootstrap", dir);
-    KMS_ENSURE_OUT(rc, n > 0 && (size_t)n < sizeof(path), KMS_ERR_TOO_LONG);
+    KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), dir, "bootstrap"));
     KMS_TRY_OUT(rc, kms_hex_encode(rand, 16, rh, sizeof(rh)));
     KMS_TRY_OUT(rc, kms_hex_encode(ks, sizeof(ks), kh, sizeof(kh)));
-    n = snprintf(text, sizeof(text), "version=1\nimpi=%s\nbtid=%s\nrand=%s\nks=%s\nlifetime=%llu\n",
+    int n =
+        snprintf(text, sizeof(text), "version=1\nimpi=%s\nbtid=%s\nrand=%s\nks=%s\nlifetime=%llu\n",
                  impi, btid, rh, kh, (unsigned long long)lifetime);
     KMS_ENSURE_OUT(rc, n > 0 && (size_t)n < sizeof(text), KMS_ERR_TOO_LONG);
     KMS_TRY_OUT(rc, kms_file_write_atomic(path, (const uint8_t *)text, (size_t)n));
@@ -286,12 +286,9 @@ kms_result kms_ue_state_load(const char *state_dir, struct kms_ue_state *st)
     KMS_ENSURE(state_dir != NULL && st != NULL, KMS_ERR_ARG);
     memset(st, 0, sizeof(*st));
     kms_result rc = KMS_RC_INIT;
-    char path[4096];
     uint8_t *img = NULL;
     size_t n = 0;
-    int k = snprintf(path, sizeof(path), "%s/bootstrap", state_dir);
-    KMS_ENSURE(k > 0 && (size_t)k < sizeof(path), KMS_ERR_TOO_LONG);
-    KMS_TRY_OUT(rc, kms_file_read(path, STATE_MAX, true, &img, &n));
+    KMS_TRY_OUT(rc, kms_file_read_at(state_dir, "bootstrap", STATE_MAX, true, &img, &n));
     KMS_TRY_OUT(rc, kms_ue_state_decode(img, n, st));
     rc = KMS_RESULT_OK;
 out:

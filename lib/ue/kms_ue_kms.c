@@ -81,7 +81,7 @@ static kms_result refusal_kind(const uint8_t *body, size_t len, const uint8_t ps
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
     const struct kms_mk_open o = {
         .data_type = KMS_MIKEY_DT_ERROR, .prot = kms_mk_answer_prot(rand, 16, resolve), .key = psk};
-    kms_result r = kms_mk_open(body, len, &o, m, false, NULL, NULL);
+    kms_result r = kms_mk_open(body, len, &o, m, NULL, NULL);
     bool maced = false;
     for (size_t i = 0; kms_ok(r) && i < m->body.n; i++) {
         maced |= m->body.pl[i].type == KMS_MIKEY_PT_V;
@@ -98,18 +98,17 @@ static kms_result save_kue(const char *dir, const char *fqdn, const char *idri,
     char path[4096], kh[2 * KMS_KUE_LEN + 1];
     char *text = NULL, *th = NULL;
     size_t cap = 2 * g->ticket_len + 1024;
-    int n = snprintf(path, sizeof(path), "%s/kue", dir);
-    KMS_ENSURE(n > 0 && (size_t)n < sizeof(path), KMS_ERR_TOO_LONG);
+    KMS_TRY(kms_file_path(path, sizeof(path), dir, "kue"));
     text = malloc(cap);
     th = malloc(2 * g->ticket_len + 1);
     KMS_ENSURE_OUT(rc, text != NULL && th != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, kms_hex_encode(g->kue, KMS_KUE_LEN, kh, sizeof(kh)));
     KMS_TRY_OUT(rc, kms_hex_encode(g->ticket, g->ticket_len, th, 2 * g->ticket_len + 1));
-    n = snprintf(text, cap,
-                 "version=1\nmode=%u\nkms=%s\nidentity=%s\nkue=%s\ntoken=%s\nvalid_from=%llu\n"
-                 "valid_to=%llu\n",
-                 g->mode, fqdn, idri, kh, th, (unsigned long long)g->valid_from,
-                 (unsigned long long)g->valid_to);
+    int n = snprintf(text, cap,
+                     "version=1\nmode=%u\nkms=%s\nidentity=%s\nkue=%s\ntoken=%s\nvalid_from=%llu\n"
+                     "valid_to=%llu\n",
+                     g->mode, fqdn, idri, kh, th, (unsigned long long)g->valid_from,
+                     (unsigned long long)g->valid_to);
     KMS_ENSURE_OUT(rc, n > 0 && (size_t)n < cap, KMS_ERR_TOO_LONG);
     KMS_TRY_OUT(rc, kms_file_write_atomic(path, (const uint8_t *)text, (size_t)n));
     rc = KMS_RESULT_OK;
@@ -242,12 +241,9 @@ static kms_result kue_state_load(const char *dir, struct kms_ue_kue_state *st)
 {
     memset(st, 0, sizeof(*st));
     kms_result rc = KMS_RC_INIT;
-    char path[4096];
     uint8_t *img = NULL;
     size_t n = 0;
-    int k = snprintf(path, sizeof(path), "%s/kue", dir);
-    KMS_ENSURE(k > 0 && (size_t)k < sizeof(path), KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kms_file_read(path, 4 * KMS_TICKET_MAX, true, &img, &n));
+    KMS_TRY_OUT(rc, kms_file_read_at(dir, "kue", 4 * KMS_TICKET_MAX, true, &img, &n));
     KMS_TRY_OUT(rc, kms_ue_kue_state_decode(img, n, st));
     rc = KMS_RESULT_OK;
 out:

@@ -176,3 +176,19 @@ void kms_file_unlock(int *fd)
         *fd = -1;
     }
 }
+
+kms_result kms_file_path(char *out, size_t cap, const char *dir, const char *name)
+{
+    KMS_ENSURE(out != NULL && dir != NULL && name != NULL && cap > 0, KMS_ERR_ARG);
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    KMS_ENSURE(n > 0 && (size_t)n < cap, KMS_ERR_TOO_LONG);
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_file_read_at(const char *dir, const char *name, size_t max, bool owner_only,
+                            uint8_t **out, size_t *len)
+{
+    char path[4096];
+    KMS_TRY(kms_file_path(path, sizeof(path), dir, name));
+    return kms_file_read(path, max, owner_only, out, len);
+}

@@ -29,6 +29,13 @@ KMS_MUST_CHECK kms_result kms_file_read_fd(int fd, size_t max, bool owner_only, 
 /* Opens path and kms_file_read_fd: KMS_ERR_NOT_FOUND when it does not exist. */
 KMS_MUST_CHECK kms_result kms_file_read(const char *path, size_t max, bool owner_only,
                                         uint8_t **out, size_t *len);
+/* "dir/name" into out (cap bytes): KMS_ERR_TOO_LONG when it does not fit. */
+KMS_MUST_CHECK kms_result kms_file_path(char *out, size_t cap, const char *dir, const char *name);
+
+/* kms_file_read of dir/name. */
+KMS_MUST_CHECK kms_result kms_file_read_at(const char *dir, const char *name, size_t max,
+                                           bool owner_only, uint8_t **out, size_t *len);
+
 /* Wipes and frees a block from kms_file_read*; NULL does nothing. */
 void kms_file_free(uint8_t *p, size_t len);
 
