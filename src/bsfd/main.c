@@ -21,6 +21,7 @@
 #include "kms_daemon.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
+#include "util/kms_time.h"
 
 static const char usage[] =
     "usage: imskms-bsfd --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
@@ -104,7 +105,7 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
     struct kms_bsf_ub_reply r;
     kms_bsf_ub_reply_init(&r);
     kms_result rc = kms_bsf_ub(d->bsf, kms_http_req_header(req, "Authorization"), req->method,
-                               req->path, req->body, req->body_len, (uint64_t)time(NULL), &r);
+                               req->path, req->body, req->body_len, kms_now(), &r);
     if (!kms_ok(rc)) {
         int line = 0;
         const char *where = kms_err_where(&line);
@@ -181,7 +182,7 @@ static void zn_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
         return;
     }
     struct kms_bsf_zn z;
-    r = kms_bsf_zn(d->bsf, q.btid, q.naf_fqdn, q.ua_id, (uint64_t)time(NULL), &z);
+    r = kms_bsf_zn(d->bsf, q.btid, q.naf_fqdn, q.ua_id, kms_now(), &z);
     if (r.err == KMS_ERR_NOT_FOUND) {
         kms_log(KMS_LOG_INFO, "zn naf=%s: unknown or expired btid", q.naf_fqdn);
         zn_error(resp, 404, "not_found", "unknown or expired B-TID");
