@@ -161,10 +161,10 @@ call() { # caller-state callee-state callee-identity: a ticket request and resol
     printf '%s' "$FA" | grep -Eq '^[0-9a-f]{16}$' && [ "$FA" = "$FB" ] && ok ||
         bad "fingerprints differ: '$FA' '$FB'"
 }
-post() { # file -> HTTP status; the body in $tmp/post.out, the log's mark in m
+post() { # file -> the HTTP status in $code, the body in $tmp/post.out, the log's mark in m
     m=$(log_mark "$tmp/kmsd.log")
-    curl -s -o "$tmp/post.out" -w '%{http_code}' -H 'Content-Type: application/mikey' \
-        --data-binary "@$1" "http://localhost:$KMS/mikey"
+    code=$(curl -s -o "$tmp/post.out" -w '%{http_code}' -H 'Content-Type: application/mikey' \
+        --data-binary "@$1" "http://localhost:$KMS/mikey")
 }
 
 # Zn TLS files that cannot work are a start-up failure (exit 2, the option named), not a 503
@@ -250,7 +250,8 @@ FA=$(fp)
 if resolve "$tmp/ue-b" "$tmp/xfer1b"; then ok; else bad "mode-3 resolve of a mode-1 ticket: $(cat "$tmp/err")"; fi
 [ "$FA" = "$(fp)" ] && ok || bad "mode 1 to mode 3: fingerprints differ"
 # The same mode-1 request bytes again, well inside the skew: a replay.
-[ "$(post "$tmp/tr1/001-sent.mikey")" = 403 ] && ok || bad "a replayed mode-1 request was not refused"
+post "$tmp/tr1/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "a replayed mode-1 request was not refused"
 expect_log "$tmp/kmsd.log" "$m" 'KMS_ERR_REPLAY)' "a replayed mode-1 request"
 # Another subscriber's identity with A's bootstrap.
 request1 "$tmp/ue1" "$tmp/usim" "$IMPU_B" "$tmp/xfer1c" --identity "$IMPU_B"
@@ -283,7 +284,8 @@ refused "a tampered token" 'mikey 403 .*(KMS_ERR_TICKET_TAG)'
 # A request accepted a moment ago, posted again well inside the skew: refused as a replay.
 mkdir -p "$tmp/tr-rp"
 if kue 3 --trace "$tmp/tr-rp"; then ok; else bad "kue (replay): $(cat "$tmp/err")"; fi
-[ "$(post "$tmp/tr-rp/001-sent.mikey")" = 403 ] && ok || bad "a replayed request was not refused"
+post "$tmp/tr-rp/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "a replayed request was not refused"
 expect_log "$tmp/kmsd.log" "$m" 'mikey 403 .*(KMS_ERR_REPLAY)' "a replayed request"
 "$B" mikey decode "$tmp/post.out" >"$tmp/dec" && ok || bad "the 403 body does not decode"
 grep -q '^ERR' "$tmp/dec" && grep -q 'err_no: 0 ' "$tmp/dec" && ! grep -q '^V$' "$tmp/dec" && ok ||
@@ -291,7 +293,8 @@ grep -q '^ERR' "$tmp/dec" && grep -q 'err_no: 0 ' "$tmp/dec" && ! grep -q '^V$' 
 kue 3 --identity "sip:mallory@ims.example.org"
 refused "another subscriber's identity" 'mikey 403 .*(KMS_ERR_AUTH)'
 head -c 40 /dev/urandom >"$tmp/junk"
-c=$(post "$tmp/junk")
+post "$tmp/junk"
+c=$code
 [ "$c" = 400 ] && ok || bad "junk body: $c"
 expect_log "$tmp/kmsd.log" "$m" 'mikey 400 ' "junk body"
 # A 400's body: a MIKEY Error message, ERR 12 (Unspecified), no V (docs/api.md).
@@ -299,7 +302,8 @@ expect_log "$tmp/kmsd.log" "$m" 'mikey 400 ' "junk body"
 grep -q '^ERR' "$tmp/dec" && grep -q 'err_no: 12 ' "$tmp/dec" && ! grep -q '^V$' "$tmp/dec" && ok ||
     bad "400 without a MIKEY Error ERR 12 and no V: $(cat "$tmp/dec")"
 : >"$tmp/empty"
-c=$(post "$tmp/empty")
+post "$tmp/empty"
+c=$code
 [ "$c" = 400 ] && ok || bad "empty body: $c"
 # Every single-byte change of a request never sent before (its trace written, the KMS at a port
 # where nothing listens): 400 or 403, never a replay, and the daemon keeps serving.
@@ -313,8 +317,11 @@ i=0
 codes_ok=1
 m0=$(log_mark "$tmp/kmsd.log")
 while [ $i -lt "$n" ]; do
-    { head -c $i "$R"; printf '\377'; tail -c +$((i + 2)) "$R"; } >"$tmp/mut"
-    c=$(post "$tmp/mut")
+    # 0xff, or 0x00 where the byte is 0xff already (a mutant must differ from the request)
+    if [ "$(od -An -tu1 -j $i -N1 "$R" | tr -d ' ')" = 255 ]; then x='\000'; else x='\377'; fi
+    { head -c $i "$R"; printf "$x"; tail -c +$((i + 2)) "$R"; } >"$tmp/mut"
+    post "$tmp/mut"
+    c=$code
     if [ "$c" != 400 ] && [ "$c" != 403 ]; then
         codes_ok=0
         bad "byte $i changed: $c"
@@ -326,8 +333,24 @@ log_has "$tmp/kmsd.log" "$m0" 'KMS_ERR_REPLAY' && bad "a mutant of a new request
 [ "$(log_since "$tmp/kmsd.log" "$m0" | grep -c 'mikey 40[03] ')" -eq $(((n + 6) / 7)) ] && ok ||
     bad "not one refusal logged per mutant: $(log_since "$tmp/kmsd.log" "$m0" | tail -n 3)"
 [ "$(curl -s "http://localhost:$KMS/healthz")" = ok ] && ok || bad "healthz after the bad requests"
+# The listener's own answers (docs/api.md): 404 off /mikey, 405 for a GET, 413 over 64 KiB.
+c=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/mikey' \
+    --data-binary "@$tmp/junk" "http://localhost:$KMS/nothing")
+[ "$c" = 404 ] && ok || bad "POST /nothing: $c"
+c=$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$KMS/mikey")
+[ "$c" = 405 ] && ok || bad "GET /mikey: $c"
+head -c 65536 /dev/zero >"$tmp/64k"
+post "$tmp/64k"
+c=$code
+[ "$c" = 400 ] && ok || bad "a body of exactly 64 KiB: $c, expected 400 (read, then refused as MIKEY)"
+head -c 65537 /dev/zero >"$tmp/64k1"
+post "$tmp/64k1"
+c=$code
+[ "$c" = 413 ] && ok || bad "a body of 64 KiB + 1: $c, expected 413"
+[ "$(curl -s "http://localhost:$KMS/healthz")" = ok ] && ok || bad "healthz after the 4xx"
 # The request itself, never sent, is still good: the mutants did not burn it.
-[ "$(post "$R")" = 200 ] && ok || bad "the sweep's original request: $(log_since "$tmp/kmsd.log" "$m")"
+post "$R"
+[ "$code" = 200 ] && ok || bad "the sweep's original request: $(log_since "$tmp/kmsd.log" "$m")"
 
 # ---- the BSF down: a clear error, and success once it is back ----
 # kmsd keeps running and knows the BSF's Zn by its port, so the BSF must come back on the same
@@ -366,7 +389,8 @@ sys.stdin.read()' "$tmp/state.db" <"$tmp/lockctl" >"$tmp/lock.out" 2>&1 &
     exec 9>"$tmp/lockctl"
     wait_log "$tmp/lock.out" 0 locked "$lockpid"
     # A mode-2 Kue is a store write: it waits out SQLite's busy timeout (5 s), then fails.
-    c=$(post "$R2")
+    post "$R2"
+    c=$code
     [ "$c" = 503 ] && ok || bad "store locked: $c, expected 503"
     expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_STORE)' "store locked"
     "$B" mikey decode "$tmp/post.out" >"$tmp/dec" 2>&1 && grep -q 'err_no: 12 ' "$tmp/dec" &&
@@ -395,7 +419,8 @@ mkdir -p "$tmp/tr-rs"
 if kue 3 --trace "$tmp/tr-rs"; then ok; else bad "kue before a restart: $(cat "$tmp/err")"; fi
 kmsd_stop
 kmsd_start
-[ "$(post "$tmp/tr-rs/001-sent.mikey")" = 403 ] && ok || bad "a pre-restart request was accepted"
+post "$tmp/tr-rs/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "a pre-restart request was accepted"
 expect_log "$tmp/kmsd.log" "$m" 'mikey 403 .*(KMS_ERR_REPLAY_RESTART)' "a pre-restart request"
 open_window
 if kue 3; then ok; else bad "kue after a restart: $(cat "$tmp/err")"; fi
