@@ -304,7 +304,13 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
         KMS_TRY_OUT(rc, policy_refusal(r, q->csb_id, z.ks_naf, q->randri, false));
         goto out;
     }
-    KMS_TRY_OUT(rc, issue(s, q, &z, now, g));
+    kms_result ir = issue(s, q, &z, now, g);
+    if (ir.err == KMS_ERR_STORE) {
+        /* The mode-2 record could not be stored: 503 with an Error message (docs/api.md). */
+        KMS_TRY_OUT(rc, refuse(r, ir.err, q->csb_id));
+        goto out;
+    }
+    KMS_TRY_OUT(rc, ir);
     kms_buf_reset(&r->body);
     KMS_TRY_OUT(rc, kms_kue_response_build(req, len, &k->m, z.ks_naf, g, &r->body));
     r->status = kms_wire_of(KMS_IFACE_KMS, KMS_OK).status;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "util/kms_mem.h"
+#include "util/kms_time.h"
 
 /* ---- message shapes ---------------------------------------------------------------------- */
 
@@ -207,7 +208,7 @@ uint64_t kms_mikey_ntp_from_unix(int64_t sec, uint32_t nsec)
 uint64_t kms_mikey_ntp_now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    kms_now_ts(&ts);
     return kms_mikey_ntp_from_unix((int64_t)ts.tv_sec, (uint32_t)ts.tv_nsec);
 }
 

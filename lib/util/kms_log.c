@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "util/kms_log.h"
+#include "util/kms_time.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -35,7 +36,7 @@ static void stamp(char ts[32])
 {
     static _Thread_local time_t last = (time_t)-1;
     static _Thread_local char cached[32];
-    time_t now = time(NULL);
+    time_t now = (time_t)kms_now();
     if (now != last) {
         struct tm tm;
         cached[0] = '\0';

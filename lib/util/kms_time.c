@@ -4,6 +4,12 @@
 #include <stdbool.h>
 #include <string.h>
 
+#ifdef KMS_TEST_CLOCK
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#endif
+
 static bool is_leap(uint64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -123,4 +129,60 @@ kms_result kms_time_parse(const char *s, size_t n, uint64_t *t)
     }
     *t = days_from_civil(y, mo, d) * 86400 + (uint64_t)h * 3600 + (uint64_t)mi * 60 + se;
     return KMS_RESULT_OK;
+}
+
+/* ---- the wall clock ---- */
+
+const char *kms_now_test_file(void)
+{
+#ifdef KMS_TEST_CLOCK
+    const char *f = getenv("IMSKMS_TEST_NOW_FILE");
+    return f != NULL && f[0] != '\0' ? f : NULL;
+#else
+    return NULL;
+#endif
+}
+
+#ifdef KMS_TEST_CLOCK
+/* The offset in the test clock's file: an optional '-', then decimal digits; 0 for anything
+ * else (a missing file included). */
+static int64_t test_offset(const char *path)
+{
+    char buf[32];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    (void)close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    char *end = NULL;
+    long long v = strtoll(buf, &end, 10);
+    if (end == buf || (*end != '\0' && *end != '\n')) {
+        return 0;
+    }
+    return (int64_t)v;
+}
+#endif
+
+void kms_now_ts(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+#ifdef KMS_TEST_CLOCK
+    const char *f = kms_now_test_file();
+    if (f != NULL) {
+        int64_t t = (int64_t)ts->tv_sec + test_offset(f);
+        ts->tv_sec = (time_t)(t > 0 ? t : 0);
+    }
+#endif
+}
+
+uint64_t kms_now(void)
+{
+    struct timespec ts;
+    kms_now_ts(&ts);
+    return ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0;
 }

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err/kms_err.h"
 
@@ -40,5 +41,22 @@ KMS_MUST_CHECK kms_result kms_time_format(uint64_t t, char out[KMS_TIME_STR_LEN]
  * KMS_ERR_MALFORMED for anything else, KMS_ERR_UNSUPPORTED for a well-formed time with a
  * zone other than UTC; *t is 0 on failure. */
 KMS_MUST_CHECK kms_result kms_time_parse(const char *s, size_t n, uint64_t *t);
+
+/* The wall clock: every place the daemons and the CLI read the time of day goes through these
+ * two (monotonic intervals, e.g. the keyring's recheck, do not). kms_now is UNIX seconds;
+ * kms_now_ts the same instant with nanoseconds (the NTP timestamps of MIKEY).
+ *
+ * The test clock: only in builds configured with KMS_TEST_CLOCK=ON (the default and asan-ubsan
+ * presets, which run the tests; a release build leaves it off and has no hook at all), and
+ * only while the environment variable IMSKMS_TEST_NOW_FILE names a file, the clock is the real
+ * one plus the signed number of seconds that file holds ("3600", "-5"). The file is read on
+ * every call (a test moves time forward by rewriting it, and the next request sees the new
+ * time); a missing or unreadable file counts as 0. The daemons log a warning at start while
+ * it is active (kms_now_test_file). */
+uint64_t kms_now(void);
+void kms_now_ts(struct timespec *ts);
+
+/* The file named by IMSKMS_TEST_NOW_FILE when the test clock is built in and set; else NULL. */
+const char *kms_now_test_file(void);
 
 #endif

@@ -22,6 +22,7 @@
 #include "kms_daemon.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
+#include "util/kms_time.h"
 
 static const char usage[] =
     "usage: imskms-bsfd --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
@@ -105,7 +106,7 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
     struct kms_bsf_ub_reply r;
     kms_bsf_ub_reply_init(&r);
     kms_result rc = kms_bsf_ub(d->bsf, kms_http_req_header(req, "Authorization"), req->method,
-                               req->path, req->body, req->body_len, (uint64_t)time(NULL), &r);
+                               req->path, req->body, req->body_len, kms_now(), &r);
     if (!kms_ok(rc)) {
         int line = 0;
         const char *where = kms_err_where(&line);
@@ -140,7 +141,7 @@ static void zn_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
     struct kms_bsf_zn_reply r;
     kms_bsf_zn_reply_init(&r);
     if (!kms_ok(kms_bsf_zn_handle(d->bsf, req->method, req->path, &cert, req->body, req->body_len,
-                                  (uint64_t)time(NULL), &r)) ||
+                                  kms_now(), &r)) ||
         !kms_ok(kms_bsf_zn_http(&r, resp))) {
         r.why = KMS_ERR_INTERNAL;
         (void)snprintf(r.detail, sizeof(r.detail), "%s", "reply not assembled");

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "imskms/imskms.h"
 #include "util/kms_mem.h"
+#include "util/kms_time.h"
 
 #define SECURE_HEAP_BYTES (1u << 20)
 
@@ -37,6 +38,13 @@ static void take_signals(void)
 int kms_daemon_start(const char *name, enum kms_log_level level)
 {
     kms_log_init(name, level);
+    const char *test_clock = kms_now_test_file();
+    if (test_clock != NULL) {
+        kms_log(KMS_LOG_WARN,
+                "TEST CLOCK: IMSKMS_TEST_NOW_FILE=%s moves this daemon's clock (a test build; "
+                "never set it in production)",
+                test_clock);
+    }
     no_core_dumps();
     kms_result r = kms_mem_secure_init(SECURE_HEAP_BYTES);
     if (!kms_ok(r)) {
@@ -61,6 +69,6 @@ int kms_daemon_run(const struct kms_daemon_hooks *hooks)
             return CLI_EXIT_OK;
         }
         /* Issue 15: SIGHUP -> hooks->reload here. */
-        hooks->tick(hooks->ctx, n, (uint64_t)time(NULL));
+        hooks->tick(hooks->ctx, n, kms_now());
     }
 }

@@ -23,6 +23,7 @@
 #include "store/kms_store.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
+#include "util/kms_time.h"
 
 static const char usage[] =
     "usage: imskms-kmsd --listen ADDR:PORT --fqdn FQDN --bsf-zn https://HOST:PORT\n"
@@ -92,7 +93,7 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
     }
     struct kms_service_reply r;
     kms_service_reply_init(&r);
-    kms_result rc = kms_service_handle(d->svc, req->body, req->body_len, (uint64_t)time(NULL), &r);
+    kms_result rc = kms_service_handle(d->svc, req->body, req->body_len, kms_now(), &r);
     if (!kms_ok(rc)) {
         kms_log(KMS_LOG_ERROR, "mikey from %s: %s", req->peer_addr, kms_err_name(rc.err));
         kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
@@ -293,6 +294,7 @@ struct kmsd_parts {
     struct kms_store *st;
     struct kms_replay *rg;
     struct kms_httpd *httpd;
+    uint64_t next_purge; /* the clock's second of the next state store purge */
 };
 
 static int fail(const char *what, kms_result r)
@@ -325,7 +327,7 @@ static int open_state(const struct kmsd_cfg *c, const uint8_t kek[32], struct km
         return fail("--state-db", r);
     }
     struct kms_replay_cfg rcfg = {.skew = c->skew, .max_entries = (size_t)c->replay_entries};
-    if (!kms_ok(r = kms_replay_new(&rcfg, (uint64_t)time(NULL), &p->rg))) {
+    if (!kms_ok(r = kms_replay_new(&rcfg, kms_now(), &p->rg))) {
         return fail("replay guard", r);
     }
     return CLI_EXIT_OK;
@@ -478,7 +480,9 @@ static void store_purge(struct kms_store *st, uint64_t now)
     }
 }
 
-/* Every second: keyring refresh; every 5 s: keyring housekeeping; every minute: store purge. */
+/* Every second: keyring refresh; every 5 s: keyring housekeeping; at the first tick and then
+ * every minute by the clock (so that a test clock moved forward purges at the next tick):
+ * store purge. */
 static void tick(void *ctx, unsigned n, uint64_t now)
 {
     struct kmsd_parts *p = ctx;
@@ -486,8 +490,9 @@ static void tick(void *ctx, unsigned n, uint64_t now)
     if (n % 5 == 0) {
         keyring_maintain(p->kr, now);
     }
-    if (n % 60 == 0) {
+    if (n == 0 || now >= p->next_purge) {
         store_purge(p->st, now);
+        p->next_purge = now + 60;
     }
 }
 

@@ -9,6 +9,7 @@
 
 #include "util/kms_codec.h"
 #include "util/kms_mem.h"
+#include "util/kms_time.h"
 
 int cli_open_keystore(const struct cli_args *a, const char *kek_file, const char *hsm,
                       struct kms_keystore **ks)
@@ -83,7 +84,7 @@ void cli_print_time(const char *name, uint64_t t)
 
 uint64_t cli_now(void)
 {
-    return (uint64_t)time(NULL);
+    return kms_now();
 }
 
 #define TOKEN_TEXT_MAX 8192

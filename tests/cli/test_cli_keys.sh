@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# `imskms keys` and `imskms token` end to end, with real 1-2 s lifetimes: a token accepted in
-# its key's grace period and refused after it, count-forced rotation, revocation, housekeeping,
+# `imskms keys` and `imskms token` end to end, with lifetimes of 100 s passed by moving the test
+# clock (tests/integration/lib.sh): a token accepted in its key's grace period and refused after it, count-forced rotation, revocation, housekeeping,
 # tampered and malformed tokens, and the usage errors.
 # Usage: test_cli_keys.sh IMSKMS file|hsm
 #   file: the file keystore (a KEK made here); hsm: the PKCS#11 keystore at the URI in
@@ -11,6 +11,9 @@ B=$1
 MODE=$2
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
+# shellcheck source=../integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+clock_init
 
 
 case "$MODE" in
@@ -58,11 +61,11 @@ fi
 run 2 "list without a keyring file" "$B" keys list --keyring "$KR" "$@"
 expect_err "no such keyring" "list without a keyring file"
 
-# ---- grace, live: lifetime 2 s, grace 2 s ----
-run 0 "init" "$B" keys init --keyring "$KR" "$@" --lifetime 2 --grace 2
+# ---- grace: lifetime 100 s, grace 100 s, the clock moved to 150 s, then to 250 s ----
+run 0 "init" "$B" keys init --keyring "$KR" "$@" --lifetime 100 --grace 100
 expect_field key_id 1 "init"
 [ "$(stat -c %a "$KR")" = 600 ] && ok || bad "keyring mode is not 0600"
-run 2 "init over an existing keyring" "$B" keys init --keyring "$KR" "$@" --lifetime 2 --grace 2
+run 2 "init over an existing keyring" "$B" keys init --keyring "$KR" "$@" --lifetime 100 --grace 100
 expect_err "file exists" "init over an existing keyring"
 
 run 0 "seal under key 1" "$B" token seal --keyring "$KR" "$@" --impi alice@ims.example.org \
@@ -82,7 +85,7 @@ grep -q '^kue=hidden' "$tmp/out" && ok || bad "open did not mask the Kue"
 printf '%s\n' "$T1" | "$B" token open --keyring "$KR" "$@" - >"$tmp/out" 2>"$tmp/err" &&
     ok || bad "open from stdin"
 
-sleep 2.2
+clock_advance 150
 run 0 "seal after key 1's lifetime" "$B" token seal --keyring "$KR" "$@" --impi bob@ims.example.org --lifetime 600 --mode 2
 T2=$(field token)
 expect_field key_id 2 "seal after key 1's lifetime rotates"
@@ -90,7 +93,7 @@ run 0 "open key 1's token in its grace period" "$B" token open --keyring "$KR" "
 run 0 "list" "$B" keys list --keyring "$KR" "$@"
 grep -q '^key_id=1 state=grace' "$tmp/out" && ok || bad "list: key 1 not in grace: $(cat "$tmp/out")"
 grep -q '^key_id=2 state=active' "$tmp/out" && ok || bad "list: key 2 not active"
-sleep 2.2
+clock_advance 100
 run 1 "open key 1's token after its grace" "$B" token open --keyring "$KR" "$@" "$T1"
 expect_err "destroyed key" "open after grace"
 run 0 "open key 2's token" "$B" token open --keyring "$KR" "$@" "$T2"

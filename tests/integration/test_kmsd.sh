@@ -9,7 +9,16 @@
 # expired Kue, a revoked Kkms, a token after its key's grace period, a mode the KMS does not
 # allow, the BSF down (a clear 503, then success once it is back), a restart (the keyring and
 # mode-2 records survive; a request from before the restart is still refused), junk and
-# mutated bodies (400 or 403, never a crash).
+# mutated bodies (400 or 403, never a crash). Every refusal is checked for its reason (the
+# error code in the KMS log lines the step wrote, or the CLI's message).
+# Time: the test clock (tests/integration/lib.sh, builds with KMS_TEST_CLOCK=ON) moves every
+# program's clock forward instead of sleeping through lifetimes, grace periods and the restart
+# window; lifetimes are hundreds of seconds and every jump lands well inside its window.
+# Keys: at the end, every log and every output of the run is searched for every key it could
+# obtain in hex: K, OPc (imskms crypto milenage), each Ks (the UE's bootstrap files), each
+# Ks_NAF (imskms crypto ks-naf from Ks, RAND, IMPI) and each Kue of modes 2 and 3 (the UE's kue
+# files). Not searched, because no tool gives them in hex: Kue1 of mode 1, MPK and TGK (the CLI
+# prints only a fingerprint of TGK) and Kkms (inside the keystore).
 # Usage: test_kmsd.sh IMSKMS IMSKMS_BSFD IMSKMS_KMSD SOURCE_DIR
 set -u
 B=$1
@@ -18,6 +27,9 @@ K=$3
 SRC=$4
 # shellcheck source=../cli/common.sh
 . "$SRC/tests/cli/common.sh"
+# shellcheck source=lib.sh
+. "$SRC/tests/integration/lib.sh"
+clock_init
 # shellcheck source=bsfd_env.sh
 . "$SRC/tests/integration/bsfd_env.sh"
 pid=""
@@ -29,6 +41,9 @@ OP=cdc202d5123e20f62b6d676ac72cb318
 IMPI=001010000000001@ims.mnc001.mcc001.3gppnetwork.org
 IMPU=sip:+15550001@ims.example.org
 FQDN=kms.example.org # the name in tests/http/mkca.sh's NAF certificate
+key_add K $KEY
+key_add OPc "$("$B" crypto milenage --k $KEY --op $OP --rand 00000000000000000000000000000000 \
+    --sqn 000000000000 --amf 8000 | sed -n 's/^opc=//p')"
 
 bsfd_pki "$SRC/tests/http/mkca.sh"
 DB="$tmp/db"
@@ -46,26 +61,24 @@ IMPU_B=sip:+15550002@ims.example.org
     >/dev/null || bad "keys init"
 bsfd_start
 
-kmsd_start() { # [--modes LIST]: the log is appended to, across restarts
+SKEW=30
+kmsd_start() { # [options]: the log is appended to, across restarts; a fresh port each time
     echo "--- start" >>"$tmp/kmsd.log"
+    km=$(log_mark "$tmp/kmsd.log")
     "$K" --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" \
         --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
-        --keyring "$tmp/keyring" --kek-file "$tmp/kek" --state-db "$tmp/state.db" --skew 1 \
+        --keyring "$tmp/keyring" --kek-file "$tmp/kek" --state-db "$tmp/state.db" --skew $SKEW \
         "$@" 2>>"$tmp/kmsd.log" &
     kpid=$!
-    i=0
-    while [ "$(tail -n 1 "$tmp/kmsd.log" | grep -c 'kms listening')" = 0 ] && [ $i -lt 100 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    KMS=$(sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p' "$tmp/kmsd.log" | tail -n 1)
+    wait_log "$tmp/kmsd.log" "$km" 'kms listening' "$kpid"
+    KMS=$(log_since "$tmp/kmsd.log" "$km" | sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p')
     [ -n "$KMS" ] || {
-        echo "FAIL: kmsd did not start: $(cat "$tmp/kmsd.log")" >&2
+        echo "FAIL: kmsd did not start: $(log_since "$tmp/kmsd.log" "$km")" >&2
         exit 1
     }
-    # The restart rule refuses requests stamped before start + skew (1 s here).
-    sleep 1.2
 }
+# The restart rule refuses requests stamped before start + skew: move the clock past it.
+open_window() { clock_advance $((SKEW + 1)); }
 kmsd_stop() {
     kill -TERM "$kpid"
     wait "$kpid"
@@ -74,37 +87,69 @@ kmsd_stop() {
     [ $st -eq 0 ] && ok || bad "kmsd SIGTERM: exit $st"
 }
 kue() { # mode [extra options]: output in $tmp/out, $tmp/err
-    m=$1
-    shift
-    kue_in "$tmp/ue" "$m" "$@"
+    kue_in "$tmp/ue" "$@"
+}
+# Every CLI run below keeps its output in $tmp/out and $tmp/err, and adds both to $tmp/all
+# (searched for keys at the end); m is the KMS log's mark before the run.
+kept() { # status: the last run's output kept, the status in st and passed on
+    st=$1
+    cat "$tmp/out" "$tmp/err" >>"$tmp/all"
+    return "$1"
 }
 kue_in() { # statedir mode [extra options]
     d=$1
-    m=$2
+    md=$2
     shift 2
-    "$B" ue kue --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode "$m" --state "$d" \
+    m=$(log_mark "$tmp/kmsd.log")
+    "$B" ue kue --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode "$md" --state "$d" \
         "$@" >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    [ $st -eq 0 ] && key_add_kue "$d"
+    kept $st
 }
 request() { # statedir peer out -> output in $tmp/out, $tmp/err
+    m=$(log_mark "$tmp/kmsd.log")
     "$B" ue request --kms "http://localhost:$KMS" --peer "$2" --state "$1" --out "$3" \
         >"$tmp/out" 2>"$tmp/err"
+    kept $?
 }
 resolve() { # statedir transfer -> output in $tmp/out, $tmp/err
+    m=$(log_mark "$tmp/kmsd.log")
     "$B" ue resolve --kms "http://localhost:$KMS" --ticket "$2" --state "$1" >"$tmp/out" 2>"$tmp/err"
+    kept $?
+}
+# refused WHAT CODE: the last run exited 1 and the KMS logged CODE for it.
+refused() {
+    [ "$st" -eq 1 ] && ok || bad "$1: exit $st, expected 1 ($(cat "$tmp/err"))"
+    expect_log "$tmp/kmsd.log" "$m" "$2" "$1"
+}
+bootstrap() { # usim statedir
+    "$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$1" --state "$2" >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    [ $st -eq 0 ] && key_add_bootstrap "$2" $FQDN
+    kept $st
 }
 request1() { # statedir usim peer out [extra options]: mode 1 (a fresh bootstrap per request)
     d=$1 u=$2 p=$3 o=$4
     shift 4
+    m=$(log_mark "$tmp/kmsd.log")
     "$B" ue request --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode 1 \
         --bsf "http://localhost:$UB/" --usim "$u" --peer "$p" --state "$d" --out "$o" "$@" \
         >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    [ -f "$d/bootstrap" ] && key_add_bootstrap "$d" $FQDN
+    kept $st
 }
 resolve1() { # statedir usim transfer [extra options]
     d=$1 u=$2 x=$3
     shift 3
+    m=$(log_mark "$tmp/kmsd.log")
     "$B" ue resolve --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode 1 \
         --bsf "http://localhost:$UB/" --usim "$u" --ticket "$x" --state "$d" "$@" \
         >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    [ -f "$d/bootstrap" ] && key_add_bootstrap "$d" $FQDN
+    kept $st
 }
 state_sum() { cat "$tmp/state.db"* 2>/dev/null | sha256sum; }
 fp() { sed -n 's/^tgk_fingerprint=//p' "$tmp/out"; }
@@ -116,9 +161,10 @@ call() { # caller-state callee-state callee-identity: a ticket request and resol
     printf '%s' "$FA" | grep -Eq '^[0-9a-f]{16}$' && [ "$FA" = "$FB" ] && ok ||
         bad "fingerprints differ: '$FA' '$FB'"
 }
-post() { # file -> HTTP status
-    curl -s -o "$tmp/post.out" -w '%{http_code}' -H 'Content-Type: application/mikey' \
-        --data-binary "@$1" "http://localhost:$KMS/mikey"
+post() { # file -> the HTTP status in $code, the body in $tmp/post.out, the log's mark in m
+    m=$(log_mark "$tmp/kmsd.log")
+    code=$(curl -s -o "$tmp/post.out" -w '%{http_code}' -H 'Content-Type: application/mikey' \
+        --data-binary "@$1" "http://localhost:$KMS/mikey")
 }
 
 # Zn TLS files that cannot work are a start-up failure (exit 2, the option named), not a 503
@@ -159,11 +205,10 @@ for bad in "--modes 4" "--modes 2,2" "--modes ,3" "--modes 1,2,3," "--threads 0"
 done
 
 mkdir -p "$tmp/ue" "$tmp/ue-b" "$tmp/tr3" "$tmp/tr2"
-"$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim" --state "$tmp/ue" >/dev/null ||
-    bad "bootstrap"
-"$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim-b" --state "$tmp/ue-b" >/dev/null ||
-    bad "bootstrap B"
+bootstrap "$tmp/usim" "$tmp/ue" || bad "bootstrap: $(cat "$tmp/err")"
+bootstrap "$tmp/usim-b" "$tmp/ue-b" || bad "bootstrap B: $(cat "$tmp/err")"
 kmsd_start
+open_window
 
 # ---- Kue issue, both modes ----
 if kue 3 --trace "$tmp/tr3"; then ok; else bad "kue mode 3: $(cat "$tmp/err")"; fi
@@ -176,7 +221,6 @@ grep -q '^kue_expiry=20[0-9-]*T[0-9:]*Z$' "$tmp/out" && ok || bad "kue_expiry: $
 if kue 2 --identity "$IMPU" --trace "$tmp/tr2"; then ok; else bad "kue mode 2 with an IMPU: $(cat "$tmp/err")"; fi
 "$B" mikey decode "$tmp/tr2/002-recv.mikey" | grep -q 'ticket_data_len: 16' && ok ||
     bad "mode 2 answer does not carry a 16-octet reference"
-grep -qi "$KEY" "$tmp/out" "$tmp/kmsd.log" && bad "a key in the output or the log" || ok
 
 # ---- calls: A (mode 2 token now) to B (mode 3), then both mode 3, then both mode 2 ----
 if kue_in "$tmp/ue-b" 3 --identity "$IMPU_B"; then ok; else bad "kue B: $(cat "$tmp/err")"; fi
@@ -205,30 +249,28 @@ if request1 "$tmp/ue1" "$tmp/usim" "$IMPU_B" "$tmp/xfer1b"; then ok; else bad "m
 FA=$(fp)
 if resolve "$tmp/ue-b" "$tmp/xfer1b"; then ok; else bad "mode-3 resolve of a mode-1 ticket: $(cat "$tmp/err")"; fi
 [ "$FA" = "$(fp)" ] && ok || bad "mode 1 to mode 3: fingerprints differ"
-# The same mode-1 request bytes again: a replay.
-[ "$(post "$tmp/tr1/001-sent.mikey")" = 403 ] && ok || bad "a replayed mode-1 request was not refused"
+# The same mode-1 request bytes again, well inside the skew: a replay.
+post "$tmp/tr1/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "a replayed mode-1 request was not refused"
+expect_log "$tmp/kmsd.log" "$m" 'KMS_ERR_REPLAY)' "a replayed mode-1 request"
 # Another subscriber's identity with A's bootstrap.
 request1 "$tmp/ue1" "$tmp/usim" "$IMPU_B" "$tmp/xfer1c" --identity "$IMPU_B"
-st=$?
-[ $st -eq 1 ] && ok || bad "mode 1 with B's identity: exit $st"
+refused "mode 1 with B's identity" 'mikey 403 .*(KMS_ERR_AUTH)'
 "$B" ue request --kms "http://localhost:$KMS" --mode 1 --peer "$IMPU_B" --state "$tmp/ue1" \
     --out "$tmp/x" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q -- '--bsf and --usim' "$tmp/err" && ok || bad "mode 1 without --bsf"
 
 # A resolving a ticket meant for B: refused by the KMS (B's identity is not in A's token)...
-request "$tmp/ue" "$IMPU_B" "$tmp/xfer-b"
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-b" || bad "A's request to B: $(cat "$tmp/err")"
 resolve "$tmp/ue" "$tmp/xfer-b"
-st=$?
-[ $st -eq 1 ] && ok || bad "A resolved B's transfer: exit $st"
+refused "A resolved B's transfer" 'mikey 403 .*(KMS_ERR_AUTH)'
 # ... and by the KMS when A claims B's identity with its own token.
 cp -r "$tmp/ue" "$tmp/ue-fake"
 sed -i "s|^identity=.*|identity=$IMPU_B|" "$tmp/ue-fake/kue"
 resolve "$tmp/ue-fake" "$tmp/xfer-b"
-st=$?
-[ $st -eq 1 ] && ok || bad "A's token with B's identity resolved: exit $st"
+refused "A's token with B's identity resolved" 'mikey 403 .*(KMS_ERR_AUTH)'
 request "$tmp/ue-fake" "$IMPU" "$tmp/xfer-x"
-st=$?
-[ $st -eq 1 ] && ok || bad "A's token with B's identity requested: exit $st"
+refused "A's token with B's identity requested" 'mikey 403 .*(KMS_ERR_AUTH)'
 # A tampered token: one hex digit of the token changed (0 <-> 1, anything else -> 0).
 cp -r "$tmp/ue" "$tmp/ue-tamper"
 c=$(sed -n 's/^token=.\{40\}\(.\).*/\1/p' "$tmp/ue-tamper/kue")
@@ -236,28 +278,50 @@ case "$c" in 0) r=1 ;; *) r=0 ;; esac
 sed -i "s|^\(token=.\{40\}\).|\1$r|" "$tmp/ue-tamper/kue"
 cmp -s "$tmp/ue/kue" "$tmp/ue-tamper/kue" && bad "tamper setup" || ok
 request "$tmp/ue-tamper" "$IMPU_B" "$tmp/xfer-t"
-st=$?
-[ $st -eq 1 ] && ok || bad "a tampered token: exit $st"
+refused "a tampered token" 'mikey 403 .*(KMS_ERR_TICKET_TAG)'
 
 # ---- refusals ----
-[ "$(post "$tmp/tr3/001-sent.mikey")" = 403 ] && ok || bad "a replayed request was not refused"
-"$B" mikey decode "$tmp/post.out" | grep -q 'ERR' && ok || bad "403 without a MIKEY Error"
+# A request accepted a moment ago, posted again well inside the skew: refused as a replay.
+mkdir -p "$tmp/tr-rp"
+if kue 3 --trace "$tmp/tr-rp"; then ok; else bad "kue (replay): $(cat "$tmp/err")"; fi
+post "$tmp/tr-rp/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "a replayed request was not refused"
+expect_log "$tmp/kmsd.log" "$m" 'mikey 403 .*(KMS_ERR_REPLAY)' "a replayed request"
+"$B" mikey decode "$tmp/post.out" >"$tmp/dec" && ok || bad "the 403 body does not decode"
+grep -q '^ERR' "$tmp/dec" && grep -q 'err_no: 0 ' "$tmp/dec" && ! grep -q '^V$' "$tmp/dec" && ok ||
+    bad "403 without a MIKEY Error ERR 0 and no V: $(cat "$tmp/dec")"
 kue 3 --identity "sip:mallory@ims.example.org"
-st=$?
-[ $st -eq 1 ] && ok || bad "another subscriber's identity: exit $st ($(cat "$tmp/err"))"
+refused "another subscriber's identity" 'mikey 403 .*(KMS_ERR_AUTH)'
 head -c 40 /dev/urandom >"$tmp/junk"
-c=$(post "$tmp/junk")
+post "$tmp/junk"
+c=$code
 [ "$c" = 400 ] && ok || bad "junk body: $c"
+expect_log "$tmp/kmsd.log" "$m" 'mikey 400 ' "junk body"
+# A 400's body: a MIKEY Error message, ERR 12 (Unspecified), no V (docs/api.md).
+"$B" mikey decode "$tmp/post.out" >"$tmp/dec" && ok || bad "the 400 body does not decode"
+grep -q '^ERR' "$tmp/dec" && grep -q 'err_no: 12 ' "$tmp/dec" && ! grep -q '^V$' "$tmp/dec" && ok ||
+    bad "400 without a MIKEY Error ERR 12 and no V: $(cat "$tmp/dec")"
 : >"$tmp/empty"
-c=$(post "$tmp/empty")
+post "$tmp/empty"
+c=$code
 [ "$c" = 400 ] && ok || bad "empty body: $c"
-# Every single-byte change of a real request: 400 or 403, and the daemon keeps serving.
-n=$(wc -c <"$tmp/tr2/001-sent.mikey")
+# Every single-byte change of a request never sent before (its trace written, the KMS at a port
+# where nothing listens): 400 or 403, never a replay, and the daemon keeps serving.
+mkdir -p "$tmp/tr-mut"
+"$B" ue kue --kms "http://127.0.0.1:1" --kms-fqdn $FQDN --mode 2 --state "$tmp/ue" \
+    --trace "$tmp/tr-mut" >/dev/null 2>&1
+R="$tmp/tr-mut/001-sent.mikey"
+[ -s "$R" ] && ok || bad "no fresh request for the mutation sweep"
+n=$(wc -c <"$R")
 i=0
 codes_ok=1
+m0=$(log_mark "$tmp/kmsd.log")
 while [ $i -lt "$n" ]; do
-    { head -c $i "$tmp/tr2/001-sent.mikey"; printf '\377'; tail -c +$((i + 2)) "$tmp/tr2/001-sent.mikey"; } >"$tmp/mut"
-    c=$(post "$tmp/mut")
+    # 0xff, or 0x00 where the byte is 0xff already (a mutant must differ from the request)
+    if [ "$(od -An -tu1 -j $i -N1 "$R" | tr -d ' ')" = 255 ]; then x='\000'; else x='\377'; fi
+    { head -c $i "$R"; printf "$x"; tail -c +$((i + 2)) "$R"; } >"$tmp/mut"
+    post "$tmp/mut"
+    c=$code
     if [ "$c" != 400 ] && [ "$c" != 403 ]; then
         codes_ok=0
         bad "byte $i changed: $c"
@@ -265,9 +329,32 @@ while [ $i -lt "$n" ]; do
     i=$((i + 7))
 done
 [ $codes_ok -eq 1 ] && ok
+log_has "$tmp/kmsd.log" "$m0" 'KMS_ERR_REPLAY' && bad "a mutant of a new request refused as a replay" || ok
+[ "$(log_since "$tmp/kmsd.log" "$m0" | grep -c 'mikey 40[03] ')" -eq $(((n + 6) / 7)) ] && ok ||
+    bad "not one refusal logged per mutant: $(log_since "$tmp/kmsd.log" "$m0" | tail -n 3)"
 [ "$(curl -s "http://localhost:$KMS/healthz")" = ok ] && ok || bad "healthz after the bad requests"
+# The listener's own answers (docs/api.md): 404 off /mikey, 405 for a GET, 413 over 64 KiB.
+c=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/mikey' \
+    --data-binary "@$tmp/junk" "http://localhost:$KMS/nothing")
+[ "$c" = 404 ] && ok || bad "POST /nothing: $c"
+c=$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$KMS/mikey")
+[ "$c" = 405 ] && ok || bad "GET /mikey: $c"
+head -c 65536 /dev/zero >"$tmp/64k"
+post "$tmp/64k"
+c=$code
+[ "$c" = 400 ] && ok || bad "a body of exactly 64 KiB: $c, expected 400 (read, then refused as MIKEY)"
+head -c 65537 /dev/zero >"$tmp/64k1"
+post "$tmp/64k1"
+c=$code
+[ "$c" = 413 ] && ok || bad "a body of 64 KiB + 1: $c, expected 413"
+[ "$(curl -s "http://localhost:$KMS/healthz")" = ok ] && ok || bad "healthz after the 4xx"
+# The request itself, never sent, is still good: the mutants did not burn it.
+post "$R"
+[ "$code" = 200 ] && ok || bad "the sweep's original request: $(log_since "$tmp/kmsd.log" "$m")"
 
-# ---- the BSF down: a clear error, and success once it is back (on the same ports) ----
+# ---- the BSF down: a clear error, and success once it is back ----
+# kmsd keeps running and knows the BSF's Zn by its port, so the BSF must come back on the same
+# ports (the only restart in the tests that does not take fresh ones from port 0).
 UB_LISTEN=127.0.0.1:$UB
 ZN_LISTEN=127.0.0.1:$ZN
 bsfd_stop
@@ -276,99 +363,151 @@ bsfd_stop
 mkdir -p "$tmp/ue-down"
 cp "$tmp/ue/bootstrap" "$tmp/ue-down/bootstrap"
 sed -i 's/^btid=\(....\)/btid=AAAA/' "$tmp/ue-down/bootstrap" # uncached, so Zn must be asked
-"$B" ue kue --kms "http://localhost:$KMS" --kms-fqdn $FQDN --mode 3 --state "$tmp/ue-down" \
-    >"$tmp/out" 2>"$tmp/err"
+kue_in "$tmp/ue-down" 3
 st=$?
 [ $st -eq 3 ] && ok || bad "BSF down: exit $st, expected 3 ($(cat "$tmp/err"))"
-grep -q 'BSF\|Zn\|HTTP\|transport' "$tmp/kmsd.log" && ok || bad "no clear BSF error in the log"
+expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_HTTP)' "BSF down"
 bsfd_start
-"$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim" --state "$tmp/ue" >/dev/null ||
-    bad "bootstrap after the BSF restart"
-"$B" ue bootstrap --bsf "http://localhost:$UB/" --usim "$tmp/usim-b" --state "$tmp/ue-b" >/dev/null ||
-    bad "bootstrap B after the BSF restart" # its sessions were in the BSF's memory
+unset UB_LISTEN ZN_LISTEN
+bootstrap "$tmp/usim" "$tmp/ue" || bad "bootstrap after the BSF restart"
+bootstrap "$tmp/usim-b" "$tmp/ue-b" || bad "bootstrap B after the BSF restart" # its sessions were in the BSF's memory
 if kue 3; then ok; else bad "kue once the BSF is back: $(cat "$tmp/err")"; fi
+
+# ---- the state store failing: 503 (another process holds SQLite's write lock) ----
+if command -v python3 >/dev/null; then
+    mkdir -p "$tmp/tr-st"
+    "$B" ue kue --kms "http://127.0.0.1:1" --kms-fqdn $FQDN --mode 2 --state "$tmp/ue" \
+        --trace "$tmp/tr-st" >/dev/null 2>&1 # a request never sent (nothing listens on port 1)
+    R2="$tmp/tr-st/001-sent.mikey"
+    mkfifo "$tmp/lockctl"
+    python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()' "$tmp/state.db" <"$tmp/lockctl" >"$tmp/lock.out" 2>&1 &
+    lockpid=$!
+    exec 9>"$tmp/lockctl"
+    wait_log "$tmp/lock.out" 0 locked "$lockpid"
+    # A mode-2 Kue is a store write: it waits out SQLite's busy timeout (5 s), then fails.
+    post "$R2"
+    c=$code
+    [ "$c" = 503 ] && ok || bad "store locked: $c, expected 503"
+    expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_STORE)' "store locked"
+    "$B" mikey decode "$tmp/post.out" >"$tmp/dec" 2>&1 && grep -q 'err_no: 12 ' "$tmp/dec" &&
+        ! grep -q '^V$' "$tmp/dec" && ok || bad "store locked: not an Error ERR 12 without V: $(cat "$tmp/dec")"
+    exec 9>&-
+    wait $lockpid
+    if kue 2; then ok; else bad "kue mode 2 once the store is free: $(cat "$tmp/err")"; fi
+else
+    bad "python3 missing: the store-failure check did not run"
+fi
 
 # ---- a mode the KMS does not allow: a MACed refusal ----
 kmsd_stop
 kmsd_start --modes 3
+open_window
 kue 2
-st=$?
-[ $st -eq 1 ] && ok || bad "mode 2 on a mode-3 KMS: exit $st"
+refused "mode 2 on a mode-3 KMS" 'mikey 403 .*(KMS_ERR_POLICY)'
 grep -q 'refused the mode' "$tmp/err" && ok || bad "the refusal does not name the mode: $(cat "$tmp/err")"
 request1 "$tmp/ue1" "$tmp/usim" "$IMPU_B" "$tmp/xfer1d"
-st=$?
-[ $st -eq 1 ] && grep -q 'refused the mode' "$tmp/err" && ok || bad "mode 1 on a mode-3 KMS: exit $st"
+refused "mode 1 on a mode-3 KMS" 'mikey 403 .*(KMS_ERR_POLICY)'
+grep -q 'refused the mode' "$tmp/err" && ok || bad "mode 1: the refusal does not name the mode"
 
-# ---- a restart: a request from before it is still refused; the keyring and mode-2 Kues survive ----
-[ "$(post "$tmp/tr3/001-sent.mikey")" = 403 ] && ok || bad "a pre-restart request was accepted"
-if kue 3; then ok; else bad "kue after a restart: $(cat "$tmp/err")"; fi
+# ---- a restart: a request from before it is still refused (the restart rule, not the skew:
+# the request is a second old and the skew is 30 s); the keyring and mode-2 Kues survive ----
+mkdir -p "$tmp/tr-rs"
+if kue 3 --trace "$tmp/tr-rs"; then ok; else bad "kue before a restart: $(cat "$tmp/err")"; fi
 kmsd_stop
 kmsd_start
+post "$tmp/tr-rs/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "a pre-restart request was accepted"
+expect_log "$tmp/kmsd.log" "$m" 'mikey 403 .*(KMS_ERR_REPLAY_RESTART)' "a pre-restart request"
+open_window
+if kue 3; then ok; else bad "kue after a restart: $(cat "$tmp/err")"; fi
 call "$tmp/ue-b" "$tmp/ue" "$IMPU" # B's mode-2 Kue record from before the restarts
 
 # ---- a revoked Kkms: the daemon picks up imskms keys revoke without a restart ----
 if kue 3; then ok; else bad "kue before the revoke"; fi
 KID=$("$B" keys status --keyring "$tmp/keyring" --kek-file "$tmp/kek" | sed -n 's/^active_key=//p')
 "$B" keys revoke --keyring "$tmp/keyring" --kek-file "$tmp/kek" "$KID" >/dev/null || bad "revoke"
-sleep 1.2
-request "$tmp/ue" "$IMPU_B" "$tmp/xfer-r"
-st=$?
-[ $st -eq 1 ] && ok || bad "a token under a revoked key: exit $st"
+# Picked up on the next refresh (every second, or on use after 200 ms): try for up to 30 s.
+j=0
+while request "$tmp/ue" "$IMPU_B" "$tmp/xfer-r" && [ $j -lt 150 ]; do
+    sleep 0.2
+    j=$((j + 1))
+done
+refused "a token under a revoked key" 'mikey 403 .*(KMS_ERR_KEY_DESTROYED)'
 if kue 3; then ok; else bad "kue after the revoke: $(cat "$tmp/err")"; fi
 call "$tmp/ue" "$tmp/ue-b" "$IMPU_B" # the new active key serves
 
-# ---- an expired Kue ----
+# ---- an expired Kue (a lifetime of 100 s, the clock moved 150 s) ----
 kmsd_stop
-kmsd_start --kue-lifetime 2
-if kue 3; then ok; else bad "kue with a 2 s lifetime"; fi
-sleep 2.2
+kmsd_start --kue-lifetime 100
+open_window
+if kue 3; then ok; else bad "kue with a 100 s lifetime"; fi
+clock_advance 150
 request "$tmp/ue" "$IMPU_B" "$tmp/xfer-e"
-st=$?
-[ $st -eq 1 ] && ok || bad "an expired Kue: exit $st"
+refused "an expired Kue" 'mikey 403 .*(KMS_ERR_TICKET_EXPIRED)'
 
-# ---- a token after its key's grace period (a keyring of 3 s keys, 3 s grace) ----
+# ---- the minute purge: a mode-2 Kue record is gone from the store within a minute of its
+# expiry (the purge runs every minute by the daemon's clock) ----
+if kue 2; then ok; else bad "kue mode 2 (purge): $(cat "$tmp/err")"; fi
+REF=$(sed -n 's/^token=//p' "$tmp/ue/kue" | tr a-f A-F)
+rows() { sqlite3 "$tmp/state.db" "SELECT count(*) FROM kue WHERE hex(id) = '$REF'" 2>&1; }
+[ "$(rows)" = 1 ] && ok || bad "the mode-2 record is not in the store: $(rows)"
+clock_advance 161 # past its expiry (100 s) and the next purge (60 s after the last)
+j=0
+while [ "$(rows)" != 0 ] && [ $j -lt 300 ]; do
+    sleep 0.1
+    j=$((j + 1))
+done
+[ "$(rows)" = 0 ] && ok || bad "the expired mode-2 record was not purged: $(rows)"
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-p"
+refused "a purged mode-2 Kue" 'mikey 403 .*(KMS_ERR_KEY_UNKNOWN)'
+
+# ---- a token after its key's grace period (keys of 200 s with 200 s of grace) ----
 kmsd_stop
 rm -f "$tmp/keyring" "$tmp/keyring.lock"
-"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3 --grace 3 >/dev/null ||
+"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 200 --grace 200 >/dev/null ||
     bad "keys init (short)"
-kmsd_start # about 1.3 s of the key's 3 s
+kmsd_start
+open_window # 31 s of the key's 200
 if kue 3; then ok; else bad "kue under a short-lived key"; fi
-sleep 2
-# In the key's grace period (its 3 s are over, its grace is not): the token still works.
+clock_advance 250 # 281 s: the key's active period is over, its grace is not
 call "$tmp/ue" "$tmp/ue-b" "$IMPU_B"
-sleep 3
+clock_advance 200 # 481 s: past its grace
 request "$tmp/ue" "$IMPU_B" "$tmp/xfer-g"
-st=$?
-[ $st -eq 1 ] && ok || bad "a token after its key's grace: exit $st"
-grep -q 'KEY_DESTROYED\|TICKET_EXPIRED' "$tmp/kmsd.log" && ok || bad "no reason in the KMS log"
+refused "a token after its key's grace" 'mikey 403 .*(KMS_ERR_KEY_DESTROYED)'
 
 # ---- store and forward: a ticket resolved after the caller's Kue expired and Kkms rotated ----
-# Keys of 4 s with 4 s of grace; Kues of 2 s. The ticket is sealed under key 1 at about 1.5 s;
-# at about 5 s A's Kue has expired and key 2 is active, key 1 in grace: B (a fresh Kue under
-# key 2) still resolves it. After about 8.5 s key 1 is destroyed: refused.
+# Keys of 200 s with 200 s of grace; Kues of 100 s. The ticket is sealed under key 1 at 31 s;
+# at 281 s A's Kue has expired and key 2 is active, key 1 in grace: B (a fresh Kue under key 2)
+# still resolves it. At 481 s key 1 is destroyed: refused.
 kmsd_stop
 rm -f "$tmp/keyring" "$tmp/keyring.lock"
-"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 4 --grace 4 >/dev/null ||
+"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 200 --grace 200 >/dev/null ||
     bad "keys init (store and forward)"
-kmsd_start --kue-lifetime 2 --ticket-lifetime 3600
+kmsd_start --kue-lifetime 100 --ticket-lifetime 3600
+open_window
 if kue 3; then ok; else bad "kue (store and forward)"; fi
 if request "$tmp/ue" "$IMPU_B" "$tmp/xfer-sf"; then ok; else bad "request (store and forward)"; fi
 FA=$(fp)
-sleep 3.5
+clock_advance 250
 request "$tmp/ue" "$IMPU_B" "$tmp/xfer-sf2"
-st=$?
-[ $st -eq 1 ] && ok || bad "A's Kue should have expired: exit $st"
+refused "A's Kue should have expired" 'mikey 403 .*(KMS_ERR_TICKET_EXPIRED)'
 if kue_in "$tmp/ue-b" 3 --identity "$IMPU_B"; then ok; else bad "kue B (store and forward): $(cat "$tmp/err")"; fi
 if resolve "$tmp/ue-b" "$tmp/xfer-sf"; then ok; else bad "deferred resolve in grace: $(cat "$tmp/err")"; fi
 [ "$FA" = "$(fp)" ] && ok || bad "deferred resolve: fingerprints differ"
 "$B" keys list --keyring "$tmp/keyring" --kek-file "$tmp/kek" | grep -q '^key_id=1 .*effective=grace' && ok ||
     bad "key 1 is not in its grace period: $("$B" keys list --keyring "$tmp/keyring" --kek-file "$tmp/kek")"
-sleep 4
+clock_advance 200
 if kue_in "$tmp/ue-b" 3 --identity "$IMPU_B"; then ok; else bad "kue B after the grace"; fi
 resolve "$tmp/ue-b" "$tmp/xfer-sf"
-st=$?
-[ $st -eq 1 ] && ok || bad "a deferred resolve after the key's grace: exit $st"
+refused "a deferred resolve after the key's grace" 'mikey 403 .*(KMS_ERR_KEY_DESTROYED)'
 
 kmsd_stop
 bsfd_stop
+# ---- no key in any log or output of the whole run ----
+expect_no_keys "kmsd and bsfd logs, every CLI output" "$tmp/kmsd.log" "$tmp/bsfd.log" "$tmp/all" \
+    "$tmp/bad.log" "$tmp/lock.out"
 finish "test_kmsd.sh"

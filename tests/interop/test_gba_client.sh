@@ -29,6 +29,8 @@ NAF=kms.example.org
 
 python3 "$CLIENT" --self-test >/dev/null && ok || bad "gba_client.py --self-test"
 
+# shellcheck source=../integration/lib.sh
+. "$SRC/tests/integration/lib.sh"
 # shellcheck source=../integration/bsfd_env.sh
 . "$SRC/tests/integration/bsfd_env.sh"
 bsfd_pki "$SRC/tests/http/mkca.sh"
