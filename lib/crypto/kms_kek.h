@@ -32,14 +32,14 @@
 
 /* X(name, label, version 1)   one row per use of the KEK */
 /* clang-format off */
-#define KMS_KEK_REGISTRY(X)                                                                         \
-    /* file keystore (lib/keyring/kms_keystore_file.c): wraps each Kkms */                          \
-    X(KEYRING_WRAP, "imskms keyring wrap v1",   KMS_KEK_V1_HMAC)                                    \
-    /* file keystore: the keyring file's MAC */                                                     \
-    X(KEYRING_MAC,  "imskms keyring mac v1",    KMS_KEK_V1_HMAC)                                    \
-    /* BSF subscriber store (lib/gba/kms_subscriber.c): seals K || OPc, and its KEK check */        \
-    X(SUBSCRIBER,   "imskms-subscriber-v1 key", KMS_KEK_V1_HMAC)                                    \
-    /* KMS state store (lib/store/kms_store.c): seals Kue records; rotates */                       \
+#define KMS_KEK_REGISTRY(X)                                                                        \
+    /* file keystore (lib/keyring/kms_keystore_file.c): wraps each Kkms */                         \
+    X(KEYRING_WRAP, "imskms keyring wrap v1",   KMS_KEK_V1_HMAC)                                   \
+    /* file keystore: the keyring file's MAC */                                                    \
+    X(KEYRING_MAC,  "imskms keyring mac v1",    KMS_KEK_V1_HMAC)                                   \
+    /* BSF subscriber store (lib/gba/kms_subscriber.c): seals K || OPc, and its KEK check */       \
+    X(SUBSCRIBER,   "imskms-subscriber-v1 key", KMS_KEK_V1_HMAC)                                   \
+    /* KMS state store (lib/store/kms_store.c): seals Kue records; rotates */                      \
     X(STATE_STORE,  "imskms state store",       KMS_KEK_V1_HKDF)
 /* clang-format on */
 
