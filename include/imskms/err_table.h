@@ -63,6 +63,7 @@ X(KMS_ERR_EXISTS,         STATE,    503, 12, 500, 500, internal,            "alr
 X(KMS_ERR_IO,             STATE,    503, 12, 500, 500, internal,            "file system error")
 X(KMS_ERR_HSM,            STATE,    503, 12, 500, 500, internal,            "PKCS#11 token failure")
 X(KMS_ERR_STORE,          STATE,    503, 12, 500, 500, internal,            "state store failure")
+X(KMS_ERR_KEY_SPENT,      STATE,    503, 12, 500, 500, internal,            "key reached its usage limit (rotate to the next version)")
 X(KMS_ERR_FULL,           STATE,    503, 12, 503, 500, internal,            "capacity reached")
 X(KMS_ERR_RATE,           STATE,    503, 12, 429, 500, internal,            "too many requests")
 X(KMS_ERR_KEYRING_FULL,   STATE,    503, 12, 500, 500, internal,            "keyring holds too many keys in their grace period")

@@ -35,13 +35,14 @@ static void fetch_all(void)
     handles.aes256_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
     handles.aes256_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     handles.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    handles.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     if (handles.hmac != NULL) {
         tmpl_sha256 = hmac_template("SHA256");
         tmpl_sha1 = hmac_template("SHA1");
     }
     handles_ok = handles.aes128_ecb != NULL && handles.aes128_ctr != NULL &&
                  handles.aes256_ctr != NULL && handles.aes256_gcm != NULL && handles.hmac != NULL &&
-                 tmpl_sha256 != NULL && tmpl_sha1 != NULL;
+                 handles.hkdf != NULL && tmpl_sha256 != NULL && tmpl_sha1 != NULL;
 }
 
 EVP_MAC_CTX *kms_hmac_ctx_new(const char *digest)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 
 #include "err/kms_err.h"
 
@@ -20,6 +21,7 @@ struct kms_ossl {
     EVP_CIPHER *aes256_ctr;
     EVP_CIPHER *aes256_gcm;
     EVP_MAC *hmac;
+    EVP_KDF *hkdf; /* kms_kek */
 };
 
 /* The process-wide handles (fetched on first use, thread-safe). NULL if a fetch failed. */

@@ -41,6 +41,8 @@ struct kms_bsf {
     char realm[KMS_BSF_NAME_MAX + 1];
     struct kms_bsf_store store;
     uint8_t seed[32];
+    uint8_t fake_k[16], fake_opc[16]; /* per process: AUTS of fake challenges run on these */
+    uint64_t fake_resyncs;
     pthread_mutex_t mu;
     struct kms_tab *idents, *chals, *sessions;
 };
@@ -77,6 +79,8 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     c->realm = b->realm;
     b->store = *store;
     KMS_TRY_OUT(rc, kms_random(b->seed, sizeof(b->seed)));
+    KMS_TRY_OUT(rc, kms_random(b->fake_k, sizeof(b->fake_k)));
+    KMS_TRY_OUT(rc, kms_random(b->fake_opc, sizeof(b->fake_opc)));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_identities, sizeof(struct ident), &b->idents));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_challenges, sizeof(struct chal), &b->chals));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_sessions, sizeof(struct sess), &b->sessions));
@@ -190,6 +194,7 @@ void kms_bsf_stats(struct kms_bsf *b, struct kms_bsf_stats *s)
     s->challenges = kms_tab_count(b->chals);
     s->sessions = kms_tab_count(b->sessions);
     s->identities = kms_tab_count(b->idents);
+    s->fake_resyncs = b->fake_resyncs;
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -289,11 +294,12 @@ kms_result kms_bsf_challenge(struct kms_bsf *b, const char *impi, uint64_t now,
         locked = false;
         KMS_TRY_OUT(rc, make_vector(sub.k, sub.opc, c.p.rand, sqn, sub.amf, &v));
     } else {
-        /* Same work, random key: the answer's timing and shape do not tell an unknown IMPI. */
-        uint8_t rk[32], amf[2] = {0, 0};
+        /* Same work, random key: the answer's timing and shape do not tell an unknown IMPI.
+         * AUTN carries the AMF in clear, so it is the one most subscribers have. */
+        uint8_t rk[32];
         KMS_TRY_OUT(rc, kms_random(rk, sizeof(rk)));
         KMS_TRY_OUT(rc, kms_random(sqn, sizeof(sqn)));
-        rc = make_vector(rk, rk + 16, c.p.rand, sqn, amf, &v);
+        rc = make_vector(rk, rk + 16, c.p.rand, sqn, b->cfg.amf, &v);
         kms_wipe(rk, sizeof(rk));
         KMS_TRY_OUT(rc, rc);
         c.p.fake = true;
@@ -379,11 +385,40 @@ out:
     return rc;
 }
 
+/* The AUTS of a fake challenge: the work of a real one (the store read of the IMPI, a Milenage
+ * resync, here on the per-process fake K/OPc), then the failure of an AUTS that does not
+ * verify, whatever the resync said. A store failure is reported as the real path would. */
+static kms_result resync_fake(struct kms_bsf *b, const struct kms_bsf_pending *p,
+                              const uint8_t auts[KMS_AKA_AUTS_LEN])
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_bsf_sub sub;
+    struct kms_milenage *m = NULL;
+    uint8_t sqn_ms[KMS_AKA_SQN_LEN];
+    kms_result g = b->store.get(b->store.ctx, p->impi, &sub);
+    KMS_ENSURE_OUT(rc, kms_ok(g) || g.err == KMS_ERR_NOT_FOUND, g.err);
+    KMS_TRY_OUT(rc, kms_milenage_new(&m));
+    KMS_TRY_OUT(rc, kms_milenage_set_key(m, b->fake_k, b->fake_opc));
+    kms_result ignored = kms_milenage_resync(m, p->rand, auts, sqn_ms);
+    (void)ignored;
+    pthread_mutex_lock(&b->mu);
+    b->fake_resyncs++;
+    pthread_mutex_unlock(&b->mu);
+    rc = KMS_ERR(KMS_ERR_MAC_S); /* an unknown IMPI's AUTS never verifies */
+out:
+    kms_milenage_free(m);
+    kms_wipe(&sub, sizeof(sub));
+    kms_wipe(sqn_ms, sizeof(sqn_ms));
+    return rc;
+}
+
 kms_result kms_bsf_resync(struct kms_bsf *b, const struct kms_bsf_pending *p,
                           const uint8_t auts[KMS_AKA_AUTS_LEN], uint64_t now)
 {
     KMS_ENSURE(b != NULL && p != NULL && auts != NULL, KMS_ERR_ARG);
-    KMS_ENSURE(!p->fake, KMS_ERR_MAC_S); /* an unknown IMPI's AUTS never verifies */
+    if (p->fake) {
+        return resync_fake(b, p, auts);
+    }
     kms_result rc = KMS_RC_INIT;
     struct kms_bsf_sub sub;
     struct kms_milenage *m = NULL;

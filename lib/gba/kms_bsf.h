@@ -11,7 +11,10 @@
  *   zn         a NAF names a B-TID: Ks_NAF for the NAF_Id of its FQDN and Ua protocol id.
  *
  * Unknown IMPIs get challenges of the same shape from random bytes (never stored as a
- * subscriber, never answerable), so a 401 does not tell whether an identity exists. Challenges
+ * subscriber, never answerable), so a 401 does not tell whether an identity exists: their AUTN
+ * carries the configured default AMF (AUTN shows the AMF in clear), and an AUTS answering one
+ * costs what a real one costs (a store read and a Milenage resync, on a per-process fake K/OPc)
+ * before it fails as an AUTS that does not verify. Challenges
  * are rate-limited per IMPI (a token bucket keyed by a keyed hash of the IMPI, known or not).
  * SQNs come from per-subscriber ranges reserved durably in chunks, so an unauthenticated
  * request causes at most one durable write per `sqn_chunk` challenges of one subscriber (and
@@ -63,6 +66,8 @@ struct kms_bsf_cfg {
     unsigned rate_period;   /* seconds to earn one more (default 2) */
     unsigned ind_bits;      /* SQN IND bits (default 5, as kms_sqn) */
     uint32_t sqn_chunk;     /* SQNs reserved per durable write (default 32) */
+    uint8_t amf[2];         /* AMF of fake challenges: the one most subscribers have (0000 as
+                             * 'imskms subscriber add', unless configured) */
 };
 
 /* A challenge as the Digest layer needs it. */
@@ -110,7 +115,9 @@ KMS_MUST_CHECK kms_result kms_bsf_bootstrap(struct kms_bsf *b, const struct kms_
 
 /* A resynchronisation request: AUTS checked with the subscriber's K against the consumed
  * challenge's RAND (KMS_ERR_MAC_S when it does not verify), then the SQN moves per TS 33.102
- * 6.3.5. The caller then issues a new challenge. */
+ * 6.3.5. The caller then issues a new challenge. For a fake challenge (unknown IMPI) the same
+ * work runs (a store read, a Milenage resync on the BSF's fake K/OPc) and the answer is
+ * KMS_ERR_MAC_S, as for a real AUTS that does not verify. */
 KMS_MUST_CHECK kms_result kms_bsf_resync(struct kms_bsf *b, const struct kms_bsf_pending *p,
                                          const uint8_t auts[KMS_AKA_AUTS_LEN], uint64_t now);
 
@@ -131,6 +138,7 @@ void kms_bsf_expire(struct kms_bsf *b, uint64_t now);
 
 struct kms_bsf_stats {
     size_t challenges, sessions, identities;
+    uint64_t fake_resyncs; /* AUTS of fake challenges checked on the fake K/OPc */
 };
 void kms_bsf_stats(struct kms_bsf *b, struct kms_bsf_stats *s);
 

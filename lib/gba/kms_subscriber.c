@@ -8,9 +8,9 @@
  * the caller asks for creation, and the directory is fsynced after a creation so that the new
  * file's name is durable too.
  *
- * Key separation: the AES-256-GCM key is HMAC-SHA-256(KEK, "imskms-subscriber-v1 key"), not the
- * KEK itself, so that a KEK shared with the KMS state store never encrypts two stores' rows
- * under one key.
+ * Key separation: the AES-256-GCM key is HMAC-SHA-256(KEK, "imskms-subscriber-v1 key") (row
+ * SUBSCRIBER, version 1, of crypto/kms_kek.h), not the KEK itself, so that a KEK shared with the
+ * KMS state store never encrypts two stores' rows under one key.
  *
  * SQN: an INTEGER column constrained to 0 .. 2^48-1 (it fits SQLite's signed 64 bits, so no
  * byte-order encoding is needed, and the operator can read it with the sqlite3 shell). Raising
@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "crypto/kms_kdf.h"
+#include "crypto/kms_kek.h"
 #include "crypto/kms_ossl.h"
 #include "crypto/kms_sqn.h"
 #include "store/kms_sqlite.h"
@@ -54,7 +55,6 @@ static const char aad_label[] = "imskms-subscriber-v1";
 #define IMPUS_CAP (KMS_SUBSCRIBER_IMPU_MAX * (KMS_SUBSCRIBER_ID_MAX + 1))
 #define AAD_MAX   (AAD_LABEL_LEN + KMS_SUBSCRIBER_AMF_LEN + 1 + KMS_SUBSCRIBER_ID_MAX + IMPUS_CAP)
 
-static const char key_label[] = "imskms-subscriber-v1 key";
 static const char check_aad[] = "imskms-subscriber-v1 kek-check";
 
 enum stmt_id {
@@ -666,8 +666,7 @@ kms_result kms_subscriber_db_open(const char *path, const uint8_t kek[32], bool 
     KMS_ENSURE_OUT(rc, pthread_mutex_init(&s->mu, NULL) == 0, KMS_ERR_NOMEM);
     s->mu_ok = true;
     KMS_TRY_OUT(rc, kms_secret_new(KEY_LEN, &s->key));
-    KMS_TRY_OUT(
-        rc, kms_hmac_sha256(kek, 32, (const uint8_t *)key_label, sizeof(key_label) - 1, s->key->d));
+    KMS_TRY_OUT(rc, kms_kek_derive(kek, KMS_KEK_SUBSCRIBER, 1, s->key->d));
     /* No CREATE: prepare_file made the file with the right mode. sqlite3_open_v2 allocates a
      * handle even when it fails; db_close releases it. */
     int e = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);

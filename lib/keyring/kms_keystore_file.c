@@ -3,7 +3,8 @@
  * The file keystore: Kkms generated from the DRBG, kept in the keyring file wrapped under the
  * KEK, used through OpenSSL's AES-256-GCM.
  *
- * Two subkeys come from the 32-byte KEK, so it is never used for two jobs:
+ * Two subkeys come from the 32-byte KEK, so it is never used for two jobs (crypto/kms_kek.h,
+ * rows KEYRING_WRAP and KEYRING_MAC, version 1):
  *   wrap key = HMAC-SHA-256(KEK, "imskms keyring wrap v1")
  *   mac key  = HMAC-SHA-256(KEK, "imskms keyring mac v1")
  * A wrapped key (the reference kept in the file) is nonce(12) || AES-256-GCM(wrap key, Kkms)
@@ -23,14 +24,13 @@
 
 #include <openssl/evp.h>
 
+#include "crypto/kms_kek.h"
 #include "crypto/kms_ossl.h"
 #include "keyring/kms_keystore.h"
 #include "util/kms_mem.h"
 
 #define WRAPPED_LEN (KMS_GCM_NONCE_LEN + KMS_KKMS_LEN + KMS_GCM_TAG_LEN)
 
-static const char label_wrap[] = "imskms keyring wrap v1";
-static const char label_mac[] = "imskms keyring mac v1";
 static const char wrap_ad[] = "imskms-kkms-v1";
 
 struct file_ks {
@@ -70,12 +70,12 @@ out:
     return rc;
 }
 
-static kms_result derive(const uint8_t kek[32], const char *label, struct kms_secret **out)
+static kms_result derive(const uint8_t kek[32], enum kms_kek_use use, struct kms_secret **out)
 {
     kms_result rc = KMS_RC_INIT;
     struct kms_secret *s = NULL;
     KMS_TRY_OUT(rc, kms_secret_new(32, &s));
-    KMS_TRY_OUT(rc, kms_hmac_sha256(kek, 32, (const uint8_t *)label, strlen(label), s->d));
+    KMS_TRY_OUT(rc, kms_kek_derive(kek, use, 1, s->d));
     *out = s;
     s = NULL;
     rc = KMS_RESULT_OK;
@@ -305,8 +305,8 @@ kms_result kms_keystore_file_open_kek(const uint8_t kek[32], struct kms_keystore
     struct file_ks *f = calloc(1, sizeof(*f));
     KMS_ENSURE_OUT(rc, f != NULL, KMS_ERR_NOMEM);
     f->base.ops = &file_ops;
-    KMS_TRY_OUT(rc, derive(kek, label_wrap, &f->wrap));
-    KMS_TRY_OUT(rc, derive(kek, label_mac, &f->mac));
+    KMS_TRY_OUT(rc, derive(kek, KMS_KEK_KEYRING_WRAP, &f->wrap));
+    KMS_TRY_OUT(rc, derive(kek, KMS_KEK_KEYRING_MAC, &f->mac));
     *out = &f->base;
     f = NULL;
     rc = KMS_RESULT_OK;

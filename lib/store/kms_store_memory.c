@@ -2,7 +2,8 @@
 /*
  * In-memory store backend for tests: two fixed arrays (rows, counters) searched linearly under
  * one mutex. Clarity over speed; it holds at most max_rows of each and never evicts on its own
- * (only kms_store_purge removes anything), so a full table is KMS_ERR_STORE.
+ * (only kms_store_purge removes anything), so a full table is KMS_ERR_STORE. Key versions and
+ * their seal counts live in a small array (MEM_KEYS versions; the store starts at version 1).
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -27,9 +28,14 @@ struct mem_ctr {
     uint64_t expires;
 };
 
+#define MEM_KEYS 16
+
 struct mem_be {
     struct kms_store_backend base; /* first: the backend pointer is a pointer to this */
     pthread_mutex_t mu;
+    uint32_t kv_first;        /* version of seals[0] */
+    size_t n_keys;            /* versions kv_first .. kv_first + n_keys - 1 */
+    uint64_t seals[MEM_KEYS]; /* seals counted under each */
     size_t max;
     struct mem_row *rows;
     struct mem_ctr *ctrs;
@@ -94,14 +100,68 @@ static kms_result put_locked(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN
 }
 
 static kms_result mem_put(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN],
-                          uint64_t expires, const uint8_t *blob, size_t len)
+                          uint64_t expires, const uint8_t *blob, size_t len, uint32_t kv,
+                          uint64_t limit)
 {
     struct mem_be *m = mem_of(be);
     KMS_ENSURE(id != NULL && (blob != NULL || len == 0), KMS_ERR_ARG);
     pthread_mutex_lock(&m->mu);
-    kms_result r = put_locked(m, id, expires, blob, len);
+    uint64_t *seals =
+        kv >= m->kv_first && kv - m->kv_first < m->n_keys ? &m->seals[kv - m->kv_first] : NULL;
+    kms_result r = KMS_ERR(KMS_ERR_KEY_SPENT);
+    if (seals != NULL && *seals < limit) {
+        r = put_locked(m, id, expires, blob, len);
+        *seals += kms_ok(r) ? 1 : 0;
+    }
     pthread_mutex_unlock(&m->mu);
     return r;
+}
+
+static kms_result mem_key_current(struct kms_store_backend *be, uint32_t *kv, uint64_t *seals)
+{
+    struct mem_be *m = mem_of(be);
+    KMS_ENSURE(kv != NULL && seals != NULL, KMS_ERR_ARG);
+    pthread_mutex_lock(&m->mu);
+    *kv = m->kv_first + (uint32_t)(m->n_keys - 1);
+    *seals = m->seals[m->n_keys - 1];
+    pthread_mutex_unlock(&m->mu);
+    return KMS_RESULT_OK;
+}
+
+static kms_result mem_key_rotate(struct kms_store_backend *be, uint32_t from, uint32_t *kv)
+{
+    struct mem_be *m = mem_of(be);
+    KMS_ENSURE(kv != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(from < UINT32_MAX, KMS_ERR_KEY_SPENT);
+    pthread_mutex_lock(&m->mu);
+    uint32_t cur = m->kv_first + (uint32_t)(m->n_keys - 1);
+    kms_result r = KMS_RESULT_OK;
+    if (from >= cur) {
+        if (m->n_keys == MEM_KEYS) {
+            /* Forget the oldest version's count: this backend is for tests. */
+            memmove(m->seals, m->seals + 1, (MEM_KEYS - 1) * sizeof(m->seals[0]));
+            m->kv_first++;
+            m->n_keys--;
+        }
+        m->seals[m->n_keys++] = 0;
+        cur++;
+    }
+    *kv = cur;
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+/* Memory is never from before key versions. */
+static kms_result mem_migrate(struct kms_store_backend *be, kms_store_reseal_fn reseal, void *ctx,
+                              uint64_t *n)
+{
+    (void)be;
+    (void)reseal;
+    (void)ctx;
+    if (n != NULL) {
+        *n = 0;
+    }
+    return KMS_RESULT_OK;
 }
 
 static kms_result get_locked(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN], uint64_t now,
@@ -219,6 +279,9 @@ static const struct kms_store_backend_ops mem_ops = {
     .del = mem_del,
     .counter_advance = mem_counter_advance,
     .purge = mem_purge,
+    .key_current = mem_key_current,
+    .key_rotate = mem_key_rotate,
+    .migrate = mem_migrate,
     .close = mem_close,
 };
 
@@ -236,6 +299,8 @@ kms_result kms_store_backend_memory(size_t max_rows, struct kms_store_backend **
     KMS_ENSURE_OUT(rc, pthread_mutex_init(&m->mu, NULL) == 0, KMS_ERR_NOMEM);
     m->base.ops = &mem_ops;
     m->max = max_rows;
+    m->kv_first = 1;
+    m->n_keys = 1;
     m->rows = calloc(max_rows, sizeof(*m->rows));
     m->ctrs = calloc(max_rows, sizeof(*m->ctrs));
     KMS_ENSURE_OUT(rc, m->rows != NULL && m->ctrs != NULL, KMS_ERR_NOMEM);

@@ -10,6 +10,10 @@
  * file), synchronous=FULL (a committed counter survives a power cut: a replayed request must
  * not pass after a crash), busy_timeout (a writer in another process makes us wait, not fail).
  * The schema carries application_id and user_version; a newer user_version is refused.
+ * Schema 2 adds store_key(kv, seals): the key versions and the seals counted under each, raised
+ * in the transaction that inserts the row. A file of schema 1 (rows sealed under the raw KEK)
+ * opens with no statement prepared; the front's migrate call re-seals its rows into schema 2 in
+ * one transaction (a new table filled from the old one, then renamed over it), then prepares.
  *
  * Integers: SQLite's are signed 64-bit, so uint64 counters and expiry times are stored as
  * 8-byte big-endian BLOBs. SQLite compares BLOBs with memcmp, which on big-endian bytes is the
@@ -34,7 +38,8 @@
 #include "store/kms_sqlite.h"
 #include "store/kms_store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define SCHEMA_V1      1          /* before key versions */
 #define APPLICATION_ID 0x494d534b /* "IMSK" */
 
 enum stmt_id {
@@ -44,6 +49,9 @@ enum stmt_id {
     S_ADVANCE,
     S_PURGE_KUE,
     S_PURGE_CTR,
+    S_SEAL,
+    S_KEY_CUR,
+    S_KEY_ADD,
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -61,25 +69,37 @@ static const char *const stmt_sql[S_COUNT] = {
                   "expires = excluded.expires WHERE excluded.counter > counter.counter",
     [S_PURGE_KUE] = "DELETE FROM kue WHERE expires <= ?1",
     [S_PURGE_CTR] = "DELETE FROM counter WHERE expires <= ?1",
+    /* Counts one seal under ?1 unless ?2 are counted already. */
+    [S_SEAL] = "UPDATE store_key SET seals = seals + 1 WHERE kv = ?1 AND seals < ?2",
+    [S_KEY_CUR] = "SELECT kv, seals FROM store_key ORDER BY kv DESC LIMIT 1",
+    [S_KEY_ADD] = "INSERT OR IGNORE INTO store_key(kv, seals) VALUES (?1, 0)",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
 };
 
-/* Version 1. The CHECKs keep every integer an 8-byte BLOB, so the memcmp order holds. */
-static const char schema_v1[] =
-    "CREATE TABLE kue("
-    " id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"
-    " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8),"
-    " blob BLOB NOT NULL CHECK(typeof(blob) = 'blob')"
+/* The CHECKs keep every id, expiry and counter an 8-byte BLOB, so the memcmp order holds. */
+#define KUE_COLUMNS                                                                                \
+    "(id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"                \
+    " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8),"              \
+    " blob BLOB NOT NULL CHECK(typeof(blob) = 'blob')"                                             \
     ") WITHOUT ROWID;"
-    "CREATE TABLE counter("
+#define STORE_KEY_TABLE                                                                            \
+    "CREATE TABLE store_key("                                                                      \
+    " kv INTEGER NOT NULL PRIMARY KEY CHECK(typeof(kv) = 'integer' AND kv BETWEEN 1 AND "          \
+    "4294967295),"                                                                                 \
+    " seals INTEGER NOT NULL CHECK(typeof(seals) = 'integer' AND seals >= 0)"                      \
+    ");"
+
+/* Version 2 (version 1 lacked store_key, and its blobs their key version). */
+static const char schema_v2[] =
+    "CREATE TABLE kue" KUE_COLUMNS "CREATE TABLE counter("
     " id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"
     " counter BLOB NOT NULL CHECK(typeof(counter) = 'blob' AND length(counter) = 8),"
     " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8)"
-    ") WITHOUT ROWID;"
+    ") WITHOUT ROWID;" STORE_KEY_TABLE "INSERT INTO store_key(kv, seals) VALUES (1, 0);"
     "PRAGMA application_id = 1229804363;" /* APPLICATION_ID */
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
 
 struct sql_be {
     struct kms_store_backend base; /* first: the backend pointer is a pointer to this */
@@ -87,6 +107,7 @@ struct sql_be {
     bool mu_ok;
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    bool v1; /* schema 1 found at open: nothing prepared until migrate */
 };
 
 struct sql_arg {
@@ -146,21 +167,102 @@ static int run(sqlite3_stmt *st, const struct sql_arg *args, size_t n)
     return e == SQLITE_DONE ? SQLITE_OK : e;
 }
 
+/* Binds two integers ?1, ?2 (?2 only when n == 2) and steps once; the caller calls stmt_done. */
+static int bind_step_int(sqlite3_stmt *st, int64_t a, int64_t b, int n)
+{
+    int e = sqlite3_bind_int64(st, 1, a);
+    if (e == SQLITE_OK && n == 2) {
+        e = sqlite3_bind_int64(st, 2, b);
+    }
+    return e == SQLITE_OK ? sqlite3_step(st) : e;
+}
+
+/* With the mutex held, inside BEGIN IMMEDIATE: count the seal, then insert the row. */
+static kms_result put_locked(struct sql_be *s, const struct sql_arg *args, uint32_t kv,
+                             uint64_t limit)
+{
+    int64_t lim = limit > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+    int e = bind_step_int(s->st[S_SEAL], kv, lim, 2);
+    stmt_done(s->st[S_SEAL]);
+    KMS_ENSURE(e == SQLITE_DONE, KMS_ERR_STORE);
+    KMS_ENSURE(sqlite3_changes(s->db) == 1, KMS_ERR_KEY_SPENT);
+    e = run(s->st[S_PUT], args, 3);
+    /* Expired rows not yet purged still hold their id, as the contract says. */
+    KMS_ENSURE(e != SQLITE_CONSTRAINT_PRIMARYKEY, KMS_ERR_EXISTS);
+    KMS_ENSURE(e == SQLITE_OK, KMS_ERR_STORE);
+    KMS_ENSURE(run(s->st[S_COMMIT], NULL, 0) == SQLITE_OK, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
 static kms_result sql_put(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN],
-                          uint64_t expires, const uint8_t *blob, size_t len)
+                          uint64_t expires, const uint8_t *blob, size_t len, uint32_t kv,
+                          uint64_t limit)
 {
     struct sql_be *s = sql_of(be);
     uint8_t exp[8];
     KMS_ENSURE(id != NULL && blob != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
     put_be64(exp, expires);
     const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}, {exp, 8}, {blob, len}};
     pthread_mutex_lock(&s->mu);
-    int e = run(s->st[S_PUT], args, 3);
+    kms_result r = KMS_ERR(KMS_ERR_STORE);
+    if (run(s->st[S_BEGIN], NULL, 0) == SQLITE_OK) {
+        r = put_locked(s, args, kv, limit);
+        if (!kms_ok(r)) {
+            /* Fails harmlessly when SQLite already rolled back on its own. */
+            (void)run(s->st[S_ROLLBACK], NULL, 0);
+        }
+    }
     pthread_mutex_unlock(&s->mu);
-    /* Expired rows not yet purged still hold their id, as the contract says. */
-    KMS_ENSURE(e != SQLITE_CONSTRAINT_PRIMARYKEY, KMS_ERR_EXISTS);
-    KMS_ENSURE(e == SQLITE_OK, KMS_ERR_STORE);
-    return KMS_RESULT_OK;
+    return r;
+}
+
+/* With the mutex held. */
+static kms_result key_current_locked(struct sql_be *s, uint32_t *kv, uint64_t *seals)
+{
+    sqlite3_stmt *st = s->st[S_KEY_CUR];
+    int e = sqlite3_step(st);
+    kms_result r = KMS_ERR(KMS_ERR_STORE);
+    if (e == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+        if (v >= 1 && v <= UINT32_MAX && n >= 0) {
+            *kv = (uint32_t)v;
+            *seals = (uint64_t)n;
+            r = KMS_RESULT_OK;
+        }
+    }
+    stmt_done(st);
+    return r;
+}
+
+static kms_result sql_key_current(struct kms_store_backend *be, uint32_t *kv, uint64_t *seals)
+{
+    struct sql_be *s = sql_of(be);
+    KMS_ENSURE(kv != NULL && seals != NULL, KMS_ERR_ARG);
+    *kv = 0;
+    *seals = 0;
+    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
+    pthread_mutex_lock(&s->mu);
+    kms_result r = key_current_locked(s, kv, seals);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static kms_result sql_key_rotate(struct kms_store_backend *be, uint32_t from, uint32_t *kv)
+{
+    struct sql_be *s = sql_of(be);
+    uint64_t seals = 0;
+    KMS_ENSURE(kv != NULL, KMS_ERR_ARG);
+    *kv = 0;
+    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
+    KMS_ENSURE(from < UINT32_MAX, KMS_ERR_KEY_SPENT);
+    pthread_mutex_lock(&s->mu);
+    /* One statement: of two racing rotations the second inserts nothing. */
+    int e = bind_step_int(s->st[S_KEY_ADD], (int64_t)from + 1, 0, 1);
+    stmt_done(s->st[S_KEY_ADD]);
+    kms_result r = e == SQLITE_DONE ? key_current_locked(s, kv, &seals) : KMS_ERR(KMS_ERR_STORE);
+    pthread_mutex_unlock(&s->mu);
+    return r;
 }
 
 /* With the mutex held and S_GET on a row: checks and copies it out. */
@@ -184,6 +286,7 @@ static kms_result sql_get(struct kms_store_backend *be, const uint8_t id[KMS_STO
     struct sql_be *s = sql_of(be);
     KMS_ENSURE(id != NULL && out != NULL && expires != NULL, KMS_ERR_ARG);
     *expires = 0;
+    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
     const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}};
     kms_result r;
     pthread_mutex_lock(&s->mu);
@@ -205,6 +308,7 @@ static kms_result sql_del(struct kms_store_backend *be, const uint8_t id[KMS_STO
 {
     struct sql_be *s = sql_of(be);
     KMS_ENSURE(id != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
     const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}};
     pthread_mutex_lock(&s->mu);
     int e = run(s->st[S_DEL], args, 1);
@@ -222,6 +326,7 @@ static kms_result sql_counter_advance(struct kms_store_backend *be,
     struct sql_be *s = sql_of(be);
     uint8_t ctr[8], exp[8];
     KMS_ENSURE(id != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
     put_be64(ctr, counter);
     put_be64(exp, expires);
     const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}, {ctr, 8}, {exp, 8}};
@@ -263,6 +368,10 @@ static kms_result sql_purge(struct kms_store_backend *be, uint64_t now, uint64_t
     struct sql_be *s = sql_of(be);
     uint8_t nb[8];
     uint64_t count = 0;
+    if (n != NULL) {
+        *n = 0;
+    }
+    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
     put_be64(nb, now);
     pthread_mutex_lock(&s->mu);
     kms_result r = purge_locked(s, nb, &count);
@@ -291,6 +400,9 @@ static void sql_close(struct kms_store_backend *be)
     free(s);
 }
 
+static kms_result sql_migrate(struct kms_store_backend *be, kms_store_reseal_fn reseal, void *ctx,
+                              uint64_t *n);
+
 static const struct kms_store_backend_ops sql_ops = {
     .name = "sqlite",
     .put = sql_put,
@@ -298,30 +410,38 @@ static const struct kms_store_backend_ops sql_ops = {
     .del = sql_del,
     .counter_advance = sql_counter_advance,
     .purge = sql_purge,
+    .key_current = sql_key_current,
+    .key_rotate = sql_key_rotate,
+    .migrate = sql_migrate,
     .close = sql_close,
 };
 
-/* Inside BEGIN IMMEDIATE: creates schema version 1 in an empty file, accepts version 1, refuses
- * anything else (a newer version this build cannot read, or another program's database). */
-static kms_result schema_locked(sqlite3 *db)
+/* Inside BEGIN IMMEDIATE: creates schema version 2 in an empty file, accepts version 2, notes
+ * version 1 (*v1: migrate upgrades it), refuses anything else (a newer version this build
+ * cannot read, or another program's database). */
+static kms_result schema_locked(sqlite3 *db, bool *v1)
 {
     int64_t version, app_id, objects;
+    *v1 = false;
     KMS_TRY(kms_sqlite_pragma_int(db, "PRAGMA user_version", &version));
     KMS_TRY(kms_sqlite_pragma_int(db, "PRAGMA application_id", &app_id));
     if (version == 0) {
         KMS_TRY(kms_sqlite_pragma_int(db, "SELECT count(*) FROM sqlite_master", &objects));
         KMS_ENSURE(objects == 0 && app_id == 0, KMS_ERR_STORE);
-        KMS_ENSURE(sqlite3_exec(db, schema_v1, NULL, NULL, NULL) == SQLITE_OK, KMS_ERR_STORE);
+        KMS_ENSURE(sqlite3_exec(db, schema_v2, NULL, NULL, NULL) == SQLITE_OK, KMS_ERR_STORE);
         return KMS_RESULT_OK;
     }
-    KMS_ENSURE(app_id == APPLICATION_ID && version == SCHEMA_VERSION, KMS_ERR_STORE);
+    KMS_ENSURE(app_id == APPLICATION_ID && (version == SCHEMA_VERSION || version == SCHEMA_V1),
+               KMS_ERR_STORE);
+    *v1 = version == SCHEMA_V1;
     return KMS_RESULT_OK;
 }
 
-static kms_result schema(sqlite3 *db)
+/* Runs f inside BEGIN IMMEDIATE ... COMMIT, or rolls back. */
+static kms_result in_transaction(sqlite3 *db, kms_result (*f)(void *), void *arg)
 {
     KMS_ENSURE(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK, KMS_ERR_STORE);
-    kms_result r = schema_locked(db);
+    kms_result r = f(arg);
     if (kms_ok(r) && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         r = KMS_ERR(KMS_ERR_STORE);
     }
@@ -331,16 +451,132 @@ static kms_result schema(sqlite3 *db)
     return r;
 }
 
-static kms_result configure(struct sql_be *s)
+static kms_result schema_tx(void *arg)
 {
-    KMS_TRY(kms_sqlite_configure(s->db));
-    KMS_TRY(schema(s->db));
+    struct sql_be *s = arg;
+    return schema_locked(s->db, &s->v1);
+}
+
+static kms_result prepare_all(struct sql_be *s)
+{
     for (size_t i = 0; i < S_COUNT; i++) {
         KMS_ENSURE(sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                       NULL) == SQLITE_OK,
                    KMS_ERR_STORE);
     }
     return KMS_RESULT_OK;
+}
+
+static kms_result configure(struct sql_be *s)
+{
+    KMS_TRY(kms_sqlite_configure(s->db));
+    KMS_TRY(in_transaction(s->db, schema_tx, s));
+    /* Schema 1: the statements name store_key, which only migrate creates. */
+    return s->v1 ? KMS_RESULT_OK : prepare_all(s);
+}
+
+/* ---- migration from schema 1 ---- */
+
+struct migration {
+    struct sql_be *s;
+    kms_store_reseal_fn reseal;
+    void *ctx;
+    uint64_t rows;
+};
+
+/* Copies every row of kue into kue2 with its blob re-sealed. */
+static kms_result reseal_rows(struct migration *m)
+{
+    kms_result rc = KMS_RC_INIT;
+    sqlite3_stmt *sel = NULL, *ins = NULL;
+    struct kms_buf nb;
+    kms_buf_init(&nb, 64 + KMS_STORE_RECORD_MAX, false);
+    sqlite3 *db = m->s->db;
+    KMS_ENSURE_OUT(
+        rc,
+        sqlite3_prepare_v2(db, "SELECT id, expires, blob FROM kue", -1, &sel, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, "INSERT INTO kue2(id, expires, blob) VALUES (?1, ?2, ?3)", -1,
+                               &ins, NULL) == SQLITE_OK,
+        KMS_ERR_STORE);
+    int e;
+    while ((e = sqlite3_step(sel)) == SQLITE_ROW) {
+        const uint8_t *id = sqlite3_column_blob(sel, 0), *exp = sqlite3_column_blob(sel, 1);
+        const uint8_t *blob = sqlite3_column_blob(sel, 2);
+        int blen = sqlite3_column_bytes(sel, 2);
+        KMS_ENSURE_OUT(rc,
+                       id != NULL && sqlite3_column_bytes(sel, 0) == KMS_STORE_ID_LEN &&
+                           exp != NULL && sqlite3_column_bytes(sel, 1) == 8 && blob != NULL &&
+                           blen > 0,
+                       KMS_ERR_STORE);
+        kms_buf_reset(&nb);
+        KMS_TRY_OUT(rc, m->reseal(m->ctx, id, get_be64(exp), blob, (size_t)blen, &nb));
+        const struct sql_arg args[] = {
+            {id, KMS_STORE_ID_LEN}, {exp, 8}, {kms_buf_data(&nb), kms_buf_len(&nb)}};
+        KMS_ENSURE_OUT(rc, run(ins, args, 3) == SQLITE_OK, KMS_ERR_STORE);
+        m->rows++;
+    }
+    KMS_ENSURE_OUT(rc, e == SQLITE_DONE, KMS_ERR_STORE);
+    rc = KMS_RESULT_OK;
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    kms_buf_cleanup(&nb);
+    return rc;
+}
+
+static kms_result migrate_tx(void *arg)
+{
+    struct migration *m = arg;
+    sqlite3 *db = m->s->db;
+    bool v1 = false;
+    /* Another process may have migrated the file since it was opened here. */
+    KMS_TRY(schema_locked(db, &v1));
+    if (!v1) {
+        return KMS_RESULT_OK;
+    }
+    KMS_ENSURE(sqlite3_exec(db, "CREATE TABLE kue2" KUE_COLUMNS STORE_KEY_TABLE, NULL, NULL,
+                            NULL) == SQLITE_OK,
+               KMS_ERR_STORE);
+    KMS_TRY(reseal_rows(m));
+    KMS_ENSURE(sqlite3_exec(db,
+                            "DROP TABLE kue; ALTER TABLE kue2 RENAME TO kue;"
+                            "PRAGMA user_version = 2;",
+                            NULL, NULL, NULL) == SQLITE_OK,
+               KMS_ERR_STORE);
+    /* The migrated rows are version 1's first seals. */
+    sqlite3_stmt *st = NULL;
+    KMS_ENSURE(sqlite3_prepare_v2(db, "INSERT INTO store_key(kv, seals) VALUES (1, ?1)", -1, &st,
+                                  NULL) == SQLITE_OK,
+               KMS_ERR_STORE);
+    int e = bind_step_int(st, (int64_t)m->rows, 0, 1);
+    sqlite3_finalize(st);
+    KMS_ENSURE(e == SQLITE_DONE, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
+static kms_result sql_migrate(struct kms_store_backend *be, kms_store_reseal_fn reseal, void *ctx,
+                              uint64_t *n)
+{
+    struct sql_be *s = sql_of(be);
+    struct migration m = {.s = s, .reseal = reseal, .ctx = ctx};
+    if (n != NULL) {
+        *n = 0;
+    }
+    KMS_ENSURE(reseal != NULL, KMS_ERR_ARG);
+    if (!s->v1) {
+        return KMS_RESULT_OK;
+    }
+    pthread_mutex_lock(&s->mu);
+    kms_result r = in_transaction(s->db, migrate_tx, &m);
+    if (kms_ok(r)) {
+        s->v1 = false;
+        r = prepare_all(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (kms_ok(r) && n != NULL) {
+        *n = m.rows;
+    }
+    return r;
 }
 
 kms_result kms_store_backend_sqlite(const char *path, struct kms_store_backend **out)

@@ -27,7 +27,7 @@
 static const char usage[] =
     "usage: imskms-bsfd --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
     "                   --lifetime SECONDS --zn-listen ADDR:PORT --zn-cert FILE --zn-key FILE\n"
-    "                   --zn-client-ca FILE [--max-sessions N]\n"
+    "                   --zn-client-ca FILE [--max-sessions N] [--amf HEX4]\n"
     "                   [--log-level error|warn|info|debug]\n"
     "\n"
     "The GBA bootstrapping server (BSF): Ub (HTTP Digest AKAv1-MD5, TS 24.109) on --listen and\n"
@@ -45,6 +45,8 @@ static const char usage[] =
     "  --max-sessions N      bootstrap sessions held at once (default 100000; about 670 bytes\n"
     "                        each, reserved at start). With lifetime L the BSF sustains at most\n"
     "                        N / L bootstraps per second; beyond that it answers 503.\n"
+    "  --amf HEX4            AMF of the challenges an unknown IMPI gets (default 0000, as\n"
+    "                        'imskms subscriber add'): set it to the AMF most subscribers have\n"
     "  --log-level LEVEL     most verbose level logged to stderr (default info)\n"
     "\n"
     "Logs one line per request to stderr (never a key). Prints 'ub listening on ADDR:PORT' and\n"
@@ -174,6 +176,7 @@ enum {
     O_CA,
     O_LOG,
     O_MAXSESS,
+    O_AMF,
     N_OPTS
 };
 
@@ -196,6 +199,7 @@ static const struct cli_opt opts[N_OPTS] = {
                             "most verbose level logged: error, warn, info (default) or debug"),
     [O_MAXSESS] =
         CLI_VALUE_DOC("max-sessions", "N", "bootstrap sessions held at once (default 100000)"),
+    [O_AMF] = CLI_VALUE_DOC("amf", "HEX4", "AMF of fake challenges (default 0000)"),
 };
 
 struct bsfd_cfg {
@@ -240,6 +244,10 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     c->zn_client_ca = a.val[O_CA];
     c->bsf = (struct kms_bsf_cfg){
         .realm = a.val[O_REALM], .lifetime = lifetime, .max_sessions = (size_t)max_sessions};
+    if (a.val[O_AMF] != NULL &&
+        (rc = cli_hex_exact(&a, "amf", a.val[O_AMF], c->bsf.amf, sizeof(c->bsf.amf))) != 0) {
+        return rc;
+    }
     *done = false;
     return CLI_EXIT_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/kms_sqn.h"
 #include "gba/kms_bsf.h"
@@ -25,6 +26,7 @@ static const uint8_t UA[5] = {0x01, 0x00, 0x00, 0x00, 0x06};
 
 struct mem_store {
     bool present;
+    uint8_t amf[2];
     uint64_t mark;
     unsigned commits;
 };
@@ -38,6 +40,7 @@ static kms_result st_get(void *ctx, const char *impi, struct kms_bsf_sub *out)
     }
     memcpy(out->k, K, 16);
     memcpy(out->opc, OPC, 16);
+    memcpy(out->amf, m->amf, 2);
     strcpy(out->impu[0], "sip:+15550001@ims.example.org");
     strcpy(out->impu[1], "tel:+15550001");
     out->n_impu = 2;
@@ -244,12 +247,127 @@ static void test_resync(void **state)
     kms_milenage_free(u.m);
 }
 
+/* AUTN = SQN ^ AK (6) || AMF (2) || MAC-A (8), TS 33.102 6.3.2: the AMF is in clear. A fake
+ * challenge carries the configured default AMF, as a real subscriber with that AMF does, and
+ * has the same shape; the default is 0000, as 'imskms subscriber add'. */
+static void test_fake_challenge_amf(void **state)
+{
+    (void)state;
+    static const uint8_t amf[2] = {0x80, 0x00};
+    struct mem_store st = {.present = true, .amf = {0x80, 0x00}};
+    struct kms_bsf_store bs = {&st, st_get, st_commit};
+    struct kms_bsf_cfg cfg = {.realm = REALM, .lifetime = 3600, .rate_burst = 100};
+    memcpy(cfg.amf, amf, 2);
+    struct kms_bsf *b = NULL;
+    expect_ok(kms_bsf_new(&cfg, &bs, &b));
+    struct kms_bsf_challenge real, fake;
+    expect_ok(kms_bsf_challenge(b, IMPI, T0, &real));
+    expect_ok(kms_bsf_challenge(b, "unknown@" REALM, T0, &fake));
+    expect_bytes_eq(real.autn + 6, amf, 2);
+    expect_bytes_eq(fake.autn + 6, amf, 2);
+    assert_int_equal(sizeof(real.autn), 16);
+    assert_memory_not_equal(real.rand, fake.rand, 16);
+    struct kms_bsf_pending p;
+    expect_ok(kms_bsf_take(b, fake.id, T0, &p));
+    assert_true(p.fake);
+    expect_ok(kms_bsf_take(b, real.id, T0, &p));
+    assert_false(p.fake);
+    kms_bsf_free(b);
+
+    /* Unconfigured: 0000, the subscriber default. */
+    b = bsf_new(&st, &bs);
+    expect_ok(kms_bsf_challenge(b, "unknown@" REALM, T0, &fake));
+    static const uint8_t zero[2] = {0, 0};
+    expect_bytes_eq(fake.autn + 6, zero, 2);
+    kms_bsf_free(b);
+}
+
+/* An AUTS for a fake challenge fails as a real AUTS that does not verify (KMS_ERR_MAC_S), after
+ * the same work: the fake-K Milenage runs (counted), and the store is read. */
+struct counting_store {
+    struct mem_store m;
+    unsigned gets;
+};
+
+static kms_result cst_get(void *ctx, const char *impi, struct kms_bsf_sub *out)
+{
+    struct counting_store *c = ctx;
+    c->gets++;
+    return st_get(&c->m, impi, out);
+}
+
+static kms_result cst_commit(void *ctx, const char *impi, uint64_t mark)
+{
+    return st_commit(&((struct counting_store *)ctx)->m, impi, mark);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_fake_auts_like_real(void **state)
+{
+    (void)state;
+    struct counting_store cs = {.m = {.present = true}};
+    struct kms_bsf_store bs = {&cs, cst_get, cst_commit};
+    struct kms_bsf_cfg cfg = {.realm = REALM, .lifetime = 3600, .rate_burst = 100};
+    struct kms_bsf *b = NULL;
+    expect_ok(kms_bsf_new(&cfg, &bs, &b));
+    struct kms_bsf_challenge rc, fc;
+    struct kms_bsf_pending rp, fp;
+    expect_ok(kms_bsf_challenge(b, IMPI, T0, &rc));
+    expect_ok(kms_bsf_challenge(b, "unknown@" REALM, T0, &fc));
+    expect_ok(kms_bsf_take(b, rc.id, T0, &rp));
+    expect_ok(kms_bsf_take(b, fc.id, T0, &fp));
+    uint8_t auts[14];
+    memset(auts, 0x5a, sizeof(auts));
+    struct kms_bsf_stats s0, s1;
+    kms_bsf_stats(b, &s0);
+    assert_int_equal(s0.fake_resyncs, 0);
+    unsigned gets = cs.gets, commits = cs.m.commits;
+    kms_result real = kms_bsf_resync(b, &rp, auts, T0);
+    assert_int_equal(cs.gets, gets + 1);
+    kms_result fake = kms_bsf_resync(b, &fp, auts, T0);
+    assert_int_equal(real.err, KMS_ERR_MAC_S);
+    assert_int_equal(fake.err, real.err);
+    assert_int_equal(cs.gets, gets + 2); /* the fake one read the store too */
+    kms_bsf_stats(b, &s1);
+    assert_int_equal(s1.fake_resyncs, 1);
+    assert_int_equal(cs.m.commits, commits); /* nothing durable */
+
+    /* A printed figure, never an assert (timing asserts are flaky): mean cost of N failed
+     * AUTS, real and fake, interleaved. They should be within a factor of 2. */
+    enum { N = 2000 };
+    double t_real = 0, t_fake = 0;
+    for (int i = 0; i < N; i++) {
+        double t0 = now_s();
+        real = kms_bsf_resync(b, &rp, auts, T0);
+        double t1 = now_s();
+        fake = kms_bsf_resync(b, &fp, auts, T0);
+        t_fake += now_s() - t1;
+        t_real += t1 - t0;
+        assert_int_equal(real.err, fake.err);
+    }
+    kms_bsf_stats(b, &s1);
+    assert_int_equal(s1.fake_resyncs, 1 + N);
+    printf("# failed AUTS, mean of %d: real %.2f us, fake %.2f us (fake/real %.2f)\n", N,
+           t_real * 1e6 / N, t_fake * 1e6 / N, t_fake / t_real);
+    kms_bsf_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bootstrap_and_zn), cmocka_unit_test(test_unknown_impi),
-        cmocka_unit_test(test_expiry_and_rate),  cmocka_unit_test(test_sqn_ranges_and_restart),
+        cmocka_unit_test(test_bootstrap_and_zn),
+        cmocka_unit_test(test_unknown_impi),
+        cmocka_unit_test(test_expiry_and_rate),
+        cmocka_unit_test(test_sqn_ranges_and_restart),
         cmocka_unit_test(test_resync),
+        cmocka_unit_test(test_fake_challenge_amf),
+        cmocka_unit_test(test_fake_auts_like_real),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

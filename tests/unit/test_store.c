@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <sqlite3.h>
 
 #include "replay/kms_replay.h"
@@ -568,9 +571,10 @@ static void sqlite_altered_blob_fails_to_decrypt(void **state)
     expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
     sqlite3 *db = raw_open(fx);
     size_t n = raw_get_blob(db, id, blob, sizeof(blob));
-    assert_int_equal(n, 12 + sizeof(a) + 16);
-    /* one bit in the nonce, the ciphertext and the tag, each in turn; then truncations */
-    const size_t at[] = {0, 11, 12, 12 + sizeof(a) / 2, n - 16, n - 1};
+    assert_int_equal(n, 4 + 12 + sizeof(a) + 16);
+    /* one bit in the key version, the nonce, the ciphertext and the tag, each in turn; then
+     * truncations */
+    const size_t at[] = {0, 3, 4, 15, 16, 16 + sizeof(a) / 2, n - 16, n - 1};
     for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
         memcpy(bad, blob, n);
         bad[at[i]] ^= 0x04;
@@ -578,7 +582,7 @@ static void sqlite_altered_blob_fails_to_decrypt(void **state)
         expect_err(kms_store_kue_get(fx->st, id, 0, &out, NULL), KMS_ERR_STORE);
         assert_int_equal(kms_buf_len(&out), 0);
     }
-    const size_t lens[] = {0, 1, 27, 28, n - 1};
+    const size_t lens[] = {0, 1, 3, 4, 31, 32, n - 1};
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         raw_set_blob(db, id, blob, lens[i]);
         expect_err(kms_store_kue_get(fx->st, id, 0, &out, NULL), KMS_ERR_STORE);
@@ -694,10 +698,10 @@ static void sqlite_refuses_a_newer_schema_or_foreign_file(void **state)
     struct kms_store_backend *be = NULL;
     kms_store_close(fx->st);
     fx->st = NULL;
-    raw_exec(fx, "PRAGMA user_version = 2");
+    raw_exec(fx, "PRAGMA user_version = 3");
     expect_err(kms_store_backend_sqlite(fx->path, &be), KMS_ERR_STORE);
     assert_null(be);
-    raw_exec(fx, "PRAGMA user_version = 1");
+    raw_exec(fx, "PRAGMA user_version = 2");
     expect_ok(open_store(fx, kek1, &fx->st));
     kms_store_close(fx->st);
     fx->st = NULL;
@@ -734,6 +738,298 @@ static void sqlite_two_connections_race(void **state)
         "sqlite/" #t, t, setup_sqlite, teardown, NULL                                              \
     }
 
+/* ---- key versions, seal counts, migration ---- */
+
+static void put_rec(struct kms_store *st, unsigned n)
+{
+    uint8_t id[KMS_STORE_ID_LEN], rec[8] = {'r', 'e', 'c', (uint8_t)n};
+    id_of(id, n);
+    expect_ok(kms_store_kue_put(st, id, 1000, rec, sizeof(rec)));
+}
+
+static void expect_rec(struct kms_store *st, unsigned n)
+{
+    uint8_t id[KMS_STORE_ID_LEN], rec[8] = {'r', 'e', 'c', (uint8_t)n};
+    struct kms_buf out;
+    kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
+    id_of(id, n);
+    expect_ok(kms_store_kue_get(st, id, 0, &out, NULL));
+    assert_int_equal(kms_buf_len(&out), sizeof(rec));
+    expect_bytes_eq(kms_buf_data(&out), rec, sizeof(rec));
+    kms_buf_cleanup(&out);
+}
+
+static void expect_key(struct kms_store *st, uint32_t kv, uint64_t seals)
+{
+    uint32_t v = 0;
+    uint64_t n = 0;
+    expect_ok(kms_store_key_info(st, &v, &n));
+    assert_int_equal(v, kv);
+    assert_int_equal(n, seals);
+}
+
+/* Seals are counted per key version; past the limit the store moves to the next version, and
+ * records of the older one stay readable (across a restart for SQLite: the count is durable). */
+static void seal_limit_rotates_the_key(void **state)
+{
+    struct fixture *fx = *state;
+    expect_key(fx->st, 1, 0);
+    kms_store_set_seal_limit(fx->st, 3);
+    for (unsigned i = 1; i <= 3; i++) {
+        put_rec(fx->st, i);
+    }
+    expect_key(fx->st, 1, 3);
+    put_rec(fx->st, 4);
+    expect_key(fx->st, 2, 1);
+    /* a refused put (taken id) counts nothing */
+    uint8_t id[KMS_STORE_ID_LEN];
+    id_of(id, 4);
+    expect_err(kms_store_kue_put(fx->st, id, 1000, id, 4), KMS_ERR_EXISTS);
+    expect_key(fx->st, 2, 1);
+    for (unsigned i = 1; i <= 4; i++) {
+        expect_rec(fx->st, i);
+    }
+    if (fx->sqlite) {
+        reopen(fx, kek1);
+        expect_key(fx->st, 2, 1);
+        kms_store_set_seal_limit(fx->st, 2);
+        put_rec(fx->st, 5);
+        put_rec(fx->st, 6); /* version 2 spent: version 3 */
+        expect_key(fx->st, 3, 1);
+        for (unsigned i = 1; i <= 6; i++) {
+            expect_rec(fx->st, i);
+        }
+    }
+}
+
+/* The backend refuses a seal past the limit, or under a version it does not have, and then
+ * stores nothing. */
+static void backend_refuses_a_spent_key(void **state)
+{
+    struct fixture *fx = *state;
+    struct kms_store_backend *be = NULL;
+    if (fx->sqlite) {
+        kms_store_close(fx->st);
+        fx->st = NULL;
+        expect_ok(kms_store_backend_sqlite(fx->path, &be));
+    } else {
+        expect_ok(kms_store_backend_memory(4, &be));
+    }
+    uint8_t ida[KMS_STORE_ID_LEN], idb[KMS_STORE_ID_LEN], blob[40] = {0, 0, 0, 1};
+    id_of(ida, 1);
+    id_of(idb, 2);
+    expect_ok(be->ops->put(be, ida, 100, blob, sizeof(blob), 1, 1));
+    expect_err(be->ops->put(be, idb, 100, blob, sizeof(blob), 1, 1), KMS_ERR_KEY_SPENT);
+    expect_err(be->ops->put(be, idb, 100, blob, sizeof(blob), 7, 100), KMS_ERR_KEY_SPENT);
+    struct kms_buf out;
+    uint64_t exp = 0;
+    kms_buf_init(&out, 1024, false);
+    expect_err(be->ops->get(be, idb, 0, &out, &exp), KMS_ERR_NOT_FOUND);
+    uint32_t kv = 0;
+    expect_ok(be->ops->key_rotate(be, 1, &kv));
+    assert_int_equal(kv, 2);
+    expect_ok(be->ops->key_rotate(be, 1, &kv)); /* a second racer: no version 3 */
+    assert_int_equal(kv, 2);
+    expect_err(be->ops->key_rotate(be, UINT32_MAX, &kv), KMS_ERR_KEY_SPENT);
+    expect_ok(be->ops->put(be, idb, 100, blob, sizeof(blob), 2, 1));
+    kms_buf_cleanup(&out);
+    be->ops->close(be);
+}
+
+/* AES-256-GCM done here with OpenSSL directly (not the store's code). */
+static bool gcm(bool enc, const uint8_t key[32], const uint8_t *aad, size_t aad_len,
+                const uint8_t nonce[12], const uint8_t *in, size_t len, uint8_t *out,
+                uint8_t tag[16])
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int l = 0, ok = c != NULL;
+    ok = ok && (enc ? EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce)
+                    : EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce)) == 1;
+    ok = ok && EVP_CipherUpdate(c, NULL, &l, aad, (int)aad_len) == 1;
+    ok = ok && EVP_CipherUpdate(c, out, &l, in, (int)len) == 1;
+    if (!enc) {
+        ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
+    }
+    ok = ok && EVP_CipherFinal_ex(c, out + len, &l) == 1;
+    if (enc) {
+        ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+    }
+    EVP_CIPHER_CTX_free(c);
+    return ok;
+}
+
+/* label || 'K' || id || expires (8, BE) [|| kv (4, BE)]: the layout kms_store.c documents. */
+static size_t test_aad(uint8_t *aad, const char *label, const uint8_t id[16], uint64_t exp,
+                       const uint32_t *kv)
+{
+    size_t n = strlen(label);
+    memcpy(aad, label, n);
+    aad[n++] = 'K';
+    memcpy(aad + n, id, 16);
+    n += 16;
+    for (int i = 7; i >= 0; i--) {
+        aad[n++] = (uint8_t)(exp >> (8 * i));
+    }
+    if (kv != NULL) {
+        for (int i = 3; i >= 0; i--) {
+            aad[n++] = (uint8_t)(*kv >> (8 * i));
+        }
+    }
+    return n;
+}
+
+/* A record is sealed under HKDF(KEK, "imskms state store" || version), never the raw KEK. */
+static void sqlite_record_is_under_the_derived_key(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN], blob[256], pt[256], aad[64], key[32], tag[16];
+    const uint8_t a[] = "derived-key record";
+    id_of(id, 9);
+    expect_ok(kms_store_kue_put(fx->st, id, 100, a, sizeof(a)));
+    sqlite3 *db = raw_open(fx);
+    size_t n = raw_get_blob(db, id, blob, sizeof(blob));
+    sqlite3_close(db);
+    assert_int_equal(n, 4 + 12 + sizeof(a) + 16);
+    const uint8_t v1[4] = {0, 0, 0, 1};
+    expect_bytes_eq(blob, v1, 4);
+    uint32_t kv = 1;
+    size_t al = test_aad(aad, "imskms-store-v2", id, 100, &kv);
+    memcpy(tag, blob + n - 16, 16);
+    /* the raw KEK does not open it */
+    memcpy(key, kek1, 32);
+    assert_false(gcm(false, key, aad, al, blob + 4, blob + 16, sizeof(a), pt, tag));
+    /* HKDF-Expand-SHA-256(KEK, label || 00000001), computed here with EVP_KDF directly */
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
+    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+    uint8_t info[] = "imskms state store\0\0\0\1";
+    OSSL_PARAM p[] = {
+        OSSL_PARAM_construct_utf8_string("digest", (char *)(uintptr_t) "SHA256", 0),
+        OSSL_PARAM_construct_int("mode", &mode),
+        OSSL_PARAM_construct_octet_string("key", (void *)(uintptr_t)kek1, 32),
+        OSSL_PARAM_construct_octet_string("info", info, sizeof(info) - 1),
+        OSSL_PARAM_construct_end(),
+    };
+    assert_int_equal(EVP_KDF_derive(kc, key, 32, p), 1);
+    EVP_KDF_CTX_free(kc);
+    EVP_KDF_free(kdf);
+    assert_true(gcm(false, key, aad, al, blob + 4, blob + 16, sizeof(a), pt, tag));
+    expect_bytes_eq(pt, a, sizeof(a));
+}
+
+/* Schema 1 as the store wrote it before key versions (the SQL of that version). */
+static const char schema_v1_sql[] =
+    "CREATE TABLE kue("
+    " id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"
+    " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8),"
+    " blob BLOB NOT NULL CHECK(typeof(blob) = 'blob')"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE counter("
+    " id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"
+    " counter BLOB NOT NULL CHECK(typeof(counter) = 'blob' AND length(counter) = 8),"
+    " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8)"
+    ") WITHOUT ROWID;"
+    "PRAGMA application_id = 1229804363;"
+    "PRAGMA user_version = 1;";
+
+/* A version-0 record, built by hand: nonce || AES-256-GCM(raw KEK) || tag, with AAD
+ * "imskms-store-v1" || 'K' || id || expires. */
+static void raw_put_v0(sqlite3 *db, unsigned n, uint64_t exp, const uint8_t *rec, size_t len)
+{
+    uint8_t id[KMS_STORE_ID_LEN], aad[64], blob[256], tag[16], expb[8];
+    id_of(id, n);
+    size_t al = test_aad(aad, "imskms-store-v1", id, exp, NULL);
+    memset(blob, (int)(0x30 + n), 12); /* a fixed nonce is fine for a test record */
+    assert_true(gcm(true, kek1, aad, al, blob, rec, len, blob + 12, tag));
+    memcpy(blob + 12 + len, tag, 16);
+    for (int i = 0; i < 8; i++) {
+        expb[i] = (uint8_t)(exp >> (56 - 8 * i));
+    }
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO kue(id, expires, blob) VALUES (?1, ?2, ?3)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, expb, 8, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, blob, (int)(12 + len + 16), SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+static int64_t raw_user_version(const struct fixture *fx)
+{
+    sqlite3 *db = raw_open(fx);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A store of schema 1 (records under the raw KEK) is re-sealed under the derived key when it is
+ * opened; with a wrong KEK the open fails and the file stays as it was. */
+static void sqlite_migrates_a_raw_kek_store(void **state)
+{
+    struct fixture *fx = *state;
+    kms_store_close(fx->st);
+    fx->st = NULL;
+    assert_int_equal(unlink(fx->path), 0);
+    raw_exec(fx, schema_v1_sql);
+    assert_int_equal(chmod(fx->path, 0600), 0);
+    const uint8_t rec1[8] = {'r', 'e', 'c', 1}, rec2[8] = {'r', 'e', 'c', 2};
+    sqlite3 *db = raw_open(fx);
+    raw_put_v0(db, 1, 1000, rec1, sizeof(rec1));
+    raw_put_v0(db, 2, 1000, rec2, sizeof(rec2));
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO counter VALUES (x'a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5',"
+                                  " x'0000000000000010', x'00000000000003e8')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    uint8_t id1[KMS_STORE_ID_LEN], old[256];
+    id_of(id1, 1);
+    size_t old_n = raw_get_blob(db, id1, old, sizeof(old));
+    sqlite3_close(db);
+
+    /* a wrong KEK: refused, nothing changed */
+    struct kms_store *st = NULL;
+    expect_err(open_store(fx, kek2, &st), KMS_ERR_STORE);
+    assert_null(st);
+    assert_int_equal(raw_user_version(fx), 1);
+    uint8_t now_blob[256];
+    db = raw_open(fx);
+    assert_int_equal(raw_get_blob(db, id1, now_blob, sizeof(now_blob)), old_n);
+    expect_bytes_eq(now_blob, old, old_n);
+    sqlite3_close(db);
+
+    /* the right KEK: migrated, in schema 2, records under version 1 of the derived key */
+    expect_ok(open_store(fx, kek1, &fx->st));
+    assert_int_equal(raw_user_version(fx), 2);
+    expect_key(fx->st, 1, 2);
+    expect_rec(fx->st, 1);
+    expect_rec(fx->st, 2);
+    db = raw_open(fx);
+    size_t n = raw_get_blob(db, id1, now_blob, sizeof(now_blob));
+    sqlite3_close(db);
+    assert_int_equal(n, old_n + 4);
+    const uint8_t v1[4] = {0, 0, 0, 1};
+    expect_bytes_eq(now_blob, v1, 4);
+    /* counters came along */
+    uint8_t cid[KMS_STORE_ID_LEN];
+    memset(cid, 0xa5, sizeof(cid));
+    expect_err(kms_store_counter_advance(fx->st, cid, 0x10, 2000), KMS_ERR_REPLAY);
+    expect_ok(kms_store_counter_advance(fx->st, cid, 0x11, 2000));
+    /* and new records work; a reopen does not migrate again */
+    put_rec(fx->st, 3);
+    reopen(fx, kek1);
+    expect_key(fx->st, 1, 3);
+    for (unsigned i = 1; i <= 3; i++) {
+        expect_rec(fx->st, i);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -748,6 +1044,8 @@ int main(void)
         BOTH(record_too_long_is_refused),
         BOTH(bad_arguments_are_refused),
         BOTH(racing_counter_advance_has_one_winner),
+        BOTH(seal_limit_rotates_the_key),
+        BOTH(backend_refuses_a_spent_key),
         {"memory/memory_backend_full_is_store_error", memory_backend_full_is_store_error, NULL,
          NULL, NULL},
         SQLITE(sqlite_survives_restart),
@@ -760,6 +1058,8 @@ int main(void)
         SQLITE(sqlite_file_never_holds_plaintext),
         SQLITE(sqlite_refuses_a_newer_schema_or_foreign_file),
         SQLITE(sqlite_two_connections_race),
+        SQLITE(sqlite_record_is_under_the_derived_key),
+        SQLITE(sqlite_migrates_a_raw_kek_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
