@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/kms_ossl.h"
 #include "keyring/kms_keyring.h"
 #include "ticket/kms_ticket.h"
 
@@ -702,6 +703,52 @@ static void test_failing_reloads_fail_closed(void **state)
     fx_free(f);
 }
 
+/* A keyring written before anchors existed (format 1: no wrap epoch, no anchor) opens and is
+ * migrated by its first write; the format-1 copy is refused afterwards. The format-1 image is
+ * made here by hand from the documented layout (docs/protocol.md section 9). */
+static void test_format1_migrates(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    uint8_t t[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    size_t n = seal(f->kr, T0, T0 + 60, t, &id, NULL);
+    static uint8_t img[KMS_KEYRING_FILE_MAX];
+    size_t len = read_bytes(f->path, img, sizeof(img));
+    assert_int_equal(img[8], 2);
+    size_t body = len - 32 - 8; /* without the MAC and the wrap epoch (0 here) */
+    img[8] = 1;
+    uint8_t mk[32];
+    static const char label[] = "imskms keyring mac v1";
+    expect_ok(kms_hmac_sha256(f->kek, 32, (const uint8_t *)label, sizeof(label) - 1, mk));
+    expect_ok(kms_hmac_sha256(mk, 32, img, body, img + body));
+    char p1[160], v1[160], an[176];
+    th_path(p1, sizeof(p1), f->dir, "legacy");
+    th_path(v1, sizeof(v1), f->dir, "legacy-v1-copy");
+    snprintf(an, sizeof(an), "%s.anchor", p1);
+    write_bytes(p1, img, body + 32);
+    write_bytes(v1, img, body + 32);
+    struct kms_keyring *kr = NULL;
+    expect_ok(kms_keyring_open(p1, f->ks, &kr));
+    assert_int_not_equal(access(an, F_OK), 0); /* reading writes nothing */
+    expect_ok(open_t(kr, T0, t, n));
+    expect_ok(kms_keyring_rotate(kr, T0 + 1, &id)); /* the first write migrates */
+    assert_int_equal(access(an, F_OK), 0);
+    len = read_bytes(p1, img, sizeof(img));
+    assert_int_equal(img[8], 2);
+    kms_keyring_close(kr);
+    expect_ok(kms_keyring_open(p1, f->ks, &kr));
+    expect_ok(open_t(kr, T0 + 1, t, n));
+    kms_keyring_close(kr);
+    copy_file(v1, p1);
+    expect_err(kms_keyring_open(p1, f->ks, &kr), KMS_ERR_KEYRING_ROLLBACK);
+    /* A format-2 keyring whose anchor is gone does not open either. */
+    copy_file(f->path, p1);
+    assert_int_equal(unlink(an), 0);
+    expect_err(kms_keyring_open(p1, f->ks, &kr), KMS_ERR_KEYRING_ANCHOR);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_ring_id_pinned),
         cmocka_unit_test(test_revoked_id_never_returns),
         cmocka_unit_test(test_failing_reloads_fail_closed),
+        cmocka_unit_test(test_format1_migrates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
