@@ -12,9 +12,11 @@
  *
  * Oracles:
  *  - the checks before the records give exactly their documented codes, in order: file above
- *    KMS_KEYRING_FILE_MAX TOO_LONG, under 42 octets TRUNCATED, bad magic MALFORMED, another
- *    format UNSUPPORTED, another keystore kind KEYSTORE_KIND, then KEYRING_MAC exactly when the
- *    MAC is wrong; past the MAC only TRUNCATED, MALFORMED or TRAILING;
+ *    KMS_KEYRING_FILE_MAX TOO_LONG, under 42 octets TRUNCATED, bad magic MALFORMED, a format
+ *    other than 1 or 2 UNSUPPORTED, another keystore kind KEYSTORE_KIND, then KEYRING_MAC
+ *    exactly when the MAC is wrong; past the MAC only TRUNCATED, MALFORMED or TRAILING, and for
+ *    format 2 also KEYRING_ANCHOR (the harness's directory holds no anchor: format 2 files are
+ *    parsed in full, then refused for it);
  *  - an accepted file lists (kms_keyring_list, newest first) as many keys as its record count,
  *    1..64, ids strictly decreasing and below the file's next id, exactly one ACTIVE, every
  *    activated <= active_until <= grace_until, the per-state rules (an ACTIVE key not retired
@@ -113,14 +115,14 @@ static enum kms_err header_verdict(const uint8_t *f, size_t n)
     if (memcmp(f, magic, sizeof(magic)) != 0) {
         return KMS_ERR_MALFORMED;
     }
-    if (f[8] != 1) {
+    if (f[8] != 1 && f[8] != 2) {
         return KMS_ERR_UNSUPPORTED;
     }
     if (f[9] != KMS_KEYSTORE_FILE) {
         return KMS_ERR_KEYSTORE_KIND;
     }
     uint8_t mac[MAC_LEN];
-    kf_setup_ok(ks->ops->file_mac(ks, f, n - MAC_LEN, mac), "file_mac");
+    kf_setup_ok(ks->ops->file_mac(ks, f + 10, f[8], f, n - MAC_LEN, mac), "file_mac");
     if (memcmp(mac, f + n - MAC_LEN, MAC_LEN) != 0) {
         return KMS_ERR_KEYRING_MAC;
     }
@@ -239,7 +241,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const size_t n = raw ? blen : blen + MAC_LEN;
     uint8_t *f = kf_dup(data + 1, blen, raw ? 0 : MAC_LEN);
     if (!raw) {
-        kf_setup_ok(ks->ops->file_mac(ks, f, blen, f + blen), "file_mac");
+        /* The file keystore's MAC depends on neither the ring id nor the format. */
+        static const uint8_t no_ring[KMS_RING_ID_LEN];
+        kf_setup_ok(ks->ops->file_mac(ks, no_ring, 2, f, blen, f + blen), "file_mac");
     }
     write_file(f, n);
     enum kms_err want = header_verdict(f, n);
@@ -255,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else if (!kms_ok(r)) {
         KF_CHECK(r.err == KMS_ERR_TRUNCATED || r.err == KMS_ERR_MALFORMED ||
-                 r.err == KMS_ERR_TRAILING);
+                 r.err == KMS_ERR_TRAILING || (r.err == KMS_ERR_KEYRING_ANCHOR && f[8] == 2));
     }
     if (!kms_ok(r)) {
         KF_CHECK(kr == NULL);

@@ -37,6 +37,10 @@
     X(KEYRING_WRAP, "imskms keyring wrap v1",   KMS_KEK_V1_HMAC)                                   \
     /* file keystore: the keyring file's MAC */                                                    \
     X(KEYRING_MAC,  "imskms keyring mac v1",    KMS_KEK_V1_HMAC)                                   \
+    /* file keystore: the base of the wrap keys of epochs >= 1 (anti-rollback, keyring.md) */      \
+    X(KEYRING_EPOCH, "imskms keyring epoch v1", KMS_KEK_V1_HKDF)                                   \
+    /* file keystore: the MAC of the keyring's anchor file (PATH.anchor) */                        \
+    X(KEYRING_ANCHOR, "imskms keyring anchor v1", KMS_KEK_V1_HKDF)                                 \
     /* BSF subscriber store (lib/gba/kms_subscriber.c): seals K || OPc, and its KEK check */       \
     X(SUBSCRIBER,   "imskms-subscriber-v1 key", KMS_KEK_V1_HMAC)                                   \
     /* KMS state store (lib/store/kms_store.c): seals Kue records; rotates */                      \

@@ -17,12 +17,17 @@
 #include "util/kms_buf.h"
 #include "util/kms_cur.h"
 #include "util/kms_file.h"
+#include "util/kms_log.h"
 #include "util/kms_mem.h"
 
 static const uint8_t file_magic[8] = {'I', 'M', 'S', 'K', 'M', 'S', 'K', 'R'};
-#define FILE_FORMAT  1
-#define FILE_MAC_LEN 32
-#define MAX_SECONDS  (UINT64_C(100) * 366 * 86400) /* policy times: at most a century */
+static const uint8_t anchor_magic[8] = {'I', 'M', 'S', 'K', 'M', 'S', 'A', 'N'};
+#define FILE_FORMAT      2 /* written; format 1 (no anchor, no epoch) is read to migrate */
+#define FILE_MAC_LEN     32
+#define ANCHOR_VERSION   1
+#define ANCHOR_MIGRATING 0x01 /* a format-1 file at >= the anchor's generation still opens */
+#define REVOKED_MAX      4096 /* revoked ids a process remembers */
+#define MAX_SECONDS      (UINT64_C(100) * 366 * 86400) /* policy times: at most a century */
 
 /* One key record, as in the file. */
 struct kr_rec {
@@ -36,6 +41,7 @@ struct kr_rec {
 
 /* The whole file. */
 struct kr_state {
+    uint8_t format; /* as read (1 or 2); always written as FILE_FORMAT */
     uint8_t kind;
     uint8_t ring_id[KMS_RING_ID_LEN];
     uint64_t generation;
@@ -43,6 +49,21 @@ struct kr_state {
     uint32_t next_id;
     size_t n;
     struct kr_rec rec[KMS_KEYRING_MAX_RECORDS]; /* ascending id */
+    uint64_t epoch;                             /* the wrap epoch of every reference (format 2) */
+    uint8_t mac[FILE_MAC_LEN];                  /* the file's MAC: tells a re-read from a rewrite */
+};
+
+/* The anchor: the anti-rollback record the keystore keeps apart from the file (docs/keyring.md,
+ * format in docs/protocol.md). */
+struct kr_anchor {
+    bool present;
+    uint8_t ring_id[KMS_RING_ID_LEN];
+    uint64_t generation; /* the highest generation written */
+    uint8_t flags;
+    uint64_t epoch; /* the current wrap epoch and its secret */
+    uint8_t secret[KMS_EPOCH_SECRET];
+    uint64_t next_epoch; /* 0, or an epoch being introduced by a revocation */
+    uint8_t next_secret[KMS_EPOCH_SECRET];
 };
 
 struct kms_kkms {
@@ -76,6 +97,16 @@ struct kms_keyring {
      * clear header), so holding them ahead of use reveals nothing. */
     uint8_t nonce_pool[1020]; /* 85 nonces */
     size_t nonce_left;
+    /* Anti-rollback within the process: once a state is installed (pinned), a reload must be
+     * the same ring, a higher generation (or the same file again), and must not bring back a
+     * key this process saw revoked. Reloads that keep failing end in `stale`: seals and opens
+     * are refused (KMS_ERR_KEYRING_STALE) until a reload succeeds. */
+    bool pinned;
+    uint32_t *revoked; /* ascending */
+    size_t n_revoked;
+    unsigned fails; /* consecutive failed reloads */
+    unsigned stale_after;
+    bool stale;
 };
 
 const char *kms_key_state_name(enum kms_key_state s)
@@ -160,8 +191,7 @@ static kms_result kr_hold(struct kms_keyring *kr, size_t i, struct kms_kkms **ou
 
 /* ---- file format ---- */
 
-static kms_result encode_state(struct kms_keystore *ks, const struct kr_state *st,
-                               struct kms_buf *b)
+static kms_result encode_state(struct kms_keystore *ks, struct kr_state *st, struct kms_buf *b)
 {
     KMS_TRY(kms_buf_put_bytes(b, file_magic, sizeof(file_magic)));
     KMS_TRY(kms_buf_put_u8(b, FILE_FORMAT));
@@ -187,10 +217,13 @@ static kms_result encode_state(struct kms_keystore *ks, const struct kr_state *s
         KMS_TRY(kms_buf_put_u8(b, (uint8_t)r->ref_len));
         KMS_TRY(kms_buf_put_bytes(b, r->ref, r->ref_len));
     }
+    KMS_TRY(kms_buf_put_u64(b, st->epoch));
     uint8_t *mac = NULL;
     size_t body = kms_buf_len(b);
     KMS_TRY(kms_buf_put_space(b, FILE_MAC_LEN, &mac));
-    return ks->ops->file_mac(ks, kms_buf_data(b), body, mac);
+    KMS_TRY(ks->ops->file_mac(ks, st->ring_id, FILE_FORMAT, kms_buf_data(b), body, mac));
+    memcpy(st->mac, mac, FILE_MAC_LEN);
+    return KMS_RESULT_OK;
 }
 
 static kms_result check_policy(const struct kms_keyring_policy *p)
@@ -250,11 +283,14 @@ static kms_result decode_state(struct kms_keystore *ks, const uint8_t *p, size_t
     memset(st, 0, sizeof(*st));
     KMS_ENSURE(n >= sizeof(file_magic) + 2 + FILE_MAC_LEN, KMS_ERR_TRUNCATED);
     KMS_ENSURE(memcmp(p, file_magic, sizeof(file_magic)) == 0, KMS_ERR_MALFORMED);
-    KMS_ENSURE(p[8] == FILE_FORMAT, KMS_ERR_UNSUPPORTED);
+    KMS_ENSURE(p[8] == 1 || p[8] == FILE_FORMAT, KMS_ERR_UNSUPPORTED);
     KMS_ENSURE(p[9] == (uint8_t)ks->ops->kind, KMS_ERR_KEYSTORE_KIND);
     uint8_t mac[FILE_MAC_LEN];
-    KMS_TRY(ks->ops->file_mac(ks, p, n - FILE_MAC_LEN, mac));
+    /* The ring id (bytes 10..25, inside the smallest file) selects the token's MAC key. */
+    KMS_TRY(ks->ops->file_mac(ks, p + 10, p[8], p, n - FILE_MAC_LEN, mac));
     KMS_ENSURE(kms_ct_eq(mac, p + n - FILE_MAC_LEN, FILE_MAC_LEN), KMS_ERR_KEYRING_MAC);
+    st->format = p[8];
+    memcpy(st->mac, p + n - FILE_MAC_LEN, FILE_MAC_LEN);
 
     struct kms_cur c;
     kms_cur_init(&c, p, n - FILE_MAC_LEN);
@@ -280,7 +316,123 @@ static kms_result decode_state(struct kms_keystore *ks, const uint8_t *p, size_t
     }
     st->n = nrec;
     KMS_ENSURE(active == 1, KMS_ERR_MALFORMED);
+    if (st->format >= 2) {
+        KMS_TRY(kms_cur_get_u64(&c, &st->epoch));
+        KMS_ENSURE(st->epoch <= UINT32_MAX, KMS_ERR_MALFORMED);
+    }
     return kms_cur_expect_end(&c);
+}
+
+/* ---- the anchor ---- */
+
+static kms_result anchor_encode(const struct kr_anchor *a, struct kms_buf *b)
+{
+    KMS_TRY(kms_buf_put_bytes(b, anchor_magic, sizeof(anchor_magic)));
+    KMS_TRY(kms_buf_put_u8(b, ANCHOR_VERSION));
+    KMS_TRY(kms_buf_put_bytes(b, a->ring_id, sizeof(a->ring_id)));
+    KMS_TRY(kms_buf_put_u64(b, a->generation));
+    KMS_TRY(kms_buf_put_u8(b, a->flags));
+    KMS_TRY(kms_buf_put_u64(b, a->epoch));
+    KMS_TRY(kms_buf_put_bytes(b, a->secret, sizeof(a->secret)));
+    KMS_TRY(kms_buf_put_u64(b, a->next_epoch));
+    KMS_TRY(kms_buf_put_bytes(b, a->next_secret, sizeof(a->next_secret)));
+    return KMS_RESULT_OK;
+}
+
+/* Reads the anchor of ring_id (a->present false when there is none). */
+static kms_result anchor_read(struct kms_keystore *ks, const char *path,
+                              const uint8_t ring_id[KMS_RING_ID_LEN], struct kr_anchor *a)
+{
+    kms_result rc = KMS_RC_INIT;
+    uint8_t rec[KMS_ANCHOR_MAX], magic[sizeof(anchor_magic)];
+    uint8_t version = 0;
+    size_t n = 0;
+    struct kms_cur c;
+    memset(a, 0, sizeof(*a));
+    rc = ks->ops->anchor_get(ks, path, ring_id, rec, sizeof(rec), &n);
+    if (rc.err == KMS_ERR_NOT_FOUND) {
+        rc = KMS_RESULT_OK; /* no anchor */
+        goto out;
+    }
+    KMS_TRY_OUT(rc, rc);
+    kms_cur_init(&c, rec, n);
+    rc = kms_cur_get_bytes(&c, magic, sizeof(magic));
+    if (kms_ok(rc)) {
+        rc = kms_cur_get_u8(&c, &version);
+    }
+    KMS_ENSURE_OUT(rc, kms_ok(rc) && memcmp(magic, anchor_magic, sizeof(magic)) == 0,
+                   KMS_ERR_KEYRING_ANCHOR);
+    KMS_ENSURE_OUT(rc, version == ANCHOR_VERSION, KMS_ERR_KEYRING_ANCHOR);
+    if (!kms_ok(kms_cur_get_bytes(&c, a->ring_id, sizeof(a->ring_id))) ||
+        !kms_ok(kms_cur_get_u64(&c, &a->generation)) || !kms_ok(kms_cur_get_u8(&c, &a->flags)) ||
+        !kms_ok(kms_cur_get_u64(&c, &a->epoch)) ||
+        !kms_ok(kms_cur_get_bytes(&c, a->secret, sizeof(a->secret))) ||
+        !kms_ok(kms_cur_get_u64(&c, &a->next_epoch)) ||
+        !kms_ok(kms_cur_get_bytes(&c, a->next_secret, sizeof(a->next_secret))) ||
+        !kms_ok(kms_cur_expect_end(&c))) {
+        KMS_BAIL_OUT(rc, KMS_ERR_KEYRING_ANCHOR);
+    }
+    KMS_ENSURE_OUT(rc, a->epoch <= UINT32_MAX && a->next_epoch <= UINT32_MAX,
+                   KMS_ERR_KEYRING_ANCHOR);
+    a->present = true;
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(rec, sizeof(rec));
+    if (!kms_ok(rc)) {
+        kms_wipe(a, sizeof(*a));
+    }
+    return rc;
+}
+
+static kms_result anchor_write(struct kms_keystore *ks, const char *path, const struct kr_anchor *a)
+{
+    uint8_t rec[KMS_ANCHOR_MAX];
+    struct kms_buf b;
+    kms_buf_init_fixed(&b, rec, sizeof(rec), false);
+    kms_result rc = anchor_encode(a, &b);
+    if (kms_ok(rc)) {
+        rc = ks->ops->anchor_put(ks, path, a->ring_id, rec, kms_buf_len(&b));
+    }
+    kms_wipe(rec, sizeof(rec));
+    return rc;
+}
+
+/* The secret of epoch e in the anchor (NULL when the anchor does not hold it). */
+static const uint8_t *anchor_secret(const struct kr_anchor *a, uint64_t e)
+{
+    if (e == a->epoch) {
+        return a->secret;
+    }
+    if (a->next_epoch != 0 && e == a->next_epoch) {
+        return a->next_secret;
+    }
+    return NULL;
+}
+
+/* Whether the file state st may be used given its anchor a (see docs/keyring.md): makes the
+ * file's wrap epoch known to the keystore. */
+static kms_result anchor_check(struct kms_keystore *ks, const struct kr_state *st,
+                               const struct kr_anchor *a)
+{
+    if (!a->present) {
+        /* Only a file written before anchors existed opens without one (then migrates). */
+        KMS_ENSURE(st->format == 1, KMS_ERR_KEYRING_ANCHOR);
+        return KMS_RESULT_OK;
+    }
+    KMS_ENSURE(kms_ct_eq(a->ring_id, st->ring_id, KMS_RING_ID_LEN), KMS_ERR_KEYRING_ANCHOR);
+    KMS_ENSURE(st->generation >= a->generation, KMS_ERR_KEYRING_ROLLBACK);
+    if (st->format == 1) {
+        /* A copy from before the migration, unless the migration is the write under way. */
+        KMS_ENSURE((a->flags & ANCHOR_MIGRATING) != 0, KMS_ERR_KEYRING_ROLLBACK);
+        return KMS_RESULT_OK;
+    }
+    const uint8_t *secret = anchor_secret(a, st->epoch);
+    KMS_ENSURE(secret != NULL, KMS_ERR_KEYRING_ROLLBACK); /* an epoch a revocation ended */
+    if (st->epoch != 0) {
+        KMS_ENSURE(ks->ops->set_epoch != NULL, KMS_ERR_KEYRING_ANCHOR);
+        KMS_TRY(ks->ops->set_epoch(ks, st->epoch, secret));
+    }
+    return KMS_RESULT_OK;
 }
 
 /* The identity of the file a state was read from, and a descriptor kept open on it: while we
@@ -316,8 +468,8 @@ static bool same_file(const struct file_id *a, const struct stat *s)
 
 /* Reads and authenticates the file at path into st (fid: the identity of what was read, with
  * the descriptor left open for the caller). */
-static kms_result read_state(struct kms_keystore *ks, const char *path, struct kr_state *st,
-                             struct file_id *fid)
+static kms_result read_file_state(struct kms_keystore *ks, const char *path, struct kr_state *st,
+                                  struct file_id *fid)
 {
     kms_result rc = KMS_RC_INIT;
     uint8_t *img = NULL;
@@ -342,6 +494,140 @@ out:
         close(fd);
     }
     return rc;
+}
+
+/* read_file_state, then the anchor check. A writer replaces the file before the anchor, so a
+ * reader between the two can see a file older than the anchor: when the file has changed
+ * since it was read, both are read again (a few times) before the verdict stands. */
+static kms_result read_state(struct kms_keystore *ks, const char *path, struct kr_state *st,
+                             struct file_id *fid, struct kr_anchor *an)
+{
+    for (int tries = 0;; tries++) {
+        KMS_TRY(read_file_state(ks, path, st, fid));
+        kms_result rc = anchor_read(ks, path, st->ring_id, an);
+        if (kms_ok(rc)) {
+            rc = anchor_check(ks, st, an);
+        }
+        if (kms_ok(rc)) {
+            return rc;
+        }
+        struct stat s;
+        bool moved = stat(path, &s) != 0 || !same_file(fid, &s);
+        file_id_close(fid);
+        if (!moved || tries == 2) {
+            return rc;
+        }
+    }
+}
+
+/* ---- anti-rollback within the process ---- */
+
+static bool id_revoked(const struct kms_keyring *kr, uint32_t id)
+{
+    size_t lo = 0, hi = kr->n_revoked;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (kr->revoked[mid] == id) {
+            return true;
+        }
+        if (kr->revoked[mid] < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return false;
+}
+
+/* Remembers the revoked records of st (ascending ids, so each insertion keeps the order cheap
+ * in the common case). Beyond REVOKED_MAX the oldest are forgotten: the generation check and
+ * the anchor still refuse the files that held them. */
+static void remember_revoked(struct kms_keyring *kr, const struct kr_state *st)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        const struct kr_rec *r = &st->rec[i];
+        if (r->end != KMS_KEY_END_REVOKED || id_revoked(kr, r->id)) {
+            continue;
+        }
+        if (kr->revoked == NULL) {
+            kr->revoked = calloc(REVOKED_MAX, sizeof(*kr->revoked));
+            if (kr->revoked == NULL) {
+                return;
+            }
+        }
+        if (kr->n_revoked == REVOKED_MAX) {
+            memmove(kr->revoked, kr->revoked + 1, (REVOKED_MAX - 1) * sizeof(*kr->revoked));
+            kr->n_revoked--;
+        }
+        size_t j = kr->n_revoked;
+        while (j > 0 && kr->revoked[j - 1] > r->id) {
+            kr->revoked[j] = kr->revoked[j - 1];
+            j--;
+        }
+        kr->revoked[j] = r->id;
+        kr->n_revoked++;
+    }
+}
+
+/* A newly read state must follow the one this process holds: the same ring, a higher
+ * generation or the very same file, and no key this process saw revoked alive again.
+ * *why names the failed check for the log. */
+static kms_result check_view(const struct kms_keyring *kr, const struct kr_state *st,
+                             const char **why)
+{
+    *why = NULL;
+    if (!kr->pinned) {
+        return KMS_RESULT_OK;
+    }
+    if (!kms_ct_eq(st->ring_id, kr->st.ring_id, KMS_RING_ID_LEN)) {
+        *why = "another keyring (ring id changed)";
+    } else if (st->generation < kr->st.generation) {
+        *why = "generation went backwards";
+    } else if (st->generation == kr->st.generation &&
+               !kms_ct_eq(st->mac, kr->st.mac, FILE_MAC_LEN)) {
+        *why = "same generation, other content";
+    } else {
+        for (size_t i = 0; i < st->n && *why == NULL; i++) {
+            const struct kr_rec *r = &st->rec[i];
+            if (id_revoked(kr, r->id) && r->end != KMS_KEY_END_REVOKED) {
+                *why = "a revoked key is back";
+            }
+        }
+    }
+    KMS_ENSURE(*why == NULL, KMS_ERR_KEYRING_ROLLBACK);
+    return KMS_RESULT_OK;
+}
+
+/* Records the outcome of a reload of a held keyring: every failure is logged with its reason,
+ * and after stale_after failures in a row the keyring fails closed. */
+static void note_reload(struct kms_keyring *kr, kms_result rc, const char *why)
+{
+    if (kms_ok(rc)) {
+        if (kr->fails > 0) {
+            kms_log(KMS_LOG_WARN, "keyring %s: reloaded generation %llu after %u failed reloads%s",
+                    kr->path, (unsigned long long)kr->st.generation, kr->fails,
+                    kr->stale ? ": serving again" : "");
+        }
+        kr->fails = 0;
+        kr->stale = false;
+        return;
+    }
+    if (!kr->pinned) {
+        return; /* nothing held yet: the caller gets the error */
+    }
+    if (kr->fails < UINT32_MAX) {
+        kr->fails++;
+    }
+    if (!kr->stale && kr->fails >= kr->stale_after) {
+        kr->stale = true;
+    }
+    kms_log(kr->stale ? KMS_LOG_ERROR : KMS_LOG_WARN,
+            "keyring %s: reload refused (%s%s%s), failure %u of %u: %s generation %llu", kr->path,
+            kms_strerror(rc.err), why != NULL ? ": " : "", why != NULL ? why : "", kr->fails,
+            kr->stale_after,
+            kr->stale ? "FAILING CLOSED (seals and opens refused) instead of serving"
+                      : "still serving",
+            (unsigned long long)kr->st.generation);
 }
 
 /* ---- installing a newly read state ---- */
@@ -381,6 +667,8 @@ static void install_state(struct kms_keyring *kr, const struct kr_state *st, str
     kr->fd = fid->fd; /* adopted */
     fid->fd = -1;
     kr->last_check_ms = mono_ms();
+    kr->pinned = true;
+    remember_revoked(kr, &kr->st);
 }
 
 static kms_result refresh_locked(struct kms_keyring *kr)
@@ -396,22 +684,44 @@ static kms_result refresh_locked(struct kms_keyring *kr)
     KMS_ENSURE(st != NULL, KMS_ERR_NOMEM);
     struct file_id fid;
     file_id_init(&fid);
-    kms_result rc = read_state(kr->ks, kr->path, st, &fid);
+    struct kr_anchor an;
+    const char *why = NULL;
+    kms_result rc = read_state(kr->ks, kr->path, st, &fid, &an);
+    if (kms_ok(rc)) {
+        rc = check_view(kr, st, &why);
+    }
     if (kms_ok(rc)) {
         install_state(kr, st, &fid);
     }
     file_id_close(&fid);
     kms_wipe(st, sizeof(*st));
+    kms_wipe(&an, sizeof(an));
     free(st);
     return rc;
 }
 
-/* Rate-limited check for a newer file. A failed reload keeps the last good view (the caller
- * goes on serving with it; kms_keyring_refresh reports the failure). */
+/* A reload of a held keyring: refresh_locked, with the outcome logged and counted. */
+static kms_result reload_locked(struct kms_keyring *kr)
+{
+    kms_result rc = refresh_locked(kr);
+    if (!kms_ok(rc) && kr->pinned && rc.err == KMS_ERR_NOT_FOUND) {
+        note_reload(kr, rc, "the keyring file is gone");
+    } else if (!kms_ok(rc) && kr->pinned && rc.err == KMS_ERR_KEYRING_ROLLBACK) {
+        note_reload(kr, rc, "an older file or another keyring");
+    } else {
+        note_reload(kr, rc, NULL);
+    }
+    return rc;
+}
+
+/* Rate-limited check for a newer file. A failed reload keeps the last good view until
+ * stale_after failures in a row (kms_keyring_refresh reports each failure); a failing file is
+ * retried at most once a second. */
 static void maybe_refresh(struct kms_keyring *kr)
 {
-    if (mono_ms() - kr->last_check_ms >= KMS_KEYRING_RECHECK_MS) {
-        (void)refresh_locked(kr);
+    uint64_t every = kr->fails > 0 ? 1000 : KMS_KEYRING_RECHECK_MS;
+    if (mono_ms() - kr->last_check_ms >= every) {
+        (void)reload_locked(kr);
     }
 }
 
@@ -419,9 +729,27 @@ kms_result kms_keyring_refresh(struct kms_keyring *kr)
 {
     KMS_ENSURE_REF(kr);
     pthread_mutex_lock(&kr->mu);
-    kms_result rc = refresh_locked(kr);
+    kms_result rc = reload_locked(kr);
+    if (kms_ok(rc) && kr->stale) {
+        rc = KMS_ERR(KMS_ERR_KEYRING_STALE);
+    }
     pthread_mutex_unlock(&kr->mu);
     return rc;
+}
+
+void kms_keyring_set_stale_after(struct kms_keyring *kr, unsigned n)
+{
+    pthread_mutex_lock(&kr->mu);
+    kr->stale_after = n >= 1 ? n : 1;
+    pthread_mutex_unlock(&kr->mu);
+}
+
+bool kms_keyring_is_stale(struct kms_keyring *kr)
+{
+    pthread_mutex_lock(&kr->mu);
+    bool s = kr->stale;
+    pthread_mutex_unlock(&kr->mu);
+    return s;
 }
 
 /* ---- changes (under the file lock, on a fresh read) ---- */
@@ -440,9 +768,13 @@ struct kr_txn {
     struct kms_keyring *kr;
     struct kr_state st;
     struct kr_doomed doomed;
+    struct kr_anchor an; /* of the file read */
     uint64_t now;
     bool changed;
     bool sweep;
+    bool rekey; /* a revocation: move the surviving keys to a new wrap epoch */
+    size_t n_fresh;
+    uint32_t fresh[4]; /* keys generated by this change (wrapped in epoch 0 by the keystore) */
 };
 
 static struct kr_rec *st_active(struct kr_state *st)
@@ -513,8 +845,10 @@ static kms_result txn_rotate(struct kr_txn *t, uint32_t *new_id)
     r.active_until = t->now + st->pol.lifetime;
     r.grace_until = r.active_until + st->pol.grace;
     struct kms_keystore *ks = t->kr->ks;
+    KMS_ENSURE(t->n_fresh < sizeof(t->fresh) / sizeof(t->fresh[0]), KMS_ERR_INTERNAL);
     KMS_TRY(ks->ops->generate(ks, st->ring_id, r.id, r.ref, &r.ref_len));
     KMS_ENSURE(r.ref_len >= 1 && r.ref_len <= KMS_KEYREF_MAX, KMS_ERR_INTERNAL);
+    t->fresh[t->n_fresh++] = r.id;
     struct kr_rec *old = st_active(st);
     if (old != NULL) {
         old->state = KMS_KEY_GRACE;
@@ -552,6 +886,99 @@ static kms_result txn_expire(struct kr_txn *t, size_t *destroyed, bool *rotated)
 
 typedef kms_result (*kr_change_fn)(struct kr_txn *t, void *arg);
 
+static bool txn_is_fresh(const struct kr_txn *t, uint32_t id)
+{
+    for (size_t i = 0; i < t->n_fresh; i++) {
+        if (t->fresh[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Re-wraps the live records (all of them, or only this change's new keys) into epoch e. */
+static kms_result txn_rewrap(struct kr_txn *t, bool all, uint64_t e, const uint8_t *secret)
+{
+    struct kms_keystore *ks = t->kr->ks;
+    for (size_t i = 0; i < t->st.n; i++) {
+        struct kr_rec *r = &t->st.rec[i];
+        if (r->state == KMS_KEY_DESTROYED || !(all || txn_is_fresh(t, r->id))) {
+            continue;
+        }
+        uint8_t ref[KMS_KEYREF_MAX];
+        size_t len = 0;
+        KMS_TRY(
+            ks->ops->rewrap(ks, t->st.ring_id, r->id, r->ref, r->ref_len, e, secret, ref, &len));
+        KMS_ENSURE(len >= 1 && len <= KMS_KEYREF_MAX, KMS_ERR_INTERNAL);
+        memcpy(r->ref, ref, len);
+        r->ref_len = len;
+    }
+    return KMS_RESULT_OK;
+}
+
+/* Before a changed state is written: the anchor must already know what the file will need.
+ *  - the first file of format 2 (a new keyring, or a format-1 one migrating): the keystore
+ *    prepares the ring (PKCS#11: its MAC key) and the anchor is written first, so a crash
+ *    between the two writes never leaves a file without its anchor;
+ *  - a revocation (keystores that wrap): a new epoch and its secret go into the anchor as
+ *    `next`, then every surviving key is re-wrapped into it;
+ *  - otherwise new keys are re-wrapped into the file's epoch. */
+static kms_result txn_prepare(struct kr_txn *t, bool creating)
+{
+    struct kms_keyring *kr = t->kr;
+    struct kms_keystore *ks = kr->ks;
+    if (creating || t->st.format == 1) {
+        KMS_TRY(ks->ops->ring_init(ks, t->st.ring_id));
+        memset(&t->an, 0, sizeof(t->an));
+        t->an.present = true;
+        memcpy(t->an.ring_id, t->st.ring_id, KMS_RING_ID_LEN);
+        t->an.generation = t->st.generation;
+        t->an.flags = creating ? 0 : ANCHOR_MIGRATING;
+        t->an.epoch = t->st.epoch = 0;
+        KMS_TRY(anchor_write(ks, kr->path, &t->an));
+    }
+    if (ks->ops->rewrap == NULL) {
+        return KMS_RESULT_OK; /* PKCS#11: revoked keys are destroyed in the token */
+    }
+    if (t->rekey) {
+        KMS_ENSURE(t->st.epoch < UINT32_MAX, KMS_ERR_KEYRING_FULL);
+        t->an.next_epoch = t->st.epoch + 1;
+        KMS_TRY(kms_random(t->an.next_secret, sizeof(t->an.next_secret)));
+        KMS_TRY(anchor_write(ks, kr->path, &t->an));
+        KMS_TRY(txn_rewrap(t, true, t->an.next_epoch, t->an.next_secret));
+        t->st.epoch = t->an.next_epoch;
+        return KMS_RESULT_OK;
+    }
+    const uint8_t *secret = anchor_secret(&t->an, t->st.epoch);
+    KMS_ENSURE(secret != NULL, KMS_ERR_INTERNAL);
+    return t->st.epoch == 0 ? KMS_RESULT_OK : txn_rewrap(t, false, t->st.epoch, secret);
+}
+
+/* After the file is durable: the anchor records its generation and forgets every epoch but
+ * the file's (an old copy of the file then no longer unwraps). A failure leaves the anchor
+ * behind the file, which still opens; the next write catches up. */
+static void txn_commit_anchor(struct kr_txn *t)
+{
+    struct kr_anchor *a = &t->an;
+    const uint8_t *secret = anchor_secret(a, t->st.epoch);
+    if (secret == NULL) {
+        return; /* cannot happen: txn_prepare put it there */
+    }
+    if (secret != a->secret) {
+        memcpy(a->secret, secret, sizeof(a->secret));
+    }
+    a->epoch = t->st.epoch;
+    a->next_epoch = 0;
+    kms_wipe(a->next_secret, sizeof(a->next_secret));
+    a->generation = t->st.generation;
+    a->flags = 0;
+    kms_result rc = anchor_write(t->kr->ks, t->kr->path, a);
+    if (!kms_ok(rc)) {
+        kms_log(KMS_LOG_WARN, "keyring %s: generation %llu written, its anchor not updated: %s",
+                t->kr->path, (unsigned long long)t->st.generation, kms_strerror(rc.err));
+    }
+}
+
 /* Applies fn to a fresh read of the file under the exclusive lock and writes the result
  * atomically when it changed anything; then erases what the new file no longer references,
  * sweeps orphaned token objects when asked, and installs the new state. With creating, the
@@ -574,11 +1001,20 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
         struct stat s;
         KMS_ENSURE_OUT(rc, lstat(kr->path, &s) != 0 && errno == ENOENT, KMS_ERR_EXISTS);
     } else {
-        KMS_TRY_OUT(rc, read_state(kr->ks, kr->path, &t->st, &fid));
+        const char *why = NULL;
+        KMS_TRY_OUT(rc, read_state(kr->ks, kr->path, &t->st, &fid, &t->an));
+        rc = check_view(kr, &t->st, &why);
+        if (!kms_ok(rc)) {
+            kms_log(KMS_LOG_ERROR, "keyring %s: change refused on generation %llu: %s", kr->path,
+                    (unsigned long long)t->st.generation, why);
+            goto out;
+        }
     }
     KMS_TRY_OUT(rc, fn(t, arg));
     if (t->changed) {
+        KMS_TRY_OUT(rc, txn_prepare(t, creating));
         t->st.generation++;
+        t->st.format = FILE_FORMAT;
         KMS_TRY_OUT(rc, encode_state(kr->ks, &t->st, &img));
         KMS_TRY_OUT(rc, kms_file_write_atomic(kr->path, kms_buf_data(&img), kms_buf_len(&img)));
         file_id_close(&fid);
@@ -590,6 +1026,7 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
         fid.ino = s.st_ino;
         fid.mtim = s.st_mtim;
         fid.size = s.st_size;
+        txn_commit_anchor(t);
     }
     /* The file no longer references these: erase them (a failure leaves an orphan for the
      * next sweep, never a referenced key gone). */
@@ -608,6 +1045,7 @@ static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating,
         (void)kr->ks->ops->sweep(kr->ks, t->st.ring_id, keep, n_keep, NULL);
     }
     install_state(kr, &t->st, &fid);
+    note_reload(kr, KMS_RESULT_OK, NULL);
     rc = KMS_RESULT_OK;
 out:
     file_id_close(&fid);
@@ -645,6 +1083,7 @@ static kms_result kr_new(const char *path, struct kms_keystore *ks, struct kms_k
     kr->ks = ks;
     kr->fd = -1;
     kr->chunk = 1;
+    kr->stale_after = KMS_KEYRING_STALE_AFTER;
     pthread_mutex_init(&kr->mu, NULL);
     kr->path = str_join(path, "");
     if (kr->path == NULL) {
@@ -667,6 +1106,7 @@ void kms_keyring_close(struct kms_keyring *kr)
         close(kr->fd);
     }
     pthread_mutex_destroy(&kr->mu);
+    free(kr->revoked);
     free(kr->path);
     kms_wipe(kr, sizeof(*kr));
     free(kr);
@@ -683,6 +1123,7 @@ static kms_result fn_create(struct kr_txn *t, void *arg)
     KMS_TRY(kms_random(t->st.ring_id, sizeof(t->st.ring_id)));
     t->st.pol = *a->pol;
     t->st.next_id = 1;
+    t->st.format = FILE_FORMAT;
     return txn_rotate(t, NULL);
 }
 
@@ -776,6 +1217,7 @@ kms_result kms_keyring_acquire_seal(struct kms_keyring *kr, uint64_t now, struct
     kms_result rc = KMS_RC_INIT;
     pthread_mutex_lock(&kr->mu);
     maybe_refresh(kr);
+    KMS_ENSURE_OUT(rc, !kr->stale, KMS_ERR_KEYRING_STALE);
     size_t idx = 0;
     if (!active_usable(kr, now, &idx)) {
         struct reserve_arg a = {kr->chunk, 0, 0, 0};
@@ -805,6 +1247,7 @@ kms_result kms_keyring_acquire_open(struct kms_keyring *kr, uint64_t now, uint32
     kms_result rc = KMS_RC_INIT;
     pthread_mutex_lock(&kr->mu);
     maybe_refresh(kr);
+    KMS_ENSURE_OUT(rc, !kr->stale, KMS_ERR_KEYRING_STALE);
     size_t i = 0;
     while (i < kr->st.n && kr->st.rec[i].id != id) {
         i++;
@@ -881,6 +1324,7 @@ static kms_result fn_revoke(struct kr_txn *t, void *arg)
     KMS_ENSURE(r != NULL, KMS_ERR_INTERNAL);
     txn_destroy(t, r, KMS_KEY_END_REVOKED);
     t->sweep = true;
+    t->rekey = true;
     return KMS_RESULT_OK;
 }
 

@@ -46,6 +46,7 @@
 #define KMS_KEYRING_MAX_GRACE_RATIO   32   /* grace <= 32 x lifetime: bounded live keys */
 #define KMS_KEYRING_RECHECK_MS        200  /* how stale a holder's view may get */
 #define KMS_KEYRING_FILE_MAX          16384
+#define KMS_KEYRING_STALE_AFTER       30 /* failed reloads in a row before failing closed */
 
 enum kms_key_state {
     KMS_KEY_ACTIVE = 1,
@@ -90,8 +91,19 @@ KMS_MUST_CHECK kms_result kms_keyring_open(const char *path, struct kms_keystore
                                            struct kms_keyring **out);
 void kms_keyring_close(struct kms_keyring *kr);
 
-/* Re-reads the file if it changed since it was last read. */
+/* Re-reads the file if it changed since it was last read. A newly read file must pass the
+ * anchor (KMS_ERR_KEYRING_ROLLBACK, KMS_ERR_KEYRING_ANCHOR) and follow the view this process
+ * holds: the same ring id, a higher generation (or the same file again), no key seen revoked
+ * alive again (KMS_ERR_KEYRING_ROLLBACK). A refused reload keeps the last good view and is
+ * logged (kms_log WARN, with the reason); after stale_after failed reloads in a row (default
+ * KMS_KEYRING_STALE_AFTER; a failing file is retried at most once a second on use, and the
+ * daemon refreshes every second) the keyring fails closed: seals and opens, and this call,
+ * return KMS_ERR_KEYRING_STALE (logged as ERROR) until a reload succeeds. */
 KMS_MUST_CHECK kms_result kms_keyring_refresh(struct kms_keyring *kr);
+/* Sets the bound above (n >= 1; tests). */
+void kms_keyring_set_stale_after(struct kms_keyring *kr, unsigned n);
+/* Whether the keyring has failed closed. */
+bool kms_keyring_is_stale(struct kms_keyring *kr);
 
 /* The active key for one seal, rotating first (one durable write) when its time or seal budget
  * is used up, and reserving a chunk of seals when this process has none left. *grace_until is

@@ -23,8 +23,10 @@
 #define KMS_KKMS_LEN      32 /* AES-256 */
 #define KMS_GCM_NONCE_LEN 12
 #define KMS_GCM_TAG_LEN   16
-#define KMS_RING_ID_LEN   16 /* random id of a keyring, chosen at `keys init` */
-#define KMS_KEYREF_MAX    64 /* largest reference a keystore may hand out */
+#define KMS_RING_ID_LEN   16  /* random id of a keyring, chosen at `keys init` */
+#define KMS_KEYREF_MAX    64  /* largest reference a keystore may hand out */
+#define KMS_ANCHOR_MAX    160 /* largest anchor record (kms_keyring.c) */
+#define KMS_EPOCH_SECRET  32  /* a wrap epoch's random secret (file keystore) */
 
 /* Values recorded in the keyring file: a keyring is bound to one keystore kind. */
 enum kms_keystore_kind {
@@ -78,9 +80,39 @@ struct kms_keystore_ops {
     kms_result (*sweep)(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
                         const uint32_t *keep, size_t n_keep, size_t *n_destroyed);
 
-    /* A 32-byte integrity value over the keyring file's bytes: HMAC-SHA-256 under a key
-     * derived from the KEK (file keystore), SHA-256 (PKCS#11, corruption only). */
-    kms_result (*file_mac)(struct kms_keystore *ks, const uint8_t *p, size_t n, uint8_t out[32]);
+    /* A 32-byte integrity value over the bytes of a keyring file of ring_id in `format`:
+     * HMAC-SHA-256 under a key derived from the KEK (file keystore, both formats); PKCS#11:
+     * format 1 SHA-256 (corruption only; read for migration), format 2 CKM_SHA256_HMAC with
+     * the ring's non-extractable MAC key in the token (KMS_ERR_KEYRING_ANCHOR without one). */
+    kms_result (*file_mac)(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                           unsigned format, const uint8_t *p, size_t n, uint8_t out[32]);
+
+    /* The keyring's anti-rollback record (its "anchor", opaque here, at most KMS_ANCHOR_MAX
+     * bytes), kept where the keyring file's writer alone cannot roll it back: file keystore:
+     * the file PATH.anchor, MACed under a KEK-derived key; PKCS#11: a private CKO_DATA object
+     * of the token. get: KMS_ERR_NOT_FOUND when there is none, KMS_ERR_KEYRING_ANCHOR when it
+     * does not authenticate. put: replaces it durably. */
+    kms_result (*anchor_get)(struct kms_keystore *ks, const char *path,
+                             const uint8_t ring_id[KMS_RING_ID_LEN], uint8_t *rec, size_t cap,
+                             size_t *len);
+    kms_result (*anchor_put)(struct kms_keystore *ks, const char *path,
+                             const uint8_t ring_id[KMS_RING_ID_LEN], const uint8_t *rec,
+                             size_t len);
+
+    /* Called before the first format-2 file of ring_id is written (create, migration):
+     * PKCS#11 generates the ring's MAC key (CKK_GENERIC_SECRET, sensitive, not extractable,
+     * sign/verify only), replacing a leftover of an interrupted attempt; file: nothing. */
+    kms_result (*ring_init)(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN]);
+
+    /* Wrap epochs (file keystore; NULL for PKCS#11, whose keys never leave the token). A key
+     * wrapped in epoch e >= 1 is wrapped under HMAC(KEK-derived key, e || secret_e), with the
+     * epoch in its reference; epoch 0 is the KEK alone (format 1). set_epoch makes epoch e
+     * known for load; rewrap re-wraps a reference (of any known epoch) into epoch e. */
+    kms_result (*set_epoch)(struct kms_keystore *ks, uint64_t epoch,
+                            const uint8_t secret[KMS_EPOCH_SECRET]);
+    kms_result (*rewrap)(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                         uint32_t key_id, const uint8_t *ref, size_t ref_len, uint64_t epoch,
+                         const uint8_t secret[KMS_EPOCH_SECRET], uint8_t *out, size_t *out_len);
 
     /* Releases the backend (PKCS#11: logout, close the session, C_Finalize). NULL-safe. */
     void (*close)(struct kms_keystore *ks);

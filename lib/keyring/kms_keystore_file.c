@@ -3,13 +3,22 @@
  * The file keystore: Kkms generated from the DRBG, kept in the keyring file wrapped under the
  * KEK, used through OpenSSL's AES-256-GCM.
  *
- * Two subkeys come from the 32-byte KEK, so it is never used for two jobs (crypto/kms_kek.h,
- * rows KEYRING_WRAP and KEYRING_MAC, version 1):
- *   wrap key = HMAC-SHA-256(KEK, "imskms keyring wrap v1")
- *   mac key  = HMAC-SHA-256(KEK, "imskms keyring mac v1")
- * A wrapped key (the reference kept in the file) is nonce(12) || AES-256-GCM(wrap key, Kkms)
- * || tag(16) with associated data "imskms-kkms-v1" || ring id || key id (4 bytes), so a
- * wrapped key moved to another record or keyring does not unwrap.
+ * Subkeys come from the 32-byte KEK through the KEK registry (crypto/kms_kek.h), so it is never
+ * used for two jobs:
+ *   wrap key    = row KEYRING_WRAP, version 1 = HMAC-SHA-256(KEK, "imskms keyring wrap v1")
+ *                 (wrap epoch 0)
+ *   mac key     = row KEYRING_MAC, version 1 = HMAC-SHA-256(KEK, "imskms keyring mac v1")
+ *                 (keyring file MAC)
+ *   epoch base  = row KEYRING_EPOCH, version 1 (HKDF)
+ *   anchor key  = row KEYRING_ANCHOR, version 1 (HKDF; PATH.anchor MAC)
+ *   wrap key of epoch e >= 1 = HMAC-SHA-256(epoch base, e (8) || secret_e (32))
+ * secret_e is random and lives in the keyring's anchor (PATH.anchor), not in the keyring file:
+ * a revocation moves the surviving keys to a new epoch and the anchor forgets the old secret,
+ * so an old copy of the keyring file no longer unwraps (docs/keyring.md).
+ * A wrapped key (the reference kept in the file) is [epoch (4), when e >= 1] || nonce(12) ||
+ * AES-256-GCM(wrap key of its epoch, Kkms) || tag(16) with associated data "imskms-kkms-v1" ||
+ * ring id || key id (4 bytes), so a wrapped key moved to another record or keyring does not
+ * unwrap.
  *
  * A loaded key keeps two pre-keyed EVP contexts (seal, open), each behind its own mutex: the
  * key schedule is computed once, and each operation only sets the nonce.
@@ -29,14 +38,28 @@
 #include "keyring/kms_keystore.h"
 #include "util/kms_mem.h"
 
+#include "util/kms_file.h"
+
 #define WRAPPED_LEN (KMS_GCM_NONCE_LEN + KMS_KKMS_LEN + KMS_GCM_TAG_LEN)
+#define EPOCH_LEN   4 /* the epoch prefix of a reference wrapped in epoch >= 1 */
+#define EPOCHS_MAX  4 /* wrap epochs remembered by one keystore */
+#define ANCHOR_MAC  32
+
+_Static_assert(EPOCH_LEN + WRAPPED_LEN <= KMS_KEYREF_MAX, "an epoch reference fits");
 
 static const char wrap_ad[] = "imskms-kkms-v1";
 
 struct file_ks {
     struct kms_keystore base;
-    struct kms_secret *wrap; /* 32 bytes */
-    struct kms_secret *mac;  /* 32 bytes */
+    struct kms_secret *wrap;   /* 32 bytes: epoch 0 */
+    struct kms_secret *mac;    /* 32 bytes */
+    struct kms_secret *epoch;  /* 32 bytes: derives the wrap keys of epochs >= 1 */
+    struct kms_secret *anchor; /* 32 bytes */
+    pthread_mutex_t mu;        /* guards ep */
+    struct {
+        uint64_t e;              /* 0: free slot */
+        struct kms_secret *wrap; /* 32 bytes */
+    } ep[EPOCHS_MAX];
 };
 
 struct kms_keystore_key {
@@ -125,20 +148,77 @@ out:
     return rc;
 }
 
+/* Wraps kkms for (ring_id, key_id) under key (epoch e: 0 writes no epoch prefix). */
+static kms_result wrap_key(const uint8_t *key, uint64_t e, const uint8_t ring_id[KMS_RING_ID_LEN],
+                           uint32_t key_id, const uint8_t kkms[KMS_KKMS_LEN], uint8_t *ref,
+                           size_t *ref_len)
+{
+    uint8_t aad[WRAP_AAD_LEN];
+    size_t off = 0;
+    KMS_ENSURE(e <= UINT32_MAX, KMS_ERR_KEYRING_FULL);
+    if (e != 0) {
+        ref[0] = (uint8_t)(e >> 24);
+        ref[1] = (uint8_t)(e >> 16);
+        ref[2] = (uint8_t)(e >> 8);
+        ref[3] = (uint8_t)e;
+        off = EPOCH_LEN;
+    }
+    KMS_TRY(kms_random(ref + off, KMS_GCM_NONCE_LEN));
+    wrap_aad(aad, ring_id, key_id);
+    KMS_TRY(gcm_once(true, key, ref + off, aad, sizeof(aad), kkms, KMS_KKMS_LEN,
+                     ref + off + KMS_GCM_NONCE_LEN, ref + off + KMS_GCM_NONCE_LEN + KMS_KKMS_LEN));
+    *ref_len = off + WRAPPED_LEN;
+    return KMS_RESULT_OK;
+}
+
+/* Unwraps a reference of any epoch this keystore knows (KMS_ERR_KEYRING_MAC otherwise). */
+static kms_result unwrap_key(struct file_ks *f, const uint8_t ring_id[KMS_RING_ID_LEN],
+                             uint32_t key_id, const uint8_t *ref, size_t ref_len,
+                             uint8_t kkms[KMS_KKMS_LEN])
+{
+    kms_result rc = KMS_RC_INIT;
+    uint8_t aad[WRAP_AAD_LEN], key[32];
+    size_t off = 0;
+    bool found = false;
+    if (ref_len == EPOCH_LEN + WRAPPED_LEN) {
+        uint64_t e = (uint64_t)ref[0] << 24 | (uint64_t)ref[1] << 16 | (uint64_t)ref[2] << 8 |
+                     (uint64_t)ref[3];
+        (void)pthread_mutex_lock(&f->mu);
+        for (size_t i = 0; i < EPOCHS_MAX && e != 0; i++) {
+            if (f->ep[i].e == e) {
+                memcpy(key, f->ep[i].wrap->d, sizeof(key));
+                found = true;
+            }
+        }
+        (void)pthread_mutex_unlock(&f->mu);
+        off = EPOCH_LEN;
+    } else if (ref_len == WRAPPED_LEN) {
+        memcpy(key, f->wrap->d, sizeof(key));
+        found = true;
+    }
+    KMS_ENSURE_OUT(rc, found, KMS_ERR_KEYRING_MAC); /* malformed, or an epoch we do not hold */
+    wrap_aad(aad, ring_id, key_id);
+    rc = gcm_once(false, key, ref + off, aad, sizeof(aad), ref + off + KMS_GCM_NONCE_LEN,
+                  KMS_KKMS_LEN, kkms,
+                  (uint8_t *)(uintptr_t)(ref + off + KMS_GCM_NONCE_LEN + KMS_KKMS_LEN));
+    if (rc.err == KMS_ERR_TICKET_TAG) {
+        KMS_BAIL_OUT(rc, KMS_ERR_KEYRING_MAC);
+    }
+out:
+    kms_wipe(key, sizeof(key));
+    return rc;
+}
+
 static kms_result fks_generate(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
                                uint32_t key_id, uint8_t *ref, size_t *ref_len)
 {
     struct file_ks *f = (struct file_ks *)ks;
     kms_result rc = KMS_RC_INIT;
     uint8_t kkms[KMS_KKMS_LEN];
-    uint8_t aad[WRAP_AAD_LEN];
     KMS_ENSURE_OUT(rc, ref != NULL && ref_len != NULL, KMS_ERR_ARG);
     KMS_TRY_OUT(rc, kms_random(kkms, sizeof(kkms)));
-    KMS_TRY_OUT(rc, kms_random(ref, KMS_GCM_NONCE_LEN));
-    wrap_aad(aad, ring_id, key_id);
-    KMS_TRY_OUT(rc, gcm_once(true, f->wrap->d, ref, aad, sizeof(aad), kkms, sizeof(kkms),
-                             ref + KMS_GCM_NONCE_LEN, ref + KMS_GCM_NONCE_LEN + KMS_KKMS_LEN));
-    *ref_len = WRAPPED_LEN;
+    /* Epoch 0; the keyring re-wraps it into its file's epoch before writing (rewrap). */
+    KMS_TRY_OUT(rc, wrap_key(f->wrap->d, 0, ring_id, key_id, kkms, ref, ref_len));
     rc = KMS_RESULT_OK;
 out:
     kms_wipe(kkms, sizeof(kkms));
@@ -165,20 +245,12 @@ static kms_result fks_load(struct kms_keystore *ks, const uint8_t ring_id[KMS_RI
     struct file_ks *f = (struct file_ks *)ks;
     kms_result rc = KMS_RC_INIT;
     uint8_t kkms[KMS_KKMS_LEN];
-    uint8_t aad[WRAP_AAD_LEN];
     struct kms_keystore_key *k = NULL;
     const struct kms_ossl *o = kms_ossl();
     KMS_ENSURE_OUT(rc, out != NULL && ref != NULL, KMS_ERR_ARG);
     *out = NULL;
-    KMS_ENSURE_OUT(rc, ref_len == WRAPPED_LEN, KMS_ERR_KEYRING_MAC);
     KMS_ENSURE_OUT(rc, o != NULL, KMS_ERR_CRYPTO);
-    wrap_aad(aad, ring_id, key_id);
-    rc = gcm_once(false, f->wrap->d, ref, aad, sizeof(aad), ref + KMS_GCM_NONCE_LEN, KMS_KKMS_LEN,
-                  kkms, (uint8_t *)(uintptr_t)(ref + KMS_GCM_NONCE_LEN + KMS_KKMS_LEN));
-    if (rc.err == KMS_ERR_TICKET_TAG) {
-        KMS_BAIL_OUT(rc, KMS_ERR_KEYRING_MAC);
-    }
-    KMS_TRY_OUT(rc, rc);
+    KMS_TRY_OUT(rc, unwrap_key(f, ring_id, key_id, ref, ref_len, kkms));
     k = calloc(1, sizeof(*k));
     KMS_ENSURE_OUT(rc, k != NULL, KMS_ERR_NOMEM);
     pthread_mutex_init(&k->seal_mu, NULL);
@@ -194,6 +266,77 @@ static kms_result fks_load(struct kms_keystore *ks, const uint8_t ring_id[KMS_RI
 out:
     kms_wipe(kkms, sizeof(kkms));
     fks_unload(k);
+    return rc;
+}
+
+/* The wrap key of epoch e >= 1, remembered (replacing the lowest epoch when full). */
+static kms_result fks_set_epoch(struct kms_keystore *ks, uint64_t e,
+                                const uint8_t secret[KMS_EPOCH_SECRET])
+{
+    struct file_ks *f = (struct file_ks *)ks;
+    kms_result rc = KMS_RC_INIT;
+    uint8_t in[8 + KMS_EPOCH_SECRET];
+    struct kms_secret *w = NULL;
+    KMS_ENSURE(f != NULL && secret != NULL && e >= 1 && e <= UINT32_MAX, KMS_ERR_ARG);
+    for (size_t i = 0; i < 8; i++) {
+        in[i] = (uint8_t)(e >> (56 - 8 * i));
+    }
+    memcpy(in + 8, secret, KMS_EPOCH_SECRET);
+    KMS_TRY_OUT(rc, kms_secret_new(32, &w));
+    KMS_TRY_OUT(rc, kms_hmac_sha256(f->epoch->d, f->epoch->len, in, sizeof(in), w->d));
+    (void)pthread_mutex_lock(&f->mu);
+    size_t slot = 0;
+    for (size_t i = 0; i < EPOCHS_MAX; i++) {
+        if (f->ep[i].e == e) {
+            slot = i;
+            break;
+        }
+        if (f->ep[i].e < f->ep[slot].e) {
+            slot = i;
+        }
+    }
+    kms_secret_free(f->ep[slot].wrap);
+    f->ep[slot].e = e;
+    f->ep[slot].wrap = w;
+    w = NULL;
+    (void)pthread_mutex_unlock(&f->mu);
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(in, sizeof(in));
+    kms_secret_free(w);
+    return rc;
+}
+
+static kms_result fks_rewrap(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                             uint32_t key_id, const uint8_t *ref, size_t ref_len, uint64_t e,
+                             const uint8_t secret[KMS_EPOCH_SECRET], uint8_t *out, size_t *out_len)
+{
+    struct file_ks *f = (struct file_ks *)ks;
+    kms_result rc = KMS_RC_INIT;
+    uint8_t kkms[KMS_KKMS_LEN], key[32];
+    bool found = false;
+    KMS_ENSURE(f != NULL && ref != NULL && out != NULL && out_len != NULL, KMS_ERR_ARG);
+    KMS_TRY_OUT(rc, unwrap_key(f, ring_id, key_id, ref, ref_len, kkms));
+    if (e == 0) {
+        memcpy(key, f->wrap->d, sizeof(key));
+        found = true;
+    } else {
+        KMS_TRY_OUT(rc, fks_set_epoch(ks, e, secret));
+        (void)pthread_mutex_lock(&f->mu);
+        for (size_t i = 0; i < EPOCHS_MAX; i++) {
+            if (f->ep[i].e == e) {
+                memcpy(key, f->ep[i].wrap->d, sizeof(key));
+                found = true;
+            }
+        }
+        (void)pthread_mutex_unlock(&f->mu);
+    }
+    KMS_ENSURE_OUT(rc, found, KMS_ERR_INTERNAL);
+    KMS_TRY_OUT(rc, wrap_key(key, e, ring_id, key_id, kkms, out, out_len));
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(kkms, sizeof(kkms));
+    kms_wipe(key, sizeof(key));
     return rc;
 }
 
@@ -265,10 +408,83 @@ static kms_result fks_sweep(struct kms_keystore *ks, const uint8_t ring_id[KMS_R
     return KMS_RESULT_OK;
 }
 
-static kms_result fks_file_mac(struct kms_keystore *ks, const uint8_t *p, size_t n, uint8_t out[32])
+static kms_result fks_file_mac(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                               unsigned format, const uint8_t *p, size_t n, uint8_t out[32])
 {
     struct file_ks *f = (struct file_ks *)ks;
+    (void)ring_id; /* the file carries it, under the MAC */
+    (void)format;  /* both formats: the same HMAC */
     return kms_hmac_sha256(f->mac->d, f->mac->len, p, n, out);
+}
+
+static char *anchor_path(const char *path)
+{
+    static const char suffix[] = ".anchor";
+    size_t n = strlen(path);
+    char *s = malloc(n + sizeof(suffix));
+    if (s != NULL) {
+        memcpy(s, path, n);
+        memcpy(s + n, suffix, sizeof(suffix));
+    }
+    return s;
+}
+
+/* PATH.anchor: the record followed by HMAC-SHA-256(anchor key, record). */
+static kms_result fks_anchor_get(struct kms_keystore *ks, const char *path,
+                                 const uint8_t ring_id[KMS_RING_ID_LEN], uint8_t *rec, size_t cap,
+                                 size_t *len)
+{
+    struct file_ks *f = (struct file_ks *)ks;
+    kms_result rc = KMS_RC_INIT;
+    uint8_t *img = NULL, mac[ANCHOR_MAC];
+    size_t n = 0;
+    (void)ring_id; /* the record carries it */
+    char *ap = anchor_path(path);
+    KMS_ENSURE_OUT(rc, ap != NULL, KMS_ERR_NOMEM);
+    rc = kms_file_read(ap, KMS_ANCHOR_MAX + ANCHOR_MAC, false, &img, &n);
+    if (rc.err == KMS_ERR_TOO_LONG) {
+        KMS_BAIL_OUT(rc, KMS_ERR_KEYRING_ANCHOR);
+    }
+    KMS_TRY_OUT(rc, rc);
+    KMS_ENSURE_OUT(rc, n > ANCHOR_MAC && n - ANCHOR_MAC <= cap, KMS_ERR_KEYRING_ANCHOR);
+    KMS_TRY_OUT(rc, kms_hmac_sha256(f->anchor->d, f->anchor->len, img, n - ANCHOR_MAC, mac));
+    KMS_ENSURE_OUT(rc, kms_ct_eq(mac, img + n - ANCHOR_MAC, ANCHOR_MAC), KMS_ERR_KEYRING_ANCHOR);
+    memcpy(rec, img, n - ANCHOR_MAC);
+    *len = n - ANCHOR_MAC;
+    rc = KMS_RESULT_OK;
+out:
+    kms_file_free(img, n);
+    free(ap);
+    return rc;
+}
+
+static kms_result fks_anchor_put(struct kms_keystore *ks, const char *path,
+                                 const uint8_t ring_id[KMS_RING_ID_LEN], const uint8_t *rec,
+                                 size_t len)
+{
+    struct file_ks *f = (struct file_ks *)ks;
+    kms_result rc = KMS_RC_INIT;
+    uint8_t img[KMS_ANCHOR_MAX + ANCHOR_MAC];
+    (void)ring_id;
+    char *ap = NULL;
+    KMS_ENSURE(rec != NULL && len <= KMS_ANCHOR_MAX, KMS_ERR_ARG);
+    ap = anchor_path(path);
+    KMS_ENSURE_OUT(rc, ap != NULL, KMS_ERR_NOMEM);
+    memcpy(img, rec, len);
+    KMS_TRY_OUT(rc, kms_hmac_sha256(f->anchor->d, f->anchor->len, rec, len, img + len));
+    KMS_TRY_OUT(rc, kms_file_write_atomic(ap, img, len + ANCHOR_MAC));
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(img, sizeof(img));
+    free(ap);
+    return rc;
+}
+
+static kms_result fks_ring_init(struct kms_keystore *ks, const uint8_t ring_id[KMS_RING_ID_LEN])
+{
+    (void)ks;
+    (void)ring_id;
+    return KMS_RESULT_OK; /* the file MAC key comes from the KEK */
 }
 
 static void fks_close(struct kms_keystore *ks)
@@ -279,6 +495,12 @@ static void fks_close(struct kms_keystore *ks)
     }
     kms_secret_free(f->wrap);
     kms_secret_free(f->mac);
+    kms_secret_free(f->epoch);
+    kms_secret_free(f->anchor);
+    for (size_t i = 0; i < EPOCHS_MAX; i++) {
+        kms_secret_free(f->ep[i].wrap);
+    }
+    pthread_mutex_destroy(&f->mu);
     free(f);
 }
 
@@ -293,6 +515,11 @@ static const struct kms_keystore_ops file_ops = {
     .destroy = fks_destroy,
     .sweep = fks_sweep,
     .file_mac = fks_file_mac,
+    .anchor_get = fks_anchor_get,
+    .anchor_put = fks_anchor_put,
+    .ring_init = fks_ring_init,
+    .set_epoch = fks_set_epoch,
+    .rewrap = fks_rewrap,
     .close = fks_close,
 };
 
@@ -305,8 +532,11 @@ kms_result kms_keystore_file_open_kek(const uint8_t kek[32], struct kms_keystore
     struct file_ks *f = calloc(1, sizeof(*f));
     KMS_ENSURE_OUT(rc, f != NULL, KMS_ERR_NOMEM);
     f->base.ops = &file_ops;
+    pthread_mutex_init(&f->mu, NULL);
     KMS_TRY_OUT(rc, derive(kek, KMS_KEK_KEYRING_WRAP, &f->wrap));
     KMS_TRY_OUT(rc, derive(kek, KMS_KEK_KEYRING_MAC, &f->mac));
+    KMS_TRY_OUT(rc, derive(kek, KMS_KEK_KEYRING_EPOCH, &f->epoch));
+    KMS_TRY_OUT(rc, derive(kek, KMS_KEK_KEYRING_ANCHOR, &f->anchor));
     *out = &f->base;
     f = NULL;
     rc = KMS_RESULT_OK;

@@ -397,16 +397,21 @@ out:
     return rc;
 }
 
-static void s_label(char label[P11_LABEL_MAX], const uint8_t ring_id[KMS_RING_ID_LEN],
-                    uint32_t key_id)
+static void s_ring_hex(char rh[2 * KMS_RING_ID_LEN + 1], const uint8_t ring_id[KMS_RING_ID_LEN])
 {
     static const char hex[] = "0123456789abcdef";
-    char rh[2 * KMS_RING_ID_LEN + 1];
     for (size_t i = 0; i < KMS_RING_ID_LEN; i++) {
         rh[2 * i] = hex[ring_id[i] >> 4];
         rh[2 * i + 1] = hex[ring_id[i] & 0x0f];
     }
     rh[2 * KMS_RING_ID_LEN] = '\0';
+}
+
+static void s_label(char label[P11_LABEL_MAX], const uint8_t ring_id[KMS_RING_ID_LEN],
+                    uint32_t key_id)
+{
+    char rh[2 * KMS_RING_ID_LEN + 1];
+    s_ring_hex(rh, ring_id);
     (void)snprintf(label, P11_LABEL_MAX, "imskms-kkms-%s-%lu", rh, (unsigned long)key_id);
 }
 
@@ -737,17 +742,278 @@ out:
     return rc;
 }
 
-/* No KEK lives outside the token, so the keyring file gets a plain digest: it detects
- * corruption, not tampering (the token refuses keys it does not hold anyway). */
-static kms_result p11_file_mac(struct kms_keystore *base, const uint8_t *p, size_t n,
-                               uint8_t out[32])
+/* ---- keyring integrity: the ring's MAC key and its anchor object ------------------------ */
+
+/* The MAC key of a ring: CKA_ID "imskms-krmac" || ring id (not ring id || key id, so a sweep
+ * or a count of the ring's Kkms objects never takes it for one). The anchor: a CKO_DATA
+ * object labelled "imskms-anchor-<ring id hex>". */
+static const char mac_id_prefix[] = "imskms-krmac";
+#define P11_MAC_ID_LEN (sizeof(mac_id_prefix) - 1 + KMS_RING_ID_LEN)
+#define P11_MAC_LEN    32
+static const CK_KEY_TYPE type_generic = CKK_GENERIC_SECRET;
+static const CK_OBJECT_CLASS cls_data = CKO_DATA;
+static const char anchor_app[] = "imskms keyring anchor";
+
+static void s_mac_id(const uint8_t ring_id[KMS_RING_ID_LEN], uint8_t id[P11_MAC_ID_LEN])
 {
-    unsigned int len = 0;
-    (void)base;
-    KMS_ENSURE(out != NULL && (p != NULL || n == 0), KMS_ERR_ARG);
-    KMS_TRY_OSSL(EVP_Digest(p, n, out, &len, EVP_sha256(), NULL));
-    KMS_ENSURE(len == 32, KMS_ERR_CRYPTO);
+    memcpy(id, mac_id_prefix, sizeof(mac_id_prefix) - 1);
+    memcpy(id + sizeof(mac_id_prefix) - 1, ring_id, KMS_RING_ID_LEN);
+}
+
+static void s_anchor_label(char label[P11_LABEL_MAX], const uint8_t ring_id[KMS_RING_ID_LEN])
+{
+    char rh[2 * KMS_RING_ID_LEN + 1];
+    s_ring_hex(rh, ring_id);
+    (void)snprintf(label, P11_LABEL_MAX, "imskms-anchor-%s", rh);
+}
+
+/* Every object matching tmpl[0..n) (at most max). Called with ks->lock held. */
+static kms_result s_find_tmpl(struct p11_ks *ks, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                              CK_OBJECT_HANDLE *h, CK_ULONG max, CK_ULONG *got)
+{
+    *got = 0;
+    P11_OK(ks->f->C_FindObjectsInit(ks->session, tmpl, n));
+    CK_RV rv = ks->f->C_FindObjects(ks->session, h, max, got);
+    CK_RV rf = ks->f->C_FindObjectsFinal(ks->session);
+    KMS_ENSURE(rv == CKR_OK && rf == CKR_OK && *got <= max, KMS_ERR_HSM);
     return KMS_RESULT_OK;
+}
+
+/* The ring's MAC key: KMS_ERR_KEYRING_ANCHOR when the token has none (or more than one, or
+ * one that is not a sensitive, non-extractable signing key). Called with ks->lock held. */
+static kms_result s_mac_key(struct p11_ks *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                            CK_OBJECT_HANDLE *obj)
+{
+    uint8_t id[P11_MAC_ID_LEN];
+    s_mac_id(ring_id, id);
+    CK_ATTRIBUTE tmpl[] = {
+        s_attr(CKA_CLASS, &cls_secret, sizeof(cls_secret)),
+        s_attr(CKA_KEY_TYPE, &type_generic, sizeof(type_generic)),
+        s_attr(CKA_ID, id, sizeof(id)),
+    };
+    CK_OBJECT_HANDLE h[2];
+    CK_ULONG n = 0;
+    KMS_TRY(s_find_tmpl(ks, tmpl, 3, h, 2, &n));
+    KMS_ENSURE(n == 1, KMS_ERR_KEYRING_ANCHOR);
+    CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE, sign = CK_FALSE;
+    CK_ATTRIBUTE a[] = {
+        {CKA_SENSITIVE, &sensitive, sizeof(sensitive)},
+        {CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
+        {CKA_SIGN, &sign, sizeof(sign)},
+    };
+    P11_OK(ks->f->C_GetAttributeValue(ks->session, h[0], a, sizeof(a) / sizeof(a[0])));
+    KMS_ENSURE(sensitive == CK_TRUE && extractable == CK_FALSE && sign == CK_TRUE,
+               KMS_ERR_KEYRING_ANCHOR);
+    *obj = h[0];
+    return KMS_RESULT_OK;
+}
+
+static kms_result p11_file_mac(struct kms_keystore *base, const uint8_t ring_id[KMS_RING_ID_LEN],
+                               unsigned format, const uint8_t *p, size_t n, uint8_t out[32])
+{
+    kms_result rc = KMS_RC_INIT;
+    struct p11_ks *ks = (struct p11_ks *)base;
+    static uint8_t empty[1];
+    KMS_ENSURE(ks != NULL && out != NULL && (p != NULL || n == 0), KMS_ERR_ARG);
+    if (format == 1) {
+        /* Format 1 (before the token MAC): a plain digest, read only to migrate. */
+        unsigned int len = 0;
+        KMS_TRY_OSSL(EVP_Digest(p, n, out, &len, EVP_sha256(), NULL));
+        KMS_ENSURE(len == 32, KMS_ERR_CRYPTO);
+        return KMS_RESULT_OK;
+    }
+    KMS_ENSURE(ring_id != NULL, KMS_ERR_ARG);
+    CK_MECHANISM mech = {CKM_SHA256_HMAC, NULL, 0};
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    CK_ULONG out_len = P11_MAC_LEN;
+    (void)pthread_mutex_lock(&ks->lock);
+    KMS_TRY_OUT(rc, s_mac_key(ks, ring_id, &key));
+    P11_OUT(ks->f->C_SignInit(ks->session, &mech, key));
+    P11_OUT(ks->f->C_Sign(ks->session, n > 0 ? s_unconst(p) : empty, n, out, &out_len));
+    KMS_ENSURE_OUT(rc, out_len == P11_MAC_LEN, KMS_ERR_HSM);
+    rc = KMS_RESULT_OK;
+out:
+    (void)pthread_mutex_unlock(&ks->lock);
+    return rc;
+}
+
+static kms_result p11_ring_init(struct kms_keystore *base, const uint8_t ring_id[KMS_RING_ID_LEN])
+{
+    static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    static const CK_ULONG value_len = P11_MAC_LEN;
+    kms_result rc = KMS_RC_INIT;
+    struct p11_ks *ks = (struct p11_ks *)base;
+    uint8_t id[P11_MAC_ID_LEN];
+    char label[P11_LABEL_MAX];
+    KMS_ENSURE(ks != NULL && ring_id != NULL, KMS_ERR_ARG);
+    s_mac_id(ring_id, id);
+    char rh[2 * KMS_RING_ID_LEN + 1];
+    s_ring_hex(rh, ring_id);
+    (void)snprintf(label, sizeof(label), "imskms-krmac-%s", rh);
+    CK_ATTRIBUTE find[] = {
+        s_attr(CKA_CLASS, &cls_secret, sizeof(cls_secret)),
+        s_attr(CKA_KEY_TYPE, &type_generic, sizeof(type_generic)),
+        s_attr(CKA_ID, id, sizeof(id)),
+    };
+    CK_ATTRIBUTE tmpl[] = {
+        s_attr(CKA_CLASS, &cls_secret, sizeof(cls_secret)),
+        s_attr(CKA_KEY_TYPE, &type_generic, sizeof(type_generic)),
+        s_attr(CKA_VALUE_LEN, &value_len, sizeof(value_len)),
+        s_attr(CKA_TOKEN, &yes, sizeof(yes)),
+        s_attr(CKA_PRIVATE, &yes, sizeof(yes)),
+        s_attr(CKA_SENSITIVE, &yes, sizeof(yes)),
+        s_attr(CKA_EXTRACTABLE, &no, sizeof(no)),
+        s_attr(CKA_SIGN, &yes, sizeof(yes)),
+        s_attr(CKA_VERIFY, &yes, sizeof(yes)),
+        s_attr(CKA_ENCRYPT, &no, sizeof(no)),
+        s_attr(CKA_DECRYPT, &no, sizeof(no)),
+        s_attr(CKA_WRAP, &no, sizeof(no)),
+        s_attr(CKA_UNWRAP, &no, sizeof(no)),
+        s_attr(CKA_DERIVE, &no, sizeof(no)),
+        s_attr(CKA_ID, id, sizeof(id)),
+        s_attr(CKA_LABEL, label, strlen(label)),
+    };
+    CK_MECHANISM mech = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+    CK_OBJECT_HANDLE h[8], obj;
+    CK_ULONG n = 0;
+    (void)pthread_mutex_lock(&ks->lock);
+    /* A leftover of an interrupted create or migration: no file is MACed under it. */
+    KMS_TRY_OUT(rc, s_find_tmpl(ks, find, 3, h, 8, &n));
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_RV rv = ks->f->C_DestroyObject(ks->session, h[i]);
+        KMS_ENSURE_OUT(rc, rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID, KMS_ERR_HSM);
+    }
+    P11_OUT(ks->f->C_GenerateKey(ks->session, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &obj));
+    rc = KMS_RESULT_OK;
+out:
+    (void)pthread_mutex_unlock(&ks->lock);
+    return rc;
+}
+
+/* The anchor is a CKO_DATA object whose CKA_VALUE is a sequence number (8) || the record.
+ * A data object's CKA_VALUE cannot be changed (PKCS#11 2.40 table 27; SoftHSM refuses), so a
+ * new record is a new object with the next sequence number, and the old one is destroyed
+ * after it exists: a crash between the two leaves both, and the highest sequence number is
+ * the anchor. */
+#define P11_SEQ_LEN    8
+#define P11_ANCHOR_MAX 4
+
+struct p11_anchor {
+    CK_OBJECT_HANDLE h[P11_ANCHOR_MAX];
+    CK_ULONG n;
+    CK_ULONG best; /* index of the highest sequence number */
+    uint64_t seq;  /* its sequence number */
+    size_t len;    /* its record length (without the sequence number) */
+};
+
+/* The anchor objects of a ring, and which is current (its record copied to rec[0..cap) when
+ * rec is not NULL). Called with ks->lock held. */
+static kms_result s_anchor_objs(struct p11_ks *ks, const uint8_t ring_id[KMS_RING_ID_LEN],
+                                struct p11_anchor *a, uint8_t *rec, size_t cap)
+{
+    char label[P11_LABEL_MAX];
+    uint8_t v[P11_SEQ_LEN + KMS_ANCHOR_MAX];
+    s_anchor_label(label, ring_id);
+    CK_ATTRIBUTE tmpl[] = {
+        s_attr(CKA_CLASS, &cls_data, sizeof(cls_data)),
+        s_attr(CKA_LABEL, label, strlen(label)),
+    };
+    memset(a, 0, sizeof(*a));
+    KMS_TRY(s_find_tmpl(ks, tmpl, 2, a->h, P11_ANCHOR_MAX, &a->n));
+    KMS_ENSURE(a->n < P11_ANCHOR_MAX, KMS_ERR_KEYRING_ANCHOR); /* not what we leave */
+    bool have = false;
+    for (CK_ULONG i = 0; i < a->n; i++) {
+        CK_ATTRIBUTE va = {CKA_VALUE, v, sizeof(v)};
+        CK_RV rv = ks->f->C_GetAttributeValue(ks->session, a->h[i], &va, 1);
+        KMS_ENSURE(rv != CKR_BUFFER_TOO_SMALL, KMS_ERR_KEYRING_ANCHOR);
+        P11_OK(rv);
+        KMS_ENSURE(va.ulValueLen > P11_SEQ_LEN && va.ulValueLen <= sizeof(v),
+                   KMS_ERR_KEYRING_ANCHOR);
+        uint64_t seq = 0;
+        for (size_t j = 0; j < P11_SEQ_LEN; j++) {
+            seq = seq << 8 | v[j];
+        }
+        if (!have || seq > a->seq) {
+            have = true;
+            a->best = i;
+            a->seq = seq;
+            a->len = va.ulValueLen - P11_SEQ_LEN;
+            if (rec != NULL) {
+                KMS_ENSURE(a->len <= cap, KMS_ERR_KEYRING_ANCHOR);
+                memcpy(rec, v + P11_SEQ_LEN, a->len);
+            }
+        }
+    }
+    return KMS_RESULT_OK;
+}
+
+static kms_result p11_anchor_get(struct kms_keystore *base, const char *path,
+                                 const uint8_t ring_id[KMS_RING_ID_LEN], uint8_t *rec, size_t cap,
+                                 size_t *len)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct p11_ks *ks = (struct p11_ks *)base;
+    struct p11_anchor a;
+    (void)path; /* the token holds it */
+    KMS_ENSURE(ks != NULL && ring_id != NULL && rec != NULL && len != NULL, KMS_ERR_ARG);
+    (void)pthread_mutex_lock(&ks->lock);
+    KMS_TRY_OUT(rc, s_anchor_objs(ks, ring_id, &a, rec, cap));
+    KMS_ENSURE_OUT(rc, a.n > 0, KMS_ERR_NOT_FOUND);
+    *len = a.len;
+    rc = KMS_RESULT_OK;
+out:
+    (void)pthread_mutex_unlock(&ks->lock);
+    return rc;
+}
+
+static kms_result p11_anchor_put(struct kms_keystore *base, const char *path,
+                                 const uint8_t ring_id[KMS_RING_ID_LEN], const uint8_t *rec,
+                                 size_t len)
+{
+    static const CK_BBOOL yes = CK_TRUE;
+    kms_result rc = KMS_RC_INIT;
+    struct p11_ks *ks = (struct p11_ks *)base;
+    struct p11_anchor a;
+    char label[P11_LABEL_MAX];
+    uint8_t v[P11_SEQ_LEN + KMS_ANCHOR_MAX];
+    CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
+    (void)path;
+    KMS_ENSURE(ks != NULL && ring_id != NULL && rec != NULL && len > 0 && len <= KMS_ANCHOR_MAX,
+               KMS_ERR_ARG);
+    s_anchor_label(label, ring_id);
+    (void)pthread_mutex_lock(&ks->lock);
+    KMS_TRY_OUT(rc, s_anchor_objs(ks, ring_id, &a, NULL, 0));
+    uint64_t seq = a.n > 0 ? a.seq + 1 : 1;
+    for (size_t j = 0; j < P11_SEQ_LEN; j++) {
+        v[j] = (uint8_t)(seq >> (56 - 8 * j));
+    }
+    memcpy(v + P11_SEQ_LEN, rec, len);
+    CK_ATTRIBUTE tmpl[] = {
+        s_attr(CKA_CLASS, &cls_data, sizeof(cls_data)),
+        s_attr(CKA_TOKEN, &yes, sizeof(yes)),
+        s_attr(CKA_PRIVATE, &yes, sizeof(yes)),
+        s_attr(CKA_LABEL, label, strlen(label)),
+        s_attr(CKA_APPLICATION, anchor_app, sizeof(anchor_app) - 1),
+        s_attr(CKA_VALUE, v, P11_SEQ_LEN + len),
+    };
+    /* Leftovers of an interrupted put first (the current one stays), then the new object,
+     * then the old current one: whatever is interrupted, at most two objects remain. */
+    for (CK_ULONG i = 0; i < a.n; i++) {
+        if (i != a.best) {
+            CK_RV rv = ks->f->C_DestroyObject(ks->session, a.h[i]);
+            KMS_ENSURE_OUT(rc, rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID, KMS_ERR_HSM);
+        }
+    }
+    P11_OUT(ks->f->C_CreateObject(ks->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &obj));
+    if (a.n > 0) {
+        CK_RV rv = ks->f->C_DestroyObject(ks->session, a.h[a.best]);
+        KMS_ENSURE_OUT(rc, rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID, KMS_ERR_HSM);
+    }
+    rc = KMS_RESULT_OK;
+out:
+    (void)pthread_mutex_unlock(&ks->lock);
+    kms_wipe(v, sizeof(v));
+    return rc;
 }
 
 static const struct kms_keystore_ops p11_ops = {
@@ -761,5 +1027,10 @@ static const struct kms_keystore_ops p11_ops = {
     .destroy = p11_destroy,
     .sweep = p11_sweep,
     .file_mac = p11_file_mac,
+    .anchor_get = p11_anchor_get,
+    .anchor_put = p11_anchor_put,
+    .ring_init = p11_ring_init,
+    .set_epoch = NULL, /* keys never leave the token: a revoked one is destroyed there */
+    .rewrap = NULL,
     .close = p11_close,
 };

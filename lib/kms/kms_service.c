@@ -415,12 +415,13 @@ static bool mode_allowed(const struct kms_service *s, uint8_t mode)
            (mode == 3 && s->cfg.mode3);
 }
 
-/* Refuses with one 403 for authentication failures, 503 for a store or a BSF that failed. */
+/* Refuses with one 403 for authentication failures, 503 for a store or a BSF that failed, or a
+ * keyring that failed closed. */
 static kms_result refuse_token(struct kms_service_reply *r, kms_result why, uint32_t csb_id)
 {
     enum kms_err e = why.err;
     if (kms_err_group(e) != KMS_ERR_G_AUTH && e != KMS_ERR_NOMEM && e != KMS_ERR_STORE &&
-        e != KMS_ERR_IO && e != KMS_ERR_HTTP) {
+        e != KMS_ERR_IO && e != KMS_ERR_HTTP && e != KMS_ERR_KEYRING_STALE) {
         e = KMS_ERR_AUTH;
     }
     return refuse(r, e, csb_id);

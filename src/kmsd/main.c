@@ -450,12 +450,11 @@ static void unwire(struct kmsd_parts *p)
 
 static void keyring_refresh(struct kms_keyring *kr)
 {
-    /* A keyring changed by `imskms keys` is picked up here at the latest (and on use). */
+    /* A keyring changed by `imskms keys` is picked up here at the latest (and on use). A
+     * refused reload is logged by the keyring itself, with its reason and whether it still
+     * serves the last good view or has failed closed (docs/keyring.md). */
     kms_result r = kms_keyring_refresh(kr);
-    if (!kms_ok(r)) {
-        kms_log(KMS_LOG_WARN, "keyring refresh: %s (serving with the last good view)",
-                kms_strerror(r.err));
-    }
+    (void)r;
 }
 
 static void keyring_maintain(struct kms_keyring *kr, uint64_t now)

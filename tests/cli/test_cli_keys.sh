@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # `imskms keys` and `imskms token` end to end, with lifetimes of 100 s passed by moving the test
-# clock (tests/integration/lib.sh): a token accepted in its key's grace period and refused after it, count-forced rotation, revocation, housekeeping,
-# tampered and malformed tokens, and the usage errors.
+# clock (tests/integration/lib.sh): a token accepted in its key's grace period and refused after
+# it, count-forced rotation, revocation (and a keyring copied before it put back: refused),
+# housekeeping, tampered and malformed tokens and keyring files, and the usage errors.
 # Usage: test_cli_keys.sh IMSKMS file|hsm
 #   file: the file keystore (a KEK made here); hsm: the PKCS#11 keystore at the URI in
 #   $IMSKMS_TEST_HSM_URI (tests/hsm/with_softhsm.sh sets it up).
@@ -138,10 +139,34 @@ fi
 run 0 "rotate" "$B" keys rotate --keyring "$KR" "$@"
 expect_field key_id 2 "rotate"
 run 0 "open key 1's token after a manual rotation" "$B" token open --keyring "$KR" "$@" "$T2"
+cp -p "$KR" "$tmp/keyring-before-revoke"
 run 0 "revoke key 1" "$B" keys revoke --keyring "$KR" "$@" 1
 expect_field revoked 1 "revoke"
 run 1 "open a token of a revoked key" "$B" token open --keyring "$KR" "$@" "$T2"
 expect_err "destroyed key" "open a token of a revoked key"
+
+# ---- anti-rollback (issue 23): the keyring file copied before the revocation, put back ----
+cp -p "$KR" "$tmp/keyring-current"
+cp -p "$tmp/keyring-before-revoke" "$KR"
+run 3 "open a token of a revoked key, old keyring put back" "$B" token open --keyring "$KR" "$@" "$T2"
+expect_err "rolled back" "old keyring put back: token open"
+[ "$(wc -l <"$tmp/err")" = 1 ] && ok || bad "rollback: expected a one-line error: $(cat "$tmp/err")"
+run 3 "seal, old keyring put back" "$B" token seal --keyring "$KR" "$@" --impi dave@example.org --lifetime 60
+expect_err "rolled back" "old keyring put back: seal"
+grep -q '^key_id=1' "$tmp/out" && bad "a seal used the revoked key 1" || ok
+run 3 "status, old keyring put back" "$B" keys status --keyring "$KR" "$@"
+expect_err "rolled back" "old keyring put back: status"
+grep -q '^active_key=1' "$tmp/out" && bad "status shows the revoked key 1 active" || ok
+cp -p "$tmp/keyring-current" "$KR"
+run 1 "the revoked key stays revoked" "$B" token open --keyring "$KR" "$@" "$T2"
+run 0 "status after the current keyring is back" "$B" keys status --keyring "$KR" "$@"
+expect_field active_key 2 "status after the current keyring is back"
+
+# ---- a keyring file edited by hand (a policy field: the lifetime) is refused ----
+printf '\377' | dd of="$KR" bs=1 seek=40 conv=notrunc 2>/dev/null
+run 1 "a keyring edited by hand" "$B" keys status --keyring "$KR" "$@"
+expect_err "integrity" "a keyring edited by hand"
+cp -p "$tmp/keyring-current" "$KR"
 run 2 "revoke a revoked key" "$B" keys revoke --keyring "$KR" "$@" 1
 run 2 "revoke an unknown key" "$B" keys revoke --keyring "$KR" "$@" 99
 run 2 "revoke without an id" "$B" keys revoke --keyring "$KR" "$@"

@@ -86,6 +86,13 @@ SHIM(C_GenerateKey,
       CK_OBJECT_HANDLE_PTR o),
      (s, m, t, n, o))
 SHIM(C_DestroyObject, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o), (s, o))
+SHIM(C_CreateObject, (CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o),
+     (s, t, n, o))
+SHIM(C_SetAttributeValue, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n),
+     (s, o, t, n))
+SHIM(C_SignInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE o), (s, m, o))
+SHIM(C_Sign, (CK_SESSION_HANDLE s, CK_BYTE_PTR i, CK_ULONG il, CK_BYTE_PTR o, CK_ULONG_PTR ol),
+     (s, i, il, o, ol))
 SHIM(C_EncryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE o), (s, m, o))
 SHIM(C_Encrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR i, CK_ULONG il, CK_BYTE_PTR o, CK_ULONG_PTR ol),
      (s, i, il, o, ol))
@@ -131,6 +138,10 @@ static CK_RV load(void)
     SET(C_GetAttributeValue);
     SET(C_GenerateKey);
     SET(C_DestroyObject);
+    SET(C_CreateObject);
+    SET(C_SetAttributeValue);
+    SET(C_SignInit);
+    SET(C_Sign);
     SET(C_EncryptInit);
     SET(C_Encrypt);
     SET(C_DecryptInit);

@@ -132,7 +132,7 @@ static kms_result p11_ks_open(struct kms_keystore **out)
 
 static const struct ks_kind ks_kinds[] = {
     {"file", file_ks_open, false, 1},
-    {"pkcs11", p11_ks_open, true, 4},
+    {"pkcs11", p11_ks_open, true, 8},
 };
 
 /* ---- failure: never leaves a child or a directory behind ---- */

@@ -12,10 +12,9 @@ static const struct {
     const char *name;
     enum kms_kek_use use;
 } uses[] = {
-    {"KEYRING_WRAP", KMS_KEK_KEYRING_WRAP},
-    {"KEYRING_MAC", KMS_KEK_KEYRING_MAC},
-    {"SUBSCRIBER", KMS_KEK_SUBSCRIBER},
-    {"STATE_STORE", KMS_KEK_STATE_STORE},
+    {"KEYRING_WRAP", KMS_KEK_KEYRING_WRAP},   {"KEYRING_MAC", KMS_KEK_KEYRING_MAC},
+    {"KEYRING_EPOCH", KMS_KEK_KEYRING_EPOCH}, {"KEYRING_ANCHOR", KMS_KEK_KEYRING_ANCHOR},
+    {"SUBSCRIBER", KMS_KEK_SUBSCRIBER},       {"STATE_STORE", KMS_KEK_STATE_STORE},
 };
 
 static enum kms_kek_use use_named(const char *name)

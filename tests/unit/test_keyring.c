@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/kms_ossl.h"
 #include "keyring/kms_keyring.h"
 #include "ticket/kms_ticket.h"
 
@@ -394,16 +395,22 @@ static void test_leftover_tmp(void **state)
         kms_keyring_close(kr);
     }
     /* A complete image killed before its rename: the keyring stays at the old generation,
-     * and the id it would have created is free again (it never became durable). */
-    char old[160];
+     * and the id it would have created is free again (it never became durable). Neither the
+     * keyring nor its anchor (written after it) changed: both are put back as they were. */
+    char old[160], anchor[160], old_anchor[160];
     th_path(old, sizeof(old), f->dir, "old");
+    th_path(anchor, sizeof(anchor), f->dir, "keyring.anchor");
+    th_path(old_anchor, sizeof(old_anchor), f->dir, "old.anchor");
     uint8_t img[KMS_KEYRING_FILE_MAX];
     size_t len = read_bytes(f->path, img, sizeof(img));
     write_bytes(old, img, len);
+    len = read_bytes(anchor, img, sizeof(img));
+    write_bytes(old_anchor, img, len);
     expect_ok(kms_keyring_rotate(f->kr, T0 + 2, &id));
     assert_int_equal(id, 4);
     assert_int_equal(rename(f->path, tmp), 0);
     assert_int_equal(rename(old, f->path), 0);
+    assert_int_equal(rename(old_anchor, anchor), 0);
     struct kms_keyring *kr = NULL;
     expect_ok(kms_keyring_open(f->path, f->ks, &kr));
     assert_int_equal(info_of(kr, T0 + 2, 3).state, KMS_KEY_ACTIVE);
@@ -530,6 +537,218 @@ static void test_nonces(void **state)
     fx_free(f);
 }
 
+/* ---- anti-rollback ---- */
+
+/* Copies a file byte for byte (a backup, or putting one back). */
+static void copy_file(const char *from, const char *to)
+{
+    static uint8_t img[KMS_KEYRING_FILE_MAX];
+    size_t n = read_bytes(from, img, sizeof(img));
+    assert_true(n > 0);
+    write_bytes(to, img, n);
+    assert_int_equal(chmod(to, 0600), 0);
+}
+
+struct saved {
+    char kr[160], an[160], kr_anchor[160];
+};
+
+static void save(struct fx *f, struct saved *b, const char *name)
+{
+    char an_name[64];
+    snprintf(an_name, sizeof(an_name), "%s.anchor", name);
+    th_path(b->kr, sizeof(b->kr), f->dir, name);
+    th_path(b->an, sizeof(b->an), f->dir, an_name);
+    snprintf(b->kr_anchor, sizeof(b->kr_anchor), "%s.anchor", f->path);
+    copy_file(f->path, b->kr);
+    copy_file(b->kr_anchor, b->an);
+}
+
+/* The reproduction of issue 23: a keyring file copied before a revocation and put back. The
+ * copy no longer opens (its wrap epoch is gone from the anchor); a holder keeps its view;
+ * with the anchor rolled back too, a fresh process opens it (the documented limit) but a
+ * holder still refuses it. */
+static void test_rollback_after_revoke(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    struct kms_keyring *daemon = NULL, *kr = NULL;
+    expect_ok(kms_keyring_open(f->path, f->ks, &daemon));
+    uint8_t t[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    size_t n = seal(f->kr, T0, T0 + 60, t, &id, NULL);
+    assert_int_equal(id, 1);
+    expect_ok(open_t(daemon, T0, t, n));
+    struct saved old;
+    save(f, &old, "before-revoke");
+    uint32_t repl = 0;
+    expect_ok(kms_keyring_revoke(f->kr, T0 + 1, 1, &repl));
+    assert_int_equal(repl, 2);
+    expect_ok(kms_keyring_refresh(daemon));
+    expect_err(open_t(daemon, T0 + 1, t, n), KMS_ERR_KEY_DESTROYED);
+
+    /* The old file alone: refused by the anchor, in a new process and in the holder. */
+    copy_file(old.kr, f->path);
+    expect_err(kms_keyring_open(f->path, f->ks, &kr), KMS_ERR_KEYRING_ROLLBACK);
+    expect_err(kms_keyring_refresh(daemon), KMS_ERR_KEYRING_ROLLBACK);
+    expect_err(open_t(daemon, T0 + 1, t, n), KMS_ERR_KEY_DESTROYED);
+    /* A seal needs a reservation, a write on a fresh read of the file: refused too. */
+    struct kms_kkms *key = NULL;
+    uint64_t cap = 0;
+    expect_err(kms_keyring_acquire_seal(daemon, T0 + 1, &key, &id, &cap), KMS_ERR_KEYRING_ROLLBACK);
+    assert_int_equal(info_of(daemon, T0 + 1, 1).state, KMS_KEY_DESTROYED);
+    assert_int_equal(info_of(daemon, T0 + 1, 2).state, KMS_KEY_ACTIVE);
+    /* The writer refuses to build on it either. */
+    expect_err(kms_keyring_rotate(daemon, T0 + 1, NULL), KMS_ERR_KEYRING_ROLLBACK);
+
+    /* Both files rolled back: a new process cannot tell (documented), the holder can. */
+    copy_file(old.an, old.kr_anchor);
+    expect_ok(kms_keyring_open(f->path, f->ks, &kr));
+    kms_keyring_close(kr);
+    expect_err(kms_keyring_refresh(daemon), KMS_ERR_KEYRING_ROLLBACK);
+    expect_err(open_t(daemon, T0 + 1, t, n), KMS_ERR_KEY_DESTROYED);
+    kms_keyring_close(daemon);
+    fx_free(f);
+}
+
+/* A holder refuses a file of another keyring, even a consistent one with its own anchor. */
+static void test_ring_id_pinned(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    struct fx *g = fx_new(3600, 600, 1000000);
+    for (int i = 0; i < 3; i++) { /* g's generation above f's */
+        expect_ok(kms_keyring_rotate(g->kr, T0 + 1, NULL));
+    }
+    char f_anchor[160], g_anchor[160];
+    snprintf(f_anchor, sizeof(f_anchor), "%s.anchor", f->path);
+    snprintf(g_anchor, sizeof(g_anchor), "%s.anchor", g->path);
+    copy_file(g->path, f->path);
+    copy_file(g_anchor, f_anchor);
+    expect_err(kms_keyring_refresh(f->kr), KMS_ERR_KEYRING_ROLLBACK);
+    assert_int_equal(kms_keyring_generation(f->kr), 1);
+    struct kms_keyring *kr = NULL;
+    expect_ok(kms_keyring_open(f->path, f->ks, &kr)); /* a new process may open it */
+    kms_keyring_close(kr);
+    fx_free(g);
+    fx_free(f);
+}
+
+/* A file of a higher generation in which a key this process saw revoked is alive again: a
+ * pre-revoke backup restored with its anchor and then written to. */
+static void test_revoked_id_never_returns(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    struct saved old;
+    save(f, &old, "backup");
+    expect_ok(kms_keyring_rotate(f->kr, T0 + 1, NULL));
+    expect_ok(kms_keyring_revoke(f->kr, T0 + 1, 1, NULL));
+    uint64_t gen = kms_keyring_generation(f->kr);
+    copy_file(old.kr, f->path);
+    copy_file(old.an, old.kr_anchor);
+    struct kms_keyring *other = NULL;
+    expect_ok(kms_keyring_open(f->path, f->ks, &other));
+    while (kms_keyring_generation(other) <= gen) {
+        expect_ok(kms_keyring_rotate(other, T0 + 2, NULL));
+    }
+    assert_int_equal(info_of(other, T0 + 2, 1).state, KMS_KEY_GRACE);
+    kms_keyring_close(other);
+    expect_err(kms_keyring_refresh(f->kr), KMS_ERR_KEYRING_ROLLBACK);
+    assert_int_equal(info_of(f->kr, T0 + 2, 1).state, KMS_KEY_DESTROYED);
+    fx_free(f);
+}
+
+/* Reloads that keep failing: the last good view serves until the bound, then seals and
+ * opens are refused (KMS_ERR_KEYRING_STALE, a 503 at the KMS); a good file brings it back. */
+static void test_failing_reloads_fail_closed(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    uint8_t t[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    size_t n = seal(f->kr, T0, T0 + 60, t, &id, NULL);
+    struct saved good;
+    save(f, &good, "good");
+    kms_keyring_set_stale_after(f->kr, 3);
+    static uint8_t junk[200];
+    memset(junk, 0x5a, sizeof(junk));
+    write_bytes(f->path, junk, sizeof(junk));
+    for (int i = 0; i < 2; i++) {
+        expect_err(kms_keyring_refresh(f->kr), KMS_ERR_MALFORMED);
+        expect_ok(open_t(f->kr, T0, t, n)); /* still serving */
+        assert_false(kms_keyring_is_stale(f->kr));
+    }
+    expect_err(kms_keyring_refresh(f->kr), KMS_ERR_MALFORMED);
+    assert_true(kms_keyring_is_stale(f->kr));
+    expect_err(open_t(f->kr, T0, t, n), KMS_ERR_KEYRING_STALE);
+    struct kms_ticket_claims c;
+    memset(&c, 0, sizeof(c));
+    c.kind = KMS_TICKET_MEDIA;
+    c.expires = T0 + 60;
+    c.tgk_len = 16;
+    expect_ok(kms_ticket_ident_set(&c.initiator, "sip:a@x"));
+    expect_ok(kms_ticket_ident_set(&c.responder[0], "sip:b@x"));
+    c.n_responder = 1;
+    struct kms_buf b;
+    uint8_t t2[KMS_TICKET_MAX];
+    kms_buf_init_fixed(&b, t2, sizeof(t2), false);
+    expect_err(kms_ticket_seal(f->kr, T0, &c, &b), KMS_ERR_KEYRING_STALE);
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_KEYRING_STALE).status, 503);
+    /* The same file as before, put back: a re-read of the view held, accepted. */
+    copy_file(good.kr, f->path);
+    expect_ok(kms_keyring_refresh(f->kr));
+    assert_false(kms_keyring_is_stale(f->kr));
+    expect_ok(open_t(f->kr, T0, t, n));
+    fx_free(f);
+}
+
+/* A keyring written before anchors existed (format 1: no wrap epoch, no anchor) opens and is
+ * migrated by its first write; the format-1 copy is refused afterwards. The format-1 image is
+ * made here by hand from the documented layout (docs/protocol.md section 9). */
+static void test_format1_migrates(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    uint8_t t[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    size_t n = seal(f->kr, T0, T0 + 60, t, &id, NULL);
+    static uint8_t img[KMS_KEYRING_FILE_MAX];
+    size_t len = read_bytes(f->path, img, sizeof(img));
+    assert_int_equal(img[8], 2);
+    size_t body = len - 32 - 8; /* without the MAC and the wrap epoch (0 here) */
+    img[8] = 1;
+    uint8_t mk[32];
+    static const char label[] = "imskms keyring mac v1";
+    expect_ok(kms_hmac_sha256(f->kek, 32, (const uint8_t *)label, sizeof(label) - 1, mk));
+    expect_ok(kms_hmac_sha256(mk, 32, img, body, img + body));
+    char p1[160], v1[160], an[176];
+    th_path(p1, sizeof(p1), f->dir, "legacy");
+    th_path(v1, sizeof(v1), f->dir, "legacy-v1-copy");
+    snprintf(an, sizeof(an), "%s.anchor", p1);
+    write_bytes(p1, img, body + 32);
+    write_bytes(v1, img, body + 32);
+    struct kms_keyring *kr = NULL;
+    expect_ok(kms_keyring_open(p1, f->ks, &kr));
+    assert_int_not_equal(access(an, F_OK), 0); /* reading writes nothing */
+    expect_ok(open_t(kr, T0, t, n));
+    expect_ok(kms_keyring_rotate(kr, T0 + 1, &id)); /* the first write migrates */
+    assert_int_equal(access(an, F_OK), 0);
+    len = read_bytes(p1, img, sizeof(img));
+    assert_int_equal(img[8], 2);
+    kms_keyring_close(kr);
+    expect_ok(kms_keyring_open(p1, f->ks, &kr));
+    expect_ok(open_t(kr, T0 + 1, t, n));
+    kms_keyring_close(kr);
+    copy_file(v1, p1);
+    expect_err(kms_keyring_open(p1, f->ks, &kr), KMS_ERR_KEYRING_ROLLBACK);
+    /* A format-2 keyring whose anchor is gone does not open either. */
+    copy_file(f->path, p1);
+    assert_int_equal(unlink(an), 0);
+    expect_err(kms_keyring_open(p1, f->ks, &kr), KMS_ERR_KEYRING_ANCHOR);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,6 +766,11 @@ int main(void)
         cmocka_unit_test(test_keyring_full),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_nonces),
+        cmocka_unit_test(test_rollback_after_revoke),
+        cmocka_unit_test(test_ring_id_pinned),
+        cmocka_unit_test(test_revoked_id_never_returns),
+        cmocka_unit_test(test_failing_reloads_fail_closed),
+        cmocka_unit_test(test_format1_migrates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

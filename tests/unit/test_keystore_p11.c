@@ -884,10 +884,104 @@ static void file_mac_is_sha256(void **state)
     (void)state;
     struct kms_keystore *ks = ks_open();
     uint8_t out[32], want[32];
-    /* FIPS 180-2 appendix B.1: SHA-256("abc") */
+    /* Format 1 (read only to migrate): FIPS 180-2 appendix B.1: SHA-256("abc") */
     th_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
-    expect_ok(ks->ops->file_mac(ks, (const uint8_t *)"abc", 3, out));
+    expect_ok(ks->ops->file_mac(ks, ring_a, 1, (const uint8_t *)"abc", 3, out));
     expect_bytes_eq(out, want, 32);
+    ks_close(ks);
+}
+
+/* The MAC key of a ring's files (format 2): made by ring_init, a sensitive, non-extractable
+ * sign/verify key; file_mac is HMAC-SHA-256 under it, shown by a key of known value in its
+ * place against RFC 4231 test case 6 (SoftHSM refuses HMAC keys under 32 bytes, so not the
+ * shorter keys of cases 1-4). */
+static void file_mac_is_hmac_under_a_token_key(void **state)
+{
+    (void)state;
+    struct kms_keystore *ks = ks_open();
+    uint8_t out[32], out2[32], want[32];
+    static const char msg[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+    const uint8_t *m = (const uint8_t *)msg;
+    const size_t mlen = sizeof(msg) - 1;
+    uint8_t key6[131];
+    memset(key6, 0xaa, sizeof(key6));
+    expect_err(ks->ops->file_mac(ks, ring_b, 2, m, mlen, out), KMS_ERR_KEYRING_ANCHOR);
+    expect_ok(ks->ops->ring_init(ks, ring_b));
+    expect_ok(ks->ops->file_mac(ks, ring_b, 2, m, mlen, out));
+    expect_ok(ks->ops->file_mac(ks, ring_b, 2, m, mlen, out2));
+    expect_bytes_eq(out, out2, 32);
+    /* a second ring_init replaces the key: the MAC changes */
+    expect_ok(ks->ops->ring_init(ks, ring_b));
+    expect_ok(ks->ops->file_mac(ks, ring_b, 2, m, mlen, out2));
+    assert_memory_not_equal(out, out2, 32);
+
+    uint8_t id[12 + KMS_RING_ID_LEN];
+    memcpy(id, "imskms-krmac", 12);
+    memcpy(id + 12, ring_b, KMS_RING_ID_LEN);
+    struct tp11 t;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, sizeof(id)}};
+    CK_OBJECT_HANDLE h[4];
+    CK_ULONG n = 0;
+    tp11_open(&t);
+    assert_int_equal(t.f->C_FindObjectsInit(t.s, find, 2), CKR_OK);
+    assert_int_equal(t.f->C_FindObjects(t.s, h, 4, &n), CKR_OK);
+    assert_int_equal(t.f->C_FindObjectsFinal(t.s), CKR_OK);
+    assert_int_equal(n, 1);
+    CK_BBOOL sens = 0, ext = 1, sign = 0, verify = 0, enc = 1, tok = 0, priv = 0;
+    CK_KEY_TYPE got_kt = 0;
+    CK_ATTRIBUTE a[] = {
+        {CKA_SENSITIVE, &sens, 1}, {CKA_EXTRACTABLE, &ext, 1},
+        {CKA_SIGN, &sign, 1},      {CKA_VERIFY, &verify, 1},
+        {CKA_ENCRYPT, &enc, 1},    {CKA_TOKEN, &tok, 1},
+        {CKA_PRIVATE, &priv, 1},   {CKA_KEY_TYPE, &got_kt, sizeof(got_kt)},
+    };
+    assert_int_equal(t.f->C_GetAttributeValue(t.s, h[0], a, sizeof(a) / sizeof(a[0])), CKR_OK);
+    assert_true(sens && !ext && sign && verify && !enc && tok && priv);
+    assert_int_equal(got_kt, CKK_GENERIC_SECRET);
+    uint8_t value[32];
+    CK_ATTRIBUTE v = {CKA_VALUE, value, sizeof(value)};
+    assert_int_equal(t.f->C_GetAttributeValue(t.s, h[0], &v, 1), CKR_ATTRIBUTE_SENSITIVE);
+    /* Replace it by the key of RFC 4231 test case 6, with the same attributes. */
+    assert_int_equal(t.f->C_DestroyObject(t.s, h[0]), CKR_OK);
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},     {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_VALUE, key6, sizeof(key6)},    {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},   {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_EXTRACTABLE, &no, sizeof(no)}, {CKA_SIGN, &yes, sizeof(yes)},
+        {CKA_VERIFY, &yes, sizeof(yes)},    {CKA_ID, id, sizeof(id)},
+    };
+    CK_OBJECT_HANDLE obj;
+    assert_int_equal(t.f->C_CreateObject(t.s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &obj), CKR_OK);
+    tp11_close(&t);
+    th_hex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", want, 32);
+    expect_ok(ks->ops->file_mac(ks, ring_b, 2, m, mlen, out));
+    expect_bytes_eq(out, want, 32);
+    ks_close(ks);
+}
+
+/* The anchor object: absent, created, replaced, read back; one per ring. */
+static void anchor_object_round_trip(void **state)
+{
+    (void)state;
+    struct kms_keystore *ks = ks_open();
+    uint8_t rec[KMS_ANCHOR_MAX];
+    size_t n = 0;
+    expect_err(ks->ops->anchor_get(ks, "unused", ring_a, rec, sizeof(rec), &n), KMS_ERR_NOT_FOUND);
+    expect_ok(ks->ops->anchor_put(ks, "unused", ring_a, (const uint8_t *)"first", 5));
+    expect_ok(ks->ops->anchor_put(ks, "unused", ring_b, (const uint8_t *)"other ring", 10));
+    expect_ok(ks->ops->anchor_get(ks, "unused", ring_a, rec, sizeof(rec), &n));
+    assert_int_equal(n, 5);
+    assert_memory_equal(rec, "first", 5);
+    expect_ok(ks->ops->anchor_put(ks, "unused", ring_a, (const uint8_t *)"second one", 10));
+    expect_ok(ks->ops->anchor_get(ks, "unused", ring_a, rec, sizeof(rec), &n));
+    assert_int_equal(n, 10);
+    assert_memory_equal(rec, "second one", 10);
+    expect_ok(ks->ops->anchor_get(ks, "unused", ring_b, rec, sizeof(rec), &n));
+    assert_memory_equal(rec, "other ring", 10);
+    expect_err(ks->ops->anchor_get(ks, "unused", ring_a, rec, 4, &n), KMS_ERR_KEYRING_ANCHOR);
     ks_close(ks);
 }
 
@@ -942,6 +1036,8 @@ int main(void)
         cmocka_unit_test(two_threads_seal_and_open_at_once),
         cmocka_unit_test(token_gcm_matches_openssl_and_test_case_16),
         cmocka_unit_test(file_mac_is_sha256),
+        cmocka_unit_test(file_mac_is_hmac_under_a_token_key),
+        cmocka_unit_test(anchor_object_round_trip),
         cmocka_unit_test(report_seal_open_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
