@@ -97,6 +97,7 @@ struct kms_keyring {
      * clear header), so holding them ahead of use reveals nothing. */
     uint8_t nonce_pool[1020]; /* 85 nonces */
     size_t nonce_left;
+    unsigned nonce_forks; /* fork_count when the pool was filled: a child never reuses it */
     /* Anti-rollback within the process: once a state is installed (pinned), a reload must be
      * the same ring, a higher generation (or the same file again), and must not bring back a
      * key this process saw revoked. Reloads that keep failing end in `stale`: seals and opens
@@ -1263,15 +1264,34 @@ out:
     return rc;
 }
 
+/* Forks seen by this process: a child of a fork must not take the nonces its parent holds
+ * ahead (both would seal with the same nonce under the same Kkms). The child handler bumps the
+ * count; a pool filled before it is then thrown away. No getpid() per seal. */
+static atomic_uint fork_count;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void after_fork_in_child(void)
+{
+    atomic_fetch_add(&fork_count, 1u);
+}
+
+static void watch_forks(void)
+{
+    (void)pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
 kms_result kms_keyring_nonce(struct kms_keyring *kr, uint8_t nonce[KMS_GCM_NONCE_LEN])
 {
     KMS_ENSURE_REF(kr);
     KMS_ENSURE_REF(nonce);
+    (void)pthread_once(&fork_once, watch_forks);
     kms_result rc = KMS_RC_INIT;
     pthread_mutex_lock(&kr->mu);
-    if (kr->nonce_left < KMS_GCM_NONCE_LEN) {
+    unsigned forks = atomic_load(&fork_count);
+    if (kr->nonce_left < KMS_GCM_NONCE_LEN || kr->nonce_forks != forks) {
         KMS_TRY_OUT(rc, kms_random(kr->nonce_pool, sizeof(kr->nonce_pool)));
         kr->nonce_left = sizeof(kr->nonce_pool);
+        kr->nonce_forks = forks;
     }
     kr->nonce_left -= KMS_GCM_NONCE_LEN;
     memcpy(nonce, kr->nonce_pool + kr->nonce_left, KMS_GCM_NONCE_LEN);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -749,6 +750,39 @@ static void test_format1_migrates(void **state)
     fx_free(f);
 }
 
+/* The nonce pool is fork-safe: a child does not take the nonces its parent drew ahead. The
+ * parent fills its pool, forks, and the child's next nonce must differ from the parent's next
+ * one (without the fork check both take the same pool entry). */
+static void test_nonce_pool_fork_safe(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 3600, 1000);
+    uint8_t first[12], mine[12], child[12];
+    expect_ok(kms_keyring_nonce(f->kr, first)); /* the pool is filled */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t n[12];
+        ssize_t w = -1;
+        if (kms_ok(kms_keyring_nonce(f->kr, n))) {
+            w = write(fds[1], n, sizeof(n));
+        }
+        _exit(w == (ssize_t)sizeof(n) ? 0 : 1);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    close(fds[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    expect_ok(kms_keyring_nonce(f->kr, mine));
+    assert_memory_not_equal(mine, child, sizeof(mine));
+    assert_memory_not_equal(first, child, sizeof(first));
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_revoked_id_never_returns),
         cmocka_unit_test(test_failing_reloads_fail_closed),
         cmocka_unit_test(test_format1_migrates),
+        cmocka_unit_test(test_nonce_pool_fork_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
