@@ -127,6 +127,21 @@ static kms_result policy_refusal(struct kms_service_reply *r, uint32_t csb_id, c
     return error_msg(r, KMS_ERR_POLICY, csb_id, psk, &p);
 }
 
+/* A refusal of a token or a message that did not verify: whatever failed in the token or the
+ * message itself (AUTH, PROTO, USAGE, an unknown reference) is the one authentication failure;
+ * a failure of ours or of a dependency (the store, the BSF, the keyring, the HSM, a full replay
+ * cache, memory, the crypto library) stays what it is, and the table answers it (503). */
+static kms_result refuse_token(struct kms_service_reply *r, kms_result why, uint32_t csb_id)
+{
+    enum kms_err e = why.err;
+    enum kms_err_group g = kms_err_group(e);
+    if (g == KMS_ERR_G_AUTH || g == KMS_ERR_G_PROTO || g == KMS_ERR_G_USAGE ||
+        e == KMS_ERR_NOT_FOUND) {
+        e = g == KMS_ERR_G_AUTH ? e : KMS_ERR_AUTH;
+    }
+    return refuse(r, e, csb_id);
+}
+
 /* ---- replay hook (timestamp mode) ---- */
 
 struct replay_ctx {
@@ -291,8 +306,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
     kms_result vr = kms_kue_request_open(req, len, &k->m, q, z.ks_naf, &hook);
     if (!kms_ok(vr)) {
-        KMS_TRY_OUT(rc, refuse(r, kms_err_group(vr.err) == KMS_ERR_G_AUTH ? vr.err : KMS_ERR_AUTH,
-                               q->csb_id));
+        KMS_TRY_OUT(rc, refuse_token(r, vr, q->csb_id));
         goto out;
     }
     if (!identity_of(&z, q->idri)) {
@@ -413,18 +427,6 @@ static bool mode_allowed(const struct kms_service *s, uint8_t mode)
 {
     return (mode == 1 && s->cfg.mode1) || (mode == 2 && s->cfg.mode2) ||
            (mode == 3 && s->cfg.mode3);
-}
-
-/* Refuses with one 403 for authentication failures, 503 for a store or a BSF that failed, or a
- * keyring that failed closed. */
-static kms_result refuse_token(struct kms_service_reply *r, kms_result why, uint32_t csb_id)
-{
-    enum kms_err e = why.err;
-    if (kms_err_group(e) != KMS_ERR_G_AUTH && e != KMS_ERR_NOMEM && e != KMS_ERR_STORE &&
-        e != KMS_ERR_IO && e != KMS_ERR_HTTP && e != KMS_ERR_KEYRING_STALE) {
-        e = KMS_ERR_AUTH;
-    }
-    return refuse(r, e, csb_id);
 }
 
 /* The keys and validity of a media ticket's claims, as the answers carry them. */

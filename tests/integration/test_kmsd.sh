@@ -25,6 +25,7 @@ B=$1
 D=$2
 K=$3
 SRC=$4
+FLOOD=$5
 # shellcheck source=../cli/common.sh
 . "$SRC/tests/cli/common.sh"
 # shellcheck source=lib.sh
@@ -504,6 +505,30 @@ clock_advance 200
 if kue_in "$tmp/ue-b" 3 --identity "$IMPU_B"; then ok; else bad "kue B after the grace"; fi
 resolve "$tmp/ue-b" "$tmp/xfer-sf"
 refused "a deferred resolve after the key's grace" 'mikey 403 .*(KMS_ERR_KEY_DESTROYED)'
+
+# ---- a full replay cache: 503 (and the documented Error), never an entry dropped early ----
+# --replay-entries 1000 (the least allowed): the Kue issue and 999 ticket requests fill it within
+# the skew; later requests are refused with 503 until entries expire (KMS_ERR_REPLAY_FULL).
+kmsd_stop
+kmsd_start --replay-entries 1000
+open_window
+if kue 3; then ok; else bad "kue (replay cache)"; fi
+m=$(log_mark "$tmp/kmsd.log")
+"$FLOOD" "$tmp/ue" "http://localhost:$KMS/mikey" "$IMPU_B" 1100 >"$tmp/flood" 2>"$tmp/err" ||
+    bad "kms_flood: $(cat "$tmp/err")"
+res=$(cat "$tmp/flood")
+okn=$(echo "$res" | sed -n 's/^ok=\([0-9]*\) .*/\1/p')
+fulln=$(echo "$res" | sed -n 's/.* full=\([0-9]*\) .*/\1/p')
+othern=$(echo "$res" | sed -n 's/.* other=\([0-9]*\) .*/\1/p')
+firstf=$(echo "$res" | sed -n 's/.* first_full=\([0-9-]*\)$/\1/p')
+# 1000 entries, one of them the Kue issue's: 999 requests at most, and at least 900 (the cache
+# is never full early); every later one refused, none answered otherwise.
+[ "${okn:-0}" -ge 900 ] && [ "${okn:-0}" -le 999 ] && ok || bad "replay cache: $res"
+[ "${fulln:-0}" -eq $((1100 - ${okn:-0})) ] && [ "${othern:-1}" -eq 0 ] && ok || bad "replay cache: $res"
+[ "${firstf:--1}" = "${okn:-x}" ] && ok || bad "replay cache: a 503 before the cache was full: $res"
+expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_REPLAY_FULL)' "replay cache full"
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-full"
+[ "$st" -ne 0 ] && ok || bad "a request into a full replay cache was served"
 
 kmsd_stop
 bsfd_stop
