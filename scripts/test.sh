@@ -5,21 +5,26 @@
 # every libFuzzer target (build-fuzz/). Installs what it needs first.
 #
 # usage: scripts/test.sh [--no-fuzz] [--fuzz-seconds N]   (default 20 s per fuzz target)
+#        scripts/test.sh --mutation   only the mutation check (tests/mutation/run.sh: each mutant
+#                                     of tests/mutation/mutants.txt built in build-mut/ and killed
+#                                     by its tests; slow, so never part of the default run or CI)
 set -eu
 cd "$(dirname "$0")/.."
 
 fuzz=1
+mutation=0
 fuzz_seconds=${FUZZ_SECONDS:-20}
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-fuzz) fuzz=0 ;;
+    --mutation) mutation=1 ;;
     --fuzz-seconds)
         [ $# -ge 2 ] || { echo "test.sh: --fuzz-seconds needs a value" >&2; exit 2; }
         fuzz_seconds=$2
         shift
         ;;
     --help | -h)
-        sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -30,6 +35,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+if [ $mutation -eq 1 ]; then
+    ./scripts/deps.sh
+    exec ./tests/mutation/run.sh
+fi
 if [ $fuzz -eq 1 ]; then ./scripts/deps.sh --fuzz; else ./scripts/deps.sh; fi
 
 jobs=$(nproc 2>/dev/null || echo 2)

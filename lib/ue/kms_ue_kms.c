@@ -369,10 +369,11 @@ out:
 }
 
 kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer_path,
-                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN])
+                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN], bool *transfer_bad)
 {
     KMS_ENSURE(cfg != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
+    bool xfer = false; /* a failure now would be the transfer's own */
     struct trace t = {cfg->trace_dir, 0};
     struct kms_ue_kue_state *st = calloc(1, sizeof(*st));
     struct kms_transfer *x = calloc(1, sizeof(*x));
@@ -388,7 +389,9 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     KMS_TRY_OUT(rc, kms_file_read(transfer_path, 1u << 16, false, &img, &n));
     trace_msg(&t, "recv", img, n); /* from the peer */
     size_t eo = 0;
+    xfer = true;
     KMS_TRY_OUT(rc, kms_transfer_peek(img, n, x, &eo));
+    xfer = false;
     q->kind = KMS_PREQ_RESOLVE;
     KMS_TRY_OUT(rc, kms_random(q->rand, sizeof(q->rand)));
     KMS_TRY_OUT(rc, request_keys(cfg, q->rand, st));
@@ -408,10 +411,15 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     KMS_TRY_OUT(rc, kms_rresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
     /* Now that the MPK is known, the transfer itself must verify. */
+    xfer = true;
     KMS_TRY_OUT(rc, kms_transfer_open(img, n, g->mpk));
+    xfer = false;
     KMS_TRY_OUT(rc, tgk_fingerprint(g, tgk_fp));
     rc = KMS_RESULT_OK;
 out:
+    if (transfer_bad != NULL) {
+        *transfer_bad = !kms_ok(rc) && xfer;
+    }
     kms_httpc_resp_cleanup(&resp);
     kms_buf_cleanup(&req);
     kms_file_free(img, n);

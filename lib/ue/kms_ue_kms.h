@@ -10,6 +10,7 @@
 #ifndef KMS_UE_KMS_H
 #define KMS_UE_KMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,10 +59,12 @@ KMS_MUST_CHECK kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const
                                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN]);
 
 /* Ticket resolve (B): reads the TRANSFER_INIT at transfer_path, resolves its ticket with the
- * KMS under B's Kue, then verifies the transfer's MAC with the MPK the KMS returned. */
+ * KMS under B's Kue, then verifies the transfer's MAC with the MPK the KMS returned. On failure
+ * *transfer_bad (when not NULL) tells whether it was the transfer itself that failed (it does
+ * not decode, or does not verify: KMS_ERR_AUTH) rather than the KMS or the transport. */
 KMS_MUST_CHECK kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg,
                                          const char *transfer_path,
-                                         uint8_t tgk_fp[KMS_UE_TGK_FP_LEN]);
+                                         uint8_t tgk_fp[KMS_UE_TGK_FP_LEN], bool *transfer_bad);
 
 /* The Kue kept in the state directory (file `kue`; Kue is secret: wipe). */
 struct kms_ue_kue_state {

@@ -233,6 +233,11 @@ int ue_resolve(const char *prefix, int argc, char **argv)
         return rc;
     }
     uint8_t fp[KMS_UE_TGK_FP_LEN];
-    kms_result r = kms_ue_resolve(&cfg, a.val[X_FILE], fp);
+    bool transfer_bad = false;
+    kms_result r = kms_ue_resolve(&cfg, a.val[X_FILE], fp, &transfer_bad);
+    if (!kms_ok(r) && transfer_bad) {
+        /* The KMS resolved the ticket, or was never asked: the transfer is what failed. */
+        return cli_fail(&a, "the transfer (TRANSFER_INIT in --ticket)", r.err);
+    }
     return kms_ok(r) ? print_fp(fp) : kms_fail(&a, &cfg, "resolve", r);
 }
