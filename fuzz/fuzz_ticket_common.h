@@ -90,7 +90,7 @@ static inline void tp_check_limits(const struct kms_ticket_claims *c, enum kms_t
             KF_CHECK(tp_ident_ok(&c->responder[i]));
         }
         KF_CHECK(c->kue_len == 0 && c->impi.len == 0 && c->n_impu == 0 && c->mode == 0);
-        KF_CHECK(c->naf_id_len == 0 && c->counter_base == 0 && c->ks_naf_expires == 0);
+        KF_CHECK(c->naf_id_len == 0 && c->ks_naf_expires == 0);
     }
 }
 
@@ -108,8 +108,7 @@ static inline bool tp_claims_eq(const struct kms_ticket_claims *a,
               a->expires == b->expires &&
               memcmp(a->token_id, b->token_id, sizeof(a->token_id)) == 0 &&
               a->kue_len == b->kue_len && memcmp(a->kue, b->kue, a->kue_len) == 0 &&
-              tp_ident_eq(&a->impi, &b->impi) && a->n_impu == b->n_impu &&
-              a->counter_base == b->counter_base && a->mode == b->mode &&
+              tp_ident_eq(&a->impi, &b->impi) && a->n_impu == b->n_impu && a->mode == b->mode &&
               a->naf_id_len == b->naf_id_len && memcmp(a->naf_id, b->naf_id, a->naf_id_len) == 0 &&
               a->ks_naf_expires == b->ks_naf_expires && a->tgk_len == b->tgk_len &&
               memcmp(a->tgk, b->tgk, a->tgk_len) == 0 && a->mpk_len == b->mpk_len &&

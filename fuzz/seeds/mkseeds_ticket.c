@@ -93,7 +93,6 @@ static void kue_claims(struct kms_ticket_claims *c, size_t n_impu)
         ok_or_die(kms_ticket_ident_set(&c->impu[i], impu[i]), "impu");
     }
     c->n_impu = n_impu;
-    c->counter_base = 77;
     c->mode = 3;
     /* NAF-Id: FQDN || Ua security protocol id (TS 33.220 H.2: 01 00 00 00 06, MIKEY-TICKET) */
     memcpy(c->naf_id, "kms.ims.example.org\x01\x00\x00\x00\x06", 24);
@@ -219,6 +218,13 @@ static void payload_seeds(void)
         memcpy(bad, buf, n);
         bad[ip + 8] = ' ';
         seed_payload("kue_impi_space", bad, n, KMS_TICKET_KUE, false);
+        /* 0x07 (COUNTER_BASE, removed with the COUNTER replay mode) where it used to be: an
+         * unknown critical field now */
+        const uint8_t cb[] = {0x07, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 77};
+        memcpy(bad, buf, m);
+        memcpy(bad + m, cb, sizeof(cb));
+        memcpy(bad + m + sizeof(cb), buf + m, n - m);
+        seed_payload("kue_former_counter_base", bad, n + sizeof(cb), KMS_TICKET_KUE, false);
     }
     kue_claims(&c, 0);
     c.mode = 2;

@@ -2,10 +2,10 @@
 /*
  * kms_replay: the replay guard for Kue-protected requests (design.md section 2).
  *
- * Timestamp mode (the default): a request's timestamp must lie within `skew` seconds of the
- * KMS clock, and the pair (token id, RAND) must not have been accepted before. Accepted pairs
- * are kept in memory until their timestamp leaves the window (ts + skew < now); after that the
- * timestamp check refuses the request anyway, so nothing is forgotten early.
+ * Timestamp mode (the only one, docs/protocol.md section 10): a request's timestamp must lie within
+ * `skew` seconds of the KMS clock, and the pair (token id, RAND) must not have been accepted
+ * before. Accepted pairs are kept in memory until their timestamp leaves the window (ts + skew <
+ * now); after that the timestamp check refuses the request anyway, so nothing is forgotten early.
  *
  * Restart rule: the cache is not persisted. A request accepted before a restart at time S had
  * ts <= S + skew, so after the restart every request stamped earlier than S + skew is refused
@@ -16,9 +16,6 @@
  * swept (at most once per second of the caller's clock); if it is still full the request is
  * refused with KMS_ERR_REPLAY_FULL. Entries are never dropped early to make room.
  *
- * COUNTER mode (the seed's SQN): each request carries a counter that must exceed the token's
- * counter base and the last counter accepted for that token, kept in the state store.
- *
  * Thread-safe: one mutex per guard.
  */
 #ifndef KMS_REPLAY_REPLAY_H
@@ -28,8 +25,6 @@
 #include <stdint.h>
 
 #include "err/kms_err.h"
-
-struct kms_store;
 
 #define KMS_REPLAY_TOKEN_ID_LEN 16
 #define KMS_REPLAY_RAND_MAX     255
@@ -88,12 +83,5 @@ KMS_MUST_CHECK kms_result kms_replay_commit_pair(struct kms_replay *rg,
 
 /* Entries held now. */
 size_t kms_replay_count(struct kms_replay *rg);
-
-/* COUNTER mode: KMS_ERR_REPLAY unless counter > counter_base and counter > the last counter
- * accepted for token_id; on success the store keeps counter until token_expires. */
-KMS_MUST_CHECK kms_result kms_replay_counter(struct kms_store *st,
-                                             const uint8_t token_id[KMS_REPLAY_TOKEN_ID_LEN],
-                                             uint64_t counter_base, uint64_t counter,
-                                             uint64_t token_expires);
 
 #endif

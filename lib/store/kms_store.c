@@ -8,8 +8,7 @@
  * AAD:      "imskms-store-v2" || kind (1 byte, 'K' for a Kue record) || id (16 bytes)
  *           || expires (8 bytes, big-endian) || kv (4 bytes).
  * The id, kind and expiry in the AAD bind a blob to its row: a blob copied onto another id, an
- * expiry pushed back in the database, or any altered byte, fails the tag check. Counters carry no
- * secret and pass through unsealed.
+ * expiry pushed back in the database, or any altered byte, fails the tag check.
  *
  * Before key versions (SQLite schema 1) a blob was nonce || ciphertext || tag under the raw KEK,
  * with AAD "imskms-store-v1" || kind || id || expires; kms_store_new re-seals such rows (the
@@ -366,13 +365,6 @@ kms_result kms_store_kue_del(struct kms_store *st, const uint8_t id[KMS_STORE_ID
 {
     KMS_ENSURE(st != NULL && id != NULL, KMS_ERR_ARG);
     return st->be->ops->del(st->be, id);
-}
-
-kms_result kms_store_counter_advance(struct kms_store *st, const uint8_t id[KMS_STORE_ID_LEN],
-                                     uint64_t counter, uint64_t expires)
-{
-    KMS_ENSURE(st != NULL && id != NULL, KMS_ERR_ARG);
-    return st->be->ops->counter_advance(st->be, id, counter, expires);
 }
 
 kms_result kms_store_purge(struct kms_store *st, uint64_t now, uint64_t *n)

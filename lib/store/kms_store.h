@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kms_store: the KMS's state store (mode-2 Kue records and COUNTER-mode replay counters).
+ * kms_store: the KMS's state store (mode-2 Kue records).
  *
  * Two layers, so that a new backend (Redis, for a multi-node KMS) drops in without touching
  * callers:
@@ -8,8 +8,8 @@
  *     under a key derived from the KEK (row STATE_STORE of crypto/kms_kek.h, at the store's
  *     current key version) before it reaches a backend, with the record's kind, id, expiry and
  *     key version as associated data, and decrypts it on the way back; callers see plaintext;
- *   - a backend stores opaque rows: (kind, 16-byte id, expiry, blob) and per-id counters, and
- *     counts the seals made under each key version, durably and atomically with the row.
+ *   - a backend stores opaque rows (kind, 16-byte id, expiry, blob) and counts the seals
+ *     made under each key version, durably and atomically with the row.
  *
  * Key versions: every blob starts with the version (4 bytes) of the key that sealed it. Each
  * version seals at most KMS_STORE_SEAL_LIMIT records (2^30, far below the 2^32 random-nonce
@@ -19,7 +19,8 @@
  *
  * Migration: a SQLite store of schema 1 (written before key versions, every record sealed under
  * the raw KEK) is re-sealed under version 1 of the derived key when kms_store_new opens it, in
- * one transaction: a wrong KEK leaves the file as it was and fails with KMS_ERR_STORE.
+ * one transaction (which also drops schema 1's counter table, left from the removed COUNTER
+ * replay mode): a wrong KEK leaves the file as it was and fails with KMS_ERR_STORE.
  *
  * Records are opaque bytes to the store: the KMS serialises a Kue record with the sealed
  * ticket payload encoding (kms_ticket.h). Times are UNIX seconds, given by the caller.
@@ -60,11 +61,7 @@ struct kms_store_backend_ops {
                       uint64_t now, struct kms_buf *out, uint64_t *expires);
     /* KMS_ERR_NOT_FOUND when absent. */
     kms_result (*del)(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN]);
-    /* Atomically: when no counter exists for id, or counter > the stored one, stores counter
-     * (with expiry) and succeeds; otherwise KMS_ERR_REPLAY and nothing changes. */
-    kms_result (*counter_advance)(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN],
-                                  uint64_t counter, uint64_t expires);
-    /* Deletes rows and counters with expires <= now; *n (may be NULL) counts them. */
+    /* Deletes rows with expires <= now; *n (may be NULL) counts them. */
     kms_result (*purge)(struct kms_store_backend *be, uint64_t now, uint64_t *n);
     /* The store's current (highest) key version, and the seals counted under it. */
     kms_result (*key_current)(struct kms_store_backend *be, uint32_t *kv, uint64_t *seals);
@@ -87,7 +84,7 @@ struct kms_store_backend {
 /* SQLite 3 backend: WAL, synchronous=FULL, created when missing (file mode 0600). */
 KMS_MUST_CHECK kms_result kms_store_backend_sqlite(const char *path,
                                                    struct kms_store_backend **out);
-/* In-memory backend for tests: at most max_rows rows plus max_rows counters. */
+/* In-memory backend for tests: at most max_rows rows. */
 KMS_MUST_CHECK kms_result kms_store_backend_memory(size_t max_rows, struct kms_store_backend **out);
 
 /* ---- the front callers use ---- */
@@ -117,10 +114,6 @@ KMS_MUST_CHECK kms_result kms_store_kue_get(struct kms_store *st,
                                             struct kms_buf *out, uint64_t *expires);
 KMS_MUST_CHECK kms_result kms_store_kue_del(struct kms_store *st,
                                             const uint8_t id[KMS_STORE_ID_LEN]);
-/* See kms_store_backend_ops.counter_advance. */
-KMS_MUST_CHECK kms_result kms_store_counter_advance(struct kms_store *st,
-                                                    const uint8_t id[KMS_STORE_ID_LEN],
-                                                    uint64_t counter, uint64_t expires);
 KMS_MUST_CHECK kms_result kms_store_purge(struct kms_store *st, uint64_t now, uint64_t *n);
 
 #endif

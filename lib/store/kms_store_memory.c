@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * In-memory store backend for tests: two fixed arrays (rows, counters) searched linearly under
- * one mutex. Clarity over speed; it holds at most max_rows of each and never evicts on its own
+ * In-memory store backend for tests: one fixed array of rows searched linearly under one
+ * mutex. Clarity over speed; it holds at most max_rows rows and never evicts on its own
  * (only kms_store_purge removes anything), so a full table is KMS_ERR_STORE. Key versions and
  * their seal counts live in a small array (MEM_KEYS versions; the store starts at version 1).
  */
@@ -21,13 +21,6 @@ struct mem_row {
     size_t len;
 };
 
-struct mem_ctr {
-    bool used;
-    uint8_t id[KMS_STORE_ID_LEN];
-    uint64_t counter;
-    uint64_t expires;
-};
-
 #define MEM_KEYS 16
 
 struct mem_be {
@@ -38,7 +31,6 @@ struct mem_be {
     uint64_t seals[MEM_KEYS]; /* seals counted under each */
     size_t max;
     struct mem_row *rows;
-    struct mem_ctr *ctrs;
 };
 
 static struct mem_be *mem_of(struct kms_store_backend *be)
@@ -62,16 +54,6 @@ static struct mem_row *row_find(struct mem_be *m, const uint8_t id[KMS_STORE_ID_
     for (size_t i = 0; i < m->max; i++) {
         if (m->rows[i].used && kms_ct_eq(m->rows[i].id, id, KMS_STORE_ID_LEN)) {
             return &m->rows[i];
-        }
-    }
-    return NULL;
-}
-
-static struct mem_ctr *ctr_find(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN])
-{
-    for (size_t i = 0; i < m->max; i++) {
-        if (m->ctrs[i].used && kms_ct_eq(m->ctrs[i].id, id, KMS_STORE_ID_LEN)) {
-            return &m->ctrs[i];
         }
     }
     return NULL;
@@ -200,39 +182,6 @@ static kms_result mem_del(struct kms_store_backend *be, const uint8_t id[KMS_STO
     return KMS_RESULT_OK;
 }
 
-static kms_result advance_locked(struct mem_be *m, const uint8_t id[KMS_STORE_ID_LEN],
-                                 uint64_t counter, uint64_t expires)
-{
-    struct mem_ctr *c = ctr_find(m, id);
-    if (c != NULL) {
-        /* An expired counter not yet purged still guards: nothing is forgotten early. */
-        KMS_ENSURE(counter > c->counter, KMS_ERR_REPLAY);
-        c->counter = counter;
-        c->expires = expires;
-        return KMS_RESULT_OK;
-    }
-    for (size_t i = 0; i < m->max; i++) {
-        if (!m->ctrs[i].used) {
-            m->ctrs[i] = (struct mem_ctr){.used = true, .counter = counter, .expires = expires};
-            memcpy(m->ctrs[i].id, id, KMS_STORE_ID_LEN);
-            return KMS_RESULT_OK;
-        }
-    }
-    KMS_BAIL(KMS_ERR_STORE);
-}
-
-static kms_result mem_counter_advance(struct kms_store_backend *be,
-                                      const uint8_t id[KMS_STORE_ID_LEN], uint64_t counter,
-                                      uint64_t expires)
-{
-    struct mem_be *m = mem_of(be);
-    KMS_ENSURE(id != NULL, KMS_ERR_ARG);
-    pthread_mutex_lock(&m->mu);
-    kms_result r = advance_locked(m, id, counter, expires);
-    pthread_mutex_unlock(&m->mu);
-    return r;
-}
-
 static kms_result mem_purge(struct kms_store_backend *be, uint64_t now, uint64_t *n)
 {
     struct mem_be *m = mem_of(be);
@@ -241,10 +190,6 @@ static kms_result mem_purge(struct kms_store_backend *be, uint64_t now, uint64_t
     for (size_t i = 0; i < m->max; i++) {
         if (m->rows[i].used && m->rows[i].expires <= now) {
             row_clear(&m->rows[i]);
-            count++;
-        }
-        if (m->ctrs[i].used && m->ctrs[i].expires <= now) {
-            m->ctrs[i] = (struct mem_ctr){0};
             count++;
         }
     }
@@ -267,7 +212,6 @@ static void mem_close(struct kms_store_backend *be)
         }
     }
     free(m->rows);
-    free(m->ctrs);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -277,7 +221,6 @@ static const struct kms_store_backend_ops mem_ops = {
     .put = mem_put,
     .get = mem_get,
     .del = mem_del,
-    .counter_advance = mem_counter_advance,
     .purge = mem_purge,
     .key_current = mem_key_current,
     .key_rotate = mem_key_rotate,
@@ -302,8 +245,7 @@ kms_result kms_store_backend_memory(size_t max_rows, struct kms_store_backend **
     m->kv_first = 1;
     m->n_keys = 1;
     m->rows = calloc(max_rows, sizeof(*m->rows));
-    m->ctrs = calloc(max_rows, sizeof(*m->ctrs));
-    KMS_ENSURE_OUT(rc, m->rows != NULL && m->ctrs != NULL, KMS_ERR_NOMEM);
+    KMS_ENSURE_OUT(rc, m->rows != NULL, KMS_ERR_NOMEM);
     *out = &m->base;
     m = NULL;
     rc = KMS_RESULT_OK;

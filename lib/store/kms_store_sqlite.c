@@ -7,22 +7,23 @@
  * file readable or writable by group or others is refused.
  *
  * Pragmas: journal_mode=WAL (readers never block the writer; a second process may open the
- * file), synchronous=FULL (a committed counter survives a power cut: a replayed request must
- * not pass after a crash), busy_timeout (a writer in another process makes us wait, not fail).
+ * file), synchronous=FULL (a committed Kue record, and the seal counted with it, survive a
+ * power cut), busy_timeout (a writer in another process makes us wait, not fail).
  * The schema carries application_id and user_version; a newer user_version is refused.
  * Schema 2 adds store_key(kv, seals): the key versions and the seals counted under each, raised
  * in the transaction that inserts the row. A file of schema 1 (rows sealed under the raw KEK)
  * opens with no statement prepared; the front's migrate call re-seals its rows into schema 2 in
- * one transaction (a new table filled from the old one, then renamed over it), then prepares.
+ * one transaction (a new table filled from the old one, then renamed over it; schema 1's
+ * counter table, left from the removed COUNTER replay mode, is dropped), then prepares.
  *
- * Integers: SQLite's are signed 64-bit, so uint64 counters and expiry times are stored as
- * 8-byte big-endian BLOBs. SQLite compares BLOBs with memcmp, which on big-endian bytes is the
- * unsigned order, so "counter > stored" and "expires <= now" hold for all 2^64 values.
+ * Integers: SQLite's are signed 64-bit, so uint64 expiry times are stored as 8-byte big-endian
+ * BLOBs. SQLite compares BLOBs with memcmp, which on big-endian bytes is the unsigned order, so
+ * "expires <= now" holds for all 2^64 values.
  *
  * Threads: one connection, one mutex held around every use of it (prepared statements are
  * shared and must not be stepped by two threads at once); the connection is opened NOMUTEX
- * because that mutex already serialises it. counter_advance is one UPSERT statement, atomic
- * across threads and processes alike.
+ * because that mutex already serialises it. put counts the seal and inserts the row in one
+ * BEGIN IMMEDIATE transaction, atomic across threads and processes alike.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,9 +47,7 @@ enum stmt_id {
     S_PUT,
     S_GET,
     S_DEL,
-    S_ADVANCE,
-    S_PURGE_KUE,
-    S_PURGE_CTR,
+    S_PURGE,
     S_SEAL,
     S_KEY_CUR,
     S_KEY_ADD,
@@ -63,12 +62,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PUT] = "INSERT INTO kue(id, expires, blob) VALUES (?1, ?2, ?3)",
     [S_GET] = "SELECT expires, blob FROM kue WHERE id = ?1",
     [S_DEL] = "DELETE FROM kue WHERE id = ?1",
-    /* Inserts, or raises the stored counter; a lower or equal one changes no row. */
-    [S_ADVANCE] = "INSERT INTO counter(id, counter, expires) VALUES (?1, ?2, ?3) "
-                  "ON CONFLICT(id) DO UPDATE SET counter = excluded.counter, "
-                  "expires = excluded.expires WHERE excluded.counter > counter.counter",
-    [S_PURGE_KUE] = "DELETE FROM kue WHERE expires <= ?1",
-    [S_PURGE_CTR] = "DELETE FROM counter WHERE expires <= ?1",
+    [S_PURGE] = "DELETE FROM kue WHERE expires <= ?1",
     /* Counts one seal under ?1 unless ?2 are counted already. */
     [S_SEAL] = "UPDATE store_key SET seals = seals + 1 WHERE kv = ?1 AND seals < ?2",
     [S_KEY_CUR] = "SELECT kv, seals FROM store_key ORDER BY kv DESC LIMIT 1",
@@ -78,7 +72,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
 };
 
-/* The CHECKs keep every id, expiry and counter an 8-byte BLOB, so the memcmp order holds. */
+/* The CHECKs keep every id a 16-byte and every expiry an 8-byte BLOB, so the memcmp order holds. */
 #define KUE_COLUMNS                                                                                \
     "(id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"                \
     " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8),"              \
@@ -91,13 +85,10 @@ static const char *const stmt_sql[S_COUNT] = {
     " seals INTEGER NOT NULL CHECK(typeof(seals) = 'integer' AND seals >= 0)"                      \
     ");"
 
-/* Version 2 (version 1 lacked store_key, and its blobs their key version). */
+/* Version 2 (version 1 lacked store_key, and its blobs their key version, and had a counter
+ * table for the COUNTER replay mode, since removed). */
 static const char schema_v2[] =
-    "CREATE TABLE kue" KUE_COLUMNS "CREATE TABLE counter("
-    " id BLOB NOT NULL PRIMARY KEY CHECK(typeof(id) = 'blob' AND length(id) = 16),"
-    " counter BLOB NOT NULL CHECK(typeof(counter) = 'blob' AND length(counter) = 8),"
-    " expires BLOB NOT NULL CHECK(typeof(expires) = 'blob' AND length(expires) = 8)"
-    ") WITHOUT ROWID;" STORE_KEY_TABLE "INSERT INTO store_key(kv, seals) VALUES (1, 0);"
+    "CREATE TABLE kue" KUE_COLUMNS STORE_KEY_TABLE "INSERT INTO store_key(kv, seals) VALUES (1, 0);"
     "PRAGMA application_id = 1229804363;" /* APPLICATION_ID */
     "PRAGMA user_version = 2;";
 
@@ -319,46 +310,13 @@ static kms_result sql_del(struct kms_store_backend *be, const uint8_t id[KMS_STO
     return KMS_RESULT_OK;
 }
 
-static kms_result sql_counter_advance(struct kms_store_backend *be,
-                                      const uint8_t id[KMS_STORE_ID_LEN], uint64_t counter,
-                                      uint64_t expires)
-{
-    struct sql_be *s = sql_of(be);
-    uint8_t ctr[8], exp[8];
-    KMS_ENSURE(id != NULL, KMS_ERR_ARG);
-    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
-    put_be64(ctr, counter);
-    put_be64(exp, expires);
-    const struct sql_arg args[] = {{id, KMS_STORE_ID_LEN}, {ctr, 8}, {exp, 8}};
-    pthread_mutex_lock(&s->mu);
-    int e = run(s->st[S_ADVANCE], args, 3);
-    /* Read under the mutex: it counts this connection's last statement. */
-    int changed = sqlite3_changes(s->db);
-    pthread_mutex_unlock(&s->mu);
-    KMS_ENSURE(e == SQLITE_OK, KMS_ERR_STORE);
-    KMS_ENSURE(changed == 1, KMS_ERR_REPLAY);
-    return KMS_RESULT_OK;
-}
-
-/* With the mutex held: both deletes in one transaction. */
+/* With the mutex held: one DELETE, atomic on its own. */
 static kms_result purge_locked(struct sql_be *s, const uint8_t now[8], uint64_t *n)
 {
     const struct sql_arg args[] = {{now, 8}};
-    KMS_ENSURE(run(s->st[S_BEGIN], NULL, 0) == SQLITE_OK, KMS_ERR_STORE);
-    int e = run(s->st[S_PURGE_KUE], args, 1);
+    KMS_ENSURE(run(s->st[S_PURGE], args, 1) == SQLITE_OK, KMS_ERR_STORE);
+    /* Read under the mutex: it counts this connection's last statement. */
     int64_t rows = sqlite3_changes64(s->db);
-    if (e == SQLITE_OK) {
-        e = run(s->st[S_PURGE_CTR], args, 1);
-        rows += sqlite3_changes64(s->db);
-    }
-    if (e == SQLITE_OK) {
-        e = run(s->st[S_COMMIT], NULL, 0);
-    }
-    if (e != SQLITE_OK) {
-        /* Fails harmlessly when SQLite already rolled back on its own. */
-        (void)run(s->st[S_ROLLBACK], NULL, 0);
-        KMS_BAIL(KMS_ERR_STORE);
-    }
     *n = rows > 0 ? (uint64_t)rows : 0;
     return KMS_RESULT_OK;
 }
@@ -408,7 +366,6 @@ static const struct kms_store_backend_ops sql_ops = {
     .put = sql_put,
     .get = sql_get,
     .del = sql_del,
-    .counter_advance = sql_counter_advance,
     .purge = sql_purge,
     .key_current = sql_key_current,
     .key_rotate = sql_key_rotate,
@@ -540,6 +497,7 @@ static kms_result migrate_tx(void *arg)
     KMS_TRY(reseal_rows(m));
     KMS_ENSURE(sqlite3_exec(db,
                             "DROP TABLE kue; ALTER TABLE kue2 RENAME TO kue;"
+                            "DROP TABLE IF EXISTS counter;"
                             "PRAGMA user_version = 2;",
                             NULL, NULL, NULL) == SQLITE_OK,
                KMS_ERR_STORE);

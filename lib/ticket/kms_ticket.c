@@ -118,7 +118,6 @@ kms_result kms_ticket_payload_encode(const struct kms_ticket_claims *c, struct k
     KMS_TRY(put_u64(out, KMS_TF_EXPIRES, c->expires));
     KMS_TRY(put_field(out, KMS_TF_TOKEN_ID, c->token_id, sizeof(c->token_id)));
     if (c->kind == KMS_TICKET_KUE) {
-        KMS_TRY(put_u64(out, KMS_TF_COUNTER_BASE, c->counter_base));
         KMS_TRY(put_field(out, KMS_TF_MODE, &c->mode, 1));
         KMS_TRY(put_field(out, KMS_TF_NAF_ID, c->naf_id, c->naf_id_len));
         KMS_TRY(put_u64(out, KMS_TF_KS_NAF_EXPIRES, c->ks_naf_expires));
@@ -139,10 +138,10 @@ kms_result kms_ticket_payload_encode(const struct kms_ticket_claims *c, struct k
 
 /* Which fields a kind takes: bit t set = field type t is allowed; required ones separately. */
 #define BIT(t) (UINT32_C(1) << (t))
-static const uint32_t kue_allowed =
-    BIT(KMS_TF_KUE) | BIT(KMS_TF_IMPI) | BIT(KMS_TF_IMPU) | BIT(KMS_TF_ISSUED) |
-    BIT(KMS_TF_EXPIRES) | BIT(KMS_TF_TOKEN_ID) | BIT(KMS_TF_COUNTER_BASE) | BIT(KMS_TF_MODE) |
-    BIT(KMS_TF_NAF_ID) | BIT(KMS_TF_KS_NAF_EXPIRES);
+static const uint32_t kue_allowed = BIT(KMS_TF_KUE) | BIT(KMS_TF_IMPI) | BIT(KMS_TF_IMPU) |
+                                    BIT(KMS_TF_ISSUED) | BIT(KMS_TF_EXPIRES) |
+                                    BIT(KMS_TF_TOKEN_ID) | BIT(KMS_TF_MODE) | BIT(KMS_TF_NAF_ID) |
+                                    BIT(KMS_TF_KS_NAF_EXPIRES);
 static const uint32_t kue_required = kue_allowed & ~BIT(KMS_TF_IMPU);
 static const uint32_t media_allowed = BIT(KMS_TF_ISSUED) | BIT(KMS_TF_EXPIRES) |
                                       BIT(KMS_TF_TOKEN_ID) | BIT(KMS_TF_TGK) | BIT(KMS_TF_MPK) |
@@ -192,8 +191,6 @@ static inline kms_result decode_field(uint8_t type, struct kms_cur *v, struct km
     case KMS_TF_TOKEN_ID:
         KMS_ENSURE(kms_cur_remaining(v) == KMS_TICKET_ID_LEN, KMS_ERR_TICKET_FIELD);
         return kms_cur_get_bytes(v, c->token_id, KMS_TICKET_ID_LEN);
-    case KMS_TF_COUNTER_BASE:
-        return get_u64_field(v, &c->counter_base);
     case KMS_TF_MODE:
         KMS_ENSURE(kms_cur_remaining(v) == 1, KMS_ERR_TICKET_FIELD);
         KMS_TRY(kms_cur_get_u8(v, &c->mode));
@@ -270,7 +267,6 @@ static void claims_reset(struct kms_ticket_claims *c)
     c->impi.len = 0;
     c->impi.s[0] = '\0';
     c->n_impu = 0;
-    c->counter_base = 0;
     c->mode = 0;
     c->naf_id_len = 0;
     c->ks_naf_expires = 0;

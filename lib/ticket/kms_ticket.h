@@ -58,7 +58,7 @@ enum kms_ticket_field {
     KMS_TF_ISSUED = 0x04,
     KMS_TF_EXPIRES = 0x05,
     KMS_TF_TOKEN_ID = 0x06,
-    KMS_TF_COUNTER_BASE = 0x07,
+    /* 0x07: reserved (was COUNTER_BASE, removed with the COUNTER replay mode): refused */
     KMS_TF_MODE = 0x08,
     KMS_TF_NAF_ID = 0x09,
     KMS_TF_KS_NAF_EXPIRES = 0x0a,
@@ -87,7 +87,6 @@ struct kms_ticket_claims {
     struct kms_ticket_ident impi;
     struct kms_ticket_ident impu[KMS_TICKET_MAX_IDENTS];
     size_t n_impu;
-    uint64_t counter_base;
     uint8_t mode; /* 2 or 3 */
     uint8_t naf_id[KMS_TICKET_NAF_ID_MAX];
     size_t naf_id_len;

@@ -138,7 +138,6 @@ static int token_seal(const char *prefix, int argc, char **argv)
     c.expires = now + lifetime;
     c.ks_naf_expires = c.expires; /* an operator token: its own Ks_NAF bound */
     c.kue_len = 32;
-    c.counter_base = 0;
     r = kms_random(c.kue, c.kue_len);
     if (kms_ok(r)) {
         r = kms_random(c.token_id, sizeof(c.token_id));
@@ -247,7 +246,7 @@ static int token_open(const char *prefix, int argc, char **argv)
         for (size_t i = 0; i < c.n_impu; i++) {
             print_ident("impu", &c.impu[i]);
         }
-        printf("mode=%u\ncounter_base=%" PRIu64 "\n", c.mode, c.counter_base);
+        printf("mode=%u\n", c.mode);
         cli_print_hex("naf_id", c.naf_id, c.naf_id_len);
         cli_print_time("ks_naf_expires", c.ks_naf_expires);
         if (a.seen[P_SHOW]) {

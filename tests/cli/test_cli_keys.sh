@@ -82,6 +82,10 @@ run 0 "open in the active period" "$B" token open --keyring "$KR" "$@" "$T1"
 expect_field impi alice@ims.example.org "open"
 [ "$(grep -c '^impu=' "$tmp/out")" = 2 ] && ok || bad "open: expected two impu= lines"
 expect_field mode 3 "open"
+# exactly the keys docs/cli.md lists, in order (no counter_base= since COUNTER mode went)
+keys=$(cut -d= -f1 "$tmp/out" | tr '\n' ' ')
+[ "$keys" = "kind key_id token_id issued expires impi impu impu mode naf_id ks_naf_expires kue " ] &&
+    ok || bad "open printed other keys: $keys"
 grep -q '^kue=hidden' "$tmp/out" && ok || bad "open did not mask the Kue"
 printf '%s\n' "$T1" | "$B" token open --keyring "$KR" "$@" - >"$tmp/out" 2>"$tmp/err" &&
     ok || bad "open from stdin"

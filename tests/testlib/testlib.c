@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mikey/kms_mikey.h"
+#include "util/kms_buf.h"
 #include "util/kms_codec.h"
 
 static char *trim(char *s)
@@ -145,4 +147,22 @@ void th_path(char *out, size_t cap, const char *dir, const char *name)
 {
     int n = snprintf(out, cap, "%s/%s", dir, name);
     assert_true(n > 0 && (size_t)n < cap);
+}
+
+void th_mikey_set_t(const uint8_t *msg, size_t len, uint8_t ts_type, uint64_t value,
+                    struct kms_buf *out)
+{
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    size_t eo = 0;
+    assert_non_null(m);
+    expect_ok(kms_mikey_decode(msg, len, m, &eo));
+    size_t i = 0;
+    while (i < m->body.n && m->body.pl[i].type != KMS_MIKEY_PT_T) {
+        i++;
+    }
+    assert_true(i < m->body.n);
+    m->body.pl[i].u.t = (struct kms_mikey_t){ts_type, value};
+    kms_buf_init(out, 1 << 16, false);
+    expect_ok(kms_mikey_encode(m, out));
+    free(m);
 }

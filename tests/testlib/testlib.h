@@ -56,6 +56,13 @@ void th_rmtree(const char *dir);
 /* dir + "/" + name into out; fails the test when it does not fit. */
 void th_path(char *out, size_t cap, const char *dir, const char *name);
 
+struct kms_buf;
+/* The MIKEY message msg decoded, its T payload (the body's first) given another timestamp type
+ * and value, and encoded again into out (initialised here; kms_buf_cleanup it). Fails the test
+ * when msg does not decode or has no T. The MAC is not recomputed: for checks made before it. */
+void th_mikey_set_t(const uint8_t *msg, size_t len, uint8_t ts_type, uint64_t value,
+                    struct kms_buf *out);
+
 #define expect_ok(call)                                                                            \
     do {                                                                                           \
         kms_result r_ = (call);                                                                    \

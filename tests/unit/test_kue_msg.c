@@ -313,12 +313,52 @@ static void test_kemac_is_aes_cm_256(void **state)
     kms_buf_cleanup(&same);
 }
 
+/* The KMS serves the timestamp replay mode only: a Kue issue whose T is COUNTER (or any type
+ * but NTP-UTC) is refused by the classifier, before any key is looked up. The same request
+ * re-encoded with its NTP-UTC T passes, so the re-encoding is not what is refused. */
+static void test_only_ntp_utc_timestamps(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t type;
+        uint64_t value;
+    } others[] = {{KMS_MIKEY_TS_COUNTER, 7},
+                  {KMS_MIKEY_TS_COUNTER, 0xffffffff},
+                  {KMS_MIKEY_TS_NTP, UINT64_C(0xe9b1c0de12345678)},
+                  {KMS_MIKEY_TS_NTP_UTC_32, 0xe9b1c0de}};
+    for (uint8_t mode = 2; mode <= 3; mode++) {
+        struct kms_kue_request r, p;
+        struct kms_buf req, same;
+        size_t eo = 0;
+        make_request(&r, mode, &req);
+        th_mikey_set_t(kms_buf_data(&req), kms_buf_len(&req), KMS_MIKEY_TS_NTP_UTC, r.ntp, &same);
+        expect_bytes_eq(kms_buf_data(&same), kms_buf_data(&req), kms_buf_len(&req));
+        expect_ok(peek_kue(kms_buf_data(&same), kms_buf_len(&same), &p, &eo));
+        assert_true(p.ntp == r.ntp);
+        kms_buf_cleanup(&same);
+        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+            struct kms_buf other;
+            th_mikey_set_t(kms_buf_data(&req), kms_buf_len(&req), others[i].type, others[i].value,
+                           &other);
+            expect_err(peek_kue(kms_buf_data(&other), kms_buf_len(&other), &p, &eo),
+                       KMS_ERR_UNSUPPORTED);
+            assert_int_equal(p.mode, 0);
+            kms_buf_cleanup(&other);
+        }
+        kms_buf_cleanup(&req);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_derive),        cmocka_unit_test(test_derive_kue1),
-        cmocka_unit_test(test_psk_is_btid),   cmocka_unit_test(test_exchange),
-        cmocka_unit_test(test_peek_refusals), cmocka_unit_test(test_kemac_is_aes_cm_256),
+        cmocka_unit_test(test_derive),
+        cmocka_unit_test(test_derive_kue1),
+        cmocka_unit_test(test_psk_is_btid),
+        cmocka_unit_test(test_exchange),
+        cmocka_unit_test(test_peek_refusals),
+        cmocka_unit_test(test_kemac_is_aes_cm_256),
+        cmocka_unit_test(test_only_ntp_utc_timestamps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,6 @@
 #include <openssl/kdf.h>
 #include <sqlite3.h>
 
-#include "replay/kms_replay.h"
 #include "store/kms_store.h"
 
 #define MEM_ROWS 64
@@ -213,19 +212,15 @@ static void purge_removes_exactly_the_expired(void **state)
     uint64_t n = 99;
     struct kms_buf out;
     kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
-    /* rows 1..3 expire at 100, 200, 300; counters 11..12 at 150, 400 */
+    /* rows 1..3 expire at 100, 200, 300 */
     for (unsigned i = 1; i <= 3; i++) {
         id_of(id, i);
         expect_ok(kms_store_kue_put(fx->st, id, 100 * i, a, sizeof(a)));
     }
-    id_of(id, 11);
-    expect_ok(kms_store_counter_advance(fx->st, id, 10, 150));
-    id_of(id, 12);
-    expect_ok(kms_store_counter_advance(fx->st, id, 10, 400));
     expect_ok(kms_store_purge(fx->st, 99, &n));
     assert_int_equal(n, 0);
-    expect_ok(kms_store_purge(fx->st, 200, &n)); /* expires <= now: rows 1, 2 and counter 11 */
-    assert_int_equal(n, 3);
+    expect_ok(kms_store_purge(fx->st, 200, &n)); /* expires <= now: rows 1 and 2 */
+    assert_int_equal(n, 2);
     expect_ok(kms_store_purge(fx->st, 200, NULL));
     /* rows 1 and 2 are gone (their ids are free), row 3 is kept */
     id_of(id, 1);
@@ -234,84 +229,39 @@ static void purge_removes_exactly_the_expired(void **state)
     expect_err(kms_store_kue_del(fx->st, id), KMS_ERR_NOT_FOUND);
     id_of(id, 3);
     expect_ok(kms_store_kue_get(fx->st, id, 0, &out, NULL));
-    /* counter 11 is forgotten, counter 12 still guards */
-    id_of(id, 11);
-    expect_ok(kms_store_counter_advance(fx->st, id, 1, 150));
-    id_of(id, 12);
-    expect_err(kms_store_counter_advance(fx->st, id, 10, 400), KMS_ERR_REPLAY);
     expect_ok(kms_store_purge(fx->st, 10000, &n));
-    assert_int_equal(n, 4); /* rows 1, 3; counters 11, 12 */
+    assert_int_equal(n, 2); /* rows 1 (put again) and 3 */
     kms_buf_cleanup(&out);
 }
 
-static void counter_advance_accepts_only_higher(void **state)
+/* Expiry times order as unsigned 64-bit numbers in every backend (SQLite stores them as
+ * big-endian BLOBs: a signed INTEGER would put those above 2^63 before zero). */
+static void expiries_compare_as_unsigned_64_bit(void **state)
 {
     struct fixture *fx = *state;
-    uint8_t id[KMS_STORE_ID_LEN], other[KMS_STORE_ID_LEN];
-    id_of(id, 1);
-    id_of(other, 2);
-    expect_ok(kms_store_counter_advance(fx->st, id, 5, 1000));
-    expect_err(kms_store_counter_advance(fx->st, id, 5, 1000), KMS_ERR_REPLAY);
-    expect_err(kms_store_counter_advance(fx->st, id, 4, 1000), KMS_ERR_REPLAY);
-    expect_err(kms_store_counter_advance(fx->st, id, 0, 1000), KMS_ERR_REPLAY);
-    expect_ok(kms_store_counter_advance(fx->st, id, 6, 1000));
-    expect_ok(kms_store_counter_advance(fx->st, id, 100, 1000));
-    expect_err(kms_store_counter_advance(fx->st, id, 99, 1000), KMS_ERR_REPLAY);
-    /* counters are per id; 0 is a valid first value */
-    expect_ok(kms_store_counter_advance(fx->st, other, 0, 1000));
-    expect_err(kms_store_counter_advance(fx->st, other, 0, 1000), KMS_ERR_REPLAY);
-}
-
-static void counters_compare_as_unsigned_64_bit(void **state)
-{
-    struct fixture *fx = *state;
-    uint8_t id[KMS_STORE_ID_LEN];
+    uint8_t hi[KMS_STORE_ID_LEN], mid[KMS_STORE_ID_LEN];
     const uint64_t top = UINT64_MAX, half = UINT64_C(1) << 63;
-    id_of(id, 1);
-    expect_ok(kms_store_counter_advance(fx->st, id, half - 1, top));
-    expect_ok(kms_store_counter_advance(fx->st, id, half, top));
-    expect_err(kms_store_counter_advance(fx->st, id, half - 1, top), KMS_ERR_REPLAY);
-    expect_err(kms_store_counter_advance(fx->st, id, 1, top), KMS_ERR_REPLAY);
-    expect_ok(kms_store_counter_advance(fx->st, id, half + 1, top));
-    expect_ok(kms_store_counter_advance(fx->st, id, top - 1, top));
-    expect_err(kms_store_counter_advance(fx->st, id, half, top), KMS_ERR_REPLAY);
-    expect_ok(kms_store_counter_advance(fx->st, id, top, top));
-    expect_err(kms_store_counter_advance(fx->st, id, top, top), KMS_ERR_REPLAY);
-    expect_err(kms_store_counter_advance(fx->st, id, top - 1, top), KMS_ERR_REPLAY);
-    /* expiry times above 2^63 order correctly too */
-    uint64_t n = 9;
-    expect_ok(kms_store_purge(fx->st, top - 1, &n));
-    assert_int_equal(n, 0);
-    expect_err(kms_store_counter_advance(fx->st, id, top, top), KMS_ERR_REPLAY);
-    uint8_t rid[KMS_STORE_ID_LEN];
     const uint8_t a[] = "record";
+    uint64_t n = 9;
     struct kms_buf out;
     kms_buf_init(&out, 64, true);
-    id_of(rid, 2);
-    expect_ok(kms_store_kue_put(fx->st, rid, half + 5, a, sizeof(a)));
-    expect_ok(kms_store_kue_get(fx->st, rid, half + 4, &out, NULL));
-    expect_err(kms_store_kue_get(fx->st, rid, half + 5, &out, NULL), KMS_ERR_NOT_FOUND);
+    id_of(hi, 1);
+    id_of(mid, 2);
+    expect_ok(kms_store_kue_put(fx->st, hi, top, a, sizeof(a)));
+    expect_ok(kms_store_kue_put(fx->st, mid, half + 5, a, sizeof(a)));
+    expect_ok(kms_store_kue_get(fx->st, mid, half + 4, &out, NULL));
+    expect_err(kms_store_kue_get(fx->st, mid, half + 5, &out, NULL), KMS_ERR_NOT_FOUND);
+    expect_ok(kms_store_kue_get(fx->st, hi, top - 1, &out, NULL));
+    expect_err(kms_store_kue_get(fx->st, hi, top, &out, NULL), KMS_ERR_NOT_FOUND);
     kms_buf_cleanup(&out);
+    expect_ok(kms_store_purge(fx->st, half - 1, &n));
+    assert_int_equal(n, 0);
     expect_ok(kms_store_purge(fx->st, half + 4, &n));
     assert_int_equal(n, 0);
+    expect_ok(kms_store_purge(fx->st, top - 1, &n));
+    assert_int_equal(n, 1); /* mid */
     expect_ok(kms_store_purge(fx->st, top, &n));
-    assert_int_equal(n, 2);
-}
-
-static void replay_counter_checks_base_then_store(void **state)
-{
-    struct fixture *fx = *state;
-    uint8_t tok[KMS_REPLAY_TOKEN_ID_LEN];
-    id_of(tok, 1);
-    /* at or below the base: refused and nothing stored */
-    expect_err(kms_replay_counter(fx->st, tok, 10, 10, 1000), KMS_ERR_REPLAY);
-    expect_err(kms_replay_counter(fx->st, tok, 10, 3, 1000), KMS_ERR_REPLAY);
-    expect_ok(kms_store_counter_advance(fx->st, tok, 1, 1000)); /* proves nothing was stored */
-    expect_ok(kms_replay_counter(fx->st, tok, 10, 11, 1000));
-    expect_err(kms_replay_counter(fx->st, tok, 10, 11, 1000), KMS_ERR_REPLAY);
-    expect_err(kms_replay_counter(fx->st, tok, 0, 5, 1000), KMS_ERR_REPLAY);
-    expect_ok(kms_replay_counter(fx->st, tok, 10, 12, 1000));
-    expect_err(kms_replay_counter(NULL, tok, 10, 13, 1000), KMS_ERR_ARG);
+    assert_int_equal(n, 1); /* hi */
 }
 
 static void record_too_long_is_refused(void **state)
@@ -347,7 +297,6 @@ static void bad_arguments_are_refused(void **state)
     expect_err(kms_store_kue_put(fx->st, id, 1, NULL, 1), KMS_ERR_ARG);
     expect_err(kms_store_kue_get(fx->st, id, 0, NULL, NULL), KMS_ERR_ARG);
     expect_err(kms_store_kue_get(NULL, id, 0, &out, NULL), KMS_ERR_ARG);
-    expect_err(kms_store_counter_advance(fx->st, NULL, 1, 1), KMS_ERR_ARG);
     expect_err(kms_store_kue_del(fx->st, NULL), KMS_ERR_ARG);
     expect_err(kms_store_purge(NULL, 0, NULL), KMS_ERR_ARG);
     expect_err(kms_store_new(NULL, kek1, &st), KMS_ERR_ARG);
@@ -355,13 +304,14 @@ static void bad_arguments_are_refused(void **state)
     kms_buf_cleanup(&out);
 }
 
-/* Two threads advance one id to the same value, a few hundred times: exactly one wins. */
+/* Two threads put a record under one fresh id per round, a few hundred rounds: exactly one
+ * wins each round, and only the winners' seals are counted. */
 struct race {
     struct kms_store *st[2];
     pthread_barrier_t go;
     unsigned rounds;
     unsigned wins[2];
-    unsigned other[2]; /* results neither OK nor REPLAY */
+    unsigned other[2]; /* results neither OK nor EXISTS */
 };
 
 struct racer {
@@ -374,13 +324,14 @@ static void *race_thread(void *arg)
     struct racer *me = arg;
     struct race *rc = me->race;
     uint8_t id[KMS_STORE_ID_LEN];
-    id_of(id, 77);
+    const uint8_t a[] = "racing record";
     for (unsigned i = 1; i <= rc->rounds; i++) {
+        id_of(id, i);
         pthread_barrier_wait(&rc->go);
-        kms_result r = kms_store_counter_advance(rc->st[me->k], id, i, UINT64_MAX);
+        kms_result r = kms_store_kue_put(rc->st[me->k], id, UINT64_MAX, a, sizeof(a));
         if (r.err == KMS_OK) {
             rc->wins[me->k]++;
-        } else if (r.err != KMS_ERR_REPLAY) {
+        } else if (r.err != KMS_ERR_EXISTS) {
             rc->other[me->k]++;
         }
     }
@@ -401,14 +352,20 @@ static void run_race(struct kms_store *a, struct kms_store *b, unsigned rounds)
     }
     pthread_barrier_destroy(&rc.go);
     assert_int_equal(rc.other[0] + rc.other[1], 0);
-    /* every round had exactly one winner */
+    /* every round had exactly one winner, and the losers' seals were not counted */
     assert_int_equal(rc.wins[0] + rc.wins[1], rounds);
+    uint32_t kv = 0;
+    uint64_t seals = 0;
+    expect_ok(kms_store_key_info(a, &kv, &seals));
+    assert_int_equal(kv, 1);
+    assert_int_equal(seals, rounds);
 }
 
-static void racing_counter_advance_has_one_winner(void **state)
+static void racing_puts_have_one_winner(void **state)
 {
     struct fixture *fx = *state;
-    run_race(fx->st, fx->st, 300);
+    /* one row per round: the memory backend holds MEM_ROWS */
+    run_race(fx->st, fx->st, fx->sqlite ? 300 : MEM_ROWS);
 }
 
 /* ---- memory backend ---- */
@@ -427,16 +384,13 @@ static void memory_backend_full_is_store_error(void **state)
     for (unsigned i = 1; i <= 2; i++) {
         id_of(id, i);
         expect_ok(kms_store_kue_put(st, id, 10 * i, a, sizeof(a)));
-        expect_ok(kms_store_counter_advance(st, id, 1, 10 * i));
     }
     id_of(id, 3);
     /* full, even though row 1 has expired: only purge makes room */
     expect_err(kms_store_kue_put(st, id, 100, a, sizeof(a)), KMS_ERR_STORE);
-    expect_err(kms_store_counter_advance(st, id, 1, 100), KMS_ERR_STORE);
     expect_ok(kms_store_purge(st, 10, &n));
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 1);
     expect_ok(kms_store_kue_put(st, id, 100, a, sizeof(a)));
-    expect_ok(kms_store_counter_advance(st, id, 1, 100));
     id_of(id, 4);
     expect_err(kms_store_kue_put(st, id, 100, a, sizeof(a)), KMS_ERR_STORE);
     kms_store_close(st);
@@ -454,13 +408,10 @@ static void sqlite_survives_restart(void **state)
     kms_buf_init(&out, KMS_STORE_RECORD_MAX, true);
     id_of(id, 1);
     expect_ok(kms_store_kue_put(fx->st, id, 5000, a, sizeof(a)));
-    expect_ok(kms_store_counter_advance(fx->st, id, 41, 5000));
     reopen(fx, kek1);
     expect_ok(kms_store_kue_get(fx->st, id, 0, &out, &exp));
     expect_bytes_eq(kms_buf_data(&out), a, sizeof(a));
     assert_int_equal(exp, 5000);
-    expect_err(kms_store_counter_advance(fx->st, id, 41, 5000), KMS_ERR_REPLAY);
-    expect_ok(kms_store_counter_advance(fx->st, id, 42, 5000));
     kms_buf_cleanup(&out);
 }
 
@@ -969,11 +920,32 @@ static int64_t raw_user_version(const struct fixture *fx)
     return v;
 }
 
+/* Tables named name in the file. */
+static int64_t raw_table_count(const struct fixture *fx, const char *name)
+{
+    sqlite3 *db = raw_open(fx);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                        "AND name = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 /* A store of schema 1 (records under the raw KEK) is re-sealed under the derived key when it is
  * opened; with a wrong KEK the open fails and the file stays as it was. */
 static void sqlite_migrates_a_raw_kek_store(void **state)
 {
     struct fixture *fx = *state;
+    /* schema 2 as created has no counter table */
+    assert_int_equal(raw_table_count(fx, "kue"), 1);
+    assert_int_equal(raw_table_count(fx, "counter"), 0);
     kms_store_close(fx->st);
     fx->st = NULL;
     assert_int_equal(unlink(fx->path), 0);
@@ -998,6 +970,7 @@ static void sqlite_migrates_a_raw_kek_store(void **state)
     expect_err(open_store(fx, kek2, &st), KMS_ERR_STORE);
     assert_null(st);
     assert_int_equal(raw_user_version(fx), 1);
+    assert_int_equal(raw_table_count(fx, "counter"), 1);
     uint8_t now_blob[256];
     db = raw_open(fx);
     assert_int_equal(raw_get_blob(db, id1, now_blob, sizeof(now_blob)), old_n);
@@ -1016,11 +989,9 @@ static void sqlite_migrates_a_raw_kek_store(void **state)
     assert_int_equal(n, old_n + 4);
     const uint8_t v1[4] = {0, 0, 0, 1};
     expect_bytes_eq(now_blob, v1, 4);
-    /* counters came along */
-    uint8_t cid[KMS_STORE_ID_LEN];
-    memset(cid, 0xa5, sizeof(cid));
-    expect_err(kms_store_counter_advance(fx->st, cid, 0x10, 2000), KMS_ERR_REPLAY);
-    expect_ok(kms_store_counter_advance(fx->st, cid, 0x11, 2000));
+    /* schema 1's counter table (the COUNTER replay mode, removed) is gone */
+    assert_int_equal(raw_table_count(fx, "counter"), 0);
+    assert_int_equal(raw_table_count(fx, "kue"), 1);
     /* and new records work; a reopen does not migrate again */
     put_rec(fx->st, 3);
     reopen(fx, kek1);
@@ -1038,12 +1009,10 @@ int main(void)
         BOTH(get_of_absent_or_expired_is_not_found),
         BOTH(del_removes_the_row),
         BOTH(purge_removes_exactly_the_expired),
-        BOTH(counter_advance_accepts_only_higher),
-        BOTH(counters_compare_as_unsigned_64_bit),
-        BOTH(replay_counter_checks_base_then_store),
+        BOTH(expiries_compare_as_unsigned_64_bit),
         BOTH(record_too_long_is_refused),
         BOTH(bad_arguments_are_refused),
-        BOTH(racing_counter_advance_has_one_winner),
+        BOTH(racing_puts_have_one_winner),
         BOTH(seal_limit_rotates_the_key),
         BOTH(backend_refuses_a_spent_key),
         {"memory/memory_backend_full_is_store_error", memory_backend_full_is_store_error, NULL,

@@ -55,7 +55,6 @@ static void kue_claims(struct kms_ticket_claims *c)
     expect_ok(kms_ticket_ident_set(&c->impu[0], "sip:user1@ims.example.org"));
     expect_ok(kms_ticket_ident_set(&c->impu[1], "tel:+15551234567"));
     c->n_impu = 2;
-    c->counter_base = 77;
     c->mode = 3;
     memcpy(c->naf_id, "kms.example.org\x01\x00\x00\x00\x06", 20);
     c->naf_id_len = 20;
@@ -91,7 +90,6 @@ static void claims_equal(const struct kms_ticket_claims *a, const struct kms_tic
     for (size_t i = 0; i < a->n_impu; i++) {
         assert_string_equal(a->impu[i].s, b->impu[i].s);
     }
-    assert_int_equal(a->counter_base, b->counter_base);
     assert_int_equal(a->mode, b->mode);
     assert_int_equal(a->naf_id_len, b->naf_id_len);
     expect_bytes_eq(a->naf_id, b->naf_id, a->naf_id_len);
@@ -356,6 +354,43 @@ static void test_payload_rules(void **state)
     expect_err(kms_ticket_payload_decode(p, o, KMS_TICKET_MEDIA, &c), KMS_ERR_TICKET_FIELD);
 }
 
+/* Field 0x07 (COUNTER_BASE, removed with the COUNTER replay mode) is no longer written, and a
+ * payload carrying it is refused like any unknown critical field; marked non-critical it is
+ * skipped like one. */
+static void test_former_counter_base_is_refused(void **state)
+{
+    (void)state;
+    struct kms_ticket_claims in, out;
+    uint8_t p[KMS_TICKET_MAX], q[KMS_TICKET_MAX];
+    struct kms_buf b;
+    kue_claims(&in);
+    kms_buf_init_fixed(&b, p, sizeof(p), false);
+    expect_ok(kms_ticket_payload_encode(&in, &b));
+    size_t n = kms_buf_len(&b);
+    expect_ok(kms_ticket_payload_decode(p, n, KMS_TICKET_KUE, &out));
+    /* Walk the fields: no 0x07, and find where one would go (before the first type above it). */
+    size_t at = n;
+    for (size_t o = 0; o < n; o += 3 + (((size_t)p[o + 1] << 8) | p[o + 2])) {
+        assert_true(o + 3 <= n);
+        assert_int_not_equal(p[o], 0x07);
+        if (at == n && p[o] > 0x07) {
+            at = o;
+        }
+    }
+    assert_int_equal(p[at], KMS_TF_MODE);
+    memcpy(q, p, at);
+    size_t m = add_u64(q, at, 0x07, 77);
+    memcpy(q + m, p + at, n - at);
+    m += n - at;
+    expect_err(kms_ticket_payload_decode(q, m, KMS_TICKET_KUE, &out), KMS_ERR_TICKET_FIELD);
+    assert_int_equal(out.kue_len, 0);
+    /* The same value as a non-critical field (last: types ascend) is skipped. */
+    memcpy(q, p, n);
+    m = add_u64(q, n, 0x80 | 0x07, 77);
+    expect_ok(kms_ticket_payload_decode(q, m, KMS_TICKET_KUE, &out));
+    claims_equal(&in, &out);
+}
+
 static void test_ident_set(void **state)
 {
     (void)state;
@@ -379,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncation_and_extension, setup, teardown),
         cmocka_unit_test_setup_teardown(test_times, setup, teardown),
         cmocka_unit_test(test_payload_rules),
+        cmocka_unit_test(test_former_counter_base_is_refused),
         cmocka_unit_test(test_ident_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -549,12 +549,77 @@ static void test_build_refusals(void **state)
     free(g);
 }
 
+/* The KMS serves the timestamp replay mode only: a ticket request or resolve whose T is
+ * COUNTER (or any type but NTP-UTC) is refused by the classifier, and so is a Transfer by the
+ * responder's reader. The same messages re-encoded with their NTP-UTC T pass. */
+static void test_only_ntp_utc_timestamps(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t type;
+        uint64_t value;
+    } others[] = {{KMS_MIKEY_TS_COUNTER, 7},
+                  {KMS_MIKEY_TS_COUNTER, 0xffffffff},
+                  {KMS_MIKEY_TS_NTP, UINT64_C(0xe9b1c0de12345678)},
+                  {KMS_MIKEY_TS_NTP_UTC_32, 0xe9b1c0de}};
+    struct kms_preq *r = malloc(sizeof(*r)), *p = malloc(sizeof(*p));
+    struct kms_transfer *pt = malloc(sizeof(*pt));
+    assert_true(r != NULL && p != NULL && pt != NULL);
+    uint8_t ticket[40];
+    memset(ticket, 0x11, sizeof(ticket));
+    struct kms_buf msgs[4];
+    size_t eo = 0;
+    make_treq(r, 16, &msgs[0]);
+    make_treq(r, 300, &msgs[1]);
+    make_tres(r, ticket, sizeof(ticket), &msgs[2]);
+    kms_buf_init(&msgs[3], 1 << 16, false);
+    expect_ok(kms_transfer_build(ID_A, ID_B, MPK, ticket, sizeof(ticket), &msgs[3]));
+    for (size_t k = 0; k < 4; k++) {
+        const uint8_t *d = kms_buf_data(&msgs[k]);
+        size_t n = kms_buf_len(&msgs[k]);
+        kms_result (*peek)(const uint8_t *, size_t, struct kms_preq *, size_t *) =
+            k == 2 ? tres_peek : treq_peek;
+        struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+        assert_non_null(m);
+        expect_ok(kms_mikey_decode(d, n, m, &eo));
+        const struct kms_mikey_payload *t = kms_mikey_find(&m->body, KMS_MIKEY_PT_T, NULL);
+        assert_non_null(t);
+        assert_int_equal(t->u.t.ts_type, KMS_MIKEY_TS_NTP_UTC);
+        struct kms_buf same;
+        th_mikey_set_t(d, n, KMS_MIKEY_TS_NTP_UTC, t->u.t.value, &same);
+        free(m);
+        expect_bytes_eq(kms_buf_data(&same), d, n);
+        if (k < 3) {
+            expect_ok(peek(kms_buf_data(&same), kms_buf_len(&same), p, &eo));
+        } else {
+            expect_ok(kms_transfer_peek(kms_buf_data(&same), kms_buf_len(&same), pt, &eo));
+        }
+        kms_buf_cleanup(&same);
+        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+            struct kms_buf other;
+            th_mikey_set_t(d, n, others[i].type, others[i].value, &other);
+            kms_result got =
+                k < 3 ? peek(kms_buf_data(&other), kms_buf_len(&other), p, &eo)
+                      : kms_transfer_peek(kms_buf_data(&other), kms_buf_len(&other), pt, &eo);
+            if (got.err != KMS_ERR_UNSUPPORTED) {
+                fail_msg("message %zu, T type %u: %s", k, others[i].type, kms_err_name(got.err));
+            }
+            kms_buf_cleanup(&other);
+        }
+        kms_buf_cleanup(&msgs[k]);
+    }
+    free(r);
+    free(p);
+    free(pt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_exchange),
         cmocka_unit_test(test_transfer_and_resolve),
         cmocka_unit_test(test_unsupported_ticket_type),
+        cmocka_unit_test(test_only_ntp_utc_timestamps),
         cmocka_unit_test(test_build_refusals),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
