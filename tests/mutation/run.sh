@@ -116,7 +116,7 @@ fi
 # ---- the scratch copy, built and tested unmutated ----
 mkdir -p "$src" "$bld"
 echo "== mutation: scratch copy in $src"
-(cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 tar -cf -) | tar -xpf - -C "$src" ||
+(cd "$root" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xpf - -C "$src" ||
     { echo "run.sh: copying the tree failed" >&2; exit 2; }
 # Files a previous run mutated were restored with a new mtime, then overwritten by tar with the
 # original one: touch every file the list names (whatever --only says) and any file a mutant
