@@ -125,7 +125,7 @@ echo "== mutation: scratch copy in $src"
     printf '%s\n' "$all_files"
     cat "$work/mutated-files" 2>/dev/null
 } | sort -u | while read -r f; do [ -f "$src/$f" ] && touch "$src/$f"; done
-if ! cmake -S "$src" -B "$bld" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMS_WERROR=ON -DKMS_BENCH=OFF \
+if ! cmake -S "$src" -B "$bld" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMS_WERROR=ON -DKMS_BENCH=OFF -DKMS_TEST_CLOCK=ON \
     >"$work/configure.log" 2>&1; then
     echo "run.sh: configure failed (see $work/configure.log)" >&2
     exit 2
