@@ -77,6 +77,7 @@ X(KMS_ERR_POLICY,         STATE,    403, 15, 500, 500, internal,            "ref
 X(KMS_ERR_NO_ROUTE,       PROTO,    404, 12, 404, 404, not_found,           "no such resource")
 X(KMS_ERR_METHOD,         PROTO,    405, 12, 405, 405, method_not_allowed,  "method not allowed")
 X(KMS_ERR_BODY_TOO_LARGE, PROTO,    413, 12, 413, 413, too_large,           "request body over the size limit")
+X(KMS_ERR_MEDIA_TYPE,     PROTO,    415, 12, 415, 415, unsupported_media_type, "request body of a media type not served")
 X(KMS_ERR_NOMEM,          INTERNAL, 503, 12, 500, 500, internal,            "out of memory")
 X(KMS_ERR_INTERNAL,       INTERNAL, 500, 12, 500, 500, internal,            "internal error")
 /* clang-format on */

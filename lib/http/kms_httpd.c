@@ -13,6 +13,14 @@
  * bound (crypto, one SQLite or PKCS#11 call); a fixed pool keeps the thread count, and with it
  * memory, independent of how many peers connect or how slowly they send (a thread per connection
  * would give every slow client a thread and an 8 MiB stack reservation up to max_conns).
+ *
+ * The header deadline (cfg.header_timeout_s): MHD 0.9.75 only has an idle timeout, which every
+ * byte resets, so a client sending one header byte a second holds a connection forever. Each
+ * connection therefore carries a deadline, armed when MHD reports it (accept) and again when a
+ * request on it completes (keep-alive), disarmed when a whole request is in and answered. Armed
+ * connections sit on one list in deadline order, and a sweeper thread shuts down the socket of
+ * every connection at the head whose deadline has passed; MHD then sees the socket closed and
+ * cleans up as usual.
  */
 #include "http/kms_httpd.h"
 
@@ -24,12 +32,14 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/kms_mem.h"
@@ -39,6 +49,8 @@
 #define MIN_MAX_HEADER     (4u * 1024u)
 #define DEFAULT_MAX_CONNS  64u
 #define DEFAULT_TIMEOUT_S  30u
+#define DEFAULT_HEADER_S   5u
+#define SWEEP_PERIOD_MS    100u
 #define DEFAULT_THREADS    2u
 #define MAX_PEM_FILE       (256u * 1024u)
 
@@ -54,12 +66,26 @@ struct kms_httpd {
     bool tls;
     bool require_client_cert;
     uint16_t port;
+    /* the header deadline: everything below under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* the sweeper's sleep, on CLOCK_MONOTONIC */
+    pthread_t sweeper;
+    bool mu_ready, sweeper_running, stopping;
+    uint64_t header_ms; /* a new connection's deadline: cfg.header_timeout_s */
+    uint64_t next_ms;   /* a kept-alive connection's: the larger of it and timeout_s */
+    struct kms_http_conn *armed_head, *armed_tail; /* armed connections, earliest first */
+    unsigned n_conns;
 };
 
 struct kms_http_conn {
     struct kms_httpd *d;
     struct MHD_Connection *mc;
     char peer[INET6_ADDRSTRLEN];
+    /* the header deadline, under d->mu */
+    int fd;               /* the socket, owned by MHD; -1 when unknown */
+    uint64_t deadline_ms; /* monotonic; meaningful while armed */
+    bool armed;           /* on d's armed list */
+    struct kms_http_conn *armed_prev, *armed_next;
     /* per request, reset by uri_log() */
     char *uri;           /* raw request target as sent (MHD bounds it by the memory limit) */
     struct kms_buf body; /* capped at max_body */
@@ -77,6 +103,142 @@ static gnutls_typed_vdata_st client_purpose[] = {
     {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)kp_tls_client, .size = 0},
 };
 
+/* ---- the header deadline ------------------------------------------------------------------ */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Both under d->mu. */
+static void deadline_disarm_locked(struct kms_httpd *d, struct kms_http_conn *c)
+{
+    if (!c->armed) {
+        return;
+    }
+    if (c->armed_prev != NULL) {
+        c->armed_prev->armed_next = c->armed_next;
+    } else {
+        d->armed_head = c->armed_next;
+    }
+    if (c->armed_next != NULL) {
+        c->armed_next->armed_prev = c->armed_prev;
+    } else {
+        d->armed_tail = c->armed_prev;
+    }
+    c->armed_prev = c->armed_next = NULL;
+    c->armed = false;
+}
+
+/* Every armed deadline of d is now + header_ms or now + next_ms: two lists would keep the order
+ * exactly; one list sorted on insertion from the tail costs a step or two per arm in practice
+ * (the newest deadline is nearly always the latest). */
+static void deadline_arm_locked(struct kms_httpd *d, struct kms_http_conn *c, uint64_t ms)
+{
+    deadline_disarm_locked(d, c);
+    if (c->fd < 0) {
+        return;
+    }
+    c->deadline_ms = mono_ms() + ms;
+    struct kms_http_conn *after = d->armed_tail;
+    while (after != NULL && after->deadline_ms > c->deadline_ms) {
+        after = after->armed_prev;
+    }
+    c->armed_prev = after;
+    c->armed_next = after != NULL ? after->armed_next : d->armed_head;
+    if (c->armed_next != NULL) {
+        c->armed_next->armed_prev = c;
+    } else {
+        d->armed_tail = c;
+    }
+    if (after != NULL) {
+        after->armed_next = c;
+    } else {
+        d->armed_head = c;
+    }
+    c->armed = true;
+}
+
+/* ms 0: disarm. */
+static void deadline_arm(struct kms_http_conn *c, uint64_t ms)
+{
+    struct kms_httpd *d = c->d;
+    pthread_mutex_lock(&d->mu);
+    if (ms != 0) {
+        deadline_arm_locked(d, c, ms);
+    } else {
+        deadline_disarm_locked(d, c);
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+/*
+ * Why the sweeper never shuts down a descriptor that belongs to someone else: a connection is on
+ * the armed list from its MHD_CONNECTION_NOTIFY_STARTED until its MHD_CONNECTION_NOTIFY_CLOSED
+ * at the latest, and notify_conn takes it off the list under d->mu before returning. MHD 0.9.75
+ * calls the CLOSED notification *before* it closes the socket (daemon.c, MHD_cleanup_connections
+ * and the failure path of internal_add_connection), and closes it only after that call returns.
+ * The sweeper calls shutdown() only while holding d->mu and only on connections on the list, so
+ * each descriptor it touches is still open and still this connection's: the kernel cannot have
+ * handed the number to a new socket, because it has not been closed yet. shutdown() (not close())
+ * leaves the descriptor to MHD, which reads end-of-stream, closes the connection and notifies.
+ */
+static void *sweeper_main(void *arg)
+{
+    struct kms_httpd *d = arg;
+    pthread_mutex_lock(&d->mu);
+    while (!d->stopping) {
+        uint64_t now = mono_ms();
+        while (d->armed_head != NULL && d->armed_head->deadline_ms <= now) {
+            struct kms_http_conn *c = d->armed_head;
+            deadline_disarm_locked(d, c);
+            (void)shutdown(c->fd, SHUT_RDWR);
+        }
+        struct timespec until;
+        (void)clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)SWEEP_PERIOD_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&d->wake, &d->mu, &until);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+static kms_result sweeper_start(struct kms_httpd *d)
+{
+    pthread_condattr_t ca;
+    KMS_ENSURE(pthread_condattr_init(&ca) == 0, KMS_ERR_NOMEM);
+    bool ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+              pthread_cond_init(&d->wake, &ca) == 0;
+    (void)pthread_condattr_destroy(&ca);
+    KMS_ENSURE(ok, KMS_ERR_NOMEM);
+    if (pthread_mutex_init(&d->mu, NULL) != 0) {
+        (void)pthread_cond_destroy(&d->wake);
+        return KMS_ERR(KMS_ERR_NOMEM);
+    }
+    d->mu_ready = true;
+    KMS_ENSURE(pthread_create(&d->sweeper, NULL, sweeper_main, d) == 0, KMS_ERR_NOMEM);
+    d->sweeper_running = true;
+    return KMS_RESULT_OK;
+}
+
+static void sweeper_stop(struct kms_httpd *d)
+{
+    if (d->sweeper_running) {
+        pthread_mutex_lock(&d->mu);
+        d->stopping = true;
+        pthread_cond_signal(&d->wake);
+        pthread_mutex_unlock(&d->mu);
+        (void)pthread_join(d->sweeper, NULL);
+        d->sweeper_running = false;
+    }
+}
+
 /* ---- request side ------------------------------------------------------------------------- */
 
 const char *kms_http_req_header(const struct kms_http_req *req, const char *name)
@@ -85,6 +247,56 @@ const char *kms_http_req_header(const struct kms_http_req *req, const char *name
         return NULL;
     }
     return MHD_lookup_connection_value(req->conn_->mc, MHD_HEADER_KIND, name);
+}
+
+struct header_count {
+    const char *name;
+    size_t n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                    const char *value)
+{
+    struct header_count *hc = cls;
+    (void)kind;
+    (void)value;
+    if (name != NULL && strcasecmp(name, hc->name) == 0) {
+        hc->n++;
+    }
+    return MHD_YES;
+}
+
+static size_t header_count(struct MHD_Connection *mc, const char *name)
+{
+    struct header_count hc = {name, 0};
+    (void)MHD_get_connection_values(mc, MHD_HEADER_KIND, count_header, &hc);
+    return hc.n;
+}
+
+size_t kms_http_req_header_count(const struct kms_http_req *req, const char *name)
+{
+    if (req == NULL || req->conn_ == NULL || name == NULL) {
+        return 0;
+    }
+    return header_count(req->conn_->mc, name);
+}
+
+bool kms_http_media_type_is(const char *value, const char *type)
+{
+    if (value == NULL || type == NULL) {
+        return false;
+    }
+    size_t n = strlen(type);
+    if (strncasecmp(value, type, n) != 0) {
+        return false;
+    }
+    /*= RFC 9110, 8.3.1
+     *# media-type = type "/" subtype parameters
+     *# parameters = *( OWS ";" OWS [ parameter ] )
+     */
+    const char *rest = value + n;
+    rest += strspn(rest, " \t");
+    return *rest == '\0' || *rest == ';';
 }
 
 static void conn_reset_request(struct kms_http_conn *c)
@@ -103,6 +315,11 @@ static void conn_free(struct kms_http_conn *c)
     if (c == NULL) {
         return;
     }
+    struct kms_httpd *d = c->d;
+    pthread_mutex_lock(&d->mu);
+    deadline_disarm_locked(d, c); /* before MHD closes the socket: see sweeper_main */
+    d->n_conns--;
+    pthread_mutex_unlock(&d->mu);
     conn_reset_request(c);
     kms_buf_cleanup(&c->body);
     free(c);
@@ -146,6 +363,13 @@ static void notify_conn(void *cls, struct MHD_Connection *mc, void **socket_cont
     c->mc = mc;
     kms_buf_init(&c->body, d->max_body, true);
     peer_address(c);
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c->fd = fi != NULL ? (int)fi->connect_fd : -1;
+    pthread_mutex_lock(&d->mu);
+    d->n_conns++;
+    deadline_arm_locked(d, c, d->header_ms);
+    pthread_mutex_unlock(&d->mu);
     if (d->require_client_cert) {
         /* MHD itself only *requests* a client certificate (GNUTLS_CERT_REQUEST) when given a
          * trust store; the session exists before the handshake starts, so require one here and
@@ -174,6 +398,24 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *mc)
     conn_reset_request(c);
     c->uri = strdup(uri != NULL ? uri : "");
     return c;
+}
+
+/* End of a request (MHD_OPTION_NOTIFY_COMPLETED). On a connection kept alive, the next request
+ * must be complete within next_ms from now: the larger of the idle and header timeouts, so that
+ * a keep-alive connection may wait its idle timeout for the next request but no slow request
+ * holds it longer. On one being closed, the CLOSED notification follows and takes the
+ * connection off the list anyway. */
+static void request_done(void *cls, struct MHD_Connection *mc, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)req_cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct kms_http_conn *c = ci != NULL ? ci->socket_context : NULL;
+    if (c != NULL) {
+        deadline_arm(c, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? c->d->next_ms : 0);
+    }
 }
 
 /* Is s a host name of letters, digits, hyphens and dots (no wildcard, no empty label)? */
@@ -359,10 +601,12 @@ static struct MHD_Response *build_response(const struct kms_http_resp *r)
 }
 
 /* An empty-bodied error answer of the server's own (400, 413, 500), its status the error
- * table's for the interface served. */
-static enum MHD_Result queue_status(struct MHD_Connection *mc, const struct kms_httpd *d,
-                                    enum kms_err err)
+ * table's for the interface served. The request is over: its deadline no longer applies. */
+static enum MHD_Result queue_status(struct kms_http_conn *c, enum kms_err err)
 {
+    struct MHD_Connection *mc = c->mc;
+    const struct kms_httpd *d = c->d;
+    deadline_arm(c, 0);
     unsigned status = (unsigned)kms_wire_of(d->iface, err).status;
     struct kms_http_resp r = {.status = (int)status};
     kms_buf_init(&r.body, 0, false);
@@ -378,6 +622,7 @@ static enum MHD_Result queue_status(struct MHD_Connection *mc, const struct kms_
 static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
 {
     struct kms_httpd *d = c->d;
+    deadline_arm(c, 0); /* the whole request is in: the idle timeout takes over */
     const char *uri = c->uri != NULL ? c->uri : "";
     char *query = strchr(c->uri != NULL ? c->uri : "", '?');
     struct kms_http_req req = {
@@ -412,7 +657,7 @@ static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
     resp.body.secret = true;
     kms_buf_cleanup(&resp.body);
     if (mr == NULL) {
-        return queue_status(c->mc, d, KMS_ERR_INTERNAL);
+        return queue_status(c, KMS_ERR_INTERNAL);
     }
     enum MHD_Result ret = MHD_queue_response(c->mc, status, mr);
     MHD_destroy_response(mr);
@@ -445,7 +690,8 @@ static bool headers_well_formed(struct MHD_Connection *mc)
     return ok;
 }
 
-/* Is the declared Content-Length above the cap? (MHD has already rejected malformed values.) */
+/* Is the declared Content-Length above the cap? (MHD has already rejected values it cannot
+ * parse, and framing_ok more than one.) */
 static bool declared_too_big(struct MHD_Connection *mc, size_t max)
 {
     const char *cl =
@@ -462,6 +708,22 @@ static bool declared_too_big(struct MHD_Connection *mc, size_t max)
         v = v * 10 + digit;
     }
     return false;
+}
+
+/* The framing MHD 0.9.75 lets through and we refuse (RFC 9112 6.1, 6.3): more than one
+ * Content-Length (MHD silently uses the first), more than one Transfer-Encoding or one other than
+ * "chunked" (MHD would read such a body until the peer closes), and both at once (the
+ * request-smuggling pattern). */
+static bool framing_ok(struct MHD_Connection *mc)
+{
+    size_t n_cl = header_count(mc, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    size_t n_te = header_count(mc, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (n_cl > 1 || n_te > 1 || (n_cl > 0 && n_te > 0)) {
+        return false;
+    }
+    const char *te =
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return te == NULL || strcasecmp(te, "chunked") == 0;
 }
 
 /*
@@ -481,20 +743,15 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
     }
     if (!c->started) {
         c->started = true;
-        /* Both framings at once is the request-smuggling pattern: refuse (RFC 9112 6.1). */
-        bool both_lengths = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-                                                        MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL &&
-                            MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-                                                        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
-        if (both_lengths || !headers_well_formed(mc) || !is_header_value(c->uri)) {
-            return queue_status(mc, c->d, KMS_ERR_MALFORMED);
+        if (!framing_ok(mc) || !headers_well_formed(mc) || !is_header_value(c->uri)) {
+            return queue_status(c, KMS_ERR_MALFORMED);
         }
         if (c->d->tls) {
             check_client_cert(c);
         }
         if (declared_too_big(mc, c->d->max_body)) {
             /* Answered before the body is read: MHD then closes the connection. */
-            return queue_status(mc, c->d, KMS_ERR_BODY_TOO_LARGE);
+            return queue_status(c, KMS_ERR_BODY_TOO_LARGE);
         }
         return MHD_YES;
     }
@@ -509,12 +766,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
             /* A chunked body past the cap. MHD 0.9.75 refuses a response in mid-body and then
              * closes the connection, which is what we want: never read an unbounded body just
              * to say 413 at its end. (A later MHD that accepts it sends the 413.) */
-            return queue_status(mc, c->d, KMS_ERR_BODY_TOO_LARGE);
+            return queue_status(c, KMS_ERR_BODY_TOO_LARGE);
         }
         return MHD_YES;
     }
     if (c->too_big) {
-        return queue_status(mc, c->d, KMS_ERR_BODY_TOO_LARGE);
+        return queue_status(c, KMS_ERR_BODY_TOO_LARGE);
     }
     return dispatch(c, method);
 }
@@ -657,6 +914,11 @@ kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, 
     d->iface = cfg->iface;
     d->tls = cfg->cert_file != NULL;
     d->require_client_cert = cfg->client_ca_file != NULL && !cfg->client_cert_optional;
+    unsigned idle_s = cfg->timeout_s != 0 ? cfg->timeout_s : DEFAULT_TIMEOUT_S;
+    unsigned header_s = cfg->header_timeout_s != 0 ? cfg->header_timeout_s : DEFAULT_HEADER_S;
+    d->header_ms = (uint64_t)header_s * 1000u;
+    d->next_ms = (uint64_t)(idle_s > header_s ? idle_s : header_s) * 1000u;
+    KMS_TRY_OUT(rc, sweeper_start(d));
 
     unsigned threads = cfg->threads != 0 ? cfg->threads : DEFAULT_THREADS;
     unsigned max_conns = cfg->max_conns != 0 ? cfg->max_conns : DEFAULT_MAX_CONNS;
@@ -668,17 +930,21 @@ kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, 
         flags |= any6 ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
     }
 
-    struct MHD_OptionItem ops[16];
+    struct MHD_OptionItem ops[18];
     size_t n = 0;
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conns, NULL};
     ops[n++] = (struct MHD_OptionItem){
-        MHD_OPTION_CONNECTION_TIMEOUT,
-        (intptr_t)(cfg->timeout_s != 0 ? cfg->timeout_s : DEFAULT_TIMEOUT_S), NULL};
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (intptr_t)(cfg->max_conns_per_ip != 0 ? cfg->max_conns_per_ip : max_conns), NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_s, NULL};
     ops[n++] =
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)max_header, NULL};
-    /* Refuse what RFC 9112 forbids (e.g. whitespace before the colon, bare LF) outright. */
+    /* Level 1 in MHD 0.9.75 refuses an HTTP/1.1 request without Host and a space inside the
+     * request target, nothing more: a bare LF still ends a line, and whitespace before a header's
+     * colon is refused only at level -1 (sic). headers_well_formed refuses such names itself;
+     * bare LF stays accepted (docs/api.md, "Framing"). */
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
     if (d->tls) {
         flags |= MHD_USE_TLS;
@@ -696,7 +962,8 @@ kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, 
 
     d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, d, MHD_OPTION_NOTIFY_CONNECTION,
                               notify_conn, d, MHD_OPTION_URI_LOG_CALLBACK, uri_log, d,
-                              MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+                              MHD_OPTION_NOTIFY_COMPLETED, request_done, d, MHD_OPTION_ARRAY, ops,
+                              MHD_OPTION_END);
     KMS_ENSURE_OUT(rc, d->mhd != NULL, KMS_ERR_HTTP);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
     KMS_ENSURE_OUT(rc, di != NULL && di->port != 0, KMS_ERR_HTTP);
@@ -717,13 +984,29 @@ uint16_t kms_httpd_port(const struct kms_httpd *d)
     return d != NULL ? d->port : 0;
 }
 
+unsigned kms_httpd_connections(struct kms_httpd *d)
+{
+    if (d == NULL || !d->mu_ready) {
+        return 0;
+    }
+    pthread_mutex_lock(&d->mu);
+    unsigned n = d->n_conns;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
 void kms_httpd_stop(struct kms_httpd *d)
 {
     if (d == NULL) {
         return;
     }
+    sweeper_stop(d);
     if (d->mhd != NULL) {
-        MHD_stop_daemon(d->mhd);
+        MHD_stop_daemon(d->mhd); /* the CLOSED notifications still take d->mu */
+    }
+    if (d->mu_ready) {
+        (void)pthread_mutex_destroy(&d->mu);
+        (void)pthread_cond_destroy(&d->wake);
     }
     free(d);
 }

@@ -12,7 +12,23 @@
  *    connection closed as soon as it does (libmicrohttpd 0.9.75 cannot queue a response while it
  *    reads a body, and reading on just to say 413 at the end would let a peer stream forever).
  *    A handler only runs once the whole body is in;
- *  - at most cfg.max_conns connections, each closed after cfg.timeout_s seconds idle.
+ *  - connections: at most cfg.max_conns at once, at most cfg.max_conns_per_ip from one
+ *    address (libmicrohttpd closes any connection beyond either right after accepting it);
+ *  - time: a request's headers and body must be complete cfg.header_timeout_s seconds after the
+ *    connection was accepted, or the connection is shut down (a slow sender, slowloris, cannot
+ *    hold a connection longer); on a keep-alive connection the next request must be complete
+ *    within the larger of cfg.timeout_s and cfg.header_timeout_s after the previous one ended.
+ *    Meanwhile a connection silent for cfg.timeout_s seconds is closed (libmicrohttpd's idle
+ *    timeout, which any byte resets: alone it would let a byte every few seconds hold a
+ *    connection forever).
+ *
+ * Framing: libmicrohttpd 0.9.75 parses the request line and headers. On top of it this server
+ * refuses with 400 a request with more than one Content-Length, more than one Transfer-Encoding,
+ * a Transfer-Encoding other than "chunked", both of those at once, or a header name that is not
+ * a token. What it cannot change (docs/api.md, "Framing"): a bare LF ends a header line in
+ * libmicrohttpd 0.9.75 at every strictness level, and a Content-Length that libmicrohttpd itself
+ * cannot parse ("-1", "abc", "1 2", more than 20 digits) gets libmicrohttpd's own 400 (413 for
+ * too many digits), whose status line and headers 0.9.75 writes twice before closing.
  *
  * TLS (cfg.cert_file set): libmicrohttpd's GnuTLS backend, TLS 1.2 and 1.3 only. With
  * cfg.client_ca_file the server asks for a client certificate and GnuTLS verifies it against that
@@ -72,6 +88,15 @@ struct kms_http_req {
  * headers, the first one. Borrowed until the handler returns. */
 const char *kms_http_req_header(const struct kms_http_req *req, const char *name);
 
+/* How many times request header `name` (case-insensitive) occurred: 0 when absent. A header a
+ * handler reads once (Authorization) and finds more than once is the client's error (400). */
+size_t kms_http_req_header_count(const struct kms_http_req *req, const char *name);
+
+/* Does a Content-Type value name the media type `type` ("application/mikey")? Compared without
+ * regard to case, parameters ignored ("Application/MIKEY; charset=x" names application/mikey,
+ * RFC 9110 8.3.1); NULL (no Content-Type) names none. */
+bool kms_http_media_type_is(const char *value, const char *type);
+
 struct kms_http_resp_hdr {
     char name[KMS_HTTP_HDR_NAME_MAX + 1];
     char value[KMS_HTTP_HDR_VALUE_MAX + 1];
@@ -110,8 +135,11 @@ struct kms_httpd_cfg {
                                    a free one (kms_httpd_port); "::" listens dual-stack */
     size_t max_body;            /* request body cap (0: 64 KiB) */
     size_t max_header;          /* request line + headers cap (0: 16 KiB; at least 4 KiB) */
-    unsigned max_conns;         /* simultaneous connections (0: 64) */
+    unsigned max_conns;         /* simultaneous connections (0: 64); at least threads */
+    unsigned max_conns_per_ip;  /* simultaneous connections from one address (0: max_conns) */
     unsigned timeout_s;         /* idle timeout per connection (0: 30 s) */
+    unsigned header_timeout_s;  /* a request's headers and body complete within this many
+                                   seconds of the accept (0: 5 s); see Limits above */
     unsigned threads;           /* server threads (0: 2) */
     const char *cert_file;      /* PEM certificate chain: TLS when set */
     const char *key_file;       /* PEM private key (read, handed over, then wiped) */
@@ -134,6 +162,9 @@ KMS_MUST_CHECK kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_h
 
 /* The port the server listens on (the one picked when cfg.listen asked for port 0). */
 uint16_t kms_httpd_port(const struct kms_httpd *d);
+
+/* How many connections the server holds now (for tests and the log). */
+unsigned kms_httpd_connections(struct kms_httpd *d);
 
 /* Stops: closes the listening socket and every connection, waits for running handlers to return,
  * frees everything. NULL does nothing. */

@@ -28,7 +28,8 @@ static const char usage[] =
     "usage: imskms-bsfd --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
     "                   --lifetime SECONDS --zn-listen ADDR:PORT --zn-cert FILE --zn-key FILE\n"
     "                   --zn-client-ca FILE [--max-sessions N] [--amf HEX4]\n"
-    "                   [--log-level error|warn|info|debug]\n"
+    "                   [--log-level error|warn|info|debug] [--max-connections N]\n"
+    "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
     "\n"
     "The GBA bootstrapping server (BSF): Ub (HTTP Digest AKAv1-MD5, TS 24.109) on --listen and\n"
     "Zn (JSON over HTTPS with mutual TLS) on --zn-listen. Interfaces: docs/api.md.\n"
@@ -48,6 +49,16 @@ static const char usage[] =
     "  --amf HEX4            AMF of the challenges an unknown IMPI gets (default 0000, as\n"
     "                        'imskms subscriber add'): set it to the AMF most subscribers have\n"
     "  --log-level LEVEL     most verbose level logged to stderr (default info)\n"
+    "  --max-connections N   connections held at once, on Ub and on Zn each (64 .. 1000000,\n"
+    "                        default 10000); the file descriptor limit is raised to fit at\n"
+    "                        start, or the daemon exits 2 naming the limit\n"
+    "  --max-connections-per-ip N\n"
+    "                        connections from one address, on each (default 1000: phones\n"
+    "                        behind carrier NAT share addresses)\n"
+    "  --header-timeout S    a request's headers and body must be in within S seconds of the\n"
+    "                        connection (default 5), else it is closed\n"
+    "  --idle-timeout S      a connection silent for S seconds is closed; a kept-alive one\n"
+    "                        waits that long for its next request (default 30)\n"
     "\n"
     "Logs one line per request to stderr (never a key). Prints 'ub listening on ADDR:PORT' and\n"
     "'zn listening on ADDR:PORT' once serving. SIGTERM or SIGINT stops it cleanly (exit 0).\n"
@@ -107,8 +118,14 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
     }
     struct kms_bsf_ub_reply r;
     kms_bsf_ub_reply_init(&r);
-    kms_result rc = kms_bsf_ub(d->bsf, kms_http_req_header(req, "Authorization"), req->method,
-                               req->path, req->body, req->body_len, kms_now(), &r);
+    kms_result rc = KMS_RESULT_OK;
+    if (kms_http_req_header_count(req, "Authorization") > 1) {
+        /* Which of two credentials would count? Neither: the answer of a malformed one. */
+        kms_bsf_ub_verdict(&r, KMS_ERR_MALFORMED);
+    } else {
+        rc = kms_bsf_ub(d->bsf, kms_http_req_header(req, "Authorization"), req->method, req->path,
+                        req->body, req->body_len, kms_now(), &r);
+    }
     if (!kms_ok(rc)) {
         int line = 0;
         const char *where = kms_err_where(&line);
@@ -177,6 +194,10 @@ enum {
     O_LOG,
     O_MAXSESS,
     O_AMF,
+    O_MAXCONN,
+    O_MAXIP,
+    O_HDRTO,
+    O_IDLETO,
     N_OPTS
 };
 
@@ -200,11 +221,21 @@ static const struct cli_opt opts[N_OPTS] = {
     [O_MAXSESS] =
         CLI_VALUE_DOC("max-sessions", "N", "bootstrap sessions held at once (default 100000)"),
     [O_AMF] = CLI_VALUE_DOC("amf", "HEX4", "AMF of fake challenges (default 0000)"),
+    [O_MAXCONN] = CLI_VALUE_DOC("max-connections", "N",
+                                "connections held at once, on Ub and Zn each (default 10000)"),
+    [O_MAXIP] = CLI_VALUE_DOC("max-connections-per-ip", "N",
+                              "connections from one address, on each (default 1000)"),
+    [O_HDRTO] = CLI_VALUE_DOC("header-timeout", "S",
+                              "seconds for a request's headers and body (default 5)"),
+    [O_IDLETO] =
+        CLI_VALUE_DOC("idle-timeout", "S", "seconds a connection may stay silent (default 30)"),
 };
 
 struct bsfd_cfg {
     const char *db, *kek_file, *listen, *zn_listen, *zn_cert, *zn_key, *zn_client_ca;
     struct kms_bsf_cfg bsf;
+    struct kms_daemon_conn_limits lim;
+    bool lim_given; /* --max-connections given */
     enum kms_log_level log_level;
 };
 
@@ -235,6 +266,12 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     if (!cli_uint(a.val[O_MAXSESS], 1, 100000000, &max_sessions)) {
         return cli_usage_error(&a, "--max-sessions: expected a number from 1 to 100000000");
     }
+    const char *bad = kms_daemon_conn_limits_parse(a.val[O_MAXCONN], a.val[O_MAXIP], a.val[O_HDRTO],
+                                                   a.val[O_IDLETO], &c->lim);
+    if (bad != NULL) {
+        return cli_usage_error(&a, bad);
+    }
+    c->lim_given = a.val[O_MAXCONN] != NULL;
     c->db = a.val[O_DB];
     c->kek_file = a.val[O_KEK];
     c->listen = a.val[O_LISTEN];
@@ -291,17 +328,33 @@ static int open_bsf(const struct bsfd_cfg *c, struct bsfd *d)
     return fail("bsf", r);
 }
 
+/* Server threads of Ub and Zn, and descriptors kept beside the connections: the store, the
+ * log, each thread's epoll and wake-up descriptors, the listening sockets, with room to spare. */
+#define UB_THREADS 4
+#define ZN_THREADS 2
+#define FD_RESERVE (64 + 4 * (UB_THREADS + ZN_THREADS))
+
 static int start_servers(const struct bsfd_cfg *c, struct bsfd *d)
 {
-    struct kms_httpd_cfg ucfg = {
-        .listen = c->listen, .max_body = 4096, .threads = 4, .iface = KMS_IFACE_UB};
+    struct kms_httpd_cfg ucfg = {.listen = c->listen,
+                                 .max_body = 4096,
+                                 .threads = UB_THREADS,
+                                 .max_conns = (unsigned)c->lim.max_conns,
+                                 .max_conns_per_ip = (unsigned)c->lim.per_ip,
+                                 .timeout_s = (unsigned)c->lim.idle_s,
+                                 .header_timeout_s = (unsigned)c->lim.header_s,
+                                 .iface = KMS_IFACE_UB};
     kms_result r = kms_httpd_start(&ucfg, ub_handler, d, &d->ub);
     if (!kms_ok(r)) {
         return fail("--listen", r);
     }
     struct kms_httpd_cfg zcfg = {.listen = c->zn_listen,
                                  .max_body = 16384,
-                                 .threads = 2,
+                                 .threads = ZN_THREADS,
+                                 .max_conns = (unsigned)c->lim.max_conns,
+                                 .max_conns_per_ip = (unsigned)c->lim.per_ip,
+                                 .timeout_s = (unsigned)c->lim.idle_s,
+                                 .header_timeout_s = (unsigned)c->lim.header_s,
                                  .cert_file = c->zn_cert,
                                  .key_file = c->zn_key,
                                  .client_ca_file = c->zn_client_ca,
@@ -352,7 +405,9 @@ int main(int argc, char **argv)
     if (done) {
         return rc;
     }
-    if ((rc = kms_daemon_start("imskms-bsfd", cfg.log_level)) != CLI_EXIT_OK) {
+    if ((rc = kms_daemon_start("imskms-bsfd", cfg.log_level)) != CLI_EXIT_OK ||
+        (rc = kms_daemon_fd_limit(cfg.lim_given, 2, FD_RESERVE, &cfg.lim.max_conns)) !=
+            CLI_EXIT_OK) {
         return rc;
     }
     struct bsfd d = {0};

@@ -59,6 +59,71 @@ int kms_daemon_start(const char *name, enum kms_log_level level)
     return CLI_EXIT_OK;
 }
 
+const char *kms_daemon_conn_limits_parse(const char *max_conns, const char *per_ip,
+                                         const char *header_s, const char *idle_s,
+                                         struct kms_daemon_conn_limits *out)
+{
+    *out = (struct kms_daemon_conn_limits){
+        .max_conns = 10000, .per_ip = 1000, .header_s = 5, .idle_s = 30};
+    /* At least 64: each listener's limit is shared out among up to 64 server threads. */
+    if (!cli_uint(max_conns, 64, 1000000, &out->max_conns)) {
+        return "--max-connections: a number from 64 to 1000000";
+    }
+    if (!cli_uint(per_ip, 1, 1000000, &out->per_ip)) {
+        return "--max-connections-per-ip: a number from 1 to 1000000";
+    }
+    if (!cli_uint(header_s, 1, 3600, &out->header_s)) {
+        return "--header-timeout: seconds from 1 to 3600";
+    }
+    if (!cli_uint(idle_s, 1, 86400, &out->idle_s)) {
+        return "--idle-timeout: seconds from 1 to 86400";
+    }
+    return NULL;
+}
+
+int kms_daemon_fd_limit(bool given, unsigned listeners, uint64_t reserve, uint64_t *max_conns)
+{
+    unsigned long long want = (unsigned long long)*max_conns;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        kms_log(KMS_LOG_ERROR, "--max-connections %llu: cannot read the file descriptor limit",
+                want);
+        return CLI_EXIT_USAGE;
+    }
+    uint64_t need = listeners * *max_conns + reserve;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+        return CLI_EXIT_OK;
+    }
+    uint64_t hard = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_max;
+    if (hard < need) {
+        uint64_t fits = hard > reserve ? (hard - reserve) / listeners : 0;
+        if (given || fits < 64) {
+            kms_log(KMS_LOG_ERROR,
+                    "--max-connections %llu needs %llu file descriptors, above the hard limit "
+                    "(ulimit -Hn) of %llu: lower --max-connections or raise the limit",
+                    want, (unsigned long long)need, (unsigned long long)hard);
+            return CLI_EXIT_USAGE;
+        }
+        kms_log(KMS_LOG_WARN,
+                "--max-connections: %llu by default, %llu here (the file descriptor hard limit "
+                "is %llu)",
+                want, (unsigned long long)fits, (unsigned long long)hard);
+        *max_conns = fits;
+        need = hard;
+    }
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = (rlim_t)need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        kms_log(KMS_LOG_ERROR,
+                "--max-connections %llu needs %llu file descriptors; the limit stays %llu", want,
+                (unsigned long long)need, (unsigned long long)old);
+        return CLI_EXIT_USAGE;
+    }
+    kms_log(KMS_LOG_INFO, "file descriptor limit raised from %llu to %llu", (unsigned long long)old,
+            (unsigned long long)need);
+    return CLI_EXIT_OK;
+}
+
 int kms_daemon_run(const struct kms_daemon_hooks *hooks)
 {
     for (unsigned n = 0;; n++) {

@@ -8,6 +8,7 @@
 #ifndef KMS_DAEMON_H
 #define KMS_DAEMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/kms_log.h"
@@ -27,6 +28,29 @@ struct kms_daemon_hooks {
  * created later inherits the mask) and ignores SIGPIPE. Call before any thread exists.
  * Returns 0, or 3 (the daemons' start-failure status) after logging why. */
 int kms_daemon_start(const char *name, enum kms_log_level level);
+
+/* The connection limits every listener of a daemon applies (kms_httpd_cfg; docs/cli.md). */
+struct kms_daemon_conn_limits {
+    uint64_t max_conns; /* --max-connections, per listener (default 10000) */
+    uint64_t per_ip;    /* --max-connections-per-ip (default 1000) */
+    uint64_t header_s;  /* --header-timeout (default 5) */
+    uint64_t idle_s;    /* --idle-timeout (default 30) */
+};
+
+/* Checks the four option values (NULL: the default) into out. Returns NULL, or the one-line
+ * usage message naming the option at fault. */
+const char *kms_daemon_conn_limits_parse(const char *max_conns, const char *per_ip,
+                                         const char *header_s, const char *idle_s,
+                                         struct kms_daemon_conn_limits *out);
+
+/* Makes room for `listeners` x *max_conns connections and `reserve` other descriptors (files,
+ * the store, epoll and wake-up descriptors of the server threads): raises the soft
+ * RLIMIT_NOFILE as far as the hard limit allows. When the hard limit is too low for an
+ * explicit --max-connections (`given`), logs one line naming the option, its value and the
+ * limit and returns 2 (bad usage: more than the system grants). When it is too low for the
+ * default, lowers *max_conns to what fits (at least 64, else 2 as above) with a warning.
+ * Returns 0 otherwise. */
+int kms_daemon_fd_limit(bool given, unsigned listeners, uint64_t reserve, uint64_t *max_conns);
 
 /* Waits for SIGTERM or SIGINT, calling hooks->tick every tick_seconds meanwhile; logs
  * "signal N: stopping" and returns 0 (the exit status of a clean stop). */

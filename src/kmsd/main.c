@@ -32,7 +32,8 @@ static const char usage[] =
     "                   --state-db PATH [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
     "                   [--ticket-lifetime SECONDS] [--skew SECONDS]\n"
     "                   [--log-level error|warn|info|debug] [--threads N]\n"
-    "                   [--replay-entries N]\n"
+    "                   [--replay-entries N] [--max-connections N]\n"
+    "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
     "\n"
     "The KMS: POST /mikey (MIKEY-TICKET over HTTP, application/mikey both ways). Interfaces:\n"
     "docs/api.md; message profile: docs/protocol.md.\n"
@@ -60,6 +61,16 @@ static const char usage[] =
     "  --replay-entries N      replay cache size, 1000..100000000 (default 1000000; 48 bytes\n"
     "                          each, allocated at start): an entry lives about --skew\n"
     "                          seconds, so requests/s x skew above N are refused (503)\n"
+    "  --max-connections N     connections held at once (64 .. 1000000, default 10000); the\n"
+    "                          file descriptor limit is raised to fit at start, or the\n"
+    "                          daemon exits 2 naming the limit\n"
+    "  --max-connections-per-ip N\n"
+    "                          connections from one address (default 1000: phones behind\n"
+    "                          carrier NAT share addresses)\n"
+    "  --header-timeout S      a request's headers and body must be in within S seconds of\n"
+    "                          the connection (default 5), else it is closed\n"
+    "  --idle-timeout S        a connection silent for S seconds is closed; a kept-alive one\n"
+    "                          waits that long for its next request (default 30)\n"
     "\n"
     "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
     "serving. SIGTERM or SIGINT stops it (exit 0). Exit 2 on bad usage (also a KEK file or Zn\n"
@@ -93,7 +104,16 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
     }
     struct kms_service_reply r;
     kms_service_reply_init(&r);
-    kms_result rc = kms_service_handle(d->svc, req->body, req->body_len, kms_now(), &r);
+    kms_result rc;
+    if (!kms_http_media_type_is(kms_http_req_header(req, "Content-Type"), "application/mikey")) {
+        /* Not a MIKEY message by its own label: refused like one that does not decode, with
+         * the table's 415 and a MIKEY Error without V (no CSB ID: nothing was read). */
+        rc = kms_service_refuse(&r, KMS_ERR_MEDIA_TYPE, 0);
+        (void)snprintf(r.detail, sizeof(r.detail), "from %s: Content-Type not application/mikey",
+                       req->peer_addr);
+    } else {
+        rc = kms_service_handle(d->svc, req->body, req->body_len, kms_now(), &r);
+    }
     if (!kms_ok(rc)) {
         kms_log(KMS_LOG_ERROR, "mikey from %s: %s", req->peer_addr, kms_err_name(rc.err));
         kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
@@ -130,6 +150,10 @@ enum {
     O_LOG,
     O_THREADS,
     O_REPLAY,
+    O_MAXCONN,
+    O_MAXIP,
+    O_HDRTO,
+    O_IDLETO,
     N_OPTS
 };
 
@@ -160,6 +184,13 @@ static const struct cli_opt opts[N_OPTS] = {
         CLI_VALUE_DOC("threads", "N", "HTTP worker threads, 1..64 (default: online CPUs)"),
     [O_REPLAY] = CLI_VALUE_DOC("replay-entries", "N",
                                "replay cache size, 1000..100000000 (default 1000000)"),
+    [O_MAXCONN] = CLI_VALUE_DOC("max-connections", "N", "connections held at once (default 10000)"),
+    [O_MAXIP] =
+        CLI_VALUE_DOC("max-connections-per-ip", "N", "connections from one address (default 1000)"),
+    [O_HDRTO] = CLI_VALUE_DOC("header-timeout", "S",
+                              "seconds for a request's headers and body (default 5)"),
+    [O_IDLETO] =
+        CLI_VALUE_DOC("idle-timeout", "S", "seconds a connection may stay silent (default 30)"),
 };
 
 struct kmsd_cfg {
@@ -167,6 +198,8 @@ struct kmsd_cfg {
     char zn_url[1024]; /* --bsf-zn with the Zn resource path */
     struct kms_service_cfg svc;
     uint64_t skew, threads, replay_entries;
+    struct kms_daemon_conn_limits lim;
+    bool lim_given; /* --max-connections given */
     enum kms_log_level log_level;
 };
 
@@ -214,7 +247,7 @@ static int check_service(const struct cli_args *a, struct kmsd_cfg *c)
     return CLI_EXIT_OK;
 }
 
-/* Threads, replay cache size and log level. */
+/* Threads, replay cache size, log level and connection limits. */
 static int check_process(const struct cli_args *a, struct kmsd_cfg *c)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -230,7 +263,10 @@ static int check_process(const struct cli_args *a, struct kmsd_cfg *c)
     if (a->val[O_LOG] != NULL && !kms_log_level_parse(a->val[O_LOG], &c->log_level)) {
         return cli_usage_error(a, "--log-level: one of error, warn, info, debug");
     }
-    return CLI_EXIT_OK;
+    const char *bad = kms_daemon_conn_limits_parse(a->val[O_MAXCONN], a->val[O_MAXIP],
+                                                   a->val[O_HDRTO], a->val[O_IDLETO], &c->lim);
+    c->lim_given = a->val[O_MAXCONN] != NULL;
+    return bad != NULL ? cli_usage_error(a, bad) : CLI_EXIT_OK;
 }
 
 static int check_zn_url(const struct cli_args *a, struct kmsd_cfg *c)
@@ -403,6 +439,10 @@ static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
     struct kms_httpd_cfg hc = {.listen = c->listen,
                                .max_body = KMS_SERVICE_MSG_MAX,
                                .threads = (unsigned)c->threads,
+                               .max_conns = (unsigned)c->lim.max_conns,
+                               .max_conns_per_ip = (unsigned)c->lim.per_ip,
+                               .timeout_s = (unsigned)c->lim.idle_s,
+                               .header_timeout_s = (unsigned)c->lim.header_s,
                                .iface = KMS_IFACE_KMS};
     if (!kms_ok(r = kms_httpd_start(&hc, handler, &p->d, &p->httpd))) {
         return fail("--listen", r);
@@ -503,7 +543,11 @@ int main(int argc, char **argv)
     if (done) {
         return rc;
     }
-    if ((rc = kms_daemon_start("imskms-kmsd", cfg.log_level)) != CLI_EXIT_OK) {
+    /* Beside the connections: the keyring, the state store, the Zn client's connections, a
+     * PKCS#11 module's files, each server thread's epoll and wake-up descriptors. */
+    uint64_t reserve = 128 + 4 * cfg.threads;
+    if ((rc = kms_daemon_start("imskms-kmsd", cfg.log_level)) != CLI_EXIT_OK ||
+        (rc = kms_daemon_fd_limit(cfg.lim_given, 1, reserve, &cfg.lim.max_conns)) != CLI_EXIT_OK) {
         return rc;
     }
     struct kmsd_parts p = {0};

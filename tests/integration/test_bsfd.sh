@@ -171,6 +171,13 @@ for h in 'Basic dXNlcjpwYXNz' 'Digest' 'Digest username="a' 'Digest username="a"
     [ "$c" = 400 ] && ok || bad "malformed Authorization '$h': $c"
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$UB/")" = 400 ] && ok || bad "no Authorization: not 400"
+# Two Authorization headers, each a well-formed challenge request alone: 400, no challenge.
+Q='Digest username="twice@ims.example.org", realm="localhost", nonce="", uri="/", response=""'
+c=$(curl -s -D "$tmp/hdr" -o /dev/null -w '%{http_code}' -H "Authorization: $Q" -H "Authorization: $Q" \
+    "http://localhost:$UB/")
+[ "$c" = 400 ] && ! grep -qi '^WWW-Authenticate' "$tmp/hdr" && ok ||
+    bad "two Authorization headers: $c $(cat "$tmp/hdr")"
+[ "$(ub_raw "$Q")" = 401 ] && ok || bad "one of them alone: not a challenge"
 # An answer without algorithm (plain MD5 by RFC 2617) or with a nonce count other than 1.
 NOALG=$(printf '%s' "$REPLAY" | sed 's/, algorithm=AKAv1-MD5//')
 [ "$(ub_raw "$NOALG")" = 400 ] && ok || bad "an answer without algorithm: not 400"
@@ -237,6 +244,24 @@ st=$?
     --zn-client-ca "$tmp/pki/ca.crt" 2>"$tmp/bad.log" # Ub's port is taken by the running BSF
 st=$?
 [ $st -eq 3 ] && ok || bad "bsfd on a port in use: exit $st, $(cat "$tmp/bad.log")"
+# Connection limits: a bad value, and more connections than any file descriptor limit allows
+# (2 x 1,000,000 on Ub and Zn: above Linux's fs.nr_open default of 1048576).
+for o in '--header-timeout 0' '--idle-timeout x' '--max-connections 63' '--max-connections-per-ip 0'; do
+    # shellcheck disable=SC2086 # the option and its value, two words
+    "$D" --db "$DB" --kek-file "$tmp/kek" --listen 127.0.0.1:0 --realm localhost --lifetime 60 \
+        --zn-listen 127.0.0.1:0 --zn-cert "$tmp/pki/server.crt" --zn-key "$tmp/pki/server.key" \
+        --zn-client-ca "$tmp/pki/ca.crt" $o 2>"$tmp/bad.log"
+    st=$?
+    [ $st -eq 2 ] && grep -q -- "${o%% *}" "$tmp/bad.log" && [ "$(wc -l <"$tmp/bad.log")" -eq 1 ] &&
+        ok || bad "bsfd $o: exit $st, $(cat "$tmp/bad.log")"
+done
+"$D" --db "$DB" --kek-file "$tmp/kek" --listen 127.0.0.1:0 --realm localhost --lifetime 60 \
+    --zn-listen 127.0.0.1:0 --zn-cert "$tmp/pki/server.crt" --zn-key "$tmp/pki/server.key" \
+    --zn-client-ca "$tmp/pki/ca.crt" --max-connections 1000000 2>"$tmp/bad.log"
+st=$?
+[ $st -eq 2 ] && grep -q -- '--max-connections 1000000 .*hard limit' "$tmp/bad.log" &&
+    [ "$(grep -c ' error: ' "$tmp/bad.log")" -eq 1 ] && ok ||
+    bad "bsfd --max-connections 1000000: exit $st, $(cat "$tmp/bad.log")"
 bsfd_stop
 
 # ---- beyond --max-sessions: 503, and the BSF serves again once a session expired ----

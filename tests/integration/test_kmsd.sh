@@ -348,6 +348,21 @@ head -c 65537 /dev/zero >"$tmp/64k1"
 post "$tmp/64k1"
 c=$code
 [ "$c" = 413 ] && ok || bad "a body of 64 KiB + 1: $c, expected 413"
+# 415 for a POST /mikey not labelled application/mikey (none, another type, a longer one): a
+# MIKEY Error ERR 12 without V in the body, like a 400's. Case and parameters do not matter.
+for ct in 'Content-Type:' 'Content-Type: application/octet-stream' 'Content-Type: application/mikeyx'; do
+    m=$(log_mark "$tmp/kmsd.log")
+    c=$(curl -s -o "$tmp/post.out" -w '%{http_code}' -H "$ct" --data-binary "@$tmp/junk" \
+        "http://localhost:$KMS/mikey")
+    [ "$c" = 415 ] && ok || bad "'$ct': $c, expected 415"
+    "$B" mikey decode "$tmp/post.out" >"$tmp/dec" && grep -q '^ERR' "$tmp/dec" &&
+        grep -q 'err_no: 12 ' "$tmp/dec" && ! grep -q '^V$' "$tmp/dec" && ok ||
+        bad "415 ('$ct') without a MIKEY Error ERR 12 and no V: $(cat "$tmp/dec")"
+    expect_log "$tmp/kmsd.log" "$m" 'mikey 415 .*(KMS_ERR_MEDIA_TYPE)' "'$ct'"
+done
+c=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: Application/MIKEY; charset=x' \
+    --data-binary "@$tmp/junk" "http://localhost:$KMS/mikey")
+[ "$c" = 400 ] && ok || bad "junk labelled 'Application/MIKEY; charset=x': $c, expected 400"
 [ "$(curl -s "http://localhost:$KMS/healthz")" = ok ] && ok || bad "healthz after the 4xx"
 # The request itself, never sent, is still good: the mutants did not burn it.
 post "$R"

@@ -57,6 +57,13 @@ static void groups_map_to_exit_status_and_http(void **state)
     assert_int_equal(kms_err_exit_status(KMS_ERR_NOMEM), 3);
     assert_int_equal(kms_err_exit_status(KMS_ERR_CRYPTO), 3);
     assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_MALFORMED).mikey_err, 12);
+    /* A body of a media type not served: 415 (RFC 9110 15.5.16) everywhere, ERR 12 on the KMS. */
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_MEDIA_TYPE).status, 415);
+    assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_MEDIA_TYPE).mikey_err, 12);
+    assert_int_equal(kms_wire_of(KMS_IFACE_UB, KMS_ERR_MEDIA_TYPE).status, 415);
+    assert_int_equal(kms_wire_of(KMS_IFACE_ZN, KMS_ERR_MEDIA_TYPE).status, 415);
+    assert_string_equal(kms_wire_of(KMS_IFACE_ZN, KMS_ERR_MEDIA_TYPE).zn_code,
+                        "unsupported_media_type");
 }
 
 /* ---- the table through each interface's reply builder ---- */
@@ -111,7 +118,7 @@ static void every_code_through_the_kms_reply_builder(void **state)
         size_t n = kms_wire_bytes(e, 0x01020304, got);
         int status = kms_wire_of(KMS_IFACE_KMS, e).status;
         assert_true(status == 400 || status == 403 || status == 404 || status == 405 ||
-                    status == 413 || status == 500 || status == 503);
+                    status == 413 || status == 415 || status == 500 || status == 503);
         if (kms_err_group(e) == KMS_ERR_G_AUTH) {
             /* Every authentication failure is one answer: 403, ERR 0, byte for byte. */
             assert_int_equal(status, 403);
@@ -149,7 +156,8 @@ static void every_code_through_the_ub_reply_builder(void **state)
         int status = kms_wire_of(KMS_IFACE_UB, e).status;
         assert_int_equal(resp.status, status);
         assert_true(status == 400 || status == 401 || status == 404 || status == 405 ||
-                    status == 413 || status == 429 || status == 500 || status == 503);
+                    status == 413 || status == 415 || status == 429 || status == 500 ||
+                    status == 503);
         /* A refusal carries nothing of its own: no header (no new challenge), no body. */
         assert_int_equal(resp.n_hdrs, 0);
         assert_int_equal(kms_buf_len(&resp.body), 0);
@@ -185,7 +193,7 @@ static void every_code_through_the_zn_reply_builder(void **state)
         zn_wire(e, &resp);
         assert_int_equal(resp.status, w.status);
         assert_true(w.status == 400 || w.status == 403 || w.status == 404 || w.status == 405 ||
-                    w.status == 413 || w.status == 500);
+                    w.status == 413 || w.status == 415 || w.status == 500);
         assert_non_null(resp.content_type);
         /* docs/api.md: always {"error": "<code>", "detail": "<text>"} with the table's code. */
         char want[64];

@@ -8,6 +8,8 @@
 #include "testlib.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -113,6 +115,8 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
     }
     (void)snprintf(line, sizeof line, "%zu", req->body_len);
     check(resp, kms_http_resp_header(resp, "X-Echo-Len", line));
+    (void)snprintf(line, sizeof line, "%zu", kms_http_req_header_count(req, "x-test"));
+    check(resp, kms_http_resp_header(resp, "X-Test-Count", line));
 }
 
 static void seen_reset(void)
@@ -544,6 +548,316 @@ static void listen_addresses_are_checked(void **state)
     kms_httpd_stop(d);
 }
 
+/* ---- limits ------------------------------------------------------------------------------- */
+
+/* Reads what the server sends until it closes (or cap_s seconds pass). Returns the bytes read
+ * (NUL-terminated in buf); *closed tells whether the server closed. */
+static size_t read_until_close(int fd, char *buf, size_t cap, double cap_s, bool *closed);
+
+static double now_s(void);
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+/* Waits (polling, at most cap_s) until the server holds n connections. */
+static bool wait_connections(struct kms_httpd *d, unsigned n, double cap_s)
+{
+    double t0 = now_s();
+    while (kms_httpd_connections(d) != n) {
+        if (now_s() - t0 > cap_s) {
+            return false;
+        }
+        sleep_ms(10);
+    }
+    return true;
+}
+
+/* Seconds until the server closes fd (polling every 10 ms, at most cap_s); -1 if it does not. */
+static double seconds_until_closed(int fd, double cap_s)
+{
+    double t0 = now_s();
+    char buf[4096];
+    while (now_s() - t0 < cap_s) {
+        ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            return now_s() - t0;
+        }
+        if (r < 0) {
+            sleep_ms(10);
+        }
+    }
+    return -1.0;
+}
+
+static struct kms_httpd *start_limited(unsigned per_ip, unsigned header_s, unsigned idle_s)
+{
+    struct kms_httpd_cfg cfg = {.listen = "127.0.0.1:0",
+                                .threads = 2,
+                                .max_conns = 64,
+                                .max_conns_per_ip = per_ip,
+                                .timeout_s = idle_s,
+                                .header_timeout_s = header_s};
+    struct kms_httpd *d = NULL;
+    expect_ok(kms_httpd_start(&cfg, handler, &g_seen, &d));
+    seen_reset();
+    return d;
+}
+
+static void per_ip_limit_closes_the_connection_past_it(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_limited(3, 30, 30);
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = raw_connect(d);
+    }
+    assert_true(wait_connections(d, 3, 5.0));
+    /* The fourth from the same address: accepted by the kernel, closed by the server at once,
+     * without a byte of answer. */
+    int extra = raw_connect(d);
+    double t = seconds_until_closed(extra, 5.0);
+    assert_true(t >= 0.0);
+    close(extra);
+    assert_int_equal(kms_httpd_connections(d), 3);
+    /* the three held are served */
+    const char *get = "GET /held HTTP/1.1\r\nHost: x\r\n\r\n";
+    send_all(fds[0], get, strlen(get));
+    char buf[1024];
+    ssize_t r = recv(fds[0], buf, sizeof buf - 1, 0);
+    assert_true(r > 12);
+    buf[r] = '\0';
+    assert_memory_equal(buf, "HTTP/1.1 200", 12);
+    /* one closed: room for one more */
+    close(fds[1]);
+    assert_true(wait_connections(d, 2, 5.0));
+    assert_int_equal(raw_status_str(d, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+    close(fds[0]);
+    close(fds[2]);
+    kms_httpd_stop(d);
+}
+
+static void header_deadline_closes_slow_requests(void **state)
+{
+    (void)state;
+    /* Header deadline 1 s, idle timeout 30 s: only the deadline can close these. */
+    struct kms_httpd *d = start_limited(0, 1, 30);
+    /* silent after a partial header line */
+    int partial = raw_connect(d);
+    send_all(partial, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a", 35);
+    /* slowloris: a byte every 100 ms, so the idle timeout never fires */
+    int loris = raw_connect(d);
+    send_all(loris, "GET / HTTP/1.1\r\n", 16);
+    /* headers complete, the body short of its Content-Length */
+    int body = raw_connect(d);
+    const char *post = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabcde";
+    send_all(body, post, strlen(post));
+    double t0 = now_s();
+    double t_loris = -1.0;
+    char ch[1];
+    while (now_s() - t0 < 5.0) {
+        send_all(loris, "X", 1);
+        ssize_t r = recv(loris, ch, 1, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            t_loris = now_s() - t0;
+            break;
+        }
+        sleep_ms(100);
+    }
+    assert_true(t_loris >= 0.8 && t_loris < 5.0);
+    double t_partial = seconds_until_closed(partial, 5.0);
+    double t_body = seconds_until_closed(body, 5.0);
+    assert_true(t_partial >= 0.0 && t_body >= 0.0);
+    /* none reached the handler, and the server still serves */
+    assert_int_equal(g_seen.count, 0);
+    assert_int_equal(raw_status_str(d, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+    close(partial);
+    close(loris);
+    close(body);
+    assert_true(wait_connections(d, 0, 5.0));
+    kms_httpd_stop(d);
+}
+
+static void a_prompt_request_is_not_cut_by_the_deadline(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_limited(0, 1, 30);
+    int fd = raw_connect(d);
+    /* sent in pieces well inside the second */
+    send_all(fd, "POST / HTTP/1.1\r\n", 17);
+    sleep_ms(200);
+    send_all(fd, "Host: x\r\nContent-Length: 3\r\n\r\n", 31);
+    sleep_ms(200);
+    send_all(fd, "abc", 3);
+    char buf[1024];
+    ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(r > 12);
+    assert_memory_equal(buf, "HTTP/1.1 200", 12);
+    close(fd);
+    kms_httpd_stop(d);
+}
+
+static void idle_timeout_closes_a_kept_alive_connection(void **state)
+{
+    (void)state;
+    /* Header deadline 1 s, idle timeout 3 s: a kept-alive connection waits for its next request
+     * up to the idle timeout, longer than the header deadline, then is closed. */
+    struct kms_httpd *d = start_limited(0, 1, 3);
+    int fd = raw_connect(d);
+    const char *get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    send_all(fd, get, strlen(get));
+    char buf[1024];
+    ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(r > 12);
+    assert_memory_equal(buf, "HTTP/1.1 200", 12);
+    double t = seconds_until_closed(fd, 10.0);
+    assert_true(t >= 1.5 && t < 10.0);
+    close(fd);
+    /* and a connection that never sends anything: the header deadline, not the idle timeout */
+    fd = raw_connect(d);
+    t = seconds_until_closed(fd, 10.0);
+    assert_true(t >= 0.5 && t < 2.5);
+    close(fd);
+    kms_httpd_stop(d);
+}
+
+/* ---- framing ------------------------------------------------------------------------------ */
+
+static size_t read_until_close(int fd, char *buf, size_t cap, double cap_s, bool *closed)
+{
+    size_t got = 0;
+    double t0 = now_s();
+    *closed = false;
+    while (got < cap - 1 && now_s() - t0 < cap_s) {
+        ssize_t r = recv(fd, buf + got, cap - 1 - got, 0);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            *closed = true;
+            break;
+        }
+        if (r > 0) {
+            got += (size_t)r;
+        }
+    }
+    buf[got] = '\0';
+    return got;
+}
+
+/* The answer to raw bytes: the first status, how many status lines came, whether the server
+ * closed the connection after it. */
+struct raw_answer {
+    int status;
+    int n_status_lines;
+    bool closed;
+};
+
+static struct raw_answer raw_answer(const struct kms_httpd *d, const char *req)
+{
+    int fd = raw_connect(d);
+    send_all(fd, req, strlen(req));
+    char buf[8192];
+    struct raw_answer a = {0};
+    (void)read_until_close(fd, buf, sizeof buf, 5.0, &a.closed);
+    close(fd);
+    if (sscanf(buf, "HTTP/1.%*[01] %d", &a.status) != 1) {
+        a.status = 0;
+    }
+    for (const char *p = buf; (p = strstr(p, "HTTP/1.")) != NULL; p++) {
+        a.n_status_lines += (p == buf || p[-1] == '\n') ? 1 : 0;
+    }
+    return a;
+}
+
+/* libmicrohttpd 0.9.75 answers a Content-Length it cannot parse itself, before any handler:
+ * transmit_error_response() builds the status line and headers, and its caller's state machine
+ * (the MHD_CONNECTION_HEADERS_RECEIVED case of MHD_connection_handle_idle) then overwrites the
+ * state and builds them a second time, so they go out twice. No API of 0.9.75 runs our code in
+ * between; only a later libmicrohttpd can answer once. The test pins the behaviour to the
+ * version: when the library is fixed (any other version), one status line is expected. */
+static int mhd_parsed_status_lines(void)
+{
+    return strcmp(MHD_get_version(), "0.9.75") == 0 ? 2 : 1;
+}
+
+static void invalid_content_length_gets_one_400_and_closes(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(1024);
+    /* Refused by this server: exactly one 400, then the connection is closed. */
+    const char *ours[] = {
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\nabc",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        NULL,
+    };
+    for (size_t i = 0; ours[i] != NULL; i++) {
+        struct raw_answer a = raw_answer(d, ours[i]);
+        if (a.status != 400 || a.n_status_lines != 1 || !a.closed) {
+            fail_msg("case %zu: status %d, %d status lines, closed %d", i, a.status,
+                     a.n_status_lines, (int)a.closed);
+        }
+    }
+    /* Refused by libmicrohttpd before the handler: the first answer is a 400 (413 for a number
+     * past 2^64), the connection is closed; see mhd_parsed_status_lines for the count. */
+    struct {
+        const char *cl;
+        int status;
+    } theirs[] = {{"-1", 400}, {"abc", 400}, {"1 2", 400},
+                  {"+5", 400}, {"", 400},    {"99999999999999999999999", 413}};
+    for (size_t i = 0; i < sizeof theirs / sizeof theirs[0]; i++) {
+        char req[256];
+        (void)snprintf(req, sizeof req, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\n\r\n",
+                       theirs[i].cl);
+        struct raw_answer a = raw_answer(d, req);
+        if (a.status != theirs[i].status || a.n_status_lines != mhd_parsed_status_lines() ||
+            !a.closed) {
+            fail_msg("Content-Length '%s': status %d, %d status lines, closed %d", theirs[i].cl,
+                     a.status, a.n_status_lines, (int)a.closed);
+        }
+    }
+    assert_int_equal(g_seen.count, 0);
+    /* A bare LF ends a line in libmicrohttpd 0.9.75 at every strictness level: accepted (the
+     * limit docs/api.md states). */
+    assert_int_equal(raw_status_str(d, "GET /lf HTTP/1.1\nHost: x\nConnection: close\n\n"), 200);
+    assert_int_equal(g_seen.count, 1);
+    kms_httpd_stop(d);
+}
+
+static void header_count_and_media_type(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_plain(0);
+    int fd = raw_connect(d);
+    const char *req =
+        "GET /c HTTP/1.1\r\nHost: x\r\nX-Test: a\r\nx-test: b\r\nConnection: close\r\n\r\n";
+    send_all(fd, req, strlen(req));
+    char buf[2048];
+    bool closed = false;
+    (void)read_until_close(fd, buf, sizeof buf, 5.0, &closed);
+    close(fd);
+    assert_non_null(strstr(buf, "X-Test-Count: 2\r\n"));
+    assert_string_equal(g_seen.xtest, "a");
+    kms_httpd_stop(d);
+
+    assert_true(kms_http_media_type_is("application/mikey", "application/mikey"));
+    assert_true(kms_http_media_type_is("Application/MIKEY", "application/mikey"));
+    assert_true(kms_http_media_type_is("application/mikey; charset=x", "application/mikey"));
+    assert_true(kms_http_media_type_is("application/mikey ;a=b", "application/mikey"));
+    assert_true(kms_http_media_type_is("application/mikey;", "application/mikey"));
+    assert_false(kms_http_media_type_is(NULL, "application/mikey"));
+    assert_false(kms_http_media_type_is("", "application/mikey"));
+    assert_false(kms_http_media_type_is("application/mikeyx", "application/mikey"));
+    assert_false(kms_http_media_type_is("application/mike", "application/mikey"));
+    assert_false(kms_http_media_type_is("application/octet-stream", "application/mikey"));
+    assert_false(kms_http_media_type_is("text/mikey", "application/mikey"));
+    assert_false(kms_http_media_type_is("application/mikey, text/plain", "application/mikey"));
+}
+
 /* ---- client side checks ------------------------------------------------------------------- */
 
 static void client_checks_its_arguments(void **state)
@@ -747,6 +1061,12 @@ int main(void)
         cmocka_unit_test(many_concurrent_requests_are_all_answered),
         cmocka_unit_test(stop_with_open_connections_returns_promptly),
         cmocka_unit_test(listen_addresses_are_checked),
+        cmocka_unit_test(per_ip_limit_closes_the_connection_past_it),
+        cmocka_unit_test(header_deadline_closes_slow_requests),
+        cmocka_unit_test(a_prompt_request_is_not_cut_by_the_deadline),
+        cmocka_unit_test(idle_timeout_closes_a_kept_alive_connection),
+        cmocka_unit_test(invalid_content_length_gets_one_400_and_closes),
+        cmocka_unit_test(header_count_and_media_type),
         cmocka_unit_test(client_checks_its_arguments),
         cmocka_unit_test(client_caps_the_response_body),
         cmocka_unit_test(tls_client_cert_names_reach_the_handler),
