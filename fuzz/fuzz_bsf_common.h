@@ -67,7 +67,7 @@ static inline struct kms_bsf *fb_bsf_new(void)
 {
     struct kms_bsf_cfg cfg = {.realm = FB_REALM,
                               .lifetime = 3600,
-                              .max_challenges = 8,
+                              .max_answered = 8,
                               .max_sessions = 8,
                               .max_identities = 8};
     struct kms_bsf *b = NULL;

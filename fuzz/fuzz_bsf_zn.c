@@ -69,7 +69,7 @@ static void once(void)
     uint8_t sqn[6];
     struct kms_bsf_zn z;
     bool ok = kms_ok(kms_bsf_challenge(g.b, FB_IMPI, FB_NOW, &c)) &&
-              kms_ok(kms_bsf_take(g.b, c.id, FB_NOW, &p)) &&
+              kms_ok(kms_bsf_open(g.b, FB_IMPI, c.rand, c.autn, c.sd, FB_NOW, &p)) &&
               kms_ok(kms_bsf_bootstrap(g.b, &p, FB_NOW, &s)) && kms_ok(kms_milenage_new(&m)) &&
               kms_ok(kms_milenage_set_key(m, FB_K, FB_OPC)) &&
               kms_ok(kms_milenage_check_autn(m, c.rand, c.autn, sqn, &v)) &&

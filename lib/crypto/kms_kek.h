@@ -44,7 +44,9 @@
     /* BSF subscriber store (lib/gba/kms_subscriber.c): seals K || OPc, and its KEK check */       \
     X(SUBSCRIBER,   "imskms-subscriber-v1 key", KMS_KEK_V1_HMAC)                                   \
     /* KMS state store (lib/store/kms_store.c): seals Kue records; rotates */                      \
-    X(STATE_STORE,  "imskms state store",       KMS_KEK_V1_HKDF)
+    X(STATE_STORE,  "imskms state store",       KMS_KEK_V1_HKDF)                                   \
+    /* BSF (lib/gba/kms_bsf.c): seals the state of a Ub challenge into its nonce (AES-256-SIV) */ \
+    X(CHALLENGE_SEAL, "imskms bsf challenge seal v1", KMS_KEK_V1_HKDF)
 /* clang-format on */
 
 enum kms_kek_use {

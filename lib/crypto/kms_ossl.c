@@ -34,6 +34,7 @@ static void fetch_all(void)
     handles.aes128_ctr = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
     handles.aes256_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
     handles.aes256_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    handles.aes256_siv = EVP_CIPHER_fetch(NULL, "AES-256-SIV", NULL);
     handles.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     handles.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     if (handles.hmac != NULL) {
@@ -41,8 +42,9 @@ static void fetch_all(void)
         tmpl_sha1 = hmac_template("SHA1");
     }
     handles_ok = handles.aes128_ecb != NULL && handles.aes128_ctr != NULL &&
-                 handles.aes256_ctr != NULL && handles.aes256_gcm != NULL && handles.hmac != NULL &&
-                 handles.hkdf != NULL && tmpl_sha256 != NULL && tmpl_sha1 != NULL;
+                 handles.aes256_ctr != NULL && handles.aes256_gcm != NULL &&
+                 handles.aes256_siv != NULL && handles.hmac != NULL && handles.hkdf != NULL &&
+                 tmpl_sha256 != NULL && tmpl_sha1 != NULL;
 }
 
 EVP_MAC_CTX *kms_hmac_ctx_new(const char *digest)

@@ -20,6 +20,7 @@ struct kms_ossl {
     EVP_CIPHER *aes128_ctr;
     EVP_CIPHER *aes256_ctr;
     EVP_CIPHER *aes256_gcm;
+    EVP_CIPHER *aes256_siv; /* RFC 5297: the BSF's sealed challenges (kms_bsf) */
     EVP_MAC *hmac;
     EVP_KDF *hkdf; /* kms_kek */
 };

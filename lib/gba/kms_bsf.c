@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+
 #include "crypto/kms_ossl.h"
 #include "crypto/kms_sqn.h"
 #include "util/kms_codec.h"
@@ -13,19 +16,30 @@
 #include "util/kms_mem.h"
 #include "util/kms_tab.h"
 
-/* Per-IMPI state: rate bucket, and for a known subscriber its SQN generator. */
-struct ident {
+/* A token bucket; the head of every per-IMPI record. */
+struct head {
     uint8_t key[KMS_TAB_KEY_LEN]; /* HMAC-SHA-256(seed, IMPI), truncated */
-    bool sqn_loaded;
-    struct kms_sqn_he he;
-    unsigned next_ind;
     unsigned tokens;
     uint64_t refill_at; /* time the bucket was last topped up */
 };
 
-struct chal {
-    uint8_t id[KMS_TAB_KEY_LEN];
-    struct kms_bsf_pending p;
+/* A subscriber's state: its bucket and its SQN generator. */
+struct ident {
+    struct head h;
+    bool sqn_loaded;
+    bool refill_queued; /* its IMPI waits in the refill queue */
+    struct kms_sqn_he he;
+    unsigned next_ind;
+};
+
+/* A made-up (or not yet provisioned) name: its bucket only. */
+struct stranger {
+    struct head h;
+};
+
+/* An answered challenge, remembered until it expires (single use). */
+struct used {
+    uint8_t rand[KMS_TAB_KEY_LEN];
     uint64_t expires;
 };
 
@@ -36,20 +50,57 @@ struct sess {
     uint64_t created, expires;
 };
 
+/* Subscribers whose SQN range runs low, for kms_bsf_refill (a full queue drops the request:
+ * the request path reserves on its own when a range does run out). */
+#define REFILL_Q 256
+
 struct kms_bsf {
     struct kms_bsf_cfg cfg;
     char realm[KMS_BSF_NAME_MAX + 1];
     struct kms_bsf_store store;
     uint8_t seed[32];
-    uint8_t fake_k[16], fake_opc[16]; /* per process: AUTS of fake challenges run on these */
-    uint64_t fake_resyncs;
+    uint8_t fake_k[16], fake_opc[16]; /* per process: answers to fake challenges run on these */
+    uint8_t siv_key[64];              /* AES-256-SIV, from the challenge key */
+    uint64_t fake_resyncs, sync_reserves, strangers_unrated;
     pthread_mutex_t mu;
-    struct kms_tab *idents, *chals, *sessions;
+    struct kms_tab *idents, *strangers, *answered, *sessions;
+    char refill[REFILL_Q][KMS_BSF_NAME_MAX + 1];
+    size_t refill_head, refill_n;
 };
 
 const char *kms_bsf_realm(const struct kms_bsf *b)
 {
     return b->realm;
+}
+
+/* The AES-256-SIV key (64 bytes) from the 32-byte challenge key: HKDF-Expand-SHA-256 with its
+ * own info (RFC 5869 2.3), so the key the fleet shares is the registry's 32 bytes. */
+static kms_result siv_key(const uint8_t key[KMS_BSF_KEY_LEN], uint8_t out[64])
+{
+    static const char info[] = "imskms bsf challenge AES-256-SIV";
+    const struct kms_ossl *o = kms_ossl();
+    KMS_ENSURE(o != NULL && o->hkdf != NULL, KMS_ERR_CRYPTO);
+    kms_result rc = KMS_RC_INIT;
+    EVP_KDF_CTX *k = EVP_KDF_CTX_new(o->hkdf);
+    KMS_ENSURE(k != NULL, KMS_ERR_NOMEM);
+    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0),
+        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)key,
+                                          KMS_BSF_KEY_LEN),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info,
+                                          sizeof(info) - 1),
+        OSSL_PARAM_construct_end(),
+    };
+    KMS_TRY_OSSL_OUT(rc, EVP_KDF_derive(k, out, 64, params));
+    rc = KMS_RESULT_OK;
+out:
+    EVP_KDF_CTX_free(k);
+    if (!kms_ok(rc)) {
+        kms_wipe(out, 64);
+    }
+    return rc;
 }
 
 kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store *store,
@@ -61,13 +112,15 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     KMS_TRY(kms_ident_check_fqdn(cfg->realm, strlen(cfg->realm)));
     KMS_ENSURE(cfg->lifetime > 0 && cfg->lifetime <= 10u * 365 * 86400, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
+    uint8_t key[KMS_BSF_KEY_LEN];
     struct kms_bsf *b = calloc(1, sizeof(*b));
     KMS_ENSURE(b != NULL, KMS_ERR_NOMEM);
     pthread_mutex_init(&b->mu, NULL);
     b->cfg = *cfg;
     struct kms_bsf_cfg *c = &b->cfg;
+    c->challenge_key = NULL; /* copied into siv_key below */
     c->challenge_ttl = c->challenge_ttl != 0 ? c->challenge_ttl : 30;
-    c->max_challenges = c->max_challenges != 0 ? c->max_challenges : 16384;
+    c->max_answered = c->max_answered != 0 ? c->max_answered : 16384;
     c->max_sessions = c->max_sessions != 0 ? c->max_sessions : 100000;
     c->max_identities = c->max_identities != 0 ? c->max_identities : 65536;
     c->rate_burst = c->rate_burst != 0 ? c->rate_burst : 5;
@@ -75,19 +128,28 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     c->ind_bits = c->ind_bits != 0 ? c->ind_bits : KMS_SQN_IND_BITS_DEF;
     c->sqn_chunk = c->sqn_chunk != 0 ? c->sqn_chunk : 32;
     KMS_ENSURE_OUT(rc, c->ind_bits <= KMS_SQN_IND_BITS_MAX, KMS_ERR_ARG);
+    KMS_ENSURE_OUT(rc, c->challenge_ttl <= 3600, KMS_ERR_ARG);
     memcpy(b->realm, cfg->realm, strlen(cfg->realm) + 1);
     c->realm = b->realm;
     b->store = *store;
+    if (cfg->challenge_key != NULL) {
+        memcpy(key, cfg->challenge_key, sizeof(key));
+    } else {
+        KMS_TRY_OUT(rc, kms_random(key, sizeof(key)));
+    }
+    KMS_TRY_OUT(rc, siv_key(key, b->siv_key));
     KMS_TRY_OUT(rc, kms_random(b->seed, sizeof(b->seed)));
     KMS_TRY_OUT(rc, kms_random(b->fake_k, sizeof(b->fake_k)));
     KMS_TRY_OUT(rc, kms_random(b->fake_opc, sizeof(b->fake_opc)));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_identities, sizeof(struct ident), &b->idents));
-    KMS_TRY_OUT(rc, kms_tab_new(c->max_challenges, sizeof(struct chal), &b->chals));
+    KMS_TRY_OUT(rc, kms_tab_new(c->max_identities, sizeof(struct stranger), &b->strangers));
+    KMS_TRY_OUT(rc, kms_tab_new(c->max_answered, sizeof(struct used), &b->answered));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_sessions, sizeof(struct sess), &b->sessions));
     *out = b;
     b = NULL;
     rc = KMS_RESULT_OK;
 out:
+    kms_wipe(key, sizeof(key));
     kms_bsf_free(b);
     return rc;
 }
@@ -98,11 +160,98 @@ void kms_bsf_free(struct kms_bsf *b)
         return;
     }
     kms_tab_free(b->idents);
-    kms_tab_free(b->chals);
+    kms_tab_free(b->strangers);
+    kms_tab_free(b->answered);
     kms_tab_free(b->sessions);
     pthread_mutex_destroy(&b->mu);
     kms_wipe(b, sizeof(*b));
     free(b);
+}
+
+/* ---- sealed challenges ---- */
+
+/* The sealed state (16 octets, one AES block):
+ *   version (1) = 1 || flags (1: bit 0 fake) || expires (8, big-endian) || zero (6)
+ * sealed with AES-256-SIV (RFC 5297) under the associated data, as separate S2V vectors,
+ *   realm, IMPI, RAND || AUTN
+ * into V (16) || C (16): the nonce's server data. SIV needs no IV of its own (RAND, fresh per
+ * challenge, is in the associated data), so nothing has to be coordinated between BSFs that
+ * share the key, and the whole fits the 32 octets of server data a nonce carried before. */
+#define SEAL_VERSION 1
+#define SEAL_FAKE    1
+
+static kms_result siv_run(const struct kms_bsf *b, bool enc, const char *impi,
+                          const uint8_t rand[KMS_AKA_RAND_LEN],
+                          const uint8_t autn[KMS_AKA_AUTN_LEN], const uint8_t in[16], uint8_t v[16],
+                          uint8_t out[16])
+{
+    const struct kms_ossl *o = kms_ossl();
+    KMS_ENSURE(o != NULL && o->aes256_siv != NULL, KMS_ERR_CRYPTO);
+    kms_result rc = KMS_RC_INIT;
+    uint8_t ra[KMS_AKA_RAND_LEN + KMS_AKA_AUTN_LEN];
+    int n = 0;
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    KMS_ENSURE(x != NULL, KMS_ERR_NOMEM);
+    memcpy(ra, rand, KMS_AKA_RAND_LEN);
+    memcpy(ra + KMS_AKA_RAND_LEN, autn, KMS_AKA_AUTN_LEN);
+    KMS_TRY_OSSL_OUT(rc, EVP_CipherInit_ex2(x, o->aes256_siv, b->siv_key, NULL, enc ? 1 : 0, NULL));
+    if (!enc) {
+        KMS_TRY_OSSL_OUT(rc, EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, 16, v));
+    }
+    KMS_TRY_OSSL_OUT(
+        rc, EVP_CipherUpdate(x, NULL, &n, (const uint8_t *)b->realm, (int)strlen(b->realm)));
+    KMS_TRY_OSSL_OUT(rc, EVP_CipherUpdate(x, NULL, &n, (const uint8_t *)impi, (int)strlen(impi)));
+    KMS_TRY_OSSL_OUT(rc, EVP_CipherUpdate(x, NULL, &n, ra, (int)sizeof(ra)));
+    /* Decryption checks V here: a failure is a seal that is not ours (or not this IMPI's). */
+    KMS_ENSURE_OUT(rc, EVP_CipherUpdate(x, out, &n, in, 16) == 1 && n == 16,
+                   enc ? KMS_ERR_CRYPTO : KMS_ERR_AUTH);
+    KMS_ENSURE_OUT(rc, EVP_CipherFinal_ex(x, out + n, &n) == 1,
+                   enc ? KMS_ERR_CRYPTO : KMS_ERR_AUTH);
+    if (enc) {
+        KMS_TRY_OSSL_OUT(rc, EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, v));
+    }
+    rc = KMS_RESULT_OK;
+out:
+    EVP_CIPHER_CTX_free(x);
+    if (!kms_ok(rc)) {
+        kms_wipe(out, 16);
+    }
+    return rc;
+}
+
+static kms_result seal(const struct kms_bsf *b, const char *impi,
+                       const uint8_t rand[KMS_AKA_RAND_LEN], const uint8_t autn[KMS_AKA_AUTN_LEN],
+                       bool fake, uint64_t expires, uint8_t sd[KMS_BSF_SEAL_LEN])
+{
+    uint8_t p[16] = {SEAL_VERSION, fake ? SEAL_FAKE : 0};
+    for (int i = 0; i < 8; i++) {
+        p[2 + i] = (uint8_t)(expires >> (56 - 8 * i));
+    }
+    kms_result r = siv_run(b, true, impi, rand, autn, p, sd, sd + 16);
+    kms_wipe(p, sizeof(p));
+    return r;
+}
+
+/* KMS_ERR_AUTH unless the seal opens under this IMPI and holds a well-formed state. */
+static kms_result unseal(const struct kms_bsf *b, const char *impi,
+                         const uint8_t rand[KMS_AKA_RAND_LEN], const uint8_t autn[KMS_AKA_AUTN_LEN],
+                         const uint8_t sd[KMS_BSF_SEAL_LEN], bool *fake, uint64_t *expires)
+{
+    uint8_t p[16], v[16];
+    memcpy(v, sd, sizeof(v));
+    kms_result r = siv_run(b, false, impi, rand, autn, sd + 16, v, p);
+    static const uint8_t zero[6] = {0};
+    if (kms_ok(r) && (p[0] != SEAL_VERSION || (p[1] & ~SEAL_FAKE) != 0 ||
+                      !kms_ct_eq(p + 10, zero, sizeof(zero)))) {
+        r = KMS_ERR(KMS_ERR_AUTH);
+    }
+    *fake = kms_ok(r) && p[1] == SEAL_FAKE;
+    *expires = 0;
+    for (int i = 0; kms_ok(r) && i < 8; i++) {
+        *expires = *expires << 8 | p[2 + i];
+    }
+    kms_wipe(p, sizeof(p));
+    return r;
 }
 
 /* ---- per-IMPI state ---- */
@@ -115,59 +264,87 @@ static kms_result ident_key(const struct kms_bsf *b, const char *impi, uint8_t k
     return KMS_RESULT_OK;
 }
 
-static bool ident_rested(const void *rec, void *arg)
+static bool rested(const void *rec, void *arg)
 {
-    const struct ident *id = rec;
+    const struct head *h = rec;
     const struct kms_bsf *b = arg;
-    /* A full bucket means nothing to remember about its rate; the SQN state comes back from
-     * the durable mark (the unused rest of a reserved range is skipped, which is allowed). */
-    return id->tokens >= b->cfg.rate_burst;
+    /* A full bucket means nothing to remember about its rate; a subscriber's SQN state comes
+     * back from the durable mark (the unused rest of a reserved range is skipped, which is
+     * allowed), at the cost of a reservation on its next challenge. */
+    return h->tokens >= b->cfg.rate_burst;
 }
 
-static void refill(const struct kms_bsf *b, struct ident *id, uint64_t now)
+static void refill(const struct kms_bsf *b, struct head *h, uint64_t now)
 {
-    if (now <= id->refill_at) {
-        id->refill_at = now < id->refill_at ? now : id->refill_at; /* a clock stepped back */
+    if (now <= h->refill_at) {
+        h->refill_at = now < h->refill_at ? now : h->refill_at; /* a clock stepped back */
         return;
     }
-    uint64_t earned = (now - id->refill_at) / b->cfg.rate_period;
+    uint64_t earned = (now - h->refill_at) / b->cfg.rate_period;
     if (earned == 0) {
         return;
     }
-    uint64_t t = id->tokens + earned;
-    id->tokens = t > b->cfg.rate_burst ? b->cfg.rate_burst : (unsigned)t;
-    id->refill_at =
-        id->tokens == b->cfg.rate_burst ? now : id->refill_at + earned * b->cfg.rate_period;
+    uint64_t t = h->tokens + earned;
+    h->tokens = t > b->cfg.rate_burst ? b->cfg.rate_burst : (unsigned)t;
+    h->refill_at =
+        h->tokens == b->cfg.rate_burst ? now : h->refill_at + earned * b->cfg.rate_period;
 }
 
-/* The IMPI's state (created with a full bucket), under the lock. */
+/* The record of key in t (created with a full bucket), under the lock. */
+static kms_result bucket_get(struct kms_bsf *b, struct kms_tab *t,
+                             const uint8_t key[KMS_TAB_KEY_LEN], uint64_t now, struct head **out)
+{
+    struct head *h = kms_tab_find(t, key);
+    if (h == NULL) {
+        void *rec = NULL;
+        kms_result r = kms_tab_insert(t, key, &rec);
+        if (r.err == KMS_ERR_FULL) {
+            (void)kms_tab_sweep(t, rested, b);
+            r = kms_tab_insert(t, key, &rec);
+        }
+        KMS_TRY(r);
+        h = rec;
+        h->tokens = b->cfg.rate_burst;
+        h->refill_at = now;
+    }
+    refill(b, h, now);
+    *out = h;
+    return KMS_RESULT_OK;
+}
+
 static kms_result ident_get(struct kms_bsf *b, const uint8_t key[KMS_TAB_KEY_LEN], uint64_t now,
                             struct ident **out)
 {
-    struct ident *id = kms_tab_find(b->idents, key);
-    if (id == NULL) {
-        void *rec = NULL;
-        kms_result r = kms_tab_insert(b->idents, key, &rec);
-        if (r.err == KMS_ERR_FULL) {
-            /* Rested entries first; refill everyone's bucket so that "rested" is current. */
-            (void)kms_tab_sweep(b->idents, ident_rested, b);
-            r = kms_tab_insert(b->idents, key, &rec);
-        }
-        KMS_TRY(r);
-        id = rec;
-        id->tokens = b->cfg.rate_burst;
-        id->refill_at = now;
+    struct head *h = NULL;
+    KMS_TRY(bucket_get(b, b->idents, key, now, &h));
+    *out = (struct ident *)h;
+    return KMS_RESULT_OK;
+}
+
+/* Takes a token of the IMPI's bucket, under the lock. A subscriber's bucket sits with its SQN
+ * state; a made-up name's in the strangers' table, which a flood of names can fill (with
+ * buckets not yet rested): the name then goes without a bucket, since refusing it would tell
+ * it from a subscriber and its challenge costs one Milenage and leaves nothing behind. */
+static kms_result take_token(struct kms_bsf *b, const uint8_t key[KMS_TAB_KEY_LEN], bool known,
+                             uint64_t now)
+{
+    struct head *h = NULL;
+    kms_result r = bucket_get(b, known ? b->idents : b->strangers, key, now, &h);
+    if (!known && r.err == KMS_ERR_FULL) {
+        b->strangers_unrated++;
+        return KMS_RESULT_OK;
     }
-    refill(b, id, now);
-    *out = id;
+    KMS_TRY(r);
+    KMS_ENSURE(h->tokens > 0, KMS_ERR_RATE);
+    h->tokens--;
     return KMS_RESULT_OK;
 }
 
 /* ---- expiry ---- */
 
-static bool chal_expired(const void *rec, void *arg)
+static bool used_expired(const void *rec, void *arg)
 {
-    return ((const struct chal *)rec)->expires <= *(const uint64_t *)arg;
+    return ((const struct used *)rec)->expires <= *(const uint64_t *)arg;
 }
 
 static bool sess_expired(const void *rec, void *arg)
@@ -175,35 +352,76 @@ static bool sess_expired(const void *rec, void *arg)
     return ((const struct sess *)rec)->expires <= *(const uint64_t *)arg;
 }
 
-static void expire_locked(struct kms_bsf *b, uint64_t now)
-{
-    (void)kms_tab_sweep(b->chals, chal_expired, &now);
-    (void)kms_tab_sweep(b->sessions, sess_expired, &now);
-}
-
 void kms_bsf_expire(struct kms_bsf *b, uint64_t now)
 {
     pthread_mutex_lock(&b->mu);
-    expire_locked(b, now);
+    (void)kms_tab_sweep(b->answered, used_expired, &now);
+    (void)kms_tab_sweep(b->sessions, sess_expired, &now);
     pthread_mutex_unlock(&b->mu);
 }
 
 void kms_bsf_stats(struct kms_bsf *b, struct kms_bsf_stats *s)
 {
     pthread_mutex_lock(&b->mu);
-    s->challenges = kms_tab_count(b->chals);
+    s->answered = kms_tab_count(b->answered);
     s->sessions = kms_tab_count(b->sessions);
     s->identities = kms_tab_count(b->idents);
+    s->strangers = kms_tab_count(b->strangers);
     s->fake_resyncs = b->fake_resyncs;
+    s->sync_reserves = b->sync_reserves;
+    s->strangers_unrated = b->strangers_unrated;
     pthread_mutex_unlock(&b->mu);
 }
 
-/* ---- challenges ---- */
+/* ---- SQN ranges ---- */
 
-/* The next SQN of a known subscriber. Called and returns with b->mu held, but the durable
- * commit of a new range (one fsync per sqn_chunk challenges of one subscriber) runs without the
- * lock, so one subscriber's reservation never stalls the others; the IMPI's state is looked up
- * again afterwards (records move, and a rested entry may have been dropped meanwhile). */
+/* Reserves the next range of the subscriber (key, impi) and makes it durable. Called and
+ * returns with b->mu held, but the durable commit (one fsync) runs without the lock, so one
+ * subscriber's reservation never stalls the others; the IMPI's state is looked up again
+ * afterwards (records move, and a rested entry may have been dropped meanwhile). `committed` is
+ * the highest mark known durable (raised here). */
+static kms_result reserve(struct kms_bsf *b, const uint8_t key[KMS_TAB_KEY_LEN], uint64_t now,
+                          const char *impi, uint64_t *committed)
+{
+    struct ident *id = NULL;
+    uint64_t mark = 0;
+    KMS_TRY(ident_get(b, key, now, &id));
+    if (!id->sqn_loaded) {
+        KMS_TRY(kms_sqn_he_init(&id->he, b->cfg.ind_bits, KMS_SQN_DELTA_DEF, *committed));
+        id->sqn_loaded = true;
+    }
+    KMS_TRY(kms_sqn_he_reserve(&id->he, b->cfg.sqn_chunk, &mark));
+    pthread_mutex_unlock(&b->mu);
+    kms_result r = b->store.sqn_commit(b->store.ctx, impi, mark);
+    pthread_mutex_lock(&b->mu);
+    KMS_TRY(r);
+    *committed = mark > *committed ? mark : *committed;
+    KMS_TRY(ident_get(b, key, now, &id));
+    uint64_t seq = mark >> b->cfg.ind_bits;
+    /* Another thread may have reserved further meanwhile: never move the reservation back. */
+    if (id->sqn_loaded && seq > id->he.seq_reserved && seq >= id->he.seq_last) {
+        KMS_TRY(kms_sqn_he_reserved(&id->he, mark));
+    }
+    return KMS_RESULT_OK;
+}
+
+/* Queues the subscriber for kms_bsf_refill when its range runs low (under the lock). */
+static void want_refill(struct kms_bsf *b, struct ident *id, const char *impi)
+{
+    uint64_t left =
+        id->he.seq_reserved > id->he.seq_last ? id->he.seq_reserved - id->he.seq_last : 0;
+    if (id->refill_queued || left >= b->cfg.sqn_chunk / 2 || b->refill_n == REFILL_Q) {
+        return;
+    }
+    size_t i = (b->refill_head + b->refill_n) % REFILL_Q;
+    memcpy(b->refill[i], impi, strlen(impi) + 1);
+    b->refill_n++;
+    id->refill_queued = true;
+}
+
+/* The next SQN of a known subscriber, under the lock. Normally from its reserved range (a
+ * preload or a refill reserved it beforehand); when the range is used up, reserved here, on
+ * the request path (counted: sync_reserves). */
 static kms_result next_sqn(struct kms_bsf *b, const uint8_t key[KMS_TAB_KEY_LEN], uint64_t now,
                            const char *impi, const struct kms_bsf_sub *sub,
                            uint8_t sqn[KMS_AKA_SQN_LEN])
@@ -222,24 +440,90 @@ static kms_result next_sqn(struct kms_bsf *b, const uint8_t key[KMS_TAB_KEY_LEN]
             id->next_ind = (id->next_ind + 1) % (1u << b->cfg.ind_bits);
             KMS_TRY(kms_sqn_he_next(&id->he, ind, &v));
             kms_sqn_to_bytes(v, sqn);
+            want_refill(b, id, impi);
             return KMS_RESULT_OK;
         }
-        uint64_t mark = 0;
-        KMS_TRY(kms_sqn_he_reserve(&id->he, b->cfg.sqn_chunk, &mark));
-        pthread_mutex_unlock(&b->mu);
-        kms_result r = b->store.sqn_commit(b->store.ctx, impi, mark);
-        pthread_mutex_lock(&b->mu);
-        KMS_TRY(r);
-        committed = mark > committed ? mark : committed;
-        KMS_TRY(ident_get(b, key, now, &id));
-        uint64_t seq = mark >> b->cfg.ind_bits;
-        /* Another thread may have reserved further meanwhile: never move the reservation back. */
-        if (id->sqn_loaded && seq > id->he.seq_reserved && seq >= id->he.seq_last) {
-            KMS_TRY(kms_sqn_he_reserved(&id->he, mark));
-        }
+        b->sync_reserves++;
+        KMS_TRY(reserve(b, key, now, impi, &committed));
     }
     KMS_BAIL(KMS_ERR_SQN_RESERVE);
 }
+
+kms_result kms_bsf_preload_plan(struct kms_bsf *b, const char *impi, uint64_t sqn_mark,
+                                uint64_t now, uint64_t *mark)
+{
+    KMS_ENSURE(b != NULL && impi != NULL && mark != NULL, KMS_ERR_ARG);
+    *mark = 0;
+    KMS_TRY(kms_ident_check_impi(impi, strlen(impi)));
+    uint8_t key[KMS_TAB_KEY_LEN];
+    KMS_TRY(ident_key(b, impi, key));
+    kms_result rc = KMS_RC_INIT;
+    pthread_mutex_lock(&b->mu);
+    struct ident *id = NULL;
+    KMS_TRY_OUT(rc, ident_get(b, key, now, &id));
+    KMS_TRY_OUT(rc, kms_sqn_he_init(&id->he, b->cfg.ind_bits, KMS_SQN_DELTA_DEF, sqn_mark));
+    id->sqn_loaded = true;
+    KMS_TRY_OUT(rc, kms_sqn_he_reserve(&id->he, b->cfg.sqn_chunk, mark));
+    rc = KMS_RESULT_OK;
+out:
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+kms_result kms_bsf_preload_done(struct kms_bsf *b, const char *impi, uint64_t mark, uint64_t now)
+{
+    KMS_ENSURE(b != NULL && impi != NULL, KMS_ERR_ARG);
+    uint8_t key[KMS_TAB_KEY_LEN];
+    KMS_TRY(ident_key(b, impi, key));
+    kms_result rc = KMS_RC_INIT;
+    pthread_mutex_lock(&b->mu);
+    struct ident *id = NULL;
+    KMS_TRY_OUT(rc, ident_get(b, key, now, &id));
+    KMS_ENSURE_OUT(rc, id->sqn_loaded, KMS_ERR_ARG);
+    if ((mark >> b->cfg.ind_bits) > id->he.seq_reserved) {
+        KMS_TRY_OUT(rc, kms_sqn_he_reserved(&id->he, mark));
+    }
+    rc = KMS_RESULT_OK;
+out:
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+kms_result kms_bsf_preload(struct kms_bsf *b, const char *impi, uint64_t sqn_mark, uint64_t now)
+{
+    uint64_t mark = 0;
+    KMS_TRY(kms_bsf_preload_plan(b, impi, sqn_mark, now, &mark));
+    KMS_TRY(b->store.sqn_commit(b->store.ctx, impi, mark));
+    return kms_bsf_preload_done(b, impi, mark, now);
+}
+
+size_t kms_bsf_refill(struct kms_bsf *b, uint64_t now)
+{
+    char impi[KMS_BSF_NAME_MAX + 1];
+    uint8_t key[KMS_TAB_KEY_LEN];
+    size_t done = 0;
+    pthread_mutex_lock(&b->mu);
+    while (b->refill_n > 0) {
+        memcpy(impi, b->refill[b->refill_head], sizeof(impi));
+        b->refill_head = (b->refill_head + 1) % REFILL_Q;
+        b->refill_n--;
+        struct ident *id = NULL;
+        if (!kms_ok(ident_key(b, impi, key)) || (id = kms_tab_find(b->idents, key)) == NULL ||
+            !id->sqn_loaded) {
+            continue; /* dropped meanwhile: its next challenge starts from the durable mark */
+        }
+        id->refill_queued = false;
+        uint64_t committed = 0;
+        if (kms_ok(reserve(b, key, now, impi, &committed))) {
+            done++;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    kms_wipe(impi, sizeof(impi));
+    return done;
+}
+
+/* ---- challenges ---- */
 
 static kms_result make_vector(const uint8_t k[16], const uint8_t opc[16], const uint8_t *rand,
                               const uint8_t sqn[6], const uint8_t amf[2], struct kms_aka_vec *v)
@@ -265,63 +549,35 @@ kms_result kms_bsf_challenge(struct kms_bsf *b, const char *impi, uint64_t now,
     kms_result rc = KMS_RC_INIT;
     struct kms_bsf_sub sub;
     struct kms_aka_vec v;
-    struct chal c;
-    memset(&c, 0, sizeof(c));
-    uint8_t key[KMS_TAB_KEY_LEN], sqn[KMS_AKA_SQN_LEN];
+    uint8_t key[KMS_TAB_KEY_LEN], sqn[KMS_AKA_SQN_LEN], rk[32];
     bool locked = false;
+    memset(&v, 0, sizeof(v));
     KMS_TRY_OUT(rc, ident_key(b, impi, key));
 
-    /* The rate first: a flood for one IMPI, known or not, costs no store read. */
-    pthread_mutex_lock(&b->mu);
-    locked = true;
-    struct ident *id = NULL;
-    KMS_TRY_OUT(rc, ident_get(b, key, now, &id));
-    KMS_ENSURE_OUT(rc, id->tokens > 0, KMS_ERR_RATE);
-    id->tokens--;
-    pthread_mutex_unlock(&b->mu);
-    locked = false;
-
+    /* The store first: the rate state of a subscriber and of a made-up name live apart. */
     kms_result found = b->store.get(b->store.ctx, impi, &sub);
     KMS_ENSURE_OUT(rc, kms_ok(found) || found.err == KMS_ERR_NOT_FOUND, found.err);
-    memcpy(c.p.impi, impi, impi_len + 1);
-    KMS_TRY_OUT(rc, kms_random(c.p.rand, sizeof(c.p.rand)));
-    KMS_TRY_OUT(rc, kms_random(c.id, sizeof(c.id)));
+    pthread_mutex_lock(&b->mu);
+    locked = true;
+    KMS_TRY_OUT(rc, take_token(b, key, kms_ok(found), now));
+    KMS_TRY_OUT(rc, kms_random(out->rand, sizeof(out->rand)));
     if (kms_ok(found)) {
-        pthread_mutex_lock(&b->mu);
-        locked = true;
         KMS_TRY_OUT(rc, next_sqn(b, key, now, impi, &sub, sqn));
         pthread_mutex_unlock(&b->mu);
         locked = false;
-        KMS_TRY_OUT(rc, make_vector(sub.k, sub.opc, c.p.rand, sqn, sub.amf, &v));
+        KMS_TRY_OUT(rc, make_vector(sub.k, sub.opc, out->rand, sqn, sub.amf, &v));
     } else {
         /* Same work, random key: the answer's timing and shape do not tell an unknown IMPI.
          * AUTN carries the AMF in clear, so it is the one most subscribers have. */
-        uint8_t rk[32];
         KMS_TRY_OUT(rc, kms_random(rk, sizeof(rk)));
         KMS_TRY_OUT(rc, kms_random(sqn, sizeof(sqn)));
-        rc = make_vector(rk, rk + 16, c.p.rand, sqn, b->cfg.amf, &v);
-        kms_wipe(rk, sizeof(rk));
-        KMS_TRY_OUT(rc, rc);
-        c.p.fake = true;
+        pthread_mutex_unlock(&b->mu);
+        locked = false;
+        KMS_TRY_OUT(rc, make_vector(rk, rk + 16, out->rand, sqn, b->cfg.amf, &v));
     }
-    memcpy(c.p.xres, v.res, sizeof(c.p.xres));
-    memcpy(c.p.ck, v.ck, sizeof(c.p.ck));
-    memcpy(c.p.ik, v.ik, sizeof(c.p.ik));
-    c.expires = now + b->cfg.challenge_ttl;
-
-    pthread_mutex_lock(&b->mu);
-    locked = true;
-    void *rec = NULL;
-    kms_result ins = kms_tab_insert(b->chals, c.id, &rec);
-    if (ins.err == KMS_ERR_FULL) {
-        expire_locked(b, now);
-        ins = kms_tab_insert(b->chals, c.id, &rec);
-    }
-    KMS_TRY_OUT(rc, ins);
-    memcpy(rec, &c, sizeof(c));
-    memcpy(out->rand, c.p.rand, sizeof(out->rand));
     memcpy(out->autn, v.autn, sizeof(out->autn));
-    memcpy(out->id, c.id, sizeof(out->id));
+    KMS_TRY_OUT(rc, seal(b, impi, out->rand, out->autn, !kms_ok(found), now + b->cfg.challenge_ttl,
+                         out->sd));
     rc = KMS_RESULT_OK;
 out:
     if (locked) {
@@ -329,26 +585,78 @@ out:
     }
     kms_wipe(&sub, sizeof(sub));
     kms_wipe(&v, sizeof(v));
-    kms_wipe(&c, sizeof(c));
+    kms_wipe(rk, sizeof(rk));
+    if (!kms_ok(rc)) {
+        memset(out, 0, sizeof(*out));
+    }
     return rc;
 }
 
-kms_result kms_bsf_take(struct kms_bsf *b, const uint8_t id[KMS_BSF_CHAL_ID_LEN], uint64_t now,
-                        struct kms_bsf_pending *out)
+kms_result kms_bsf_open(struct kms_bsf *b, const char *impi, const uint8_t rand[KMS_AKA_RAND_LEN],
+                        const uint8_t autn[KMS_AKA_AUTN_LEN], const uint8_t sd[KMS_BSF_SEAL_LEN],
+                        uint64_t now, struct kms_bsf_pending *out)
 {
-    KMS_ENSURE(b != NULL && id != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(b != NULL && impi != NULL && rand != NULL && autn != NULL && sd != NULL &&
+                   out != NULL,
+               KMS_ERR_ARG);
     memset(out, 0, sizeof(*out));
+    size_t impi_len = strlen(impi);
+    KMS_ENSURE(impi_len <= KMS_BSF_NAME_MAX, KMS_ERR_AUTH); /* never sealed for such a name */
+    kms_result rc = KMS_RC_INIT;
+    struct kms_bsf_sub sub;
+    struct kms_aka_vec v;
+    struct kms_milenage *m = NULL;
+    memset(&sub, 0, sizeof(sub));
+    memset(&v, 0, sizeof(v));
+    bool fake = false;
+    uint64_t expires = 0;
+    KMS_TRY_OUT(rc, unseal(b, impi, rand, autn, sd, &fake, &expires));
+    KMS_ENSURE_OUT(rc, now < expires, KMS_ERR_NOT_FOUND);
     pthread_mutex_lock(&b->mu);
-    struct chal *c = kms_tab_find(b->chals, id);
-    bool live = c != NULL && now < c->expires;
-    if (live) {
-        *out = c->p;
-    }
-    if (c != NULL) {
-        kms_tab_delete(b->chals, c); /* single use, answered or not */
-    }
+    bool used = kms_tab_find(b->answered, rand) != NULL;
     pthread_mutex_unlock(&b->mu);
-    KMS_ENSURE(live, KMS_ERR_NOT_FOUND);
+    KMS_ENSURE_OUT(rc, !used, KMS_ERR_REPLAY);
+    /* XRES, CK and IK do not depend on the SQN (TS 35.206 f2, f3, f4 over RAND): recomputed. A
+     * fake challenge, or a subscriber gone since, runs on the fake K/OPc: the same work. */
+    kms_result g = b->store.get(b->store.ctx, impi, &sub);
+    KMS_ENSURE_OUT(rc, kms_ok(g) || g.err == KMS_ERR_NOT_FOUND, g.err);
+    fake = fake || !kms_ok(g);
+    static const uint8_t no_sqn[KMS_AKA_SQN_LEN] = {0}, no_amf[KMS_AKA_AMF_LEN] = {0};
+    KMS_TRY_OUT(rc, kms_milenage_new(&m));
+    KMS_TRY_OUT(rc,
+                kms_milenage_set_key(m, fake ? b->fake_k : sub.k, fake ? b->fake_opc : sub.opc));
+    KMS_TRY_OUT(rc, kms_milenage_vector(m, rand, no_sqn, no_amf, &v));
+    memcpy(out->impi, impi, impi_len + 1);
+    memcpy(out->rand, rand, sizeof(out->rand));
+    memcpy(out->xres, v.res, sizeof(out->xres));
+    memcpy(out->ck, v.ck, sizeof(out->ck));
+    memcpy(out->ik, v.ik, sizeof(out->ik));
+    out->fake = fake;
+    out->expires = expires;
+    rc = KMS_RESULT_OK;
+out:
+    kms_milenage_free(m);
+    kms_wipe(&sub, sizeof(sub));
+    kms_wipe(&v, sizeof(v));
+    if (!kms_ok(rc)) {
+        kms_wipe(out, sizeof(*out));
+    }
+    return rc;
+}
+
+/* Records p's challenge as answered, under the lock: KMS_ERR_REPLAY when it already is,
+ * KMS_ERR_FULL when only unexpired records are held (they are never evicted). */
+static kms_result mark_answered(struct kms_bsf *b, const struct kms_bsf_pending *p, uint64_t now)
+{
+    void *rec = NULL;
+    kms_result ins = kms_tab_insert(b->answered, p->rand, &rec);
+    if (ins.err == KMS_ERR_FULL) {
+        (void)kms_tab_sweep(b->answered, used_expired, &now);
+        ins = kms_tab_insert(b->answered, p->rand, &rec);
+    }
+    KMS_ENSURE(ins.err != KMS_ERR_EXISTS, KMS_ERR_REPLAY);
+    KMS_TRY(ins);
+    ((struct used *)rec)->expires = p->expires;
     return KMS_RESULT_OK;
 }
 
@@ -364,10 +672,18 @@ kms_result kms_bsf_bootstrap(struct kms_bsf *b, const struct kms_bsf_pending *p,
     void *rec = NULL;
     kms_result ins = kms_tab_insert(b->sessions, p->rand, &rec);
     if (ins.err == KMS_ERR_FULL) {
-        expire_locked(b, now);
+        (void)kms_tab_sweep(b->sessions, sess_expired, &now);
         ins = kms_tab_insert(b->sessions, p->rand, &rec);
     }
+    /* A session under this RAND means the challenge was answered (and its record may have
+     * expired since): a replay as well. */
+    KMS_ENSURE_OUT(rc, ins.err != KMS_ERR_EXISTS, KMS_ERR_REPLAY);
     KMS_TRY_OUT(rc, ins);
+    kms_result m = mark_answered(b, p, now);
+    if (!kms_ok(m)) {
+        kms_tab_delete(b->sessions, rec);
+        KMS_TRY_OUT(rc, m);
+    }
     struct sess *s = rec;
     memcpy(s->impi, p->impi, sizeof(s->impi));
     memcpy(s->ks, p->ck, KMS_AKA_CK_LEN);
@@ -431,6 +747,8 @@ kms_result kms_bsf_resync(struct kms_bsf *b, const struct kms_bsf_pending *p,
     KMS_TRY_OUT(rc, ident_key(b, p->impi, key));
     pthread_mutex_lock(&b->mu);
     locked = true;
+    /* A verified AUTS answers the challenge: it cannot be replayed for more challenges. */
+    KMS_TRY_OUT(rc, mark_answered(b, p, now));
     struct ident *id = NULL;
     KMS_TRY_OUT(rc, ident_get(b, key, now, &id));
     if (!id->sqn_loaded) {
@@ -441,8 +759,8 @@ kms_result kms_bsf_resync(struct kms_bsf *b, const struct kms_bsf_pending *p,
     KMS_TRY_OUT(rc, kms_sqn_he_resync(&id->he, kms_sqn_from_bytes(sqn_ms), &moved));
     /* A moved generator needs a new durable range: the next challenge reserves it. A verified
      * AUTS also refunds the token the failed attempt cost, so a resync never rate-limits. */
-    if (id->tokens < b->cfg.rate_burst) {
-        id->tokens++;
+    if (id->h.tokens < b->cfg.rate_burst) {
+        id->h.tokens++;
     }
     rc = KMS_RESULT_OK;
 out:

@@ -73,8 +73,8 @@ static kms_result challenge(struct kms_bsf *b, const char *impi, uint64_t now,
         return cr;
     }
     char nonce[KMS_DIGEST_NONCE_BUF], opaque[17];
-    KMS_TRY(kms_digest_nonce_encode(c.rand, c.autn, c.id, sizeof(c.id), nonce, sizeof(nonce)));
-    hex8(c.id + 8, opaque); /* echoed by the client; carries nothing we rely on */
+    KMS_TRY(kms_digest_nonce_encode(c.rand, c.autn, c.sd, sizeof(c.sd), nonce, sizeof(nonce)));
+    hex8(c.rand + 8, opaque); /* echoed by the client; carries nothing we rely on */
     kms_buf_reset(&r->www_authenticate);
     KMS_TRY(
         kms_digest_write_challenge(kms_bsf_realm(b), nonce, opaque, false, &r->www_authenticate));
@@ -91,7 +91,7 @@ static kms_result answer(struct kms_bsf *b, const struct kms_digest_params *cred
     kms_result rc = KMS_RC_INIT;
     struct kms_bsf_pending p;
     memset(&p, 0, sizeof(p));
-    uint8_t rand[16], autn[16], id[KMS_BSF_CHAL_ID_LEN], auts[KMS_DIGEST_AUTS_LEN];
+    uint8_t rand[16], autn[16], sd[KMS_BSF_SEAL_LEN], auts[KMS_DIGEST_AUTS_LEN];
     size_t sd_len = 0;
     const char *nonce = kms_digest_get(cred, KMS_DIGEST_NONCE);
     /* An answer names the algorithm (a missing one would mean plain MD5, RFC 2617 3.2.1), and
@@ -104,16 +104,19 @@ static kms_result answer(struct kms_bsf *b, const struct kms_digest_params *cred
         goto out;
     }
     if (!kms_ok(
-            kms_digest_nonce_decode(nonce, strlen(nonce), rand, autn, id, sizeof(id), &sd_len)) ||
-        sd_len != sizeof(id)) {
+            kms_digest_nonce_decode(nonce, strlen(nonce), rand, autn, sd, sizeof(sd), &sd_len)) ||
+        sd_len != sizeof(sd)) {
         verdict(r, KMS_ERR_AUTH); /* not one of our nonces */
         rc = KMS_RESULT_OK;
         goto out;
     }
-    kms_result t = kms_bsf_take(b, id, now, &p);
-    if (!kms_ok(t) || strcmp(p.impi, kms_digest_get(cred, KMS_DIGEST_USERNAME)) != 0 ||
-        !kms_ct_eq(p.rand, rand, sizeof(rand))) {
-        verdict(r, kms_ok(t) ? KMS_ERR_AUTH : t.err); /* unknown, used or expired: NOT_FOUND */
+    /* The seal binds the challenge to its IMPI: another username does not open it. */
+    kms_result t =
+        kms_bsf_open(b, kms_digest_get(cred, KMS_DIGEST_USERNAME), rand, autn, sd, now, &p);
+    if (!kms_ok(t)) {
+        /* not ours or another IMPI's (AUTH), expired (NOT_FOUND), answered (REPLAY): a 401;
+         * a failed store stays what it is */
+        verdict(r, t.err);
         rc = KMS_RESULT_OK;
         goto out;
     }
@@ -150,7 +153,7 @@ static kms_result answer(struct kms_bsf *b, const struct kms_digest_params *cred
     }
     struct kms_bsf_session s;
     kms_result bs = kms_bsf_bootstrap(b, &p, now, &s);
-    if (bs.err == KMS_ERR_FULL) {
+    if (bs.err == KMS_ERR_FULL || bs.err == KMS_ERR_REPLAY) {
         verdict(r, bs.err);
         rc = KMS_RESULT_OK;
         goto out;

@@ -578,6 +578,34 @@ kms_result kms_subscriber_sqn_commit(struct kms_subscriber_db *db, const char *i
     return r;
 }
 
+kms_result kms_subscriber_sqn_commit_many(struct kms_subscriber_db *db, size_t n,
+                                          const char *const *impis, const uint64_t *marks)
+{
+    KMS_ENSURE_REF(db);
+    KMS_ENSURE(n == 0 || (impis != NULL && marks != NULL), KMS_ERR_ARG);
+    for (size_t i = 0; i < n; i++) {
+        KMS_TRY(check_impi(impis[i]));
+        KMS_ENSURE(marks[i] <= KMS_SQN_MAX, KMS_ERR_ARG);
+    }
+    pthread_mutex_lock(&db->mu);
+    kms_result r = KMS_RESULT_OK;
+    if (run0(db->st[S_BEGIN]) != SQLITE_OK) {
+        r = KMS_ERR(KMS_ERR_STORE);
+    } else {
+        for (size_t i = 0; i < n && kms_ok(r); i++) {
+            r = raise_locked(db, impis[i], marks[i]);
+        }
+        if (kms_ok(r) && run0(db->st[S_COMMIT]) != SQLITE_OK) {
+            r = KMS_ERR(KMS_ERR_STORE);
+        }
+        if (!kms_ok(r)) {
+            (void)run0(db->st[S_ROLLBACK]);
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    return r;
+}
+
 /* ---- open and close ---- */
 
 /* Writes (seal) or checks the KEK check value in meta. */

@@ -121,4 +121,11 @@ KMS_MUST_CHECK kms_result kms_subscriber_set_sqn(struct kms_subscriber_db *db, c
 KMS_MUST_CHECK kms_result kms_subscriber_sqn_commit(struct kms_subscriber_db *db, const char *impi,
                                                     uint64_t mark);
 
+/* kms_subscriber_sqn_commit for n subscribers in one transaction (one fsync): the BSF's
+ * reservations at start. All or nothing: on any failure (KMS_ERR_ARG, KMS_ERR_NOT_FOUND for a
+ * subscriber deleted meanwhile, KMS_ERR_STORE) no mark is raised. */
+KMS_MUST_CHECK kms_result kms_subscriber_sqn_commit_many(struct kms_subscriber_db *db, size_t n,
+                                                         const char *const *impis,
+                                                         const uint64_t *marks);
+
 #endif

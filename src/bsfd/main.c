@@ -7,11 +7,14 @@
  * client certificate must name the FQDN the NAF asks for. Subscribers come from the SQLite
  * store (imskms subscriber ...), K and OPc sealed under the KEK. Shapes: docs/api.md.
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "crypto/kms_kek.h"
 #include "gba/kms_bsf.h"
 #include "gba/kms_bsf_ub.h"
 #include "gba/kms_bsf_zn.h"
@@ -64,10 +67,24 @@ static const char usage[] =
     "'zn listening on ADDR:PORT' once serving. SIGTERM or SIGINT stops it cleanly (exit 0).\n"
     "Exit status: 0 after a clean stop, 2 bad usage, 3 a failure to start.\n";
 
+/* Ub log lines: a flood must not write one line per request. Per second and per reason, the
+ * first UB_LOG_BURST challenges or refusals are logged one by one, the rest are counted and
+ * summed up in one line when the second is over. Bootstraps are always logged. */
+#define UB_LOG_BURST 10
+enum { UB_LOG_CHALLENGE, UB_LOG_REFUSED, UB_LOG_KINDS };
+
+struct ub_log {
+    pthread_mutex_t mu;
+    uint64_t sec;
+    unsigned n[UB_LOG_KINDS][KMS_ERR_COUNT_];
+};
+
 struct bsfd {
     struct kms_bsf *bsf;
     struct kms_subscriber_db *db;
     struct kms_httpd *ub, *zn;
+    uint8_t challenge_key[KMS_BSF_KEY_LEN]; /* KEK-derived (KMS_KEK_CHALLENGE_SEAL) */
+    struct ub_log log;
 };
 
 /* ---- the subscriber store, as the BSF core sees it ---- */
@@ -101,6 +118,34 @@ static kms_result store_commit(void *ctx, const char *impi, uint64_t mark)
 
 /* ---- Ub ---- */
 
+/* Writes the summary lines of the second held (under l->mu) and starts counting afresh. */
+static void ub_log_flush(struct ub_log *l)
+{
+    for (int k = 0; k < UB_LOG_KINDS; k++) {
+        for (int e = 0; e < KMS_ERR_COUNT_; e++) {
+            if (l->n[k][e] > UB_LOG_BURST) {
+                kms_log(KMS_LOG_WARN, "ub %s (%s): %u in one second, %u of them not logged",
+                        k == UB_LOG_CHALLENGE ? "challenges" : "refusals",
+                        kms_err_name((enum kms_err)e), l->n[k][e], l->n[k][e] - UB_LOG_BURST);
+            }
+            l->n[k][e] = 0;
+        }
+    }
+}
+
+/* Whether this challenge or refusal gets a line of its own. */
+static bool ub_log_one(struct ub_log *l, int kind, enum kms_err why, uint64_t now)
+{
+    pthread_mutex_lock(&l->mu);
+    if (now != l->sec) {
+        ub_log_flush(l);
+        l->sec = now;
+    }
+    unsigned n = (unsigned)why < KMS_ERR_COUNT_ ? ++l->n[kind][why] : 0;
+    pthread_mutex_unlock(&l->mu);
+    return n <= UB_LOG_BURST;
+}
+
 static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
 {
     struct bsfd *d = ctx;
@@ -118,13 +163,14 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
     }
     struct kms_bsf_ub_reply r;
     kms_bsf_ub_reply_init(&r);
+    uint64_t now = kms_now();
     kms_result rc = KMS_RESULT_OK;
     if (kms_http_req_header_count(req, "Authorization") > 1) {
         /* Which of two credentials would count? Neither: the answer of a malformed one. */
         kms_bsf_ub_verdict(&r, KMS_ERR_MALFORMED);
     } else {
         rc = kms_bsf_ub(d->bsf, kms_http_req_header(req, "Authorization"), req->method, req->path,
-                        req->body, req->body_len, kms_now(), &r);
+                        req->body, req->body_len, now, &r);
     }
     if (!kms_ok(rc)) {
         int line = 0;
@@ -138,14 +184,16 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
     if (!kms_ok(kms_bsf_ub_http(&r, resp))) {
         kms_http_resp_text(resp, KMS_IFACE_UB, KMS_ERR_INTERNAL, NULL);
     }
+    bool challenged = kms_buf_len(&r.www_authenticate) > 0;
     if (r.why == KMS_OK) {
         kms_log(KMS_LOG_INFO, "ub bootstrap impi=%s btid=%s", r.impi, r.btid);
+    } else if (!ub_log_one(&d->log, challenged ? UB_LOG_CHALLENGE : UB_LOG_REFUSED, r.why, now)) {
+        /* counted: summed up once the second is over */
     } else if (r.why == KMS_ERR_RATE) {
         kms_log(KMS_LOG_WARN, "ub %d impi=%s: challenge rate exceeded", r.status, r.impi);
     } else {
         kms_log(KMS_LOG_INFO, "ub %d impi=%s %s (%s)", r.status, r.impi,
-                kms_buf_len(&r.www_authenticate) > 0 ? "challenge" : "refused",
-                kms_err_name(r.why));
+                challenged ? "challenge" : "refused", kms_err_name(r.why));
     }
     kms_bsf_ub_reply_cleanup(&r);
 }
@@ -306,6 +354,9 @@ static int open_store(const struct bsfd_cfg *c, struct bsfd *d)
         return kms_err_exit_status(r.err) == CLI_EXIT_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_INTERNAL;
     }
     r = kms_subscriber_db_open(c->db, kek, false, &d->db);
+    if (kms_ok(r)) {
+        r = kms_kek_derive(kek, KMS_KEK_CHALLENGE_SEAL, 1, d->challenge_key);
+    }
     kms_wipe(kek, sizeof(kek));
     if (!kms_ok(r)) {
         kms_log(KMS_LOG_ERROR, "--db %s: %s", c->db, kms_strerror(r.err));
@@ -314,10 +365,77 @@ static int open_store(const struct bsfd_cfg *c, struct bsfd *d)
     return CLI_EXIT_OK;
 }
 
+/* ---- SQN ranges reserved before serving ---- */
+
+/* The subscribers as listed, for the preload. */
+struct preload {
+    size_t n, cap;
+    char **impi;
+    uint64_t *mark;
+};
+
+static kms_result preload_add(void *arg, const struct kms_subscriber_info *s)
+{
+    struct preload *p = arg;
+    if (p->n == p->cap) {
+        size_t cap = p->cap != 0 ? 2 * p->cap : 1024;
+        char **ni = realloc(p->impi, cap * sizeof(*ni));
+        KMS_ENSURE(ni != NULL, KMS_ERR_NOMEM);
+        p->impi = ni;
+        uint64_t *nm = realloc(p->mark, cap * sizeof(*nm));
+        KMS_ENSURE(nm != NULL, KMS_ERR_NOMEM);
+        p->mark = nm;
+        p->cap = cap;
+    }
+    p->impi[p->n] = strdup(s->impi);
+    KMS_ENSURE(p->impi[p->n] != NULL, KMS_ERR_NOMEM);
+    p->mark[p->n] = s->sqn;
+    p->n++;
+    return KMS_RESULT_OK;
+}
+
+/* Every subscriber's first SQN range, reserved before Ub opens, so that no first challenge
+ * after a start pays a durable write (which would tell a subscriber from a made-up name). */
+static kms_result preload(struct bsfd *d, uint64_t now)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct preload p = {0};
+    KMS_TRY_OUT(rc, kms_subscriber_list(d->db, preload_add, &p));
+    /* Planned in memory, made durable in one transaction, then used. */
+    for (size_t i = 0; i < p.n; i++) {
+        kms_result r = kms_bsf_preload_plan(d->bsf, p.impi[i], p.mark[i], now, &p.mark[i]);
+        if (r.err == KMS_ERR_FULL) {
+            kms_log(KMS_LOG_WARN, "preload: subscriber state full after %zu subscribers", i);
+            p.n = i;
+            break;
+        }
+        KMS_TRY_OUT(rc, r);
+    }
+    KMS_TRY_OUT(rc,
+                kms_subscriber_sqn_commit_many(d->db, p.n, (const char *const *)p.impi, p.mark));
+    for (size_t i = 0; i < p.n; i++) {
+        KMS_TRY_OUT(rc, kms_bsf_preload_done(d->bsf, p.impi[i], p.mark[i], now));
+    }
+    kms_log(KMS_LOG_INFO, "sqn ranges reserved for %zu subscribers", p.n);
+    rc = KMS_RESULT_OK;
+out:
+    for (size_t i = 0; i < p.n; i++) {
+        free(p.impi[i]);
+    }
+    free(p.impi);
+    free(p.mark);
+    return rc;
+}
+
 static int open_bsf(const struct bsfd_cfg *c, struct bsfd *d)
 {
     struct kms_bsf_store bs = {d, store_get, store_commit};
-    kms_result r = kms_bsf_new(&c->bsf, &bs, &d->bsf);
+    struct kms_bsf_cfg cfg = c->bsf;
+    cfg.challenge_key = d->challenge_key;
+    kms_result r = kms_bsf_new(&cfg, &bs, &d->bsf);
+    if (kms_ok(r) && !kms_ok(r = preload(d, kms_now()))) {
+        return fail("sqn reservation", r);
+    }
     if (kms_ok(r)) {
         return CLI_EXIT_OK;
     }
@@ -386,6 +504,7 @@ static void unwire(struct bsfd *d)
     kms_httpd_stop(d->zn);
     kms_bsf_free(d->bsf);
     kms_subscriber_db_close(d->db);
+    kms_wipe(d->challenge_key, sizeof(d->challenge_key));
 }
 
 /* ---- run ---- */
@@ -395,6 +514,13 @@ static void tick(void *ctx, unsigned n, uint64_t now)
     struct bsfd *d = ctx;
     (void)n;
     kms_bsf_expire(d->bsf, now);
+    (void)kms_bsf_refill(d->bsf, now); /* SQN ranges running low, off the request path */
+    pthread_mutex_lock(&d->log.mu);
+    if (now != d->log.sec) {
+        ub_log_flush(&d->log); /* the summary of the last busy second, without new traffic */
+        d->log.sec = now;
+    }
+    pthread_mutex_unlock(&d->log.mu);
 }
 
 int main(int argc, char **argv)
@@ -411,6 +537,7 @@ int main(int argc, char **argv)
         return rc;
     }
     struct bsfd d = {0};
+    pthread_mutex_init(&d.log.mu, NULL);
     if ((rc = wire(&cfg, &d)) == CLI_EXIT_OK) {
         struct kms_daemon_hooks hooks = {.ctx = &d, .tick_seconds = 5, .tick = tick};
         rc = kms_daemon_run(&hooks);

@@ -82,6 +82,13 @@ static kms_result ue_run(struct ue *u, const struct kms_bsf_challenge *c, struct
     return kms_sqn_ms_accept(&u->ms, kms_sqn_from_bytes(sqn));
 }
 
+/* Opens challenge c answered under impi. */
+static kms_result open_c(struct kms_bsf *b, const char *impi, const struct kms_bsf_challenge *c,
+                         uint64_t now, struct kms_bsf_pending *p)
+{
+    return kms_bsf_open(b, impi, c->rand, c->autn, c->sd, now, p);
+}
+
 static struct kms_bsf *bsf_new(struct mem_store *st, struct kms_bsf_store *bs)
 {
     *bs = (struct kms_bsf_store){st, st_get, st_commit};
@@ -104,15 +111,22 @@ static void test_bootstrap_and_zn(void **state)
     struct kms_aka_vec v;
     expect_ok(ue_run(&u, &c, &v));
     struct kms_bsf_pending p;
-    expect_ok(kms_bsf_take(b, c.id, T0 + 1, &p));
+    expect_ok(open_c(b, IMPI, &c, T0 + 1, &p));
     assert_false(p.fake);
     assert_string_equal(p.impi, IMPI);
     expect_bytes_eq(p.xres, v.res, 8); /* the UE's RES is what the BSF expects */
-    /* Single use. */
+    expect_bytes_eq(p.ck, v.ck, 16);
+    expect_bytes_eq(p.ik, v.ik, 16);
+    assert_int_equal(p.expires, T0 + 30);
+    /* Opening writes nothing: until an answer verifies, the challenge stays open. */
     struct kms_bsf_pending p2;
-    expect_err(kms_bsf_take(b, c.id, T0 + 1, &p2), KMS_ERR_NOT_FOUND);
+    expect_ok(open_c(b, IMPI, &c, T0 + 1, &p2));
     struct kms_bsf_session s;
     expect_ok(kms_bsf_bootstrap(b, &p, T0 + 1, &s));
+    /* Single use: answered, it opens no more, and a second bootstrap of it is refused. */
+    expect_err(open_c(b, IMPI, &c, T0 + 2, &p2), KMS_ERR_REPLAY);
+    struct kms_bsf_session s2;
+    expect_err(kms_bsf_bootstrap(b, &p, T0 + 2, &s2), KMS_ERR_REPLAY);
     char want_btid[KMS_BTID_MAX];
     expect_ok(kms_gba_btid(c.rand, REALM, strlen(REALM), want_btid, sizeof(want_btid)));
     assert_string_equal(s.btid, want_btid);
@@ -152,7 +166,7 @@ static void test_unknown_impi(void **state)
     struct kms_bsf_challenge c;
     expect_ok(kms_bsf_challenge(b, IMPI, T0, &c)); /* a challenge all the same */
     struct kms_bsf_pending p;
-    expect_ok(kms_bsf_take(b, c.id, T0, &p));
+    expect_ok(open_c(b, IMPI, &c, T0, &p));
     assert_true(p.fake);
     struct kms_bsf_session s;
     expect_err(kms_bsf_bootstrap(b, &p, T0, &s), KMS_ERR_AUTH);
@@ -180,12 +194,16 @@ static void test_expiry_and_rate(void **state)
     expect_err(kms_bsf_challenge(b, "x@" REALM, T0 + 9, &c[3]), KMS_OK); /* per IMPI */
     expect_ok(kms_bsf_challenge(b, IMPI, T0 + 10, &c[3]));               /* one more earned */
     struct kms_bsf_pending p;
-    expect_ok(kms_bsf_take(b, c[0].id, T0 + 4, &p));
-    expect_err(kms_bsf_take(b, c[1].id, T0 + 5, &p), KMS_ERR_NOT_FOUND); /* expired */
-    kms_bsf_expire(b, T0 + 100);
+    expect_ok(open_c(b, IMPI, &c[0], T0 + 4, &p));
+    expect_err(open_c(b, IMPI, &c[1], T0 + 5, &p), KMS_ERR_NOT_FOUND); /* expired */
+    struct kms_bsf_session s;
+    expect_ok(kms_bsf_bootstrap(b, &p, T0 + 4, &s));
     struct kms_bsf_stats stats;
     kms_bsf_stats(b, &stats);
-    assert_int_equal(stats.challenges, 0);
+    assert_int_equal(stats.answered, 1);
+    kms_bsf_expire(b, T0 + 100);
+    kms_bsf_stats(b, &stats);
+    assert_int_equal(stats.answered, 0);
     kms_bsf_free(b);
 }
 
@@ -235,12 +253,14 @@ static void test_resync(void **state)
     kms_sqn_to_bytes(kms_sqn_ms_highest(&u.ms), sqn_ms);
     expect_ok(kms_milenage_auts(u.m, c.rand, sqn_ms, auts));
     struct kms_bsf_pending p;
-    expect_ok(kms_bsf_take(b, c.id, T0, &p));
+    expect_ok(open_c(b, IMPI, &c, T0, &p));
     uint8_t bad[14];
     memcpy(bad, auts, 14);
     bad[13] ^= 1;
     expect_err(kms_bsf_resync(b, &p, bad, T0), KMS_ERR_MAC_S);
     expect_ok(kms_bsf_resync(b, &p, auts, T0));
+    /* A verified AUTS answers the challenge: it cannot be replayed. */
+    expect_err(kms_bsf_resync(b, &p, auts, T0), KMS_ERR_REPLAY);
     expect_ok(kms_bsf_challenge(b, IMPI, T0 + 1, &c));
     expect_ok(ue_run(&u, &c, &v));
     kms_bsf_free(b);
@@ -268,9 +288,9 @@ static void test_fake_challenge_amf(void **state)
     assert_int_equal(sizeof(real.autn), 16);
     assert_memory_not_equal(real.rand, fake.rand, 16);
     struct kms_bsf_pending p;
-    expect_ok(kms_bsf_take(b, fake.id, T0, &p));
+    expect_ok(open_c(b, "unknown@" REALM, &fake, T0, &p));
     assert_true(p.fake);
-    expect_ok(kms_bsf_take(b, real.id, T0, &p));
+    expect_ok(open_c(b, IMPI, &real, T0, &p));
     assert_false(p.fake);
     kms_bsf_free(b);
 
@@ -320,8 +340,8 @@ static void test_fake_auts_like_real(void **state)
     struct kms_bsf_pending rp, fp;
     expect_ok(kms_bsf_challenge(b, IMPI, T0, &rc));
     expect_ok(kms_bsf_challenge(b, "unknown@" REALM, T0, &fc));
-    expect_ok(kms_bsf_take(b, rc.id, T0, &rp));
-    expect_ok(kms_bsf_take(b, fc.id, T0, &fp));
+    expect_ok(open_c(b, IMPI, &rc, T0, &rp));
+    expect_ok(open_c(b, "unknown@" REALM, &fc, T0, &fp));
     uint8_t auts[14];
     memset(auts, 0x5a, sizeof(auts));
     struct kms_bsf_stats s0, s1;
@@ -358,6 +378,104 @@ static void test_fake_auts_like_real(void **state)
     kms_bsf_free(b);
 }
 
+/* Made-up names never reach the store's SQN commits, and their rate buckets live apart from the
+ * subscribers': a flood that fills the strangers' table (16 here) with busy buckets leaves the
+ * names unlimited (counted) rather than refused, and the subscriber's own bucket and state are
+ * untouched. */
+static void test_made_up_names_cost_nothing_durable(void **state)
+{
+    (void)state;
+    struct mem_store st = {.present = true};
+    struct kms_bsf_store bs = {&st, st_get, st_commit};
+    struct kms_bsf_cfg cfg = {
+        .realm = REALM, .lifetime = 3600, .rate_burst = 2, .max_identities = 16};
+    struct kms_bsf *b = NULL;
+    expect_ok(kms_bsf_new(&cfg, &bs, &b));
+    struct kms_bsf_challenge c;
+    for (int i = 0; i < 1000; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "made-up-%d@ims.example.org", i);
+        expect_ok(kms_bsf_challenge(b, name, T0, &c));
+    }
+    assert_int_equal(st.commits, 0);
+    struct kms_bsf_stats s;
+    kms_bsf_stats(b, &s);
+    assert_int_equal(s.identities, 0); /* no subscriber state for a made-up name */
+    assert_int_equal(s.strangers, 16);
+    assert_true(s.strangers_unrated > 0);
+    /* One made-up name within the table is still limited like a subscriber (2 here). */
+    kms_bsf_free(b);
+    expect_ok(kms_bsf_new(&cfg, &bs, &b));
+    expect_ok(kms_bsf_challenge(b, "x@" REALM, T0, &c));
+    expect_ok(kms_bsf_challenge(b, "x@" REALM, T0, &c));
+    expect_err(kms_bsf_challenge(b, "x@" REALM, T0, &c), KMS_ERR_RATE);
+    expect_ok(kms_bsf_challenge(b, IMPI, T0, &c));
+    expect_ok(kms_bsf_challenge(b, IMPI, T0, &c));
+    expect_err(kms_bsf_challenge(b, IMPI, T0, &c), KMS_ERR_RATE);
+    assert_int_equal(st.commits, 1); /* the subscriber's first range */
+    kms_bsf_free(b);
+}
+
+/* A preloaded subscriber's first challenge makes no durable write on the request path, and a
+ * range running low is refilled by kms_bsf_refill: 100 challenges, none reserving in line, and
+ * every SQN fresh for the USIM. */
+static void test_preload_and_refill(void **state)
+{
+    (void)state;
+    struct mem_store st = {.present = true, .mark = 1000};
+    struct kms_bsf_store bs;
+    struct kms_bsf *b = bsf_new(&st, &bs);
+    expect_ok(kms_bsf_preload(b, IMPI, st.mark, T0));
+    assert_int_equal(st.commits, 1);
+    expect_err(kms_bsf_preload(b, "not an impi", 0, T0), KMS_ERR_NOT_ASCII);
+    struct ue u;
+    ue_init(&u);
+    struct kms_bsf_challenge c;
+    struct kms_aka_vec v;
+    struct kms_bsf_stats s;
+    for (int i = 0; i < 100; i++) {
+        unsigned commits = st.commits;
+        expect_ok(kms_bsf_challenge(b, IMPI, T0 + (uint64_t)i, &c));
+        assert_int_equal(st.commits, commits); /* never in line */
+        expect_ok(ue_run(&u, &c, &v));
+        (void)kms_bsf_refill(b, T0 + (uint64_t)i); /* the daemon's tick */
+    }
+    kms_bsf_stats(b, &s);
+    assert_int_equal(s.sync_reserves, 0);
+    assert_true(st.commits > 1);
+    assert_int_equal(kms_bsf_refill(b, T0 + 200), 0); /* nothing queued */
+    /* Without refills the range runs out and the request path reserves (counted). */
+    for (int i = 0; i < 40; i++) {
+        expect_ok(kms_bsf_challenge(b, IMPI, T0 + 300 + (uint64_t)i, &c));
+        expect_ok(ue_run(&u, &c, &v));
+    }
+    kms_bsf_stats(b, &s);
+    assert_true(s.sync_reserves > 0);
+    kms_bsf_free(b);
+    kms_milenage_free(u.m);
+}
+
+/* A challenge opened under another username (even an existing one) does not open: the seal
+ * binds the IMPI. A made-up name's challenge opened under a real IMPI neither. */
+static void test_seal_binds_impi(void **state)
+{
+    (void)state;
+    struct mem_store st = {.present = true};
+    struct kms_bsf_store bs;
+    struct kms_bsf *b = bsf_new(&st, &bs);
+    struct kms_bsf_challenge real, fake;
+    struct kms_bsf_pending p;
+    expect_ok(kms_bsf_challenge(b, IMPI, T0, &real));
+    expect_ok(kms_bsf_challenge(b, "unknown@" REALM, T0, &fake));
+    expect_err(open_c(b, "unknown@" REALM, &real, T0, &p), KMS_ERR_AUTH);
+    expect_err(open_c(b, IMPI, &fake, T0, &p), KMS_ERR_AUTH);
+    expect_ok(open_c(b, IMPI, &real, T0, &p));
+    /* RAND and AUTN are sealed too. */
+    real.autn[15] ^= 1;
+    expect_err(open_c(b, IMPI, &real, T0, &p), KMS_ERR_AUTH);
+    kms_bsf_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +486,9 @@ int main(void)
         cmocka_unit_test(test_resync),
         cmocka_unit_test(test_fake_challenge_amf),
         cmocka_unit_test(test_fake_auts_like_real),
+        cmocka_unit_test(test_made_up_names_cost_nothing_durable),
+        cmocka_unit_test(test_preload_and_refill),
+        cmocka_unit_test(test_seal_binds_impi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto/kms_kek.h"
 #include "crypto/kms_sqn.h"
 #include "gba/kms_bsf.h"
 #include "gba/kms_bsf_ub.h"
@@ -280,8 +281,10 @@ static void test_right_answer(void **state)
     expect_bootstrap(f, &c, &v, T0 + 1);
 }
 
-/* A response computed with a wrong RES: a plain 401; the challenge is consumed, so even the
- * right RES to it afterwards is refused; a fresh challenge still works. */
+/* A response computed with a wrong RES: a plain 401. Nothing is recorded for an answer that
+ * does not verify (issue 13: an unauthenticated client must not be able to write state), so
+ * the right RES to the same challenge afterwards bootstraps, once: answered, the challenge is
+ * spent (single use). A fresh challenge still works. */
 static void test_wrong_res(void **state)
 {
     struct fixture *f = *state;
@@ -293,6 +296,7 @@ static void test_wrong_res(void **state)
     memcpy(wrong, v.res, sizeof(wrong));
     wrong[7] ^= 0x01;
     expect_refused(f, &c, IMPI_A, wrong, sizeof(wrong), NULL, T0 + 1);
+    expect_bootstrap(f, &c, &v, T0 + 1);
     expect_refused(f, &c, IMPI_A, v.res, sizeof(v.res), NULL, T0 + 1); /* single use */
     /* The empty password (the resynchronisation form) without auts is no answer either. */
     challenge(f, IMPI_A, T0 + 2, &c);
@@ -313,6 +317,16 @@ static void test_username_not_the_challenges_impi(void **state)
     challenge(f, IMPI_A, T0, &c);
     usim_run(f, &c, &v);
     expect_refused(f, &c, IMPI_B, v.res, sizeof(v.res), NULL, T0 + 1);
+    /* Even with B's own RES for A's RAND (what B's USIM would say): the challenge is sealed to
+     * A's IMPI, so B cannot answer it. */
+    struct kms_milenage *mb = NULL;
+    struct kms_aka_vec vb;
+    static const uint8_t zero_sqn[6] = {0}, zero_amf[2] = {0};
+    expect_ok(kms_milenage_new(&mb));
+    expect_ok(kms_milenage_set_key(mb, K_B, OPC));
+    expect_ok(kms_milenage_vector(mb, c.rand, zero_sqn, zero_amf, &vb));
+    kms_milenage_free(mb);
+    expect_refused(f, &c, IMPI_B, vb.res, sizeof(vb.res), NULL, T0 + 1);
     /* B asking for its own challenge is not refused: the names are both real. */
     struct chal cb;
     challenge(f, IMPI_B, T0 + 1, &cb);
@@ -380,6 +394,146 @@ static void test_auts(void **state)
     expect_bootstrap(f, &fresh, &v, T0 + 4);
 }
 
+/* The challenge with one bit of its nonce (RAND || AUTN || server data) flipped. */
+static void flip_nonce_bit(struct chal *c, size_t bit)
+{
+    const char *nonce = kms_digest_get(&c->p, KMS_DIGEST_NONCE);
+    uint8_t rand[16], autn[16], sd[KMS_DIGEST_SERVER_DATA_MAX];
+    size_t sd_len = 0;
+    expect_ok(kms_digest_nonce_decode(nonce, strlen(nonce), rand, autn, sd, sizeof(sd), &sd_len));
+    assert_int_equal(sd_len, KMS_BSF_SEAL_LEN);
+    uint8_t *part = bit < 128 ? rand : bit < 256 ? autn : sd;
+    size_t at = bit % 128;
+    part[at / 8] ^= (uint8_t)(1u << (at % 8));
+    char tampered[KMS_DIGEST_NONCE_BUF];
+    expect_ok(kms_digest_nonce_encode(rand, autn, sd, sd_len, tampered, sizeof(tampered)));
+    expect_ok(kms_digest_set(&c->p, KMS_DIGEST_NONCE, tampered));
+    memcpy(c->rand, rand, 16);
+    memcpy(c->autn, autn, 16);
+}
+
+/* Issue 13: 20,000 challenge requests for made-up usernames (more than the old challenge table
+ * held) leave nothing a subscriber needs: each gets its (fake) challenge, and then A still
+ * gets a challenge and bootstraps. No SQN reservation ran for any of them. */
+static void test_flood_of_made_up_names(void **state)
+{
+    struct fixture *f = *state;
+    struct chal c;
+    uint64_t before = f->st.mark[0] + f->st.mark[1];
+    for (unsigned i = 0; i < 20000; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "flood%u@ims.example.org", i);
+        challenge(f, name, T0 + i / 5000, &c); /* a 401 with a challenge each, never a 503 */
+    }
+    assert_int_equal(f->st.mark[0] + f->st.mark[1], before);
+    struct kms_aka_vec v;
+    challenge(f, IMPI_A, T0 + 4, &c);
+    usim_run(f, &c, &v);
+    expect_bootstrap(f, &c, &v, T0 + 5);
+}
+
+/* An answer at or after the challenge's expiry (30 s): a plain 401, even with the right RES. */
+static void test_expired_challenge(void **state)
+{
+    struct fixture *f = *state;
+    struct chal c;
+    struct kms_aka_vec v;
+    challenge(f, IMPI_A, T0, &c);
+    usim_run(f, &c, &v);
+    expect_refused(f, &c, IMPI_A, v.res, sizeof(v.res), NULL, T0 + 30);
+    expect_bootstrap(f, &c, &v, T0 + 29); /* the control: still good just before */
+}
+
+/* A nonce with any one bit flipped (in RAND, AUTN or the sealed server data) is not ours: a
+ * plain 401, even with the response computed over it and the right RES. */
+static void test_tampered_nonce(void **state)
+{
+    struct fixture *f = *state;
+    static const size_t bits[] = {0, 77, 127, 128, 200, 255, 256, 300, 383, 384, 450, 511};
+    for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+        struct chal c;
+        struct kms_aka_vec v;
+        challenge(f, IMPI_A, T0 + i, &c);
+        usim_run(f, &c, &v);
+        flip_nonce_bit(&c, bits[i]);
+        expect_refused(f, &c, IMPI_A, v.res, sizeof(v.res), NULL, T0 + i);
+    }
+}
+
+/* BSFs sharing the challenge key (a fleet over one store) accept each other's challenges; a BSF
+ * under another KEK (another key) refuses them with a plain 401. */
+static void test_other_bsf_key(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t kek_a[32], kek_b[32], key_a[32], key_b[32];
+    memset(kek_a, 0xa5, sizeof(kek_a));
+    memset(kek_b, 0x5a, sizeof(kek_b));
+    expect_ok(kms_kek_derive(kek_a, KMS_KEK_CHALLENGE_SEAL, 1, key_a));
+    expect_ok(kms_kek_derive(kek_b, KMS_KEK_CHALLENGE_SEAL, 1, key_b));
+    struct kms_bsf_cfg cfg = {.realm = REALM, .lifetime = 3600, .challenge_key = key_a};
+    struct kms_bsf *issuer = NULL, *peer = NULL, *other = NULL;
+    expect_ok(kms_bsf_new(&cfg, &f->bs, &issuer));
+    expect_ok(kms_bsf_new(&cfg, &f->bs, &peer));
+    cfg.challenge_key = key_b;
+    expect_ok(kms_bsf_new(&cfg, &f->bs, &other));
+    struct kms_bsf *own = f->b;
+    struct chal c;
+    struct kms_aka_vec v;
+    f->b = issuer;
+    challenge(f, IMPI_A, T0, &c);
+    usim_run(f, &c, &v);
+    f->b = other;
+    expect_refused(f, &c, IMPI_A, v.res, sizeof(v.res), NULL, T0 + 1);
+    f->b = own; /* the fixture's BSF has a random key of its own */
+    expect_refused(f, &c, IMPI_A, v.res, sizeof(v.res), NULL, T0 + 1);
+    f->b = peer;
+    expect_bootstrap(f, &c, &v, T0 + 1);
+    f->b = own;
+    kms_bsf_free(issuer);
+    kms_bsf_free(peer);
+    kms_bsf_free(other);
+}
+
+/* The record of answered challenges is full (2 here): a verified answer gets 503, and no
+ * unexpired record is evicted for it (the answered ones stay refused); once the records
+ * expire, answers bootstrap again. */
+static void test_answered_record_full(void **state)
+{
+    struct fixture *f = *state;
+    struct kms_bsf_cfg cfg = {
+        .realm = REALM, .lifetime = 3600, .rate_burst = 100, .max_answered = 2};
+    struct kms_bsf *own = f->b;
+    expect_ok(kms_bsf_new(&cfg, &f->bs, &f->b));
+    struct chal c[4];
+    struct kms_aka_vec v[4];
+    for (int i = 0; i < 4; i++) {
+        challenge(f, IMPI_A, T0, &c[i]);
+        usim_run(f, &c[i], &v[i]);
+    }
+    expect_bootstrap(f, &c[0], &v[0], T0 + 1);
+    expect_bootstrap(f, &c[1], &v[1], T0 + 2);
+    struct kms_buf auth;
+    struct kms_digest_params cred;
+    answer(&c[2], IMPI_A, v[2].res, sizeof(v[2].res), NULL, &auth, &cred);
+    struct kms_bsf_ub_reply r;
+    ub(f, (const char *)kms_buf_data(&auth), T0 + 3, &r);
+    assert_int_equal(r.status, 503);
+    assert_int_equal(r.why, KMS_ERR_FULL);
+    kms_bsf_ub_reply_cleanup(&r);
+    kms_buf_cleanup(&auth);
+    /* Nothing was evicted: the answered ones are still refused as answered. */
+    expect_refused(f, &c[0], IMPI_A, v[0].res, sizeof(v[0].res), NULL, T0 + 3);
+    expect_refused(f, &c[1], IMPI_A, v[1].res, sizeof(v[1].res), NULL, T0 + 3);
+    /* c[2] and c[3] were issued at T0 like the others, so they expire with their records: new
+     * challenges after that bootstrap, and the old answered ones stay refused (expired). */
+    expect_refused(f, &c[0], IMPI_A, v[0].res, sizeof(v[0].res), NULL, T0 + 30);
+    challenge(f, IMPI_A, T0 + 30, &c[2]);
+    usim_run(f, &c[2], &v[2]);
+    expect_bootstrap(f, &c[2], &v[2], T0 + 31);
+    kms_bsf_free(f->b);
+    f->b = own;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +541,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_res, setup, teardown),
         cmocka_unit_test_setup_teardown(test_username_not_the_challenges_impi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flood_of_made_up_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_challenge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tampered_nonce, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_bsf_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answered_record_full, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

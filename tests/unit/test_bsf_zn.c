@@ -82,7 +82,7 @@ static int fx_setup(void **state)
     memcpy(f.ck, v.ck, 16);
     memcpy(f.ik, v.ik, 16);
     struct kms_bsf_pending p;
-    expect_ok(kms_bsf_take(f.b, c.id, T0 + 1, &p));
+    expect_ok(kms_bsf_open(f.b, IMPI, c.rand, c.autn, c.sd, T0 + 1, &p));
     expect_ok(kms_bsf_bootstrap(f.b, &p, T0 + 1, &f.s));
     expect_ok(
         kms_gba_ks_naf(f.ck, f.ik, f.rand, IMPI, strlen(IMPI), NAF, strlen(NAF), UA, f.ks_naf));
