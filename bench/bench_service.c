@@ -260,6 +260,7 @@ static void setup(struct bench *b)
     bench_check(kms_keystore_file_open_kek(kek, &b->ks), "keystore");
     struct kms_keyring_policy pol = {30 * 86400, 30 * 86400, 1u << 30};
     bench_check(kms_keyring_create(b->path, b->ks, &pol, T0 - 100, &b->kr), "keyring");
+    kms_keyring_set_seal_chunk_max(b->kr, KMS_KEYRING_SEAL_CHUNK_SERVER); /* as imskms-kmsd */
     struct kms_store_backend *be = NULL;
     bench_check(kms_store_backend_memory(1024, &be), "memory store");
     bench_check(kms_store_new(be, kek, &b->st), "store");
