@@ -9,7 +9,13 @@
  * difference (printed as handle_*_us and *_cost_hmacs). Virtual time runs at 1 s per 1000
  * requests, so the replay cache (200,000 entries, skew 60 s) reaches its bound and sweeps, as a
  * busy daemon's does. Every answer's status is checked (200), so a refusal cannot pass for a
- * fast request.
+ * fast request. Kue issues (mode 3: a sealed Kue, nothing stored) are measured the same way.
+ *
+ * --profile KIND N (first on the command line) handles N requests of one kind (3, 2: ticket
+ * requests in that mode; kue3: Kue issues in mode 3) and prints nothing but a count: a
+ * deterministic workload for instruction counts, e.g.
+ *   valgrind --tool=callgrind --toggle-collect=kms_service_handle \
+ *     build/bin/bench_service --profile 3 2000
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +140,23 @@ static void build(struct bench *b, uint8_t mode)
     b->msg_len = kms_buf_len(&out);
 }
 
+/* One mode-3 Kue issue request (REQUEST_INIT_PSK under Ks_NAF), fresh RAND and T, into b->msg. */
+static void build_kue(struct bench *b)
+{
+    static struct kms_kue_request q;
+    memset(&q, 0, sizeof(q));
+    q.mode = 3;
+    strcpy(q.idri, IMPI);
+    strcpy(q.idrkms, FQDN);
+    strcpy(q.btid, BTID);
+    bench_check(kms_random(q.randri, 16), "random");
+    q.ntp = kms_mikey_ntp_from_unix(vnow(b), 0);
+    struct kms_buf out;
+    kms_buf_init_fixed(&out, b->msg, sizeof(b->msg), false);
+    bench_check(kms_kue_request_build(&q, KS_NAF, &out), "kue request");
+    b->msg_len = kms_buf_len(&out);
+}
+
 static void c_hmac(void *ctx, uint64_t n)
 {
     struct bench *b = ctx;
@@ -182,7 +205,27 @@ static void c_handle2(void *ctx, uint64_t n)
     build_handle(ctx, 2, n);
 }
 
-enum { C_HMAC, C_BUILD3, C_HANDLE3, C_BUILD2, C_HANDLE2, C_N };
+static void c_build_kue(void *ctx, uint64_t n)
+{
+    struct bench *b = ctx;
+    for (uint64_t k = 0; k < n; k++) {
+        build_kue(b);
+        b->i++;
+    }
+}
+
+static void c_handle_kue(void *ctx, uint64_t n)
+{
+    struct bench *b = ctx;
+    for (uint64_t k = 0; k < n; k++) {
+        build_kue(b);
+        struct kms_service_reply r;
+        handle(b, b->msg, b->msg_len, &r);
+        kms_service_reply_cleanup(&r);
+    }
+}
+
+enum { C_HMAC, C_BUILD3, C_HANDLE3, C_BUILD2, C_HANDLE2, C_BUILDK, C_HANDLEK, C_N };
 
 static const struct bench_case cases[C_N] = {
     {"hmac", "HMAC-SHA-256 over a request", c_hmac},
@@ -190,6 +233,8 @@ static const struct bench_case cases[C_N] = {
     {"build_handle_mode3", "build + handle, mode 3", c_handle3},
     {"build_mode2", "build, mode 2", c_build2},
     {"build_handle_mode2", "build + handle, mode 2", c_handle2},
+    {"build_kue_issue_mode3", "build, Kue issue mode 3", c_build_kue},
+    {"build_handle_kue_issue_mode3", "build + handle, Kue issue m3", c_handle_kue},
 };
 
 static const struct bench_ratio ratios[] = {
@@ -197,6 +242,9 @@ static const struct bench_ratio ratios[] = {
     {"build_mode3_cost", "build, mode 3", "HMACs", C_HMAC, C_BUILD3, true},
     {"build_handle_mode2_cost", "build+handle, mode 2", "HMACs", C_HMAC, C_HANDLE2, true},
     {"build_mode2_cost", "build, mode 2", "HMACs", C_HMAC, C_BUILD2, true},
+    {"build_handle_kue_issue_mode3_cost", "build+handle, Kue issue m3", "HMACs", C_HMAC, C_HANDLEK,
+     true},
+    {"build_kue_issue_mode3_cost", "build, Kue issue m3", "HMACs", C_HMAC, C_BUILDK, true},
 };
 
 static void setup(struct bench *b)
@@ -212,6 +260,7 @@ static void setup(struct bench *b)
     bench_check(kms_keystore_file_open_kek(kek, &b->ks), "keystore");
     struct kms_keyring_policy pol = {30 * 86400, 30 * 86400, 1u << 30};
     bench_check(kms_keyring_create(b->path, b->ks, &pol, T0 - 100, &b->kr), "keyring");
+    kms_keyring_set_seal_chunk_max(b->kr, KMS_KEYRING_SEAL_CHUNK_SERVER); /* as imskms-kmsd */
     struct kms_store_backend *be = NULL;
     bench_check(kms_store_backend_memory(1024, &be), "memory store");
     bench_check(kms_store_new(be, kek, &b->st), "store");
@@ -245,17 +294,47 @@ static void cleanup(struct bench *b)
     rmdir(b->dir);
 }
 
+/* --profile KIND N: N requests of one kind handled, no timing (see the top of the file). */
+static int profile(struct bench *b, const char *kind, const char *count)
+{
+    char *end = NULL;
+    unsigned long long n = strtoull(count, &end, 10);
+    if (end == count || *end != '\0' || n == 0 || n > 100000000ULL ||
+        (strcmp(kind, "3") != 0 && strcmp(kind, "2") != 0 && strcmp(kind, "kue3") != 0)) {
+        fprintf(stderr, "%s: usage: --profile 3|2|kue3 N (N > 0)\n", bench_prog);
+        return BENCH_EXIT_USAGE;
+    }
+    setup(b);
+    if (strcmp(kind, "kue3") == 0) {
+        c_handle_kue(b, n);
+    } else {
+        build_handle(b, kind[0] == '3' ? 3 : 2, n);
+    }
+    printf("profile_kind=%s\nrequests_handled=%llu\n", kind, n);
+    cleanup(b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct bench b;
+    if (argc >= 2 && strcmp(argv[1], "--profile") == 0) {
+        if (argc != 4) {
+            fprintf(stderr, "%s: usage: --profile 3|2|kue3 N\n", bench_prog);
+            return BENCH_EXIT_USAGE;
+        }
+        return profile(&b, argv[2], argv[3]);
+    }
     struct bench_suite suite = {
         .about = "The KMS request handler (kms_service_handle) in one process: ticket requests\n"
-                 "in modes 3 and 2 built and handled, beside building alone and one HMAC-SHA-256\n"
-                 "over a request; the handler's own cost is the difference.\n",
+                 "in modes 3 and 2 and mode-3 Kue issues built and handled, beside building alone\n"
+                 "and one HMAC-SHA-256 over a request; the handler's own cost is the difference.\n"
+                 "--profile 3|2|kue3 N (first): N requests of that kind handled, untimed (for\n"
+                 "valgrind --tool=callgrind).\n",
         .cases = cases,
         .n_cases = C_N,
         .ratios = ratios,
-        .n_ratios = 4,
+        .n_ratios = 6,
         .warm_batch = 64,
         .layout = {30, 12, 24, 6},
     };
@@ -268,16 +347,18 @@ int main(int argc, char **argv)
     bench_print_table(&suite, &res);
     double h3 = 1e6 / res.rate_med[C_HANDLE3] - 1e6 / res.rate_med[C_BUILD3];
     double h2 = 1e6 / res.rate_med[C_HANDLE2] - 1e6 / res.rate_med[C_BUILD2];
+    double hk = 1e6 / res.rate_med[C_HANDLEK] - 1e6 / res.rate_med[C_BUILDK];
     double hm = 1e6 / res.rate_med[C_HMAC];
     printf("# handler alone (build+handle minus build, medians): mode 3 %.2f us = %.1f HMACs, "
-           "mode 2 %.2f us = %.1f HMACs\n",
-           h3, h3 / hm, h2, h2 / hm);
+           "mode 2 %.2f us = %.1f HMACs, Kue issue mode 3 %.2f us = %.1f HMACs\n",
+           h3, h3 / hm, h2, h2 / hm, hk, hk / hm);
     bench_print_keys_head(&res);
     printf("request_bytes_mode3=%zu\n", req_bytes);
     bench_print_keys(&suite, &res);
     printf("handle_mode3_us=%.2f\nhandle_mode3_cost_hmacs=%.2f\nhandle_mode2_us=%.2f\n"
-           "handle_mode2_cost_hmacs=%.2f\nrequests_handled=%llu\n",
-           h3, h3 / hm, h2, h2 / hm, (unsigned long long)b.i);
+           "handle_mode2_cost_hmacs=%.2f\nhandle_kue_issue_mode3_us=%.2f\n"
+           "handle_kue_issue_mode3_cost_hmacs=%.2f\nrequests_handled=%llu\n",
+           h3, h3 / hm, h2, h2 / hm, hk, hk / hm, (unsigned long long)b.i);
     cleanup(&b);
     return 0;
 }

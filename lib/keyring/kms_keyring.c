@@ -92,6 +92,7 @@ struct kms_keyring {
     uint32_t win_id;
     uint64_t win_next, win_end;
     uint64_t chunk;
+    uint64_t chunk_max; /* KMS_KEYRING_SEAL_CHUNK unless a server raised it */
     /* Random bytes for seal nonces, drawn from the DRBG a kilobyte at a time: one RAND_bytes
      * call per seal cost more than the AES-GCM itself. Nonces are public (they travel in the
      * clear header), so holding them ahead of use reveals nothing. */
@@ -1084,6 +1085,7 @@ static kms_result kr_new(const char *path, struct kms_keystore *ks, struct kms_k
     kr->ks = ks;
     kr->fd = -1;
     kr->chunk = 1;
+    kr->chunk_max = KMS_KEYRING_SEAL_CHUNK;
     kr->stale_after = KMS_KEYRING_STALE_AFTER;
     pthread_mutex_init(&kr->mu, NULL);
     kr->path = str_join(path, "");
@@ -1223,7 +1225,7 @@ kms_result kms_keyring_acquire_seal(struct kms_keyring *kr, uint64_t now, struct
     if (!active_usable(kr, now, &idx)) {
         struct reserve_arg a = {kr->chunk, 0, 0, 0};
         KMS_TRY_OUT(rc, kr_update(kr, now, false, fn_reserve, &a));
-        kr->chunk = kr->chunk < KMS_KEYRING_SEAL_CHUNK / 2 ? kr->chunk * 2 : KMS_KEYRING_SEAL_CHUNK;
+        kr->chunk = kr->chunk < kr->chunk_max / 2 ? kr->chunk * 2 : kr->chunk_max;
         kr->win_id = a.id;
         kr->win_next = a.lo;
         kr->win_end = a.hi;
@@ -1237,6 +1239,22 @@ kms_result kms_keyring_acquire_seal(struct kms_keyring *kr, uint64_t now, struct
 out:
     pthread_mutex_unlock(&kr->mu);
     return rc;
+}
+
+void kms_keyring_set_seal_chunk_max(struct kms_keyring *kr, uint64_t max)
+{
+    if (kr == NULL) {
+        return;
+    }
+    if (max < KMS_KEYRING_SEAL_CHUNK) {
+        max = KMS_KEYRING_SEAL_CHUNK;
+    }
+    if (max > KMS_KEYRING_SEAL_CHUNK_SERVER) {
+        max = KMS_KEYRING_SEAL_CHUNK_SERVER;
+    }
+    pthread_mutex_lock(&kr->mu);
+    kr->chunk_max = max;
+    pthread_mutex_unlock(&kr->mu);
 }
 
 kms_result kms_keyring_acquire_open(struct kms_keyring *kr, uint64_t now, uint32_t id,

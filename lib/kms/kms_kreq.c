@@ -35,7 +35,10 @@ static kms_result classify(const uint8_t *msg, size_t len, struct kms_kreq *out,
 kms_result kms_kreq_classify(const uint8_t *msg, size_t len, struct kms_kreq *out, size_t *err_off)
 {
     KMS_ENSURE(out != NULL && err_off != NULL && (msg != NULL || len == 0), KMS_ERR_ARG);
-    memset(out, 0, sizeof(*out));
+    /* Not zeroed here: kms_mikey_decode zeroes the message and kms_kue_request_read /
+     * kms_preq_read the part of u they fill, so everything a caller may read is set (a
+     * failure wipes the whole of out). */
+    out->kind = 0;
     *err_off = 0;
     kms_result rc = classify(msg, len, out, err_off);
     if (!kms_ok(rc)) {

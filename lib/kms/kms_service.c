@@ -2,6 +2,7 @@
 /* The KMS request handler: see kms_service.h. */
 #include "kms/kms_service.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,60 @@ kms_result kms_service_new(const struct kms_service_cfg *cfg, const struct kms_s
     return KMS_RESULT_OK;
 }
 
+/* ---- per-thread scratch ---- */
+
+/* The large objects one request needs (the decoded request, two sets of claims, a grant: about
+ * 30 KB, too much for a libmicrohttpd worker's stack next to everything else): one set per
+ * thread, allocated zeroed on the thread's first request and reused, so that the hot path
+ * allocates and zeroes nothing. Every request wipes what it used before it returns (the
+ * objects are zero again when the next request starts, as fresh calloc'ed ones were), and the
+ * thread's exit wipes and frees the set. Thread-local: the handler runs on several threads at
+ * once, and it never calls itself. */
+struct scratch {
+    struct kms_kreq k;
+    struct kms_ticket_claims c, m;
+    struct kms_tgrant g;
+    struct kms_kue_grant kg;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+static _Thread_local struct scratch *tls_scratch;
+
+static void scratch_free(void *p)
+{
+    if (p != NULL) {
+        kms_wipe(p, sizeof(struct scratch));
+        free(p);
+    }
+}
+
+static void scratch_key_make(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
+}
+
+/* This thread's scratch (NULL when it cannot be had: out of memory). */
+static struct scratch *scratch(void)
+{
+    if (tls_scratch == NULL) {
+        if (pthread_once(&scratch_once, scratch_key_make) != 0 || !scratch_key_ok) {
+            return NULL;
+        }
+        struct scratch *sc = calloc(1, sizeof(*sc));
+        if (sc == NULL) {
+            return NULL;
+        }
+        if (pthread_setspecific(scratch_key, sc) != 0) {
+            free(sc);
+            return NULL;
+        }
+        tls_scratch = sc;
+    }
+    return tls_scratch;
+}
+
 void kms_service_free(struct kms_service *s)
 {
     if (s != NULL) {
@@ -65,6 +120,10 @@ void kms_service_reply_cleanup(struct kms_service_reply *r)
 {
     kms_buf_cleanup(&r->body);
 }
+
+/* A response (about 350 octets for a ticket request) fits without the reply body growing from
+ * 64 octets in four copies. */
+#define REPLY_RESERVE 1024
 
 /* ---- error replies ---- */
 
@@ -217,16 +276,15 @@ static kms_result own_naf(const struct kms_service *s, const struct kms_ticket_c
 
 /* The grant: Kue from a fresh Kue-RAND; mode 3 seals it, mode 2 stores it. */
 static kms_result issue(struct kms_service *s, const struct kms_kue_request *q,
-                        const struct kms_zn_resp *z, uint64_t now, struct kms_kue_grant *g)
+                        const struct kms_zn_resp *z, uint64_t now, struct kms_ticket_claims *c,
+                        struct kms_kue_grant *g)
 {
     kms_result rc = KMS_RC_INIT;
-    struct kms_ticket_claims *c = calloc(1, sizeof(*c));
     struct kms_buf rec, tok;
     kms_buf_init(&rec, KMS_TICKET_MAX, true);
     kms_buf_init_fixed(&tok, g->ticket, sizeof(g->ticket), false);
-    KMS_ENSURE_OUT(rc, c != NULL, KMS_ERR_NOMEM);
     uint8_t kue_rand[KMS_KUE_RAND_LEN];
-    KMS_TRY_OUT(rc, kms_random(kue_rand, sizeof(kue_rand)));
+    KMS_TRY_OUT(rc, kms_random_pooled(kue_rand, sizeof(kue_rand)));
     g->mode = q->mode;
     KMS_TRY_OUT(rc, kms_kue_derive(z->ks_naf, kue_rand, g->kue));
     c->kind = KMS_TICKET_KUE;
@@ -249,7 +307,7 @@ static kms_result issue(struct kms_service *s, const struct kms_kue_request *q,
         g->ticket_len = kms_buf_len(&tok);
     } else {
         /* Mode 2: an unguessable reference; the record is the ticket payload encoding. */
-        KMS_TRY_OUT(rc, kms_random(g->ticket, KMS_KUE_REF_LEN));
+        KMS_TRY_OUT(rc, kms_random_pooled(g->ticket, KMS_KUE_REF_LEN));
         g->ticket_len = KMS_KUE_REF_LEN;
         memcpy(c->token_id, g->ticket, KMS_KUE_REF_LEN); /* the replay key of later requests */
         KMS_TRY_OUT(rc, kms_ticket_payload_encode(c, &rec));
@@ -261,8 +319,8 @@ static kms_result issue(struct kms_service *s, const struct kms_kue_request *q,
     rc = KMS_RESULT_OK;
 out:
     kms_buf_cleanup(&rec);
+    kms_wipe(kue_rand, sizeof(kue_rand));
     kms_ticket_claims_wipe(c);
-    free(c);
     return rc;
 }
 
@@ -273,14 +331,14 @@ static void detail(struct kms_service_reply *r, const char *what, const struct k
 }
 
 static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t len,
-                            const struct kms_kreq *k, uint64_t now, struct kms_service_reply *r)
+                            const struct kms_kreq *k, struct scratch *sc, uint64_t now,
+                            struct kms_service_reply *r)
 {
     const struct kms_kue_request *q = &k->u.kue;
     kms_result rc = KMS_RC_INIT;
     struct kms_zn_resp z;
-    struct kms_kue_grant *g = calloc(1, sizeof(*g));
+    struct kms_kue_grant *g = &sc->kg;
     memset(&z, 0, sizeof(z));
-    KMS_ENSURE_OUT(rc, g != NULL, KMS_ERR_NOMEM);
     detail(r, "kue-issue", q);
     if (strcmp(q->idrkms, s->fqdn) != 0) {
         KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* meant for another KMS */
@@ -318,7 +376,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
         KMS_TRY_OUT(rc, policy_refusal(r, q->csb_id, z.ks_naf, q->randri, false));
         goto out;
     }
-    kms_result ir = issue(s, q, &z, now, g);
+    kms_result ir = issue(s, q, &z, now, &sc->c, g);
     if (ir.err == KMS_ERR_STORE) {
         /* The mode-2 record could not be stored: 503 with an Error message (docs/api.md). */
         KMS_TRY_OUT(rc, refuse(r, ir.err, q->csb_id));
@@ -326,16 +384,14 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     }
     KMS_TRY_OUT(rc, ir);
     kms_buf_reset(&r->body);
+    KMS_TRY_OUT(rc, kms_buf_reserve(&r->body, REPLY_RESERVE));
     KMS_TRY_OUT(rc, kms_kue_response_build(req, len, &k->m, z.ks_naf, g, &r->body));
     r->status = kms_wire_of(KMS_IFACE_KMS, KMS_OK).status;
     r->why = KMS_OK;
     rc = KMS_RESULT_OK;
 out:
     kms_zn_resp_wipe(&z);
-    if (g != NULL) {
-        kms_wipe(g, sizeof(*g));
-        free(g);
-    }
+    kms_wipe(g, sizeof(*g));
     return rc;
 }
 
@@ -489,9 +545,10 @@ static kms_result grant_request(struct kms_service *s, const struct kms_preq *q,
     m->expires = now + s->cfg.ticket_lifetime;
     m->tgk_len = 16; /* an SRTP master key for AES-128 */
     m->mpk_len = KMS_TMSG_MPK_LEN;
-    /* One draw for the ticket id, TGK and MPK (each DRBG call has a fixed cost). */
+    /* One draw for the ticket id, TGK and MPK, from this thread's pool (kms_random_pooled:
+     * a DRBG call has a fixed cost of about a microsecond, whatever its length). */
     uint8_t rnd[sizeof(m->token_id) + 16 + KMS_TMSG_MPK_LEN];
-    KMS_TRY(kms_random(rnd, sizeof(rnd)));
+    KMS_TRY(kms_random_pooled(rnd, sizeof(rnd)));
     memcpy(m->token_id, rnd, sizeof(m->token_id));
     memcpy(m->tgk, rnd + sizeof(m->token_id), m->tgk_len);
     memcpy(m->mpk, rnd + sizeof(m->token_id) + 16, m->mpk_len);
@@ -536,14 +593,14 @@ static kms_result grant_resolve(struct kms_service *s, const struct kms_preq *q,
 
 /* A ticket request or resolve: authenticate, grant, answer (one tail for both). */
 static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
-                         const struct kms_kreq *k, uint64_t now, struct kms_service_reply *r)
+                         const struct kms_kreq *k, struct scratch *sc, uint64_t now,
+                         struct kms_service_reply *r)
 {
     const struct kms_preq *q = &k->u.p;
     bool request = q->kind == KMS_PREQ_REQUEST;
     kms_result rc = KMS_RC_INIT;
-    struct kms_ticket_claims *c = calloc(1, sizeof(*c)), *m = calloc(1, sizeof(*m));
-    struct kms_tgrant *g = calloc(1, sizeof(*g));
-    KMS_ENSURE_OUT(rc, c != NULL && m != NULL && g != NULL, KMS_ERR_NOMEM);
+    struct kms_ticket_claims *c = &sc->c, *m = &sc->m;
+    struct kms_tgrant *g = &sc->g;
     if (request) {
         snprintf(r->detail, sizeof(r->detail), "ticket-request idri=%.60s idrr=%.60s", q->idri,
                  q->idrr);
@@ -559,6 +616,7 @@ static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
     if (ok) {
         grant_of(m, g);
         kms_buf_reset(&r->body);
+        KMS_TRY_OUT(rc, kms_buf_reserve(&r->body, REPLY_RESERVE));
         KMS_TRY_OUT(rc, kms_preq_resp_build(req, len, &k->m, c->kue, g, &r->body));
         r->status = kms_wire_of(KMS_IFACE_KMS, KMS_OK).status;
         r->why = KMS_OK;
@@ -567,12 +625,7 @@ static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
 out:
     kms_ticket_claims_wipe(c);
     kms_ticket_claims_wipe(m);
-    free(c);
-    free(m);
-    if (g != NULL) {
-        kms_wipe(g, sizeof(*g));
-    }
-    free(g);
+    kms_wipe(g, sizeof(*g));
     return rc;
 }
 
@@ -585,8 +638,9 @@ kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t 
         return refuse(r, len == 0 ? KMS_ERR_TRUNCATED : KMS_ERR_TOO_LONG, 0);
     }
     /* Decoded once (kms_kreq): classified, then verified and answered from the same message. */
-    struct kms_kreq *k = malloc(sizeof(*k));
-    KMS_ENSURE(k != NULL, KMS_ERR_NOMEM);
+    struct scratch *sc = scratch();
+    KMS_ENSURE(sc != NULL, KMS_ERR_NOMEM);
+    struct kms_kreq *k = &sc->k;
     size_t eo = 0;
     kms_result rc;
     kms_result pr = kms_kreq_classify(req, len, k, &eo);
@@ -594,11 +648,10 @@ kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t 
         snprintf(r->detail, sizeof(r->detail), "malformed at offset %zu", eo);
         rc = refuse(r, kms_err_group(pr.err) == KMS_ERR_G_INTERNAL ? pr.err : KMS_ERR_MALFORMED, 0);
     } else if (k->kind == KMS_KREQ_KUE_ISSUE) {
-        rc = kue_issue(s, req, len, k, now, r);
+        rc = kue_issue(s, req, len, k, sc, now, r);
     } else {
-        rc = ticket(s, req, len, k, now, r);
+        rc = ticket(s, req, len, k, sc, now, r);
     }
     kms_kreq_wipe(k);
-    free(k);
     return rc;
 }

@@ -109,19 +109,12 @@ static kms_result prf_digest(enum kms_mikey_prf_alg alg, const char **digest, si
     }
 }
 
-/* out = HMAC(s, a || b) with the key already set in ctx (re-initialised, not re-keyed). */
-static kms_result hmac2(EVP_MAC_CTX *ctx, const uint8_t *a, size_t a_len, const uint8_t *b,
-                        size_t b_len, uint8_t *out, size_t hlen)
+/* out = HMAC(s, a || b) under the prepared key s. */
+static kms_result hmac2(const struct kms_hmac_key *s, const uint8_t *a, size_t a_len,
+                        const uint8_t *b, size_t b_len, uint8_t *out, size_t hlen)
 {
-    size_t got = 0;
-    KMS_TRY_OSSL(EVP_MAC_init(ctx, NULL, 0, NULL));
-    KMS_TRY_OSSL(EVP_MAC_update(ctx, a, a_len));
-    if (b_len > 0) {
-        KMS_TRY_OSSL(EVP_MAC_update(ctx, b, b_len));
-    }
-    KMS_TRY_OSSL(EVP_MAC_final(ctx, out, &got, hlen));
-    KMS_ENSURE(got == hlen, KMS_ERR_CRYPTO);
-    return KMS_RESULT_OK;
+    const struct kms_iov parts[2] = {{a, a_len}, {b, b_len}};
+    return kms_hmac_key_mac(s, parts, b_len > 0 ? 2 : 1, out, hlen);
 }
 
 /*= RFC 3830, 4.1.2 (paraphrased, see protocol-facts.md 4.5)
@@ -134,14 +127,14 @@ static kms_result hmac2(EVP_MAC_CTX *ctx, const uint8_t *a, size_t a_len, const 
  * Each P output is XORed into out block by block as it is produced, so the only intermediate
  * values held are A_i and one HMAC block.
  */
-static kms_result p_xor(EVP_MAC_CTX *ctx, const uint8_t *label, size_t label_len, size_t hlen,
-                        uint8_t *out, size_t out_len, uint8_t *a, uint8_t *blk)
+static kms_result p_xor(const struct kms_hmac_key *s, const uint8_t *label, size_t label_len,
+                        size_t hlen, uint8_t *out, size_t out_len, uint8_t *a, uint8_t *blk)
 {
     const uint8_t *prev = label;
     size_t prev_len = label_len;
     for (size_t pos = 0; pos < out_len; pos += hlen) {
-        KMS_TRY(hmac2(ctx, prev, prev_len, NULL, 0, a, hlen)); /* A_i */
-        KMS_TRY(hmac2(ctx, a, hlen, label, label_len, blk, hlen));
+        KMS_TRY(hmac2(s, prev, prev_len, NULL, 0, a, hlen)); /* A_i */
+        KMS_TRY(hmac2(s, a, hlen, label, label_len, blk, hlen));
         size_t take = out_len - pos < hlen ? out_len - pos : hlen;
         for (size_t j = 0; j < take; j++) {
             out[pos + j] ^= blk[j];
@@ -160,14 +153,14 @@ struct prf_job {
     size_t out_len;
 };
 
-/* PRF(inkey, label_j) for every job j with the same inkey: each 256-bit chunk s_i keys the
- * context once for all the jobs (hmac2 re-initialises without recomputing the key pads). The
- * outputs are zeroed first and wiped on failure. Arguments are checked by the callers. */
+/* PRF(inkey, label_j) for every job j with the same inkey: each 256-bit chunk s_i is prepared
+ * once as an HMAC key (kms_hmac_key: its pads hashed once) for all the jobs. The outputs are
+ * zeroed first and wiped on failure. Arguments are checked by the callers. */
 static kms_result prf_jobs(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_t inkey_len,
                            const struct prf_job *jobs, size_t n)
 {
     kms_result rc = KMS_RC_INIT;
-    EVP_MAC_CTX *ctx = NULL;
+    struct kms_hmac_key s = {0};
     uint8_t a[HMAC_MAX], blk[HMAC_MAX];
     const char *digest = NULL;
     size_t hlen = 0;
@@ -175,19 +168,18 @@ static kms_result prf_jobs(enum kms_mikey_prf_alg alg, const uint8_t *inkey, siz
         memset(jobs[j].out, 0, jobs[j].out_len);
     }
     KMS_TRY_OUT(rc, prf_digest(alg, &digest, &hlen));
-    ctx = kms_hmac_ctx_new(digest);
-    KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_CRYPTO);
     for (size_t off = 0; off < inkey_len; off += PRF_CHUNK) {
         size_t s_len = inkey_len - off < PRF_CHUNK ? inkey_len - off : PRF_CHUNK;
-        KMS_TRY_OSSL_OUT(rc, EVP_MAC_init(ctx, inkey + off, s_len, NULL));
+        KMS_TRY_OUT(rc, kms_hmac_key_init(&s, digest, inkey + off, s_len));
         for (size_t j = 0; j < n; j++) {
-            KMS_TRY_OUT(rc, p_xor(ctx, jobs[j].label, jobs[j].label_len, hlen, jobs[j].out,
+            KMS_TRY_OUT(rc, p_xor(&s, jobs[j].label, jobs[j].label_len, hlen, jobs[j].out,
                                   jobs[j].out_len, a, blk));
         }
+        kms_hmac_key_cleanup(&s); /* cleanses the keyed states */
     }
     rc = KMS_RESULT_OK;
 out:
-    EVP_MAC_CTX_free(ctx); /* cleanses the keyed state */
+    kms_hmac_key_cleanup(&s);
     kms_wipe(a, sizeof(a));
     kms_wipe(blk, sizeof(blk));
     for (size_t j = 0; !kms_ok(rc) && j < n; j++) {

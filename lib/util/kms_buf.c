@@ -79,6 +79,15 @@ static kms_result ensure(struct kms_buf *b, size_t n)
     return KMS_RESULT_OK;
 }
 
+kms_result kms_buf_reserve(struct kms_buf *b, size_t n)
+{
+    if (b->fixed) {
+        return KMS_RESULT_OK;
+    }
+    size_t room = b->max - b->len; /* len <= max always */
+    return ensure(b, n < room ? n : room);
+}
+
 kms_result kms_buf_put_space(struct kms_buf *b, size_t n, uint8_t **where)
 {
     *where = NULL;

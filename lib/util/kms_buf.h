@@ -40,6 +40,10 @@ void kms_buf_cleanup(struct kms_buf *b);
 void kms_buf_truncate(struct kms_buf *b, size_t len);
 /* Forgets the contents (wiping them when secret) but keeps the storage. */
 void kms_buf_reset(struct kms_buf *b);
+/* Makes room for n more bytes now (one allocation instead of several as the buffer grows),
+ * never beyond max (then at most max); the contents stay. KMS_ERR_NOMEM. A fixed buffer, or
+ * one already large enough, is left as it is. */
+KMS_MUST_CHECK kms_result kms_buf_reserve(struct kms_buf *b, size_t n);
 
 static inline const uint8_t *kms_buf_data(const struct kms_buf *b)
 {

@@ -350,6 +350,8 @@ static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kms
     if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
         return fail("--keyring", r);
     }
+    /* One durable reservation per 65536 seals rather than per 1024 (kms_keyring.h). */
+    kms_keyring_set_seal_chunk_max(p->kr, KMS_KEYRING_SEAL_CHUNK_SERVER);
     return CLI_EXIT_OK;
 }
 

@@ -60,6 +60,31 @@ static void cap_is_enforced(void **state)
 /* Zero octets into a heap buffer that holds nothing yet: accepted, nothing stored, and no
  * pointer arithmetic on its NULL storage (NULL + 0: caught by clang's UBSan, as in the fuzz
  * preset or asan-ubsan configured with clang; gcc's UBSan does not check it). */
+/* A reservation allocates once, keeps the contents, and never goes past max. */
+static void reserve_keeps_contents_and_max(void **state)
+{
+    (void)state;
+    struct kms_buf b;
+    kms_buf_init(&b, 100, false);
+    expect_ok(kms_buf_put_u8(&b, 0x42));
+    expect_ok(kms_buf_reserve(&b, 1000)); /* capped at max */
+    assert_int_equal(b.cap, 100);
+    assert_int_equal(kms_buf_len(&b), 1);
+    assert_int_equal(kms_buf_data(&b)[0], 0x42);
+    const uint8_t *d = kms_buf_data(&b);
+    for (int i = 0; i < 99; i++) {
+        expect_ok(kms_buf_put_u8(&b, (uint8_t)i)); /* no further allocation */
+    }
+    assert_ptr_equal(kms_buf_data(&b), d);
+    expect_err(kms_buf_put_u8(&b, 0), KMS_ERR_TOO_LONG);
+    kms_buf_cleanup(&b);
+    uint8_t st[8];
+    kms_buf_init_fixed(&b, st, sizeof(st), false);
+    expect_ok(kms_buf_reserve(&b, 64)); /* a fixed buffer stays as it is */
+    assert_int_equal(b.cap, sizeof(st));
+    kms_buf_cleanup(&b);
+}
+
 static void empty_put_into_unallocated_buffer(void **state)
 {
     (void)state;
@@ -142,6 +167,7 @@ int main(void)
         cmocka_unit_test(writes_big_endian_and_reads_back),
         cmocka_unit_test(cap_is_enforced),
         cmocka_unit_test(empty_put_into_unallocated_buffer),
+        cmocka_unit_test(reserve_keeps_contents_and_max),
         cmocka_unit_test(fixed_buffers_never_grow_and_wipe_secrets),
         cmocka_unit_test(length_reservations),
     };

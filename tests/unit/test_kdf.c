@@ -2,6 +2,8 @@
 #include "testlib.h"
 
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "crypto/kms_kdf.h"
 #include "imskms/imskms.h"
@@ -23,6 +25,141 @@ static void hmac_sha256_rfc4231(void **state)
         expect_bytes_eq(out, mac, 32);
     }
     tv_free(&f);
+}
+
+/* The MAC of one vector block with every HMAC entry point: kms_hmac over the data in one
+ * part and split in three, and a prepared kms_hmac_key used twice (it is only read). */
+static void check_hmac_block(const struct tv_block *b)
+{
+    uint8_t key[256], data[256], mac[32], out[32];
+    const char *digest = tv_get(b, "digest");
+    size_t klen = tv_hex_any(b, "key", key, sizeof(key));
+    size_t dlen = tv_hex_any(b, "data", data, sizeof(data));
+    size_t mlen = tv_hex_any(b, "mac", mac, sizeof(mac));
+    size_t got = 0;
+    struct kms_iov one = {data, dlen};
+    memset(out, 0, sizeof(out));
+    expect_ok(kms_hmac(digest, key, klen, &one, 1, out, sizeof(out), &got));
+    assert_int_equal(got, mlen);
+    expect_bytes_eq(out, mac, mlen);
+    struct kms_iov three[3] = {{data, 3}, {data + 3, 0}, {data + 3, dlen - 3}};
+    memset(out, 0, sizeof(out));
+    expect_ok(kms_hmac(digest, key, klen, three, 3, out, sizeof(out), &got));
+    expect_bytes_eq(out, mac, mlen);
+    struct kms_hmac_key k;
+    expect_ok(kms_hmac_key_init(&k, digest, key, klen));
+    assert_int_equal(k.out_len, mlen);
+    for (int i = 0; i < 2; i++) {
+        memset(out, 0, sizeof(out));
+        expect_ok(kms_hmac_key_mac(&k, three, 3, out, sizeof(out)));
+        expect_bytes_eq(out, mac, mlen);
+    }
+    kms_hmac_key_cleanup(&k);
+    assert_null(k.inner);
+    kms_hmac_key_cleanup(&k); /* twice is harmless */
+}
+
+static void hmac_long_keys_and_sha1(void **state)
+{
+    (void)state;
+    struct tv_file f;
+    tv_load("hmac_rfc4231_rfc2202.txt", &f);
+    assert_int_equal(f.n, 4);
+    for (size_t i = 0; i < f.n; i++) {
+        check_hmac_block(&f.blocks[i]);
+    }
+    tv_free(&f);
+}
+
+/* The prepared key against the RFC 4231 cases with short keys (tc2: shorter than the block). */
+static void hmac_key_rfc4231(void **state)
+{
+    (void)state;
+    struct tv_file f;
+    tv_load("hmac_sha256_rfc4231.txt", &f);
+    for (size_t i = 0; i < f.n; i++) {
+        uint8_t key[64], data[128], mac[32], out[32];
+        size_t klen = tv_hex_any(&f.blocks[i], "key", key, sizeof(key));
+        size_t dlen = tv_hex_any(&f.blocks[i], "data", data, sizeof(data));
+        tv_hex(&f.blocks[i], "mac", mac, 32);
+        struct kms_hmac_key k;
+        struct kms_iov part = {data, dlen};
+        expect_ok(kms_hmac_key_init(&k, "SHA256", key, klen));
+        expect_ok(kms_hmac_key_mac(&k, &part, 1, out, sizeof(out)));
+        expect_bytes_eq(out, mac, 32);
+        kms_hmac_key_cleanup(&k);
+    }
+    tv_free(&f);
+}
+
+static void hmac_refuses_bad_arguments(void **state)
+{
+    (void)state;
+    uint8_t key[32] = {1}, out[32];
+    size_t got = 7;
+    struct kms_iov part = {key, sizeof(key)};
+    struct kms_hmac_key k;
+    expect_err(kms_hmac_key_init(&k, "MD5", key, sizeof(key)), KMS_ERR_ARG);
+    assert_null(k.inner);
+    expect_err(kms_hmac("MD5", key, sizeof(key), &part, 1, out, sizeof(out), &got), KMS_ERR_CRYPTO);
+    assert_int_equal(got, 0);
+    /* An output too small for the digest. */
+    expect_err(kms_hmac("SHA256", key, sizeof(key), &part, 1, out, 31, &got), KMS_ERR_ARG);
+    expect_ok(kms_hmac_key_init(&k, "SHA256", key, sizeof(key)));
+    expect_err(kms_hmac_key_mac(&k, &part, 1, out, 31), KMS_ERR_ARG);
+    kms_hmac_key_cleanup(&k);
+    /* A cleaned-up key MACs nothing. */
+    expect_err(kms_hmac_key_mac(&k, &part, 1, out, sizeof(out)), KMS_ERR_ARG);
+}
+
+/* The pooled draw: bounds, and no octet handed out twice across the pool's refills. */
+static void random_pooled_hands_out_fresh_octets(void **state)
+{
+    (void)state;
+    uint8_t a[KMS_RANDOM_POOLED_MAX], b[KMS_RANDOM_POOLED_MAX], big[KMS_RANDOM_POOLED_MAX + 1];
+    expect_err(kms_random_pooled(a, 0), KMS_ERR_ARG);
+    expect_err(kms_random_pooled(big, sizeof(big)), KMS_ERR_ARG);
+    expect_err(kms_random_pooled(NULL, 16), KMS_ERR_ARG);
+    /* 200 draws of 48 octets cross several 1 KiB refills; any two 16-octet prefixes equal
+     * would be a repeat (2^-128 by chance). */
+    static uint8_t seen[200][16];
+    for (size_t i = 0; i < 200; i++) {
+        expect_ok(kms_random_pooled(a, 48));
+        memcpy(seen[i], a, 16);
+        for (size_t j = 0; j < i; j++) {
+            assert_false(memcmp(seen[i], seen[j], 16) == 0);
+        }
+    }
+    expect_ok(kms_random_pooled(a, sizeof(a)));
+    expect_ok(kms_random_pooled(b, sizeof(b)));
+    assert_false(memcmp(a, b, sizeof(a)) == 0);
+}
+
+/* After fork() the child must not hand out what the parent's pool held: the parent draws the
+ * next octets of its (pre-fork) pool only after the child reported its own draw. */
+static void random_pooled_child_does_not_repeat_parent(void **state)
+{
+    (void)state;
+    uint8_t warm[16], parent[32], child[32];
+    expect_ok(kms_random_pooled(warm, sizeof(warm))); /* the pool is filled before the fork */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t c[32];
+        int ok = kms_ok(kms_random_pooled(c, sizeof(c))) &&
+                 write(fds[1], c, sizeof(c)) == (ssize_t)sizeof(c);
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    close(fds[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    expect_ok(kms_random_pooled(parent, sizeof(parent)));
+    assert_false(memcmp(parent, child, sizeof(parent)) == 0);
 }
 
 /* S assembled here byte by byte from the table of TS 33.220 B.3 (protocol-facts.md 1.3),
@@ -202,6 +339,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(power_on_selftests_pass),
         cmocka_unit_test(hmac_sha256_rfc4231),
+        cmocka_unit_test(hmac_long_keys_and_sha1),
+        cmocka_unit_test(hmac_key_rfc4231),
+        cmocka_unit_test(hmac_refuses_bad_arguments),
+        cmocka_unit_test(random_pooled_hands_out_fresh_octets),
+        cmocka_unit_test(random_pooled_child_does_not_repeat_parent),
         cmocka_unit_test(ks_naf_s_matches_the_b3_layout),
         cmocka_unit_test(ks_naf_known_answer),
         cmocka_unit_test(generic_kdf_two_octet_fc_and_empty_param),

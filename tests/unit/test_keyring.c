@@ -229,6 +229,31 @@ static void test_seal_reservation(void **state)
     fx_free(f);
 }
 
+/* A server's windows keep doubling past KMS_KEYRING_SEAL_CHUNK up to the maximum it set. */
+static void test_seal_chunk_max(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3600, 600, 1000000);
+    uint8_t t[KMS_TICKET_MAX];
+    kms_keyring_set_seal_chunk_max(f->kr, 4096);
+    /* 1+2+...+512 = 1023, then 1024 and 2048: 3003 seals need 4095. */
+    for (int i = 0; i < 3003; i++) {
+        seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
+    }
+    expect_ok(kms_keyring_refresh(f->kr));
+    assert_int_equal(info_of(f->kr, T0 + 1, 1).seals, 4095);
+    /* Then windows of 4096 (the maximum set), never more. */
+    for (int i = 0; i < 4096 + 1092; i++) {
+        seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
+    }
+    expect_ok(kms_keyring_refresh(f->kr));
+    assert_int_equal(info_of(f->kr, T0 + 1, 1).seals, 4095 + 4096);
+    seal(f->kr, T0 + 1, T0 + 60, t, NULL, NULL);
+    expect_ok(kms_keyring_refresh(f->kr));
+    assert_int_equal(info_of(f->kr, T0 + 1, 1).seals, 4095 + 2 * 4096);
+    fx_free(f);
+}
+
 static void test_revoke(void **state)
 {
     (void)state;
@@ -791,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_early_rotation_keeps_cap),
         cmocka_unit_test(test_count_forced_rotation),
         cmocka_unit_test(test_seal_reservation),
+        cmocka_unit_test(test_seal_chunk_max),
         cmocka_unit_test(test_revoke),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_refresh),
