@@ -120,7 +120,7 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     struct kms_bsf_cfg *c = &b->cfg;
     c->challenge_key = NULL; /* copied into siv_key below */
     c->challenge_ttl = c->challenge_ttl != 0 ? c->challenge_ttl : 30;
-    c->max_answered = c->max_answered != 0 ? c->max_answered : 16384;
+    c->max_answered = c->max_answered != 0 ? c->max_answered : 1000000;
     c->max_sessions = c->max_sessions != 0 ? c->max_sessions : 100000;
     c->max_identities = c->max_identities != 0 ? c->max_identities : 65536;
     c->rate_burst = c->rate_burst != 0 ? c->rate_burst : 5;

@@ -71,7 +71,7 @@ struct kms_bsf_cfg {
     uint64_t lifetime;      /* bootstrap session lifetime, seconds (> 0) */
     uint64_t challenge_ttl; /* seconds a challenge may be answered (default 30) */
     size_t max_answered;    /* answered challenges remembered until their expiry (single use;
-                             * default 16384); full: answers get KMS_ERR_FULL */
+                             * default 1000000, 64 bytes each); full: answers get KMS_ERR_FULL */
     size_t max_sessions;    /* live bootstrap sessions (default 100000) */
     size_t max_identities;  /* subscribers with SQN / rate state in memory, and as many made-up
                              * names' rate buckets (default 65536) */

@@ -30,7 +30,7 @@
 static const char usage[] =
     "usage: imskms-bsfd --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
     "                   --lifetime SECONDS --zn-listen ADDR:PORT --zn-cert FILE --zn-key FILE\n"
-    "                   --zn-client-ca FILE [--max-sessions N] [--amf HEX4]\n"
+    "                   --zn-client-ca FILE [--max-sessions N] [--max-answered N] [--amf HEX4]\n"
     "                   [--log-level error|warn|info|debug] [--max-connections N]\n"
     "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
     "\n"
@@ -49,6 +49,9 @@ static const char usage[] =
     "  --max-sessions N      bootstrap sessions held at once (default 100000; about 670 bytes\n"
     "                        each, reserved at start). With lifetime L the BSF sustains at most\n"
     "                        N / L bootstraps per second; beyond that it answers 503.\n"
+    "  --max-answered N      answered challenges remembered until they expire (30 s), so that\n"
+    "                        each is answered once (1000 .. 100000000, default 1000000; 64\n"
+    "                        bytes each, reserved at start): bootstraps/s x 30 above N get 503\n"
     "  --amf HEX4            AMF of the challenges an unknown IMPI gets (default 0000, as\n"
     "                        'imskms subscriber add'): set it to the AMF most subscribers have\n"
     "  --log-level LEVEL     most verbose level logged to stderr (default info)\n"
@@ -242,6 +245,7 @@ enum {
     O_LOG,
     O_MAXSESS,
     O_AMF,
+    O_MAXANS,
     O_MAXCONN,
     O_MAXIP,
     O_HDRTO,
@@ -269,6 +273,8 @@ static const struct cli_opt opts[N_OPTS] = {
     [O_MAXSESS] =
         CLI_VALUE_DOC("max-sessions", "N", "bootstrap sessions held at once (default 100000)"),
     [O_AMF] = CLI_VALUE_DOC("amf", "HEX4", "AMF of fake challenges (default 0000)"),
+    [O_MAXANS] = CLI_VALUE_DOC("max-answered", "N",
+                               "answered challenges remembered (single use; default 1000000)"),
     [O_MAXCONN] = CLI_VALUE_DOC("max-connections", "N",
                                 "connections held at once, on Ub and Zn each (default 10000)"),
     [O_MAXIP] = CLI_VALUE_DOC("max-connections-per-ip", "N",
@@ -307,12 +313,15 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &c->log_level)) {
         return cli_usage_error(&a, "--log-level: one of error, warn, info, debug");
     }
-    uint64_t lifetime = 0, max_sessions = 100000;
+    uint64_t lifetime = 0, max_sessions = 100000, max_answered = 1000000;
     if (!cli_uint(a.val[O_LIFETIME], 1, 315360000, &lifetime)) {
         return cli_usage_error(&a, "--lifetime: expected seconds from 1 to 315360000");
     }
     if (!cli_uint(a.val[O_MAXSESS], 1, 100000000, &max_sessions)) {
         return cli_usage_error(&a, "--max-sessions: expected a number from 1 to 100000000");
+    }
+    if (!cli_uint(a.val[O_MAXANS], 1000, 100000000, &max_answered)) {
+        return cli_usage_error(&a, "--max-answered: expected a number from 1000 to 100000000");
     }
     const char *bad = kms_daemon_conn_limits_parse(a.val[O_MAXCONN], a.val[O_MAXIP], a.val[O_HDRTO],
                                                    a.val[O_IDLETO], &c->lim);
@@ -327,8 +336,10 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     c->zn_cert = a.val[O_CERT];
     c->zn_key = a.val[O_KEY];
     c->zn_client_ca = a.val[O_CA];
-    c->bsf = (struct kms_bsf_cfg){
-        .realm = a.val[O_REALM], .lifetime = lifetime, .max_sessions = (size_t)max_sessions};
+    c->bsf = (struct kms_bsf_cfg){.realm = a.val[O_REALM],
+                                  .lifetime = lifetime,
+                                  .max_sessions = (size_t)max_sessions,
+                                  .max_answered = (size_t)max_answered};
     if (a.val[O_AMF] != NULL &&
         (rc = cli_hex_exact(&a, "amf", a.val[O_AMF], c->bsf.amf, sizeof(c->bsf.amf))) != 0) {
         return rc;
