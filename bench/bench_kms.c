@@ -8,6 +8,9 @@
  * verified and decrypted under the UE's key; a failure is counted by kind, never ignored):
  *   baseline         one POST-sized GET with a body of a ticket request's size, answered with a
  *                    static file of a REQUEST_RESP's size (nginx discards the body);
+ *   floor            (with --floor) a POST of a mode-3 ticket request's size to bench/mhd_floor,
+ *                    a minimal libmicrohttpd server answering a fixed body: the least our HTTP
+ *                    stack can cost, a second baseline;
  *   kue_issue_mode3  a Kue issue (REQUEST_INIT_PSK under Ks_NAF) answered with a sealed Kue;
  *   kue_issue_mode2  the same answered with a Kue reference (the KMS stores the Kue: one
  *                    SQLite commit per issue);
@@ -18,7 +21,7 @@
  *                    B-TID).
  * Before the timed rounds every client thread bootstraps once and gets one Kue of each mode
  * (untimed). Rounds interleave the cases; figures are medians over the rounds and each ratio
- * is taken per round against that round's baseline.
+ * is taken per round against that round's baseline (and the floor's).
  *
  * --fill N: instead, issues N Kues of --fill-mode as fast as the threads can, and prints the
  * KMS's resident memory (/proc/PID/status VmRSS) and the state store's size on disk (the
@@ -56,29 +59,36 @@ const char bench_prog[] = "bench_kms";
 #define PREBUILD_MAX 131072 /* per thread */
 #define VERIFY_EVERY 16     /* prepared answers opened in full: one in 16 */
 
-enum kcase { C_BASE, C_ISSUE3, C_ISSUE2, C_REQ3, C_REQ2, C_MODE1, C_N, C_COLD = C_N };
-static const char *const case_names[C_N] = {"baseline",      "kue_issue_mode3", "kue_issue_mode2",
-                                            "request_mode3", "request_mode2",   "exchange_mode1"};
+enum kcase { C_BASE, C_FLOOR, C_ISSUE3, C_ISSUE2, C_REQ3, C_REQ2, C_MODE1, C_N, C_COLD = C_N };
+static const char *const case_names[C_N] = {"baseline",        "floor",         "kue_issue_mode3",
+                                            "kue_issue_mode2", "request_mode3", "request_mode2",
+                                            "exchange_mode1"};
 static const char *const case_what[C_N] = {
-    "baseline (static file)", "Kue issue, mode 3",      "Kue issue, mode 2",
-    "ticket request, mode 3", "ticket request, mode 2", "mode-1 exchange (+bootstrap)"};
+    "baseline (static file)",      "floor (minimal MHD POST)", "Kue issue, mode 3",
+    "Kue issue, mode 2",           "ticket request, mode 3",   "ticket request, mode 2",
+    "mode-1 exchange (+bootstrap)"};
 
 static const char usage_text[] =
     "usage: bench_kms --kms URL --bsf URL --baseline URL [--realm FQDN] [--kms-fqdn FQDN]\n"
     "                 [--threads T] [--subscribers N] [--seconds S] [--rounds R]\n"
     "                 [--cases LIST] [--kms-pid PID] [--baseline-pid PID]\n"
+    "                 [--floor URL [--floor-pid PID]]\n"
     "       bench_kms --kms URL --bsf URL --fill N --fill-mode 2|3 --kms-pid PID\n"
     "                 --state-db PATH [--threads T] [--realm FQDN] [--kms-fqdn FQDN]\n"
     "       bench_kms --setup-db PATH --kek-file FILE [--subscribers N]\n"
     "\n"
     "Kue issues, ticket requests and mode-1 exchanges per second against imskms-kmsd, beside\n"
-    "the same client against a static --baseline (nginx), in interleaved rounds; or, with\n"
+    "the same client against a static --baseline (nginx) and optionally a minimal\n"
+    "libmicrohttpd server (--floor, bench/mhd_floor), in interleaved rounds; or, with\n"
     "--fill, the KMS's memory and store size as Kues accumulate. Normally run by\n"
     "bench/run_kms.sh (see docs/performance.md and docs/modes.md).\n"
     "\n"
     "  --kms URL           the KMS, http://127.0.0.1:PORT/mikey\n"
     "  --bsf URL           the BSF's Ub, http://127.0.0.1:PORT/\n"
     "  --baseline URL      the static server, http://127.0.0.1:PORT/ (serving " BASE_FILE ")\n"
+    "  --floor URL         the floor server, http://127.0.0.1:PORT/mikey (bench/mhd_floor):\n"
+    "                      POSTs of a mode-3 ticket request's size; each case's ratio to it is\n"
+    "                      also printed (NAME_floor_ratio)\n"
     "  --realm FQDN        the realm the BSF announces (default bsf.bench.example.org)\n"
     "  --kms-fqdn FQDN     the KMS's FQDN (default kms.example.org)\n"
     "  --threads T         client threads, one keep-alive connection per server each\n"
@@ -91,6 +101,7 @@ static const char usage_text[] =
     "                      kue_issue_mode2, request_mode3, request_mode2, exchange_mode1\n"
     "  --kms-pid PID       also report the KMS's CPU time per operation (from /proc)\n"
     "  --baseline-pid PID  also report the baseline server's CPU time per request\n"
+    "  --floor-pid PID     also report the floor server's CPU time per request\n"
     "  --fill N            issue N Kues (1..100000000) and report memory and store size\n"
     "  --fill-mode 2|3     the mode of the Kues --fill issues\n"
     "  --state-db PATH     the KMS's state store (for its size)\n"
@@ -102,25 +113,26 @@ static const char usage_text[] =
 /* ---- options ---- */
 
 struct opts {
-    const char *kms_url, *bsf_url, *base_url, *realm, *fqdn, *setup_db, *kek_file, *state_db;
-    struct bench_target kms, bsf, base;
+    const char *kms_url, *bsf_url, *base_url, *floor_url, *realm, *fqdn, *setup_db, *kek_file,
+        *state_db;
+    struct bench_target kms, bsf, base, floor;
     unsigned threads, subs, rounds, fill_mode;
     double seconds;
-    long kms_pid, base_pid;
+    long kms_pid, base_pid, floor_pid;
     uint64_t fill;
     bool want[C_N];
 };
 
 static void parse_cases(const char *list, struct opts *o)
 {
-    for (int k = 1; k < C_N; k++) {
+    for (int k = C_ISSUE3; k < C_N; k++) {
         o->want[k] = false;
     }
     const char *p = list;
     while (*p != '\0') {
         size_t n = strcspn(p, ",");
         int found = -1;
-        for (int k = 1; k < C_N; k++) {
+        for (int k = C_ISSUE3; k < C_N; k++) {
             if (strlen(case_names[k]) == n && strncmp(p, case_names[k], n) == 0) {
                 found = k;
             }
@@ -161,6 +173,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
             o->bsf_url = v;
         } else if (strcmp(a, "--baseline") == 0) {
             o->base_url = v;
+        } else if (strcmp(a, "--floor") == 0) {
+            o->floor_url = v;
         } else if (strcmp(a, "--realm") == 0) {
             o->realm = v;
         } else if (strcmp(a, "--kms-fqdn") == 0) {
@@ -183,6 +197,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
             o->kms_pid = (long)bench_num("--kms-pid wants a process id", v, 1, 1L << 30);
         } else if (strcmp(a, "--baseline-pid") == 0) {
             o->base_pid = (long)bench_num("--baseline-pid wants a process id", v, 1, 1L << 30);
+        } else if (strcmp(a, "--floor-pid") == 0) {
+            o->floor_pid = (long)bench_num("--floor-pid wants a process id", v, 1, 1L << 30);
         } else if (strcmp(a, "--fill") == 0) {
             o->fill = (uint64_t)bench_num("--fill wants 1..100000000", v, 1, 100000000);
         } else if (strcmp(a, "--fill-mode") == 0) {
@@ -217,6 +233,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
         bench_usage("--baseline is required", NULL);
     }
     bench_parse_url("--baseline", o->base_url, &o->base);
+    o->want[C_FLOOR] = o->floor_url != NULL;
+    if (o->floor_url != NULL) {
+        bench_parse_url("--floor", o->floor_url, &o->floor);
+    }
 }
 
 /* ---- what each client thread holds ---- */
@@ -247,6 +267,8 @@ struct shared {
     pthread_barrier_t start;
     enum kcase kase;
     uint8_t base_body[BASE_BODY];
+    uint8_t floor_body[MSG_CAP];
+    size_t floor_len; /* a mode-3 ticket request's size, measured at setup */
     uint64_t verified, unverified, built_live; /* KMS answers opened / only checked; requests
                                                   built during a timed phase */
     uint64_t ok[MAX_THREADS], fail[MAX_THREADS][BENCH_F_N];
@@ -255,7 +277,7 @@ struct shared {
 struct worker {
     struct shared *sh;
     unsigned idx;
-    struct bench_conn kms, bsf, base;
+    struct bench_conn kms, bsf, base, floor;
     struct kms_milenage *m;
     uint64_t cnonce_ctr;
     int conn_err;
@@ -535,11 +557,23 @@ static enum bench_fail baseline(struct worker *w)
     return r.status == 200 && r.body_len > 0 ? BENCH_F_N : BENCH_F_STATUS;
 }
 
+static enum bench_fail floor_post(struct worker *w)
+{
+    struct bench_resp r;
+    if (bench_http(&w->floor, "POST", w->sh->o->floor.path, NULL, NULL, "application/mikey",
+                   w->sh->floor_body, w->sh->floor_len, &r) != 0) {
+        return BENCH_F_HTTP;
+    }
+    return r.status == 200 && r.body_len > 0 ? BENCH_F_N : BENCH_F_STATUS;
+}
+
 static enum bench_fail one_op(struct worker *w, enum kcase k)
 {
     switch (k) {
     case C_BASE:
         return baseline(w);
+    case C_FLOOR:
+        return floor_post(w);
     case C_ISSUE3:
     case C_ISSUE2:
     case C_REQ3:
@@ -555,8 +589,11 @@ static enum bench_fail one_op(struct worker *w, enum kcase k)
 static int open_conns(struct worker *w)
 {
     const struct opts *o = w->sh->o;
-    w->kms.fd = w->bsf.fd = w->base.fd = -1;
+    w->kms.fd = w->bsf.fd = w->base.fd = w->floor.fd = -1;
     if (bench_conn_open(&w->kms, &o->kms) != 0 || bench_conn_open(&w->bsf, &o->bsf) != 0) {
+        return -1;
+    }
+    if (o->floor_url != NULL && bench_conn_open(&w->floor, &o->floor) != 0) {
         return -1;
     }
     return o->base_url != NULL ? bench_conn_open(&w->base, &o->base) : 0;
@@ -567,6 +604,7 @@ static void close_conns(struct worker *w)
     bench_conn_close(&w->kms);
     bench_conn_close(&w->bsf);
     bench_conn_close(&w->base);
+    bench_conn_close(&w->floor);
 }
 
 static void *worker_main(void *arg)
@@ -630,7 +668,7 @@ static void run_phase(struct shared *sh, enum kcase k, double seconds, struct ph
             bench_fail("pthread_create failed");
         }
     }
-    long pid = k == C_BASE ? o->base_pid : o->kms_pid;
+    long pid = k == C_BASE ? o->base_pid : k == C_FLOOR ? o->floor_pid : o->kms_pid;
     pthread_barrier_wait(&sh->start);
     double s0 = bench_proc_cpu(pid), t0 = bench_now(CLOCK_MONOTONIC);
     double c0 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
@@ -711,6 +749,9 @@ static void setup_keys(struct shared *sh)
             bench_fail("setup ticket request (mode %u) failed: %s", mode, bench_fail_names[f]);
         }
         printf("bytes_request_mode%u=%zu+%zu\n", mode, w.req_len, w.resp_len);
+        if (mode == 3) {
+            sh->floor_len = w.req_len; /* the floor case posts this much */
+        }
     }
     close_conns(&w);
     kms_milenage_free(w.m);
@@ -815,6 +856,7 @@ int main(int argc, char **argv)
                     "sqn");
     }
     memset(sh->base_body, 0x5a, sizeof(sh->base_body));
+    memset(sh->floor_body, 0x5a, sizeof(sh->floor_body));
     setup_keys(sh);
     if (o.fill == 0 && o.want[C_MODE1]) {
         struct phase_result cold;
@@ -837,6 +879,7 @@ int main(int argc, char **argv)
 
     const unsigned n = o.rounds;
     static double rate[C_N][BENCH_MAX_ROUNDS], ratio[C_N][BENCH_MAX_ROUNDS];
+    static double fratio[C_N][BENCH_MAX_ROUNDS]; /* to the floor */
     double cpu[C_N] = {0}, ccpu[C_N] = {0};
     uint64_t ops[C_N] = {0}, fails[C_N][BENCH_F_N];
     bool cpu_ok[C_N];
@@ -863,6 +906,7 @@ int main(int argc, char **argv)
         }
         for (int k = 1; k < C_N; k++) {
             ratio[k][r] = rate[k][r] / rate[C_BASE][r];
+            fratio[k][r] = o.want[C_FLOOR] ? rate[k][r] / rate[C_FLOOR][r] : 0;
         }
         fprintf(stderr, "%s: round %u: baseline %.0f/s", bench_prog, r + 1, rate[C_BASE][r]);
         for (int k = 1; k < C_N; k++) {
@@ -875,13 +919,18 @@ int main(int argc, char **argv)
 
     printf("# %s: %u rounds x %g s per case, %u client threads, %u subscribers\n", bench_prog, n,
            o.seconds, o.threads, o.subs);
-    printf("# %-30s %10s %12s\n", "case", "ops/s", "x baseline");
+    printf("# %-30s %10s %12s %10s\n", "case", "ops/s", "x baseline",
+           o.want[C_FLOOR] ? "x floor" : "");
     for (int k = 0; k < C_N; k++) {
         if (!o.want[k]) {
             continue;
         }
-        printf("# %-30s %10.0f %12.4f\n", case_what[k], bench_median(rate[k], (int)n),
+        printf("# %-30s %10.0f %12.4f", case_what[k], bench_median(rate[k], (int)n),
                k == C_BASE ? 1.0 : bench_median(ratio[k], (int)n));
+        if (o.want[C_FLOOR] && k > C_FLOOR) {
+            printf(" %10.4f", bench_median(fratio[k], (int)n));
+        }
+        printf("\n");
     }
     printf("threads=%u\nsubscribers=%u\nseconds_per_case=%g\nrounds=%u\n", o.threads, o.subs,
            o.seconds, n);
@@ -898,6 +947,11 @@ int main(int argc, char **argv)
             printf("%s_ratio=%.4f\n%s_ratio_min=%.4f\n%s_ratio_max=%.4f\n", c,
                    bench_median(ratio[k], (int)n), c, bench_min(ratio[k], (int)n), c,
                    bench_max(ratio[k], (int)n));
+        }
+        if (o.want[C_FLOOR] && k > C_FLOOR) {
+            printf("%s_floor_ratio=%.4f\n%s_floor_ratio_min=%.4f\n%s_floor_ratio_max=%.4f\n", c,
+                   bench_median(fratio[k], (int)n), c, bench_min(fratio[k], (int)n), c,
+                   bench_max(fratio[k], (int)n));
         }
         if (cpu_ok[k] && ops[k] > 0) {
             printf("%s_server_cpu_us=%.1f\n", c, cpu[k] * 1e6 / (double)ops[k]);

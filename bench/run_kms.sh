@@ -8,10 +8,11 @@ set -uo pipefail
 usage() {
   cat <<USAGE
 usage: bench/run_kms.sh [--threads T] [--subscribers N] [--seconds S] [--rounds R] [--cases LIST]
+                        [--floor ARGS]
        bench/run_kms.sh --fill N --fill-mode 2|3 [--threads T]
        bench/run_kms.sh --help
 
-Builds imskms-kmsd, imskms-bsfd and bench_kms in build/ (cmake --preset default, once), then in
+Builds imskms-kmsd, imskms-bsfd, bench_kms and mhd_floor in build/ (cmake --preset default, once), then in
 a temporary directory (under \$TMPDIR, default /tmp; removed afterwards):
   - a KEK, a subscriber store with N subscribers ue0..ue<N-1>@bench.example.org (K and OP of
     TS 35.208 test set 1; bench_kms --setup-db) and a throwaway PKI (tests/http/mkca.sh: the
@@ -23,6 +24,9 @@ a temporary directory (under \$TMPDIR, default /tmp; removed afterwards):
     so the run waits that long; the replay cache holds each request for about the skew),
   - unless --fill: nginx as a foreground process of this user (1 worker, access log on,
     unlimited keep-alive) serving a static file of a ticket answer's size,
+  - unless --fill: build/bin/mhd_floor, a minimal libmicrohttpd POST server with the KMS's
+    threading mode and thread count answering a fixed body of the same size (the floor of
+    our HTTP stack, a second baseline: bench_kms's floor case, *_floor_ratio),
 and runs build/bin/bench_kms, then stops them all. Both daemons log one line per request to a
 file, as nginx does.
   --threads T      client threads, one keep-alive connection per server each (default 4)
@@ -31,6 +35,8 @@ file, as nginx does.
   --seconds S      time per case per round (default 0.5)
   --rounds R       interleaved rounds; figures are medians (default 5)
   --cases LIST     bench_kms --cases (default: every case)
+  --floor ARGS     mhd_floor's options, one word list (default "--mode pool"; see
+                   build/bin/mhd_floor --help: pool, single, tpc, glue; --response)
   --fill N         issue N Kues of --fill-mode and report the KMS's memory and store size
   --fill-mode 2|3  see --fill
 
@@ -44,9 +50,13 @@ USAGE
 
 args=()
 fill=""
+floor_args="--mode pool"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
+    --floor)
+      [[ $# -ge 2 ]] || { echo "bench/run_kms.sh: $1 needs a value" >&2; exit 2; }
+      floor_args=$2; shift 2 ;;
     --threads|--subscribers|--seconds|--rounds|--cases|--fill|--fill-mode)
       [[ $# -ge 2 ]] || { echo "bench/run_kms.sh: $1 needs a value" >&2; exit 2; }
       [[ $1 == --fill ]] && fill=$2
@@ -68,8 +78,8 @@ cd "$root" || exit 2
 if [[ ! -f build/CMakeCache.txt ]]; then
   cmake --preset default >&2 || { echo "bench/run_kms.sh: cmake --preset default failed" >&2; exit 2; }
 fi
-cmake --build build -j2 --target bench_kms imskms_bsfd imskms_kmsd imskms_cli >&2 || {
-  echo "bench/run_kms.sh: build failed (run: cmake --build build -j2 --target bench_kms imskms_bsfd imskms_kmsd imskms_cli)" >&2
+cmake --build build -j2 --target bench_kms mhd_floor imskms_bsfd imskms_kmsd imskms_cli >&2 || {
+  echo "bench/run_kms.sh: build failed (run: cmake --build build -j2 --target bench_kms mhd_floor imskms_bsfd imskms_kmsd imskms_cli)" >&2
   exit 2
 }
 
@@ -77,6 +87,7 @@ tmp=$(mktemp -d)
 kms_pid=""
 bsf_pid=""
 ngx_pid=""
+floor_pid=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   srv_stop_all
@@ -123,8 +134,20 @@ else
   curl -sf -o /dev/null "http://127.0.0.1:$ngx_port/mikey-resp.bin" ||
     die "nginx did not start: $(cat "$tmp/nginx-error.log" "$tmp/nginx-stderr.log")"
   echo "nginx_version=$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //')"
+  # The floor: the same answer size; the KMS's default thread count (online CPUs).
+  # shellcheck disable=SC2086 # floor_args is a word list
+  build/bin/mhd_floor --resp-bytes 351 $floor_args 2>"$tmp/floor.log" &
+  floor_pid=$!
+  for _ in $(seq 100); do
+    grep -q 'listening on port' "$tmp/floor.log" && break
+    sleep 0.05
+  done
+  floor=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$tmp/floor.log")
+  [[ -n $floor ]] || die "mhd_floor did not start: $(cat "$tmp/floor.log")"
+  echo "floor_args=$floor_args"
   build/bin/bench_kms "${common[@]}" --baseline "http://127.0.0.1:$ngx_port/" \
-    --baseline-pid "$ngx_pid" "${args[@]}"
+    --baseline-pid "$ngx_pid" --floor "http://127.0.0.1:$floor/mikey" --floor-pid "$floor_pid" \
+    "${args[@]}"
   st=$?
 fi
 echo "loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)"

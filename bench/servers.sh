@@ -7,7 +7,8 @@
 #   srv_nginx_start CONF_HTTP    nginx in the foreground (1 worker, no master, access log on,
 #                                unlimited keep-alive) with the server-block lines CONF_HTTP,
 #                                root $tmp/www; sets $ngx_pid, $ngx_port
-#   srv_stop_all                 SIGTERM to whatever was started (the caller's EXIT trap)
+#   srv_stop_all                 SIGTERM to whatever was started ($kms_pid, $bsf_pid, $ngx_pid,
+#                                $floor_pid; the caller's EXIT trap)
 # Callers define die() (message, exit 2).
 
 srv_nginx_find() {
@@ -74,7 +75,7 @@ CONF
 
 srv_stop_all() {
   local p
-  for p in ${kms_pid:-} ${bsf_pid:-} ${ngx_pid:-}; do
+  for p in ${kms_pid:-} ${bsf_pid:-} ${ngx_pid:-} ${floor_pid:-}; do
     kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
   done
 }
