@@ -262,11 +262,19 @@ kms_result kms_preq_open(const uint8_t *msg, size_t len, const struct kms_mikey_
                          const struct kms_preq *p, const uint8_t kue[KMS_TMSG_KUE_LEN],
                          const struct kms_mikey_replay_hook *replay)
 {
+    return kms_preq_open_pk(msg, len, m, p, kue, NULL, replay);
+}
+
+kms_result kms_preq_open_pk(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
+                            const struct kms_preq *p, const uint8_t kue[KMS_TMSG_KUE_LEN],
+                            struct kms_mikey_prf_key *kue_pk,
+                            const struct kms_mikey_replay_hook *replay)
+{
     KMS_ENSURE(msg != NULL && m != NULL && p != NULL && kue != NULL, KMS_ERR_ARG);
     KMS_ENSURE(m->hdr.data_type == (p->kind == KMS_PREQ_RESOLVE ? KMS_MIKEY_DT_RESOLVE_INIT_PSK
                                                                 : KMS_MIKEY_DT_REQUEST_INIT_PSK),
                KMS_ERR_ARG);
-    return kms_mk_verify_init(msg, len, m, kms_preq_sender(p), p->idrkms, kue, replay);
+    return kms_mk_verify_init(msg, len, m, kms_preq_sender(p), p->idrkms, kue, kue_pk, replay);
 }
 
 /* ---- responses (REQUEST_RESP, RESOLVE_RESP) ---------------------------------------------- */
@@ -314,6 +322,15 @@ kms_result kms_preq_resp_build(const uint8_t *req, size_t req_len,
                                const struct kms_mikey_msg *req_m,
                                const uint8_t kue[KMS_TMSG_KUE_LEN], const struct kms_tgrant *g,
                                struct kms_buf *out)
+{
+    return kms_preq_resp_build_pk(req, req_len, req_m, kue, NULL, g, out);
+}
+
+kms_result kms_preq_resp_build_pk(const uint8_t *req, size_t req_len,
+                                  const struct kms_mikey_msg *req_m,
+                                  const uint8_t kue[KMS_TMSG_KUE_LEN],
+                                  struct kms_mikey_prf_key *kue_pk, const struct kms_tgrant *g,
+                                  struct kms_buf *out)
 {
     KMS_ENSURE(req != NULL && req_m != NULL && kue != NULL && g != NULL && out != NULL,
                KMS_ERR_ARG);
@@ -370,6 +387,7 @@ kms_result kms_preq_resp_build(const uint8_t *req, size_t req_len,
         (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
     struct kms_iov cov = {req, req_len};
     struct kms_mikey_prot p = resp_prot(&v, &cov);
+    p.prepared = kue_pk;
     KMS_TRY_OUT(rc, kms_mikey_seal(m, kue, KMS_TMSG_KUE_LEN, &p, out));
     rc = KMS_RESULT_OK;
 out:
@@ -556,7 +574,7 @@ kms_result kms_transfer_open(const uint8_t *msg, size_t len, const uint8_t mpk[K
     /* Decoded once: the same checks as B's peek, then the MAC over the identities it names. */
     KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, m, &eo));
     KMS_TRY_OUT(rc, kms_transfer_read(msg, m, p, &eo));
-    KMS_TRY_OUT(rc, kms_mk_verify_init(msg, len, m, p->idri, p->idrr, mpk, NULL));
+    KMS_TRY_OUT(rc, kms_mk_verify_init(msg, len, m, p->idri, p->idrr, mpk, NULL, NULL));
     rc = KMS_RESULT_OK;
 out:
     free(p);

@@ -118,6 +118,21 @@ KMS_MUST_CHECK kms_result kms_preq_resp_build(const uint8_t *msg, size_t len,
                                               const uint8_t kue[KMS_TMSG_KUE_LEN],
                                               const struct kms_tgrant *g, struct kms_buf *out);
 
+/* kms_preq_open and kms_preq_resp_build with the Kue prepared for the PRF in kue_pk (optional,
+ * see kms_mikey_prot's `prepared`): the open prepares it (after the replay check), the answer
+ * derives its keys from it instead of preparing the Kue again. The caller zeroes kue_pk before
+ * the open and releases it with kms_mikey_prf_key_cleanup after the answer. */
+KMS_MUST_CHECK kms_result kms_preq_open_pk(const uint8_t *msg, size_t len,
+                                           const struct kms_mikey_msg *m, const struct kms_preq *p,
+                                           const uint8_t kue[KMS_TMSG_KUE_LEN],
+                                           struct kms_mikey_prf_key *kue_pk,
+                                           const struct kms_mikey_replay_hook *replay);
+KMS_MUST_CHECK kms_result kms_preq_resp_build_pk(const uint8_t *msg, size_t len,
+                                                 const struct kms_mikey_msg *m,
+                                                 const uint8_t kue[KMS_TMSG_KUE_LEN],
+                                                 struct kms_mikey_prf_key *kue_pk,
+                                                 const struct kms_tgrant *g, struct kms_buf *out);
+
 /* A: opens the response to its request req under its Kue: MPK, TGK, validity and ticket.
  * KMS_ERR_AUTH when it does not verify or does not answer req. */
 KMS_MUST_CHECK kms_result kms_tresp_open(const uint8_t *req, size_t req_len, const uint8_t *resp,
