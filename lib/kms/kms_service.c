@@ -64,6 +64,30 @@ struct scratch {
     struct kms_kue_grant kg;
 };
 
+/* Each scratch object is wiped after a request as far as it was written (the keys whole, the
+ * identities, tokens and tickets up to their lengths), which leaves it zero again without
+ * zeroing its kilobytes of unused storage. */
+static void tgrant_wipe(struct kms_tgrant *g)
+{
+    kms_wipe(g->ticket, g->ticket_len < sizeof(g->ticket) ? g->ticket_len : sizeof(g->ticket));
+    kms_wipe(g->mpk, sizeof(g->mpk));
+    kms_wipe(g->tgk, sizeof(g->tgk));
+    g->tgk_len = 0;
+    g->ticket_len = 0;
+    g->valid_from = 0;
+    g->valid_to = 0;
+}
+
+static void kue_grant_wipe(struct kms_kue_grant *g)
+{
+    kms_wipe(g->ticket, g->ticket_len < sizeof(g->ticket) ? g->ticket_len : sizeof(g->ticket));
+    kms_wipe(g->kue, sizeof(g->kue));
+    g->mode = 0;
+    g->ticket_len = 0;
+    g->valid_from = 0;
+    g->valid_to = 0;
+}
+
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static int scratch_key_ok;
@@ -320,7 +344,7 @@ static kms_result issue(struct kms_service *s, const struct kms_kue_request *q,
 out:
     kms_buf_cleanup(&rec);
     kms_wipe(kue_rand, sizeof(kue_rand));
-    kms_ticket_claims_wipe(c);
+    kms_ticket_claims_wipe_used(c);
     return rc;
 }
 
@@ -393,7 +417,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
 out:
     kms_mikey_prf_key_cleanup(&pk);
     kms_zn_resp_wipe(&z);
-    kms_wipe(g, sizeof(*g));
+    kue_grant_wipe(g);
     return rc;
 }
 
@@ -628,9 +652,9 @@ static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
     rc = KMS_RESULT_OK;
 out:
     kms_mikey_prf_key_cleanup(&pk);
-    kms_ticket_claims_wipe(c);
-    kms_ticket_claims_wipe(m);
-    kms_wipe(g, sizeof(*g));
+    kms_ticket_claims_wipe_used(c);
+    kms_ticket_claims_wipe_used(m);
+    tgrant_wipe(g);
     return rc;
 }
 

@@ -245,11 +245,45 @@ static kms_result read_preq(const uint8_t *msg, const struct kms_mikey_msg *m, s
     return KMS_RESULT_OK;
 }
 
+/* Empties p without zeroing its 5 KB of storage (the ticket, the identities): every field is
+ * read through a length or as a NUL-terminated string. */
+static void preq_reset(struct kms_preq *p)
+{
+    p->kind = 0;
+    p->idri[0] = '\0';
+    p->idrr[0] = '\0';
+    p->idrkms[0] = '\0';
+    p->psk_id_len = 0;
+    p->ticket_len = 0;
+    memset(p->rand, 0, sizeof(p->rand));
+    p->ntp = 0;
+    p->csb_id = 0;
+}
+
+static void str_wipe_used(char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap);
+    kms_wipe(s, n < cap ? n + 1 : cap);
+}
+
+void kms_preq_wipe(struct kms_preq *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    str_wipe_used(p->idri, sizeof(p->idri));
+    str_wipe_used(p->idrr, sizeof(p->idrr));
+    str_wipe_used(p->idrkms, sizeof(p->idrkms));
+    kms_wipe(p->psk_id, p->psk_id_len < sizeof(p->psk_id) ? p->psk_id_len : sizeof(p->psk_id));
+    kms_wipe(p->ticket, p->ticket_len < sizeof(p->ticket) ? p->ticket_len : sizeof(p->ticket));
+    preq_reset(p);
+}
+
 kms_result kms_preq_read(const uint8_t *msg, const struct kms_mikey_msg *m, struct kms_preq *out,
                          size_t *err_off)
 {
     KMS_ENSURE(msg != NULL && m != NULL && out != NULL && err_off != NULL, KMS_ERR_ARG);
-    memset(out, 0, sizeof(*out));
+    preq_reset(out);
     *err_off = 0;
     kms_result rc = read_preq(msg, m, out, err_off);
     if (!kms_ok(rc)) {
