@@ -42,14 +42,28 @@ kms_result kms_kreq_classify(const uint8_t *msg, size_t len, struct kms_kreq *ou
     *err_off = 0;
     kms_result rc = classify(msg, len, out, err_off);
     if (!kms_ok(rc)) {
-        kms_kreq_wipe(out);
+        kms_wipe(out, sizeof(*out)); /* whatever a decoder left half-written */
     }
     return rc;
 }
 
 void kms_kreq_wipe(struct kms_kreq *out)
 {
-    if (out != NULL) {
-        kms_wipe(out, sizeof(*out));
+    if (out == NULL) {
+        return;
     }
+    /* The payloads counted, and the one after them (a walk clears a payload before it
+     * decodes it and counts it after). */
+    struct kms_mikey_msg *m = &out->m;
+    size_t n = m->body.n < KMS_MIKEY_MAX_PAYLOADS ? m->body.n + 1 : KMS_MIKEY_MAX_PAYLOADS;
+    kms_wipe(m->body.pl, n * sizeof(m->body.pl[0]));
+    m->body.n = 0;
+    kms_wipe(&m->raw, sizeof(m->raw));
+    kms_wipe(&m->hdr, sizeof(m->hdr));
+    if (out->kind == KMS_KREQ_TICKET) {
+        kms_preq_wipe(&out->u.p);
+    } else if (out->kind == KMS_KREQ_KUE_ISSUE) {
+        kms_wipe(&out->u.kue, sizeof(out->u.kue));
+    }
+    out->kind = 0;
 }

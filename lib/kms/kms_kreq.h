@@ -41,7 +41,10 @@ struct kms_kreq {
 KMS_MUST_CHECK kms_result kms_kreq_classify(const uint8_t *msg, size_t len, struct kms_kreq *out,
                                             size_t *err_off);
 
-/* Wipes what out holds (identities, tokens, tickets). */
+/* Wipes what out holds (identities, tokens, tickets): what kms_kreq_classify wrote into it, i.e.
+ * the payloads decoded and the request read, up to their counts and lengths (kms_preq_wipe), so
+ * that an out that was zero before the classification is zero again, without zeroing its 14 KB
+ * whole (a failed classification wipes it whole). */
 void kms_kreq_wipe(struct kms_kreq *out);
 
 #endif

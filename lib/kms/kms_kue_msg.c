@@ -150,13 +150,29 @@ kms_result kms_kue_request_open(const uint8_t *msg, size_t len, const struct kms
                                 const struct kms_kue_request *peeked, const uint8_t ks_naf[32],
                                 const struct kms_mikey_replay_hook *replay)
 {
+    return kms_kue_request_open_pk(msg, len, m, peeked, ks_naf, NULL, replay);
+}
+
+kms_result kms_kue_request_open_pk(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
+                                   const struct kms_kue_request *peeked, const uint8_t ks_naf[32],
+                                   struct kms_mikey_prf_key *ks_naf_pk,
+                                   const struct kms_mikey_replay_hook *replay)
+{
     KMS_ENSURE(msg != NULL && m != NULL && peeked != NULL && ks_naf != NULL, KMS_ERR_ARG);
-    return kms_mk_verify_init(msg, len, m, peeked->idri, peeked->idrkms, ks_naf, replay);
+    return kms_mk_verify_init(msg, len, m, peeked->idri, peeked->idrkms, ks_naf, ks_naf_pk, replay);
 }
 
 kms_result kms_kue_response_build(const uint8_t *req, size_t req_len,
                                   const struct kms_mikey_msg *req_m, const uint8_t ks_naf[32],
                                   const struct kms_kue_grant *g, struct kms_buf *out)
+{
+    return kms_kue_response_build_pk(req, req_len, req_m, ks_naf, NULL, g, out);
+}
+
+kms_result kms_kue_response_build_pk(const uint8_t *req, size_t req_len,
+                                     const struct kms_mikey_msg *req_m, const uint8_t ks_naf[32],
+                                     struct kms_mikey_prf_key *ks_naf_pk,
+                                     const struct kms_kue_grant *g, struct kms_buf *out)
 {
     KMS_ENSURE(req != NULL && req_m != NULL && ks_naf != NULL && g != NULL && out != NULL,
                KMS_ERR_ARG);
@@ -212,7 +228,8 @@ kms_result kms_kue_response_build(const uint8_t *req, size_t req_len,
                                .rands = {randri.p, randri.len, NULL, 0},
                                .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
                                .extra = &cov,
-                               .n_extra = 1};
+                               .n_extra = 1,
+                               .prepared = ks_naf_pk};
     KMS_TRY_OUT(rc, kms_mikey_seal(m, ks_naf, 32, &p, out));
     rc = KMS_RESULT_OK;
 out:

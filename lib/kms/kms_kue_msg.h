@@ -94,6 +94,20 @@ KMS_MUST_CHECK kms_result kms_kue_response_build(const uint8_t *req, size_t req_
                                                  const struct kms_kue_grant *g,
                                                  struct kms_buf *out);
 
+/* kms_kue_request_open and kms_kue_response_build with Ks_NAF prepared for the PRF in ks_naf_pk
+ * (optional, see kms_mikey_prot's `prepared`): the open prepares it (after the replay check),
+ * the answer reuses it. The caller zeroes ks_naf_pk first and releases it with
+ * kms_mikey_prf_key_cleanup. */
+KMS_MUST_CHECK kms_result kms_kue_request_open_pk(const uint8_t *msg, size_t len,
+                                                  const struct kms_mikey_msg *m,
+                                                  const struct kms_kue_request *peeked,
+                                                  const uint8_t ks_naf[32],
+                                                  struct kms_mikey_prf_key *ks_naf_pk,
+                                                  const struct kms_mikey_replay_hook *replay);
+KMS_MUST_CHECK kms_result kms_kue_response_build_pk(
+    const uint8_t *req, size_t req_len, const struct kms_mikey_msg *req_m, const uint8_t ks_naf[32],
+    struct kms_mikey_prf_key *ks_naf_pk, const struct kms_kue_grant *g, struct kms_buf *out);
+
 /* UE: opens the response to its request req under Ks_NAF: Kue, the ticket and its validity.
  * KMS_ERR_AUTH when it does not verify or does not answer req. */
 KMS_MUST_CHECK kms_result kms_kue_response_open(const uint8_t *req, size_t req_len,

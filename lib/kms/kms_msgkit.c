@@ -109,6 +109,7 @@ kms_result kms_mk_verify(const uint8_t *msg, size_t len, const struct kms_mk_ope
 
 kms_result kms_mk_verify_init(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
                               const char *id1, const char *id2, const uint8_t key[32],
+                              struct kms_mikey_prf_key *pk,
                               const struct kms_mikey_replay_hook *replay)
 {
     KMS_ENSURE(m != NULL && id1 != NULL && id2 != NULL, KMS_ERR_ARG);
@@ -118,7 +119,8 @@ kms_result kms_mk_verify_init(const uint8_t *msg, size_t len, const struct kms_m
                                   .prot = {.keying = KMS_MIKEY_KEYING_INITIAL,
                                            .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
                                            .extra = ids,
-                                           .n_extra = 2},
+                                           .n_extra = 2,
+                                           .prepared = pk},
                                   .key = key,
                                   .replay = replay};
     return kms_mk_verify(msg, len, &o, m, NULL, NULL);

@@ -89,10 +89,12 @@ KMS_MUST_CHECK kms_result kms_mk_verify(const uint8_t *msg, size_t len, const st
 /* Verifies a decoded initial message without KEMAC (REQUEST_INIT_PSK, RESOLVE_INIT_PSK,
  * TRANSFER_INIT): the initial label with the RAND it carries (RFC 6043 5.1), V under key over
  * the message || id1 || id2 (RFC 6043 Table 5.2), the replay hook (may be NULL) as
- * kms_mikey_open calls it. */
+ * kms_mikey_open calls it. pk (optional): key prepared for the PRF, as kms_mikey_prot's
+ * `prepared` (the answer's seal then reuses it). */
 KMS_MUST_CHECK kms_result kms_mk_verify_init(const uint8_t *msg, size_t len,
                                              const struct kms_mikey_msg *m, const char *id1,
                                              const char *id2, const uint8_t key[32],
+                                             struct kms_mikey_prf_key *pk,
                                              const struct kms_mikey_replay_hook *replay);
 
 #endif

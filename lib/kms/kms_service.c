@@ -64,6 +64,30 @@ struct scratch {
     struct kms_kue_grant kg;
 };
 
+/* Each scratch object is wiped after a request as far as it was written (the keys whole, the
+ * identities, tokens and tickets up to their lengths), which leaves it zero again without
+ * zeroing its kilobytes of unused storage. */
+static void tgrant_wipe(struct kms_tgrant *g)
+{
+    kms_wipe(g->ticket, g->ticket_len < sizeof(g->ticket) ? g->ticket_len : sizeof(g->ticket));
+    kms_wipe(g->mpk, sizeof(g->mpk));
+    kms_wipe(g->tgk, sizeof(g->tgk));
+    g->tgk_len = 0;
+    g->ticket_len = 0;
+    g->valid_from = 0;
+    g->valid_to = 0;
+}
+
+static void kue_grant_wipe(struct kms_kue_grant *g)
+{
+    kms_wipe(g->ticket, g->ticket_len < sizeof(g->ticket) ? g->ticket_len : sizeof(g->ticket));
+    kms_wipe(g->kue, sizeof(g->kue));
+    g->mode = 0;
+    g->ticket_len = 0;
+    g->valid_from = 0;
+    g->valid_to = 0;
+}
+
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static int scratch_key_ok;
@@ -320,7 +344,7 @@ static kms_result issue(struct kms_service *s, const struct kms_kue_request *q,
 out:
     kms_buf_cleanup(&rec);
     kms_wipe(kue_rand, sizeof(kue_rand));
-    kms_ticket_claims_wipe(c);
+    kms_ticket_claims_wipe_used(c);
     return rc;
 }
 
@@ -338,6 +362,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     kms_result rc = KMS_RC_INIT;
     struct kms_zn_resp z;
     struct kms_kue_grant *g = &sc->kg;
+    struct kms_mikey_prf_key pk = {0}; /* Ks_NAF for the PRF: request and answer */
     memset(&z, 0, sizeof(z));
     detail(r, "kue-issue", q);
     if (strcmp(q->idrkms, s->fqdn) != 0) {
@@ -362,7 +387,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
                                     (const uint8_t *)q->btid, strlen(q->btid), h));
     memcpy(rx.token_id, h, sizeof(rx.token_id));
     struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
-    kms_result vr = kms_kue_request_open(req, len, &k->m, q, z.ks_naf, &hook);
+    kms_result vr = kms_kue_request_open_pk(req, len, &k->m, q, z.ks_naf, &pk, &hook);
     if (!kms_ok(vr)) {
         KMS_TRY_OUT(rc, refuse_token(r, vr, q->csb_id));
         goto out;
@@ -385,13 +410,14 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     KMS_TRY_OUT(rc, ir);
     kms_buf_reset(&r->body);
     KMS_TRY_OUT(rc, kms_buf_reserve(&r->body, REPLY_RESERVE));
-    KMS_TRY_OUT(rc, kms_kue_response_build(req, len, &k->m, z.ks_naf, g, &r->body));
+    KMS_TRY_OUT(rc, kms_kue_response_build_pk(req, len, &k->m, z.ks_naf, &pk, g, &r->body));
     r->status = kms_wire_of(KMS_IFACE_KMS, KMS_OK).status;
     r->why = KMS_OK;
     rc = KMS_RESULT_OK;
 out:
+    kms_mikey_prf_key_cleanup(&pk);
     kms_zn_resp_wipe(&z);
-    kms_wipe(g, sizeof(*g));
+    kue_grant_wipe(g);
     return rc;
 }
 
@@ -498,10 +524,11 @@ static void grant_of(const struct kms_ticket_claims *m, struct kms_tgrant *g)
 /* The checks every Kue-protected request passes, in order: the KMS named, the token's claims
  * (c), T, V under the token's Kue and the replay cache (the hook), the identity, the mode.
  * *ok when they all pass; otherwise the refusal is in r. An error only when no reply could be
- * built. */
+ * built. pk: the Kue prepared for the PRF by the verification (after the replay check), for the
+ * answer. */
 static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t len,
                                const struct kms_kreq *k, uint64_t now, struct kms_ticket_claims *c,
-                               struct kms_service_reply *r, bool *ok)
+                               struct kms_mikey_prf_key *pk, struct kms_service_reply *r, bool *ok)
 {
     const struct kms_preq *p = &k->u.p;
     *ok = false;
@@ -519,7 +546,7 @@ static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t
                             .now = now};
     memcpy(rx.token_id, c->token_id, sizeof(rx.token_id));
     struct kms_mikey_replay_hook hook = {replay_check, replay_commit, &rx};
-    kms_result vr = kms_preq_open(req, len, &k->m, p, c->kue, &hook);
+    kms_result vr = kms_preq_open_pk(req, len, &k->m, p, c->kue, pk, &hook);
     if (!kms_ok(vr)) {
         return refuse_token(r, vr, p->csb_id);
     }
@@ -601,6 +628,7 @@ static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
     kms_result rc = KMS_RC_INIT;
     struct kms_ticket_claims *c = &sc->c, *m = &sc->m;
     struct kms_tgrant *g = &sc->g;
+    struct kms_mikey_prf_key pk = {0}; /* the Kue for the PRF: request and answer */
     if (request) {
         snprintf(r->detail, sizeof(r->detail), "ticket-request idri=%.60s idrr=%.60s", q->idri,
                  q->idrr);
@@ -608,7 +636,7 @@ static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
         snprintf(r->detail, sizeof(r->detail), "ticket-resolve idrr=%.60s", q->idrr);
     }
     bool ok = false;
-    KMS_TRY_OUT(rc, authenticate(s, req, len, k, now, c, r, &ok));
+    KMS_TRY_OUT(rc, authenticate(s, req, len, k, now, c, &pk, r, &ok));
     if (ok) {
         KMS_TRY_OUT(rc, request ? grant_request(s, q, c, now, m, g, r, &ok)
                                 : grant_resolve(s, q, now, m, r, &ok));
@@ -617,15 +645,16 @@ static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
         grant_of(m, g);
         kms_buf_reset(&r->body);
         KMS_TRY_OUT(rc, kms_buf_reserve(&r->body, REPLY_RESERVE));
-        KMS_TRY_OUT(rc, kms_preq_resp_build(req, len, &k->m, c->kue, g, &r->body));
+        KMS_TRY_OUT(rc, kms_preq_resp_build_pk(req, len, &k->m, c->kue, &pk, g, &r->body));
         r->status = kms_wire_of(KMS_IFACE_KMS, KMS_OK).status;
         r->why = KMS_OK;
     }
     rc = KMS_RESULT_OK;
 out:
-    kms_ticket_claims_wipe(c);
-    kms_ticket_claims_wipe(m);
-    kms_wipe(g, sizeof(*g));
+    kms_mikey_prf_key_cleanup(&pk);
+    kms_ticket_claims_wipe_used(c);
+    kms_ticket_claims_wipe_used(m);
+    tgrant_wipe(g);
     return rc;
 }
 

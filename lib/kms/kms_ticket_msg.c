@@ -245,11 +245,45 @@ static kms_result read_preq(const uint8_t *msg, const struct kms_mikey_msg *m, s
     return KMS_RESULT_OK;
 }
 
+/* Empties p without zeroing its 5 KB of storage (the ticket, the identities): every field is
+ * read through a length or as a NUL-terminated string. */
+static void preq_reset(struct kms_preq *p)
+{
+    p->kind = 0;
+    p->idri[0] = '\0';
+    p->idrr[0] = '\0';
+    p->idrkms[0] = '\0';
+    p->psk_id_len = 0;
+    p->ticket_len = 0;
+    memset(p->rand, 0, sizeof(p->rand));
+    p->ntp = 0;
+    p->csb_id = 0;
+}
+
+static void str_wipe_used(char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap);
+    kms_wipe(s, n < cap ? n + 1 : cap);
+}
+
+void kms_preq_wipe(struct kms_preq *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    str_wipe_used(p->idri, sizeof(p->idri));
+    str_wipe_used(p->idrr, sizeof(p->idrr));
+    str_wipe_used(p->idrkms, sizeof(p->idrkms));
+    kms_wipe(p->psk_id, p->psk_id_len < sizeof(p->psk_id) ? p->psk_id_len : sizeof(p->psk_id));
+    kms_wipe(p->ticket, p->ticket_len < sizeof(p->ticket) ? p->ticket_len : sizeof(p->ticket));
+    preq_reset(p);
+}
+
 kms_result kms_preq_read(const uint8_t *msg, const struct kms_mikey_msg *m, struct kms_preq *out,
                          size_t *err_off)
 {
     KMS_ENSURE(msg != NULL && m != NULL && out != NULL && err_off != NULL, KMS_ERR_ARG);
-    memset(out, 0, sizeof(*out));
+    preq_reset(out);
     *err_off = 0;
     kms_result rc = read_preq(msg, m, out, err_off);
     if (!kms_ok(rc)) {
@@ -262,11 +296,19 @@ kms_result kms_preq_open(const uint8_t *msg, size_t len, const struct kms_mikey_
                          const struct kms_preq *p, const uint8_t kue[KMS_TMSG_KUE_LEN],
                          const struct kms_mikey_replay_hook *replay)
 {
+    return kms_preq_open_pk(msg, len, m, p, kue, NULL, replay);
+}
+
+kms_result kms_preq_open_pk(const uint8_t *msg, size_t len, const struct kms_mikey_msg *m,
+                            const struct kms_preq *p, const uint8_t kue[KMS_TMSG_KUE_LEN],
+                            struct kms_mikey_prf_key *kue_pk,
+                            const struct kms_mikey_replay_hook *replay)
+{
     KMS_ENSURE(msg != NULL && m != NULL && p != NULL && kue != NULL, KMS_ERR_ARG);
     KMS_ENSURE(m->hdr.data_type == (p->kind == KMS_PREQ_RESOLVE ? KMS_MIKEY_DT_RESOLVE_INIT_PSK
                                                                 : KMS_MIKEY_DT_REQUEST_INIT_PSK),
                KMS_ERR_ARG);
-    return kms_mk_verify_init(msg, len, m, kms_preq_sender(p), p->idrkms, kue, replay);
+    return kms_mk_verify_init(msg, len, m, kms_preq_sender(p), p->idrkms, kue, kue_pk, replay);
 }
 
 /* ---- responses (REQUEST_RESP, RESOLVE_RESP) ---------------------------------------------- */
@@ -314,6 +356,15 @@ kms_result kms_preq_resp_build(const uint8_t *req, size_t req_len,
                                const struct kms_mikey_msg *req_m,
                                const uint8_t kue[KMS_TMSG_KUE_LEN], const struct kms_tgrant *g,
                                struct kms_buf *out)
+{
+    return kms_preq_resp_build_pk(req, req_len, req_m, kue, NULL, g, out);
+}
+
+kms_result kms_preq_resp_build_pk(const uint8_t *req, size_t req_len,
+                                  const struct kms_mikey_msg *req_m,
+                                  const uint8_t kue[KMS_TMSG_KUE_LEN],
+                                  struct kms_mikey_prf_key *kue_pk, const struct kms_tgrant *g,
+                                  struct kms_buf *out)
 {
     KMS_ENSURE(req != NULL && req_m != NULL && kue != NULL && g != NULL && out != NULL,
                KMS_ERR_ARG);
@@ -370,6 +421,7 @@ kms_result kms_preq_resp_build(const uint8_t *req, size_t req_len,
         (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
     struct kms_iov cov = {req, req_len};
     struct kms_mikey_prot p = resp_prot(&v, &cov);
+    p.prepared = kue_pk;
     KMS_TRY_OUT(rc, kms_mikey_seal(m, kue, KMS_TMSG_KUE_LEN, &p, out));
     rc = KMS_RESULT_OK;
 out:
@@ -556,7 +608,7 @@ kms_result kms_transfer_open(const uint8_t *msg, size_t len, const uint8_t mpk[K
     /* Decoded once: the same checks as B's peek, then the MAC over the identities it names. */
     KMS_TRY_OUT(rc, kms_mk_decode(msg, len, KMS_MIKEY_DT_TRANSFER_INIT, m, &eo));
     KMS_TRY_OUT(rc, kms_transfer_read(msg, m, p, &eo));
-    KMS_TRY_OUT(rc, kms_mk_verify_init(msg, len, m, p->idri, p->idrr, mpk, NULL));
+    KMS_TRY_OUT(rc, kms_mk_verify_init(msg, len, m, p->idri, p->idrr, mpk, NULL, NULL));
     rc = KMS_RESULT_OK;
 out:
     free(p);

@@ -100,9 +100,15 @@ KMS_MUST_CHECK kms_result kms_preq_build(struct kms_preq *r, const uint8_t kue[K
  * sender's identity, IDRkms), the responder or the ticket, T and the RAND out of m, the message
  * the classifier (kms_kreq_classify) decoded from msg and shape-checked: a REQUEST_INIT_PSK whose
  * TP is the media ticket's, or a RESOLVE_INIT_PSK. KMS_ERR_MALFORMED/... with err_off for what
- * our profile does not allow, KMS_ERR_UNSUPPORTED for another ticket type. */
+ * our profile does not allow, KMS_ERR_UNSUPPORTED for another ticket type. Every field of out
+ * is set (the strings NUL-terminated, the token and ticket through their lengths; storage past
+ * them is left as it was); a failure zeroes the whole of out. */
 KMS_MUST_CHECK kms_result kms_preq_read(const uint8_t *msg, const struct kms_mikey_msg *m,
                                         struct kms_preq *out, size_t *err_off);
+/* Wipes what kms_preq_read (or a caller keeping to the same lengths) wrote into p: the
+ * identities up to their NUL, the token and the ticket up to their lengths, every other field
+ * whole. A p that was zero before it was read is zero again. */
+void kms_preq_wipe(struct kms_preq *p);
 
 /* KMS: verifies the decoded request's V under the sender's Kue with the identities read, calling
  * the replay hook as kms_mikey_open does. KMS_ERR_AUTH when the MAC does not verify. */
@@ -117,6 +123,21 @@ KMS_MUST_CHECK kms_result kms_preq_resp_build(const uint8_t *msg, size_t len,
                                               const struct kms_mikey_msg *m,
                                               const uint8_t kue[KMS_TMSG_KUE_LEN],
                                               const struct kms_tgrant *g, struct kms_buf *out);
+
+/* kms_preq_open and kms_preq_resp_build with the Kue prepared for the PRF in kue_pk (optional,
+ * see kms_mikey_prot's `prepared`): the open prepares it (after the replay check), the answer
+ * derives its keys from it instead of preparing the Kue again. The caller zeroes kue_pk before
+ * the open and releases it with kms_mikey_prf_key_cleanup after the answer. */
+KMS_MUST_CHECK kms_result kms_preq_open_pk(const uint8_t *msg, size_t len,
+                                           const struct kms_mikey_msg *m, const struct kms_preq *p,
+                                           const uint8_t kue[KMS_TMSG_KUE_LEN],
+                                           struct kms_mikey_prf_key *kue_pk,
+                                           const struct kms_mikey_replay_hook *replay);
+KMS_MUST_CHECK kms_result kms_preq_resp_build_pk(const uint8_t *msg, size_t len,
+                                                 const struct kms_mikey_msg *m,
+                                                 const uint8_t kue[KMS_TMSG_KUE_LEN],
+                                                 struct kms_mikey_prf_key *kue_pk,
+                                                 const struct kms_tgrant *g, struct kms_buf *out);
 
 /* A: opens the response to its request req under its Kue: MPK, TGK, validity and ticket.
  * KMS_ERR_AUTH when it does not verify or does not answer req. */

@@ -282,11 +282,11 @@ static kms_result derive(const struct kms_mikey_msg *m, const uint8_t *key, size
                                       p->mac_alg, k);
     case KMS_MIKEY_KEYING_INITIAL:
     case KMS_MIKEY_KEYING_RESPONSE:
-        return kms_mikey_msg_keys_ticket(prf, key, key_len, m->hdr.csb_id,
-                                         p->keying == KMS_MIKEY_KEYING_INITIAL
-                                             ? KMS_MIKEY_TICKET_INITIAL
-                                             : KMS_MIKEY_TICKET_RESPONSE,
-                                         &r, encr, p->mac_alg, k);
+        return kms_mikey_msg_keys_ticket_pk(prf, key, key_len, p->prepared, m->hdr.csb_id,
+                                            p->keying == KMS_MIKEY_KEYING_INITIAL
+                                                ? KMS_MIKEY_TICKET_INITIAL
+                                                : KMS_MIKEY_TICKET_RESPONSE,
+                                            &r, encr, p->mac_alg, k);
     default:
         KMS_BAIL(KMS_ERR_ARG);
     }

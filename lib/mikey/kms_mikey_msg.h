@@ -51,6 +51,12 @@ struct kms_mikey_prot {
      * identities, or the whole initial message for a response. Borrowed. */
     const struct kms_iov *extra;
     size_t n_extra;
+    /* Optional, RFC 6043 keying only: the key (the one given to kms_mikey_seal, or the one the
+     * key callback returns to kms_mikey_verify) prepared for the PRF, for a caller that
+     * verifies and seals under one key (kms_mikey_msg_keys_ticket_pk: prepared on its first
+     * use, which comes after the replay check; checked against the key on every use). The
+     * caller owns it and releases it with kms_mikey_prf_key_cleanup. */
+    struct kms_mikey_prf_key *prepared;
 };
 
 /* Called before any key is used (RFC 3830 5.3 step 1): KMS_OK, or KMS_ERR_TS_SKEW /

@@ -153,11 +153,23 @@ struct prf_job {
     size_t out_len;
 };
 
+/* XORs P(s, label_j) into the output of every job j: one chunk's share of the PRF. */
+static kms_result chunk_jobs(const struct kms_hmac_key *s, size_t hlen, const struct prf_job *jobs,
+                             size_t n, uint8_t *a, uint8_t *blk)
+{
+    for (size_t j = 0; j < n; j++) {
+        KMS_TRY(
+            p_xor(s, jobs[j].label, jobs[j].label_len, hlen, jobs[j].out, jobs[j].out_len, a, blk));
+    }
+    return KMS_RESULT_OK;
+}
+
 /* PRF(inkey, label_j) for every job j with the same inkey: each 256-bit chunk s_i is prepared
- * once as an HMAC key (kms_hmac_key: its pads hashed once) for all the jobs. The outputs are
- * zeroed first and wiped on failure. Arguments are checked by the callers. */
+ * once as an HMAC key (kms_hmac_key: its pads hashed once) for all the jobs, or comes prepared
+ * in pk (an inkey of one chunk). The outputs are zeroed first and wiped on failure. Arguments
+ * are checked by the callers. */
 static kms_result prf_jobs(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_t inkey_len,
-                           const struct prf_job *jobs, size_t n)
+                           const struct kms_mikey_prf_key *pk, const struct prf_job *jobs, size_t n)
 {
     kms_result rc = KMS_RC_INIT;
     struct kms_hmac_key s = {0};
@@ -168,14 +180,15 @@ static kms_result prf_jobs(enum kms_mikey_prf_alg alg, const uint8_t *inkey, siz
         memset(jobs[j].out, 0, jobs[j].out_len);
     }
     KMS_TRY_OUT(rc, prf_digest(alg, &digest, &hlen));
-    for (size_t off = 0; off < inkey_len; off += PRF_CHUNK) {
-        size_t s_len = inkey_len - off < PRF_CHUNK ? inkey_len - off : PRF_CHUNK;
-        KMS_TRY_OUT(rc, kms_hmac_key_init(&s, digest, inkey + off, s_len));
-        for (size_t j = 0; j < n; j++) {
-            KMS_TRY_OUT(rc, p_xor(&s, jobs[j].label, jobs[j].label_len, hlen, jobs[j].out,
-                                  jobs[j].out_len, a, blk));
+    if (pk != NULL) {
+        KMS_TRY_OUT(rc, chunk_jobs(&pk->s, hlen, jobs, n, a, blk));
+    } else {
+        for (size_t off = 0; off < inkey_len; off += PRF_CHUNK) {
+            size_t s_len = inkey_len - off < PRF_CHUNK ? inkey_len - off : PRF_CHUNK;
+            KMS_TRY_OUT(rc, kms_hmac_key_init(&s, digest, inkey + off, s_len));
+            KMS_TRY_OUT(rc, chunk_jobs(&s, hlen, jobs, n, a, blk));
+            kms_hmac_key_cleanup(&s); /* cleanses the keyed states */
         }
-        kms_hmac_key_cleanup(&s); /* cleanses the keyed states */
     }
     rc = KMS_RESULT_OK;
 out:
@@ -186,6 +199,38 @@ out:
         kms_wipe(jobs[j].out, jobs[j].out_len);
     }
     return rc;
+}
+
+/* ---- prepared inkeys ----------------------------------------------------------------- */
+
+void kms_mikey_prf_key_cleanup(struct kms_mikey_prf_key *pk)
+{
+    if (pk != NULL) {
+        kms_hmac_key_cleanup(&pk->s); /* frees (cleanses) the keyed states */
+        kms_wipe(pk, sizeof(*pk));
+    }
+}
+
+/* pk holding inkey prepared for alg: as it is when it already does (the key compared in
+ * constant time), else (re)prepared here. KMS_ERR_ARG for an inkey longer than one chunk. */
+static kms_result prf_key_use(struct kms_mikey_prf_key *pk, enum kms_mikey_prf_alg alg,
+                              const uint8_t *inkey, size_t inkey_len)
+{
+    KMS_ENSURE(inkey_len > 0 && inkey_len <= KMS_MIKEY_PRF_KEY_MAX, KMS_ERR_ARG);
+    if (pk->ready && pk->alg == alg && pk->len == inkey_len &&
+        kms_ct_eq(pk->key, inkey, inkey_len)) {
+        return KMS_RESULT_OK;
+    }
+    kms_mikey_prf_key_cleanup(pk);
+    const char *digest = NULL;
+    size_t hlen = 0;
+    KMS_TRY(prf_digest(alg, &digest, &hlen));
+    KMS_TRY(kms_hmac_key_init(&pk->s, digest, inkey, inkey_len));
+    memcpy(pk->key, inkey, inkey_len);
+    pk->len = inkey_len;
+    pk->alg = alg;
+    pk->ready = true;
+    return KMS_RESULT_OK;
 }
 
 kms_result kms_mikey_prf(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_t inkey_len,
@@ -199,7 +244,7 @@ kms_result kms_mikey_prf(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_
     KMS_ENSURE(inkey != NULL && inkey_len > 0, KMS_ERR_ARG);
     KMS_ENSURE(label != NULL || label_len == 0, KMS_ERR_ARG);
     const struct prf_job job = {label, label_len, out, out_len};
-    return prf_jobs(alg, inkey, inkey_len, &job, 1);
+    return prf_jobs(alg, inkey, inkey_len, NULL, &job, 1);
 }
 
 kms_result kms_mikey_derive(enum kms_mikey_prf_alg alg, const uint8_t *inkey, size_t inkey_len,
@@ -355,8 +400,9 @@ static void set_constant(struct kms_mikey_label *l, uint32_t constant)
 
 /* Fills k with the keys the algorithms ask for; k is zeroed by the caller. */
 static kms_result msg_keys(enum kms_mikey_prf_alg prf, const uint8_t *inkey, size_t inkey_len,
-                           struct kms_mikey_label *l, enum kms_mikey_encr_alg encr,
-                           enum kms_mikey_mac_alg mac, struct kms_mikey_msg_keys *k)
+                           struct kms_mikey_prf_key *pk, struct kms_mikey_label *l,
+                           enum kms_mikey_encr_alg encr, enum kms_mikey_mac_alg mac,
+                           struct kms_mikey_msg_keys *k)
 {
     size_t encr_len, salt_len, auth_len;
     KMS_ENSURE(kms_mikey_encr_key_len(encr, &encr_len), KMS_ERR_ARG);
@@ -388,7 +434,10 @@ static kms_result msg_keys(enum kms_mikey_prf_alg prf, const uint8_t *inkey, siz
             n++;
         }
     }
-    KMS_TRY(prf_jobs(prf, inkey, inkey_len, jobs, n));
+    if (pk != NULL && n > 0) {
+        KMS_TRY(prf_key_use(pk, prf, inkey, inkey_len));
+    }
+    KMS_TRY(prf_jobs(prf, inkey, inkey_len, n > 0 ? pk : NULL, jobs, n));
     k->encr_len = encr_len;
     k->auth_len = auth_len;
     k->salt_len = salt_len;
@@ -417,7 +466,7 @@ kms_result kms_mikey_msg_keys_psk(enum kms_mikey_prf_alg prf, const uint8_t *psk
     memset(k, 0, sizeof(*k));
     KMS_TRY_OUT(rc, msg_keys_args(prf, psk, psk_len));
     KMS_TRY_OUT(rc, kms_mikey_label_psk(KMS_MIKEY_C_MSG_ENCR, csb_id, rand, rand_len, &l));
-    KMS_TRY_OUT(rc, msg_keys(prf, psk, psk_len, &l, encr, mac, k));
+    KMS_TRY_OUT(rc, msg_keys(prf, psk, psk_len, NULL, &l, encr, mac, k));
     rc = KMS_RESULT_OK;
 out:
     if (!kms_ok(rc)) {
@@ -432,13 +481,25 @@ kms_result kms_mikey_msg_keys_ticket(enum kms_mikey_prf_alg prf, const uint8_t *
                                      enum kms_mikey_encr_alg encr, enum kms_mikey_mac_alg mac,
                                      struct kms_mikey_msg_keys *k)
 {
+    return kms_mikey_msg_keys_ticket_pk(prf, inkey, inkey_len, NULL, csb_id, dir, r, encr, mac, k);
+}
+
+kms_result kms_mikey_msg_keys_ticket_pk(enum kms_mikey_prf_alg prf, const uint8_t *inkey,
+                                        size_t inkey_len, struct kms_mikey_prf_key *pk,
+                                        uint32_t csb_id, enum kms_mikey_ticket_dir dir,
+                                        const struct kms_mikey_rands *r,
+                                        enum kms_mikey_encr_alg encr, enum kms_mikey_mac_alg mac,
+                                        struct kms_mikey_msg_keys *k)
+{
     kms_result rc = KMS_RC_INIT;
     struct kms_mikey_label l;
     KMS_ENSURE_REF(k);
     memset(k, 0, sizeof(*k));
     KMS_TRY_OUT(rc, msg_keys_args(prf, inkey, inkey_len));
     KMS_TRY_OUT(rc, kms_mikey_label_ticket(KMS_MIKEY_C_MSG_ENCR, csb_id, dir, r, &l));
-    KMS_TRY_OUT(rc, msg_keys(prf, inkey, inkey_len, &l, encr, mac, k));
+    /* An inkey longer than one chunk is derived from as it is. */
+    KMS_TRY_OUT(rc, msg_keys(prf, inkey, inkey_len, inkey_len <= KMS_MIKEY_PRF_KEY_MAX ? pk : NULL,
+                             &l, encr, mac, k));
     rc = KMS_RESULT_OK;
 out:
     if (!kms_ok(rc)) {

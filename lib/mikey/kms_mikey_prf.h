@@ -164,6 +164,26 @@ KMS_MUST_CHECK kms_result kms_mikey_label_ticket_tgk(uint32_t constant, uint8_t 
                                                      const struct kms_mikey_rands *r,
                                                      struct kms_mikey_label *l);
 
+/* ---- prepared inkeys ------------------------------------------------------------------ */
+
+/* An inkey of one chunk (at most 256 bits: a PSK, a Kue, an MPK) prepared once for the PRF
+ * (kms_hmac_key: its HMAC pads hashed once), for several derivations under the same key: a
+ * server that verifies a request and seals its answer under one key prepares it once instead
+ * of twice. It keeps a copy of the inkey, so that a derivation given another key (or PRF)
+ * prepares that one instead of using the wrong states. Secret: start from a zeroed struct,
+ * release with kms_mikey_prf_key_cleanup. It changes on first use: one thread at a time. */
+#define KMS_MIKEY_PRF_KEY_MAX 32
+struct kms_mikey_prf_key {
+    bool ready;
+    enum kms_mikey_prf_alg alg;
+    uint8_t key[KMS_MIKEY_PRF_KEY_MAX];
+    size_t len;
+    struct kms_hmac_key s;
+};
+/* Frees the prepared states (cleansed) and wipes pk, which is then empty again (NULL does
+ * nothing). */
+void kms_mikey_prf_key_cleanup(struct kms_mikey_prf_key *pk);
+
 /* ---- the keys of a message ------------------------------------------------------------ */
 /* Both fill *k with the encr_key, auth_key and salt_key that the algorithms need (lengths from
  * kms_mikey_encr_key_len / _salt_len / kms_mikey_mac_len), each from its own label. *k is zeroed
@@ -184,6 +204,15 @@ KMS_MUST_CHECK kms_result kms_mikey_msg_keys_ticket(
     enum kms_mikey_prf_alg prf, const uint8_t *inkey, size_t inkey_len, uint32_t csb_id,
     enum kms_mikey_ticket_dir dir, const struct kms_mikey_rands *r, enum kms_mikey_encr_alg encr,
     enum kms_mikey_mac_alg mac, struct kms_mikey_msg_keys *k);
+/* kms_mikey_msg_keys_ticket with inkey prepared in pk (optional; NULL is the function above):
+ * pk is used as it is when it holds inkey for prf, and otherwise (empty, or holding another key)
+ * prepared here from inkey first. An inkey over KMS_MIKEY_PRF_KEY_MAX octets leaves pk alone.
+ * Same errors. */
+KMS_MUST_CHECK kms_result kms_mikey_msg_keys_ticket_pk(
+    enum kms_mikey_prf_alg prf, const uint8_t *inkey, size_t inkey_len,
+    struct kms_mikey_prf_key *pk, uint32_t csb_id, enum kms_mikey_ticket_dir dir,
+    const struct kms_mikey_rands *r, enum kms_mikey_encr_alg encr, enum kms_mikey_mac_alg mac,
+    struct kms_mikey_msg_keys *k);
 /* Wipes *k (NULL does nothing). */
 void kms_mikey_msg_keys_cleanup(struct kms_mikey_msg_keys *k);
 

@@ -31,6 +31,46 @@ void kms_ticket_claims_wipe(struct kms_ticket_claims *c)
     }
 }
 
+/* An identity as kms_ticket_ident_set or the decoder writes it: len octets and a NUL. */
+static void ident_wipe_used(struct kms_ticket_ident *id)
+{
+    size_t n = id->len < KMS_TICKET_IDENT_MAX ? id->len : KMS_TICKET_IDENT_MAX;
+    kms_wipe(id->s, n + 1);
+    id->len = 0;
+}
+
+void kms_ticket_claims_wipe_used(struct kms_ticket_claims *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    /* Each identity by its own length, not by the counts: a fill that failed half-way may have
+     * set identities before their count. */
+    ident_wipe_used(&c->impi);
+    ident_wipe_used(&c->initiator);
+    for (size_t i = 0; i < KMS_TICKET_MAX_IDENTS; i++) {
+        ident_wipe_used(&c->impu[i]);
+        ident_wipe_used(&c->responder[i]);
+    }
+    kms_wipe(c->naf_id, c->naf_id_len < sizeof(c->naf_id) ? c->naf_id_len : sizeof(c->naf_id));
+    c->kind = 0;
+    c->key_id = 0;
+    c->issued = 0;
+    c->expires = 0;
+    kms_wipe(c->token_id, sizeof(c->token_id));
+    kms_wipe(c->kue, sizeof(c->kue));
+    c->kue_len = 0;
+    c->n_impu = 0;
+    c->mode = 0;
+    c->naf_id_len = 0;
+    c->ks_naf_expires = 0;
+    kms_wipe(c->tgk, sizeof(c->tgk));
+    c->tgk_len = 0;
+    kms_wipe(c->mpk, sizeof(c->mpk));
+    c->mpk_len = 0;
+    c->n_responder = 0;
+}
+
 kms_result kms_ticket_header_parse(const uint8_t *t, size_t n, struct kms_ticket_header *h)
 {
     KMS_ENSURE_REF(h);

@@ -277,6 +277,65 @@ static void ticket_message_keys(void **state)
     tv_free(&f);
 }
 
+/* The same vectors through a prepared inkey (kms_mikey_msg_keys_ticket_pk): prepared first for
+ * another key, then given the vector's key (re-prepared), then reused; cleanup empties it. */
+static void ticket_message_keys_prepared(void **state)
+{
+    (void)state;
+    struct tv_file f;
+    size_t seen = 0;
+    tv_load("mikey_prf_model.txt", &f);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct tv_block *b = &f.blocks[i];
+        if (strncmp(b->name, "rfc6043 initial", 15) != 0 &&
+            strncmp(b->name, "rfc6043 response", 16) != 0) {
+            continue;
+        }
+        uint8_t inkey[32], other[32], ri[32], rr[32], encr[32], auth[32], salt[14];
+        struct kms_mikey_msg_keys k;
+        struct kms_mikey_prf_key pk;
+        memset(&pk, 0, sizeof(pk));
+        memset(other, 0x5a, sizeof(other));
+        tv_hex(b, "inkey", inkey, 32);
+        struct kms_mikey_rands r = {ri, tv_hex_any(b, "randri", ri, sizeof(ri)), rr,
+                                    tv_hex_any(b, "randrr", rr, sizeof(rr))};
+        if (r.rr_len == 0) {
+            r.rr = NULL;
+        }
+        enum kms_mikey_ticket_dir dir = (enum kms_mikey_ticket_dir)u8_of(b, "msg");
+        enum kms_mikey_encr_alg ea = (enum kms_mikey_encr_alg)digit_of(b, "encr_alg");
+        enum kms_mikey_mac_alg ma = (enum kms_mikey_mac_alg)digit_of(b, "mac_alg");
+        size_t el = tv_hex_any(b, "encr_key", encr, sizeof(encr));
+        size_t al = tv_hex_any(b, "auth_key", auth, sizeof(auth));
+        tv_hex(b, "salt", salt, 14);
+        uint32_t csb = u32_of(b, "csb_id");
+        expect_ok(
+            kms_mikey_msg_keys_ticket_pk(prf_of(b), other, 32, &pk, csb, dir, &r, ea, ma, &k));
+        assert_true(pk.ready);
+        if (al > 0) {
+            assert_memory_not_equal(k.auth, auth, al); /* another key, other keys */
+        }
+        for (int round = 0; round < 2; round++) {
+            expect_ok(
+                kms_mikey_msg_keys_ticket_pk(prf_of(b), inkey, 32, &pk, csb, dir, &r, ea, ma, &k));
+            assert_int_equal(k.encr_len, el);
+            assert_int_equal(k.auth_len, al);
+            assert_int_equal(k.salt_len, 14);
+            expect_bytes_eq(k.encr, encr, el);
+            expect_bytes_eq(k.auth, auth, al);
+            expect_bytes_eq(k.salt, salt, 14);
+            expect_bytes_eq(pk.key, inkey, 32);
+            kms_mikey_msg_keys_cleanup(&k);
+        }
+        kms_mikey_prf_key_cleanup(&pk);
+        assert_false(pk.ready);
+        assert_null(pk.s.inner);
+        seen++;
+    }
+    assert_int_equal(seen, 3);
+    tv_free(&f);
+}
+
 static void ticket_transfer_tgk_keys(void **state)
 {
     (void)state;
@@ -590,6 +649,7 @@ int main(void)
         cmocka_unit_test(psk_message_keys),
         cmocka_unit_test(tgk_keys_mikey1),
         cmocka_unit_test(ticket_message_keys),
+        cmocka_unit_test(ticket_message_keys_prepared),
         cmocka_unit_test(ticket_transfer_tgk_keys),
         cmocka_unit_test(labels_and_keys_refuse_bad_arguments),
         cmocka_unit_test(algorithm_numbers),

@@ -406,6 +406,47 @@ static void test_ident_set(void **state)
     expect_err(kms_ticket_ident_set(&id, big), KMS_ERR_BAD_LENGTH);
 }
 
+static bool all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* kms_ticket_claims_wipe_used leaves claims that were zero before they were filled zero again:
+ * filled by the caller (kms_ticket_ident_set and plain writes), and by the decoder. */
+static void test_wipe_used_leaves_zero(void **state)
+{
+    (void)state;
+    void (*fill[2])(struct kms_ticket_claims *) = {kue_claims, media_claims};
+    const enum kms_ticket_kind kinds[2] = {KMS_TICKET_KUE, KMS_TICKET_MEDIA};
+    struct kms_ticket_claims *c = calloc(1, sizeof(*c));
+    struct kms_ticket_claims *d = calloc(1, sizeof(*d));
+    assert_non_null(c);
+    assert_non_null(d);
+    for (size_t k = 0; k < 2; k++) {
+        fill[k](c);
+        c->issued = T0;
+        struct kms_buf b;
+        kms_buf_init(&b, KMS_TICKET_MAX, true);
+        expect_ok(kms_ticket_payload_encode(c, &b));
+        expect_ok(kms_ticket_payload_decode(kms_buf_data(&b), kms_buf_len(&b), kinds[k], d));
+        kms_buf_cleanup(&b);
+        assert_false(all_zero(c, sizeof(*c)));
+        assert_false(all_zero(d, sizeof(*d)));
+        kms_ticket_claims_wipe_used(c);
+        kms_ticket_claims_wipe_used(d);
+        assert_true(all_zero(c, sizeof(*c)));
+        assert_true(all_zero(d, sizeof(*d)));
+    }
+    free(c);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_payload_rules),
         cmocka_unit_test(test_former_counter_base_is_refused),
         cmocka_unit_test(test_ident_set),
+        cmocka_unit_test(test_wipe_used_leaves_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -613,6 +613,47 @@ static void test_only_ntp_utc_timestamps(void **state)
     free(pt);
 }
 
+static bool all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* kms_kreq_wipe leaves a request that was zero before it was classified zero again (it wipes
+ * only what was written: the service relies on it to reuse one kms_kreq per thread). */
+static void test_kreq_wipe_leaves_zero(void **state)
+{
+    (void)state;
+    struct kms_preq *r = calloc(1, sizeof(*r));
+    struct kms_kreq *k = calloc(1, sizeof(*k));
+    assert_non_null(r);
+    assert_non_null(k);
+    uint8_t ticket[300];
+    memset(ticket, 0xe1, sizeof(ticket));
+    for (int kind = 0; kind < 2; kind++) {
+        struct kms_buf req;
+        if (kind == 0) {
+            make_treq(r, 300, &req);
+        } else {
+            make_tres(r, ticket, sizeof(ticket), &req);
+        }
+        size_t eo = 0;
+        expect_ok(kms_kreq_classify(kms_buf_data(&req), kms_buf_len(&req), k, &eo));
+        assert_int_equal(k->kind, KMS_KREQ_TICKET);
+        assert_false(all_zero(k, sizeof(*k)));
+        kms_kreq_wipe(k);
+        assert_true(all_zero(k, sizeof(*k)));
+        kms_buf_cleanup(&req);
+    }
+    free(r);
+    free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_unsupported_ticket_type),
         cmocka_unit_test(test_only_ntp_utc_timestamps),
         cmocka_unit_test(test_build_refusals),
+        cmocka_unit_test(test_kreq_wipe_leaves_zero),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
