@@ -553,31 +553,6 @@ static kms_result raise_locked(struct kms_subscriber_db *db, const char *impi, u
     return KMS_RESULT_OK;
 }
 
-kms_result kms_subscriber_sqn_commit(struct kms_subscriber_db *db, const char *impi, uint64_t mark)
-{
-    KMS_ENSURE_REF(db);
-    KMS_TRY(check_impi(impi));
-    KMS_ENSURE(mark <= KMS_SQN_MAX, KMS_ERR_ARG);
-    pthread_mutex_lock(&db->mu);
-    kms_result r = KMS_RESULT_OK;
-    if (run0(db->st[S_BEGIN]) != SQLITE_OK) {
-        r = KMS_ERR(KMS_ERR_STORE);
-    } else {
-        r = raise_locked(db, impi, mark);
-        /* With synchronous=FULL, COMMIT returns once the WAL is fsynced; a commit that wrote
-         * nothing syncs nothing. */
-        if (kms_ok(r) && run0(db->st[S_COMMIT]) != SQLITE_OK) {
-            r = KMS_ERR(KMS_ERR_STORE);
-        }
-        if (!kms_ok(r)) {
-            /* Fails harmlessly when SQLite already rolled back on its own. */
-            (void)run0(db->st[S_ROLLBACK]);
-        }
-    }
-    pthread_mutex_unlock(&db->mu);
-    return r;
-}
-
 kms_result kms_subscriber_sqn_commit_many(struct kms_subscriber_db *db, size_t n,
                                           const char *const *impis, const uint64_t *marks)
 {
@@ -604,6 +579,13 @@ kms_result kms_subscriber_sqn_commit_many(struct kms_subscriber_db *db, size_t n
     }
     pthread_mutex_unlock(&db->mu);
     return r;
+}
+
+kms_result kms_subscriber_sqn_commit(struct kms_subscriber_db *db, const char *impi, uint64_t mark)
+{
+    /* One transaction of one: with synchronous=FULL, COMMIT returns once the WAL is fsynced; a
+     * commit that wrote nothing syncs nothing. */
+    return kms_subscriber_sqn_commit_many(db, 1, &impi, &mark);
 }
 
 /* ---- open and close ---- */
