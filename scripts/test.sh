@@ -12,7 +12,7 @@
 #                                     with issue 13's numbers (IMSKMS_ATTACK_SCALE=long: 5,000
 #                                     idle and 200 slowloris connections per listener, 17,000
 #                                     names) on the default build, every result line printed;
-#                                     about 2 minutes and 16,000 file descriptors; the default
+#                                     about a minute and 16,000 file descriptors; the default
 #                                     run has the same attacks with small numbers
 set -eu
 cd "$(dirname "$0")/.."

@@ -131,6 +131,7 @@ class Target:
         self.answered = 0  # connections that got bytes back (an HTTP error status)
         self.max_open = 0
         self.lifetimes = []  # of connections closed by the server, seconds
+        self.slow_lifetimes = []  # the slowloris ones among them
 
 
 class Conn:
@@ -243,7 +244,7 @@ class Holder:
 
     def closed_by_server(self, c, now):
         t = c.t
-        life = now - c.t0
+        life = now - c.t_open  # the daemon's deadline runs from its accept, about then
         if c.got:
             t.answered += 1
         self.drop(c)
@@ -253,21 +254,31 @@ class Holder:
         else:
             t.closed += 1
             t.lifetimes.append(life)
+            if c.slow:
+                t.slow_lifetimes.append(life)
             self.ready.append(c)
 
     def snapshot(self, now, final=False):
         out = {"t": round(now - self.started, 3), "final": final, "targets": {}}
+        count = {id(t): [0, 0, 0] for t in self.targets}  # open, held, connecting
+        for c in self.conns:
+            if c.state == "open":
+                n = count[id(c.t)]
+                n[0] += 1
+                if now - c.t_open >= FAST_CLOSE_S:
+                    n[1] += 1
+            elif c.state == "connecting":
+                count[id(c.t)][2] += 1
         for t in self.targets:
-            opened = [c for c in self.conns if c.t is t and c.state == "open"]
-            held = sum(1 for c in opened if now - c.t_open >= FAST_CLOSE_S)
-            t.max_open = max(t.max_open, len(opened))
+            n_open, held, connecting = count[id(t)]
+            t.max_open = max(t.max_open, n_open)
             life = sorted(t.lifetimes)
             out["targets"][t.name] = {
                 "port": t.addr[1],
                 "want": t.want_idle + t.want_slow,
-                "open": len(opened),
+                "open": n_open,
                 "held": held,
-                "connecting": sum(1 for c in self.conns if c.t is t and c.state == "connecting"),
+                "connecting": connecting,
                 "max_open": t.max_open,
                 "connects": t.connects,
                 "connect_errors": t.connect_errors,
@@ -276,6 +287,7 @@ class Holder:
                 "answered": t.answered,
                 "life_median_s": round(life[len(life) // 2], 2) if life else None,
                 "life_max_s": round(life[-1], 2) if life else None,
+                "slow_life_max_s": round(max(t.slow_lifetimes), 2) if t.slow_lifetimes else None,
             }
         return out
 
@@ -408,6 +420,8 @@ def cmd_status(args):
             bad.append(f"{name}: {s['closed_fast']} refused at once, more than {args.fast_max}")
         if args.errors_max is not None and s["connect_errors"] > args.errors_max:
             bad.append(f"{name}: {s['connect_errors']} failed to open, more than {args.errors_max}")
+        if args.life_max is not None and (s["life_max_s"] or 0) > args.life_max:
+            bad.append(f"{name}: a connection lived {s['life_max_s']} s, over {args.life_max} s")
         if args.life is not None:
             lo, hi = (float(x) for x in args.life.split(":"))
             m = s["life_median_s"]
@@ -415,6 +429,9 @@ def cmd_status(args):
                 bad.append(f"{name}: median life {m} s, not within {lo}..{hi} s")
     def one(n, s):
         b = f"{n}:open={s['open']},held={s['held']},closed={s['closed']},fast={s['closed_fast']}"
+        if snap["final"]:
+            b += (f",errors={s['connect_errors']},life={s['life_median_s']}/{s['life_max_s']}s"
+                  f",slowmax={s['slow_life_max_s']}s")
         if "server" in s:
             v = s["server"]
             b += (f",daemon={v['established']}/max1={v['max_per_addr']}/queue={v['backlog']}"
@@ -662,6 +679,7 @@ def main():
     s.add_argument("--fast-max", type=int)
     s.add_argument("--errors-max", type=int, help="connections that failed to open")
     s.add_argument("--life", help="MIN:MAX seconds for the median life of a closed one")
+    s.add_argument("--life-max", type=float, help="seconds the longest-lived closed one may have")
     s.add_argument("--server", action="store_true", help="also the daemons' side (/proc/net/tcp)")
     s.add_argument("--server-min", type=int, help="connections established on the daemon's side")
     s.add_argument("--server-per-addr-max", type=int, help="the most from one address there")

@@ -12,9 +12,9 @@
 #     operations run once the flood is fully up (90 % of the connections open, on the flood's
 #     side and established on the daemons'), then again right after each of the next waves of
 #     header deadlines, while the daemons close the flood's connections and the flood opens
-#     them again (at least half open; A_ROUNDS rounds in all). Then: nothing was refused at
-#     accept (the limits were not what held), and the median life of a flooding connection is
-#     the header timeout (5 s).
+#     them again (at least a quarter open; A_ROUNDS rounds in all). Then: nothing was refused at
+#     accept (the limits were not what held), and a flooding connection lived the header
+#     timeout (5 s: the median within 4.5..6.5 s, none over 8 s).
 #  2. One address: 127.0.0.2 alone opens more connections per listener than both its
 #     --max-connections-per-ip and the listener's --max-connections; the daemons hold exactly
 #     the per-address number, refuse the rest at accept, and the real operations still succeed.
@@ -145,18 +145,23 @@ if flood_until --open-min "$PER"; then
     r=2
     while [ $r -le "$A_ROUNDS" ]; do
         # Right after the next wave of header deadlines: the daemons are closing the flood's
-        # connections and the flood is opening them again (at least half of them are open).
+        # connections and the flood is opening them again. How many are open again by then
+        # depends on the flood's own speed (one Python process, CPU-bound on a loaded machine),
+        # not on the daemons: recorded, with a floor of a quarter so that it is still a flood.
         flood_until --closed-min $(((r - 1) * PER * 9 / 10)) &&
-            flood_check "round $r, after header deadline wave $((r - 1))" --open-min $((PER / 2)) \
-                --server --server-min $((PER / 2))
+            flood_check "round $r, after header deadline wave $((r - 1))" --open-min $((PER / 4)) \
+                --server --server-min $((PER / 4))
         ops "round $r"
         r=$((r + 1))
     done
 fi
 flood_stop
-# The flood's connections ended at the header deadline (5 s), none refused at accept (neither
-# --max-connections nor the per-address limit was reached), none failed to open.
-flood_check "many addresses, at the end" --fast-max 0 --errors-max 0 --life 4.5:6.5 --closed-min "$PER"
+# The flood's connections ended at the header deadline (5 s from the accept: a median of 5 s
+# and none, slowloris included, past 8 s, against 30 s idle and forever slowloris before),
+# none refused at accept (neither --max-connections nor the per-address limit was reached),
+# none failed to open.
+flood_check "many addresses, at the end" --fast-max 0 --errors-max 0 --life 4.5:6.5 --life-max 8 \
+    --closed-min "$PER"
 healthy "after the flood from many addresses"
 
 # ---- 2. one source address: the per-address limit ----
