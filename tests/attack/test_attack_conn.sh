@@ -51,8 +51,8 @@ PER=$((A_IDLE + A_SLOW))
 HARD=$(fd_hard)
 if [ "$HARD" != unlimited ]; then
     [ $((3 * PER + 64)) -le "$HARD" ] && [ $((2 * A_CONN1 + 200)) -le "$HARD" ] || {
-        echo "FAIL: needs a hard file descriptor limit (ulimit -Hn) of at least" \
-            "$((3 * PER + 64)) and $((2 * A_CONN1 + 200)); it is $HARD" >&2
+        echo "FAIL: the hard file descriptor limit (ulimit -Hn) is $HARD; the flood needs" \
+            "$((3 * PER + 64)) and imskms-bsfd $((2 * A_CONN1 + 200))" >&2
         exit 1
     }
 fi
