@@ -8,23 +8,31 @@
 #        scripts/test.sh --mutation   only the mutation check (tests/mutation/run.sh: each mutant
 #                                     of tests/mutation/mutants.txt built in build-mut/ and killed
 #                                     by its tests; slow, so never part of the default run or CI)
+#        scripts/test.sh --long       only the attack suite (tests/attack/, CTest label attack)
+#                                     with issue 13's numbers (IMSKMS_ATTACK_SCALE=long: 5,000
+#                                     idle and 200 slowloris connections per listener, 17,000
+#                                     names) on the default build, every result line printed;
+#                                     about a minute and 16,000 file descriptors; the default
+#                                     run has the same attacks with small numbers
 set -eu
 cd "$(dirname "$0")/.."
 
 fuzz=1
 mutation=0
+long=0
 fuzz_seconds=${FUZZ_SECONDS:-20}
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-fuzz) fuzz=0 ;;
     --mutation) mutation=1 ;;
+    --long) long=1 ;;
     --fuzz-seconds)
         [ $# -ge 2 ] || { echo "test.sh: --fuzz-seconds needs a value" >&2; exit 2; }
         fuzz_seconds=$2
         shift
         ;;
     --help | -h)
-        sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -38,6 +46,14 @@ done
 if [ $mutation -eq 1 ]; then
     ./scripts/deps.sh
     exec ./tests/mutation/run.sh
+fi
+if [ $long -eq 1 ]; then
+    ./scripts/deps.sh
+    echo "== default: configure and build (build/)"
+    cmake --preset default >/dev/null
+    cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+    echo "== attack suite, long numbers"
+    IMSKMS_ATTACK_SCALE=long exec ctest --test-dir build -L attack --output-on-failure -V
 fi
 if [ $fuzz -eq 1 ]; then ./scripts/deps.sh --fuzz; else ./scripts/deps.sh; fi
 
