@@ -68,8 +68,10 @@ expect_line "res=$(r res)" "$B" crypto check-autn $K --autn "$(r autn)"
 # A wrong MAC-S / MAC-A is a failed check: exit 1 with one line.
 # shellcheck disable=SC2086
 expect_exit 1 "$B" crypto resync $K --auts 8711a0ec9e1637df17f80b384ee5
+expect_err "resynchronisation token (MAC-S) failed" "resync with a wrong MAC-S"
 # shellcheck disable=SC2086
 expect_exit 1 "$B" crypto check-autn $K --autn ec9320c2c2120000c8b7de2a3449f1be
+expect_err "network authentication (MAC-A) failed" "check-autn with a wrong MAC-A"
 
 # TS 33.220 KDF: Ks_NAF (values from an independent tool, see vectors/mk_kdf_ts33220.sh).
 kv() { val kdf_ts33220.txt "ks_naf gba-me set1" "$1"; }
@@ -102,46 +104,83 @@ R1="--rand 23553cbe9637a89d218ae64dae47bf35"
 # shellcheck disable=SC2086
 {
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607            # missing --amf
+expect_err "missing required option '--amf'" "milenage without --amf"
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b6 --amf b9b9   # short SQN
+expect_err "--sqn: expected 6 bytes" "milenage with a short SQN"
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf b9b9b9
+expect_err "--amf: expected 2 bytes" "milenage with a 3-byte AMF"
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b60 --amf b9b9  # odd length
+expect_err "--sqn: invalid hex" "milenage with an odd-length SQN"
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn xx9bb4d0b607 --amf b9b9 # bad hex
+expect_err "--sqn: invalid hex" "milenage with a non-hex SQN"
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf b9b9 --bogus 1
+expect_err "unknown option '--bogus'" "milenage with an unknown option"
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf b9b9 --amf b9b9
+expect_err "option '--amf' given twice" "milenage with --amf twice"
 expect_exit 2 "$B" crypto milenage $S1 --opc cd63cb71954a9f4e48a5994e37a02baf $R1 --sqn ff9bb4d0b607 --amf b9b9
+expect_err "exactly one of --op and --opc" "milenage with --op and --opc"
 expect_exit 2 "$B" crypto milenage --k 465b5ce8b199b49faa5f0a2ee238a6bc $R1 --sqn ff9bb4d0b607 --amf b9b9
+expect_err "exactly one of --op and --opc" "milenage with neither --op nor --opc"
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf
+expect_err "option '--amf' needs a value" "milenage with --amf last"
 expect_exit 2 "$B" crypto milenage $S1 $R1 --sqn ff9bb4d0b607 --amf b9b9 extra
+expect_err "unexpected argument 'extra'" "milenage with an extra argument"
 expect_exit 2 "$B" crypto auts $S1 $R1
+expect_err "missing required option '--sqn-ms'" "auts without --sqn-ms"
 expect_exit 2 "$B" crypto resync $S1 $R1 --auts 00
+expect_err "--auts: expected 14 bytes" "resync with a 1-byte AUTS"
 expect_exit 2 "$B" crypto kdf --key 00 --fc ff --param 00
+expect_err "--fc: must be one byte other than ff" "kdf with --fc ff"
 expect_exit 2 "$B" crypto kdf --key 00 --fc 0102
+expect_err "--fc: must be one byte other than ff" "kdf with --fc 0102"
 expect_exit 2 "$B" crypto kdf --key '' --fc 01
+expect_err "--key: must not be empty" "kdf with an empty --key"
 expect_exit 2 "$B" crypto kdf --fc 01
+expect_err "missing required option '--key'" "kdf without --key"
 expect_exit 2 "$B" crypto kdf --key 00 --fc 01 --param 0g
+expect_err "--param: invalid hex" "kdf with a non-hex --param"
 expect_exit 2 "$B" crypto ks-naf --ck 00 --ik 00 --rand 00 --impi a --naf-fqdn b
+expect_err "--ck: expected 16 bytes" "ks-naf with a 1-byte CK"
 expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --naf-fqdn kms.example.org
+expect_err "missing required option '--impi'" "ks-naf without --impi"
 expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --impi 'a b' --naf-fqdn kms.example.org
+expect_err "--impi: text must be printable ASCII" "ks-naf with a space in --impi"
 expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --impi a@b --naf-fqdn 'kms..org'
+expect_err "--naf-fqdn: not a valid FQDN" "ks-naf with an empty label in --naf-fqdn"
 expect_exit 2 "$B" crypto ks-naf --ck "$(kv ck)" --ik "$(kv ik)" --rand "$(kv rand)" --impi a@b --naf-fqdn k --ua-id 01
+expect_err "--ua-id: expected 5 bytes" "ks-naf with a 1-byte --ua-id"
 expect_exit 2 "$B" crypto btid --rand 00 --bsf-fqdn bsf.example.org
+expect_err "--rand: expected 16 bytes" "btid with a 1-byte RAND"
 M1="--inkey 000102 --label 0a0b"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-md5 $M1 --len 16           # unknown PRF
+expect_err "--prf: expected hmac-sha1 or hmac-sha256" "mikey-prf with hmac-md5"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 --inkey 0g --label 0a0b --len 16
+expect_err "--inkey: invalid hex" "mikey-prf with a non-hex --inkey"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len 1025         # over 1024
+expect_err "--len: expected a decimal number from 1 to 1024" "mikey-prf --len 1025"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len 0
+expect_err "--len: expected a decimal number from 1 to 1024" "mikey-prf --len 0"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len 16x
+expect_err "--len: expected a decimal number from 1 to 1024" "mikey-prf --len 16x"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len -16
+expect_err "--len: expected a decimal number from 1 to 1024" "mikey-prf --len -16"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1 --len 18446744073709551632
+expect_err "--len: expected a decimal number from 1 to 1024" "mikey-prf --len 2^64 + 16"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 $M1
+expect_err "missing required option '--len'" "mikey-prf without --len"
 expect_exit 2 "$B" crypto mikey-prf --prf hmac-sha1 --inkey '' --label 0a0b --len 16
+expect_err "--inkey: must not be empty" "mikey-prf with an empty --inkey"
 expect_exit 2 "$B" crypto nosuch
+expect_err "imskms crypto: unknown command 'nosuch'" "crypto nosuch"
 expect_exit 2 "$B" nosuch
+expect_err "imskms: unknown command 'nosuch'" "imskms nosuch"
 expect_exit 2 "$B" crypto kdf --key=00 --fc=01 --show-s
+expect_err "unknown option '--show-s'" "kdf --show-s"
 }
 # The 17th --param is refused.
 set -- ; i=0; while [ $i -lt 17 ]; do set -- "$@" --param 00; i=$((i + 1)); done
 expect_exit 2 "$B" crypto kdf --key 00 --fc 01 "$@"
+expect_err "option '--param' given more than 16 times" "kdf with 17 --param"
 
 # HTTP Digest AKAv1-MD5: every response/rspauth of vectors/digest_rfc2617.txt (values from
 # openssl, see vectors/mk_digest.sh; RFC 2617 3.5 and RFC 2069 2.4 erratum 749 as published).
@@ -172,21 +211,34 @@ expect_line "response=$(dv response)" "$B" crypto digest-aka $DA --res A54211D5E
 # shellcheck disable=SC2086
 {
 expect_exit 2 "$B" crypto digest-aka $DA                                   # no password
+expect_err "exactly one of --res and --empty-password" "digest-aka without a password"
 expect_exit 2 "$B" crypto digest-aka $DA --res a54211d5e3ba50bf --empty-password
+expect_err "exactly one of --res and --empty-password" "digest-aka with --res and --empty-password"
 expect_exit 2 "$B" crypto digest-aka $DA --res a54211                       # 3 bytes
+expect_err "--res: expected 4 to 16 bytes" "digest-aka with a 3-byte RES"
 expect_exit 2 "$B" crypto digest-aka $DA --res 00112233445566778899aabbccddeeff00
+expect_err "--res: value exceeds its size limit" "digest-aka with a 17-byte RES"
 expect_exit 2 "$B" crypto digest-aka $DA --res a54211d5e3ba50bg
+expect_err "--res: invalid hex" "digest-aka with a non-hex RES"
 expect_exit 2 "$B" crypto digest-aka $DA --res a54211d5e3ba50bf --qop auth-conf
+expect_err "--qop: expected auth-int or auth" "digest-aka --qop auth-conf"
 expect_exit 2 "$B" crypto digest-aka $DA --res a54211d5e3ba50bf --method ''
+expect_err "--method: expected a non-empty printable name" "digest-aka with an empty --method"
 expect_exit 2 "$B" crypto digest-aka $DA --res a54211d5e3ba50bf --body-file "$tmp/nosuch"
+expect_err "--body-file: $tmp/nosuch: No such file" "digest-aka with a missing --body-file"
 expect_exit 2 "$B" crypto digest-aka --username u --realm r --nonce n --uri / --nc 0000000A --cnonce c --res 00000000
+expect_err "--nc: expected exactly 8 lower-case hex digits" "digest-aka with an upper-case --nc"
 expect_exit 2 "$B" crypto digest-aka --username u --realm r --nonce n --uri / --nc 0000001 --cnonce c --res 00000000
+expect_err "--nc: expected exactly 8 lower-case hex digits" "digest-aka with a 7-digit --nc"
 expect_exit 2 "$B" crypto digest-aka --username u --realm r --nonce n --uri / --cnonce c --res 00000000
+expect_err "missing required option '--nc'" "digest-aka without --nc"
 expect_exit 2 "$B" crypto digest-aka --username "$(printf 'a\tb')" --realm r --nonce n --uri / --nc 00000001 --cnonce c --res 00000000
+expect_err "--username: text must be printable ASCII" "digest-aka with a tab in --username"
 }
 head -c 1048577 /dev/zero >"$tmp/big"
 # shellcheck disable=SC2086
 expect_exit 2 "$B" crypto digest-aka $DA --res a54211d5e3ba50bf --body-file "$tmp/big"
+expect_err "--body-file: $tmp/big: larger than 1 MiB" "digest-aka with a body over 1 MiB"
 head -c 1048576 /dev/zero >"$tmp/big" # exactly 1 MiB is accepted
 # shellcheck disable=SC2086
 expect_line 'rspauth=[0-9a-f]\{32\}' "$B" crypto digest-aka $DA --res a54211d5e3ba50bf \

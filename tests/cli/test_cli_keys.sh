@@ -46,9 +46,13 @@ done
 run 2 "init without --lifetime" "$B" keys init --keyring "$KR" "$@" --grace 2
 expect_err "--lifetime" "init without --lifetime"
 run 2 "init with --lifetime 0" "$B" keys init --keyring "$KR" "$@" --lifetime 0 --grace 2
+expect_err "--lifetime: expected a decimal number from 1" "init with --lifetime 0"
 run 2 "init with grace > 32 x lifetime" "$B" keys init --keyring "$KR" "$@" --lifetime 1 --grace 33
+expect_err "--grace: at most 32 x --lifetime" "init with grace > 32 x lifetime"
 run 2 "init with both keystores" "$B" keys init --keyring "$KR" --kek-file x --hsm y --lifetime 1 --grace 1
+expect_err "exactly one of --kek-file FILE and --hsm URI" "init with both keystores"
 run 2 "init with no keystore" "$B" keys init --keyring "$KR" --lifetime 1 --grace 1
+expect_err "exactly one of --kek-file FILE and --hsm URI" "init with no keystore"
 if [ "$MODE" = file ]; then
     head -c 32 /dev/urandom >"$tmp/kek644"
     chmod 644 "$tmp/kek644"
@@ -57,6 +61,7 @@ if [ "$MODE" = file ]; then
     head -c 31 /dev/urandom >"$tmp/kek31"
     chmod 600 "$tmp/kek31"
     run 2 "KEK of 31 bytes" "$B" keys init --keyring "$KR" --kek-file "$tmp/kek31" --lifetime 1 --grace 1
+    expect_err "--kek-file: KEK file must hold exactly 32 bytes" "KEK of 31 bytes"
 fi
 [ ! -e "$KR" ] && ok || bad "a refused init left a keyring behind"
 run 2 "list without a keyring file" "$B" keys list --keyring "$KR" "$@"
@@ -107,6 +112,7 @@ expect_field key_id 2 "open key 2's token"
 run 0 "destroy-expired" "$B" keys destroy-expired --keyring "$KR" "$@"
 expect_field destroyed 1 "destroy-expired"
 run 1 "open after destroy-expired" "$B" token open --keyring "$KR" "$@" "$T1"
+expect_err "destroyed key" "open after destroy-expired"
 run 0 "status" "$B" keys status --keyring "$KR" "$@"
 expect_field keys_destroyed 1 "status"
 
@@ -118,13 +124,16 @@ T2=$(field token)
 
 # ---- malformed and tampered tokens ----
 run 2 "open a token that is not base64" "$B" token open --keyring "$KR" "$@" 'not*base64'
+expect_err "TOKEN: invalid base64" "open a token that is not base64"
 run 2 "open a token too short for a header" "$B" token open --keyring "$KR" "$@" AAAA
+expect_err "TOKEN: input truncated" "open a token too short"
 # 33 bytes: one short of the smallest ticket (18-byte header + 16-byte tag).
 run 2 "inspect a token too short for a header" "$B" token inspect AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g
 expect_err "truncated" "inspect a token too short"
 run 1 "inspect a 34-byte token of version 0" "$B" token inspect AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gIQ==
 expect_err "version" "inspect version 0"
 run 2 "open with no token" "$B" token open --keyring "$KR" "$@"
+expect_err "missing TOKEN" "open with no token"
 # Flip one character in the middle of the ciphertext: refused (1), with the tag as the reason.
 mid=$((${#T2} / 2))
 c=$(printf '%s' "$T2" | cut -c $((mid + 1)))
@@ -163,6 +172,7 @@ expect_err "rolled back" "old keyring put back: status"
 grep -q '^active_key=1' "$tmp/out" && bad "status shows the revoked key 1 active" || ok
 cp -p "$tmp/keyring-current" "$KR"
 run 1 "the revoked key stays revoked" "$B" token open --keyring "$KR" "$@" "$T2"
+expect_err "destroyed key" "the revoked key stays revoked"
 run 0 "status after the current keyring is back" "$B" keys status --keyring "$KR" "$@"
 expect_field active_key 2 "status after the current keyring is back"
 
@@ -172,8 +182,11 @@ run 1 "a keyring edited by hand" "$B" keys status --keyring "$KR" "$@"
 expect_err "integrity" "a keyring edited by hand"
 cp -p "$tmp/keyring-current" "$KR"
 run 2 "revoke a revoked key" "$B" keys revoke --keyring "$KR" "$@" 1
+expect_err "already destroyed: key 1" "revoke a revoked key"
 run 2 "revoke an unknown key" "$B" keys revoke --keyring "$KR" "$@" 99
+expect_err "no such key in this keyring: 99" "revoke an unknown key"
 run 2 "revoke without an id" "$B" keys revoke --keyring "$KR" "$@"
+expect_err "missing KEYID" "revoke without an id"
 run 0 "revoke the active key" "$B" keys revoke --keyring "$KR" "$@" 2
 expect_field key_id 3 "revoking the active key makes the next one"
 

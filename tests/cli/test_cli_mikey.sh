@@ -285,6 +285,7 @@ len=1
 while [ $len -lt "$msglen" ]; do
     head -c $len "$tmp/e.bin" >"$tmp/pre"
     fails_with 2 '*' "$B" mikey decode "$tmp/pre"
+    expect_err "^$P: $T [0-9]*: input truncated\$" "prefix of $len octets"
     len=$((len + 7))
 done
 # a byte after the every-payload message (SIGN is last; its length is fixed by its header)
@@ -329,8 +330,11 @@ fails_with 2 "$P: $tmp: Is a directory" "$B" mikey decode "$tmp"
 
 # ---- Usage --------------------------------------------------------------------------------
 fails_with 2 '*' "$B" mikey decode --bogus "$tmp/f.bin"
+expect_err "unknown option '--bogus'" "decode with an unknown option"
 fails_with 2 '*' "$B" mikey decode "$tmp/f.bin" "$tmp/f.b64"
+expect_err "unexpected argument '$tmp/f.b64'" "decode with two files"
 fails_with 2 '*' "$B" mikey nosuch
+expect_err "imskms mikey: unknown command 'nosuch'" "mikey nosuch"
 # without a command: the command list on stderr (as for `imskms crypto`), exit 2
 "$B" mikey >"$tmp/out" 2>"$tmp/err"
 if [ $? -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q '^  decode ' "$tmp/err"; then ok; else

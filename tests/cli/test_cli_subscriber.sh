@@ -53,6 +53,7 @@ grep -q 'LOWER' "$tmp/out" && ok || bad "set-sqn --help does not say it may lowe
 "$B" subscriber >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "no subcommand: expected exit 2"
 run 2 "unknown subcommand" "$B" subscriber frob
+expect_err "unknown command 'frob'" "unknown subcommand"
 
 # ---- usage errors of add (the database is not created by any of them) ----
 run 2 "add without --impi" "$B" subscriber add "$@" --impu sip:a --k "$K" --opc "$OPC"
@@ -62,23 +63,34 @@ expect_err "--impu" "add without --impu"
 run 2 "add without --k" "$B" subscriber add "$@" --impi "$A" --impu sip:a --opc "$OPC"
 expect_err "--k" "add without --k"
 run 2 "add with --op and --opc" "$B" subscriber add "$@" --impi "$A" --impu sip:a --k "$K" --op "$OP" --opc "$OPC"
+expect_err "exactly one of --op and --opc" "add with --op and --opc"
 run 2 "add with neither --op nor --opc" "$B" subscriber add "$@" --impi "$A" --impu sip:a --k "$K"
+expect_err "exactly one of --op and --opc" "add with neither --op nor --opc"
 run 2 "add with a short --k" "$B" subscriber add "$@" --impi "$A" --impu sip:a --k 465b5c --opc "$OPC"
 expect_err "16 bytes" "add with a short --k"
 run 2 "add with a non-hex --opc" "$B" subscriber add "$@" --impi "$A" --impu sip:a --k "$K" --opc "zz63cb71954a9f4e48a5994e37a02baf"
+expect_err "--opc: invalid hex" "add with a non-hex --opc"
 run 2 "add with an --amf of 3 bytes" "$B" subscriber add "$@" --impi "$A" --impu sip:a --k "$K" --opc "$OPC" --amf 800000
+expect_err "--amf: expected 2 bytes" "add with an --amf of 3 bytes"
 run 2 "add with an --sqn of 5 bytes" "$B" subscriber add "$@" --impi "$A" --impu sip:a --k "$K" --opc "$OPC" --sqn 0000000020
+expect_err "--sqn: expected 6 bytes" "add with an --sqn of 5 bytes"
 run 2 "add with a space in --impi" "$B" subscriber add "$@" --impi "al ice" --impu sip:a --k "$K" --opc "$OPC"
 expect_err "--impi" "add with a space in --impi"
 run 2 "add with a space in --impu" "$B" subscriber add "$@" --impi "$A" --impu "sip:a b" --k "$K" --opc "$OPC"
 expect_err "--impu" "add with a space in --impu"
 run 2 "add with an IMPU twice" "$B" subscriber add "$@" --impi "$A" --impu sip:a --impu sip:a --k "$K" --opc "$OPC"
+expect_err "--impu: the same identity given twice" "add with an IMPU twice"
 run 2 "add with 9 IMPUs" "$B" subscriber add "$@" --impi "$A" --impu s:1 --impu s:2 --impu s:3 \
     --impu s:4 --impu s:5 --impu s:6 --impu s:7 --impu s:8 --impu s:9 --k "$K" --opc "$OPC"
+expect_err "--impu: at most 8 public identities" "add with 9 IMPUs"
 run 2 "add with a 256-octet --impi" "$B" subscriber add "$@" --impi "$(head -c 256 /dev/zero | tr '\0' a)" --impu sip:a --k "$K" --opc "$OPC"
+expect_err "--impi: value exceeds its size limit" "add with a 256-octet --impi"
 run 2 "add with an unknown option" "$B" subscriber add "$@" --impi "$A" --impu sip:a --k "$K" --opc "$OPC" --show-secrets
+expect_err "unknown option '--show-secrets'" "add with an unknown option"
 run 2 "add without --db" "$B" subscriber add --kek-file "$tmp/kek" --impi "$A" --impu sip:a --k "$K" --opc "$OPC"
+expect_err "missing required option '--db'" "add without --db"
 run 2 "add without --kek-file" "$B" subscriber add --db "$DB" --impi "$A" --impu sip:a --k "$K" --opc "$OPC"
+expect_err "missing required option '--kek-file'" "add without --kek-file"
 head -c 32 /dev/urandom >"$tmp/kek644"
 chmod 644 "$tmp/kek644"
 run 2 "KEK readable by others" "$B" subscriber add --db "$DB" --kek-file "$tmp/kek644" --impi "$A" --impu sip:a --k "$K" --opc "$OPC"
@@ -86,14 +98,18 @@ expect_err "0600" "KEK readable by others"
 head -c 31 /dev/urandom >"$tmp/kek31"
 chmod 600 "$tmp/kek31"
 run 2 "KEK of 31 bytes" "$B" subscriber add --db "$DB" --kek-file "$tmp/kek31" --impi "$A" --impu sip:a --k "$K" --opc "$OPC"
+expect_err "--kek-file: KEK file must hold exactly 32 bytes" "KEK of 31 bytes"
 run 3 "KEK file missing" "$B" subscriber add --db "$DB" --kek-file "$tmp/nokek" --impi "$A" --impu sip:a --k "$K" --opc "$OPC"
+expect_err "--kek-file: file system error: No such file" "KEK file missing"
 [ -e "$DB" ] && bad "a failed add created the database" || ok
 
 # ---- commands on a missing database ----
 run 2 "list without a database" "$B" subscriber list "$@"
 expect_err "no such database" "list without a database"
 run 2 "del without a database" "$B" subscriber del "$@" --impi "$A"
+expect_err "no such database" "del without a database"
 run 2 "set-sqn without a database" "$B" subscriber set-sqn "$@" --impi "$A" --sqn 000000000001
+expect_err "no such database" "set-sqn without a database"
 [ -e "$DB" ] && bad "list/del/set-sqn created the database" || ok
 
 # ---- add, with --op: the stored OPc is the published one ----
@@ -135,6 +151,7 @@ impi=bob@ims.example.org impus=sip:bob@ims.example.org amf=8000 sqn=000000000020
 run 1 "list with another KEK" "$B" subscriber list --db "$DB" --kek-file "$tmp/kek2"
 expect_err "KEK" "list with another KEK"
 run 2 "list with an unexpected argument" "$B" subscriber list "$@" extra
+expect_err "unexpected argument 'extra'" "list with an unexpected argument"
 
 # ---- set-sqn ----
 run 0 "set-sqn up" "$B" subscriber set-sqn "$@" --impi bob@ims.example.org --sqn 00000000ffff
@@ -145,7 +162,9 @@ grep -q '^impi=bob@ims.example.org .* sqn=000000000010$' "$tmp/out" && ok || bad
 run 0 "set-sqn to the top" "$B" subscriber set-sqn "$@" --impi bob@ims.example.org --sqn FFFFFFFFFFFF
 expect_field sqn ffffffffffff "set-sqn to the top"
 run 2 "set-sqn without --sqn" "$B" subscriber set-sqn "$@" --impi bob@ims.example.org
+expect_err "missing required option '--sqn'" "set-sqn without --sqn"
 run 2 "set-sqn with 7 bytes" "$B" subscriber set-sqn "$@" --impi bob@ims.example.org --sqn 01000000000000
+expect_err "--sqn: expected 6 bytes" "set-sqn with 7 bytes"
 run 2 "set-sqn of an unknown IMPI" "$B" subscriber set-sqn "$@" --impi carol --sqn 000000000001
 expect_err "no such subscriber" "set-sqn of an unknown IMPI"
 
@@ -155,6 +174,7 @@ expect_field deleted bob@ims.example.org "del"
 run 2 "del again" "$B" subscriber del "$@" --impi bob@ims.example.org
 expect_err "no such subscriber" "del again"
 run 2 "del without --impi" "$B" subscriber del "$@"
+expect_err "missing required option '--impi'" "del without --impi"
 run 0 "list after del" "$B" subscriber list "$@"
 [ "$(wc -l <"$tmp/out")" -eq 1 ] && ok || bad "list after del: $(cat "$tmp/out")"
 
@@ -166,6 +186,7 @@ chmod 600 "$DB"
 echo "not a database, not at all; long enough to fill a header of one hundred bytes......" >"$tmp/junk"
 chmod 600 "$tmp/junk"
 run 3 "list of a file that is no database" "$B" subscriber list --db "$tmp/junk" --kek-file "$tmp/kek"
+expect_err "not a subscriber database" "list of a file that is no database"
 for f in "$DB" "$DB-wal"; do
     [ -e "$f" ] || continue
     h=$(hex_of "$f")

@@ -51,28 +51,42 @@ printf 'imskms-usim=1\nimpi=a@b\n' >"$tmp/bad" && chmod 600 "$tmp/bad"
 run 2 "malformed file" "$B" ue usim-show --usim "$tmp/bad" && expect_err "malformed" "malformed"
 sed 's/^amf=0000$/amf=8000/' "$U" >"$tmp/edited" && chmod 600 "$tmp/edited"
 run 2 "edited file (checksum)" "$B" ue usim-show --usim "$tmp/edited"
+expect_err "--usim: malformed input" "edited file (checksum)"
 
 # usage errors (and nothing is created)
 N="$tmp/new"
 run 2 "no --usim" "$B" ue usim-init --impi a@b --impu sip:a@b --k "$K" --opc "$OPC"
+expect_err "missing required option '--usim'" "no --usim"
 run 2 "no --impi" "$B" ue usim-init --usim "$N" --impu sip:a@b --k "$K" --opc "$OPC"
+expect_err "missing required option '--impi'" "no --impi"
 run 2 "no --impu" "$B" ue usim-init --usim "$N" --impi a@b --k "$K" --opc "$OPC"
+expect_err "missing required option '--impu'" "no --impu"
 run 2 "both --op --opc" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k "$K" \
     --op "$OP" --opc "$OPC"
+expect_err "exactly one of --op and --opc" "both --op --opc"
 run 2 "neither --op --opc" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k "$K"
+expect_err "exactly one of --op and --opc" "neither --op --opc"
 run 2 "short K" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k 00 --opc "$OPC"
+expect_err "--k: expected 16 bytes" "short K"
 run 2 "bad AMF" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k "$K" \
     --opc "$OPC" --amf 800
+expect_err "--amf: invalid hex" "bad AMF"
 run 2 "ind-bits 9" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --k "$K" \
     --opc "$OPC" --ind-bits 9
+expect_err "--ind-bits: expected a decimal number from 0 to 8" "ind-bits 9"
 run 2 "space in IMPI" "$B" ue usim-init --usim "$N" --impi "a b" --impu sip:a@b --k "$K" \
     --opc "$OPC"
+expect_err "--impi: text must be printable ASCII" "space in IMPI"
 run 2 "repeated IMPU" "$B" ue usim-init --usim "$N" --impi a@b --impu sip:a@b --impu sip:a@b \
     --k "$K" --opc "$OPC"
+expect_err "--impu: the same identity twice" "repeated IMPU"
 run 2 "nine IMPUs" "$B" ue usim-init --usim "$N" --impi a@b --impu 1 --impu 2 --impu 3 \
     --impu 4 --impu 5 --impu 6 --impu 7 --impu 8 --impu 9 --k "$K" --opc "$OPC"
+expect_err "--impu: at most 8 public identities" "nine IMPUs"
 run 2 "unknown option" "$B" ue usim-init --usim "$N" --colour blue
+expect_err "unknown option '--colour'" "unknown option"
 run 2 "unknown subcommand" "$B" ue usim-frob
+expect_err "unknown command 'usim-frob'" "unknown subcommand"
 [ ! -e "$N" ] && ok || bad "a failed usim-init left $N"
 run 0 "--help" "$B" ue usim-init --help && grep -q "usage: imskms ue usim-init" "$tmp/out" &&
     ok || bad "usim-init --help"
