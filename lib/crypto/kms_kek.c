@@ -4,9 +4,6 @@
 
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/kdf.h>
-
 #include "crypto/kms_ossl.h"
 #include "util/kms_mem.h"
 
@@ -26,33 +23,6 @@ static const struct row registry[KMS_KEK_USE_COUNT] = {
 const char *kms_kek_label(enum kms_kek_use use)
 {
     return (unsigned)use < KMS_KEK_USE_COUNT ? registry[use].label : NULL;
-}
-
-/*= RFC 5869, section 2.3
- *# OKM = first L octets of T, T(1) = HMAC-Hash(PRK, T(0) | info | 0x01)
- */
-static kms_result hkdf_expand(const uint8_t kek[KMS_KEK_LEN], const uint8_t *info, size_t info_len,
-                              uint8_t out[KMS_KEK_LEN])
-{
-    kms_result rc = KMS_RC_INIT;
-    EVP_KDF_CTX *ctx = NULL;
-    EVP_KDF *kdf = kms_ossl() != NULL ? kms_ossl()->hkdf : NULL;
-    KMS_ENSURE_OUT(rc, kdf != NULL, KMS_ERR_CRYPTO);
-    ctx = EVP_KDF_CTX_new(kdf);
-    KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_NOMEM);
-    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0),
-        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)kek, KMS_KEK_LEN),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info, info_len),
-        OSSL_PARAM_construct_end(),
-    };
-    KMS_TRY_OSSL_OUT(rc, EVP_KDF_derive(ctx, out, KMS_KEK_LEN, params));
-    rc = KMS_RESULT_OK;
-out:
-    EVP_KDF_CTX_free(ctx); /* cleanses its copy of the key */
-    return rc;
 }
 
 kms_result kms_kek_derive(const uint8_t kek[KMS_KEK_LEN], enum kms_kek_use use, uint32_t version,
@@ -75,7 +45,7 @@ kms_result kms_kek_derive(const uint8_t kek[KMS_KEK_LEN], enum kms_kek_use use, 
         info[n + 1] = (uint8_t)(version >> 16);
         info[n + 2] = (uint8_t)(version >> 8);
         info[n + 3] = (uint8_t)version;
-        rc = hkdf_expand(kek, info, n + 4, out);
+        rc = kms_hkdf_expand_sha256(kek, KMS_KEK_LEN, info, n + 4, out, KMS_KEK_LEN);
     }
     if (!kms_ok(rc)) {
         kms_wipe(out, KMS_KEK_LEN);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "util/kms_mem.h"
@@ -349,4 +351,36 @@ kms_result kms_random_pooled(uint8_t *out, size_t n)
     memcpy(out, p->b + p->left, n);
     kms_wipe(p->b + p->left, n); /* each octet handed out once */
     return KMS_RESULT_OK;
+}
+
+/*= RFC 5869, section 2.3
+ *# OKM = first L octets of T, T(1) = HMAC-Hash(PRK, T(0) | info | 0x01)
+ */
+kms_result kms_hkdf_expand_sha256(const uint8_t *prk, size_t prk_len, const uint8_t *info,
+                                  size_t info_len, uint8_t *out, size_t out_len)
+{
+    KMS_ENSURE(out != NULL && out_len > 0 && out_len <= 255 * 32, KMS_ERR_ARG);
+    KMS_ENSURE(prk != NULL && prk_len > 0 && (info != NULL || info_len == 0), KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    EVP_KDF_CTX *ctx = NULL;
+    const struct kms_ossl *o = kms_ossl();
+    KMS_ENSURE_OUT(rc, o != NULL && o->hkdf != NULL, KMS_ERR_CRYPTO);
+    ctx = EVP_KDF_CTX_new(o->hkdf);
+    KMS_ENSURE_OUT(rc, ctx != NULL, KMS_ERR_NOMEM);
+    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0),
+        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)prk, prk_len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info, info_len),
+        OSSL_PARAM_construct_end(),
+    };
+    KMS_TRY_OSSL_OUT(rc, EVP_KDF_derive(ctx, out, out_len, params));
+    rc = KMS_RESULT_OK;
+out:
+    EVP_KDF_CTX_free(ctx); /* cleanses its copy of the key */
+    if (!kms_ok(rc)) {
+        kms_wipe(out, out_len);
+    }
+    return rc;
 }

@@ -40,6 +40,12 @@ KMS_MUST_CHECK kms_result kms_hmac(const char *digest, const uint8_t *key, size_
                                    const struct kms_iov *parts, size_t n, uint8_t *out,
                                    size_t out_cap, size_t *out_len);
 
+/* HKDF-Expand-SHA-256 (RFC 5869 section 2.3): out_len octets (at most 255 x 32) of key material
+ * from the pseudorandom key prk and info. out is wiped on failure. */
+KMS_MUST_CHECK kms_result kms_hkdf_expand_sha256(const uint8_t *prk, size_t prk_len,
+                                                 const uint8_t *info, size_t info_len, uint8_t *out,
+                                                 size_t out_len);
+
 KMS_MUST_CHECK kms_result kms_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
                                           size_t data_len, uint8_t out[32]);
 

@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/params.h>
-
 #include "crypto/kms_ossl.h"
 #include "crypto/kms_sqn.h"
 #include "util/kms_codec.h"
@@ -78,29 +75,8 @@ const char *kms_bsf_realm(const struct kms_bsf *b)
 static kms_result siv_key(const uint8_t key[KMS_BSF_KEY_LEN], uint8_t out[64])
 {
     static const char info[] = "imskms bsf challenge AES-256-SIV";
-    const struct kms_ossl *o = kms_ossl();
-    KMS_ENSURE(o != NULL && o->hkdf != NULL, KMS_ERR_CRYPTO);
-    kms_result rc = KMS_RC_INIT;
-    EVP_KDF_CTX *k = EVP_KDF_CTX_new(o->hkdf);
-    KMS_ENSURE(k != NULL, KMS_ERR_NOMEM);
-    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0),
-        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)key,
-                                          KMS_BSF_KEY_LEN),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info,
-                                          sizeof(info) - 1),
-        OSSL_PARAM_construct_end(),
-    };
-    KMS_TRY_OSSL_OUT(rc, EVP_KDF_derive(k, out, 64, params));
-    rc = KMS_RESULT_OK;
-out:
-    EVP_KDF_CTX_free(k);
-    if (!kms_ok(rc)) {
-        kms_wipe(out, 64);
-    }
-    return rc;
+    return kms_hkdf_expand_sha256(key, KMS_BSF_KEY_LEN, (const uint8_t *)info, sizeof(info) - 1,
+                                  out, 64);
 }
 
 kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store *store,
