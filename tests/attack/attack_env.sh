@@ -66,27 +66,6 @@ print("unlimited" if h == resource.RLIM_INFINITY else h)'
 
 SKEW=30
 FQDN=kms.example.org # the name in tests/http/mkca.sh's NAF certificate
-kmsd_start() {
-    echo "--- start" >>"$tmp/kmsd.log"
-    _km=$(log_mark "$tmp/kmsd.log")
-    "$K" --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" \
-        --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
-        --keyring "$tmp/keyring" --kek-file "$tmp/kek" --state-db "$tmp/state.db" --skew $SKEW \
-        "$@" 2>>"$tmp/kmsd.log" &
-    kpid=$!
-    wait_log "$tmp/kmsd.log" "$_km" 'kms listening' "$kpid"
-    KMS=$(log_since "$tmp/kmsd.log" "$_km" | sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p')
-    [ -n "$KMS" ] || {
-        echo "FAIL: kmsd did not start: $(log_since "$tmp/kmsd.log" "$_km")" >&2
-        exit 1
-    }
-}
-kmsd_stop() {
-    kill -TERM "$kpid"
-    wait "$kpid"
-    _st=$?
-    kpid=""
-    [ $_st -eq 0 ] && ok || bad "kmsd SIGTERM: exit $_st"
-}
-# The restart rule refuses requests stamped before start + skew: move the clock past it.
-open_window() { clock_advance $((SKEW + 1)); }
+# kmsd_start, kmsd_stop, open_window
+# shellcheck source=../integration/kmsd_env.sh
+. "$SRC/tests/integration/kmsd_env.sh"

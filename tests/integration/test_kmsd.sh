@@ -63,30 +63,8 @@ IMPU_B=sip:+15550002@ims.example.org
 bsfd_start
 
 SKEW=30
-kmsd_start() { # [options]: the log is appended to, across restarts; a fresh port each time
-    echo "--- start" >>"$tmp/kmsd.log"
-    km=$(log_mark "$tmp/kmsd.log")
-    "$K" --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" \
-        --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
-        --keyring "$tmp/keyring" --kek-file "$tmp/kek" --state-db "$tmp/state.db" --skew $SKEW \
-        "$@" 2>>"$tmp/kmsd.log" &
-    kpid=$!
-    wait_log "$tmp/kmsd.log" "$km" 'kms listening' "$kpid"
-    KMS=$(log_since "$tmp/kmsd.log" "$km" | sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p')
-    [ -n "$KMS" ] || {
-        echo "FAIL: kmsd did not start: $(log_since "$tmp/kmsd.log" "$km")" >&2
-        exit 1
-    }
-}
-# The restart rule refuses requests stamped before start + skew: move the clock past it.
-open_window() { clock_advance $((SKEW + 1)); }
-kmsd_stop() {
-    kill -TERM "$kpid"
-    wait "$kpid"
-    st=$?
-    kpid=""
-    [ $st -eq 0 ] && ok || bad "kmsd SIGTERM: exit $st"
-}
+# shellcheck source=kmsd_env.sh
+. "$SRC/tests/integration/kmsd_env.sh"
 kue() { # mode [extra options]: output in $tmp/out, $tmp/err
     kue_in "$tmp/ue" "$@"
 }

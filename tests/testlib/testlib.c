@@ -166,3 +166,10 @@ void th_mikey_set_t(const uint8_t *msg, size_t len, uint8_t ts_type, uint64_t va
     expect_ok(kms_mikey_encode(m, out));
     free(m);
 }
+
+const struct th_ts th_ts_not_ntp_utc[TH_TS_NOT_NTP_UTC_N] = {
+    {KMS_MIKEY_TS_COUNTER, 7},
+    {KMS_MIKEY_TS_COUNTER, 0xffffffff},
+    {KMS_MIKEY_TS_NTP, UINT64_C(0xe9b1c0de12345678)},
+    {KMS_MIKEY_TS_NTP_UTC_32, 0xe9b1c0de},
+};

@@ -63,6 +63,14 @@ struct kms_buf;
 void th_mikey_set_t(const uint8_t *msg, size_t len, uint8_t ts_type, uint64_t value,
                     struct kms_buf *out);
 
+/* Timestamps of every MIKEY type but NTP-UTC (RFC 3830 6.6), the ones the KMS refuses. */
+struct th_ts {
+    uint8_t type;
+    uint64_t value;
+};
+#define TH_TS_NOT_NTP_UTC_N 4
+extern const struct th_ts th_ts_not_ntp_utc[TH_TS_NOT_NTP_UTC_N];
+
 #define expect_ok(call)                                                                            \
     do {                                                                                           \
         kms_result r_ = (call);                                                                    \

@@ -7,6 +7,7 @@
 
 #include "kms/kms_kreq.h"
 #include "kms/kms_kue_msg.h"
+#include "kms/kms_msgkit.h"
 
 static const uint8_t KS_NAF[32] = {0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a,
                                    0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55,
@@ -227,15 +228,6 @@ static void test_peek_refusals(void **state)
     kms_buf_cleanup(&req);
 }
 
-static kms_result key_cb(void *ctx, const struct kms_mikey_msg *m, const uint8_t **key,
-                         size_t *key_len)
-{
-    (void)m;
-    *key = ctx;
-    *key_len = 32;
-    return (kms_result){KMS_OK};
-}
-
 /* The KMS's response re-sealed under the right key with its KEMAC's encryption algorithm
  * replaced by encr (the keys themselves unchanged): what a KMS that wrapped Kue more weakly
  * would send. */
@@ -252,12 +244,9 @@ static void reseal_kemac(const struct kms_buf *req, const uint8_t randri[16],
                                   .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
                                   .extra = &cov,
                                   .n_extra = 1};
-    uint8_t k[32];
-    memcpy(k, KS_NAF, sizeof(k));
-    struct kms_mikey_open_params op = {
-        .data_type = KMS_MIKEY_DT_REQUEST_RESP, .prot = prot, .get_key = key_cb, .key_ctx = k};
-    size_t eo = 0;
-    expect_ok(kms_mikey_open(kms_buf_data(resp), kms_buf_len(resp), &op, m, &keys, NULL, &eo));
+    const struct kms_mk_open o = {
+        .data_type = KMS_MIKEY_DT_REQUEST_RESP, .prot = prot, .key = KS_NAF};
+    expect_ok(kms_mk_open(kms_buf_data(resp), kms_buf_len(resp), &o, m, &keys, NULL));
     static const uint8_t zero_mac[32];
     for (size_t i = 0; i < m->body.n; i++) {
         struct kms_mikey_payload *pl = &m->body.pl[i];
@@ -319,13 +308,7 @@ static void test_kemac_is_aes_cm_256(void **state)
 static void test_only_ntp_utc_timestamps(void **state)
 {
     (void)state;
-    static const struct {
-        uint8_t type;
-        uint64_t value;
-    } others[] = {{KMS_MIKEY_TS_COUNTER, 7},
-                  {KMS_MIKEY_TS_COUNTER, 0xffffffff},
-                  {KMS_MIKEY_TS_NTP, UINT64_C(0xe9b1c0de12345678)},
-                  {KMS_MIKEY_TS_NTP_UTC_32, 0xe9b1c0de}};
+    const struct th_ts *others = th_ts_not_ntp_utc;
     for (uint8_t mode = 2; mode <= 3; mode++) {
         struct kms_kue_request r, p;
         struct kms_buf req, same;
@@ -336,7 +319,7 @@ static void test_only_ntp_utc_timestamps(void **state)
         expect_ok(peek_kue(kms_buf_data(&same), kms_buf_len(&same), &p, &eo));
         assert_true(p.ntp == r.ntp);
         kms_buf_cleanup(&same);
-        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        for (size_t i = 0; i < TH_TS_NOT_NTP_UTC_N; i++) {
             struct kms_buf other;
             th_mikey_set_t(kms_buf_data(&req), kms_buf_len(&req), others[i].type, others[i].value,
                            &other);

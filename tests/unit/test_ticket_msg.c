@@ -555,13 +555,7 @@ static void test_build_refusals(void **state)
 static void test_only_ntp_utc_timestamps(void **state)
 {
     (void)state;
-    static const struct {
-        uint8_t type;
-        uint64_t value;
-    } others[] = {{KMS_MIKEY_TS_COUNTER, 7},
-                  {KMS_MIKEY_TS_COUNTER, 0xffffffff},
-                  {KMS_MIKEY_TS_NTP, UINT64_C(0xe9b1c0de12345678)},
-                  {KMS_MIKEY_TS_NTP_UTC_32, 0xe9b1c0de}};
+    const struct th_ts *others = th_ts_not_ntp_utc;
     struct kms_preq *r = malloc(sizeof(*r)), *p = malloc(sizeof(*p));
     struct kms_transfer *pt = malloc(sizeof(*pt));
     assert_true(r != NULL && p != NULL && pt != NULL);
@@ -595,7 +589,7 @@ static void test_only_ntp_utc_timestamps(void **state)
             expect_ok(kms_transfer_peek(kms_buf_data(&same), kms_buf_len(&same), pt, &eo));
         }
         kms_buf_cleanup(&same);
-        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        for (size_t i = 0; i < TH_TS_NOT_NTP_UTC_N; i++) {
             struct kms_buf other;
             th_mikey_set_t(d, n, others[i].type, others[i].value, &other);
             kms_result got =
