@@ -6,6 +6,7 @@
 
 #ifdef KMS_TEST_CLOCK
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 #endif
@@ -133,11 +134,24 @@ kms_result kms_time_parse(const char *s, size_t n, uint64_t *t)
 
 /* ---- the wall clock ---- */
 
+#ifdef KMS_TEST_CLOCK
+/* The variable is read once per process (the tests set it before they start a program), not on
+ * every clock reading: kms_now is on every request's path. */
+static const char *test_file;
+static pthread_once_t test_file_once = PTHREAD_ONCE_INIT;
+
+static void read_test_file_name(void)
+{
+    const char *f = getenv("IMSKMS_TEST_NOW_FILE");
+    test_file = f != NULL && f[0] != '\0' ? f : NULL;
+}
+#endif
+
 const char *kms_now_test_file(void)
 {
 #ifdef KMS_TEST_CLOCK
-    const char *f = getenv("IMSKMS_TEST_NOW_FILE");
-    return f != NULL && f[0] != '\0' ? f : NULL;
+    (void)pthread_once(&test_file_once, read_test_file_name);
+    return test_file;
 #else
     return NULL;
 #endif

@@ -52,7 +52,7 @@ KMS_MUST_CHECK kms_result kms_time_parse(const char *s, size_t n, uint64_t *t);
  * one plus the signed number of seconds that file holds ("3600", "-5"). The file is read on
  * every call (a test moves time forward by rewriting it, and the next request sees the new
  * time); a missing or unreadable file counts as 0. The daemons log a warning at start while
- * it is active (kms_now_test_file). */
+ * it is active (kms_now_test_file). The variable itself is read once per process. */
 uint64_t kms_now(void);
 void kms_now_ts(struct timespec *ts);
 
