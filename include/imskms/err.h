@@ -28,7 +28,7 @@ enum kms_err_group {
 /* enum kms_err: KMS_OK = 0, then one code per line of err_table.h, in table order. */
 enum kms_err {
     KMS_OK = 0,
-#define X(name, group, kms_http, mikey, ub_http, zn_http, zn_code, msg) name,
+#define X(name, group, kms_http, mikey, ub_http, zn_http, zn_code, busy, msg) name,
 #include "imskms/err_table.h"
 #undef X
     KMS_ERR_COUNT_ /* not an error: the number of codes */
@@ -55,6 +55,12 @@ struct kms_wire {
     int status;          /* HTTP status */
     int mikey_err;       /* KMS only: the ERR payload's error number; -1 elsewhere */
     const char *zn_code; /* Zn only: the JSON "error" name; NULL elsewhere and for KMS_OK */
+    /* Set when the server itself cannot serve now (the table's busy column) and the status says
+     * so (503): the `Imskms-Reason` header's value ("zn-unavailable",
+     * "store-unavailable", "starting", "overloaded") and the default `Retry-After` seconds.
+     * NULL and 0 otherwise, in particular for every authentication failure. */
+    const char *reason;
+    unsigned retry_after;
 };
 
 /* The one place a status is chosen: the row of err in the column of iface. A code outside the

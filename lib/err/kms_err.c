@@ -9,6 +9,23 @@ struct err_row {
     enum kms_err_group group;
     short kms_http, mikey, ub_http, zn_http;
     const char *zn_code;
+    unsigned char busy; /* enum busy */
+};
+
+/* The busy column: why the server cannot serve now, with the header value and the default
+ * Retry-After (seconds). A Zn answer usually returns within the Zn time-out; a store or key
+ * store needs an operator (or free space) more often than not; the restart window's real
+ * remainder is the service's to give (kms_service_reply.retry_after). */
+enum busy { B_NONE, B_ZN, B_STORE, B_STARTING, B_OVERLOADED };
+static const struct {
+    const char *reason;
+    unsigned retry_after;
+} busy_rows[] = {
+    [B_NONE] = {NULL, 0},
+    [B_ZN] = {"zn-unavailable", 5},
+    [B_STORE] = {"store-unavailable", 10},
+    [B_STARTING] = {"starting", 5},
+    [B_OVERLOADED] = {"overloaded", 1},
 };
 
 #define G_USAGE    KMS_ERR_G_USAGE
@@ -19,9 +36,9 @@ struct err_row {
 #define G_INTERNAL KMS_ERR_G_INTERNAL
 
 static const struct err_row rows[KMS_ERR_COUNT_] = {
-    [KMS_OK] = {"KMS_OK", "success", KMS_ERR_G_OK, 200, 0, 200, 200, NULL},
-#define X(name, group, kms_http, mikey, ub_http, zn_http, zn_code, msg)                            \
-    [name] = {#name, msg, G_##group, kms_http, mikey, ub_http, zn_http, #zn_code},
+    [KMS_OK] = {"KMS_OK", "success", KMS_ERR_G_OK, 200, 0, 200, 200, NULL, B_NONE},
+#define X(name, group, kms_http, mikey, ub_http, zn_http, zn_code, busy, msg)                      \
+    [name] = {#name, msg, G_##group, kms_http, mikey, ub_http, zn_http, #zn_code, B_##busy},
 #include "imskms/err_table.h"
 #undef X
 };
@@ -58,16 +75,25 @@ struct kms_wire kms_wire_of(enum kms_iface iface, enum kms_err err)
     if (r == NULL) {
         r = &rows[KMS_ERR_INTERNAL];
     }
+    struct kms_wire w;
     switch (iface) {
     case KMS_IFACE_KMS:
-        return (struct kms_wire){r->kms_http, r->mikey, NULL};
+        w = (struct kms_wire){r->kms_http, r->mikey, NULL, NULL, 0};
+        break;
     case KMS_IFACE_UB:
-        return (struct kms_wire){r->ub_http, -1, NULL};
+        w = (struct kms_wire){r->ub_http, -1, NULL, NULL, 0};
+        break;
     case KMS_IFACE_ZN:
-        return (struct kms_wire){r->zn_http, -1, r->zn_code};
+        w = (struct kms_wire){r->zn_http, -1, r->zn_code, NULL, 0};
+        break;
     default:
-        return (struct kms_wire){500, -1, NULL};
+        return (struct kms_wire){500, -1, NULL, NULL, 0};
     }
+    if (w.status == 503) {
+        w.reason = busy_rows[r->busy].reason;
+        w.retry_after = busy_rows[r->busy].retry_after;
+    }
+    return w;
 }
 
 int kms_err_exit_status(enum kms_err err)

@@ -241,10 +241,13 @@ kms_result kms_bsf_ub_http(const struct kms_bsf_ub_reply *r, struct kms_http_res
         KMS_TRY(kms_http_resp_header(resp, "WWW-Authenticate",
                                      (const char *)kms_buf_data(&r->www_authenticate)));
     } else if (r->retry_after > 0) {
+        /* 429: the IMPI's own rate, not the server's state (no Imskms-Reason). */
         char v[24];
         int n = snprintf(v, sizeof(v), "%u", r->retry_after);
         KMS_ENSURE(n > 0 && (size_t)n < sizeof(v), KMS_ERR_INTERNAL);
         KMS_TRY(kms_http_resp_header(resp, "Retry-After", v));
+    } else {
+        KMS_TRY(kms_http_resp_busy(resp, KMS_IFACE_UB, r->why, 0)); /* a 503's reason */
     }
     return KMS_RESULT_OK;
 }

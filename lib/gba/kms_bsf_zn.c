@@ -150,5 +150,5 @@ kms_result kms_bsf_zn_http(const struct kms_bsf_zn_reply *r, struct kms_http_res
     resp->body.secret = true; /* Ks_NAF on a 200 */
     kms_buf_reset(&resp->body);
     KMS_TRY(kms_buf_put_bytes(&resp->body, kms_buf_data(&r->body), kms_buf_len(&r->body)));
-    return KMS_RESULT_OK;
+    return kms_http_resp_busy(resp, KMS_IFACE_ZN, r->why, 0);
 }

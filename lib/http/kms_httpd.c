@@ -514,6 +514,20 @@ static bool is_header_value(const char *v)
 static const char *const owned_headers[] = {"Content-Length", "Content-Type", "Transfer-Encoding",
                                             "Connection", "Cache-Control"};
 
+kms_result kms_http_resp_busy(struct kms_http_resp *resp, enum kms_iface iface, enum kms_err err,
+                              unsigned retry_after)
+{
+    struct kms_wire w = kms_wire_of(iface, err);
+    if (w.reason == NULL) {
+        return KMS_RESULT_OK;
+    }
+    char v[16];
+    int n = snprintf(v, sizeof(v), "%u", retry_after > 0 ? retry_after : w.retry_after);
+    KMS_ENSURE(n > 0 && (size_t)n < sizeof(v), KMS_ERR_INTERNAL);
+    KMS_TRY(kms_http_resp_header(resp, "Imskms-Reason", w.reason));
+    return kms_http_resp_header(resp, "Retry-After", v);
+}
+
 void kms_http_resp_text(struct kms_http_resp *resp, enum kms_iface iface, enum kms_err err,
                         const char *text)
 {
@@ -528,6 +542,10 @@ void kms_http_resp_text(struct kms_http_resp *resp, enum kms_iface iface, enum k
     if (!ok) {
         kms_buf_reset(&resp->body);
         resp->content_type = NULL; /* an empty body still carries the status */
+    }
+    /* The table's reasons and small numbers always fit the header limits. */
+    if (!kms_ok(kms_http_resp_busy(resp, iface, err, 0))) {
+        resp->n_hdrs = 0; /* the status alone then */
     }
 }
 

@@ -121,10 +121,18 @@ KMS_MUST_CHECK kms_result kms_http_resp_header(struct kms_http_resp *resp, const
                                                const char *value);
 
 /* A text/plain answer: the status is the error table's for err on iface (kms_wire_of), the
- * body `text`, or the error's message and a newline when text is NULL. For a daemon's own
- * answers (health, unknown path, wrong method, internal failure). */
+ * body `text`, or the error's message and a newline when text is NULL; with the busy headers of
+ * kms_http_resp_busy. For a daemon's own answers (health, unknown path, wrong method, internal
+ * failure). */
 void kms_http_resp_text(struct kms_http_resp *resp, enum kms_iface iface, enum kms_err err,
                         const char *text);
+
+/* For a refusal because the server itself cannot serve now (the error table's busy column:
+ * kms_wire_of(iface, err).reason set, on a 503): adds `Imskms-Reason: <reason>`
+ * and `Retry-After: <seconds>` (retry_after, or the table's default when 0). Adds nothing for
+ * any other error, in particular never for an authentication failure (docs/api.md). */
+KMS_MUST_CHECK kms_result kms_http_resp_busy(struct kms_http_resp *resp, enum kms_iface iface,
+                                             enum kms_err err, unsigned retry_after);
 
 /* Called once per complete request, on a server thread; must fill resp. */
 typedef void (*kms_http_handler)(void *ctx, const struct kms_http_req *req,

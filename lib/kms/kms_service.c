@@ -354,6 +354,28 @@ static void detail(struct kms_service_reply *r, const char *what, const struct k
              q->idri, q->btid);
 }
 
+/* T alone, before any key is looked up or the BSF is asked: outside the skew is an
+ * authentication failure like any other (403); inside it but stamped before this process's
+ * replay window opened is the server's own state, 503 `starting` with Retry-After the seconds
+ * until the window opens (docs/api.md). *ok when T passes both. The replay hook checks T again
+ * with the cache, atomically. */
+static kms_result check_time(const struct kms_service *s, uint64_t ntp, uint32_t csb_id,
+                             uint64_t now, struct kms_service_reply *r, bool *ok)
+{
+    *ok = false;
+    kms_result tr = kms_replay_check_time(s->deps.replay, kms_kue_ntp_to_unix(ntp), now);
+    if (kms_ok(tr)) {
+        *ok = true;
+        return KMS_RESULT_OK;
+    }
+    if (tr.err == KMS_ERR_REPLAY_RESTART) {
+        uint64_t open = kms_replay_open_at(s->deps.replay);
+        uint64_t wait = open > now ? open - now : 1;
+        r->retry_after = (unsigned)(wait < 86400 ? wait : 86400);
+    }
+    return refuse(r, tr.err, csb_id);
+}
+
 static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t len,
                             const struct kms_kreq *k, struct scratch *sc, uint64_t now,
                             struct kms_service_reply *r)
@@ -369,11 +391,17 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
         KMS_TRY_OUT(rc, refuse(r, KMS_ERR_AUTH, q->csb_id)); /* meant for another KMS */
         goto out;
     }
+    bool fresh = false;
+    KMS_TRY_OUT(rc, check_time(s, q->ntp, q->csb_id, now, r, &fresh));
+    if (!fresh) {
+        goto out; /* no Zn query for a stale or early T */
+    }
     /* Ks_NAF over Zn (cached by the client for its lifetime). */
     kms_result zr = s->deps.zn.get(s->deps.zn.ctx, q->btid, now, &z);
     if (!kms_ok(zr)) {
-        KMS_TRY_OUT(
-            rc, refuse(r, zr.err == KMS_ERR_NOT_FOUND ? KMS_ERR_AUTH : KMS_ERR_HTTP, q->csb_id));
+        KMS_TRY_OUT(rc,
+                    refuse(r, zr.err == KMS_ERR_NOT_FOUND ? KMS_ERR_AUTH : KMS_ERR_ZN_UNAVAILABLE,
+                           q->csb_id));
         goto out;
     }
     /* T within the skew, V under Ks_NAF, the replay cache (RFC 3830 5.3 order, in the hook). */
@@ -636,7 +664,10 @@ static kms_result ticket(struct kms_service *s, const uint8_t *req, size_t len,
         snprintf(r->detail, sizeof(r->detail), "ticket-resolve idrr=%.60s", q->idrr);
     }
     bool ok = false;
-    KMS_TRY_OUT(rc, authenticate(s, req, len, k, now, c, &pk, r, &ok));
+    KMS_TRY_OUT(rc, check_time(s, q->ntp, q->csb_id, now, r, &ok));
+    if (ok) {
+        KMS_TRY_OUT(rc, authenticate(s, req, len, k, now, c, &pk, r, &ok));
+    }
     if (ok) {
         KMS_TRY_OUT(rc, request ? grant_request(s, q, c, now, m, g, r, &ok)
                                 : grant_resolve(s, q, now, m, r, &ok));

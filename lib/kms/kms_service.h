@@ -55,9 +55,10 @@ struct kms_service_deps {
 
 struct kms_service_reply {
     int status;
-    struct kms_buf body; /* a MIKEY message (application/mikey) */
-    enum kms_err why;    /* KMS_OK for a 200 */
-    char detail[160];    /* for the log: what was asked, by whom (never a key) */
+    struct kms_buf body;  /* a MIKEY message (application/mikey) */
+    enum kms_err why;     /* KMS_OK for a 200 */
+    char detail[160];     /* for the log: what was asked, by whom (never a key) */
+    unsigned retry_after; /* a 503's Retry-After when the service knows it (0: the table's) */
 };
 
 struct kms_service;

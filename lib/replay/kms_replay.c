@@ -123,9 +123,15 @@ void kms_replay_free(struct kms_replay *rg)
     free(rg);
 }
 
+uint64_t kms_replay_open_at(const struct kms_replay *rg)
+{
+    return rg != NULL ? rg->open_at : UINT64_MAX;
+}
+
 /* Order: the skew first, then the restart window. A ts that fails both is reported as skew,
  * the rule that holds for any KMS, so that KMS_ERR_REPLAY_RESTART counts exactly the requests
- * refused only because this process started recently. Both give the peer the same answer. */
+ * refused only because this process started recently. The KMS answers the first 403 (an
+ * authentication failure) and the second 503 `starting` (docs/api.md). */
 kms_result kms_replay_check_time(struct kms_replay *rg, uint64_t ts, uint64_t now)
 {
     KMS_ENSURE_REF(rg);

@@ -44,6 +44,9 @@ KMS_MUST_CHECK kms_result kms_replay_new(const struct kms_replay_cfg *cfg, uint6
                                          struct kms_replay **out);
 void kms_replay_free(struct kms_replay *rg);
 
+/* The first timestamp accepted: start_time + skew (saturating). */
+uint64_t kms_replay_open_at(const struct kms_replay *rg);
+
 /* Timestamp checks alone: KMS_ERR_TS_SKEW when |ts - now| > skew, KMS_ERR_REPLAY_RESTART when
  * ts < start_time + skew. No state changes. */
 KMS_MUST_CHECK kms_result kms_replay_check_time(struct kms_replay *rg, uint64_t ts, uint64_t now);

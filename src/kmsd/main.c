@@ -121,7 +121,8 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
         resp->status = r.status;
         resp->content_type = "application/mikey";
         resp->body.secret = true; /* a response carries keys (encrypted, but still) */
-        if (!kms_ok(kms_buf_put_bytes(&resp->body, kms_buf_data(&r.body), kms_buf_len(&r.body)))) {
+        if (!kms_ok(kms_buf_put_bytes(&resp->body, kms_buf_data(&r.body), kms_buf_len(&r.body))) ||
+            !kms_ok(kms_http_resp_busy(resp, KMS_IFACE_KMS, r.why, r.retry_after))) {
             kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
         }
         kms_log(r.status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN, "mikey %d %s (%s)", r.status,

@@ -142,8 +142,8 @@ call() { # caller-state callee-state callee-identity: a ticket request and resol
 }
 post() { # file -> the HTTP status in $code, the body in $tmp/post.out, the log's mark in m
     m=$(log_mark "$tmp/kmsd.log")
-    code=$(curl -s -o "$tmp/post.out" -w '%{http_code}' -H 'Content-Type: application/mikey' \
-        --data-binary "@$1" "http://localhost:$KMS/mikey")
+    code=$(curl -s -o "$tmp/post.out" -D "$tmp/post.hdr" -w '%{http_code}' \
+        -H 'Content-Type: application/mikey' --data-binary "@$1" "http://localhost:$KMS/mikey")
 }
 
 # Zn TLS files that cannot work are a start-up failure (exit 2, the option named), not a 503
@@ -360,7 +360,7 @@ sed -i 's/^btid=\(....\)/btid=AAAA/' "$tmp/ue-down/bootstrap" # uncached, so Zn 
 kue_in "$tmp/ue-down" 3
 st=$?
 [ $st -eq 3 ] && ok || bad "BSF down: exit $st, expected 3 ($(cat "$tmp/err"))"
-expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_HTTP)' "BSF down"
+expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_ZN_UNAVAILABLE)' "BSF down"
 bsfd_start
 unset UB_LISTEN ZN_LISTEN
 bootstrap "$tmp/usim" "$tmp/ue" || bad "bootstrap after the BSF restart"
@@ -408,15 +408,25 @@ refused "mode 1 on a mode-3 KMS" 'mikey 403 .*(KMS_ERR_POLICY)'
 grep -q 'refused the mode' "$tmp/err" && ok || bad "mode 1: the refusal does not name the mode"
 
 # ---- a restart: a request from before it is still refused (the restart rule, not the skew:
-# the request is a second old and the skew is 30 s); the keyring and mode-2 Kues survive ----
+# the request is a second old and the skew is 30 s), as the server's state (503 starting with
+# the seconds until the window opens), not as an authentication failure; the keyring and mode-2
+# Kues survive ----
 mkdir -p "$tmp/tr-rs"
 if kue 3 --trace "$tmp/tr-rs"; then ok; else bad "kue before a restart: $(cat "$tmp/err")"; fi
 kmsd_stop
 kmsd_start
 post "$tmp/tr-rs/001-sent.mikey"
-[ "$code" = 403 ] && ok || bad "a pre-restart request was accepted"
-expect_log "$tmp/kmsd.log" "$m" 'mikey 403 .*(KMS_ERR_REPLAY_RESTART)' "a pre-restart request"
+[ "$code" = 503 ] && ok || bad "a pre-restart request: $code, not 503"
+expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_REPLAY_RESTART)' "a pre-restart request"
+grep -qi '^Imskms-Reason: starting' "$tmp/post.hdr" && ok || bad "no Imskms-Reason: starting"
+ra=$(sed -n 's/^[Rr]etry-[Aa]fter: \([0-9]*\).*/\1/p' "$tmp/post.hdr")
+[ -n "$ra" ] && [ "$ra" -ge 1 ] && [ "$ra" -le "$SKEW" ] && ok ||
+    bad "Retry-After '$ra' is not the window's remainder (1..$SKEW)"
 open_window
+# Now older than the skew: the one authentication failure again, naming no reason.
+post "$tmp/tr-rs/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "a request older than the skew: $code, not 403"
+grep -qi '^Imskms-Reason' "$tmp/post.hdr" && bad "a 403 names a reason" || ok
 if kue 3; then ok; else bad "kue after a restart: $(cat "$tmp/err")"; fi
 call "$tmp/ue-b" "$tmp/ue" "$IMPU" # B's mode-2 Kue record from before the restarts
 

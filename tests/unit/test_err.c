@@ -134,6 +134,73 @@ static void every_code_through_the_kms_reply_builder(void **state)
     assert_int_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_POLICY).status, 403);
 }
 
+/* The headers a refusal carries: none, or for a 503 of the server's own state exactly
+ * Imskms-Reason (the table's) and Retry-After (its default seconds). */
+static void expect_busy_headers(const struct kms_http_resp *resp, struct kms_wire w)
+{
+    if (w.reason == NULL) {
+        assert_int_equal(resp->n_hdrs, 0);
+        return;
+    }
+    assert_int_equal(w.status, 503);
+    assert_int_equal(resp->n_hdrs, 2);
+    assert_string_equal(resp->hdrs[0].name, "Imskms-Reason");
+    assert_string_equal(resp->hdrs[0].value, w.reason);
+    assert_string_equal(resp->hdrs[1].name, "Retry-After");
+    char v[16];
+    snprintf(v, sizeof(v), "%u", w.retry_after);
+    assert_string_equal(resp->hdrs[1].value, v);
+}
+
+/* docs/api.md: the reasons a 503 may name, and which code names which. No authentication
+ * failure names one, on any interface (a reason would tell which check failed). */
+static void busy_reasons_follow_the_table(void **state)
+{
+    (void)state;
+    static const char *const allowed[] = {"zn-unavailable", "store-unavailable", "starting",
+                                          "overloaded"};
+    for (int i = 0; i < KMS_ERR_COUNT_; i++) {
+        enum kms_err e = (enum kms_err)i;
+        for (int f = KMS_IFACE_KMS; f <= KMS_IFACE_ZN; f++) {
+            struct kms_wire w = kms_wire_of((enum kms_iface)f, e);
+            if (w.reason == NULL) {
+                assert_int_equal(w.retry_after, 0);
+                continue;
+            }
+            assert_int_equal(w.status, 503);
+            assert_true(w.retry_after >= 1 && w.retry_after <= 60);
+            assert_int_not_equal(kms_err_group(e), KMS_ERR_G_AUTH);
+            bool known = false;
+            for (size_t j = 0; j < sizeof allowed / sizeof allowed[0]; j++) {
+                known = known || strcmp(w.reason, allowed[j]) == 0;
+            }
+            assert_true(known);
+        }
+    }
+    assert_string_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_ZN_UNAVAILABLE).reason,
+                        "zn-unavailable");
+    assert_string_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_STORE).reason, "store-unavailable");
+    assert_string_equal(kms_wire_of(KMS_IFACE_UB, KMS_ERR_STORE).reason, "store-unavailable");
+    assert_string_equal(kms_wire_of(KMS_IFACE_ZN, KMS_ERR_STORE).reason, "store-unavailable");
+    assert_string_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_REPLAY_RESTART).reason, "starting");
+    assert_string_equal(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_REPLAY_FULL).reason, "overloaded");
+    /* The Ub rate limit is the client's own doing: 429 with its Retry-After, no reason. */
+    assert_int_equal(kms_wire_of(KMS_IFACE_UB, KMS_ERR_RATE).status, 429);
+    assert_null(kms_wire_of(KMS_IFACE_UB, KMS_ERR_RATE).reason);
+    assert_null(kms_wire_of(KMS_IFACE_KMS, KMS_ERR_INTERNAL).reason);
+
+    /* The HTTP layer's adapter: a given Retry-After wins over the table's. */
+    struct kms_http_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    expect_ok(kms_http_resp_busy(&resp, KMS_IFACE_KMS, KMS_ERR_REPLAY_RESTART, 17));
+    assert_int_equal(resp.n_hdrs, 2);
+    assert_string_equal(resp.hdrs[0].value, "starting");
+    assert_string_equal(resp.hdrs[1].value, "17");
+    memset(&resp, 0, sizeof(resp));
+    expect_ok(kms_http_resp_busy(&resp, KMS_IFACE_KMS, KMS_ERR_AUTH, 17));
+    assert_int_equal(resp.n_hdrs, 0);
+}
+
 /* The Ub reply for a verdict of why, as HTTP. */
 static void ub_wire(enum kms_err why, struct kms_http_resp *resp)
 {
@@ -158,8 +225,9 @@ static void every_code_through_the_ub_reply_builder(void **state)
         assert_true(status == 400 || status == 401 || status == 404 || status == 405 ||
                     status == 413 || status == 415 || status == 429 || status == 500 ||
                     status == 503);
-        /* A refusal carries nothing of its own: no header (no new challenge), no body. */
-        assert_int_equal(resp.n_hdrs, 0);
+        /* A refusal carries nothing of its own: no header (no new challenge), no body; a 503
+         * of the server's own state only its reason and Retry-After. */
+        expect_busy_headers(&resp, kms_wire_of(KMS_IFACE_UB, e));
         assert_int_equal(kms_buf_len(&resp.body), 0);
         assert_null(resp.content_type);
         if (kms_err_group(e) == KMS_ERR_G_AUTH) {
@@ -193,8 +261,9 @@ static void every_code_through_the_zn_reply_builder(void **state)
         zn_wire(e, &resp);
         assert_int_equal(resp.status, w.status);
         assert_true(w.status == 400 || w.status == 403 || w.status == 404 || w.status == 405 ||
-                    w.status == 413 || w.status == 415 || w.status == 500);
+                    w.status == 413 || w.status == 415 || w.status == 500 || w.status == 503);
         assert_non_null(resp.content_type);
+        expect_busy_headers(&resp, w);
         /* docs/api.md: always {"error": "<code>", "detail": "<text>"} with the table's code. */
         char want[64];
         snprintf(want, sizeof(want), "{\"error\":\"%s\"", w.zn_code);
@@ -232,6 +301,7 @@ int main(void)
         cmocka_unit_test(every_code_through_the_kms_reply_builder),
         cmocka_unit_test(every_code_through_the_ub_reply_builder),
         cmocka_unit_test(every_code_through_the_zn_reply_builder),
+        cmocka_unit_test(busy_reasons_follow_the_table),
         cmocka_unit_test(kms_err_records_where),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
