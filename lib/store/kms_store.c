@@ -367,6 +367,15 @@ kms_result kms_store_kue_del(struct kms_store *st, const uint8_t id[KMS_STORE_ID
     return st->be->ops->del(st->be, id);
 }
 
+kms_result kms_store_kue_scan(struct kms_store *st, uint64_t now,
+                              const uint8_t after[KMS_STORE_ID_LEN],
+                              uint8_t (*ids)[KMS_STORE_ID_LEN], size_t cap, size_t *n)
+{
+    KMS_ENSURE(st != NULL && ids != NULL && cap > 0 && n != NULL, KMS_ERR_ARG);
+    *n = 0;
+    return st->be->ops->scan(st->be, now, after, ids, cap, n);
+}
+
 kms_result kms_store_purge(struct kms_store *st, uint64_t now, uint64_t *n)
 {
     if (n != NULL) {

@@ -61,6 +61,12 @@ struct kms_store_backend_ops {
                       uint64_t now, struct kms_buf *out, uint64_t *expires);
     /* KMS_ERR_NOT_FOUND when absent. */
     kms_result (*del)(struct kms_store_backend *be, const uint8_t id[KMS_STORE_ID_LEN]);
+    /* The ids of unexpired rows (expires > now) above `after` (NULL: from the lowest), in
+     * ascending byte order, at most cap of them into ids; *n counts them (< cap: the last
+     * page). Rows added or deleted meanwhile may or may not be seen; none is seen twice. */
+    kms_result (*scan)(struct kms_store_backend *be, uint64_t now,
+                       const uint8_t after[KMS_STORE_ID_LEN], uint8_t (*ids)[KMS_STORE_ID_LEN],
+                       size_t cap, size_t *n);
     /* Deletes rows with expires <= now; *n (may be NULL) counts them. */
     kms_result (*purge)(struct kms_store_backend *be, uint64_t now, uint64_t *n);
     /* The store's current (highest) key version, and the seals counted under it. */
@@ -114,6 +120,12 @@ KMS_MUST_CHECK kms_result kms_store_kue_get(struct kms_store *st,
                                             struct kms_buf *out, uint64_t *expires);
 KMS_MUST_CHECK kms_result kms_store_kue_del(struct kms_store *st,
                                             const uint8_t id[KMS_STORE_ID_LEN]);
+/* A page of the references of unexpired Kue records, for listing and revoking (imskms kue):
+ * the backend's scan (above). Read each with kms_store_kue_get. */
+KMS_MUST_CHECK kms_result kms_store_kue_scan(struct kms_store *st, uint64_t now,
+                                             const uint8_t after[KMS_STORE_ID_LEN],
+                                             uint8_t (*ids)[KMS_STORE_ID_LEN], size_t cap,
+                                             size_t *n);
 KMS_MUST_CHECK kms_result kms_store_purge(struct kms_store *st, uint64_t now, uint64_t *n);
 
 #endif

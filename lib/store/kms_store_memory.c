@@ -99,6 +99,46 @@ static kms_result mem_put(struct kms_store_backend *be, const uint8_t id[KMS_STO
     return r;
 }
 
+/* Byte order of two ids (ids are not secret; ordering needs more than kms_ct_eq). */
+static int id_cmp(const uint8_t a[KMS_STORE_ID_LEN], const uint8_t b[KMS_STORE_ID_LEN])
+{
+    for (size_t i = 0; i < KMS_STORE_ID_LEN; i++) {
+        if (a[i] != b[i]) {
+            return a[i] < b[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* A selection of the next-lowest id, cap times over: O(cap x max_rows), for tests. */
+static kms_result mem_scan(struct kms_store_backend *be, uint64_t now,
+                           const uint8_t after[KMS_STORE_ID_LEN], uint8_t (*ids)[KMS_STORE_ID_LEN],
+                           size_t cap, size_t *n)
+{
+    struct mem_be *m = mem_of(be);
+    KMS_ENSURE(ids != NULL && n != NULL && cap > 0, KMS_ERR_ARG);
+    *n = 0;
+    pthread_mutex_lock(&m->mu);
+    const uint8_t *floor = after;
+    while (*n < cap) {
+        const struct mem_row *next = NULL;
+        for (size_t i = 0; i < m->max; i++) {
+            const struct mem_row *r = &m->rows[i];
+            if (r->used && r->expires > now && (floor == NULL || id_cmp(r->id, floor) > 0) &&
+                (next == NULL || id_cmp(r->id, next->id) < 0)) {
+                next = r;
+            }
+        }
+        if (next == NULL) {
+            break;
+        }
+        memcpy(ids[(*n)++], next->id, KMS_STORE_ID_LEN);
+        floor = ids[*n - 1];
+    }
+    pthread_mutex_unlock(&m->mu);
+    return KMS_RESULT_OK;
+}
+
 static kms_result mem_key_current(struct kms_store_backend *be, uint32_t *kv, uint64_t *seals)
 {
     struct mem_be *m = mem_of(be);
@@ -221,6 +261,7 @@ static const struct kms_store_backend_ops mem_ops = {
     .put = mem_put,
     .get = mem_get,
     .del = mem_del,
+    .scan = mem_scan,
     .purge = mem_purge,
     .key_current = mem_key_current,
     .key_rotate = mem_key_rotate,

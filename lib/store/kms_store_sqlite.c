@@ -47,6 +47,7 @@ enum stmt_id {
     S_PUT,
     S_GET,
     S_DEL,
+    S_SCAN,
     S_PURGE,
     S_SEAL,
     S_KEY_CUR,
@@ -62,6 +63,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PUT] = "INSERT INTO kue(id, expires, blob) VALUES (?1, ?2, ?3)",
     [S_GET] = "SELECT expires, blob FROM kue WHERE id = ?1",
     [S_DEL] = "DELETE FROM kue WHERE id = ?1",
+    /* The primary key's order (WITHOUT ROWID: the table is that index), one page at a time. */
+    [S_SCAN] = "SELECT id FROM kue WHERE id > ?1 AND expires > ?2 ORDER BY id LIMIT ?3",
     [S_PURGE] = "DELETE FROM kue WHERE expires <= ?1",
     /* Counts one seal under ?1 unless ?2 are counted already. */
     [S_SEAL] = "UPDATE store_key SET seals = seals + 1 WHERE kv = ?1 AND seals < ?2",
@@ -310,6 +313,47 @@ static kms_result sql_del(struct kms_store_backend *be, const uint8_t id[KMS_STO
     return KMS_RESULT_OK;
 }
 
+static kms_result sql_scan(struct kms_store_backend *be, uint64_t now,
+                           const uint8_t after[KMS_STORE_ID_LEN], uint8_t (*ids)[KMS_STORE_ID_LEN],
+                           size_t cap, size_t *n)
+{
+    struct sql_be *s = sql_of(be);
+    KMS_ENSURE(ids != NULL && n != NULL && cap > 0 && cap <= INT_MAX, KMS_ERR_ARG);
+    *n = 0;
+    KMS_ENSURE(!s->v1, KMS_ERR_STORE);
+    /* An empty BLOB sorts below every 16-byte id: "from the lowest". */
+    static const uint8_t none[1] = {0};
+    uint8_t t[8];
+    put_be64(t, now);
+    const struct sql_arg args[] = {
+        {after != NULL ? after : none, after != NULL ? KMS_STORE_ID_LEN : 0}, {t, sizeof(t)}};
+    kms_result r = KMS_RESULT_OK;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[S_SCAN];
+    int e = sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
+    if (e == SQLITE_OK) {
+        e = bind_step(st, args, 2);
+    }
+    while (e == SQLITE_ROW && kms_ok(r)) {
+        const uint8_t *id = sqlite3_column_blob(st, 0);
+        if (id == NULL || sqlite3_column_bytes(st, 0) != KMS_STORE_ID_LEN || *n >= cap) {
+            r = KMS_ERR(KMS_ERR_STORE);
+            break;
+        }
+        memcpy(ids[(*n)++], id, KMS_STORE_ID_LEN);
+        e = sqlite3_step(st);
+    }
+    if (kms_ok(r) && e != SQLITE_DONE) {
+        r = KMS_ERR(KMS_ERR_STORE);
+    }
+    stmt_done(st);
+    pthread_mutex_unlock(&s->mu);
+    if (!kms_ok(r)) {
+        *n = 0;
+    }
+    return r;
+}
+
 /* With the mutex held: one DELETE, atomic on its own. */
 static kms_result purge_locked(struct sql_be *s, const uint8_t now[8], uint64_t *n)
 {
@@ -366,6 +410,7 @@ static const struct kms_store_backend_ops sql_ops = {
     .put = sql_put,
     .get = sql_get,
     .del = sql_del,
+    .scan = sql_scan,
     .purge = sql_purge,
     .key_current = sql_key_current,
     .key_rotate = sql_key_rotate,

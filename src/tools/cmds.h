@@ -7,6 +7,7 @@ int cmd_mikey(const char *prefix, int argc, char **argv);
 int cmd_keys(const char *prefix, int argc, char **argv);
 int cmd_token(const char *prefix, int argc, char **argv);
 int cmd_subscriber(const char *prefix, int argc, char **argv);
+int cmd_kue(const char *prefix, int argc, char **argv);
 int cmd_ue(const char *prefix, int argc, char **argv);
 
 #endif

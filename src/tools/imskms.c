@@ -23,6 +23,7 @@ static const struct cli_cmd cmds[] = {
     {"keys", "the Kkms keyring: init, list, status, rotate, revoke, destroy-expired", cmd_keys},
     {"token", "sealed tickets: seal, inspect, open", cmd_token},
     {"subscriber", "the BSF subscriber store: add, list, del, set-sqn", cmd_subscriber},
+    {"kue", "the KMS's stored mode-2 Kues: list, revoke", cmd_kue},
     {"ue", "the simulated UE: usim-init, usim-show", cmd_ue},
     {"version", "print the version", cmd_version},
 };

@@ -453,6 +453,37 @@ clock_advance 150
 request "$tmp/ue" "$IMPU_B" "$tmp/xfer-e"
 refused "an expired Kue" 'mikey 403 .*(KMS_ERR_TICKET_EXPIRED)'
 
+# ---- imskms kue list and revoke: a lost phone's mode-2 Kue is withdrawn at once, while the
+# KMS runs (it reads the record on every request) ----
+if kue 2; then ok; else bad "kue mode 2 (revoke): $(cat "$tmp/err")"; fi
+REF=$(sed -n 's/^token=//p' "$tmp/ue/kue")
+klist() { "$B" kue list --state-db "$tmp/state.db" --kek-file "$tmp/kek" >"$tmp/kl" 2>&1; }
+klist && ok || bad "kue list: $(cat "$tmp/kl")"
+grep -Eq "^ref=$REF identity=$IMPI valid_from=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z valid_to=[0-9]{4}-" \
+    "$tmp/kl" && ok || bad "kue list does not show the Kue $REF of $IMPI: $(cat "$tmp/kl")"
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-rv"
+[ "$st" -eq 0 ] && ok || bad "a request before the revoke: $(cat "$tmp/err")"
+"$B" kue revoke --state-db "$tmp/state.db" --kek-file "$tmp/kek" --identity "$IMPU" \
+    >"$tmp/kr" 2>&1 && grep -Eq '^revoked=[1-9]' "$tmp/kr" && ok ||
+    bad "kue revoke --identity: $(cat "$tmp/kr")"
+request "$tmp/ue" "$IMPU_B" "$tmp/xfer-rv"
+refused "a revoked mode-2 Kue" 'mikey 403 .*(KMS_ERR_KEY_UNKNOWN)'
+klist && ! grep -q "^ref=$REF " "$tmp/kl" && ok || bad "the revoked Kue is still listed"
+"$B" kue revoke --state-db "$tmp/state.db" --kek-file "$tmp/kek" --ref "$REF" >"$tmp/kr" 2>&1
+[ $? -eq 1 ] && grep -q '^revoked=0' "$tmp/kr" && grep -q 'no stored Kue' "$tmp/kr" && ok ||
+    bad "revoking it again: $(cat "$tmp/kr")"
+"$B" kue revoke --state-db "$tmp/state.db" --kek-file "$tmp/kek" --ref 00zz >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "kue revoke --ref with bad hex is not a usage error"
+"$B" kue revoke --state-db "$tmp/state.db" --kek-file "$tmp/kek" >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "kue revoke without --ref or --identity is not a usage error"
+if kue 2; then ok; else bad "kue mode 2 (after the revoke): $(cat "$tmp/err")"; fi
+head -c 32 /dev/urandom >"$tmp/kek-other" && chmod 600 "$tmp/kek-other"
+"$B" kue list --state-db "$tmp/state.db" --kek-file "$tmp/kek-other" >"$tmp/kl" 2>&1
+[ $? -eq 1 ] && grep -q 'not the KEK' "$tmp/kl" && ok || bad "kue list, wrong KEK: $(cat "$tmp/kl")"
+"$B" kue list --state-db "$tmp/nope.db" --kek-file "$tmp/kek" >"$tmp/kl" 2>&1
+[ $? -eq 2 ] && grep -q 'nope.db' "$tmp/kl" && [ ! -e "$tmp/nope.db" ] && ok ||
+    bad "kue list of a missing store: $(cat "$tmp/kl")"
+
 # ---- the minute purge: a mode-2 Kue record is gone from the store within a minute of its
 # expiry (the purge runs every minute by the daemon's clock) ----
 if kue 2; then ok; else bad "kue mode 2 (purge): $(cat "$tmp/err")"; fi

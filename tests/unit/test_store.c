@@ -234,6 +234,53 @@ static void purge_removes_exactly_the_expired(void **state)
     kms_buf_cleanup(&out);
 }
 
+/* The scan pages through the unexpired ids in byte order, each once, in pages of any size;
+ * ids with a high first byte sort after low ones (unsigned bytes). */
+static void scan_pages_through_unexpired_ids_in_order(void **state)
+{
+    struct fixture *fx = *state;
+    uint8_t id[KMS_STORE_ID_LEN];
+    const uint8_t a[] = "record";
+    /* 12 rows: 0x0000.., 0x0100.., ... 0x0b00..; ids 3 and 7 expire at 50; 0xff00.. too. */
+    for (unsigned i = 0; i < 12; i++) {
+        id_of(id, i << 8);
+        expect_ok(kms_store_kue_put(fx->st, id, (i == 3 || i == 7) ? 50 : 1000, a, sizeof(a)));
+    }
+    id_of(id, 0xff00);
+    expect_ok(kms_store_kue_put(fx->st, id, 1000, a, sizeof(a)));
+    static const unsigned want[] = {0, 1, 2, 4, 5, 6, 8, 9, 10, 11, 0xff};
+    const size_t n_want = sizeof want / sizeof want[0];
+    for (size_t page = 1; page <= 12; page++) {
+        uint8_t ids[12][KMS_STORE_ID_LEN];
+        uint8_t after[KMS_STORE_ID_LEN];
+        size_t got = 0, n = 0;
+        bool first = true;
+        do {
+            expect_ok(kms_store_kue_scan(fx->st, 100, first ? NULL : after, ids, page, &n));
+            assert_true(n <= page);
+            for (size_t i = 0; i < n; i++) {
+                assert_true(got < n_want);
+                id_of(id, want[got] << 8);
+                assert_memory_equal(ids[i], id, KMS_STORE_ID_LEN);
+                got++;
+            }
+            if (n > 0) {
+                memcpy(after, ids[n - 1], KMS_STORE_ID_LEN);
+            }
+            first = false;
+        } while (n == page);
+        assert_int_equal(got, n_want);
+    }
+    /* At time 0 the expiring ones are there too; past every expiry, none. */
+    uint8_t ids[16][KMS_STORE_ID_LEN];
+    size_t n = 0;
+    expect_ok(kms_store_kue_scan(fx->st, 0, NULL, ids, 16, &n));
+    assert_int_equal(n, 13);
+    expect_ok(kms_store_kue_scan(fx->st, 1000, NULL, ids, 16, &n));
+    assert_int_equal(n, 0);
+    expect_err(kms_store_kue_scan(fx->st, 0, NULL, ids, 0, &n), KMS_ERR_ARG);
+}
+
 /* Expiry times order as unsigned 64-bit numbers in every backend (SQLite stores them as
  * big-endian BLOBs: a signed INTEGER would put those above 2^63 before zero). */
 static void expiries_compare_as_unsigned_64_bit(void **state)
@@ -1009,6 +1056,7 @@ int main(void)
         BOTH(get_of_absent_or_expired_is_not_found),
         BOTH(del_removes_the_row),
         BOTH(purge_removes_exactly_the_expired),
+        BOTH(scan_pages_through_unexpired_ids_in_order),
         BOTH(expiries_compare_as_unsigned_64_bit),
         BOTH(record_too_long_is_refused),
         BOTH(bad_arguments_are_refused),
