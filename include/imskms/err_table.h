@@ -27,7 +27,7 @@ X(KMS_ERR_BAD_HEX,           USAGE,    400, 12, 400, 400, bad_request,          
 X(KMS_ERR_BAD_BASE64,        USAGE,    400, 12, 400, 400, bad_request,             NONE,       "invalid base64 string")
 X(KMS_ERR_BAD_LENGTH,        USAGE,    400, 12, 400, 400, bad_request,             NONE,       "value has the wrong length")
 X(KMS_ERR_NOT_ASCII,         USAGE,    400, 12, 400, 400, bad_request,             NONE,       "text must be printable ASCII")
-X(KMS_ERR_KEK,               USAGE,    503, 12, 500, 500, internal,                NONE,       "KEK file must hold exactly 32 bytes and be mode 0600")
+X(KMS_ERR_KEK,               USAGE,    503, 12, 500, 500, internal,                NONE,       "KEK file must hold exactly 32 bytes and be owner-only (mode 0600 or 0400)")
 X(KMS_ERR_HSM_URI,           USAGE,    400, 12, 400, 400, bad_request,             NONE,       "invalid PKCS#11 URI")
 X(KMS_ERR_HSM_MODULE,        USAGE,    503, 12, 500, 500, internal,                NONE,       "PKCS#11 module cannot be loaded (module-path)")
 X(KMS_ERR_HSM_TOKEN,         USAGE,    503, 12, 500, 500, internal,                NONE,       "no single PKCS#11 token matches the URI")

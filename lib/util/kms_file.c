@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/kms_mem.h"
@@ -115,6 +116,27 @@ static kms_result write_all(int fd, const uint8_t *p, size_t n)
     return KMS_RESULT_OK;
 }
 
+/* Run as root (an operator's `imskms keys rotate` on a daemon's keyring), a file written here
+ * takes the owner and group of the file it replaces, or, when there is none yet, of the
+ * directory it goes into (the daemon's state directory): root never locks the daemon out of its
+ * own files. *want is false when nothing is to change (not root, or root's own files). */
+static kms_result owner_for(const char *path, const char *dir, uid_t *uid, gid_t *gid, bool *want)
+{
+    *want = false;
+    if (geteuid() != 0) {
+        return KMS_RESULT_OK;
+    }
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        KMS_ENSURE(errno == ENOENT, KMS_ERR_IO);
+        KMS_ENSURE(stat(dir, &st) == 0, KMS_ERR_IO);
+    }
+    *uid = st.st_uid;
+    *gid = st.st_gid;
+    *want = st.st_uid != 0 || st.st_gid != 0;
+    return KMS_RESULT_OK;
+}
+
 kms_result kms_file_write_atomic(const char *path, const uint8_t *p, size_t n)
 {
     KMS_ENSURE_REF(path);
@@ -125,8 +147,13 @@ kms_result kms_file_write_atomic(const char *path, const uint8_t *p, size_t n)
     char *tmp = with_suffix(path, ".tmp");
     char *dir = dir_of(path);
     KMS_ENSURE_OUT(rc, tmp != NULL && dir != NULL, KMS_ERR_NOMEM);
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool chown_it = false;
+    KMS_TRY_OUT(rc, owner_for(path, dir, &uid, &gid, &chown_it));
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     KMS_ENSURE_OUT(rc, fd >= 0, KMS_ERR_IO);
+    KMS_ENSURE_OUT(rc, !chown_it || fchown(fd, uid, gid) == 0, KMS_ERR_IO);
     KMS_TRY_OUT(rc, write_all(fd, p, n));
     KMS_ENSURE_OUT(rc, fsync(fd) == 0, KMS_ERR_IO);
     KMS_ENSURE_OUT(rc, close(fd) == 0, KMS_ERR_IO);
@@ -155,10 +182,22 @@ kms_result kms_file_lock(const char *path, int *fd)
     KMS_ENSURE_REF(path);
     KMS_ENSURE(path[0] != '\0' && strlen(path) < FILE_PATH_MAX, KMS_ERR_ARG);
     char *lock = with_suffix(path, ".lock");
-    KMS_ENSURE(lock != NULL, KMS_ERR_NOMEM);
-    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    char *dir = dir_of(path);
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool chown_it = false;
+    kms_result r = lock != NULL && dir != NULL ? owner_for(path, dir, &uid, &gid, &chown_it)
+                                               : KMS_ERR(KMS_ERR_NOMEM);
+    int lfd = kms_ok(r) ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
     free(lock);
+    free(dir);
+    KMS_TRY(r);
     KMS_ENSURE(lfd >= 0, KMS_ERR_IO);
+    /* The lock file too: the daemon opens it read-write (see owner_for). */
+    if (chown_it && fchown(lfd, uid, gid) != 0) {
+        close(lfd);
+        KMS_BAIL(KMS_ERR_IO);
+    }
     while (flock(lfd, LOCK_EX) != 0) {
         if (errno != EINTR) {
             close(lfd);

@@ -40,10 +40,13 @@ KMS_MUST_CHECK kms_result kms_file_read_at(const char *dir, const char *name, si
 void kms_file_free(uint8_t *p, size_t len);
 
 /* Writes p[0..n) durably as the new content of path (see above). On failure the temporary
- * file is removed and path is untouched. KMS_ERR_IO on any system call failure. */
+ * file is removed and path is untouched. KMS_ERR_IO on any system call failure. Run as root,
+ * the new file keeps the owner and group of the one it replaces (or takes the directory's when
+ * it is new), so an operator's command never locks a daemon out of its files. */
 KMS_MUST_CHECK kms_result kms_file_write_atomic(const char *path, const uint8_t *p, size_t n);
 
-/* Takes the exclusive lock on "<path>.lock" (created 0600 when missing), waiting for it.
+/* Takes the exclusive lock on "<path>.lock" (created 0600 when missing, owned as above when
+ * created by root), waiting for it.
  * *fd is the lock's descriptor (-1 on failure); kms_file_unlock releases it. */
 KMS_MUST_CHECK kms_result kms_file_lock(const char *path, int *fd);
 void kms_file_unlock(int *fd);

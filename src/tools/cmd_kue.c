@@ -27,7 +27,7 @@
 
 #define STORE_OPTS_HELP                                                                            \
     "  --state-db PATH   the KMS's state store (SQLite; the KMS may be running)\n"                 \
-    "  --kek-file FILE   the KEK the KMS seals it under (32 bytes, mode 0600)\n"
+    "  --kek-file FILE   the KEK the KMS seals it under (32 bytes, mode 0600 or 0400)\n"
 
 enum { O_DB, O_KEK, O_REF, O_IDENTITY };
 static const struct cli_opt opts[] = {

@@ -19,12 +19,12 @@
 
 #define SUB_EXIT_NOTE                                                                              \
     "\nExit status: 0 success, 1 wrong KEK for this database, 2 bad usage (also: no such\n"        \
-    "subscriber or database, IMPI taken, a KEK file that is not 32 bytes or not 0600),\n"          \
+    "subscriber or database, IMPI taken, a KEK file not 32 bytes or not owner-only),\n"            \
     "3 internal, file system or database error.\n"
 
 #define DB_OPTS_HELP                                                                               \
     "  --db PATH         the subscriber database (SQLite, mode 0600)\n"                            \
-    "  --kek-file FILE   the KEK sealing K and OPc (exactly 32 bytes, mode 0600)\n"
+    "  --kek-file FILE   the KEK sealing K and OPc (32 bytes, mode 0600 or 0400)\n"
 
 enum { O_DB, O_KEK, O_IMPI, O_SQN, O_IMPU, O_K, O_OP, O_OPC, O_AMF };
 static const struct cli_opt opts[] = {

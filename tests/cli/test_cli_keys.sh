@@ -190,6 +190,35 @@ expect_err "missing KEYID" "revoke without an id"
 run 0 "revoke the active key" "$B" keys revoke --keyring "$KR" "$@" 2
 expect_field key_id 3 "revoking the active key makes the next one"
 
+# ---- run as root on a daemon's files (issue 17: systemd runs the daemon as _imskms): files
+# replaced or created by a command keep the owner and group of what they replace, or take the
+# directory's, so root never locks the daemon out of its keyring, anchor or lock file ----
+if [ "$(id -u)" = 0 ]; then
+    OD="$tmp/owned"
+    mkdir "$OD" && chown 65534:65534 "$OD"
+    owners() { find "$OD" -type f ! -user 65534 -o -type f ! -group 65534; }
+    run 0 "init as root in the daemon's directory" "$B" keys init --keyring "$OD/kr" "$@" \
+        --lifetime 3600 --grace 3600
+    [ -s "$OD/kr" ] && [ -z "$(owners)" ] && ok || bad "root's init left files of root: $(owners)"
+    run 0 "rotate as root" "$B" keys rotate --keyring "$OD/kr" "$@"
+    [ -z "$(owners)" ] && ok || bad "root's rotate left files of root: $(owners)"
+    chown 65534:65534 "$OD/kr" 2>/dev/null
+    chown 1234:4321 "$OD/kr"
+    run 0 "revoke as root a keyring of another owner" "$B" keys revoke --keyring "$OD/kr" "$@" 2
+    [ "$(stat -c %u:%g "$OD/kr")" = 1234:4321 ] && ok ||
+        bad "the replaced keyring is $(stat -c %u:%g "$OD/kr"), not 1234:4321"
+else
+    echo "SKIP: not root: the owner checks need chown"
+fi
+if [ "$MODE" = file ]; then
+    # A systemd credential is mode 0400: owner-only either way.
+    cp -p "$tmp/kek" "$tmp/kek400" && chmod 400 "$tmp/kek400"
+    run 0 "a KEK file of mode 0400" "$B" keys status --keyring "$KR" --kek-file "$tmp/kek400"
+    chmod 440 "$tmp/kek400"
+    run 2 "a KEK file the group may read" "$B" keys status --keyring "$KR" --kek-file "$tmp/kek400"
+    expect_err "owner-only" "a KEK file the group may read"
+fi
+
 # ---- count-forced rotation ----
 KR2="$tmp/keyring2"
 run 0 "init with --max-seals 2" "$B" keys init --keyring "$KR2" "$@" --lifetime 3600 --grace 3600 --max-seals 2
