@@ -332,12 +332,31 @@ struct kmsd_parts {
     struct kms_replay *rg;
     struct kms_httpd *httpd;
     uint64_t next_purge; /* the clock's second of the next state store purge */
+    bool seals_failing;  /* the last reservation of seals ahead failed (logged once) */
 };
 
 static int fail(const char *what, kms_result r)
 {
     kms_log(KMS_LOG_ERROR, "%s: %s", what, kms_strerror(r.err));
     return CLI_EXIT_INTERNAL;
+}
+
+/* A full seal window reserved off the request path (at start and every tick) whenever the
+ * held one is used up or its key rotated out: a mode-3 request then writes nothing. A failure
+ * (a full disk) is logged once; requests keep sealing until the window runs out, then get 503
+ * store-unavailable, and the next tick after space returns reserves again (docs/reliability.md). */
+static void seals_ahead(struct kmsd_parts *p, uint64_t now)
+{
+    kms_result r = kms_keyring_reserve_ahead(p->kr, now);
+    if (!kms_ok(r) && !p->seals_failing) {
+        kms_log(KMS_LOG_WARN,
+                "keyring: cannot reserve seals ahead: %s (mode-3 requests are "
+                "refused 503 once the reserved seals run out)",
+                kms_strerror(r.err));
+    } else if (kms_ok(r) && p->seals_failing) {
+        kms_log(KMS_LOG_INFO, "keyring: seals reserved ahead again");
+    }
+    p->seals_failing = !kms_ok(r);
 }
 
 /* The keystore (file under the KEK, or PKCS#11) and the keyring on it. */
@@ -351,8 +370,10 @@ static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kms
     if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
         return fail("--keyring", r);
     }
-    /* One durable reservation per 65536 seals rather than per 1024 (kms_keyring.h). */
+    /* One durable reservation per 2^20 seals rather than per 1024 (kms_keyring.h): no disk
+     * write per request, and a full disk matters only when a window runs out. */
     kms_keyring_set_seal_chunk_max(p->kr, KMS_KEYRING_SEAL_CHUNK_SERVER);
+    seals_ahead(p, kms_now());
     return CLI_EXIT_OK;
 }
 
@@ -522,9 +543,9 @@ static void store_purge(struct kms_store *st, uint64_t now)
     }
 }
 
-/* Every second: keyring refresh; every 5 s: keyring housekeeping; at the first tick and then
- * every minute by the clock (so that a test clock moved forward purges at the next tick):
- * store purge. */
+/* Every second: keyring refresh, seals reserved ahead when needed; every 5 s: keyring
+ * housekeeping; at the first tick and then every minute by the clock (so that a test clock
+ * moved forward purges at the next tick): store purge. */
 static void tick(void *ctx, unsigned n, uint64_t now)
 {
     struct kmsd_parts *p = ctx;
@@ -532,6 +553,7 @@ static void tick(void *ctx, unsigned n, uint64_t now)
     if (n % 5 == 0) {
         keyring_maintain(p->kr, now);
     }
+    seals_ahead(p, now);
     if (n == 0 || now >= p->next_purge) {
         store_purge(p->st, now);
         p->next_purge = now + 60;
