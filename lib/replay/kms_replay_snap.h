@@ -38,8 +38,9 @@ KMS_MUST_CHECK kms_result kms_replay_snap_seal(const uint8_t key[KMS_REPLAY_SNAP
 
 /* Opens a sealed snapshot (untrusted bytes) into a new guard for cfg (kms_replay_load).
  * KMS_ERR_MALFORMED / KMS_ERR_TRUNCATED for a file that is not one, KMS_ERR_UNSUPPORTED for
- * another version, KMS_ERR_AUTH when the tag does not verify (another KEK, an altered byte), and
- * kms_replay_load's errors for an image that does not load. */
+ * another version, KMS_ERR_TOO_LONG for more than a guard of cfg could hold (told by the length,
+ * before decrypting), KMS_ERR_AUTH when the tag does not verify (another KEK, an altered byte),
+ * and kms_replay_load's errors for an image that does not load. */
 KMS_MUST_CHECK kms_result kms_replay_snap_open(const uint8_t key[KMS_REPLAY_SNAP_KEY_LEN],
                                                const uint8_t *p, size_t len,
                                                const struct kms_replay_cfg *cfg,
