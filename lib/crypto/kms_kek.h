@@ -46,7 +46,9 @@
     /* KMS state store (lib/store/kms_store.c): seals Kue records; rotates */                      \
     X(STATE_STORE,  "imskms state store",       KMS_KEK_V1_HKDF)                                   \
     /* BSF (lib/gba/kms_bsf.c): seals the state of a Ub challenge into its nonce (AES-256-SIV) */ \
-    X(CHALLENGE_SEAL, "imskms bsf challenge seal v1", KMS_KEK_V1_HKDF)
+    X(CHALLENGE_SEAL, "imskms bsf challenge seal v1", KMS_KEK_V1_HKDF)                           \
+    /* KMS (lib/replay/kms_replay_snap.c): seals the replay cache's snapshot at a clean stop */    \
+    X(REPLAY_SNAPSHOT, "imskms replay snapshot v1", KMS_KEK_V1_HKDF)
 /* clang-format on */
 
 enum kms_kek_use {

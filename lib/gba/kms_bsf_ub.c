@@ -216,11 +216,20 @@ kms_result kms_bsf_ub(struct kms_bsf *b, const char *authorization, const char *
         goto out;
     }
     if (kms_digest_get(&cred, KMS_DIGEST_NONCE)[0] == '\0') {
-        KMS_TRY_OUT(rc, challenge(b, user, now, r));
+        rc = challenge(b, user, now, r);
     } else {
-        KMS_TRY_OUT(rc, answer(b, &cred, method, body, body_len, now, r));
+        rc = answer(b, &cred, method, body, body_len, now, r);
     }
-    rc = KMS_RESULT_OK;
+    if (!kms_ok(rc) && kms_wire_of(KMS_IFACE_UB, rc.err).reason != NULL) {
+        /* What the BSF depends on failed (the subscriber store, its SQN reservation on a full
+         * disk, memory): the table's 503 with its reason, not a 500 (docs/api.md). */
+        kms_buf_reset(&r->www_authenticate);
+        kms_buf_reset(&r->authentication_info);
+        kms_buf_reset(&r->body);
+        r->retry_after = 0;
+        verdict(r, rc.err);
+        rc = KMS_RESULT_OK;
+    }
 out:
     kms_wipe(&cred, sizeof(cred));
     return rc;

@@ -47,12 +47,14 @@ static void refuse(struct kms_bsf_zn_reply *r, enum kms_err why, const char *wha
     kms_bsf_zn_refuse(r, why, what, arg);
 }
 
-/* A refusal of the request's content (PROTO, USAGE) stays what it is; any other failure is
- * ours, and the peer is told no more than "internal". */
+/* A refusal of the request's content (PROTO, USAGE) stays what it is, and so does a failure of
+ * what the BSF depends on (the table's busy column: the store, memory), a 503 with its reason;
+ * any other failure is ours, and the peer is told no more than "internal". */
 static enum kms_err request_fault(enum kms_err e)
 {
     enum kms_err_group g = kms_err_group(e);
-    return g == KMS_ERR_G_USAGE || g == KMS_ERR_G_PROTO ? e : KMS_ERR_INTERNAL;
+    bool busy = kms_wire_of(KMS_IFACE_ZN, e).reason != NULL;
+    return g == KMS_ERR_G_USAGE || g == KMS_ERR_G_PROTO || busy ? e : KMS_ERR_INTERNAL;
 }
 
 /* Whether a verified certificate names fqdn (exact match; names are public). */

@@ -1241,6 +1241,30 @@ out:
     return rc;
 }
 
+kms_result kms_keyring_reserve_ahead(struct kms_keyring *kr, uint64_t now)
+{
+    KMS_ENSURE_REF(kr);
+    kms_result rc = KMS_RC_INIT;
+    pthread_mutex_lock(&kr->mu);
+    maybe_refresh(kr);
+    KMS_ENSURE_OUT(rc, !kr->stale, KMS_ERR_KEYRING_STALE);
+    size_t idx = 0;
+    if (!active_usable(kr, now, &idx)) {
+        /* The window is used up or belongs to a key that no longer seals: nothing of it is
+         * lost by taking a full one now. */
+        struct reserve_arg a = {kr->chunk_max, 0, 0, 0};
+        KMS_TRY_OUT(rc, kr_update(kr, now, false, fn_reserve, &a));
+        kr->chunk = kr->chunk_max;
+        kr->win_id = a.id;
+        kr->win_next = a.lo;
+        kr->win_end = a.hi;
+    }
+    rc = KMS_RESULT_OK;
+out:
+    pthread_mutex_unlock(&kr->mu);
+    return rc;
+}
+
 void kms_keyring_set_seal_chunk_max(struct kms_keyring *kr, uint64_t max)
 {
     if (kr == NULL) {

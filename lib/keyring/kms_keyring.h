@@ -41,11 +41,11 @@
 #include "keyring/kms_keystore.h"
 
 #define KMS_KEYRING_DEFAULT_MAX_SEALS (UINT64_C(1) << 28) /* AES-GCM random nonces: 2^32 cap */
-#define KMS_KEYRING_SEAL_CHUNK        1024  /* largest number of seals reserved per write */
-#define KMS_KEYRING_SEAL_CHUNK_SERVER 65536 /* the same for a long-lived server (kmsd) */
-#define KMS_KEYRING_MAX_RECORDS       64    /* key records kept, destroyed ones included */
-#define KMS_KEYRING_MAX_GRACE_RATIO   32    /* grace <= 32 x lifetime: bounded live keys */
-#define KMS_KEYRING_RECHECK_MS        200   /* how stale a holder's view may get */
+#define KMS_KEYRING_SEAL_CHUNK        1024 /* largest number of seals reserved per write */
+#define KMS_KEYRING_SEAL_CHUNK_SERVER (UINT64_C(1) << 20) /* the same for a server (kmsd) */
+#define KMS_KEYRING_MAX_RECORDS       64  /* key records kept, destroyed ones included */
+#define KMS_KEYRING_MAX_GRACE_RATIO   32  /* grace <= 32 x lifetime: bounded live keys */
+#define KMS_KEYRING_RECHECK_MS        200 /* how stale a holder's view may get */
 #define KMS_KEYRING_FILE_MAX          16384
 #define KMS_KEYRING_STALE_AFTER       30 /* failed reloads in a row before failing closed */
 
@@ -108,9 +108,17 @@ void kms_keyring_set_stale_after(struct kms_keyring *kr, unsigned n);
  * KMS_KEYRING_SEAL_CHUNK). For a server sealing tens of thousands of tickets a second: each
  * reservation is a durable write of the file and the anchor (fsync) under the keyring's lock,
  * about a millisecond, which at 1024 seals per write is about a microsecond per seal and stalls
- * every other thread's seals and opens for the write. A crash still only over-counts: by at most
- * the rest of one window (65536 of a key's 2^28 default budget). */
+ * every other thread's seals and opens for the write. It is also the only disk write a mode-3
+ * request needs: a window of 2^20 seals lasts 105 s at 10,000 seals/s, so a full disk stops
+ * sealing only when a window runs out (KMS_ERR_IO, docs/reliability.md). A crash still only
+ * over-counts: by at most the rest of one window (2^20 of a key's 2^28 default budget, 1/256). */
 void kms_keyring_set_seal_chunk_max(struct kms_keyring *kr, uint64_t max);
+/* For a server, off the request path (at start and on its housekeeping tick): when this
+ * holder's seal window is used up or belongs to a key that no longer seals, reserves a full
+ * window (the maximum set above) now, so that requests find seals reserved and write nothing.
+ * Does nothing while the window is usable. KMS_ERR_IO and the like when the write fails (a full
+ * disk): requests then reserve for themselves, and fail, only once the window runs out. */
+KMS_MUST_CHECK kms_result kms_keyring_reserve_ahead(struct kms_keyring *kr, uint64_t now);
 /* Whether the keyring has failed closed. */
 bool kms_keyring_is_stale(struct kms_keyring *kr);
 

@@ -429,13 +429,9 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
         KMS_TRY_OUT(rc, policy_refusal(r, q->csb_id, z.ks_naf, q->randri, false));
         goto out;
     }
-    kms_result ir = issue(s, q, &z, now, &sc->c, g);
-    if (ir.err == KMS_ERR_STORE) {
-        /* The mode-2 record could not be stored: 503 with an Error message (docs/api.md). */
-        KMS_TRY_OUT(rc, refuse(r, ir.err, q->csb_id));
-        goto out;
-    }
-    KMS_TRY_OUT(rc, ir);
+    /* A mode-2 record that cannot be stored, or a keyring that cannot reserve seals, is
+     * answered by kms_service_handle (busy_refusal). */
+    KMS_TRY_OUT(rc, issue(s, q, &z, now, &sc->c, g));
     kms_buf_reset(&r->body);
     KMS_TRY_OUT(rc, kms_buf_reserve(&r->body, REPLY_RESERVE));
     KMS_TRY_OUT(rc, kms_kue_response_build_pk(req, len, &k->m, z.ks_naf, &pk, g, &r->body));
@@ -689,6 +685,19 @@ out:
     return rc;
 }
 
+/* A failure of what the KMS depends on rather than of the request (the error table's busy
+ * column: the state store, the keyring's file or token, a full disk, memory) becomes the
+ * table's 503 with a MIKEY Error, never a bare 500 (docs/api.md); the HTTP layer adds
+ * Imskms-Reason and Retry-After. Anything else stays an error (the daemon's 500). */
+static kms_result busy_refusal(kms_result rc, const struct kms_kreq *k, struct kms_service_reply *r)
+{
+    if (kms_ok(rc) || kms_wire_of(KMS_IFACE_KMS, rc.err).reason == NULL) {
+        return rc;
+    }
+    r->retry_after = 0; /* the table's default */
+    return refuse(r, rc.err, k->kind == KMS_KREQ_KUE_ISSUE ? k->u.kue.csb_id : k->u.p.csb_id);
+}
+
 kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t len, uint64_t now,
                               struct kms_service_reply *r)
 {
@@ -711,6 +720,9 @@ kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t 
         rc = kue_issue(s, req, len, k, sc, now, r);
     } else {
         rc = ticket(s, req, len, k, sc, now, r);
+    }
+    if (kms_ok(pr)) {
+        rc = busy_refusal(rc, k, r);
     }
     kms_kreq_wipe(k);
     return rc;

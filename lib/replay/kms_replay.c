@@ -31,6 +31,7 @@
 
 #include "crypto/kms_ossl.h"
 #include "replay/kms_replay_internal.h"
+#include "util/kms_cur.h"
 #include "util/kms_mem.h"
 
 #define SEED_LEN 32
@@ -52,6 +53,7 @@ struct kms_replay {
     uint64_t last_sweep;
     uint64_t sweeps;
     struct kms_hmac_key keyed; /* HMAC-SHA-256 keyed with the seed once, read per fingerprint */
+    uint8_t seed[SEED_LEN];    /* kept for a snapshot (kms_replay_save); wiped by _free */
     struct slot *slots;
 };
 
@@ -65,12 +67,13 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-kms_result kms_replay_new(const struct kms_replay_cfg *cfg, uint64_t start_time,
-                          struct kms_replay **out)
+/* A guard for cfg whose first accepted timestamp is open_at, its fingerprints keyed with seed
+ * (a fresh random one when NULL). */
+static kms_result guard_new(const struct kms_replay_cfg *cfg, uint64_t open_at, const uint8_t *seed,
+                            struct kms_replay **out)
 {
     kms_result rc = KMS_RC_INIT;
     struct kms_replay *rg = NULL;
-    struct kms_secret *seed = NULL;
     bool mutex_ready = false;
     KMS_ENSURE_OUT(rc, out != NULL, KMS_ERR_ARG);
     *out = NULL;
@@ -85,23 +88,25 @@ kms_result kms_replay_new(const struct kms_replay_cfg *cfg, uint64_t start_time,
     KMS_ENSURE_OUT(rc, pthread_mutex_init(&rg->lock, NULL) == 0, KMS_ERR_NOMEM);
     mutex_ready = true;
     rg->skew = cfg->skew;
-    rg->open_at = sat_add(start_time, cfg->skew);
+    rg->open_at = open_at;
     rg->max_entries = cfg->max_entries;
     rg->cap = 2 * cfg->max_entries;
     rg->slots = calloc(rg->cap, sizeof(struct slot));
     KMS_ENSURE_OUT(rc, rg->slots != NULL, KMS_ERR_NOMEM);
-    /* The seed lives only in the keyed HMAC context (freed with a cleanse). */
-    KMS_TRY_OUT(rc, kms_secret_new(SEED_LEN, &seed));
-    KMS_TRY_OUT(rc, kms_random(seed->d, seed->len));
-    KMS_TRY_OUT(rc, kms_hmac_key_init(&rg->keyed, "SHA256", seed->d, seed->len));
+    if (seed != NULL) {
+        memcpy(rg->seed, seed, SEED_LEN);
+    } else {
+        KMS_TRY_OUT(rc, kms_random(rg->seed, SEED_LEN));
+    }
+    KMS_TRY_OUT(rc, kms_hmac_key_init(&rg->keyed, "SHA256", rg->seed, SEED_LEN));
 
     *out = rg;
     rg = NULL;
     rc = KMS_RESULT_OK;
 out:
-    kms_secret_free(seed);
     if (rg != NULL) {
         kms_hmac_key_cleanup(&rg->keyed);
+        kms_wipe(rg->seed, SEED_LEN);
         free(rg->slots);
         if (mutex_ready) {
             pthread_mutex_destroy(&rg->lock);
@@ -111,12 +116,20 @@ out:
     return rc;
 }
 
+kms_result kms_replay_new(const struct kms_replay_cfg *cfg, uint64_t start_time,
+                          struct kms_replay **out)
+{
+    KMS_ENSURE_REF(cfg);
+    return guard_new(cfg, sat_add(start_time, cfg->skew), NULL, out);
+}
+
 void kms_replay_free(struct kms_replay *rg)
 {
     if (rg == NULL) {
         return;
     }
     kms_hmac_key_cleanup(&rg->keyed); /* cleanses the keyed states: the seed */
+    kms_wipe(rg->seed, SEED_LEN);
     /* The fingerprints are outputs of a MAC whose key is now gone: no need to wipe them. */
     free(rg->slots);
     pthread_mutex_destroy(&rg->lock);
@@ -356,4 +369,123 @@ uint64_t kms_replay_sweeps(struct kms_replay *rg)
     uint64_t n = rg->sweeps;
     pthread_mutex_unlock(&rg->lock);
     return n;
+}
+
+/* ---- snapshot image (kms_replay_save / kms_replay_load) ----
+ *
+ * All integers big-endian:
+ *   u64 skew           the guard's skew; a guard with another skew does not load it
+ *   u64 saved_at       the clock at the save
+ *   u64 oldest         saved_at - skew: every pair accepted with a ts at or after it is listed
+ *   u64 horizon        the saving guard's own first accepted ts (open_at)
+ *   32  seed           the fingerprint key
+ *   u64 count          the entries that follow, at most the loading guard's max_entries
+ *   count x (u64 fp0, u64 fp1, u64 expiry)   live entries (expiry >= saved_at > 0), distinct
+ */
+#define IMAGE_HEAD  (4 * 8 + SEED_LEN + 8)
+#define IMAGE_ENTRY 24
+
+kms_result kms_replay_save(struct kms_replay *rg, uint64_t now, struct kms_buf *out)
+{
+    KMS_ENSURE(rg != NULL && out != NULL, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    KMS_ENSURE(pthread_mutex_lock(&rg->lock) == 0, KMS_ERR_INTERNAL);
+    size_t live = 0;
+    for (size_t i = 0; i < rg->cap; i++) {
+        live += rg->slots[i].expiry != 0 && rg->slots[i].expiry >= now;
+    }
+    KMS_TRY_OUT(rc, kms_buf_put_u64(out, rg->skew));
+    KMS_TRY_OUT(rc, kms_buf_put_u64(out, now));
+    KMS_TRY_OUT(rc, kms_buf_put_u64(out, now > rg->skew ? now - rg->skew : 0));
+    KMS_TRY_OUT(rc, kms_buf_put_u64(out, rg->open_at));
+    KMS_TRY_OUT(rc, kms_buf_put_bytes(out, rg->seed, SEED_LEN));
+    KMS_TRY_OUT(rc, kms_buf_put_u64(out, (uint64_t)live));
+    for (size_t i = 0; i < rg->cap; i++) {
+        const struct slot *e = &rg->slots[i];
+        if (e->expiry != 0 && e->expiry >= now) {
+            KMS_TRY_OUT(rc, kms_buf_put_u64(out, e->fp[0]));
+            KMS_TRY_OUT(rc, kms_buf_put_u64(out, e->fp[1]));
+            KMS_TRY_OUT(rc, kms_buf_put_u64(out, e->expiry));
+        }
+    }
+    rc = KMS_RESULT_OK;
+out:
+    pthread_mutex_unlock(&rg->lock);
+    return rc;
+}
+
+size_t kms_replay_image_max(const struct kms_replay_cfg *cfg)
+{
+    if (cfg == NULL || cfg->max_entries > (SIZE_MAX - IMAGE_HEAD) / IMAGE_ENTRY) {
+        return 0;
+    }
+    return IMAGE_HEAD + cfg->max_entries * IMAGE_ENTRY;
+}
+
+/* The image's entries into rg (fresh, of the image's seed), those still live at now. */
+static kms_result load_entries(struct kms_replay *rg, struct kms_cur *c, uint64_t count,
+                               uint64_t saved_at, uint64_t now)
+{
+    for (uint64_t n = 0; n < count; n++) {
+        struct slot e;
+        KMS_TRY(kms_cur_get_u64(c, &e.fp[0]));
+        KMS_TRY(kms_cur_get_u64(c, &e.fp[1]));
+        KMS_TRY(kms_cur_get_u64(c, &e.expiry));
+        /* Only live entries are saved, and an expiry is at most ts + skew with ts near the
+         * clock of the save. */
+        KMS_ENSURE(e.expiry >= saved_at && e.expiry - saved_at <= 2 * rg->skew, KMS_ERR_MALFORMED);
+        size_t i = find_slot(rg, e.fp);
+        KMS_ENSURE(rg->slots[i].expiry == 0, KMS_ERR_MALFORMED); /* listed twice */
+        if (e.expiry >= now) {
+            rg->slots[i] = e;
+            rg->count++;
+        }
+    }
+    return kms_cur_expect_end(c);
+}
+
+kms_result kms_replay_load(const struct kms_replay_cfg *cfg, uint64_t start_time, const uint8_t *p,
+                           size_t len, uint64_t now, struct kms_replay **out,
+                           struct kms_replay_loaded *info)
+{
+    KMS_ENSURE(cfg != NULL && out != NULL && (p != NULL || len == 0), KMS_ERR_ARG);
+    *out = NULL;
+    kms_result rc = KMS_RC_INIT;
+    struct kms_replay *rg = NULL;
+    uint8_t seed[SEED_LEN];
+    uint64_t skew = 0, saved_at = 0, oldest = 0, horizon = 0, count = 0;
+    struct kms_cur c;
+    kms_cur_init(&c, p, len);
+    KMS_TRY_OUT(rc, kms_cur_get_u64(&c, &skew));
+    KMS_TRY_OUT(rc, kms_cur_get_u64(&c, &saved_at));
+    KMS_TRY_OUT(rc, kms_cur_get_u64(&c, &oldest));
+    KMS_TRY_OUT(rc, kms_cur_get_u64(&c, &horizon));
+    KMS_TRY_OUT(rc, kms_cur_get_bytes(&c, seed, SEED_LEN));
+    KMS_TRY_OUT(rc, kms_cur_get_u64(&c, &count));
+    /* Entries live skew seconds: a guard of another skew would read their expiries wrong. */
+    KMS_ENSURE_OUT(rc, skew == cfg->skew, KMS_ERR_ARG);
+    KMS_ENSURE_OUT(rc, oldest == (saved_at > skew ? saved_at - skew : 0), KMS_ERR_MALFORMED);
+    KMS_ENSURE_OUT(rc, count <= cfg->max_entries, KMS_ERR_FULL);
+    KMS_ENSURE_OUT(rc,
+                   kms_cur_remaining(&c) % IMAGE_ENTRY == 0 &&
+                       kms_cur_remaining(&c) / IMAGE_ENTRY == count,
+                   KMS_ERR_BAD_LENGTH);
+    /* The horizon: nothing accepted at or after the later of the saved run's own horizon and
+     * the oldest time its cache covers is missing from the image; and never later than the
+     * restart rule's, which holds without any image. */
+    uint64_t h = oldest > horizon ? oldest : horizon;
+    uint64_t rule = sat_add(start_time, cfg->skew);
+    KMS_TRY_OUT(rc, guard_new(cfg, h < rule ? h : rule, seed, &rg));
+    KMS_TRY_OUT(rc, load_entries(rg, &c, count, saved_at, now));
+    if (info != NULL) {
+        *info = (struct kms_replay_loaded){
+            .saved_at = saved_at, .oldest = oldest, .horizon = horizon, .entries = rg->count};
+    }
+    *out = rg;
+    rg = NULL;
+    rc = KMS_RESULT_OK;
+out:
+    kms_replay_free(rg);
+    kms_wipe(seed, sizeof(seed));
+    return rc;
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "err/kms_err.h"
+#include "util/kms_buf.h"
 
 #define KMS_REPLAY_TOKEN_ID_LEN 16
 #define KMS_REPLAY_RAND_MAX     255
@@ -86,5 +87,31 @@ KMS_MUST_CHECK kms_result kms_replay_commit_pair(struct kms_replay *rg,
 
 /* Entries held now. */
 size_t kms_replay_count(struct kms_replay *rg);
+
+/* ---- snapshot (a clean stop; lib/replay/kms_replay_snap seals it, docs/protocol.md 10) ----
+ *
+ * kms_replay_save appends to out an image of the guard at now: its skew, the seed of its
+ * fingerprints, every live entry (expiry >= now), the oldest timestamp the image covers
+ * (now - skew: a pair accepted with an earlier ts is refused by the skew check anyway) and the
+ * guard's own horizon (kms_replay_open_at). Call it once no request can reach the guard.
+ *
+ * kms_replay_load builds a guard for cfg from such an image (untrusted bytes: every length and
+ * field checked) holding the entries still live at now. Its horizon (the first timestamp it
+ * accepts) is min(max(oldest, the saved horizon), start_time + skew): the later of the two
+ * saved times, so that a chain of a crash, a start and a clean stop never widens the window,
+ * and never later than the restart rule, which holds without any image. KMS_ERR_ARG when the
+ * image is of another skew, KMS_ERR_FULL when it holds more than cfg->max_entries, KMS_ERR_*
+ * of the cursor or KMS_ERR_MALFORMED / KMS_ERR_BAD_LENGTH for an image that does not parse.
+ * info (may be NULL) receives what the image said. */
+struct kms_replay_loaded {
+    uint64_t saved_at, oldest, horizon;
+    size_t entries; /* loaded (live at now) */
+};
+KMS_MUST_CHECK kms_result kms_replay_save(struct kms_replay *rg, uint64_t now, struct kms_buf *out);
+KMS_MUST_CHECK kms_result kms_replay_load(const struct kms_replay_cfg *cfg, uint64_t start_time,
+                                          const uint8_t *p, size_t len, uint64_t now,
+                                          struct kms_replay **out, struct kms_replay_loaded *info);
+/* The largest image a guard of cfg loads (0 when it cannot be counted). */
+size_t kms_replay_image_max(const struct kms_replay_cfg *cfg);
 
 #endif

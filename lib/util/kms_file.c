@@ -175,6 +175,25 @@ out:
     return rc;
 }
 
+kms_result kms_file_remove(const char *path)
+{
+    KMS_ENSURE_REF(path);
+    KMS_ENSURE(path[0] != '\0' && strlen(path) < FILE_PATH_MAX, KMS_ERR_ARG);
+    if (unlink(path) != 0) {
+        KMS_ENSURE(errno == ENOENT, KMS_ERR_IO);
+        return KMS_RESULT_OK; /* nothing to remove, nothing to make durable */
+    }
+    char *dir = dir_of(path);
+    KMS_ENSURE(dir != NULL, KMS_ERR_NOMEM);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    KMS_ENSURE(fd >= 0, KMS_ERR_IO);
+    int e = fsync(fd);
+    close(fd);
+    KMS_ENSURE(e == 0, KMS_ERR_IO);
+    return KMS_RESULT_OK;
+}
+
 kms_result kms_file_lock(const char *path, int *fd)
 {
     KMS_ENSURE_REF(fd);

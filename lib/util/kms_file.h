@@ -45,6 +45,10 @@ void kms_file_free(uint8_t *p, size_t len);
  * it is new), so an operator's command never locks a daemon out of its files. */
 KMS_MUST_CHECK kms_result kms_file_write_atomic(const char *path, const uint8_t *p, size_t n);
 
+/* Removes path durably: unlink, then fsync of its directory, so that a crash after the call
+ * never finds it again. A path that does not exist is not an error. KMS_ERR_IO otherwise. */
+KMS_MUST_CHECK kms_result kms_file_remove(const char *path);
+
 /* Takes the exclusive lock on "<path>.lock" (created 0600 when missing, owned as above when
  * created by root), waiting for it.
  * *fd is the lock's descriptor (-1 on failure); kms_file_unlock releases it. */

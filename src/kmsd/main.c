@@ -20,7 +20,9 @@
 #include "kms_daemon.h"
 #include "kms/kms_service.h"
 #include "replay/kms_replay.h"
+#include "replay/kms_replay_snap.h"
 #include "store/kms_store.h"
+#include "util/kms_file.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
 #include "util/kms_time.h"
@@ -55,7 +57,9 @@ static const char usage[] =
     "  --kue-lifetime SECONDS  Kue lifetime (default 86400; never beyond Ks_NAF's)\n"
     "  --ticket-lifetime SECONDS media ticket lifetime (default 3600)\n"
     "  --skew SECONDS          allowed clock skew of request timestamps (default 60); after a\n"
-    "                          start, requests stamped earlier than start + skew are refused\n"
+    "                          start, requests stamped earlier than start + skew are refused,\n"
+    "                          unless a clean stop left PATH.replay beside --state-db (the\n"
+    "                          replay cache, sealed under the KEK; removed at start)\n"
     "  --log-level LEVEL       default info\n"
     "  --threads N             HTTP worker threads, 1..64 (default: the number of online CPUs)\n"
     "  --replay-entries N      replay cache size, 1000..100000000 (default 1000000; 48 bytes\n"
@@ -332,12 +336,35 @@ struct kmsd_parts {
     struct kms_replay *rg;
     struct kms_httpd *httpd;
     uint64_t next_purge; /* the clock's second of the next state store purge */
+    bool seals_failing;  /* the last reservation of seals ahead failed (logged once) */
+    bool served;         /* wired and run: a stop saves the replay snapshot */
+    bool snap;           /* a KEK is given: the replay cache is kept across a clean stop */
+    uint8_t snap_key[KMS_REPLAY_SNAP_KEY_LEN];
+    char snap_path[4096]; /* --state-db PATH.replay */
 };
 
 static int fail(const char *what, kms_result r)
 {
     kms_log(KMS_LOG_ERROR, "%s: %s", what, kms_strerror(r.err));
     return CLI_EXIT_INTERNAL;
+}
+
+/* A full seal window reserved off the request path (at start and every tick) whenever the
+ * held one is used up or its key rotated out: a mode-3 request then writes nothing. A failure
+ * (a full disk) is logged once; requests keep sealing until the window runs out, then get 503
+ * store-unavailable, and the next tick after space returns reserves again (docs/reliability.md). */
+static void seals_ahead(struct kmsd_parts *p, uint64_t now)
+{
+    kms_result r = kms_keyring_reserve_ahead(p->kr, now);
+    if (!kms_ok(r) && !p->seals_failing) {
+        kms_log(KMS_LOG_WARN,
+                "keyring: cannot reserve seals ahead: %s (mode-3 requests are "
+                "refused 503 once the reserved seals run out)",
+                kms_strerror(r.err));
+    } else if (kms_ok(r) && p->seals_failing) {
+        kms_log(KMS_LOG_INFO, "keyring: seals reserved ahead again");
+    }
+    p->seals_failing = !kms_ok(r);
 }
 
 /* The keystore (file under the KEK, or PKCS#11) and the keyring on it. */
@@ -351,8 +378,56 @@ static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kms
     if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
         return fail("--keyring", r);
     }
-    /* One durable reservation per 65536 seals rather than per 1024 (kms_keyring.h). */
+    /* One durable reservation per 2^20 seals rather than per 1024 (kms_keyring.h): no disk
+     * write per request, and a full disk matters only when a window runs out. */
     kms_keyring_set_seal_chunk_max(p->kr, KMS_KEYRING_SEAL_CHUNK_SERVER);
+    seals_ahead(p, kms_now());
+    return CLI_EXIT_OK;
+}
+
+/* The replay guard: from the snapshot a clean stop left (PATH.replay beside --state-db, sealed
+ * under the KEK; docs/reliability.md), else empty under the restart rule. Whatever was found
+ * is removed durably before the first request, so that a later crash never reuses it; a
+ * snapshot that cannot be removed stops the start. Without a KEK (--hsm alone) none is read,
+ * and any left by an earlier run is removed all the same. */
+static int open_replay(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
+{
+    struct kms_replay_cfg rcfg = {.skew = c->skew, .max_entries = (size_t)c->replay_entries};
+    uint64_t now = kms_now();
+    kms_result r;
+    int n = snprintf(p->snap_path, sizeof(p->snap_path), "%s.replay", c->state_db);
+    if (n <= 0 || (size_t)n >= sizeof(p->snap_path)) {
+        return fail("--state-db", KMS_ERR(KMS_ERR_TOO_LONG));
+    }
+    p->snap = c->kek_file != NULL;
+    if (p->snap && !kms_ok(r = kms_replay_snap_key(kek, p->snap_key))) {
+        return fail("replay snapshot key", r);
+    }
+    if (p->snap) {
+        struct kms_replay_loaded info = {0};
+        r = kms_replay_snap_read(p->snap_path, p->snap_key, &rcfg, now, now, &p->rg, &info);
+        if (kms_ok(r)) {
+            uint64_t h = kms_replay_open_at(p->rg);
+            kms_log(KMS_LOG_INFO,
+                    "replay snapshot %s: %zu entries loaded (saved at %llu); requests stamped "
+                    "before %llu refused (%llu s before the restart rule's %llu)",
+                    p->snap_path, info.entries, (unsigned long long)info.saved_at,
+                    (unsigned long long)h, (unsigned long long)(now + c->skew - h),
+                    (unsigned long long)(now + c->skew));
+        } else if (r.err != KMS_ERR_NOT_FOUND) {
+            kms_log(KMS_LOG_WARN,
+                    "replay snapshot %s refused: %s; removed, the restart rule applies",
+                    p->snap_path, kms_err_name(r.err));
+        }
+    }
+    if (!kms_ok(r = kms_file_remove(p->snap_path))) {
+        kms_log(KMS_LOG_ERROR, "replay snapshot %s cannot be removed: %s", p->snap_path,
+                kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    if (p->rg == NULL && !kms_ok(r = kms_replay_new(&rcfg, now, &p->rg))) {
+        return fail("replay guard", r);
+    }
     return CLI_EXIT_OK;
 }
 
@@ -365,11 +440,7 @@ static int open_state(const struct kmsd_cfg *c, const uint8_t kek[32], struct km
         !kms_ok(r = kms_store_new(be, kek, &p->st))) {
         return fail("--state-db", r);
     }
-    struct kms_replay_cfg rcfg = {.skew = c->skew, .max_entries = (size_t)c->replay_entries};
-    if (!kms_ok(r = kms_replay_new(&rcfg, kms_now(), &p->rg))) {
-        return fail("replay guard", r);
-    }
-    return CLI_EXIT_OK;
+    return open_replay(c, kek, p);
 }
 
 static const char *zn_file_problem(enum kms_err err)
@@ -478,9 +549,31 @@ static int wire(const struct kmsd_cfg *c, struct kmsd_parts *p)
     return rc;
 }
 
+/* At a clean stop, once the HTTP server has stopped (no request can reach the guard any
+ * more): the replay cache sealed to PATH.replay for the next start (open_replay). A failure
+ * (a full disk) only costs the next start the restart rule's refusal window. */
+static void save_replay(struct kmsd_parts *p)
+{
+    if (!p->served || !p->snap || p->rg == NULL) {
+        return;
+    }
+    size_t n = kms_replay_count(p->rg);
+    kms_result r = kms_replay_snap_write(p->snap_path, p->snap_key, p->rg, kms_now());
+    if (kms_ok(r)) {
+        kms_log(KMS_LOG_INFO, "replay snapshot %s written (%zu entries held)", p->snap_path, n);
+    } else {
+        kms_log(KMS_LOG_WARN,
+                "replay snapshot %s not written: %s; the next start applies the "
+                "restart rule",
+                p->snap_path, kms_strerror(r.err));
+    }
+}
+
 static void unwire(struct kmsd_parts *p)
 {
     kms_httpd_stop(p->httpd);
+    save_replay(p);
+    kms_wipe(p->snap_key, sizeof(p->snap_key));
     kms_service_free(p->d.svc);
     kms_zn_client_free(p->d.zn);
     kms_replay_free(p->rg);
@@ -522,9 +615,9 @@ static void store_purge(struct kms_store *st, uint64_t now)
     }
 }
 
-/* Every second: keyring refresh; every 5 s: keyring housekeeping; at the first tick and then
- * every minute by the clock (so that a test clock moved forward purges at the next tick):
- * store purge. */
+/* Every second: keyring refresh, seals reserved ahead when needed; every 5 s: keyring
+ * housekeeping; at the first tick and then every minute by the clock (so that a test clock
+ * moved forward purges at the next tick): store purge. */
 static void tick(void *ctx, unsigned n, uint64_t now)
 {
     struct kmsd_parts *p = ctx;
@@ -532,6 +625,7 @@ static void tick(void *ctx, unsigned n, uint64_t now)
     if (n % 5 == 0) {
         keyring_maintain(p->kr, now);
     }
+    seals_ahead(p, now);
     if (n == 0 || now >= p->next_purge) {
         store_purge(p->st, now);
         p->next_purge = now + 60;
@@ -555,6 +649,7 @@ int main(int argc, char **argv)
     }
     struct kmsd_parts p = {0};
     if ((rc = wire(&cfg, &p)) == CLI_EXIT_OK) {
+        p.served = true;
         struct kms_daemon_hooks hooks = {.ctx = &p, .tick_seconds = 1, .tick = tick};
         rc = kms_daemon_run(&hooks);
     }

@@ -37,3 +37,4 @@ block "keyring wrap v2" KEYRING_WRAP "imskms keyring wrap v1" 2 hkdf
 block "state store v1" STATE_STORE "imskms state store" 1 hkdf
 block "state store v2" STATE_STORE "imskms state store" 2 hkdf
 block "challenge seal v1" CHALLENGE_SEAL "imskms bsf challenge seal v1" 1 hkdf
+block "replay snapshot v1" REPLAY_SNAPSHOT "imskms replay snapshot v1" 1 hkdf
