@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#define IMSKMS_NO_VERSION /* kms_version() at most: no rebuild per commit */
 #include "imskms/imskms.h"
 #include "util/kms_mem.h"
 #include "util/kms_time.h"
