@@ -9,7 +9,9 @@ set -eu
 # libmicrohttpd (its HTTPS backend is GnuTLS, whose API checks Zn client certificates) and libcurl
 # (OpenSSL flavour): the HTTP server and client glue in lib/http.
 # libjansson-dev: the Zn JSON codec (lib/gba/kms_zn_json.c; design.md 3 names jansson for JSON).
-pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev curl"
+# libinih-dev: the daemons' configuration files (src/common/cli_conf.c; docs/cli.md says why).
+# openssl (the command): also the SIGHUP certificate reload test (s_client).
+pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libinih-dev curl"
 case "${1:-}" in
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --help | -h)

@@ -13,9 +13,14 @@
 extern "C" {
 #endif
 
-#define IMSKMS_VERSION "0.1.0"
+/* IMSKMS_VERSION: `git describe --always --dirty` when built from a git checkout, else the
+ * project version of CMakeLists.txt (cmake/KmsVersion.cmake writes it at build time). Files
+ * that do not print it define IMSKMS_NO_VERSION first, so that a new commit leaves them alone. */
+#ifndef IMSKMS_NO_VERSION
+#include "imskms/version.h"
+#endif
 
-/* The library version string. */
+/* The version string (IMSKMS_VERSION), printed by --version of every program. */
 const char *kms_version(void);
 
 /* Runs the power-on known-answer self-tests (Milenage test set 1 of TS 35.208, RFC 4231 case 1

@@ -3,6 +3,7 @@
 #include "gba/kms_bsf.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,7 @@ struct sess {
 
 struct kms_bsf {
     struct kms_bsf_cfg cfg;
+    _Atomic uint64_t lifetime; /* cfg.lifetime, changed live by kms_bsf_set_lifetime */
     char realm[KMS_BSF_NAME_MAX + 1];
     struct kms_bsf_store store;
     uint8_t seed[32];
@@ -64,6 +66,13 @@ struct kms_bsf {
     char refill[REFILL_Q][KMS_BSF_NAME_MAX + 1];
     size_t refill_head, refill_n;
 };
+
+kms_result kms_bsf_set_lifetime(struct kms_bsf *b, uint64_t lifetime)
+{
+    KMS_ENSURE(b != NULL && lifetime > 0 && lifetime <= 10u * 365 * 86400, KMS_ERR_ARG);
+    atomic_store(&b->lifetime, lifetime);
+    return KMS_RESULT_OK;
+}
 
 const char *kms_bsf_realm(const struct kms_bsf *b)
 {
@@ -93,6 +102,7 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     KMS_ENSURE(b != NULL, KMS_ERR_NOMEM);
     pthread_mutex_init(&b->mu, NULL);
     b->cfg = *cfg;
+    atomic_store(&b->lifetime, cfg->lifetime);
     struct kms_bsf_cfg *c = &b->cfg;
     c->challenge_key = NULL; /* copied into siv_key below */
     c->challenge_ttl = c->challenge_ttl != 0 ? c->challenge_ttl : 30;
@@ -665,7 +675,7 @@ kms_result kms_bsf_bootstrap(struct kms_bsf *b, const struct kms_bsf_pending *p,
     memcpy(s->ks, p->ck, KMS_AKA_CK_LEN);
     memcpy(s->ks + KMS_AKA_CK_LEN, p->ik, KMS_AKA_IK_LEN);
     s->created = now;
-    s->expires = now + b->cfg.lifetime;
+    s->expires = now + atomic_load_explicit(&b->lifetime, memory_order_relaxed);
     out->created = s->created;
     out->expires = s->expires;
     rc = KMS_RESULT_OK;

@@ -115,6 +115,9 @@ KMS_MUST_CHECK kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg,
                                       const struct kms_bsf_store *store, struct kms_bsf **out);
 void kms_bsf_free(struct kms_bsf *b);
 const char *kms_bsf_realm(const struct kms_bsf *b);
+/* Changes the lifetime of the sessions bootstrapped from now on (a reload; sessions already
+ * made keep theirs). KMS_ERR_ARG outside 1 .. 10 years. Thread-safe. */
+KMS_MUST_CHECK kms_result kms_bsf_set_lifetime(struct kms_bsf *b, uint64_t lifetime);
 
 /* A new challenge for impi. KMS_ERR_RATE when the IMPI's rate is used up, KMS_ERR_FULL when
  * the subscriber's state finds no room, KMS_ERR_SQN_* when its SQN space is exhausted; an

@@ -33,6 +33,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,12 +54,33 @@
 #define SWEEP_PERIOD_MS    100u
 #define DEFAULT_THREADS    2u
 #define MAX_PEM_FILE       (256u * 1024u)
+#define DRAIN_MS           (KMS_HTTPD_DRAIN_S * 1000u)
+/* MHD daemons of one server at once: the serving one and those still draining after reloads. */
+#define MAX_GENS 4
 
 /* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise (forward-secret AEAD suites first). */
 static char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE";
 
+/* One libmicrohttpd daemon of a server. A reload starts a new one on the same listening socket
+ * (a dup of it) and retires the old one, which finishes its connections (each answer then
+ * says "Connection: close") and is stopped by the sweeper once it has none left or its drain
+ * time is over. Everything but mhd and retired is under the server's mu. */
+struct httpd_gen {
+    struct kms_httpd *d;
+    struct MHD_Daemon *mhd; /* NULL: a free slot */
+    int quiesced_fd;        /* the listening descriptor MHD_quiesce_daemon handed back, or -1:
+                               closed only after MHD_stop_daemon (libmicrohttpd's rule) */
+    unsigned n_conns;
+    uint64_t until_ms;   /* retired: stopped at this time at the latest */
+    atomic_bool retired; /* read by the server threads without the lock */
+    bool reaping;        /* the sweeper is stopping it (outside the lock) */
+};
+
 struct kms_httpd {
-    struct MHD_Daemon *mhd;
+    struct httpd_gen gens[MAX_GENS];
+    struct httpd_gen *cur;     /* the one accepting connections; NULL once draining */
+    struct kms_httpd_cfg base; /* cfg of kms_httpd_start, without its strings (reloads) */
+    unsigned mhd_flags;
     kms_http_handler handler;
     void *ctx;
     size_t max_body;
@@ -79,12 +101,14 @@ struct kms_httpd {
 
 struct kms_http_conn {
     struct kms_httpd *d;
+    struct httpd_gen *gen; /* the daemon that accepted it */
     struct MHD_Connection *mc;
     char peer[INET6_ADDRSTRLEN];
     /* the header deadline, under d->mu */
     int fd;               /* the socket, owned by MHD; -1 when unknown */
     uint64_t deadline_ms; /* monotonic; meaningful while armed */
     bool armed;           /* on d's armed list */
+    bool idle;            /* kept alive between two requests: closed at once by a drain */
     struct kms_http_conn *armed_prev, *armed_next;
     /* per request, reset by uri_log() */
     char *uri;           /* raw request target as sent (MHD bounds it by the memory limit) */
@@ -185,6 +209,8 @@ static void deadline_arm(struct kms_http_conn *c, uint64_t ms)
  * handed the number to a new socket, because it has not been closed yet. shutdown() (not close())
  * leaves the descriptor to MHD, which reads end-of-stream, closes the connection and notifies.
  */
+static void gens_reap_locked(struct kms_httpd *d);
+
 static void *sweeper_main(void *arg)
 {
     struct kms_httpd *d = arg;
@@ -196,6 +222,7 @@ static void *sweeper_main(void *arg)
             deadline_disarm_locked(d, c);
             (void)shutdown(c->fd, SHUT_RDWR);
         }
+        gens_reap_locked(d);
         struct timespec until;
         (void)clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += (long)SWEEP_PERIOD_MS * 1000000L;
@@ -319,6 +346,7 @@ static void conn_free(struct kms_http_conn *c)
     pthread_mutex_lock(&d->mu);
     deadline_disarm_locked(d, c); /* before MHD closes the socket: see sweeper_main */
     d->n_conns--;
+    c->gen->n_conns--;
     pthread_mutex_unlock(&d->mu);
     conn_reset_request(c);
     kms_buf_cleanup(&c->body);
@@ -344,11 +372,27 @@ static void peer_address(struct kms_http_conn *c)
     }
 }
 
+/* Between two requests of a kept-alive connection, or not. A connection of a draining daemon
+ * that falls idle is shut down at once (it is on the armed list: see sweeper_main); its client
+ * reconnects, to the new daemon. */
+static void conn_set_idle(struct kms_http_conn *c, bool idle)
+{
+    struct kms_httpd *d = c->d;
+    pthread_mutex_lock(&d->mu);
+    c->idle = idle;
+    if (idle && c->armed && atomic_load(&c->gen->retired)) {
+        deadline_disarm_locked(d, c);
+        (void)shutdown(c->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
 /* Connection start and end: MHD calls both for every accepted connection. */
 static void notify_conn(void *cls, struct MHD_Connection *mc, void **socket_context,
                         enum MHD_ConnectionNotificationCode code)
 {
-    struct kms_httpd *d = cls;
+    struct httpd_gen *g = cls;
+    struct kms_httpd *d = g->d;
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         conn_free(*socket_context);
         *socket_context = NULL;
@@ -360,6 +404,7 @@ static void notify_conn(void *cls, struct MHD_Connection *mc, void **socket_cont
         return; /* the access handler refuses every request of this connection */
     }
     c->d = d;
+    c->gen = g;
     c->mc = mc;
     kms_buf_init(&c->body, d->max_body, true);
     peer_address(c);
@@ -368,6 +413,7 @@ static void notify_conn(void *cls, struct MHD_Connection *mc, void **socket_cont
     c->fd = fi != NULL ? (int)fi->connect_fd : -1;
     pthread_mutex_lock(&d->mu);
     d->n_conns++;
+    g->n_conns++;
     deadline_arm_locked(d, c, d->header_ms);
     pthread_mutex_unlock(&d->mu);
     if (d->require_client_cert) {
@@ -396,6 +442,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *mc)
         return NULL;
     }
     conn_reset_request(c);
+    conn_set_idle(c, false);
     c->uri = strdup(uri != NULL ? uri : "");
     return c;
 }
@@ -415,6 +462,7 @@ static void request_done(void *cls, struct MHD_Connection *mc, void **req_cls,
     struct kms_http_conn *c = ci != NULL ? ci->socket_context : NULL;
     if (c != NULL) {
         deadline_arm(c, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? c->d->next_ms : 0);
+        conn_set_idle(c, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     }
 }
 
@@ -618,6 +666,15 @@ static struct MHD_Response *build_response(const struct kms_http_resp *r)
     return mr;
 }
 
+/* The answers of a draining daemon close their connection (the client comes back to the new
+ * daemon, or finds the server stopped). */
+static void drain_close(const struct kms_http_conn *c, struct MHD_Response *mr)
+{
+    if (atomic_load_explicit(&c->gen->retired, memory_order_relaxed)) {
+        (void)MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+}
+
 /* An empty-bodied error answer of the server's own (400, 413, 500), its status the error
  * table's for the interface served. The request is over: its deadline no longer applies. */
 static enum MHD_Result queue_status(struct kms_http_conn *c, enum kms_err err)
@@ -632,6 +689,7 @@ static enum MHD_Result queue_status(struct kms_http_conn *c, enum kms_err err)
     if (mr == NULL) {
         return MHD_NO;
     }
+    drain_close(c, mr);
     enum MHD_Result ret = MHD_queue_response(mc, status, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -677,6 +735,7 @@ static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
     if (mr == NULL) {
         return queue_status(c, KMS_ERR_INTERNAL);
     }
+    drain_close(c, mr);
     enum MHD_Result ret = MHD_queue_response(c->mc, status, mr);
     MHD_destroy_response(mr);
     return ret;
@@ -904,12 +963,195 @@ static void pems_free(struct pems *p)
     *p = (struct pems){0};
 }
 
+/* Starts g, a libmicrohttpd daemon of d with cfg's limits and TLS files: on a new socket bound
+ * to *ss, or (ss NULL, a reload) on listen_fd, which it then owns. */
+static kms_result gen_start(struct kms_httpd *d, struct httpd_gen *g,
+                            const struct kms_httpd_cfg *cfg, const struct sockaddr_storage *ss,
+                            int listen_fd)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct pems pem = {0};
+    size_t max_header = cfg->max_header != 0 ? cfg->max_header : DEFAULT_MAX_HEADER;
+    unsigned idle_s = cfg->timeout_s != 0 ? cfg->timeout_s : DEFAULT_TIMEOUT_S;
+    unsigned threads = cfg->threads != 0 ? cfg->threads : DEFAULT_THREADS;
+    unsigned max_conns = cfg->max_conns != 0 ? cfg->max_conns : DEFAULT_MAX_CONNS;
+    /* MHD divides the connection limit among the pool's threads. */
+    KMS_ENSURE_OUT(rc, max_conns >= threads, KMS_ERR_ARG);
+
+    struct MHD_OptionItem ops[18];
+    size_t n = 0;
+    if (ss != NULL) {
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)ss};
+    } else {
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL};
+    }
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conns, NULL};
+    ops[n++] = (struct MHD_OptionItem){
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (intptr_t)(cfg->max_conns_per_ip != 0 ? cfg->max_conns_per_ip : max_conns), NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_s, NULL};
+    ops[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)max_header, NULL};
+    /* Level 1 in MHD 0.9.75 refuses an HTTP/1.1 request without Host and a space inside the
+     * request target, nothing more: a bare LF still ends a line, and whitespace before a header's
+     * colon is refused only at level -1 (sic). headers_well_formed refuses such names itself;
+     * bare LF stays accepted (docs/api.md, "Framing"). */
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    if (d->tls) {
+        KMS_TRY_OUT(rc, read_pem(cfg->cert_file, &pem.cert, &pem.cert_len));
+        KMS_TRY_OUT(rc, read_pem(cfg->key_file, &pem.key, &pem.key_len));
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, pem.cert};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, pem.key};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, tls_priorities};
+        if (cfg->client_ca_file != NULL) {
+            KMS_TRY_OUT(rc, read_pem(cfg->client_ca_file, &pem.ca, &pem.ca_len));
+            ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, pem.ca};
+        }
+    }
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+    g->d = d;
+    g->quiesced_fd = -1;
+    g->n_conns = 0;
+    atomic_store(&g->retired, false);
+    struct MHD_Daemon *mhd = MHD_start_daemon(
+        d->mhd_flags, 0, NULL, NULL, access_handler, d, MHD_OPTION_NOTIFY_CONNECTION, notify_conn,
+        g, MHD_OPTION_URI_LOG_CALLBACK, uri_log, d, MHD_OPTION_NOTIFY_COMPLETED, request_done, d,
+        MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+    KMS_ENSURE_OUT(rc, mhd != NULL, KMS_ERR_HTTP);
+    pthread_mutex_lock(&d->mu);
+    g->mhd = mhd;
+    pthread_mutex_unlock(&d->mu);
+    rc = KMS_RESULT_OK;
+out:
+    /* MHD loaded the PEM data into its GnuTLS credentials at start and keeps no use for our
+     * copies: the key copy is wiped now, not at exit. */
+    pems_free(&pem);
+    return rc;
+}
+
+/* Stops a daemon that is not (or no longer) on any list: MHD_stop_daemon closes its
+ * connections and waits for its threads; then the listening descriptor it gave back. */
+static void gen_stop(struct httpd_gen *g)
+{
+    MHD_stop_daemon(g->mhd); /* the CLOSED notifications still take d->mu */
+    if (g->quiesced_fd >= 0) {
+        (void)close(g->quiesced_fd);
+        g->quiesced_fd = -1;
+    }
+}
+
+/* Under d->mu: g stops accepting connections (its listening descriptor was handed back), its
+ * idle connections are shut down now, the others get "Connection: close" with their answer;
+ * the sweeper stops it once it has no connection left, or at until_ms. */
+static void gen_retire_locked(struct kms_httpd *d, struct httpd_gen *g, uint64_t until_ms)
+{
+    g->until_ms = until_ms;
+    atomic_store(&g->retired, true);
+    for (struct kms_http_conn *c = d->armed_head; c != NULL;) {
+        struct kms_http_conn *next = c->armed_next;
+        if (c->gen == g && c->idle) {
+            deadline_disarm_locked(d, c);
+            (void)shutdown(c->fd, SHUT_RDWR);
+        }
+        c = next;
+    }
+    pthread_cond_signal(&d->wake);
+}
+
+static void gens_reap_locked(struct kms_httpd *d)
+{
+    for (size_t i = 0; i < MAX_GENS; i++) {
+        struct httpd_gen *g = &d->gens[i];
+        if (g->mhd == NULL || g->reaping || !atomic_load(&g->retired) ||
+            (g->n_conns > 0 && mono_ms() < g->until_ms)) {
+            continue;
+        }
+        /* MHD_stop_daemon waits for its threads, whose CLOSED notifications take the lock. */
+        g->reaping = true;
+        pthread_mutex_unlock(&d->mu);
+        gen_stop(g);
+        pthread_mutex_lock(&d->mu);
+        g->mhd = NULL;
+        g->reaping = false;
+    }
+}
+
+kms_result kms_httpd_check(const struct kms_httpd_cfg *cfg, const char **which)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct pems pem = {0};
+    gnutls_certificate_credentials_t cred = NULL;
+    gnutls_x509_crt_t *crts = NULL;
+    unsigned n_crts = 0;
+    gnutls_x509_privkey_t key = NULL;
+    KMS_ENSURE(which != NULL, KMS_ERR_ARG);
+    *which = "listen";
+    KMS_ENSURE(cfg != NULL, KMS_ERR_ARG);
+    size_t max_header = cfg->max_header != 0 ? cfg->max_header : DEFAULT_MAX_HEADER;
+    KMS_ENSURE(max_header >= MIN_MAX_HEADER, KMS_ERR_ARG);
+    unsigned threads = cfg->threads != 0 ? cfg->threads : DEFAULT_THREADS;
+    KMS_ENSURE((cfg->max_conns != 0 ? cfg->max_conns : DEFAULT_MAX_CONNS) >= threads, KMS_ERR_ARG);
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    bool any6 = false;
+    KMS_TRY(parse_listen(cfg->listen, &ss, &sl, &any6));
+    *which = "cert";
+    KMS_ENSURE((cfg->key_file != NULL) == (cfg->cert_file != NULL), KMS_ERR_ARG);
+    KMS_ENSURE(cfg->client_ca_file == NULL || cfg->cert_file != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(!cfg->client_cert_optional || cfg->client_ca_file != NULL, KMS_ERR_ARG);
+    if (cfg->cert_file != NULL) {
+        KMS_TRY_OUT(rc, read_pem(cfg->cert_file, &pem.cert, &pem.cert_len));
+        gnutls_datum_t d = {(unsigned char *)pem.cert, (unsigned)pem.cert_len};
+        KMS_ENSURE_OUT(rc,
+                       gnutls_x509_crt_list_import2(&crts, &n_crts, &d, GNUTLS_X509_FMT_PEM, 0) >=
+                               0 &&
+                           n_crts > 0,
+                       KMS_ERR_MALFORMED);
+        *which = "key";
+        KMS_TRY_OUT(rc, read_pem(cfg->key_file, &pem.key, &pem.key_len));
+        gnutls_datum_t k = {(unsigned char *)pem.key, (unsigned)pem.key_len};
+        KMS_ENSURE_OUT(rc, gnutls_x509_privkey_init(&key) >= 0, KMS_ERR_NOMEM);
+        KMS_ENSURE_OUT(rc, gnutls_x509_privkey_import2(key, &k, GNUTLS_X509_FMT_PEM, NULL, 0) >= 0,
+                       KMS_ERR_MALFORMED);
+        KMS_ENSURE_OUT(rc, gnutls_certificate_allocate_credentials(&cred) >= 0, KMS_ERR_NOMEM);
+        /* The pair must match, as GnuTLS checks it when libmicrohttpd loads it. */
+        KMS_ENSURE_OUT(
+            rc,
+            gnutls_certificate_set_x509_key_mem2(cred, &d, &k, GNUTLS_X509_FMT_PEM, NULL, 0) >= 0,
+            KMS_ERR_ARG);
+        if (cfg->client_ca_file != NULL) {
+            *which = "client-ca";
+            KMS_TRY_OUT(rc, read_pem(cfg->client_ca_file, &pem.ca, &pem.ca_len));
+            gnutls_datum_t ca = {(unsigned char *)pem.ca, (unsigned)pem.ca_len};
+            KMS_ENSURE_OUT(
+                rc, gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM) > 0,
+                KMS_ERR_MALFORMED);
+        }
+    }
+    *which = NULL;
+    rc = KMS_RESULT_OK;
+out:
+    if (cred != NULL) {
+        gnutls_certificate_free_credentials(cred);
+    }
+    if (key != NULL) {
+        gnutls_x509_privkey_deinit(key);
+    }
+    for (unsigned i = 0; i < n_crts; i++) {
+        gnutls_x509_crt_deinit(crts[i]);
+    }
+    gnutls_free(crts);
+    pems_free(&pem);
+    return rc;
+}
+
 kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, void *ctx,
                            struct kms_httpd **out)
 {
     kms_result rc = KMS_RC_INIT;
     struct kms_httpd *d = NULL;
-    struct pems pem = {0};
     KMS_ENSURE_REF(out);
     *out = NULL;
     KMS_ENSURE(cfg != NULL && h != NULL, KMS_ERR_ARG);
@@ -932,69 +1174,91 @@ kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, 
     d->iface = cfg->iface;
     d->tls = cfg->cert_file != NULL;
     d->require_client_cert = cfg->client_ca_file != NULL && !cfg->client_cert_optional;
+    d->base = *cfg;
+    d->base.listen = d->base.cert_file = d->base.key_file = d->base.client_ca_file = NULL;
     unsigned idle_s = cfg->timeout_s != 0 ? cfg->timeout_s : DEFAULT_TIMEOUT_S;
     unsigned header_s = cfg->header_timeout_s != 0 ? cfg->header_timeout_s : DEFAULT_HEADER_S;
     d->header_ms = (uint64_t)header_s * 1000u;
     d->next_ms = (uint64_t)(idle_s > header_s ? idle_s : header_s) * 1000u;
     KMS_TRY_OUT(rc, sweeper_start(d));
 
-    unsigned threads = cfg->threads != 0 ? cfg->threads : DEFAULT_THREADS;
-    unsigned max_conns = cfg->max_conns != 0 ? cfg->max_conns : DEFAULT_MAX_CONNS;
-    /* MHD divides the connection limit among the pool's threads. */
-    KMS_ENSURE_OUT(rc, max_conns >= threads, KMS_ERR_ARG);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6) {
         /* Dual stack only for the unspecified address "::"; a specific v6 address is v6 only. */
         flags |= any6 ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
     }
-
-    struct MHD_OptionItem ops[18];
-    size_t n = 0;
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conns, NULL};
-    ops[n++] = (struct MHD_OptionItem){
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (intptr_t)(cfg->max_conns_per_ip != 0 ? cfg->max_conns_per_ip : max_conns), NULL};
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_s, NULL};
-    ops[n++] =
-        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)max_header, NULL};
-    /* Level 1 in MHD 0.9.75 refuses an HTTP/1.1 request without Host and a space inside the
-     * request target, nothing more: a bare LF still ends a line, and whitespace before a header's
-     * colon is refused only at level -1 (sic). headers_well_formed refuses such names itself;
-     * bare LF stays accepted (docs/api.md, "Framing"). */
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
     if (d->tls) {
         flags |= MHD_USE_TLS;
-        KMS_TRY_OUT(rc, read_pem(cfg->cert_file, &pem.cert, &pem.cert_len));
-        KMS_TRY_OUT(rc, read_pem(cfg->key_file, &pem.key, &pem.key_len));
-        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, pem.cert};
-        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, pem.key};
-        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, tls_priorities};
-        if (cfg->client_ca_file != NULL) {
-            KMS_TRY_OUT(rc, read_pem(cfg->client_ca_file, &pem.ca, &pem.ca_len));
-            ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, pem.ca};
-        }
     }
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-
-    d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, d, MHD_OPTION_NOTIFY_CONNECTION,
-                              notify_conn, d, MHD_OPTION_URI_LOG_CALLBACK, uri_log, d,
-                              MHD_OPTION_NOTIFY_COMPLETED, request_done, d, MHD_OPTION_ARRAY, ops,
-                              MHD_OPTION_END);
-    KMS_ENSURE_OUT(rc, d->mhd != NULL, KMS_ERR_HTTP);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    d->mhd_flags = flags;
+    KMS_TRY_OUT(rc, gen_start(d, &d->gens[0], cfg, &ss, -1));
+    d->cur = &d->gens[0];
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->cur->mhd, MHD_DAEMON_INFO_BIND_PORT);
     KMS_ENSURE_OUT(rc, di != NULL && di->port != 0, KMS_ERR_HTTP);
     d->port = di->port;
     *out = d;
     d = NULL;
     rc = KMS_RESULT_OK;
 out:
-    /* MHD loaded the PEM data into its GnuTLS credentials at start and keeps no use for our
-     * copies: the key copy is wiped now, not at exit. */
-    pems_free(&pem);
     kms_httpd_stop(d);
     return rc;
+}
+
+/* Closes fd unless libmicrohttpd already did (a failed start may close the listening socket it
+ * was given): fd is ours while it still names the listening socket `of` names. */
+static void close_dup(int fd, int of)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && fstat(of, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        (void)close(fd);
+    }
+}
+
+kms_result kms_httpd_reload(struct kms_httpd *d, const struct kms_httpd_cfg *cfg)
+{
+    KMS_ENSURE(d != NULL && cfg != NULL && d->cur != NULL, KMS_ERR_ARG);
+    /* TLS files only; the rest of a listener needs a restart (see the header). */
+    KMS_ENSURE(d->tls && cfg->cert_file != NULL && cfg->key_file != NULL, KMS_ERR_ARG);
+    KMS_ENSURE((cfg->client_ca_file != NULL) ==
+                       (d->require_client_cert || d->base.client_cert_optional) &&
+                   cfg->client_cert_optional == d->base.client_cert_optional,
+               KMS_ERR_ARG);
+    struct kms_httpd_cfg nc = d->base;
+    nc.listen = "0.0.0.0:0"; /* only parsed by the check: the socket is the running one */
+    nc.cert_file = cfg->cert_file;
+    nc.key_file = cfg->key_file;
+    nc.client_ca_file = cfg->client_ca_file;
+    const char *which = NULL;
+    KMS_TRY(kms_httpd_check(&nc, &which));
+
+    struct httpd_gen *g = NULL;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < MAX_GENS && g == NULL; i++) {
+        if (d->gens[i].mhd == NULL && !d->gens[i].reaping) {
+            g = &d->gens[i];
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+    KMS_ENSURE(g != NULL, KMS_ERR_FULL); /* earlier reloads still draining */
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->cur->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+    KMS_ENSURE(di != NULL && di->listen_fd >= 0, KMS_ERR_HTTP);
+    int lfd = di->listen_fd;
+    int fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+    KMS_ENSURE(fd >= 0, KMS_ERR_IO);
+    /* For a moment both daemons accept on the socket; a failed start leaves the old alone. */
+    kms_result r = gen_start(d, g, &nc, NULL, fd);
+    if (!kms_ok(r)) {
+        close_dup(fd, lfd);
+        return r;
+    }
+    struct httpd_gen *old = d->cur;
+    MHD_socket q = MHD_quiesce_daemon(old->mhd);
+    pthread_mutex_lock(&d->mu);
+    old->quiesced_fd = q;
+    d->cur = g;
+    gen_retire_locked(d, old, mono_ms() + DRAIN_MS);
+    pthread_mutex_unlock(&d->mu);
+    return KMS_RESULT_OK;
 }
 
 uint16_t kms_httpd_port(const struct kms_httpd *d)
@@ -1013,14 +1277,52 @@ unsigned kms_httpd_connections(struct kms_httpd *d)
     return n;
 }
 
+void kms_httpd_quiesce(struct kms_httpd *d)
+{
+    if (d == NULL || d->cur == NULL) {
+        return;
+    }
+    struct httpd_gen *g = d->cur;
+    MHD_socket q = MHD_quiesce_daemon(g->mhd);
+    if (q != MHD_INVALID_SOCKET) {
+        /* The socket (every daemon's descriptor names it) stops listening: a new client is
+         * refused now rather than left in the backlog until exit. */
+        (void)shutdown(q, SHUT_RDWR);
+    }
+    pthread_mutex_lock(&d->mu);
+    g->quiesced_fd = q;
+    d->cur = NULL;
+    gen_retire_locked(d, g, mono_ms() + DRAIN_MS);
+    pthread_mutex_unlock(&d->mu);
+}
+
 void kms_httpd_stop(struct kms_httpd *d)
 {
     if (d == NULL) {
         return;
     }
+    kms_httpd_quiesce(d);
+    /* The sweeper stops each daemon once drained (at the latest at its until_ms). */
+    uint64_t give_up = mono_ms() + DRAIN_MS + 1000u;
+    while (d->sweeper_running && mono_ms() < give_up) {
+        bool left = false;
+        pthread_mutex_lock(&d->mu);
+        for (size_t i = 0; i < MAX_GENS; i++) {
+            left = left || d->gens[i].mhd != NULL;
+        }
+        pthread_mutex_unlock(&d->mu);
+        if (!left) {
+            break;
+        }
+        struct timespec nap = {0, 10 * 1000000L};
+        (void)nanosleep(&nap, NULL);
+    }
     sweeper_stop(d);
-    if (d->mhd != NULL) {
-        MHD_stop_daemon(d->mhd); /* the CLOSED notifications still take d->mu */
+    for (size_t i = 0; i < MAX_GENS; i++) {
+        if (d->gens[i].mhd != NULL) {
+            gen_stop(&d->gens[i]);
+            d->gens[i].mhd = NULL;
+        }
     }
     if (d->mu_ready) {
         (void)pthread_mutex_destroy(&d->mu);

@@ -174,8 +174,40 @@ uint16_t kms_httpd_port(const struct kms_httpd *d);
 /* How many connections the server holds now (for tests and the log). */
 unsigned kms_httpd_connections(struct kms_httpd *d);
 
-/* Stops: closes the listening socket and every connection, waits for running handlers to return,
- * frees everything. NULL does nothing. */
+/* Seconds a drain waits for requests in flight: a reload's old daemon, and a stop. Every
+ * request must be whole within the header timeout (5 s by default) and handlers are short, so
+ * 10 s lets in-flight requests finish; a client that is still sending after that is cut off. */
+#define KMS_HTTPD_DRAIN_S 10u
+
+/* Checks cfg as kms_httpd_start would, without binding its address: the fields, the listen
+ * address's syntax, and with TLS that the certificate and key files read, parse and match and
+ * that the client CA file holds at least one certificate. On failure *which names the part at
+ * fault: "listen", "cert", "key" or "client-ca". KMS_ERR_IO: a file cannot be read;
+ * KMS_ERR_MALFORMED: no PEM certificate, key or CA in it; KMS_ERR_ARG: the key is not the
+ * certificate's, or a bad field. */
+KMS_MUST_CHECK kms_result kms_httpd_check(const struct kms_httpd_cfg *cfg, const char **which);
+
+/* Reloads a TLS server's certificate, key and client CA files from cfg (its other fields are
+ * ignored: listen address, threads and limits need a restart). libmicrohttpd loads
+ * certificates once, so this starts a new libmicrohttpd daemon with the new files on (a
+ * duplicate of) the same listening socket, then has the old one stop accepting
+ * (MHD_quiesce_daemon) and drain: its idle kept-alive connections are closed at once, its
+ * requests in flight finish with "Connection: close", and it is stopped when it has no
+ * connection left or after KMS_HTTPD_DRAIN_S. New connections get the new certificate at once.
+ * Either it fully succeeds, or the old daemon serves on untouched and the result says why
+ * (kms_httpd_check's errors; KMS_ERR_ARG for a server without TLS or a change between a
+ * required and an optional client certificate; KMS_ERR_FULL while MAX_GENS - 1 earlier reloads
+ * still drain; KMS_ERR_HTTP when the new daemon does not start). Main thread only. */
+KMS_MUST_CHECK kms_result kms_httpd_reload(struct kms_httpd *d, const struct kms_httpd_cfg *cfg);
+
+/* Stops accepting: the listening socket stops listening (new clients are refused) and the
+ * drain described at kms_httpd_reload begins. For a daemon with several servers, to drain them
+ * all at once before kms_httpd_stop. NULL or a second call does nothing. */
+void kms_httpd_quiesce(struct kms_httpd *d);
+
+/* Stops: kms_httpd_quiesce if not done, then waits until every request in flight is answered
+ * and its connection closed, at most KMS_HTTPD_DRAIN_S (then closes what is left), waits for
+ * running handlers to return, frees everything. NULL does nothing. */
 void kms_httpd_stop(struct kms_httpd *d);
 
 #endif

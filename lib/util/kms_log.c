@@ -4,19 +4,36 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *log_prog = "imskms";
-static enum kms_log_level log_max = KMS_LOG_INFO;
+/* Changed by a reload (kms_log_set_level) while server threads log: an atomic. */
+static atomic_int log_max = KMS_LOG_INFO;
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
 void kms_log_init(const char *prog, enum kms_log_level max)
 {
     log_prog = prog;
-    log_max = max;
+    atomic_store_explicit(&log_max, (int)max, memory_order_relaxed);
+}
+
+void kms_log_set_level(enum kms_log_level max)
+{
+    atomic_store_explicit(&log_max, (int)max, memory_order_relaxed);
+}
+
+enum kms_log_level kms_log_level(void)
+{
+    return (enum kms_log_level)atomic_load_explicit(&log_max, memory_order_relaxed);
+}
+
+const char *kms_log_level_name(enum kms_log_level l)
+{
+    return (unsigned)l < sizeof(names) / sizeof(names[0]) ? names[l] : "?";
 }
 
 bool kms_log_level_parse(const char *s, enum kms_log_level *out)
@@ -50,7 +67,7 @@ static void stamp(char ts[32])
 
 void kms_log(enum kms_log_level lvl, const char *fmt, ...)
 {
-    if (lvl > log_max) {
+    if ((int)lvl > atomic_load_explicit(&log_max, memory_order_relaxed)) {
         return;
     }
     char ts[32], line[1200];

@@ -18,6 +18,11 @@ enum kms_log_level {
 
 /* The program name on every line and the most verbose level written (default INFO). */
 void kms_log_init(const char *prog, enum kms_log_level max);
+/* Changes the most verbose level written, at any time from any thread (a SIGHUP reload). */
+void kms_log_set_level(enum kms_log_level max);
+enum kms_log_level kms_log_level(void);
+/* "error", "warn", "info", "debug". */
+const char *kms_log_level_name(enum kms_log_level l);
 /* "error", "warn", "info", "debug" -> level; false for anything else. */
 bool kms_log_level_parse(const char *s, enum kms_log_level *out);
 

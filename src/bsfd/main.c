@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_conf.h"
 #include "crypto/kms_kek.h"
 #include "gba/kms_bsf.h"
 #include "gba/kms_bsf_ub.h"
@@ -21,14 +22,18 @@
 #include "gba/kms_subscriber.h"
 #include "gba/kms_zn_json.h"
 #include "http/kms_httpd.h"
+#define IMSKMS_NO_VERSION /* kms_version() only */
+#include "imskms/imskms.h"
 #include "keyring/kms_keystore.h"
 #include "kms_daemon.h"
+#include "util/kms_ident.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
 #include "util/kms_time.h"
 
 static const char usage[] =
-    "usage: imskms-bsfd --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
+    "usage: imskms-bsfd [--config FILE] [--check-config] [--version]\n"
+    "                   --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
     "                   --lifetime SECONDS --zn-listen ADDR:PORT --zn-cert FILE --zn-key FILE\n"
     "                   --zn-client-ca FILE [--max-sessions N] [--max-answered N] [--amf HEX4]\n"
     "                   [--log-level error|warn|info|debug] [--max-connections N]\n"
@@ -37,6 +42,12 @@ static const char usage[] =
     "The GBA bootstrapping server (BSF): Ub (HTTP Digest AKAv1-MD5, TS 24.109) on --listen and\n"
     "Zn (JSON over HTTPS with mutual TLS) on --zn-listen. Interfaces: docs/api.md.\n"
     "\n"
+    "  --config FILE         read options from FILE (key = value lines, keys the long option\n"
+    "                        names, an optional [bsfd] section; docs/cli.md); the command\n"
+    "                        line overrides the file\n"
+    "  --check-config        check everything a start checks without listening, print one\n"
+    "                        line per problem, exit 0 (ok) or 2\n"
+    "  --version             print the version\n"
     "  --db PATH             subscriber store (create and fill it with 'imskms subscriber add')\n"
     "  --kek-file FILE       32-byte key-encryption key of the store (mode 0600)\n"
     "  --listen ADDR:PORT    Ub, plain HTTP, e.g. 127.0.0.1:8080 (port 0: any free port)\n"
@@ -66,8 +77,15 @@ static const char usage[] =
     "  --idle-timeout S      a connection silent for S seconds is closed; a kept-alive one\n"
     "                        waits that long for its next request (default 30)\n"
     "\n"
+    "\n";
+/* Split in two: C11 compilers need not take a string longer than 4095 bytes. */
+static const char usage_signals[] =
     "Logs one line per request to stderr (never a key). Prints 'ub listening on ADDR:PORT' and\n"
-    "'zn listening on ADDR:PORT' once serving. SIGTERM or SIGINT stops it cleanly (exit 0).\n"
+    "'zn listening on ADDR:PORT' once serving. SIGHUP reloads the configuration (the file and\n"
+    "the command line): log level, --lifetime, and the Zn certificate, key and client CA files\n"
+    "(read again even when their names stay); other changes are logged as needing a restart,\n"
+    "and a reload that fails changes nothing. SIGTERM or SIGINT stops it cleanly: no new\n"
+    "connections, requests in flight finish (at most 10 s), exit 0.\n"
     "Exit status: 0 after a clean stop, 2 bad usage, 3 a failure to start.\n";
 
 /* Ub log lines: a flood must not write one line per request. Per second and per reason, the
@@ -82,7 +100,14 @@ struct ub_log {
     unsigned n[UB_LOG_KINDS][KMS_ERR_COUNT_];
 };
 
+struct bsfd_cfg;
+
 struct bsfd {
+    /* for reloads (SIGHUP): the command line, the configuration started with (its strings
+     * stay borrowed by what start made) and the one applied last */
+    int argc;
+    char **argv;
+    struct bsfd_cfg *start_cfg, *cur_cfg;
     struct kms_bsf *bsf;
     struct kms_subscriber_db *db;
     struct kms_httpd *ub, *zn;
@@ -250,6 +275,9 @@ enum {
     O_MAXIP,
     O_HDRTO,
     O_IDLETO,
+    O_CONFIG,
+    O_CHECK,
+    O_VERSION,
     N_OPTS
 };
 
@@ -283,9 +311,20 @@ static const struct cli_opt opts[N_OPTS] = {
                               "seconds for a request's headers and body (default 5)"),
     [O_IDLETO] =
         CLI_VALUE_DOC("idle-timeout", "S", "seconds a connection may stay silent (default 30)"),
+    [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
+    [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
+    [O_VERSION] = {.name = "version", .help = "print the version"},
+};
+
+/* What a SIGHUP applies at once; every other option needs a restart. */
+static const bool live_opt[N_OPTS] = {
+    [O_LOG] = true, [O_LIFETIME] = true, [O_CERT] = true, [O_KEY] = true, [O_CA] = true,
 };
 
 struct bsfd_cfg {
+    struct cli_conf file;    /* --config's values (owned) */
+    const char *raw[N_OPTS]; /* every option's text as given (argv or file), for reloads */
+    bool check;              /* --check-config */
     const char *db, *kek_file, *listen, *zn_listen, *zn_cert, *zn_key, *zn_client_ca;
     struct kms_bsf_cfg bsf;
     struct kms_daemon_conn_limits lim;
@@ -303,9 +342,25 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     if (rc != CLI_EXIT_OK || a.help) {
         if (rc == CLI_EXIT_OK) {
             fputs(usage, stdout);
+            fputs(usage_signals, stdout);
         }
         return rc;
     }
+    if (a.seen[O_VERSION]) {
+        printf("imskms-bsfd %s\n", kms_version());
+        return CLI_EXIT_OK;
+    }
+    if (a.val[O_CONFIG] != NULL) {
+        char err[512];
+        if (cli_conf_read(a.val[O_CONFIG], "bsfd", opts, N_OPTS, &c->file, err, sizeof(err)) !=
+            CLI_EXIT_OK) {
+            fprintf(stderr, "%s\n", err);
+            return CLI_EXIT_USAGE;
+        }
+        cli_conf_apply(&c->file, N_OPTS, &a);
+    }
+    c->check = a.seen[O_CHECK];
+    memcpy(c->raw, a.val, sizeof(c->raw));
     if ((rc = cli_require(&a, opts, N_OPTS)) != CLI_EXIT_OK) {
         return rc;
     }
@@ -440,6 +495,14 @@ out:
 
 static int open_bsf(const struct bsfd_cfg *c, struct bsfd *d)
 {
+    if (c->check) {
+        /* What kms_bsf_new would refuse, without reserving its session tables. */
+        if (!kms_ok(kms_ident_check_fqdn(c->bsf.realm, strlen(c->bsf.realm)))) {
+            kms_log(KMS_LOG_ERROR, "--realm %s: not an FQDN", c->bsf.realm);
+            return CLI_EXIT_USAGE;
+        }
+        return CLI_EXIT_OK;
+    }
     struct kms_bsf_store bs = {d, store_get, store_commit};
     struct kms_bsf_cfg cfg = c->bsf;
     cfg.challenge_key = d->challenge_key;
@@ -463,32 +526,73 @@ static int open_bsf(const struct bsfd_cfg *c, struct bsfd *d)
 #define ZN_THREADS 2
 #define FD_RESERVE (64 + 4 * (UB_THREADS + ZN_THREADS))
 
+static struct kms_httpd_cfg ub_cfg(const struct bsfd_cfg *c)
+{
+    return (struct kms_httpd_cfg){.listen = c->listen,
+                                  .max_body = 4096,
+                                  .threads = UB_THREADS,
+                                  .max_conns = (unsigned)c->lim.max_conns,
+                                  .max_conns_per_ip = (unsigned)c->lim.per_ip,
+                                  .timeout_s = (unsigned)c->lim.idle_s,
+                                  .header_timeout_s = (unsigned)c->lim.header_s,
+                                  .iface = KMS_IFACE_UB};
+}
+
+static struct kms_httpd_cfg zn_cfg(const struct bsfd_cfg *c)
+{
+    return (struct kms_httpd_cfg){.listen = c->zn_listen,
+                                  .max_body = 16384,
+                                  .threads = ZN_THREADS,
+                                  .max_conns = (unsigned)c->lim.max_conns,
+                                  .max_conns_per_ip = (unsigned)c->lim.per_ip,
+                                  .timeout_s = (unsigned)c->lim.idle_s,
+                                  .header_timeout_s = (unsigned)c->lim.header_s,
+                                  .cert_file = c->zn_cert,
+                                  .key_file = c->zn_key,
+                                  .client_ca_file = c->zn_client_ca,
+                                  .client_cert_optional = true,
+                                  .iface = KMS_IFACE_ZN};
+}
+
+/* A listener's configuration as kms_httpd_start would take it (--check-config, a reload's
+ * TLS files): one line naming the option at fault. */
+static int check_listener(const struct kms_httpd_cfg *hc, const char *listen_opt,
+                          const struct bsfd_cfg *c)
+{
+    const char *which = NULL;
+    kms_result r = kms_httpd_check(hc, &which);
+    if (kms_ok(r)) {
+        return CLI_EXIT_OK;
+    }
+    const char *opt = listen_opt, *val = hc->listen, *why = "not a numeric ADDR:PORT";
+    if (which != NULL && strcmp(which, "listen") != 0) {
+        opt = strcmp(which, "cert") == 0  ? "--zn-cert"
+              : strcmp(which, "key") == 0 ? "--zn-key"
+                                          : "--zn-client-ca";
+        val = strcmp(which, "cert") == 0  ? c->zn_cert
+              : strcmp(which, "key") == 0 ? c->zn_key
+                                          : c->zn_client_ca;
+        why = r.err == KMS_ERR_IO          ? "cannot be read"
+              : r.err == KMS_ERR_MALFORMED ? "holds no PEM certificate or key"
+              : r.err == KMS_ERR_ARG       ? "is not the private key of --zn-cert"
+                                           : kms_strerror(r.err);
+    }
+    kms_log(KMS_LOG_ERROR, "%s %s: %s", opt, val, why);
+    return CLI_EXIT_USAGE;
+}
+
 static int start_servers(const struct bsfd_cfg *c, struct bsfd *d)
 {
-    struct kms_httpd_cfg ucfg = {.listen = c->listen,
-                                 .max_body = 4096,
-                                 .threads = UB_THREADS,
-                                 .max_conns = (unsigned)c->lim.max_conns,
-                                 .max_conns_per_ip = (unsigned)c->lim.per_ip,
-                                 .timeout_s = (unsigned)c->lim.idle_s,
-                                 .header_timeout_s = (unsigned)c->lim.header_s,
-                                 .iface = KMS_IFACE_UB};
+    struct kms_httpd_cfg ucfg = ub_cfg(c), zcfg = zn_cfg(c);
+    if (c->check) {
+        int ru = check_listener(&ucfg, "--listen", c);
+        int rz = check_listener(&zcfg, "--zn-listen", c);
+        return ru != CLI_EXIT_OK ? ru : rz;
+    }
     kms_result r = kms_httpd_start(&ucfg, ub_handler, d, &d->ub);
     if (!kms_ok(r)) {
         return fail("--listen", r);
     }
-    struct kms_httpd_cfg zcfg = {.listen = c->zn_listen,
-                                 .max_body = 16384,
-                                 .threads = ZN_THREADS,
-                                 .max_conns = (unsigned)c->lim.max_conns,
-                                 .max_conns_per_ip = (unsigned)c->lim.per_ip,
-                                 .timeout_s = (unsigned)c->lim.idle_s,
-                                 .header_timeout_s = (unsigned)c->lim.header_s,
-                                 .cert_file = c->zn_cert,
-                                 .key_file = c->zn_key,
-                                 .client_ca_file = c->zn_client_ca,
-                                 .client_cert_optional = true,
-                                 .iface = KMS_IFACE_ZN};
     if (!kms_ok(r = kms_httpd_start(&zcfg, zn_handler, d, &d->zn))) {
         return fail("--zn-listen", r);
     }
@@ -497,25 +601,97 @@ static int start_servers(const struct bsfd_cfg *c, struct bsfd *d)
     return CLI_EXIT_OK;
 }
 
+/* The start-up, and --check-config: the same steps, except that a check does not bind the
+ * listen addresses or reserve the session tables, and goes on past a problem to report the
+ * next one (each a line). */
 static int wire(const struct bsfd_cfg *c, struct bsfd *d)
 {
     int rc = open_store(c, d);
-    if (rc == CLI_EXIT_OK) {
-        rc = open_bsf(c, d);
+    if (rc == CLI_EXIT_OK || c->check) {
+        int rb = open_bsf(c, d);
+        rc = rc != CLI_EXIT_OK ? rc : rb;
     }
-    if (rc == CLI_EXIT_OK) {
-        rc = start_servers(c, d);
+    if (rc == CLI_EXIT_OK || c->check) {
+        int rs = start_servers(c, d);
+        rc = rc != CLI_EXIT_OK ? rc : rs;
     }
     return rc;
 }
 
 static void unwire(struct bsfd *d)
 {
+    /* Both stop accepting at once, then each drains (kms_httpd.h). */
+    kms_httpd_quiesce(d->ub);
+    kms_httpd_quiesce(d->zn);
     kms_httpd_stop(d->ub);
     kms_httpd_stop(d->zn);
     kms_bsf_free(d->bsf);
     kms_subscriber_db_close(d->db);
     kms_wipe(d->challenge_key, sizeof(d->challenge_key));
+}
+
+static void cfg_free(struct bsfd_cfg *c)
+{
+    if (c != NULL) {
+        cli_conf_cleanup(&c->file);
+        free(c);
+    }
+}
+
+static bool same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* SIGHUP: the file and the original command line again. The one step that can fail (the Zn
+ * listener's new certificate, key and CA) comes first; a reload that fails changes nothing. */
+static void reload(void *ctx)
+{
+    struct bsfd *d = ctx;
+    struct bsfd_cfg *n = calloc(1, sizeof(*n));
+    bool done = false;
+    int rc = n != NULL ? configure(d->argc, d->argv, n, &done) : CLI_EXIT_INTERNAL;
+    if (rc != CLI_EXIT_OK || done) {
+        kms_log(KMS_LOG_ERROR, "reload failed: the configuration has an error (printed above); "
+                               "every setting stays as it was");
+        cfg_free(n);
+        return;
+    }
+    const struct bsfd_cfg *o = d->cur_cfg;
+    struct kms_httpd_cfg zcfg = zn_cfg(n);
+    kms_result r = kms_httpd_reload(d->zn, &zcfg);
+    if (!kms_ok(r)) {
+        (void)check_listener(&zcfg, "--zn-listen", n); /* names the file, when it is one */
+        kms_log(KMS_LOG_ERROR,
+                "reload failed: Zn certificate: %s; every setting stays as it was, Zn serves "
+                "with the old certificate",
+                kms_strerror(r.err));
+        cfg_free(n);
+        return;
+    }
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (i == O_CONFIG || i == O_CHECK || i == O_VERSION || same(o->raw[i], n->raw[i])) {
+            continue;
+        }
+        if (live_opt[i]) {
+            kms_log(KMS_LOG_INFO, "reload: %s: %s -> %s", opts[i].name,
+                    o->raw[i] != NULL ? o->raw[i] : "(default)",
+                    n->raw[i] != NULL ? n->raw[i] : "(default)");
+        } else {
+            kms_log(KMS_LOG_WARN, "reload: %s: needs a restart (keeps %s)", opts[i].name,
+                    o->raw[i] != NULL ? o->raw[i] : "its default");
+        }
+    }
+    kms_result lr = kms_bsf_set_lifetime(d->bsf, n->bsf.lifetime); /* configure checked it */
+    if (!kms_ok(lr)) {
+        kms_log(KMS_LOG_ERROR, "reload: lifetime: %s", kms_strerror(lr.err));
+    }
+    kms_log_set_level(n->log_level);
+    kms_log(KMS_LOG_INFO, "reload done: Zn certificate, key and client CA read again");
+    if (d->cur_cfg != d->start_cfg) {
+        cfg_free(d->cur_cfg);
+    }
+    d->cur_cfg = n;
 }
 
 /* ---- run ---- */
@@ -534,25 +710,52 @@ static void tick(void *ctx, unsigned n, uint64_t now)
     pthread_mutex_unlock(&d->log.mu);
 }
 
-int main(int argc, char **argv)
+/* --check-config: the checks of a start, one line per problem, then "ok" or exit 2. */
+static int check_config(struct bsfd_cfg *cfg)
 {
-    struct bsfd_cfg cfg;
-    bool done = false;
-    int rc = configure(argc, argv, &cfg, &done);
-    if (done) {
-        return rc;
-    }
-    if ((rc = kms_daemon_start("imskms-bsfd", cfg.log_level)) != CLI_EXIT_OK ||
-        (rc = kms_daemon_fd_limit(cfg.lim_given, 2, FD_RESERVE, &cfg.lim.max_conns)) !=
-            CLI_EXIT_OK) {
-        return rc;
-    }
+    kms_log_init("imskms-bsfd", cfg->log_level);
+    int rc = kms_daemon_fd_limit(cfg->lim_given, 2, FD_RESERVE, &cfg->lim.max_conns);
     struct bsfd d = {0};
     pthread_mutex_init(&d.log.mu, NULL);
-    if ((rc = wire(&cfg, &d)) == CLI_EXIT_OK) {
-        struct kms_daemon_hooks hooks = {.ctx = &d, .tick_seconds = 5, .tick = tick};
+    int rw = wire(cfg, &d);
+    unwire(&d);
+    if (rc != CLI_EXIT_OK || rw != CLI_EXIT_OK) {
+        return CLI_EXIT_USAGE;
+    }
+    printf("imskms-bsfd: configuration ok\n");
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct bsfd_cfg *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        return CLI_EXIT_INTERNAL;
+    }
+    bool done = false;
+    int rc = configure(argc, argv, cfg, &done);
+    if (done || cfg->check) {
+        rc = done ? rc : check_config(cfg);
+        cfg_free(cfg);
+        return rc;
+    }
+    if ((rc = kms_daemon_start("imskms-bsfd", cfg->log_level)) != CLI_EXIT_OK ||
+        (rc = kms_daemon_fd_limit(cfg->lim_given, 2, FD_RESERVE, &cfg->lim.max_conns)) !=
+            CLI_EXIT_OK) {
+        cfg_free(cfg);
+        return rc;
+    }
+    struct bsfd d = {.argc = argc, .argv = argv, .start_cfg = cfg, .cur_cfg = cfg};
+    pthread_mutex_init(&d.log.mu, NULL);
+    if ((rc = wire(cfg, &d)) == CLI_EXIT_OK) {
+        struct kms_daemon_hooks hooks = {
+            .ctx = &d, .tick_seconds = 5, .tick = tick, .reload = reload};
         rc = kms_daemon_run(&hooks);
     }
     unwire(&d);
+    if (d.cur_cfg != d.start_cfg) {
+        cfg_free(d.cur_cfg);
+    }
+    cfg_free(cfg);
     return rc;
 }

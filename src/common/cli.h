@@ -23,7 +23,7 @@
 #define CLI_EXIT_USAGE    2
 #define CLI_EXIT_INTERNAL 3
 
-#define CLI_MAX_OPTS  24
+#define CLI_MAX_OPTS  32
 #define CLI_MAX_MULTI 16
 #define CLI_MAX_POS   4
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#define IMSKMS_NO_VERSION /* kms_version() at most: no rebuild per commit */
 #include "imskms/imskms.h"
 #include "util/kms_mem.h"
 #include "util/kms_time.h"
@@ -27,10 +28,12 @@ static void no_core_dumps(void)
 static void take_signals(void)
 {
     /* Taken synchronously by the main thread only (sigtimedwait in kms_daemon_run); server
-     * threads inherit the mask. Issue 15 adds SIGHUP (reload) to this set. */
+     * threads inherit the mask. SIGHUP reloads (a daemon killed by it, its default, would take
+     * logrotate's or systemctl reload's nudge as an order to die). */
     sigemptyset(&stop_sigs);
     sigaddset(&stop_sigs, SIGTERM);
     sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -126,14 +129,23 @@ int kms_daemon_fd_limit(bool given, unsigned listeners, uint64_t reserve, uint64
 
 int kms_daemon_run(const struct kms_daemon_hooks *hooks)
 {
+    /* Issue 17: sd_notify READY=1 here. */
     for (unsigned n = 0;; n++) {
         struct timespec period = {(time_t)hooks->tick_seconds, 0};
         int sig = sigtimedwait(&stop_sigs, NULL, &period);
         if (sig == SIGTERM || sig == SIGINT) {
+            /* Issue 17: sd_notify STOPPING=1 here. */
             kms_log(KMS_LOG_INFO, "signal %d: stopping", sig);
             return CLI_EXIT_OK;
         }
-        /* Issue 15: SIGHUP -> hooks->reload here. */
+        if (sig == SIGHUP) {
+            kms_log(KMS_LOG_INFO, "signal %d: reloading", sig);
+            /* Issue 17: sd_notify RELOADING=1 (and MONOTONIC_USEC) here, READY=1 after. */
+            if (hooks->reload != NULL) {
+                hooks->reload(hooks->ctx);
+            }
+            continue; /* the tick keeps its period: the next one comes at most a period later */
+        }
         hooks->tick(hooks->ctx, n, kms_now());
     }
 }

@@ -13,19 +13,22 @@
 
 #include "util/kms_log.h"
 
-/* What the run loop calls back, all on the main thread, with the daemon's ctx. Issue 15 adds
- * here a reload hook (SIGHUP) and the sd_notify points (READY before the first wait,
- * RELOADING around reload, STOPPING on the way out). */
+/* What the run loop calls back, all on the main thread, with the daemon's ctx. The sd_notify
+ * points (issue 17) are marked in kms_daemon_run: READY before the first wait, RELOADING
+ * around reload, STOPPING on the way out. */
 struct kms_daemon_hooks {
     void *ctx;
     unsigned tick_seconds; /* period of tick, at least 1 */
     /* Housekeeping: n counts the wake-ups from 0, now is the wall clock (seconds). */
     void (*tick)(void *ctx, unsigned n, uint64_t now);
+    /* SIGHUP: re-read the configuration and apply what can change live (NULL: ignored). Never
+     * stops the daemon: a reload that fails keeps every old setting and logs why. */
+    void (*reload)(void *ctx);
 };
 
 /* Starts logging as name at level, forbids core dumps, sets up the secure heap (a warning
- * when unavailable), runs the known-answer self-test, blocks SIGTERM and SIGINT (every thread
- * created later inherits the mask) and ignores SIGPIPE. Call before any thread exists.
+ * when unavailable), runs the known-answer self-test, blocks SIGTERM, SIGINT and SIGHUP (every
+ * thread created later inherits the mask) and ignores SIGPIPE. Call before any thread exists.
  * Returns 0, or 3 (the daemons' start-failure status) after logging why. */
 int kms_daemon_start(const char *name, enum kms_log_level level);
 
@@ -52,8 +55,9 @@ const char *kms_daemon_conn_limits_parse(const char *max_conns, const char *per_
  * Returns 0 otherwise. */
 int kms_daemon_fd_limit(bool given, unsigned listeners, uint64_t reserve, uint64_t *max_conns);
 
-/* Waits for SIGTERM or SIGINT, calling hooks->tick every tick_seconds meanwhile; logs
- * "signal N: stopping" and returns 0 (the exit status of a clean stop). */
+/* Waits for SIGTERM or SIGINT, calling hooks->tick every tick_seconds meanwhile and
+ * hooks->reload on each SIGHUP; logs "signal N: stopping" and returns 0 (the exit status of a
+ * clean stop). The caller then stops its servers, which drain (kms_httpd_stop). */
 int kms_daemon_run(const struct kms_daemon_hooks *hooks);
 
 #endif

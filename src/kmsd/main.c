@@ -6,17 +6,22 @@
  * daemon keeps current (kms_keyring refreshes on use; housekeeping every few seconds) so that
  * `imskms keys rotate|revoke` on the same file takes effect within a second.
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_conf.h"
 #include "gba/kms_zn_client.h"
 #include "http/kms_httpc.h"
 #include "http/kms_httpd.h"
 #include "keyring/kms_keyring.h"
 #include "keyring/kms_keystore.h"
+#define IMSKMS_NO_VERSION /* kms_version() only */
+#include "imskms/imskms.h"
 #include "kms_daemon.h"
 #include "kms/kms_service.h"
 #include "replay/kms_replay.h"
@@ -28,7 +33,8 @@
 #include "util/kms_time.h"
 
 static const char usage[] =
-    "usage: imskms-kmsd --listen ADDR:PORT --fqdn FQDN --bsf-zn https://HOST:PORT\n"
+    "usage: imskms-kmsd [--config FILE] [--check-config] [--version]\n"
+    "                   --listen ADDR:PORT --fqdn FQDN --bsf-zn https://HOST:PORT\n"
     "                   --zn-cert FILE --zn-key FILE --zn-ca FILE\n"
     "                   --keyring PATH (--kek-file FILE | --hsm URI [--kek-file FILE])\n"
     "                   --state-db PATH [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
@@ -40,6 +46,12 @@ static const char usage[] =
     "The KMS: POST /mikey (MIKEY-TICKET over HTTP, application/mikey both ways). Interfaces:\n"
     "docs/api.md; message profile: docs/protocol.md.\n"
     "\n"
+    "  --config FILE           read options from FILE (key = value lines, keys the long\n"
+    "                          option names, an optional [kmsd] section; docs/cli.md); the\n"
+    "                          command line overrides the file\n"
+    "  --check-config          check everything a start checks without listening, print\n"
+    "                          one line per problem, exit 0 (ok) or 2\n"
+    "  --version               print the version\n"
     "  --listen ADDR:PORT      plain HTTP, e.g. 127.0.0.1:8090 (port 0: any free port)\n"
     "  --fqdn FQDN             the KMS's FQDN: IDRkms, the NAF_Id it asks Zn for, and the\n"
     "                          name its Zn client certificate must carry\n"
@@ -75,21 +87,79 @@ static const char usage[] =
     "                          the connection (default 5), else it is closed\n"
     "  --idle-timeout S        a connection silent for S seconds is closed; a kept-alive one\n"
     "                          waits that long for its next request (default 30)\n"
-    "\n"
+    "\n";
+/* Split in two: C11 compilers need not take a string longer than 4095 bytes. */
+static const char usage_signals[] =
     "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
-    "serving. SIGTERM or SIGINT stops it (exit 0). Exit 2 on bad usage (also a KEK file or Zn\n"
-    "TLS file that cannot be read, holds no PEM object, or a key that is not the certificate's),\n"
-    "3 when it cannot start.\n";
+    "serving. SIGHUP reloads the configuration (the file and the command line): log level,\n"
+    "modes, lifetimes, the Zn certificate, key, CA and URL, and the keyring at once; other\n"
+    "changes are logged as needing a restart, and a reload that fails changes nothing.\n"
+    "SIGTERM or SIGINT stops it: no new connections, requests in flight finish (at most 10 s),\n"
+    "exit 0. Exit 2 on bad usage (also a KEK file or Zn TLS file that cannot be read, holds no\n"
+    "PEM object, or a key that is not the certificate's), 3 when it cannot start.\n";
 
-struct kmsd {
+/* What a reload replaces while requests run: the service (modes, lifetimes) and the Zn client
+ * (certificate, key, CA, URL). A request holds the one it started with; the last to let go of
+ * a replaced one frees it. */
+struct kmsd_live {
     struct kms_service *svc;
     struct kms_zn_client *zn;
+    unsigned refs; /* requests holding it, and 1 while current; under kmsd.mu */
 };
+
+struct kmsd {
+    pthread_mutex_t mu;
+    struct kmsd_live *live;
+};
+
+static void live_free(struct kmsd_live *l)
+{
+    if (l != NULL) {
+        kms_service_free(l->svc);
+        kms_zn_client_free(l->zn);
+        free(l);
+    }
+}
+
+static struct kmsd_live *live_get(struct kmsd *d)
+{
+    pthread_mutex_lock(&d->mu);
+    struct kmsd_live *l = d->live;
+    l->refs++;
+    pthread_mutex_unlock(&d->mu);
+    return l;
+}
+
+static void live_put(struct kmsd *d, struct kmsd_live *l)
+{
+    pthread_mutex_lock(&d->mu);
+    unsigned left = --l->refs;
+    pthread_mutex_unlock(&d->mu);
+    if (left == 0) {
+        live_free(l);
+    }
+}
+
+/* Makes l current (it comes with its one reference); the one it replaces goes when unused. */
+static void live_swap(struct kmsd *d, struct kmsd_live *l)
+{
+    pthread_mutex_lock(&d->mu);
+    struct kmsd_live *old = d->live;
+    d->live = l;
+    pthread_mutex_unlock(&d->mu);
+    if (old != NULL) {
+        live_put(d, old);
+    }
+}
 
 static kms_result zn_get(void *ctx, const char *btid, uint64_t now, struct kms_zn_resp *out)
 {
-    return kms_zn_client_get(ctx, btid, now, out);
+    struct kmsd_live *l = ctx;
+    return kms_zn_client_get(l->zn, btid, now, out);
 }
+
+static void serve_mikey(struct kms_service *svc, const struct kms_http_req *req,
+                        struct kms_http_resp *resp);
 
 static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
 {
@@ -106,6 +176,14 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
         kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_METHOD, NULL);
         return;
     }
+    struct kmsd_live *l = live_get(d);
+    serve_mikey(l->svc, req, resp);
+    live_put(d, l);
+}
+
+static void serve_mikey(struct kms_service *svc, const struct kms_http_req *req,
+                        struct kms_http_resp *resp)
+{
     struct kms_service_reply r;
     kms_service_reply_init(&r);
     kms_result rc;
@@ -116,7 +194,7 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
         (void)snprintf(r.detail, sizeof(r.detail), "from %s: Content-Type not application/mikey",
                        req->peer_addr);
     } else {
-        rc = kms_service_handle(d->svc, req->body, req->body_len, kms_now(), &r);
+        rc = kms_service_handle(svc, req->body, req->body_len, kms_now(), &r);
     }
     if (!kms_ok(rc)) {
         kms_log(KMS_LOG_ERROR, "mikey from %s: %s", req->peer_addr, kms_err_name(rc.err));
@@ -159,6 +237,9 @@ enum {
     O_MAXIP,
     O_HDRTO,
     O_IDLETO,
+    O_CONFIG,
+    O_CHECK,
+    O_VERSION,
     N_OPTS
 };
 
@@ -196,9 +277,21 @@ static const struct cli_opt opts[N_OPTS] = {
                               "seconds for a request's headers and body (default 5)"),
     [O_IDLETO] =
         CLI_VALUE_DOC("idle-timeout", "S", "seconds a connection may stay silent (default 30)"),
+    [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
+    [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
+    [O_VERSION] = {.name = "version", .help = "print the version"},
+};
+
+/* What a SIGHUP applies at once; every other option needs a restart. */
+static const bool live_opt[N_OPTS] = {
+    [O_ZN] = true,    [O_ZCERT] = true, [O_ZKEY] = true,   [O_ZCA] = true,
+    [O_MODES] = true, [O_KUE] = true,   [O_TICKET] = true, [O_LOG] = true,
 };
 
 struct kmsd_cfg {
+    struct cli_conf file;    /* --config's values (owned) */
+    const char *raw[N_OPTS]; /* every option's text as given (argv or file), for reloads */
+    bool check;              /* --check-config */
     const char *listen, *zn_cert, *zn_key, *zn_ca, *keyring, *kek_file, *hsm, *state_db;
     char zn_url[1024]; /* --bsf-zn with the Zn resource path */
     struct kms_service_cfg svc;
@@ -294,9 +387,25 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     if (rc != CLI_EXIT_OK || a.help) {
         if (rc == CLI_EXIT_OK) {
             fputs(usage, stdout);
+            fputs(usage_signals, stdout);
         }
         return rc;
     }
+    if (a.seen[O_VERSION]) {
+        printf("imskms-kmsd %s\n", kms_version());
+        return CLI_EXIT_OK;
+    }
+    if (a.val[O_CONFIG] != NULL) {
+        char err[512];
+        if (cli_conf_read(a.val[O_CONFIG], "kmsd", opts, N_OPTS, &c->file, err, sizeof(err)) !=
+            CLI_EXIT_OK) {
+            fprintf(stderr, "%s\n", err);
+            return CLI_EXIT_USAGE;
+        }
+        cli_conf_apply(&c->file, N_OPTS, &a);
+    }
+    c->check = a.seen[O_CHECK];
+    memcpy(c->raw, a.val, sizeof(c->raw));
     /* In this order: a command line with several errors names the first. */
     rc = cli_require(&a, opts, N_OPTS);
     if (rc == CLI_EXIT_OK && a.val[O_KEK] == NULL && a.val[O_HSM] == NULL) {
@@ -341,6 +450,11 @@ struct kmsd_parts {
     bool snap;           /* a KEK is given: the replay cache is kept across a clean stop */
     uint8_t snap_key[KMS_REPLAY_SNAP_KEY_LEN];
     char snap_path[4096]; /* --state-db PATH.replay */
+    /* for reloads (SIGHUP): the command line, the configuration started with (its strings
+     * stay borrowed by what start made) and the one applied last */
+    int argc;
+    char **argv;
+    struct kmsd_cfg *start_cfg, *cur_cfg;
 };
 
 static int fail(const char *what, kms_result r)
@@ -440,6 +554,10 @@ static int open_state(const struct kmsd_cfg *c, const uint8_t kek[32], struct km
         !kms_ok(r = kms_store_new(be, kek, &p->st))) {
         return fail("--state-db", r);
     }
+    if (c->check) {
+        return CLI_EXIT_OK; /* the replay guard: its size was checked; the snapshot is the
+                               running daemon's, never read (nor removed) by a check */
+    }
     return open_replay(c, kek, p);
 }
 
@@ -480,36 +598,56 @@ static int check_zn_files(const struct kmsd_cfg *c)
     return CLI_EXIT_USAGE;
 }
 
-static int open_zn_client(const struct kmsd_cfg *c, struct kmsd_parts *p)
+/* A Zn client and a service on it: at start, and anew at each reload (files read now). With
+ * --check-config only the Zn client is made and freed (the service's values were checked). */
+static int live_new(const struct kmsd_cfg *c, const struct kmsd_parts *p, struct kmsd_live **out)
 {
+    *out = NULL;
     int rc = check_zn_files(c);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
+    struct kmsd_live *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return fail("zn client", KMS_ERR(KMS_ERR_NOMEM));
+    }
+    l->refs = 1;
     struct kms_zn_client_cfg zc = {.url = c->zn_url,
                                    .ca_file = c->zn_ca,
                                    .cert_file = c->zn_cert,
                                    .key_file = c->zn_key,
                                    .naf_fqdn = c->svc.fqdn,
                                    .ua_id = {1, 0, 0, 0, 6}};
-    kms_result r = kms_zn_client_new(&zc, &p->d.zn);
-    if (kms_ok(r)) {
+    kms_result r = kms_zn_client_new(&zc, &l->zn);
+    if (!kms_ok(r)) {
+        live_free(l);
+        if (r.err == KMS_ERR_NOT_ASCII || kms_err_group(r.err) == KMS_ERR_G_USAGE) {
+            fprintf(stderr, "imskms-kmsd: --fqdn: not an FQDN\n");
+            return CLI_EXIT_USAGE;
+        }
+        return fail("zn client", r);
+    }
+    if (c->check) {
+        live_free(l);
         return CLI_EXIT_OK;
     }
-    if (r.err == KMS_ERR_NOT_ASCII || kms_err_group(r.err) == KMS_ERR_G_USAGE) {
-        fprintf(stderr, "imskms-kmsd: --fqdn: not an FQDN\n");
-        return CLI_EXIT_USAGE;
+    struct kms_service_deps deps = {p->kr, p->st, p->rg, {l, zn_get}};
+    if (!kms_ok(r = kms_service_new(&c->svc, &deps, &l->svc))) {
+        live_free(l);
+        return fail("service", r);
     }
-    return fail("zn client", r);
+    *out = l;
+    return CLI_EXIT_OK;
 }
 
 static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
 {
-    struct kms_service_deps deps = {p->kr, p->st, p->rg, {p->d.zn, zn_get}};
-    kms_result r = kms_service_new(&c->svc, &deps, &p->d.svc);
-    if (!kms_ok(r)) {
-        return fail("service", r);
+    struct kmsd_live *l = NULL;
+    int rc = live_new(c, p, &l);
+    if (rc != CLI_EXIT_OK || c->check) {
+        return rc;
     }
+    live_swap(&p->d, l);
     struct kms_httpd_cfg hc = {.listen = c->listen,
                                .max_body = KMS_SERVICE_MSG_MAX,
                                .threads = (unsigned)c->threads,
@@ -518,7 +656,8 @@ static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
                                .timeout_s = (unsigned)c->lim.idle_s,
                                .header_timeout_s = (unsigned)c->lim.header_s,
                                .iface = KMS_IFACE_KMS};
-    if (!kms_ok(r = kms_httpd_start(&hc, handler, &p->d, &p->httpd))) {
+    kms_result r = kms_httpd_start(&hc, handler, &p->d, &p->httpd);
+    if (!kms_ok(r)) {
         return fail("--listen", r);
     }
     kms_log(KMS_LOG_INFO, "kms listening on port %u (modes%s%s%s)", kms_httpd_port(p->httpd),
@@ -526,22 +665,47 @@ static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
     return CLI_EXIT_OK;
 }
 
+/* --check-config: the listener as kms_httpd_start would take it, without binding. */
+static int check_listen(const struct kmsd_cfg *c)
+{
+    struct kms_httpd_cfg hc = {.listen = c->listen,
+                               .threads = (unsigned)c->threads,
+                               .max_conns = (unsigned)c->lim.max_conns};
+    const char *which = NULL;
+    kms_result r = kms_httpd_check(&hc, &which);
+    if (kms_ok(r)) {
+        return CLI_EXIT_OK;
+    }
+    kms_log(KMS_LOG_ERROR, "--listen %s: %s", c->listen,
+            r.err == KMS_ERR_ARG ? "not a numeric ADDR:PORT" : kms_strerror(r.err));
+    return CLI_EXIT_USAGE;
+}
+
+/* The start-up, and --check-config: the same steps, except that a check does not bind the
+ * listen address or allocate the replay cache, and goes on past a problem to report the next
+ * one (each a line; the steps that need the KEK are skipped without it). */
 static int wire(const struct kmsd_cfg *c, struct kmsd_parts *p)
 {
     uint8_t kek[32];
     memset(kek, 0, sizeof(kek)); /* with --hsm and no --kek-file: mode 2 is off, kek unused */
     kms_result r;
+    int rc = CLI_EXIT_OK;
     if (c->kek_file != NULL && !kms_ok(r = kms_kek_read(c->kek_file, kek))) {
         kms_log(KMS_LOG_ERROR, "--kek-file %s: %s", c->kek_file, kms_strerror(r.err));
-        return CLI_EXIT_USAGE;
+        rc = CLI_EXIT_USAGE;
     }
-    int rc = open_keys(c, kek, p);
     if (rc == CLI_EXIT_OK) {
-        rc = open_state(c, kek, p);
+        rc = open_keys(c, kek, p);
+        if (rc == CLI_EXIT_OK || c->check) {
+            int rs = open_state(c, kek, p);
+            rc = rc != CLI_EXIT_OK ? rc : rs;
+        }
     }
     kms_wipe(kek, sizeof(kek));
-    if (rc == CLI_EXIT_OK) {
-        rc = open_zn_client(c, p);
+    if (c->check) {
+        int rz = live_new(c, p, &(struct kmsd_live *){NULL});
+        int rl = check_listen(c);
+        return rc != CLI_EXIT_OK ? rc : rz != CLI_EXIT_OK ? rz : rl;
     }
     if (rc == CLI_EXIT_OK) {
         rc = start_service(c, p);
@@ -571,15 +735,77 @@ static void save_replay(struct kmsd_parts *p)
 
 static void unwire(struct kmsd_parts *p)
 {
-    kms_httpd_stop(p->httpd);
+    kms_httpd_stop(p->httpd); /* drains: requests in flight finish (kms_httpd.h) */
     save_replay(p);
     kms_wipe(p->snap_key, sizeof(p->snap_key));
-    kms_service_free(p->d.svc);
-    kms_zn_client_free(p->d.zn);
+    live_swap(&p->d, NULL);
     kms_replay_free(p->rg);
     kms_store_close(p->st);
     kms_keyring_close(p->kr);
     kms_keystore_close(p->ks);
+}
+
+static void cfg_free(struct kmsd_cfg *c)
+{
+    if (c != NULL) {
+        cli_conf_cleanup(&c->file);
+        free(c);
+    }
+}
+
+static bool same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void keyring_refresh(struct kms_keyring *kr);
+
+/* SIGHUP: the file and the original command line again. Everything that can fail comes first
+ * (the options, the new Zn client and service); only then is anything changed, so a reload
+ * that fails keeps every old setting. */
+static void reload(void *ctx)
+{
+    struct kmsd_parts *p = ctx;
+    struct kmsd_cfg *n = calloc(1, sizeof(*n));
+    bool done = false;
+    int rc = n != NULL ? configure(p->argc, p->argv, n, &done) : CLI_EXIT_INTERNAL;
+    if (rc != CLI_EXIT_OK || done) {
+        kms_log(KMS_LOG_ERROR, "reload failed: the configuration has an error (printed above); "
+                               "every setting stays as it was");
+        cfg_free(n);
+        return;
+    }
+    const struct kmsd_cfg *o = p->cur_cfg;
+    /* What needs a restart keeps its running value; the Zn client keeps the running FQDN. */
+    n->svc.fqdn = o->svc.fqdn;
+    struct kmsd_live *l = NULL;
+    if (live_new(n, p, &l) != CLI_EXIT_OK) {
+        kms_log(KMS_LOG_ERROR, "reload failed (above): every setting stays as it was");
+        cfg_free(n);
+        return;
+    }
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (i == O_CONFIG || i == O_CHECK || i == O_VERSION || same(o->raw[i], n->raw[i])) {
+            continue;
+        }
+        if (live_opt[i]) {
+            kms_log(KMS_LOG_INFO, "reload: %s: %s -> %s", opts[i].name,
+                    o->raw[i] != NULL ? o->raw[i] : "(default)",
+                    n->raw[i] != NULL ? n->raw[i] : "(default)");
+        } else {
+            kms_log(KMS_LOG_WARN, "reload: %s: needs a restart (keeps %s)", opts[i].name,
+                    o->raw[i] != NULL ? o->raw[i] : "its default");
+        }
+    }
+    live_swap(&p->d, l);
+    kms_log_set_level(n->log_level);
+    keyring_refresh(p->kr);
+    kms_log(KMS_LOG_INFO, "reload done: Zn client certificate, key and CA read again; keyring "
+                          "reloaded");
+    if (p->cur_cfg != p->start_cfg) {
+        cfg_free(p->cur_cfg);
+    }
+    p->cur_cfg = n;
 }
 
 /* ---- run ---- */
@@ -632,27 +858,57 @@ static void tick(void *ctx, unsigned n, uint64_t now)
     }
 }
 
+/* --check-config: the checks of a start, one line per problem, then "ok" or exit 2. */
+static int check_config(struct kmsd_cfg *cfg)
+{
+    kms_log_init("imskms-kmsd", cfg->log_level);
+    uint64_t reserve = 128 + 4 * cfg->threads;
+    int rc = kms_daemon_fd_limit(cfg->lim_given, 1, reserve, &cfg->lim.max_conns);
+    struct kmsd_parts p = {0};
+    pthread_mutex_init(&p.d.mu, NULL);
+    int rw = wire(cfg, &p);
+    unwire(&p);
+    if (rc != CLI_EXIT_OK || rw != CLI_EXIT_OK) {
+        return CLI_EXIT_USAGE;
+    }
+    printf("imskms-kmsd: configuration ok\n");
+    return CLI_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
-    struct kmsd_cfg cfg;
+    struct kmsd_cfg *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        return CLI_EXIT_INTERNAL;
+    }
     bool done = false;
-    int rc = configure(argc, argv, &cfg, &done);
-    if (done) {
+    int rc = configure(argc, argv, cfg, &done);
+    if (done || cfg->check) {
+        rc = done ? rc : check_config(cfg);
+        cfg_free(cfg);
         return rc;
     }
     /* Beside the connections: the keyring, the state store, the Zn client's connections, a
      * PKCS#11 module's files, each server thread's epoll and wake-up descriptors. */
-    uint64_t reserve = 128 + 4 * cfg.threads;
-    if ((rc = kms_daemon_start("imskms-kmsd", cfg.log_level)) != CLI_EXIT_OK ||
-        (rc = kms_daemon_fd_limit(cfg.lim_given, 1, reserve, &cfg.lim.max_conns)) != CLI_EXIT_OK) {
+    uint64_t reserve = 128 + 4 * cfg->threads;
+    if ((rc = kms_daemon_start("imskms-kmsd", cfg->log_level)) != CLI_EXIT_OK ||
+        (rc = kms_daemon_fd_limit(cfg->lim_given, 1, reserve, &cfg->lim.max_conns)) !=
+            CLI_EXIT_OK) {
+        cfg_free(cfg);
         return rc;
     }
-    struct kmsd_parts p = {0};
-    if ((rc = wire(&cfg, &p)) == CLI_EXIT_OK) {
+    struct kmsd_parts p = {.argc = argc, .argv = argv, .start_cfg = cfg, .cur_cfg = cfg};
+    pthread_mutex_init(&p.d.mu, NULL);
+    if ((rc = wire(cfg, &p)) == CLI_EXIT_OK) {
         p.served = true;
-        struct kms_daemon_hooks hooks = {.ctx = &p, .tick_seconds = 1, .tick = tick};
+        struct kms_daemon_hooks hooks = {
+            .ctx = &p, .tick_seconds = 1, .tick = tick, .reload = reload};
         rc = kms_daemon_run(&hooks);
     }
     unwire(&p);
+    if (p.cur_cfg != p.start_cfg) {
+        cfg_free(p.cur_cfg);
+    }
+    cfg_free(cfg);
     return rc;
 }

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cmds.h"
+#define IMSKMS_NO_VERSION /* kms_version() at most: no rebuild per commit */
 #include "imskms/imskms.h"
 
 static int cmd_version(const char *prefix, int argc, char **argv)
