@@ -273,7 +273,7 @@ static kms_result get_hex(const json_t *o, const char *key, uint8_t *out, size_t
 static kms_result get_time(const json_t *o, const char *key, uint64_t *t)
 {
     char s[KMS_TIME_TEXT_MAX + 1];
-    size_t len;
+    size_t len = 0;
     kms_result r = get_str(o, key, s, sizeof(s), &len);
     KMS_ENSURE(r.err != KMS_ERR_TOO_LONG, KMS_ERR_MALFORMED);
     KMS_TRY(r);

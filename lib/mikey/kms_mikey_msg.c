@@ -356,8 +356,8 @@ kms_result kms_mikey_seal(struct kms_mikey_msg *m, const uint8_t *key, size_t ke
     struct kms_bytes plain = {NULL, 0};
     uint8_t *ct = NULL;
     struct kms_iov iov[MAX_COVER];
-    size_t n_iov, eo, mac_off, mac_len, base = kms_buf_len(out);
-    const struct kms_mikey_payload *mp;
+    size_t n_iov = 0, eo = 0, mac_off = 0, mac_len = 0, base = kms_buf_len(out);
+    const struct kms_mikey_payload *mp = NULL;
     uint64_t t = 0;
     memset(&k, 0, sizeof(k));
 
@@ -449,7 +449,7 @@ kms_result kms_mikey_verify(const uint8_t *msg, size_t len, const struct kms_mik
     struct kms_iov iov[MAX_COVER];
     const struct kms_mikey_payload *mp = NULL, *kem;
     const uint8_t *key = NULL;
-    size_t key_len = 0, n_iov, mac_off, mac_len;
+    size_t key_len = 0, n_iov = 0, mac_off = 0, mac_len = 0;
     struct kms_mikey_keydata_list unused_kd;
     if (kd == NULL) {
         kd = &unused_kd;

@@ -97,7 +97,7 @@ kms_result kms_time_parse(const char *s, size_t n, uint64_t *t)
     KMS_ENSURE(s != NULL || n == 0, KMS_ERR_ARG);
     /* The fixed part "YYYY-MM-DDTHH:MM:SS" is 19 characters, then at least "Z". */
     KMS_ENSURE(n >= 20 && n <= KMS_TIME_TEXT_MAX, KMS_ERR_MALFORMED);
-    unsigned y, mo, d, h, mi, se;
+    unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0; /* set on every path get_digits takes */
     size_t i = 0;
     bool ok = get_digits(s, &i, 4, &y) && s[i++] == '-' && get_digits(s, &i, 2, &mo) &&
               s[i++] == '-' && get_digits(s, &i, 2, &d) && s[i++] == 'T' &&

@@ -2,9 +2,12 @@
 #include "kms_daemon.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "cli.h"
 #define IMSKMS_NO_VERSION /* kms_version() at most: no rebuild per commit */
@@ -127,23 +130,40 @@ int kms_daemon_fd_limit(bool given, unsigned listeners, uint64_t reserve, uint64
     return CLI_EXIT_OK;
 }
 
+/* systemd's readiness protocol (sd_notify(3); the units are Type=notify). Without
+ * NOTIFY_SOCKET, outside systemd, sd_notify does nothing. Its failures change nothing here:
+ * systemd then times the start or reload out itself and says so. */
+static void notify(const char *state)
+{
+    (void)sd_notify(0, state);
+}
+
 int kms_daemon_run(const struct kms_daemon_hooks *hooks)
 {
-    /* Issue 17: sd_notify READY=1 here. */
+    /* Called once every listener is bound and the first request can be served. */
+    notify("READY=1\nSTATUS=serving");
     for (unsigned n = 0;; n++) {
         struct timespec period = {(time_t)hooks->tick_seconds, 0};
         int sig = sigtimedwait(&stop_sigs, NULL, &period);
         if (sig == SIGTERM || sig == SIGINT) {
-            /* Issue 17: sd_notify STOPPING=1 here. */
+            notify("STOPPING=1\nSTATUS=stopping: finishing the requests in flight");
             kms_log(KMS_LOG_INFO, "signal %d: stopping", sig);
             return CLI_EXIT_OK;
         }
         if (sig == SIGHUP) {
             kms_log(KMS_LOG_INFO, "signal %d: reloading", sig);
-            /* Issue 17: sd_notify RELOADING=1 (and MONOTONIC_USEC) here, READY=1 after. */
+            /* MONOTONIC_USEC: what systemd 253's notify-reload wants; 252 ignores it. */
+            struct timespec mono;
+            char msg[96];
+            (void)clock_gettime(CLOCK_MONOTONIC, &mono);
+            (void)snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+                           (unsigned long long)mono.tv_sec * 1000000ULL +
+                               (unsigned long long)mono.tv_nsec / 1000ULL);
+            notify(msg);
             if (hooks->reload != NULL) {
                 hooks->reload(hooks->ctx);
             }
+            notify("READY=1\nSTATUS=serving");
             continue; /* the tick keeps its period: the next one comes at most a period later */
         }
         hooks->tick(hooks->ctx, n, kms_now());

@@ -13,9 +13,9 @@
 
 #include "util/kms_log.h"
 
-/* What the run loop calls back, all on the main thread, with the daemon's ctx. The sd_notify
- * points (issue 17) are marked in kms_daemon_run: READY before the first wait, RELOADING
- * around reload, STOPPING on the way out. */
+/* What the run loop calls back, all on the main thread, with the daemon's ctx. The run loop
+ * tells systemd (sd_notify, Type=notify units): READY=1 before the first wait, RELOADING=1
+ * then READY=1 around a reload, STOPPING=1 on the way out. */
 struct kms_daemon_hooks {
     void *ctx;
     unsigned tick_seconds; /* period of tick, at least 1 */
