@@ -24,6 +24,7 @@
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
 #include "util/kms_time.h"
+#include "zn_pool.h"
 
 static const char usage[] =
     "usage: imskms-kmsd --listen ADDR:PORT --fqdn FQDN --bsf-zn https://HOST:PORT\n"
@@ -34,6 +35,7 @@ static const char usage[] =
     "                   [--log-level error|warn|info|debug] [--threads N]\n"
     "                   [--replay-entries N] [--max-connections N]\n"
     "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
+    "                   [--zn-timeout MS] [--zn-threads N]\n"
     "\n"
     "The KMS: POST /mikey (MIKEY-TICKET over HTTP, application/mikey both ways). Interfaces:\n"
     "docs/api.md; message profile: docs/protocol.md.\n"
@@ -71,20 +73,69 @@ static const char usage[] =
     "                          the connection (default 5), else it is closed\n"
     "  --idle-timeout S        a connection silent for S seconds is closed; a kept-alive one\n"
     "                          waits that long for its next request (default 30)\n"
+    "  --zn-timeout MS         one Zn query to the BSF, connection included, 100..60000 ms\n"
+    "                          (default 2000); then the request gets 503 zn-unavailable\n"
+    "  --zn-threads N          threads for the requests that wait on Zn (a Kue issue or a\n"
+    "                          mode-1 request whose B-TID is not cached), 1..256 (default 8);\n"
+    "                          16 per thread may queue, more get 503 overloaded at once. The\n"
+    "                          HTTP threads never wait on Zn (/healthz answers at once)\n"
     "\n"
     "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
     "serving. SIGTERM or SIGINT stops it (exit 0). Exit 2 on bad usage (also a KEK file or Zn\n"
     "TLS file that cannot be read, holds no PEM object, or a key that is not the certificate's),\n"
     "3 when it cannot start.\n";
 
+/* Requests that may wait for a Zn thread, per thread (--zn-threads). */
+#define ZN_QUEUE_PER_THREAD 16
+
 struct kmsd {
     struct kms_service *svc;
     struct kms_zn_client *zn;
+    struct zn_pool *pool; /* the requests that wait on Zn */
 };
 
 static kms_result zn_get(void *ctx, const char *btid, uint64_t now, struct kms_zn_resp *out)
 {
     return kms_zn_client_get(ctx, btid, now, out);
+}
+
+static kms_result zn_peek(void *ctx, const char *btid, uint64_t now, struct kms_zn_resp *out,
+                          bool *hit)
+{
+    return kms_zn_client_peek(ctx, btid, now, out, hit);
+}
+
+/* The answer of the service's reply r (rc its result) into resp, and the log line. */
+static void answer(kms_result rc, const char *peer, struct kms_service_reply *r,
+                   struct kms_http_resp *resp)
+{
+    if (!kms_ok(rc)) {
+        kms_log(KMS_LOG_ERROR, "mikey from %s: %s", peer, kms_err_name(rc.err));
+        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
+        return;
+    }
+    resp->status = r->status;
+    resp->content_type = "application/mikey";
+    resp->body.secret = true; /* a response carries keys (encrypted, but still) */
+    if (!kms_ok(kms_buf_put_bytes(&resp->body, kms_buf_data(&r->body), kms_buf_len(&r->body))) ||
+        !kms_ok(kms_http_resp_busy(resp, KMS_IFACE_KMS, r->why, r->retry_after))) {
+        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
+    }
+    kms_log(r->status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN, "mikey %d %s (%s)", r->status,
+            r->detail, r->status == 200 ? "ok" : kms_err_name(r->why));
+}
+
+/* A request that needs a Zn query, on a pool thread (or, with nowait, at the pool's stop). */
+static void zn_serve(void *ctx, const uint8_t *req, size_t len, const char *peer, bool nowait,
+                     struct kms_http_resp *resp)
+{
+    struct kmsd *d = ctx;
+    struct kms_service_reply r;
+    kms_service_reply_init(&r);
+    kms_result rc = nowait ? kms_service_handle_nowait(d->svc, req, len, kms_now(), &r)
+                           : kms_service_handle(d->svc, req, len, kms_now(), &r);
+    answer(rc, peer, &r, resp);
+    kms_service_reply_cleanup(&r);
 }
 
 static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
@@ -112,22 +163,24 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
         (void)snprintf(r.detail, sizeof(r.detail), "from %s: Content-Type not application/mikey",
                        req->peer_addr);
     } else {
-        rc = kms_service_handle(d->svc, req->body, req->body_len, kms_now(), &r);
-    }
-    if (!kms_ok(rc)) {
-        kms_log(KMS_LOG_ERROR, "mikey from %s: %s", req->peer_addr, kms_err_name(rc.err));
-        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
-    } else {
-        resp->status = r.status;
-        resp->content_type = "application/mikey";
-        resp->body.secret = true; /* a response carries keys (encrypted, but still) */
-        if (!kms_ok(kms_buf_put_bytes(&resp->body, kms_buf_data(&r.body), kms_buf_len(&r.body))) ||
-            !kms_ok(kms_http_resp_busy(resp, KMS_IFACE_KMS, r.why, r.retry_after))) {
-            kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
+        /* Never waits on Zn here: a request that needs a query goes to the pool. */
+        rc = kms_service_handle_nowait(d->svc, req->body, req->body_len, kms_now(), &r);
+        if (kms_ok(rc) && r.zn_pending) {
+            struct kms_http_defer *df = kms_http_defer(req);
+            if (df != NULL &&
+                zn_pool_submit(d->pool, df, req->body, req->body_len, req->peer_addr)) {
+                kms_service_reply_cleanup(&r);
+                return; /* answered by the pool */
+            }
+            if (df != NULL) { /* the queue is full: the 503 overloaded in r, at once */
+                answer(rc, req->peer_addr, &r, kms_http_defer_resp(df));
+                kms_http_defer_done(df);
+                kms_service_reply_cleanup(&r);
+                return;
+            }
         }
-        kms_log(r.status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN, "mikey %d %s (%s)", r.status,
-                r.detail, r.status == 200 ? "ok" : kms_err_name(r.why));
     }
+    answer(rc, req->peer_addr, &r, resp);
     kms_service_reply_cleanup(&r);
 }
 
@@ -155,6 +208,8 @@ enum {
     O_MAXIP,
     O_HDRTO,
     O_IDLETO,
+    O_ZNTO,
+    O_ZNTHREADS,
     N_OPTS
 };
 
@@ -192,13 +247,16 @@ static const struct cli_opt opts[N_OPTS] = {
                               "seconds for a request's headers and body (default 5)"),
     [O_IDLETO] =
         CLI_VALUE_DOC("idle-timeout", "S", "seconds a connection may stay silent (default 30)"),
+    [O_ZNTO] = CLI_VALUE_DOC("zn-timeout", "MS", "one Zn query, in ms (default 2000)"),
+    [O_ZNTHREADS] =
+        CLI_VALUE_DOC("zn-threads", "N", "threads for requests that wait on Zn (default 8)"),
 };
 
 struct kmsd_cfg {
     const char *listen, *zn_cert, *zn_key, *zn_ca, *keyring, *kek_file, *hsm, *state_db;
     char zn_url[1024]; /* --bsf-zn with the Zn resource path */
     struct kms_service_cfg svc;
-    uint64_t skew, threads, replay_entries;
+    uint64_t skew, threads, replay_entries, zn_timeout_ms, zn_threads;
     struct kms_daemon_conn_limits lim;
     bool lim_given; /* --max-connections given */
     enum kms_log_level log_level;
@@ -260,6 +318,14 @@ static int check_process(const struct cli_args *a, struct kmsd_cfg *c)
     }
     if (!cli_uint(a->val[O_REPLAY], 1000, 100000000, &c->replay_entries)) {
         return cli_usage_error(a, "--replay-entries: a number from 1000 to 100000000");
+    }
+    c->zn_timeout_ms = KMS_ZN_CLIENT_TIMEOUT_MS;
+    c->zn_threads = 8;
+    if (!cli_uint(a->val[O_ZNTO], 100, 60000, &c->zn_timeout_ms)) {
+        return cli_usage_error(a, "--zn-timeout: milliseconds from 100 to 60000");
+    }
+    if (!cli_uint(a->val[O_ZNTHREADS], 1, 256, &c->zn_threads)) {
+        return cli_usage_error(a, "--zn-threads: a number from 1 to 256");
     }
     if (a->val[O_LOG] != NULL && !kms_log_level_parse(a->val[O_LOG], &c->log_level)) {
         return cli_usage_error(a, "--log-level: one of error, warn, info, debug");
@@ -420,7 +486,8 @@ static int open_zn_client(const struct kmsd_cfg *c, struct kmsd_parts *p)
                                    .cert_file = c->zn_cert,
                                    .key_file = c->zn_key,
                                    .naf_fqdn = c->svc.fqdn,
-                                   .ua_id = {1, 0, 0, 0, 6}};
+                                   .ua_id = {1, 0, 0, 0, 6},
+                                   .timeout_ms = (unsigned)c->zn_timeout_ms};
     kms_result r = kms_zn_client_new(&zc, &p->d.zn);
     if (kms_ok(r)) {
         return CLI_EXIT_OK;
@@ -434,10 +501,15 @@ static int open_zn_client(const struct kmsd_cfg *c, struct kmsd_parts *p)
 
 static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
 {
-    struct kms_service_deps deps = {p->kr, p->st, p->rg, {p->d.zn, zn_get}};
+    struct kms_service_deps deps = {p->kr, p->st, p->rg, {p->d.zn, zn_get, zn_peek}};
     kms_result r = kms_service_new(&c->svc, &deps, &p->d.svc);
     if (!kms_ok(r)) {
         return fail("service", r);
+    }
+    p->d.pool = zn_pool_new((unsigned)c->zn_threads, ZN_QUEUE_PER_THREAD * (size_t)c->zn_threads,
+                            zn_serve, &p->d);
+    if (p->d.pool == NULL) {
+        return fail("zn pool", KMS_ERR(KMS_ERR_NOMEM));
     }
     struct kms_httpd_cfg hc = {.listen = c->listen,
                                .max_body = KMS_SERVICE_MSG_MAX,
@@ -480,7 +552,12 @@ static int wire(const struct kmsd_cfg *c, struct kmsd_parts *p)
 
 static void unwire(struct kmsd_parts *p)
 {
+    /* The pool stops first: it answers its queue and finishes its queries, which completes
+     * every deferred answer, as kms_httpd_stop requires; it is freed once no handler can
+     * reach it. */
+    zn_pool_stop(p->d.pool);
     kms_httpd_stop(p->httpd);
+    zn_pool_free(p->d.pool);
     kms_service_free(p->d.svc);
     kms_zn_client_free(p->d.zn);
     kms_replay_free(p->rg);
