@@ -18,13 +18,22 @@ struct entry {
     struct kms_zn_resp resp;
 };
 
+/* A B-TID the BSF said it does not know (404), until `until` (the caller's clock). */
+struct neg_entry {
+    uint8_t key[KMS_TAB_KEY_LEN];
+    char btid[KMS_BTID_MAX];
+    uint64_t until;
+};
+
 struct kms_zn_client {
     char *url, *ca_file, *cert_file, *key_file, *naf_fqdn;
     uint8_t ua_id[KMS_UA_ID_LEN];
     unsigned timeout_ms;
+    unsigned neg_ttl_s;
     uint8_t seed[32];
     pthread_mutex_t mu;
     struct kms_tab *cache;
+    struct kms_tab *neg; /* unknown B-TIDs */
     struct kms_zn_client_stats stats;
 };
 
@@ -39,6 +48,7 @@ void kms_zn_client_free(struct kms_zn_client *c)
         return;
     }
     kms_tab_free(c->cache);
+    kms_tab_free(c->neg);
     free(c->url);
     free(c->ca_file);
     free(c->cert_file);
@@ -71,10 +81,13 @@ kms_result kms_zn_client_new(const struct kms_zn_client_cfg *cfg, struct kms_zn_
                        (cfg->key_file == NULL) == (c->key_file == NULL),
                    KMS_ERR_NOMEM);
     memcpy(c->ua_id, cfg->ua_id, sizeof(c->ua_id));
-    c->timeout_ms = cfg->timeout_ms != 0 ? cfg->timeout_ms : 5000;
+    c->timeout_ms = cfg->timeout_ms != 0 ? cfg->timeout_ms : KMS_ZN_CLIENT_TIMEOUT_MS;
+    c->neg_ttl_s = cfg->neg_ttl_s != 0 ? cfg->neg_ttl_s : KMS_ZN_CLIENT_NEG_TTL_S;
     KMS_TRY_OUT(rc, kms_random(c->seed, sizeof(c->seed)));
     KMS_TRY_OUT(rc, kms_tab_new(cfg->cache_max != 0 ? cfg->cache_max : 4096, sizeof(struct entry),
                                 &c->cache));
+    KMS_TRY_OUT(rc, kms_tab_new(cfg->neg_max != 0 ? cfg->neg_max : KMS_ZN_CLIENT_NEG_MAX,
+                                sizeof(struct neg_entry), &c->neg));
     *out = c;
     c = NULL;
     rc = KMS_RESULT_OK;
@@ -93,6 +106,11 @@ void kms_zn_client_stats(struct kms_zn_client *c, struct kms_zn_client_stats *s)
 static bool entry_expired(const void *rec, void *arg)
 {
     return ((const struct entry *)rec)->resp.key_expiry <= *(const uint64_t *)arg;
+}
+
+static bool neg_expired(const void *rec, void *arg)
+{
+    return ((const struct neg_entry *)rec)->until <= *(const uint64_t *)arg;
 }
 
 /* One POST to the BSF. */
@@ -142,35 +160,104 @@ out:
     return rc;
 }
 
+enum lookup { L_MISS, L_HIT, L_UNKNOWN };
+
+/* The caches, under c->mu: a live answer (into out), a B-TID the BSF recently did not know, or
+ * neither. Expired entries found on the way are dropped. */
+static enum lookup lookup_locked(struct kms_zn_client *c, const uint8_t key[KMS_TAB_KEY_LEN],
+                                 const char *btid, uint64_t now, struct kms_zn_resp *out)
+{
+    struct entry *e = kms_tab_find(c->cache, key);
+    if (e != NULL && strcmp(e->btid, btid) == 0 && now < e->resp.key_expiry) {
+        *out = e->resp;
+        c->stats.hits++;
+        return L_HIT;
+    }
+    if (e != NULL) {
+        kms_tab_delete(c->cache, e); /* expired: never served again */
+    }
+    struct neg_entry *n = kms_tab_find(c->neg, key);
+    if (n != NULL && strcmp(n->btid, btid) == 0 && now < n->until) {
+        c->stats.neg_hits++;
+        return L_UNKNOWN;
+    }
+    if (n != NULL) {
+        kms_tab_delete(c->neg, n);
+    }
+    return L_MISS;
+}
+
+/* Remembers, under c->mu, that the BSF does not know btid. A full table of live entries just
+ * means this one is not remembered (the next query for it asks the BSF again). */
+static void remember_unknown_locked(struct kms_zn_client *c, const uint8_t key[KMS_TAB_KEY_LEN],
+                                    const char *btid, uint64_t now)
+{
+    void *rec = NULL;
+    kms_result ins = kms_tab_insert(c->neg, key, &rec);
+    if (ins.err == KMS_ERR_FULL) {
+        (void)kms_tab_sweep(c->neg, neg_expired, &now);
+        ins = kms_tab_insert(c->neg, key, &rec);
+    }
+    if (kms_ok(ins)) {
+        struct neg_entry *n = rec;
+        memcpy(n->btid, btid, strlen(btid) + 1);
+        n->until = now + c->neg_ttl_s;
+    }
+}
+
+static kms_result cache_key(const struct kms_zn_client *c, const char *btid,
+                            uint8_t key[KMS_TAB_KEY_LEN])
+{
+    KMS_ENSURE(strlen(btid) < KMS_BTID_MAX, KMS_ERR_TOO_LONG);
+    uint8_t mac[32];
+    KMS_TRY(kms_hmac_sha256(c->seed, sizeof(c->seed), (const uint8_t *)btid, strlen(btid), mac));
+    memcpy(key, mac, KMS_TAB_KEY_LEN);
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_zn_client_peek(struct kms_zn_client *c, const char *btid, uint64_t now,
+                              struct kms_zn_resp *out, bool *hit)
+{
+    KMS_ENSURE(c != NULL && btid != NULL && out != NULL && hit != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    *hit = false;
+    uint8_t key[KMS_TAB_KEY_LEN];
+    KMS_TRY(cache_key(c, btid, key));
+    pthread_mutex_lock(&c->mu);
+    enum lookup l = lookup_locked(c, key, btid, now, out);
+    pthread_mutex_unlock(&c->mu);
+    *hit = l != L_MISS;
+    KMS_ENSURE(l != L_UNKNOWN, KMS_ERR_NOT_FOUND);
+    return KMS_RESULT_OK;
+}
+
 kms_result kms_zn_client_get(struct kms_zn_client *c, const char *btid, uint64_t now,
                              struct kms_zn_resp *out)
 {
     KMS_ENSURE(c != NULL && btid != NULL && out != NULL, KMS_ERR_ARG);
     memset(out, 0, sizeof(*out));
-    KMS_ENSURE(strlen(btid) < KMS_BTID_MAX, KMS_ERR_TOO_LONG);
-    uint8_t mac[32], key[KMS_TAB_KEY_LEN];
-    KMS_TRY(kms_hmac_sha256(c->seed, sizeof(c->seed), (const uint8_t *)btid, strlen(btid), mac));
-    memcpy(key, mac, sizeof(key));
+    uint8_t key[KMS_TAB_KEY_LEN];
+    KMS_TRY(cache_key(c, btid, key));
 
     pthread_mutex_lock(&c->mu);
-    struct entry *e = kms_tab_find(c->cache, key);
-    if (e != NULL && strcmp(e->btid, btid) == 0 && now < e->resp.key_expiry) {
-        *out = e->resp;
-        c->stats.hits++;
-        pthread_mutex_unlock(&c->mu);
+    enum lookup l = lookup_locked(c, key, btid, now, out);
+    if (l == L_MISS) {
+        c->stats.misses++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    KMS_ENSURE(l != L_UNKNOWN, KMS_ERR_NOT_FOUND);
+    if (l == L_HIT) {
         return KMS_RESULT_OK;
     }
-    if (e != NULL) {
-        kms_tab_delete(c->cache, e); /* expired: never served again */
-    }
-    c->stats.misses++;
-    pthread_mutex_unlock(&c->mu);
 
     kms_result r = fetch(c, btid, out);
     if (kms_ok(r) && now >= out->key_expiry) {
         r = KMS_ERR(KMS_ERR_MALFORMED); /* the BSF handed out a key already past its expiry */
     }
     pthread_mutex_lock(&c->mu);
+    if (r.err == KMS_ERR_NOT_FOUND) {
+        remember_unknown_locked(c, key, btid, now);
+    }
     if (!kms_ok(r)) {
         c->stats.fetch_errors++;
     } else {

@@ -51,11 +51,34 @@ static CURL *thread_handle(void)
     return h;
 }
 
+/* The busy headers of the final response (when cfg->busy is set); a header sent twice is
+ * taken as absent. */
+#define BUSY_VALUE_MAX 24
+struct busy_hdr {
+    const char *name;
+    char value[BUSY_VALUE_MAX + 1];
+    unsigned seen;
+};
+
 struct call {
     const struct kms_httpc_req *req;
     struct kms_httpc_resp *resp;
     enum kms_err fail; /* why a callback stopped the transfer */
     int last_wanted;   /* index of the wanted header on the previous line, -1 if none */
+    bool busy_on;
+    struct busy_hdr busy[2]; /* Imskms-Reason, Retry-After */
+};
+
+/* The reasons of docs/api.md and the error each stands for. */
+static const struct {
+    const char *reason;
+    enum kms_err err;
+    const char *text;
+} busy_reasons[] = {
+    {"zn-unavailable", KMS_ERR_ZN_UNAVAILABLE, "could not reach the BSF"},
+    {"store-unavailable", KMS_ERR_STORE, "cannot use its store"},
+    {"starting", KMS_ERR_REPLAY_RESTART, "is starting"},
+    {"overloaded", KMS_ERR_FULL, "is overloaded"},
 };
 
 static bool is_token(const char *s, size_t n)
@@ -105,6 +128,68 @@ static void forget_headers(struct kms_httpc_resp *r)
     }
 }
 
+/* Keeps Imskms-Reason and Retry-After (trimmed, cut at BUSY_VALUE_MAX: longer is no value
+ * we know anyway). */
+static void busy_header(struct call *c, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    for (size_t i = 0; c->busy_on && i < 2; i++) {
+        struct busy_hdr *h = &c->busy[i];
+        if (strlen(h->name) != nlen || strncasecmp(h->name, name, nlen) != 0) {
+            continue;
+        }
+        while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            vlen--;
+        }
+        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) {
+            vlen--;
+        }
+        size_t n = vlen < BUSY_VALUE_MAX ? vlen : BUSY_VALUE_MAX;
+        memcpy(h->value, v, n);
+        h->value[n] = '\0';
+        h->seen++;
+    }
+}
+
+/* A 503's reason into b (see struct kms_httpc_busy). */
+static void busy_of(const struct call *c, int status, struct kms_httpc_busy *b)
+{
+    b->err = KMS_OK;
+    b->reason = NULL;
+    b->retry_after = 0;
+    if (status != 503 || c->busy[0].seen != 1) {
+        return;
+    }
+    for (size_t i = 0; i < sizeof(busy_reasons) / sizeof(busy_reasons[0]); i++) {
+        if (strcmp(c->busy[0].value, busy_reasons[i].reason) == 0) {
+            b->err = busy_reasons[i].err;
+            b->reason = busy_reasons[i].reason;
+        }
+    }
+    /*= RFC 9110, 10.2.3
+     *# Retry-After = HTTP-date / delay-seconds
+     *# delay-seconds  = 1*DIGIT
+     */
+    const char *ra = c->busy[1].value;
+    size_t n = strlen(ra);
+    if (b->err == KMS_OK || c->busy[1].seen != 1 || n == 0 || n > 9 ||
+        strspn(ra, "0123456789") != n) {
+        return; /* an HTTP-date, or nothing usable: no figure given */
+    }
+    unsigned long v = strtoul(ra, NULL, 10);
+    b->retry_after = (unsigned)(v < 86400 ? v : 86400);
+}
+
+const char *kms_httpc_busy_text(const struct kms_httpc_busy *b)
+{
+    for (size_t i = 0; b != NULL && i < sizeof(busy_reasons) / sizeof(busy_reasons[0]); i++) {
+        if (b->err != KMS_OK && b->err == busy_reasons[i].err) {
+            return busy_reasons[i].text;
+        }
+    }
+    return NULL;
+}
+
 /* One header line ("Name: value\r\n", or a status line) of any response curl reads. */
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
@@ -114,6 +199,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         /* A new response starts (after a 100 Continue): only the final one counts. */
         forget_headers(c->resp);
         c->last_wanted = -1;
+        for (size_t i = 0; i < 2; i++) {
+            c->busy[i].seen = 0;
+        }
         return len;
     }
     while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r')) {
@@ -129,6 +217,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         return size * n;
     }
     size_t nlen = (size_t)(colon - p);
+    busy_header(c, p, nlen, colon + 1, len - nlen - 1);
     for (int i = 0; i < KMS_HTTPC_MAX_WANT && c->req->want[i] != NULL; i++) {
         const char *w = c->req->want[i];
         if (strlen(w) != nlen || strncasecmp(w, p, nlen) != 0) {
@@ -222,7 +311,15 @@ kms_result kms_httpc_request(const struct kms_httpc_cfg *cfg, const struct kms_h
     KMS_ENSURE((cfg->cert_file == NULL) == (cfg->key_file == NULL), KMS_ERR_ARG);
     KMS_ENSURE(pthread_once(&global_once, global_init) == 0 && global_rc == CURLE_OK, KMS_ERR_HTTP);
 
-    struct call c = {.req = req, .resp = resp, .fail = KMS_OK, .last_wanted = -1};
+    struct call c = {.req = req,
+                     .resp = resp,
+                     .fail = KMS_OK,
+                     .last_wanted = -1,
+                     .busy_on = cfg->busy != NULL,
+                     .busy = {{.name = "Imskms-Reason"}, {.name = "Retry-After"}}};
+    if (cfg->busy != NULL) {
+        busy_of(&c, 0, cfg->busy); /* nothing yet */
+    }
     h = thread_handle();
     KMS_ENSURE_OUT(rc, h != NULL, KMS_ERR_NOMEM);
     SETOPT(rc, h, CURLOPT_URL, req->url);
@@ -285,6 +382,9 @@ kms_result kms_httpc_request(const struct kms_httpc_cfg *cfg, const struct kms_h
                    KMS_ERR_HTTP);
     KMS_ENSURE_OUT(rc, status >= 100 && status <= 599, KMS_ERR_HTTP);
     resp->status = (int)status;
+    if (cfg->busy != NULL) {
+        busy_of(&c, resp->status, cfg->busy);
+    }
     rc = KMS_RESULT_OK;
 out:
     if (!kms_ok(rc)) {

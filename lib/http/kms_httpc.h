@@ -28,12 +28,26 @@
 #define KMS_HTTPC_MAX_WANT  4
 #define KMS_HTTPC_VALUE_MAX 4096
 
+/* Why an imskms server answered 503 (docs/api.md, "503 Service Unavailable, and why"): its
+ * `Imskms-Reason` and `Retry-After` headers. */
+struct kms_httpc_busy {
+    enum kms_err err;     /* the reason's error: KMS_ERR_ZN_UNAVAILABLE (zn-unavailable),
+                             KMS_ERR_STORE (store-unavailable), KMS_ERR_REPLAY_RESTART
+                             (starting), KMS_ERR_FULL (overloaded); KMS_OK when the last answer
+                             was no 503 or named no reason we know */
+    const char *reason;   /* the reason as sent (a static string), NULL with KMS_OK */
+    unsigned retry_after; /* Retry-After in seconds (delta-seconds only, at most 86400); 0
+                             when absent or unreadable */
+    const char *who;      /* the caller's name for the server ("the KMS"); never touched here */
+};
+
 struct kms_httpc_cfg {
-    const char *ca_file;   /* PEM CA(s) trusted for https servers; NULL: the system store */
-    const char *cert_file; /* PEM client certificate (chain) for mutual TLS; NULL: none */
-    const char *key_file;  /* its PEM private key */
-    unsigned timeout_ms;   /* whole request, connect included (0: 10 s) */
-    size_t max_body;       /* response body cap (0: 64 KiB) */
+    const char *ca_file;         /* PEM CA(s) trusted for https servers; NULL: the system store */
+    const char *cert_file;       /* PEM client certificate (chain) for mutual TLS; NULL: none */
+    const char *key_file;        /* its PEM private key */
+    unsigned timeout_ms;         /* whole request, connect included (0: 10 s) */
+    size_t max_body;             /* response body cap (0: 64 KiB) */
+    struct kms_httpc_busy *busy; /* optional, written by every request: a 503's reason */
 };
 
 struct kms_httpc_req {
@@ -74,6 +88,10 @@ KMS_MUST_CHECK kms_result kms_httpc_request(const struct kms_httpc_cfg *cfg,
  * PEM object, KMS_ERR_ARG when the key is not the certificate's. */
 KMS_MUST_CHECK kms_result kms_httpc_check_files(const struct kms_httpc_cfg *cfg,
                                                 const char **which);
+
+/* What a server that cannot serve now says, in a few words after b->who: "could not reach the
+ * BSF", "cannot use its store", "is starting", "is overloaded"; NULL when b names no reason. */
+const char *kms_httpc_busy_text(const struct kms_httpc_busy *b);
 
 /* Frees the body (wiping it: a Zn answer carries Ks_NAF) and the captured headers. */
 void kms_httpc_resp_cleanup(struct kms_httpc_resp *resp);

@@ -71,9 +71,11 @@ struct httpd_gen {
     int quiesced_fd;        /* the listening descriptor MHD_quiesce_daemon handed back, or -1:
                                closed only after MHD_stop_daemon (libmicrohttpd's rule) */
     unsigned n_conns;
-    uint64_t until_ms;   /* retired: stopped at this time at the latest */
-    atomic_bool retired; /* read by the server threads without the lock */
-    bool reaping;        /* the sweeper is stopping it (outside the lock) */
+    unsigned n_suspended; /* connections suspended for a deferred answer: never stopped while
+                             any is (MHD 0.9.75 panics), whatever until_ms says */
+    uint64_t until_ms;    /* retired: stopped at this time at the latest */
+    atomic_bool retired;  /* read by the server threads without the lock */
+    bool reaping;         /* the sweeper is stopping it (outside the lock) */
 };
 
 struct kms_httpd {
@@ -97,6 +99,22 @@ struct kms_httpd {
     uint64_t next_ms;   /* a kept-alive connection's: the larger of it and timeout_s */
     struct kms_http_conn *armed_head, *armed_tail; /* armed connections, earliest first */
     unsigned n_conns;
+    /* deferred answers (kms_http_defer), under mu */
+    pthread_cond_t defer_cv; /* signalled when n_defer_open drops to 0 */
+    bool defer_cv_ready;
+    bool defer_closed;     /* kms_httpd_stop has begun: no new deferred answers */
+    unsigned n_defer_open; /* handed out and not yet completed */
+};
+
+/* A deferred answer (kms_http_defer): created by a handler, completed by any thread. Owned by
+ * its connection (c->df) from creation until it is answered or the connection closes; the
+ * fields below are under d->mu. */
+struct kms_http_defer {
+    struct kms_httpd *d;
+    struct kms_http_conn *c; /* NULL once the connection is gone (the completer frees) */
+    struct kms_http_resp resp;
+    bool suspended; /* MHD_suspend_connection was called for it */
+    bool ready;     /* kms_http_defer_done was called */
 };
 
 struct kms_http_conn {
@@ -118,6 +136,7 @@ struct kms_http_conn {
     bool verified;
     size_t n_dns;
     char dns[KMS_HTTP_MAX_CLIENT_DNS][KMS_HTTP_DNS_MAX + 1];
+    struct kms_http_defer *df; /* this request's deferred answer, under d->mu */
 };
 
 /* The TLS client purpose (extendedKeyUsage clientAuth) every client certificate must allow. A
@@ -337,6 +356,9 @@ static void conn_reset_request(struct kms_http_conn *c)
     c->n_dns = 0;
 }
 
+static struct kms_http_defer *defer_detach_locked(struct kms_http_conn *c);
+static void defer_free(struct kms_http_defer *df);
+
 static void conn_free(struct kms_http_conn *c)
 {
     if (c == NULL) {
@@ -347,7 +369,9 @@ static void conn_free(struct kms_http_conn *c)
     deadline_disarm_locked(d, c); /* before MHD closes the socket: see sweeper_main */
     d->n_conns--;
     c->gen->n_conns--;
+    struct kms_http_defer *df = defer_detach_locked(c);
     pthread_mutex_unlock(&d->mu);
+    defer_free(df);
     conn_reset_request(c);
     kms_buf_cleanup(&c->body);
     free(c);
@@ -695,6 +719,42 @@ static enum MHD_Result queue_status(struct kms_http_conn *c, enum kms_err err)
     return ret;
 }
 
+/* A handler's response storage, as every handler gets it. */
+static void resp_init(const struct kms_httpd *d, struct kms_http_resp *resp)
+{
+    *resp = (struct kms_http_resp){.status = kms_wire_of(d->iface, KMS_ERR_INTERNAL).status};
+    kms_buf_init(&resp->body, KMS_HTTP_MAX_RESP_BODY, false);
+}
+
+static void resp_cleanup(struct kms_http_resp *resp)
+{
+    /* The body may hold keys whether or not the handler marked it secret. */
+    resp->body.secret = true;
+    kms_buf_cleanup(&resp->body);
+}
+
+/* Queues a handler's answer (500 when it is not one) and frees resp's storage. */
+static enum MHD_Result queue_resp(struct kms_http_conn *c, struct kms_http_resp *resp)
+{
+    struct MHD_Response *mr = NULL;
+    unsigned status = 0;
+    if (resp->status >= 100 && resp->status <= 599) {
+        status = (unsigned)resp->status;
+        mr = build_response(resp);
+    }
+    resp_cleanup(resp);
+    if (mr == NULL) {
+        return queue_status(c, KMS_ERR_INTERNAL);
+    }
+    drain_close(c, mr);
+    enum MHD_Result ret = MHD_queue_response(c->mc, status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result defer_suspend(struct kms_http_conn *c);
+static enum MHD_Result defer_answer(struct kms_http_conn *c);
+
 static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
 {
     struct kms_httpd *d = c->d;
@@ -719,26 +779,14 @@ static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
     for (size_t i = 0; i < req.n_client_dns; i++) {
         req.client_dns[i] = c->dns[i];
     }
-    struct kms_http_resp resp = {.status = kms_wire_of(d->iface, KMS_ERR_INTERNAL).status};
-    kms_buf_init(&resp.body, KMS_HTTP_MAX_RESP_BODY, false);
+    struct kms_http_resp resp;
+    resp_init(d, &resp);
     d->handler(d->ctx, &req, &resp);
-
-    struct MHD_Response *mr = NULL;
-    unsigned status = 0;
-    if (resp.status >= 100 && resp.status <= 599) {
-        status = (unsigned)resp.status;
-        mr = build_response(&resp);
+    if (c->df != NULL) { /* the handler deferred its answer (kms_http_defer) */
+        resp_cleanup(&resp);
+        return defer_suspend(c);
     }
-    /* The body may hold keys whether or not the handler marked it secret. */
-    resp.body.secret = true;
-    kms_buf_cleanup(&resp.body);
-    if (mr == NULL) {
-        return queue_status(c, KMS_ERR_INTERNAL);
-    }
-    drain_close(c, mr);
-    enum MHD_Result ret = MHD_queue_response(c->mc, status, mr);
-    MHD_destroy_response(mr);
-    return ret;
+    return queue_resp(c, &resp);
 }
 
 static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *name,
@@ -818,6 +866,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
     if (c == NULL || c->uri == NULL) {
         return MHD_NO; /* out of memory earlier: drop the connection */
     }
+    if (c->df != NULL) {
+        return defer_answer(c); /* called again after a resume */
+    }
     if (!c->started) {
         c->started = true;
         if (!framing_ok(mc) || !headers_well_formed(mc) || !is_header_value(c->uri)) {
@@ -851,6 +902,160 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
         return queue_status(c, KMS_ERR_BODY_TOO_LARGE);
     }
     return dispatch(c, method);
+}
+
+/* ---- deferred answers --------------------------------------------------------------------- */
+
+/*
+ * A handler that must wait (kmsd: a Zn query) calls kms_http_defer and returns; the connection
+ * is then suspended (MHD_suspend_connection, called from the access handler as MHD requires)
+ * and the server thread goes on serving others. kms_http_defer_done, from any thread, marks the
+ * answer ready and resumes the connection (MHD_resume_connection, safe from any thread; the
+ * daemon runs with MHD_ALLOW_SUSPEND_RESUME, whose inter-thread channel wakes the connection's
+ * thread); MHD then calls the access handler again, which queues the answer.
+ *
+ * Exactly one resume per suspend: the completer may finish before the access handler has
+ * suspended the connection, and MHD 0.9.75 turns a resume that comes before the suspend into a
+ * cancelled suspend (the connection would stay active with no answer queued). So both steps
+ * happen under d->mu: defer_suspend suspends only when the answer is not ready yet, and the
+ * completer resumes only a connection defer_suspend has suspended. MHD takes its own
+ * cleanup_connection_mutex inside both calls and never calls back into us while holding it
+ * (daemon.c 0.9.75: MHD_cleanup_connections drops it around the CLOSED notification), so
+ * holding d->mu across them cannot deadlock.
+ *
+ * Time limits: the header deadline was disarmed when the whole request came in (dispatch), and
+ * MHD does not time out a suspended connection (nor see its peer close); its idle timeout
+ * restarts at the resume. The completer bounds the wait (kmsd: the Zn time-out).
+ *
+ * Stop: MHD 0.9.75 panics when stopped with a connection still suspended ("MHD_stop_daemon()
+ * called while we have suspended connections"); a resumed one it closes cleanly. So
+ * kms_httpd_stop first refuses new deferrals and waits until every deferred answer handed out
+ * has been completed (see kms_httpd.h), then stops MHD.
+ */
+
+static void defer_free(struct kms_http_defer *df)
+{
+    if (df != NULL) {
+        resp_cleanup(&df->resp);
+        free(df);
+    }
+}
+
+/* The connection is going away (under d->mu): a ready answer is freed by the caller; one still
+ * pending is left to its completer, which frees it (kms_http_defer_done). */
+static struct kms_http_defer *defer_detach_locked(struct kms_http_conn *c)
+{
+    struct kms_http_defer *df = c->df;
+    c->df = NULL;
+    if (df == NULL) {
+        return NULL;
+    }
+    df->c = NULL;
+    return df->ready ? df : NULL;
+}
+
+struct kms_http_defer *kms_http_defer(const struct kms_http_req *req)
+{
+    if (req == NULL || req->conn_ == NULL) {
+        return NULL;
+    }
+    struct kms_http_conn *c = req->conn_;
+    struct kms_httpd *d = c->d;
+    struct kms_http_defer *df = calloc(1, sizeof(*df));
+    if (df == NULL) {
+        return NULL;
+    }
+    df->d = d;
+    df->c = c;
+    resp_init(d, &df->resp);
+    pthread_mutex_lock(&d->mu);
+    bool ok = c->df == NULL && !d->defer_closed;
+    if (ok) {
+        c->df = df;
+        d->n_defer_open++;
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (!ok) {
+        defer_free(df);
+        return NULL;
+    }
+    return df;
+}
+
+struct kms_http_resp *kms_http_defer_resp(struct kms_http_defer *df)
+{
+    return df != NULL ? &df->resp : NULL;
+}
+
+void kms_http_defer_done(struct kms_http_defer *df)
+{
+    if (df == NULL) {
+        return;
+    }
+    struct kms_httpd *d = df->d;
+    pthread_mutex_lock(&d->mu);
+    df->ready = true;
+    bool orphan = df->c == NULL;
+    if (!orphan && df->suspended) {
+        MHD_resume_connection(df->c->mc);
+        df->c->gen->n_suspended--;
+    }
+    if (--d->n_defer_open == 0) {
+        pthread_cond_broadcast(&d->defer_cv);
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (orphan) {
+        defer_free(df); /* its connection closed first: nobody to answer */
+    }
+}
+
+/* After the handler deferred: suspend the connection unless the answer is ready already. */
+static enum MHD_Result defer_suspend(struct kms_http_conn *c)
+{
+    struct kms_httpd *d = c->d;
+    pthread_mutex_lock(&d->mu);
+    bool ready = c->df->ready;
+    if (!ready) {
+        MHD_suspend_connection(c->mc);
+        c->df->suspended = true;
+        c->gen->n_suspended++;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return ready ? defer_answer(c) : MHD_YES;
+}
+
+/* The access handler's call for a request whose answer was deferred: queue it once ready. */
+static enum MHD_Result defer_answer(struct kms_http_conn *c)
+{
+    struct kms_httpd *d = c->d;
+    pthread_mutex_lock(&d->mu);
+    struct kms_http_defer *df = c->df;
+    if (df->ready) {
+        c->df = NULL;
+    } else {
+        df = NULL; /* not ours to answer yet (MHD calls again after the resume) */
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (df == NULL) {
+        return MHD_YES;
+    }
+    enum MHD_Result ret = queue_resp(c, &df->resp);
+    free(df); /* queue_resp freed the response's storage */
+    return ret;
+}
+
+/* kms_httpd_stop's first step: no new deferrals, and every open one completed. */
+static void defer_close(struct kms_httpd *d)
+{
+    if (!d->mu_ready || !d->defer_cv_ready) {
+        return;
+    }
+    pthread_mutex_lock(&d->mu);
+    d->defer_closed = true;
+    while (d->n_defer_open > 0) {
+        pthread_cond_wait(&d->defer_cv, &d->mu);
+    }
+    pthread_mutex_unlock(&d->mu);
 }
 
 /* ---- start and stop ----------------------------------------------------------------------- */
@@ -1064,7 +1269,7 @@ static void gens_reap_locked(struct kms_httpd *d)
 {
     for (size_t i = 0; i < MAX_GENS; i++) {
         struct httpd_gen *g = &d->gens[i];
-        if (g->mhd == NULL || g->reaping || !atomic_load(&g->retired) ||
+        if (g->mhd == NULL || g->reaping || !atomic_load(&g->retired) || g->n_suspended > 0 ||
             (g->n_conns > 0 && mono_ms() < g->until_ms)) {
             continue;
         }
@@ -1181,8 +1386,12 @@ kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, 
     d->header_ms = (uint64_t)header_s * 1000u;
     d->next_ms = (uint64_t)(idle_s > header_s ? idle_s : header_s) * 1000u;
     KMS_TRY_OUT(rc, sweeper_start(d));
+    KMS_ENSURE_OUT(rc, pthread_cond_init(&d->defer_cv, NULL) == 0, KMS_ERR_NOMEM);
+    d->defer_cv_ready = true;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    /* MHD_ALLOW_SUSPEND_RESUME (it implies MHD_USE_ITC): deferred answers, see above. */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6) {
         /* Dual stack only for the unspecified address "::"; a specific v6 address is v6 only. */
         flags |= any6 ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
@@ -1317,6 +1526,7 @@ void kms_httpd_stop(struct kms_httpd *d)
         struct timespec nap = {0, 10 * 1000000L};
         (void)nanosleep(&nap, NULL);
     }
+    defer_close(d); /* MHD must not be stopped with a connection suspended */
     sweeper_stop(d);
     for (size_t i = 0; i < MAX_GENS; i++) {
         if (d->gens[i].mhd != NULL) {
@@ -1327,6 +1537,9 @@ void kms_httpd_stop(struct kms_httpd *d)
     if (d->mu_ready) {
         (void)pthread_mutex_destroy(&d->mu);
         (void)pthread_cond_destroy(&d->wake);
+    }
+    if (d->defer_cv_ready) {
+        (void)pthread_cond_destroy(&d->defer_cv);
     }
     free(d);
 }

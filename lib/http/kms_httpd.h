@@ -44,7 +44,9 @@
  *
  * Threads: libmicrohttpd's internal epoll threads in a fixed pool of cfg.threads; a handler runs
  * on a pool thread, so handlers must be thread-safe and should not block for long (every
- * connection served by that thread waits meanwhile).
+ * connection served by that thread waits meanwhile). A handler that has to wait on something
+ * slow (the KMS's Zn queries) defers its answer instead (kms_http_defer): the connection is
+ * suspended, the thread serves others, and the answer is completed later from any thread.
  */
 #ifndef KMS_HTTP_HTTPD_H
 #define KMS_HTTP_HTTPD_H
@@ -134,9 +136,38 @@ void kms_http_resp_text(struct kms_http_resp *resp, enum kms_iface iface, enum k
 KMS_MUST_CHECK kms_result kms_http_resp_busy(struct kms_http_resp *resp, enum kms_iface iface,
                                              enum kms_err err, unsigned retry_after);
 
-/* Called once per complete request, on a server thread; must fill resp. */
+/* Called once per complete request, on a server thread; must fill resp, or defer the answer
+ * (kms_http_defer) and leave resp alone. */
 typedef void (*kms_http_handler)(void *ctx, const struct kms_http_req *req,
                                  struct kms_http_resp *resp);
+
+/* ---- deferred answers ----
+ * A handler that cannot answer without waiting calls kms_http_defer(req), hands the returned
+ * handle to another thread and returns at once (whatever it put in its resp is ignored). The
+ * connection is suspended: the server thread serves other connections meanwhile, no time-out of
+ * the server's closes it (neither the header deadline, over once the request is in, nor the idle
+ * timeout, which restarts when the answer is completed), so the completer must bound the wait
+ * itself. The other thread fills kms_http_defer_resp(df) like a handler fills its resp and calls
+ * kms_http_defer_done(df) exactly once; the server then sends that answer.
+ *
+ * Every handle handed out must be completed: kms_httpd_stop first waits for all of them
+ * (libmicrohttpd cannot stop with a connection suspended), so the completers must be told to
+ * finish (or to answer at once) before or while the server stops. The request (req and what it
+ * points to) is the handler's only until it returns: copy what the completer needs. */
+struct kms_http_defer;
+
+/* From inside a handler, once per request: the handle, or NULL when the answer cannot be
+ * deferred (out of memory, already deferred, or the server is stopping): the handler then
+ * answers in resp as usual. */
+struct kms_http_defer *kms_http_defer(const struct kms_http_req *req);
+
+/* The answer to fill, initialised like a handler's resp (status 500, no content type, an empty
+ * body capped at KMS_HTTP_MAX_RESP_BODY, wiped when sent). Borrowed until kms_http_defer_done. */
+struct kms_http_resp *kms_http_defer_resp(struct kms_http_defer *df);
+
+/* Hands the answer over, from any thread; df is not to be used again. When the client's
+ * connection went away meanwhile, the answer is dropped. */
+void kms_http_defer_done(struct kms_http_defer *df);
 
 struct kms_httpd_cfg {
     const char *listen;         /* numeric "127.0.0.1:8080", "[::1]:8443", "[::]:80"; port 0 picks
@@ -206,8 +237,11 @@ KMS_MUST_CHECK kms_result kms_httpd_reload(struct kms_httpd *d, const struct kms
 void kms_httpd_quiesce(struct kms_httpd *d);
 
 /* Stops: kms_httpd_quiesce if not done, then waits until every request in flight is answered
- * and its connection closed, at most KMS_HTTPD_DRAIN_S (then closes what is left), waits for
- * running handlers to return, frees everything. NULL does nothing. */
+ * and its connection closed, at most KMS_HTTPD_DRAIN_S (then closes what is left); a request
+ * whose answer was deferred is always waited for: new deferrals are refused and every deferred
+ * answer handed out must be completed (kms_http_defer_done) first (a daemon suspended for one
+ * is never stopped). Then waits for running handlers to return, frees everything. NULL does
+ * nothing. */
 void kms_httpd_stop(struct kms_httpd *d);
 
 #endif

@@ -62,6 +62,8 @@ struct scratch {
     struct kms_ticket_claims c, m;
     struct kms_tgrant g;
     struct kms_kue_grant kg;
+    bool zn_nowait;  /* this call may not wait on Zn (kms_service_handle_nowait) */
+    bool zn_pending; /* ... and needed a Zn query: its answer is not this call's to give */
 };
 
 /* Each scratch object is wiped after a request as far as it was written (the keys whole, the
@@ -376,6 +378,28 @@ static kms_result check_time(const struct kms_service *s, uint64_t ntp, uint32_t
     return refuse(r, tr.err, csb_id);
 }
 
+/* Ks_NAF for a B-TID. In a kms_service_handle_nowait call only from the source's cache (peek):
+ * when that would need a query, the call is marked pending and this fails (with an error the
+ * caller handles as any Zn failure; kms_service_handle_nowait then replaces the reply). */
+static kms_result zn_query(struct kms_service *s, const char *btid, uint64_t now,
+                           struct kms_zn_resp *z)
+{
+    struct scratch *sc = scratch(); /* this call's: set up by kms_service_handle* */
+    KMS_ENSURE(sc != NULL, KMS_ERR_NOMEM);
+    if (!sc->zn_nowait) {
+        return s->deps.zn.get(s->deps.zn.ctx, btid, now, z);
+    }
+    bool hit = false;
+    if (s->deps.zn.peek != NULL) {
+        KMS_TRY(s->deps.zn.peek(s->deps.zn.ctx, btid, now, z, &hit));
+    }
+    if (!hit) {
+        sc->zn_pending = true;
+        return KMS_ERR(KMS_ERR_ZN_UNAVAILABLE);
+    }
+    return KMS_RESULT_OK;
+}
+
 static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t len,
                             const struct kms_kreq *k, struct scratch *sc, uint64_t now,
                             struct kms_service_reply *r)
@@ -397,7 +421,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
         goto out; /* no Zn query for a stale or early T */
     }
     /* Ks_NAF over Zn (cached by the client for its lifetime). */
-    kms_result zr = s->deps.zn.get(s->deps.zn.ctx, q->btid, now, &z);
+    kms_result zr = zn_query(s, q->btid, now, &z);
     if (!kms_ok(zr)) {
         KMS_TRY_OUT(rc,
                     refuse(r, zr.err == KMS_ERR_NOT_FOUND ? KMS_ERR_AUTH : KMS_ERR_ZN_UNAVAILABLE,
@@ -450,7 +474,7 @@ out:
 /* Mode 1 (design.md 2): IDRpsk is the B-TID of a fresh bootstrap; Ks_NAF comes over Zn and
  * the request's key is Kue1 = PRF(Ks_NAF, "imskms Kue1 v1" || the request's RAND). The claims
  * are the bootstrap's (identities, Ks_NAF expiry); nothing is stored. KMS_ERR_KEY_UNKNOWN for a
- * B-TID the BSF does not know, KMS_ERR_HTTP when the BSF cannot be asked. */
+ * B-TID the BSF does not know, KMS_ERR_ZN_UNAVAILABLE when the BSF cannot be asked. */
 static kms_result btid_claims(struct kms_service *s, const uint8_t *btid, size_t len,
                               const uint8_t rand[16], uint64_t now, struct kms_ticket_claims *c)
 {
@@ -460,9 +484,9 @@ static kms_result btid_claims(struct kms_service *s, const uint8_t *btid, size_t
     struct kms_zn_resp z;
     memset(&z, 0, sizeof(z));
     kms_result rc = KMS_RC_INIT;
-    kms_result zr = s->deps.zn.get(s->deps.zn.ctx, id, now, &z);
+    kms_result zr = zn_query(s, id, now, &z);
     if (!kms_ok(zr)) {
-        rc = KMS_ERR(zr.err == KMS_ERR_NOT_FOUND ? KMS_ERR_KEY_UNKNOWN : KMS_ERR_HTTP);
+        rc = KMS_ERR(zr.err == KMS_ERR_NOT_FOUND ? KMS_ERR_KEY_UNKNOWN : KMS_ERR_ZN_UNAVAILABLE);
         goto out;
     }
     KMS_ENSURE_OUT(rc, now < z.key_expiry, KMS_ERR_TICKET_EXPIRED);
@@ -698,17 +722,20 @@ static kms_result busy_refusal(kms_result rc, const struct kms_kreq *k, struct k
     return refuse(r, rc.err, k->kind == KMS_KREQ_KUE_ISSUE ? k->u.kue.csb_id : k->u.p.csb_id);
 }
 
-kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t len, uint64_t now,
-                              struct kms_service_reply *r)
+static kms_result handle(struct kms_service *s, const uint8_t *req, size_t len, uint64_t now,
+                         bool nowait, struct kms_service_reply *r)
 {
     KMS_ENSURE(s != NULL && r != NULL && (req != NULL || len == 0), KMS_ERR_ARG);
     r->detail[0] = '\0';
+    r->zn_pending = false;
     if (len == 0 || len > KMS_SERVICE_MSG_MAX) {
         return refuse(r, len == 0 ? KMS_ERR_TRUNCATED : KMS_ERR_TOO_LONG, 0);
     }
     /* Decoded once (kms_kreq): classified, then verified and answered from the same message. */
     struct scratch *sc = scratch();
     KMS_ENSURE(sc != NULL, KMS_ERR_NOMEM);
+    sc->zn_nowait = nowait;
+    sc->zn_pending = false;
     struct kms_kreq *k = &sc->k;
     size_t eo = 0;
     kms_result rc;
@@ -724,6 +751,27 @@ kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t 
     if (kms_ok(pr)) {
         rc = busy_refusal(rc, k, r);
     }
+    if (sc->zn_pending && kms_ok(rc)) {
+        /* Nothing was decided or kept (Zn comes before the replay cache and any grant): the
+         * reply is the one to send when the request cannot wait for Zn elsewhere. */
+        uint32_t csb_id = k->kind == KMS_KREQ_KUE_ISSUE ? k->u.kue.csb_id : k->u.p.csb_id;
+        rc = refuse(r, KMS_ERR_FULL, csb_id);
+        r->zn_pending = true;
+    }
+    sc->zn_nowait = false;
+    sc->zn_pending = false;
     kms_kreq_wipe(k);
     return rc;
+}
+
+kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t len, uint64_t now,
+                              struct kms_service_reply *r)
+{
+    return handle(s, req, len, now, false, r);
+}
+
+kms_result kms_service_handle_nowait(struct kms_service *s, const uint8_t *req, size_t len,
+                                     uint64_t now, struct kms_service_reply *r)
+{
+    return handle(s, req, len, now, true, r);
 }

@@ -40,10 +40,14 @@ struct kms_service_cfg {
 };
 
 /* Where Ks_NAF comes from (kms_zn_client_get in the daemon). KMS_ERR_NOT_FOUND for an unknown
- * B-TID; any other error means the source is unavailable. */
+ * B-TID; any other error means the source is unavailable (503 zn-unavailable). peek (optional,
+ * kms_zn_client_peek) answers from a cache without ever waiting: *hit false when only get
+ * could answer. */
 struct kms_service_zn {
     void *ctx;
     kms_result (*get)(void *ctx, const char *btid, uint64_t now, struct kms_zn_resp *out);
+    kms_result (*peek)(void *ctx, const char *btid, uint64_t now, struct kms_zn_resp *out,
+                       bool *hit);
 };
 
 struct kms_service_deps {
@@ -59,6 +63,10 @@ struct kms_service_reply {
     enum kms_err why;     /* KMS_OK for a 200 */
     char detail[160];     /* for the log: what was asked, by whom (never a key) */
     unsigned retry_after; /* a 503's Retry-After when the service knows it (0: the table's) */
+    /* kms_service_handle_nowait only: the request needs a Zn query (a Kue issue or a mode-1
+     * request whose B-TID is not cached). Serve it with kms_service_handle where waiting is
+     * fine; the reply meanwhile holds what to send when that cannot be done (503 overloaded). */
+    bool zn_pending;
 };
 
 struct kms_service;
@@ -78,8 +86,16 @@ KMS_MUST_CHECK kms_result kms_service_refuse(struct kms_service_reply *r, enum k
                                              uint32_t csb_id);
 
 /* Serves one request. Returns an error only when even an error reply could not be built (the
- * daemon then answers 500 with no body). */
+ * daemon then answers 500 with no body). May wait on the Zn source (deps.zn.get). */
 KMS_MUST_CHECK kms_result kms_service_handle(struct kms_service *s, const uint8_t *req, size_t len,
                                              uint64_t now, struct kms_service_reply *r);
+
+/* The same without ever waiting on Zn (only deps.zn.peek): for a server thread. When the answer
+ * needs a Zn query, r->zn_pending is set and nothing has been decided or kept (no replay entry,
+ * no grant): the caller serves the same bytes again with kms_service_handle elsewhere (kmsd:
+ * its Zn pool), or sends r as it is (503 overloaded). */
+KMS_MUST_CHECK kms_result kms_service_handle_nowait(struct kms_service *s, const uint8_t *req,
+                                                    size_t len, uint64_t now,
+                                                    struct kms_service_reply *r);
 
 #endif

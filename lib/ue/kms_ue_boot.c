@@ -64,6 +64,9 @@ static kms_result get(struct session *s, const char *authorization, struct kms_h
         .want = {"WWW-Authenticate", "Authentication-Info", NULL},
     };
     trace(s, "request", "Authorization", authorization, 0, NULL, 0);
+    if (s->cfg->http.busy != NULL) {
+        s->cfg->http.busy->who = "the BSF";
+    }
     KMS_TRY(kms_httpc_request(&s->cfg->http, &req, resp));
     trace(s, "response", resp->got[0] != NULL ? "WWW-Authenticate" : "Authentication-Info",
           resp->got[0] != NULL ? resp->got[0] : resp->got[1], resp->status,
@@ -81,11 +84,23 @@ static kms_result credentials(const struct kms_digest_params *p, char *out, size
     return KMS_RESULT_OK;
 }
 
+/* The error of a refused Ub answer: 429 the rate limit, a 503 naming its reason that reason's
+ * (when the caller asked for it: cfg.http.busy), anything else an authentication failure. */
+static enum kms_err refused(const struct kms_ue_boot_cfg *cfg, int status)
+{
+    const struct kms_httpc_busy *b = cfg->http.busy;
+    if (status == 503 && b != NULL && b->err != KMS_OK) {
+        return b->err;
+    }
+    return status == 429 ? KMS_ERR_RATE : KMS_ERR_AUTH;
+}
+
 /* The challenge of a 401: RAND, AUTN and the parameters to echo. */
-static kms_result read_challenge(const struct kms_httpc_resp *resp, const char *host,
+static kms_result read_challenge(const struct kms_ue_boot_cfg *cfg,
+                                 const struct kms_httpc_resp *resp, const char *host,
                                  struct kms_digest_params *ch, uint8_t rand[16], uint8_t autn[16])
 {
-    KMS_ENSURE(resp->status == 401, resp->status == 429 ? KMS_ERR_RATE : KMS_ERR_AUTH);
+    KMS_ENSURE(resp->status == 401, refused(cfg, resp->status));
     KMS_ENSURE(resp->got[0] != NULL, KMS_ERR_AUTH); /* a plain 401: refused */
     KMS_TRY(kms_digest_parse_challenge(resp->got[0], strlen(resp->got[0]), ch));
     KMS_ENSURE(strcmp(kms_digest_get(ch, KMS_DIGEST_REALM), host) == 0, KMS_ERR_AUTH);
@@ -164,7 +179,7 @@ kms_result kms_ue_bootstrap(const struct kms_ue_boot_cfg *cfg, struct kms_ue_boo
 
     uint8_t rand[16], autn[16], sqn[6];
     for (;;) {
-        KMS_TRY_OUT(rc, read_challenge(&resp, s.host, &ch, rand, autn));
+        KMS_TRY_OUT(rc, read_challenge(cfg, &resp, s.host, &ch, rand, autn));
         kms_httpc_resp_cleanup(&resp);
         memset(&resp, 0, sizeof(resp));
         /* 2. The USIM: MAC-A first (a forged challenge changes nothing), then freshness. */
@@ -227,7 +242,7 @@ kms_result kms_ue_bootstrap(const struct kms_ue_boot_cfg *cfg, struct kms_ue_boo
         break;
     }
     /* 4. The 200: rspauth (XRES as the password, over the body) proves the BSF knew XRES. */
-    KMS_ENSURE_OUT(rc, resp.status == 200, resp.status == 429 ? KMS_ERR_RATE : KMS_ERR_AUTH);
+    KMS_ENSURE_OUT(rc, resp.status == 200, refused(cfg, resp.status));
     KMS_ENSURE_OUT(rc, resp.got[1] != NULL, KMS_ERR_AUTH);
     KMS_TRY_OUT(rc, kms_digest_parse_info(resp.got[1], strlen(resp.got[1]), &info));
     KMS_TRY_OUT(rc, kms_digest_verify_rspauth(&cred, &info, v.res, sizeof(v.res),

@@ -55,13 +55,20 @@ static kms_result post(const struct kms_ue_kms_cfg *cfg, struct trace *t, const 
     struct kms_httpc_req req = {
         .method = "POST", .url = url, .headers = headers, .body = msg, .body_len = len};
     trace_msg(t, "sent", msg, len);
+    if (cfg->http.busy != NULL) {
+        cfg->http.busy->who = "the KMS";
+    }
     KMS_TRY(kms_httpc_request(&cfg->http, &req, resp));
     trace_msg(t, "recv", kms_buf_data(&resp->body), kms_buf_len(&resp->body));
     return KMS_RESULT_OK;
 }
 
-static kms_result status_err(int status)
+/* A status other than 200 and 403: a 503 that says why is that reason's error (the CLI prints
+ * it), any other is the client's error (400) or the transport's. */
+static kms_result status_err(const struct kms_ue_kms_cfg *cfg, int status)
 {
+    const struct kms_httpc_busy *b = cfg->http.busy;
+    KMS_ENSURE(status != 503 || b == NULL || b->err == KMS_OK, b->err);
     switch (status) {
     case 400:
         KMS_BAIL(KMS_ERR_MALFORMED);
@@ -172,7 +179,7 @@ kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode, struct kms
                                      q->randri, false));
     }
     if (resp.status != 200) {
-        KMS_TRY_OUT(rc, status_err(resp.status));
+        KMS_TRY_OUT(rc, status_err(cfg, resp.status));
     }
     KMS_TRY_OUT(rc, kms_kue_response_open(kms_buf_data(&req), kms_buf_len(&req),
                                           kms_buf_data(&resp.body), kms_buf_len(&resp.body), ks_naf,
@@ -304,7 +311,8 @@ static kms_result tgk_fingerprint(const struct kms_tgrant *g, uint8_t fp[KMS_UE_
 
 /* The answer of a Kue-protected request: a 403 whose Error verifies under Kue is a policy
  * refusal. */
-static kms_result kue_answer_status(const struct kms_httpc_resp *resp, const uint8_t kue[32],
+static kms_result kue_answer_status(const struct kms_ue_kms_cfg *cfg,
+                                    const struct kms_httpc_resp *resp, const uint8_t kue[32],
                                     const struct kms_preq *q)
 {
     if (resp->status == 403) {
@@ -312,7 +320,7 @@ static kms_result kue_answer_status(const struct kms_httpc_resp *resp, const uin
                              q->kind == KMS_PREQ_RESOLVE));
     }
     if (resp->status != 200) {
-        KMS_TRY(status_err(resp->status));
+        KMS_TRY(status_err(cfg, resp->status));
     }
     return KMS_RESULT_OK;
 }
@@ -343,7 +351,7 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
-    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q));
+    KMS_TRY_OUT(rc, kue_answer_status(cfg, &resp, st->kue, q));
     KMS_TRY_OUT(rc, kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
     KMS_TRY_OUT(rc,
@@ -407,7 +415,7 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
-    KMS_TRY_OUT(rc, kue_answer_status(&resp, st->kue, q));
+    KMS_TRY_OUT(rc, kue_answer_status(cfg, &resp, st->kue, q));
     KMS_TRY_OUT(rc, kms_rresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
     /* Now that the MPK is known, the transfer itself must verify. */

@@ -44,7 +44,9 @@ struct kms_ue_kue_result {
 
 /* KMS_ERR_AUTH: the KMS refused (403); KMS_ERR_UNSUPPORTED: it refused the mode (a MACed
  * policy Error); KMS_ERR_MALFORMED: it found our request malformed (400) or its answer is;
- * KMS_ERR_HTTP: transport or 5xx. */
+ * with cfg->http.busy set, a 503 naming its reason is that reason's error
+ * (KMS_ERR_ZN_UNAVAILABLE, ...: struct kms_httpc_busy, who "the KMS"); KMS_ERR_HTTP:
+ * transport or any other 5xx. The same for request and resolve. */
 KMS_MUST_CHECK kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode,
                                      struct kms_ue_kue_result *out);
 

@@ -31,6 +31,7 @@
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
 #include "util/kms_time.h"
+#include "zn_pool.h"
 
 static const char usage[] =
     "usage: imskms-kmsd [--config FILE] [--check-config] [--version]\n"
@@ -42,6 +43,7 @@ static const char usage[] =
     "                   [--log-level error|warn|info|debug] [--threads N]\n"
     "                   [--replay-entries N] [--max-connections N]\n"
     "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
+    "                   [--zn-timeout MS] [--zn-threads N]\n"
     "\n"
     "The KMS: POST /mikey (MIKEY-TICKET over HTTP, application/mikey both ways). Interfaces:\n"
     "docs/api.md; message profile: docs/protocol.md.\n"
@@ -76,7 +78,9 @@ static const char usage[] =
     "  --threads N             HTTP worker threads, 1..64 (default: the number of online CPUs)\n"
     "  --replay-entries N      replay cache size, 1000..100000000 (default 1000000; 48 bytes\n"
     "                          each, allocated at start): an entry lives about --skew\n"
-    "                          seconds, so requests/s x skew above N are refused (503)\n"
+    "                          seconds, so requests/s x skew above N are refused (503)\n";
+/* Split in three: C11 compilers need not take a string longer than 4095 bytes. */
+static const char usage_limits[] =
     "  --max-connections N     connections held at once (64 .. 1000000, default 10000); the\n"
     "                          file descriptor limit is raised to fit at start, or the\n"
     "                          daemon exits 2 naming the limit\n"
@@ -87,8 +91,13 @@ static const char usage[] =
     "                          the connection (default 5), else it is closed\n"
     "  --idle-timeout S        a connection silent for S seconds is closed; a kept-alive one\n"
     "                          waits that long for its next request (default 30)\n"
+    "  --zn-timeout MS         one Zn query to the BSF, connection included, 100..60000 ms\n"
+    "                          (default 2000); then the request gets 503 zn-unavailable\n"
+    "  --zn-threads N          threads for the requests that wait on Zn (a Kue issue or a\n"
+    "                          mode-1 request whose B-TID is not cached), 1..256 (default 8);\n"
+    "                          16 per thread may queue, more get 503 overloaded at once. The\n"
+    "                          HTTP threads never wait on Zn (/healthz answers at once)\n"
     "\n";
-/* Split in two: C11 compilers need not take a string longer than 4095 bytes. */
 static const char usage_signals[] =
     "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
     "serving. SIGHUP reloads the configuration (the file and the command line): log level,\n"
@@ -97,6 +106,9 @@ static const char usage_signals[] =
     "SIGTERM or SIGINT stops it: no new connections, requests in flight finish (at most 10 s),\n"
     "exit 0. Exit 2 on bad usage (also a KEK file or Zn TLS file that cannot be read, holds no\n"
     "PEM object, or a key that is not the certificate's), 3 when it cannot start.\n";
+
+/* Requests that may wait for a Zn thread, per thread (--zn-threads). */
+#define ZN_QUEUE_PER_THREAD 16
 
 /* What a reload replaces while requests run: the service (modes, lifetimes) and the Zn client
  * (certificate, key, CA, URL). A request holds the one it started with; the last to let go of
@@ -110,6 +122,7 @@ struct kmsd_live {
 struct kmsd {
     pthread_mutex_t mu;
     struct kmsd_live *live;
+    struct zn_pool *pool; /* the requests that wait on Zn (--zn-threads) */
 };
 
 static void live_free(struct kmsd_live *l)
@@ -158,7 +171,49 @@ static kms_result zn_get(void *ctx, const char *btid, uint64_t now, struct kms_z
     return kms_zn_client_get(l->zn, btid, now, out);
 }
 
-static void serve_mikey(struct kms_service *svc, const struct kms_http_req *req,
+static kms_result zn_peek(void *ctx, const char *btid, uint64_t now, struct kms_zn_resp *out,
+                          bool *hit)
+{
+    struct kmsd_live *l = ctx;
+    return kms_zn_client_peek(l->zn, btid, now, out, hit);
+}
+
+/* The answer of the service's reply r (rc its result) into resp, and the log line. */
+static void answer(kms_result rc, const char *peer, struct kms_service_reply *r,
+                   struct kms_http_resp *resp)
+{
+    if (!kms_ok(rc)) {
+        kms_log(KMS_LOG_ERROR, "mikey from %s: %s", peer, kms_err_name(rc.err));
+        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
+        return;
+    }
+    resp->status = r->status;
+    resp->content_type = "application/mikey";
+    resp->body.secret = true; /* a response carries keys (encrypted, but still) */
+    if (!kms_ok(kms_buf_put_bytes(&resp->body, kms_buf_data(&r->body), kms_buf_len(&r->body))) ||
+        !kms_ok(kms_http_resp_busy(resp, KMS_IFACE_KMS, r->why, r->retry_after))) {
+        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
+    }
+    kms_log(r->status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN, "mikey %d %s (%s)", r->status,
+            r->detail, r->status == 200 ? "ok" : kms_err_name(r->why));
+}
+
+/* A request that needs a Zn query, on a pool thread (or, with nowait, at the pool's stop). */
+static void zn_serve(void *ctx, const uint8_t *req, size_t len, const char *peer, bool nowait,
+                     struct kms_http_resp *resp)
+{
+    struct kmsd *d = ctx;
+    struct kms_service_reply r;
+    kms_service_reply_init(&r);
+    struct kmsd_live *l = live_get(d); /* the current service: a reload may have come since */
+    kms_result rc = nowait ? kms_service_handle_nowait(l->svc, req, len, kms_now(), &r)
+                           : kms_service_handle(l->svc, req, len, kms_now(), &r);
+    live_put(d, l);
+    answer(rc, peer, &r, resp);
+    kms_service_reply_cleanup(&r);
+}
+
+static void serve_mikey(struct kmsd *d, struct kms_service *svc, const struct kms_http_req *req,
                         struct kms_http_resp *resp);
 
 static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
@@ -177,11 +232,11 @@ static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_r
         return;
     }
     struct kmsd_live *l = live_get(d);
-    serve_mikey(l->svc, req, resp);
+    serve_mikey(d, l->svc, req, resp);
     live_put(d, l);
 }
 
-static void serve_mikey(struct kms_service *svc, const struct kms_http_req *req,
+static void serve_mikey(struct kmsd *d, struct kms_service *svc, const struct kms_http_req *req,
                         struct kms_http_resp *resp)
 {
     struct kms_service_reply r;
@@ -194,22 +249,24 @@ static void serve_mikey(struct kms_service *svc, const struct kms_http_req *req,
         (void)snprintf(r.detail, sizeof(r.detail), "from %s: Content-Type not application/mikey",
                        req->peer_addr);
     } else {
-        rc = kms_service_handle(svc, req->body, req->body_len, kms_now(), &r);
-    }
-    if (!kms_ok(rc)) {
-        kms_log(KMS_LOG_ERROR, "mikey from %s: %s", req->peer_addr, kms_err_name(rc.err));
-        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
-    } else {
-        resp->status = r.status;
-        resp->content_type = "application/mikey";
-        resp->body.secret = true; /* a response carries keys (encrypted, but still) */
-        if (!kms_ok(kms_buf_put_bytes(&resp->body, kms_buf_data(&r.body), kms_buf_len(&r.body))) ||
-            !kms_ok(kms_http_resp_busy(resp, KMS_IFACE_KMS, r.why, r.retry_after))) {
-            kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
+        /* Never waits on Zn here: a request that needs a query goes to the pool. */
+        rc = kms_service_handle_nowait(svc, req->body, req->body_len, kms_now(), &r);
+        if (kms_ok(rc) && r.zn_pending) {
+            struct kms_http_defer *df = kms_http_defer(req);
+            if (df != NULL &&
+                zn_pool_submit(d->pool, df, req->body, req->body_len, req->peer_addr)) {
+                kms_service_reply_cleanup(&r);
+                return; /* answered by the pool */
+            }
+            if (df != NULL) { /* the queue is full: the 503 overloaded in r, at once */
+                answer(rc, req->peer_addr, &r, kms_http_defer_resp(df));
+                kms_http_defer_done(df);
+                kms_service_reply_cleanup(&r);
+                return;
+            }
         }
-        kms_log(r.status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN, "mikey %d %s (%s)", r.status,
-                r.detail, r.status == 200 ? "ok" : kms_err_name(r.why));
     }
+    answer(rc, req->peer_addr, &r, resp);
     kms_service_reply_cleanup(&r);
 }
 
@@ -237,6 +294,8 @@ enum {
     O_MAXIP,
     O_HDRTO,
     O_IDLETO,
+    O_ZNTO,
+    O_ZNTHREADS,
     O_CONFIG,
     O_CHECK,
     O_VERSION,
@@ -277,6 +336,9 @@ static const struct cli_opt opts[N_OPTS] = {
                               "seconds for a request's headers and body (default 5)"),
     [O_IDLETO] =
         CLI_VALUE_DOC("idle-timeout", "S", "seconds a connection may stay silent (default 30)"),
+    [O_ZNTO] = CLI_VALUE_DOC("zn-timeout", "MS", "one Zn query, in ms (default 2000)"),
+    [O_ZNTHREADS] =
+        CLI_VALUE_DOC("zn-threads", "N", "threads for requests that wait on Zn (default 8)"),
     [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
     [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
     [O_VERSION] = {.name = "version", .help = "print the version"},
@@ -284,8 +346,8 @@ static const struct cli_opt opts[N_OPTS] = {
 
 /* What a SIGHUP applies at once; every other option needs a restart. */
 static const bool live_opt[N_OPTS] = {
-    [O_ZN] = true,    [O_ZCERT] = true, [O_ZKEY] = true,   [O_ZCA] = true,
-    [O_MODES] = true, [O_KUE] = true,   [O_TICKET] = true, [O_LOG] = true,
+    [O_ZN] = true,  [O_ZCERT] = true,  [O_ZKEY] = true, [O_ZCA] = true,  [O_MODES] = true,
+    [O_KUE] = true, [O_TICKET] = true, [O_LOG] = true,  [O_ZNTO] = true,
 };
 
 struct kmsd_cfg {
@@ -295,7 +357,7 @@ struct kmsd_cfg {
     const char *listen, *zn_cert, *zn_key, *zn_ca, *keyring, *kek_file, *hsm, *state_db;
     char zn_url[1024]; /* --bsf-zn with the Zn resource path */
     struct kms_service_cfg svc;
-    uint64_t skew, threads, replay_entries;
+    uint64_t skew, threads, replay_entries, zn_timeout_ms, zn_threads;
     struct kms_daemon_conn_limits lim;
     bool lim_given; /* --max-connections given */
     enum kms_log_level log_level;
@@ -358,6 +420,14 @@ static int check_process(const struct cli_args *a, struct kmsd_cfg *c)
     if (!cli_uint(a->val[O_REPLAY], 1000, 100000000, &c->replay_entries)) {
         return cli_usage_error(a, "--replay-entries: a number from 1000 to 100000000");
     }
+    c->zn_timeout_ms = KMS_ZN_CLIENT_TIMEOUT_MS;
+    c->zn_threads = 8;
+    if (!cli_uint(a->val[O_ZNTO], 100, 60000, &c->zn_timeout_ms)) {
+        return cli_usage_error(a, "--zn-timeout: milliseconds from 100 to 60000");
+    }
+    if (!cli_uint(a->val[O_ZNTHREADS], 1, 256, &c->zn_threads)) {
+        return cli_usage_error(a, "--zn-threads: a number from 1 to 256");
+    }
     if (a->val[O_LOG] != NULL && !kms_log_level_parse(a->val[O_LOG], &c->log_level)) {
         return cli_usage_error(a, "--log-level: one of error, warn, info, debug");
     }
@@ -387,6 +457,7 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     if (rc != CLI_EXIT_OK || a.help) {
         if (rc == CLI_EXIT_OK) {
             fputs(usage, stdout);
+            fputs(usage_limits, stdout);
             fputs(usage_signals, stdout);
         }
         return rc;
@@ -617,7 +688,8 @@ static int live_new(const struct kmsd_cfg *c, const struct kmsd_parts *p, struct
                                    .cert_file = c->zn_cert,
                                    .key_file = c->zn_key,
                                    .naf_fqdn = c->svc.fqdn,
-                                   .ua_id = {1, 0, 0, 0, 6}};
+                                   .ua_id = {1, 0, 0, 0, 6},
+                                   .timeout_ms = (unsigned)c->zn_timeout_ms};
     kms_result r = kms_zn_client_new(&zc, &l->zn);
     if (!kms_ok(r)) {
         live_free(l);
@@ -631,7 +703,7 @@ static int live_new(const struct kmsd_cfg *c, const struct kmsd_parts *p, struct
         live_free(l);
         return CLI_EXIT_OK;
     }
-    struct kms_service_deps deps = {p->kr, p->st, p->rg, {l, zn_get}};
+    struct kms_service_deps deps = {p->kr, p->st, p->rg, {l, zn_get, zn_peek}};
     if (!kms_ok(r = kms_service_new(&c->svc, &deps, &l->svc))) {
         live_free(l);
         return fail("service", r);
@@ -648,6 +720,11 @@ static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
         return rc;
     }
     live_swap(&p->d, l);
+    p->d.pool = zn_pool_new((unsigned)c->zn_threads, ZN_QUEUE_PER_THREAD * (size_t)c->zn_threads,
+                            zn_serve, &p->d);
+    if (p->d.pool == NULL) {
+        return fail("zn pool", KMS_ERR(KMS_ERR_NOMEM));
+    }
     struct kms_httpd_cfg hc = {.listen = c->listen,
                                .max_body = KMS_SERVICE_MSG_MAX,
                                .threads = (unsigned)c->threads,
@@ -735,9 +812,15 @@ static void save_replay(struct kmsd_parts *p)
 
 static void unwire(struct kmsd_parts *p)
 {
-    kms_httpd_stop(p->httpd); /* drains: requests in flight finish (kms_httpd.h) */
+    /* The Zn pool stops first: it answers its queue and finishes its queries, which completes
+     * every deferred answer, as kms_httpd_stop requires. Then the server drains (requests in
+     * flight finish, kms_httpd.h), the replay cache is saved (no request can reach it any
+     * more), and the pool is freed once no handler can reach it. */
+    zn_pool_stop(p->d.pool);
+    kms_httpd_stop(p->httpd);
     save_replay(p);
     kms_wipe(p->snap_key, sizeof(p->snap_key));
+    zn_pool_free(p->d.pool);
     live_swap(&p->d, NULL);
     kms_replay_free(p->rg);
     kms_store_close(p->st);

@@ -6,9 +6,11 @@
 #include "cli.h"
 #include "cmds.h"
 #include "ue/kms_ue_boot.h"
+#include "http/kms_httpc.h"
 
 static const char boot_help[] =
     "usage: imskms ue bootstrap --bsf URL --usim FILE --state DIR [--trace DIR] [--ca-file FILE]\n"
+    "                           [--timeout S]\n"
     "\n"
     "Bootstraps with the BSF over Ub (TS 24.109, HTTP Digest AKAv1-MD5): asks for a challenge,\n"
     "verifies AUTN with the USIM (MAC-A, then SQN freshness; an accepted SQN is saved to the\n"
@@ -24,47 +26,81 @@ static const char boot_help[] =
     "  --trace DIR    also write every request and response there (headers and bodies; they\n"
     "                 hold no keys)\n"
     "  --ca-file FILE PEM CA for an https:// BSF\n"
+    "  --timeout S    give up on the BSF's answer after S seconds, 1..3600 (default 10)\n"
     "\n"
     "Exit status: 0 bootstrapped; 1 authentication failed (the network's AUTN, the BSF's\n"
-    "refusal or its rspauth); 2 bad usage or a malformed answer; 3 transport or internal error.\n";
+    "refusal or its rspauth); 2 bad usage or a malformed answer; 3 transport or internal error,\n"
+    "or the BSF cannot serve now (503: the line says why and when to retry).\n";
 
 int ue_bootstrap(const char *prefix, int argc, char **argv);
 
 int ue_bootstrap(const char *prefix, int argc, char **argv)
 {
-    enum { B_BSF, B_USIM, B_STATE, B_TRACE, B_CA };
+    enum { B_BSF, B_USIM, B_STATE, B_TRACE, B_CA, B_TIMEOUT };
     static const struct cli_opt opts[] = {
         CLI_REQUIRED("bsf"), CLI_REQUIRED("usim"), CLI_REQUIRED("state"),
-        CLI_VALUE("trace"),  CLI_VALUE("ca-file"),
+        CLI_VALUE("trace"),  CLI_VALUE("ca-file"), CLI_VALUE("timeout"),
     };
     struct cli_args a;
-    int rc = cli_parse(prefix, opts, 5, 0, argc, argv, &a);
+    int rc = cli_parse(prefix, opts, 6, 0, argc, argv, &a);
     if (rc != 0 || a.help) {
         if (rc == 0) {
             fputs(boot_help, stdout);
         }
         return rc;
     }
-    rc = cli_require(&a, opts, 5);
+    rc = cli_require(&a, opts, 6);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
     if (strncmp(a.val[B_BSF], "http://", 7) != 0 && strncmp(a.val[B_BSF], "https://", 8) != 0) {
         return cli_usage_error(&a, "--bsf: an http:// or https:// URL");
     }
+    struct kms_httpc_busy busy = {0};
     struct kms_ue_boot_cfg cfg = {
         .bsf_url = a.val[B_BSF],
         .usim_path = a.val[B_USIM],
         .state_dir = a.val[B_STATE],
         .trace_dir = a.val[B_TRACE],
-        .http = {.ca_file = a.val[B_CA]},
+        .http = {.ca_file = a.val[B_CA], .busy = &busy},
     };
+    if (!ue_timeout(a.val[B_TIMEOUT], &cfg.http)) {
+        return cli_usage_error(&a, "--timeout: seconds from 1 to 3600");
+    }
     struct kms_ue_boot_result res;
     kms_result r = kms_ue_bootstrap(&cfg, &res);
     if (!kms_ok(r)) {
-        return cli_fail(&a, "bootstrap", r.err);
+        return ue_fail(&a, &busy, "bootstrap", r.err);
     }
     printf("btid=%s\nlifetime=%llu\nresyncs=%u\n", res.btid, (unsigned long long)res.lifetime,
            res.resyncs);
     return CLI_EXIT_OK;
+}
+
+bool ue_timeout(const char *val, struct kms_httpc_cfg *http)
+{
+    uint64_t s = 10;
+    if (!cli_uint(val, 1, 3600, &s)) {
+        return false;
+    }
+    http->timeout_ms = (unsigned)(s * 1000u);
+    return true;
+}
+
+int ue_fail(const struct cli_args *a, const struct kms_httpc_busy *busy, const char *what,
+            enum kms_err err)
+{
+    const char *says = kms_httpc_busy_text(busy);
+    if (says == NULL || busy->err != err) {
+        return cli_fail(a, what, err);
+    }
+    if (busy->retry_after > 0) {
+        fprintf(stderr, "%s: %s %s (%s); retry in %u s\n", a->cmd,
+                busy->who != NULL ? busy->who : "the server", says, busy->reason,
+                busy->retry_after);
+    } else {
+        fprintf(stderr, "%s: %s %s (%s); retry later\n", a->cmd,
+                busy->who != NULL ? busy->who : "the server", says, busy->reason);
+    }
+    return kms_err_exit_status(err);
 }

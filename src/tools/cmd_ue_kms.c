@@ -4,12 +4,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmds.h"
 #include "ue/kms_ue_kms.h"
 #include "util/kms_time.h"
 
 static const char kue_help[] =
     "usage: imskms ue kue --kms URL --mode 2|3 --state DIR [--kms-fqdn FQDN] [--identity ID]\n"
-    "                     [--trace DIR]\n"
+    "                     [--trace DIR] [--timeout S]\n"
     "\n"
     "Asks the KMS for Kue with the bootstrap kept in DIR ('imskms ue bootstrap'): a\n"
     "REQUEST_INIT_PSK keyed by Ks_NAF (derived here from Ks for NAF_Id = KMS FQDN || 01 00 00\n"
@@ -22,29 +23,30 @@ static const char kue_help[] =
     "  --state DIR      the bootstrap state; receives `kue`\n"
     "  --kms-fqdn FQDN  the KMS's FQDN, when it differs from the URL's host\n"
     "  --identity ID    IDRi: the IMPI (default) or one of the subscriber's IMPUs\n"
-    "  --trace DIR      write each MIKEY message as NNN-sent.mikey / NNN-recv.mikey\n"
-    "\n"
+    "  --trace DIR      write each MIKEY message as NNN-sent.mikey / "
+    "NNN-recv.mikey\n" UE_TIMEOUT_HELP "\n"
     "Exit status: 0 issued; 1 the KMS refused (authentication, or the mode: the reason says\n"
-    "which); 2 bad usage or a malformed answer; 3 transport or internal error.\n";
+    "which); 2 bad usage or a malformed answer; 3 transport or internal error, or the KMS cannot\n"
+    "serve now (503: the line says why, e.g. it could not reach the BSF, and when to retry).\n";
 
 int ue_kue(const char *prefix, int argc, char **argv);
 
 int ue_kue(const char *prefix, int argc, char **argv)
 {
-    enum { K_KMS, K_MODE, K_STATE, K_FQDN, K_ID, K_TRACE };
+    enum { K_KMS, K_MODE, K_STATE, K_FQDN, K_ID, K_TRACE, K_TIMEOUT };
     static const struct cli_opt opts[] = {
-        CLI_REQUIRED("kms"),   CLI_REQUIRED("mode"),  CLI_REQUIRED("state"),
-        CLI_VALUE("kms-fqdn"), CLI_VALUE("identity"), CLI_VALUE("trace"),
+        CLI_REQUIRED("kms"),   CLI_REQUIRED("mode"), CLI_REQUIRED("state"), CLI_VALUE("kms-fqdn"),
+        CLI_VALUE("identity"), CLI_VALUE("trace"),   CLI_VALUE("timeout"),
     };
     struct cli_args a;
-    int rc = cli_parse(prefix, opts, 6, 0, argc, argv, &a);
+    int rc = cli_parse(prefix, opts, 7, 0, argc, argv, &a);
     if (rc != 0 || a.help) {
         if (rc == 0) {
             fputs(kue_help, stdout);
         }
         return rc;
     }
-    rc = cli_require(&a, opts, 6);
+    rc = cli_require(&a, opts, 7);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
@@ -54,16 +56,21 @@ int ue_kue(const char *prefix, int argc, char **argv)
     if (strncmp(a.val[K_KMS], "http://", 7) != 0 && strncmp(a.val[K_KMS], "https://", 8) != 0) {
         return cli_usage_error(&a, "--kms: an http:// or https:// URL");
     }
+    struct kms_httpc_busy busy = {0};
     struct kms_ue_kms_cfg cfg = {.kms_url = a.val[K_KMS],
                                  .kms_fqdn = a.val[K_FQDN],
                                  .state_dir = a.val[K_STATE],
                                  .identity = a.val[K_ID],
-                                 .trace_dir = a.val[K_TRACE]};
+                                 .trace_dir = a.val[K_TRACE],
+                                 .http = {.busy = &busy}};
+    if (!ue_timeout(a.val[K_TIMEOUT], &cfg.http)) {
+        return cli_usage_error(&a, "--timeout: seconds from 1 to 3600");
+    }
     struct kms_ue_kue_result res;
     kms_result r = kms_ue_kue(&cfg, (uint8_t)(a.val[K_MODE][0] - '0'), &res);
     if (!kms_ok(r)) {
-        return cli_fail(&a, r.err == KMS_ERR_UNSUPPORTED ? "the KMS refused the mode" : "kue",
-                        r.err == KMS_ERR_UNSUPPORTED ? KMS_ERR_AUTH : r.err);
+        return ue_fail(&a, &busy, r.err == KMS_ERR_UNSUPPORTED ? "the KMS refused the mode" : "kue",
+                       r.err == KMS_ERR_UNSUPPORTED ? KMS_ERR_AUTH : r.err);
     }
     char t[KMS_TIME_STR_LEN];
     if (!kms_ok(kms_time_format(res.valid_to, t))) {
@@ -82,14 +89,17 @@ int ue_kue(const char *prefix, int argc, char **argv)
     "  --bsf URL        mode 1: the BSF's Ub address\n"                                            \
     "  --usim FILE      mode 1: the USIM file\n"                                                   \
     "  --ca-file FILE   mode 1: PEM CA for an https:// BSF\n"                                      \
-    "  --kms-fqdn FQDN  mode 1: the KMS's FQDN, when it differs from the URL's host\n"
+    "  --kms-fqdn FQDN  mode 1: the KMS's FQDN, when it differs from the URL's "                   \
+    "host\n" UE_TIMEOUT_HELP
 #define EXIT_HELP                                                                                  \
     "Exit status: 0 done; 1 the KMS refused (or, for resolve, the transfer does not verify\n"      \
     "with the MPK it returned; in mode 1, the bootstrap failed authentication); 2 bad usage or\n"  \
-    "a malformed answer; 3 transport or internal error.\n"
+    "a malformed answer; 3 transport or internal error, or a server cannot serve now (503: the\n"  \
+    "line says why and when to retry).\n"
 
 static const char request_help[] =
     "usage: imskms ue request --kms URL --peer IMPU --state DIR --out FILE [--trace DIR]\n"
+    "                         [--timeout S]\n"
     "                         [--mode 1 --bsf URL --usim FILE [--ca-file FILE]\n"
     "                          [--kms-fqdn FQDN] [--identity ID]]\n"
     "\n"
@@ -106,7 +116,7 @@ static const char request_help[] =
     "IMPUs\n" MODE1_OPTS_HELP "\n" EXIT_HELP;
 
 static const char resolve_help[] =
-    "usage: imskms ue resolve --kms URL --ticket FILE --state DIR [--trace DIR]\n"
+    "usage: imskms ue resolve --kms URL --ticket FILE --state DIR [--trace DIR] [--timeout S]\n"
     "                         [--mode 1 --bsf URL --usim FILE [--ca-file FILE]\n"
     "                          [--kms-fqdn FQDN]]\n"
     "\n"
@@ -141,22 +151,39 @@ static int kms_fail(const struct cli_args *a, const struct kms_ue_kms_cfg *cfg, 
     if (r.err == KMS_ERR_ARG && cfg->mode >= 2) { /* the only KMS_ERR_ARG of modes 2 and 3 */
         return cli_usage_error(a, "--mode: the Kue in --state is of another mode");
     }
-    return cli_fail(a, r.err == KMS_ERR_UNSUPPORTED ? "the KMS refused the mode" : what,
-                    r.err == KMS_ERR_UNSUPPORTED ? KMS_ERR_AUTH : r.err);
+    return ue_fail(a, cfg->http.busy,
+                   r.err == KMS_ERR_UNSUPPORTED ? "the KMS refused the mode" : what,
+                   r.err == KMS_ERR_UNSUPPORTED ? KMS_ERR_AUTH : r.err);
 }
 
 /* Options of request and resolve: resolve takes the first X_ID (no --identity, no --peer). */
-enum { X_KMS, X_FILE, X_STATE, X_TRACE, X_MODE, X_BSF, X_USIM, X_CA, X_FQDN, X_ID, X_PEER, X_N };
+enum {
+    X_KMS,
+    X_FILE,
+    X_STATE,
+    X_TRACE,
+    X_TIMEOUT,
+    X_MODE,
+    X_BSF,
+    X_USIM,
+    X_CA,
+    X_FQDN,
+    X_ID,
+    X_PEER,
+    X_N
+};
 
 /* Parses request (file_opt "out") or resolve ("ticket") into cfg; *done when the command ends
  * here (help or a usage error, with rc its exit status). */
 static int parse_exchange(const char *prefix, int argc, char **argv, bool request, const char *help,
-                          struct cli_args *a, struct kms_ue_kms_cfg *cfg, bool *done)
+                          struct cli_args *a, struct kms_ue_kms_cfg *cfg,
+                          struct kms_httpc_busy *busy, bool *done)
 {
     const char *file_opt = request ? "out" : "ticket";
     const struct cli_opt opts[X_N] = {
-        CLI_REQUIRED("kms"),   CLI_REQUIRED(file_opt), CLI_REQUIRED("state"), CLI_VALUE("trace"),
-        CLI_VALUE("mode"),     CLI_VALUE("bsf"),       CLI_VALUE("usim"),     CLI_VALUE("ca-file"),
+        CLI_REQUIRED("kms"),   CLI_REQUIRED(file_opt), CLI_REQUIRED("state"),
+        CLI_VALUE("trace"),    CLI_VALUE("timeout"),   CLI_VALUE("mode"),
+        CLI_VALUE("bsf"),      CLI_VALUE("usim"),      CLI_VALUE("ca-file"),
         CLI_VALUE("kms-fqdn"), CLI_VALUE("identity"),  CLI_REQUIRED("peer"), /* request only */
     };
     size_t n_opts = request ? X_N : X_ID;
@@ -197,10 +224,13 @@ static int parse_exchange(const char *prefix, int argc, char **argv, bool reques
                                    .state_dir = a->val[X_STATE],
                                    .identity = request ? a->val[X_ID] : NULL,
                                    .trace_dir = a->val[X_TRACE],
-                                   .http = {.ca_file = a->val[X_CA]},
+                                   .http = {.ca_file = a->val[X_CA], .busy = busy},
                                    .mode = m != NULL ? (uint8_t)(m[0] - '0') : 0,
                                    .bsf_url = a->val[X_BSF],
                                    .usim_path = a->val[X_USIM]};
+    if (!ue_timeout(a->val[X_TIMEOUT], &cfg->http)) {
+        return cli_usage_error(a, "--timeout: seconds from 1 to 3600");
+    }
     *done = false;
     return CLI_EXIT_OK;
 }
@@ -212,7 +242,8 @@ int ue_request(const char *prefix, int argc, char **argv)
     struct cli_args a;
     struct kms_ue_kms_cfg cfg;
     bool done = false;
-    int rc = parse_exchange(prefix, argc, argv, true, request_help, &a, &cfg, &done);
+    struct kms_httpc_busy busy = {0};
+    int rc = parse_exchange(prefix, argc, argv, true, request_help, &a, &cfg, &busy, &done);
     if (done) {
         return rc;
     }
@@ -228,7 +259,8 @@ int ue_resolve(const char *prefix, int argc, char **argv)
     struct cli_args a;
     struct kms_ue_kms_cfg cfg;
     bool done = false;
-    int rc = parse_exchange(prefix, argc, argv, false, resolve_help, &a, &cfg, &done);
+    struct kms_httpc_busy busy = {0};
+    int rc = parse_exchange(prefix, argc, argv, false, resolve_help, &a, &cfg, &busy, &done);
     if (done) {
         return rc;
     }

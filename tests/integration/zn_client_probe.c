@@ -5,7 +5,9 @@
  * Checks: the first get fetches (a miss) and returns the expected Ks_NAF; the second is a cache
  * hit; at the key's expiry the cache does not serve it and a fetched answer already past its
  * expiry is refused; an unknown B-TID is KMS_ERR_NOT_FOUND; a certificate that does not name
- * the FQDN is KMS_ERR_AUTH. Exit 0 when all hold.
+ * the FQDN is KMS_ERR_AUTH; an unknown B-TID is remembered for KMS_ZN_CLIENT_NEG_TTL_S seconds
+ * (the BSF is not asked again meanwhile); kms_zn_client_peek answers from the caches only.
+ * Exit 0 when all hold.
  */
 #include <stdio.h>
 #include <string.h>
@@ -70,8 +72,30 @@ int main(int argc, char **argv)
     check(res.err == KMS_ERR_MALFORMED, "at the key's expiry nothing is served");
     kms_zn_client_stats(c, &st);
     check(st.misses == 2 && st.hits == 1, "an expired entry is not a hit");
-    res = kms_zn_client_get(c, "AAAAAAAAAAAAAAAAAAAAAA==@localhost", now, &r);
+    const char *unknown = "AAAAAAAAAAAAAAAAAAAAAA==@localhost";
+    bool hit = true;
+    res = kms_zn_client_peek(c, unknown, now, &r, &hit);
+    check(kms_ok(res) && !hit, "peek: a B-TID never asked about needs a query");
+    res = kms_zn_client_get(c, unknown, now, &r);
     check(res.err == KMS_ERR_NOT_FOUND, "unknown B-TID");
+    kms_zn_client_stats(c, &st);
+    check(st.misses == 3 && st.neg_hits == 0, "the first unknown B-TID asks the BSF");
+    /* Remembered for KMS_ZN_CLIENT_NEG_TTL_S seconds: neither get nor peek asks again. */
+    res = kms_zn_client_get(c, unknown, now + KMS_ZN_CLIENT_NEG_TTL_S - 1, &r);
+    check(res.err == KMS_ERR_NOT_FOUND, "unknown B-TID, again");
+    res = kms_zn_client_peek(c, unknown, now + 1, &r, &hit);
+    check(res.err == KMS_ERR_NOT_FOUND && hit, "peek: a remembered unknown B-TID");
+    kms_zn_client_stats(c, &st);
+    check(st.misses == 3 && st.neg_hits == 2, "a remembered unknown B-TID does not ask the BSF");
+    res = kms_zn_client_get(c, unknown, now + KMS_ZN_CLIENT_NEG_TTL_S, &r);
+    check(res.err == KMS_ERR_NOT_FOUND, "unknown B-TID after the negative entry expired");
+    kms_zn_client_stats(c, &st);
+    check(st.misses == 4 && st.neg_hits == 2, "after its time the BSF is asked again");
+    check(kms_ok(kms_zn_client_get(c, argv[6], now, &r)), "fetched again"); /* cached again */
+    kms_zn_resp_wipe(&r);
+    res = kms_zn_client_peek(c, argv[6], now + 1, &r, &hit);
+    check(kms_ok(res) && hit && memcmp(r.ks_naf, want, 32) == 0, "peek: a cached answer");
+    kms_zn_resp_wipe(&r);
     kms_zn_client_free(c);
 
     c = client(argv, argv[8], argv[9]);

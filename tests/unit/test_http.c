@@ -1051,6 +1051,184 @@ static void client_refuses_server_with_wrong_name_or_ca(void **state)
     kms_httpd_stop(d);
 }
 
+/* ---- deferred answers ---- */
+
+/* /slow defers its answer to the test thread (g_df); /now defers and completes at once, from
+ * the handler itself (the answer is ready before the connection could be suspended); anything
+ * else answers 200 "fast" at once. */
+enum { MAX_DF = 8 };
+static struct kms_http_defer *g_df[MAX_DF];
+static int g_n_df;
+
+static void defer_handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
+{
+    (void)ctx;
+    bool slow = strcmp(req->path, "/slow") == 0;
+    if (slow || strcmp(req->path, "/now") == 0) {
+        struct kms_http_defer *df = kms_http_defer(req);
+        if (df == NULL || kms_http_defer(req) != NULL) { /* a second defer must be refused */
+            resp->status = 500;
+            return;
+        }
+        resp->status = 418; /* ignored: the deferred answer is the one sent */
+        if (!slow) {
+            struct kms_http_resp *r = kms_http_defer_resp(df);
+            r->status = 200;
+            put_str(r, "now");
+            kms_http_defer_done(df);
+            return;
+        }
+        pthread_mutex_lock(&g_mu);
+        if (g_n_df < MAX_DF) {
+            g_df[g_n_df++] = df;
+            df = NULL;
+        }
+        pthread_mutex_unlock(&g_mu);
+        if (df != NULL) {
+            kms_http_defer_done(df); /* more than the test asked for: a 500 */
+        }
+        return;
+    }
+    resp->status = 200;
+    put_str(resp, "fast");
+}
+
+static int n_deferred(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int n = g_n_df;
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+struct getter {
+    char url[128];
+    int status;
+    char body[32];
+    double took;
+};
+
+static void *getter_main(void *arg)
+{
+    struct getter *g = arg;
+    struct kms_httpc_cfg cc = {.timeout_ms = 20000};
+    struct kms_httpc_req rq = {.method = "GET", .url = g->url, .want = {"X-Deferred", NULL}};
+    struct kms_httpc_resp rs;
+    double t0 = now_s();
+    kms_result r = kms_httpc_request(&cc, &rq, &rs);
+    g->took = now_s() - t0;
+    g->status = kms_ok(r) ? rs.status : -1;
+    (void)snprintf(g->body, sizeof g->body, "%.*s%s", (int)kms_buf_len(&rs.body),
+                   kms_buf_len(&rs.body) > 0 ? (const char *)kms_buf_data(&rs.body) : "",
+                   rs.got[0] != NULL ? rs.got[0] : "");
+    kms_httpc_resp_cleanup(&rs);
+    return NULL;
+}
+
+static struct kms_httpd *start_defer(void)
+{
+    /* One server thread: with the deferred requests holding it, nothing else could be served. */
+    struct kms_httpd_cfg cfg = {
+        .listen = "127.0.0.1:0", .threads = 1, .max_conns = 64, .timeout_s = 30};
+    struct kms_httpd *d = NULL;
+    expect_ok(kms_httpd_start(&cfg, defer_handler, NULL, &d));
+    pthread_mutex_lock(&g_mu);
+    g_n_df = 0;
+    pthread_mutex_unlock(&g_mu);
+    return d;
+}
+
+static bool wait_deferred(int n, double cap_s)
+{
+    double t0 = now_s();
+    while (n_deferred() < n) {
+        if (now_s() - t0 > cap_s) {
+            return false;
+        }
+        sleep_ms(10);
+    }
+    return true;
+}
+
+static void deferred_answers_leave_the_thread_free(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_defer();
+    enum { N = 4 };
+    pthread_t t[N];
+    struct getter g[N];
+    for (int i = 0; i < N; i++) {
+        g[i] = (struct getter){0};
+        url(g[i].url, sizeof g[i].url, "http", "127.0.0.1", d, "/slow");
+        assert_int_equal(pthread_create(&t[i], NULL, getter_main, &g[i]), 0);
+    }
+    assert_true(wait_deferred(N, 10.0));
+    /* Four answers pending on the only server thread: others are still served at once. */
+    struct getter f = {0}, now = {0};
+    url(f.url, sizeof f.url, "http", "127.0.0.1", d, "/fast");
+    url(now.url, sizeof now.url, "http", "127.0.0.1", d, "/now");
+    getter_main(&f);
+    getter_main(&now);
+    assert_int_equal(f.status, 200);
+    assert_string_equal(f.body, "fast");
+    assert_true(f.took < 2.0);
+    assert_int_equal(now.status, 200);
+    assert_string_equal(now.body, "now");
+    /* Completed from this thread, each answer reaches its own client. */
+    for (int i = 0; i < N; i++) {
+        struct kms_http_resp *r = kms_http_defer_resp(g_df[i]);
+        r->status = 202;
+        put_str(r, "late");
+        expect_ok(kms_http_resp_header(r, "X-Deferred", i % 2 == 0 ? "even" : "odd"));
+        kms_http_defer_done(g_df[i]);
+    }
+    int even = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(g[i].status, 202);
+        even += strcmp(g[i].body, "lateeven") == 0;
+        assert_true(strcmp(g[i].body, "lateeven") == 0 || strcmp(g[i].body, "lateodd") == 0);
+    }
+    assert_int_equal(even, N / 2);
+    kms_httpd_stop(d);
+}
+
+struct stopper {
+    struct kms_httpd *d;
+    volatile int done;
+};
+
+static void *stopper_main(void *arg)
+{
+    struct stopper *s = arg;
+    kms_httpd_stop(s->d);
+    __atomic_store_n(&s->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void stop_waits_for_deferred_answers(void **state)
+{
+    (void)state;
+    struct kms_httpd *d = start_defer();
+    pthread_t t;
+    struct getter g = {0};
+    url(g.url, sizeof g.url, "http", "127.0.0.1", d, "/slow");
+    assert_int_equal(pthread_create(&t, NULL, getter_main, &g), 0);
+    assert_true(wait_deferred(1, 10.0));
+    struct stopper s = {.d = d};
+    pthread_t st;
+    assert_int_equal(pthread_create(&st, NULL, stopper_main, &s), 0);
+    sleep_ms(300);
+    assert_int_equal(__atomic_load_n(&s.done, __ATOMIC_SEQ_CST), 0); /* still waiting */
+    struct kms_http_resp *r = kms_http_defer_resp(g_df[0]);
+    r->status = 503;
+    kms_http_defer_done(g_df[0]);
+    assert_int_equal(pthread_join(st, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    /* The answer completed during the stop was sent, or the connection closed: never a hang. */
+    assert_true(g.status == 503 || g.status == -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1074,6 +1252,8 @@ int main(void)
         cmocka_unit_test(optional_client_cert_dispatches_unverified_requests),
         cmocka_unit_test(tls_without_client_ca_never_verifies_clients),
         cmocka_unit_test(client_refuses_server_with_wrong_name_or_ca),
+        cmocka_unit_test(deferred_answers_leave_the_thread_free),
+        cmocka_unit_test(stop_waits_for_deferred_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
