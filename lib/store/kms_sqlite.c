@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/kms_file.h"
+
 /* Makes a new file's directory entry durable. */
 static kms_result sync_dir(const char *path)
 {
@@ -39,10 +41,14 @@ kms_result kms_sqlite_prepare_file(const char *path, bool create, bool *created)
         KMS_ENSURE(fd >= 0 || errno != ENOENT, KMS_ERR_NOT_FOUND);
     }
     KMS_ENSURE(fd >= 0, KMS_ERR_IO);
+    /* Made by root in a daemon's directory: the daemon's (SQLite gives its -wal and -shm files
+     * the database's owner when it runs as root). */
+    kms_result own = *created ? kms_file_adopt_owner(fd, path) : KMS_RESULT_OK;
     int st = fstat(fd, &sb);
     int sy = *created ? fsync(fd) : 0;
     (void)close(fd);
     KMS_ENSURE(st == 0 && sy == 0, KMS_ERR_IO);
+    KMS_TRY(own);
     KMS_ENSURE(S_ISREG(sb.st_mode) && (sb.st_mode & 077) == 0, KMS_ERR_STORE);
     if (*created) {
         KMS_TRY(sync_dir(path));

@@ -137,6 +137,23 @@ static kms_result owner_for(const char *path, const char *dir, uid_t *uid, gid_t
     return KMS_RESULT_OK;
 }
 
+kms_result kms_file_adopt_owner(int fd, const char *path)
+{
+    KMS_ENSURE(fd >= 0 && path != NULL, KMS_ERR_ARG);
+    if (geteuid() != 0) {
+        return KMS_RESULT_OK;
+    }
+    char *dir = dir_of(path);
+    KMS_ENSURE(dir != NULL, KMS_ERR_NOMEM);
+    struct stat st;
+    int e = stat(dir, &st);
+    free(dir);
+    KMS_ENSURE(e == 0, KMS_ERR_IO);
+    KMS_ENSURE((st.st_uid == 0 && st.st_gid == 0) || fchown(fd, st.st_uid, st.st_gid) == 0,
+               KMS_ERR_IO);
+    return KMS_RESULT_OK;
+}
+
 kms_result kms_file_write_atomic(const char *path, const uint8_t *p, size_t n)
 {
     KMS_ENSURE_REF(path);

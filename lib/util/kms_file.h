@@ -45,6 +45,11 @@ void kms_file_free(uint8_t *p, size_t len);
  * it is new), so an operator's command never locks a daemon out of its files. */
 KMS_MUST_CHECK kms_result kms_file_write_atomic(const char *path, const uint8_t *p, size_t n);
 
+/* For a file fd just created at path (an SQLite store made by `imskms subscriber add`): run as
+ * root, fd takes the owner and group of path's directory, as kms_file_write_atomic's new files
+ * do. Nothing otherwise. KMS_ERR_IO when the change fails. */
+KMS_MUST_CHECK kms_result kms_file_adopt_owner(int fd, const char *path);
+
 /* Removes path durably: unlink, then fsync of its directory, so that a crash after the call
  * never finds it again. A path that does not exist is not an error. KMS_ERR_IO otherwise. */
 KMS_MUST_CHECK kms_result kms_file_remove(const char *path);

@@ -95,6 +95,11 @@ for b in kek pki stores; do
     (cd "$E" && umask 077 && set -e && . "$tmp/step-$b.sh") >"$tmp/step.log" 2>&1 ||
         bad "deploy.md step $b: $(tail -5 "$tmp/step.log")"
 done
+# As root, in a directory of the service user's: the files made there are the service user's.
+if [ "$(id -u)" = 0 ]; then
+    left=$(find "$R/var/lib/imskms" -type f ! -user nobody)
+    [ -z "$left" ] && ok || bad "deploy.md's stores step left files of root: $left"
+fi
 IMPI_B=001010000000002@ims.mnc001.mcc001.3gppnetwork.org
 imskms subscriber add --db "$R/var/lib/imskms/subscribers.db" --kek-file "$E/kek" \
     --impi $IMPI_B --impu sip:+15550002@ims.example.org \
