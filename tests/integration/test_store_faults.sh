@@ -32,10 +32,13 @@ trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$kpid" ] && kill -9 "$k
 mkdir -p "$tmp/bdisk" "$tmp/kdisk"
 D="$tmp/bsfd-shim"
 K="$tmp/kmsd-shim"
+# In the ASan build the sanitizer's runtime must come first in the preload list (ASan checks).
+asan=$(ldd "$K_REAL" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+PRE="${asan:+$asan }$SHIM"
 printf '#!/bin/sh\nLD_PRELOAD="%s" IMSKMS_ENOSPC_PREFIX="%s" IMSKMS_ENOSPC_FLAG="%s" exec "%s" "$@"\n' \
-    "$SHIM" "$tmp/bdisk/" "$tmp/bsf-full" "$D_REAL" >"$D"
+    "$PRE" "$tmp/bdisk/" "$tmp/bsf-full" "$D_REAL" >"$D"
 printf '#!/bin/sh\nLD_PRELOAD="%s" IMSKMS_ENOSPC_PREFIX="%s" IMSKMS_ENOSPC_FLAG="%s" exec "%s" "$@"\n' \
-    "$SHIM" "$tmp/kdisk/" "$tmp/kms-full" "$K_REAL" >"$K"
+    "$PRE" "$tmp/kdisk/" "$tmp/kms-full" "$K_REAL" >"$K"
 chmod 755 "$D" "$K"
 
 KEY=465b5ce8b199b49faa5f0a2ee238a6bc
