@@ -5,29 +5,50 @@ set -uo pipefail
 
 usage() {
   cat <<USAGE
-usage: fuzz/run.sh [SECONDS]
+usage: fuzz/run.sh [--jobs N] [--handler-seconds S] [--merge] [SECONDS]
        fuzz/run.sh --help
 
 Configures (cmake --preset fuzz, once) and builds build-fuzz/, then runs every
 build-fuzz/bin/fuzz_* target for SECONDS seconds each (default 30) on a temporary
 copy of its committed corpus fuzz/corpus/<surface>/, with fuzz/dict/<surface>.dict
-when present. The committed corpus is never modified.
+when present.
 
-Prints one line per target. Crash inputs are kept in build-fuzz/fuzz-artifacts/<surface>/
-and full logs in build-fuzz/fuzz-logs/<surface>.log. Exit status: 0 when every target ran
-clean, 1 when any target crashed (or failed to run), 2 on bad usage or a failed build.
+  --jobs N             run N targets at once (default 1); each target is one process,
+                       so a run costs about (targets x SECONDS) / N of wall time
+  --handler-seconds S  the whole-handler targets (kms_service, bsf_ub, bsf_zn: where the
+                       state machines are) run S seconds instead of SECONDS
+  --merge              afterwards merge what each run found into fuzz/corpus/<surface>/
+                       (libFuzzer -merge=1: the committed corpus plus the new inputs,
+                       minimized to the ones that add coverage); without it the committed
+                       corpus is never modified
+
+Prints one line per target: executions, exec/s, coverage (cov: edges, ft: features) when
+the corpus was loaded and at the end, corpus size. Crash inputs are kept in
+build-fuzz/fuzz-artifacts/<surface>/ and full logs in build-fuzz/fuzz-logs/<surface>.log.
+Exit status: 0 when every target ran clean, 1 when any target crashed (or failed to run),
+2 on bad usage or a failed build.
 USAGE
 }
 
-case "${1:-}" in
-  -h|--help) usage; exit 0 ;;
-esac
-if [[ $# -gt 1 ]]; then usage >&2; exit 2; fi
-secs="${1:-30}"
-if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
-  echo "fuzz/run.sh: SECONDS must be a positive integer, not '$secs'" >&2
-  exit 2
-fi
+secs=30 jobs=1 hsecs="" merge=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --jobs) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; jobs=$2; shift ;;
+    --handler-seconds) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; hsecs=$2; shift ;;
+    --merge) merge=1 ;;
+    -*) echo "fuzz/run.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    *) secs=$1 ;;
+  esac
+  shift
+done
+for v in "$secs" "$jobs" "${hsecs:-1}"; do
+  if ! [[ "$v" =~ ^[1-9][0-9]*$ ]]; then
+    echo "fuzz/run.sh: SECONDS, --jobs and --handler-seconds take a positive integer, not '$v'" >&2
+    exit 2
+  fi
+done
+hsecs="${hsecs:-$secs}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
@@ -48,12 +69,16 @@ mkdir -p "$build/fuzz-logs"
 # Print the value following "key" in a libFuzzer log, or "?".
 field() { grep -Eo "$1 *[0-9]+" "$2" | tail -n 1 | grep -Eo '[0-9]+$' || echo '?'; }
 
-failed=0 ran=0
-for bin in "$build"/bin/fuzz_*; do
-  [[ -f "$bin" && -x "$bin" && "$bin" != *_replay ]] || continue
+# The first and the last "cov: N ft: M" of a libFuzzer log (INITED, then the last status line).
+cov_at() { grep -Eo "$1.*cov: [0-9]+ ft: [0-9]+" "$2" | head -n 1 | grep -Eo 'cov: [0-9]+ ft: [0-9]+' \
+  | sed -E 's/cov: ([0-9]+) ft: ([0-9]+)/\1 \2/' || true; }
+
+# Runs one target; its result line goes to $tmp/result-<surface>.
+run_one() {
+  local bin=$1 name surface corpus art args log rc t runs eps corp before after line
   name="${bin##*/}"
   surface="${name#fuzz_}"
-  ran=$((ran + 1))
+  case "$surface" in kms_service|bsf_ub|bsf_zn) t=$hsecs ;; *) t=$secs ;; esac
   corpus="$tmp/corpus-$surface"
   mkdir -p "$corpus"
   if [[ -d "fuzz/corpus/$surface" ]]; then
@@ -61,7 +86,7 @@ for bin in "$build"/bin/fuzz_*; do
   fi
   art="$build/fuzz-artifacts/$surface"
   rm -rf "$art" && mkdir -p "$art"
-  args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+  args=(-max_total_time="$t" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$art/")
   if [[ -f "fuzz/dict/$surface.dict" ]]; then
     args+=(-dict="fuzz/dict/$surface.dict")
@@ -71,22 +96,58 @@ for bin in "$build"/bin/fuzz_*; do
   rc=$?
   runs="$(field 'stat::number_of_executed_units:' "$log")"
   eps="$(field 'stat::average_exec_per_sec:' "$log")"
-  cov="$(field 'cov:' "$log")"
-  ft="$(field 'ft:' "$log")"
+  before="$(cov_at 'INITED' "$log")"
+  after="$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1 | sed -E 's/cov: ([0-9]+) ft: ([0-9]+)/\1 \2/')"
   corp="$(grep -Eo 'corp: [0-9]+' "$log" | tail -n 1 | grep -Eo '[0-9]+$' || echo '?')"
   if [[ $rc -eq 0 ]]; then
     rmdir "$art" 2>/dev/null
-    printf 'PASS  %-18s %ss runs=%s exec/s=%s cov=%s ft=%s corpus=%s\n' \
-      "$name" "$secs" "$runs" "$eps" "$cov" "$ft" "$corp"
+    line="$(printf 'PASS  %-22s %ss runs=%s exec/s=%s cov=%s->%s ft=%s->%s corpus=%s' \
+      "$name" "$t" "$runs" "$eps" "${before%% *}" "${after%% *}" "${before##* }" "${after##* }" "$corp")"
+    if [[ $merge -eq 1 ]]; then
+      local merged="$tmp/merged-$surface"
+      mkdir -p "$merged" "fuzz/corpus/$surface"
+      if "$bin" -merge=1 "$merged" "fuzz/corpus/$surface" "$corpus" >"$log.merge" 2>&1; then
+        local n_old n_new
+        n_old=$(find "fuzz/corpus/$surface" -type f | wc -l)
+        rm -f "fuzz/corpus/$surface"/*
+        cp "$merged"/* "fuzz/corpus/$surface/" 2>/dev/null
+        n_new=$(find "fuzz/corpus/$surface" -type f | wc -l)
+        line="$line merged=$n_old->$n_new"
+      else
+        line="$line merge=FAILED"
+      fi
+    fi
+    echo "$line" >"$tmp/result-$surface"
   else
-    failed=1
+    local crash
     crash="$(ls -1 "$art" 2>/dev/null | head -n 1)"
-    printf 'FAIL  %-18s exit=%s artifact=%s log=%s\n' "$name" "$rc" \
-      "${crash:+$art/$crash}" "${log#"$root"/}"
-    grep -m 1 -E 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error:' "$log" \
-      | sed 's/^/      /'
+    { printf 'FAIL  %-22s exit=%s artifact=%s log=%s\n' "$name" "$rc" \
+        "${crash:+$art/$crash}" "${log#"$root"/}"
+      grep -m 1 -E 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error:' "$log" \
+        | sed 's/^/      /'; } >"$tmp/result-$surface"
   fi
+}
+
+ran=0
+for bin in "$build"/bin/fuzz_*; do
+  [[ -f "$bin" && -x "$bin" && "$bin" != *_replay ]] || continue
+  ran=$((ran + 1))
+  while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do
+    wait -n
+  done
+  run_one "$bin" &
 done
+wait
+failed=0
+for r in "$tmp"/result-*; do
+  [[ -f "$r" ]] || continue
+  cat "$r"
+  grep -q '^FAIL' "$r" && failed=1
+done
+if [[ $(ls "$tmp"/result-* 2>/dev/null | wc -l) -ne $ran ]]; then
+  echo "fuzz/run.sh: $ran targets, fewer results" >&2
+  failed=1
+fi
 
 if [[ $ran -eq 0 ]]; then
   echo "fuzz/run.sh: no fuzz_* targets in $build/bin" >&2

@@ -14,25 +14,30 @@
 #                                     names) on the default build, every result line printed;
 #                                     about a minute and 16,000 file descriptors; the default
 #                                     run has the same attacks with small numbers
+#        scripts/test.sh --tsan       only the ThreadSanitizer run (preset tsan, build-tsan/): the
+#                                     whole CTest suite (daemons under concurrent load included)
+#                                     with tests/tsan.supp; any race fails its test; outside CI
 set -eu
 cd "$(dirname "$0")/.."
 
 fuzz=1
 mutation=0
 long=0
+tsan=0
 fuzz_seconds=${FUZZ_SECONDS:-20}
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-fuzz) fuzz=0 ;;
     --mutation) mutation=1 ;;
     --long) long=1 ;;
+    --tsan) tsan=1 ;;
     --fuzz-seconds)
         [ $# -ge 2 ] || { echo "test.sh: --fuzz-seconds needs a value" >&2; exit 2; }
         fuzz_seconds=$2
         shift
         ;;
     --help | -h)
-        sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -54,6 +59,18 @@ if [ $long -eq 1 ]; then
     cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
     echo "== attack suite, long numbers"
     IMSKMS_ATTACK_SCALE=long exec ctest --test-dir build -L attack --output-on-failure -V
+fi
+if [ $tsan -eq 1 ]; then
+    ./scripts/deps.sh
+    echo "== tsan: configure and build (build-tsan/)"
+    cmake --preset tsan >/dev/null
+    cmake --build build-tsan -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+    echo "== tsan: ctest"
+    # halt_on_error: a race stops the program that has it, so its test fails. The package test
+    # builds the release tree and runs no instrumented code: left out.
+    TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1 history_size=4" \
+        exec ctest --test-dir build-tsan -j "$(nproc 2>/dev/null || echo 2)" --output-on-failure \
+        -E '^package$' --timeout 1200
 fi
 if [ $fuzz -eq 1 ]; then ./scripts/deps.sh --fuzz; else ./scripts/deps.sh; fi
 
