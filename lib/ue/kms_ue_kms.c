@@ -58,7 +58,9 @@ static kms_result post(const struct kms_ue_kms_cfg *cfg, struct trace *t, const 
     if (cfg->http.busy != NULL) {
         cfg->http.busy->who = "the KMS";
     }
-    KMS_TRY(kms_httpc_request(&cfg->http, &req, resp));
+    struct kms_httpc_cfg http = cfg->http; /* the timeout and busy; the KMS's own CA */
+    http.ca_file = cfg->kms_ca_file;
+    KMS_TRY(kms_httpc_request(&http, &req, resp));
     trace_msg(t, "recv", kms_buf_data(&resp->body), kms_buf_len(&resp->body));
     return KMS_RESULT_OK;
 }
