@@ -252,6 +252,7 @@ static void serve_mikey(struct kmsd *d, struct kms_service *svc, const struct km
     if (!kms_http_media_type_is(kms_http_req_header(req, "Content-Type"), "application/mikey")) {
         /* Not a MIKEY message by its own label: refused like one that does not decode, with
          * the table's 415 and a MIKEY Error without V (no CSB ID: nothing was read). */
+        r.idrkms = kms_service_fqdn(svc); /* every Error names the KMS (docs/protocol.md) */
         rc = kms_service_refuse(&r, KMS_ERR_MEDIA_TYPE, 0);
         (void)snprintf(r.detail, sizeof(r.detail), "from %s: Content-Type not application/mikey",
                        req->peer_addr);

@@ -84,6 +84,17 @@ static int kms_fail(const struct cli_args *a, const struct kms_ue_kms_cfg *cfg, 
                 cfg->kms_ca_file != NULL ? cfg->kms_ca_file : "", host);
         return kms_err_exit_status(r.err);
     }
+    const struct kms_ue_kms_names *nm = cfg->names;
+    if (r.err == KMS_ERR_AUTH && nm != NULL && nm->kms_said[0] != '\0' && nm->we_used[0] != '\0' &&
+        strcmp(nm->kms_said, nm->we_used) != 0) {
+        /* The name in its Error is the same whatever failed: it says nothing about the check. */
+        fprintf(stderr, "%s: the KMS calls itself %s; you used %s (%s)\n", a->cmd, nm->kms_said,
+                nm->we_used,
+                cfg->mode == 1 || cfg->kms_fqdn != NULL || strcmp(what, "kue") == 0
+                    ? "give it as --kms-fqdn"
+                    : "get a new Kue with 'imskms ue kue --kms-fqdn' and that name");
+        return kms_err_exit_status(r.err);
+    }
     return ue_fail(a, b, r.err == KMS_ERR_UNSUPPORTED ? "the KMS refused the mode" : what,
                    r.err == KMS_ERR_UNSUPPORTED ? KMS_ERR_AUTH : r.err);
 }
@@ -117,13 +128,15 @@ int ue_kue(const char *prefix, int argc, char **argv)
         return rc;
     }
     struct kms_httpc_busy busy = {0};
+    struct kms_ue_kms_names names = {{0}, {0}};
     struct kms_ue_kms_cfg cfg = {.kms_url = a.val[K_KMS],
                                  .kms_fqdn = a.val[K_FQDN],
                                  .state_dir = a.val[K_STATE],
                                  .identity = a.val[K_ID],
                                  .trace_dir = a.val[K_TRACE],
                                  .http = {.busy = &busy},
-                                 .kms_ca_file = a.val[K_KCA]};
+                                 .kms_ca_file = a.val[K_KCA],
+                                 .names = &names};
     if (!ue_timeout(a.val[K_TIMEOUT], &cfg.http)) {
         return cli_usage_error(&a, "--timeout: seconds from 1 to 3600");
     }
@@ -300,6 +313,8 @@ int ue_request(const char *prefix, int argc, char **argv)
     if (done) {
         return rc;
     }
+    struct kms_ue_kms_names names = {{0}, {0}};
+    cfg.names = &names;
     uint8_t fp[KMS_UE_TGK_FP_LEN];
     kms_result r = kms_ue_request(&cfg, a.val[X_PEER], a.val[X_FILE], fp);
     return kms_ok(r) ? print_fp(fp) : kms_fail(&a, &cfg, "request", r);
@@ -317,6 +332,8 @@ int ue_resolve(const char *prefix, int argc, char **argv)
     if (done) {
         return rc;
     }
+    struct kms_ue_kms_names names = {{0}, {0}};
+    cfg.names = &names;
     uint8_t fp[KMS_UE_TGK_FP_LEN];
     bool transfer_bad = false;
     kms_result r = kms_ue_resolve(&cfg, a.val[X_FILE], fp, &transfer_bad);
