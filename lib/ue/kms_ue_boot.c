@@ -16,6 +16,7 @@
 #include "util/kms_codec.h"
 #include "util/kms_cur.h"
 #include "util/kms_file.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define MAX_RESYNCS 2
@@ -103,7 +104,17 @@ static kms_result read_challenge(const struct kms_ue_boot_cfg *cfg,
     KMS_ENSURE(resp->status == 401, refused(cfg, resp->status));
     KMS_ENSURE(resp->got[0] != NULL, KMS_ERR_AUTH); /* a plain 401: refused */
     KMS_TRY(kms_digest_parse_challenge(resp->got[0], strlen(resp->got[0]), ch));
-    KMS_ENSURE(strcmp(kms_digest_get(ch, KMS_DIGEST_REALM), host) == 0, KMS_ERR_AUTH);
+    const char *realm = kms_digest_get(ch, KMS_DIGEST_REALM);
+    if (strcmp(realm, host) != 0) {
+        /* Refused (we do not answer another realm's challenge); the name kept for the user's
+         * message when it is printable. */
+        size_t n = strlen(realm);
+        if (cfg->realm_seen != NULL && n < KMS_UE_REALM_MAX &&
+            kms_ident_chars_ok((const uint8_t *)realm, n)) {
+            memcpy(cfg->realm_seen, realm, n + 1);
+        }
+        KMS_BAIL(KMS_ERR_AUTH);
+    }
     const char *nonce = kms_digest_get(ch, KMS_DIGEST_NONCE);
     uint8_t sd[KMS_DIGEST_SERVER_DATA_MAX];
     size_t sd_len = 0;
@@ -161,8 +172,16 @@ kms_result kms_ue_bootstrap(const struct kms_ue_boot_cfg *cfg, struct kms_ue_boo
     memset(&resp, 0, sizeof(resp));
     memset(&v, 0, sizeof(v));
     memset(&u, 0, sizeof(u));
-    /* The realm we expect: the BSF's host name (TS 24.109: realm = BSF FQDN). */
-    KMS_TRY_OUT(rc, kms_http_url_host(cfg->bsf_url, s.host, sizeof(s.host)));
+    /* The realm we expect: the BSF's host name (TS 24.109: realm = BSF FQDN), or the one given
+     * when the URL names the BSF otherwise (an address, another name). */
+    if (cfg->realm_seen != NULL) {
+        cfg->realm_seen[0] = '\0';
+    }
+    if (cfg->realm != NULL) {
+        KMS_TRY_OUT(rc, kms_str_copy(s.host, sizeof(s.host), cfg->realm));
+    } else {
+        KMS_TRY_OUT(rc, kms_http_url_host(cfg->bsf_url, s.host, sizeof(s.host)));
+    }
     KMS_TRY_OUT(rc, kms_usim_load(cfg->usim_path, &u));
     KMS_TRY_OUT(rc, kms_milenage_new(&m));
     KMS_TRY_OUT(rc, kms_milenage_set_key(m, u.k, u.opc));
