@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* imskms ue bootstrap: a GBA bootstrap against a BSF with a simulated USIM (lib/ue). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmds.h"
@@ -24,7 +27,7 @@ static const char boot_help[] =
     "  --bsf URL      the BSF's Ub address, e.g. http://bsf.example.org:8080/ (its host name is\n"
     "                 the Digest realm the UE expects, unless --realm is given)\n"
     "  --usim FILE    the USIM file ('imskms ue usim-init')\n"
-    "  --state DIR    where the bootstrap result is kept (must exist)\n"
+    "  --state DIR    where the bootstrap result is kept (created, mode 0700, when missing)\n"
     "  --trace DIR    also write every request and response there (headers and bodies; they\n"
     "                 hold no keys)\n"
     "  --ca-file FILE PEM CA for an https:// BSF\n"
@@ -59,6 +62,10 @@ int ue_bootstrap(const char *prefix, int argc, char **argv)
     }
     if (strncmp(a.val[B_BSF], "http://", 7) != 0 && strncmp(a.val[B_BSF], "https://", 8) != 0) {
         return cli_usage_error(&a, "--bsf: an http:// or https:// URL");
+    }
+    if ((rc = ue_dir(&a, "--state", a.val[B_STATE])) != CLI_EXIT_OK ||
+        (rc = ue_dir(&a, "--trace", a.val[B_TRACE])) != CLI_EXIT_OK) {
+        return rc;
     }
     const char *realm = a.val[B_REALM];
     if (realm != NULL && !kms_ok(kms_ident_check_fqdn(realm, strlen(realm)))) {
@@ -102,6 +109,32 @@ int ue_bootstrap(const char *prefix, int argc, char **argv)
     printf("btid=%s\nlifetime=%llu\nresyncs=%u\n", res.btid, (unsigned long long)res.lifetime,
            res.resyncs);
     return CLI_EXIT_OK;
+}
+
+int ue_dir(const struct cli_args *a, const char *opt, const char *path)
+{
+    if (path == NULL) {
+        return CLI_EXIT_OK;
+    }
+    const char *why = NULL;
+    struct stat st;
+    if (mkdir(path, 0700) == 0) {
+        return CLI_EXIT_OK;
+    }
+    if (errno != EEXIST) {
+        why = strerror(errno);
+    } else if (stat(path, &st) != 0) {
+        why = strerror(errno);
+    } else if (!S_ISDIR(st.st_mode)) {
+        why = "not a directory";
+    } else if (access(path, W_OK | X_OK) != 0) {
+        why = strerror(errno);
+    }
+    if (why == NULL) {
+        return CLI_EXIT_OK;
+    }
+    fprintf(stderr, "%s: %s %s: %s\n", a->cmd, opt, path, why);
+    return CLI_EXIT_USAGE;
 }
 
 bool ue_timeout(const char *val, struct kms_httpc_cfg *http)

@@ -124,7 +124,9 @@ int ue_kue(const char *prefix, int argc, char **argv)
     if (strcmp(a.val[K_MODE], "2") != 0 && strcmp(a.val[K_MODE], "3") != 0) {
         return cli_usage_error(&a, "--mode: 2 or 3");
     }
-    if ((rc = check_kms_url(&a, a.val[K_KMS], a.val[K_KCA])) != CLI_EXIT_OK) {
+    if ((rc = check_kms_url(&a, a.val[K_KMS], a.val[K_KCA])) != CLI_EXIT_OK ||
+        (rc = ue_dir(&a, "--state", a.val[K_STATE])) != CLI_EXIT_OK ||
+        (rc = ue_dir(&a, "--trace", a.val[K_TRACE])) != CLI_EXIT_OK) {
         return rc;
     }
     struct kms_httpc_busy busy = {0};
@@ -264,7 +266,9 @@ static int parse_exchange(const char *prefix, int argc, char **argv, bool reques
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    if ((rc = check_kms_url(a, a->val[X_KMS], a->val[X_KCA])) != CLI_EXIT_OK) {
+    if ((rc = check_kms_url(a, a->val[X_KMS], a->val[X_KCA])) != CLI_EXIT_OK ||
+        (rc = ue_dir(a, "--state", a->val[X_STATE])) != CLI_EXIT_OK ||
+        (rc = ue_dir(a, "--trace", a->val[X_TRACE])) != CLI_EXIT_OK) {
         return rc;
     }
     const char *m = a->val[X_MODE];
