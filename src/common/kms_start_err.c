@@ -37,11 +37,12 @@ const char *kms_start_file_why(const char *path)
 void kms_start_file_error(const char *opt, const char *path, enum kms_err err, const char *cert_opt)
 {
     const char *why = kms_start_file_why(path);
-    switch (err) {
-    case KMS_ERR_IO:
+    if (why != NULL || err == KMS_ERR_IO) { /* the system's reason first, whatever err says */
         kms_log(KMS_LOG_ERROR, "%s %s: cannot be read: %s", opt, path,
                 why != NULL ? why : "read error");
         return;
+    }
+    switch (err) {
     case KMS_ERR_MALFORMED:
         kms_log(KMS_LOG_ERROR, "%s %s: holds no PEM certificate or key", opt, path);
         return;
@@ -57,8 +58,7 @@ void kms_start_file_error(const char *opt, const char *path, enum kms_err err, c
     default:
         break;
     }
-    kms_log(KMS_LOG_ERROR, "%s %s: %s%s%s", opt, path, kms_strerror(err), why != NULL ? ": " : "",
-            why != NULL ? why : "");
+    kms_log(KMS_LOG_ERROR, "%s %s: %s", opt, path, kms_strerror(err));
 }
 
 /* What binding addr ("a.b.c.d:port", "[v6]:port") says now, or NULL when it binds. */

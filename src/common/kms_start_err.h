@@ -14,11 +14,11 @@
  * content, not the system, is at fault). */
 const char *kms_start_file_why(const char *path);
 
-/* "OPT PATH: what is wrong[: the system's reason]" for a file option refused with err:
+/* "OPT PATH: what is wrong" for a file option refused with err: when the system cannot open
+ * it as a regular file, "cannot be read: <the system's reason>" whatever err says; else
  * KMS_ERR_IO "cannot be read: <reason>", KMS_ERR_MALFORMED "holds no PEM certificate or key",
  * KMS_ERR_TOO_LONG "too large", KMS_ERR_ARG "is not the private key of <cert_opt>" (when
- * cert_opt is set), anything else the error's message (with the system's reason when the
- * file cannot be opened). */
+ * cert_opt is set), anything else the error's message. */
 void kms_start_file_error(const char *opt, const char *path, enum kms_err err,
                           const char *cert_opt);
 
