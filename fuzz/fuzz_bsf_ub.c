@@ -168,6 +168,11 @@ static void serve(struct kms_bsf *b, const char *auth, const char *method, const
         FB_CHECK(resp.n_hdrs == 1 && strcmp(resp.hdrs[0].name, "WWW-Authenticate") == 0);
     } else if (r->status == 429) {
         FB_CHECK(resp.n_hdrs == 1 && strcmp(resp.hdrs[0].name, "Retry-After") == 0);
+    } else if (r->realm != NULL) {
+        /* a 400 for another realm names the BSF's own (public: every challenge does) */
+        FB_CHECK(r->status == 400 && resp.n_hdrs == 1 &&
+                 strcmp(resp.hdrs[0].name, "Imskms-Realm") == 0 &&
+                 strcmp(resp.hdrs[0].value, r->realm) == 0 && kms_buf_len(&resp.body) == 0);
     } else {
         FB_CHECK(resp.n_hdrs == 0 && kms_buf_len(&resp.body) == 0);
     }

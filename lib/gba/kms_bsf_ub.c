@@ -212,6 +212,9 @@ kms_result kms_bsf_ub(struct kms_bsf *b, const char *authorization, const char *
     if (strcmp(kms_digest_get(&cred, KMS_DIGEST_REALM), kms_bsf_realm(b)) != 0 ||
         strcmp(kms_digest_get(&cred, KMS_DIGEST_URI), uri) != 0) {
         verdict(r, KMS_ERR_ARG); /* another realm, or a uri that is not this request's */
+        if (strcmp(kms_digest_get(&cred, KMS_DIGEST_REALM), kms_bsf_realm(b)) != 0) {
+            r->realm = kms_bsf_realm(b);
+        }
         rc = KMS_RESULT_OK;
         goto out;
     }
@@ -249,6 +252,8 @@ kms_result kms_bsf_ub_http(const struct kms_bsf_ub_reply *r, struct kms_http_res
     } else if (kms_buf_len(&r->www_authenticate) > 0) {
         KMS_TRY(kms_http_resp_header(resp, "WWW-Authenticate",
                                      (const char *)kms_buf_data(&r->www_authenticate)));
+    } else if (r->realm != NULL) {
+        KMS_TRY(kms_http_resp_header(resp, "Imskms-Realm", r->realm));
     } else if (r->retry_after > 0) {
         /* 429: the IMPI's own rate, not the server's state (no Imskms-Reason). */
         char v[24];

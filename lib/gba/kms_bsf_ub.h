@@ -34,6 +34,9 @@ struct kms_bsf_ub_reply {
     enum kms_err why;                   /* what decided a non-200 reply, for the log */
     char impi[KMS_BSF_NAME_MAX + 1];    /* the username, when one was read (for the log) */
     char btid[KMS_BTID_MAX];            /* 200 */
+    const char *realm;                  /* 400 for another realm: the BSF's own, sent in an
+                                           `Imskms-Realm` header (public: every challenge
+                                           names it) so that the UE can say what to fix */
 };
 
 void kms_bsf_ub_reply_init(struct kms_bsf_ub_reply *r);

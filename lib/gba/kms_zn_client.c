@@ -5,10 +5,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/kms_ossl.h"
 #include "http/kms_httpc.h"
 #include "util/kms_ident.h"
+#include "util/kms_log.h"
 #include "util/kms_mem.h"
 #include "util/kms_tab.h"
 
@@ -35,7 +37,48 @@ struct kms_zn_client {
     struct kms_tab *cache;
     struct kms_tab *neg; /* unknown B-TIDs */
     struct kms_zn_client_stats stats;
+    uint64_t told_at; /* monotonic second of the last "why Zn fails" log line (under mu) */
 };
+
+/* Seconds between two log lines saying why Zn queries fail: a storm of requests gets one. */
+#define ZN_WHY_EVERY_S 10
+
+/* Logs why a Zn query failed in the words of what to fix, at most once per ZN_WHY_EVERY_S:
+ * the BSF's 403 is its refusal of our client certificate (it answers 403 for nothing else:
+ * kms_bsf_zn.c), a TLS_PEER failure its server certificate, anything else the transport. */
+static void tell_why(struct kms_zn_client *c, enum kms_err err)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec;
+    pthread_mutex_lock(&c->mu);
+    bool tell = (err == KMS_ERR_AUTH || err == KMS_ERR_TLS_PEER) &&
+                (c->told_at == 0 || now >= c->told_at + ZN_WHY_EVERY_S);
+    if (tell) {
+        c->told_at = now != 0 ? now : 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!tell) {
+        return;
+    }
+    switch (err) {
+    case KMS_ERR_AUTH:
+        kms_log(KMS_LOG_ERROR,
+                "Zn: the BSF refused our certificate (403): its subjectAltName must name %s "
+                "(--fqdn), and it must be issued by a CA of the BSF's --zn-client-ca "
+                "(--zn-cert %s)",
+                c->naf_fqdn, c->cert_file != NULL ? c->cert_file : "");
+        break;
+    case KMS_ERR_TLS_PEER:
+        kms_log(KMS_LOG_ERROR,
+                "Zn: the BSF's certificate at %s is not trusted by --zn-ca %s or not issued for "
+                "its host",
+                c->url, c->ca_file != NULL ? c->ca_file : "");
+        break;
+    default:
+        break; /* a transport failure: every request says so (503 zn-unavailable) */
+    }
+}
 
 static char *dup_or_null(const char *s)
 {
@@ -140,7 +183,11 @@ static kms_result fetch(struct kms_zn_client *c, const char *btid, struct kms_zn
                                 .headers = headers,
                                 .body = kms_buf_data(&body),
                                 .body_len = kms_buf_len(&body)};
-    KMS_TRY_OUT(rc, kms_httpc_request(&hc, &req, &resp));
+    kms_result hr = kms_httpc_request(&hc, &req, &resp);
+    if (hr.err == KMS_ERR_TLS_PEER) {
+        tell_why(c, hr.err);
+    }
+    KMS_TRY_OUT(rc, hr);
     resp.body.secret = true; /* Ks_NAF */
     switch (resp.status) {
     case 200:
@@ -148,6 +195,7 @@ static kms_result fetch(struct kms_zn_client *c, const char *btid, struct kms_zn
     case 404:
         KMS_BAIL_OUT(rc, KMS_ERR_NOT_FOUND);
     case 403:
+        tell_why(c, KMS_ERR_AUTH);
         KMS_BAIL_OUT(rc, KMS_ERR_AUTH);
     default:
         KMS_BAIL_OUT(rc, KMS_ERR_HTTP);

@@ -142,6 +142,11 @@ void kms_service_reply_init(struct kms_service_reply *r)
     kms_buf_init(&r->body, KMS_SERVICE_MSG_MAX, false);
 }
 
+const char *kms_service_fqdn(const struct kms_service *s)
+{
+    return s != NULL ? s->fqdn : NULL;
+}
+
 void kms_service_reply_cleanup(struct kms_service_reply *r)
 {
     kms_buf_cleanup(&r->body);
@@ -154,8 +159,10 @@ void kms_service_reply_cleanup(struct kms_service_reply *r)
 /* ---- error replies ---- */
 
 /* An Error message (RFC 3830 6.12): HDR (the request's CSB ID when it had a readable header,
- * PRF-HMAC-SHA-256, Empty map), T, ERR, and V under psk with prot when psk is given. The status
- * and the error number are the error table's (kms_wire_of), never chosen here. */
+ * PRF-HMAC-SHA-256, Empty map), T, ERR, IDRkms (r->idrkms, the KMS's own name, whatever
+ * failed: the same in every refusal, so it tells nothing about the check; RFC 6043 5.4 lets a
+ * receiver ignore it; docs/protocol.md), and V under psk with prot when psk is given. The
+ * status and the error number are the error table's (kms_wire_of), never chosen here. */
 static kms_result error_msg(struct kms_service_reply *r, enum kms_err why, uint32_t csb_id,
                             const uint8_t *psk, const struct kms_mikey_prot *prot)
 {
@@ -176,13 +183,16 @@ static kms_result error_msg(struct kms_service_reply *r, enum kms_err why, uint3
     m->body.pl[0].u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
     m->body.pl[1].type = KMS_MIKEY_PT_ERR;
     m->body.pl[1].u.err = (struct kms_mikey_err){(uint8_t)w.mikey_err, 0};
+    if (r->idrkms != NULL && r->idrkms[0] != '\0') {
+        kms_mk_idr(m, 3, 0, r->idrkms); /* role 3: IDRkms; type 0: NAI, as in the answers */
+    }
     kms_result rc;
     if (psk == NULL) {
         rc = kms_mikey_encode(m, &r->body);
     } else {
-        m->body.n = 3;
-        m->body.pl[2].type = KMS_MIKEY_PT_V;
-        m->body.pl[2].u.v =
+        struct kms_mikey_payload *v = &m->body.pl[m->body.n++];
+        v->type = KMS_MIKEY_PT_V;
+        v->u.v =
             (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, (struct kms_bytes){zero_mac, 32}};
         rc = kms_mikey_seal(m, psk, 32, prot, &r->body);
     }
@@ -727,6 +737,7 @@ static kms_result handle(struct kms_service *s, const uint8_t *req, size_t len, 
 {
     KMS_ENSURE(s != NULL && r != NULL && (req != NULL || len == 0), KMS_ERR_ARG);
     r->detail[0] = '\0';
+    r->idrkms = s->fqdn;
     r->zn_pending = false;
     if (len == 0 || len > KMS_SERVICE_MSG_MAX) {
         return refuse(r, len == 0 ? KMS_ERR_TRUNCATED : KMS_ERR_TOO_LONG, 0);

@@ -67,6 +67,9 @@ struct kms_service_reply {
      * request whose B-TID is not cached). Serve it with kms_service_handle where waiting is
      * fine; the reply meanwhile holds what to send when that cannot be done (503 overloaded). */
     bool zn_pending;
+    /* IDRkms of every Error message: the KMS's FQDN (set by kms_service_handle*, borrowed from
+     * the service: read only while a reply is built), or NULL for none. */
+    const char *idrkms;
 };
 
 struct kms_service;
@@ -77,6 +80,10 @@ KMS_MUST_CHECK kms_result kms_service_new(const struct kms_service_cfg *cfg,
 void kms_service_free(struct kms_service *s);
 
 void kms_service_reply_init(struct kms_service_reply *r);
+
+/* The KMS's FQDN (its IDRkms), borrowed from s: for a caller that refuses a request itself
+ * (kms_service_refuse) to set r->idrkms. */
+const char *kms_service_fqdn(const struct kms_service *s);
 void kms_service_reply_cleanup(struct kms_service_reply *r);
 
 /* The KMS's reply builder for a refusal: the Error message (HDR with csb_id, T, ERR; no V) and

@@ -41,6 +41,9 @@ enum { R_I = 1, R_R = 2, R_KMS = 3, R_PSK = 4 };
  *# RESOLVE_INIT_PSK = HDR, T, RANDRr, [IDRr], [IDRkms], TICKET, [IDRpsk], V
  *# RESOLVE_RESP     = HDR, T, [IDRkms], KEMAC, [IDRr], [RANDRkms], V
  *# Error            = HDR, T, (ERR), [V]
+ * The Error shape also takes one IDRkms after the ERRs: RFC 6043 5.4 says "Unexpected payloads
+ * in the Error message SHOULD be ignored", so a receiver that does not expect it skips it, and
+ * our KMS names itself there (docs/protocol.md, "IDRkms in Error messages").
  */
 static const struct shape_item req_init[] = {
     {KMS_MIKEY_PT_T, 0, 1, 1},     {KMS_MIKEY_PT_RANDR, R_I, 1, 1},
@@ -76,6 +79,7 @@ static const struct shape_item res_resp[] = {
 static const struct shape_item error[] = {
     {KMS_MIKEY_PT_T, 0, 1, 1},
     {KMS_MIKEY_PT_ERR, 0, 1, MANY},
+    {KMS_MIKEY_PT_IDR, R_KMS, 0, 1},
     {KMS_MIKEY_PT_V, 0, 0, 1},
 };
 /*= RFC 3830, 3.1 (paraphrased)

@@ -16,6 +16,7 @@
 #include "util/kms_codec.h"
 #include "util/kms_cur.h"
 #include "util/kms_file.h"
+#include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
 #define MAX_RESYNCS 2
@@ -61,7 +62,7 @@ static kms_result get(struct session *s, const char *authorization, struct kms_h
         .method = "GET",
         .url = s->cfg->bsf_url,
         .headers = headers,
-        .want = {"WWW-Authenticate", "Authentication-Info", NULL},
+        .want = {"WWW-Authenticate", "Authentication-Info", "Imskms-Realm", NULL},
     };
     trace(s, "request", "Authorization", authorization, 0, NULL, 0);
     if (s->cfg->http.busy != NULL) {
@@ -95,15 +96,33 @@ static enum kms_err refused(const struct kms_ue_boot_cfg *cfg, int status)
     return status == 429 ? KMS_ERR_RATE : KMS_ERR_AUTH;
 }
 
+/* A realm the BSF named that is not the one we expect, kept for the user's message when it is
+ * printable (it came from the network). */
+static void note_realm(const struct kms_ue_boot_cfg *cfg, const char *realm)
+{
+    size_t n = strlen(realm);
+    if (cfg->realm_seen != NULL && n > 0 && n < KMS_UE_REALM_MAX &&
+        kms_ident_chars_ok((const uint8_t *)realm, n)) {
+        memcpy(cfg->realm_seen, realm, n + 1);
+    }
+}
+
 /* The challenge of a 401: RAND, AUTN and the parameters to echo. */
 static kms_result read_challenge(const struct kms_ue_boot_cfg *cfg,
                                  const struct kms_httpc_resp *resp, const char *host,
                                  struct kms_digest_params *ch, uint8_t rand[16], uint8_t autn[16])
 {
+    if (resp->status == 400 && resp->got[2] != NULL) {
+        note_realm(cfg, resp->got[2]); /* the BSF refused our realm and named its own */
+    }
     KMS_ENSURE(resp->status == 401, refused(cfg, resp->status));
     KMS_ENSURE(resp->got[0] != NULL, KMS_ERR_AUTH); /* a plain 401: refused */
     KMS_TRY(kms_digest_parse_challenge(resp->got[0], strlen(resp->got[0]), ch));
-    KMS_ENSURE(strcmp(kms_digest_get(ch, KMS_DIGEST_REALM), host) == 0, KMS_ERR_AUTH);
+    const char *realm = kms_digest_get(ch, KMS_DIGEST_REALM);
+    if (strcmp(realm, host) != 0) {
+        note_realm(cfg, realm); /* refused: we do not answer another realm's challenge */
+        KMS_BAIL(KMS_ERR_AUTH);
+    }
     const char *nonce = kms_digest_get(ch, KMS_DIGEST_NONCE);
     uint8_t sd[KMS_DIGEST_SERVER_DATA_MAX];
     size_t sd_len = 0;
@@ -161,8 +180,16 @@ kms_result kms_ue_bootstrap(const struct kms_ue_boot_cfg *cfg, struct kms_ue_boo
     memset(&resp, 0, sizeof(resp));
     memset(&v, 0, sizeof(v));
     memset(&u, 0, sizeof(u));
-    /* The realm we expect: the BSF's host name (TS 24.109: realm = BSF FQDN). */
-    KMS_TRY_OUT(rc, kms_http_url_host(cfg->bsf_url, s.host, sizeof(s.host)));
+    /* The realm we expect: the BSF's host name (TS 24.109: realm = BSF FQDN), or the one given
+     * when the URL names the BSF otherwise (an address, another name). */
+    if (cfg->realm_seen != NULL) {
+        cfg->realm_seen[0] = '\0';
+    }
+    if (cfg->realm != NULL) {
+        KMS_TRY_OUT(rc, kms_str_copy(s.host, sizeof(s.host), cfg->realm));
+    } else {
+        KMS_TRY_OUT(rc, kms_http_url_host(cfg->bsf_url, s.host, sizeof(s.host)));
+    }
     KMS_TRY_OUT(rc, kms_usim_load(cfg->usim_path, &u));
     KMS_TRY_OUT(rc, kms_milenage_new(&m));
     KMS_TRY_OUT(rc, kms_milenage_set_key(m, u.k, u.opc));

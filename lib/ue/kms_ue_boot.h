@@ -23,7 +23,12 @@ struct kms_ue_boot_cfg {
     const char *state_dir; /* receives `bootstrap` */
     const char *trace_dir; /* optional: every request and response written there */
     struct kms_httpc_cfg http;
+    const char *realm; /* the BSF's realm (its FQDN) to expect; NULL: the host of bsf_url */
+    char *realm_seen;  /* optional, KMS_UE_REALM_MAX bytes: the realm of a challenge refused
+                          because it was not the one expected ("" otherwise) */
 };
+
+#define KMS_UE_REALM_MAX 256
 
 struct kms_ue_boot_result {
     char impi[KMS_IDENT_NAME_MAX + 1];

@@ -58,9 +58,43 @@ static kms_result post(const struct kms_ue_kms_cfg *cfg, struct trace *t, const 
     if (cfg->http.busy != NULL) {
         cfg->http.busy->who = "the KMS";
     }
-    KMS_TRY(kms_httpc_request(&cfg->http, &req, resp));
+    struct kms_httpc_cfg http = cfg->http; /* the timeout and busy; the KMS's own CA */
+    http.ca_file = cfg->kms_ca_file;
+    KMS_TRY(kms_httpc_request(&http, &req, resp));
     trace_msg(t, "recv", kms_buf_data(&resp->body), kms_buf_len(&resp->body));
     return KMS_RESULT_OK;
+}
+
+/* An answer other than 200: the IDRkms its Error message carries (docs/protocol.md, "IDRkms in
+ * Error messages") and the name we used, into cfg->names when asked for. The Error is only
+ * decoded, not verified: the name is a hint for the user's message, never trusted. */
+static void note_names(const struct kms_ue_kms_cfg *cfg, const struct kms_httpc_resp *resp,
+                       const char *used)
+{
+    struct kms_ue_kms_names *nm = cfg->names;
+    if (nm == NULL || resp->status == 200) {
+        return;
+    }
+    nm->kms_said[0] = '\0';
+    if (!kms_ok(kms_str_copy(nm->we_used, sizeof(nm->we_used), used))) {
+        nm->we_used[0] = '\0';
+    }
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    size_t eo = 0;
+    if (m == NULL ||
+        !kms_ok(kms_mikey_decode(kms_buf_data(&resp->body), kms_buf_len(&resp->body), m, &eo)) ||
+        m->hdr.data_type != KMS_MIKEY_DT_ERROR) {
+        free(m);
+        return;
+    }
+    for (size_t i = 0; i < m->body.n; i++) {
+        const struct kms_mikey_payload *pl = &m->body.pl[i];
+        if (pl->type == KMS_MIKEY_PT_IDR && pl->u.id.role == 3 &&
+            !kms_ok(kms_mk_copy_id(pl->u.id.data, nm->kms_said, sizeof(nm->kms_said)))) {
+            nm->kms_said[0] = '\0';
+        }
+    }
+    free(m);
 }
 
 /* A status other than 200 and 403: a 503 that says why is that reason's error (the CLI prints
@@ -174,6 +208,7 @@ kms_result kms_ue_kue(const struct kms_ue_kms_cfg *cfg, uint8_t mode, struct kms
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_kue_request_build(q, ks_naf, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
+    note_names(cfg, &resp, fqdn);
     if (resp.status == 403) {
         KMS_TRY_OUT(rc, refusal_kind(kms_buf_data(&resp.body), kms_buf_len(&resp.body), ks_naf,
                                      q->randri, false));
@@ -351,6 +386,7 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
+    note_names(cfg, &resp, st->kms);
     KMS_TRY_OUT(rc, kue_answer_status(cfg, &resp, st->kue, q));
     KMS_TRY_OUT(rc, kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
@@ -415,6 +451,7 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
     KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
+    note_names(cfg, &resp, st->kms);
     KMS_TRY_OUT(rc, kue_answer_status(cfg, &resp, st->kue, q));
     KMS_TRY_OUT(rc, kms_rresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));

@@ -19,13 +19,22 @@
 #include "kms/kms_kue_msg.h"
 #include "ticket/kms_ticket.h"
 
+/* The KMS's name against ours, when it answered an Error message: for the message "the KMS
+ * calls itself X; you used Y". Both "" until then. */
+struct kms_ue_kms_names {
+    char kms_said[256]; /* the IDRkms of its Error message (unauthenticated: a hint only) */
+    char we_used[256];  /* the KMS FQDN this UE used: its request's IDRkms and NAF_Id */
+};
+
 struct kms_ue_kms_cfg {
-    const char *kms_url;   /* "http://kms.example.org:8090/mikey" (/mikey appended if absent) */
-    const char *kms_fqdn;  /* the KMS's FQDN (IDRkms, NAF_Id); NULL: the URL's host */
-    const char *state_dir; /* from `imskms ue bootstrap`; receives `kue` */
-    const char *identity;  /* IDRi: the IMPI (default) or one of the IMPUs */
-    const char *trace_dir; /* optional */
-    struct kms_httpc_cfg http;
+    const char *kms_url;       /* "http://kms.example.org:8090/mikey" (/mikey appended if absent) */
+    const char *kms_fqdn;      /* the KMS's FQDN (IDRkms, NAF_Id); NULL: the URL's host */
+    const char *state_dir;     /* from `imskms ue bootstrap`; receives `kue` */
+    const char *identity;      /* IDRi: the IMPI (default) or one of the IMPUs */
+    const char *trace_dir;     /* optional */
+    struct kms_httpc_cfg http; /* its ca_file is the BSF's (mode 1), never the KMS's */
+    const char *kms_ca_file;   /* PEM CA(s) of an https:// KMS; NULL: the system's store */
+    struct kms_ue_kms_names *names; /* optional: filled when the KMS answers an Error */
     /* Request and resolve only. 0: key the exchange with the Kue kept in the state directory
      * (modes 2 and 3); 2 or 3: the same, KMS_ERR_ARG unless that Kue is of this mode; 1: bootstrap
      * afresh over Ub first (bsf_url, usim_path; the new bootstrap replaces the one in state_dir)

@@ -7,11 +7,15 @@
  * client certificate must name the FQDN the NAF asks for. Subscribers come from the SQLite
  * store (imskms subscriber ...), K and OPc sealed under the KEK. Shapes: docs/api.md.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_conf.h"
@@ -26,6 +30,7 @@
 #include "imskms/imskms.h"
 #include "keyring/kms_keystore.h"
 #include "kms_daemon.h"
+#include "kms_start_err.h"
 #include "util/kms_ident.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
@@ -111,6 +116,7 @@ struct bsfd {
     struct kms_bsf *bsf;
     struct kms_subscriber_db *db;
     struct kms_httpd *ub, *zn;
+    int lock_fd; /* PATH.lock beside --db, flocked while serving (-1: none) */
     uint8_t challenge_key[KMS_BSF_KEY_LEN]; /* KEK-derived (KMS_KEK_CHALLENGE_SEAL) */
     struct ub_log log;
 };
@@ -411,13 +417,47 @@ static int fail(const char *what, kms_result r)
     return CLI_EXIT_INTERNAL;
 }
 
+/* One BSF per subscriber store: two would hand out the same SQN ranges. An exclusive flock on
+ * PATH.lock beside --db, held until exit (the kernel drops it with the process, even after
+ * kill -9). `imskms subscriber` never takes it: it works while the BSF runs (SQLite's own locks
+ * keep each write whole). --check-config does not take it either. */
+static int lock_store(const struct bsfd_cfg *c, struct bsfd *d)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s.lock", c->db);
+    if (n <= 0 || (size_t)n >= sizeof(path)) {
+        kms_log(KMS_LOG_ERROR, "--db %s: path too long", c->db);
+        return CLI_EXIT_USAGE;
+    }
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (d->lock_fd < 0) {
+        kms_log(KMS_LOG_ERROR, "--db %s: its lock file %s cannot be opened: %s", c->db, path,
+                strerror(errno));
+        return CLI_EXIT_INTERNAL;
+    }
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        kms_log(KMS_LOG_ERROR, "--db %s: %s", c->db,
+                e == EWOULDBLOCK ? "another imskms-bsfd holds this subscriber store (its lock "
+                                   "file, .lock beside it, is locked); stop it first"
+                                 : strerror(e));
+        return CLI_EXIT_INTERNAL;
+    }
+    return CLI_EXIT_OK;
+}
+
 static int open_store(const struct bsfd_cfg *c, struct bsfd *d)
 {
     uint8_t kek[32];
     kms_result r = kms_kek_read(c->kek_file, kek);
     if (!kms_ok(r)) {
-        kms_log(KMS_LOG_ERROR, "--kek-file %s: %s", c->kek_file, kms_strerror(r.err));
+        kms_start_file_error("--kek-file", c->kek_file, r.err, NULL);
         return kms_err_exit_status(r.err) == CLI_EXIT_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_INTERNAL;
+    }
+    int lr = c->check ? CLI_EXIT_OK : lock_store(c, d);
+    if (lr != CLI_EXIT_OK) {
+        kms_wipe(kek, sizeof(kek));
+        return lr;
     }
     r = kms_subscriber_db_open(c->db, kek, false, &d->db);
     if (kms_ok(r)) {
@@ -425,7 +465,7 @@ static int open_store(const struct bsfd_cfg *c, struct bsfd *d)
     }
     kms_wipe(kek, sizeof(kek));
     if (!kms_ok(r)) {
-        kms_log(KMS_LOG_ERROR, "--db %s: %s", c->db, kms_strerror(r.err));
+        kms_start_file_error("--db", c->db, r.err, NULL);
         return CLI_EXIT_INTERNAL;
     }
     return CLI_EXIT_OK;
@@ -564,20 +604,17 @@ static int check_listener(const struct kms_httpd_cfg *hc, const char *listen_opt
     if (kms_ok(r)) {
         return CLI_EXIT_OK;
     }
-    const char *opt = listen_opt, *val = hc->listen, *why = "not a numeric ADDR:PORT";
     if (which != NULL && strcmp(which, "listen") != 0) {
-        opt = strcmp(which, "cert") == 0  ? "--zn-cert"
-              : strcmp(which, "key") == 0 ? "--zn-key"
-                                          : "--zn-client-ca";
-        val = strcmp(which, "cert") == 0  ? c->zn_cert
-              : strcmp(which, "key") == 0 ? c->zn_key
-                                          : c->zn_client_ca;
-        why = r.err == KMS_ERR_IO          ? "cannot be read"
-              : r.err == KMS_ERR_MALFORMED ? "holds no PEM certificate or key"
-              : r.err == KMS_ERR_ARG       ? "is not the private key of --zn-cert"
-                                           : kms_strerror(r.err);
+        const char *opt = strcmp(which, "cert") == 0  ? "--zn-cert"
+                          : strcmp(which, "key") == 0 ? "--zn-key"
+                                                      : "--zn-client-ca";
+        const char *val = strcmp(which, "cert") == 0  ? c->zn_cert
+                          : strcmp(which, "key") == 0 ? c->zn_key
+                                                      : c->zn_client_ca;
+        kms_start_file_error(opt, val, r.err, "--zn-cert");
+    } else {
+        kms_start_listen_error(listen_opt, hc->listen, r.err);
     }
-    kms_log(KMS_LOG_ERROR, "%s %s: %s", opt, val, why);
     return CLI_EXIT_USAGE;
 }
 
@@ -589,12 +626,20 @@ static int start_servers(const struct bsfd_cfg *c, struct bsfd *d)
         int rz = check_listener(&zcfg, "--zn-listen", c);
         return ru != CLI_EXIT_OK ? ru : rz;
     }
+    /* What can never work is bad usage (exit 2), before anything binds. */
+    int ru = check_listener(&ucfg, "--listen", c);
+    int rz = check_listener(&zcfg, "--zn-listen", c);
+    if (ru != CLI_EXIT_OK || rz != CLI_EXIT_OK) {
+        return CLI_EXIT_USAGE;
+    }
     kms_result r = kms_httpd_start(&ucfg, ub_handler, d, &d->ub);
     if (!kms_ok(r)) {
-        return fail("--listen", r);
+        kms_start_listen_error("--listen", c->listen, r.err);
+        return CLI_EXIT_INTERNAL;
     }
     if (!kms_ok(r = kms_httpd_start(&zcfg, zn_handler, d, &d->zn))) {
-        return fail("--zn-listen", r);
+        kms_start_listen_error("--zn-listen", c->zn_listen, r.err);
+        return CLI_EXIT_INTERNAL;
     }
     kms_log(KMS_LOG_INFO, "ub listening on port %u", kms_httpd_port(d->ub));
     kms_log(KMS_LOG_INFO, "zn listening on port %u", kms_httpd_port(d->zn));
@@ -627,6 +672,10 @@ static void unwire(struct bsfd *d)
     kms_httpd_stop(d->zn);
     kms_bsf_free(d->bsf);
     kms_subscriber_db_close(d->db);
+    if (d->lock_fd >= 0) {
+        (void)close(d->lock_fd); /* releases the store's lock */
+        d->lock_fd = -1;
+    }
     kms_wipe(d->challenge_key, sizeof(d->challenge_key));
 }
 
@@ -715,7 +764,7 @@ static int check_config(struct bsfd_cfg *cfg)
 {
     kms_log_init("imskms-bsfd", cfg->log_level);
     int rc = kms_daemon_fd_limit(cfg->lim_given, 2, FD_RESERVE, &cfg->lim.max_conns);
-    struct bsfd d = {0};
+    struct bsfd d = {.lock_fd = -1};
     pthread_mutex_init(&d.log.mu, NULL);
     int rw = wire(cfg, &d);
     unwire(&d);
@@ -745,7 +794,7 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return rc;
     }
-    struct bsfd d = {.argc = argc, .argv = argv, .start_cfg = cfg, .cur_cfg = cfg};
+    struct bsfd d = {.argc = argc, .argv = argv, .start_cfg = cfg, .cur_cfg = cfg, .lock_fd = -1};
     pthread_mutex_init(&d.log.mu, NULL);
     if ((rc = wire(cfg, &d)) == CLI_EXIT_OK) {
         struct kms_daemon_hooks hooks = {

@@ -23,6 +23,7 @@
 #define IMSKMS_NO_VERSION /* kms_version() only */
 #include "imskms/imskms.h"
 #include "kms_daemon.h"
+#include "kms_start_err.h"
 #include "kms/kms_service.h"
 #include "replay/kms_replay.h"
 #include "replay/kms_replay_snap.h"
@@ -43,7 +44,7 @@ static const char usage[] =
     "                   [--log-level error|warn|info|debug] [--threads N]\n"
     "                   [--replay-entries N] [--max-connections N]\n"
     "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
-    "                   [--zn-timeout MS] [--zn-threads N]\n"
+    "                   [--zn-timeout MS] [--zn-threads N] [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "The KMS: POST /mikey (MIKEY-TICKET over HTTP, application/mikey both ways). Interfaces:\n"
     "docs/api.md; message profile: docs/protocol.md.\n"
@@ -54,7 +55,8 @@ static const char usage[] =
     "  --check-config          check everything a start checks without listening, print\n"
     "                          one line per problem, exit 0 (ok) or 2\n"
     "  --version               print the version\n"
-    "  --listen ADDR:PORT      plain HTTP, e.g. 127.0.0.1:8090 (port 0: any free port)\n"
+    "  --listen ADDR:PORT      HTTP, or HTTPS with --tls-cert, e.g. 127.0.0.1:8090 (port 0:\n"
+    "                          any free port)\n"
     "  --fqdn FQDN             the KMS's FQDN: IDRkms, the NAF_Id it asks Zn for, and the\n"
     "                          name its Zn client certificate must carry\n"
     "  --bsf-zn URL            the BSF's Zn, e.g. https://bsf.example.org:8443\n"
@@ -97,15 +99,20 @@ static const char usage_limits[] =
     "                          mode-1 request whose B-TID is not cached), 1..256 (default 8);\n"
     "                          16 per thread may queue, more get 503 overloaded at once. The\n"
     "                          HTTP threads never wait on Zn (/healthz answers at once)\n"
+    "  --tls-cert FILE         serve --listen over TLS 1.2 or 1.3 with this PEM certificate\n"
+    "                          chain; --tls-key FILE its PEM private key (both or neither;\n"
+    "                          without them plain HTTP, for loopback or a TLS-terminating front)\n"
     "\n";
 static const char usage_signals[] =
     "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
     "serving. SIGHUP reloads the configuration (the file and the command line): log level,\n"
-    "modes, lifetimes, the Zn certificate, key, CA and URL, and the keyring at once; other\n"
+    "modes, lifetimes, the Zn certificate, key, CA and URL, the listener's TLS certificate and\n"
+    "key (a broken one keeps the old, logged), and the keyring at once; other\n"
     "changes are logged as needing a restart, and a reload that fails changes nothing.\n"
     "SIGTERM or SIGINT stops it: no new connections, requests in flight finish (at most 10 s),\n"
-    "exit 0. Exit 2 on bad usage (also a KEK file or Zn TLS file that cannot be read, holds no\n"
-    "PEM object, or a key that is not the certificate's), 3 when it cannot start.\n";
+    "exit 0. Exit 2 on bad usage (also a bad --listen, a KEK file or TLS file that cannot be\n"
+    "read, holds no PEM object, or a key that is not the certificate's), 3 when it cannot\n"
+    "start.\n";
 
 /* Requests that may wait for a Zn thread, per thread (--zn-threads). */
 #define ZN_QUEUE_PER_THREAD 16
@@ -245,6 +252,7 @@ static void serve_mikey(struct kmsd *d, struct kms_service *svc, const struct km
     if (!kms_http_media_type_is(kms_http_req_header(req, "Content-Type"), "application/mikey")) {
         /* Not a MIKEY message by its own label: refused like one that does not decode, with
          * the table's 415 and a MIKEY Error without V (no CSB ID: nothing was read). */
+        r.idrkms = kms_service_fqdn(svc); /* every Error names the KMS (docs/protocol.md) */
         rc = kms_service_refuse(&r, KMS_ERR_MEDIA_TYPE, 0);
         (void)snprintf(r.detail, sizeof(r.detail), "from %s: Content-Type not application/mikey",
                        req->peer_addr);
@@ -296,6 +304,8 @@ enum {
     O_IDLETO,
     O_ZNTO,
     O_ZNTHREADS,
+    O_TLSCERT,
+    O_TLSKEY,
     O_CONFIG,
     O_CHECK,
     O_VERSION,
@@ -304,7 +314,7 @@ enum {
 
 /* The one option table (the usage text above says the same at length). */
 static const struct cli_opt opts[N_OPTS] = {
-    [O_LISTEN] = CLI_REQUIRED_DOC("listen", "ADDR:PORT", "plain HTTP"),
+    [O_LISTEN] = CLI_REQUIRED_DOC("listen", "ADDR:PORT", "HTTP, or HTTPS with --tls-cert"),
     [O_FQDN] = CLI_REQUIRED_DOC(
         "fqdn", "FQDN", "the KMS's FQDN: IDRkms, its NAF_Id on Zn, its Zn certificate's name"),
     [O_ZN] = CLI_REQUIRED_DOC("bsf-zn", "URL", "the BSF's Zn, https://HOST:PORT"),
@@ -339,6 +349,9 @@ static const struct cli_opt opts[N_OPTS] = {
     [O_ZNTO] = CLI_VALUE_DOC("zn-timeout", "MS", "one Zn query, in ms (default 2000)"),
     [O_ZNTHREADS] =
         CLI_VALUE_DOC("zn-threads", "N", "threads for requests that wait on Zn (default 8)"),
+    [O_TLSCERT] = CLI_VALUE_DOC("tls-cert", "FILE",
+                                "TLS on --listen: its PEM certificate chain (with --tls-key)"),
+    [O_TLSKEY] = CLI_VALUE_DOC("tls-key", "FILE", "TLS on --listen: its PEM private key"),
     [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
     [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
     [O_VERSION] = {.name = "version", .help = "print the version"},
@@ -346,16 +359,19 @@ static const struct cli_opt opts[N_OPTS] = {
 
 /* What a SIGHUP applies at once; every other option needs a restart. */
 static const bool live_opt[N_OPTS] = {
-    [O_ZN] = true,  [O_ZCERT] = true,  [O_ZKEY] = true, [O_ZCA] = true,  [O_MODES] = true,
-    [O_KUE] = true, [O_TICKET] = true, [O_LOG] = true,  [O_ZNTO] = true,
+    [O_ZN] = true,    [O_ZCERT] = true,   [O_ZKEY] = true,   [O_ZCA] = true,
+    [O_MODES] = true, [O_KUE] = true,     [O_TICKET] = true, [O_LOG] = true,
+    [O_ZNTO] = true,  [O_TLSCERT] = true, [O_TLSKEY] = true,
 };
 
 struct kmsd_cfg {
     struct cli_conf file;    /* --config's values (owned) */
     const char *raw[N_OPTS]; /* every option's text as given (argv or file), for reloads */
     bool check;              /* --check-config */
+    bool check_tls_only;     /* check_listen of a reload: the TLS files, not --listen */
     const char *listen, *zn_cert, *zn_key, *zn_ca, *keyring, *kek_file, *hsm, *state_db;
-    char zn_url[1024]; /* --bsf-zn with the Zn resource path */
+    const char *tls_cert, *tls_key; /* TLS on --listen: both or neither */
+    char zn_url[1024];              /* --bsf-zn with the Zn resource path */
     struct kms_service_cfg svc;
     uint64_t skew, threads, replay_entries, zn_timeout_ms, zn_threads;
     struct kms_daemon_conn_limits lim;
@@ -491,6 +507,9 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     if (rc == CLI_EXIT_OK) {
         rc = check_zn_url(&a, c);
     }
+    if (rc == CLI_EXIT_OK && (a.val[O_TLSCERT] == NULL) != (a.val[O_TLSKEY] == NULL)) {
+        rc = cli_usage_error(&a, "--tls-cert and --tls-key: give both (TLS) or neither");
+    }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
@@ -502,6 +521,8 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     c->kek_file = a.val[O_KEK];
     c->hsm = a.val[O_HSM];
     c->state_db = a.val[O_STATE];
+    c->tls_cert = a.val[O_TLSCERT];
+    c->tls_key = a.val[O_TLSKEY];
     *done = false;
     return CLI_EXIT_OK;
 }
@@ -515,6 +536,7 @@ struct kmsd_parts {
     struct kms_store *st;
     struct kms_replay *rg;
     struct kms_httpd *httpd;
+    bool tls;            /* the listener serves TLS (--tls-cert at start) */
     uint64_t next_purge; /* the clock's second of the next state store purge */
     bool seals_failing;  /* the last reservation of seals ahead failed (logged once) */
     bool served;         /* wired and run: a stop saves the replay snapshot */
@@ -531,6 +553,13 @@ struct kmsd_parts {
 static int fail(const char *what, kms_result r)
 {
     kms_log(KMS_LOG_ERROR, "%s: %s", what, kms_strerror(r.err));
+    return CLI_EXIT_INTERNAL;
+}
+
+/* A file option that cannot be used: the option, the path and the system's reason. */
+static int fail_file(const char *opt, const char *path, kms_result r)
+{
+    kms_start_file_error(opt, path, r.err, NULL);
     return CLI_EXIT_INTERNAL;
 }
 
@@ -561,7 +590,7 @@ static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kms
         return fail(c->hsm != NULL ? "--hsm" : "--kek-file", r);
     }
     if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
-        return fail("--keyring", r);
+        return fail_file("--keyring", c->keyring, r);
     }
     /* One durable reservation per 2^20 seals rather than per 1024 (kms_keyring.h): no disk
      * write per request, and a full disk matters only when a window runs out. */
@@ -623,27 +652,13 @@ static int open_state(const struct kmsd_cfg *c, const uint8_t kek[32], struct km
     kms_result r;
     if (!kms_ok(r = kms_store_backend_sqlite(c->state_db, &be)) ||
         !kms_ok(r = kms_store_new(be, kek, &p->st))) {
-        return fail("--state-db", r);
+        return fail_file("--state-db", c->state_db, r);
     }
     if (c->check) {
         return CLI_EXIT_OK; /* the replay guard: its size was checked; the snapshot is the
                                running daemon's, never read (nor removed) by a check */
     }
     return open_replay(c, kek, p);
-}
-
-static const char *zn_file_problem(enum kms_err err)
-{
-    switch (err) {
-    case KMS_ERR_IO:
-        return "cannot be read";
-    case KMS_ERR_MALFORMED:
-        return "holds no PEM certificate or private key";
-    case KMS_ERR_ARG:
-        return "is not the private key of --zn-cert";
-    default:
-        return kms_strerror(err);
-    }
 }
 
 /* A Zn client that could never connect is a start-up failure (bad usage: the option named),
@@ -665,7 +680,7 @@ static int check_zn_files(const struct kmsd_cfg *c)
         opt = "--zn-cert";
         file = c->zn_cert;
     }
-    kms_log(KMS_LOG_ERROR, "%s %s: %s", opt, file, zn_file_problem(r.err));
+    kms_start_file_error(opt, file, r.err, "--zn-cert");
     return CLI_EXIT_USAGE;
 }
 
@@ -712,6 +727,44 @@ static int live_new(const struct kmsd_cfg *c, const struct kmsd_parts *p, struct
     return CLI_EXIT_OK;
 }
 
+/* The KMS listener: plain HTTP, or TLS with --tls-cert and --tls-key. */
+static struct kms_httpd_cfg listen_cfg(const struct kmsd_cfg *c)
+{
+    return (struct kms_httpd_cfg){.listen = c->listen,
+                                  .max_body = KMS_SERVICE_MSG_MAX,
+                                  .threads = (unsigned)c->threads,
+                                  .max_conns = (unsigned)c->lim.max_conns,
+                                  .max_conns_per_ip = (unsigned)c->lim.per_ip,
+                                  .timeout_s = (unsigned)c->lim.idle_s,
+                                  .header_timeout_s = (unsigned)c->lim.header_s,
+                                  .cert_file = c->tls_cert,
+                                  .key_file = c->tls_key,
+                                  .iface = KMS_IFACE_KMS};
+}
+
+/* The listener as kms_httpd_start would take it, without binding (--check-config, a start, a
+ * reload's TLS files): one line naming the option at fault, its value and why; exit 2. */
+static int check_listen(const struct kmsd_cfg *c)
+{
+    struct kms_httpd_cfg hc = listen_cfg(c);
+    if (c->check_tls_only) {
+        hc.listen = "127.0.0.1:0"; /* a reload: the socket stays, only the files are read */
+    }
+    const char *which = NULL;
+    kms_result r = kms_httpd_check(&hc, &which);
+    if (kms_ok(r)) {
+        return CLI_EXIT_OK;
+    }
+    if (which != NULL && (strcmp(which, "cert") == 0 || strcmp(which, "key") == 0)) {
+        bool cert = strcmp(which, "cert") == 0;
+        kms_start_file_error(cert ? "--tls-cert" : "--tls-key", cert ? c->tls_cert : c->tls_key,
+                             r.err, "--tls-cert");
+    } else {
+        kms_start_listen_error("--listen", c->listen, r.err);
+    }
+    return CLI_EXIT_USAGE;
+}
+
 static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
 {
     struct kmsd_live *l = NULL;
@@ -725,37 +778,17 @@ static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
     if (p->d.pool == NULL) {
         return fail("zn pool", KMS_ERR(KMS_ERR_NOMEM));
     }
-    struct kms_httpd_cfg hc = {.listen = c->listen,
-                               .max_body = KMS_SERVICE_MSG_MAX,
-                               .threads = (unsigned)c->threads,
-                               .max_conns = (unsigned)c->lim.max_conns,
-                               .max_conns_per_ip = (unsigned)c->lim.per_ip,
-                               .timeout_s = (unsigned)c->lim.idle_s,
-                               .header_timeout_s = (unsigned)c->lim.header_s,
-                               .iface = KMS_IFACE_KMS};
+    struct kms_httpd_cfg hc = listen_cfg(c);
     kms_result r = kms_httpd_start(&hc, handler, &p->d, &p->httpd);
     if (!kms_ok(r)) {
-        return fail("--listen", r);
+        kms_start_listen_error("--listen", c->listen, r.err);
+        return CLI_EXIT_INTERNAL;
     }
-    kms_log(KMS_LOG_INFO, "kms listening on port %u (modes%s%s%s)", kms_httpd_port(p->httpd),
-            c->svc.mode1 ? " 1" : "", c->svc.mode2 ? " 2" : "", c->svc.mode3 ? " 3" : "");
+    p->tls = c->tls_cert != NULL;
+    kms_log(KMS_LOG_INFO, "kms listening on port %u (modes%s%s%s%s)", kms_httpd_port(p->httpd),
+            c->svc.mode1 ? " 1" : "", c->svc.mode2 ? " 2" : "", c->svc.mode3 ? " 3" : "",
+            c->tls_cert != NULL ? "; TLS" : "");
     return CLI_EXIT_OK;
-}
-
-/* --check-config: the listener as kms_httpd_start would take it, without binding. */
-static int check_listen(const struct kmsd_cfg *c)
-{
-    struct kms_httpd_cfg hc = {.listen = c->listen,
-                               .threads = (unsigned)c->threads,
-                               .max_conns = (unsigned)c->lim.max_conns};
-    const char *which = NULL;
-    kms_result r = kms_httpd_check(&hc, &which);
-    if (kms_ok(r)) {
-        return CLI_EXIT_OK;
-    }
-    kms_log(KMS_LOG_ERROR, "--listen %s: %s", c->listen,
-            r.err == KMS_ERR_ARG ? "not a numeric ADDR:PORT" : kms_strerror(r.err));
-    return CLI_EXIT_USAGE;
 }
 
 /* The start-up, and --check-config: the same steps, except that a check does not bind the
@@ -767,8 +800,11 @@ static int wire(const struct kmsd_cfg *c, struct kmsd_parts *p)
     memset(kek, 0, sizeof(kek)); /* with --hsm and no --kek-file: mode 2 is off, kek unused */
     kms_result r;
     int rc = CLI_EXIT_OK;
+    if (!c->check && (rc = check_listen(c)) != CLI_EXIT_OK) {
+        return rc; /* a bad --listen or TLS file: bad usage, before anything is opened */
+    }
     if (c->kek_file != NULL && !kms_ok(r = kms_kek_read(c->kek_file, kek))) {
-        kms_log(KMS_LOG_ERROR, "--kek-file %s: %s", c->kek_file, kms_strerror(r.err));
+        kms_start_file_error("--kek-file", c->kek_file, r.err, NULL);
         rc = CLI_EXIT_USAGE;
     }
     if (rc == CLI_EXIT_OK) {
@@ -867,11 +903,29 @@ static void reload(void *ctx)
         cfg_free(n);
         return;
     }
+    /* The listener's certificate and key, read again (even under the same names) on a new
+     * server generation on the same socket; turning TLS on or off needs a restart. */
+    bool tls_switch = p->tls != (n->tls_cert != NULL);
+    if (p->tls && !tls_switch) {
+        struct kms_httpd_cfg hc = listen_cfg(n);
+        kms_result r = kms_httpd_reload(p->httpd, &hc);
+        if (!kms_ok(r)) {
+            n->check_tls_only = true;
+            (void)check_listen(n); /* names the file, when it is one */
+            kms_log(KMS_LOG_ERROR,
+                    "reload failed: TLS certificate: %s; every setting stays as it was, the "
+                    "listener serves with the old certificate",
+                    kms_strerror(r.err));
+            live_free(l);
+            cfg_free(n);
+            return;
+        }
+    }
     for (size_t i = 0; i < N_OPTS; i++) {
         if (i == O_CONFIG || i == O_CHECK || i == O_VERSION || same(o->raw[i], n->raw[i])) {
             continue;
         }
-        if (live_opt[i]) {
+        if (live_opt[i] && !((i == O_TLSCERT || i == O_TLSKEY) && tls_switch)) {
             kms_log(KMS_LOG_INFO, "reload: %s: %s -> %s", opts[i].name,
                     o->raw[i] != NULL ? o->raw[i] : "(default)",
                     n->raw[i] != NULL ? n->raw[i] : "(default)");
@@ -883,8 +937,10 @@ static void reload(void *ctx)
     live_swap(&p->d, l);
     kms_log_set_level(n->log_level);
     keyring_refresh(p->kr);
-    kms_log(KMS_LOG_INFO, "reload done: Zn client certificate, key and CA read again; keyring "
-                          "reloaded");
+    kms_log(KMS_LOG_INFO,
+            "reload done: Zn client certificate, key and CA read again;%s keyring "
+            "reloaded",
+            p->tls && !tls_switch ? " TLS certificate and key read again;" : "");
     if (p->cur_cfg != p->start_cfg) {
         cfg_free(p->cur_cfg);
     }

@@ -25,6 +25,11 @@ bool ue_timeout(const char *val, struct kms_httpc_cfg *http);
 /* A failed command's line and exit status: when the server answered 503 naming why (busy, and
  * err is that reason's), "<cmd>: <who> <what it says> (<reason>); retry in N s"; otherwise
  * cli_fail's line. The exit status is err's either way. */
+/* A directory option of the UE commands (--state, --trace), before any network traffic: created
+ * with mode 0700 when missing (its parent must exist), or refused in one line naming the option,
+ * the path and the system's reason (exit 2). NULL (not given) is fine. */
+int ue_dir(const struct cli_args *a, const char *opt, const char *path);
+
 int ue_fail(const struct cli_args *a, const struct kms_httpc_busy *busy, const char *what,
             enum kms_err err);
 

@@ -71,11 +71,14 @@ static void groups_map_to_exit_status_and_http(void **state)
 #define WIRE_MAX 512
 
 /* The KMS's refusal for why (kms_service_refuse) as it goes on the wire, with the one
- * time-dependent field masked: the value of T. Checks the Error message against the table. */
-static size_t kms_wire_bytes(enum kms_err why, uint32_t csb_id, uint8_t out[WIRE_MAX])
+ * time-dependent field masked: the value of T. Checks the Error message against the table, and
+ * that it carries IDRkms (the KMS's name, role 3) exactly when idrkms is set. */
+static size_t kms_wire_bytes_as(enum kms_err why, uint32_t csb_id, const char *idrkms,
+                                uint8_t out[WIRE_MAX])
 {
     struct kms_service_reply r;
     kms_service_reply_init(&r);
+    r.idrkms = idrkms;
     expect_ok(kms_service_refuse(&r, why, csb_id));
     struct kms_wire w = kms_wire_of(KMS_IFACE_KMS, why);
     assert_int_equal(r.status, w.status);
@@ -90,9 +93,17 @@ static size_t kms_wire_bytes(enum kms_err why, uint32_t csb_id, uint8_t out[WIRE
     assert_int_equal(m->hdr.data_type, KMS_MIKEY_DT_ERROR);
     assert_int_equal(m->hdr.csb_id, csb_id);
     bool t = false, err = false;
+    size_t idr = 0;
     for (size_t i = 0; i < m->body.n; i++) {
         const struct kms_mikey_payload *pl = &m->body.pl[i];
         assert_int_not_equal(pl->type, KMS_MIKEY_PT_V); /* a refusal authenticates nothing */
+        if (pl->type == KMS_MIKEY_PT_IDR) {
+            assert_non_null(idrkms);
+            assert_int_equal(pl->u.id.role, 3); /* IDRkms (RFC 6043 6.6) */
+            assert_int_equal(pl->u.id.data.len, strlen(idrkms));
+            assert_memory_equal(pl->u.id.data.p, idrkms, strlen(idrkms));
+            idr++;
+        }
         if (pl->type == KMS_MIKEY_PT_T) {
             assert_true(pl->len >= 8);
             memset(out + pl->off + pl->len - 8, 0, 8); /* the NTP-UTC value */
@@ -103,9 +114,15 @@ static size_t kms_wire_bytes(enum kms_err why, uint32_t csb_id, uint8_t out[WIRE
         }
     }
     assert_true(t && err);
+    assert_int_equal(idr, idrkms != NULL ? 1 : 0);
     free(m);
     kms_service_reply_cleanup(&r);
     return n;
+}
+
+static size_t kms_wire_bytes(enum kms_err why, uint32_t csb_id, uint8_t out[WIRE_MAX])
+{
+    return kms_wire_bytes_as(why, csb_id, NULL, out);
 }
 
 static void every_code_through_the_kms_reply_builder(void **state)
@@ -126,6 +143,20 @@ static void every_code_through_the_kms_reply_builder(void **state)
             assert_memory_equal(got, auth, n);
         } else if (e != KMS_ERR_NOT_FOUND) {
             /* ... and nothing else answers like one (an unknown token is one). */
+            assert_false(n == auth_n && memcmp(got, auth, n) == 0);
+        }
+    }
+    /* With the KMS's name in every Error (IDRkms): still one answer for every authentication
+     * failure, byte for byte, and nothing else answers like one; the name is the same in each,
+     * so it tells nothing about the check that failed. */
+    auth_n = kms_wire_bytes_as(KMS_ERR_AUTH, 0x01020304, "kms.example.org", auth);
+    for (int i = 1; i < KMS_ERR_COUNT_; i++) {
+        enum kms_err e = (enum kms_err)i;
+        size_t n = kms_wire_bytes_as(e, 0x01020304, "kms.example.org", got);
+        if (kms_err_group(e) == KMS_ERR_G_AUTH) {
+            assert_int_equal(n, auth_n);
+            assert_memory_equal(got, auth, n);
+        } else if (e != KMS_ERR_NOT_FOUND) {
             assert_false(n == auth_n && memcmp(got, auth, n) == 0);
         }
     }
