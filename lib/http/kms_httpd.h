@@ -116,6 +116,7 @@ struct kms_http_note {
     enum kms_err code; /* KMS_OK for a success */
     int level;         /* the log line's enum kms_log_level; -1: from the status */
     bool quiet;        /* no line of its own (counted all the same: a flood's summary) */
+    bool probe;        /* a health or readiness probe: not counted with the traffic */
     size_t n_ids;
     const char *id_key[KMS_HTTP_NOTE_IDS]; /* static: "impi", "impu", "btid", "naf", ... */
     char id_val[KMS_HTTP_NOTE_IDS][KMS_HTTP_NOTE_ID_MAX + 1];

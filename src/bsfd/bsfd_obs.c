@@ -16,6 +16,7 @@ void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bs
     o->max_sessions = max_sessions;
     o->max_answered = max_answered;
     atomic_init(&o->challenges, 0);
+    atomic_init(&o->bootstraps, 0);
     o->store_ok = true;
     (void)snprintf(o->store_detail, sizeof(o->store_detail), "not probed yet");
     pthread_mutex_init(&o->mu, NULL);
@@ -29,6 +30,11 @@ void bsfd_obs_cleanup(struct bsfd_obs *o)
 void bsfd_obs_challenge(struct bsfd_obs *o)
 {
     atomic_fetch_add_explicit(&o->challenges, 1, memory_order_relaxed);
+}
+
+void bsfd_obs_bootstrap(struct bsfd_obs *o)
+{
+    atomic_fetch_add_explicit(&o->bootstraps, 1, memory_order_relaxed);
 }
 
 void bsfd_obs_tick(struct bsfd_obs *o, unsigned n)
@@ -79,7 +85,7 @@ void bsfd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
         "Ub challenges sent (401 with a Digest AKA challenge), for known and unknown IMPIs alike.",
         atomic_load_explicit(&o->challenges, memory_order_relaxed));
     gauge(p, "imskms_bsf_bootstraps_total", "counter", "Bootstraps completed (Ub 200).",
-          kms_metrics_code_count(o->m, KMS_MIF_UB, KMS_OK));
+          atomic_load_explicit(&o->bootstraps, memory_order_relaxed));
     gauge(p, "imskms_bsf_answered_challenges", "gauge",
           "Answered challenges remembered until they expire (single use).", s.answered);
     gauge(p, "imskms_bsf_answered_challenges_capacity", "gauge",

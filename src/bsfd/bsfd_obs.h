@@ -24,6 +24,7 @@ struct bsfd_obs {
     struct kms_subscriber_db *db;
     size_t max_sessions, max_answered;
     atomic_uint_fast64_t challenges; /* Ub challenges sent (real and fake alike) */
+    atomic_uint_fast64_t bootstraps; /* Ub bootstraps completed */
     pthread_mutex_t mu;              /* the store probe's result, below */
     bool store_ok;
     char store_detail[96];
@@ -32,8 +33,9 @@ struct bsfd_obs {
 void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bsf,
                    struct kms_subscriber_db *db, size_t max_sessions, size_t max_answered);
 void bsfd_obs_cleanup(struct bsfd_obs *o);
-/* The Ub handler sent a challenge. */
+/* The Ub handler sent a challenge; completed a bootstrap. */
 void bsfd_obs_challenge(struct bsfd_obs *o);
+void bsfd_obs_bootstrap(struct bsfd_obs *o);
 /* The tick: the store probed (a read, and a write transaction that changes nothing); a debug
  * summary now and then. */
 void bsfd_obs_tick(struct bsfd_obs *o, unsigned n);

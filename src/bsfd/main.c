@@ -241,6 +241,7 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
     kms_http_note_id(resp, "btid", r.btid);
     note->level = KMS_LOG_INFO;
     if (r.why == KMS_OK) {
+        bsfd_obs_bootstrap(&d->obs);
         (void)snprintf(note->msg, sizeof(note->msg), "ub bootstrap impi=%s btid=%s", r.impi,
                        r.btid);
     } else if (!ub_log_one(&d->log, challenged ? UB_LOG_CHALLENGE : UB_LOG_REFUSED, r.why, now)) {

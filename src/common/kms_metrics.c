@@ -26,6 +26,8 @@ static const uint64_t bucket_us[] = {100,     250,     500,     1000,    2500,  
                                      1000000, 2500000, 5000000, 10000000};
 #define N_BUCKET (sizeof(bucket_us) / sizeof(bucket_us[0]) + 1)
 
+#define N_CODE ((size_t)KMS_ERR_COUNT_ + 1)
+
 struct hook_ctx {
     struct kms_metrics *m;
     enum kms_mif mif;
@@ -35,9 +37,12 @@ struct kms_metrics {
     const char *prog;
     struct kms_metrics_source src;
     struct hook_ctx hooks[KMS_MIF_COUNT_];
+    bool used[KMS_MIF_COUNT_]; /* the daemon has a listener of that interface (rendered) */
     /* Relaxed atomic adds only: the exposition reads each counter once; two counters read a
      * moment apart may disagree by the requests in flight, which Prometheus tolerates. */
-    atomic_uint_fast64_t req[KMS_MIF_COUNT_][N_STATUS][KMS_ERR_COUNT_];
+    /* The last code slot (N_CODE - 1) counts refusals without an error code (a 503 of /readyz):
+     * the label "NONE". */
+    atomic_uint_fast64_t req[KMS_MIF_COUNT_][N_STATUS][N_CODE];
     atomic_uint_fast64_t lat[KMS_MIF_COUNT_][N_BUCKET];
     atomic_uint_fast64_t lat_sum_us[KMS_MIF_COUNT_];
 };
@@ -233,6 +238,7 @@ void kms_metrics_hook(struct kms_metrics *m, enum kms_mif mif, struct kms_httpd_
 {
     cfg->done = kms_metrics_request_done;
     cfg->done_ctx = &m->hooks[mif];
+    m->used[mif] = true;
 }
 
 static size_t status_index(int status)
@@ -249,6 +255,9 @@ static void count(struct kms_metrics *m, enum kms_mif mif, int status, enum kms_
                   uint64_t us)
 {
     size_t c = (unsigned)code < KMS_ERR_COUNT_ ? (size_t)code : (size_t)KMS_ERR_INTERNAL;
+    if (code == KMS_OK && status >= 400) {
+        c = N_CODE - 1;
+    }
     atomic_fetch_add_explicit(&m->req[mif][status_index(status)][c], 1, memory_order_relaxed);
     size_t b = 0;
     while (b + 1 < N_BUCKET && us > bucket_us[b]) {
@@ -275,7 +284,9 @@ void kms_metrics_request_done(void *ctx, const struct kms_http_done *d)
     const struct hook_ctx *h = ctx;
     const struct kms_http_note *note = d->note;
     enum kms_err code = note != NULL ? note->code : KMS_OK;
-    count(h->m, h->mif, d->status, code, d->duration_us);
+    if (note == NULL || !note->probe) {
+        count(h->m, h->mif, d->status, code, d->duration_us);
+    }
     enum kms_log_level lvl = level_of(d);
     if ((note != NULL && note->quiet) || !kms_log_enabled(lvl)) {
         return;
@@ -321,8 +332,8 @@ static void render_requests(struct kms_metrics *m, struct kms_prom *p)
     kms_prom_family(p, "imskms_requests_total", "counter",
                     "Requests answered, by interface, HTTP status and error code (OK: success).");
     for (int i = 0; i < KMS_MIF_COUNT_; i++) {
-        for (size_t s = 0; s < N_STATUS; s++) {
-            for (size_t c = 0; c < KMS_ERR_COUNT_; c++) {
+        for (size_t s = 0; s < N_STATUS && m->used[i]; s++) {
+            for (size_t c = 0; c < N_CODE; c++) {
                 uint64_t v = atomic_load_explicit(&m->req[i][s][c], memory_order_relaxed);
                 if (v == 0) {
                     continue;
@@ -333,10 +344,12 @@ static void render_requests(struct kms_metrics *m, struct kms_prom *p)
                 } else {
                     (void)snprintf(st, sizeof(st), "other");
                 }
-                struct kms_prom_label l[] = {
-                    {"interface", mif_names[i]},
-                    {"status", st},
-                    {"code", c == KMS_OK ? "OK" : kms_err_name((enum kms_err)c)}};
+                struct kms_prom_label l[] = {{"interface", mif_names[i]},
+                                             {"status", st},
+                                             {"code", c == KMS_OK ? "OK"
+                                                      : c == N_CODE - 1
+                                                          ? "NONE"
+                                                          : kms_err_name((enum kms_err)c)}};
                 kms_prom_u64(p, "imskms_requests_total", l, 3, v);
             }
         }
@@ -348,6 +361,9 @@ static void render_latency(struct kms_metrics *m, struct kms_prom *p)
     kms_prom_family(p, "imskms_request_duration_seconds", "histogram",
                     "Time from the request line read to the answer queued, by interface.");
     for (int i = 0; i < KMS_MIF_COUNT_; i++) {
+        if (!m->used[i]) {
+            continue;
+        }
         uint64_t cum = 0;
         uint64_t counts[N_BUCKET];
         for (size_t b = 0; b < N_BUCKET; b++) {
@@ -377,7 +393,10 @@ static void render_derived(struct kms_metrics *m, struct kms_prom *p)
 {
     kms_prom_family(p, "imskms_rate_limited_total", "counter",
                     "Requests refused by a rate limit (KMS_ERR_RATE), by interface.");
-    for (int i = 0; i < KMS_MIF_COUNT_ - 1; i++) {
+    for (int i = 0; i < KMS_MIF_METRICS; i++) {
+        if (!m->used[i]) {
+            continue;
+        }
         struct kms_prom_label l[] = {{"interface", mif_names[i]}};
         kms_prom_u64(p, "imskms_rate_limited_total", l, 1,
                      kms_metrics_code_count(m, (enum kms_mif)i, KMS_ERR_RATE));
@@ -385,7 +404,10 @@ static void render_derived(struct kms_metrics *m, struct kms_prom *p)
     kms_prom_family(p, "imskms_store_errors_total", "counter",
                     "Requests refused because a store, keyring or token failed "
                     "(503 store-unavailable), by interface.");
-    for (int i = 0; i < KMS_MIF_COUNT_ - 1; i++) {
+    for (int i = 0; i < KMS_MIF_METRICS; i++) {
+        if (!m->used[i]) {
+            continue;
+        }
         uint64_t n = 0;
         for (size_t c = 1; c < KMS_ERR_COUNT_; c++) {
             const char *why = kms_wire_of((enum kms_iface)i, (enum kms_err)c).reason;
@@ -439,6 +461,7 @@ void kms_metrics_readyz_public(struct kms_metrics *m, struct kms_http_resp *resp
         kms_buf_reset(&resp->body);
     }
     resp->note.level = KMS_LOG_DEBUG;
+    resp->note.probe = true;
 }
 
 bool kms_metrics_health_paths(struct kms_metrics *m, enum kms_iface iface,
@@ -447,6 +470,7 @@ bool kms_metrics_health_paths(struct kms_metrics *m, enum kms_iface iface,
     if (strcmp(req->path, "/healthz") == 0) {
         kms_http_resp_text(resp, iface, KMS_OK, "ok\n");
         resp->note.level = KMS_LOG_DEBUG;
+        resp->note.probe = true;
         return true;
     }
     if (strcmp(req->path, "/readyz") == 0 && m != NULL) {

@@ -118,7 +118,8 @@ void kms_metrics_readiness(struct kms_metrics *m, uint64_t now, struct kms_ready
 void kms_metrics_readyz_public(struct kms_metrics *m, struct kms_http_resp *resp);
 
 /* Handlers of a public listener call this first: true when it answered a health path
- * (/healthz, /readyz) at debug level. iface: the error table's column. */
+ * (/healthz, /readyz): logged at debug level, not counted in the request metrics (probes
+ * would drown the traffic). iface: the error table's column. */
 bool kms_metrics_health_paths(struct kms_metrics *m, enum kms_iface iface,
                               const struct kms_http_req *req, struct kms_http_resp *resp);
 

@@ -102,8 +102,11 @@ static void keyring_watch(struct kmsd_obs *o, uint64_t now)
         if (gen != o->gen) {
             char g[24];
             (void)snprintf(g, sizeof(g), "%" PRIu64, gen);
+            /* `imskms keys` changed the file, or this daemon wrote it (seals reserved ahead,
+             * housekeeping): the view in use now is the file's new generation. */
             struct kms_log_kv kv[] = {{"change", "reloaded", false}, {"generation", g, true}};
-            kms_log_kv(KMS_LOG_INFO, "keyring", kv, 2, "keyring: reloaded (generation %s)", g);
+            kms_log_kv(KMS_LOG_INFO, "keyring", kv, 2,
+                       "keyring: generation %s in use (the file was written)", g);
         }
         for (size_t i = 0; i < n; i++) {
             const struct kms_key_info *k = &keys[i];
