@@ -211,9 +211,11 @@ static void answer(kms_result rc, const char *peer, struct kms_service_reply *r,
     }
     resp->note.code = r->why;
     resp->note.level = r->status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN;
-    kmsd_note_ids(resp, r->detail);
-    (void)snprintf(resp->note.msg, sizeof(resp->note.msg), "mikey %d %s (%s)", r->status, r->detail,
-                   r->status == 200 ? "ok" : kms_err_name(r->why));
+    if (kms_log_enabled((enum kms_log_level)resp->note.level)) { /* else no line to write */
+        kmsd_note_ids(resp, r->detail);
+        (void)snprintf(resp->note.msg, sizeof(resp->note.msg), "mikey %d %s (%s)", r->status,
+                       r->detail, r->status == 200 ? "ok" : kms_err_name(r->why));
+    }
 }
 
 /* A request that needs a Zn query, on a pool thread (or, with nowait, at the pool's stop). */

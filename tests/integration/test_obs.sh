@@ -234,6 +234,14 @@ wait_log "$tmp/kmsd.log" "$m" '"event":"keyring","change":"rotated","key":2' "$k
 scrape "$KM" k4
 expect_eq "key 2 active" "$(val k4 imskms_kkms_state key=2 state=active)" 1
 expect_eq "key 1 in grace" "$(val k4 imskms_kkms_state key=1 state=grace)" 1
+# A revocation too.
+m=$(log_mark "$tmp/kmsd.log")
+"$B" keys revoke --keyring "$tmp/keyring" --kek-file "$tmp/kek" 1 >/dev/null || bad "keys revoke"
+wait_log "$tmp/kmsd.log" "$m" '"event":"keyring","change":"revoked","key":1' "$kpid" && ok ||
+    bad "revocation not logged: $(log_since "$tmp/kmsd.log" "$m")"
+scrape "$KM" k5
+expect_eq "key 1 destroyed" "$(val k5 imskms_kkms_state key=1 state=destroyed)" 1
+expect_eq "key 1 grace over" "$(val k5 imskms_kkms_grace_remaining_seconds key=1)" 0
 
 # Every line so far is JSON.
 n=$(json_lines "$tmp/kmsd.log") && [ "$n" -gt 10 ] && ok || bad "kmsd.log: not JSON lines ($n)"
