@@ -31,8 +31,8 @@ srv_bsfd_start() {
     grep -q 'zn listening' "$tmp/bsfd.log" && break
     sleep 0.05
   done
-  ub=$(sed -n 's/.*ub listening on port //p' "$tmp/bsfd.log")
-  zn=$(sed -n 's/.*zn listening on port //p' "$tmp/bsfd.log")
+  ub=$(sed -n 's/.*ub listening on port \([0-9]*\).*/\1/p' "$tmp/bsfd.log")
+  zn=$(sed -n 's/.*zn listening on port \([0-9]*\).*/\1/p' "$tmp/bsfd.log")
   [[ -n $ub && -n $zn ]] || die "imskms-bsfd did not start: $(cat "$tmp/bsfd.log")"
 }
 

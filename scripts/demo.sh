@@ -162,8 +162,8 @@ step "3. The daemons on loopback: imskms-bsfd (Ub, Zn) and imskms-kmsd"
     --zn-client-ca "$T/pki/ca.crt" 2>"$T/bsfd.log" &
 BSFD=$!
 wait_log "$T/bsfd.log" 'zn listening' "$BSFD" || die "imskms-bsfd did not start: $(cat "$T/bsfd.log")"
-UB=$(sed -n 's/.*ub listening on port //p' "$T/bsfd.log")
-ZN=$(sed -n 's/.*zn listening on port //p' "$T/bsfd.log")
+UB=$(sed -n 's/.*ub listening on port \([0-9]*\).*/\1/p' "$T/bsfd.log")
+ZN=$(sed -n 's/.*zn listening on port \([0-9]*\).*/\1/p' "$T/bsfd.log")
 say "imskms-bsfd: Ub http://localhost:$UB/ (HTTP Digest AKA), Zn https://localhost:$ZN/ (mutual TLS)"
 # shellcheck disable=SC2086
 ./build/bin/imskms-kmsd --listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn "https://localhost:$ZN" \

@@ -11,9 +11,10 @@ set -eu
 # libjansson-dev: the Zn JSON codec (lib/gba/kms_zn_json.c; design.md 3 names jansson for JSON).
 # libinih-dev: the daemons' configuration files (src/common/cli_conf.c; docs/cli.md says why).
 # openssl (the command): also the SIGHUP certificate reload test (s_client).
+# python3-prometheus-client: its parser reads the daemons' /metrics in tests/integration/test_obs.sh.
 # libsystemd-dev: sd_notify for the Type=notify units; scdoc: the man pages; lintian, dpkg-dev,
 # systemd (systemd-analyze), man-db: the package and install tests (tests/package).
-pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libinih-dev libsystemd-dev scdoc lintian dpkg-dev systemd man-db curl"
+pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 python3-prometheus-client tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libinih-dev libsystemd-dev scdoc lintian dpkg-dev systemd man-db curl"
 case "${1:-}" in
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --help | -h)

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -85,6 +86,8 @@ struct kms_httpd {
     unsigned mhd_flags;
     kms_http_handler handler;
     void *ctx;
+    kms_http_done_fn done; /* the request log and metrics (NULL: none) */
+    void *done_ctx;
     size_t max_body;
     enum kms_iface iface;
     bool tls;
@@ -130,6 +133,9 @@ struct kms_http_conn {
     struct kms_http_conn *armed_prev, *armed_next;
     /* per request, reset by uri_log() */
     char *uri;           /* raw request target as sent (MHD bounds it by the memory limit) */
+    char rid[17];        /* the request id (X-Request-Id) */
+    char method[16];     /* as sent, cut (for the log) */
+    uint64_t t0_us;      /* monotonic: the request line was read */
     struct kms_buf body; /* capped at max_body */
     bool started;        /* the access handler has seen this request */
     bool too_big;        /* the body went past max_body */
@@ -153,6 +159,42 @@ static uint64_t mono_ms(void)
     struct timespec ts;
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- request ids ----
+ * 16 hex digits: a random 64-bit start drawn once per process plus a counter shared by every
+ * listener, so ids are unique within a run and do not repeat across restarts in practice. Not
+ * secret and not a capability: only a handle to find a request's log line. A client's own
+ * X-Request-Id is never used (it could forge or collide with another's). */
+static atomic_uint_fast64_t rid_next;
+static pthread_once_t rid_once = PTHREAD_ONCE_INIT;
+
+static void rid_seed(void)
+{
+    uint64_t seed = 0;
+    if (getentropy(&seed, sizeof(seed)) != 0) {
+        seed = mono_us() ^ ((uint64_t)getpid() << 32);
+    }
+    atomic_store(&rid_next, seed);
+}
+
+static void rid_make(char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    (void)pthread_once(&rid_once, rid_seed);
+    uint64_t v = atomic_fetch_add_explicit(&rid_next, 1, memory_order_relaxed);
+    for (int i = 15; i >= 0; i--) {
+        out[i] = hex[v & 0xf];
+        v >>= 4;
+    }
+    out[16] = '\0';
 }
 
 /* Both under d->mu. */
@@ -468,6 +510,9 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *mc)
     conn_reset_request(c);
     conn_set_idle(c, false);
     c->uri = strdup(uri != NULL ? uri : "");
+    c->t0_us = mono_us();
+    c->method[0] = '\0';
+    rid_make(c->rid);
     return c;
 }
 
@@ -583,8 +628,8 @@ static bool is_header_value(const char *v)
     return true;
 }
 
-static const char *const owned_headers[] = {"Content-Length", "Content-Type", "Transfer-Encoding",
-                                            "Connection", "Cache-Control"};
+static const char *const owned_headers[] = {"Content-Length", "Content-Type",  "Transfer-Encoding",
+                                            "Connection",     "Cache-Control", "X-Request-Id"};
 
 kms_result kms_http_resp_busy(struct kms_http_resp *resp, enum kms_iface iface, enum kms_err err,
                               unsigned retry_after)
@@ -604,6 +649,7 @@ void kms_http_resp_text(struct kms_http_resp *resp, enum kms_iface iface, enum k
                         const char *text)
 {
     resp->status = kms_wire_of(iface, err).status;
+    resp->note.code = err;
     resp->content_type = "text/plain";
     kms_buf_reset(&resp->body);
     bool ok = text != NULL
@@ -643,6 +689,18 @@ kms_result kms_http_resp_header(struct kms_http_resp *resp, const char *name, co
     return KMS_RESULT_OK;
 }
 
+void kms_http_note_id(struct kms_http_resp *resp, const char *key, const char *val)
+{
+    struct kms_http_note *n = resp != NULL ? &resp->note : NULL;
+    if (n == NULL || key == NULL || val == NULL || val[0] == '\0' ||
+        n->n_ids >= KMS_HTTP_NOTE_IDS) {
+        return;
+    }
+    n->id_key[n->n_ids] = key;
+    (void)snprintf(n->id_val[n->n_ids], sizeof(n->id_val[0]), "%s", val);
+    n->n_ids++;
+}
+
 /* A response body copy that is wiped when MHD is done with it (it may hold Ks_NAF). */
 struct body_copy {
     size_t len;
@@ -658,7 +716,7 @@ static void body_copy_free(void *cls)
     }
 }
 
-static struct MHD_Response *build_response(const struct kms_http_resp *r)
+static struct MHD_Response *build_response(const struct kms_http_resp *r, const char *rid)
 {
     size_t len = kms_buf_len(&r->body);
     struct body_copy *b = malloc(sizeof *b + len + 1);
@@ -675,7 +733,8 @@ static struct MHD_Response *build_response(const struct kms_http_resp *r)
         body_copy_free(b);
         return NULL;
     }
-    bool ok = MHD_add_response_header(mr, "Cache-Control", "no-store") == MHD_YES;
+    bool ok = MHD_add_response_header(mr, "Cache-Control", "no-store") == MHD_YES &&
+              MHD_add_response_header(mr, "X-Request-Id", rid) == MHD_YES;
     if (ok && r->content_type != NULL) {
         ok = is_header_value(r->content_type) &&
              MHD_add_response_header(mr, "Content-Type", r->content_type) == MHD_YES;
@@ -699,6 +758,32 @@ static void drain_close(const struct kms_http_conn *c, struct MHD_Response *mr)
     }
 }
 
+/* The request log and metrics hook (d->done) for an answer just queued. */
+static void report(const struct kms_http_conn *c, unsigned status, const struct kms_http_note *note)
+{
+    const struct kms_httpd *d = c->d;
+    if (d->done == NULL) {
+        return;
+    }
+    char path[129];
+    const char *uri = c->uri != NULL ? c->uri : "";
+    size_t n = strcspn(uri, "?");
+    n = n < sizeof(path) - 1 ? n : sizeof(path) - 1;
+    memcpy(path, uri, n);
+    path[n] = '\0';
+    uint64_t now = mono_us();
+    struct kms_http_done done = {.iface = d->iface,
+                                 .request_id = c->rid,
+                                 .peer_addr = c->peer,
+                                 .method = c->method,
+                                 .path = path,
+                                 .status = (int)status,
+                                 .duration_us = now > c->t0_us ? now - c->t0_us : 0,
+                                 .tls = d->tls,
+                                 .note = note};
+    d->done(d->done_ctx, &done);
+}
+
 /* An empty-bodied error answer of the server's own (400, 413, 500), its status the error
  * table's for the interface served. The request is over: its deadline no longer applies. */
 static enum MHD_Result queue_status(struct kms_http_conn *c, enum kms_err err)
@@ -707,22 +792,24 @@ static enum MHD_Result queue_status(struct kms_http_conn *c, enum kms_err err)
     const struct kms_httpd *d = c->d;
     deadline_arm(c, 0);
     unsigned status = (unsigned)kms_wire_of(d->iface, err).status;
-    struct kms_http_resp r = {.status = (int)status};
+    struct kms_http_resp r = {.status = (int)status, .note = {.code = err, .level = -1}};
     kms_buf_init(&r.body, 0, false);
-    struct MHD_Response *mr = build_response(&r);
+    struct MHD_Response *mr = build_response(&r, c->rid);
     if (mr == NULL) {
         return MHD_NO;
     }
     drain_close(c, mr);
     enum MHD_Result ret = MHD_queue_response(mc, status, mr);
     MHD_destroy_response(mr);
+    report(c, status, &r.note);
     return ret;
 }
 
 /* A handler's response storage, as every handler gets it. */
 static void resp_init(const struct kms_httpd *d, struct kms_http_resp *resp)
 {
-    *resp = (struct kms_http_resp){.status = kms_wire_of(d->iface, KMS_ERR_INTERNAL).status};
+    *resp = (struct kms_http_resp){.status = kms_wire_of(d->iface, KMS_ERR_INTERNAL).status,
+                                   .note = {.code = KMS_OK, .level = -1}};
     kms_buf_init(&resp->body, KMS_HTTP_MAX_RESP_BODY, false);
 }
 
@@ -740,7 +827,7 @@ static enum MHD_Result queue_resp(struct kms_http_conn *c, struct kms_http_resp 
     unsigned status = 0;
     if (resp->status >= 100 && resp->status <= 599) {
         status = (unsigned)resp->status;
-        mr = build_response(resp);
+        mr = build_response(resp, c->rid);
     }
     resp_cleanup(resp);
     if (mr == NULL) {
@@ -749,6 +836,7 @@ static enum MHD_Result queue_resp(struct kms_http_conn *c, struct kms_http_resp 
     drain_close(c, mr);
     enum MHD_Result ret = MHD_queue_response(c->mc, status, mr);
     MHD_destroy_response(mr);
+    report(c, status, &resp->note);
     return ret;
 }
 
@@ -770,6 +858,7 @@ static enum MHD_Result dispatch(struct kms_http_conn *c, const char *method)
         .client_verified = c->verified,
         .n_client_dns = c->verified ? c->n_dns : 0,
         .peer_addr = c->peer,
+        .request_id = c->rid,
         .conn_ = c,
     };
     if (query != NULL) {
@@ -871,6 +960,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mc, cons
     }
     if (!c->started) {
         c->started = true;
+        (void)snprintf(c->method, sizeof(c->method), "%s", method != NULL ? method : "");
         if (!framing_ok(mc) || !headers_well_formed(mc) || !is_header_value(c->uri)) {
             return queue_status(c, KMS_ERR_MALFORMED);
         }
@@ -1375,6 +1465,8 @@ kms_result kms_httpd_start(const struct kms_httpd_cfg *cfg, kms_http_handler h, 
     KMS_ENSURE_OUT(rc, d != NULL, KMS_ERR_NOMEM);
     d->handler = h;
     d->ctx = ctx;
+    d->done = cfg->done;
+    d->done_ctx = cfg->done_ctx;
     d->max_body = cfg->max_body != 0 ? cfg->max_body : DEFAULT_MAX_BODY;
     d->iface = cfg->iface;
     d->tls = cfg->cert_file != NULL;

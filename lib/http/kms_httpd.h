@@ -83,6 +83,8 @@ struct kms_http_req {
     const char *client_dns[KMS_HTTP_MAX_CLIENT_DNS]; /* its subjectAltName dNSName entries */
     size_t n_client_dns;         /* 0 unless client_verified; never taken from the subject CN */
     const char *peer_addr;       /* numeric peer address, "127.0.0.1" or "::1" */
+    const char *request_id;      /* this request's id (16 hex digits), also sent back in the
+                                    X-Request-Id header; made by the server, never the client's */
     struct kms_http_conn *conn_; /* private: header lookups */
 };
 
@@ -104,6 +106,23 @@ struct kms_http_resp_hdr {
     char value[KMS_HTTP_HDR_VALUE_MAX + 1];
 };
 
+/* What a handler tells the request log and the metrics about its answer (kms_httpd_cfg.done):
+ * the error code behind the status, the line's level, the identities the request named and a
+ * message. Identities (IMPI, IMPU, B-TID) go to the log only, never into metrics labels. */
+#define KMS_HTTP_NOTE_IDS    4
+#define KMS_HTTP_NOTE_ID_MAX 128
+#define KMS_HTTP_NOTE_MSG    1024
+struct kms_http_note {
+    enum kms_err code; /* KMS_OK for a success */
+    int level;         /* the log line's enum kms_log_level; -1: from the status */
+    bool quiet;        /* no line of its own (counted all the same: a flood's summary) */
+    bool probe;        /* a health or readiness probe: not counted with the traffic */
+    size_t n_ids;
+    const char *id_key[KMS_HTTP_NOTE_IDS]; /* static: "impi", "impu", "btid", "naf", ... */
+    char id_val[KMS_HTTP_NOTE_IDS][KMS_HTTP_NOTE_ID_MAX + 1];
+    char msg[KMS_HTTP_NOTE_MSG]; /* "" when none */
+};
+
 /* The handler's answer. The server initialises it (status 500, no content type, an empty body
  * capped at KMS_HTTP_MAX_RESP_BODY) before the call and frees it after. Every response also
  * carries `Cache-Control: no-store`. */
@@ -113,19 +132,24 @@ struct kms_http_resp {
     struct kms_buf body;      /* write with kms_buf_put_*; mark .secret if it holds keys */
     struct kms_http_resp_hdr hdrs[KMS_HTTP_MAX_RESP_HDRS];
     size_t n_hdrs;
+    struct kms_http_note note; /* code KMS_OK, level -1, nothing else until the handler sets it */
 };
+
+/* Adds an identity to resp->note (copied, cut at KMS_HTTP_NOTE_ID_MAX; dropped beyond
+ * KMS_HTTP_NOTE_IDS or when val is NULL or empty). key must be a static string. */
+void kms_http_note_id(struct kms_http_resp *resp, const char *key, const char *val);
 
 /* Adds a response header (copied). The name must be an HTTP token, the value printable ASCII
  * (tab allowed, no CR/LF), and neither may be a header the server owns (Content-Length,
- * Content-Type, Transfer-Encoding, Connection, Cache-Control). KMS_ERR_ARG for a bad name or
- * value, KMS_ERR_TOO_LONG when too long or when KMS_HTTP_MAX_RESP_HDRS are already set. */
+ * Content-Type, Transfer-Encoding, Connection, Cache-Control, X-Request-Id). KMS_ERR_ARG for a bad
+ * name or value, KMS_ERR_TOO_LONG when too long or when KMS_HTTP_MAX_RESP_HDRS are already set. */
 KMS_MUST_CHECK kms_result kms_http_resp_header(struct kms_http_resp *resp, const char *name,
                                                const char *value);
 
 /* A text/plain answer: the status is the error table's for err on iface (kms_wire_of), the
  * body `text`, or the error's message and a newline when text is NULL; with the busy headers of
- * kms_http_resp_busy. For a daemon's own answers (health, unknown path, wrong method, internal
- * failure). */
+ * kms_http_resp_busy; resp->note.code becomes err. For a daemon's own answers (health, unknown
+ * path, wrong method, internal failure). */
 void kms_http_resp_text(struct kms_http_resp *resp, enum kms_iface iface, enum kms_err err,
                         const char *text);
 
@@ -169,6 +193,23 @@ struct kms_http_resp *kms_http_defer_resp(struct kms_http_defer *df);
  * connection went away meanwhile, the answer is dropped. */
 void kms_http_defer_done(struct kms_http_defer *df);
 
+/* One answered request, for the request log and the metrics (kms_httpd_cfg.done): called on
+ * the server thread that queued the answer, after it is queued, for every request that reached
+ * the access handler: a handler's answer (deferred or not), and the server's own refusals
+ * (400 framing, 413; note->code says which). Borrowed for the call. */
+struct kms_http_done {
+    enum kms_iface iface;
+    const char *request_id;
+    const char *peer_addr;
+    const char *method; /* "" when unknown */
+    const char *path;   /* the target before any '?', cut at 128 characters */
+    int status;
+    uint64_t duration_us; /* from the request line read to the answer queued */
+    bool tls;
+    const struct kms_http_note *note;
+};
+typedef void (*kms_http_done_fn)(void *ctx, const struct kms_http_done *done);
+
 struct kms_httpd_cfg {
     const char *listen;         /* numeric "127.0.0.1:8080", "[::1]:8443", "[::]:80"; port 0 picks
                                    a free one (kms_httpd_port); "::" listens dual-stack */
@@ -188,6 +229,8 @@ struct kms_httpd_cfg {
                                    the handler with client_verified false (it answers 403) */
     enum kms_iface iface;       /* the interface served: the error table's column for the
                                    server's own answers (400, 413, 500); default KMS_IFACE_KMS */
+    kms_http_done_fn done;      /* NULL: none; see struct kms_http_done */
+    void *done_ctx;             /* borrowed; must outlive the server */
 };
 
 struct kms_httpd;

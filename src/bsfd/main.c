@@ -29,8 +29,10 @@
 #define IMSKMS_NO_VERSION /* kms_version() only */
 #include "imskms/imskms.h"
 #include "keyring/kms_keystore.h"
+#include "bsfd_obs.h"
 #include "kms_daemon.h"
 #include "kms_start_err.h"
+#include "kms_metrics.h"
 #include "util/kms_ident.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
@@ -43,6 +45,7 @@ static const char usage[] =
     "                   --zn-client-ca FILE [--max-sessions N] [--max-answered N] [--amf HEX4]\n"
     "                   [--log-level error|warn|info|debug] [--max-connections N]\n"
     "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
+    "                   [--log-format logfmt|json] [--metrics-listen ADDR:PORT]\n"
     "\n"
     "The GBA bootstrapping server (BSF): Ub (HTTP Digest AKAv1-MD5, TS 24.109) on --listen and\n"
     "Zn (JSON over HTTPS with mutual TLS) on --zn-listen. Interfaces: docs/api.md.\n"
@@ -83,11 +86,21 @@ static const char usage[] =
     "                        waits that long for its next request (default 30)\n"
     "\n"
     "\n";
-/* Split in two: C11 compilers need not take a string longer than 4095 bytes. */
+/* Split in three: C11 compilers need not take a string longer than 4095 bytes. */
+static const char usage_obs[] =
+    "  --log-format FORMAT   logfmt (default) or json: one line per event and per request\n"
+    "                        (docs/cli.md, \"Logs\")\n"
+    "  --metrics-listen ADDR:PORT\n"
+    "                        plain HTTP for loopback or a management network: GET /metrics\n"
+    "                        (Prometheus text format), /readyz (JSON checks), /healthz\n"
+    "\n";
 static const char usage_signals[] =
-    "Logs one line per request to stderr (never a key). Prints 'ub listening on ADDR:PORT' and\n"
+    "Logs one line per request to stderr (never a key; a request id, also sent in\n"
+    "X-Request-Id). /healthz and /readyz (200 ready, 503 unready) answer on every listener.\n"
+    "Prints 'ub listening on ADDR:PORT' and\n"
     "'zn listening on ADDR:PORT' once serving. SIGHUP reloads the configuration (the file and\n"
-    "the command line): log level, --lifetime, and the Zn certificate, key and client CA files\n"
+    "the command line): log level and format, --lifetime, and the Zn certificate, key and client\n"
+    "CA files\n"
     "(read again even when their names stay); other changes are logged as needing a restart,\n"
     "and a reload that fails changes nothing. SIGTERM or SIGINT stops it cleanly: no new\n"
     "connections, requests in flight finish (at most 10 s), exit 0.\n"
@@ -119,6 +132,10 @@ struct bsfd {
     int lock_fd; /* PATH.lock beside --db, flocked while serving (-1: none) */
     uint8_t challenge_key[KMS_BSF_KEY_LEN]; /* KEK-derived (KMS_KEK_CHALLENGE_SEAL) */
     struct ub_log log;
+    struct kms_metrics *metrics;     /* request counters, /metrics, /readyz */
+    struct kms_httpd *metrics_httpd; /* --metrics-listen (NULL: none) */
+    struct bsfd_obs obs;
+    bool obs_ready;
 };
 
 /* ---- the subscriber store, as the BSF core sees it ---- */
@@ -183,8 +200,7 @@ static bool ub_log_one(struct ub_log *l, int kind, enum kms_err why, uint64_t no
 static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
 {
     struct bsfd *d = ctx;
-    if (strcmp(req->path, "/healthz") == 0) {
-        kms_http_resp_text(resp, KMS_IFACE_UB, KMS_OK, "ok\n");
+    if (kms_metrics_health_paths(d->metrics, KMS_IFACE_UB, req, resp)) {
         return;
     }
     if (strcmp(req->path, "/") != 0 || req->query != NULL) {
@@ -206,28 +222,43 @@ static void ub_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
         rc = kms_bsf_ub(d->bsf, kms_http_req_header(req, "Authorization"), req->method, req->path,
                         req->body, req->body_len, now, &r);
     }
+    struct kms_http_note *note = &resp->note;
     if (!kms_ok(rc)) {
         int line = 0;
         const char *where = kms_err_where(&line);
-        kms_log(KMS_LOG_ERROR, "ub from %s: %s (%s:%d)", req->peer_addr, kms_err_name(rc.err),
-                where != NULL ? where : "?", line);
         kms_http_resp_text(resp, KMS_IFACE_UB, KMS_ERR_INTERNAL, NULL);
+        note->code = rc.err;
+        note->level = KMS_LOG_ERROR;
+        (void)snprintf(note->msg, sizeof(note->msg), "ub from %s: %s (%s:%d)", req->peer_addr,
+                       kms_err_name(rc.err), where != NULL ? where : "?", line);
         kms_bsf_ub_reply_cleanup(&r);
         return;
     }
     if (!kms_ok(kms_bsf_ub_http(&r, resp))) {
         kms_http_resp_text(resp, KMS_IFACE_UB, KMS_ERR_INTERNAL, NULL);
     }
+    /* The request's log line (the request hook writes it, kms_metrics.h). */
     bool challenged = kms_buf_len(&r.www_authenticate) > 0;
+    if (challenged) {
+        bsfd_obs_challenge(&d->obs);
+    }
+    note->code = resp->status >= 500 && r.why == KMS_OK ? note->code : r.why;
+    kms_http_note_id(resp, "impi", r.impi);
+    kms_http_note_id(resp, "btid", r.btid);
+    note->level = KMS_LOG_INFO;
     if (r.why == KMS_OK) {
-        kms_log(KMS_LOG_INFO, "ub bootstrap impi=%s btid=%s", r.impi, r.btid);
+        bsfd_obs_bootstrap(&d->obs);
+        (void)snprintf(note->msg, sizeof(note->msg), "ub bootstrap impi=%s btid=%s", r.impi,
+                       r.btid);
     } else if (!ub_log_one(&d->log, challenged ? UB_LOG_CHALLENGE : UB_LOG_REFUSED, r.why, now)) {
-        /* counted: summed up once the second is over */
+        note->quiet = true; /* counted: summed up once the second is over */
     } else if (r.why == KMS_ERR_RATE) {
-        kms_log(KMS_LOG_WARN, "ub %d impi=%s: challenge rate exceeded", r.status, r.impi);
+        note->level = KMS_LOG_WARN;
+        (void)snprintf(note->msg, sizeof(note->msg), "ub %d impi=%s: challenge rate exceeded",
+                       r.status, r.impi);
     } else {
-        kms_log(KMS_LOG_INFO, "ub %d impi=%s %s (%s)", r.status, r.impi,
-                challenged ? "challenge" : "refused", kms_err_name(r.why));
+        (void)snprintf(note->msg, sizeof(note->msg), "ub %d impi=%s %s (%s)", r.status, r.impi,
+                       challenged ? "challenge" : "refused", kms_err_name(r.why));
     }
     kms_bsf_ub_reply_cleanup(&r);
 }
@@ -248,15 +279,25 @@ static void zn_handler(void *ctx, const struct kms_http_req *req, struct kms_htt
         (void)snprintf(r.detail, sizeof(r.detail), "%s", "reply not assembled");
         kms_http_resp_text(resp, KMS_IFACE_ZN, KMS_ERR_INTERNAL, NULL);
     }
+    /* The request's log line (the request hook writes it, kms_metrics.h). */
+    struct kms_http_note *note = &resp->note;
+    note->code = r.why;
+    kms_http_note_id(resp, "naf", r.naf_fqdn);
+    kms_http_note_id(resp, "impi", r.impi);
     if (r.why == KMS_OK) {
-        kms_log(KMS_LOG_INFO, "zn naf=%s impi=%s: ks_naf delivered", r.naf_fqdn, r.impi);
+        note->level = KMS_LOG_INFO;
+        (void)snprintf(note->msg, sizeof(note->msg), "zn naf=%s impi=%s: ks_naf delivered",
+                       r.naf_fqdn, r.impi);
     } else if (r.why == KMS_ERR_AUTH) {
-        kms_log(KMS_LOG_WARN, "zn from %s: %s", req->peer_addr, r.detail);
+        note->level = KMS_LOG_WARN;
+        (void)snprintf(note->msg, sizeof(note->msg), "zn from %s: %s", req->peer_addr, r.detail);
     } else if (r.naf_fqdn[0] == '\0' && r.why != KMS_ERR_INTERNAL) {
-        kms_log(KMS_LOG_DEBUG, "zn from %s: %d %s", req->peer_addr, resp->status, r.detail);
+        note->level = KMS_LOG_DEBUG;
+        (void)snprintf(note->msg, sizeof(note->msg), "zn from %s: %d %s", req->peer_addr,
+                       resp->status, r.detail);
     } else {
-        kms_log(r.why == KMS_ERR_NOT_FOUND ? KMS_LOG_INFO : KMS_LOG_ERROR, "zn naf=%s: %s",
-                r.naf_fqdn, r.detail);
+        note->level = r.why == KMS_ERR_NOT_FOUND ? KMS_LOG_INFO : KMS_LOG_ERROR;
+        (void)snprintf(note->msg, sizeof(note->msg), "zn naf=%s: %s", r.naf_fqdn, r.detail);
     }
     kms_bsf_zn_reply_cleanup(&r);
 }
@@ -281,6 +322,8 @@ enum {
     O_MAXIP,
     O_HDRTO,
     O_IDLETO,
+    O_LOGFMT,
+    O_METRICS,
     O_CONFIG,
     O_CHECK,
     O_VERSION,
@@ -317,6 +360,9 @@ static const struct cli_opt opts[N_OPTS] = {
                               "seconds for a request's headers and body (default 5)"),
     [O_IDLETO] =
         CLI_VALUE_DOC("idle-timeout", "S", "seconds a connection may stay silent (default 30)"),
+    [O_LOGFMT] = CLI_VALUE_DOC("log-format", "FORMAT", "log line format: logfmt (default) or json"),
+    [O_METRICS] = CLI_VALUE_DOC("metrics-listen", "ADDR:PORT",
+                                "plain HTTP: GET /metrics (Prometheus), /readyz, /healthz"),
     [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
     [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
     [O_VERSION] = {.name = "version", .help = "print the version"},
@@ -324,7 +370,8 @@ static const struct cli_opt opts[N_OPTS] = {
 
 /* What a SIGHUP applies at once; every other option needs a restart. */
 static const bool live_opt[N_OPTS] = {
-    [O_LOG] = true, [O_LIFETIME] = true, [O_CERT] = true, [O_KEY] = true, [O_CA] = true,
+    [O_LOG] = true, [O_LIFETIME] = true, [O_CERT] = true,
+    [O_KEY] = true, [O_CA] = true,       [O_LOGFMT] = true,
 };
 
 struct bsfd_cfg {
@@ -332,10 +379,12 @@ struct bsfd_cfg {
     const char *raw[N_OPTS]; /* every option's text as given (argv or file), for reloads */
     bool check;              /* --check-config */
     const char *db, *kek_file, *listen, *zn_listen, *zn_cert, *zn_key, *zn_client_ca;
+    const char *metrics_listen; /* NULL: no metrics listener */
     struct kms_bsf_cfg bsf;
     struct kms_daemon_conn_limits lim;
     bool lim_given; /* --max-connections given */
     enum kms_log_level log_level;
+    enum kms_log_format log_format;
 };
 
 /* Checks the options into c. *done when the program ends here (--help, or a usage error), with
@@ -348,6 +397,7 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     if (rc != CLI_EXIT_OK || a.help) {
         if (rc == CLI_EXIT_OK) {
             fputs(usage, stdout);
+            fputs(usage_obs, stdout);
             fputs(usage_signals, stdout);
         }
         return rc;
@@ -374,6 +424,10 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &c->log_level)) {
         return cli_usage_error(&a, "--log-level: one of error, warn, info, debug");
     }
+    c->log_format = KMS_LOG_LOGFMT;
+    if (a.val[O_LOGFMT] != NULL && !kms_log_format_parse(a.val[O_LOGFMT], &c->log_format)) {
+        return cli_usage_error(&a, "--log-format: logfmt or json");
+    }
     uint64_t lifetime = 0, max_sessions = 100000, max_answered = 1000000;
     if (!cli_uint(a.val[O_LIFETIME], 1, 315360000, &lifetime)) {
         return cli_usage_error(&a, "--lifetime: expected seconds from 1 to 315360000");
@@ -397,6 +451,7 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     c->zn_cert = a.val[O_CERT];
     c->zn_key = a.val[O_KEY];
     c->zn_client_ca = a.val[O_CA];
+    c->metrics_listen = a.val[O_METRICS];
     c->bsf = (struct kms_bsf_cfg){.realm = a.val[O_REALM],
                                   .lifetime = lifetime,
                                   .max_sessions = (size_t)max_sessions,
@@ -618,20 +673,56 @@ static int check_listener(const struct kms_httpd_cfg *hc, const char *listen_opt
     return CLI_EXIT_USAGE;
 }
 
+/* The request counters, the gauges and readiness checks behind them, and the metrics listener
+ * when --metrics-listen is given. */
+static int start_metrics(const struct bsfd_cfg *c, struct bsfd *d)
+{
+    d->metrics = kms_metrics_new("imskms-bsfd");
+    if (d->metrics == NULL) {
+        return fail("metrics", KMS_ERR(KMS_ERR_NOMEM));
+    }
+    bsfd_obs_init(&d->obs, d->metrics, d->bsf, d->db, c->bsf.max_sessions, c->bsf.max_answered);
+    d->obs_ready = true;
+    bsfd_obs_tick(&d->obs, 1); /* the store probed once before serving */
+    struct kms_metrics_source src = {&d->obs, bsfd_obs_collect, bsfd_obs_ready};
+    kms_metrics_set_source(d->metrics, &src);
+    if (c->metrics_listen == NULL) {
+        return CLI_EXIT_OK;
+    }
+    kms_result r = kms_metrics_listen(d->metrics, c->metrics_listen, &d->metrics_httpd);
+    if (!kms_ok(r)) {
+        kms_start_listen_error("--metrics-listen", c->metrics_listen, r.err);
+        return CLI_EXIT_INTERNAL;
+    }
+    kms_log(KMS_LOG_INFO, "metrics listening on port %u", kms_httpd_port(d->metrics_httpd));
+    return CLI_EXIT_OK;
+}
+
 static int start_servers(const struct bsfd_cfg *c, struct bsfd *d)
 {
     struct kms_httpd_cfg ucfg = ub_cfg(c), zcfg = zn_cfg(c);
     if (c->check) {
         int ru = check_listener(&ucfg, "--listen", c);
         int rz = check_listener(&zcfg, "--zn-listen", c);
-        return ru != CLI_EXIT_OK ? ru : rz;
+        struct kms_httpd_cfg mcfg = {.listen = c->metrics_listen};
+        int rm =
+            c->metrics_listen != NULL ? check_listener(&mcfg, "--metrics-listen", c) : CLI_EXIT_OK;
+        return ru != CLI_EXIT_OK ? ru : rz != CLI_EXIT_OK ? rz : rm;
     }
     /* What can never work is bad usage (exit 2), before anything binds. */
     int ru = check_listener(&ucfg, "--listen", c);
     int rz = check_listener(&zcfg, "--zn-listen", c);
-    if (ru != CLI_EXIT_OK || rz != CLI_EXIT_OK) {
+    struct kms_httpd_cfg mcfg = {.listen = c->metrics_listen};
+    int rm = c->metrics_listen != NULL ? check_listener(&mcfg, "--metrics-listen", c) : CLI_EXIT_OK;
+    if (ru != CLI_EXIT_OK || rz != CLI_EXIT_OK || rm != CLI_EXIT_OK) {
         return CLI_EXIT_USAGE;
     }
+    int rc = start_metrics(c, d);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    kms_metrics_hook(d->metrics, KMS_MIF_UB, &ucfg);
+    kms_metrics_hook(d->metrics, KMS_MIF_ZN, &zcfg);
     kms_result r = kms_httpd_start(&ucfg, ub_handler, d, &d->ub);
     if (!kms_ok(r)) {
         kms_start_listen_error("--listen", c->listen, r.err);
@@ -666,10 +757,15 @@ static int wire(const struct bsfd_cfg *c, struct bsfd *d)
 static void unwire(struct bsfd *d)
 {
     /* Both stop accepting at once, then each drains (kms_httpd.h). */
+    kms_httpd_stop(d->metrics_httpd);
     kms_httpd_quiesce(d->ub);
     kms_httpd_quiesce(d->zn);
     kms_httpd_stop(d->ub);
     kms_httpd_stop(d->zn);
+    if (d->obs_ready) {
+        bsfd_obs_cleanup(&d->obs);
+    }
+    kms_metrics_free(d->metrics);
     kms_bsf_free(d->bsf);
     kms_subscriber_db_close(d->db);
     if (d->lock_fd >= 0) {
@@ -736,6 +832,7 @@ static void reload(void *ctx)
         kms_log(KMS_LOG_ERROR, "reload: lifetime: %s", kms_strerror(lr.err));
     }
     kms_log_set_level(n->log_level);
+    kms_log_set_format(n->log_format);
     kms_log(KMS_LOG_INFO, "reload done: Zn certificate, key and client CA read again");
     if (d->cur_cfg != d->start_cfg) {
         cfg_free(d->cur_cfg);
@@ -748,8 +845,8 @@ static void reload(void *ctx)
 static void tick(void *ctx, unsigned n, uint64_t now)
 {
     struct bsfd *d = ctx;
-    (void)n;
     kms_bsf_expire(d->bsf, now);
+    bsfd_obs_tick(&d->obs, n);
     (void)kms_bsf_refill(d->bsf, now); /* SQN ranges running low, off the request path */
     pthread_mutex_lock(&d->log.mu);
     if (now != d->log.sec) {
@@ -759,11 +856,19 @@ static void tick(void *ctx, unsigned n, uint64_t now)
     pthread_mutex_unlock(&d->log.mu);
 }
 
+/* Descriptors the metrics listener may hold (kms_metrics_listen: 64 connections, 2 threads). */
+static uint64_t metrics_fds(const struct bsfd_cfg *c)
+{
+    return c->metrics_listen != NULL ? 72 : 0;
+}
+
 /* --check-config: the checks of a start, one line per problem, then "ok" or exit 2. */
 static int check_config(struct bsfd_cfg *cfg)
 {
     kms_log_init("imskms-bsfd", cfg->log_level);
-    int rc = kms_daemon_fd_limit(cfg->lim_given, 2, FD_RESERVE, &cfg->lim.max_conns);
+    kms_log_set_format(cfg->log_format);
+    int rc =
+        kms_daemon_fd_limit(cfg->lim_given, 2, FD_RESERVE + metrics_fds(cfg), &cfg->lim.max_conns);
     struct bsfd d = {.lock_fd = -1};
     pthread_mutex_init(&d.log.mu, NULL);
     int rw = wire(cfg, &d);
@@ -788,9 +893,10 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return rc;
     }
+    kms_log_set_format(cfg->log_format);
     if ((rc = kms_daemon_start("imskms-bsfd", cfg->log_level)) != CLI_EXIT_OK ||
-        (rc = kms_daemon_fd_limit(cfg->lim_given, 2, FD_RESERVE, &cfg->lim.max_conns)) !=
-            CLI_EXIT_OK) {
+        (rc = kms_daemon_fd_limit(cfg->lim_given, 2, FD_RESERVE + metrics_fds(cfg),
+                                  &cfg->lim.max_conns)) != CLI_EXIT_OK) {
         cfg_free(cfg);
         return rc;
     }

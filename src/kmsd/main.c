@@ -22,9 +22,11 @@
 #include "keyring/kms_keystore.h"
 #define IMSKMS_NO_VERSION /* kms_version() only */
 #include "imskms/imskms.h"
-#include "kms_daemon.h"
 #include "kms_start_err.h"
 #include "kms/kms_service.h"
+#include "kms_daemon.h"
+#include "kms_metrics.h"
+#include "kmsd_obs.h"
 #include "replay/kms_replay.h"
 #include "replay/kms_replay_snap.h"
 #include "store/kms_store.h"
@@ -45,6 +47,7 @@ static const char usage[] =
     "                   [--replay-entries N] [--max-connections N]\n"
     "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
     "                   [--zn-timeout MS] [--zn-threads N] [--tls-cert FILE --tls-key FILE]\n"
+    "                   [--log-format logfmt|json] [--metrics-listen ADDR:PORT]\n"
     "\n"
     "The KMS: POST /mikey (MIKEY-TICKET over HTTP, application/mikey both ways). Interfaces:\n"
     "docs/api.md; message profile: docs/protocol.md.\n"
@@ -102,12 +105,19 @@ static const char usage_limits[] =
     "  --tls-cert FILE         serve --listen over TLS 1.2 or 1.3 with this PEM certificate\n"
     "                          chain; --tls-key FILE its PEM private key (both or neither;\n"
     "                          without them plain HTTP, for loopback or a TLS-terminating front)\n"
+    "  --log-format FORMAT     logfmt (default) or json: one line per event and per request\n"
+    "                          (docs/cli.md, \"Logs\")\n"
+    "  --metrics-listen ADDR:PORT\n"
+    "                          plain HTTP for loopback or a management network: GET /metrics\n"
+    "                          (Prometheus text format), /readyz (JSON checks), /healthz\n"
     "\n";
 static const char usage_signals[] =
-    "Logs one line per request to stderr, never a key; prints 'kms listening on port N' once\n"
-    "serving. SIGHUP reloads the configuration (the file and the command line): log level,\n"
-    "modes, lifetimes, the Zn certificate, key, CA and URL, the listener's TLS certificate and\n"
-    "key (a broken one keeps the old, logged), and the keyring at once; other\n"
+    "Logs one line per request to stderr (with a request id, also sent in X-Request-Id), never\n"
+    "a key; prints 'kms listening on port N' once serving. /healthz and /readyz (200 ready, 503\n"
+    "unready) answer on every listener. SIGHUP reloads the configuration (the file and the\n"
+    "command line): log level and format, modes, lifetimes, the Zn certificate, key, CA and\n"
+    "URL, the listener's TLS certificate and key (a broken one keeps the old, logged), and the\n"
+    "keyring at once; other\n"
     "changes are logged as needing a restart, and a reload that fails changes nothing.\n"
     "SIGTERM or SIGINT stops it: no new connections, requests in flight finish (at most 10 s),\n"
     "exit 0. Exit 2 on bad usage (also a bad --listen, a KEK file or TLS file that cannot be\n"
@@ -129,7 +139,8 @@ struct kmsd_live {
 struct kmsd {
     pthread_mutex_t mu;
     struct kmsd_live *live;
-    struct zn_pool *pool; /* the requests that wait on Zn (--zn-threads) */
+    struct zn_pool *pool;        /* the requests that wait on Zn (--zn-threads) */
+    struct kms_metrics *metrics; /* request counters, /metrics, /readyz */
 };
 
 static void live_free(struct kmsd_live *l)
@@ -185,13 +196,17 @@ static kms_result zn_peek(void *ctx, const char *btid, uint64_t now, struct kms_
     return kms_zn_client_peek(l->zn, btid, now, out, hit);
 }
 
-/* The answer of the service's reply r (rc its result) into resp, and the log line. */
+/* The answer of the service's reply r (rc its result) into resp, and what its log line says
+ * (resp->note; the line itself is the request hook's, kms_metrics.h). */
 static void answer(kms_result rc, const char *peer, struct kms_service_reply *r,
                    struct kms_http_resp *resp)
 {
     if (!kms_ok(rc)) {
-        kms_log(KMS_LOG_ERROR, "mikey from %s: %s", peer, kms_err_name(rc.err));
         kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
+        resp->note.code = rc.err;
+        resp->note.level = KMS_LOG_ERROR;
+        (void)snprintf(resp->note.msg, sizeof(resp->note.msg), "mikey from %s: %s", peer,
+                       kms_err_name(rc.err));
         return;
     }
     resp->status = r->status;
@@ -201,8 +216,13 @@ static void answer(kms_result rc, const char *peer, struct kms_service_reply *r,
         !kms_ok(kms_http_resp_busy(resp, KMS_IFACE_KMS, r->why, r->retry_after))) {
         kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_ERR_INTERNAL, NULL);
     }
-    kms_log(r->status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN, "mikey %d %s (%s)", r->status,
-            r->detail, r->status == 200 ? "ok" : kms_err_name(r->why));
+    resp->note.code = r->why;
+    resp->note.level = r->status == 200 ? KMS_LOG_INFO : KMS_LOG_WARN;
+    if (kms_log_enabled((enum kms_log_level)resp->note.level)) { /* else no line to write */
+        kmsd_note_ids(resp, r->detail);
+        (void)snprintf(resp->note.msg, sizeof(resp->note.msg), "mikey %d %s (%s)", r->status,
+                       r->detail, r->status == 200 ? "ok" : kms_err_name(r->why));
+    }
 }
 
 /* A request that needs a Zn query, on a pool thread (or, with nowait, at the pool's stop). */
@@ -226,8 +246,7 @@ static void serve_mikey(struct kmsd *d, struct kms_service *svc, const struct km
 static void handler(void *ctx, const struct kms_http_req *req, struct kms_http_resp *resp)
 {
     struct kmsd *d = ctx;
-    if (strcmp(req->path, "/healthz") == 0) {
-        kms_http_resp_text(resp, KMS_IFACE_KMS, KMS_OK, "ok\n");
+    if (kms_metrics_health_paths(d->metrics, KMS_IFACE_KMS, req, resp)) {
         return;
     }
     if (strcmp(req->path, "/mikey") != 0) {
@@ -263,6 +282,8 @@ static void serve_mikey(struct kmsd *d, struct kms_service *svc, const struct km
             struct kms_http_defer *df = kms_http_defer(req);
             if (df != NULL &&
                 zn_pool_submit(d->pool, df, req->body, req->body_len, req->peer_addr)) {
+                kms_log(KMS_LOG_DEBUG, "mikey request_id=%s from %s: %s: waits on Zn (queued)",
+                        req->request_id, req->peer_addr, r.detail);
                 kms_service_reply_cleanup(&r);
                 return; /* answered by the pool */
             }
@@ -306,6 +327,8 @@ enum {
     O_ZNTHREADS,
     O_TLSCERT,
     O_TLSKEY,
+    O_LOGFMT,
+    O_METRICS,
     O_CONFIG,
     O_CHECK,
     O_VERSION,
@@ -352,6 +375,9 @@ static const struct cli_opt opts[N_OPTS] = {
     [O_TLSCERT] = CLI_VALUE_DOC("tls-cert", "FILE",
                                 "TLS on --listen: its PEM certificate chain (with --tls-key)"),
     [O_TLSKEY] = CLI_VALUE_DOC("tls-key", "FILE", "TLS on --listen: its PEM private key"),
+    [O_LOGFMT] = CLI_VALUE_DOC("log-format", "FORMAT", "log line format: logfmt (default) or json"),
+    [O_METRICS] = CLI_VALUE_DOC("metrics-listen", "ADDR:PORT",
+                                "plain HTTP: GET /metrics (Prometheus), /readyz, /healthz"),
     [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
     [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
     [O_VERSION] = {.name = "version", .help = "print the version"},
@@ -361,7 +387,7 @@ static const struct cli_opt opts[N_OPTS] = {
 static const bool live_opt[N_OPTS] = {
     [O_ZN] = true,    [O_ZCERT] = true,   [O_ZKEY] = true,   [O_ZCA] = true,
     [O_MODES] = true, [O_KUE] = true,     [O_TICKET] = true, [O_LOG] = true,
-    [O_ZNTO] = true,  [O_TLSCERT] = true, [O_TLSKEY] = true,
+    [O_ZNTO] = true,  [O_TLSCERT] = true, [O_TLSKEY] = true, [O_LOGFMT] = true,
 };
 
 struct kmsd_cfg {
@@ -371,12 +397,14 @@ struct kmsd_cfg {
     bool check_tls_only;     /* check_listen of a reload: the TLS files, not --listen */
     const char *listen, *zn_cert, *zn_key, *zn_ca, *keyring, *kek_file, *hsm, *state_db;
     const char *tls_cert, *tls_key; /* TLS on --listen: both or neither */
+    const char *metrics_listen;     /* NULL: no metrics listener */
     char zn_url[1024];              /* --bsf-zn with the Zn resource path */
     struct kms_service_cfg svc;
     uint64_t skew, threads, replay_entries, zn_timeout_ms, zn_threads;
     struct kms_daemon_conn_limits lim;
     bool lim_given; /* --max-connections given */
     enum kms_log_level log_level;
+    enum kms_log_format log_format;
 };
 
 /* "1,2,3", "3", "2,3", ...: each of 1, 2, 3 at most once, at least one. */
@@ -446,6 +474,10 @@ static int check_process(const struct cli_args *a, struct kmsd_cfg *c)
     }
     if (a->val[O_LOG] != NULL && !kms_log_level_parse(a->val[O_LOG], &c->log_level)) {
         return cli_usage_error(a, "--log-level: one of error, warn, info, debug");
+    }
+    c->log_format = KMS_LOG_LOGFMT;
+    if (a->val[O_LOGFMT] != NULL && !kms_log_format_parse(a->val[O_LOGFMT], &c->log_format)) {
+        return cli_usage_error(a, "--log-format: logfmt or json");
     }
     const char *bad = kms_daemon_conn_limits_parse(a->val[O_MAXCONN], a->val[O_MAXIP],
                                                    a->val[O_HDRTO], a->val[O_IDLETO], &c->lim);
@@ -523,6 +555,7 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     c->state_db = a.val[O_STATE];
     c->tls_cert = a.val[O_TLSCERT];
     c->tls_key = a.val[O_TLSKEY];
+    c->metrics_listen = a.val[O_METRICS];
     *done = false;
     return CLI_EXIT_OK;
 }
@@ -536,7 +569,11 @@ struct kmsd_parts {
     struct kms_store *st;
     struct kms_replay *rg;
     struct kms_httpd *httpd;
-    bool tls;            /* the listener serves TLS (--tls-cert at start) */
+    bool tls;                        /* the listener serves TLS (--tls-cert at start) */
+    struct kms_httpd *metrics_httpd; /* --metrics-listen (NULL: none) */
+    struct kmsd_obs obs;             /* gauges, readiness, keyring change lines */
+    bool obs_ready;
+    bool purge_ok;       /* the last state store purge succeeded */
     uint64_t next_purge; /* the clock's second of the next state store purge */
     bool seals_failing;  /* the last reservation of seals ahead failed (logged once) */
     bool served;         /* wired and run: a stop saves the replay snapshot */
@@ -753,7 +790,13 @@ static int check_listen(const struct kmsd_cfg *c)
     const char *which = NULL;
     kms_result r = kms_httpd_check(&hc, &which);
     if (kms_ok(r)) {
-        return CLI_EXIT_OK;
+        struct kms_httpd_cfg mc = {.listen = c->metrics_listen};
+        if (c->check_tls_only || c->metrics_listen == NULL ||
+            kms_ok(r = kms_httpd_check(&mc, &which))) {
+            return CLI_EXIT_OK;
+        }
+        kms_start_listen_error("--metrics-listen", c->metrics_listen, r.err);
+        return CLI_EXIT_USAGE;
     }
     if (which != NULL && (strcmp(which, "cert") == 0 || strcmp(which, "key") == 0)) {
         bool cert = strcmp(which, "cert") == 0;
@@ -765,11 +808,49 @@ static int check_listen(const struct kmsd_cfg *c)
     return CLI_EXIT_USAGE;
 }
 
+/* The current Zn client's counters (kmsd_obs). */
+static void zn_stats(void *ctx, struct kms_zn_client_stats *s)
+{
+    struct kmsd *d = ctx;
+    struct kmsd_live *l = live_get(d);
+    kms_zn_client_stats(l->zn, s);
+    live_put(d, l);
+}
+
+/* The request counters, the gauges and readiness checks behind them, and the metrics listener
+ * when --metrics-listen is given. */
+static int start_metrics(const struct kmsd_cfg *c, struct kmsd_parts *p)
+{
+    p->d.metrics = kms_metrics_new("imskms-kmsd");
+    if (p->d.metrics == NULL) {
+        return fail("metrics", KMS_ERR(KMS_ERR_NOMEM));
+    }
+    kmsd_obs_init(&p->obs, p->d.metrics, p->kr, p->rg, (size_t)c->replay_entries, zn_stats, &p->d);
+    p->obs_ready = true;
+    p->purge_ok = true;
+    struct kms_metrics_source src = {&p->obs, kmsd_obs_collect, kmsd_obs_ready};
+    kms_metrics_set_source(p->d.metrics, &src);
+    if (c->metrics_listen == NULL) {
+        return CLI_EXIT_OK;
+    }
+    kms_result r = kms_metrics_listen(p->d.metrics, c->metrics_listen, &p->metrics_httpd);
+    if (!kms_ok(r)) {
+        kms_start_listen_error("--metrics-listen", c->metrics_listen, r.err);
+        return CLI_EXIT_INTERNAL;
+    }
+    kms_log(KMS_LOG_INFO, "metrics listening on port %u", kms_httpd_port(p->metrics_httpd));
+    return CLI_EXIT_OK;
+}
+
 static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
 {
     struct kmsd_live *l = NULL;
     int rc = live_new(c, p, &l);
     if (rc != CLI_EXIT_OK || c->check) {
+        return rc;
+    }
+    if ((rc = start_metrics(c, p)) != CLI_EXIT_OK) {
+        live_free(l);
         return rc;
     }
     live_swap(&p->d, l);
@@ -779,6 +860,7 @@ static int start_service(const struct kmsd_cfg *c, struct kmsd_parts *p)
         return fail("zn pool", KMS_ERR(KMS_ERR_NOMEM));
     }
     struct kms_httpd_cfg hc = listen_cfg(c);
+    kms_metrics_hook(p->d.metrics, KMS_MIF_KMS, &hc);
     kms_result r = kms_httpd_start(&hc, handler, &p->d, &p->httpd);
     if (!kms_ok(r)) {
         kms_start_listen_error("--listen", c->listen, r.err);
@@ -852,6 +934,7 @@ static void unwire(struct kmsd_parts *p)
      * every deferred answer, as kms_httpd_stop requires. Then the server drains (requests in
      * flight finish, kms_httpd.h), the replay cache is saved (no request can reach it any
      * more), and the pool is freed once no handler can reach it. */
+    kms_httpd_stop(p->metrics_httpd);
     zn_pool_stop(p->d.pool);
     kms_httpd_stop(p->httpd);
     save_replay(p);
@@ -862,6 +945,10 @@ static void unwire(struct kmsd_parts *p)
     kms_store_close(p->st);
     kms_keyring_close(p->kr);
     kms_keystore_close(p->ks);
+    if (p->obs_ready) {
+        kmsd_obs_cleanup(&p->obs);
+    }
+    kms_metrics_free(p->d.metrics);
 }
 
 static void cfg_free(struct kmsd_cfg *c)
@@ -936,6 +1023,7 @@ static void reload(void *ctx)
     }
     live_swap(&p->d, l);
     kms_log_set_level(n->log_level);
+    kms_log_set_format(n->log_format);
     keyring_refresh(p->kr);
     kms_log(KMS_LOG_INFO,
             "reload done: Zn client certificate, key and CA read again;%s keyring "
@@ -971,13 +1059,18 @@ static void keyring_maintain(struct kms_keyring *kr, uint64_t now)
     }
 }
 
-static void store_purge(struct kms_store *st, uint64_t now)
+/* Whether the purge (a write transaction) succeeded: the readiness check of the store. */
+static bool store_purge(struct kms_store *st, uint64_t now)
 {
     uint64_t purged = 0;
     kms_result r = kms_store_purge(st, now, &purged);
     if (!kms_ok(r)) {
         kms_log(KMS_LOG_WARN, "state store purge: %s", kms_strerror(r.err));
+    } else if (purged > 0) {
+        kms_log(KMS_LOG_DEBUG, "state store purge: %llu expired record(s) removed",
+                (unsigned long long)purged);
     }
+    return kms_ok(r);
 }
 
 /* Every second: keyring refresh, seals reserved ahead when needed; every 5 s: keyring
@@ -992,16 +1085,19 @@ static void tick(void *ctx, unsigned n, uint64_t now)
     }
     seals_ahead(p, now);
     if (n == 0 || now >= p->next_purge) {
-        store_purge(p->st, now);
+        p->purge_ok = store_purge(p->st, now);
         p->next_purge = now + 60;
     }
+    kmsd_obs_store(&p->obs, p->purge_ok, !p->seals_failing);
+    kmsd_obs_tick(&p->obs, n, now);
 }
 
 /* --check-config: the checks of a start, one line per problem, then "ok" or exit 2. */
 static int check_config(struct kmsd_cfg *cfg)
 {
     kms_log_init("imskms-kmsd", cfg->log_level);
-    uint64_t reserve = 128 + 4 * cfg->threads;
+    kms_log_set_format(cfg->log_format);
+    uint64_t reserve = 128 + 4 * cfg->threads + (cfg->metrics_listen != NULL ? 72 : 0);
     int rc = kms_daemon_fd_limit(cfg->lim_given, 1, reserve, &cfg->lim.max_conns);
     struct kmsd_parts p = {0};
     pthread_mutex_init(&p.d.mu, NULL);
@@ -1029,7 +1125,8 @@ int main(int argc, char **argv)
     }
     /* Beside the connections: the keyring, the state store, the Zn client's connections, a
      * PKCS#11 module's files, each server thread's epoll and wake-up descriptors. */
-    uint64_t reserve = 128 + 4 * cfg->threads;
+    uint64_t reserve = 128 + 4 * cfg->threads + (cfg->metrics_listen != NULL ? 72 : 0);
+    kms_log_set_format(cfg->log_format);
     if ((rc = kms_daemon_start("imskms-kmsd", cfg->log_level)) != CLI_EXIT_OK ||
         (rc = kms_daemon_fd_limit(cfg->lim_given, 1, reserve, &cfg->lim.max_conns)) !=
             CLI_EXIT_OK) {

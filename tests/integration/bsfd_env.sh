@@ -26,8 +26,8 @@ bsfd_start() {
         --zn-client-ca "$tmp/pki/ca.crt" "$@" 2>>"$tmp/bsfd.log" &
     pid=$!
     wait_log "$tmp/bsfd.log" "$_m" 'zn listening' "$pid"
-    UB=$(log_since "$tmp/bsfd.log" "$_m" | sed -n 's/.*ub listening on port //p')
-    ZN=$(log_since "$tmp/bsfd.log" "$_m" | sed -n 's/.*zn listening on port //p')
+    UB=$(log_since "$tmp/bsfd.log" "$_m" | sed -n 's/.*ub listening on port \([0-9]*\).*/\1/p')
+    ZN=$(log_since "$tmp/bsfd.log" "$_m" | sed -n 's/.*zn listening on port \([0-9]*\).*/\1/p')
     [ -n "$UB" ] && [ -n "$ZN" ] || {
         echo "FAIL: the daemon did not start: $(log_since "$tmp/bsfd.log" "$_m")" >&2
         exit 1

@@ -260,7 +260,7 @@ done
     --zn-client-ca "$tmp/pki/ca.crt" --max-connections 1000000 2>"$tmp/bad.log"
 st=$?
 [ $st -eq 2 ] && grep -q -- '--max-connections 1000000 .*hard limit' "$tmp/bad.log" &&
-    [ "$(grep -c ' error: ' "$tmp/bad.log")" -eq 1 ] && ok ||
+    [ "$(grep -c ' level=error ' "$tmp/bad.log")" -eq 1 ] && ok ||
     bad "bsfd --max-connections 1000000: exit $st, $(cat "$tmp/bad.log")"
 bsfd_stop
 

@@ -97,8 +97,8 @@ start_from_file() { # extra options
     "$D" --config "$tmp/bsfd.conf" "$@" 2>>"$tmp/bsfd.log" &
     pid=$!
     wait_log "$tmp/bsfd.log" "$_m" 'zn listening' "$pid"
-    UB=$(log_since "$tmp/bsfd.log" "$_m" | sed -n 's/.*ub listening on port //p')
-    ZN=$(log_since "$tmp/bsfd.log" "$_m" | sed -n 's/.*zn listening on port //p')
+    UB=$(log_since "$tmp/bsfd.log" "$_m" | sed -n 's/.*ub listening on port \([0-9]*\).*/\1/p')
+    ZN=$(log_since "$tmp/bsfd.log" "$_m" | sed -n 's/.*zn listening on port \([0-9]*\).*/\1/p')
 }
 # log-level = error in the file would hide the "listening" lines: the flag must win.
 start_from_file --log-level info
@@ -173,11 +173,11 @@ kill -HUP "$pid"
 wait_log "$tmp/bsfd.log" "$m" 'reload done' "$pid" && ok || bad "reload: $(log_since "$tmp/bsfd.log" "$m")"
 expect_log "$tmp/bsfd.log" "$m" 'reload: log-level: info -> debug' "log level reload"
 expect_log "$tmp/bsfd.log" "$m" 'reload: max-sessions: needs a restart (keeps 5000)' "restart note"
-log_has "$tmp/bsfd.log" "$m" ' debug: ' && bad "a debug line before any request" || ok
+log_has "$tmp/bsfd.log" "$m" 'level=debug .*event=request' && bad "a debug line before any request" || ok
 m=$(log_mark "$tmp/bsfd.log")
 # A Zn request that names no NAF is logged at debug level only.
 curl -s -o /dev/null --cacert "$tmp/pki/ca.crt" "https://localhost:$ZN/nowhere"
-wait_log "$tmp/bsfd.log" "$m" ' debug: zn from' "$pid" && ok ||
+wait_log "$tmp/bsfd.log" "$m" 'level=debug .*zn from' "$pid" && ok ||
     bad "no debug line after the reload: $(log_since "$tmp/bsfd.log" "$m")"
 
 # ---- SIGTERM with a request in flight: answered, then exit 0 ----

@@ -128,8 +128,8 @@ IMSKMS_TEST_NOW_FILE="$tmp/now" imskms-bsfd --config "$B" --kek-file "$E/kek" 2>
 bpid=$!
 pids="$pids $bpid"
 wait_log "$tmp/bsfd.log" 0 'zn listening' "$bpid"
-UB=$(sed -n 's/.*ub listening on port //p' "$tmp/bsfd.log")
-ZN=$(sed -n 's/.*zn listening on port //p' "$tmp/bsfd.log")
+UB=$(sed -n 's/.*ub listening on port \([0-9]*\).*/\1/p' "$tmp/bsfd.log")
+ZN=$(sed -n 's/.*zn listening on port \([0-9]*\).*/\1/p' "$tmp/bsfd.log")
 [ -n "$UB" ] && [ -n "$ZN" ] || {
     echo "FAIL: the installed BSF did not start: $(cat "$tmp/bsfd.log")" >&2
     exit 1
