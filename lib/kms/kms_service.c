@@ -550,19 +550,6 @@ static kms_result token_claims(struct kms_service *s, const uint8_t *tok, size_t
     return own_naf(s, c);
 }
 
-static bool claims_name(const struct kms_ticket_claims *c, const char *id)
-{
-    if (strcmp(c->impi.s, id) == 0) {
-        return true;
-    }
-    for (size_t i = 0; i < c->n_impu; i++) {
-        if (strcmp(c->impu[i].s, id) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static bool mode_allowed(const struct kms_service *s, uint8_t mode)
 {
     return (mode == 1 && s->cfg.mode1) || (mode == 2 && s->cfg.mode2) ||
@@ -608,7 +595,7 @@ static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t
     if (!kms_ok(vr)) {
         return refuse_token(r, vr, p->csb_id);
     }
-    if (!claims_name(c, kms_preq_sender(p))) {
+    if (!kms_ticket_claims_name(c, kms_preq_sender(p))) {
         return refuse(r, KMS_ERR_AUTH, p->csb_id); /* a token of someone else */
     }
     if (!mode_allowed(s, c->mode)) {

@@ -39,6 +39,22 @@ static void ident_wipe_used(struct kms_ticket_ident *id)
     id->len = 0;
 }
 
+bool kms_ticket_claims_name(const struct kms_ticket_claims *c, const char *id)
+{
+    if (c == NULL || id == NULL) {
+        return false;
+    }
+    if (strcmp(c->impi.s, id) == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < c->n_impu && i < KMS_TICKET_MAX_IDENTS; i++) {
+        if (strcmp(c->impu[i].s, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void kms_ticket_claims_wipe_used(struct kms_ticket_claims *c)
 {
     if (c == NULL) {

@@ -123,6 +123,9 @@ void kms_ticket_claims_wipe(struct kms_ticket_claims *c);
  * again after it. */
 void kms_ticket_claims_wipe_used(struct kms_ticket_claims *c);
 
+/* Does a Kue's claims name id: its IMPI, or one of its IMPUs (exact match)? */
+bool kms_ticket_claims_name(const struct kms_ticket_claims *c, const char *id);
+
 /* KMS_ERR_TRUNCATED when n < KMS_TICKET_OVERHEAD, KMS_ERR_TOO_LONG above KMS_TICKET_MAX,
  * KMS_ERR_TICKET_VERSION for another version or an unknown kind. */
 KMS_MUST_CHECK kms_result kms_ticket_header_parse(const uint8_t *t, size_t n,

@@ -402,18 +402,11 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
         }
         return rc;
     }
-    if (a.seen[O_VERSION]) {
-        printf("imskms-bsfd %s\n", kms_version());
-        return CLI_EXIT_OK;
-    }
-    if (a.val[O_CONFIG] != NULL) {
-        char err[512];
-        if (cli_conf_read(a.val[O_CONFIG], "bsfd", opts, N_OPTS, &c->file, err, sizeof(err)) !=
-            CLI_EXIT_OK) {
-            fprintf(stderr, "%s\n", err);
-            return CLI_EXIT_USAGE;
-        }
-        cli_conf_apply(&c->file, N_OPTS, &a);
+    bool stop = false; /* --version, or a configuration file that does not read */
+    rc = kms_daemon_options("imskms-bsfd", "bsfd", opts, N_OPTS, O_VERSION, O_CONFIG, &a, &c->file,
+                            &stop);
+    if (stop) {
+        return rc;
     }
     c->check = a.seen[O_CHECK];
     memcpy(c->raw, a.val, sizeof(c->raw));

@@ -41,6 +41,29 @@ static void take_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+int kms_daemon_options(const char *prog, const char *section, const struct cli_opt *opts,
+                       size_t n_opts, size_t o_version, size_t o_config, struct cli_args *a,
+                       struct cli_conf *file, bool *done)
+{
+    *done = false;
+    if (a->seen[o_version]) {
+        printf("%s %s\n", prog, kms_version());
+        *done = true;
+        return CLI_EXIT_OK;
+    }
+    if (a->val[o_config] != NULL) {
+        char err[512];
+        if (cli_conf_read(a->val[o_config], section, opts, n_opts, file, err, sizeof(err)) !=
+            CLI_EXIT_OK) {
+            fprintf(stderr, "%s\n", err);
+            *done = true;
+            return CLI_EXIT_USAGE;
+        }
+        cli_conf_apply(file, n_opts, a);
+    }
+    return CLI_EXIT_OK;
+}
+
 int kms_daemon_start(const char *name, enum kms_log_level level)
 {
     kms_log_init(name, level);

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli.h"
+#include "cli_conf.h"
 #include "util/kms_log.h"
 
 /* What the run loop calls back, all on the main thread, with the daemon's ctx. The run loop
@@ -25,6 +27,15 @@ struct kms_daemon_hooks {
      * stops the daemon: a reload that fails keeps every old setting and logs why. */
     void (*reload)(void *ctx);
 };
+
+/* The daemons' step right after cli_parse: with --version (opts[o_version] seen) prints
+ * "<prog> <version>" and sets *done (exit 0); with --config FILE (opts[o_config]) reads the file
+ * for section `section` into *file and applies it under the command line (the command line
+ * wins), or prints its one-line error (FILE:LINE: what) and sets *done (exit 2). Returns the
+ * exit status when *done, CLI_EXIT_OK otherwise. */
+int kms_daemon_options(const char *prog, const char *section, const struct cli_opt *opts,
+                       size_t n_opts, size_t o_version, size_t o_config, struct cli_args *a,
+                       struct cli_conf *file, bool *done);
 
 /* Starts logging as name at level, forbids core dumps, sets up the secure heap (a warning
  * when unavailable), runs the known-answer self-test, blocks SIGTERM, SIGINT and SIGHUP (every

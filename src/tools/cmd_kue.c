@@ -119,19 +119,6 @@ static kms_result read_claims(struct kms_store *st, const uint8_t id[KMS_STORE_I
     return r;
 }
 
-static bool names(const struct kms_ticket_claims *c, const char *id)
-{
-    if (strcmp(c->impi.s, id) == 0) {
-        return true;
-    }
-    for (size_t i = 0; i < c->n_impu; i++) {
-        if (strcmp(c->impu[i].s, id) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static int store_error(const struct cli_args *a, kms_result r)
 {
     if (r.err == KMS_ERR_STORE) {
@@ -228,7 +215,7 @@ static int collect(void *ctx, const uint8_t ref[KMS_STORE_ID_LEN],
 {
     (void)expires;
     struct match *m = ctx;
-    if (!names(c, m->identity)) {
+    if (!kms_ticket_claims_name(c, m->identity)) {
         return CLI_EXIT_OK;
     }
     if (m->n == m->cap) {
