@@ -776,11 +776,6 @@ static void cfg_free(struct bsfd_cfg *c)
     }
 }
 
-static bool same(const char *a, const char *b)
-{
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
 /* SIGHUP: the file and the original command line again. The one step that can fail (the Zn
  * listener's new certificate, key and CA) comes first; a reload that fails changes nothing. */
 static void reload(void *ctx)
@@ -807,19 +802,7 @@ static void reload(void *ctx)
         cfg_free(n);
         return;
     }
-    for (size_t i = 0; i < N_OPTS; i++) {
-        if (i == O_CONFIG || i == O_CHECK || i == O_VERSION || same(o->raw[i], n->raw[i])) {
-            continue;
-        }
-        if (live_opt[i]) {
-            kms_log(KMS_LOG_INFO, "reload: %s: %s -> %s", opts[i].name,
-                    o->raw[i] != NULL ? o->raw[i] : "(default)",
-                    n->raw[i] != NULL ? n->raw[i] : "(default)");
-        } else {
-            kms_log(KMS_LOG_WARN, "reload: %s: needs a restart (keeps %s)", opts[i].name,
-                    o->raw[i] != NULL ? o->raw[i] : "its default");
-        }
-    }
+    kms_daemon_reload_report(opts, N_OPTS, O_CONFIG, live_opt, o->raw, n->raw);
     kms_result lr = kms_bsf_set_lifetime(d->bsf, n->bsf.lifetime); /* configure checked it */
     if (!kms_ok(lr)) {
         kms_log(KMS_LOG_ERROR, "reload: lifetime: %s", kms_strerror(lr.err));

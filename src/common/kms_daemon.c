@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -62,6 +63,30 @@ int kms_daemon_options(const char *prog, const char *section, const struct cli_o
         cli_conf_apply(file, n_opts, a);
     }
     return CLI_EXIT_OK;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+void kms_daemon_reload_report(const struct cli_opt *opts, size_t n_opts, size_t o_config,
+                              const bool *live, const char *const *old_raw,
+                              const char *const *new_raw)
+{
+    for (size_t i = 0; i < n_opts; i++) {
+        if (!opts[i].has_arg || i == o_config || same(old_raw[i], new_raw[i])) {
+            continue;
+        }
+        if (live[i]) {
+            kms_log(KMS_LOG_INFO, "reload: %s: %s -> %s", opts[i].name,
+                    old_raw[i] != NULL ? old_raw[i] : "(default)",
+                    new_raw[i] != NULL ? new_raw[i] : "(default)");
+        } else {
+            kms_log(KMS_LOG_WARN, "reload: %s: needs a restart (keeps %s)", opts[i].name,
+                    old_raw[i] != NULL ? old_raw[i] : "its default");
+        }
+    }
 }
 
 int kms_daemon_start(const char *name, enum kms_log_level level)

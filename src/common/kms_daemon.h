@@ -37,6 +37,14 @@ int kms_daemon_options(const char *prog, const char *section, const struct cli_o
                        size_t n_opts, size_t o_version, size_t o_config, struct cli_args *a,
                        struct cli_conf *file, bool *done);
 
+/* A reload's log of what changed between two configurations (old_raw, new_raw: each option's
+ * text as given, NULL when not given): "reload: OPT: OLD -> NEW" for an option that live[i] says
+ * applies at once, "reload: OPT: needs a restart (keeps OLD)" for any other. Options without a
+ * value (--check-config, --version) and --config itself (opts[o_config]) are not settings. */
+void kms_daemon_reload_report(const struct cli_opt *opts, size_t n_opts, size_t o_config,
+                              const bool *live, const char *const *old_raw,
+                              const char *const *new_raw);
+
 /* Starts logging as name at level, forbids core dumps, sets up the secure heap (a warning
  * when unavailable), runs the known-answer self-test, blocks SIGTERM, SIGINT and SIGHUP (every
  * thread created later inherits the mask) and ignores SIGPIPE. Call before any thread exists.

@@ -952,11 +952,6 @@ static void cfg_free(struct kmsd_cfg *c)
     }
 }
 
-static bool same(const char *a, const char *b)
-{
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
 static void keyring_refresh(struct kms_keyring *kr);
 
 /* SIGHUP: the file and the original command line again. Everything that can fail comes first
@@ -1001,19 +996,11 @@ static void reload(void *ctx)
             return;
         }
     }
-    for (size_t i = 0; i < N_OPTS; i++) {
-        if (i == O_CONFIG || i == O_CHECK || i == O_VERSION || same(o->raw[i], n->raw[i])) {
-            continue;
-        }
-        if (live_opt[i] && !((i == O_TLSCERT || i == O_TLSKEY) && tls_switch)) {
-            kms_log(KMS_LOG_INFO, "reload: %s: %s -> %s", opts[i].name,
-                    o->raw[i] != NULL ? o->raw[i] : "(default)",
-                    n->raw[i] != NULL ? n->raw[i] : "(default)");
-        } else {
-            kms_log(KMS_LOG_WARN, "reload: %s: needs a restart (keeps %s)", opts[i].name,
-                    o->raw[i] != NULL ? o->raw[i] : "its default");
-        }
-    }
+    /* Turning TLS on or off changes the listener: the certificate options need a restart then. */
+    bool live[N_OPTS];
+    memcpy(live, live_opt, sizeof(live));
+    live[O_TLSCERT] = live[O_TLSKEY] = live_opt[O_TLSCERT] && !tls_switch;
+    kms_daemon_reload_report(opts, N_OPTS, O_CONFIG, live, o->raw, n->raw);
     live_swap(&p->d, l);
     kms_log_set_level(n->log_level);
     kms_log_set_format(n->log_format);
