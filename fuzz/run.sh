@@ -17,10 +17,9 @@ when present.
                        so a run costs about (targets x SECONDS) / N of wall time
   --handler-seconds S  the whole-handler targets (kms_service, bsf_ub, bsf_zn: where the
                        state machines are) run S seconds instead of SECONDS
-  --merge              afterwards merge what each run found into fuzz/corpus/<surface>/
-                       (libFuzzer -merge=1: the committed corpus plus the new inputs,
-                       minimized to the ones that add coverage); without it the committed
-                       corpus is never modified
+  --merge              afterwards add to fuzz/corpus/<surface>/ the inputs of the run that
+                       add coverage to it (libFuzzer -merge=1; nothing committed is
+                       removed); without it the committed corpus is never modified
 
 Prints one line per target: executions, exec/s, coverage (cov: edges, ft: features) when
 the corpus was loaded and at the end, corpus size. Crash inputs are kept in
@@ -104,13 +103,12 @@ run_one() {
     line="$(printf 'PASS  %-22s %ss runs=%s exec/s=%s cov=%s->%s ft=%s->%s corpus=%s' \
       "$name" "$t" "$runs" "$eps" "${before%% *}" "${after%% *}" "${before##* }" "${after##* }" "$corp")"
     if [[ $merge -eq 1 ]]; then
-      local merged="$tmp/merged-$surface"
-      mkdir -p "$merged" "fuzz/corpus/$surface"
-      if "$bin" -merge=1 "$merged" "fuzz/corpus/$surface" "$corpus" >"$log.merge" 2>&1; then
-        local n_old n_new
-        n_old=$(find "fuzz/corpus/$surface" -type f | wc -l)
-        rm -f "fuzz/corpus/$surface"/*
-        cp "$merged"/* "fuzz/corpus/$surface/" 2>/dev/null
+      # Additive: libFuzzer copies into the committed corpus only the new inputs that add
+      # coverage to it; every committed input (the hand-written and model-made seeds) stays.
+      local n_old n_new
+      mkdir -p "fuzz/corpus/$surface"
+      n_old=$(find "fuzz/corpus/$surface" -type f | wc -l)
+      if "$bin" -merge=1 "fuzz/corpus/$surface" "$corpus" >"$log.merge" 2>&1; then
         n_new=$(find "fuzz/corpus/$surface" -type f | wc -l)
         line="$line merged=$n_old->$n_new"
       else
