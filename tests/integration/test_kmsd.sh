@@ -422,9 +422,11 @@ post "$tmp/tr-rs/001-sent.mikey"
 [ "$code" = 503 ] && ok || bad "a pre-restart request: $code, not 503"
 expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_REPLAY_RESTART)' "a pre-restart request"
 grep -qi '^Imskms-Reason: starting' "$tmp/post.hdr" && ok || bad "no Imskms-Reason: starting"
+# The window's remainder: the test clock has not moved since the start, so about SKEW seconds
+# (not the table's default of 5, which a refusal decided later, by the replay hook, would give).
 ra=$(sed -n 's/^[Rr]etry-[Aa]fter: \([0-9]*\).*/\1/p' "$tmp/post.hdr")
-[ -n "$ra" ] && [ "$ra" -ge 1 ] && [ "$ra" -le "$SKEW" ] && ok ||
-    bad "Retry-After '$ra' is not the window's remainder (1..$SKEW)"
+[ -n "$ra" ] && [ "$ra" -ge $((SKEW - 10)) ] && [ "$ra" -le "$SKEW" ] && ok ||
+    bad "Retry-After '$ra' is not the window's remainder ($((SKEW - 10))..$SKEW)"
 open_window
 # Now older than the skew: the one authentication failure again, naming no reason.
 post "$tmp/tr-rs/001-sent.mikey"
