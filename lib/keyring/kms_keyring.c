@@ -1199,6 +1199,18 @@ static kms_result fn_reserve(struct kr_txn *t, void *arg)
     return KMS_RESULT_OK;
 }
 
+/* Under kr->mu: reserves the next `want` seals of the active key durably (one keyring write)
+ * and makes them the window seals are taken from. */
+static kms_result reserve_window_locked(struct kms_keyring *kr, uint64_t now, uint64_t want)
+{
+    struct reserve_arg a = {want, 0, 0, 0};
+    KMS_TRY(kr_update(kr, now, false, fn_reserve, &a));
+    kr->win_id = a.id;
+    kr->win_next = a.lo;
+    kr->win_end = a.hi;
+    return KMS_RESULT_OK;
+}
+
 static bool active_usable(const struct kms_keyring *kr, uint64_t now, size_t *idx)
 {
     for (size_t i = 0; i < kr->st.n; i++) {
@@ -1223,12 +1235,8 @@ kms_result kms_keyring_acquire_seal(struct kms_keyring *kr, uint64_t now, struct
     KMS_ENSURE_OUT(rc, !kr->stale, KMS_ERR_KEYRING_STALE);
     size_t idx = 0;
     if (!active_usable(kr, now, &idx)) {
-        struct reserve_arg a = {kr->chunk, 0, 0, 0};
-        KMS_TRY_OUT(rc, kr_update(kr, now, false, fn_reserve, &a));
+        KMS_TRY_OUT(rc, reserve_window_locked(kr, now, kr->chunk));
         kr->chunk = kr->chunk < kr->chunk_max / 2 ? kr->chunk * 2 : kr->chunk_max;
-        kr->win_id = a.id;
-        kr->win_next = a.lo;
-        kr->win_end = a.hi;
         KMS_ENSURE_OUT(rc, active_usable(kr, now, &idx), KMS_ERR_NO_ACTIVE_KEY);
     }
     KMS_TRY_OUT(rc, kr_hold(kr, idx, key));
@@ -1252,12 +1260,8 @@ kms_result kms_keyring_reserve_ahead(struct kms_keyring *kr, uint64_t now)
     if (!active_usable(kr, now, &idx)) {
         /* The window is used up or belongs to a key that no longer seals: nothing of it is
          * lost by taking a full one now. */
-        struct reserve_arg a = {kr->chunk_max, 0, 0, 0};
-        KMS_TRY_OUT(rc, kr_update(kr, now, false, fn_reserve, &a));
+        KMS_TRY_OUT(rc, reserve_window_locked(kr, now, kr->chunk_max));
         kr->chunk = kr->chunk_max;
-        kr->win_id = a.id;
-        kr->win_next = a.lo;
-        kr->win_end = a.hi;
     }
     rc = KMS_RESULT_OK;
 out:

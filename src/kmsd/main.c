@@ -1073,12 +1073,19 @@ static void tick(void *ctx, unsigned n, uint64_t now)
 }
 
 /* --check-config: the checks of a start, one line per problem, then "ok" or exit 2. */
+/* The descriptors the daemon needs beside its connections: the keyring, the state store, the
+ * Zn client's connections, a PKCS#11 module's files, each server thread's epoll and wake-up
+ * descriptors, and the metrics listener's when there is one. */
+static uint64_t fd_reserve(const struct kmsd_cfg *c)
+{
+    return 128 + 4 * c->threads + (c->metrics_listen != NULL ? 72 : 0);
+}
+
 static int check_config(struct kmsd_cfg *cfg)
 {
     kms_log_init("imskms-kmsd", cfg->log_level);
     kms_log_set_format(cfg->log_format);
-    uint64_t reserve = 128 + 4 * cfg->threads + (cfg->metrics_listen != NULL ? 72 : 0);
-    int rc = kms_daemon_fd_limit(cfg->lim_given, 1, reserve, &cfg->lim.max_conns);
+    int rc = kms_daemon_fd_limit(cfg->lim_given, 1, fd_reserve(cfg), &cfg->lim.max_conns);
     struct kmsd_parts p = {0};
     pthread_mutex_init(&p.d.mu, NULL);
     int rw = wire(cfg, &p);
@@ -1103,12 +1110,9 @@ int main(int argc, char **argv)
         cfg_free(cfg);
         return rc;
     }
-    /* Beside the connections: the keyring, the state store, the Zn client's connections, a
-     * PKCS#11 module's files, each server thread's epoll and wake-up descriptors. */
-    uint64_t reserve = 128 + 4 * cfg->threads + (cfg->metrics_listen != NULL ? 72 : 0);
     kms_log_set_format(cfg->log_format);
     if ((rc = kms_daemon_start("imskms-kmsd", cfg->log_level)) != CLI_EXIT_OK ||
-        (rc = kms_daemon_fd_limit(cfg->lim_given, 1, reserve, &cfg->lim.max_conns)) !=
+        (rc = kms_daemon_fd_limit(cfg->lim_given, 1, fd_reserve(cfg), &cfg->lim.max_conns)) !=
             CLI_EXIT_OK) {
         cfg_free(cfg);
         return rc;
