@@ -89,6 +89,16 @@ int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t
     return CLI_EXIT_OK;
 }
 
+int cli_parse_help(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t max_pos,
+                   int argc, char **argv, const char *help, struct cli_args *a)
+{
+    int rc = cli_parse(cmd, opts, n_opts, max_pos, argc, argv, a);
+    if (rc == CLI_EXIT_OK && a->help) {
+        fputs(help, stdout);
+    }
+    return rc;
+}
+
 int cli_dispatch(const char *prefix, const struct cli_cmd *cmds, size_t n, const char *usage_tail,
                  int argc, char **argv)
 {

@@ -73,6 +73,10 @@ struct cli_cmd {
 int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t max_pos, int argc,
               char **argv, struct cli_args *a);
 
+/* cli_parse, and with --help prints `help` on stdout (a->help tells the caller to stop there). */
+int cli_parse_help(const char *cmd, const struct cli_opt *opts, size_t n_opts, size_t max_pos,
+                   int argc, char **argv, const char *help, struct cli_args *a);
+
 /* Dispatches argv[1] to a table of subcommands (help and errors handled here). */
 int cli_dispatch(const char *prefix, const struct cli_cmd *cmds, size_t n, const char *usage_tail,
                  int argc, char **argv);

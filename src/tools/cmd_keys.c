@@ -107,21 +107,10 @@ static void print_key_line(const struct kms_key_info *k)
     putchar('\n');
 }
 
-/* Parses the options of one keys command (common ones, plus n_extra more, plus max_pos). */
-static int parse(const char *prefix, int argc, char **argv, size_t n_opts, size_t max_pos,
-                 const char *help, struct cli_args *a)
-{
-    int rc = cli_parse(prefix, opts, n_opts, max_pos, argc, argv, a);
-    if (rc == 0 && a->help) {
-        fputs(help, stdout);
-    }
-    return rc;
-}
-
 static int keys_init(const char *prefix, int argc, char **argv)
 {
     struct cli_args a;
-    int rc = parse(prefix, argc, argv, 6, 0, init_help, &a);
+    int rc = cli_parse_help(prefix, opts, 6, 0, argc, argv, init_help, &a);
     if (rc != 0 || a.help) {
         return rc;
     }
@@ -184,7 +173,7 @@ static int with_ring(const char *prefix, int argc, char **argv, size_t max_pos, 
     struct cli_args a;
     struct kms_keystore *ks = NULL;
     struct kms_keyring *kr = NULL;
-    int rc = parse(prefix, argc, argv, N_COMMON, max_pos, help, &a);
+    int rc = cli_parse_help(prefix, opts, N_COMMON, max_pos, argc, argv, help, &a);
     if (rc != 0 || a.help || (pre != NULL && (rc = pre(&a)) != 0) ||
         (rc = cli_open_keyring(&a, a.val[O_KEYRING], a.val[O_KEK], a.val[O_HSM], &ks, &kr)) != 0) {
         return rc;

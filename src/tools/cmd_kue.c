@@ -61,16 +61,6 @@ static const char revoke_help[] =
 
 #define PAGE 256
 
-static int parse(const char *prefix, int argc, char **argv, size_t n_opts, const char *help,
-                 struct cli_args *a)
-{
-    int rc = cli_parse(prefix, opts, n_opts, 0, argc, argv, a);
-    if (rc == 0 && a->help) {
-        fputs(help, stdout);
-    }
-    return rc;
-}
-
 /* Opens an existing store: a missing file is a usage error here (the KMS creates it). */
 static int open_store(const struct cli_args *a, struct kms_store **st)
 {
@@ -193,7 +183,7 @@ static int kue_list(const char *prefix, int argc, char **argv)
 {
     struct cli_args a;
     struct kms_store *st = NULL;
-    int rc = parse(prefix, argc, argv, N_LIST, list_help, &a);
+    int rc = cli_parse_help(prefix, opts, N_LIST, 0, argc, argv, list_help, &a);
     if (rc != 0 || a.help || (rc = open_store(&a, &st)) != 0) {
         return rc;
     }
@@ -235,7 +225,7 @@ static int kue_revoke(const char *prefix, int argc, char **argv)
 {
     struct cli_args a;
     struct kms_store *st = NULL;
-    int rc = parse(prefix, argc, argv, N_REVOKE, revoke_help, &a);
+    int rc = cli_parse_help(prefix, opts, N_REVOKE, 0, argc, argv, revoke_help, &a);
     if (rc != 0 || a.help) {
         return rc;
     }

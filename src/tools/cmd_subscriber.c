@@ -76,16 +76,6 @@ static const char setsqn_help[] =
     "using the range it has reserved already. Prints impi= and sqn=.\n"
     "\n" DB_OPTS_HELP SUB_EXIT_NOTE;
 
-static int parse(const char *prefix, int argc, char **argv, size_t n_opts, const char *help,
-                 struct cli_args *a)
-{
-    int rc = cli_parse(prefix, opts, n_opts, 0, argc, argv, a);
-    if (rc == 0 && a->help) {
-        fputs(help, stdout);
-    }
-    return rc;
-}
-
 /* An identity option, checked with the store's rule so that the error names the option. */
 static int check_impi(const struct cli_args *a)
 {
@@ -248,7 +238,7 @@ static int sub_add(const char *prefix, int argc, char **argv)
     struct kms_subscriber s;
     struct kms_subscriber_db *db = NULL;
     uint64_t sqn = 0;
-    int rc = parse(prefix, argc, argv, N_ADD, add_help, &a);
+    int rc = cli_parse_help(prefix, opts, N_ADD, 0, argc, argv, add_help, &a);
     if (rc != 0 || a.help) {
         return rc;
     }
@@ -291,7 +281,7 @@ static int sub_list(const char *prefix, int argc, char **argv)
 {
     struct cli_args a;
     struct kms_subscriber_db *db = NULL;
-    int rc = parse(prefix, argc, argv, N_LIST, list_help, &a);
+    int rc = cli_parse_help(prefix, opts, N_LIST, 0, argc, argv, list_help, &a);
     if (rc != 0 || a.help || (rc = open_db(&a, false, &db)) != 0) {
         return rc;
     }
@@ -304,7 +294,7 @@ static int sub_del(const char *prefix, int argc, char **argv)
 {
     struct cli_args a;
     struct kms_subscriber_db *db = NULL;
-    int rc = parse(prefix, argc, argv, N_DEL, del_help, &a);
+    int rc = cli_parse_help(prefix, opts, N_DEL, 0, argc, argv, del_help, &a);
     if (rc != 0 || a.help || (rc = check_impi(&a)) != 0 || (rc = open_db(&a, false, &db)) != 0) {
         return rc;
     }
@@ -325,7 +315,7 @@ static int sub_set_sqn(const char *prefix, int argc, char **argv)
     struct cli_args a;
     struct kms_subscriber_db *db = NULL;
     uint64_t sqn = 0;
-    int rc = parse(prefix, argc, argv, N_SETSQN, setsqn_help, &a);
+    int rc = cli_parse_help(prefix, opts, N_SETSQN, 0, argc, argv, setsqn_help, &a);
     if (rc != 0 || a.help || (rc = check_impi(&a)) != 0) {
         return rc;
     }
