@@ -3,6 +3,10 @@
 # tests/cli/common.sh), tests/integration/lib.sh, $D (the daemon) and $DB (a subscriber store
 # under the KEK $tmp/kek).
 #   bsfd_pki MKCA_SH   a throwaway PKI in $tmp/pki and a KEK in $tmp/kek
+#   bsfd_fixture MKCA_SH IMPI IMPU K OP [USIM]
+#                      bsfd_pki, the subscriber IMPI (IMPU, K, OP) in DB=$tmp/db, a simulated
+#                      USIM of it at USIM when given, and a Kkms keyring $tmp/keyring (1 h of
+#                      lifetime and of grace) under the KEK; needs $B (the CLI)
 #   bsfd_start [OPTS]  starts the daemon (ports 0, or $UB_LISTEN / $ZN_LISTEN when set, e.g. to
 #                      come back on the same ports) with more options if given, waits up to 30 s
 #                      for it, sets $pid, $UB, $ZN from what it reports; its log is appended to
@@ -16,6 +20,19 @@ bsfd_pki() {
     }
     head -c 32 /dev/urandom >"$tmp/kek"
     chmod 600 "$tmp/kek"
+}
+
+bsfd_fixture() {
+    bsfd_pki "$1"
+    DB="$tmp/db"
+    "$B" subscriber add --db "$DB" --kek-file "$tmp/kek" --impi "$2" --impu "$3" --k "$4" \
+        --op "$5" >/dev/null || bad "subscriber add"
+    if [ -n "${6:-}" ]; then
+        "$B" ue usim-init --usim "$6" --impi "$2" --impu "$3" --k "$4" --op "$5" >/dev/null ||
+            bad "usim-init"
+    fi
+    "$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3600 --grace 3600 \
+        >/dev/null || bad "keys init"
 }
 
 bsfd_start() {

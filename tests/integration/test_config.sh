@@ -23,13 +23,8 @@ trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$kpid" ] && kill -9 "$k
 
 # shellcheck source=bsfd_env.sh
 . "$SRC/tests/integration/bsfd_env.sh"
-bsfd_pki "$SRC/tests/http/mkca.sh"
-DB="$tmp/db"
-"$B" subscriber add --db "$DB" --kek-file "$tmp/kek" --impi 001010000000001@ims.example.org \
-    --impu sip:+15550001@ims.example.org --k 465b5ce8b199b49faa5f0a2ee238a6bc \
-    --op cdc202d5123e20f62b6d676ac72cb318 >/dev/null || bad "subscriber add"
-"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3600 --grace 3600 \
-    >/dev/null || bad "keys init"
+bsfd_fixture "$SRC/tests/http/mkca.sh" 001010000000001@ims.example.org \
+    sip:+15550001@ims.example.org 465b5ce8b199b49faa5f0a2ee238a6bc cdc202d5123e20f62b6d676ac72cb318
 
 # A second Zn server certificate from the same CA (as tests/http/mkca.sh makes them).
 server2() {

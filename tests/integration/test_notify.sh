@@ -20,13 +20,8 @@ lpid=""
 trap 'for p in $pid $kpid $lpid; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 # shellcheck source=bsfd_env.sh
 . "$SRC/tests/integration/bsfd_env.sh"
-bsfd_pki "$SRC/tests/http/mkca.sh"
-DB="$tmp/db"
-"$B" subscriber add --db "$DB" --kek-file "$tmp/kek" --impi 001010000000001@ims.example.org \
-    --impu sip:+15550001@ims.example.org --k 465b5ce8b199b49faa5f0a2ee238a6bc \
-    --op cdc202d5123e20f62b6d676ac72cb318 >/dev/null || bad "subscriber add"
-"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3600 --grace 3600 \
-    >/dev/null || bad "keys init"
+bsfd_fixture "$SRC/tests/http/mkca.sh" 001010000000001@ims.example.org \
+    sip:+15550001@ims.example.org 465b5ce8b199b49faa5f0a2ee238a6bc cdc202d5123e20f62b6d676ac72cb318
 
 python3 "$SRC/tests/integration/notify_listen.py" "$tmp/notify.sock" "$tmp/notify" &
 lpid=$!

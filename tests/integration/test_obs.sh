@@ -51,14 +51,7 @@ FQDN=kms.example.org # the name in tests/http/mkca.sh's NAF certificate
 key_add K $KEY
 key_add OPc "$("$B" crypto milenage --k $KEY --op $OP --rand 00000000000000000000000000000000 \
     --sqn 000000000000 --amf 8000 | sed -n 's/^opc=//p')"
-bsfd_pki "$SRC/tests/http/mkca.sh"
-DB="$tmp/db"
-"$B" subscriber add --db "$DB" --kek-file "$tmp/kek" --impi "$IMPI" --impu "$IMPU" --k $KEY --op $OP \
-    >/dev/null || bad "subscriber add"
-"$B" ue usim-init --usim "$tmp/usim" --impi "$IMPI" --impu "$IMPU" --k $KEY --op $OP >/dev/null ||
-    bad "usim-init"
-"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3600 --grace 3600 \
-    >/dev/null || bad "keys init"
+bsfd_fixture "$SRC/tests/http/mkca.sh" "$IMPI" "$IMPU" $KEY $OP "$tmp/usim"
 
 # scrape URL NAME: the exposition in $tmp/NAME.prom (kept for the no-identity and no-key checks)
 scrape() {

@@ -32,14 +32,7 @@ OP=cdc202d5123e20f62b6d676ac72cb318
 IMPI=001010000000001@ims.mnc001.mcc001.3gppnetwork.org
 IMPU=sip:+15550001@ims.example.org
 FQDN=kms.example.org # the name in tests/http/mkca.sh's NAF certificate
-bsfd_pki "$SRC/tests/http/mkca.sh"
-DB="$tmp/db"
-"$B" subscriber add --db "$DB" --kek-file "$tmp/kek" --impi "$IMPI" --impu "$IMPU" --k $KEY \
-    --op $OP >/dev/null || bad "subscriber add"
-"$B" ue usim-init --usim "$tmp/usim" --impi "$IMPI" --impu "$IMPU" --k $KEY --op $OP \
-    >/dev/null || bad "usim-init"
-"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3600 --grace 3600 \
-    >/dev/null || bad "keys init"
+bsfd_fixture "$SRC/tests/http/mkca.sh" "$IMPI" "$IMPU" $KEY $OP "$tmp/usim"
 bsfd_start
 SKEW=30
 # shellcheck source=kmsd_env.sh
