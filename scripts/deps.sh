@@ -14,7 +14,9 @@ set -eu
 # python3-prometheus-client: its parser reads the daemons' /metrics in tests/integration/test_obs.sh.
 # libsystemd-dev: sd_notify for the Type=notify units; scdoc: the man pages; lintian, dpkg-dev,
 # systemd (systemd-analyze), man-db: the package and install tests (tests/package).
-pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 python3-prometheus-client tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libinih-dev libsystemd-dev scdoc lintian dpkg-dev systemd man-db curl"
+# redis-server + libhiredis-dev: the KMS and BSF fleets (shared state in Redis; tests start their own
+# redis-server). libsrtp2-dev: SRTP for the media commands (imskms ue rtp-send/rtp-recv).
+pkgs="cmake make gcc libc6-dev clang-format pkg-config libssl-dev openssl libcmocka-dev perl python3 python3-prometheus-client tshark wireshark-common libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 opensc libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libinih-dev libsystemd-dev scdoc lintian dpkg-dev systemd man-db curl redis-server libhiredis-dev libsrtp2-dev"
 case "${1:-}" in
 --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 --help | -h)
