@@ -78,6 +78,9 @@ struct kms_bsf_cfg {
     unsigned rate_burst;    /* challenges an IMPI may get at once (default 5) */
     unsigned rate_period;   /* seconds to earn one more (default 2) */
     unsigned ind_bits;      /* SQN IND bits (default 5, as kms_sqn) */
+    bool node_set;          /* a node of a fleet: SQNs carry only the IND values of node_id's
+                             * class (kms_sqn_ind_class); unset, one BSF: every IND value */
+    unsigned node_id;       /* 0 .. kms_sqn_ind_nodes(ind_bits) - 1 (KMS_ERR_ARG beyond) */
     uint32_t sqn_chunk;     /* SQNs reserved per durable write (default 32) */
     uint8_t amf[2];         /* AMF of fake challenges: the one most subscribers have (0000 as
                              * 'imskms subscriber add', unless configured) */
