@@ -80,6 +80,11 @@ const char *kms_bsf_realm(const struct kms_bsf *b)
     return b->realm;
 }
 
+unsigned kms_bsf_rate_period(const struct kms_bsf *b)
+{
+    return b->cfg.rate_period;
+}
+
 /* The AES-256-SIV key (64 bytes) from the 32-byte challenge key: HKDF-Expand-SHA-256 with its
  * own info (RFC 5869 2.3), so the key the fleet shares is the registry's 32 bytes. */
 static kms_result siv_key(const uint8_t key[KMS_BSF_KEY_LEN], uint8_t out[64])

@@ -118,6 +118,8 @@ KMS_MUST_CHECK kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg,
                                       const struct kms_bsf_store *store, struct kms_bsf **out);
 void kms_bsf_free(struct kms_bsf *b);
 const char *kms_bsf_realm(const struct kms_bsf *b);
+/* Seconds an IMPI waits to earn one more challenge (cfg.rate_period): a 429's Retry-After. */
+unsigned kms_bsf_rate_period(const struct kms_bsf *b);
 /* Changes the lifetime of the sessions bootstrapped from now on (a reload; sessions already
  * made keep theirs). KMS_ERR_ARG outside 1 .. 10 years. Thread-safe. */
 KMS_MUST_CHECK kms_result kms_bsf_set_lifetime(struct kms_bsf *b, uint64_t lifetime);
