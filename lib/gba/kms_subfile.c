@@ -109,12 +109,14 @@ static kms_result expect_lit(struct kms_cur *c, const char *s)
     return kms_cur_get_view(c, n, &v);
 }
 
-/* The bytes up to the next space or the end of the line (at least one), as a view. */
+/* The bytes up to the next space or the end of the line (at least one), as a view: printable
+ * ASCII only (KMS_ERR_NOT_ASCII), so a NUL cannot cut a name short once it is a C string. */
 static kms_result token(struct kms_cur *c, struct kms_cur *v)
 {
     const uint8_t *p = kms_cur_peek_ptr(c);
     size_t n = 0, left = kms_cur_remaining(c);
     while (n < left && p[n] != ' ') {
+        KMS_ENSURE(p[n] > 0x20 && p[n] < 0x7f, KMS_ERR_NOT_ASCII);
         n++;
     }
     KMS_ENSURE(n > 0, KMS_ERR_MALFORMED);

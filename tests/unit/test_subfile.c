@@ -153,6 +153,21 @@ static void refuses_everything_else(void **state)
     }
 }
 
+/* A NUL inside a name (found by fuzz_subfile: it cut the name short once a C string). */
+static void refuses_nul_in_names(void **state)
+{
+    (void)state;
+    static const char text[] = "imskms-subscribers 1\nimpi=a\0b amf=0000 sqn=000000000000 "
+                               "sealed=" SEALED_HEX " impu=s\nend count=1\n";
+    struct got g;
+    size_t line = 0;
+    memset(&g, 0, sizeof(g));
+    expect_err(kms_subfile_parse((const uint8_t *)text, sizeof(text) - 1, keep, &g, &line),
+               KMS_ERR_NOT_ASCII);
+    assert_int_equal(line, 2);
+    assert_int_equal(g.n, 0);
+}
+
 /* Lines over KMS_SUBFILE_LINE_MAX are refused before they are parsed, and a 256-octet IMPI (one
  * over the store's limit) is too long; a failed reader refuses every later line. */
 static void refuses_long_lines_and_stays_failed(void **state)
@@ -188,6 +203,7 @@ int main(void)
         cmocka_unit_test(writes_the_documented_format),
         cmocka_unit_test(refuses_everything_else),
         cmocka_unit_test(refuses_long_lines_and_stays_failed),
+        cmocka_unit_test(refuses_nul_in_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
