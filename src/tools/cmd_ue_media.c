@@ -54,8 +54,12 @@ static const char send_help[] =
     "                  stopping at the end of the file or after S seconds; default: a\n"
     "                  generated 440 Hz tone\n"
     "  --first-seq N   the first sequence number, 0..65535, instead of the session's (65500\n"
-    "                  crosses the wrap after 36 packets: the ROC advances)\n"
+    "                  crosses the wrap after 36 packets: the ROC advances). A test knob: a\n"
+    "                  number below where the session stands sends packet indices again\n"
     "\n"
+    "Before the first packet it writes to DIR/srtp the sequence number and ROC this run will\n"
+    "end at, so that the next run continues there: a key never protects one packet index twice\n"
+    "(RFC 3711 9.1), even after a crash (which only skips indices).\n"
     "Prints at the end packets=, bytes= (payload octets), auth_failures=0, replays=0 and\n"
     "payload_sha256= (SHA-256 over the payloads sent, in sequence order).\n" MEDIA_EXIT_NOTE;
 
@@ -199,6 +203,34 @@ static void make_tone(uint8_t tone[TONE_PERIOD])
     }
 }
 
+/* Writes DIR/srtp with the sending stream's next packet index moved past the count packets
+ * this run sends from seq (at the session's ROC), unless the session is further on already (a
+ * --first-seq below it: a test knob that may repeat indices, as its help says). */
+static int reserve_indices(const struct cli_args *a, const char *dir,
+                           const struct kms_media_session *s, uint16_t seq, uint64_t count)
+{
+    uint64_t stored = ((uint64_t)s->local.roc << 16) | s->local.seq;
+    uint64_t end = (((uint64_t)s->local.roc << 16) | seq) + count;
+    if (end > stored) {
+        if (end > (UINT64_C(1) << 48) - 1) {
+            fprintf(stderr,
+                    "%s: --session: %s/srtp: the sending stream's packet indices are spent\n",
+                    a->cmd, dir);
+            return CLI_EXIT_USAGE;
+        }
+        struct kms_media_session next = *s;
+        next.local.roc = (uint32_t)(end >> 16);
+        next.local.seq = (uint16_t)(end & 0xffff);
+        kms_result r = kms_media_session_save(dir, &next);
+        kms_media_session_wipe(&next);
+        if (!kms_ok(r)) {
+            fprintf(stderr, "%s: --session: %s/srtp: %s\n", a->cmd, dir, kms_strerror(r.err));
+            return CLI_EXIT_INTERNAL;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
 static void ts_add_ns(struct timespec *t, long ns)
 {
     t->tv_nsec += ns;
@@ -232,6 +264,12 @@ static int rtp_send(const char *prefix, int argc, char **argv)
         return rc;
     }
     uint16_t seq = a.val[S_FIRST_SEQ] != NULL ? (uint16_t)first_seq : s.local.seq;
+    /* RFC 3711 3.3.1: the packet index is ROC * 2^16 + SEQ; a key never protects the same index
+     * twice (9.1: keystream reuse). So the index this run will reach is written to DIR/srtp
+     * before the first packet: a later run starts there, and a crash only skips indices. */
+    if ((rc = reserve_indices(&a, a.val[S_SESSION], &s, seq, secs * 50)) != 0) {
+        goto out_session;
+    }
     struct sockaddr_storage to;
     socklen_t tol = 0;
     FILE *in = NULL;
@@ -327,6 +365,7 @@ out:
     EVP_MD_CTX_free(md);
     kms_srtp_free(c);
     kms_srtp_shutdown();
+out_session:
     kms_media_session_wipe(&s);
     return rc;
 }

@@ -126,6 +126,14 @@ expect wrong.rx packets 0 "wrong session"
 expect wrong.rx replays 0 "wrong session"
 expect wrong.rx other_ssrc 0 "wrong session"
 
+# rtp-send moves the session's sending index past what it sent (RFC 3711 9.1: an index is never
+# protected twice): mk_media_session starts A at SEQ 1000, and the aes128-gcm A session sent
+# 50 tone packets and then the relay's 50: the next run starts at 1100.
+got=$(sed -n 's/^local_seq=//p' "$tmp/aes128-gcm.A/srtp")
+[ "$got" = 1100 ] && ok || bad "after two runs of 50 packets local_seq=$got, expected 1100"
+got=$(sed -n 's/^local_roc=//p' "$tmp/w7.A/srtp")
+[ "$got" = 8 ] && ok || bad "after the wrap from 65500 (ROC 7) local_roc=$got, expected 8"
+
 # srtp-export: refused without --show-secrets; otherwise the RFC 4568 line, whose inline key
 # decodes to local_key || local_salt of the file.
 run 2 "srtp-export without --show-secrets" "$B" ue srtp-export --session "$tmp/aes128-gcm.A" &&
