@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,6 +455,13 @@ kms_result kms_redis_new(const struct kms_redis_cfg *cfg, struct kms_redis **out
     r->cfg = *cfg;
     r->cfg.password_file = NULL; /* borrowed only here */
     r->id = atomic_fetch_add(&next_id, 1);
+    /* hiredis writes with write(2): a connection the server closed would raise SIGPIPE and
+     * kill the process. The daemons ignore it already (kms_daemon); the CLI and tests get the
+     * same here, unless the program chose a handler of its own. */
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        signal(SIGPIPE, SIG_IGN);
+    }
     KMS_ENSURE_OUT(rc, pthread_mutex_init(&r->mu, NULL) == 0, KMS_ERR_NOMEM);
     if (cfg->password_file != NULL) {
         KMS_TRY_OUT(rc,

@@ -76,7 +76,8 @@ struct kms_redis;
 
 /* Reads the password file (owner-only, at most KMS_REDIS_PASS_MAX bytes, a final newline
  * dropped): KMS_ERR_IO, KMS_ERR_NOT_FOUND or KMS_ERR_TOO_LONG for a file that will not do,
- * KMS_ERR_ARG for a user without a password file. Connects nothing. */
+ * KMS_ERR_ARG for a user without a password file. Connects nothing. Sets SIGPIPE to be ignored
+ * when it has its default action (a write to a closed connection must fail, not kill). */
 KMS_MUST_CHECK kms_result kms_redis_new(const struct kms_redis_cfg *cfg, struct kms_redis **out);
 /* Closes every thread's connection: call it when no other thread uses the client. */
 void kms_redis_free(struct kms_redis *r);
