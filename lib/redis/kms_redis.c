@@ -105,8 +105,8 @@ static kms_result expect_lit(struct kms_cur *c, const char *lit)
 static kms_result parse_tcp(struct kms_cur *c, struct kms_redis_url *u)
 {
     /* USER@ when an '@' comes before the end. */
-    const uint8_t *p = kms_cur_peek_ptr(c);
-    if (memchr(p, '@', kms_cur_remaining(c)) != NULL) {
+    size_t left = kms_cur_remaining(c);
+    if (left > 0 && memchr(kms_cur_peek_ptr(c), '@', left) != NULL) {
         KMS_TRY(get_run(c, user_ch, u->user, sizeof(u->user)));
         KMS_TRY(expect_lit(c, "@"));
     }

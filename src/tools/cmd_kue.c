@@ -82,6 +82,9 @@ static int open_redis(const struct cli_args *a, const uint8_t kek[32], struct km
     }
     kms_result r = kms_redis_new(&rc, rd);
     if (!kms_ok(r)) {
+        if (rc.password_file == NULL) {
+            return cli_fail(a, "--redis", r.err);
+        }
         fprintf(stderr, "%s: --redis-password-file %s: %s\n", a->cmd, rc.password_file,
                 kms_strerror(r.err));
         return CLI_EXIT_USAGE;
