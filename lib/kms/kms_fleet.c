@@ -157,9 +157,7 @@ static kms_result on_connect(void *ctx, struct kms_redis_conn *c,
     char v[32], px[32];
     (void)snprintf(v, sizeof(v), "%" PRIu64, h);
     (void)snprintf(px, sizeof(px), "%" PRIu64, f->skew * 1000);
-    redisReply *rep = NULL;
-    KMS_TRY(cmd(c, &rep, 5, (const char *[]){"SET", K_HORIZON, v, "PX", px}));
-    freeReplyObject(rep);
+    /* In the node first: the change is recorded as seen, so a failed SET must not lose it. */
     raise_horizon(f, h);
     atomic_fetch_add(&f->resets, 1);
     kms_log(KMS_LOG_WARN,
@@ -169,6 +167,9 @@ static kms_result on_connect(void *ctx, struct kms_redis_conn *c,
             : lost  ? "fleet marker changed"
                     : "server restarted (run_id changed)",
             h);
+    redisReply *rep = NULL;
+    KMS_TRY(cmd(c, &rep, 5, (const char *[]){"SET", K_HORIZON, v, "PX", px}));
+    freeReplyObject(rep);
     return KMS_RESULT_OK;
 }
 
