@@ -69,7 +69,13 @@ for who in A B; do
     "$B" ue usim-init --usim "$us" --impi "$i" --impu "$u" --k $KEY --op $OP >/dev/null ||
         bad "usim-init $who"
 done
-"$B" keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 3600 --grace 3600 \
+# The KMS's own KEK (roles: not the BSF's, which seals the subscribers in $tmp/kek). Nothing the
+# BSF wrote opens under it.
+KK="$tmp/kms-kek"
+head -c 32 /dev/urandom >"$KK"
+chmod 600 "$KK"
+run 1 "the BSF's subscribers under the KMS's KEK" "$B" subscriber list --db "$DB" --kek-file "$KK"
+"$B" keys init --keyring "$tmp/keyring" --kek-file "$KK" --lifetime 3600 --grace 3600 \
     >/dev/null || bad "keys init"
 bsfd_start
 mkdir -p "$tmp/ue" "$tmp/ue-b"
@@ -115,7 +121,7 @@ node_start() {
     _km=$(log_mark "$tmp/kms$_n.log")
     "$K" --listen 127.0.0.1:0 --fqdn "$FQDN" --bsf-zn "https://localhost:$ZN" \
         --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
-        --keyring "$tmp/keyring" --kek-file "$tmp/kek" --redis "$RURL" --skew "$SKEW" \
+        --keyring "$tmp/keyring" --kek-file "$KK" --redis "$RURL" --skew "$SKEW" \
         "$@" 2>>"$tmp/kms$_n.log" &
     eval "kp$_n=$!"
     wait_log "$tmp/kms$_n.log" "$_km" 'kms listening' "$!"
@@ -134,7 +140,7 @@ node_refused() {
     _km=$(log_mark "$tmp/kms$_n.log")
     "$K" --listen 127.0.0.1:0 --fqdn "$FQDN" --bsf-zn "https://localhost:$ZN" \
         --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
-        --keyring "$tmp/keyring" --kek-file "$tmp/kek" --redis "$RURL" --skew "$NSKEW" \
+        --keyring "$tmp/keyring" --kek-file "$KK" --redis "$RURL" --skew "$NSKEW" \
         "$@" 2>>"$tmp/kms$_n.log"
     _st=$?
     [ $_st -ne 0 ] && ok || bad "$_what: the node started"
@@ -193,15 +199,15 @@ logged() { # N WHAT PATTERN: in node N's lines since m
 ZNOPTS="--listen 127.0.0.1:0 --fqdn $FQDN --bsf-zn https://localhost:$ZN --zn-cert $tmp/pki/naf.crt
     --zn-key $tmp/pki/naf.key --zn-ca $tmp/pki/ca.crt --keyring $tmp/keyring"
 # shellcheck disable=SC2086
-run 2 "--redis with --state-db" "$K" $ZNOPTS --kek-file "$tmp/kek" --redis "$RURL" \
+run 2 "--redis with --state-db" "$K" $ZNOPTS --kek-file "$KK" --redis "$RURL" \
     --state-db "$tmp/state.db" && grep -q -- '--redis and --state-db' "$tmp/err" && ok ||
     bad "--redis with --state-db: $(cat "$tmp/err")"
 # shellcheck disable=SC2086
-run 2 "a bad --redis URL" "$K" $ZNOPTS --kek-file "$tmp/kek" --redis "redis://host"
+run 2 "a bad --redis URL" "$K" $ZNOPTS --kek-file "$KK" --redis "redis://host"
 # shellcheck disable=SC2086
 run 2 "--redis without --kek-file" "$K" $ZNOPTS --hsm "pkcs11:token=x" --modes 3 --redis "$RURL"
 run 2 "kue list with --redis and --state-db" "$B" kue list --redis "$RURL" --state-db "$tmp/x" \
-    --kek-file "$tmp/kek"
+    --kek-file "$KK"
 
 redis_start
 
@@ -247,7 +253,7 @@ mkdir -p "$tmp/ue2"
 cp "$tmp/ue/bootstrap" "$tmp/ue2/"
 kue 1 "$tmp/ue2" 2 && ok || bad "mode-2 kue at node 1: $(cat "$tmp/err")"
 request 3 "$tmp/ue2" "$IMPU_B" "$tmp/xfer2" && ok || bad "mode-2 request at node 3: $(cat "$tmp/err")"
-run 0 "kue list --redis" "$B" kue list --redis "$RURL" --kek-file "$tmp/kek"
+run 0 "kue list --redis" "$B" kue list --redis "$RURL" --kek-file "$KK"
 [ "$(grep -c "^ref=[0-9a-f]\{32\} identity=$IMPI " "$tmp/out")" = 1 ] && ok ||
     bad "kue list --redis: $(cat "$tmp/out")"
 REF=$(sed -n 's/^ref=\([0-9a-f]*\) .*/\1/p' "$tmp/out")
@@ -255,7 +261,7 @@ REF=$(sed -n 's/^ref=\([0-9a-f]*\) .*/\1/p' "$tmp/out")
 head -c 32 /dev/urandom >"$tmp/kek2"
 chmod 600 "$tmp/kek2"
 run 1 "kue list --redis under another KEK" "$B" kue list --redis "$RURL" --kek-file "$tmp/kek2"
-run 0 "kue revoke --redis" "$B" kue revoke --redis "$RURL" --kek-file "$tmp/kek" --ref "$REF"
+run 0 "kue revoke --redis" "$B" kue revoke --redis "$RURL" --kek-file "$KK" --ref "$REF"
 grep -q '^revoked=1$' "$tmp/out" && ok || bad "kue revoke --redis: $(cat "$tmp/out")"
 request 2 "$tmp/ue2" "$IMPU_B" "$tmp/xfer3"
 [ $? -ne 0 ] && ok || bad "a revoked mode-2 Kue was served at node 2"
@@ -394,7 +400,7 @@ kue 1 "$tmp/ue3" 2 && ok || bad "mode-2 kue under the kms ACL: $(cat "$tmp/err")
 request 1 "$tmp/ue3" "$IMPU_B" "$tmp/xfer4" && ok ||
     bad "mode-2 request under the kms ACL: $(cat "$tmp/err")"
 run 0 "kue list --redis under the kms ACL" "$B" kue list --redis "$RURL" \
-    --redis-password-file "$tmp/redis.pw" --kek-file "$tmp/kek"
+    --redis-password-file "$tmp/redis.pw" --kek-file "$KK"
 grep -q "^ref=" "$tmp/out" && ok || bad "kue list under the kms ACL: $(cat "$tmp/out")"
 # A key outside the prefix is out of reach for that user.
 [ "$(redis-cli -s "$SOCK" --no-auth-warning -a kmspw set other:key 1 2>&1 | grep -c NOPERM)" = 1 ] &&
@@ -414,7 +420,7 @@ post 1 "$tmp/tr-acl/001-sent.mikey"
 node_stop 1
 bsfd_stop
 for n in 1 2 3; do
-    expect_no_key_in_log() { ! grep -qi "$(cat "$tmp/kek" | od -An -tx1 | tr -d ' \n')" "$1"; }
-    expect_no_key_in_log "$tmp/kms$n.log" && ok || bad "the KEK in node $n's log"
+    ! grep -qi "$(od -An -tx1 "$KK" | tr -d ' \n')" "$tmp/kms$n.log" && ok ||
+        bad "the KEK in node $n's log"
 done
 finish test_kms_fleet
