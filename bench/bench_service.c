@@ -272,7 +272,7 @@ static void setup(struct bench *b)
                                   .mode3 = true,
                                   .kue_lifetime = 20 * 86400,
                                   .ticket_lifetime = 3600};
-    struct kms_service_deps deps = {b->kr, b->st, b->rg, {NULL, zn_get, NULL}};
+    struct kms_service_deps deps = {b->kr, b->st, b->rg, {NULL, zn_get, NULL}, {0}};
     bench_check(kms_service_new(&cfg, &deps, &b->svc), "service");
     get_kue(b, 3);
     get_kue(b, 2);

@@ -167,7 +167,7 @@ static void world_new(struct world *w)
                                         .mode3 = true,
                                         .kue_lifetime = KUE_LIFE,
                                         .ticket_lifetime = TKT_LIFE};
-    const struct kms_service_deps deps = {g.kr, w->st, w->rg, {NULL, zn_get, NULL}};
+    const struct kms_service_deps deps = {g.kr, w->st, w->rg, {NULL, zn_get, NULL}, {0}};
     kf_setup_ok(kms_service_new(&cfg, &deps, &w->svc), "service");
 }
 

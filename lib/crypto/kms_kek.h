@@ -48,7 +48,9 @@
     /* BSF (lib/gba/kms_bsf.c): seals the state of a Ub challenge into its nonce (AES-256-SIV) */ \
     X(CHALLENGE_SEAL, "imskms bsf challenge seal v1", KMS_KEK_V1_HKDF)                           \
     /* KMS (lib/replay/kms_replay_snap.c): seals the replay cache's snapshot at a clean stop */    \
-    X(REPLAY_SNAPSHOT, "imskms replay snapshot v1", KMS_KEK_V1_HKDF)
+    X(REPLAY_SNAPSHOT, "imskms replay snapshot v1", KMS_KEK_V1_HKDF)                             \
+    /* KMS fleet (lib/kms/kms_fleet.c): keys the names of replay entries and hash tags in Redis */ \
+    X(KMS_REDIS_NAMES, "imskms kms redis names v1", KMS_KEK_V1_HKDF)
 /* clang-format on */
 
 enum kms_kek_use {

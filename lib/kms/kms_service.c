@@ -241,6 +241,7 @@ static kms_result refuse_token(struct kms_service_reply *r, kms_result why, uint
 
 struct replay_ctx {
     struct kms_replay *rg;
+    const struct kms_service_shared *shared;
     uint8_t token_id[16];
     const uint8_t *rand;
     size_t rand_len;
@@ -259,12 +260,18 @@ static kms_result replay_check(void *ctx, const struct kms_mikey_msg *m)
     return KMS_RESULT_OK;
 }
 
-/* kms_mikey_open commits only after the check passed; anything else is a bug. */
+/* kms_mikey_open commits only after the check passed; anything else is a bug. A fleet's shared
+ * cache decides first: a pair it refuses, or cannot record, is kept nowhere (a request refused
+ * 503 store-unavailable can be sent again once the store is back). */
 static kms_result replay_commit(void *ctx, const struct kms_mikey_msg *m)
 {
     (void)m;
     struct replay_ctx *c = ctx;
     KMS_ENSURE(c->checked, KMS_ERR_INTERNAL);
+    if (c->shared != NULL && c->shared->commit != NULL) {
+        KMS_TRY(
+            c->shared->commit(c->shared->ctx, c->token_id, c->rand, c->rand_len, c->ts, c->now));
+    }
     return kms_replay_commit_pair(c->rg, &c->pair, c->ts, c->now);
 }
 
@@ -375,13 +382,21 @@ static kms_result check_time(const struct kms_service *s, uint64_t ntp, uint32_t
                              uint64_t now, struct kms_service_reply *r, bool *ok)
 {
     *ok = false;
-    kms_result tr = kms_replay_check_time(s->deps.replay, kms_kue_ntp_to_unix(ntp), now);
+    uint64_t ts = kms_kue_ntp_to_unix(ntp);
+    kms_result tr = kms_replay_check_time(s->deps.replay, ts, now);
+    /* A fleet's horizon (Redis lost its data, kms_fleet.h) refuses as the restart rule does. */
+    uint64_t fleet =
+        s->deps.shared.horizon != NULL ? s->deps.shared.horizon(s->deps.shared.ctx) : 0;
+    if (kms_ok(tr) && ts < fleet) {
+        tr = KMS_ERR(KMS_ERR_REPLAY_RESTART);
+    }
     if (kms_ok(tr)) {
         *ok = true;
         return KMS_RESULT_OK;
     }
     if (tr.err == KMS_ERR_REPLAY_RESTART) {
         uint64_t open = kms_replay_open_at(s->deps.replay);
+        open = open > fleet ? open : fleet;
         uint64_t wait = open > now ? open - now : 1;
         r->retry_after = (unsigned)(wait < 86400 ? wait : 86400);
     }
@@ -440,6 +455,7 @@ static kms_result kue_issue(struct kms_service *s, const uint8_t *req, size_t le
     }
     /* T within the skew, V under Ks_NAF, the replay cache (RFC 3830 5.3 order, in the hook). */
     struct replay_ctx rx = {.rg = s->deps.replay,
+                            .shared = &s->deps.shared,
                             .rand = q->randri,
                             .rand_len = sizeof(q->randri),
                             .ts = kms_kue_ntp_to_unix(q->ntp),
@@ -585,6 +601,7 @@ static kms_result authenticate(struct kms_service *s, const uint8_t *req, size_t
         return refuse_token(r, tr, p->csb_id);
     }
     struct replay_ctx rx = {.rg = s->deps.replay,
+                            .shared = &s->deps.shared,
                             .rand = p->rand,
                             .rand_len = KMS_TMSG_RAND_LEN,
                             .ts = kms_kue_ntp_to_unix(p->ntp),

@@ -50,11 +50,25 @@ struct kms_service_zn {
                        bool *hit);
 };
 
+/* A replay cache shared by a fleet of KMS nodes (kms_fleet, over Redis), beside the local
+ * guard (optional: commit NULL for none). commit records a pair once the request's MAC
+ * verified, after the local guard's check and before its commit: KMS_ERR_REPLAY when any node
+ * accepted the pair before, another error (KMS_ERR_STORE) when the cache cannot say (503).
+ * horizon: the first timestamp the fleet accepts (0: none), checked with the local guard's time
+ * checks (503 starting before it). */
+struct kms_service_shared {
+    void *ctx;
+    kms_result (*commit)(void *ctx, const uint8_t token_id[16], const uint8_t *rand,
+                         size_t rand_len, uint64_t ts, uint64_t now);
+    uint64_t (*horizon)(void *ctx);
+};
+
 struct kms_service_deps {
     struct kms_keyring *keyring;
     struct kms_store *store;   /* mode-2 Kue records */
     struct kms_replay *replay; /* timestamp-mode guard */
     struct kms_service_zn zn;
+    struct kms_service_shared shared; /* a fleet's replay cache (zero: none) */
 };
 
 struct kms_service_reply {

@@ -48,7 +48,7 @@ typedef kms_result (*kms_store_reseal_fn)(void *ctx, const uint8_t id[16], uint6
 struct kms_store_backend;
 
 struct kms_store_backend_ops {
-    const char *name; /* "sqlite", "memory" */
+    const char *name; /* "sqlite", "memory", "redis" */
     /* Atomically counts one seal under key version kv and inserts a row; nothing changes on
      * failure. KMS_ERR_KEY_SPENT when kv already counts `limit` seals or is not a version of
      * the store; KMS_ERR_EXISTS when the id is taken (even by an expired row not yet purged);

@@ -179,6 +179,8 @@ void kmsd_obs_tick(struct kmsd_obs *o, unsigned n, uint64_t now)
     }
 }
 
+static void redis_collect(struct kms_redis *r, struct kms_prom *p);
+
 void kmsd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
 {
     struct kmsd_obs *o = ctx;
@@ -256,6 +258,42 @@ void kmsd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
     kms_prom_family(p, "imskms_zn_negative_cache_hits_total", "counter",
                     "Unknown B-TIDs answered from the negative cache, the BSF not asked.");
     kms_prom_u64(p, "imskms_zn_negative_cache_hits_total", NULL, 0, s.neg_hits);
+    if (o->redis != NULL) {
+        redis_collect(o->redis, p);
+    }
+}
+
+/* --redis: the client's round trips, errors, connections and latency (a histogram). */
+static void redis_collect(struct kms_redis *r, struct kms_prom *p)
+{
+    struct kms_redis_stats st;
+    kms_redis_stats(r, &st);
+    kms_prom_family(p, "imskms_redis_round_trips_total", "counter",
+                    "Commands sent to Redis (connection set-up included).");
+    kms_prom_u64(p, "imskms_redis_round_trips_total", NULL, 0, st.round_trips);
+    kms_prom_family(p, "imskms_redis_errors_total", "counter",
+                    "Redis commands and connections that failed (error reply, I/O, time-out).");
+    kms_prom_u64(p, "imskms_redis_errors_total", NULL, 0, st.errors);
+    kms_prom_family(p, "imskms_redis_connects_total", "counter",
+                    "Connections made to Redis (one per thread, again after a failure).");
+    kms_prom_u64(p, "imskms_redis_connects_total", NULL, 0, st.connects);
+    kms_prom_family(p, "imskms_redis_latency_seconds", "histogram",
+                    "Round-trip time of Redis commands.");
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= KMS_REDIS_LAT_BUCKETS; i++) {
+        char le[32];
+        cum += st.lat_count[i];
+        if (i < KMS_REDIS_LAT_BUCKETS) {
+            uint64_t us = kms_redis_lat_bounds_us[i];
+            (void)snprintf(le, sizeof(le), "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+        } else {
+            (void)snprintf(le, sizeof(le), "+Inf");
+        }
+        struct kms_prom_label l[] = {{"le", le}};
+        kms_prom_u64(p, "imskms_redis_latency_seconds_bucket", l, 1, cum);
+    }
+    kms_prom_us(p, "imskms_redis_latency_seconds_sum", NULL, 0, st.lat_sum_us);
+    kms_prom_u64(p, "imskms_redis_latency_seconds_count", NULL, 0, cum);
 }
 
 void kmsd_obs_ready(void *ctx, uint64_t now, struct kms_ready *r)

@@ -16,6 +16,7 @@
 #include "gba/kms_zn_client.h"
 #include "keyring/kms_keyring.h"
 #include "kms_metrics.h"
+#include "redis/kms_redis.h"
 #include "replay/kms_replay.h"
 
 struct kmsd_obs {
@@ -27,6 +28,7 @@ struct kmsd_obs {
      * start again from 0, which Prometheus reads as a counter reset). */
     void (*zn_stats)(void *ctx, struct kms_zn_client_stats *s);
     void *zn_ctx;
+    struct kms_redis *redis; /* --redis: its counters (NULL: none) */
     /* Written by the tick, read by scrapes: under mu. */
     pthread_mutex_t mu;
     bool purge_ok;           /* the last store purge (a write transaction) succeeded */

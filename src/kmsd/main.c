@@ -27,9 +27,11 @@
 #include "kms_daemon.h"
 #include "kms_metrics.h"
 #include "kmsd_obs.h"
+#include "kms/kms_fleet.h"
 #include "replay/kms_replay.h"
 #include "replay/kms_replay_snap.h"
 #include "store/kms_store.h"
+#include "store/kms_store_redis.h"
 #include "util/kms_file.h"
 #include "util/kms_log.h"
 #include "util/kms_mem.h"
@@ -41,7 +43,8 @@ static const char usage[] =
     "                   --listen ADDR:PORT --fqdn FQDN --bsf-zn https://HOST:PORT\n"
     "                   --zn-cert FILE --zn-key FILE --zn-ca FILE\n"
     "                   --keyring PATH (--kek-file FILE | --hsm URI [--kek-file FILE])\n"
-    "                   --state-db PATH [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
+    "                   (--state-db PATH | --redis URL [--redis-password-file FILE])\n"
+    "                   [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
     "                   [--ticket-lifetime SECONDS] [--skew SECONDS]\n"
     "                   [--log-level error|warn|info|debug] [--threads N]\n"
     "                   [--replay-entries N] [--max-connections N]\n"
@@ -70,6 +73,13 @@ static const char usage[] =
     "                          Kue records); with --hsm it is needed for mode 2 only\n"
     "  --hsm URI               keep Kkms in a PKCS#11 token (RFC 7512 URI)\n"
     "  --state-db PATH         the state store (SQLite, created when missing)\n"
+    "  --redis URL             instead of --state-db, for a fleet of KMS nodes: mode-2 Kues\n"
+    "                          and the replay cache shared in Redis (docs/scaling.md),\n"
+    "                          redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]; needs\n"
+    "                          --kek-file and maxmemory-policy noeviction; a node serves at\n"
+    "                          once after a start (no PATH.replay: the shared cache covers it)\n"
+    "  --redis-password-file FILE\n"
+    "                          the Redis password (owner-only file; AUTH [USER] password)\n"
     "  --modes LIST            modes served, comma-separated (default 1,2,3): 1 requests\n"
     "                          keyed by a fresh bootstrap (nothing kept), 2 stored Kue\n"
     "                          (references), 3 sealed Kue tokens (nothing kept)\n"
@@ -78,7 +88,8 @@ static const char usage[] =
     "  --skew SECONDS          allowed clock skew of request timestamps (default 60); after a\n"
     "                          start, requests stamped earlier than start + skew are refused,\n"
     "                          unless a clean stop left PATH.replay beside --state-db (the\n"
-    "                          replay cache, sealed under the KEK; removed at start)\n"
+    "                          replay cache, sealed under the KEK; removed at start); with\n"
+    "                          --redis the same on every node (kept in Redis)\n"
     "  --log-level LEVEL       default info\n"
     "  --threads N             HTTP worker threads, 1..64 (default: the number of online CPUs)\n"
     "  --replay-entries N      replay cache size, 1000..100000000 (default 1000000; 48 bytes\n"
@@ -181,6 +192,17 @@ static void live_swap(struct kmsd *d, struct kmsd_live *l)
     if (old != NULL) {
         live_put(d, old);
     }
+}
+
+static kms_result fleet_commit(void *ctx, const uint8_t token_id[16], const uint8_t *rand,
+                               size_t rand_len, uint64_t ts, uint64_t now)
+{
+    return kms_fleet_replay_commit(ctx, token_id, rand, rand_len, ts, now);
+}
+
+static uint64_t fleet_horizon(void *ctx)
+{
+    return kms_fleet_horizon(ctx);
 }
 
 static kms_result zn_get(void *ctx, const char *btid, uint64_t now, struct kms_zn_resp *out)
@@ -329,6 +351,8 @@ enum {
     O_TLSKEY,
     O_LOGFMT,
     O_METRICS,
+    O_REDIS,
+    O_REDISPW,
     O_CONFIG,
     O_CHECK,
     O_VERSION,
@@ -348,8 +372,8 @@ static const struct cli_opt opts[N_OPTS] = {
     [O_KEK] =
         CLI_VALUE_DOC("kek-file", "FILE", "the KEK of the file keystore and of the state store"),
     [O_HSM] = CLI_VALUE_DOC("hsm", "URI", "keep Kkms in a PKCS#11 token (RFC 7512 URI)"),
-    [O_STATE] =
-        CLI_REQUIRED_DOC("state-db", "PATH", "the state store (SQLite, created when missing)"),
+    [O_STATE] = CLI_VALUE_DOC("state-db", "PATH",
+                              "the state store (SQLite, created when missing; or --redis)"),
     [O_MODES] = CLI_VALUE_DOC("modes", "LIST", "modes served, comma-separated (default 1,2,3)"),
     [O_KUE] = CLI_VALUE_DOC("kue-lifetime", "SECONDS", "Kue lifetime (default 86400)"),
     [O_TICKET] =
@@ -378,6 +402,9 @@ static const struct cli_opt opts[N_OPTS] = {
     [O_LOGFMT] = CLI_VALUE_DOC("log-format", "FORMAT", "log line format: logfmt (default) or json"),
     [O_METRICS] = CLI_VALUE_DOC("metrics-listen", "ADDR:PORT",
                                 "plain HTTP: GET /metrics (Prometheus), /readyz, /healthz"),
+    [O_REDIS] =
+        CLI_VALUE_DOC("redis", "URL", "a fleet's shared state in Redis, instead of --state-db"),
+    [O_REDISPW] = CLI_VALUE_DOC("redis-password-file", "FILE", "the Redis password (owner-only)"),
     [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
     [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
     [O_VERSION] = {.name = "version", .help = "print the version"},
@@ -398,7 +425,10 @@ struct kmsd_cfg {
     const char *listen, *zn_cert, *zn_key, *zn_ca, *keyring, *kek_file, *hsm, *state_db;
     const char *tls_cert, *tls_key; /* TLS on --listen: both or neither */
     const char *metrics_listen;     /* NULL: no metrics listener */
-    char zn_url[1024];              /* --bsf-zn with the Zn resource path */
+    bool redis;                     /* --redis given (then no --state-db) */
+    struct kms_redis_url redis_url;
+    const char *redis_pw; /* --redis-password-file (NULL: none) */
+    char zn_url[1024];    /* --bsf-zn with the Zn resource path */
     struct kms_service_cfg svc;
     uint64_t skew, threads, replay_entries, zn_timeout_ms, zn_threads;
     struct kms_daemon_conn_limits lim;
@@ -495,6 +525,37 @@ static int check_zn_url(const struct cli_args *a, struct kmsd_cfg *c)
     return CLI_EXIT_OK;
 }
 
+/* --state-db or --redis (one of them), the Redis URL and what it needs. */
+static int check_redis(const struct cli_args *a, struct kmsd_cfg *c)
+{
+    const char *url = a->val[O_REDIS];
+    if (url == NULL && a->val[O_STATE] == NULL) {
+        return cli_missing(a, "state-db");
+    }
+    if (url != NULL && a->val[O_STATE] != NULL) {
+        return cli_usage_error(a, "--redis and --state-db: give one (a fleet keeps its state in "
+                                  "Redis)");
+    }
+    if (url == NULL) {
+        return a->val[O_REDISPW] == NULL
+                   ? CLI_EXIT_OK
+                   : cli_usage_error(a, "--redis-password-file: only with --redis");
+    }
+    if (!kms_ok(kms_redis_url_parse(url, strlen(url), &c->redis_url))) {
+        return cli_usage_error(a, "--redis: redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]");
+    }
+    if (c->redis_url.user[0] != '\0' && a->val[O_REDISPW] == NULL) {
+        return cli_usage_error(a, "--redis names a user: give --redis-password-file");
+    }
+    if (a->val[O_KEK] == NULL) {
+        return cli_usage_error(a, "--redis needs --kek-file (the KEK seals Kues and keys the "
+                                  "names in Redis)");
+    }
+    c->redis = true;
+    c->redis_pw = a->val[O_REDISPW];
+    return CLI_EXIT_OK;
+}
+
 /* Checks the options into c. *done when the program ends here (--help, or a usage error), with
  * the returned exit status. */
 static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
@@ -520,6 +581,9 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     memcpy(c->raw, a.val, sizeof(c->raw));
     /* In this order: a command line with several errors names the first. */
     rc = cli_require(&a, opts, N_OPTS);
+    if (rc == CLI_EXIT_OK) {
+        rc = check_redis(&a, c);
+    }
     if (rc == CLI_EXIT_OK && a.val[O_KEK] == NULL && a.val[O_HSM] == NULL) {
         rc = cli_usage_error(&a, "give --kek-file FILE or --hsm URI");
     }
@@ -561,6 +625,7 @@ struct kmsd_parts {
     struct kms_keyring *kr;
     struct kms_store *st;
     struct kms_replay *rg;
+    struct kms_fleet *fleet; /* --redis (NULL: none) */
     struct kms_httpd *httpd;
     bool tls;                        /* the listener serves TLS (--tls-cert at start) */
     struct kms_httpd *metrics_httpd; /* --metrics-listen (NULL: none) */
@@ -675,11 +740,46 @@ static int open_replay(const struct kmsd_cfg *c, const uint8_t kek[32], struct k
     return CLI_EXIT_OK;
 }
 
+/* --redis: the fleet (its checks: noeviction, the skew, the marker), the state store on it,
+ * and a replay guard with no restart window of its own: the shared cache covers a restart, and
+ * the fleet's horizon a Redis that lost its data (kms_fleet.h). No snapshot is read or kept. */
+static int open_fleet(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
+{
+    struct kms_fleet_cfg fc = {.url = c->redis_url, .password_file = c->redis_pw, .skew = c->skew};
+    char why[256] = "";
+    struct kms_store_backend *be = NULL;
+    kms_result r = kms_fleet_new(&fc, kek, &p->fleet, why, sizeof(why));
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_ERROR, "--redis %s: %s", c->raw[O_REDIS],
+                why[0] != '\0' ? why : kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    if (!kms_ok(r = kms_store_backend_redis(kms_fleet_redis(p->fleet),
+                                            kms_fleet_names_key(p->fleet), &be)) ||
+        !kms_ok(r = kms_store_new(be, kek, &p->st))) {
+        kms_log(KMS_LOG_ERROR, "--redis %s: state store: %s", c->raw[O_REDIS], kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    if (c->check) {
+        return CLI_EXIT_OK;
+    }
+    struct kms_replay_cfg rcfg = {.skew = c->skew, .max_entries = (size_t)c->replay_entries};
+    if (!kms_ok(r = kms_replay_new(&rcfg, 0, &p->rg))) {
+        return fail("replay guard", r);
+    }
+    kms_log(KMS_LOG_INFO, "redis: fleet state shared (run_id checked, skew %llu s)",
+            (unsigned long long)c->skew);
+    return CLI_EXIT_OK;
+}
+
 /* The state store (mode-2 Kue records sealed under the KEK) and the replay guard. */
 static int open_state(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
 {
     struct kms_store_backend *be = NULL;
     kms_result r;
+    if (c->redis) {
+        return open_fleet(c, kek, p);
+    }
     if (!kms_ok(r = kms_store_backend_sqlite(c->state_db, &be)) ||
         !kms_ok(r = kms_store_new(be, kek, &p->st))) {
         return fail_file("--state-db", c->state_db, r);
@@ -748,7 +848,10 @@ static int live_new(const struct kmsd_cfg *c, const struct kmsd_parts *p, struct
         live_free(l);
         return CLI_EXIT_OK;
     }
-    struct kms_service_deps deps = {p->kr, p->st, p->rg, {l, zn_get, zn_peek}};
+    struct kms_service_deps deps = {p->kr, p->st, p->rg, {l, zn_get, zn_peek}, {0}};
+    if (p->fleet != NULL) {
+        deps.shared = (struct kms_service_shared){p->fleet, fleet_commit, fleet_horizon};
+    }
     if (!kms_ok(r = kms_service_new(&c->svc, &deps, &l->svc))) {
         live_free(l);
         return fail("service", r);
@@ -819,6 +922,7 @@ static int start_metrics(const struct kmsd_cfg *c, struct kmsd_parts *p)
         return fail("metrics", KMS_ERR(KMS_ERR_NOMEM));
     }
     kmsd_obs_init(&p->obs, p->d.metrics, p->kr, p->rg, (size_t)c->replay_entries, zn_stats, &p->d);
+    p->obs.redis = kms_fleet_redis(p->fleet);
     p->obs_ready = true;
     p->purge_ok = true;
     struct kms_metrics_source src = {&p->obs, kmsd_obs_collect, kmsd_obs_ready};
@@ -935,7 +1039,8 @@ static void unwire(struct kmsd_parts *p)
     zn_pool_free(p->d.pool);
     live_swap(&p->d, NULL);
     kms_replay_free(p->rg);
-    kms_store_close(p->st);
+    kms_store_close(p->st); /* before the fleet: its backend uses the fleet's client */
+    kms_fleet_free(p->fleet);
     kms_keyring_close(p->kr);
     kms_keystore_close(p->ks);
     if (p->obs_ready) {
@@ -1053,6 +1158,25 @@ static bool store_purge(struct kms_store *st, uint64_t now)
     return kms_ok(r);
 }
 
+/* A PING on the tick thread's own connection; a failure logged when it starts and ends. */
+static bool redis_ping(struct kms_fleet *f)
+{
+    static bool down;
+    const char *argv[] = {"PING"};
+    size_t lens[] = {4};
+    redisReply *rep = NULL;
+    kms_result r = kms_redis_cmd(kms_fleet_redis(f), 1, argv, lens, &rep);
+    freeReplyObject(rep);
+    if (!kms_ok(r) && !down) {
+        kms_log(KMS_LOG_WARN, "redis: not answering (requests that need it get 503 "
+                              "store-unavailable until it does)");
+    } else if (kms_ok(r) && down) {
+        kms_log(KMS_LOG_INFO, "redis: answering again");
+    }
+    down = !kms_ok(r);
+    return kms_ok(r);
+}
+
 /* Every second: keyring refresh, seals reserved ahead when needed; every 5 s: keyring
  * housekeeping; at the first tick and then every minute by the clock (so that a test clock
  * moved forward purges at the next tick): store purge. */
@@ -1064,7 +1188,10 @@ static void tick(void *ctx, unsigned n, uint64_t now)
         keyring_maintain(p->kr, now);
     }
     seals_ahead(p, now);
-    if (n == 0 || now >= p->next_purge) {
+    if (p->fleet != NULL) {
+        /* Redis expires rows itself: the store's readiness is Redis answering (every tick). */
+        p->purge_ok = redis_ping(p->fleet);
+    } else if (n == 0 || now >= p->next_purge) {
         p->purge_ok = store_purge(p->st, now);
         p->next_purge = now + 60;
     }
@@ -1078,7 +1205,8 @@ static void tick(void *ctx, unsigned n, uint64_t now)
  * descriptors, and the metrics listener's when there is one. */
 static uint64_t fd_reserve(const struct kmsd_cfg *c)
 {
-    return 128 + 4 * c->threads + (c->metrics_listen != NULL ? 72 : 0);
+    return 128 + 4 * c->threads + (c->metrics_listen != NULL ? 72 : 0) +
+           (c->redis ? c->threads + c->zn_threads + 8 : 0); /* a Redis connection per thread */
 }
 
 static int check_config(struct kmsd_cfg *cfg)

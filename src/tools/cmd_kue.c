@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * imskms kue: the KMS's mode-2 Kue records (list, revoke). The records live in the state store
- * (--state-db, sealed under the KEK); the KMS reads a record on every request that presents its
- * reference, so a revoked Kue is refused from the next request on, without a restart. Mode-3
- * tokens are sealed, not stored: they cannot be withdrawn one by one, only all together by
- * revoking the Kkms that sealed them (imskms keys revoke).
+ * (--state-db, or a fleet's Redis with --redis; sealed under the KEK); the KMS reads a record on
+ * every request that presents its reference, so a revoked Kue is refused from the next request on,
+ * without a restart. Mode-3 tokens are sealed, not stored: they cannot be withdrawn one by one,
+ * only all together by revoking the Kkms that sealed them (imskms keys revoke).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,8 +14,11 @@
 
 #include "cli.h"
 #include "cmds.h"
+#include "crypto/kms_kek.h"
 #include "keyring/kms_keystore.h"
+#include "redis/kms_redis.h"
 #include "store/kms_store.h"
+#include "store/kms_store_redis.h"
 #include "ticket/kms_ticket.h"
 #include "util/kms_codec.h"
 #include "util/kms_mem.h"
@@ -27,20 +30,23 @@
 
 #define STORE_OPTS_HELP                                                                            \
     "  --state-db PATH   the KMS's state store (SQLite; the KMS may be running)\n"                 \
+    "  --redis URL       instead, a KMS fleet's Redis (redis://[USER@]HOST:PORT[/DB] or\n"         \
+    "                    unix:///PATH[?db=N]; the nodes may be running)\n"                         \
+    "  --redis-password-file FILE  its password (owner-only file)\n"                               \
     "  --kek-file FILE   the KEK the KMS seals it under (32 bytes, mode 0600 or 0400)\n"
 
-enum { O_DB, O_KEK, O_REF, O_IDENTITY };
+enum { O_DB, O_KEK, O_REDIS, O_REDISPW, O_REF, O_IDENTITY };
 static const struct cli_opt opts[] = {
-    CLI_VALUE("state-db"),
-    CLI_VALUE("kek-file"),
-    CLI_VALUE("ref"),
-    CLI_VALUE("identity"),
+    CLI_VALUE("state-db"), CLI_VALUE("kek-file"),
+    CLI_VALUE("redis"),    CLI_VALUE("redis-password-file"),
+    CLI_VALUE("ref"),      CLI_VALUE("identity"),
 };
-#define N_LIST   2
-#define N_REVOKE 4
+#define N_LIST   4
+#define N_REVOKE 6
 
 static const char list_help[] =
-    "usage: imskms kue list --state-db PATH --kek-file FILE\n"
+    "usage: imskms kue list (--state-db PATH | --redis URL [--redis-password-file FILE])\n"
+    "                       --kek-file FILE\n"
     "\n"
     "One line per mode-2 Kue the store holds and that has not expired, in reference order:\n"
     "  ref=HEX identity=IMPI valid_from=T valid_to=T\n"
@@ -48,7 +54,8 @@ static const char list_help[] =
     "\n" STORE_OPTS_HELP KUE_EXIT_NOTE;
 
 static const char revoke_help[] =
-    "usage: imskms kue revoke --state-db PATH --kek-file FILE (--ref HEX | --identity ID)\n"
+    "usage: imskms kue revoke (--state-db PATH | --redis URL [--redis-password-file FILE])\n"
+    "                         --kek-file FILE (--ref HEX | --identity ID)\n"
     "\n"
     "Withdraws mode-2 Kues at once (a lost phone): --ref the one with that reference (16 bytes,\n"
     "as kue list prints it), --identity every one issued to that IMPI or IMPU. The running KMS\n"
@@ -61,15 +68,72 @@ static const char revoke_help[] =
 
 #define PAGE 256
 
+/* The store on a fleet's Redis (--redis): the client in *rd (freed after the store). */
+static int open_redis(const struct cli_args *a, const uint8_t kek[32], struct kms_redis **rd,
+                      struct kms_store **st)
+{
+    struct kms_redis_cfg rc = {.password_file = a->val[O_REDISPW]};
+    const char *url = a->val[O_REDIS];
+    if (!kms_ok(kms_redis_url_parse(url, strlen(url), &rc.url))) {
+        return cli_usage_error(a, "--redis: redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]");
+    }
+    if (rc.url.user[0] != '\0' && rc.password_file == NULL) {
+        return cli_usage_error(a, "--redis names a user: give --redis-password-file");
+    }
+    kms_result r = kms_redis_new(&rc, rd);
+    if (!kms_ok(r)) {
+        if (rc.password_file == NULL) {
+            return cli_fail(a, "--redis", r.err);
+        }
+        fprintf(stderr, "%s: --redis-password-file %s: %s\n", a->cmd, rc.password_file,
+                kms_strerror(r.err));
+        return CLI_EXIT_USAGE;
+    }
+    char why[256] = "";
+    if (!kms_ok(r = kms_redis_check(*rd, why, sizeof(why)))) {
+        fprintf(stderr, "%s: --redis %s: %s\n", a->cmd, url, why[0] ? why : kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    uint8_t names[32];
+    struct kms_store_backend *be = NULL;
+    r = kms_kek_derive(kek, KMS_KEK_KMS_REDIS_NAMES, 1, names);
+    if (kms_ok(r)) {
+        r = kms_store_backend_redis(*rd, names, &be);
+    }
+    if (kms_ok(r)) {
+        r = kms_store_new(be, kek, st);
+    }
+    kms_wipe(names, sizeof(names));
+    if (!kms_ok(r)) {
+        fprintf(stderr, "%s: --redis %s: %s\n", a->cmd, url, kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    return CLI_EXIT_OK;
+}
+
 /* Opens an existing store: a missing file is a usage error here (the KMS creates it). */
-static int open_store(const struct cli_args *a, struct kms_store **st)
+static int open_store(const struct cli_args *a, struct kms_redis **rd, struct kms_store **st)
 {
     *st = NULL;
-    if (a->val[O_DB] == NULL) {
+    *rd = NULL;
+    if (a->val[O_DB] != NULL && a->val[O_REDIS] != NULL) {
+        return cli_usage_error(a, "--redis and --state-db: give one");
+    }
+    if (a->val[O_DB] == NULL && a->val[O_REDIS] == NULL) {
         return cli_missing(a, "state-db");
     }
     if (a->val[O_KEK] == NULL) {
         return cli_missing(a, "kek-file");
+    }
+    if (a->val[O_REDISPW] != NULL && a->val[O_REDIS] == NULL) {
+        return cli_usage_error(a, "--redis-password-file: only with --redis");
+    }
+    if (a->val[O_REDIS] != NULL) {
+        uint8_t kek[32];
+        kms_result r = kms_kek_read(a->val[O_KEK], kek);
+        int rc = kms_ok(r) ? open_redis(a, kek, rd, st) : cli_fail(a, "--kek-file", r.err);
+        kms_wipe(kek, sizeof(kek));
+        return rc;
     }
     struct stat sb;
     if (stat(a->val[O_DB], &sb) != 0) {
@@ -179,16 +243,25 @@ static int print_one(void *ctx, const uint8_t ref[KMS_STORE_ID_LEN],
     return CLI_EXIT_OK;
 }
 
+/* The store, then its Redis client (the store's backend borrows it). */
+static void close_store(struct kms_store *st, struct kms_redis *rd)
+{
+    kms_store_close(st);
+    kms_redis_free(rd);
+}
+
 static int kue_list(const char *prefix, int argc, char **argv)
 {
     struct cli_args a;
     struct kms_store *st = NULL;
+    struct kms_redis *rd = NULL;
     int rc = cli_parse_help(prefix, opts, N_LIST, 0, argc, argv, list_help, &a);
-    if (rc != 0 || a.help || (rc = open_store(&a, &st)) != 0) {
+    if (rc != 0 || a.help || (rc = open_store(&a, &rd, &st)) != 0) {
+        close_store(st, rd);
         return rc;
     }
     rc = for_each(&a, st, print_one, NULL);
-    kms_store_close(st);
+    close_store(st, rd);
     return rc;
 }
 
@@ -225,6 +298,7 @@ static int kue_revoke(const char *prefix, int argc, char **argv)
 {
     struct cli_args a;
     struct kms_store *st = NULL;
+    struct kms_redis *rd = NULL;
     int rc = cli_parse_help(prefix, opts, N_REVOKE, 0, argc, argv, revoke_help, &a);
     if (rc != 0 || a.help) {
         return rc;
@@ -237,7 +311,8 @@ static int kue_revoke(const char *prefix, int argc, char **argv)
         (rc = cli_hex_exact(&a, "ref", a.val[O_REF], ref, sizeof(ref))) != 0) {
         return rc;
     }
-    if ((rc = open_store(&a, &st)) != 0) {
+    if ((rc = open_store(&a, &rd, &st)) != 0) {
+        close_store(st, rd);
         return rc;
     }
     struct match m = {.identity = a.val[O_IDENTITY]};
@@ -262,7 +337,7 @@ static int kue_revoke(const char *prefix, int argc, char **argv)
         }
     }
     free(m.refs);
-    kms_store_close(st);
+    close_store(st, rd);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }

@@ -106,7 +106,7 @@ static void fx_service(struct fx *f, bool mode1, bool mode2, bool mode3)
                                   .mode3 = mode3,
                                   .kue_lifetime = 600,
                                   .ticket_lifetime = 60};
-    struct kms_service_deps deps = {f->kr, f->st, f->rg, {&f->zn, zn_get, NULL}};
+    struct kms_service_deps deps = {f->kr, f->st, f->rg, {&f->zn, zn_get, NULL}, {0}};
     expect_ok(kms_service_new(&cfg, &deps, &f->svc));
 }
 
@@ -547,7 +547,7 @@ static void test_token_bound_to_its_kms(void **state)
                                   .mode3 = true,
                                   .kue_lifetime = 600,
                                   .ticket_lifetime = 60};
-    struct kms_service_deps deps = {f->kr, f->st, f->rg, {&f->zn, zn_get, NULL}};
+    struct kms_service_deps deps = {f->kr, f->st, f->rg, {&f->zn, zn_get, NULL}, {0}};
     expect_ok(kms_service_new(&cfg, &deps, &other));
     for (uint8_t mode = 2; mode <= 3; mode++) {
         struct kms_kue_grant *k = calloc(1, sizeof(*k));

@@ -38,3 +38,4 @@ block "state store v1" STATE_STORE "imskms state store" 1 hkdf
 block "state store v2" STATE_STORE "imskms state store" 2 hkdf
 block "challenge seal v1" CHALLENGE_SEAL "imskms bsf challenge seal v1" 1 hkdf
 block "replay snapshot v1" REPLAY_SNAPSHOT "imskms replay snapshot v1" 1 hkdf
+block "kms redis names v1" KMS_REDIS_NAMES "imskms kms redis names v1" 1 hkdf
