@@ -147,7 +147,7 @@ kms_result kms_krr_read(struct kms_krr *s, size_t max, uint8_t **img, size_t *im
     if (rg->type == REDIS_REPLY_STRING) {
         KMS_TRY_OUT(rc, parse_gen(rg->str, rg->len, gen));
     }
-    p = malloc(ri->len > 0 ? ri->len : 1);
+    p = malloc(ri->len + 1); /* kms_file_free wipes one spare byte, as kms_file_read gives */
     KMS_ENSURE_OUT(rc, p != NULL, KMS_ERR_NOMEM);
     memcpy(p, ri->str, ri->len);
     *img = p;

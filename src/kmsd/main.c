@@ -41,6 +41,8 @@ static const char usage[] =
     "                   --listen ADDR:PORT --fqdn FQDN --bsf-zn https://HOST:PORT\n"
     "                   --zn-cert FILE --zn-key FILE --zn-ca FILE\n"
     "                   --keyring PATH (--kek-file FILE | --hsm URI [--kek-file FILE])\n"
+    "                   | --keyring redis --redis URL [--redis-password-file FILE]\n"
+    "                     --kek-file FILE\n"
     "                   --state-db PATH [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
     "                   [--ticket-lifetime SECONDS] [--skew SECONDS]\n"
     "                   [--log-level error|warn|info|debug] [--threads N]\n"
@@ -65,7 +67,14 @@ static const char usage[] =
     "  --bsf-zn URL            the BSF's Zn, e.g. https://bsf.example.org:8443\n"
     "  --zn-cert/--zn-key FILE the KMS's Zn client certificate and key (PEM)\n"
     "  --zn-ca FILE            CA of the BSF's Zn server certificate (PEM)\n"
-    "  --keyring PATH          the Kkms keyring ('imskms keys init')\n"
+    "  --keyring PATH          the Kkms keyring ('imskms keys init'); the word redis: the\n"
+    "                          keyring in the Redis of --redis, shared by a fleet of KMS\n"
+    "                          nodes (file keystore only; Redis must run with appendonly\n"
+    "                          yes and appendfsync always; docs/keyring.md). A file named\n"
+    "                          redis: ./redis\n"
+    "  --redis URL             redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]\n"
+    "  --redis-password-file FILE\n"
+    "                          the Redis password (owner-only file)\n"
     "  --kek-file FILE         the KEK: of the file keystore, and of the state store (mode-2\n"
     "                          Kue records); with --hsm it is needed for mode 2 only\n"
     "  --hsm URI               keep Kkms in a PKCS#11 token (RFC 7512 URI)\n"
@@ -311,6 +320,8 @@ enum {
     O_KEYRING,
     O_KEK,
     O_HSM,
+    O_REDIS,
+    O_REDIS_PW,
     O_STATE,
     O_MODES,
     O_KUE,
@@ -348,6 +359,9 @@ static const struct cli_opt opts[N_OPTS] = {
     [O_KEK] =
         CLI_VALUE_DOC("kek-file", "FILE", "the KEK of the file keystore and of the state store"),
     [O_HSM] = CLI_VALUE_DOC("hsm", "URI", "keep Kkms in a PKCS#11 token (RFC 7512 URI)"),
+    [O_REDIS] = CLI_VALUE_DOC("redis", "URL", "the fleet's Redis (with --keyring redis)"),
+    [O_REDIS_PW] =
+        CLI_VALUE_DOC("redis-password-file", "FILE", "the Redis password (owner-only file)"),
     [O_STATE] =
         CLI_REQUIRED_DOC("state-db", "PATH", "the state store (SQLite, created when missing)"),
     [O_MODES] = CLI_VALUE_DOC("modes", "LIST", "modes served, comma-separated (default 1,2,3)"),
@@ -396,6 +410,7 @@ struct kmsd_cfg {
     bool check;              /* --check-config */
     bool check_tls_only;     /* check_listen of a reload: the TLS files, not --listen */
     const char *listen, *zn_cert, *zn_key, *zn_ca, *keyring, *kek_file, *hsm, *state_db;
+    const char *redis, *redis_pw;   /* --redis, --redis-password-file (NULL: none) */
     const char *tls_cert, *tls_key; /* TLS on --listen: both or neither */
     const char *metrics_listen;     /* NULL: no metrics listener */
     char zn_url[1024];              /* --bsf-zn with the Zn resource path */
@@ -523,6 +538,19 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     if (rc == CLI_EXIT_OK && a.val[O_KEK] == NULL && a.val[O_HSM] == NULL) {
         rc = cli_usage_error(&a, "give --kek-file FILE or --hsm URI");
     }
+    if (rc == CLI_EXIT_OK && strcmp(a.val[O_KEYRING], "redis") == 0) {
+        if (a.val[O_REDIS] == NULL) {
+            rc = cli_usage_error(&a, "--keyring redis needs --redis URL");
+        } else if (a.val[O_HSM] != NULL) {
+            rc = cli_usage_error(&a, "--keyring redis: the file keystore only (--kek-file)");
+        }
+    }
+    struct kms_redis_url url;
+    if (rc == CLI_EXIT_OK && a.val[O_REDIS] != NULL &&
+        !kms_ok(kms_redis_url_parse(a.val[O_REDIS], strlen(a.val[O_REDIS]), &url))) {
+        rc = cli_usage_error(&a, "--redis: expected redis://[USER@]HOST:PORT[/DB] or "
+                                 "unix:///PATH[?db=N]");
+    }
     if (rc == CLI_EXIT_OK) {
         rc = check_service(&a, c);
     }
@@ -545,6 +573,8 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     c->keyring = a.val[O_KEYRING];
     c->kek_file = a.val[O_KEK];
     c->hsm = a.val[O_HSM];
+    c->redis = a.val[O_REDIS];
+    c->redis_pw = a.val[O_REDIS_PW];
     c->state_db = a.val[O_STATE];
     c->tls_cert = a.val[O_TLSCERT];
     c->tls_key = a.val[O_TLSKEY];
@@ -558,6 +588,7 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
 struct kmsd_parts {
     struct kmsd d; /* what the request handler sees */
     struct kms_keystore *ks;
+    struct kms_redis *rd; /* --redis (the keyring's, with --keyring redis) */
     struct kms_keyring *kr;
     struct kms_store *st;
     struct kms_replay *rg;
@@ -611,6 +642,39 @@ static void seals_ahead(struct kmsd_parts *p, uint64_t now)
     p->seals_failing = !kms_ok(r);
 }
 
+/* --keyring redis: the client, the durability the keyring needs, the keyring, each failure one
+ * line (a keyring missing from Redis is never made here: `imskms keys init|copy`). */
+static int open_redis_keyring(const struct kmsd_cfg *c, struct kmsd_parts *p)
+{
+    struct kms_redis_cfg rc = {.password_file = c->redis_pw};
+    char why[256] = "";
+    kms_result r = kms_redis_url_parse(c->redis, strlen(c->redis), &rc.url);
+    if (kms_ok(r) && !kms_ok(r = kms_redis_new(&rc, &p->rd))) {
+        return fail_file("--redis-password-file", c->redis_pw, r);
+    }
+    if (kms_ok(r)) {
+        r = kms_keyring_redis_check(p->rd, why, sizeof(why));
+    }
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_ERROR, "--redis %s: %s", c->redis,
+                why[0] != '\0' ? why : kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    r = kms_keyring_open_redis(p->rd, NULL, p->ks, &p->kr);
+    if (r.err == KMS_ERR_NOT_FOUND) {
+        kms_log(KMS_LOG_ERROR,
+                "--keyring redis: Redis %s holds no keyring (create it with 'imskms keys init "
+                "--keyring redis' or 'imskms keys copy'; never made by the daemon)",
+                c->redis);
+        return CLI_EXIT_INTERNAL;
+    }
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_ERROR, "--keyring redis (%s): %s", c->redis, kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    return CLI_EXIT_OK;
+}
+
 /* The keystore (file under the KEK, or PKCS#11) and the keyring on it. */
 static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
 {
@@ -619,7 +683,12 @@ static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kms
     if (!kms_ok(r)) {
         return fail(c->hsm != NULL ? "--hsm" : "--kek-file", r);
     }
-    if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
+    if (strcmp(c->keyring, "redis") == 0) {
+        int rc = open_redis_keyring(c, p);
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
+    } else if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
         return fail_file("--keyring", c->keyring, r);
     }
     /* One durable reservation per 2^20 seals rather than per 1024 (kms_keyring.h): no disk
@@ -937,6 +1006,7 @@ static void unwire(struct kmsd_parts *p)
     kms_replay_free(p->rg);
     kms_store_close(p->st);
     kms_keyring_close(p->kr);
+    kms_redis_free(p->rd);
     kms_keystore_close(p->ks);
     if (p->obs_ready) {
         kmsd_obs_cleanup(&p->obs);
