@@ -445,11 +445,65 @@ static void test_copy_round_trip(void **state)
     th_rmtree(dir);
 }
 
+/* The record store's compare-and-swap on its own: create once, a stale generation loses and
+ * writes nothing, a deleted image is never written back. */
+static void test_cas(void **state)
+{
+    (void)state;
+    char p[64];
+    new_prefix(p, sizeof(p));
+    struct kms_krr *s = NULL;
+    expect_ok(kms_krr_new(rd, p, &s));
+    uint64_t gen = 0;
+    bool exists = true, lost = true;
+    expect_ok(kms_krr_poll(s, &gen, &exists));
+    assert_false(exists);
+    assert_int_equal(gen, 0);
+    const uint8_t a[] = "image-a", b[] = "image-b", an[] = "anchor";
+    expect_ok(kms_krr_write(s, true, 0, a, 7, an, 6, 5, &lost));
+    assert_false(lost);
+    expect_err(kms_krr_write(s, true, 0, b, 7, an, 6, 9, &lost), KMS_ERR_EXISTS);
+    expect_ok(kms_krr_poll(s, &gen, &exists));
+    assert_true(exists);
+    assert_int_equal(gen, 5);
+    expect_ok(kms_krr_write(s, false, 4, b, 7, an, 6, 6, &lost)); /* read at 4: stale */
+    assert_true(lost);
+    uint8_t img[16];
+    assert_int_equal(rget(p, "image", img, sizeof(img)), 7);
+    assert_memory_equal(img, a, 7);
+    expect_ok(kms_krr_write(s, false, 5, b, 7, an, 6, 6, &lost));
+    assert_false(lost);
+    assert_int_equal(rget(p, "image", img, sizeof(img)), 7);
+    assert_memory_equal(img, b, 7);
+    uint8_t *ri = NULL, ra[16];
+    size_t ni = 0, na = 0;
+    expect_ok(kms_krr_read(s, 64, &ri, &ni, ra, sizeof(ra), &na, &gen));
+    assert_int_equal(ni, 7);
+    assert_memory_equal(ri, b, 7);
+    assert_int_equal(na, 6);
+    assert_int_equal(gen, 6);
+    kms_file_free(ri, ni);
+    expect_err(kms_krr_read(s, 6, &ri, &ni, ra, sizeof(ra), &na, &gen), KMS_ERR_TOO_LONG);
+    rset(p, "gen", (const uint8_t *)"06", 2); /* not a canonical number */
+    expect_err(kms_krr_read(s, 64, &ri, &ni, ra, sizeof(ra), &na, &gen), KMS_ERR_MALFORMED);
+    expect_err(kms_krr_poll(s, &gen, &exists), KMS_ERR_MALFORMED);
+    rset(p, "gen", (const uint8_t *)"6", 1);
+    rcmd("DEL", p, "image", NULL, 0);
+    expect_err(kms_krr_read(s, 64, &ri, &ni, ra, sizeof(ra), &na, &gen), KMS_ERR_NOT_FOUND);
+    expect_err(kms_krr_write(s, false, 6, a, 7, an, 6, 7, &lost), KMS_ERR_NOT_FOUND);
+    expect_ok(kms_krr_poll(s, &gen, &exists));
+    assert_false(exists);
+    kms_krr_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_nodes),       cmocka_unit_test(test_reservations_add_up),
-        cmocka_unit_test(test_integrity),       cmocka_unit_test(test_durability),
+        cmocka_unit_test(test_cas),
+        cmocka_unit_test(test_two_nodes),
+        cmocka_unit_test(test_reservations_add_up),
+        cmocka_unit_test(test_integrity),
+        cmocka_unit_test(test_durability),
         cmocka_unit_test(test_copy_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
