@@ -347,9 +347,9 @@ static kms_result anchor_encode(const struct kr_anchor *a, struct kms_buf *b)
     return KMS_RESULT_OK;
 }
 
-/* Reads the anchor of ring_id (a->present false when there is none). */
 static kms_result anchor_decode(const uint8_t *rec, size_t n, struct kr_anchor *a);
 
+/* Reads the anchor of ring_id (a->present false when there is none). */
 static kms_result anchor_read(struct kms_keystore *ks, const char *path,
                               const uint8_t ring_id[KMS_RING_ID_LEN], struct kr_anchor *a)
 {
@@ -406,7 +406,7 @@ out:
 }
 
 /* Writes the anchor beside the file. With Redis it does nothing: the anchor goes with the
- * image in the one atomic write of kr_update (kr_anchor_seal). */
+ * image in the one atomic write of kr_update_redis (seal_anchor). */
 static kms_result anchor_write(struct kms_keyring *kr, const struct kr_anchor *a)
 {
     if (kr->rs != NULL) {
@@ -988,9 +988,8 @@ static kms_result txn_prepare(struct kr_txn *t, bool creating)
     return t->st.epoch == 0 ? KMS_RESULT_OK : txn_rewrap(t, false, t->st.epoch, secret);
 }
 
-/* After the file is durable: the anchor records its generation and forgets every epoch but
- * the file's (an old copy of the file then no longer unwraps). A failure leaves the anchor
- * behind the file, which still opens; the next write catches up. */
+/* The anchor once the file is written: it records the file's generation and forgets every
+ * epoch but the file's (an old copy of the file then no longer unwraps). */
 static bool txn_final_anchor(struct kr_txn *t)
 {
     struct kr_anchor *a = &t->an;
@@ -1009,6 +1008,8 @@ static bool txn_final_anchor(struct kr_txn *t)
     return true;
 }
 
+/* After the file is durable: the final anchor written. A failure leaves the anchor behind the
+ * file, which still opens; the next write catches up. */
 static void txn_commit_anchor(struct kr_txn *t)
 {
     if (!txn_final_anchor(t)) {
