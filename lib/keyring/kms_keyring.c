@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "crypto/kms_ossl.h"
+#include "keyring/kms_keyring_redis.h"
 #include "util/kms_buf.h"
 #include "util/kms_cur.h"
 #include "util/kms_file.h"
@@ -74,7 +75,12 @@ struct kms_kkms {
 };
 
 struct kms_keyring {
-    char *path;
+    char *path; /* the file, or "redis" */
+    /* The durable record: the file at path (rs NULL), or Redis (kms_keyring_redis.h). The
+     * file backend is the code below as it always was; Redis replaces the file's lock by a
+     * compare-and-swap on the generation and the stat by a poll of the generation key. */
+    struct kms_krr *rs;
+    uint64_t last_unknown_ms; /* Redis: the last re-read for an unknown key id */
     struct kms_keystore *ks;
     pthread_mutex_t mu;
     struct kr_state st;
@@ -341,15 +347,15 @@ static kms_result anchor_encode(const struct kr_anchor *a, struct kms_buf *b)
     return KMS_RESULT_OK;
 }
 
+static kms_result anchor_decode(const uint8_t *rec, size_t n, struct kr_anchor *a);
+
 /* Reads the anchor of ring_id (a->present false when there is none). */
 static kms_result anchor_read(struct kms_keystore *ks, const char *path,
                               const uint8_t ring_id[KMS_RING_ID_LEN], struct kr_anchor *a)
 {
     kms_result rc = KMS_RC_INIT;
-    uint8_t rec[KMS_ANCHOR_MAX], magic[sizeof(anchor_magic)];
-    uint8_t version = 0;
+    uint8_t rec[KMS_ANCHOR_MAX];
     size_t n = 0;
-    struct kms_cur c;
     memset(a, 0, sizeof(*a));
     rc = ks->ops->anchor_get(ks, path, ring_id, rec, sizeof(rec), &n);
     if (rc.err == KMS_ERR_NOT_FOUND) {
@@ -357,6 +363,20 @@ static kms_result anchor_read(struct kms_keystore *ks, const char *path,
         goto out;
     }
     KMS_TRY_OUT(rc, rc);
+    rc = anchor_decode(rec, n, a);
+out:
+    kms_wipe(rec, sizeof(rec));
+    return rc;
+}
+
+/* Parses an anchor record (authenticated by the keystore already) into a. */
+static kms_result anchor_decode(const uint8_t *rec, size_t n, struct kr_anchor *a)
+{
+    kms_result rc = KMS_RC_INIT;
+    uint8_t magic[sizeof(anchor_magic)];
+    uint8_t version = 0;
+    struct kms_cur c;
+    memset(a, 0, sizeof(*a));
     kms_cur_init(&c, rec, n);
     rc = kms_cur_get_bytes(&c, magic, sizeof(magic));
     if (kms_ok(rc)) {
@@ -379,15 +399,21 @@ static kms_result anchor_read(struct kms_keystore *ks, const char *path,
     a->present = true;
     rc = KMS_RESULT_OK;
 out:
-    kms_wipe(rec, sizeof(rec));
     if (!kms_ok(rc)) {
         kms_wipe(a, sizeof(*a));
     }
     return rc;
 }
 
-static kms_result anchor_write(struct kms_keystore *ks, const char *path, const struct kr_anchor *a)
+/* Writes the anchor beside the file. With Redis it does nothing: the anchor goes with the
+ * image in the one atomic write of kr_update_redis (seal_anchor). */
+static kms_result anchor_write(struct kms_keyring *kr, const struct kr_anchor *a)
 {
+    if (kr->rs != NULL) {
+        return KMS_RESULT_OK;
+    }
+    struct kms_keystore *ks = kr->ks;
+    const char *path = kr->path;
     uint8_t rec[KMS_ANCHOR_MAX];
     struct kms_buf b;
     kms_buf_init_fixed(&b, rec, sizeof(rec), false);
@@ -673,8 +699,13 @@ static void install_state(struct kms_keyring *kr, const struct kr_state *st, str
     remember_revoked(kr, &kr->st);
 }
 
+static kms_result refresh_redis_locked(struct kms_keyring *kr);
+
 static kms_result refresh_locked(struct kms_keyring *kr)
 {
+    if (kr->rs != NULL) {
+        return refresh_redis_locked(kr);
+    }
     struct stat s;
     KMS_ENSURE(stat(kr->path, &s) == 0, errno == ENOENT ? KMS_ERR_NOT_FOUND : KMS_ERR_IO);
     struct file_id cur = {kr->dev, kr->ino, kr->mtim, kr->size, -1};
@@ -707,7 +738,8 @@ static kms_result reload_locked(struct kms_keyring *kr)
 {
     kms_result rc = refresh_locked(kr);
     if (!kms_ok(rc) && kr->pinned && rc.err == KMS_ERR_NOT_FOUND) {
-        note_reload(kr, rc, "the keyring file is gone");
+        note_reload(kr, rc,
+                    kr->rs != NULL ? "the keyring is gone from Redis" : "the keyring file is gone");
     } else if (!kms_ok(rc) && kr->pinned && rc.err == KMS_ERR_KEYRING_ROLLBACK) {
         note_reload(kr, rc, "an older file or another keyring");
     } else {
@@ -937,7 +969,7 @@ static kms_result txn_prepare(struct kr_txn *t, bool creating)
         t->an.generation = t->st.generation;
         t->an.flags = creating ? 0 : ANCHOR_MIGRATING;
         t->an.epoch = t->st.epoch = 0;
-        KMS_TRY(anchor_write(ks, kr->path, &t->an));
+        KMS_TRY(anchor_write(kr, &t->an));
     }
     if (ks->ops->rewrap == NULL) {
         return KMS_RESULT_OK; /* PKCS#11: revoked keys are destroyed in the token */
@@ -946,7 +978,7 @@ static kms_result txn_prepare(struct kr_txn *t, bool creating)
         KMS_ENSURE(t->st.epoch < UINT32_MAX, KMS_ERR_KEYRING_FULL);
         t->an.next_epoch = t->st.epoch + 1;
         KMS_TRY(kms_random(t->an.next_secret, sizeof(t->an.next_secret)));
-        KMS_TRY(anchor_write(ks, kr->path, &t->an));
+        KMS_TRY(anchor_write(kr, &t->an));
         KMS_TRY(txn_rewrap(t, true, t->an.next_epoch, t->an.next_secret));
         t->st.epoch = t->an.next_epoch;
         return KMS_RESULT_OK;
@@ -956,15 +988,14 @@ static kms_result txn_prepare(struct kr_txn *t, bool creating)
     return t->st.epoch == 0 ? KMS_RESULT_OK : txn_rewrap(t, false, t->st.epoch, secret);
 }
 
-/* After the file is durable: the anchor records its generation and forgets every epoch but
- * the file's (an old copy of the file then no longer unwraps). A failure leaves the anchor
- * behind the file, which still opens; the next write catches up. */
-static void txn_commit_anchor(struct kr_txn *t)
+/* The anchor once the file is written: it records the file's generation and forgets every
+ * epoch but the file's (an old copy of the file then no longer unwraps). */
+static bool txn_final_anchor(struct kr_txn *t)
 {
     struct kr_anchor *a = &t->an;
     const uint8_t *secret = anchor_secret(a, t->st.epoch);
     if (secret == NULL) {
-        return; /* cannot happen: txn_prepare put it there */
+        return false; /* cannot happen: txn_prepare put it there */
     }
     if (secret != a->secret) {
         memcpy(a->secret, secret, sizeof(a->secret));
@@ -974,12 +1005,25 @@ static void txn_commit_anchor(struct kr_txn *t)
     kms_wipe(a->next_secret, sizeof(a->next_secret));
     a->generation = t->st.generation;
     a->flags = 0;
-    kms_result rc = anchor_write(t->kr->ks, t->kr->path, a);
+    return true;
+}
+
+/* After the file is durable: the final anchor written. A failure leaves the anchor behind the
+ * file, which still opens; the next write catches up. */
+static void txn_commit_anchor(struct kr_txn *t)
+{
+    if (!txn_final_anchor(t)) {
+        return;
+    }
+    kms_result rc = anchor_write(t->kr, &t->an);
     if (!kms_ok(rc)) {
         kms_log(KMS_LOG_WARN, "keyring %s: generation %llu written, its anchor not updated: %s",
                 t->kr->path, (unsigned long long)t->st.generation, kms_strerror(rc.err));
     }
 }
+
+static kms_result kr_update_redis(struct kms_keyring *kr, uint64_t now, bool creating,
+                                  kr_change_fn fn, void *arg);
 
 /* Applies fn to a fresh read of the file under the exclusive lock and writes the result
  * atomically when it changed anything; then erases what the new file no longer references,
@@ -988,6 +1032,9 @@ static void txn_commit_anchor(struct kr_txn *t)
 static kms_result kr_update(struct kms_keyring *kr, uint64_t now, bool creating, kr_change_fn fn,
                             void *arg)
 {
+    if (kr->rs != NULL) {
+        return kr_update_redis(kr, now, creating, fn, arg);
+    }
     kms_result rc = KMS_RC_INIT;
     int lfd = -1;
     struct file_id fid;
@@ -1060,6 +1107,155 @@ out:
     return rc;
 }
 
+/* ---- the record in Redis (kms_keyring_redis.h) ---- */
+
+#define REDIS_CAS_TRIES 64 /* lost compare-and-swaps in a row before giving up */
+
+/* Reads, authenticates and anchors the image in Redis (the counterpart of read_state). */
+static kms_result read_redis_state(struct kms_keystore *ks, struct kms_krr *rs, struct kr_state *st,
+                                   struct kr_anchor *an)
+{
+    kms_result rc = KMS_RC_INIT;
+    uint8_t *img = NULL;
+    size_t n = 0, sn = 0, rn = 0;
+    uint8_t sealed[KMS_ANCHOR_SEALED], rec[KMS_ANCHOR_MAX];
+    uint64_t gen = 0;
+    memset(an, 0, sizeof(*an));
+    KMS_ENSURE_OUT(rc, ks->ops->anchor_unseal != NULL, KMS_ERR_UNSUPPORTED);
+    rc = kms_krr_read(rs, KMS_KEYRING_FILE_MAX, &img, &n, sealed, sizeof(sealed), &sn, &gen);
+    if (rc.err == KMS_ERR_TOO_LONG) {
+        KMS_BAIL_OUT(rc, KMS_ERR_MALFORMED);
+    }
+    KMS_TRY_OUT(rc, rc);
+    KMS_TRY_OUT(rc, decode_state(ks, img, n, st));
+    /* Only this code writes there, always format 2 with its anchor: no migration. */
+    KMS_ENSURE_OUT(rc, st->format == FILE_FORMAT, KMS_ERR_UNSUPPORTED);
+    if (sn > 0) {
+        KMS_TRY_OUT(rc, ks->ops->anchor_unseal(ks, sealed, sn, rec, sizeof(rec), &rn));
+        KMS_TRY_OUT(rc, anchor_decode(rec, rn, an));
+    }
+    KMS_TRY_OUT(rc, anchor_check(ks, st, an));
+    /* One script writes the three keys together: a generation key out of step was altered. */
+    KMS_ENSURE_OUT(rc, gen == st->generation, KMS_ERR_MALFORMED);
+    rc = KMS_RESULT_OK;
+out:
+    kms_file_free(img, n);
+    kms_wipe(sealed, sizeof(sealed));
+    kms_wipe(rec, sizeof(rec));
+    return rc;
+}
+
+/* The poll: a re-read only when the generation key moved (or nothing is held yet). */
+static kms_result refresh_redis_locked(struct kms_keyring *kr)
+{
+    uint64_t gen = 0;
+    bool exists = false;
+    kr->last_check_ms = mono_ms();
+    KMS_TRY(kms_krr_poll(kr->rs, &gen, &exists));
+    KMS_ENSURE(exists, KMS_ERR_NOT_FOUND);
+    if (kr->pinned && gen == kr->st.generation) {
+        return KMS_RESULT_OK;
+    }
+    struct kr_state *st = malloc(sizeof(*st));
+    KMS_ENSURE(st != NULL, KMS_ERR_NOMEM);
+    struct file_id none;
+    file_id_init(&none);
+    struct kr_anchor an;
+    const char *why = NULL;
+    kms_result rc = read_redis_state(kr->ks, kr->rs, st, &an);
+    if (kms_ok(rc)) {
+        rc = check_view(kr, st, &why);
+    }
+    if (kms_ok(rc)) {
+        install_state(kr, st, &none);
+    }
+    kms_wipe(st, sizeof(*st));
+    kms_wipe(&an, sizeof(an));
+    free(st);
+    return rc;
+}
+
+/* The sealed anchor of t (after txn_final_anchor). */
+static kms_result seal_anchor(struct kms_keystore *ks, const struct kr_anchor *a, uint8_t *out,
+                              size_t cap, size_t *n)
+{
+    uint8_t rec[KMS_ANCHOR_MAX];
+    struct kms_buf b;
+    kms_buf_init_fixed(&b, rec, sizeof(rec), false);
+    kms_result rc = anchor_encode(a, &b);
+    if (kms_ok(rc)) {
+        rc = ks->ops->anchor_seal(ks, rec, kms_buf_len(&b), out, cap, n);
+    }
+    kms_wipe(rec, sizeof(rec));
+    return rc;
+}
+
+/* kr_update on Redis: no lock; the change is applied to a fresh read and written with a
+ * compare-and-swap on the generation, the image and its final anchor together; a lost race
+ * reads again and applies the change again (every kr_change_fn starts from t->st). */
+static kms_result kr_update_redis(struct kms_keyring *kr, uint64_t now, bool creating,
+                                  kr_change_fn fn, void *arg)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct file_id none;
+    file_id_init(&none);
+    struct kms_buf img;
+    kms_buf_init(&img, KMS_KEYRING_FILE_MAX, true);
+    uint8_t sealed[KMS_ANCHOR_SEALED];
+    size_t sn = 0;
+    struct kr_txn *t = calloc(1, sizeof(*t));
+    KMS_ENSURE_OUT(rc, t != NULL, KMS_ERR_NOMEM);
+    for (int tries = 0;; tries++) {
+        kms_wipe(t, sizeof(*t));
+        kms_buf_reset(&img);
+        t->kr = kr;
+        t->now = now;
+        if (!creating) {
+            const char *why = NULL;
+            KMS_TRY_OUT(rc, read_redis_state(kr->ks, kr->rs, &t->st, &t->an));
+            rc = check_view(kr, &t->st, &why);
+            if (!kms_ok(rc)) {
+                kms_log(KMS_LOG_ERROR, "keyring %s: change refused on generation %llu: %s",
+                        kr->path, (unsigned long long)t->st.generation, why);
+                goto out;
+            }
+        }
+        KMS_TRY_OUT(rc, fn(t, arg));
+        if (!t->changed) {
+            break;
+        }
+        KMS_TRY_OUT(rc, txn_prepare(t, creating));
+        uint64_t read_gen = t->st.generation;
+        t->st.generation++;
+        t->st.format = FILE_FORMAT;
+        KMS_TRY_OUT(rc, encode_state(kr->ks, &t->st, &img));
+        KMS_ENSURE_OUT(rc, txn_final_anchor(t), KMS_ERR_INTERNAL);
+        KMS_TRY_OUT(rc, seal_anchor(kr->ks, &t->an, sealed, sizeof(sealed), &sn));
+        bool lost = false;
+        KMS_TRY_OUT(rc, kms_krr_write(kr->rs, creating, read_gen, kms_buf_data(&img),
+                                      kms_buf_len(&img), sealed, sn, t->st.generation, &lost));
+        if (!lost) {
+            break;
+        }
+        KMS_ENSURE_OUT(rc, tries + 1 < REDIS_CAS_TRIES, KMS_ERR_STORE);
+    }
+    for (size_t i = 0; i < t->doomed.n; i++) {
+        (void)kr->ks->ops->destroy(kr->ks, t->st.ring_id, t->doomed.k[i].id, t->doomed.k[i].ref,
+                                   t->doomed.k[i].ref_len);
+    }
+    install_state(kr, &t->st, &none);
+    note_reload(kr, KMS_RESULT_OK, NULL);
+    rc = KMS_RESULT_OK;
+out:
+    kms_buf_cleanup(&img);
+    kms_wipe(sealed, sizeof(sealed));
+    if (t != NULL) {
+        kms_wipe(t, sizeof(*t));
+        free(t);
+    }
+    return rc;
+}
+
 /* ---- open, create, close ---- */
 
 static char *str_join(const char *a, const char *b)
@@ -1109,6 +1305,7 @@ void kms_keyring_close(struct kms_keyring *kr)
         close(kr->fd);
     }
     pthread_mutex_destroy(&kr->mu);
+    kms_krr_free(kr->rs);
     free(kr->revoked);
     free(kr->path);
     kms_wipe(kr, sizeof(*kr));
@@ -1165,6 +1362,161 @@ kms_result kms_keyring_open(const char *path, struct kms_keystore *ks, struct km
     }
     *out = kr;
     return KMS_RESULT_OK;
+}
+
+/* A keyring handle on Redis: kr_new with the record store. */
+static kms_result kr_new_redis(struct kms_redis *r, const char *prefix, struct kms_keystore *ks,
+                               struct kms_keyring **out)
+{
+    KMS_ENSURE_REF(r);
+    KMS_ENSURE_REF(ks);
+    KMS_ENSURE(ks->ops->anchor_seal != NULL && ks->ops->anchor_unseal != NULL, KMS_ERR_UNSUPPORTED);
+    struct kms_krr *rs = NULL;
+    KMS_TRY(kms_krr_new(r, prefix, &rs));
+    kms_result rc = kr_new("redis", ks, out);
+    if (!kms_ok(rc)) {
+        kms_krr_free(rs);
+        return rc;
+    }
+    (*out)->rs = rs;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_keyring_create_redis(struct kms_redis *r, const char *prefix,
+                                    struct kms_keystore *ks, const struct kms_keyring_policy *pol,
+                                    uint64_t now, struct kms_keyring **out)
+{
+    KMS_ENSURE_REF(out);
+    *out = NULL;
+    KMS_ENSURE_REF(pol);
+    KMS_TRY(check_policy(pol));
+    struct kms_keyring *kr = NULL;
+    KMS_TRY(kr_new_redis(r, prefix, ks, &kr));
+    struct create_arg a = {pol};
+    kms_result rc = kr_update(kr, now, true, fn_create, &a);
+    if (!kms_ok(rc)) {
+        kms_keyring_close(kr);
+        return rc;
+    }
+    *out = kr;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_keyring_open_redis(struct kms_redis *r, const char *prefix, struct kms_keystore *ks,
+                                  struct kms_keyring **out)
+{
+    KMS_ENSURE_REF(out);
+    *out = NULL;
+    struct kms_keyring *kr = NULL;
+    KMS_TRY(kr_new_redis(r, prefix, ks, &kr));
+    pthread_mutex_lock(&kr->mu);
+    kms_result rc = refresh_locked(kr);
+    pthread_mutex_unlock(&kr->mu);
+    if (!kms_ok(rc)) {
+        kms_keyring_close(kr);
+        return rc;
+    }
+    *out = kr;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_keyring_redis_check(struct kms_redis *r, char *why, size_t why_cap)
+{
+    struct kms_krr *rs = NULL;
+    KMS_TRY(kms_krr_new(r, NULL, &rs));
+    kms_result rc = kms_krr_check_durable(rs, why, why_cap);
+    kms_krr_free(rs);
+    return rc;
+}
+
+kms_result kms_keyring_copy_to_redis(const char *path, struct kms_keystore *ks, struct kms_redis *r,
+                                     const char *prefix, uint64_t *gen)
+{
+    KMS_ENSURE(path != NULL && ks != NULL && r != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(ks->ops->anchor_seal != NULL, KMS_ERR_UNSUPPORTED);
+    kms_result rc = KMS_RC_INIT;
+    int lfd = -1;
+    struct file_id fid;
+    file_id_init(&fid);
+    struct kms_buf img;
+    kms_buf_init(&img, KMS_KEYRING_FILE_MAX, true);
+    uint8_t sealed[KMS_ANCHOR_SEALED];
+    size_t sn = 0;
+    struct kr_anchor an;
+    memset(&an, 0, sizeof(an));
+    struct kms_krr *rs = NULL;
+    struct kr_state *st = calloc(1, sizeof(*st));
+    KMS_ENSURE_OUT(rc, st != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_krr_new(r, prefix, &rs));
+    KMS_TRY_OUT(rc, kms_file_lock(path, &lfd));
+    KMS_TRY_OUT(rc, read_state(ks, path, st, &fid, &an));
+    KMS_ENSURE_OUT(rc, st->format == FILE_FORMAT && an.present, KMS_ERR_UNSUPPORTED);
+    /* The same bytes as the file: encoding is deterministic, the MAC too. */
+    KMS_TRY_OUT(rc, encode_state(ks, st, &img));
+    KMS_TRY_OUT(rc, seal_anchor(ks, &an, sealed, sizeof(sealed), &sn));
+    bool lost = false;
+    KMS_TRY_OUT(rc, kms_krr_write(rs, true, 0, kms_buf_data(&img), kms_buf_len(&img), sealed, sn,
+                                  st->generation, &lost));
+    if (gen != NULL) {
+        *gen = st->generation;
+    }
+    rc = KMS_RESULT_OK;
+out:
+    kms_file_unlock(&lfd);
+    file_id_close(&fid);
+    kms_buf_cleanup(&img);
+    kms_wipe(sealed, sizeof(sealed));
+    kms_wipe(&an, sizeof(an));
+    if (st != NULL) {
+        kms_wipe(st, sizeof(*st));
+        free(st);
+    }
+    kms_krr_free(rs);
+    return rc;
+}
+
+kms_result kms_keyring_copy_from_redis(struct kms_redis *r, const char *prefix,
+                                       struct kms_keystore *ks, const char *path, uint64_t *gen)
+{
+    KMS_ENSURE(path != NULL && ks != NULL && r != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(ks->ops->anchor_unseal != NULL, KMS_ERR_UNSUPPORTED);
+    kms_result rc = KMS_RC_INIT;
+    int lfd = -1;
+    struct kms_buf img;
+    kms_buf_init(&img, KMS_KEYRING_FILE_MAX, true);
+    uint8_t rec[KMS_ANCHOR_MAX];
+    struct kms_buf ab;
+    kms_buf_init_fixed(&ab, rec, sizeof(rec), false);
+    struct kr_anchor an;
+    memset(&an, 0, sizeof(an));
+    struct kms_krr *rs = NULL;
+    struct stat s;
+    struct kr_state *st = calloc(1, sizeof(*st));
+    KMS_ENSURE_OUT(rc, st != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_krr_new(r, prefix, &rs));
+    KMS_TRY_OUT(rc, read_redis_state(ks, rs, st, &an));
+    KMS_TRY_OUT(rc, encode_state(ks, st, &img));
+    KMS_TRY_OUT(rc, anchor_encode(&an, &ab));
+    KMS_TRY_OUT(rc, kms_file_lock(path, &lfd));
+    KMS_ENSURE_OUT(rc, lstat(path, &s) != 0 && errno == ENOENT, KMS_ERR_EXISTS);
+    /* The anchor first, as a new keyring does: a crash between the two leaves no file. */
+    KMS_TRY_OUT(rc, ks->ops->anchor_put(ks, path, st->ring_id, rec, kms_buf_len(&ab)));
+    KMS_TRY_OUT(rc, kms_file_write_atomic(path, kms_buf_data(&img), kms_buf_len(&img)));
+    if (gen != NULL) {
+        *gen = st->generation;
+    }
+    rc = KMS_RESULT_OK;
+out:
+    kms_file_unlock(&lfd);
+    kms_buf_cleanup(&img);
+    kms_wipe(rec, sizeof(rec));
+    kms_wipe(&an, sizeof(an));
+    if (st != NULL) {
+        kms_wipe(st, sizeof(*st));
+        free(st);
+    }
+    kms_krr_free(rs);
+    return rc;
 }
 
 /* ---- sealing and opening ---- */
@@ -1285,6 +1637,15 @@ void kms_keyring_set_seal_chunk_max(struct kms_keyring *kr, uint64_t max)
     pthread_mutex_unlock(&kr->mu);
 }
 
+static size_t find_id(const struct kms_keyring *kr, uint32_t id)
+{
+    size_t i = 0;
+    while (i < kr->st.n && kr->st.rec[i].id != id) {
+        i++;
+    }
+    return i;
+}
+
 kms_result kms_keyring_acquire_open(struct kms_keyring *kr, uint64_t now, uint32_t id,
                                     struct kms_kkms **key)
 {
@@ -1295,9 +1656,14 @@ kms_result kms_keyring_acquire_open(struct kms_keyring *kr, uint64_t now, uint32
     pthread_mutex_lock(&kr->mu);
     maybe_refresh(kr);
     KMS_ENSURE_OUT(rc, !kr->stale, KMS_ERR_KEYRING_STALE);
-    size_t i = 0;
-    while (i < kr->st.n && kr->st.rec[i].id != id) {
-        i++;
+    size_t i = find_id(kr, id);
+    if (i == kr->st.n && kr->rs != NULL &&
+        mono_ms() - kr->last_unknown_ms >= KMS_KEYRING_UNKNOWN_MS) {
+        /* A fleet: another node may have sealed under a key made since our last poll. */
+        kr->last_unknown_ms = mono_ms();
+        (void)reload_locked(kr);
+        KMS_ENSURE_OUT(rc, !kr->stale, KMS_ERR_KEYRING_STALE);
+        i = find_id(kr, id);
     }
     KMS_ENSURE_OUT(rc, i < kr->st.n, KMS_ERR_KEY_UNKNOWN);
     const struct kr_rec *r = &kr->st.rec[i];

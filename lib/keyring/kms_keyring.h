@@ -39,6 +39,7 @@
 
 #include "err/kms_err.h"
 #include "keyring/kms_keystore.h"
+#include "redis/kms_redis.h"
 
 #define KMS_KEYRING_DEFAULT_MAX_SEALS (UINT64_C(1) << 28) /* AES-GCM random nonces: 2^32 cap */
 #define KMS_KEYRING_SEAL_CHUNK        1024 /* largest number of seals reserved per write */
@@ -91,6 +92,39 @@ KMS_MUST_CHECK kms_result kms_keyring_create(const char *path, struct kms_keysto
 KMS_MUST_CHECK kms_result kms_keyring_open(const char *path, struct kms_keystore *ks,
                                            struct kms_keyring **out);
 void kms_keyring_close(struct kms_keyring *kr);
+
+/* The keyring in Redis (`--keyring redis`; kms_keyring_redis.h, docs/keyring.md): the same
+ * image and anchor as the file keyring (file keystore only: KMS_ERR_UNSUPPORTED for PKCS#11,
+ * whose anchor lives in the token) in keys under prefix (NULL: KMS_KRR_PREFIX), every change a
+ * compare-and-swap on the generation, so that a fleet of nodes never loses a change or
+ * reserves overlapping seal windows. A holder polls the generation key at most every
+ * KMS_KEYRING_RECHECK_MS on use and re-reads at once (at most every KMS_KEYRING_UNKNOWN_MS)
+ * when asked to open under a key id it does not know. A keyring gone from Redis is never made
+ * again except by kms_keyring_create_redis or kms_keyring_copy_to_redis: open says
+ * KMS_ERR_NOT_FOUND, a holder goes stale as with a file. Redis failures: KMS_ERR_STORE. r is
+ * borrowed: close the keyring first. */
+#define KMS_KEYRING_UNKNOWN_MS 100
+KMS_MUST_CHECK kms_result kms_keyring_create_redis(struct kms_redis *r, const char *prefix,
+                                                   struct kms_keystore *ks,
+                                                   const struct kms_keyring_policy *pol,
+                                                   uint64_t now, struct kms_keyring **out);
+KMS_MUST_CHECK kms_result kms_keyring_open_redis(struct kms_redis *r, const char *prefix,
+                                                 struct kms_keystore *ks, struct kms_keyring **out);
+/* Refuses (KMS_ERR_STORE, a one-line reason in why) a Redis that would lose an acknowledged
+ * write: the keyring needs appendonly yes and appendfsync always. */
+KMS_MUST_CHECK kms_result kms_keyring_redis_check(struct kms_redis *r, char *why, size_t why_cap);
+/* Copies the keyring file at path (checked under its lock: MAC, anchor) into Redis, which
+ * must hold none (KMS_ERR_EXISTS); the image keeps its bytes, generation and keys, so every
+ * token it sealed still opens. KMS_ERR_UNSUPPORTED for a format-1 file (make one change to it
+ * first, e.g. `imskms keys rotate`). *gen (may be NULL): the generation copied. */
+KMS_MUST_CHECK kms_result kms_keyring_copy_to_redis(const char *path, struct kms_keystore *ks,
+                                                    struct kms_redis *r, const char *prefix,
+                                                    uint64_t *gen);
+/* The reverse (a backup): the keyring in Redis (checked) to a new file at path and its anchor
+ * (KMS_ERR_EXISTS when path exists). */
+KMS_MUST_CHECK kms_result kms_keyring_copy_from_redis(struct kms_redis *r, const char *prefix,
+                                                      struct kms_keystore *ks, const char *path,
+                                                      uint64_t *gen);
 
 /* Re-reads the file if it changed since it was last read. A newly read file must pass the
  * anchor (KMS_ERR_KEYRING_ROLLBACK, KMS_ERR_KEYRING_ANCHOR) and follow the view this process

@@ -23,10 +23,11 @@
 #define KMS_KKMS_LEN      32 /* AES-256 */
 #define KMS_GCM_NONCE_LEN 12
 #define KMS_GCM_TAG_LEN   16
-#define KMS_RING_ID_LEN   16  /* random id of a keyring, chosen at `keys init` */
-#define KMS_KEYREF_MAX    64  /* largest reference a keystore may hand out */
-#define KMS_ANCHOR_MAX    160 /* largest anchor record (kms_keyring.c) */
-#define KMS_EPOCH_SECRET  32  /* a wrap epoch's random secret (file keystore) */
+#define KMS_RING_ID_LEN   16                    /* random id of a keyring, chosen at `keys init` */
+#define KMS_KEYREF_MAX    64                    /* largest reference a keystore may hand out */
+#define KMS_ANCHOR_MAX    160                   /* largest anchor record (kms_keyring.c) */
+#define KMS_ANCHOR_SEALED (KMS_ANCHOR_MAX + 32) /* the largest sealed anchor (anchor_seal) */
+#define KMS_EPOCH_SECRET  32                    /* a wrap epoch's random secret (file keystore) */
 
 /* Values recorded in the keyring file: a keyring is bound to one keystore kind. */
 enum kms_keystore_kind {
@@ -98,6 +99,16 @@ struct kms_keystore_ops {
     kms_result (*anchor_put)(struct kms_keystore *ks, const char *path,
                              const uint8_t ring_id[KMS_RING_ID_LEN], const uint8_t *rec,
                              size_t len);
+
+    /* The anchor as bytes kept elsewhere than beside the file (the Redis keyring): seal
+     * appends the integrity value (file keystore: the same bytes as PATH.anchor, the record
+     * and HMAC-SHA-256 under the anchor key, at most KMS_ANCHOR_MAX + 32), unseal checks it
+     * (KMS_ERR_KEYRING_ANCHOR) and copies the record out. NULL for PKCS#11, whose anchor lives
+     * in the token. */
+    kms_result (*anchor_seal)(struct kms_keystore *ks, const uint8_t *rec, size_t len, uint8_t *out,
+                              size_t cap, size_t *out_len);
+    kms_result (*anchor_unseal)(struct kms_keystore *ks, const uint8_t *img, size_t n, uint8_t *rec,
+                                size_t cap, size_t *len);
 
     /* Called before the first format-2 file of ring_id is written (create, migration):
      * PKCS#11 generates the ring's MAC key (CKK_GENERIC_SECRET, sensitive, not extractable,

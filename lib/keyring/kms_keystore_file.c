@@ -429,14 +429,41 @@ static char *anchor_path(const char *path)
     return s;
 }
 
-/* PATH.anchor: the record followed by HMAC-SHA-256(anchor key, record). */
+/* The sealed anchor: the record followed by HMAC-SHA-256(anchor key, record). */
+static kms_result fks_anchor_seal(struct kms_keystore *ks, const uint8_t *rec, size_t len,
+                                  uint8_t *out, size_t cap, size_t *out_len)
+{
+    struct file_ks *f = (struct file_ks *)ks;
+    KMS_ENSURE(rec != NULL && out != NULL && out_len != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(len <= KMS_ANCHOR_MAX && cap >= len + ANCHOR_MAC, KMS_ERR_ARG);
+    memmove(out, rec, len);
+    KMS_TRY(kms_hmac_sha256(f->anchor->d, f->anchor->len, out, len, out + len));
+    *out_len = len + ANCHOR_MAC;
+    return KMS_RESULT_OK;
+}
+
+static kms_result fks_anchor_unseal(struct kms_keystore *ks, const uint8_t *img, size_t n,
+                                    uint8_t *rec, size_t cap, size_t *len)
+{
+    struct file_ks *f = (struct file_ks *)ks;
+    uint8_t mac[ANCHOR_MAC];
+    KMS_ENSURE(img != NULL && rec != NULL && len != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(n > ANCHOR_MAC && n - ANCHOR_MAC <= cap && n - ANCHOR_MAC <= KMS_ANCHOR_MAX,
+               KMS_ERR_KEYRING_ANCHOR);
+    KMS_TRY(kms_hmac_sha256(f->anchor->d, f->anchor->len, img, n - ANCHOR_MAC, mac));
+    KMS_ENSURE(kms_ct_eq(mac, img + n - ANCHOR_MAC, ANCHOR_MAC), KMS_ERR_KEYRING_ANCHOR);
+    memcpy(rec, img, n - ANCHOR_MAC);
+    *len = n - ANCHOR_MAC;
+    return KMS_RESULT_OK;
+}
+
+/* PATH.anchor: the sealed anchor. */
 static kms_result fks_anchor_get(struct kms_keystore *ks, const char *path,
                                  const uint8_t ring_id[KMS_RING_ID_LEN], uint8_t *rec, size_t cap,
                                  size_t *len)
 {
-    struct file_ks *f = (struct file_ks *)ks;
     kms_result rc = KMS_RC_INIT;
-    uint8_t *img = NULL, mac[ANCHOR_MAC];
+    uint8_t *img = NULL;
     size_t n = 0;
     (void)ring_id; /* the record carries it */
     char *ap = anchor_path(path);
@@ -446,11 +473,7 @@ static kms_result fks_anchor_get(struct kms_keystore *ks, const char *path,
         KMS_BAIL_OUT(rc, KMS_ERR_KEYRING_ANCHOR);
     }
     KMS_TRY_OUT(rc, rc);
-    KMS_ENSURE_OUT(rc, n > ANCHOR_MAC && n - ANCHOR_MAC <= cap, KMS_ERR_KEYRING_ANCHOR);
-    KMS_TRY_OUT(rc, kms_hmac_sha256(f->anchor->d, f->anchor->len, img, n - ANCHOR_MAC, mac));
-    KMS_ENSURE_OUT(rc, kms_ct_eq(mac, img + n - ANCHOR_MAC, ANCHOR_MAC), KMS_ERR_KEYRING_ANCHOR);
-    memcpy(rec, img, n - ANCHOR_MAC);
-    *len = n - ANCHOR_MAC;
+    KMS_TRY_OUT(rc, fks_anchor_unseal(ks, img, n, rec, cap, len));
     rc = KMS_RESULT_OK;
 out:
     kms_file_free(img, n);
@@ -462,17 +485,16 @@ static kms_result fks_anchor_put(struct kms_keystore *ks, const char *path,
                                  const uint8_t ring_id[KMS_RING_ID_LEN], const uint8_t *rec,
                                  size_t len)
 {
-    struct file_ks *f = (struct file_ks *)ks;
     kms_result rc = KMS_RC_INIT;
     uint8_t img[KMS_ANCHOR_MAX + ANCHOR_MAC];
+    size_t n = 0;
     (void)ring_id;
     char *ap = NULL;
     KMS_ENSURE(rec != NULL && len <= KMS_ANCHOR_MAX, KMS_ERR_ARG);
     ap = anchor_path(path);
     KMS_ENSURE_OUT(rc, ap != NULL, KMS_ERR_NOMEM);
-    memcpy(img, rec, len);
-    KMS_TRY_OUT(rc, kms_hmac_sha256(f->anchor->d, f->anchor->len, rec, len, img + len));
-    KMS_TRY_OUT(rc, kms_file_write_atomic(ap, img, len + ANCHOR_MAC));
+    KMS_TRY_OUT(rc, fks_anchor_seal(ks, rec, len, img, sizeof(img), &n));
+    KMS_TRY_OUT(rc, kms_file_write_atomic(ap, img, n));
     rc = KMS_RESULT_OK;
 out:
     kms_wipe(img, sizeof(img));
@@ -517,6 +539,8 @@ static const struct kms_keystore_ops file_ops = {
     .file_mac = fks_file_mac,
     .anchor_get = fks_anchor_get,
     .anchor_put = fks_anchor_put,
+    .anchor_seal = fks_anchor_seal,
+    .anchor_unseal = fks_anchor_unseal,
     .ring_init = fks_ring_init,
     .set_epoch = fks_set_epoch,
     .rewrap = fks_rewrap,

@@ -42,7 +42,7 @@ static const char usage[] =
     "usage: imskms-kmsd [--config FILE] [--check-config] [--version]\n"
     "                   --listen ADDR:PORT --fqdn FQDN --bsf-zn https://HOST:PORT\n"
     "                   --zn-cert FILE --zn-key FILE --zn-ca FILE\n"
-    "                   --keyring PATH (--kek-file FILE | --hsm URI [--kek-file FILE])\n"
+    "                   --keyring PATH|redis (--kek-file FILE | --hsm URI [--kek-file FILE])\n"
     "                   (--state-db PATH | --redis URL [--redis-password-file FILE])\n"
     "                   [--modes 1,2,3] [--kue-lifetime SECONDS]\n"
     "                   [--ticket-lifetime SECONDS] [--skew SECONDS]\n"
@@ -68,7 +68,11 @@ static const char usage[] =
     "  --bsf-zn URL            the BSF's Zn, e.g. https://bsf.example.org:8443\n"
     "  --zn-cert/--zn-key FILE the KMS's Zn client certificate and key (PEM)\n"
     "  --zn-ca FILE            CA of the BSF's Zn server certificate (PEM)\n"
-    "  --keyring PATH          the Kkms keyring ('imskms keys init')\n"
+    "  --keyring PATH          the Kkms keyring ('imskms keys init'); the word redis: the\n"
+    "                          keyring in the Redis of --redis, shared by a fleet of KMS\n"
+    "                          nodes (file keystore only; Redis must run with appendonly\n"
+    "                          yes and appendfsync always; docs/keyring.md). A file named\n"
+    "                          redis: ./redis\n"
     "  --kek-file FILE         the KEK: of the file keystore, and of the state store (mode-2\n"
     "                          Kue records); with --hsm it is needed for mode 2 only\n"
     "  --hsm URI               keep Kkms in a PKCS#11 token (RFC 7512 URI)\n"
@@ -79,7 +83,10 @@ static const char usage[] =
     "                          --kek-file and maxmemory-policy noeviction; a node serves at\n"
     "                          once after a start (no PATH.replay: the shared cache covers it)\n"
     "  --redis-password-file FILE\n"
-    "                          the Redis password (owner-only file; AUTH [USER] password)\n"
+    "                          the Redis password (owner-only file; AUTH [USER] password)\n";
+
+/* The usage text goes on here (one string would pass the 4095 octets C compilers must take). */
+static const char usage_service[] =
     "  --modes LIST            modes served, comma-separated (default 1,2,3): 1 requests\n"
     "                          keyed by a fresh bootstrap (nothing kept), 2 stored Kue\n"
     "                          (references), 3 sealed Kue tokens (nothing kept)\n"
@@ -566,6 +573,7 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     if (rc != CLI_EXIT_OK || a.help) {
         if (rc == CLI_EXIT_OK) {
             fputs(usage, stdout);
+            fputs(usage_service, stdout);
             fputs(usage_limits, stdout);
             fputs(usage_signals, stdout);
         }
@@ -581,6 +589,13 @@ static int configure(int argc, char **argv, struct kmsd_cfg *c, bool *done)
     memcpy(c->raw, a.val, sizeof(c->raw));
     /* In this order: a command line with several errors names the first. */
     rc = cli_require(&a, opts, N_OPTS);
+    if (rc == CLI_EXIT_OK && strcmp(a.val[O_KEYRING], "redis") == 0) {
+        if (a.val[O_REDIS] == NULL) {
+            rc = cli_usage_error(&a, "--keyring redis needs --redis URL");
+        } else if (a.val[O_HSM] != NULL) {
+            rc = cli_usage_error(&a, "--keyring redis: the file keystore only (--kek-file)");
+        }
+    }
     if (rc == CLI_EXIT_OK) {
         rc = check_redis(&a, c);
     }
@@ -676,6 +691,42 @@ static void seals_ahead(struct kmsd_parts *p, uint64_t now)
     p->seals_failing = !kms_ok(r);
 }
 
+static int open_fleet(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p);
+
+/* --keyring redis: on the fleet's client (--redis, opened here when the state store has not
+ * yet), the durability the keyring needs, the keyring; each failure one line (a keyring missing
+ * from Redis is never made here: `imskms keys init|copy`). */
+static int open_redis_keyring(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
+{
+    const char *url = c->raw[O_REDIS];
+    if (p->fleet == NULL) {
+        int rc = open_fleet(c, kek, p);
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
+    }
+    struct kms_redis *rd = kms_fleet_redis(p->fleet);
+    char why[256] = "";
+    kms_result r = kms_keyring_redis_check(rd, why, sizeof(why));
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_ERROR, "--redis %s: %s", url, why[0] != '\0' ? why : kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    r = kms_keyring_open_redis(rd, NULL, p->ks, &p->kr);
+    if (r.err == KMS_ERR_NOT_FOUND) {
+        kms_log(KMS_LOG_ERROR,
+                "--keyring redis: Redis %s holds no keyring (create it with 'imskms keys init "
+                "--keyring redis' or 'imskms keys copy'; never made by the daemon)",
+                url);
+        return CLI_EXIT_INTERNAL;
+    }
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_ERROR, "--keyring redis (%s): %s", url, kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    return CLI_EXIT_OK;
+}
+
 /* The keystore (file under the KEK, or PKCS#11) and the keyring on it. */
 static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
 {
@@ -684,7 +735,12 @@ static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kms
     if (!kms_ok(r)) {
         return fail(c->hsm != NULL ? "--hsm" : "--kek-file", r);
     }
-    if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
+    if (strcmp(c->keyring, "redis") == 0) {
+        int rc = open_redis_keyring(c, kek, p);
+        if (rc != CLI_EXIT_OK) {
+            return rc;
+        }
+    } else if (!kms_ok(r = kms_keyring_open(c->keyring, p->ks, &p->kr))) {
         return fail_file("--keyring", c->keyring, r);
     }
     /* One durable reservation per 2^20 seals rather than per 1024 (kms_keyring.h): no disk
@@ -778,7 +834,7 @@ static int open_state(const struct kmsd_cfg *c, const uint8_t kek[32], struct km
     struct kms_store_backend *be = NULL;
     kms_result r;
     if (c->redis) {
-        return open_fleet(c, kek, p);
+        return p->fleet != NULL ? CLI_EXIT_OK : open_fleet(c, kek, p); /* --keyring redis: open */
     }
     if (!kms_ok(r = kms_store_backend_sqlite(c->state_db, &be)) ||
         !kms_ok(r = kms_store_new(be, kek, &p->st))) {

@@ -51,6 +51,88 @@ int cli_open_keyring(const struct cli_args *a, const char *path, const char *kek
     return cli_fail(a, "--keyring", r.err);
 }
 
+bool cli_keyring_is_redis(const char *path)
+{
+    return path != NULL && strcmp(path, "redis") == 0;
+}
+
+int cli_open_redis(const struct cli_args *a, const char *url, const char *password_file,
+                   struct kms_redis **out)
+{
+    *out = NULL;
+    if (url == NULL) {
+        return cli_usage_error(a, "--keyring redis needs --redis URL");
+    }
+    struct kms_redis_cfg cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.password_file = password_file;
+    kms_result r = kms_redis_url_parse(url, strlen(url), &cfg.url);
+    if (!kms_ok(r)) {
+        fprintf(stderr,
+                "%s: --redis %s: expected redis://[USER@]HOST:PORT[/DB] or "
+                "unix:///PATH[?db=N]\n",
+                a->cmd, url);
+        return CLI_EXIT_USAGE;
+    }
+    r = kms_redis_new(&cfg, out);
+    if (!kms_ok(r)) {
+        return cli_fail(a, "--redis-password-file", r.err);
+    }
+    char why[256] = "";
+    r = kms_keyring_redis_check(*out, why, sizeof(why));
+    if (!kms_ok(r)) {
+        fprintf(stderr, "%s: --redis %s: %s\n", a->cmd, url,
+                why[0] != '\0' ? why : kms_strerror(r.err));
+        kms_redis_free(*out);
+        *out = NULL;
+        return CLI_EXIT_INTERNAL;
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_ring_close(struct cli_ring *r)
+{
+    kms_keyring_close(r->kr);
+    kms_redis_free(r->rd);
+    kms_keystore_close(r->ks);
+    memset(r, 0, sizeof(*r));
+}
+
+int cli_ring_open(const struct cli_args *a, const char *path, const char *kek_file, const char *hsm,
+                  const char *redis, const char *redis_pw, struct cli_ring *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (!cli_keyring_is_redis(path)) {
+        if (redis != NULL || redis_pw != NULL) {
+            return cli_usage_error(a, "--redis: only with --keyring redis");
+        }
+        return cli_open_keyring(a, path, kek_file, hsm, &r->ks, &r->kr);
+    }
+    if (hsm != NULL) {
+        return cli_usage_error(a, "--keyring redis: the file keystore only (--kek-file)");
+    }
+    int rc = cli_open_keystore(a, kek_file, hsm, &r->ks);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_open_redis(a, redis, redis_pw, &r->rd);
+    }
+    if (rc == CLI_EXIT_OK) {
+        kms_result e = kms_keyring_open_redis(r->rd, NULL, r->ks, &r->kr);
+        if (e.err == KMS_ERR_NOT_FOUND) {
+            fprintf(stderr,
+                    "%s: --keyring redis: Redis holds no keyring (create one with 'imskms keys "
+                    "init --keyring redis' or 'imskms keys copy')\n",
+                    a->cmd);
+            rc = CLI_EXIT_USAGE;
+        } else if (!kms_ok(e)) {
+            rc = cli_fail(a, "--keyring", e.err);
+        }
+    }
+    if (rc != CLI_EXIT_OK) {
+        cli_ring_close(r);
+    }
+    return rc;
+}
+
 int cli_parse_u64(const struct cli_args *a, const char *name, const char *s, uint64_t min,
                   uint64_t max, uint64_t *out)
 {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * imskms keys: the Kkms keyring (init, list, status, rotate, revoke, destroy-expired).
- * Every command works on the file named by --keyring with the keystore named by --kek-file or
- * --hsm; every change goes through the library's locked, atomic update.
+ * imskms keys: the Kkms keyring (init, list, status, rotate, revoke, destroy-expired, copy).
+ * Every command works on the file named by --keyring (or, with --keyring redis, the keyring in
+ * the Redis of --redis) with the keystore named by --kek-file or --hsm; every change goes
+ * through the library's locked (file) or compare-and-swap (Redis) atomic update.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,68 +17,78 @@
     "\nExit status: 0 success, 1 a check failed (wrong KEK, altered keyring), 2 bad usage,\n"      \
     "3 internal or file system error.\n"
 
-enum { O_KEYRING, O_KEK, O_HSM, O_LIFETIME, O_GRACE, O_MAX_SEALS };
+enum { O_KEYRING, O_KEK, O_HSM, O_REDIS, O_REDIS_PW, O_LIFETIME, O_GRACE, O_MAX_SEALS };
 static const struct cli_opt opts[] = {
-    CLI_VALUE("keyring"),  CLI_VALUE("kek-file"), CLI_VALUE("hsm"),
-    CLI_VALUE("lifetime"), CLI_VALUE("grace"),    CLI_VALUE("max-seals"),
+    CLI_VALUE("keyring"),
+    CLI_VALUE("kek-file"),
+    CLI_VALUE("hsm"),
+    CLI_VALUE("redis"),
+    CLI_VALUE("redis-password-file"),
+    CLI_VALUE("lifetime"),
+    CLI_VALUE("grace"),
+    CLI_VALUE("max-seals"),
 };
-#define N_COMMON 3 /* --keyring, --kek-file, --hsm */
+#define N_COMMON 5 /* --keyring, --kek-file, --hsm, --redis, --redis-password-file */
+#define RING_USAGE                                                                                 \
+    "--keyring PATH (--kek-file FILE | --hsm URI)\n"                                               \
+    "       or --keyring redis --redis URL [--redis-password-file FILE] --kek-file FILE"
 
 static const char init_help[] =
-    "usage: imskms keys init --keyring PATH (--kek-file FILE | --hsm URI)\n"
-    "                        --lifetime SECONDS --grace SECONDS [--max-seals N]\n"
+    "usage: imskms keys init " RING_USAGE "\n"
+    "       --lifetime SECONDS --grace SECONDS [--max-seals N]\n"
     "\n"
     "Creates a keyring with key 1 active. A key seals for --lifetime seconds (less when it\n"
     "reaches --max-seals first, or is rotated by hand), then opens only, until --grace seconds\n"
     "after its planned end; then it is destroyed. Tickets sealed under a key never expire after\n"
     "its end of grace.\n"
-    "\n" KEYSTORE_OPTS_HELP "  --lifetime SECONDS  how long a key seals (1 .. 3162240000)\n"
+    "\n" KEYSTORE_OPTS_HELP REDIS_OPTS_HELP
+    "  --lifetime SECONDS  how long a key seals (1 .. 3162240000)\n"
     "  --grace SECONDS     how long it still opens afterwards (1 .. 32 x lifetime)\n"
     "  --max-seals N       seals per key before a forced rotation (default 268435456 = 2^28,\n"
     "                      well below the 2^32 random-nonce limit of AES-GCM; at most 2^32)\n"
     "\n"
     "Prints keyring=, key_id=, and the key's times. Refuses to overwrite an existing "
-    "file.\n" KEYS_EXIT_NOTE;
+    "file\n(or a keyring in Redis).\n" KEYS_EXIT_NOTE;
 
 static const char list_help[] =
-    "usage: imskms keys list --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "usage: imskms keys list " RING_USAGE "\n"
     "\n"
     "One line per key record, newest first:\n"
     "  key_id=N state=active|grace|destroyed effective=... activated=T active_until=T\n"
     "  grace_until=T seals=N [retired=T] [destroyed=T end=expired|revoked]\n"
     "T is UTC (YYYY-MM-DDTHH:MM:SSZ). `state` is what the file records, `effective` what holds\n"
     "now (a key past its grace opens nothing even before destroy-expired records it).\n"
-    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+    "\n" KEYSTORE_OPTS_HELP REDIS_OPTS_HELP KEYS_EXIT_NOTE;
 
 static const char status_help[] =
-    "usage: imskms keys status --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "usage: imskms keys status " RING_USAGE "\n"
     "\n"
     "Prints the policy (lifetime=, grace=, max_seals=), the active key (active_key=,\n"
     "active_until=, seals=), keys_grace= and keys_destroyed= counts, and keystore=.\n"
-    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+    "\n" KEYSTORE_OPTS_HELP REDIS_OPTS_HELP KEYS_EXIT_NOTE;
 
 static const char rotate_help[] =
-    "usage: imskms keys rotate --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "usage: imskms keys rotate " RING_USAGE "\n"
     "\n"
     "Makes a new key active now; the old one seals no more and opens until its end of grace.\n"
     "Prints key_id= (the new key).\n"
-    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+    "\n" KEYSTORE_OPTS_HELP REDIS_OPTS_HELP KEYS_EXIT_NOTE;
 
 static const char revoke_help[] =
-    "usage: imskms keys revoke --keyring PATH (--kek-file FILE | --hsm URI) KEYID\n"
+    "usage: imskms keys revoke " RING_USAGE " KEYID\n"
     "\n"
     "Destroys key KEYID at once (for a compromised Kkms): its material is erased and every\n"
     "ticket under it is refused. Revoking the active key makes a new key active in the same\n"
     "write. Prints revoked= and, when a new key was made, key_id=.\n"
-    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+    "\n" KEYSTORE_OPTS_HELP REDIS_OPTS_HELP KEYS_EXIT_NOTE;
 
 static const char destroy_help[] =
-    "usage: imskms keys destroy-expired --keyring PATH (--kek-file FILE | --hsm URI)\n"
+    "usage: imskms keys destroy-expired " RING_USAGE "\n"
     "\n"
     "Housekeeping: destroys keys whose grace has ended, rotates an active key whose lifetime\n"
     "is over, drops the oldest destroyed records beyond 64, and removes token objects left by\n"
     "an interrupted write (PKCS#11). Prints destroyed= (count) and rotated=yes|no.\n"
-    "\n" KEYSTORE_OPTS_HELP KEYS_EXIT_NOTE;
+    "\n" KEYSTORE_OPTS_HELP REDIS_OPTS_HELP KEYS_EXIT_NOTE;
 
 static const char *stamp(uint64_t t, char *buf, size_t cap)
 {
@@ -110,7 +121,7 @@ static void print_key_line(const struct kms_key_info *k)
 static int keys_init(const char *prefix, int argc, char **argv)
 {
     struct cli_args a;
-    int rc = cli_parse_help(prefix, opts, 6, 0, argc, argv, init_help, &a);
+    int rc = cli_parse_help(prefix, opts, 8, 0, argc, argv, init_help, &a);
     if (rc != 0 || a.help) {
         return rc;
     }
@@ -134,12 +145,31 @@ static int keys_init(const char *prefix, int argc, char **argv)
     }
     struct kms_keystore *ks = NULL;
     struct kms_keyring *kr = NULL;
+    struct kms_redis *rd = NULL;
+    bool in_redis = cli_keyring_is_redis(a.val[O_KEYRING]);
+    if (!in_redis && (a.val[O_REDIS] != NULL || a.val[O_REDIS_PW] != NULL)) {
+        return cli_usage_error(&a, "--redis: only with --keyring redis");
+    }
+    if (in_redis && a.val[O_HSM] != NULL) {
+        return cli_usage_error(&a, "--keyring redis: the file keystore only (--kek-file)");
+    }
     if ((rc = cli_open_keystore(&a, a.val[O_KEK], a.val[O_HSM], &ks)) != 0) {
         return rc;
     }
+    if (in_redis && (rc = cli_open_redis(&a, a.val[O_REDIS], a.val[O_REDIS_PW], &rd)) != 0) {
+        kms_keystore_close(ks);
+        return rc;
+    }
     uint64_t now = cli_now();
-    kms_result r = kms_keyring_create(a.val[O_KEYRING], ks, &pol, now, &kr);
-    if (r.err == KMS_ERR_EXISTS) {
+    kms_result r = in_redis ? kms_keyring_create_redis(rd, NULL, ks, &pol, now, &kr)
+                            : kms_keyring_create(a.val[O_KEYRING], ks, &pol, now, &kr);
+    if (r.err == KMS_ERR_EXISTS && in_redis) {
+        fprintf(stderr,
+                "%s: --keyring redis: Redis holds a keyring already (a keyring is never "
+                "overwritten)\n",
+                a.cmd);
+        rc = CLI_EXIT_USAGE;
+    } else if (r.err == KMS_ERR_EXISTS) {
         fprintf(stderr, "%s: --keyring %s: file exists (a keyring is never overwritten)\n", a.cmd,
                 a.val[O_KEYRING]);
         rc = CLI_EXIT_USAGE;
@@ -158,6 +188,7 @@ static int keys_init(const char *prefix, int argc, char **argv)
         }
     }
     kms_keyring_close(kr);
+    kms_redis_free(rd);
     kms_keystore_close(ks);
     return rc;
 }
@@ -171,16 +202,15 @@ static int with_ring(const char *prefix, int argc, char **argv, size_t max_pos, 
                      int (*pre)(struct cli_args *a), ring_fn fn)
 {
     struct cli_args a;
-    struct kms_keystore *ks = NULL;
-    struct kms_keyring *kr = NULL;
+    struct cli_ring ring;
     int rc = cli_parse_help(prefix, opts, N_COMMON, max_pos, argc, argv, help, &a);
     if (rc != 0 || a.help || (pre != NULL && (rc = pre(&a)) != 0) ||
-        (rc = cli_open_keyring(&a, a.val[O_KEYRING], a.val[O_KEK], a.val[O_HSM], &ks, &kr)) != 0) {
+        (rc = cli_ring_open(&a, a.val[O_KEYRING], a.val[O_KEK], a.val[O_HSM], a.val[O_REDIS],
+                            a.val[O_REDIS_PW], &ring)) != 0) {
         return rc;
     }
-    rc = fn(&a, ks, kr);
-    kms_keyring_close(kr);
-    kms_keystore_close(ks);
+    rc = fn(&a, ring.ks, ring.kr);
+    cli_ring_close(&ring);
     return rc;
 }
 
@@ -320,6 +350,90 @@ static int keys_destroy_expired(const char *prefix, int argc, char **argv)
     return with_ring(prefix, argc, argv, 0, destroy_help, NULL, do_destroy_expired);
 }
 
+enum { C_FROM, C_TO, C_KEK, C_REDIS, C_REDIS_PW };
+static const struct cli_opt copy_opts[] = {
+    CLI_VALUE("from"),
+    CLI_VALUE("to"),
+    CLI_VALUE("kek-file"),
+    CLI_VALUE("redis"),
+    CLI_VALUE("redis-password-file"),
+};
+
+static const char copy_help[] =
+    "usage: imskms keys copy --from PATH --to redis --redis URL [--redis-password-file FILE]\n"
+    "                        --kek-file FILE\n"
+    "       imskms keys copy --from redis --to PATH --redis URL [--redis-password-file FILE]\n"
+    "                        --kek-file FILE\n"
+    "\n"
+    "Copies a keyring file (and its anchor, PATH.anchor) into Redis, for `--keyring redis`,\n"
+    "or the keyring in Redis to a new file (a backup). The keyring is checked first (KEK, MAC,\n"
+    "anchor) and copied byte for byte: the same keys, generation and seal counts, so every\n"
+    "ticket it sealed still opens. Never overwrites: Redis must hold no keyring, PATH must not\n"
+    "exist. Stop writers of the source first (daemons on the file: a change made after the\n"
+    "copy is lost to the copy). A keyring file last written before anchors existed (format 1)\n"
+    "is refused: make one change to it first (imskms keys rotate).\n"
+    "\n"
+    "  --from PATH|redis, --to redis|PATH   exactly one of them the word redis\n"
+    "  --kek-file FILE   the KEK of the keyring (file keystore only)\n"
+    "  --redis URL       redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]; Redis must run\n"
+    "                    with appendonly yes and appendfsync always\n"
+    "  --redis-password-file FILE   the Redis password (owner-only file)\n"
+    "\n"
+    "Prints from=, to= and generation=.\n" KEYS_EXIT_NOTE;
+
+static int keys_copy(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    int rc = cli_parse_help(prefix, copy_opts, 5, 0, argc, argv, copy_help, &a);
+    if (rc != 0 || a.help) {
+        return rc;
+    }
+    const char *from = a.val[C_FROM], *to = a.val[C_TO];
+    if (from == NULL) {
+        return cli_missing(&a, "from");
+    }
+    if (to == NULL) {
+        return cli_missing(&a, "to");
+    }
+    bool up = cli_keyring_is_redis(to);
+    if (up == cli_keyring_is_redis(from)) {
+        return cli_usage_error(&a, "exactly one of --from and --to must be the word redis");
+    }
+    struct kms_keystore *ks = NULL;
+    struct kms_redis *rd = NULL;
+    if ((rc = cli_open_keystore(&a, a.val[C_KEK], NULL, &ks)) != 0) {
+        return rc;
+    }
+    if ((rc = cli_open_redis(&a, a.val[C_REDIS], a.val[C_REDIS_PW], &rd)) != 0) {
+        kms_keystore_close(ks);
+        return rc;
+    }
+    uint64_t gen = 0;
+    kms_result r = up ? kms_keyring_copy_to_redis(from, ks, rd, NULL, &gen)
+                      : kms_keyring_copy_from_redis(rd, NULL, ks, to, &gen);
+    if (r.err == KMS_ERR_EXISTS) {
+        fprintf(stderr, "%s: --to %s: %s (a keyring is never overwritten)\n", a.cmd, to,
+                up ? "Redis holds a keyring already" : "file exists");
+        rc = CLI_EXIT_USAGE;
+    } else if (r.err == KMS_ERR_NOT_FOUND) {
+        fprintf(stderr, "%s: --from %s: no such keyring\n", a.cmd, from);
+        rc = CLI_EXIT_USAGE;
+    } else if (r.err == KMS_ERR_UNSUPPORTED && up) {
+        fprintf(stderr,
+                "%s: --from %s: a keyring file of format 1 (no anchor): make one change to it "
+                "first (imskms keys rotate)\n",
+                a.cmd, from);
+        rc = CLI_EXIT_USAGE;
+    } else if (!kms_ok(r)) {
+        rc = cli_fail(&a, up ? "--from" : "--to", r.err);
+    } else {
+        printf("from=%s\nto=%s\ngeneration=%llu\n", from, to, (unsigned long long)gen);
+    }
+    kms_redis_free(rd);
+    kms_keystore_close(ks);
+    return rc;
+}
+
 static const struct cli_cmd keys_cmds[] = {
     {"init", "create a keyring with its first key", keys_init},
     {"list", "every key record with its state and times", keys_list},
@@ -327,6 +441,7 @@ static const struct cli_cmd keys_cmds[] = {
     {"rotate", "make a new key active now", keys_rotate},
     {"revoke", "destroy one key at once (compromise)", keys_revoke},
     {"destroy-expired", "housekeeping: destroy keys past their grace", keys_destroy_expired},
+    {"copy", "copy a keyring between a file and Redis", keys_copy},
 };
 
 int cmd_keys(const char *prefix, int argc, char **argv)

@@ -33,7 +33,7 @@ static const char seal_help[] =
     "does at Kue issue, and prints token= (standard base64), key_id=, token_id=, issued=,\n"
     "expires=. The expiry is capped at the key's end of grace. kue= is printed only with\n"
     "--show-secrets.\n"
-    "\n" KEYSTORE_OPTS_HELP
+    "\n" KEYSTORE_OPTS_HELP REDIS_OPTS_HELP
     "  --impi ID           the UE's private identity (printable ASCII, no spaces, <= 255)\n"
     "  --impu URI          a public identity (up to 8)\n"
     "  --lifetime SECONDS  the token's lifetime (1 .. 31622400)\n"
@@ -54,7 +54,7 @@ static const char open_help[] =
     "Opens a sealed ticket: checks its header, its key's state, its tag, its payload and its\n"
     "times, in this order, and prints the claims (Kue hidden unless --show-secrets), or exits\n"
     "1 with the reason. TOKEN is base64, or - to read it from standard input.\n"
-    "\n" KEYSTORE_OPTS_HELP
+    "\n" KEYSTORE_OPTS_HELP REDIS_OPTS_HELP
     "  --show-secrets    also print kue= / tgk= / mpk= (hex)\n" TOKEN_EXIT_NOTE;
 
 static const char *kind_name(uint8_t kind)
@@ -74,11 +74,31 @@ static int print_b64(const char *name, const uint8_t *p, size_t n)
 
 static int token_seal(const char *prefix, int argc, char **argv)
 {
-    enum { S_KEYRING, S_KEK, S_HSM, S_IMPI, S_IMPU, S_LIFETIME, S_MODE, S_NAF, S_SHOW };
+    enum {
+        S_KEYRING,
+        S_KEK,
+        S_HSM,
+        S_IMPI,
+        S_IMPU,
+        S_LIFETIME,
+        S_MODE,
+        S_NAF,
+        S_SHOW,
+        S_REDIS,
+        S_REDIS_PW
+    };
     static const struct cli_opt opts[] = {
-        CLI_VALUE("keyring"), CLI_VALUE("kek-file"), CLI_VALUE("hsm"),
-        CLI_VALUE("impi"),    CLI_MULTI("impu"),     CLI_VALUE("lifetime"),
-        CLI_VALUE("mode"),    CLI_VALUE("naf-fqdn"), CLI_FLAG("show-secrets"),
+        CLI_VALUE("keyring"),
+        CLI_VALUE("kek-file"),
+        CLI_VALUE("hsm"),
+        CLI_VALUE("impi"),
+        CLI_MULTI("impu"),
+        CLI_VALUE("lifetime"),
+        CLI_VALUE("mode"),
+        CLI_VALUE("naf-fqdn"),
+        CLI_FLAG("show-secrets"),
+        CLI_VALUE("redis"),
+        CLI_VALUE("redis-password-file"),
     };
     struct cli_args a;
     struct kms_ticket_claims c;
@@ -86,10 +106,9 @@ static int token_seal(const char *prefix, int argc, char **argv)
     uint8_t t[KMS_TICKET_MAX];
     struct kms_buf b;
     kms_buf_init_fixed(&b, t, sizeof(t), false);
-    struct kms_keystore *ks = NULL;
-    struct kms_keyring *kr = NULL;
+    struct cli_ring ring = {0};
     uint64_t lifetime = 0, mode = 3;
-    int rc = cli_parse(prefix, opts, 9, 0, argc, argv, &a);
+    int rc = cli_parse(prefix, opts, 11, 0, argc, argv, &a);
     if (rc != 0 || a.help) {
         if (rc == 0) {
             fputs(seal_help, stdout);
@@ -131,9 +150,11 @@ static int token_seal(const char *prefix, int argc, char **argv)
     memcpy(c.naf_id, fqdn, fl);
     memcpy(c.naf_id + fl, KMS_UA_ID_KMS, 5);
     c.naf_id_len = fl + 5;
-    if ((rc = cli_open_keyring(&a, a.val[S_KEYRING], a.val[S_KEK], a.val[S_HSM], &ks, &kr)) != 0) {
+    if ((rc = cli_ring_open(&a, a.val[S_KEYRING], a.val[S_KEK], a.val[S_HSM], a.val[S_REDIS],
+                            a.val[S_REDIS_PW], &ring)) != 0) {
         return rc;
     }
+    struct kms_keyring *kr = ring.kr;
     uint64_t now = cli_now();
     c.expires = now + lifetime;
     c.ks_naf_expires = c.expires; /* an operator token: its own Ks_NAF bound */
@@ -161,8 +182,7 @@ static int token_seal(const char *prefix, int argc, char **argv)
     }
 out:
     kms_ticket_claims_wipe(&c);
-    kms_keyring_close(kr);
-    kms_keystore_close(ks);
+    cli_ring_close(&ring);
     return rc;
 }
 
@@ -200,20 +220,17 @@ static void print_ident(const char *name, const struct kms_ticket_ident *id)
 
 static int token_open(const char *prefix, int argc, char **argv)
 {
-    enum { P_KEYRING, P_KEK, P_HSM, P_SHOW };
+    enum { P_KEYRING, P_KEK, P_HSM, P_SHOW, P_REDIS, P_REDIS_PW };
     static const struct cli_opt opts[] = {
-        CLI_VALUE("keyring"),
-        CLI_VALUE("kek-file"),
-        CLI_VALUE("hsm"),
-        CLI_FLAG("show-secrets"),
+        CLI_VALUE("keyring"),     CLI_VALUE("kek-file"), CLI_VALUE("hsm"),
+        CLI_FLAG("show-secrets"), CLI_VALUE("redis"),    CLI_VALUE("redis-password-file"),
     };
     struct cli_args a;
     uint8_t t[KMS_TICKET_MAX];
     size_t n = 0;
     struct kms_ticket_claims c;
-    struct kms_keystore *ks = NULL;
-    struct kms_keyring *kr = NULL;
-    int rc = cli_parse(prefix, opts, 4, 1, argc, argv, &a);
+    struct cli_ring ring = {0};
+    int rc = cli_parse(prefix, opts, 6, 1, argc, argv, &a);
     if (rc != 0 || a.help) {
         if (rc == 0) {
             fputs(open_help, stdout);
@@ -228,10 +245,11 @@ static int token_open(const char *prefix, int argc, char **argv)
     if (r.err == KMS_ERR_TRUNCATED || r.err == KMS_ERR_TOO_LONG) {
         return cli_fail(&a, "TOKEN", r.err);
     }
-    if ((rc = cli_open_keyring(&a, a.val[P_KEYRING], a.val[P_KEK], a.val[P_HSM], &ks, &kr)) != 0) {
+    if ((rc = cli_ring_open(&a, a.val[P_KEYRING], a.val[P_KEK], a.val[P_HSM], a.val[P_REDIS],
+                            a.val[P_REDIS_PW], &ring)) != 0) {
         return rc;
     }
-    r = kms_ticket_open(kr, cli_now(), t, n, (enum kms_ticket_kind)h.kind, &c);
+    r = kms_ticket_open(ring.kr, cli_now(), t, n, (enum kms_ticket_kind)h.kind, &c);
     if (!kms_ok(r)) {
         /* The operator may know why; a peer of the daemon never does. */
         rc = cli_fail(&a, "refused", r.err);
@@ -270,8 +288,7 @@ static int token_open(const char *prefix, int argc, char **argv)
     }
 out:
     kms_ticket_claims_wipe(&c);
-    kms_keyring_close(kr);
-    kms_keystore_close(ks);
+    cli_ring_close(&ring);
     return rc;
 }
 
