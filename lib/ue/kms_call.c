@@ -111,12 +111,13 @@ static kms_result put_kv_hex(struct kms_buf *b, const char *name, const uint8_t 
 kms_result kms_call_offer(const struct kms_ue_kms_cfg *cfg, const char *peer,
                           const struct kms_srtp_policy *p, const char *local_addr,
                           const char *session_dir, struct kms_buf *init,
-                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN])
+                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN], enum kms_call_part *part)
 {
     KMS_ENSURE(cfg != NULL && peer != NULL && p != NULL && local_addr != NULL &&
-                   session_dir != NULL && init != NULL && tgk_fp != NULL,
+                   session_dir != NULL && init != NULL && tgk_fp != NULL && part != NULL,
                KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
+    *part = KMS_CALL_PART_NONE;
     struct kms_tgrant *g = calloc(1, sizeof(*g));
     struct kms_tmsg_media *md = calloc(1, sizeof(*md));
     char idri[KMS_TMSG_ID_MAX + 1];
@@ -126,6 +127,7 @@ kms_result kms_call_offer(const struct kms_ue_kms_cfg *cfg, const char *peer,
     kms_buf_init(&f, OFFER_MAX, true);
     KMS_ENSURE_OUT(rc, g != NULL && md != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, kms_ue_ticket(cfg, peer, g, idri));
+    *part = KMS_CALL_PART_SESSION;
     KMS_TRY_OUT(rc, kms_srtp_policy_sp_encode(p, md->sp, sizeof(md->sp), &md->sp_len));
     md->n_cs = 1;
     md->cs[0].cs_id = 1;
@@ -150,8 +152,12 @@ kms_result kms_call_offer(const struct kms_ue_kms_cfg *cfg, const char *peer,
     KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), session_dir, OFFER_FILE));
     KMS_TRY_OUT(rc, kms_file_write_atomic(path, kms_buf_data(&f), kms_buf_len(&f)));
     KMS_TRY_OUT(rc, kms_ue_tgk_fingerprint(g, tgk_fp));
+    *part = KMS_CALL_PART_NONE;
     rc = KMS_RESULT_OK;
 out:
+    if (!kms_ok(rc)) {
+        kms_buf_truncate(init, start);
+    }
     kms_buf_cleanup(&f);
     if (g != NULL) {
         kms_wipe(g, sizeof(*g));
@@ -463,6 +469,7 @@ kms_result kms_call_accept(const char *session_dir, const uint8_t *resp, size_t 
     KMS_TRY_OUT(rc, kms_transfer_resp_open(o->init, o->init_len, resp, resp_len, o->g.mpk, r));
     /* Our own IDRr back (our KMS never adjusts the responder's identity, RFC 6043 4.2.3.5). */
     KMS_ENSURE_OUT(rc, strcmp(r->idrr, x->idrr) == 0, KMS_ERR_AUTH);
+    *part = KMS_CALL_PART_SSRC;
     KMS_ENSURE_OUT(rc, r->media.cs[1].ssrc != r->media.cs[0].ssrc, KMS_ERR_MALFORMED);
     *part = KMS_CALL_PART_SESSION;
     KMS_TRY_OUT(rc, session_of(&o->g, o->policy, x->randri, r->randrr, &r->media, 1, o->local_addr,

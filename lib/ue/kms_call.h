@@ -55,14 +55,16 @@ enum kms_call_part {
     KMS_CALL_PART_FRESHNESS, /* T outside the skew, or the transfer seen before */
     KMS_CALL_PART_ANSWER,    /* the answer's TRANSFER_RESP */
     KMS_CALL_PART_SESSION,   /* the session directory or the state directory's record */
+    KMS_CALL_PART_SSRC,      /* the answer gives the callee the caller's SSRC */
 };
 
 /* A: the ticket request for peer, then the TRANSFER_INIT into init (appended) and DIR/offer.
- * local_addr: "IPV4:PORT" where A receives RTP. */
+ * local_addr: "IPV4:PORT" where A receives RTP. *part says what failed. */
 KMS_MUST_CHECK kms_result kms_call_offer(const struct kms_ue_kms_cfg *cfg, const char *peer,
                                          const struct kms_srtp_policy *p, const char *local_addr,
                                          const char *session_dir, struct kms_buf *init,
-                                         uint8_t tgk_fp[KMS_UE_TGK_FP_LEN]);
+                                         uint8_t tgk_fp[KMS_UE_TGK_FP_LEN],
+                                         enum kms_call_part *part);
 
 struct kms_call_answer_in {
     const uint8_t *init; /* the offer's TRANSFER_INIT (untrusted) */
