@@ -19,6 +19,9 @@ bench_ticket bench_service) and runs them with the arguments given:
   service      build/bin/bench_service: the KMS request handler alone (no HTTP), ticket
                requests in modes 3 and 2, in HMAC-SHA-256s
   all          all five in that order (the default when no program is named)
+  srtp         build/bin/bench_srtp: SRTP protect + unprotect of a 160-octet payload through
+               lib/srtp against raw libsrtp2, per policy (not in 'all'; its arguments are
+               positional: bench/run.sh srtp [ITERATIONS_PER_ROUND] [ROUNDS])
   --seconds S  time per case per round (default 0.2)
   --rounds N   interleaved rounds, figures are medians (default 5)
 'bench/run.sh mikey --help' shows a program's own help.
@@ -44,6 +47,7 @@ case "${1:-}" in
   replay) progs=(bench_replay); shift ;;
   ticket) progs=(bench_ticket); shift ;;
   service) progs=(bench_service); shift ;;
+  srtp) progs=(bench_srtp); shift ;;
   all) shift ;;
 esac
 

@@ -19,6 +19,25 @@ void kms_sqn_to_bytes(uint64_t sqn, uint8_t b[6])
     }
 }
 
+unsigned kms_sqn_ind_nodes(unsigned ind_bits)
+{
+    return ind_bits <= KMS_SQN_IND_BITS_MAX ? (1u << ind_bits) / KMS_SQN_IND_CLASS : 0;
+}
+
+kms_result kms_sqn_ind_class(unsigned ind_bits, unsigned node, unsigned *first, unsigned *count)
+{
+    *first = 0;
+    *count = 0;
+    /*= 3GPP TS 33.102, C.1.2 (paraphrased)
+     *# the IND values may be allocated to different service domains (vector generators) so
+     *# that vectors of one are never checked against the array entries of another
+     */
+    KMS_ENSURE(node < kms_sqn_ind_nodes(ind_bits), KMS_ERR_ARG);
+    *first = node * KMS_SQN_IND_CLASS;
+    *count = KMS_SQN_IND_CLASS;
+    return KMS_RESULT_OK;
+}
+
 static uint64_t seq_max(unsigned ind_bits)
 {
     return KMS_SQN_MAX >> ind_bits;

@@ -27,6 +27,22 @@
 /* Delta suggested in TS 33.102 Annex C (2^28), as used by deployed USIMs. */
 #define KMS_SQN_DELTA_DEF (1ULL << 28)
 
+/* IND classes for a fleet of BSF nodes (TS 33.102 Annex C.1.2: the IND values may be allocated
+ * to different vector generators). Node N of a fleet allocates only the IND values
+ * N*KMS_SQN_IND_CLASS .. N*KMS_SQN_IND_CLASS + KMS_SQN_IND_CLASS - 1, round-robin. The USIM
+ * keeps one SEQ_MS per IND, so two nodes never share a slot and each node's SEQ sequence is
+ * checked for freshness on its own slots only: nodes need not agree on a counter. 4 values per
+ * class tolerate 4 challenges of one node answered out of order; with the usual 5 IND bits
+ * (a = 32) that allows 8 nodes (docs/scaling.md, "Sequence numbers across BSF nodes"). */
+#define KMS_SQN_IND_CLASS 4
+
+/* The IND values of node `node`: *first and *count (KMS_SQN_IND_CLASS). KMS_ERR_ARG when the
+ * node does not fit (node >= 2^ind_bits / KMS_SQN_IND_CLASS, or ind_bits too large). */
+KMS_MUST_CHECK kms_result kms_sqn_ind_class(unsigned ind_bits, unsigned node, unsigned *first,
+                                            unsigned *count);
+/* How many node classes ind_bits holds (0 when fewer than KMS_SQN_IND_CLASS IND values). */
+unsigned kms_sqn_ind_nodes(unsigned ind_bits);
+
 uint64_t kms_sqn_from_bytes(const uint8_t b[6]);
 void kms_sqn_to_bytes(uint64_t sqn, uint8_t b[6]);
 

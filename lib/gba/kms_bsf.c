@@ -60,6 +60,7 @@ struct kms_bsf {
     uint8_t seed[32];
     uint8_t fake_k[16], fake_opc[16]; /* per process: answers to fake challenges run on these */
     uint8_t siv_key[64];              /* AES-256-SIV, from the challenge key */
+    unsigned ind_first, ind_count;    /* the IND values this BSF hands out (its node's class) */
     uint64_t fake_resyncs, sync_reserves, strangers_unrated;
     pthread_mutex_t mu;
     struct kms_tab *idents, *strangers, *answered, *sessions;
@@ -77,6 +78,11 @@ kms_result kms_bsf_set_lifetime(struct kms_bsf *b, uint64_t lifetime)
 const char *kms_bsf_realm(const struct kms_bsf *b)
 {
     return b->realm;
+}
+
+unsigned kms_bsf_rate_period(const struct kms_bsf *b)
+{
+    return b->cfg.rate_period;
 }
 
 /* The AES-256-SIV key (64 bytes) from the 32-byte challenge key: HKDF-Expand-SHA-256 with its
@@ -114,6 +120,11 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     c->ind_bits = c->ind_bits != 0 ? c->ind_bits : KMS_SQN_IND_BITS_DEF;
     c->sqn_chunk = c->sqn_chunk != 0 ? c->sqn_chunk : 32;
     KMS_ENSURE_OUT(rc, c->ind_bits <= KMS_SQN_IND_BITS_MAX, KMS_ERR_ARG);
+    b->ind_first = 0;
+    b->ind_count = 1u << c->ind_bits;
+    if (c->node_set) {
+        KMS_TRY_OUT(rc, kms_sqn_ind_class(c->ind_bits, c->node_id, &b->ind_first, &b->ind_count));
+    }
     KMS_ENSURE_OUT(rc, c->challenge_ttl <= 3600, KMS_ERR_ARG);
     memcpy(b->realm, cfg->realm, strlen(cfg->realm) + 1);
     c->realm = b->realm;
@@ -422,8 +433,9 @@ static kms_result next_sqn(struct kms_bsf *b, const uint8_t key[KMS_TAB_KEY_LEN]
         }
         if (!kms_sqn_he_needs_reserve(&id->he)) {
             uint64_t v = 0;
-            unsigned ind = id->next_ind;
-            id->next_ind = (id->next_ind + 1) % (1u << b->cfg.ind_bits);
+            /* Round-robin within this node's IND class (the whole space for one BSF). */
+            unsigned ind = b->ind_first + id->next_ind;
+            id->next_ind = (id->next_ind + 1) % b->ind_count;
             KMS_TRY(kms_sqn_he_next(&id->he, ind, &v));
             kms_sqn_to_bytes(v, sqn);
             want_refill(b, id, impi);

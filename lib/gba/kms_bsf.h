@@ -78,6 +78,9 @@ struct kms_bsf_cfg {
     unsigned rate_burst;    /* challenges an IMPI may get at once (default 5) */
     unsigned rate_period;   /* seconds to earn one more (default 2) */
     unsigned ind_bits;      /* SQN IND bits (default 5, as kms_sqn) */
+    bool node_set;          /* a node of a fleet: SQNs carry only the IND values of node_id's
+                             * class (kms_sqn_ind_class); unset, one BSF: every IND value */
+    unsigned node_id;       /* 0 .. kms_sqn_ind_nodes(ind_bits) - 1 (KMS_ERR_ARG beyond) */
     uint32_t sqn_chunk;     /* SQNs reserved per durable write (default 32) */
     uint8_t amf[2];         /* AMF of fake challenges: the one most subscribers have (0000 as
                              * 'imskms subscriber add', unless configured) */
@@ -115,6 +118,8 @@ KMS_MUST_CHECK kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg,
                                       const struct kms_bsf_store *store, struct kms_bsf **out);
 void kms_bsf_free(struct kms_bsf *b);
 const char *kms_bsf_realm(const struct kms_bsf *b);
+/* Seconds an IMPI waits to earn one more challenge (cfg.rate_period): a 429's Retry-After. */
+unsigned kms_bsf_rate_period(const struct kms_bsf *b);
 /* Changes the lifetime of the sessions bootstrapped from now on (a reload; sessions already
  * made keep theirs). KMS_ERR_ARG outside 1 .. 10 years. Thread-safe. */
 KMS_MUST_CHECK kms_result kms_bsf_set_lifetime(struct kms_bsf *b, uint64_t lifetime);

@@ -59,7 +59,7 @@ static kms_result challenge(struct kms_bsf *b, const char *impi, uint64_t now,
         break;
     case KMS_ERR_RATE:
         verdict(r, cr.err);
-        r->retry_after = 2;
+        r->retry_after = kms_bsf_rate_period(b); /* when the next token is earned */
         return KMS_RESULT_OK;
     case KMS_ERR_NOT_ASCII:  /* a username that cannot be an IMPI */
     case KMS_ERR_BAD_LENGTH: /* ... */

@@ -48,6 +48,7 @@
 #define PT_LEN     (2 * KMS_SUBSCRIBER_KEY_LEN) /* K || OPc */
 #define SEALED_LEN (NONCE_LEN + PT_LEN + TAG_LEN)
 #define CHECK_LEN  (NONCE_LEN + TAG_LEN)
+_Static_assert(SEALED_LEN == KMS_SUBSCRIBER_SEALED_LEN, "the sealed record of the header");
 
 static const char aad_label[] = "imskms-subscriber-v1";
 #define AAD_LABEL_LEN (sizeof(aad_label) - 1)
@@ -65,6 +66,7 @@ enum stmt_id {
     S_SET_SQN,
     S_RAISE_SQN,
     S_EXISTS,
+    S_EXPORT,
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -80,6 +82,7 @@ static const char *const stmt_sql[S_COUNT] = {
     /* Changes no row (and so writes nothing) when the stored mark is already >= ?2. */
     [S_RAISE_SQN] = "UPDATE subscriber SET sqn = ?2 WHERE impi = ?1 AND sqn < ?2",
     [S_EXISTS] = "SELECT 1 FROM subscriber WHERE impi = ?1",
+    [S_EXPORT] = "SELECT impi, impus, amf, sqn, sealed FROM subscriber ORDER BY impi",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -361,6 +364,34 @@ static kms_result read_info(sqlite3_stmt *st, struct kms_subscriber_info *info, 
 
 /* ---- operations ---- */
 
+/* With the mutex held: inserts one row. KMS_ERR_EXISTS when the IMPI is taken. */
+static kms_result insert_locked(struct kms_subscriber_db *db, const char *impi, const char *impus,
+                                size_t impus_len, const uint8_t amf[KMS_SUBSCRIBER_AMF_LEN],
+                                uint64_t sqn, const uint8_t sealed[SEALED_LEN])
+{
+    sqlite3_stmt *st = db->st[S_ADD];
+    int e = bind_text(st, 1, impi);
+    if (e == SQLITE_OK) {
+        e = sqlite3_bind_text(st, 2, impus, (int)impus_len, SQLITE_STATIC);
+    }
+    if (e == SQLITE_OK) {
+        e = sqlite3_bind_blob(st, 3, amf, KMS_SUBSCRIBER_AMF_LEN, SQLITE_STATIC);
+    }
+    if (e == SQLITE_OK) {
+        e = sqlite3_bind_int64(st, 4, (sqlite3_int64)sqn);
+    }
+    if (e == SQLITE_OK) {
+        e = sqlite3_bind_blob(st, 5, sealed, SEALED_LEN, SQLITE_STATIC);
+    }
+    if (e == SQLITE_OK) {
+        e = sqlite3_step(st);
+    }
+    stmt_done(st);
+    KMS_ENSURE(e != SQLITE_CONSTRAINT_PRIMARYKEY, KMS_ERR_EXISTS);
+    KMS_ENSURE(e == SQLITE_DONE, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
 kms_result kms_subscriber_add(struct kms_subscriber_db *db, const struct kms_subscriber *s,
                               uint64_t sqn_last)
 {
@@ -377,28 +408,8 @@ kms_result kms_subscriber_add(struct kms_subscriber_db *db, const struct kms_sub
     KMS_TRY_OUT(rc, gcm(true, db->key, aad, aad_len, pt, PT_LEN, sealed));
 
     pthread_mutex_lock(&db->mu);
-    sqlite3_stmt *st = db->st[S_ADD];
-    int e = bind_text(st, 1, s->impi);
-    if (e == SQLITE_OK) {
-        e = sqlite3_bind_text(st, 2, impus, (int)impus_len, SQLITE_STATIC);
-    }
-    if (e == SQLITE_OK) {
-        e = sqlite3_bind_blob(st, 3, s->amf, KMS_SUBSCRIBER_AMF_LEN, SQLITE_STATIC);
-    }
-    if (e == SQLITE_OK) {
-        e = sqlite3_bind_int64(st, 4, (sqlite3_int64)sqn_last);
-    }
-    if (e == SQLITE_OK) {
-        e = sqlite3_bind_blob(st, 5, sealed, SEALED_LEN, SQLITE_STATIC);
-    }
-    if (e == SQLITE_OK) {
-        e = sqlite3_step(st);
-    }
-    stmt_done(st);
+    rc = insert_locked(db, s->impi, impus, impus_len, s->amf, sqn_last, sealed);
     pthread_mutex_unlock(&db->mu);
-    KMS_ENSURE_OUT(rc, e != SQLITE_CONSTRAINT_PRIMARYKEY, KMS_ERR_EXISTS);
-    KMS_ENSURE_OUT(rc, e == SQLITE_DONE, KMS_ERR_STORE);
-    rc = KMS_RESULT_OK;
 out:
     kms_wipe(pt, sizeof(pt));
     return rc;
@@ -586,6 +597,102 @@ kms_result kms_subscriber_sqn_commit(struct kms_subscriber_db *db, const char *i
     /* One transaction of one: with synchronous=FULL, COMMIT returns once the WAL is fsynced; a
      * commit that wrote nothing syncs nothing. */
     return kms_subscriber_sqn_commit_many(db, 1, &impi, &mark);
+}
+
+/* ---- export and import ---- */
+
+/* With the mutex held: walks S_EXPORT. */
+static kms_result export_locked(struct kms_subscriber_db *db,
+                                kms_result (*cb)(void *arg, const struct kms_subscriber_rec *),
+                                void *arg)
+{
+    sqlite3_stmt *st = db->st[S_EXPORT];
+    struct kms_subscriber_rec rec;
+    char impus[IMPUS_CAP];
+    size_t impus_len;
+    int e;
+    while ((e = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&rec, 0, sizeof(rec));
+        KMS_TRY(read_info(st, &rec.info, impus, &impus_len));
+        KMS_TRY(col_blob(st, 4, rec.sealed, SEALED_LEN));
+        KMS_TRY(cb(arg, &rec));
+    }
+    KMS_ENSURE(e == SQLITE_DONE, KMS_ERR_STORE);
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_subscriber_export(struct kms_subscriber_db *db,
+                                 kms_result (*cb)(void *arg, const struct kms_subscriber_rec *),
+                                 void *arg)
+{
+    KMS_ENSURE(db != NULL && cb != NULL, KMS_ERR_ARG);
+    pthread_mutex_lock(&db->mu);
+    kms_result r = export_locked(db, cb, arg);
+    stmt_done(db->st[S_EXPORT]);
+    pthread_mutex_unlock(&db->mu);
+    return r;
+}
+
+/* With the mutex held, inside the import's transaction: checks one record, opens its keys under
+ * this store's key (KMS_ERR_AUTH when they do not open) and inserts it as it came. */
+static kms_result import_one(struct kms_subscriber_db *db, const struct kms_subscriber_rec *rec)
+{
+    kms_result rc = KMS_RC_INIT;
+    uint8_t pt[PT_LEN], aad[AAD_MAX], sealed[SEALED_LEN];
+    char impus[IMPUS_CAP];
+    const struct kms_subscriber_info *in = &rec->info;
+    KMS_TRY_OUT(rc, check_impi(in->impi));
+    KMS_TRY_OUT(rc, check_impus(in->impu, in->n_impu));
+    KMS_ENSURE_OUT(rc, in->sqn <= KMS_SQN_MAX, KMS_ERR_ARG);
+    size_t impus_len = join_impus(in->impu, in->n_impu, impus);
+    size_t aad_len = make_aad(aad, in->impi, in->amf, impus, impus_len);
+    memcpy(sealed, rec->sealed, SEALED_LEN);
+    kms_result o = gcm(false, db->key, aad, aad_len, pt, PT_LEN, sealed);
+    KMS_ENSURE_OUT(rc, kms_ok(o), o.err == KMS_ERR_STORE ? KMS_ERR_AUTH : o.err);
+    KMS_TRY_OUT(rc, insert_locked(db, in->impi, impus, impus_len, in->amf, in->sqn, rec->sealed));
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(pt, sizeof(pt));
+    return rc;
+}
+
+kms_result kms_subscriber_import(struct kms_subscriber_db *db,
+                                 kms_result (*next)(void *arg, struct kms_subscriber_rec *rec,
+                                                    bool *done),
+                                 void *arg, uint64_t *count)
+{
+    struct kms_subscriber_rec rec;
+    uint64_t n = 0;
+    if (count != NULL) {
+        *count = 0;
+    }
+    KMS_ENSURE(db != NULL && next != NULL, KMS_ERR_ARG);
+    pthread_mutex_lock(&db->mu);
+    kms_result r = KMS_RESULT_OK;
+    if (run0(db->st[S_BEGIN]) != SQLITE_OK) {
+        r = KMS_ERR(KMS_ERR_STORE);
+    } else {
+        for (;;) {
+            bool done = false;
+            memset(&rec, 0, sizeof(rec));
+            r = next(arg, &rec, &done);
+            if (!kms_ok(r) || done || !kms_ok(r = import_one(db, &rec))) {
+                break;
+            }
+            n++;
+        }
+        if (kms_ok(r) && run0(db->st[S_COMMIT]) != SQLITE_OK) {
+            r = KMS_ERR(KMS_ERR_STORE);
+        }
+        if (!kms_ok(r)) {
+            (void)run0(db->st[S_ROLLBACK]);
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (count != NULL) {
+        *count = n;
+    }
+    return r;
 }
 
 /* ---- open and close ---- */

@@ -60,6 +60,15 @@ struct kms_subscriber_info {
     uint64_t sqn; /* the stored SQN high-water mark */
 };
 
+/* A subscriber as stored, K and OPc still sealed: what export and import move. sealed is
+ * nonce (12) || K || OPc encrypted (32) || tag (16), AES-256-GCM under the store's key derived
+ * from the KEK, with the associated data above (IMPI, AMF, IMPUs in this order). */
+#define KMS_SUBSCRIBER_SEALED_LEN 60
+struct kms_subscriber_rec {
+    struct kms_subscriber_info info; /* impi, impu[n_impu], amf, sqn (the SQN mark) */
+    uint8_t sealed[KMS_SUBSCRIBER_SEALED_LEN];
+};
+
 struct kms_subscriber_db;
 
 /* Wipes every byte of s (keys included). */
@@ -127,5 +136,28 @@ KMS_MUST_CHECK kms_result kms_subscriber_sqn_commit(struct kms_subscriber_db *db
 KMS_MUST_CHECK kms_result kms_subscriber_sqn_commit_many(struct kms_subscriber_db *db, size_t n,
                                                          const char *const *impis,
                                                          const uint64_t *marks);
+
+/* Export: calls cb once per subscriber, in IMPI order, with the row as stored (the sealed keys
+ * are never opened; a view valid during the call only). cb runs with the handle locked. A
+ * result other than OK from cb stops the walk and is returned; KMS_ERR_STORE for a malformed
+ * row. */
+KMS_MUST_CHECK kms_result kms_subscriber_export(struct kms_subscriber_db *db,
+                                                kms_result (*cb)(void *arg,
+                                                                 const struct kms_subscriber_rec *),
+                                                void *arg);
+
+/* Import: one transaction (one fsync) over the records `next` hands out until it sets *done.
+ * Each record is checked (identities as kms_subscriber_check, the SQN mark <= KMS_SQN_MAX:
+ * KMS_ERR_ARG and the like) and its sealed keys are opened under this store's KEK and wiped at
+ * once: a record that does not open (sealed under another KEK, or its IMPI, AMF or IMPUs
+ * altered) is KMS_ERR_AUTH. An IMPI already in the store is KMS_ERR_EXISTS. All or nothing: on
+ * any failure (of next too) nothing is added, and *count (may be NULL) holds the number of
+ * records read before the one that failed; on success the number added. `next` runs with the
+ * handle locked: it must not call into the same db. */
+KMS_MUST_CHECK kms_result kms_subscriber_import(struct kms_subscriber_db *db,
+                                                kms_result (*next)(void *arg,
+                                                                   struct kms_subscriber_rec *rec,
+                                                                   bool *done),
+                                                void *arg, uint64_t *count);
 
 #endif

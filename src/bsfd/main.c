@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "cli_conf.h"
 #include "crypto/kms_kek.h"
+#include "crypto/kms_sqn.h"
 #include "gba/kms_bsf.h"
 #include "gba/kms_bsf_ub.h"
 #include "gba/kms_bsf_zn.h"
@@ -46,6 +47,7 @@ static const char usage[] =
     "                   [--log-level error|warn|info|debug] [--max-connections N]\n"
     "                   [--max-connections-per-ip N] [--header-timeout S] [--idle-timeout S]\n"
     "                   [--log-format logfmt|json] [--metrics-listen ADDR:PORT]\n"
+    "                   [--node-id N] [--rate-burst N] [--rate-period S]\n"
     "\n"
     "The GBA bootstrapping server (BSF): Ub (HTTP Digest AKAv1-MD5, TS 24.109) on --listen and\n"
     "Zn (JSON over HTTPS with mutual TLS) on --zn-listen. Interfaces: docs/api.md.\n"
@@ -88,6 +90,12 @@ static const char usage[] =
     "\n";
 /* Split in three: C11 compilers need not take a string longer than 4095 bytes. */
 static const char usage_obs[] =
+    "  --node-id N           this node's number in a fleet of BSFs sharing subscribers\n"
+    "                        (0 .. 7): its SQNs carry only the IND values 4N .. 4N+3, so no\n"
+    "                        two nodes ever hand out the same SQN (docs/scaling.md). Without\n"
+    "                        it, one BSF: all 32 IND values\n"
+    "  --rate-burst N        challenges one IMPI may get at once (1 .. 1000, default 5)\n"
+    "  --rate-period S       seconds for an IMPI to earn one more (1 .. 3600, default 2)\n"
     "  --log-format FORMAT   logfmt (default) or json: one line per event and per request\n"
     "                        (docs/cli.md, \"Logs\")\n"
     "  --metrics-listen ADDR:PORT\n"
@@ -324,6 +332,9 @@ enum {
     O_IDLETO,
     O_LOGFMT,
     O_METRICS,
+    O_NODEID,
+    O_RATEBURST,
+    O_RATEPERIOD,
     O_CONFIG,
     O_CHECK,
     O_VERSION,
@@ -363,6 +374,12 @@ static const struct cli_opt opts[N_OPTS] = {
     [O_LOGFMT] = CLI_VALUE_DOC("log-format", "FORMAT", "log line format: logfmt (default) or json"),
     [O_METRICS] = CLI_VALUE_DOC("metrics-listen", "ADDR:PORT",
                                 "plain HTTP: GET /metrics (Prometheus), /readyz, /healthz"),
+    [O_NODEID] = CLI_VALUE_DOC("node-id", "N",
+                               "fleet node number 0 .. 7: SQNs on IND values 4N .. 4N+3 only"),
+    [O_RATEBURST] =
+        CLI_VALUE_DOC("rate-burst", "N", "challenges one IMPI may get at once (default 5)"),
+    [O_RATEPERIOD] =
+        CLI_VALUE_DOC("rate-period", "S", "seconds for an IMPI to earn one more (default 2)"),
     [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
     [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
     [O_VERSION] = {.name = "version", .help = "print the version"},
@@ -422,6 +439,7 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
         return cli_usage_error(&a, "--log-format: logfmt or json");
     }
     uint64_t lifetime = 0, max_sessions = 100000, max_answered = 1000000;
+    uint64_t node_id = 0, rate_burst = 5, rate_period = 2;
     if (!cli_uint(a.val[O_LIFETIME], 1, 315360000, &lifetime)) {
         return cli_usage_error(&a, "--lifetime: expected seconds from 1 to 315360000");
     }
@@ -430,6 +448,15 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     }
     if (!cli_uint(a.val[O_MAXANS], 1000, 100000000, &max_answered)) {
         return cli_usage_error(&a, "--max-answered: expected a number from 1000 to 100000000");
+    }
+    if (!cli_uint(a.val[O_NODEID], 0, kms_sqn_ind_nodes(KMS_SQN_IND_BITS_DEF) - 1, &node_id)) {
+        return cli_usage_error(&a, "--node-id: expected a number from 0 to 7");
+    }
+    if (!cli_uint(a.val[O_RATEBURST], 1, 1000, &rate_burst)) {
+        return cli_usage_error(&a, "--rate-burst: expected a number from 1 to 1000");
+    }
+    if (!cli_uint(a.val[O_RATEPERIOD], 1, 3600, &rate_period)) {
+        return cli_usage_error(&a, "--rate-period: expected seconds from 1 to 3600");
     }
     const char *bad = kms_daemon_conn_limits_parse(a.val[O_MAXCONN], a.val[O_MAXIP], a.val[O_HDRTO],
                                                    a.val[O_IDLETO], &c->lim);
@@ -448,7 +475,11 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     c->bsf = (struct kms_bsf_cfg){.realm = a.val[O_REALM],
                                   .lifetime = lifetime,
                                   .max_sessions = (size_t)max_sessions,
-                                  .max_answered = (size_t)max_answered};
+                                  .max_answered = (size_t)max_answered,
+                                  .rate_burst = (unsigned)rate_burst,
+                                  .rate_period = (unsigned)rate_period,
+                                  .node_set = a.val[O_NODEID] != NULL,
+                                  .node_id = (unsigned)node_id};
     if (a.val[O_AMF] != NULL &&
         (rc = cli_hex_exact(&a, "amf", a.val[O_AMF], c->bsf.amf, sizeof(c->bsf.amf))) != 0) {
         return rc;

@@ -1,20 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * imskms subscriber: the BSF's subscriber store (add, list, del, set-sqn). Every command opens
- * the database named by --db with the KEK in --kek-file; K, OP and OPc go in and are never
- * printed.
+ * imskms subscriber: the BSF's subscriber store (add, list, del, set-sqn, export, import).
+ * Every command opens the database named by --db with the KEK in --kek-file; K, OP and OPc go
+ * in and are never printed. export and import move the records with their keys still sealed
+ * (lib/gba/kms_subfile.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmds.h"
 #include "crypto/kms_milenage.h"
 #include "crypto/kms_sqn.h"
+#include "gba/kms_subfile.h"
 #include "gba/kms_subscriber.h"
 #include "keyring/kms_keystore.h"
+#include "util/kms_buf.h"
 #include "util/kms_mem.h"
 
 #define SUB_EXIT_NOTE                                                                              \
@@ -338,11 +344,248 @@ static int sub_set_sqn(const char *prefix, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* ---- export and import ---- */
+
+enum { O_XFILE = 2 }; /* --out (export) or --in (import), after --db and --kek-file */
+static const struct cli_opt export_opts[] = {CLI_VALUE("db"), CLI_VALUE("kek-file"),
+                                             CLI_VALUE("out")};
+static const struct cli_opt import_opts[] = {CLI_VALUE("db"), CLI_VALUE("kek-file"),
+                                             CLI_VALUE("in")};
+
+#define XFER_NOTE                                                                                  \
+    "The file format (docs/cli.md, \"Subscriber export\"; lib/gba/kms_subfile.h), version 1:\n"    \
+    "  imskms-subscribers 1\n"                                                                     \
+    "  impi=ID amf=HEX4 sqn=HEX12 sealed=HEX120 impu=URI [impu=URI]...   (one per subscriber)\n"   \
+    "  end count=N\n"                                                                              \
+    "K and OPc stay sealed under the KEK (sealed=): the file is as secret as the database and\n"   \
+    "holds personal data (IMPIs, IMPUs). sqn= is the record's SQN mark and moves with it.\n"
+
+static const char export_help[] =
+    "usage: imskms subscriber export --db PATH --kek-file FILE [--out FILE]\n"
+    "\n"
+    "Writes every subscriber, in IMPI order, to FILE (created mode 0600; an existing file is\n"
+    "refused) or to standard output. The keys are never opened: the KEK only opens the\n"
+    "database (its KEK check). Prints exported=N (to standard error without --out).\n"
+    "\n" DB_OPTS_HELP "  --out FILE        the export file (default: standard output)\n"
+    "\n" XFER_NOTE SUB_EXIT_NOTE;
+
+static const char import_help[] =
+    "usage: imskms subscriber import --db PATH --kek-file FILE [--in FILE]\n"
+    "\n"
+    "Adds every subscriber of FILE (default: standard input) to the database (created when\n"
+    "missing), in one transaction: all or nothing. Each record's sealed keys are opened under\n"
+    "this KEK before anything is committed: a record sealed under another KEK (or altered)\n"
+    "fails the import with exit status 1; an IMPI already in the database, or a line that is\n"
+    "not of the format, with exit status 2 (the line is named). Each record keeps its SQN mark.\n"
+    "Prints imported=N.\n"
+    "\n" DB_OPTS_HELP "  --in FILE         the export file (default: standard input)\n"
+    "\n" XFER_NOTE SUB_EXIT_NOTE;
+
+struct xport {
+    FILE *f;
+    struct kms_buf b;
+    uint64_t n;
+};
+
+static kms_result export_one(void *arg, const struct kms_subscriber_rec *rec)
+{
+    struct xport *x = arg;
+    kms_buf_reset(&x->b);
+    KMS_TRY(kms_subfile_put_rec(&x->b, rec));
+    KMS_ENSURE(fwrite(kms_buf_data(&x->b), 1, kms_buf_len(&x->b), x->f) == kms_buf_len(&x->b),
+               KMS_ERR_IO);
+    x->n++;
+    return KMS_RESULT_OK;
+}
+
+/* The header, the records, the end line, flushed (and synced, for a file). */
+static kms_result export_all(struct kms_subscriber_db *db, struct xport *x, bool sync)
+{
+    KMS_TRY(kms_subfile_put_header(&x->b));
+    KMS_ENSURE(fwrite(kms_buf_data(&x->b), 1, kms_buf_len(&x->b), x->f) == kms_buf_len(&x->b),
+               KMS_ERR_IO);
+    KMS_TRY(kms_subscriber_export(db, export_one, x));
+    kms_buf_reset(&x->b);
+    KMS_TRY(kms_subfile_put_end(&x->b, x->n));
+    KMS_ENSURE(fwrite(kms_buf_data(&x->b), 1, kms_buf_len(&x->b), x->f) == kms_buf_len(&x->b),
+               KMS_ERR_IO);
+    KMS_ENSURE(fflush(x->f) == 0, KMS_ERR_IO);
+    KMS_ENSURE(!sync || fsync(fileno(x->f)) == 0, KMS_ERR_IO);
+    return KMS_RESULT_OK;
+}
+
+static int sub_export(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_subscriber_db *db = NULL;
+    struct xport x = {.f = stdout};
+    int rc = cli_parse_help(prefix, export_opts, 3, 0, argc, argv, export_help, &a);
+    if (rc != 0 || a.help || (rc = open_db(&a, false, &db)) != 0) {
+        return rc;
+    }
+    const char *out = a.val[O_XFILE];
+    if (out != NULL) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        x.f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (x.f == NULL) {
+            fprintf(stderr, "%s: --out %s: %s\n", a.cmd, out, strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+            }
+            kms_subscriber_db_close(db);
+            return errno == EEXIST ? CLI_EXIT_USAGE : CLI_EXIT_INTERNAL;
+        }
+    }
+    kms_buf_init(&x.b, KMS_SUBFILE_LINE_MAX + 1, false);
+    kms_result r = export_all(db, &x, out != NULL);
+    kms_buf_cleanup(&x.b);
+    kms_subscriber_db_close(db);
+    if (out != NULL && fclose(x.f) != 0 && kms_ok(r)) {
+        r = KMS_ERR(KMS_ERR_IO);
+    }
+    if (!kms_ok(r)) {
+        fprintf(stderr, "%s: export failed: %s%s\n", a.cmd, kms_strerror(r.err),
+                out != NULL ? " (the file is incomplete: delete it)" : "");
+        return CLI_EXIT_INTERNAL;
+    }
+    fprintf(out != NULL ? stdout : stderr, "exported=%llu\n", (unsigned long long)x.n);
+    return CLI_EXIT_OK;
+}
+
+struct xin {
+    FILE *f;
+    struct kms_subfile_reader r;
+    size_t line;      /* lines read */
+    bool read_failed; /* the stream, not its content */
+    char buf[KMS_SUBFILE_LINE_MAX + 1];
+};
+
+/* One line into x->buf without its "\n" (*len; *eof when nothing is left). A line longer than
+ * the format allows is KMS_ERR_TOO_LONG; a last line without "\n" KMS_ERR_TRUNCATED. */
+static kms_result read_line(struct xin *x, size_t *len, bool *eof)
+{
+    size_t n = 0;
+    int ch;
+    *len = 0;
+    *eof = false;
+    while ((ch = getc(x->f)) != EOF && ch != '\n') {
+        KMS_ENSURE(n < sizeof(x->buf), KMS_ERR_TOO_LONG);
+        x->buf[n++] = (char)ch;
+    }
+    if (ferror(x->f)) {
+        x->read_failed = true;
+        KMS_BAIL(KMS_ERR_IO);
+    }
+    if (ch == EOF) {
+        KMS_ENSURE(n == 0, KMS_ERR_TRUNCATED);
+        *eof = true;
+        return KMS_RESULT_OK;
+    }
+    x->line++;
+    *len = n;
+    return KMS_RESULT_OK;
+}
+
+/* kms_subscriber_import's source: the next record line (header and end lines are checked and
+ * passed over); done at the end of the stream, once the end line was read. */
+static kms_result import_next(void *arg, struct kms_subscriber_rec *rec, bool *done)
+{
+    struct xin *x = arg;
+    for (;;) {
+        size_t len = 0;
+        bool eof = false, is_rec = false;
+        kms_result r = read_line(x, &len, &eof);
+        if (kms_ok(r) && eof) {
+            x->line++; /* a missing end line is reported on the line after the last */
+            KMS_TRY(kms_subfile_finish(&x->r));
+            *done = true;
+            return KMS_RESULT_OK;
+        }
+        if (!kms_ok(r)) {
+            x->line++;
+            return r;
+        }
+        KMS_TRY(kms_subfile_feed(&x->r, (const uint8_t *)x->buf, len, rec, &is_rec));
+        if (is_rec) {
+            return KMS_RESULT_OK;
+        }
+    }
+}
+
+static int sub_import(const char *prefix, int argc, char **argv)
+{
+    struct cli_args a;
+    struct kms_subscriber_db *db = NULL;
+    struct xin *x = NULL;
+    int rc = cli_parse_help(prefix, import_opts, 3, 0, argc, argv, import_help, &a);
+    if (rc != 0 || a.help) {
+        return rc;
+    }
+    const char *in = a.val[O_XFILE];
+    const char *name = in != NULL ? in : "(standard input)";
+    x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return cli_fail(&a, "import", KMS_ERR_NOMEM);
+    }
+    x->f = in != NULL ? fopen(in, "re") : stdin;
+    if (x->f == NULL) {
+        fprintf(stderr, "%s: --in %s: %s\n", a.cmd, in, strerror(errno));
+        free(x);
+        return CLI_EXIT_USAGE;
+    }
+    kms_subfile_reader_init(&x->r);
+    uint64_t n = 0;
+    kms_result r = KMS_RESULT_OK;
+    if ((rc = open_db(&a, true, &db)) == 0) {
+        r = kms_subscriber_import(db, import_next, x, &n);
+        kms_subscriber_db_close(db);
+    }
+    if (in != NULL) {
+        (void)fclose(x->f);
+    }
+    size_t line = x->line;
+    bool read_failed = x->read_failed;
+    kms_wipe(x, sizeof(*x));
+    free(x);
+    if (rc != 0) {
+        return rc;
+    }
+    if (kms_ok(r)) {
+        printf("imported=%llu\n", (unsigned long long)n);
+        return CLI_EXIT_OK;
+    }
+    switch (r.err) {
+    case KMS_ERR_AUTH:
+        fprintf(stderr,
+                "%s: %s: line %zu: the record's keys do not open under this --kek-file (sealed "
+                "under another KEK, or altered); nothing imported\n",
+                a.cmd, name, line);
+        return CLI_EXIT_CHECK;
+    case KMS_ERR_EXISTS:
+        fprintf(stderr, "%s: %s: line %zu: the IMPI is in --db %s already; nothing imported\n",
+                a.cmd, name, line, a.val[O_DB]);
+        return CLI_EXIT_USAGE;
+    case KMS_ERR_STORE:
+    case KMS_ERR_NOMEM:
+        return cli_fail(&a, "import", r.err);
+    default:
+        if (read_failed) {
+            fprintf(stderr, "%s: %s: read error; nothing imported\n", a.cmd, name);
+            return CLI_EXIT_INTERNAL;
+        }
+        fprintf(stderr, "%s: %s: line %zu: not a subscriber export line (%s); nothing imported\n",
+                a.cmd, name, line, kms_strerror(r.err));
+        return CLI_EXIT_USAGE;
+    }
+}
+
 static const struct cli_cmd sub_cmds[] = {
     {"add", "add a subscriber (creates the database when missing)", sub_add},
     {"list", "every subscriber: IMPI, IMPUs, AMF, SQN mark (never keys)", sub_list},
     {"del", "delete a subscriber", sub_del},
     {"set-sqn", "operator reset of a subscriber's SQN mark (may lower it)", sub_set_sqn},
+    {"export", "every subscriber to a file, keys still sealed (never opened)", sub_export},
+    {"import", "subscribers from an export file, all or nothing, keys checked", sub_import},
 };
 
 int cmd_subscriber(const char *prefix, int argc, char **argv)

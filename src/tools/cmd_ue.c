@@ -215,10 +215,13 @@ static int usim_show(const char *prefix, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-int ue_bootstrap(const char *prefix, int argc, char **argv); /* cmd_ue_boot.c */
-int ue_kue(const char *prefix, int argc, char **argv);       /* cmd_ue_kms.c */
-int ue_request(const char *prefix, int argc, char **argv);   /* cmd_ue_kms.c */
-int ue_resolve(const char *prefix, int argc, char **argv);   /* cmd_ue_kms.c */
+int ue_bootstrap(const char *prefix, int argc, char **argv);   /* cmd_ue_boot.c */
+int ue_kue(const char *prefix, int argc, char **argv);         /* cmd_ue_kms.c */
+int ue_request(const char *prefix, int argc, char **argv);     /* cmd_ue_kms.c */
+int ue_resolve(const char *prefix, int argc, char **argv);     /* cmd_ue_kms.c */
+int ue_rtp_send(const char *prefix, int argc, char **argv);    /* cmd_ue_media.c */
+int ue_rtp_recv(const char *prefix, int argc, char **argv);    /* cmd_ue_media.c */
+int ue_srtp_export(const char *prefix, int argc, char **argv); /* cmd_ue_media.c */
 
 static const struct cli_cmd ue_cmds[] = {
     {"usim-init", "create a simulated USIM file (identities, K, OPc, AMF, SQN array)", usim_init},
@@ -227,6 +230,10 @@ static const struct cli_cmd ue_cmds[] = {
     {"kue", "get Kue and its token from the KMS (mode 2 or 3)", ue_kue},
     {"request", "ticket request: media keys for a peer, and the TRANSFER_INIT for it", ue_request},
     {"resolve", "ticket resolve: the media keys of a TRANSFER_INIT received", ue_resolve},
+    {"rtp-send", "send SRTP (PCMU, 20 ms packets) with a session's sending key", ue_rtp_send},
+    {"rtp-recv", "receive SRTP with a session's receiving key; counts and payload hash",
+     ue_rtp_recv},
+    {"srtp-export", "print the sending SRTP key as an RFC 4568 line (a secret)", ue_srtp_export},
 };
 
 int cmd_ue(const char *prefix, int argc, char **argv)

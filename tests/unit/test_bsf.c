@@ -476,6 +476,67 @@ static void test_seal_binds_impi(void **state)
     kms_bsf_free(b);
 }
 
+/* The SQN a challenge carries, recovered by the USIM from AUTN (SQN ^ AK, then MAC-A checked). */
+static uint64_t challenge_sqn(struct ue *u, const struct kms_bsf_challenge *c)
+{
+    uint8_t sqn[6];
+    struct kms_aka_vec v;
+    expect_ok(kms_milenage_check_autn(u->m, c->rand, c->autn, sqn, &v));
+    return kms_sqn_from_bytes(sqn);
+}
+
+/* One BSF (no node id): round-robin over all 32 IND values, as before fleets. Nodes 0 and 1 of
+ * a fleet, each on its own store starting from the same mark: node 0 uses IND 0..3, node 1 IND
+ * 4..7 (TS 33.102 C.1.2 classes of 4), and 20 alternating challenges all pass one USIM with no
+ * SQN repeated. Node 8 does not fit 5 IND bits. */
+static void test_node_ind_classes(void **state)
+{
+    (void)state;
+    struct mem_store st1 = {.present = true}, st[2] = {{.present = true}, {.present = true}};
+    struct kms_bsf_store bs1 = {&st1, st_get, st_commit}, bs[2];
+    struct kms_bsf *one = NULL, *node[2] = {NULL, NULL};
+    struct kms_bsf_cfg cfg = {.realm = REALM, .lifetime = 3600, .rate_burst = 100};
+    struct ue u;
+    struct kms_aka_vec v;
+    struct kms_bsf_challenge c;
+    uint64_t seen[20];
+    ue_init(&u);
+    expect_ok(kms_bsf_new(&cfg, &bs1, &one));
+    for (unsigned i = 0; i < 33; i++) {
+        expect_ok(kms_bsf_challenge(one, IMPI, T0, &c));
+        assert_int_equal(challenge_sqn(&u, &c) & 31, i % 32);
+    }
+    kms_bsf_free(one);
+    kms_milenage_free(u.m);
+    ue_init(&u);
+    cfg.node_set = true;
+    for (unsigned n = 0; n < 2; n++) {
+        bs[n] = (struct kms_bsf_store){&st[n], st_get, st_commit};
+        cfg.node_id = n;
+        expect_ok(kms_bsf_new(&cfg, &bs[n], &node[n]));
+    }
+    for (unsigned i = 0; i < 20; i++) {
+        unsigned n = i % 2;
+        expect_ok(kms_bsf_challenge(node[n], IMPI, T0 + i, &c));
+        uint64_t sqn = challenge_sqn(&u, &c);
+        /* node n's IND values are 4n .. 4n+3, in turn; its SEQ counts from 1 on its own */
+        assert_int_equal(sqn & 31, 4 * n + (i / 2) % 4);
+        assert_int_equal(sqn >> 5, 1 + i / 2);
+        for (unsigned j = 0; j < i; j++) {
+            assert_true(seen[j] != sqn);
+        }
+        seen[i] = sqn;
+        expect_ok(ue_run(&u, &c, &v));
+    }
+    kms_bsf_free(node[0]);
+    kms_bsf_free(node[1]);
+    cfg.node_id = 8;
+    struct kms_bsf *b = NULL;
+    expect_err(kms_bsf_new(&cfg, &bs1, &b), KMS_ERR_ARG);
+    assert_null(b);
+    kms_milenage_free(u.m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_made_up_names_cost_nothing_durable),
         cmocka_unit_test(test_preload_and_refill),
         cmocka_unit_test(test_seal_binds_impi),
+        cmocka_unit_test(test_node_ind_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

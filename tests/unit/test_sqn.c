@@ -229,6 +229,104 @@ static void network_stops_at_the_top(void **state)
     expect_err(kms_sqn_he_init(&he, IND_BITS, KMS_SQN_DELTA_DEF, KMS_SQN_MAX + 1), KMS_ERR_ARG);
 }
 
+/* Annex C.1.2: IND values split into classes of KMS_SQN_IND_CLASS (4), one per BSF node. With
+ * a = 32 (5 bits) that is 8 nodes: node 0 has 0..3, node 7 has 28..31, node 8 does not exist. */
+static void ind_classes_split_the_space(void **state)
+{
+    (void)state;
+    unsigned first = 9, count = 9;
+    assert_int_equal(kms_sqn_ind_nodes(IND_BITS), 8);
+    expect_ok(kms_sqn_ind_class(IND_BITS, 0, &first, &count));
+    assert_int_equal(first, 0);
+    assert_int_equal(count, 4);
+    expect_ok(kms_sqn_ind_class(IND_BITS, 1, &first, &count));
+    assert_int_equal(first, 4);
+    expect_ok(kms_sqn_ind_class(IND_BITS, 7, &first, &count));
+    assert_int_equal(first, 28);
+    assert_int_equal(first + count - 1, A - 1);
+    expect_err(kms_sqn_ind_class(IND_BITS, 8, &first, &count), KMS_ERR_ARG);
+    assert_int_equal(first, 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(kms_sqn_ind_nodes(1), 0); /* 2 IND values: no class fits */
+    expect_err(kms_sqn_ind_class(1, 0, &first, &count), KMS_ERR_ARG);
+    assert_int_equal(kms_sqn_ind_nodes(KMS_SQN_IND_BITS_MAX), 64);
+    assert_int_equal(kms_sqn_ind_nodes(KMS_SQN_IND_BITS_MAX + 1), 0);
+}
+
+/* Two generators (two BSF nodes) that start from the same durable mark and count SEQ on their
+ * own: on disjoint IND classes the USIM accepts every vector, alternating (C.2.2: freshness is
+ * per IND slot); on the same IND values the second node's first vector is stale. */
+static void nodes_on_disjoint_classes(void **state)
+{
+    (void)state;
+    struct kms_sqn_ms ms;
+    struct kms_sqn_he he[2];
+    uint64_t mark = 0, sqn = 0;
+    expect_ok(kms_sqn_ms_init(&ms, IND_BITS, KMS_SQN_DELTA_DEF, 0));
+    for (unsigned n = 0; n < 2; n++) {
+        expect_ok(kms_sqn_he_init(&he[n], IND_BITS, KMS_SQN_DELTA_DEF, sqn_of(7, A - 1)));
+        expect_ok(kms_sqn_he_reserve(&he[n], 64, &mark));
+        expect_ok(kms_sqn_he_reserved(&he[n], mark));
+    }
+    for (unsigned i = 0; i < 20; i++) {
+        unsigned n = i % 2, first = 0, count = 0;
+        expect_ok(kms_sqn_ind_class(IND_BITS, n, &first, &count));
+        expect_ok(kms_sqn_he_next(&he[n], first + (i / 2) % count, &sqn));
+        /* each node's SEQ: 8, 9, ... on its own (C.3: SEQ_HE + 1 per vector) */
+        assert_int_equal(sqn, sqn_of(8 + i / 2, first + (i / 2) % count));
+        expect_ok(kms_sqn_ms_accept(&ms, sqn));
+    }
+    /* the same IND values for both: node 1's SEQ 8 on IND 0 comes after node 0's SEQ 8 there */
+    struct kms_sqn_he a, b;
+    expect_ok(kms_sqn_ms_init(&ms, IND_BITS, KMS_SQN_DELTA_DEF, 0));
+    expect_ok(kms_sqn_he_init(&a, IND_BITS, KMS_SQN_DELTA_DEF, sqn_of(7, A - 1)));
+    expect_ok(kms_sqn_he_init(&b, IND_BITS, KMS_SQN_DELTA_DEF, sqn_of(7, A - 1)));
+    expect_ok(kms_sqn_he_reserved(&a, sqn_of(100, A - 1)));
+    expect_ok(kms_sqn_he_reserved(&b, sqn_of(100, A - 1)));
+    expect_ok(kms_sqn_he_next(&a, 0, &sqn));
+    expect_ok(kms_sqn_ms_accept(&ms, sqn));
+    expect_ok(kms_sqn_he_next(&b, 0, &sqn));
+    expect_err(kms_sqn_ms_accept(&ms, sqn), KMS_ERR_SQN_STALE);
+}
+
+/* One node's SEQ far behind another's. Without an age limit L the lagging node's vectors stay
+ * fresh in its own slots (C.2.2 checks SEQ > SEQ_MS(IND) only). With L applied, a node lagging
+ * L or more behind the highest accepted SEQ is refused (SQN_AGE); the AUTS then carries the
+ * other node's SQN_MS and the resynchronisation moves the lagging node up to it (6.3.5), after
+ * which its vectors pass again. A node running more than delta ahead is refused as well (C.2.1,
+ * SQN_DELTA), by any USIM. */
+static void nodes_lagging_and_leading(void **state)
+{
+    (void)state;
+    struct kms_sqn_ms ms;
+    struct kms_sqn_he lag;
+    uint64_t sqn = 0;
+    bool moved = false;
+    /* node 1 (IND 4..7) has reached SEQ 5000; node 0 (IND 0..3) is at SEQ 10 */
+    expect_ok(kms_sqn_ms_init(&ms, IND_BITS, KMS_SQN_DELTA_DEF, 0));
+    expect_ok(kms_sqn_ms_accept(&ms, sqn_of(5000, 4)));
+    expect_ok(kms_sqn_ms_accept(&ms, sqn_of(11, 0)));
+    /* with L = 1000 the same vector is too old: 5000 - 11 >= 1000 */
+    expect_ok(kms_sqn_ms_init(&ms, IND_BITS, KMS_SQN_DELTA_DEF, 1000));
+    expect_ok(kms_sqn_ms_accept(&ms, sqn_of(5000, 4)));
+    expect_ok(kms_sqn_he_init(&lag, IND_BITS, KMS_SQN_DELTA_DEF, sqn_of(10, A - 1)));
+    expect_ok(kms_sqn_he_reserved(&lag, sqn_of(100, A - 1)));
+    expect_ok(kms_sqn_he_next(&lag, 0, &sqn));
+    assert_int_equal(sqn, sqn_of(11, 0));
+    expect_err(kms_sqn_ms_accept(&ms, sqn), KMS_ERR_SQN_AGE);
+    /* resynchronisation with SQN_MS = the highest accepted (node 1's) */
+    assert_int_equal(kms_sqn_ms_highest(&ms), sqn_of(5000, 4));
+    expect_ok(kms_sqn_he_resync(&lag, kms_sqn_ms_highest(&ms), &moved));
+    assert_true(moved);
+    expect_ok(kms_sqn_he_reserved(&lag, sqn_of(5100, A - 1)));
+    expect_ok(kms_sqn_he_next(&lag, 1, &sqn));
+    assert_int_equal(sqn, sqn_of(5001, 1));
+    expect_ok(kms_sqn_ms_accept(&ms, sqn));
+    /* a node more than delta ahead of the highest accepted SEQ is refused */
+    expect_err(kms_sqn_ms_check(&ms, sqn_of(5002 + KMS_SQN_DELTA_DEF, 8)), KMS_ERR_SQN_DELTA);
+    expect_ok(kms_sqn_ms_check(&ms, sqn_of(5001 + KMS_SQN_DELTA_DEF, 8)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +340,9 @@ int main(void)
         cmocka_unit_test(network_vectors_pass_the_usim),
         cmocka_unit_test(resync_moves_only_when_needed),
         cmocka_unit_test(network_stops_at_the_top),
+        cmocka_unit_test(ind_classes_split_the_space),
+        cmocka_unit_test(nodes_on_disjoint_classes),
+        cmocka_unit_test(nodes_lagging_and_leading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

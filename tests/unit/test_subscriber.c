@@ -712,6 +712,129 @@ static void two_threads_share_one_handle(void **state)
     run_race(fx, fx->db, fx->db);
 }
 
+/* ---- export and import ---- */
+
+struct recs {
+    struct kms_subscriber_rec r[4];
+    size_t n, next;
+};
+
+static kms_result keep_rec(void *arg, const struct kms_subscriber_rec *rec)
+{
+    struct recs *x = arg;
+    assert_true(x->n < 4);
+    x->r[x->n++] = *rec;
+    return (kms_result){KMS_OK};
+}
+
+static kms_result give_rec(void *arg, struct kms_subscriber_rec *rec, bool *done)
+{
+    struct recs *x = arg;
+    *done = x->next == x->n;
+    if (!*done) {
+        *rec = x->r[x->next++];
+    }
+    return (kms_result){KMS_OK};
+}
+
+static struct kms_subscriber_db *open_second(const struct fixture *fx, const uint8_t *kek)
+{
+    struct kms_subscriber_db *db2 = NULL;
+    char path2[160];
+    side_path(fx, ".2", path2, sizeof(path2));
+    expect_ok(kms_subscriber_db_open(path2, kek, true, &db2));
+    return db2;
+}
+
+/* Export hands out the rows as stored (the sealed blob byte for byte, the SQN mark); import
+ * into another store under the same KEK makes the same subscribers, keys and marks included. */
+static void export_import_round_trip(void **state)
+{
+    struct fixture *fx = *state;
+    struct recs a = {0}, b = {0};
+    struct kms_subscriber s;
+    uint64_t sqn = 0, n = 0;
+    uint8_t sealed[128];
+    add_alice_bob(fx);
+    expect_ok(kms_subscriber_export(fx->db, keep_rec, &a));
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.r[0].info.impi, ALICE);
+    assert_int_equal(a.r[0].info.sqn, 0x20);
+    assert_int_equal(a.r[0].info.n_impu, 2);
+    assert_string_equal(a.r[0].info.impu[1], "sip:1." ALICE);
+    sqlite3 *raw = raw_open(fx);
+    assert_int_equal(raw_get_sealed(raw, ALICE, sealed, sizeof(sealed)), 60);
+    sqlite3_close(raw);
+    expect_bytes_eq(a.r[0].sealed, sealed, 60);
+    struct kms_subscriber_db *db2 = open_second(fx, kek1);
+    expect_ok(kms_subscriber_import(db2, give_rec, &a, &n));
+    assert_int_equal(n, 2);
+    expect_ok(kms_subscriber_get(db2, ALICE, &s, &sqn));
+    expect_bytes_eq(s.k, k1, 16);
+    expect_bytes_eq(s.opc, opc1, 16);
+    assert_int_equal(sqn, 0x20);
+    expect_ok(kms_subscriber_get(db2, BOB, &s, &sqn));
+    expect_bytes_eq(s.k, k2, 16);
+    kms_subscriber_wipe(&s);
+    expect_ok(kms_subscriber_export(db2, keep_rec, &b));
+    assert_int_equal(b.n, 2);
+    assert_memory_equal(&a.r[0], &b.r[0], sizeof(a.r[0]));
+    assert_memory_equal(&a.r[1], &b.r[1], sizeof(a.r[1]));
+    kms_subscriber_db_close(db2);
+}
+
+/* A target store under another KEK: the first record does not open, KMS_ERR_AUTH, nothing added.
+ */
+static void import_under_another_kek_adds_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    struct recs a = {0}, none = {0};
+    uint64_t n = 9;
+    add_alice_bob(fx);
+    expect_ok(kms_subscriber_export(fx->db, keep_rec, &a));
+    struct kms_subscriber_db *db2 = open_second(fx, kek2);
+    expect_err(kms_subscriber_import(db2, give_rec, &a, &n), KMS_ERR_AUTH);
+    assert_int_equal(n, 0);
+    expect_ok(kms_subscriber_export(db2, keep_rec, &none));
+    assert_int_equal(none.n, 0);
+    kms_subscriber_db_close(db2);
+}
+
+/* All or nothing: the second record fails (its AMF altered: the seal's associated data, or its
+ * IMPI taken), and the first, already inserted in the transaction, is rolled back. */
+static void import_is_all_or_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    struct recs a = {0}, got = {0};
+    struct kms_subscriber s;
+    uint64_t n = 0;
+    add_alice_bob(fx);
+    expect_ok(kms_subscriber_export(fx->db, keep_rec, &a));
+    struct kms_subscriber_db *db2 = open_second(fx, kek1);
+    a.r[1].info.amf[0] ^= 1;
+    expect_err(kms_subscriber_import(db2, give_rec, &a, &n), KMS_ERR_AUTH);
+    assert_int_equal(n, 1);
+    expect_ok(kms_subscriber_export(db2, keep_rec, &got));
+    assert_int_equal(got.n, 0);
+    a.r[1].info.amf[0] ^= 1;
+    make_sub(&s, BOB, k2, opc2, 1);
+    expect_ok(kms_subscriber_add(db2, &s, 0));
+    kms_subscriber_wipe(&s);
+    a.next = 0;
+    expect_err(kms_subscriber_import(db2, give_rec, &a, &n), KMS_ERR_EXISTS);
+    expect_err(kms_subscriber_get(db2, ALICE, &s, NULL), KMS_ERR_NOT_FOUND);
+    /* a mark above 48 bits, an IMPU twice: refused before the seal is looked at */
+    a.next = 0;
+    a.n = 1;
+    a.r[0].info.sqn = KMS_SQN_MAX + 1;
+    expect_err(kms_subscriber_import(db2, give_rec, &a, &n), KMS_ERR_ARG);
+    a.next = 0;
+    a.r[0].info.sqn = 0;
+    memcpy(a.r[0].info.impu[1], a.r[0].info.impu[0], sizeof(a.r[0].info.impu[0]));
+    expect_err(kms_subscriber_import(db2, give_rec, &a, &n), KMS_ERR_ARG);
+    kms_subscriber_db_close(db2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -738,6 +861,9 @@ int main(void)
         T(foreign_or_newer_files_are_refused),
         T(two_connections_race_to_the_max),
         T(two_threads_share_one_handle),
+        T(export_import_round_trip),
+        T(import_under_another_kek_adds_nothing),
+        T(import_is_all_or_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

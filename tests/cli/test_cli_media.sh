@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `imskms ue rtp-send` / `rtp-recv` / `srtp-export` over loopback UDP (ports from port 0) with
+# mirrored session files of random keys (tests/integration/mk_media_session.sh): each policy end
+# to end (equal payload_sha256 on both sides, and equal to sha256sum of a --file sent), the ROC
+# across a SEQ wrap, a replayed packet dropped and a tampered one refused (udp_relay.py between
+# them), another SSRC under the right key refused, the wrong session counting only
+# authentication failures, and srtp-export's refusal and RFC 4568 line.
+# Usage: test_cli_media.sh IMSKMS TESTS_DIR
+set -u
+B=$1
+T=$2
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+MK="$T/integration/mk_media_session.sh"
+RELAY="$T/integration/udp_relay.py"
+
+# recv_start NAME DIR [args...]: rtp-recv in the background, its stdout in $tmp/NAME.out;
+# sets rport to the port it printed.
+recv_start() {
+    local name=$1 dir=$2
+    shift 2
+    "$B" ue rtp-recv --session "$dir" --listen 127.0.0.1:0 --seconds 20 "$@" \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    rpid=$!
+    rport=""
+    for _ in $(seq 100); do
+        rport=$(sed -n 's/^port=//p' "$tmp/$name.out")
+        [ -n "$rport" ] && return 0
+        sleep 0.05
+    done
+    bad "$name: rtp-recv printed no port=: $(cat "$tmp/$name.err")"
+    return 1
+}
+recv_wait() { wait "$rpid" || bad "rtp-recv exited $?: $(cat "$tmp/$1.err")"; }
+val() { sed -n "s/^$2=//p" "$tmp/$1.out" | head -n 1; }
+expect() { # name field value what
+    local got
+    got=$(val "$1" "$2")
+    if [ "$got" = "$3" ]; then ok; else bad "$4: $2='$got', expected '$3'"; fi
+}
+# send NAME DIR PORT [args...]: rtp-send, stdout in $tmp/NAME.out
+send() {
+    local name=$1 dir=$2 port=$3
+    shift 3
+    "$B" ue rtp-send --session "$dir" --remote "127.0.0.1:$port" "$@" >"$tmp/$name.out" \
+        2>"$tmp/$name.err" || bad "$name: rtp-send exited $?: $(cat "$tmp/$name.err")"
+}
+
+# A file of 40 payloads (and a short 41st): its sha256sum is the hash both sides must print.
+openssl rand -out "$tmp/raw" $((40 * 160 + 77))
+want_file=$(sha256sum "$tmp/raw" | cut -d' ' -f1)
+
+for pol in aes128-hmac80 aes256-hmac80 aes128-gcm; do
+    "$MK" "$pol" "$tmp/$pol.A" "$tmp/$pol.B"
+    # The generated tone: 1 s, 50 packets.
+    recv_start "$pol.rx" "$tmp/$pol.B" || continue
+    send "$pol.tx" "$tmp/$pol.A" "$rport" --seconds 1
+    recv_wait "$pol.rx"
+    expect "$pol.tx" packets 50 "$pol tone sender"
+    expect "$pol.rx" packets 50 "$pol tone receiver"
+    expect "$pol.rx" bytes 8000 "$pol tone receiver"
+    expect "$pol.rx" auth_failures 0 "$pol tone receiver"
+    expect "$pol.rx" replays 0 "$pol tone receiver"
+    h=$(val "$pol.tx" payload_sha256)
+    [ ${#h} -eq 64 ] && ok || bad "$pol: sender payload_sha256 '$h'"
+    expect "$pol.rx" payload_sha256 "$h" "$pol tone: receiver hash = sender hash"
+    # A known file the other way (B sends with its own key): sha256sum of its bytes.
+    recv_start "$pol.frx" "$tmp/$pol.A" --out "$tmp/$pol.got" || continue
+    send "$pol.ftx" "$tmp/$pol.B" "$rport" --seconds 5 --file "$tmp/raw"
+    recv_wait "$pol.frx"
+    expect "$pol.ftx" packets 41 "$pol file sender"
+    expect "$pol.ftx" payload_sha256 "$want_file" "$pol file sender = sha256sum"
+    expect "$pol.frx" payload_sha256 "$want_file" "$pol file receiver = sha256sum"
+    cmp -s "$tmp/raw" "$tmp/$pol.got" && ok || bad "$pol: --out differs from the file sent"
+done
+
+# The ROC across the wrap: 65500 + 50 packets crosses 65535 after 36; with an initial ROC of 7
+# in the session too (libsrtp's pending ROC for the first packet).
+for roc in 0 7; do
+    "$MK" aes128-hmac80 "$tmp/w$roc.A" "$tmp/w$roc.B" 5004 5006 1111 2222 "$roc"
+    recv_start "w$roc.rx" "$tmp/w$roc.B" || continue
+    send "w$roc.tx" "$tmp/w$roc.A" "$rport" --seconds 1 --first-seq 65500
+    recv_wait "w$roc.rx"
+    expect "w$roc.rx" packets 50 "wrap (roc $roc): receiver decrypts all"
+    expect "w$roc.rx" auth_failures 0 "wrap (roc $roc)"
+    expect "w$roc.rx" payload_sha256 "$(val "w$roc.tx" payload_sha256)" "wrap (roc $roc) hash"
+done
+
+# A replayed packet (the 5th sent twice) and a tampered one (the 10th, a flipped bit of its
+# encrypted payload), through the relay.
+for pol in aes128-hmac80 aes128-gcm; do
+    recv_start "r.$pol.rx" "$tmp/$pol.B" || continue
+    python3 "$RELAY" --to "127.0.0.1:$rport" --dup 5 --flip 10 >"$tmp/relay.out" &
+    relay=$!
+    for _ in $(seq 100); do
+        lport=$(sed -n 's/^port=//p' "$tmp/relay.out")
+        [ -n "$lport" ] && break
+        sleep 0.05
+    done
+    send "r.$pol.tx" "$tmp/$pol.A" "$lport" --seconds 1
+    recv_wait "r.$pol.rx"
+    wait "$relay"
+    expect "r.$pol.rx" packets 49 "$pol relay: 50 sent, the tampered one refused"
+    expect "r.$pol.rx" replays 1 "$pol relay: the duplicate dropped"
+    expect "r.$pol.rx" auth_failures 1 "$pol relay: the tampered packet"
+    expect "r.$pol.rx" other_ssrc 0 "$pol relay"
+done
+
+# Another SSRC under the right key: A's session with local_ssrc=3333.
+mkdir -m 700 "$tmp/other"
+sed 's/^local_ssrc=1111$/local_ssrc=3333/' "$tmp/aes128-hmac80.A/srtp" >"$tmp/other/srtp"
+chmod 600 "$tmp/other/srtp"
+recv_start ssrc.rx "$tmp/aes128-hmac80.B" &&
+    send ssrc.tx "$tmp/other" "$rport" --seconds 1 && recv_wait ssrc.rx
+expect ssrc.rx other_ssrc 50 "another SSRC refused"
+expect ssrc.rx packets 0 "another SSRC"
+expect ssrc.rx auth_failures 0 "another SSRC authenticates"
+
+# The wrong session (another key pair, the same SSRCs): only authentication failures.
+"$MK" aes128-hmac80 "$tmp/wrong.A" "$tmp/wrong.B"
+recv_start wrong.rx "$tmp/wrong.B" &&
+    send wrong.tx "$tmp/aes128-hmac80.A" "$rport" --seconds 1 && recv_wait wrong.rx
+expect wrong.rx auth_failures 50 "wrong session"
+expect wrong.rx packets 0 "wrong session"
+expect wrong.rx replays 0 "wrong session"
+expect wrong.rx other_ssrc 0 "wrong session"
+
+# rtp-send moves the session's sending index past what it sent (RFC 3711 9.1: an index is never
+# protected twice): mk_media_session starts A at SEQ 1000, and the aes128-gcm A session sent
+# 50 tone packets and then the relay's 50: the next run starts at 1100.
+got=$(sed -n 's/^local_seq=//p' "$tmp/aes128-gcm.A/srtp")
+[ "$got" = 1100 ] && ok || bad "after two runs of 50 packets local_seq=$got, expected 1100"
+got=$(sed -n 's/^local_roc=//p' "$tmp/w7.A/srtp")
+[ "$got" = 8 ] && ok || bad "after the wrap from 65500 (ROC 7) local_roc=$got, expected 8"
+
+# srtp-export: refused without --show-secrets; otherwise the RFC 4568 line, whose inline key
+# decodes to local_key || local_salt of the file.
+run 2 "srtp-export without --show-secrets" "$B" ue srtp-export --session "$tmp/aes128-gcm.A" &&
+    expect_err "--show-secrets" "srtp-export refusal"
+[ -s "$tmp/out" ] && bad "srtp-export printed something without --show-secrets" || ok
+for pol in aes128-hmac80:AES_CM_128_HMAC_SHA1_80 aes256-hmac80:AES_256_CM_HMAC_SHA1_80 \
+    aes128-gcm:AEAD_AES_128_GCM; do
+    p=${pol%%:*} suite=${pol#*:}
+    run 0 "srtp-export $p" "$B" ue srtp-export --session "$tmp/$p.A" --show-secrets || continue
+    line=$(cat "$tmp/out")
+    case "$line" in
+        "crypto=1 $suite inline:"*) ok ;;
+        *) bad "srtp-export $p: '$line'" ;;
+    esac
+    got=$(printf '%s' "${line##*inline:}" | base64 -d | od -An -tx1 | tr -d ' \n')
+    want=$(sed -n 's/^local_key=//p;s/^local_salt=//p' "$tmp/$p.A/srtp" | tr -d '\n')
+    [ "$got" = "$want" ] && ok || bad "srtp-export $p: inline key '$got', file '$want'"
+done
+
+# Usage errors: one line, exit 2.
+run 2 "rtp-send --seconds 0" "$B" ue rtp-send --session "$tmp/aes128-gcm.A" --seconds 0
+run 2 "rtp-send --first-seq 65536" "$B" ue rtp-send --session "$tmp/aes128-gcm.A" --seconds 1 \
+    --first-seq 65536
+run 2 "rtp-recv without --session" "$B" ue rtp-recv --seconds 1
+run 2 "rtp-recv missing session" "$B" ue rtp-recv --session "$tmp/nothing" --seconds 1
+run 2 "rtp-send bad --remote" "$B" ue rtp-send --session "$tmp/aes128-gcm.A" --seconds 1 \
+    --remote localhost:5
+chmod 644 "$tmp/aes128-gcm.A/srtp"
+run 2 "srtp-export group-readable session" "$B" ue srtp-export --session "$tmp/aes128-gcm.A" \
+    --show-secrets
+for c in rtp-send rtp-recv srtp-export; do
+    run 0 "$c --help" "$B" ue "$c" --help && grep -q "usage: imskms ue $c" "$tmp/out" && ok ||
+        bad "$c --help"
+done
+grep -q "SECRET" <("$B" ue srtp-export --help) && ok || bad "srtp-export --help: no warning"
+
+finish test_cli_media
