@@ -225,7 +225,9 @@ d="$tmp/replay"
 answer 1 3 "$d" "$tmp/c33/offer.sdp" && grep -q "accepted before" "$tmp/err" && ok ||
     bad "a replayed transfer: $(cat "$tmp/err")"
 [ ! -e "$d/B" ] && ok || bad "a replayed transfer wrote a session"
-grep -c '^entry=' "$tmp/b3/transfers" | grep -qx 1 && ok || bad "one record entry expected"
+# Three entries, from the calls to b3 (c13, c23, c33), and the refusals changed nothing.
+grep -c '^entry=' "$tmp/b3/transfers" | grep -qx 3 && ok || bad "three record entries expected"
+[ "$(cat "$tmp/b3/transfers" | sha256sum)" = "$state_before" ] && ok || bad "a replay changed the record"
 [ "$(stat -c %a "$tmp/b3/transfers")" = 600 ] && ok || bad "transfers is not 0600"
 # The media-level mikey (the genuine offer) overrides the session-level junk, and a key-mgmt of
 # another protocol is ignored: both reach the freshness check (a replay), not a parse error.
@@ -289,12 +291,15 @@ accept 1 "$d" "$d/bad.sdp"
 accept 0 "$d" "$d/answer.sdp"
 accept 3 "$d" "$d/answer.sdp" && grep -q "no offer" "$tmp/err" && ok || bad "accepted twice"
 
-# ---- tshark reads the offer as SDP with a MIKEY key-mgmt attribute ----
-if [ -x "$SRC/tests/interop/test_sdp_tshark.sh" ] && command -v tshark >/dev/null 2>&1; then
-    if sh "$SRC/tests/interop/test_sdp_tshark.sh" "$o" >"$tmp/ts.out" 2>&1; then ok; else
-        bad "tshark on the offer: $(tail -n 5 "$tmp/ts.out")"
-    fi
-fi
+# ---- tshark reads the offer and the answer as SDP with a MIKEY key-mgmt attribute ----
+# (tests/interop/test_sdp_tshark.sh: the SDP fields and the MIKEY header; tshark 4.0 calls a
+# GENERIC-ID map malformed, docs/media.md, so mikey decode --sdp above checks the content.)
+for f in "$o:14" "$tmp/c33/answer.sdp:15"; do
+    sdp=${f%:*} dt=${f##*:}
+    csb=$("$B" mikey decode --sdp "$sdp" | sed -n 's/^  csb_id: //p')
+    if sh "$SRC/tests/interop/test_sdp_tshark.sh" --sdp "$sdp" "$csb" "$dt" 1 >"$tmp/ts.out" 2>&1
+    then ok; else bad "tshark on $(basename "$sdp"): $(grep FAIL "$tmp/ts.out" | head -n 5)"; fi
+done
 
 kmsd_stop
 bsfd_stop
