@@ -14,7 +14,8 @@
  * accepted one gives identities of 1..255 printable octets, NUL-terminated within their
  * arrays, a ticket of 1..KMS_TICKET_MAX octets; open succeeds only when peek does, never under
  * MPK2, and never after one octet (chosen by the input) is flipped; a transfer built from what
- * peek read peeks to the same identities and ticket.
+ * peek read peeks to the same identities and ticket, and one built from it with its flags and
+ * crypto session (kms_transfer_build_spec) to the same flags, crypto session and SP.
  * Built messages: the unmutated message peeks to exactly what was built and opens under MPK;
  * a message whose octets differ from the built one in any way never opens (a MAC forgery).
  */
@@ -97,6 +98,23 @@ static void check_any(const uint8_t *p, size_t n, uint16_t flip_at)
         KF_CHECK(strcmp(t->idri, t2->idri) == 0 && strcmp(t->idrr, t2->idrr) == 0);
         KF_CHECK(t->ticket_len == t2->ticket_len);
         KF_CHECK(memcmp(t->ticket, t2->ticket, t->ticket_len) == 0);
+        KF_CHECK(t->media.n_cs <= 1 && t->media.sp_len <= sizeof(t->media.sp));
+        if (t->media.n_cs == 1 && t->media.sp_len > 0) {
+            const struct kms_transfer_spec sp = {.idri = t->idri,
+                                                 .idrr = t->idrr,
+                                                 .mpk = MPK,
+                                                 .ticket = t->ticket,
+                                                 .ticket_len = t->ticket_len,
+                                                 .ticket_flags = t->ticket_flags,
+                                                 .media = &t->media};
+            kms_buf_reset(&b);
+            KF_CHECK(kms_ok(kms_transfer_build_spec(&sp, &b)));
+            KF_CHECK(peek_check(kms_buf_data(&b), kms_buf_len(&b), t2));
+            KF_CHECK(t2->ticket_flags == t->ticket_flags && t2->media.n_cs == 1);
+            KF_CHECK(memcmp(&t2->media.cs[0], &t->media.cs[0], sizeof(t->media.cs[0])) == 0);
+            KF_CHECK(t2->media.sp_len == t->media.sp_len &&
+                     memcmp(t2->media.sp, t->media.sp, t->media.sp_len) == 0);
+        }
         kms_buf_cleanup(&b);
     }
     free(t2);

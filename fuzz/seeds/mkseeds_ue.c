@@ -2,7 +2,9 @@
 /*
  * Writes the seeds of the fuzz surfaces whose valid inputs must be built by the library:
  *   <dir>/transfer/  mode 0 || TRANSFER_INIT built with kms_transfer_build under the harness's
- *                    MPK (fuzz_transfer.c), and mode 1 || parameters for the harness to build;
+ *                    MPK (fuzz_transfer.c), also with the media ticket's flags and one SRTP
+ *                    crypto session and its SP (kms_transfer_build_spec, as 'ue offer'), and
+ *                    mode 1 || parameters for the harness to build;
  *   <dir>/usim/      mode 0 || a whole USIM file from kms_usim_encode (two shapes), and
  *                    mode 1 || the same file without its checksum line (the harness appends it).
  * Every seed is checked by running it through nothing but the encoders' own decoders: the
@@ -69,6 +71,32 @@ static void transfer(const char *name, const char *idri, const char *idrr, size_
     kms_buf_cleanup(&b);
 }
 
+/* A transfer of 'ue offer': the media flags, CS 1 with SSRC/ROC/SEQ, the SP of a policy. */
+static void transfer_media(const char *name, const uint8_t *sp, size_t sp_len, uint32_t ssrc)
+{
+    uint8_t ticket[200];
+    for (size_t i = 0; i < sizeof(ticket); i++) {
+        ticket[i] = (uint8_t)(i * 5 + 3);
+    }
+    struct kms_tmsg_media md = {.n_cs = 1};
+    memcpy(md.sp, sp, sp_len);
+    md.sp_len = sp_len;
+    md.cs[0] = (struct kms_tmsg_cs){.cs_id = 1, .ssrc = ssrc, .roc = 0, .seq = 0x1234};
+    const struct kms_transfer_spec s = {.idri = "sip:+15550001@ims.example.org",
+                                        .idrr = "sip:+15550002@ims.example.org",
+                                        .mpk = MPK,
+                                        .ticket = ticket,
+                                        .ticket_len = sizeof(ticket),
+                                        .ticket_flags = KMS_TMSG_MEDIA_FLAGS,
+                                        .media = &md};
+    struct kms_buf b;
+    kms_buf_init(&b, 4 * KMS_TICKET_MAX, false);
+    ok_or_die(kms_transfer_build_spec(&s, &b), name);
+    ok_or_die(kms_transfer_open(kms_buf_data(&b), kms_buf_len(&b), MPK), name);
+    write_seed("transfer", name, 0, kms_buf_data(&b), kms_buf_len(&b));
+    kms_buf_cleanup(&b);
+}
+
 static void usim(const char *name, unsigned ind_bits, size_t n_impu)
 {
     struct kms_usim u;
@@ -113,6 +141,13 @@ int main(int argc, char **argv)
     transfer("tinit-short", "alice@example.org", "bob@example.org", 40);
     transfer("tinit-tel", "tel:+15550100", "sip:bob@ims.example.org", 200);
     transfer("tinit-long-ticket", "a", "b", KMS_TICKET_MAX);
+    /* SP parameters of aes128-hmac80, aes256-hmac80, aes128-gcm (docs/media.md). */
+    static const uint8_t cm128[] = {0, 1, 1, 1, 1, 16, 2, 1, 1, 3, 1, 20, 4, 1, 14, 11, 1, 10};
+    static const uint8_t cm256[] = {0, 1, 1, 1, 1, 32, 2, 1, 1, 3, 1, 20, 4, 1, 14, 11, 1, 10};
+    static const uint8_t gcm[] = {0, 1, 6, 1, 1, 16, 2, 1, 0, 4, 1, 12, 20, 1, 16};
+    transfer_media("tinit-cs-aes128-hmac80", cm128, sizeof(cm128), 0x11223344);
+    transfer_media("tinit-cs-aes256-hmac80", cm256, sizeof(cm256), 0xfedcba98);
+    transfer_media("tinit-cs-aes128-gcm-ssrc0", gcm, sizeof(gcm), 0);
     /* Built by the harness: mode 1, lengths (n-1 of IDRi, IDRr, ticket), the octets, triples. */
     static const uint8_t build_plain[] = {4,   2, 7, 'a', 'l', 'i', 'c', 'e', 'b', 'o',
                                           'b', 1, 2, 3,   4,   5,   6,   7,   8};

@@ -78,6 +78,9 @@ static void tgrant_wipe(struct kms_tgrant *g)
     g->ticket_len = 0;
     g->valid_from = 0;
     g->valid_to = 0;
+    size_t il = strnlen(g->initiator, sizeof(g->initiator));
+    kms_wipe(g->initiator, il < sizeof(g->initiator) ? il + 1 : sizeof(g->initiator));
+    g->ticket_flags = 0;
 }
 
 static void kue_grant_wipe(struct kms_kue_grant *g)
@@ -580,6 +583,11 @@ static void grant_of(const struct kms_ticket_claims *m, struct kms_tgrant *g)
     g->tgk_len = m->tgk_len;
     g->valid_from = m->issued;
     g->valid_to = m->expires;
+    /* The ticket's INITIATOR, for the RESOLVE_RESP's IDRi (docs/protocol.md 13); a request's
+     * answer does not carry it. Fits: both are at most 255 octets. */
+    size_t il = m->initiator.len < sizeof(g->initiator) ? m->initiator.len : 0;
+    memcpy(g->initiator, m->initiator.s, il);
+    g->initiator[il] = '\0';
 }
 
 /* The checks every Kue-protected request passes, in order: the KMS named, the token's claims

@@ -56,15 +56,21 @@ static const struct kms_mikey_payload *first(const struct kms_mikey_plist *l, ui
     return NULL;
 }
 
-/* The media ticket's TP or TICKET: type, subtype and version of docs/protocol.md 6, no ticket
- * flags (the private type's processing is this profile: N = O = 0). */
-static struct kms_mikey_ticket media_ticket(const uint8_t *data, size_t len)
+/* The media ticket's TP or TICKET: type, subtype and version of docs/protocol.md 6, the ticket
+ * flags given (N = O = 0 always: the private type's processing is this profile). */
+static struct kms_mikey_ticket media_ticket_flags(const uint8_t *data, size_t len, uint16_t flags)
 {
     return (struct kms_mikey_ticket){.type = KMS_TICKET_TYPE_MEDIA,
                                      .subtype = KMS_MIKEY_TICKET_SUBTYPE,
                                      .version = KMS_MIKEY_TICKET_VERSION,
                                      .prf = 1,
+                                     .flags = flags,
                                      .ticket_data = kms_mk_bytes(data, len)};
+}
+
+static struct kms_mikey_ticket media_ticket(const uint8_t *data, size_t len)
+{
+    return media_ticket_flags(data, len, 0);
 }
 
 static kms_result check_media_ticket(const struct kms_mikey_ticket *t)
@@ -409,13 +415,20 @@ kms_result kms_preq_resp_build_pk(const uint8_t *req, size_t req_len,
         (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
     kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = (struct kms_mikey_id){ROLE_KMS, 0, v.idrkms};
     if (!resolve) {
-        kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(g->ticket, g->ticket_len);
+        kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket =
+            media_ticket_flags(g->ticket, g->ticket_len, KMS_TMSG_MEDIA_FLAGS);
     }
     kms_mk_add(m, KMS_MIKEY_PT_KEMAC)->u.kemac = (struct kms_mikey_kemac){
         KMS_MIKEY_ENCR_AES_CM_256, kms_mk_bytes(kd_plain, kms_buf_len(&kd_buf)), KMS_MIKEY_MAC_NULL,
         kms_mk_bytes(NULL, 0)};
     if (resolve) {
         kms_mk_add(m, KMS_MIKEY_PT_IDR)->u.id = v.idrr; /* B's identity as its resolve gave it */
+        /* The ticket's INITIATOR, inside the MAC (docs/protocol.md 13): an IDRi payload, the
+         * one the transfer names A with, so B compares like with like. */
+        if (g->initiator[0] != '\0') {
+            KMS_ENSURE_OUT(rc, id_ok(g->initiator), KMS_ERR_ARG);
+            kms_mk_idr(m, ROLE_I, kms_mk_id_type(g->initiator), g->initiator);
+        }
     }
     kms_mk_add(m, KMS_MIKEY_PT_V)->u.v =
         (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
@@ -464,6 +477,12 @@ static kms_result resp_open(const uint8_t *req, size_t req_len, uint8_t req_type
         KMS_ENSURE_OUT(rc, tk->u.ticket.init_data.len == 0, KMS_ERR_UNSUPPORTED);
         KMS_TRY_OUT(rc, copy_bytes(tk->u.ticket.ticket_data, out->ticket, sizeof(out->ticket),
                                    &out->ticket_len));
+        out->ticket_flags = tk->u.ticket.flags;
+    } else {
+        struct kms_bytes idri = kms_mikey_idr(&m->body, ROLE_I);
+        if (idri.p != NULL) {
+            KMS_TRY_OUT(rc, kms_mk_copy_id(idri, out->initiator, sizeof(out->initiator)));
+        }
     }
     const struct kms_mikey_keydata *mpk = &kd->kd[0], *tgk = &kd->kd[1];
     KMS_ENSURE_OUT(rc,
@@ -508,36 +527,147 @@ kms_result kms_rresp_open(const uint8_t *req, size_t req_len, const uint8_t *res
 
 /* ---- ticket transfer --------------------------------------------------------------------- */
 
+/* The storage behind the CS ID map of a message we build: Ps, Session Data and SPI per crypto
+ * session. */
+struct cs_store {
+    uint8_t policy_no;
+    uint8_t sd[KMS_TMSG_CS_MAX][10];
+    uint8_t spi[KMS_TMSG_CS_MAX];
+};
+
+static void put_be(uint8_t *b, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    }
+}
+
+static uint64_t get_be(const uint8_t *b, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = v << 8 | b[i];
+    }
+    return v;
+}
+
+/* The GENERIC-ID map of md's crypto sessions into h (storage in st). */
+static kms_result cs_map_of(const struct kms_tmsg_media *md, struct kms_mikey_hdr *h,
+                            struct cs_store *st)
+{
+    KMS_ENSURE(md->n_cs >= 1 && md->n_cs <= KMS_TMSG_CS_MAX, KMS_ERR_ARG);
+    st->policy_no = 0;
+    h->map_type = KMS_MIKEY_MAP_GENERIC_ID;
+    h->n_cs = (uint8_t)md->n_cs;
+    for (size_t i = 0; i < md->n_cs; i++) {
+        const struct kms_tmsg_cs *c = &md->cs[i];
+        KMS_ENSURE(c->cs_id == i + 1, KMS_ERR_ARG);
+        put_be(st->sd[i], c->ssrc, 4);
+        put_be(st->sd[i] + 4, c->roc, 4);
+        put_be(st->sd[i] + 8, c->seq, 2);
+        st->spi[i] = c->cs_id;
+        h->cs[i] = (struct kms_mikey_cs){.cs_id = c->cs_id,
+                                         .prot_type = 0, /* SRTP */
+                                         .s = true,
+                                         .ps = kms_mk_bytes(&st->policy_no, 1),
+                                         .session_data = kms_mk_bytes(st->sd[i], 10),
+                                         .spi = kms_mk_bytes(&st->spi[i], 1)};
+    }
+    return KMS_RESULT_OK;
+}
+
 kms_result kms_transfer_build(const char *idri, const char *idrr,
                               const uint8_t mpk[KMS_TMSG_MPK_LEN], const uint8_t *ticket,
                               size_t ticket_len, struct kms_buf *out)
 {
-    KMS_ENSURE(mpk != NULL && ticket != NULL && out != NULL, KMS_ERR_ARG);
-    KMS_ENSURE(id_ok(idri) && id_ok(idrr), KMS_ERR_ARG);
-    KMS_ENSURE(ticket_len >= 1 && ticket_len <= KMS_TICKET_MAX, KMS_ERR_ARG);
+    const struct kms_transfer_spec s = {
+        .idri = idri, .idrr = idrr, .mpk = mpk, .ticket = ticket, .ticket_len = ticket_len};
+    return kms_transfer_build_spec(&s, out);
+}
+
+kms_result kms_transfer_build_spec(const struct kms_transfer_spec *s, struct kms_buf *out)
+{
+    KMS_ENSURE(s != NULL && s->mpk != NULL && s->ticket != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(id_ok(s->idri) && id_ok(s->idrr), KMS_ERR_ARG);
+    KMS_ENSURE(s->ticket_len >= 1 && s->ticket_len <= KMS_TICKET_MAX, KMS_ERR_ARG);
+    KMS_ENSURE(s->media == NULL || (s->media->n_cs == 1 && s->media->sp_len >= 1 &&
+                                    s->media->sp_len <= sizeof(s->media->sp)),
+               KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
     uint8_t randri[KMS_TMSG_RAND_LEN];
     uint32_t csb_id;
+    struct cs_store st;
     struct kms_mikey_msg *m = calloc(1, sizeof(*m));
     KMS_ENSURE(m != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, kms_random(randri, sizeof(randri)));
-    /* V = 0: no TRANSFER_RESP is asked for (F = 0, RFC 6043 4.2.2.1); GENERIC-ID map (RFC 6043
-     * 4.2.2: SHOULD for the Transfer) with no crypto sessions: the media parameters come from
-     * the session set-up, not from this message. */
-    KMS_TRY_OUT(rc,
-                init_hdr(m, KMS_MIKEY_DT_TRANSFER_INIT, false, KMS_MIKEY_MAP_GENERIC_ID, &csb_id));
+    /* V agrees with the F flag (RFC 6043 4.2.2.1); the GENERIC-ID map (RFC 6043 4.2.2: SHOULD
+     * for the Transfer) with the caller's crypto session, or none when the media parameters
+     * come from elsewhere ('ue request'). */
+    bool v = (s->ticket_flags & KMS_MIKEY_TF_F) != 0;
+    KMS_TRY_OUT(rc, init_hdr(m, KMS_MIKEY_DT_TRANSFER_INIT, v, KMS_MIKEY_MAP_GENERIC_ID, &csb_id));
+    if (s->media != NULL) {
+        KMS_TRY_OUT(rc, cs_map_of(s->media, &m->hdr, &st));
+    }
     kms_mk_add(m, KMS_MIKEY_PT_T)->u.t =
         (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, kms_mikey_ntp_now()};
     kms_mk_add(m, KMS_MIKEY_PT_RANDR)->u.randr =
         (struct kms_mikey_randr){ROLE_I, kms_mk_bytes(randri, sizeof(randri))};
-    kms_mk_idr(m, ROLE_I, kms_mk_id_type(idri), idri);
-    kms_mk_idr(m, ROLE_R, kms_mk_id_type(idrr), idrr);
-    kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket = media_ticket(ticket, ticket_len);
-    KMS_TRY_OUT(rc, seal_init(m, mpk, idri, idrr, out));
+    kms_mk_idr(m, ROLE_I, kms_mk_id_type(s->idri), s->idri);
+    kms_mk_idr(m, ROLE_R, kms_mk_id_type(s->idrr), s->idrr);
+    if (s->media != NULL) {
+        kms_mk_add(m, KMS_MIKEY_PT_SP)->u.sp = (struct kms_mikey_sp){
+            .policy_no = 0, .prot_type = 0, .params = kms_mk_bytes(s->media->sp, s->media->sp_len)};
+    }
+    kms_mk_add(m, KMS_MIKEY_PT_TICKET)->u.ticket =
+        media_ticket_flags(s->ticket, s->ticket_len, s->ticket_flags);
+    KMS_TRY_OUT(rc, seal_init(m, s->mpk, s->idri, s->idrr, out));
     rc = KMS_RESULT_OK;
 out:
     free(m);
     return rc;
+}
+
+/* The crypto sessions of a transfer message as this profile writes them (struct kms_tmsg_cs),
+ * into md; with sp, the SP payload their policy names is copied too. KMS_ERR_UNSUPPORTED for
+ * a crypto session of another protocol, another number of policies, without ROC and SEQ, or
+ * naming no SP payload we received; KMS_ERR_MALFORMED for a map that breaks RFC 6043 6.1.1. */
+static kms_result media_read(const struct kms_mikey_msg *m, bool sp, struct kms_tmsg_media *md)
+{
+    memset(md, 0, sizeof(*md));
+    if (m->hdr.n_cs == 0) {
+        return KMS_RESULT_OK;
+    }
+    KMS_ENSURE(m->hdr.map_type == KMS_MIKEY_MAP_GENERIC_ID, KMS_ERR_MALFORMED);
+    KMS_ENSURE(m->hdr.n_cs <= KMS_TMSG_CS_MAX, KMS_ERR_UNSUPPORTED);
+    for (size_t i = 0; i < m->hdr.n_cs; i++) {
+        const struct kms_mikey_cs *c = &m->hdr.cs[i];
+        KMS_ENSURE(c->cs_id == i + 1, KMS_ERR_MALFORMED); /* 1, then 2 */
+        KMS_ENSURE(c->prot_type == 0 && c->s && c->ps.len == 1, KMS_ERR_UNSUPPORTED);
+        KMS_ENSURE(c->ps.p[0] == 0, KMS_ERR_UNSUPPORTED); /* the SP of policy_no 0 */
+        KMS_ENSURE(c->session_data.len == 10, KMS_ERR_MALFORMED);
+        KMS_ENSURE(c->spi.len == 1 && c->spi.p[0] == c->cs_id, KMS_ERR_UNSUPPORTED);
+        md->cs[i] = (struct kms_tmsg_cs){.cs_id = c->cs_id,
+                                         .ssrc = (uint32_t)get_be(c->session_data.p, 4),
+                                         .roc = (uint32_t)get_be(c->session_data.p + 4, 4),
+                                         .seq = (uint16_t)get_be(c->session_data.p + 8, 2)};
+    }
+    md->n_cs = m->hdr.n_cs;
+    if (!sp) {
+        return KMS_RESULT_OK;
+    }
+    const struct kms_mikey_payload *found = NULL;
+    for (size_t i = 0; i < m->body.n; i++) {
+        const struct kms_mikey_payload *pl = &m->body.pl[i];
+        if (pl->type == KMS_MIKEY_PT_SP && pl->u.sp.policy_no == 0) {
+            KMS_ENSURE(found == NULL, KMS_ERR_MALFORMED); /* one policy per number */
+            found = pl;
+        }
+    }
+    KMS_ENSURE(found != NULL && found->u.sp.prot_type == 0, KMS_ERR_UNSUPPORTED);
+    KMS_ENSURE(found->u.sp.params.len <= sizeof(md->sp), KMS_ERR_UNSUPPORTED);
+    memcpy(md->sp, found->u.sp.params.p, found->u.sp.params.len);
+    md->sp_len = found->u.sp.params.len;
+    return KMS_RESULT_OK;
 }
 
 kms_result kms_transfer_read(const uint8_t *msg, const struct kms_mikey_msg *m,
@@ -567,11 +697,16 @@ kms_result kms_transfer_read(const uint8_t *msg, const struct kms_mikey_msg *m,
     KMS_ENSURE_OUT(rc, first(&m->body, KMS_MIKEY_PT_KEMAC, 0) == NULL, KMS_ERR_UNSUPPORTED);
     KMS_TRY_OUT(rc, copy_bytes(tk->u.ticket.ticket_data, out->ticket, sizeof(out->ticket),
                                &out->ticket_len));
+    out->ticket_flags = tk->u.ticket.flags;
+    out->v = m->hdr.v;
     KMS_ENSURE_OUT(rc, t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
     out->ntp = t->u.t.value;
     KMS_ENSURE_OUT(rc, randr->u.randr.rand.len == sizeof(out->randri), KMS_ERR_MALFORMED);
     memcpy(out->randri, randr->u.randr.rand.p, sizeof(out->randri));
     out->csb_id = m->hdr.csb_id;
+    /* One crypto session at most in a TRANSFER_INIT: the caller's stream. */
+    KMS_ENSURE_OUT(rc, m->hdr.n_cs <= 1, KMS_ERR_UNSUPPORTED);
+    KMS_TRY_OUT(rc, media_read(m, true, &out->media));
     rc = KMS_RESULT_OK;
 out:
     if (!kms_ok(rc)) {
@@ -613,5 +748,111 @@ kms_result kms_transfer_open(const uint8_t *msg, size_t len, const uint8_t mpk[K
 out:
     free(p);
     free(m);
+    return rc;
+}
+
+/* ---- TRANSFER_RESP ----------------------------------------------------------------------- */
+
+/* The protection of a TRANSFER_RESP: the response label with both RANDs (RFC 6043 5.1.2, G =
+ * 1), V over the response || the whole TRANSFER_INIT (Table 5.2). */
+static struct kms_mikey_prot tr_resp_prot(const uint8_t *randri, const uint8_t *randrr,
+                                          const struct kms_iov *init)
+{
+    return (struct kms_mikey_prot){
+        .keying = KMS_MIKEY_KEYING_RESPONSE,
+        .rands = {randri, KMS_TMSG_RAND_LEN, randrr, KMS_TMSG_RAND_LEN},
+        .mac_alg = KMS_MIKEY_MAC_HMAC_SHA256_256,
+        .extra = init,
+        .n_extra = 1,
+    };
+}
+
+kms_result kms_transfer_resp_build(const uint8_t *init, size_t init_len,
+                                   const uint8_t mpk[KMS_TMSG_MPK_LEN], struct kms_transfer_resp *r,
+                                   struct kms_buf *out)
+{
+    KMS_ENSURE(init != NULL && mpk != NULL && r != NULL && out != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(id_ok(r->idrr) && r->media.n_cs == 2, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    struct cs_store st;
+    struct kms_transfer *x = calloc(1, sizeof(*x));
+    struct kms_mikey_msg *im = calloc(1, sizeof(*im));
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE_OUT(rc, x != NULL && im != NULL && m != NULL, KMS_ERR_NOMEM);
+    size_t eo = 0;
+    KMS_TRY_OUT(rc, kms_mk_decode(init, init_len, KMS_MIKEY_DT_TRANSFER_INIT, im, &eo));
+    KMS_TRY_OUT(rc, kms_transfer_read(init, im, x, &eo));
+    /* RFC 6043 4.2.2.3: version, PRF func and CSB ID as in the TRANSFER_INIT, V = 0, #CS
+     * updated with the responder's crypto session. */
+    m->hdr = (struct kms_mikey_hdr){.version = im->hdr.version,
+                                    .data_type = KMS_MIKEY_DT_TRANSFER_RESP,
+                                    .v = false,
+                                    .prf = im->hdr.prf,
+                                    .csb_id = im->hdr.csb_id};
+    KMS_TRY_OUT(rc, cs_map_of(&r->media, &m->hdr, &st));
+    r->ntp = kms_mikey_ntp_now();
+    kms_mk_add(m, KMS_MIKEY_PT_T)->u.t = (struct kms_mikey_t){KMS_MIKEY_TS_NTP_UTC, r->ntp};
+    kms_mk_add(m, KMS_MIKEY_PT_RANDR)->u.randr =
+        (struct kms_mikey_randr){ROLE_R, kms_mk_bytes(r->randrr, KMS_TMSG_RAND_LEN)};
+    kms_mk_idr(m, ROLE_R, kms_mk_id_type(r->idrr), r->idrr);
+    kms_mk_add(m, KMS_MIKEY_PT_V)->u.v =
+        (struct kms_mikey_v){KMS_MIKEY_MAC_HMAC_SHA256_256, kms_mk_bytes(zero_mac, MAC_LEN)};
+    struct kms_iov cov = {init, init_len};
+    struct kms_mikey_prot p = tr_resp_prot(x->randri, r->randrr, &cov);
+    KMS_TRY_OUT(rc, kms_mikey_seal(m, mpk, KMS_TMSG_MPK_LEN, &p, out));
+    rc = KMS_RESULT_OK;
+out:
+    free(x);
+    free(im);
+    free(m);
+    return rc;
+}
+
+kms_result kms_transfer_resp_open(const uint8_t *init, size_t init_len, const uint8_t *resp,
+                                  size_t resp_len, const uint8_t mpk[KMS_TMSG_MPK_LEN],
+                                  struct kms_transfer_resp *out)
+{
+    KMS_ENSURE(init != NULL && resp != NULL && mpk != NULL && out != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    kms_result rc = KMS_RC_INIT;
+    struct kms_transfer *x = calloc(1, sizeof(*x));
+    struct kms_mikey_msg *im = calloc(1, sizeof(*im));
+    struct kms_mikey_msg *m = calloc(1, sizeof(*m));
+    KMS_ENSURE_OUT(rc, x != NULL && im != NULL && m != NULL, KMS_ERR_NOMEM);
+    size_t eo = 0;
+    KMS_TRY_OUT(rc, kms_mk_decode(init, init_len, KMS_MIKEY_DT_TRANSFER_INIT, im, &eo));
+    KMS_TRY_OUT(rc, kms_transfer_read(init, im, x, &eo)); /* our own */
+    KMS_TRY_OUT(rc, kms_mk_decode(resp, resp_len, KMS_MIKEY_DT_TRANSFER_RESP, m, &eo));
+    /* The label needs RANDRr, which the response itself carries: read it, then verify. */
+    const struct kms_mikey_payload *randr = first(&m->body, KMS_MIKEY_PT_RANDR, ROLE_R);
+    const struct kms_mikey_payload *t = first(&m->body, KMS_MIKEY_PT_T, 0);
+    struct kms_bytes idrr = kms_mikey_idr(&m->body, ROLE_R);
+    KMS_ENSURE_OUT(rc, randr != NULL && t != NULL && idrr.p != NULL, KMS_ERR_MALFORMED);
+    KMS_ENSURE_OUT(rc, randr->u.randr.rand.len == KMS_TMSG_RAND_LEN, KMS_ERR_MALFORMED);
+    memcpy(out->randrr, randr->u.randr.rand.p, KMS_TMSG_RAND_LEN);
+    struct kms_iov cov = {init, init_len};
+    const struct kms_mk_open o = {.data_type = KMS_MIKEY_DT_TRANSFER_RESP,
+                                  .prot = tr_resp_prot(x->randri, out->randrr, &cov),
+                                  .key = mpk,
+                                  .request_hdr = &im->hdr};
+    KMS_TRY_OUT(rc, kms_mk_verify(resp, resp_len, &o, m, NULL, NULL));
+    /* Authenticated from here on. */
+    KMS_ENSURE_OUT(rc, first(&m->body, KMS_MIKEY_PT_KEMAC, 0) == NULL, KMS_ERR_UNSUPPORTED);
+    KMS_ENSURE_OUT(rc, t->u.t.ts_type == KMS_MIKEY_TS_NTP_UTC, KMS_ERR_UNSUPPORTED);
+    out->ntp = t->u.t.value;
+    KMS_TRY_OUT(rc, kms_mk_copy_id(idrr, out->idrr, sizeof(out->idrr)));
+    KMS_TRY_OUT(rc, media_read(m, false, &out->media));
+    const struct kms_tmsg_cs *c1 = &out->media.cs[0], *i1 = &x->media.cs[0];
+    KMS_ENSURE_OUT(rc, out->media.n_cs == 2 && x->media.n_cs == 1, KMS_ERR_MALFORMED);
+    KMS_ENSURE_OUT(rc, c1->ssrc == i1->ssrc && c1->roc == i1->roc && c1->seq == i1->seq,
+                   KMS_ERR_UNSUPPORTED); /* CS 1 is the initiator's: not changed */
+    rc = KMS_RESULT_OK;
+out:
+    free(x);
+    free(im);
+    free(m);
+    if (!kms_ok(rc)) {
+        memset(out, 0, sizeof(*out));
+    }
     return rc;
 }

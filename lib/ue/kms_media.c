@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mikey/kms_mikey_prf.h"
 #include "util/kms_codec.h"
 #include "util/kms_cur.h"
 #include "util/kms_file.h"
@@ -46,6 +47,138 @@ const struct kms_srtp_policy *kms_srtp_policy_by_id(enum kms_srtp_policy_id id)
 const struct kms_srtp_policy *kms_srtp_policy_default(void)
 {
     return &policies[0];
+}
+
+/* RFC 3830 6.10.1 Table 6.10.1.a parameter types, and RFC 7714 14.3's. */
+enum {
+    SP_ENC_ALG = 0,
+    SP_KEY_LEN = 1,
+    SP_AUTH_ALG = 2,
+    SP_AUTH_KEY_LEN = 3,
+    SP_SALT_LEN = 4,
+    SP_PRF = 5,
+    SP_KDR = 6,
+    SP_SRTP_ENC = 7,
+    SP_SRTCP_ENC = 8,
+    SP_FEC = 9,
+    SP_SRTP_AUTH = 10,
+    SP_TAG_LEN = 11,
+    SP_PREFIX = 12,
+    SP_AEAD_TAG_LEN = 20,
+    SP_TYPES = 21,
+};
+
+kms_result kms_srtp_policy_sp_encode(const struct kms_srtp_policy *p, uint8_t *out, size_t cap,
+                                     size_t *len)
+{
+    KMS_ENSURE(p != NULL && out != NULL && len != NULL, KMS_ERR_ARG);
+    *len = 0;
+    const uint8_t tv[][2] = {
+        {SP_ENC_ALG, p->enc_alg},           {SP_KEY_LEN, p->key_len},
+        {SP_AUTH_ALG, p->auth_alg},         {SP_AUTH_KEY_LEN, p->auth_key_len},
+        {SP_SALT_LEN, p->salt_len},         {SP_TAG_LEN, p->auth_tag_len},
+        {SP_AEAD_TAG_LEN, p->aead_tag_len},
+    };
+    struct kms_buf b;
+    kms_buf_init_fixed(&b, out, cap, false);
+    for (size_t i = 0; i < sizeof(tv) / sizeof(tv[0]); i++) {
+        bool hmac_only = tv[i][0] == SP_AUTH_KEY_LEN || tv[i][0] == SP_TAG_LEN;
+        if ((hmac_only && p->auth_alg == 0) || (tv[i][0] == SP_AEAD_TAG_LEN && tv[i][1] == 0)) {
+            continue;
+        }
+        KMS_TRY(kms_buf_put_u8(&b, tv[i][0]));
+        KMS_TRY(kms_buf_put_u8(&b, 1));
+        KMS_TRY(kms_buf_put_u8(&b, tv[i][1]));
+    }
+    *len = kms_buf_len(&b);
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_srtp_policy_sp_decode(const uint8_t *params, size_t len,
+                                     const struct kms_srtp_policy **p)
+{
+    KMS_ENSURE(p != NULL && (params != NULL || len == 0), KMS_ERR_ARG);
+    *p = NULL;
+    int v[SP_TYPES];
+    for (size_t i = 0; i < SP_TYPES; i++) {
+        v[i] = -1;
+    }
+    struct kms_cur c;
+    kms_cur_init(&c, params, len);
+    while (kms_cur_remaining(&c) > 0) {
+        uint8_t type = 0, l = 0, val = 0;
+        KMS_TRY(kms_cur_get_u8(&c, &type));
+        KMS_TRY(kms_cur_get_u8(&c, &l));
+        KMS_ENSURE(l == 1, KMS_ERR_MALFORMED); /* every type we know has a one-octet value */
+        KMS_TRY(kms_cur_get_u8(&c, &val));
+        KMS_ENSURE(type < SP_TYPES && (type <= SP_PREFIX || type == SP_AEAD_TAG_LEN),
+                   KMS_ERR_UNSUPPORTED);
+        KMS_ENSURE(v[type] < 0, KMS_ERR_MALFORMED); /* each type once */
+        v[type] = val;
+    }
+    /* What must be off or on when sent. */
+    const uint8_t must0[] = {SP_PRF, SP_KDR, SP_FEC, SP_PREFIX};
+    const uint8_t must1[] = {SP_SRTP_ENC, SP_SRTCP_ENC, SP_SRTP_AUTH};
+    for (size_t i = 0; i < sizeof(must0); i++) {
+        KMS_ENSURE(v[must0[i]] <= 0, KMS_ERR_UNSUPPORTED);
+    }
+    for (size_t i = 0; i < sizeof(must1); i++) {
+        KMS_ENSURE(v[must1[i]] < 0 || v[must1[i]] == 1, KMS_ERR_UNSUPPORTED);
+    }
+    /* RFC 3830 6.10.1 defaults; AES-GCM's from RFC 7714 14.3 and 15. */
+    int enc = v[SP_ENC_ALG] < 0 ? 1 : v[SP_ENC_ALG];
+    bool gcm = enc == 6;
+    int def[SP_TYPES] = {0};
+    def[SP_KEY_LEN] = 16;
+    def[SP_AUTH_ALG] = gcm ? 0 : 1;
+    def[SP_AUTH_KEY_LEN] = gcm ? 0 : 20;
+    def[SP_SALT_LEN] = gcm ? 12 : 14;
+    def[SP_TAG_LEN] = gcm ? 0 : 10;
+    def[SP_AEAD_TAG_LEN] = gcm ? 16 : 0;
+    const uint8_t used[] = {SP_KEY_LEN,  SP_AUTH_ALG, SP_AUTH_KEY_LEN,
+                            SP_SALT_LEN, SP_TAG_LEN,  SP_AEAD_TAG_LEN};
+    for (size_t i = 0; i < sizeof(used); i++) {
+        if (v[used[i]] < 0) {
+            v[used[i]] = def[used[i]];
+        }
+    }
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+        const struct kms_srtp_policy *q = &policies[i];
+        bool hmac = q->auth_alg != 0;
+        if (q->enc_alg == enc && q->key_len == v[SP_KEY_LEN] && q->auth_alg == v[SP_AUTH_ALG] &&
+            (!hmac || q->auth_key_len == v[SP_AUTH_KEY_LEN]) && q->salt_len == v[SP_SALT_LEN] &&
+            (!hmac || q->auth_tag_len == v[SP_TAG_LEN]) && q->aead_tag_len == v[SP_AEAD_TAG_LEN]) {
+            *p = q;
+            return KMS_RESULT_OK;
+        }
+    }
+    KMS_BAIL(KMS_ERR_UNSUPPORTED);
+}
+
+kms_result kms_media_derive(const uint8_t *tgk, size_t tgk_len, const struct kms_srtp_policy *p,
+                            uint8_t cs_id, const uint8_t *randri, size_t randri_len,
+                            const uint8_t *randrr, size_t randrr_len, struct kms_media_stream *st)
+{
+    KMS_ENSURE(tgk != NULL && tgk_len > 0 && p != NULL && st != NULL, KMS_ERR_ARG);
+    KMS_ENSURE(randri_len >= 1 && randrr_len >= 1, KMS_ERR_ARG); /* H = 1, G = 1 */
+    KMS_ENSURE(p->key_len <= sizeof(st->key) && p->salt_len <= sizeof(st->salt), KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    const struct kms_mikey_rands r = {randri, randri_len, randrr, randrr_len};
+    struct kms_mikey_label l;
+    KMS_TRY_OUT(rc, kms_mikey_label_ticket_tgk(KMS_MIKEY_C_TGK_TEK, cs_id, &r, &l));
+    KMS_TRY_OUT(rc,
+                kms_mikey_derive(KMS_MIKEY_PRF_HMAC_SHA256, tgk, tgk_len, &l, st->key, p->key_len));
+    KMS_TRY_OUT(rc, kms_mikey_label_ticket_tgk(KMS_MIKEY_C_TGK_SALT, cs_id, &r, &l));
+    KMS_TRY_OUT(
+        rc, kms_mikey_derive(KMS_MIKEY_PRF_HMAC_SHA256, tgk, tgk_len, &l, st->salt, p->salt_len));
+    st->cs_id = cs_id;
+    rc = KMS_RESULT_OK;
+out:
+    if (!kms_ok(rc)) {
+        kms_wipe(st->key, sizeof(st->key));
+        kms_wipe(st->salt, sizeof(st->salt));
+    }
+    return rc;
 }
 
 kms_result kms_media_addr_split(const char *addr, char *host, size_t host_cap, uint16_t *port)

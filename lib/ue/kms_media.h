@@ -71,6 +71,25 @@ const struct kms_srtp_policy *kms_srtp_policy_by_id(enum kms_srtp_policy_id id);
 /* The default policy (aes128-hmac80). */
 const struct kms_srtp_policy *kms_srtp_policy_default(void);
 
+/* The SP payload parameters of policy p (RFC 3830 6.10.1 Type || Length || Value triples; SP
+ * policy_no and Prot type SRTP are the caller's): types 0 (encryption algorithm), 1 (session
+ * encryption key length), 2 (authentication algorithm), 3 (session authentication key length,
+ * HMAC only), 4 (session salt key length), 11 (authentication tag length, HMAC only), 20 (AEAD
+ * authentication tag length, RFC 7714 14.3; AES-GCM only). At most KMS_SRTP_SP_MAX octets. */
+#define KMS_SRTP_SP_MAX 32
+KMS_MUST_CHECK kms_result kms_srtp_policy_sp_encode(const struct kms_srtp_policy *p, uint8_t *out,
+                                                    size_t cap, size_t *len);
+/* The policy an SP payload's parameters (borrowed, untrusted) describe. Types not sent take
+ * their RFC 3830 6.10.1 defaults (AES-CM, 16-octet key, HMAC-SHA-1, 20-octet auth key, 14-octet
+ * salt, 10-octet tag; with AES-GCM: no HMAC, a 12-octet salt and a 16-octet AEAD tag, RFC 7714
+ * 14.3/15); types 5 (SRTP PRF), 6 (key derivation rate), 9 (FEC order) and 12 (prefix length)
+ * must be 0 and 7, 8, 10 (SRTP/SRTCP encryption, SRTP authentication) 1 when sent. Each type at
+ * most once, each value one octet. KMS_ERR_UNSUPPORTED when the result is none of our policies
+ * (or an unknown type appears); KMS_ERR_MALFORMED / KMS_ERR_TRUNCATED for bytes that do not
+ * parse. */
+KMS_MUST_CHECK kms_result kms_srtp_policy_sp_decode(const uint8_t *params, size_t len,
+                                                    const struct kms_srtp_policy **p);
+
 /* One direction of a session. */
 struct kms_media_stream {
     uint8_t cs_id; /* 1 or 2 */
@@ -118,6 +137,19 @@ KMS_MUST_CHECK kms_result kms_media_session_load(const char *dir, struct kms_med
 /* The session fingerprint (see above). */
 KMS_MUST_CHECK kms_result kms_media_fingerprint(const struct kms_media_session *s,
                                                 uint8_t fp[KMS_MEDIA_FP_LEN]);
+
+/* The SRTP master key (TEK) and master salt of crypto session cs_id from the TGK (RFC 6043
+ * 5.1.3, PRF-HMAC-SHA-256 of the HDR): PRF(TGK, constant || CS ID || 0xFFFFFFFF || 0x03 ||
+ * len RANDRi || RANDRi || len RANDRr || RANDRr), the constants of RFC 3830 4.1.3 (TEK
+ * 0x2AD01C64, salt 0x39A2C14B), of p's key_len and salt_len octets, into st->key and st->salt
+ * (st->cs_id set; the rest of st untouched). Both RANDs are used (ticket flags H = 1, G = 1):
+ * each 1..255 octets. The key data of our KMS carries no salt (a TGK sub-payload, type 0), so
+ * the salt is always derived. Wiped on failure. */
+KMS_MUST_CHECK kms_result kms_media_derive(const uint8_t *tgk, size_t tgk_len,
+                                           const struct kms_srtp_policy *p, uint8_t cs_id,
+                                           const uint8_t *randri, size_t randri_len,
+                                           const uint8_t *randrr, size_t randrr_len,
+                                           struct kms_media_stream *st);
 
 void kms_media_session_wipe(struct kms_media_session *s);
 

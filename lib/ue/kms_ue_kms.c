@@ -336,7 +336,7 @@ out:
     return rc;
 }
 
-static kms_result tgk_fingerprint(const struct kms_tgrant *g, uint8_t fp[KMS_UE_TGK_FP_LEN])
+kms_result kms_ue_tgk_fingerprint(const struct kms_tgrant *g, uint8_t fp[KMS_UE_TGK_FP_LEN])
 {
     uint8_t h[32];
     KMS_ENSURE(EVP_Digest(g->tgk, g->tgk_len, h, NULL, EVP_sha256(), NULL) == 1, KMS_ERR_CRYPTO);
@@ -360,21 +360,18 @@ static kms_result kue_answer_status(const struct kms_ue_kms_cfg *cfg,
     return KMS_RESULT_OK;
 }
 
-kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
-                          const char *transfer_path, uint8_t tgk_fp[KMS_UE_TGK_FP_LEN])
+/* A's ticket request for peer: g the grant, idri the identity A asked as (IDRi). */
+static kms_result ticket_request(const struct kms_ue_kms_cfg *cfg, struct trace *t,
+                                 const char *peer, struct kms_tgrant *g, char *idri, size_t cap)
 {
-    KMS_ENSURE(cfg != NULL && peer != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    struct trace t = {cfg->trace_dir, 0};
     struct kms_ue_kue_state *st = calloc(1, sizeof(*st));
     struct kms_preq *q = calloc(1, sizeof(*q));
-    struct kms_tgrant *g = calloc(1, sizeof(*g));
-    struct kms_buf req, xfer;
+    struct kms_buf req;
     kms_buf_init(&req, 1u << 16, false);
-    kms_buf_init(&xfer, 1u << 16, false);
     struct kms_httpc_resp resp;
     memset(&resp, 0, sizeof(resp));
-    KMS_ENSURE_OUT(rc, st != NULL && q != NULL && g != NULL, KMS_ERR_NOMEM);
+    KMS_ENSURE_OUT(rc, st != NULL && q != NULL, KMS_ERR_NOMEM);
     q->kind = KMS_PREQ_REQUEST;
     KMS_TRY_OUT(rc, kms_str_copy(q->idrr, sizeof(q->idrr), peer));
     KMS_TRY_OUT(rc, kms_random(q->rand, sizeof(q->rand)));
@@ -385,57 +382,81 @@ kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
     q->psk_id_len = st->token_len;
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
-    KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
+    KMS_TRY_OUT(rc, post(cfg, t, kms_buf_data(&req), kms_buf_len(&req), &resp));
     note_names(cfg, &resp, st->kms);
     KMS_TRY_OUT(rc, kue_answer_status(cfg, &resp, st->kue, q));
     KMS_TRY_OUT(rc, kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
-    KMS_TRY_OUT(rc,
-                kms_transfer_build(st->identity, peer, g->mpk, g->ticket, g->ticket_len, &xfer));
-    trace_msg(&t, "sent", kms_buf_data(&xfer), kms_buf_len(&xfer)); /* to the peer */
-    KMS_TRY_OUT(rc, kms_file_write_atomic(transfer_path, kms_buf_data(&xfer), kms_buf_len(&xfer)));
-    KMS_TRY_OUT(rc, tgk_fingerprint(g, tgk_fp));
+    KMS_TRY_OUT(rc, kms_str_copy(idri, cap, st->identity));
     rc = KMS_RESULT_OK;
 out:
     kms_httpc_resp_cleanup(&resp);
     kms_buf_cleanup(&req);
-    kms_buf_cleanup(&xfer);
     if (st != NULL) {
         kms_wipe(st, sizeof(*st));
     }
+    free(st);
+    free(q);
+    return rc;
+}
+
+kms_result kms_ue_ticket(const struct kms_ue_kms_cfg *cfg, const char *peer, struct kms_tgrant *g,
+                         char idri[KMS_TMSG_ID_MAX + 1])
+{
+    KMS_ENSURE(cfg != NULL && peer != NULL && g != NULL && idri != NULL, KMS_ERR_ARG);
+    struct trace t = {cfg->trace_dir, 0};
+    kms_result rc = ticket_request(cfg, &t, peer, g, idri, KMS_TMSG_ID_MAX + 1);
+    if (!kms_ok(rc)) {
+        kms_wipe(g, sizeof(*g));
+    }
+    return rc;
+}
+
+kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const char *peer,
+                          const char *transfer_path, uint8_t tgk_fp[KMS_UE_TGK_FP_LEN])
+{
+    KMS_ENSURE(cfg != NULL && peer != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    struct trace t = {cfg->trace_dir, 0};
+    struct kms_tgrant *g = calloc(1, sizeof(*g));
+    char idri[KMS_TMSG_ID_MAX + 1];
+    struct kms_buf xfer;
+    kms_buf_init(&xfer, 1u << 16, false);
+    KMS_ENSURE_OUT(rc, g != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, ticket_request(cfg, &t, peer, g, idri, sizeof(idri)));
+    /* The granted ticket flags travel with the ticket (V = F); no crypto session. */
+    const struct kms_transfer_spec spec = {.idri = idri,
+                                           .idrr = peer,
+                                           .mpk = g->mpk,
+                                           .ticket = g->ticket,
+                                           .ticket_len = g->ticket_len,
+                                           .ticket_flags = g->ticket_flags};
+    KMS_TRY_OUT(rc, kms_transfer_build_spec(&spec, &xfer));
+    trace_msg(&t, "sent", kms_buf_data(&xfer), kms_buf_len(&xfer)); /* to the peer */
+    KMS_TRY_OUT(rc, kms_file_write_atomic(transfer_path, kms_buf_data(&xfer), kms_buf_len(&xfer)));
+    KMS_TRY_OUT(rc, kms_ue_tgk_fingerprint(g, tgk_fp));
+    rc = KMS_RESULT_OK;
+out:
+    kms_buf_cleanup(&xfer);
     if (g != NULL) {
         kms_wipe(g, sizeof(*g));
     }
-    free(st);
-    free(q);
     free(g);
     return rc;
 }
 
-kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer_path,
-                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN], bool *transfer_bad)
+/* B's resolve of the ticket x carries (peeked, not yet trusted): g the grant. */
+static kms_result ticket_resolve(const struct kms_ue_kms_cfg *cfg, struct trace *t,
+                                 const struct kms_transfer *x, struct kms_tgrant *g)
 {
-    KMS_ENSURE(cfg != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    bool xfer = false; /* a failure now would be the transfer's own */
-    struct trace t = {cfg->trace_dir, 0};
     struct kms_ue_kue_state *st = calloc(1, sizeof(*st));
-    struct kms_transfer *x = calloc(1, sizeof(*x));
     struct kms_preq *q = calloc(1, sizeof(*q));
-    struct kms_tgrant *g = calloc(1, sizeof(*g));
-    uint8_t *img = NULL;
-    size_t n = 0;
     struct kms_buf req;
     kms_buf_init(&req, 1u << 16, false);
     struct kms_httpc_resp resp;
     memset(&resp, 0, sizeof(resp));
-    KMS_ENSURE_OUT(rc, st != NULL && x != NULL && q != NULL && g != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OUT(rc, kms_file_read(transfer_path, 1u << 16, false, &img, &n));
-    trace_msg(&t, "recv", img, n); /* from the peer */
-    size_t eo = 0;
-    xfer = true;
-    KMS_TRY_OUT(rc, kms_transfer_peek(img, n, x, &eo));
-    xfer = false;
+    KMS_ENSURE_OUT(rc, st != NULL && q != NULL, KMS_ERR_NOMEM);
     q->kind = KMS_PREQ_RESOLVE;
     KMS_TRY_OUT(rc, kms_random(q->rand, sizeof(q->rand)));
     KMS_TRY_OUT(rc, request_keys(cfg, q->rand, st));
@@ -450,33 +471,80 @@ kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer
     q->ticket_len = x->ticket_len;
     q->ntp = kms_mikey_ntp_now();
     KMS_TRY_OUT(rc, kms_preq_build(q, st->kue, &req));
-    KMS_TRY_OUT(rc, post(cfg, &t, kms_buf_data(&req), kms_buf_len(&req), &resp));
+    KMS_TRY_OUT(rc, post(cfg, t, kms_buf_data(&req), kms_buf_len(&req), &resp));
     note_names(cfg, &resp, st->kms);
     KMS_TRY_OUT(rc, kue_answer_status(cfg, &resp, st->kue, q));
     KMS_TRY_OUT(rc, kms_rresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp.body),
                                    kms_buf_len(&resp.body), st->kue, g));
-    /* Now that the MPK is known, the transfer itself must verify. */
+    rc = KMS_RESULT_OK;
+out:
+    kms_httpc_resp_cleanup(&resp);
+    kms_buf_cleanup(&req);
+    if (st != NULL) {
+        kms_wipe(st, sizeof(*st));
+    }
+    free(st);
+    free(q);
+    return rc;
+}
+
+kms_result kms_ue_resolve_ticket(const struct kms_ue_kms_cfg *cfg, const struct kms_transfer *x,
+                                 struct kms_tgrant *g)
+{
+    KMS_ENSURE(cfg != NULL && x != NULL && g != NULL, KMS_ERR_ARG);
+    struct trace t = {cfg->trace_dir, 0};
+    kms_result rc = ticket_resolve(cfg, &t, x, g);
+    if (!kms_ok(rc)) {
+        kms_wipe(g, sizeof(*g));
+    }
+    return rc;
+}
+
+kms_result kms_ue_check_initiator(const struct kms_transfer *x, const struct kms_tgrant *g)
+{
+    KMS_ENSURE(x != NULL && g != NULL, KMS_ERR_ARG);
+    /* Identities are public: a plain comparison. The KMS names the initiator in every
+     * RESOLVE_RESP; one that names none, or another, fails like a bad MAC. */
+    KMS_ENSURE(g->initiator[0] != '\0' && strcmp(g->initiator, x->idri) == 0, KMS_ERR_AUTH);
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg, const char *transfer_path,
+                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN], bool *transfer_bad)
+{
+    KMS_ENSURE(cfg != NULL && transfer_path != NULL && tgk_fp != NULL, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    bool xfer = false; /* a failure now would be the transfer's own */
+    struct trace t = {cfg->trace_dir, 0};
+    struct kms_transfer *x = calloc(1, sizeof(*x));
+    struct kms_tgrant *g = calloc(1, sizeof(*g));
+    uint8_t *img = NULL;
+    size_t n = 0;
+    KMS_ENSURE_OUT(rc, x != NULL && g != NULL, KMS_ERR_NOMEM);
+    KMS_TRY_OUT(rc, kms_file_read(transfer_path, 1u << 16, false, &img, &n));
+    trace_msg(&t, "recv", img, n); /* from the peer */
+    size_t eo = 0;
+    xfer = true;
+    KMS_TRY_OUT(rc, kms_transfer_peek(img, n, x, &eo));
+    xfer = false;
+    KMS_TRY_OUT(rc, ticket_resolve(cfg, &t, x, g));
+    /* Now that the MPK is known, the transfer itself must verify, and name the ticket's
+     * initiator as its sender. */
     xfer = true;
     KMS_TRY_OUT(rc, kms_transfer_open(img, n, g->mpk));
+    KMS_TRY_OUT(rc, kms_ue_check_initiator(x, g));
     xfer = false;
-    KMS_TRY_OUT(rc, tgk_fingerprint(g, tgk_fp));
+    KMS_TRY_OUT(rc, kms_ue_tgk_fingerprint(g, tgk_fp));
     rc = KMS_RESULT_OK;
 out:
     if (transfer_bad != NULL) {
         *transfer_bad = !kms_ok(rc) && xfer;
     }
-    kms_httpc_resp_cleanup(&resp);
-    kms_buf_cleanup(&req);
     kms_file_free(img, n);
-    if (st != NULL) {
-        kms_wipe(st, sizeof(*st));
-    }
     if (g != NULL) {
         kms_wipe(g, sizeof(*g));
     }
-    free(st);
     free(x);
-    free(q);
     free(g);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "err/kms_err.h"
 #include "http/kms_httpc.h"
 #include "kms/kms_kue_msg.h"
+#include "kms/kms_ticket_msg.h"
 #include "ticket/kms_ticket.h"
 
 /* The KMS's name against ours, when it answered an Error message: for the message "the KMS
@@ -70,12 +71,34 @@ KMS_MUST_CHECK kms_result kms_ue_request(const struct kms_ue_kms_cfg *cfg, const
                                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN]);
 
 /* Ticket resolve (B): reads the TRANSFER_INIT at transfer_path, resolves its ticket with the
- * KMS under B's Kue, then verifies the transfer's MAC with the MPK the KMS returned. On failure
+ * KMS under B's Kue, then verifies the transfer's MAC with the MPK the KMS returned and its
+ * IDRi against the ticket's initiator the KMS named (KMS_ERR_AUTH). On failure
  * *transfer_bad (when not NULL) tells whether it was the transfer itself that failed (it does
  * not decode, or does not verify: KMS_ERR_AUTH) rather than the KMS or the transport. */
 KMS_MUST_CHECK kms_result kms_ue_resolve(const struct kms_ue_kms_cfg *cfg,
                                          const char *transfer_path,
                                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN], bool *transfer_bad);
+
+/* The TGK fingerprint of g (the first KMS_UE_TGK_FP_LEN octets of SHA-256(TGK)). */
+KMS_MUST_CHECK kms_result kms_ue_tgk_fingerprint(const struct kms_tgrant *g,
+                                                 uint8_t fp[KMS_UE_TGK_FP_LEN]);
+
+/* The ticket request alone (A): the grant g (keys, ticket, ticket flags) for a call to peer,
+ * and idri, the identity A asked as (the transfer's IDRi). Errors as kms_ue_kue; g wiped on
+ * failure. */
+KMS_MUST_CHECK kms_result kms_ue_ticket(const struct kms_ue_kms_cfg *cfg, const char *peer,
+                                        struct kms_tgrant *g, char idri[KMS_TMSG_ID_MAX + 1]);
+
+/* The ticket resolve alone (B): resolves the ticket of the peeked transfer x (as x's IDRr) and
+ * returns the grant (MPK, TGK, the ticket's initiator). The transfer is not checked here:
+ * kms_transfer_open with g->mpk, then kms_ue_check_initiator. */
+KMS_MUST_CHECK kms_result kms_ue_resolve_ticket(const struct kms_ue_kms_cfg *cfg,
+                                                const struct kms_transfer *x, struct kms_tgrant *g);
+
+/* The transfer's IDRi against the ticket's INITIATOR the KMS returned (docs/protocol.md 13):
+ * KMS_ERR_AUTH when they differ or the KMS named none. */
+KMS_MUST_CHECK kms_result kms_ue_check_initiator(const struct kms_transfer *x,
+                                                 const struct kms_tgrant *g);
 
 /* The Kue kept in the state directory (file `kue`; Kue is secret: wipe). */
 struct kms_ue_kue_state {

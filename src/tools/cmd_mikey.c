@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "sdp/kms_sdp.h"
 #include "cmds.h"
 #include "err/kms_err.h"
 #include "mikey/kms_mikey.h"
@@ -547,6 +548,17 @@ static void print_cs(struct out *o, int ind, const struct kms_mikey_hdr *h)
         }
         fputc('\n', o->f);
         field_hex(o, ind + 2, "session_data", cs->session_data);
+        /* RFC 6043 6.1.1: SRTP Session Data is SSRC, then ROC and SEQ when S = 1. */
+        const uint8_t *sd = cs->session_data.p;
+        if (cs->prot_type == 0 && cs->session_data.len == (cs->s ? 10u : 4u)) {
+            field(o, ind + 2, "srtp_ssrc", "0x%08" PRIx32,
+                  (uint32_t)sd[0] << 24 | (uint32_t)sd[1] << 16 | (uint32_t)sd[2] << 8 | sd[3]);
+        }
+        if (cs->prot_type == 0 && cs->s && cs->session_data.len == 10) {
+            field(o, ind + 2, "srtp_roc", "%" PRIu32,
+                  (uint32_t)sd[4] << 24 | (uint32_t)sd[5] << 16 | (uint32_t)sd[6] << 8 | sd[7]);
+            field(o, ind + 2, "srtp_seq", "%u", (unsigned)(sd[8] << 8 | sd[9]));
+        }
         field_hex(o, ind + 2, "spi", cs->spi);
     }
 }
@@ -701,6 +713,7 @@ static int input_message(const struct cli_args *a, const uint8_t *in, size_t n, 
 
 static const char decode_help[] =
     "usage: imskms mikey decode [FILE]\n"
+    "       imskms mikey decode --sdp [FILE]\n"
     "\n"
     "Decodes one MIKEY message (RFC 3830; MIKEY-TICKET, RFC 6043; RFC 4563; MIKEY-SAKKE,\n"
     "RFC 6509) and prints every field. Reads FILE, or standard input when FILE is absent or\n"
@@ -709,6 +722,9 @@ static const char decode_help[] =
     "  - the message in standard padded base64 (RFC 4648 section 4), on one line;\n"
     "  - an SDP attribute line 'a=key-mgmt:mikey <base64>' (RFC 4567), alone in the input.\n"
     "White space around the base64 or the line (space, tab, CR, LF) is ignored.\n"
+    "With --sdp the input is a whole SDP (an offer or answer of 'imskms ue offer|answer'): the\n"
+    "message decoded is the a=key-mgmt:mikey that applies to its first media line (the media\n"
+    "level's, else the session level's; the session level's when there is no m= line).\n"
     "\n"
     "Output: HDR and then each payload in message order, a line with the payload's name (HDR,\n"
     "T, RAND, RANDR, ID, IDR, CERT, TR, SP, TP, TICKET, KEMAC, PKE, DH, CHASH, V, ERR, GENEXT,\n"
@@ -720,6 +736,8 @@ static const char decode_help[] =
     "  - timestamps in hex, with the date for NTP types (NTP-UTC in UTC with 'Z'; NTP has no\n"
     "    time zone; the NTP era follows RFC 4330 section 3); COUNTER in decimal;\n"
     "  - ticket flags as the letters set (D..O), '(none)' when none;\n"
+    "  - an SRTP crypto session's Session Data (RFC 6043 6.1.1) also as srtp_ssrc (0x%08x),\n"
+    "    and srtp_roc and srtp_seq when S = 1;\n"
     "  - SP parameters as 'param: type=T (name) len=L value=HEX', one per parameter.\n"
     "Nested data is indented 2 more than its payload's fields: the header's crypto sessions\n"
     "(cs[i]), the TP data and initiator data chains of TP and TICKET, and, when a KEMAC's\n"
@@ -787,13 +805,55 @@ out:
     return rc;
 }
 
+/* --sdp: the input is a whole SDP (kms_sdp_parse); the message is the a=key-mgmt:mikey that
+ * applies to its first media line (the media level's, else the session level's, RFC 4567 3.1),
+ * or the session level's when there is no media line. Copied into *dec. */
+static int sdp_message(const struct cli_args *a, const uint8_t *in, size_t n, uint8_t **dec,
+                       const uint8_t **msg, size_t *msg_len)
+{
+    struct kms_sdp *s = calloc(1, sizeof(*s));
+    size_t eo = 0, len = 0;
+    const uint8_t *p = NULL;
+    *dec = NULL;
+    if (s == NULL) {
+        fprintf(stderr, "%s: out of memory\n", a->cmd);
+        return CLI_EXIT_INTERNAL;
+    }
+    kms_result r = kms_sdp_parse(in, n, s, &eo);
+    if (!kms_ok(r)) {
+        fprintf(stderr, "%s: error: not an SDP we read, at offset %zu: %s\n", a->cmd, eo,
+                kms_strerror(r.err));
+        free(s);
+        return CLI_EXIT_USAGE;
+    }
+    if (s->n_media > 0) {
+        r = kms_sdp_mikey_for(s, 0, &p, &len);
+    } else {
+        r = s->has_mikey ? KMS_RESULT_OK : (kms_result){KMS_ERR_NOT_FOUND};
+        p = s->mikey;
+        len = s->mikey_len;
+    }
+    if (!kms_ok(r) || len == 0 || (*dec = malloc(len)) == NULL) {
+        fprintf(stderr, "%s: error: %s\n", a->cmd,
+                kms_ok(r) && len > 0 ? "out of memory" : "the SDP has no a=key-mgmt:mikey");
+        free(s);
+        return kms_ok(r) && len > 0 ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
+    }
+    memcpy(*dec, p, len);
+    *msg = *dec;
+    *msg_len = len;
+    free(s);
+    return CLI_EXIT_OK;
+}
+
 static int cmd_decode(const char *prefix, int argc, char **argv)
 {
+    static const struct cli_opt opts[] = {CLI_FLAG("sdp")};
     struct cli_args a;
     uint8_t *in = NULL, *dec = NULL;
     const uint8_t *msg = NULL;
     size_t in_len = 0, msg_len = 0;
-    int rc = cli_parse(prefix, NULL, 0, 1, argc, argv, &a);
+    int rc = cli_parse(prefix, opts, 1, 1, argc, argv, &a);
     if (rc != 0 || a.help) {
         if (rc == 0) {
             fputs(decode_help, stdout);
@@ -801,7 +861,8 @@ static int cmd_decode(const char *prefix, int argc, char **argv)
         return rc;
     }
     if ((rc = read_input(&a, a.n_pos > 0 ? a.pos[0] : NULL, &in, &in_len)) != 0 ||
-        (rc = input_message(&a, in, in_len, &dec, &msg, &msg_len)) != 0) {
+        (rc = a.seen[0] ? sdp_message(&a, in, in_len, &dec, &msg, &msg_len)
+                        : input_message(&a, in, in_len, &dec, &msg, &msg_len)) != 0) {
         goto out;
     }
     rc = render(&a, msg, msg_len);

@@ -222,6 +222,9 @@ int ue_resolve(const char *prefix, int argc, char **argv);     /* cmd_ue_kms.c *
 int ue_rtp_send(const char *prefix, int argc, char **argv);    /* cmd_ue_media.c */
 int ue_rtp_recv(const char *prefix, int argc, char **argv);    /* cmd_ue_media.c */
 int ue_srtp_export(const char *prefix, int argc, char **argv); /* cmd_ue_media.c */
+int ue_offer(const char *prefix, int argc, char **argv);       /* cmd_ue_call.c */
+int ue_answer(const char *prefix, int argc, char **argv);      /* cmd_ue_call.c */
+int ue_accept(const char *prefix, int argc, char **argv);      /* cmd_ue_call.c */
 
 static const struct cli_cmd ue_cmds[] = {
     {"usim-init", "create a simulated USIM file (identities, K, OPc, AMF, SQN array)", usim_init},
@@ -230,6 +233,11 @@ static const struct cli_cmd ue_cmds[] = {
     {"kue", "get Kue and its token from the KMS (mode 2 or 3)", ue_kue},
     {"request", "ticket request: media keys for a peer, and the TRANSFER_INIT for it", ue_request},
     {"resolve", "ticket resolve: the media keys of a TRANSFER_INIT received", ue_resolve},
+    {"offer", "a call's SDP offer: ticket request, TRANSFER_INIT with the caller's stream",
+     ue_offer},
+    {"answer", "a call's SDP answer: resolve, check, TRANSFER_RESP with the callee's stream",
+     ue_answer},
+    {"accept", "the caller takes the SDP answer: the session's SRTP keys", ue_accept},
     {"rtp-send", "send SRTP (PCMU, 20 ms packets) with a session's sending key", ue_rtp_send},
     {"rtp-recv", "receive SRTP with a session's receiving key; counts and payload hash",
      ue_rtp_recv},

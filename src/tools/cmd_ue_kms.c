@@ -37,7 +37,7 @@ static const char kue_help[] =
 
 /* --kms: an http:// or https:// URL; --kms-ca-file, when given, a readable CA file (checked
  * before any traffic: bad usage, with the system's reason). */
-static int check_kms_url(const struct cli_args *a, const char *url, const char *ca)
+int ue_check_kms_url(const struct cli_args *a, const char *url, const char *ca)
 {
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
         return cli_usage_error(a, "--kms: an http:// or https:// URL");
@@ -63,8 +63,8 @@ static int check_kms_url(const struct cli_args *a, const char *url, const char *
 
 /* A failed exchange: the KMS's certificate not trusted says which option to fix; the mode
  * refused is an AUTH-status refusal with its own words; the rest as ue_fail. */
-static int kms_fail(const struct cli_args *a, const struct kms_ue_kms_cfg *cfg, const char *what,
-                    kms_result r)
+int ue_kms_fail(const struct cli_args *a, const struct kms_ue_kms_cfg *cfg, const char *what,
+                kms_result r)
 {
     if (r.err == KMS_ERR_ARG && cfg->mode >= 2) { /* the only KMS_ERR_ARG of modes 2 and 3 */
         return cli_usage_error(a, "--mode: the Kue in --state is of another mode");
@@ -124,7 +124,7 @@ int ue_kue(const char *prefix, int argc, char **argv)
     if (strcmp(a.val[K_MODE], "2") != 0 && strcmp(a.val[K_MODE], "3") != 0) {
         return cli_usage_error(&a, "--mode: 2 or 3");
     }
-    if ((rc = check_kms_url(&a, a.val[K_KMS], a.val[K_KCA])) != CLI_EXIT_OK ||
+    if ((rc = ue_check_kms_url(&a, a.val[K_KMS], a.val[K_KCA])) != CLI_EXIT_OK ||
         (rc = ue_dir(&a, "--state", a.val[K_STATE])) != CLI_EXIT_OK ||
         (rc = ue_dir(&a, "--trace", a.val[K_TRACE])) != CLI_EXIT_OK) {
         return rc;
@@ -145,7 +145,7 @@ int ue_kue(const char *prefix, int argc, char **argv)
     struct kms_ue_kue_result res;
     kms_result r = kms_ue_kue(&cfg, (uint8_t)(a.val[K_MODE][0] - '0'), &res);
     if (!kms_ok(r)) {
-        return kms_fail(&a, &cfg, "kue", r);
+        return ue_kms_fail(&a, &cfg, "kue", r);
     }
     char t[KMS_TIME_STR_LEN];
     if (!kms_ok(kms_time_format(res.valid_to, t))) {
@@ -198,7 +198,8 @@ static const char resolve_help[] =
     "\n"
     "Ticket resolve: reads the TRANSFER_INIT in --ticket (from 'imskms ue request' of the\n"
     "caller), asks the KMS to resolve its media ticket, then checks the transfer's MAC with the\n"
-    "MPK the KMS returned. Prints tgk_fingerprint= (the caller's must be the same).\n"
+    "MPK the KMS returned and its IDRi against the ticket's initiator the KMS names. Prints\n"
+    "tgk_fingerprint= (the caller's must be the same).\n"
     "\n"
     "  --kms URL        the KMS (POST /mikey)\n"
     "  --ticket FILE    the TRANSFER_INIT received from the caller\n"
@@ -266,7 +267,7 @@ static int parse_exchange(const char *prefix, int argc, char **argv, bool reques
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    if ((rc = check_kms_url(a, a->val[X_KMS], a->val[X_KCA])) != CLI_EXIT_OK ||
+    if ((rc = ue_check_kms_url(a, a->val[X_KMS], a->val[X_KCA])) != CLI_EXIT_OK ||
         (rc = ue_dir(a, "--state", a->val[X_STATE])) != CLI_EXIT_OK ||
         (rc = ue_dir(a, "--trace", a->val[X_TRACE])) != CLI_EXIT_OK) {
         return rc;
@@ -321,7 +322,7 @@ int ue_request(const char *prefix, int argc, char **argv)
     cfg.names = &names;
     uint8_t fp[KMS_UE_TGK_FP_LEN];
     kms_result r = kms_ue_request(&cfg, a.val[X_PEER], a.val[X_FILE], fp);
-    return kms_ok(r) ? print_fp(fp) : kms_fail(&a, &cfg, "request", r);
+    return kms_ok(r) ? print_fp(fp) : ue_kms_fail(&a, &cfg, "request", r);
 }
 
 int ue_resolve(const char *prefix, int argc, char **argv);
@@ -345,5 +346,5 @@ int ue_resolve(const char *prefix, int argc, char **argv)
         /* The KMS resolved the ticket, or was never asked: the transfer is what failed. */
         return cli_fail(&a, "the transfer (TRANSFER_INIT in --ticket)", r.err);
     }
-    return kms_ok(r) ? print_fp(fp) : kms_fail(&a, &cfg, "resolve", r);
+    return kms_ok(r) ? print_fp(fp) : ue_kms_fail(&a, &cfg, "resolve", r);
 }

@@ -33,4 +33,13 @@ int ue_dir(const struct cli_args *a, const char *opt, const char *path);
 int ue_fail(const struct cli_args *a, const struct kms_httpc_busy *busy, const char *what,
             enum kms_err err);
 
+struct kms_ue_kms_cfg;
+/* --kms: an http:// or https:// URL; --kms-ca-file, when given, a readable CA file (bad usage
+ * otherwise, before any traffic). cmd_ue_kms.c. */
+int ue_check_kms_url(const struct cli_args *a, const char *url, const char *ca);
+/* A failed exchange with the KMS in one line (the untrusted certificate, the KMS's name, the
+ * mode refused, or ue_fail's). cmd_ue_kms.c. */
+int ue_kms_fail(const struct cli_args *a, const struct kms_ue_kms_cfg *cfg, const char *what,
+                kms_result r);
+
 #endif

@@ -170,6 +170,93 @@ static void addr_split_gives_host_and_port(void **state)
     expect_err(kms_media_addr_split("192.0.2.1:65535", host, 4, &port), KMS_ERR_MALFORMED);
 }
 
+/* TEK and salt per crypto session against srtp_tek_model.txt, computed by the independent Python
+ * model (tests/vectors/mk_mikey_prf.py --srtp, re-checked by a CTest), never by this code. */
+static void derive_matches_the_model(void **state)
+{
+    (void)state;
+    struct tv_file f;
+    size_t seen = 0;
+    tv_load("srtp_tek_model.txt", &f);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct tv_block *b = &f.blocks[i];
+        const struct kms_srtp_policy *p = kms_srtp_policy_by_name(tv_get(b, "policy"));
+        assert_non_null(p);
+        uint8_t tgk[32], ri[64], rr[64], cs[1], tek[32], salt[14];
+        size_t tl = tv_hex_any(b, "tgk", tgk, sizeof(tgk));
+        size_t ril = tv_hex_any(b, "randri", ri, sizeof(ri));
+        size_t rrl = tv_hex_any(b, "randrr", rr, sizeof(rr));
+        tv_hex(b, "cs_id", cs, 1);
+        assert_int_equal(tv_hex_any(b, "tek", tek, sizeof(tek)), p->key_len);
+        assert_int_equal(tv_hex_any(b, "salt", salt, sizeof(salt)), p->salt_len);
+        struct kms_media_stream st;
+        memset(&st, 0xAA, sizeof(st));
+        expect_ok(kms_media_derive(tgk, tl, p, cs[0], ri, ril, rr, rrl, &st));
+        assert_int_equal(st.cs_id, cs[0]);
+        expect_bytes_eq(st.key, tek, p->key_len);
+        expect_bytes_eq(st.salt, salt, p->salt_len);
+        seen++;
+    }
+    assert_int_equal(seen, 12); /* 2 TGK lengths x 3 policies x 2 crypto sessions */
+    tv_free(&f);
+    /* H = 1, G = 1: both RANDs are required. */
+    struct kms_media_stream st;
+    uint8_t tgk[16] = {0}, r[16] = {0};
+    expect_err(kms_media_derive(tgk, 16, kms_srtp_policy_default(), 1, r, 16, r, 0, &st),
+               KMS_ERR_ARG);
+}
+
+/* The SP parameters of RFC 3830 6.10.1 (and RFC 7714 14.3), written out by hand. */
+static void sp_params_encode_and_decode(void **state)
+{
+    (void)state;
+    static const uint8_t cm128[] = {0, 1, 1, 1, 1, 16, 2, 1, 1, 3, 1, 20, 4, 1, 14, 11, 1, 10};
+    static const uint8_t cm256[] = {0, 1, 1, 1, 1, 32, 2, 1, 1, 3, 1, 20, 4, 1, 14, 11, 1, 10};
+    static const uint8_t gcm[] = {0, 1, 6, 1, 1, 16, 2, 1, 0, 4, 1, 12, 20, 1, 16};
+    const struct {
+        const char *name;
+        const uint8_t *sp;
+        size_t n;
+    } want[] = {{"aes128-hmac80", cm128, sizeof(cm128)},
+                {"aes256-hmac80", cm256, sizeof(cm256)},
+                {"aes128-gcm", gcm, sizeof(gcm)}};
+    for (size_t i = 0; i < 3; i++) {
+        const struct kms_srtp_policy *p = kms_srtp_policy_by_name(want[i].name), *q = NULL;
+        uint8_t b[KMS_SRTP_SP_MAX];
+        size_t n = 0;
+        expect_ok(kms_srtp_policy_sp_encode(p, b, sizeof(b), &n));
+        assert_int_equal(n, want[i].n);
+        expect_bytes_eq(b, want[i].sp, n);
+        expect_ok(kms_srtp_policy_sp_decode(b, n, &q));
+        assert_ptr_equal(q, p);
+    }
+    const struct kms_srtp_policy *q = NULL;
+    /* Nothing sent: the RFC 3830 defaults are AES-CM-128 with HMAC-SHA-1-80. */
+    expect_ok(kms_srtp_policy_sp_decode(NULL, 0, &q));
+    assert_ptr_equal(q, kms_srtp_policy_default());
+    /* AES-GCM with its defaults (RFC 7714 14.3). */
+    static const uint8_t gcm_min[] = {0, 1, 6};
+    expect_ok(kms_srtp_policy_sp_decode(gcm_min, sizeof(gcm_min), &q));
+    assert_ptr_equal(q, kms_srtp_policy_by_name("aes128-gcm"));
+    /* Explicit on/off switches as they must be are fine. */
+    static const uint8_t on[] = {7, 1, 1, 8, 1, 1, 10, 1, 1, 5, 1, 0};
+    expect_ok(kms_srtp_policy_sp_decode(on, sizeof(on), &q));
+    /* Refused: a 4-octet tag (32-bit HMAC), SRTP encryption off, an unknown type, a NULL
+     * cipher, a 20-octet key, twice a type, a 2-octet value, a truncated triple. */
+    static const uint8_t tag4[] = {11, 1, 4}, off[] = {7, 1, 0}, unk[] = {13, 1, 0},
+                         null_enc[] = {0, 1, 0}, key20[] = {1, 1, 20}, twice[] = {0, 1, 1, 0, 1, 1},
+                         two[] = {1, 2, 0, 16}, trunc[] = {1, 1};
+    expect_err(kms_srtp_policy_sp_decode(tag4, 3, &q), KMS_ERR_UNSUPPORTED);
+    expect_err(kms_srtp_policy_sp_decode(off, 3, &q), KMS_ERR_UNSUPPORTED);
+    expect_err(kms_srtp_policy_sp_decode(unk, 3, &q), KMS_ERR_UNSUPPORTED);
+    expect_err(kms_srtp_policy_sp_decode(null_enc, 3, &q), KMS_ERR_UNSUPPORTED);
+    expect_err(kms_srtp_policy_sp_decode(key20, 3, &q), KMS_ERR_UNSUPPORTED);
+    expect_err(kms_srtp_policy_sp_decode(twice, 6, &q), KMS_ERR_MALFORMED);
+    expect_err(kms_srtp_policy_sp_decode(two, 4, &q), KMS_ERR_MALFORMED);
+    assert_false(kms_ok(kms_srtp_policy_sp_decode(trunc, 2, &q)));
+    assert_null(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +266,8 @@ int main(void)
         cmocka_unit_test(session_refuses_what_breaks_the_rules),
         cmocka_unit_test(session_refuses_truncation_and_trailing_bytes),
         cmocka_unit_test(addr_split_gives_host_and_port),
+        cmocka_unit_test(derive_matches_the_model),
+        cmocka_unit_test(sp_params_encode_and_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -648,6 +648,137 @@ static void test_kreq_wipe_leaves_zero(void **state)
     free(k);
 }
 
+static kms_result accept_tr_resp(const struct receiver *rv, const uint8_t *msg, size_t len)
+{
+    struct kms_transfer_resp *o = malloc(sizeof(*o));
+    kms_result r = kms_transfer_resp_open(rv->req, rv->req_len, msg, len, rv->key, o);
+    free(o);
+    return r;
+}
+
+/* The KMS issues media tickets with D, F, G, H (RFC 6043 6.10) and names the ticket's
+ * initiator in the RESOLVE_RESP, inside the MAC; a transfer with a crypto session carries its
+ * GENERIC-ID map and SP; the TRANSFER_RESP adds CS 2 and is bound to the TRANSFER_INIT. */
+static void test_media_transfer_and_resp(void **state)
+{
+    (void)state;
+    struct kms_preq *r = malloc(sizeof(*r)), *rs = malloc(sizeof(*rs));
+    struct kms_tgrant *g = malloc(sizeof(*g)), *ga = malloc(sizeof(*ga)), *gb = malloc(sizeof(*gb));
+    struct kms_buf req, resp, xfer, res, rresp, tr, tr2;
+    make_treq(r, 16, &req);
+    make_grant(g, 16);
+    kms_buf_init(&resp, 1 << 16, false);
+    expect_ok(resp_build(kms_buf_data(&req), kms_buf_len(&req), KUE_A, g, &resp));
+    expect_ok(kms_tresp_open(kms_buf_data(&req), kms_buf_len(&req), kms_buf_data(&resp),
+                             kms_buf_len(&resp), KUE_A, ga));
+    assert_int_equal(ga->ticket_flags,
+                     KMS_MIKEY_TF_D | KMS_MIKEY_TF_F | KMS_MIKEY_TF_G | KMS_MIKEY_TF_H);
+    /* The TICKET's flag octets on the wire (RFC 6043 6.10: octet 5 bit 0 D; octet 6
+     * E F G H I J K L from the top): 0x03 (PRF 1, D) then 0x70 (F, G, H). */
+    static const uint8_t tkt_hdr[] = {0xF1, 0xA2, 0x01, 0x01, 0x03, 0x70, 0x00};
+    assert_true(contains(kms_buf_data(&resp), kms_buf_len(&resp), tkt_hdr, sizeof(tkt_hdr)));
+
+    struct kms_tmsg_media md = {.sp = {0, 1, 1}, .sp_len = 3, .n_cs = 1};
+    md.cs[0] = (struct kms_tmsg_cs){1, 0x11223344, 0, 0x5566};
+    const struct kms_transfer_spec spec = {
+        ID_A, ID_B, ga->mpk, ga->ticket, ga->ticket_len, ga->ticket_flags, &md};
+    kms_buf_init(&xfer, 1 << 16, false);
+    expect_ok(kms_transfer_build_spec(&spec, &xfer));
+    struct kms_transfer *t = malloc(sizeof(*t));
+    size_t eo = 0;
+    expect_ok(kms_transfer_peek(kms_buf_data(&xfer), kms_buf_len(&xfer), t, &eo));
+    assert_int_equal(t->ticket_flags, ga->ticket_flags);
+    assert_true(t->v); /* V = F */
+    assert_int_equal(t->media.n_cs, 1);
+    assert_int_equal(t->media.cs[0].cs_id, 1);
+    assert_int_equal(t->media.cs[0].ssrc, 0x11223344);
+    assert_int_equal(t->media.cs[0].seq, 0x5566);
+    assert_int_equal(t->media.sp_len, 3);
+    expect_bytes_eq(t->media.sp, md.sp, 3);
+    /* RFC 6043 6.1.1 on the wire: HDR #CS 1, map 2, then CS ID 1, Prot 0, S = 1 #P = 1, Ps 0,
+     * Session Data length 10, SSRC, ROC, SEQ, SPI length 1, SPI 1. */
+    static const uint8_t map[] = {0x01, 0x02, 0x01, 0x00, 0x81, 0x00, 0x00, 0x0a, 0x11, 0x22,
+                                  0x33, 0x44, 0x00, 0x00, 0x00, 0x00, 0x55, 0x66, 0x01, 0x01};
+    expect_bytes_eq(kms_buf_data(&xfer) + 8, map, sizeof(map));
+
+    /* The resolve: the RESOLVE_RESP names the initiator (IDRi, inside the MAC). */
+    make_tres(rs, t->ticket, t->ticket_len, &res);
+    strcpy(g->initiator, ID_A);
+    kms_buf_init(&rresp, 1 << 16, false);
+    expect_ok(resp_build(kms_buf_data(&res), kms_buf_len(&res), KUE_B, g, &rresp));
+    expect_ok(kms_rresp_open(kms_buf_data(&res), kms_buf_len(&res), kms_buf_data(&rresp),
+                             kms_buf_len(&rresp), KUE_B, gb));
+    assert_string_equal(gb->initiator, ID_A);
+    struct receiver rp = {"RESOLVE_RESP with IDRi", accept_rresp, kms_buf_data(&res),
+                          kms_buf_len(&res), KUE_B};
+    every_bit_flip_refused(&rp, &rresp);
+    /* Without an initiator in the grant, no IDRi (and the UE gets ""). */
+    g->initiator[0] = '\0';
+    kms_buf_reset(&rresp);
+    expect_ok(resp_build(kms_buf_data(&res), kms_buf_len(&res), KUE_B, g, &rresp));
+    expect_ok(kms_rresp_open(kms_buf_data(&res), kms_buf_len(&res), kms_buf_data(&rresp),
+                             kms_buf_len(&rresp), KUE_B, gb));
+    assert_string_equal(gb->initiator, "");
+
+    /* B answers with CS 2; A opens it. */
+    struct kms_transfer_resp *br = calloc(1, sizeof(*br)), *ar = malloc(sizeof(*ar));
+    strcpy(br->idrr, ID_B);
+    memset(br->randrr, 0x77, sizeof(br->randrr));
+    br->media.n_cs = 2;
+    br->media.cs[0] = t->media.cs[0];
+    br->media.cs[1] = (struct kms_tmsg_cs){2, 0x99887766, 0, 0x0102};
+    kms_buf_init(&tr, 1 << 16, false);
+    expect_ok(kms_transfer_resp_build(kms_buf_data(&xfer), kms_buf_len(&xfer), ga->mpk, br, &tr));
+    assert_int_equal(kms_buf_data(&tr)[1], KMS_MIKEY_DT_TRANSFER_RESP);
+    assert_int_equal(kms_buf_data(&tr)[8], 2); /* #CS updated */
+    expect_ok(kms_transfer_resp_open(kms_buf_data(&xfer), kms_buf_len(&xfer), kms_buf_data(&tr),
+                                     kms_buf_len(&tr), ga->mpk, ar));
+    assert_string_equal(ar->idrr, ID_B);
+    expect_bytes_eq(ar->randrr, br->randrr, 16);
+    assert_int_equal(ar->media.n_cs, 2);
+    assert_int_equal(ar->media.cs[1].ssrc, 0x99887766);
+    assert_int_equal(ar->media.cs[1].seq, 0x0102);
+    struct receiver rt = {"TRANSFER_RESP", accept_tr_resp, kms_buf_data(&xfer), kms_buf_len(&xfer),
+                          ga->mpk};
+    every_bit_flip_refused(&rt, &tr);
+    every_truncation_refused(&rt, &tr);
+    /* Another MPK, or an answer to another TRANSFER_INIT: refused. */
+    uint8_t other[32];
+    memcpy(other, ga->mpk, 32);
+    other[0] ^= 1;
+    expect_err(kms_transfer_resp_open(kms_buf_data(&xfer), kms_buf_len(&xfer), kms_buf_data(&tr),
+                                      kms_buf_len(&tr), other, ar),
+               KMS_ERR_AUTH);
+    struct kms_buf xfer2;
+    kms_buf_init(&xfer2, 1 << 16, false);
+    expect_ok(kms_transfer_build_spec(&spec, &xfer2));
+    assert_false(kms_ok(kms_transfer_resp_open(kms_buf_data(&xfer2), kms_buf_len(&xfer2),
+                                               kms_buf_data(&tr), kms_buf_len(&tr), ga->mpk, ar)));
+    /* A responder that changes CS 1 is refused even with a good MAC. */
+    br->media.cs[0].ssrc ^= 1;
+    kms_buf_init(&tr2, 1 << 16, false);
+    expect_ok(kms_transfer_resp_build(kms_buf_data(&xfer), kms_buf_len(&xfer), ga->mpk, br, &tr2));
+    expect_err(kms_transfer_resp_open(kms_buf_data(&xfer), kms_buf_len(&xfer), kms_buf_data(&tr2),
+                                      kms_buf_len(&tr2), ga->mpk, ar),
+               KMS_ERR_UNSUPPORTED);
+    kms_buf_cleanup(&req);
+    kms_buf_cleanup(&resp);
+    kms_buf_cleanup(&xfer);
+    kms_buf_cleanup(&xfer2);
+    kms_buf_cleanup(&res);
+    kms_buf_cleanup(&rresp);
+    kms_buf_cleanup(&tr);
+    kms_buf_cleanup(&tr2);
+    free(r);
+    free(rs);
+    free(g);
+    free(ga);
+    free(gb);
+    free(t);
+    free(br);
+    free(ar);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_only_ntp_utc_timestamps),
         cmocka_unit_test(test_build_refusals),
         cmocka_unit_test(test_kreq_wipe_leaves_zero),
+        cmocka_unit_test(test_media_transfer_and_resp),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -16,6 +16,12 @@ summarised in docs/protocol-facts.md 4.5-4.7 and 5.6 (not from imskms' C code):
 
 HMAC comes from Python's standard library (hmac, hashlib); AES in counter mode from the
 `openssl enc` command line tool. Usage: mk_mikey_prf.py [--check FILE]
+
+With --srtp it writes tests/vectors/srtp_tek_model.txt instead (--check-srtp FILE compares): the
+SRTP master key (TEK) and master salt of each crypto session of a Ticket Transfer, from the TGK
+with the RFC 6043 5.1.3 label (H = 1 and G = 1: both RANDRi and RANDRr), for the lengths of each
+SRTP policy of docs/media.md: RFC 3830 6.10.1 (AES-CM-128: 16-octet key, 14-octet salt),
+RFC 6188 (AES-256-CM: 32, 14), RFC 7714 8.2 / 14.3 (AEAD_AES_128_GCM: 16, 12).
 """
 import hashlib
 import hmac
@@ -213,6 +219,35 @@ def generate():
     return "\n".join(out) + "\n"
 
 
+# Master key and salt lengths of the SRTP policies (RFC 3830 6.10.1, RFC 6188, RFC 7714).
+SRTP_POLICIES = (("aes128-hmac80", 16, 14), ("aes256-hmac80", 32, 14), ("aes128-gcm", 16, 12))
+
+
+def generate_srtp():
+    out = [
+        "# SRTP master keys and salts of MIKEY-TICKET crypto sessions (RFC 6043 5.1.3).",
+        "# Source: no published vectors exist. Computed by tests/vectors/mk_mikey_prf.py --srtp, an",
+        "# independent model written from the RFC text (RFC 3830 4.1.2 PRF and 4.1.3 constants with",
+        "# RFC 6043 6.1 PRF-HMAC-SHA-256; the RFC 6043 5.1.3 label constant || CS ID || 0xFFFFFFFF",
+        "# || 0x03 || len RANDRi || RANDRi || len RANDRr || RANDRr) with Python's hmac/hashlib,",
+        "# independently of imskms. Key and salt lengths per policy: RFC 3830 6.10.1, RFC 6188,",
+        "# RFC 7714 8.2. A CTest re-runs the model against this file.",
+    ]
+    randri = bytes(range(0xA0, 0xB0))
+    randrr = bytes(range(0xC0, 0xD0))
+    for tgk_name, tgk in (("tgk16", bytes(range(0x40, 0x50))), ("tgk32", bytes(range(0x40, 0x60)))):
+        for name, key_len, salt_len in SRTP_POLICIES:
+            for cs_id in (1, 2):
+                lk = label_ticket_tgk(TGK_TEK, cs_id, randri, randrr)
+                ls = label_ticket_tgk(TGK_SALT, cs_id, randri, randrr)
+                out += block("srtp %s %s cs%d" % (name, tgk_name, cs_id),
+                             [("policy", name), ("tgk", tgk), ("cs_id", "%02x" % cs_id),
+                              ("randri", randri), ("randrr", randrr), ("tek_label", lk),
+                              ("tek", prf("hmac-sha256", tgk, lk, key_len)), ("salt_label", ls),
+                              ("salt", prf("hmac-sha256", tgk, ls, salt_len))])
+    return "\n".join(out) + "\n"
+
+
 def check_streamwide(path):
     """The model against the published PRF-HMAC-SHA-256 values of mikey_prf.txt."""
     blocks, cur = [], None
@@ -241,8 +276,12 @@ def check_streamwide(path):
 def main():
     here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
     n = check_streamwide(here + "/mikey_prf.txt")
-    text = generate()
-    if len(sys.argv) == 3 and sys.argv[1] == "--check":
+    srtp = len(sys.argv) >= 2 and sys.argv[1] in ("--srtp", "--check-srtp")
+    text = generate_srtp() if srtp else generate()
+    if len(sys.argv) == 2 and sys.argv[1] == "--srtp":
+        sys.stdout.write(text)
+        return 0
+    if len(sys.argv) == 3 and sys.argv[1] in ("--check", "--check-srtp"):
         with open(sys.argv[2], encoding="ascii") as f:
             if f.read() != text:
                 print("mk_mikey_prf.py: %s differs from what the model computes" % sys.argv[2],
@@ -252,7 +291,8 @@ def main():
               (sys.argv[2], n))
         return 0
     if len(sys.argv) != 1:
-        print("usage: mk_mikey_prf.py [--check FILE]", file=sys.stderr)
+        print("usage: mk_mikey_prf.py [--check FILE | --srtp | --check-srtp FILE]",
+              file=sys.stderr)
         return 2
     sys.stdout.write(text)
     return 0

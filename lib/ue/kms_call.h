@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kms_call: a call's SRTP keys from the ticket exchange, the UE side of `imskms ue offer`,
+ * `ue answer` and `ue accept` (docs/media.md). The SDP around the MIKEY messages is the CLI's.
+ *
+ *  - offer (A): the ticket request, then a TRANSFER_INIT with one crypto session (CS 1, A's
+ *    stream: a random SSRC, ROC 0, a random SEQ) and the SP of the policy; keeps what accept
+ *    needs in DIR/offer (0600), lines "name=value\n" in this order, nothing after:
+ *      version=1
+ *      policy=<policy name>
+ *      local_addr=<ADDR>          where A receives RTP (its m= line)
+ *      tgk=<hex>  mpk=<hex>       the grant's TGK and MPK (secret)
+ *      transfer_init=<hex>        the TRANSFER_INIT as sent (A's SSRC, RANDRi, the peer)
+ *  - answer (B): checks the TRANSFER_INIT before the KMS is asked (one crypto session of our
+ *    profile, the ticket flags D/F/G/H honoured with I, L, M clear, a policy we support, T
+ *    within the skew, the (ticket, RANDRi) pair not seen), resolves the ticket, verifies the
+ *    transfer with the MPK and its IDRi against the ticket's initiator, then answers with a
+ *    TRANSFER_RESP adding CS 2 (B's stream: a random SSRC other than A's, ROC 0, a random SEQ)
+ *    and a fresh RANDRr; records the pair in STATE/transfers and writes DIR/srtp.
+ *  - accept (A): opens the TRANSFER_RESP with the MPK of DIR/offer, writes DIR/srtp and removes
+ *    DIR/offer (an answer is accepted once).
+ * Both sides derive the TEK and salt of CS 1 and CS 2 from the TGK with RANDRi and RANDRr
+ * (kms_media_derive): A sends with CS 1, B with CS 2.
+ *
+ * SSRCs: we never draw 0 (nor the peer's SSRC); 0 has no special meaning in GENERIC-ID (RFC
+ * 6043 6.1.1) and is accepted from the peer. Two equal SSRCs are refused.
+ *
+ * The replay record STATE/transfers (0600, written atomically): "version=1\n" then one line
+ * "entry=<expiry>:<ticket hash>:<RANDRi>\n" per accepted transfer, expiry the UNIX second
+ * after which its T is outside the skew (T + skew), ticket hash the first 16 octets of
+ * SHA-256(ticket data) in hex, RANDRi in hex. Entries past their expiry are pruned on every
+ * write; at most KMS_CALL_REPLAY_MAX are kept, and a new transfer is refused (KMS_ERR_FULL)
+ * rather than an unexpired entry dropped.
+ */
+#ifndef KMS_UE_CALL_H
+#define KMS_UE_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err/kms_err.h"
+#include "ue/kms_media.h"
+#include "ue/kms_ue_kms.h"
+#include "util/kms_buf.h"
+
+#define KMS_CALL_SKEW_DEFAULT 60   /* seconds: imskms-kmsd's default --skew */
+#define KMS_CALL_REPLAY_MAX   1024 /* entries of STATE/transfers */
+
+/* Which part failed, for the one-line error. */
+enum kms_call_part {
+    KMS_CALL_PART_NONE = 0,  /* the KMS exchange or the transport (as 'ue request') */
+    KMS_CALL_PART_OFFER,     /* the offer's TRANSFER_INIT: bytes, crypto sessions, flags, policy */
+    KMS_CALL_PART_TRANSFER,  /* the transfer does not verify, or names another initiator */
+    KMS_CALL_PART_FRESHNESS, /* T outside the skew, or the transfer seen before */
+    KMS_CALL_PART_ANSWER,    /* the answer's TRANSFER_RESP */
+    KMS_CALL_PART_SESSION,   /* the session directory or the state directory's record */
+    KMS_CALL_PART_SSRC,      /* the answer gives the callee the caller's SSRC */
+};
+
+/* A: the ticket request for peer, then the TRANSFER_INIT into init (appended) and DIR/offer.
+ * local_addr: "IPV4:PORT" where A receives RTP. *part says what failed. */
+KMS_MUST_CHECK kms_result kms_call_offer(const struct kms_ue_kms_cfg *cfg, const char *peer,
+                                         const struct kms_srtp_policy *p, const char *local_addr,
+                                         const char *session_dir, struct kms_buf *init,
+                                         uint8_t tgk_fp[KMS_UE_TGK_FP_LEN],
+                                         enum kms_call_part *part);
+
+struct kms_call_answer_in {
+    const uint8_t *init; /* the offer's TRANSFER_INIT (untrusted) */
+    size_t init_len;
+    const char *local_addr;  /* where B receives RTP */
+    const char *remote_addr; /* where A receives RTP (the offer's c= and m=) */
+    const char *session_dir;
+    uint64_t skew; /* seconds */
+};
+
+/* B: see above. The TRANSFER_RESP is appended to resp. *part says what failed. */
+KMS_MUST_CHECK kms_result kms_call_answer(const struct kms_ue_kms_cfg *cfg,
+                                          const struct kms_call_answer_in *in, struct kms_buf *resp,
+                                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN],
+                                          uint8_t srtp_fp[KMS_MEDIA_FP_LEN],
+                                          enum kms_call_part *part);
+
+/* A: the TRANSFER_RESP resp (untrusted) against DIR/offer; remote_addr where B receives RTP. */
+KMS_MUST_CHECK kms_result kms_call_accept(const char *session_dir, const uint8_t *resp,
+                                          size_t resp_len, const char *remote_addr,
+                                          uint8_t tgk_fp[KMS_UE_TGK_FP_LEN],
+                                          uint8_t srtp_fp[KMS_MEDIA_FP_LEN],
+                                          enum kms_call_part *part);
+
+/* The checks answer makes of a peeked TRANSFER_INIT before the KMS is asked, except T and the
+ * replay record: one crypto session of our profile, the ticket flags, the policy (into *p).
+ * KMS_ERR_UNSUPPORTED / KMS_ERR_MALFORMED. */
+KMS_MUST_CHECK kms_result kms_call_check_transfer(const struct kms_transfer *x,
+                                                  const struct kms_srtp_policy **p);
+
+/* The replay record: KMS_ERR_REPLAY when (ticket, randri) is in STATE/transfers unexpired
+ * (check), or adds it with expiry `expires` after pruning (commit; KMS_ERR_FULL when
+ * KMS_CALL_REPLAY_MAX unexpired entries remain). now: UNIX seconds. */
+KMS_MUST_CHECK kms_result kms_call_replay_check(const char *state_dir, const uint8_t *ticket,
+                                                size_t ticket_len, const uint8_t randri[16],
+                                                uint64_t now);
+KMS_MUST_CHECK kms_result kms_call_replay_commit(const char *state_dir, const uint8_t *ticket,
+                                                 size_t ticket_len, const uint8_t randri[16],
+                                                 uint64_t expires, uint64_t now);
+
+#endif
