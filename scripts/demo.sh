@@ -6,9 +6,11 @@
 # bootstrap over Ub; one call A -> B in each of modes 2, 3 and 1 (A gets a media ticket for
 # B, B resolves it, both print the same TGK fingerprint); a ticket B will resolve later; a
 # replayed request refused; a Kkms rotation where A's old token still works in the grace period;
-# the deferred resolve; after the grace, A's old token and the old ticket refused. Never prints
-# a key. Stops the daemons (SIGTERM, exit 0). Exits 0 when every step behaved as shown,
-# non-zero otherwise. Installs and builds what it needs first; about 16 s after the build.
+# the deferred resolve; after the grace, A's old token and the old ticket refused; a call A -> B
+# with the ticket in an SDP offer and answer, then three seconds of SRTP that B decrypts (another
+# session cannot; a tampered and a replayed packet refused). Never prints a key. Stops the
+# daemons (SIGTERM, exit 0). Exits 0 when every step behaved as shown, non-zero otherwise.
+# Installs and builds what it needs first; about 30 s after the build.
 #
 # usage: scripts/demo.sh [--no-build]
 set -eu
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 build=1
 case "${1:-}" in
 --no-build) build=0 ;;
---help | -h) sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+--help | -h) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) echo "demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 esac
@@ -289,7 +291,76 @@ for u in A B; do
 done
 call A B "$IMPU_B" "mode 3, a later Kkms"
 
-step "13. The daemons stop on SIGTERM"
+step "13. A calls B: the ticket travels in SDP, then three seconds of SRTP (RFC 4567, RFC 3711)"
+run $B ue offer --kms "$U" --state "$T/A" --peer "$IMPU_B" --session "$T/callA" --out "$T/offer.sdp"
+expect 0 "A gets a media ticket and writes an SDP offer: a=key-mgmt:mikey carries the TRANSFER_INIT with A's crypto session (SSRC, ROC, SEQ; SRTP policy aes128-hmac80)"
+FO=$(fp)
+run $B ue answer --kms "$U" --state "$T/B" --offer "$T/offer.sdp" --session "$T/callB" --out "$T/answer.sdp"
+expect 0 "B resolves the ticket, checks the transfer (A is the ticket's initiator, T is fresh, first use) and answers with a TRANSFER_RESP carrying its own crypto session and a fresh RANDRr"
+check "B's TGK fingerprint is A's ($FO)" same "$FO" "$(fp)"
+SFP=$(val srtp_fingerprint)
+run $B ue accept --session "$T/callA" --answer "$T/answer.sdp"
+expect 0 "A checks the TRANSFER_RESP (its MAC, its own crypto session unchanged)"
+check "both hold the same SRTP master keys and salts: srtp_fingerprint $SFP (TEK and salt per crypto session from the TGK, RFC 6043 5.1.3)" \
+    same "$SFP" "$(val srtp_fingerprint)"
+run $B ue answer --kms "$U" --state "$T/B" --offer "$T/offer.sdp" --session "$T/callB2" --out "$T/answer2.sdp"
+expect 1 "the same offer played to B again is refused: $(head -n 1 "$T/err")"
+# rtp_recv NAME DIR [OPTS]: a receiver on a free loopback port, in the background; sets RPORT.
+rtp_recv() {
+    n=$1 d=$2
+    shift 2
+    $B ue rtp-recv --session "$d" --listen 127.0.0.1:0 --seconds 10 "$@" >"$T/$n.out" 2>"$T/$n.err" &
+    RPID=$!
+    i=0
+    RPORT=""
+    while [ -z "$RPORT" ] && [ $i -lt 200 ]; do
+        sleep 0.05
+        RPORT=$(sed -n 's/^port=//p' "$T/$n.out")
+        i=$((i + 1))
+    done
+    [ -n "$RPORT" ] || die "rtp-recv did not listen: $(cat "$T/$n.err")"
+}
+rv() { sed -n "s/^$2=//p" "$T/$1.out"; } # NAME FIELD: a line of rtp-send/rtp-recv's output
+# shellcheck disable=SC2317 # run by check
+pairs() { while [ $# -gt 1 ]; do [ "$1" = "$2" ] || return 1; shift 2; done; } # A A' B B' ...: all equal
+rtp_recv rx "$T/callB"
+run $B ue rtp-send --session "$T/callA" --remote "127.0.0.1:$RPORT" --seconds 3
+expect 0 "A sends three seconds of a 440 Hz tone: $(val packets) SRTP packets (PCMU, 20 ms each)"
+cp "$T/out" "$T/tx.out"
+wait "$RPID" || true
+check "B decrypts all $(rv rx packets) of them, no authentication failure ($(rv rx auth_failures)), none replayed" \
+    pairs "$(rv rx packets)" 150 "$(rv rx auth_failures)" 0 "$(rv rx replays)" 0
+check "B's payload_sha256 equals A's: the audio arrived intact ($(rv rx payload_sha256 | cut -c1-16)...)" \
+    same "$(rv tx payload_sha256)" "$(rv rx payload_sha256)"
+# Another call gives another session: C (here B with the session of a second call) cannot decrypt.
+run $B ue offer --kms "$U" --state "$T/A" --peer "$IMPU_B" --session "$T/callA3" --out "$T/offer3.sdp"
+run $B ue answer --kms "$U" --state "$T/B" --offer "$T/offer3.sdp" --session "$T/callB3" --out "$T/answer3.sdp"
+expect 0 "a second call A -> B gives a second session (fresh RANDRi and RANDRr: other SRTP keys)"
+rtp_recv other "$T/callB3"
+run $B ue rtp-send --session "$T/callA" --remote "127.0.0.1:$RPORT" --seconds 1
+wait "$RPID" || true
+check "a UE holding the other session sees only authentication failures ($(rv other auth_failures) of 50, $(rv other packets) decrypted)" \
+    pairs "$(rv other auth_failures)" 50 "$(rv other packets)" 0
+# A tampered and a replayed packet, through a relay that flips a bit of packet 10 and sends
+# packet 5 twice.
+rtp_recv relayed "$T/callB"
+python3 tests/integration/udp_relay.py --to "127.0.0.1:$RPORT" --dup 5 --flip 10 >"$T/relay.out" &
+RELAY=$!
+i=0
+LPORT=""
+while [ -z "$LPORT" ] && [ $i -lt 200 ]; do
+    sleep 0.05
+    LPORT=$(sed -n 's/^port=//p' "$T/relay.out")
+    i=$((i + 1))
+done
+run $B ue rtp-send --session "$T/callA" --remote "127.0.0.1:$LPORT" --seconds 1
+wait "$RPID" || true
+wait "$RELAY" || true
+check "a packet with one bit flipped is refused (auth_failures=$(rv relayed auth_failures))" [ "$(rv relayed auth_failures)" = 1 ]
+check "a packet sent twice is dropped the second time (replays=$(rv relayed replays)); the other $(rv relayed packets) decrypt" \
+    pairs "$(rv relayed replays)" 1 "$(rv relayed packets)" 49
+
+step "14. The daemons stop on SIGTERM"
 stop() { # PID NAME
     kill -TERM "$1"
     st=0
