@@ -48,7 +48,11 @@
     /* BSF (lib/gba/kms_bsf.c): seals the state of a Ub challenge into its nonce (AES-256-SIV) */ \
     X(CHALLENGE_SEAL, "imskms bsf challenge seal v1", KMS_KEK_V1_HKDF)                           \
     /* KMS (lib/replay/kms_replay_snap.c): seals the replay cache's snapshot at a clean stop */    \
-    X(REPLAY_SNAPSHOT, "imskms replay snapshot v1", KMS_KEK_V1_HKDF)
+    X(REPLAY_SNAPSHOT, "imskms replay snapshot v1", KMS_KEK_V1_HKDF)                           \
+    /* BSF on Redis (lib/gba/kms_bsf_redis.c): seals bootstrap sessions (Ks, IMPI) */             \
+    X(BSF_SESSION, "imskms bsf session seal v1", KMS_KEK_V1_HKDF)                                 \
+    /* BSF on Redis: keys the hash tags of its key names (no IMPI or RAND in a name) */          \
+    X(BSF_REDIS_NAME, "imskms bsf redis names v1", KMS_KEK_V1_HKDF)
 /* clang-format on */
 
 enum kms_kek_use {

@@ -47,6 +47,11 @@ KMS_MUST_CHECK kms_result kms_subfile_put_rec(struct kms_buf *b,
                                               const struct kms_subscriber_rec *rec);
 KMS_MUST_CHECK kms_result kms_subfile_put_end(struct kms_buf *b, uint64_t count);
 
+/* One record line alone (without its "\n"), as kms_subfile_put_rec wrote it less the "\n":
+ * how the BSF's Redis store keeps a subscriber. The record checks and codes of the reader. */
+KMS_MUST_CHECK kms_result kms_subfile_rec_parse(const uint8_t *line, size_t len,
+                                                struct kms_subscriber_rec *rec);
+
 /* A reader fed one line at a time (without its "\n"). */
 struct kms_subfile_reader {
     unsigned state; /* 0: header expected, 1: records or the end line, 2: after the end line */
