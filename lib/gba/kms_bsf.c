@@ -570,8 +570,8 @@ kms_result kms_bsf_challenge(struct kms_bsf *b, const char *impi, uint64_t now,
     if (b->has_shared) {
         /* A subscriber's bucket is the fleet's; a made-up name's stays here, after the same
          * round trip (the time of a challenge does not tell the two apart). */
-        KMS_TRY_OUT(rc, b->shared.rate(b->shared.ctx, impi, kms_ok(found), false,
-                                       b->cfg.rate_burst, b->cfg.rate_period, now));
+        KMS_TRY_OUT(rc, b->shared.rate(b->shared.ctx, impi, kms_ok(found), false, b->cfg.rate_burst,
+                                       b->cfg.rate_period, now));
     }
     pthread_mutex_lock(&b->mu);
     locked = true;
@@ -685,8 +685,8 @@ static kms_result mark_answered(struct kms_bsf *b, const struct kms_bsf_pending 
 /* kms_bsf_bootstrap on the fleet's store: the challenge recorded as answered first (only if it
  * was not: two nodes given the same answer at once, one wins), then the session, sealed by the
  * store, until the lifetime's end. */
-static kms_result bootstrap_shared(struct kms_bsf *b, const struct kms_bsf_pending *p,
-                                   uint64_t now, struct kms_bsf_session *out)
+static kms_result bootstrap_shared(struct kms_bsf *b, const struct kms_bsf_pending *p, uint64_t now,
+                                   struct kms_bsf_session *out)
 {
     kms_result rc = KMS_RC_INIT;
     uint8_t ks[KMS_AKA_CK_LEN + KMS_AKA_IK_LEN];
@@ -858,8 +858,8 @@ kms_result kms_bsf_zn(struct kms_bsf *b, const char *btid, const char *naf_fqdn,
     KMS_TRY_OUT(rc, parse_btid(b, btid, rand));
     bool live = false;
     if (b->has_shared) {
-        KMS_TRY_OUT(rc, b->shared.session_get(b->shared.ctx, rand, s.impi, s.ks, &s.created,
-                                              &s.expires));
+        KMS_TRY_OUT(
+            rc, b->shared.session_get(b->shared.ctx, rand, s.impi, s.ks, &s.created, &s.expires));
         live = now < s.expires;
     } else {
         pthread_mutex_lock(&b->mu);

@@ -17,14 +17,14 @@
 #include "util/kms_ident.h"
 #include "util/kms_mem.h"
 
-#define P_SUB  "imskms:bsf:sub:"
-#define P_RATE "imskms:bsf:rate:"
-#define P_ANS  "imskms:bsf:ans:"
-#define P_SES  "imskms:bsf:ses:"
+#define P_SUB        "imskms:bsf:sub:"
+#define P_RATE       "imskms:bsf:rate:"
+#define P_ANS        "imskms:bsf:ans:"
+#define P_SES        "imskms:bsf:ses:"
 #define NAME_MAX_LEN (sizeof(P_RATE) - 1 + KMS_REDIS_TAG_LEN)
 
-#define NONCE_LEN 12
-#define TAG_LEN   16
+#define NONCE_LEN  12
+#define TAG_LEN    16
 #define SES_PT_MAX (8 + 8 + KMS_AKA_CK_LEN + KMS_AKA_IK_LEN + 1 + KMS_BSF_NAME_MAX)
 #define SES_MAX    (NONCE_LEN + SES_PT_MAX + TAG_LEN)
 
@@ -128,8 +128,8 @@ static kms_result get(struct kms_bsf_redis *x, const char *name, uint8_t *out, s
 
 /* ---- AES-256-GCM of sessions ---- */
 
-static kms_result gcm(const struct kms_bsf_redis *x, bool seal, const uint8_t *aad,
-                      size_t aad_len, uint8_t *pt, size_t n, uint8_t *blob)
+static kms_result gcm(const struct kms_bsf_redis *x, bool seal, const uint8_t *aad, size_t aad_len,
+                      uint8_t *pt, size_t n, uint8_t *blob)
 {
     const struct kms_ossl *o = kms_ossl();
     KMS_ENSURE(o != NULL && o->aes256_gcm != NULL, KMS_ERR_CRYPTO);
@@ -141,8 +141,8 @@ static kms_result gcm(const struct kms_bsf_redis *x, bool seal, const uint8_t *a
     }
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     KMS_ENSURE(ctx != NULL, KMS_ERR_NOMEM);
-    KMS_TRY_OSSL_OUT(rc, EVP_CipherInit_ex2(ctx, o->aes256_gcm, x->sess->d, blob, seal ? 1 : 0,
-                                            NULL));
+    KMS_TRY_OSSL_OUT(rc,
+                     EVP_CipherInit_ex2(ctx, o->aes256_gcm, x->sess->d, blob, seal ? 1 : 0, NULL));
     KMS_TRY_OSSL_OUT(rc, EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len));
     KMS_TRY_OSSL_OUT(rc, EVP_CipherUpdate(ctx, seal ? ct : pt, &len, seal ? pt : ct, (int)n));
     if (seal) {
@@ -231,8 +231,8 @@ static kms_result sh_rate(void *ctx, const char *impi, bool known, bool give, un
     (void)snprintf(n, sizeof(n), "%llu", (unsigned long long)now);
     const char *mode = !known ? "probe" : give ? "give" : "take";
     const char *argv[8] = {"EVAL", rate_lua, "1", name, mode, b, p, n};
-    size_t lens[8] = {4,          sizeof(rate_lua) - 1, 1,         strlen(name),
-                      strlen(mode), strlen(b),          strlen(p), strlen(n)};
+    size_t lens[8] = {
+        4, sizeof(rate_lua) - 1, 1, strlen(name), strlen(mode), strlen(b), strlen(p), strlen(n)};
     redisReply *rep = NULL;
     KMS_TRY(cmd(x, 8, argv, lens, &rep));
     bool ok = rep->type == REDIS_REPLY_INTEGER;
@@ -260,8 +260,8 @@ static kms_result sh_answered_check(void *ctx, const uint8_t rand[KMS_AKA_RAND_L
     return KMS_RESULT_OK;
 }
 
-static kms_result sh_answered_set(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN],
-                                  uint64_t expires, uint64_t now)
+static kms_result sh_answered_set(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN], uint64_t expires,
+                                  uint64_t now)
 {
     struct kms_bsf_redis *x = ctx;
     char name[NAME_MAX_LEN + 1];
@@ -272,8 +272,7 @@ static kms_result sh_answered_set(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN
     return KMS_RESULT_OK;
 }
 
-static kms_result sh_session_put(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN],
-                                 const char *impi,
+static kms_result sh_session_put(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN], const char *impi,
                                  const uint8_t ks[KMS_AKA_CK_LEN + KMS_AKA_IK_LEN],
                                  uint64_t created, uint64_t expires, uint64_t now)
 {
@@ -356,8 +355,8 @@ static kms_result put_rec(struct kms_bsf_redis *x, const struct kms_subscriber_r
     char name[NAME_MAX_LEN + 1];
     struct kms_buf b;
     kms_buf_init(&b, KMS_SUBFILE_LINE_MAX + 1, false);
-    KMS_TRY_OUT(rc, name_of(x, P_SUB, (const uint8_t *)rec->info.impi, strlen(rec->info.impi),
-                            name));
+    KMS_TRY_OUT(rc,
+                name_of(x, P_SUB, (const uint8_t *)rec->info.impi, strlen(rec->info.impi), name));
     KMS_TRY_OUT(rc, kms_subfile_put_rec(&b, rec));
     const char *argv[4] = {"SET", name, (const char *)kms_buf_data(&b), "NX"};
     size_t lens[4] = {3, strlen(name), kms_buf_len(&b) - 1, 2}; /* less the "\n" */

@@ -54,9 +54,8 @@ KMS_MUST_CHECK kms_result kms_bsf_redis_sub_get(struct kms_bsf_redis *x, const c
 KMS_MUST_CHECK kms_result kms_bsf_redis_sub_del(struct kms_bsf_redis *x, const char *impi);
 /* Every record (SCAN), in IMPI order; cb as kms_subscriber_export's. Holds every record in
  * memory for the sort: a tool for provisioning, not for a store of millions. */
-KMS_MUST_CHECK kms_result kms_bsf_redis_sub_list(struct kms_bsf_redis *x,
-                                                 kms_result (*cb)(void *arg,
-                                                                  const struct kms_subscriber_rec *),
-                                                 void *arg);
+KMS_MUST_CHECK kms_result
+kms_bsf_redis_sub_list(struct kms_bsf_redis *x,
+                       kms_result (*cb)(void *arg, const struct kms_subscriber_rec *), void *arg);
 
 #endif

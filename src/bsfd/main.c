@@ -149,9 +149,9 @@ struct bsfd {
     struct bsfd_cfg *start_cfg, *cur_cfg;
     struct kms_bsf *bsf;
     struct kms_subscriber_db *db;
-    struct kms_redis *redis;         /* --redis (NULL: --db) */
-    struct kms_bsf_redis *bredis;    /* the fleet's store over it */
-    struct kms_sqndb *sqndb;         /* --sqn-db: this node's SQN marks */
+    struct kms_redis *redis;      /* --redis (NULL: --db) */
+    struct kms_bsf_redis *bredis; /* the fleet's store over it */
+    struct kms_sqndb *sqndb;      /* --sqn-db: this node's SQN marks */
     struct kms_bsf_shared shared;
     struct kms_httpd *ub, *zn;
     int lock_fd; /* PATH.lock beside --db (--sqn-db), flocked while serving (-1: none) */
@@ -638,7 +638,11 @@ static int open_redis(const struct bsfd_cfg *c, struct bsfd *d, const uint8_t ke
         return fail("redis store", r);
     }
     kms_bsf_redis_shared(d->bredis, &d->shared);
-    r = kms_sqndb_open(c->sqn_db, true, &d->sqndb);
+    /* --check-config creates nothing: a missing file is made at start. */
+    r = kms_sqndb_open(c->sqn_db, !c->check, &d->sqndb);
+    if (c->check && r.err == KMS_ERR_NOT_FOUND) {
+        r = KMS_RESULT_OK;
+    }
     if (kms_ok(r)) {
         r = kms_kek_derive(kek, KMS_KEK_CHALLENGE_SEAL, 1, d->challenge_key);
     }
