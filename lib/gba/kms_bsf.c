@@ -152,8 +152,12 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     KMS_TRY_OUT(rc, kms_random(b->fake_opc, sizeof(b->fake_opc)));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_identities, sizeof(struct ident), &b->idents));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_identities, sizeof(struct stranger), &b->strangers));
-    KMS_TRY_OUT(rc, kms_tab_new(c->max_answered, sizeof(struct used), &b->answered));
-    KMS_TRY_OUT(rc, kms_tab_new(c->max_sessions, sizeof(struct sess), &b->sessions));
+    /* With shared state the answered challenges and the sessions live there: no tables here
+     * (a token one each, so that sweeps and stats stay as they are). */
+    KMS_TRY_OUT(
+        rc, kms_tab_new(b->has_shared ? 1 : c->max_answered, sizeof(struct used), &b->answered));
+    KMS_TRY_OUT(
+        rc, kms_tab_new(b->has_shared ? 1 : c->max_sessions, sizeof(struct sess), &b->sessions));
     *out = b;
     b = NULL;
     rc = KMS_RESULT_OK;

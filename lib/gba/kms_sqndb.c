@@ -21,8 +21,19 @@ static const char schema_v1[] =
     "PRAGMA application_id = 1229804369;"
     "PRAGMA user_version = 1;";
 
+enum { S_GET, S_RAISE, S_SET, S_COUNT };
+static const char *const stmt_sql[S_COUNT] = {
+    [S_GET] = "SELECT mark FROM sqn WHERE impi = ?1",
+    /* One statement is one transaction: with synchronous=FULL it returns once durable. */
+    [S_RAISE] = "INSERT INTO sqn(impi, mark) VALUES (?1, ?2) ON CONFLICT(impi) DO UPDATE SET "
+                "mark = excluded.mark WHERE excluded.mark > sqn.mark",
+    [S_SET] = "INSERT INTO sqn(impi, mark) VALUES (?1, ?2) ON CONFLICT(impi) DO UPDATE SET "
+              "mark = excluded.mark",
+};
+
 struct kms_sqndb {
     sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT]; /* prepared once */
     pthread_mutex_t mu;
 };
 
@@ -68,6 +79,12 @@ kms_result kms_sqndb_open(const char *path, bool create, struct kms_sqndb **out)
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     }
     KMS_TRY_OUT(rc, r);
+    for (size_t i = 0; i < S_COUNT; i++) {
+        KMS_ENSURE_OUT(rc,
+                       sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                          &s->st[i], NULL) == SQLITE_OK,
+                       KMS_ERR_STORE);
+    }
     *out = s;
     s = NULL;
     rc = KMS_RESULT_OK;
@@ -81,22 +98,24 @@ void kms_sqndb_close(struct kms_sqndb *db)
     if (db == NULL) {
         return;
     }
+    for (size_t i = 0; i < S_COUNT; i++) {
+        sqlite3_finalize(db->st[i]); /* NULL is a no-op */
+    }
     (void)sqlite3_close(db->db);
     pthread_mutex_destroy(&db->mu);
     free(db);
 }
 
-/* One statement on (impi[, mark]) under the lock; a SELECT's first column into *v. */
-static kms_result run(struct kms_sqndb *db, const char *sql, const char *impi, bool with_mark,
+/* Statement `which` on (impi[, mark]) under the lock; a SELECT's first column into *v. */
+static kms_result run(struct kms_sqndb *db, int which, const char *impi, bool with_mark,
                       uint64_t mark, uint64_t *v)
 {
     KMS_ENSURE(db != NULL && impi != NULL, KMS_ERR_ARG);
     KMS_TRY(kms_ident_check_impi(impi, strlen(impi)));
     KMS_ENSURE(mark <= KMS_SQN_MAX, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&db->mu);
-    KMS_ENSURE_OUT(rc, sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) == SQLITE_OK, KMS_ERR_STORE);
+    sqlite3_stmt *st = db->st[which];
     KMS_ENSURE_OUT(rc, sqlite3_bind_text(st, 1, impi, -1, SQLITE_STATIC) == SQLITE_OK,
                    KMS_ERR_STORE);
     if (with_mark) {
@@ -116,7 +135,8 @@ static kms_result run(struct kms_sqndb *db, const char *sql, const char *impi, b
     KMS_ENSURE_OUT(rc, e == SQLITE_DONE, KMS_ERR_STORE);
     rc = KMS_RESULT_OK;
 out:
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     pthread_mutex_unlock(&db->mu);
     return rc;
 }
@@ -125,24 +145,17 @@ kms_result kms_sqndb_get(struct kms_sqndb *db, const char *impi, uint64_t *mark)
 {
     KMS_ENSURE(mark != NULL, KMS_ERR_ARG);
     *mark = 0;
-    return run(db, "SELECT mark FROM sqn WHERE impi = ?1", impi, false, 0, mark);
+    return run(db, S_GET, impi, false, 0, mark);
 }
 
 kms_result kms_sqndb_raise(struct kms_sqndb *db, const char *impi, uint64_t mark)
 {
-    /* One statement is one transaction: with synchronous=FULL it returns once durable. */
-    return run(db,
-               "INSERT INTO sqn(impi, mark) VALUES (?1, ?2) ON CONFLICT(impi) DO UPDATE SET "
-               "mark = excluded.mark WHERE excluded.mark > sqn.mark",
-               impi, true, mark, NULL);
+    return run(db, S_RAISE, impi, true, mark, NULL);
 }
 
 kms_result kms_sqndb_set(struct kms_sqndb *db, const char *impi, uint64_t mark)
 {
-    return run(db,
-               "INSERT INTO sqn(impi, mark) VALUES (?1, ?2) ON CONFLICT(impi) DO UPDATE SET "
-               "mark = excluded.mark",
-               impi, true, mark, NULL);
+    return run(db, S_SET, impi, true, mark, NULL);
 }
 
 kms_result kms_sqndb_probe(struct kms_sqndb *db)
