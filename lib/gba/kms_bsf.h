@@ -29,6 +29,10 @@
  * durably in chunks: kms_bsf_preload reserves a first range before serving, and a range
  * running low is refilled by kms_bsf_refill (the daemon's tick), off the request path.
  *
+ * A node of a fleet (cfg.shared, lib/gba/kms_bsf_redis) keeps the answered challenges, the
+ * sessions and subscribers' buckets in the shared store instead of its tables; its SQN ranges
+ * stay its own (cfg.node_id's IND class, reserved through store.sqn_commit).
+ *
  * All tables are bounded and allocated at start. Times are UNIX seconds from the caller.
  * Thread-safe (one mutex; Milenage and the store run outside it where possible).
  */
@@ -101,7 +105,8 @@ struct kms_bsf_cfg {
     uint64_t challenge_ttl; /* seconds a challenge may be answered (default 30) */
     size_t max_answered;    /* answered challenges remembered until their expiry (single use;
                              * default 1000000, 64 bytes each); full: answers get KMS_ERR_FULL */
-    size_t max_sessions;    /* live bootstrap sessions (default 100000) */
+    size_t max_sessions;    /* live bootstrap sessions (default 100000); with shared state,
+                             * max_answered and max_sessions size nothing */
     size_t max_identities;  /* subscribers with SQN / rate state in memory, and as many made-up
                              * names' rate buckets (default 65536) */
     unsigned rate_burst;    /* challenges an IMPI may get at once (default 5) */
