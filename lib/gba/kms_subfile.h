@@ -3,7 +3,7 @@
  * kms_subfile: the subscriber export format of `imskms subscriber export` / `import`. Records
  * move as the store holds them: K and OPc stay sealed under the BSF's KEK (never opened on
  * export), so the file is as secret as the store itself, no more. The format says nothing about
- * the backend (SQLite today; the same lines suit any store holding the same sealed records).
+ * the backend (SQLite, or Redis where each subscriber is one such line: lib/gba/kms_bsf_redis.h).
  *
  * Version 1, text, one record per line, every line ending in "\n" (no "\r"), nothing else:
  *
