@@ -12,6 +12,9 @@
  *   3. GET / with the answer (response over RES, qop=auth-int) -> 200 with a BootstrappingInfo
  *      body; Authentication-Info parsed and its rspauth (XRES over the body) checked, the body
  *      parsed for the B-TID (kms_bsfinfo_parse).
+ * With --bsf2 (a second node of a BSF fleet on one Redis, bench/run_fleet.sh) the odd threads
+ * bootstrap at the second node, and without --baseline only the BSF phases run. Each measured
+ * bootstrap's latency is kept (up to LAT_MAX per thread) for bootstrap_p50_us / _p99_us.
  * The client is lean: everything in memory, one keep-alive HTTP/1.1 connection per thread over
  * a plain socket, the same code for both servers. A baseline "pair" is two GETs with
  * Authorization headers of the same sizes, of two small static files.
@@ -46,10 +49,12 @@ const char bench_prog[] = "bench_bsf";
 #define MAX_SUBS       BENCH_MAX_SUBS
 #define BASE_CHALLENGE "/ub-401.txt"
 #define BASE_INFO      "/ub-200.xml"
+#define LAT_MAX        200000 /* latencies kept per thread and phase */
 
 static const char usage_text[] =
-    "usage: bench_bsf --bsf URL --baseline URL [--realm FQDN] [--threads T] [--subscribers N]\n"
-    "                 [--seconds S] [--rounds R] [--bsf-pid PID] [--baseline-pid PID]\n"
+    "usage: bench_bsf --bsf URL [--bsf2 URL] [--baseline URL] [--realm FQDN] [--threads T]\n"
+    "                 [--subscribers N] [--seconds S] [--rounds R] [--bsf-pid PID]\n"
+    "                 [--baseline-pid PID]\n"
     "       bench_bsf --setup-db PATH --kek-file FILE [--subscribers N]\n"
     "\n"
     "Complete GBA bootstraps (Ub, both round trips, AUTN and rspauth checked) per second against\n"
@@ -58,9 +63,11 @@ static const char usage_text[] =
     "the ratio is taken per round. Normally run by bench/run_bsf.sh (see docs/performance.md).\n"
     "\n"
     "  --bsf URL           the BSF's Ub URL, http://127.0.0.1:PORT/\n"
+    "  --bsf2 URL          a second node of the same fleet: the odd threads bootstrap there\n"
+    "                      (bench/run_fleet.sh); needs 2 threads or more\n"
     "  --baseline URL      the static server, http://127.0.0.1:PORT/ (serving " BASE_CHALLENGE
     " and\n"
-    "                      " BASE_INFO ")\n"
+    "                      " BASE_INFO "); without it, the BSF phases only (no ratio)\n"
     "  --realm FQDN        the realm the BSF must announce (default: bsf.bench.example.org)\n"
     "  --threads T         client threads, one connection each (default 4, 1..64)\n"
     "  --subscribers N     IMPIs ue0..ue<N-1>@bench.example.org (default 20000, 1..60000)\n"
@@ -76,8 +83,8 @@ static const char usage_text[] =
 /* ---- options ---- */
 
 struct opts {
-    const char *bsf_url, *base_url, *realm, *setup_db, *kek_file;
-    struct bench_target bsf, base;
+    const char *bsf_url, *bsf2_url, *base_url, *realm, *setup_db, *kek_file;
+    struct bench_target bsf, bsf2, base;
     unsigned threads, subs, rounds;
     double seconds;
     long bsf_pid, base_pid;
@@ -103,6 +110,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
         const char *v = argv[++i];
         if (strcmp(a, "--bsf") == 0) {
             o->bsf_url = v;
+        } else if (strcmp(a, "--bsf2") == 0) {
+            o->bsf2_url = v;
         } else if (strcmp(a, "--baseline") == 0) {
             o->base_url = v;
         } else if (strcmp(a, "--realm") == 0) {
@@ -133,11 +142,19 @@ static void parse_args(int argc, char **argv, struct opts *o)
         }
         return;
     }
-    if (o->bsf_url == NULL || o->base_url == NULL) {
-        bench_usage("--bsf and --baseline are required", NULL);
+    if (o->bsf_url == NULL) {
+        bench_usage("--bsf is required", NULL);
     }
     bench_parse_url("--bsf", o->bsf_url, &o->bsf);
-    bench_parse_url("--baseline", o->base_url, &o->base);
+    if (o->base_url != NULL) {
+        bench_parse_url("--baseline", o->base_url, &o->base);
+    }
+    if (o->bsf2_url != NULL) {
+        if (o->threads < 2) {
+            bench_usage("--bsf2 needs --threads 2 or more", NULL);
+        }
+        bench_parse_url("--bsf2", o->bsf2_url, &o->bsf2);
+    }
 }
 
 /* ---- the subscriber store ---- */
@@ -172,6 +189,8 @@ struct shared {
     pthread_barrier_t start;
     bool baseline;
     uint64_t ok[MAX_THREADS], fail[MAX_THREADS][F_N];
+    double *lat[MAX_THREADS]; /* microseconds per measured bootstrap, per thread */
+    size_t n_lat[MAX_THREADS];
     char base_auth1[512], base_auth2[512];
 };
 
@@ -233,7 +252,9 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct shared *sh = w->sh;
-    const struct bench_target *t = sh->baseline ? &sh->o->base : &sh->o->bsf;
+    const struct bench_target *t = sh->baseline                            ? &sh->o->base
+                                   : sh->o->bsf2_url != NULL && w->idx % 2 ? &sh->o->bsf2
+                                                                           : &sh->o->bsf;
     w->conn_err = bench_conn_open(&w->conn, t);
     pthread_barrier_wait(&sh->start);
     while (w->conn_err == 0 && !atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
@@ -246,8 +267,12 @@ static void *worker_main(void *arg)
             if (ue < 0) {
                 break; /* the cold pass is done */
             }
+            double b0 = bench_now(CLOCK_MONOTONIC);
             f = bootstrap(w, (unsigned)ue);
             atomic_flag_clear(&sh->ues[ue].busy);
+            if (f == F_N && sh->n_lat[w->idx] < LAT_MAX) {
+                sh->lat[w->idx][sh->n_lat[w->idx]++] = (bench_now(CLOCK_MONOTONIC) - b0) * 1e6;
+            }
         }
         if (f == F_N) {
             if (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
@@ -267,10 +292,17 @@ static void *worker_main(void *arg)
 }
 
 struct phase_result {
+    double p50_us, p99_us; /* measured bootstraps' latency (BSF phases) */
     double ops_per_s;
     uint64_t ok, fail[F_N];
     double server_cpu, client_cpu, elapsed;
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 /* Runs T threads against one server for `seconds` (or, with limit, until limit UEs were
  * handed out). */
@@ -283,6 +315,7 @@ static void run_phase(struct shared *sh, bool baseline, double seconds, uint64_t
     memset(out, 0, sizeof(*out));
     memset(sh->ok, 0, sizeof(sh->ok));
     memset(sh->fail, 0, sizeof(sh->fail));
+    memset(sh->n_lat, 0, sizeof(sh->n_lat));
     sh->baseline = baseline;
     atomic_store(&sh->stop, false);
     atomic_store(&sh->limit, limit);
@@ -334,6 +367,22 @@ static void run_phase(struct shared *sh, bool baseline, double seconds, uint64_t
             out->fail[f] += sh->fail[i][f];
         }
     }
+    size_t nl = 0;
+    for (unsigned i = 0; i < o->threads; i++) {
+        nl += sh->n_lat[i];
+    }
+    double *all = nl > 0 ? malloc(nl * sizeof(*all)) : NULL;
+    if (all != NULL) {
+        size_t k = 0;
+        for (unsigned i = 0; i < o->threads; i++) {
+            memcpy(all + k, sh->lat[i], sh->n_lat[i] * sizeof(*all));
+            k += sh->n_lat[i];
+        }
+        qsort(all, nl, sizeof(*all), cmp_double);
+        out->p50_us = all[nl / 2];
+        out->p99_us = all[nl * 99 / 100];
+        free(all);
+    }
     out->elapsed = t1 - t0;
     out->ops_per_s = (double)out->ok / out->elapsed;
     out->server_cpu = s0 >= 0 && s1 >= 0 ? s1 - s0 : -1;
@@ -381,6 +430,12 @@ int main(int argc, char **argv)
     }
     sh->o = &o;
     sh->ues = ues;
+    for (unsigned i = 0; i < o.threads; i++) {
+        sh->lat[i] = malloc(LAT_MAX * sizeof(double));
+        if (sh->lat[i] == NULL) {
+            bench_fail("out of memory");
+        }
+    }
     for (unsigned i = 0; i < o.subs; i++) {
         atomic_flag_clear(&ues[i].busy);
         bench_check(kms_sqn_ms_init(&ues[i].sqn, KMS_SQN_IND_BITS_DEF, KMS_SQN_DELTA_DEF, 0),
@@ -395,6 +450,8 @@ int main(int argc, char **argv)
 
     const unsigned n = o.rounds;
     double bsf[BENCH_MAX_ROUNDS], base[BENCH_MAX_ROUNDS], ratio[BENCH_MAX_ROUNDS];
+    double p50[BENCH_MAX_ROUNDS], p99[BENCH_MAX_ROUNDS];
+    const bool has_base = o.base_url != NULL;
     double bsf_cpu = 0, base_cpu = 0, bsf_ccpu = 0, base_ccpu = 0;
     uint64_t bsf_ops = 0, base_ops = 0, fail_kinds[F_N] = {0};
     bool cpu_ok = true;
@@ -402,8 +459,9 @@ int main(int argc, char **argv)
     for (unsigned r = 0; r < n; r++) {
         struct phase_result pb, pn;
         /* Alternate which server goes first. */
-        for (int k = 0; k < 2; k++) {
-            bool baseline = (k == 0) == (r % 2 == 1);
+        memset(&pn, 0, sizeof(pn));
+        for (int k = 0; k < (has_base ? 2 : 1); k++) {
+            bool baseline = has_base && (k == 0) == (r % 2 == 1);
             struct phase_result *p = baseline ? &pn : &pb;
             run_phase(sh, baseline, o.seconds, 0, p);
             for (int f = 0; f < F_N; f++) {
@@ -413,11 +471,13 @@ int main(int argc, char **argv)
             rate_limited += p->fail[F_RATE];
         }
         bsf[r] = pb.ops_per_s;
+        p50[r] = pb.p50_us;
+        p99[r] = pb.p99_us;
         base[r] = pn.ops_per_s;
-        ratio[r] = pb.ops_per_s / pn.ops_per_s;
+        ratio[r] = has_base ? pb.ops_per_s / pn.ops_per_s : 0;
         bsf_ops += pb.ok;
         base_ops += pn.ok;
-        cpu_ok = cpu_ok && pb.server_cpu >= 0 && pn.server_cpu >= 0;
+        cpu_ok = cpu_ok && pb.server_cpu >= 0 && (!has_base || pn.server_cpu >= 0);
         bsf_cpu += pb.server_cpu;
         base_cpu += pn.server_cpu;
         bsf_ccpu += pb.client_cpu;
@@ -434,24 +494,33 @@ int main(int argc, char **argv)
            o.seconds, o.threads, o.subs);
     printf("# BSF bootstraps/s     %10.0f  (rounds %.0f..%.0f)\n", bench_median(bsf, (int)n),
            bench_min(bsf, (int)n), bench_max(bsf, (int)n));
-    printf("# baseline pairs/s     %10.0f  (rounds %.0f..%.0f)\n", bench_median(base, (int)n),
-           bench_min(base, (int)n), bench_max(base, (int)n));
-    printf("# ratio BSF/baseline   %10.4f  (rounds %.4f..%.4f)\n", bench_median(ratio, (int)n),
-           bench_min(ratio, (int)n), bench_max(ratio, (int)n));
+    if (has_base) {
+        printf("# baseline pairs/s     %10.0f  (rounds %.0f..%.0f)\n", bench_median(base, (int)n),
+               bench_min(base, (int)n), bench_max(base, (int)n));
+        printf("# ratio BSF/baseline   %10.4f  (rounds %.4f..%.4f)\n", bench_median(ratio, (int)n),
+               bench_min(ratio, (int)n), bench_max(ratio, (int)n));
+    }
     printf("# cold pass (first bootstrap of each IMPI): %.0f bootstraps/s\n", cold.ops_per_s);
     printf("threads=%u\nsubscribers=%u\nseconds_per_phase=%g\nrounds=%u\n", o.threads, o.subs,
            o.seconds, n);
     printf("bootstraps_per_s=%.0f\nbootstraps_per_s_min=%.0f\nbootstraps_per_s_max=%.0f\n",
            bench_median(bsf, (int)n), bench_min(bsf, (int)n), bench_max(bsf, (int)n));
-    printf("baseline_pairs_per_s=%.0f\nbaseline_pairs_per_s_min=%.0f\n"
-           "baseline_pairs_per_s_max=%.0f\n",
-           bench_median(base, (int)n), bench_min(base, (int)n), bench_max(base, (int)n));
-    printf("ratio=%.4f\nratio_min=%.4f\nratio_max=%.4f\n", bench_median(ratio, (int)n),
-           bench_min(ratio, (int)n), bench_max(ratio, (int)n));
+    printf("bootstrap_p50_us=%.0f\nbootstrap_p99_us=%.0f\n", bench_median(p50, (int)n),
+           bench_median(p99, (int)n));
+    if (has_base) {
+        printf("baseline_pairs_per_s=%.0f\nbaseline_pairs_per_s_min=%.0f\n"
+               "baseline_pairs_per_s_max=%.0f\n",
+               bench_median(base, (int)n), bench_min(base, (int)n), bench_max(base, (int)n));
+        printf("ratio=%.4f\nratio_min=%.4f\nratio_max=%.4f\n", bench_median(ratio, (int)n),
+               bench_min(ratio, (int)n), bench_max(ratio, (int)n));
+    }
     printf("cold_bootstraps=%llu\ncold_bootstraps_per_s=%.0f\n", (unsigned long long)cold.ok,
            cold.ops_per_s);
     if (cold.server_cpu >= 0 && cold.ok > 0) {
         printf("cold_bsf_cpu_us_per_bootstrap=%.1f\n", cold.server_cpu * 1e6 / (double)cold.ok);
+    }
+    if (cpu_ok && bsf_ops > 0 && !has_base) {
+        printf("bsf_cpu_us_per_bootstrap=%.1f\n", bsf_cpu * 1e6 / (double)bsf_ops);
     }
     if (cpu_ok && bsf_ops > 0 && base_ops > 0) {
         double b = bsf_cpu * 1e6 / (double)bsf_ops, p = base_cpu * 1e6 / (double)base_ops;
@@ -472,6 +541,9 @@ int main(int argc, char **argv)
             printf("failures_%s=%llu\n", fail_names[f],
                    (unsigned long long)(fail_kinds[f] + cold.fail[f]));
         }
+    }
+    for (unsigned i = 0; i < o.threads; i++) {
+        free(sh->lat[i]);
     }
     free(ues);
     free(sh);

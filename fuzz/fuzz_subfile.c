@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: the subscriber export format (kms_subfile_parse, the reader behind `imskms
- * subscriber import`). Input: the file's bytes.
+ * subscriber import`), and the same input as one record line (kms_subfile_rec_parse, the BSF's
+ * Redis store values). Input: the file's bytes.
  * Oracles: the format is canonical, so an accepted file re-encodes (header, every record, the
  * end line) to exactly the input; a refused one names a line within the input's line count + 1;
- * every record handed out has 1..8 IMPUs and an SQN mark within 48 bits.
+ * every record handed out has 1..8 IMPUs and an SQN mark within 48 bits; a record line accepted
+ * alone re-encodes to exactly the input (and its "\n").
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,6 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else if (line < 1 || line > lines + 1) {
         abort();
+    }
+    kms_buf_reset(&o.b);
+    struct kms_subscriber_rec rec;
+    if (kms_ok(kms_subfile_rec_parse(p, size, &rec))) {
+        if (!kms_ok(kms_subfile_put_rec(&o.b, &rec)) || kms_buf_len(&o.b) != size + 1 ||
+            memcmp(kms_buf_data(&o.b), p, size) != 0 || rec.info.n_impu < 1 ||
+            rec.info.n_impu > KMS_SUBSCRIBER_IMPU_MAX) {
+            abort();
+        }
     }
     kms_buf_cleanup(&o.b);
     free(p);

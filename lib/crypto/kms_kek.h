@@ -50,7 +50,11 @@
     /* KMS (lib/replay/kms_replay_snap.c): seals the replay cache's snapshot at a clean stop */    \
     X(REPLAY_SNAPSHOT, "imskms replay snapshot v1", KMS_KEK_V1_HKDF)                             \
     /* KMS fleet (lib/kms/kms_fleet.c): keys the names of replay entries and hash tags in Redis */ \
-    X(KMS_REDIS_NAMES, "imskms kms redis names v1", KMS_KEK_V1_HKDF)
+    X(KMS_REDIS_NAMES, "imskms kms redis names v1", KMS_KEK_V1_HKDF)                             \
+    /* BSF on Redis (lib/gba/kms_bsf_redis.c): seals bootstrap sessions (Ks, IMPI) */             \
+    X(BSF_SESSION, "imskms bsf session seal v1", KMS_KEK_V1_HKDF)                                 \
+    /* BSF on Redis: keys the hash tags of its key names (no IMPI or RAND in a name) */          \
+    X(BSF_REDIS_NAME, "imskms bsf redis names v1", KMS_KEK_V1_HKDF)
 /* clang-format on */
 
 enum kms_kek_use {

@@ -57,6 +57,8 @@ struct kms_bsf {
     _Atomic uint64_t lifetime; /* cfg.lifetime, changed live by kms_bsf_set_lifetime */
     char realm[KMS_BSF_NAME_MAX + 1];
     struct kms_bsf_store store;
+    struct kms_bsf_shared shared; /* cfg.shared copied (has_shared) */
+    bool has_shared;
     uint8_t seed[32];
     uint8_t fake_k[16], fake_opc[16]; /* per process: answers to fake challenges run on these */
     uint8_t siv_key[64];              /* AES-256-SIV, from the challenge key */
@@ -111,6 +113,16 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     atomic_store(&b->lifetime, cfg->lifetime);
     struct kms_bsf_cfg *c = &b->cfg;
     c->challenge_key = NULL; /* copied into siv_key below */
+    c->shared = NULL;        /* copied into shared below */
+    if (cfg->shared != NULL) {
+        b->shared = *cfg->shared;
+        b->has_shared = true;
+        KMS_ENSURE_OUT(rc,
+                       b->shared.rate != NULL && b->shared.answered_check != NULL &&
+                           b->shared.answered_set != NULL && b->shared.session_put != NULL &&
+                           b->shared.session_get != NULL,
+                       KMS_ERR_ARG);
+    }
     c->challenge_ttl = c->challenge_ttl != 0 ? c->challenge_ttl : 30;
     c->max_answered = c->max_answered != 0 ? c->max_answered : 1000000;
     c->max_sessions = c->max_sessions != 0 ? c->max_sessions : 100000;
@@ -140,8 +152,12 @@ kms_result kms_bsf_new(const struct kms_bsf_cfg *cfg, const struct kms_bsf_store
     KMS_TRY_OUT(rc, kms_random(b->fake_opc, sizeof(b->fake_opc)));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_identities, sizeof(struct ident), &b->idents));
     KMS_TRY_OUT(rc, kms_tab_new(c->max_identities, sizeof(struct stranger), &b->strangers));
-    KMS_TRY_OUT(rc, kms_tab_new(c->max_answered, sizeof(struct used), &b->answered));
-    KMS_TRY_OUT(rc, kms_tab_new(c->max_sessions, sizeof(struct sess), &b->sessions));
+    /* With shared state the answered challenges and the sessions live there: no tables here
+     * (a token one each, so that sweeps and stats stay as they are). */
+    KMS_TRY_OUT(
+        rc, kms_tab_new(b->has_shared ? 1 : c->max_answered, sizeof(struct used), &b->answered));
+    KMS_TRY_OUT(
+        rc, kms_tab_new(b->has_shared ? 1 : c->max_sessions, sizeof(struct sess), &b->sessions));
     *out = b;
     b = NULL;
     rc = KMS_RESULT_OK;
@@ -555,9 +571,17 @@ kms_result kms_bsf_challenge(struct kms_bsf *b, const char *impi, uint64_t now,
     /* The store first: the rate state of a subscriber and of a made-up name live apart. */
     kms_result found = b->store.get(b->store.ctx, impi, &sub);
     KMS_ENSURE_OUT(rc, kms_ok(found) || found.err == KMS_ERR_NOT_FOUND, found.err);
+    if (b->has_shared) {
+        /* A subscriber's bucket is the fleet's; a made-up name's stays here, after the same
+         * round trip (the time of a challenge does not tell the two apart). */
+        KMS_TRY_OUT(rc, b->shared.rate(b->shared.ctx, impi, kms_ok(found), false, b->cfg.rate_burst,
+                                       b->cfg.rate_period, now));
+    }
     pthread_mutex_lock(&b->mu);
     locked = true;
-    KMS_TRY_OUT(rc, take_token(b, key, kms_ok(found), now));
+    if (!b->has_shared || !kms_ok(found)) {
+        KMS_TRY_OUT(rc, take_token(b, key, kms_ok(found), now));
+    }
     KMS_TRY_OUT(rc, kms_random(out->rand, sizeof(out->rand)));
     if (kms_ok(found)) {
         KMS_TRY_OUT(rc, next_sqn(b, key, now, impi, &sub, sqn));
@@ -610,10 +634,14 @@ kms_result kms_bsf_open(struct kms_bsf *b, const char *impi, const uint8_t rand[
     uint64_t expires = 0;
     KMS_TRY_OUT(rc, unseal(b, impi, rand, autn, sd, &fake, &expires));
     KMS_ENSURE_OUT(rc, now < expires, KMS_ERR_NOT_FOUND);
-    pthread_mutex_lock(&b->mu);
-    bool used = kms_tab_find(b->answered, rand) != NULL;
-    pthread_mutex_unlock(&b->mu);
-    KMS_ENSURE_OUT(rc, !used, KMS_ERR_REPLAY);
+    if (b->has_shared) {
+        KMS_TRY_OUT(rc, b->shared.answered_check(b->shared.ctx, rand));
+    } else {
+        pthread_mutex_lock(&b->mu);
+        bool used = kms_tab_find(b->answered, rand) != NULL;
+        pthread_mutex_unlock(&b->mu);
+        KMS_ENSURE_OUT(rc, !used, KMS_ERR_REPLAY);
+    }
     /* XRES, CK and IK do not depend on the SQN (TS 35.206 f2, f3, f4 over RAND): recomputed. A
      * fake challenge, or a subscriber gone since, runs on the fake K/OPc: the same work. */
     kms_result g = b->store.get(b->store.ctx, impi, &sub);
@@ -658,6 +686,30 @@ static kms_result mark_answered(struct kms_bsf *b, const struct kms_bsf_pending 
     return KMS_RESULT_OK;
 }
 
+/* kms_bsf_bootstrap on the fleet's store: the challenge recorded as answered first (only if it
+ * was not: two nodes given the same answer at once, one wins), then the session, sealed by the
+ * store, until the lifetime's end. */
+static kms_result bootstrap_shared(struct kms_bsf *b, const struct kms_bsf_pending *p, uint64_t now,
+                                   struct kms_bsf_session *out)
+{
+    kms_result rc = KMS_RC_INIT;
+    uint8_t ks[KMS_AKA_CK_LEN + KMS_AKA_IK_LEN];
+    memcpy(ks, p->ck, KMS_AKA_CK_LEN);
+    memcpy(ks + KMS_AKA_CK_LEN, p->ik, KMS_AKA_IK_LEN);
+    uint64_t expires = now + atomic_load_explicit(&b->lifetime, memory_order_relaxed);
+    KMS_TRY_OUT(rc, b->shared.answered_set(b->shared.ctx, p->rand, p->expires, now));
+    KMS_TRY_OUT(rc, b->shared.session_put(b->shared.ctx, p->rand, p->impi, ks, now, expires, now));
+    out->created = now;
+    out->expires = expires;
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(ks, sizeof(ks));
+    if (!kms_ok(rc)) {
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
+}
+
 kms_result kms_bsf_bootstrap(struct kms_bsf *b, const struct kms_bsf_pending *p, uint64_t now,
                              struct kms_bsf_session *out)
 {
@@ -665,6 +717,9 @@ kms_result kms_bsf_bootstrap(struct kms_bsf *b, const struct kms_bsf_pending *p,
     memset(out, 0, sizeof(*out));
     KMS_ENSURE(!p->fake, KMS_ERR_AUTH);
     KMS_TRY(kms_gba_btid(p->rand, b->realm, strlen(b->realm), out->btid, sizeof(out->btid)));
+    if (b->has_shared) {
+        return bootstrap_shared(b, p, now, out);
+    }
     kms_result rc = KMS_RC_INIT;
     pthread_mutex_lock(&b->mu);
     void *rec = NULL;
@@ -743,10 +798,18 @@ kms_result kms_bsf_resync(struct kms_bsf *b, const struct kms_bsf_pending *p,
     KMS_TRY_OUT(rc, kms_milenage_set_key(m, sub.k, sub.opc));
     KMS_TRY_OUT(rc, kms_milenage_resync(m, p->rand, auts, sqn_ms));
     KMS_TRY_OUT(rc, ident_key(b, p->impi, key));
+    if (b->has_shared) {
+        /* A verified AUTS answers the challenge, for every node; the token comes back. */
+        KMS_TRY_OUT(rc, b->shared.answered_set(b->shared.ctx, p->rand, p->expires, now));
+        KMS_TRY_OUT(rc, b->shared.rate(b->shared.ctx, p->impi, true, true, b->cfg.rate_burst,
+                                       b->cfg.rate_period, now));
+    }
     pthread_mutex_lock(&b->mu);
     locked = true;
     /* A verified AUTS answers the challenge: it cannot be replayed for more challenges. */
-    KMS_TRY_OUT(rc, mark_answered(b, p, now));
+    if (!b->has_shared) {
+        KMS_TRY_OUT(rc, mark_answered(b, p, now));
+    }
     struct ident *id = NULL;
     KMS_TRY_OUT(rc, ident_get(b, key, now, &id));
     if (!id->sqn_loaded) {
@@ -757,7 +820,7 @@ kms_result kms_bsf_resync(struct kms_bsf *b, const struct kms_bsf_pending *p,
     KMS_TRY_OUT(rc, kms_sqn_he_resync(&id->he, kms_sqn_from_bytes(sqn_ms), &moved));
     /* A moved generator needs a new durable range: the next challenge reserves it. A verified
      * AUTS also refunds the token the failed attempt cost, so a resync never rate-limits. */
-    if (id->h.tokens < b->cfg.rate_burst) {
+    if (!b->has_shared && id->h.tokens < b->cfg.rate_burst) {
         id->h.tokens++;
     }
     rc = KMS_RESULT_OK;
@@ -795,14 +858,22 @@ kms_result kms_bsf_zn(struct kms_bsf *b, const char *btid, const char *naf_fqdn,
     struct sess s;
     struct kms_bsf_sub sub;
     uint8_t rand[KMS_GBA_RAND_LEN];
+    memset(&s, 0, sizeof(s));
     KMS_TRY_OUT(rc, parse_btid(b, btid, rand));
-    pthread_mutex_lock(&b->mu);
-    struct sess *found = kms_tab_find(b->sessions, rand);
-    bool live = found != NULL && now < found->expires;
-    if (live) {
-        s = *found;
+    bool live = false;
+    if (b->has_shared) {
+        KMS_TRY_OUT(
+            rc, b->shared.session_get(b->shared.ctx, rand, s.impi, s.ks, &s.created, &s.expires));
+        live = now < s.expires;
+    } else {
+        pthread_mutex_lock(&b->mu);
+        struct sess *found = kms_tab_find(b->sessions, rand);
+        live = found != NULL && now < found->expires;
+        if (live) {
+            s = *found;
+        }
+        pthread_mutex_unlock(&b->mu);
     }
-    pthread_mutex_unlock(&b->mu);
     KMS_ENSURE_OUT(rc, live, KMS_ERR_NOT_FOUND);
     /* The identities as the store has them now (a deleted subscriber is gone for Zn too). */
     kms_result g = b->store.get(b->store.ctx, s.impi, &sub);

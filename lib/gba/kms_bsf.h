@@ -29,6 +29,10 @@
  * durably in chunks: kms_bsf_preload reserves a first range before serving, and a range
  * running low is refilled by kms_bsf_refill (the daemon's tick), off the request path.
  *
+ * A node of a fleet (cfg.shared, lib/gba/kms_bsf_redis) keeps the answered challenges, the
+ * sessions and subscribers' buckets in the shared store instead of its tables; its SQN ranges
+ * stay its own (cfg.node_id's IND class, reserved through store.sqn_commit).
+ *
  * All tables are bounded and allocated at start. Times are UNIX seconds from the caller.
  * Thread-safe (one mutex; Milenage and the store run outside it where possible).
  */
@@ -66,13 +70,43 @@ struct kms_bsf_store {
     kms_result (*sqn_commit)(void *ctx, const char *impi, uint64_t mark);
 };
 
+/* What the BSFs of a fleet share (lib/gba/kms_bsf_redis keeps it in Redis; docs/scaling.md):
+ * with it, the rate of subscribers' challenges, the record of answered challenges and the
+ * bootstrap sessions live there instead of this process's tables, so any node verifies another
+ * node's challenge and serves Zn for any B-TID. Every callback answers KMS_ERR_STORE when the
+ * shared store fails (the BSF then refuses: 503, never a success). */
+struct kms_bsf_shared {
+    void *ctx;
+    /* A subscriber's challenge (known): takes a token of its bucket (burst, one more per period
+     * seconds; KMS_ERR_RATE when none is left), or gives one back (give: a verified AUTS). A
+     * made-up name (!known): the same round trip, nothing written (its bucket stays local, so
+     * made-up names cannot fill the shared store). */
+    kms_result (*rate)(void *ctx, const char *impi, bool known, bool give, unsigned burst,
+                       unsigned period, uint64_t now);
+    /* KMS_ERR_REPLAY when the challenge of rand is recorded as answered. */
+    kms_result (*answered_check)(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN]);
+    /* Records it as answered until expires, only if it was not (KMS_ERR_REPLAY when it was). */
+    kms_result (*answered_set)(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN], uint64_t expires,
+                               uint64_t now);
+    /* Keeps the bootstrap session of rand until expires, only if none is (KMS_ERR_REPLAY). */
+    kms_result (*session_put)(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN], const char *impi,
+                              const uint8_t ks[KMS_AKA_CK_LEN + KMS_AKA_IK_LEN], uint64_t created,
+                              uint64_t expires, uint64_t now);
+    /* The session of rand: KMS_ERR_NOT_FOUND when none (expiry is the caller's to check). */
+    kms_result (*session_get)(void *ctx, const uint8_t rand[KMS_AKA_RAND_LEN],
+                              char impi[KMS_BSF_NAME_MAX + 1],
+                              uint8_t ks[KMS_AKA_CK_LEN + KMS_AKA_IK_LEN], uint64_t *created,
+                              uint64_t *expires);
+};
+
 struct kms_bsf_cfg {
     const char *realm;      /* the BSF FQDN: Digest realm and B-TID domain */
     uint64_t lifetime;      /* bootstrap session lifetime, seconds (> 0) */
     uint64_t challenge_ttl; /* seconds a challenge may be answered (default 30) */
     size_t max_answered;    /* answered challenges remembered until their expiry (single use;
                              * default 1000000, 64 bytes each); full: answers get KMS_ERR_FULL */
-    size_t max_sessions;    /* live bootstrap sessions (default 100000) */
+    size_t max_sessions;    /* live bootstrap sessions (default 100000); with shared state,
+                             * max_answered and max_sessions size nothing */
     size_t max_identities;  /* subscribers with SQN / rate state in memory, and as many made-up
                              * names' rate buckets (default 65536) */
     unsigned rate_burst;    /* challenges an IMPI may get at once (default 5) */
@@ -88,6 +122,7 @@ struct kms_bsf_cfg {
                                    * under, kms_kek_derive(KEK, KMS_KEK_CHALLENGE_SEAL, 1); BSFs
                                    * sharing it accept each other's challenges. NULL: a random
                                    * key of this process (tests) */
+    const struct kms_bsf_shared *shared; /* copied; NULL: one BSF, everything in its tables */
 };
 
 /* A challenge as the Digest layer needs it. */

@@ -246,6 +246,22 @@ kms_result kms_subfile_feed(struct kms_subfile_reader *r, const uint8_t *line, s
     return res;
 }
 
+kms_result kms_subfile_rec_parse(const uint8_t *line, size_t len, struct kms_subscriber_rec *rec)
+{
+    struct kms_cur c;
+    memset(rec, 0, sizeof(*rec));
+    KMS_ENSURE(len <= KMS_SUBFILE_LINE_MAX, KMS_ERR_TOO_LONG);
+    kms_cur_init(&c, line, len);
+    kms_result r = parse_rec(&c, rec);
+    if (kms_ok(r)) {
+        r = kms_cur_expect_end(&c);
+    }
+    if (!kms_ok(r)) {
+        kms_wipe(rec, sizeof(*rec));
+    }
+    return r;
+}
+
 kms_result kms_subfile_finish(const struct kms_subfile_reader *r)
 {
     KMS_ENSURE(r->state != ST_FAILED, KMS_ERR_MALFORMED);

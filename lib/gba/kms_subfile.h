@@ -3,7 +3,7 @@
  * kms_subfile: the subscriber export format of `imskms subscriber export` / `import`. Records
  * move as the store holds them: K and OPc stay sealed under the BSF's KEK (never opened on
  * export), so the file is as secret as the store itself, no more. The format says nothing about
- * the backend (SQLite today; the same lines suit any store holding the same sealed records).
+ * the backend (SQLite, or Redis where each subscriber is one such line: lib/gba/kms_bsf_redis.h).
  *
  * Version 1, text, one record per line, every line ending in "\n" (no "\r"), nothing else:
  *
@@ -46,6 +46,11 @@ KMS_MUST_CHECK kms_result kms_subfile_put_header(struct kms_buf *b);
 KMS_MUST_CHECK kms_result kms_subfile_put_rec(struct kms_buf *b,
                                               const struct kms_subscriber_rec *rec);
 KMS_MUST_CHECK kms_result kms_subfile_put_end(struct kms_buf *b, uint64_t count);
+
+/* One record line alone (without its "\n"), as kms_subfile_put_rec wrote it less the "\n":
+ * how the BSF's Redis store keeps a subscriber. The record checks and codes of the reader. */
+KMS_MUST_CHECK kms_result kms_subfile_rec_parse(const uint8_t *line, size_t len,
+                                                struct kms_subscriber_rec *rec);
 
 /* A reader fed one line at a time (without its "\n"). */
 struct kms_subfile_reader {

@@ -656,6 +656,77 @@ out:
     return rc;
 }
 
+/* ---- records without a file (other backends: the BSF's Redis store) ---- */
+
+kms_result kms_subscriber_rec_seal(const uint8_t kek[32], const struct kms_subscriber *s,
+                                   uint64_t sqn, struct kms_subscriber_rec *out)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_secret *key = NULL;
+    uint8_t pt[PT_LEN], aad[AAD_MAX];
+    char impus[IMPUS_CAP];
+    KMS_ENSURE(kek != NULL && s != NULL && out != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    KMS_TRY_OUT(rc, kms_subscriber_check(s));
+    KMS_ENSURE_OUT(rc, sqn <= KMS_SQN_MAX, KMS_ERR_ARG);
+    KMS_TRY_OUT(rc, kms_secret_new(KEY_LEN, &key));
+    KMS_TRY_OUT(rc, kms_kek_derive(kek, KMS_KEK_SUBSCRIBER, 1, key->d));
+    size_t impus_len = join_impus(s->impu, s->n_impu, impus);
+    size_t aad_len = make_aad(aad, s->impi, s->amf, impus, impus_len);
+    memcpy(pt, s->k, KMS_SUBSCRIBER_KEY_LEN);
+    memcpy(pt + KMS_SUBSCRIBER_KEY_LEN, s->opc, KMS_SUBSCRIBER_KEY_LEN);
+    KMS_TRY_OUT(rc, gcm(true, key, aad, aad_len, pt, PT_LEN, out->sealed));
+    memcpy(out->info.impi, s->impi, sizeof(out->info.impi));
+    memcpy(out->info.impu, s->impu, sizeof(out->info.impu));
+    out->info.n_impu = s->n_impu;
+    memcpy(out->info.amf, s->amf, sizeof(out->info.amf));
+    out->info.sqn = sqn;
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(pt, sizeof(pt));
+    kms_secret_free(key);
+    if (!kms_ok(rc) && out != NULL) {
+        kms_wipe(out, sizeof(*out));
+    }
+    return rc;
+}
+
+kms_result kms_subscriber_rec_open(const uint8_t kek[32], const struct kms_subscriber_rec *rec,
+                                   struct kms_subscriber *out)
+{
+    kms_result rc = KMS_RC_INIT;
+    struct kms_secret *key = NULL;
+    uint8_t pt[PT_LEN], aad[AAD_MAX], sealed[SEALED_LEN];
+    char impus[IMPUS_CAP];
+    KMS_ENSURE(kek != NULL && rec != NULL && out != NULL, KMS_ERR_ARG);
+    memset(out, 0, sizeof(*out));
+    const struct kms_subscriber_info *in = &rec->info;
+    KMS_TRY_OUT(rc, check_impi(in->impi));
+    KMS_TRY_OUT(rc, check_impus(in->impu, in->n_impu));
+    KMS_ENSURE_OUT(rc, in->sqn <= KMS_SQN_MAX, KMS_ERR_ARG);
+    KMS_TRY_OUT(rc, kms_secret_new(KEY_LEN, &key));
+    KMS_TRY_OUT(rc, kms_kek_derive(kek, KMS_KEK_SUBSCRIBER, 1, key->d));
+    size_t impus_len = join_impus(in->impu, in->n_impu, impus);
+    size_t aad_len = make_aad(aad, in->impi, in->amf, impus, impus_len);
+    memcpy(sealed, rec->sealed, SEALED_LEN);
+    kms_result o = gcm(false, key, aad, aad_len, pt, PT_LEN, sealed);
+    KMS_ENSURE_OUT(rc, kms_ok(o), o.err == KMS_ERR_STORE ? KMS_ERR_AUTH : o.err);
+    memcpy(out->impi, in->impi, sizeof(out->impi));
+    memcpy(out->impu, in->impu, sizeof(out->impu));
+    out->n_impu = in->n_impu;
+    memcpy(out->amf, in->amf, sizeof(out->amf));
+    memcpy(out->k, pt, KMS_SUBSCRIBER_KEY_LEN);
+    memcpy(out->opc, pt + KMS_SUBSCRIBER_KEY_LEN, KMS_SUBSCRIBER_KEY_LEN);
+    rc = KMS_RESULT_OK;
+out:
+    kms_wipe(pt, sizeof(pt));
+    kms_secret_free(key);
+    if (!kms_ok(rc) && out != NULL) {
+        kms_subscriber_wipe(out);
+    }
+    return rc;
+}
+
 kms_result kms_subscriber_import(struct kms_subscriber_db *db,
                                  kms_result (*next)(void *arg, struct kms_subscriber_rec *rec,
                                                     bool *done),

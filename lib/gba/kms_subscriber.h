@@ -160,4 +160,17 @@ KMS_MUST_CHECK kms_result kms_subscriber_import(struct kms_subscriber_db *db,
                                                                    bool *done),
                                                 void *arg, uint64_t *count);
 
+/* A record sealed as a store would seal it, without a store (a backend of its own, the BSF's
+ * Redis store): K and OPc of s sealed under the key the KEK derives for subscribers, bound as
+ * above; sqn is the record's SQN mark. KMS_ERR_ARG (sqn above KMS_SQN_MAX) and the codes of
+ * kms_subscriber_check. */
+KMS_MUST_CHECK kms_result kms_subscriber_rec_seal(const uint8_t kek[32],
+                                                  const struct kms_subscriber *s, uint64_t sqn,
+                                                  struct kms_subscriber_rec *out);
+/* Opens rec's keys under the KEK into *out (wipe it after use): KMS_ERR_AUTH when they do not
+ * open (another KEK, or the IMPI, AMF or IMPUs altered); the identity checks' codes. */
+KMS_MUST_CHECK kms_result kms_subscriber_rec_open(const uint8_t kek[32],
+                                                  const struct kms_subscriber_rec *rec,
+                                                  struct kms_subscriber *out);
+
 #endif

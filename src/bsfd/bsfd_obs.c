@@ -7,12 +7,14 @@
 #include "util/kms_log.h"
 
 void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bsf,
-                   struct kms_subscriber_db *db, size_t max_sessions, size_t max_answered)
+                   kms_result (*probe)(void *ctx), void *probe_ctx, size_t max_sessions,
+                   size_t max_answered)
 {
     memset(o, 0, sizeof(*o));
     o->m = m;
     o->bsf = bsf;
-    o->db = db;
+    o->probe = probe;
+    o->probe_ctx = probe_ctx;
     o->max_sessions = max_sessions;
     o->max_answered = max_answered;
     atomic_init(&o->challenges, 0);
@@ -39,9 +41,7 @@ void bsfd_obs_bootstrap(struct bsfd_obs *o)
 
 void bsfd_obs_tick(struct bsfd_obs *o, unsigned n)
 {
-    /* A write transaction that writes nothing (BEGIN IMMEDIATE takes the write lock: a store
-     * another process locks, or one that cannot be written, fails it). */
-    kms_result w = kms_subscriber_sqn_commit_many(o->db, 0, NULL, NULL);
+    kms_result w = o->probe(o->probe_ctx);
     pthread_mutex_lock(&o->mu);
     bool was = o->store_ok;
     o->store_ok = kms_ok(w);

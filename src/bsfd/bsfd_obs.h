@@ -21,7 +21,8 @@
 struct bsfd_obs {
     struct kms_metrics *m;
     struct kms_bsf *bsf;
-    struct kms_subscriber_db *db;
+    kms_result (*probe)(void *ctx); /* the store's probe: readable and writable */
+    void *probe_ctx;
     size_t max_sessions, max_answered;
     atomic_uint_fast64_t challenges; /* Ub challenges sent (real and fake alike) */
     atomic_uint_fast64_t bootstraps; /* Ub bootstraps completed */
@@ -31,7 +32,8 @@ struct bsfd_obs {
 };
 
 void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bsf,
-                   struct kms_subscriber_db *db, size_t max_sessions, size_t max_answered);
+                   kms_result (*probe)(void *ctx), void *probe_ctx, size_t max_sessions,
+                   size_t max_answered);
 void bsfd_obs_cleanup(struct bsfd_obs *o);
 /* The Ub handler sent a challenge; completed a bootstrap. */
 void bsfd_obs_challenge(struct bsfd_obs *o);

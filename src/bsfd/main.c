@@ -5,7 +5,9 @@
  * Ub (UE -> BSF) is plain HTTP on --listen: HTTP Digest AKAv1-MD5 (lib/gba/kms_bsf_ub).
  * Zn (NAF -> BSF) is HTTPS with mutual TLS on --zn-listen: JSON (lib/gba/kms_zn_json); the
  * client certificate must name the FQDN the NAF asks for. Subscribers come from the SQLite
- * store (imskms subscriber ...), K and OPc sealed under the KEK. Shapes: docs/api.md.
+ * store (imskms subscriber ...), K and OPc sealed under the KEK, or, for a fleet, from Redis
+ * (--redis: subscribers, sessions, answered challenges and rates shared; the node's SQN marks in
+ * its own --sqn-db). Shapes: docs/api.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +24,10 @@
 #include "crypto/kms_kek.h"
 #include "crypto/kms_sqn.h"
 #include "gba/kms_bsf.h"
+#include "gba/kms_bsf_redis.h"
 #include "gba/kms_bsf_ub.h"
 #include "gba/kms_bsf_zn.h"
+#include "gba/kms_sqndb.h"
 #include "gba/kms_subscriber.h"
 #include "gba/kms_zn_json.h"
 #include "http/kms_httpd.h"
@@ -41,7 +45,8 @@
 
 static const char usage[] =
     "usage: imskms-bsfd [--config FILE] [--check-config] [--version]\n"
-    "                   --db PATH --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
+    "                   (--db PATH | --redis URL [--redis-password-file FILE] --sqn-db PATH)\n"
+    "                   --kek-file FILE --listen ADDR:PORT --realm FQDN\n"
     "                   --lifetime SECONDS --zn-listen ADDR:PORT --zn-cert FILE --zn-key FILE\n"
     "                   --zn-client-ca FILE [--max-sessions N] [--max-answered N] [--amf HEX4]\n"
     "                   [--log-level error|warn|info|debug] [--max-connections N]\n"
@@ -59,6 +64,14 @@ static const char usage[] =
     "                        line per problem, exit 0 (ok) or 2\n"
     "  --version             print the version\n"
     "  --db PATH             subscriber store (create and fill it with 'imskms subscriber add')\n"
+    "  --redis URL           instead of --db, a fleet's store: redis://[USER@]HOST:PORT[/DB] or\n"
+    "                        unix:///PATH[?db=N]: subscribers, bootstrap sessions, answered\n"
+    "                        challenges and subscribers' rates shared by the BSFs on it\n"
+    "                        (docs/scaling.md); give each node its own --node-id\n"
+    "  --redis-password-file FILE\n"
+    "                        Redis AUTH password (an owner-only file)\n"
+    "  --sqn-db PATH         with --redis: this node's SQN marks (SQLite, created mode 0600;\n"
+    "                        one BSF per file), so that Redis needs no durability\n"
     "  --kek-file FILE       32-byte key-encryption key of the store (mode 0600)\n"
     "  --listen ADDR:PORT    Ub, plain HTTP, e.g. 127.0.0.1:8080 (port 0: any free port)\n"
     "  --realm FQDN          the BSF's FQDN: Digest realm and the domain of every B-TID\n"
@@ -136,8 +149,12 @@ struct bsfd {
     struct bsfd_cfg *start_cfg, *cur_cfg;
     struct kms_bsf *bsf;
     struct kms_subscriber_db *db;
+    struct kms_redis *redis;      /* --redis (NULL: --db) */
+    struct kms_bsf_redis *bredis; /* the fleet's store over it */
+    struct kms_sqndb *sqndb;      /* --sqn-db: this node's SQN marks */
+    struct kms_bsf_shared shared;
     struct kms_httpd *ub, *zn;
-    int lock_fd; /* PATH.lock beside --db, flocked while serving (-1: none) */
+    int lock_fd; /* PATH.lock beside --db (--sqn-db), flocked while serving (-1: none) */
     uint8_t challenge_key[KMS_BSF_KEY_LEN]; /* KEK-derived (KMS_KEK_CHALLENGE_SEAL) */
     struct ub_log log;
     struct kms_metrics *metrics;     /* request counters, /metrics, /readyz */
@@ -154,7 +171,15 @@ static kms_result store_get(void *ctx, const char *impi, struct kms_bsf_sub *out
     struct kms_subscriber s;
     uint64_t mark = 0;
     memset(out, 0, sizeof(*out));
-    kms_result r = kms_subscriber_get(d->db, impi, &s, &mark);
+    uint64_t own = 0;
+    kms_result r = d->bredis != NULL ? kms_bsf_redis_sub_get(d->bredis, impi, &s, &mark)
+                                     : kms_subscriber_get(d->db, impi, &s, &mark);
+    if (kms_ok(r) && d->sqndb != NULL) {
+        /* This node's own mark, when above the record's (the one it was added or imported
+         * with): the higher counts. */
+        r = kms_sqndb_get(d->sqndb, impi, &own);
+        mark = own > mark ? own : mark;
+    }
     if (kms_ok(r)) {
         memcpy(out->k, s.k, sizeof(out->k));
         memcpy(out->opc, s.opc, sizeof(out->opc));
@@ -172,7 +197,28 @@ static kms_result store_get(void *ctx, const char *impi, struct kms_bsf_sub *out
 static kms_result store_commit(void *ctx, const char *impi, uint64_t mark)
 {
     struct bsfd *d = ctx;
+    if (d->sqndb != NULL) {
+        return kms_sqndb_raise(d->sqndb, impi, mark);
+    }
     return kms_subscriber_sqn_commit(d->db, impi, mark);
+}
+
+/* The readiness probe: a write transaction that writes nothing (BEGIN IMMEDIATE takes the
+ * write lock: a file another process locks, or one that cannot be written, fails it); with
+ * --redis, and a PING of Redis. */
+static kms_result store_probe(void *ctx)
+{
+    struct bsfd *d = ctx;
+    if (d->sqndb == NULL) {
+        return kms_subscriber_sqn_commit_many(d->db, 0, NULL, NULL);
+    }
+    KMS_TRY(kms_sqndb_probe(d->sqndb));
+    const char *argv[1] = {"PING"};
+    size_t lens[1] = {4};
+    redisReply *rep = NULL;
+    KMS_TRY(kms_redis_cmd(d->redis, 1, argv, lens, &rep));
+    freeReplyObject(rep);
+    return KMS_RESULT_OK;
 }
 
 /* ---- Ub ---- */
@@ -335,6 +381,9 @@ enum {
     O_NODEID,
     O_RATEBURST,
     O_RATEPERIOD,
+    O_REDIS,
+    O_REDISPASS,
+    O_SQNDB,
     O_CONFIG,
     O_CHECK,
     O_VERSION,
@@ -343,7 +392,7 @@ enum {
 
 /* The one option table (the usage text above says the same at length). */
 static const struct cli_opt opts[N_OPTS] = {
-    [O_DB] = CLI_REQUIRED_DOC("db", "PATH", "subscriber store"),
+    [O_DB] = CLI_VALUE_DOC("db", "PATH", "subscriber store (or --redis)"),
     [O_KEK] =
         CLI_REQUIRED_DOC("kek-file", "FILE", "32-byte key-encryption key of the store (mode 0600)"),
     [O_LISTEN] = CLI_REQUIRED_DOC("listen", "ADDR:PORT", "Ub, plain HTTP"),
@@ -380,6 +429,11 @@ static const struct cli_opt opts[N_OPTS] = {
         CLI_VALUE_DOC("rate-burst", "N", "challenges one IMPI may get at once (default 5)"),
     [O_RATEPERIOD] =
         CLI_VALUE_DOC("rate-period", "S", "seconds for an IMPI to earn one more (default 2)"),
+    [O_REDIS] = CLI_VALUE_DOC("redis", "URL",
+                              "a fleet's store instead of --db: redis://HOST:PORT or unix:///PATH"),
+    [O_REDISPASS] =
+        CLI_VALUE_DOC("redis-password-file", "FILE", "Redis AUTH password (owner-only file)"),
+    [O_SQNDB] = CLI_VALUE_DOC("sqn-db", "PATH", "with --redis: this node's SQN marks (SQLite)"),
     [O_CONFIG] = CLI_VALUE_DOC("config", "FILE", "read options from FILE (the command line wins)"),
     [O_CHECK] = {.name = "check-config", .help = "check the configuration without listening"},
     [O_VERSION] = {.name = "version", .help = "print the version"},
@@ -395,6 +449,9 @@ struct bsfd_cfg {
     struct cli_conf file;    /* --config's values (owned) */
     const char *raw[N_OPTS]; /* every option's text as given (argv or file), for reloads */
     bool check;              /* --check-config */
+    const char *redis_pass, *sqn_db;
+    struct kms_redis_url redis_url;
+    bool redis; /* --redis given (then redis_url) */
     const char *db, *kek_file, *listen, *zn_listen, *zn_cert, *zn_key, *zn_client_ca;
     const char *metrics_listen; /* NULL: no metrics listener */
     struct kms_bsf_cfg bsf;
@@ -427,9 +484,38 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
     }
     c->check = a.seen[O_CHECK];
     memcpy(c->raw, a.val, sizeof(c->raw));
+    /* One subscriber store: --db, or --redis with this node's --sqn-db. */
+    if (a.val[O_DB] == NULL && a.val[O_REDIS] == NULL) {
+        return cli_missing(&a, "db");
+    }
     if ((rc = cli_require(&a, opts, N_OPTS)) != CLI_EXIT_OK) {
         return rc;
     }
+    if (a.val[O_DB] != NULL && a.val[O_REDIS] != NULL) {
+        return cli_usage_error(&a, "--db and --redis: give one subscriber store, not both");
+    }
+    if (a.val[O_REDIS] == NULL && (a.val[O_REDISPASS] != NULL || a.val[O_SQNDB] != NULL)) {
+        return cli_usage_error(&a, a.val[O_SQNDB] != NULL
+                                       ? "--sqn-db: only with --redis (--db keeps the SQN marks)"
+                                       : "--redis-password-file: only with --redis");
+    }
+    c->redis = a.val[O_REDIS] != NULL;
+    if (c->redis) {
+        if (a.val[O_SQNDB] == NULL) {
+            return cli_usage_error(&a, "--redis needs --sqn-db PATH: this node's own SQN marks "
+                                       "(docs/scaling.md)");
+        }
+        kms_result ur = kms_redis_url_parse(a.val[O_REDIS], strlen(a.val[O_REDIS]), &c->redis_url);
+        if (!kms_ok(ur)) {
+            return cli_usage_error(&a, "--redis: expected redis://[USER@]HOST:PORT[/DB] or "
+                                       "unix:///PATH[?db=N]");
+        }
+        if (c->redis_url.user[0] != '\0' && a.val[O_REDISPASS] == NULL) {
+            return cli_usage_error(&a, "--redis: a URL with a user needs --redis-password-file");
+        }
+    }
+    c->redis_pass = a.val[O_REDISPASS];
+    c->sqn_db = a.val[O_SQNDB];
     c->log_level = KMS_LOG_INFO;
     if (a.val[O_LOG] != NULL && !kms_log_level_parse(a.val[O_LOG], &c->log_level)) {
         return cli_usage_error(&a, "--log-level: one of error, warn, info, debug");
@@ -503,23 +589,65 @@ static int fail(const char *what, kms_result r)
 static int lock_store(const struct bsfd_cfg *c, struct bsfd *d)
 {
     char path[4096];
-    int n = snprintf(path, sizeof(path), "%s.lock", c->db);
+    /* With --redis, one BSF per --sqn-db: two nodes on one file would share SQN ranges. */
+    const char *file = c->redis ? c->sqn_db : c->db, *opt = c->redis ? "--sqn-db" : "--db";
+    int n = snprintf(path, sizeof(path), "%s.lock", file);
     if (n <= 0 || (size_t)n >= sizeof(path)) {
-        kms_log(KMS_LOG_ERROR, "--db %s: path too long", c->db);
+        kms_log(KMS_LOG_ERROR, "%s %s: path too long", opt, file);
         return CLI_EXIT_USAGE;
     }
     d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (d->lock_fd < 0) {
-        kms_log(KMS_LOG_ERROR, "--db %s: its lock file %s cannot be opened: %s", c->db, path,
+        kms_log(KMS_LOG_ERROR, "%s %s: its lock file %s cannot be opened: %s", opt, file, path,
                 strerror(errno));
         return CLI_EXIT_INTERNAL;
     }
     if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
-        kms_log(KMS_LOG_ERROR, "--db %s: %s", c->db,
-                e == EWOULDBLOCK ? "another imskms-bsfd holds this subscriber store (its lock "
-                                   "file, .lock beside it, is locked); stop it first"
+        kms_log(KMS_LOG_ERROR, "%s %s: %s", opt, file,
+                e == EWOULDBLOCK ? (c->redis ? "another imskms-bsfd holds this SQN file (its lock "
+                                               "file, .lock beside it, is locked); stop it first"
+                                             : "another imskms-bsfd holds this subscriber store "
+                                               "(its lock file, .lock beside it, is locked); stop "
+                                               "it first")
                                  : strerror(e));
+        return CLI_EXIT_INTERNAL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* --redis: the client (checked now: a Redis that cannot serve is a start-up error naming why),
+ * the fleet's store over it, this node's --sqn-db (created when missing), the challenge key. */
+static int open_redis(const struct bsfd_cfg *c, struct bsfd *d, const uint8_t kek[32])
+{
+    struct kms_redis_cfg rc = {.url = c->redis_url, .password_file = c->redis_pass};
+    kms_result r = kms_redis_new(&rc, &d->redis);
+    if (!kms_ok(r)) {
+        kms_start_file_error("--redis-password-file", c->redis_pass != NULL ? c->redis_pass : "",
+                             r.err, NULL);
+        return CLI_EXIT_USAGE;
+    }
+    char why[160] = "";
+    r = kms_redis_check(d->redis, why, sizeof(why));
+    if (!kms_ok(r)) {
+        kms_log(KMS_LOG_ERROR, "--redis %s: %s", c->raw[O_REDIS],
+                why[0] != '\0' ? why : kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
+    }
+    if (!kms_ok(r = kms_bsf_redis_new(d->redis, kek, &d->bredis))) {
+        return fail("redis store", r);
+    }
+    kms_bsf_redis_shared(d->bredis, &d->shared);
+    /* --check-config creates nothing: a missing file is made at start. */
+    r = kms_sqndb_open(c->sqn_db, !c->check, &d->sqndb);
+    if (c->check && r.err == KMS_ERR_NOT_FOUND) {
+        r = KMS_RESULT_OK;
+    }
+    if (kms_ok(r)) {
+        r = kms_kek_derive(kek, KMS_KEK_CHALLENGE_SEAL, 1, d->challenge_key);
+    }
+    if (!kms_ok(r)) {
+        kms_start_file_error("--sqn-db", c->sqn_db, r.err, NULL);
         return CLI_EXIT_INTERNAL;
     }
     return CLI_EXIT_OK;
@@ -537,6 +665,11 @@ static int open_store(const struct bsfd_cfg *c, struct bsfd *d)
     if (lr != CLI_EXIT_OK) {
         kms_wipe(kek, sizeof(kek));
         return lr;
+    }
+    if (c->redis) {
+        int rr = open_redis(c, d, kek);
+        kms_wipe(kek, sizeof(kek));
+        return rr;
     }
     r = kms_subscriber_db_open(c->db, kek, false, &d->db);
     if (kms_ok(r)) {
@@ -625,8 +758,16 @@ static int open_bsf(const struct bsfd_cfg *c, struct bsfd *d)
     struct kms_bsf_store bs = {d, store_get, store_commit};
     struct kms_bsf_cfg cfg = c->bsf;
     cfg.challenge_key = d->challenge_key;
+    if (d->bredis != NULL) {
+        cfg.shared = &d->shared;
+    }
     kms_result r = kms_bsf_new(&cfg, &bs, &d->bsf);
-    if (kms_ok(r) && !kms_ok(r = preload(d, kms_now()))) {
+    if (kms_ok(r) && d->bredis != NULL) {
+        /* Subscribers are the fleet's (maybe millions): a node reserves a subscriber's first
+         * range on its first challenge there. */
+        kms_log(KMS_LOG_INFO, "sqn ranges reserved on each subscriber's first challenge "
+                              "(--redis)");
+    } else if (kms_ok(r) && !kms_ok(r = preload(d, kms_now()))) {
         return fail("sqn reservation", r);
     }
     if (kms_ok(r)) {
@@ -705,7 +846,8 @@ static int start_metrics(const struct bsfd_cfg *c, struct bsfd *d)
     if (d->metrics == NULL) {
         return fail("metrics", KMS_ERR(KMS_ERR_NOMEM));
     }
-    bsfd_obs_init(&d->obs, d->metrics, d->bsf, d->db, c->bsf.max_sessions, c->bsf.max_answered);
+    bsfd_obs_init(&d->obs, d->metrics, d->bsf, store_probe, d, c->bsf.max_sessions,
+                  c->bsf.max_answered);
     d->obs_ready = true;
     bsfd_obs_tick(&d->obs, 1); /* the store probed once before serving */
     struct kms_metrics_source src = {&d->obs, bsfd_obs_collect, bsfd_obs_ready};
@@ -792,6 +934,9 @@ static void unwire(struct bsfd *d)
     kms_metrics_free(d->metrics);
     kms_bsf_free(d->bsf);
     kms_subscriber_db_close(d->db);
+    kms_bsf_redis_free(d->bredis);
+    kms_redis_free(d->redis);
+    kms_sqndb_close(d->sqndb);
     if (d->lock_fd >= 0) {
         (void)close(d->lock_fd); /* releases the store's lock */
         d->lock_fd = -1;

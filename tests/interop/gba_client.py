@@ -276,8 +276,14 @@ def run(args) -> int:
     host = url.hostname
     uri = "/"  # TS 24.109 A.3: the request URI is "/"
 
-    def get(authorization: str):
-        conn = http.client.HTTPConnection(host, url.port or 80, timeout=10)
+    answer_url = url
+    if args.answer_bsf:  # a fleet: the challenge from one BSF, answered at another
+        answer_url = urllib.parse.urlsplit(args.answer_bsf)
+        if answer_url.scheme != "http" or answer_url.hostname != host:
+            raise SystemExit("gba_client: --answer-bsf is an http:// URL of the same host name")
+
+    def get(authorization: str, at=url):
+        conn = http.client.HTTPConnection(host, at.port or 80, timeout=10)
         try:
             conn.request("GET", uri, headers={"Authorization": authorization,
                                               "User-Agent": "imskms-interop-gba-client/1"})
@@ -349,7 +355,7 @@ def run(args) -> int:
     if "opaque" in ch:  # RFC 2617 3.2.2: opaque is returned unchanged
         parts.append(f"opaque={quote(ch['opaque'])}")
     parts.append(f"algorithm={ch['algorithm']}")
-    status, headers, body = get("Digest " + ", ".join(parts))
+    status, headers, body = get("Digest " + ", ".join(parts), answer_url)
     if status != 200:
         raise Fail(f"answer: status {status}, expected 200")
 
@@ -393,6 +399,7 @@ def run(args) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Independent GBA Ub (Digest AKAv1-MD5) client")
     p.add_argument("--bsf", help="BSF URL, http://HOST:PORT/")
+    p.add_argument("--answer-bsf", help="send the answer to this BSF URL (same host name) instead")
     p.add_argument("--impi")
     p.add_argument("--k", help="subscriber key K, 32 hex digits")
     p.add_argument("--op", help="operator variant OP, 32 hex digits")

@@ -537,6 +537,186 @@ static void test_node_ind_classes(void **state)
     kms_milenage_free(u.m);
 }
 
+/* ---- a fleet's shared state (kms_bsf_shared), as an in-memory fake ---- */
+
+#define FAKE_N 16
+struct fake_shared {
+    bool fail; /* every callback KMS_ERR_STORE, as a Redis that is down */
+    unsigned rate_known, rate_probe, rate_give;
+    int tokens; /* the subscriber's one bucket (no refill: the test takes a few) */
+    uint8_t answered[FAKE_N][16];
+    size_t n_answered;
+    struct {
+        uint8_t rand[16], ks[32];
+        char impi[KMS_BSF_NAME_MAX + 1];
+        uint64_t created, expires;
+    } ses[FAKE_N];
+    size_t n_ses;
+};
+
+static kms_result fk_rate(void *ctx, const char *impi, bool known, bool give, unsigned burst,
+                          unsigned period, uint64_t now)
+{
+    struct fake_shared *f = ctx;
+    (void)impi, (void)burst, (void)period, (void)now;
+    KMS_ENSURE(!f->fail, KMS_ERR_STORE);
+    if (!known) {
+        f->rate_probe++;
+        return KMS_RESULT_OK;
+    }
+    if (give) {
+        f->rate_give++;
+        f->tokens++;
+        return KMS_RESULT_OK;
+    }
+    f->rate_known++;
+    KMS_ENSURE(f->tokens > 0, KMS_ERR_RATE);
+    f->tokens--;
+    return KMS_RESULT_OK;
+}
+
+static kms_result fk_answered_check(void *ctx, const uint8_t rand[16])
+{
+    struct fake_shared *f = ctx;
+    KMS_ENSURE(!f->fail, KMS_ERR_STORE);
+    for (size_t i = 0; i < f->n_answered; i++) {
+        KMS_ENSURE(memcmp(f->answered[i], rand, 16) != 0, KMS_ERR_REPLAY);
+    }
+    return KMS_RESULT_OK;
+}
+
+static kms_result fk_answered_set(void *ctx, const uint8_t rand[16], uint64_t expires, uint64_t now)
+{
+    struct fake_shared *f = ctx;
+    (void)expires, (void)now;
+    KMS_TRY(fk_answered_check(ctx, rand));
+    assert_true(f->n_answered < FAKE_N);
+    memcpy(f->answered[f->n_answered++], rand, 16);
+    return KMS_RESULT_OK;
+}
+
+static kms_result fk_session_put(void *ctx, const uint8_t rand[16], const char *impi,
+                                 const uint8_t ks[32], uint64_t created, uint64_t expires,
+                                 uint64_t now)
+{
+    struct fake_shared *f = ctx;
+    (void)now;
+    KMS_ENSURE(!f->fail, KMS_ERR_STORE);
+    for (size_t i = 0; i < f->n_ses; i++) {
+        KMS_ENSURE(memcmp(f->ses[i].rand, rand, 16) != 0, KMS_ERR_REPLAY);
+    }
+    assert_true(f->n_ses < FAKE_N);
+    memcpy(f->ses[f->n_ses].rand, rand, 16);
+    memcpy(f->ses[f->n_ses].ks, ks, 32);
+    strcpy(f->ses[f->n_ses].impi, impi);
+    f->ses[f->n_ses].created = created;
+    f->ses[f->n_ses].expires = expires;
+    f->n_ses++;
+    return KMS_RESULT_OK;
+}
+
+static kms_result fk_session_get(void *ctx, const uint8_t rand[16], char impi[KMS_BSF_NAME_MAX + 1],
+                                 uint8_t ks[32], uint64_t *created, uint64_t *expires)
+{
+    struct fake_shared *f = ctx;
+    KMS_ENSURE(!f->fail, KMS_ERR_STORE);
+    for (size_t i = 0; i < f->n_ses; i++) {
+        if (memcmp(f->ses[i].rand, rand, 16) == 0) {
+            strcpy(impi, f->ses[i].impi);
+            memcpy(ks, f->ses[i].ks, 32);
+            *created = f->ses[i].created;
+            *expires = f->ses[i].expires;
+            return KMS_RESULT_OK;
+        }
+    }
+    return KMS_ERR(KMS_ERR_NOT_FOUND);
+}
+
+/* Two nodes sharing one fake store and one challenge key: a challenge of node 0 answered at
+ * node 1, Zn at node 0, a replay refused at either node, the subscriber's rate the fleet's, a
+ * made-up name's bucket local, and a store failure a failure (never a success). */
+static void test_shared_state(void **state)
+{
+    (void)state;
+    struct mem_store st0 = {.present = true}, st1 = {.present = true};
+    struct kms_bsf_store bs0 = {&st0, st_get, st_commit}, bs1 = {&st1, st_get, st_commit};
+    struct fake_shared f = {.tokens = 3};
+    struct kms_bsf_shared sh = {
+        &f, fk_rate, fk_answered_check, fk_answered_set, fk_session_put, fk_session_get};
+    uint8_t key[KMS_BSF_KEY_LEN];
+    memset(key, 0x5a, sizeof(key));
+    struct kms_bsf_cfg cfg = {.realm = REALM,
+                              .lifetime = 3600,
+                              .rate_burst = 2,
+                              .node_set = true,
+                              .challenge_key = key,
+                              .shared = &sh};
+    struct kms_bsf *n0 = NULL, *n1 = NULL;
+    expect_ok(kms_bsf_new(&cfg, &bs0, &n0));
+    cfg.node_id = 1;
+    expect_ok(kms_bsf_new(&cfg, &bs1, &n1));
+    struct ue u;
+    ue_init(&u);
+    struct kms_bsf_challenge c, c2;
+    struct kms_aka_vec v;
+    struct kms_bsf_pending p, p2;
+    struct kms_bsf_session s, s2;
+    expect_ok(kms_bsf_challenge(n0, IMPI, T0, &c));
+    assert_int_equal(f.rate_known, 1); /* the fleet's bucket, not node 0's own */
+    expect_ok(ue_run(&u, &c, &v));
+    expect_ok(open_c(n1, IMPI, &c, T0 + 1, &p));
+    expect_ok(kms_bsf_bootstrap(n1, &p, T0 + 1, &s));
+    assert_int_equal(f.n_answered, 1);
+    assert_int_equal(f.n_ses, 1);
+    expect_bytes_eq(f.ses[0].rand, c.rand, 16);
+    /* answered at node 1: refused at node 0 as at node 1 */
+    expect_err(open_c(n0, IMPI, &c, T0 + 2, &p2), KMS_ERR_REPLAY);
+    expect_err(kms_bsf_bootstrap(n0, &p, T0 + 2, &s2), KMS_ERR_REPLAY);
+    /* Zn at node 0 for node 1's B-TID: the UE's own Ks_NAF */
+    struct kms_bsf_zn z;
+    uint8_t ue_ks_naf[32];
+    expect_ok(kms_bsf_zn(n0, s.btid, NAF, UA, T0 + 10, &z));
+    expect_ok(
+        kms_gba_ks_naf(v.ck, v.ik, c.rand, IMPI, strlen(IMPI), NAF, strlen(NAF), UA, ue_ks_naf));
+    expect_bytes_eq(z.ks_naf, ue_ks_naf, 32);
+    assert_int_equal(z.key_expiry, T0 + 1 + 3600);
+    expect_err(kms_bsf_zn(n0, s.btid, NAF, UA, T0 + 1 + 3600, &z), KMS_ERR_NOT_FOUND);
+    /* the fleet's bucket: 2 more tokens, whichever node, then 429 (the local burst is 2) */
+    expect_ok(kms_bsf_challenge(n1, IMPI, T0 + 3, &c));
+    expect_ok(kms_bsf_challenge(n0, IMPI, T0 + 3, &c));
+    expect_err(kms_bsf_challenge(n1, IMPI, T0 + 3, &c), KMS_ERR_RATE);
+    /* a made-up name: the shared round trip (a probe), then its own local bucket */
+    unsigned probes = f.rate_probe;
+    expect_ok(kms_bsf_challenge(n0, "nobody@example.org", T0, &c));
+    expect_ok(kms_bsf_challenge(n0, "nobody@example.org", T0, &c));
+    expect_err(kms_bsf_challenge(n0, "nobody@example.org", T0, &c), KMS_ERR_RATE);
+    assert_int_equal(f.rate_probe, probes + 3);
+    /* the store down: failures, never a success */
+    f.tokens = 10;
+    expect_ok(kms_bsf_challenge(n0, IMPI, T0 + 20, &c));
+    expect_ok(ue_run(&u, &c, &v));
+    f.fail = true;
+    expect_err(kms_bsf_challenge(n0, IMPI, T0 + 20, &c2), KMS_ERR_STORE);
+    expect_err(open_c(n1, IMPI, &c, T0 + 21, &p), KMS_ERR_STORE);
+    f.fail = false;
+    expect_ok(open_c(n1, IMPI, &c, T0 + 21, &p));
+    f.fail = true;
+    expect_err(kms_bsf_bootstrap(n1, &p, T0 + 21, &s2), KMS_ERR_STORE);
+    expect_err(kms_bsf_zn(n0, s.btid, NAF, UA, T0 + 22, &z), KMS_ERR_STORE);
+    /* back: the same answer now bootstraps */
+    f.fail = false;
+    expect_ok(kms_bsf_bootstrap(n1, &p, T0 + 22, &s2));
+    expect_ok(kms_bsf_zn(n0, s2.btid, NAF, UA, T0 + 23, &z));
+    /* an incomplete set of callbacks is refused */
+    sh.session_get = NULL;
+    struct kms_bsf *bad = NULL;
+    expect_err(kms_bsf_new(&cfg, &bs1, &bad), KMS_ERR_ARG);
+    assert_null(bad);
+    kms_bsf_free(n0);
+    kms_bsf_free(n1);
+    kms_milenage_free(u.m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_preload_and_refill),
         cmocka_unit_test(test_seal_binds_impi),
         cmocka_unit_test(test_node_ind_classes),
+        cmocka_unit_test(test_shared_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,6 +196,40 @@ static void refuses_long_lines_and_stays_failed(void **state)
     expect_err(kms_subfile_finish(&r), KMS_ERR_MALFORMED);
 }
 
+/* One record line alone (the Redis store's value): the documented line parses, its header, end
+ * line, a trailing "\n" or any other departure does not, and a refused line leaves rec zeroed. */
+static void parses_one_record_line(void **state)
+{
+    (void)state;
+    struct kms_subscriber_rec rec, zero;
+    memset(&zero, 0, sizeof(zero));
+    expect_ok(kms_subfile_rec_parse((const uint8_t *)LINE_A, strlen(LINE_A), &rec));
+    assert_string_equal(rec.info.impi, "alice@ims.example.org");
+    assert_int_equal(rec.info.sqn, 0x12ff);
+    assert_int_equal(rec.info.n_impu, 2);
+    assert_int_equal(rec.sealed[59], 59);
+    static const char *const bad[] = {
+        LINE_A "\n",
+        "imskms-subscribers 1",
+        "end count=0",
+        "",
+        LINE_A " ",
+        "impi=alice@ims.example.org amf=8000 sqn=0000000012ff sealed=" SEALED_HEX,
+        "impi=a amf=800 sqn=0000000012ff sealed=" SEALED_HEX " impu=x",
+        "impi=a amf=8000 sqn=0000000012FF sealed=" SEALED_HEX " impu=x",
+        "impi=a amf=8000 sqn=0000000012ff sealed=" SEALED_HEX " impu=x impu=x",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&rec, 0xee, sizeof(rec));
+        kms_result r = kms_subfile_rec_parse((const uint8_t *)bad[i], strlen(bad[i]), &rec);
+        assert_false(kms_ok(r));
+        assert_memory_equal(&rec, &zero, sizeof(rec));
+    }
+    char big[KMS_SUBFILE_LINE_MAX + 2];
+    memset(big, 'a', sizeof(big));
+    expect_err(kms_subfile_rec_parse((const uint8_t *)big, sizeof(big), &rec), KMS_ERR_TOO_LONG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +238,7 @@ int main(void)
         cmocka_unit_test(refuses_everything_else),
         cmocka_unit_test(refuses_long_lines_and_stays_failed),
         cmocka_unit_test(refuses_nul_in_names),
+        cmocka_unit_test(parses_one_record_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,3 +39,5 @@ block "state store v2" STATE_STORE "imskms state store" 2 hkdf
 block "challenge seal v1" CHALLENGE_SEAL "imskms bsf challenge seal v1" 1 hkdf
 block "replay snapshot v1" REPLAY_SNAPSHOT "imskms replay snapshot v1" 1 hkdf
 block "kms redis names v1" KMS_REDIS_NAMES "imskms kms redis names v1" 1 hkdf
+block "bsf session v1" BSF_SESSION "imskms bsf session seal v1" 1 hkdf
+block "bsf redis names v1" BSF_REDIS_NAME "imskms bsf redis names v1" 1 hkdf
