@@ -29,42 +29,26 @@ SRC=$5
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 clock_init
-pid="" pid0="" pid1="" kpid="" rpid=""
-trap 'for p in $pid $pid0 $pid1 $kpid $rpid; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+pid="" pid0="" pid1="" kpid=""
+trap 'for p in $pid $pid0 $pid1 $kpid ${REDIS_PID:-}; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
 command -v redis-server >/dev/null || {
-    echo "SKIP: no redis-server (apt-get install redis-server)"
-    exit 77
+    echo "FAIL: redis-server is needed (scripts/deps.sh installs it)" >&2
+    exit 1
 }
 
-# ---- redis_start DIR [ARGS] / redis_stop: the same names and meaning as the shared fixture
-# tests/integration/redis_env.sh (REDIS_URL=unix://DIR/redis.sock; nothing kept on disk unless
-# asked: SAVE writes DIR/dump.rdb, which a start in the same DIR loads) ----
-redis_start() {
+# ---- the shared fixture (redis_start DIR [ARGS] / redis_stop); not durable here: SAVE writes
+# DIR/dump.rdb, which a start in the same DIR loads (later options win) ----
+# shellcheck source=redis_env.sh
+. "$SRC/tests/integration/redis_env.sh"
+bsf_redis_start() { # DIR [ARGS]
     _rd=$1
     shift
     mkdir -p "$_rd"
-    rm -f "$_rd/redis.sock"
-    redis-server --port 0 --unixsocket "$_rd/redis.sock" --unixsocketperm 700 --dir "$_rd" \
-        --save '' --appendonly no "$@" >"$_rd/redis.log" 2>&1 &
-    rpid=$!
-    _w=0
-    until [ -S "$_rd/redis.sock" ] && redis-cli -s "$_rd/redis.sock" ping >/dev/null 2>&1; do
-        _w=$((_w + 1))
-        [ $_w -lt 100 ] && kill -0 "$rpid" 2>/dev/null || {
-            echo "FAIL: redis-server did not start: $(cat "$_rd/redis.log")" >&2
-            exit 1
-        }
-        sleep 0.1
-    done
-    REDIS_URL="unix://$_rd/redis.sock"
-    export REDIS_URL
-}
-redis_stop() {
-    [ -n "$rpid" ] || return 0
-    kill -TERM "$rpid" 2>/dev/null
-    wait "$rpid" 2>/dev/null
-    rpid=""
+    redis_start "$_rd" --appendonly no "$@" || {
+        echo "FAIL: redis-server did not start: $(cat "$_rd/redis.log")" >&2
+        exit 1
+    }
 }
 
 KEY=465b5ce8b199b49faa5f0a2ee238a6bc
@@ -78,7 +62,7 @@ FQDN=kms.example.org # the name in tests/http/mkca.sh's NAF certificate
 # shellcheck source=bsfd_env.sh
 . "$(dirname "$0")/bsfd_env.sh"
 bsfd_pki "$MKCA"
-redis_start "$tmp/redis"
+bsf_redis_start "$tmp/redis"
 for who in "$IMPI $IMPU" "$IMPI2 $IMPU2"; do
     # shellcheck disable=SC2086 # IMPI and IMPU
     set -- $who
@@ -262,7 +246,7 @@ for n in 0 1; do
         bad "node $n: Zn 503 without Imskms-Reason: store-unavailable: $(cat "$tmp/zn.hdr")"
 done
 bootstrap_at "$UB1" "$tmp/usim" "$tmp/ue3" && bad "a bootstrap succeeded without Redis" || ok
-redis_start "$tmp/redis" # loads the dump SAVE wrote
+bsf_redis_start "$tmp/redis" # loads the dump SAVE wrote
 for n in 0 1; do
     bootstrap_at "$(eval echo "\$UB$n")" "$tmp/usim" "$tmp/ue$n" && ok ||
         bad "node $n: bootstrap once Redis is back: $(cat "$tmp/err")"

@@ -33,9 +33,8 @@ SRC=$4
 clock_init
 pid=""
 kp1="" kp2="" kp3="" kp4=""
-rpid=""
 loaders=""
-trap 'for p in $pid $kp1 $kp2 $kp3 $kp4 $loaders $rpid; do kill -9 "$p" 2>/dev/null; done;
+trap 'for p in $pid $kp1 $kp2 $kp3 $kp4 $loaders ${REDIS_PID:-}; do kill -9 "$p" 2>/dev/null; done;
     rm -rf "$tmp"' EXIT
 
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
@@ -85,29 +84,18 @@ mkdir -p "$tmp/ue" "$tmp/ue-b"
     >/dev/null 2>"$tmp/err" || bad "bootstrap B: $(cat "$tmp/err")"
 
 # ---- Redis ----
-SOCK="$tmp/redis.sock"
+# The shared fixture, not durable here (the restart rule is what is tested): later options win.
+# shellcheck source=redis_env.sh
+. "$SRC/tests/integration/redis_env.sh"
+SOCK="$tmp/redis/redis.sock"
 RURL="unix://$SOCK"
 rcli() { redis-cli -s "$SOCK" ${RCLI_AUTH:-} "$@" 2>/dev/null; }
-redis_start() { # [more redis-server options]
+fleet_redis_start() { # [more redis-server options]
     mkdir -p "$tmp/redis"
-    rm -f "$SOCK"
-    redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$tmp/redis" \
-        --save '' --appendonly no "$@" >>"$tmp/redis.log" 2>&1 &
-    rpid=$!
-    _n=0
-    while [ "$(rcli ping)" != PONG ] && [ $_n -lt 200 ]; do
-        sleep 0.05
-        _n=$((_n + 1))
-    done
-    [ "$(rcli ping)" = PONG ] || {
-        echo "FAIL: redis-server did not start: $(tail -n 5 "$tmp/redis.log")" >&2
+    redis_start "$tmp/redis" --appendonly no "$@" || {
+        echo "FAIL: redis-server did not start: $(tail -n 5 "$tmp/redis/redis.log")" >&2
         exit 1
     }
-}
-redis_stop() {
-    kill -TERM "$rpid"
-    wait "$rpid" 2>/dev/null
-    rpid=""
 }
 
 # ---- the nodes ----
@@ -209,7 +197,7 @@ run 2 "--redis without --kek-file" "$K" $ZNOPTS --hsm "pkcs11:token=x" --modes 3
 run 2 "kue list with --redis and --state-db" "$B" kue list --redis "$RURL" --state-db "$tmp/x" \
     --kek-file "$KK"
 
-redis_start
+fleet_redis_start
 
 # ---- start checks: noeviction, one skew ----
 rcli config set maxmemory-policy allkeys-lru >/dev/null
@@ -339,7 +327,7 @@ post 3 "$tmp/tr-req/001-sent.mikey"
 [ "$code" = 503 ] && ok || bad "a request accepted before, sent while Redis is down: $code"
 mr=$(log_mark "$tmp/kms2.log")
 marks
-redis_start
+fleet_redis_start
 # The nodes find Redis again by themselves (every node's tick pings it each second).
 all_noticed "the empty Redis"
 kue 2 "$tmp/ue" 3
@@ -357,7 +345,7 @@ kue 2 "$tmp/ue" 3 && ok || bad "service after the window at node 2: $(cat "$tmp/
 # ---- a durable Redis restarted: no window, the replay cache kept ----
 redis_stop
 marks
-redis_start --appendonly yes --appendfsync always
+fleet_redis_start --appendonly yes --appendfsync always
 # Empty again (the marker is created anew): durable or not, that is one window.
 all_noticed "the empty durable Redis"
 clock_advance $((SKEW + 1))
@@ -365,7 +353,7 @@ mkdir -p "$tmp/tr-dur"
 kue 2 "$tmp/ue" 3 --trace "$tmp/tr-dur" && ok || bad "kue on a durable Redis: $(cat "$tmp/err")"
 md=$(log_mark "$tmp/kms3.log")
 redis_stop
-redis_start --appendonly yes --appendfsync always
+fleet_redis_start --appendonly yes --appendfsync always
 wait_log "$tmp/kms3.log" "$md" 'shared replay cache is kept' "$kp3" && ok ||
     bad "node 3 did not see the durable restart"
 kue 3 "$tmp/ue" 3 && ok || bad "a request at once after a durable Redis restart: $(cat "$tmp/err")"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Redis client, the Redis store backend and the fleet's shared state, against a real
- * redis-server: the CTest fixture redis_server (tests/unit/redis_fixture.sh) starts one on a
- * unix socket and sets KMS_TEST_REDIS_SOCK; without it this program fails (it never skips).
+ * redis-server: tests/integration/with_redis.sh starts one on a unix socket and sets
+ * REDIS_SOCK; without it this program fails (it never skips).
  * Each test uses database 9, emptied first.
  */
 #include "testlib.h"
@@ -29,9 +29,9 @@ struct fx {
 
 static struct kms_redis_url url_of(unsigned db)
 {
-    const char *sock = getenv("KMS_TEST_REDIS_SOCK");
+    const char *sock = getenv("REDIS_SOCK");
     if (sock == NULL) {
-        fail_msg("KMS_TEST_REDIS_SOCK is not set: run through ctest (fixture redis_server)");
+        fail_msg("REDIS_SOCK is not set: run through ctest (tests/integration/with_redis.sh)");
     }
     char s[256];
     int n = snprintf(s, sizeof(s), "unix://%s?db=%u", sock, db);
