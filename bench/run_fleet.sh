@@ -37,7 +37,7 @@ skew) has passed when their turn comes. Every BSF runs with --rate-burst 1000 (t
 through the IMPIs faster than the default rate of 5 and one per 2 s allows); every daemon logs
 one line per request to a file.
   --quick          a smoke run: --subscribers 1000 --seconds 0.2 --rounds 3 (options given
-                   after it win); about 40 s, most of it start-up
+                   after it win); about 15 s
   --threads T      client threads, one keep-alive connection each (default 4; 3 or more for
                    kms3_redis to reach every node)
   --subscribers N  IMPIs (default 5000; each bootstraps once per BSF case in an untimed cold
