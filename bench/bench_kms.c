@@ -78,9 +78,8 @@ static const char *const case_what[C_N] = {
 
 static const char usage_text[] =
     "usage: bench_kms --kms URL[,URL...] --bsf URL [--baseline URL] [--realm FQDN]\n"
-    "                 [--kms-fqdn FQDN]\n"
-    "                 [--threads T] [--subscribers N] [--seconds S] [--rounds R]\n"
-    "                 [--cases LIST] [--kms-pid PID] [--baseline-pid PID]\n"
+    "                 [--kms-fqdn FQDN] [--threads T] [--subscribers N] [--seconds S]\n"
+    "                 [--rounds R] [--cases LIST] [--kms-pid PID] [--baseline-pid PID]\n"
     "                 [--floor URL [--floor-pid PID]]\n"
     "       bench_kms --kms URL --bsf URL --fill N --fill-mode 2|3 --kms-pid PID\n"
     "                 --state-db PATH [--threads T] [--realm FQDN] [--kms-fqdn FQDN]\n"
