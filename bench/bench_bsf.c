@@ -189,8 +189,7 @@ struct shared {
     pthread_barrier_t start;
     bool baseline;
     uint64_t ok[MAX_THREADS], fail[MAX_THREADS][F_N];
-    double *lat[MAX_THREADS]; /* microseconds per measured bootstrap, per thread */
-    size_t n_lat[MAX_THREADS];
+    struct bench_lat lat[MAX_THREADS]; /* microseconds per measured bootstrap, per thread */
     char base_auth1[512], base_auth2[512];
 };
 
@@ -270,8 +269,8 @@ static void *worker_main(void *arg)
             double b0 = bench_now(CLOCK_MONOTONIC);
             f = bootstrap(w, (unsigned)ue);
             atomic_flag_clear(&sh->ues[ue].busy);
-            if (f == F_N && sh->n_lat[w->idx] < LAT_MAX) {
-                sh->lat[w->idx][sh->n_lat[w->idx]++] = (bench_now(CLOCK_MONOTONIC) - b0) * 1e6;
+            if (f == F_N) {
+                bench_lat_add(&sh->lat[w->idx], (bench_now(CLOCK_MONOTONIC) - b0) * 1e6);
             }
         }
         if (f == F_N) {
@@ -298,12 +297,6 @@ struct phase_result {
     double server_cpu, client_cpu, elapsed;
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Runs T threads against one server for `seconds` (or, with limit, until limit UEs were
  * handed out). */
 static void run_phase(struct shared *sh, bool baseline, double seconds, uint64_t limit,
@@ -315,7 +308,9 @@ static void run_phase(struct shared *sh, bool baseline, double seconds, uint64_t
     memset(out, 0, sizeof(*out));
     memset(sh->ok, 0, sizeof(sh->ok));
     memset(sh->fail, 0, sizeof(sh->fail));
-    memset(sh->n_lat, 0, sizeof(sh->n_lat));
+    for (unsigned i = 0; i < o->threads; i++) {
+        sh->lat[i].n = 0;
+    }
     sh->baseline = baseline;
     atomic_store(&sh->stop, false);
     atomic_store(&sh->limit, limit);
@@ -367,22 +362,7 @@ static void run_phase(struct shared *sh, bool baseline, double seconds, uint64_t
             out->fail[f] += sh->fail[i][f];
         }
     }
-    size_t nl = 0;
-    for (unsigned i = 0; i < o->threads; i++) {
-        nl += sh->n_lat[i];
-    }
-    double *all = nl > 0 ? malloc(nl * sizeof(*all)) : NULL;
-    if (all != NULL) {
-        size_t k = 0;
-        for (unsigned i = 0; i < o->threads; i++) {
-            memcpy(all + k, sh->lat[i], sh->n_lat[i] * sizeof(*all));
-            k += sh->n_lat[i];
-        }
-        qsort(all, nl, sizeof(*all), cmp_double);
-        out->p50_us = all[nl / 2];
-        out->p99_us = all[nl * 99 / 100];
-        free(all);
-    }
+    bench_lat_percentiles(sh->lat, o->threads, &out->p50_us, &out->p99_us);
     out->elapsed = t1 - t0;
     out->ops_per_s = (double)out->ok / out->elapsed;
     out->server_cpu = s0 >= 0 && s1 >= 0 ? s1 - s0 : -1;
@@ -431,10 +411,7 @@ int main(int argc, char **argv)
     sh->o = &o;
     sh->ues = ues;
     for (unsigned i = 0; i < o.threads; i++) {
-        sh->lat[i] = malloc(LAT_MAX * sizeof(double));
-        if (sh->lat[i] == NULL) {
-            bench_fail("out of memory");
-        }
+        bench_lat_init(&sh->lat[i], LAT_MAX);
     }
     for (unsigned i = 0; i < o.subs; i++) {
         atomic_flag_clear(&ues[i].busy);
@@ -543,7 +520,7 @@ int main(int argc, char **argv)
         }
     }
     for (unsigned i = 0; i < o.threads; i++) {
-        free(sh->lat[i]);
+        bench_lat_free(&sh->lat[i]);
     }
     free(ues);
     free(sh);

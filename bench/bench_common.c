@@ -163,6 +163,48 @@ double bench_max(const double *v, int n)
 /* ---- running ---- */
 
 /* Runs the case in batches for at least `seconds`; returns operations per second. */
+void bench_lat_init(struct bench_lat *l, size_t cap)
+{
+    l->us = malloc(cap * sizeof(*l->us));
+    if (l->us == NULL) {
+        bench_fail("out of memory");
+    }
+    l->n = 0;
+    l->cap = cap;
+}
+
+void bench_lat_free(struct bench_lat *l)
+{
+    free(l->us);
+    l->us = NULL;
+    l->n = l->cap = 0;
+}
+
+void bench_lat_percentiles(const struct bench_lat *lats, size_t n, double *p50, double *p99)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += lats[i].n;
+    }
+    *p50 = *p99 = 0;
+    if (total == 0) {
+        return;
+    }
+    double *all = malloc(total * sizeof(*all));
+    if (all == NULL) {
+        bench_fail("out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(all + k, lats[i].us, lats[i].n * sizeof(*all));
+        k += lats[i].n;
+    }
+    qsort(all, total, sizeof(*all), cmp_double);
+    *p50 = all[total / 2];
+    *p99 = all[total * 99 / 100];
+    free(all);
+}
+
 static double run_for(const struct bench_case *c, void *ctx, uint64_t batch, double seconds)
 {
     uint64_t done = 0;

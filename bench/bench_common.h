@@ -108,6 +108,28 @@ void bench_print_keys(const struct bench_suite *s, const struct bench_results *r
  * kms_ossl()->hmac): the baseline of both programs. Exits 3 on failure. */
 void bench_hmac_sha256(const uint8_t key[32], const uint8_t *msg, size_t len, uint8_t out[32]);
 
+/* Latencies of one load-generator thread's operations, in microseconds (bench_bsf, bench_kms):
+ * each thread adds to its own (no locking); bench_lat_percentiles merges several. */
+struct bench_lat {
+    double *us;
+    size_t n, cap; /* samples beyond cap are dropped */
+};
+
+/* cap samples; exits 3 when out of memory. */
+void bench_lat_init(struct bench_lat *l, size_t cap);
+void bench_lat_free(struct bench_lat *l);
+
+static inline void bench_lat_add(struct bench_lat *l, double us)
+{
+    if (l->n < l->cap) {
+        l->us[l->n++] = us;
+    }
+}
+
+/* The 50th and 99th percentiles of the samples of lats[0..n-1] taken together (the sorted
+ * merge's elements at count/2 and count*99/100); 0 and 0 when there is none. */
+void bench_lat_percentiles(const struct bench_lat *lats, size_t n, double *p50, double *p99);
+
 /* "<bench_prog>: <message>" on stderr, exit 3. */
 __attribute__((noreturn, format(printf, 1, 2))) void bench_fail(const char *fmt, ...);
 /* "<bench_prog>: <what> failed: <message> (<name>)", exit 3. */

@@ -21,7 +21,13 @@
  *                    B-TID).
  * Before the timed rounds every client thread bootstraps once and gets one Kue of each mode
  * (untimed). Rounds interleave the cases; figures are medians over the rounds and each ratio
- * is taken per round against that round's baseline (and the floor's).
+ * is taken per round against that round's baseline (and the floor's). Each operation's latency
+ * is kept (up to LAT_MAX per thread) for NAME_p50_us / _p99_us (medians of the rounds'
+ * percentiles). Without --baseline only the KMS's cases run (no ratios).
+ *
+ * --kms may name several nodes of one KMS fleet (bench/run_fleet.sh: one FQDN, one keyring, one
+ * Redis): client thread i posts to node i mod n; the untimed setup gets its Kues from the first,
+ * so that the other nodes serve requests under Kues another node issued.
  *
  * --fill N: instead, issues N Kues of --fill-mode as fast as the threads can, and prints the
  * KMS's resident memory (/proc/PID/status VmRSS) and the state store's size on disk (the
@@ -58,6 +64,8 @@ const char bench_prog[] = "bench_kms";
                              */
 #define PREBUILD_MAX 131072 /* per thread */
 #define VERIFY_EVERY 16     /* prepared answers opened in full: one in 16 */
+#define LAT_MAX      200000 /* latencies kept per thread and phase */
+#define MAX_KMS      8      /* --kms URLs */
 
 enum kcase { C_BASE, C_FLOOR, C_ISSUE3, C_ISSUE2, C_REQ3, C_REQ2, C_MODE1, C_N, C_COLD = C_N };
 static const char *const case_names[C_N] = {"baseline",        "floor",         "kue_issue_mode3",
@@ -69,9 +77,9 @@ static const char *const case_what[C_N] = {
     "mode-1 exchange (+bootstrap)"};
 
 static const char usage_text[] =
-    "usage: bench_kms --kms URL --bsf URL --baseline URL [--realm FQDN] [--kms-fqdn FQDN]\n"
-    "                 [--threads T] [--subscribers N] [--seconds S] [--rounds R]\n"
-    "                 [--cases LIST] [--kms-pid PID] [--baseline-pid PID]\n"
+    "usage: bench_kms --kms URL[,URL...] --bsf URL [--baseline URL] [--realm FQDN]\n"
+    "                 [--kms-fqdn FQDN] [--threads T] [--subscribers N] [--seconds S]\n"
+    "                 [--rounds R] [--cases LIST] [--kms-pid PID] [--baseline-pid PID]\n"
     "                 [--floor URL [--floor-pid PID]]\n"
     "       bench_kms --kms URL --bsf URL --fill N --fill-mode 2|3 --kms-pid PID\n"
     "                 --state-db PATH [--threads T] [--realm FQDN] [--kms-fqdn FQDN]\n"
@@ -83,9 +91,12 @@ static const char usage_text[] =
     "--fill, the KMS's memory and store size as Kues accumulate. Normally run by\n"
     "bench/run_kms.sh (see docs/performance.md and docs/modes.md).\n"
     "\n"
-    "  --kms URL           the KMS, http://127.0.0.1:PORT/mikey\n"
+    "  --kms URL[,URL...]  the KMS, http://127.0.0.1:PORT/mikey, or up to 8 nodes of one fleet\n"
+    "                      (one FQDN and keyring): thread i posts to node i mod n, the setup's\n"
+    "                      Kues come from the first\n"
     "  --bsf URL           the BSF's Ub, http://127.0.0.1:PORT/\n"
-    "  --baseline URL      the static server, http://127.0.0.1:PORT/ (serving " BASE_FILE ")\n"
+    "  --baseline URL      the static server, http://127.0.0.1:PORT/ (serving " BASE_FILE ");\n"
+    "                      without it, the KMS's cases only (no ratios)\n"
     "  --floor URL         the floor server, http://127.0.0.1:PORT/mikey (bench/mhd_floor):\n"
     "                      POSTs of a mode-3 ticket request's size; each case's ratio to it is\n"
     "                      also printed (NAME_floor_ratio)\n"
@@ -99,7 +110,8 @@ static const char usage_text[] =
     "  --rounds R          interleaved rounds (default 5, 1..101)\n"
     "  --cases LIST        comma-separated cases (default all): kue_issue_mode3,\n"
     "                      kue_issue_mode2, request_mode3, request_mode2, exchange_mode1\n"
-    "  --kms-pid PID       also report the KMS's CPU time per operation (from /proc)\n"
+    "  --kms-pid PID       also report the KMS's CPU time per operation (from /proc; with\n"
+    "                      several --kms nodes: the first node's)\n"
     "  --baseline-pid PID  also report the baseline server's CPU time per request\n"
     "  --floor-pid PID     also report the floor server's CPU time per request\n"
     "  --fill N            issue N Kues (1..100000000) and report memory and store size\n"
@@ -107,16 +119,18 @@ static const char usage_text[] =
     "  --state-db PATH     the KMS's state store (for its size)\n"
     "  --setup-db PATH     create a subscriber store with the N subscribers (K, OP of TS 35.208\n"
     "                      test set 1), sealed under --kek-file, and exit\n"
-    "Output: name=value lines; table lines start with '#'. Exit 0, 2 on bad usage, 3 when the\n"
-    "setup or a connection fails. Failed operations are counted (failures=), not fatal.\n";
+    "Output: name=value lines (NAME_per_s, NAME_p50_us, NAME_p99_us, ...; kms_posts: every POST\n"
+    "the KMS answered, the setup's included); table lines start with '#'. Exit 0, 2 on bad\n"
+    "usage, 3 when the setup or a connection fails. Failed operations are counted (failures=),\n"
+    "not fatal.\n";
 
 /* ---- options ---- */
 
 struct opts {
     const char *kms_url, *bsf_url, *base_url, *floor_url, *realm, *fqdn, *setup_db, *kek_file,
         *state_db;
-    struct bench_target kms, bsf, base, floor;
-    unsigned threads, subs, rounds, fill_mode;
+    struct bench_target kms[MAX_KMS], bsf, base, floor;
+    unsigned n_kms, threads, subs, rounds, fill_mode;
     double seconds;
     long kms_pid, base_pid, floor_pid;
     uint64_t fill;
@@ -142,6 +156,30 @@ static void parse_cases(const char *list, struct opts *o)
         }
         o->want[found] = true;
         p += n + (p[n] == ',');
+    }
+}
+
+/* --kms URL[,URL...] into o->kms[0..n_kms-1]. */
+static void parse_kms_urls(const char *list, struct opts *o)
+{
+    const char *p = list;
+    o->n_kms = 0;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        char url[512];
+        if (o->n_kms == MAX_KMS) {
+            bench_usage("--kms: at most 8 URLs", list);
+        }
+        if (n == 0 || n >= sizeof(url)) {
+            bench_usage("--kms: an empty or overlong URL", list);
+        }
+        memcpy(url, p, n);
+        url[n] = '\0';
+        bench_parse_url("--kms", url, &o->kms[o->n_kms++]);
+        if (p[n] == '\0') {
+            break;
+        }
+        p += n + 1;
     }
 }
 
@@ -221,7 +259,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
     if (!kms_ok(kms_ident_check_fqdn(o->fqdn, strlen(o->fqdn)))) {
         bench_usage("--kms-fqdn: not an FQDN", o->fqdn);
     }
-    bench_parse_url("--kms", o->kms_url, &o->kms);
+    parse_kms_urls(o->kms_url, o);
     bench_parse_url("--bsf", o->bsf_url, &o->bsf);
     if (o->fill != 0) {
         if (o->fill_mode == 0 || o->kms_pid == 0 || o->state_db == NULL) {
@@ -229,10 +267,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
         }
         return;
     }
-    if (o->base_url == NULL) {
-        bench_usage("--baseline is required", NULL);
+    o->want[C_BASE] = o->base_url != NULL;
+    if (o->base_url != NULL) {
+        bench_parse_url("--baseline", o->base_url, &o->base);
     }
-    bench_parse_url("--baseline", o->base_url, &o->base);
     o->want[C_FLOOR] = o->floor_url != NULL;
     if (o->floor_url != NULL) {
         bench_parse_url("--floor", o->floor_url, &o->floor);
@@ -271,7 +309,9 @@ struct shared {
     size_t floor_len; /* a mode-3 ticket request's size, measured at setup */
     uint64_t verified, unverified, built_live; /* KMS answers opened / only checked; requests
                                                   built during a timed phase */
+    uint64_t posts; /* POSTs the KMS answered (any status), the setup's included */
     uint64_t ok[MAX_THREADS], fail[MAX_THREADS][BENCH_F_N];
+    struct bench_lat lat[MAX_THREADS]; /* microseconds per operation, per thread */
 };
 
 struct worker {
@@ -285,7 +325,7 @@ struct worker {
     uint8_t *pool;            /* prebuilt requests, POOL_SLOT octets each */
     size_t *pool_len;
     size_t pool_n, pool_next;
-    uint64_t verified, unverified, built_live;
+    uint64_t verified, unverified, built_live, posts;
 };
 
 static enum bench_fail post(struct worker *w, const struct kms_buf *req, struct bench_resp *r)
@@ -295,6 +335,7 @@ static enum bench_fail post(struct worker *w, const struct kms_buf *req, struct 
                    kms_buf_len(req), r) != 0) {
         return BENCH_F_HTTP;
     }
+    w->posts++;
     w->req_len = kms_buf_len(req);
     w->resp_len = r->body_len;
     if (r->status != 200) {
@@ -590,7 +631,8 @@ static int open_conns(struct worker *w)
 {
     const struct opts *o = w->sh->o;
     w->kms.fd = w->bsf.fd = w->base.fd = w->floor.fd = -1;
-    if (bench_conn_open(&w->kms, &o->kms) != 0 || bench_conn_open(&w->bsf, &o->bsf) != 0) {
+    if (bench_conn_open(&w->kms, &o->kms[w->idx % o->n_kms]) != 0 ||
+        bench_conn_open(&w->bsf, &o->bsf) != 0) {
         return -1;
     }
     if (o->floor_url != NULL && bench_conn_open(&w->floor, &o->floor) != 0) {
@@ -620,12 +662,14 @@ static void *worker_main(void *arg)
         if (sh->o->fill != 0 && atomic_fetch_add(&sh->issued, 1) >= sh->o->fill) {
             break;
         }
+        double t0 = bench_now(CLOCK_MONOTONIC);
         enum bench_fail f = sh->o->fill != 0
                                 ? kue_issue(w, &sh->keys[w->idx], (uint8_t)sh->o->fill_mode, false)
                                 : one_op(w, sh->kase);
         if (f == BENCH_F_N) {
             if (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
                 sh->ok[w->idx]++;
+                bench_lat_add(&sh->lat[w->idx], (bench_now(CLOCK_MONOTONIC) - t0) * 1e6);
             }
             continue;
         }
@@ -640,7 +684,7 @@ static void *worker_main(void *arg)
 }
 
 struct phase_result {
-    double ops_per_s, elapsed, server_cpu, client_cpu;
+    double ops_per_s, elapsed, server_cpu, client_cpu, p50_us, p99_us;
     uint64_t ok, fail[BENCH_F_N];
 };
 
@@ -656,6 +700,9 @@ static void run_phase(struct shared *sh, enum kcase k, double seconds, struct ph
     memset(out, 0, sizeof(*out));
     memset(sh->ok, 0, sizeof(sh->ok));
     memset(sh->fail, 0, sizeof(sh->fail));
+    for (unsigned i = 0; i < o->threads; i++) {
+        sh->lat[i].n = 0;
+    }
     sh->kase = k;
     atomic_store(&sh->stop, false);
     pthread_barrier_init(&sh->start, NULL, o->threads + 1);
@@ -680,8 +727,9 @@ static void run_phase(struct shared *sh, enum kcase k, double seconds, struct ph
         pthread_join(th[i], NULL);
         kms_milenage_free(w[i].m);
         if (w[i].conn_err != 0) {
-            bench_fail("cannot connect (KMS %s:%s, BSF %s:%s)", o->kms.host, o->kms.port,
-                       o->bsf.host, o->bsf.port);
+            const struct bench_target *kt = &o->kms[i % o->n_kms];
+            bench_fail("cannot connect (KMS %s:%s, BSF %s:%s)", kt->host, kt->port, o->bsf.host,
+                       o->bsf.port);
         }
     }
     double t1 = bench_now(CLOCK_MONOTONIC), s1 = bench_proc_cpu(pid);
@@ -691,6 +739,7 @@ static void run_phase(struct shared *sh, enum kcase k, double seconds, struct ph
         sh->verified += w[i].verified;
         sh->unverified += w[i].unverified;
         sh->built_live += w[i].built_live;
+        sh->posts += w[i].posts;
         free(w[i].pool);
         free(w[i].pool_len);
     }
@@ -701,6 +750,7 @@ static void run_phase(struct shared *sh, enum kcase k, double seconds, struct ph
             out->fail[f] += sh->fail[i][f];
         }
     }
+    bench_lat_percentiles(sh->lat, o->threads, &out->p50_us, &out->p99_us);
     out->elapsed = t1 - t0;
     out->ops_per_s = (double)out->ok / out->elapsed;
     out->server_cpu = s0 >= 0 && s1 >= 0 ? s1 - s0 : -1;
@@ -717,8 +767,8 @@ static void setup_keys(struct shared *sh)
     w.sh = sh;
     w.m = bench_ub_milenage();
     if (open_conns(&w) != 0) {
-        bench_fail("cannot connect (KMS %s:%s, BSF %s:%s)", o->kms.host, o->kms.port, o->bsf.host,
-                   o->bsf.port);
+        bench_fail("cannot connect (KMS %s:%s, BSF %s:%s)", o->kms[0].host, o->kms[0].port,
+                   o->bsf.host, o->bsf.port);
     }
     for (unsigned t = 0; t < o->threads; t++) {
         struct ue_keys *u = &sh->keys[t];
@@ -753,6 +803,7 @@ static void setup_keys(struct shared *sh)
             sh->floor_len = w.req_len; /* the floor case posts this much */
         }
     }
+    sh->posts += w.posts;
     close_conns(&w);
     kms_milenage_free(w.m);
 }
@@ -855,6 +906,9 @@ int main(int argc, char **argv)
         bench_check(kms_sqn_ms_init(&subs[i].sqn, KMS_SQN_IND_BITS_DEF, KMS_SQN_DELTA_DEF, 0),
                     "sqn");
     }
+    for (unsigned i = 0; i < o.threads; i++) {
+        bench_lat_init(&sh->lat[i], LAT_MAX);
+    }
     memset(sh->base_body, 0x5a, sizeof(sh->base_body));
     memset(sh->floor_body, 0x5a, sizeof(sh->floor_body));
     setup_keys(sh);
@@ -871,6 +925,9 @@ int main(int argc, char **argv)
     if (o.fill != 0) {
         int rc = fill(sh);
         kms_wipe(keys, o.threads * sizeof(*keys));
+        for (unsigned i = 0; i < o.threads; i++) {
+            bench_lat_free(&sh->lat[i]);
+        }
         free(keys);
         free(subs);
         free(sh);
@@ -880,6 +937,8 @@ int main(int argc, char **argv)
     const unsigned n = o.rounds;
     static double rate[C_N][BENCH_MAX_ROUNDS], ratio[C_N][BENCH_MAX_ROUNDS];
     static double fratio[C_N][BENCH_MAX_ROUNDS]; /* to the floor */
+    static double p50[C_N][BENCH_MAX_ROUNDS], p99[C_N][BENCH_MAX_ROUNDS];
+    const bool has_base = o.want[C_BASE];
     double cpu[C_N] = {0}, ccpu[C_N] = {0};
     uint64_t ops[C_N] = {0}, fails[C_N][BENCH_F_N];
     bool cpu_ok[C_N];
@@ -896,6 +955,8 @@ int main(int argc, char **argv)
             struct phase_result p;
             run_phase(sh, (enum kcase)k, o.seconds, &p);
             rate[k][r] = p.ops_per_s;
+            p50[k][r] = p.p50_us;
+            p99[k][r] = p.p99_us;
             ops[k] += p.ok;
             cpu[k] += p.server_cpu;
             ccpu[k] += p.client_cpu;
@@ -905,13 +966,19 @@ int main(int argc, char **argv)
             }
         }
         for (int k = 1; k < C_N; k++) {
-            ratio[k][r] = rate[k][r] / rate[C_BASE][r];
+            ratio[k][r] = has_base ? rate[k][r] / rate[C_BASE][r] : 0;
             fratio[k][r] = o.want[C_FLOOR] ? rate[k][r] / rate[C_FLOOR][r] : 0;
         }
-        fprintf(stderr, "%s: round %u: baseline %.0f/s", bench_prog, r + 1, rate[C_BASE][r]);
+        fprintf(stderr, "%s: round %u:", bench_prog, r + 1);
+        const char *sep = " ";
+        if (has_base) {
+            fprintf(stderr, " baseline %.0f/s", rate[C_BASE][r]);
+            sep = ", ";
+        }
         for (int k = 1; k < C_N; k++) {
             if (o.want[k]) {
-                fprintf(stderr, ", %s %.0f/s", case_names[k], rate[k][r]);
+                fprintf(stderr, "%s%s %.0f/s", sep, case_names[k], rate[k][r]);
+                sep = ", ";
             }
         }
         fprintf(stderr, "\n");
@@ -919,10 +986,19 @@ int main(int argc, char **argv)
 
     printf("# %s: %u rounds x %g s per case, %u client threads, %u subscribers\n", bench_prog, n,
            o.seconds, o.threads, o.subs);
-    printf("# %-30s %10s %12s %10s\n", "case", "ops/s", "x baseline",
-           o.want[C_FLOOR] ? "x floor" : "");
+    if (has_base) {
+        printf("# %-30s %10s %12s %10s\n", "case", "ops/s", "x baseline",
+               o.want[C_FLOOR] ? "x floor" : "");
+    } else {
+        printf("# %-30s %10s %10s %10s\n", "case", "ops/s", "p50 us", "p99 us");
+    }
     for (int k = 0; k < C_N; k++) {
         if (!o.want[k]) {
+            continue;
+        }
+        if (!has_base) {
+            printf("# %-30s %10.0f %10.0f %10.0f\n", case_what[k], bench_median(rate[k], (int)n),
+                   bench_median(p50[k], (int)n), bench_median(p99[k], (int)n));
             continue;
         }
         printf("# %-30s %10.0f %12.4f", case_what[k], bench_median(rate[k], (int)n),
@@ -943,7 +1019,9 @@ int main(int argc, char **argv)
         printf("%s_per_s=%.0f\n%s_per_s_min=%.0f\n%s_per_s_max=%.0f\n", c,
                bench_median(rate[k], (int)n), c, bench_min(rate[k], (int)n), c,
                bench_max(rate[k], (int)n));
-        if (k != C_BASE) {
+        printf("%s_p50_us=%.0f\n%s_p99_us=%.0f\n", c, bench_median(p50[k], (int)n), c,
+               bench_median(p99[k], (int)n));
+        if (k != C_BASE && has_base) {
             printf("%s_ratio=%.4f\n%s_ratio_min=%.4f\n%s_ratio_max=%.4f\n", c,
                    bench_median(ratio[k], (int)n), c, bench_min(ratio[k], (int)n), c,
                    bench_max(ratio[k], (int)n));
@@ -968,10 +1046,14 @@ int main(int argc, char **argv)
         }
     }
     printf("failures=%llu\n", (unsigned long long)total_fail);
+    printf("kms_posts=%llu\n", (unsigned long long)sh->posts);
     printf("answers_verified=%llu\nanswers_status_checked_only=%llu\nrequests_built_live=%llu\n",
            (unsigned long long)sh->verified, (unsigned long long)sh->unverified,
            (unsigned long long)sh->built_live);
     kms_wipe(keys, o.threads * sizeof(*keys));
+    for (unsigned i = 0; i < o.threads; i++) {
+        bench_lat_free(&sh->lat[i]);
+    }
     free(keys);
     free(subs);
     free(sh);
