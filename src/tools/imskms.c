@@ -21,11 +21,13 @@ static const struct cli_cmd cmds[] = {
     {"crypto", "known-answer tools: Milenage, AUTS, resync, KDF, Ks_NAF, B-TID, MIKEY PRF",
      cmd_crypto},
     {"mikey", "MIKEY messages: decode and print every field", cmd_mikey},
-    {"keys", "the Kkms keyring: init, list, status, rotate, revoke, destroy-expired", cmd_keys},
+    {"keys", "the Kkms keyring (a file or Redis): init, list, status, rotate, revoke, ...",
+     cmd_keys},
     {"token", "sealed tickets: seal, inspect, open", cmd_token},
-    {"subscriber", "the BSF subscriber store: add, list, del, set-sqn", cmd_subscriber},
-    {"kue", "the KMS's stored mode-2 Kues: list, revoke", cmd_kue},
-    {"ue", "the simulated UE: usim-init, usim-show", cmd_ue},
+    {"subscriber", "the BSF subscriber store: add, list, del, set-sqn, export, import",
+     cmd_subscriber},
+    {"kue", "the KMS's stored mode-2 Kues (SQLite or Redis): list, revoke", cmd_kue},
+    {"ue", "the simulated UE: USIM, bootstrap, Kue, tickets, calls (SDP, SRTP)", cmd_ue},
     {"version", "print the version", cmd_version},
 };
 
