@@ -5,6 +5,7 @@
 # caller's and the callee's mode, beside the same UEs' `ue request` + `ue resolve` (the pre-SDP
 # exchange) and the floors (`imskms --version`, curl GET /healthz). See docs/performance.md.
 set -uo pipefail
+export LC_ALL=C # $EPOCHREALTIME and awk with a decimal point
 
 usage() {
   cat <<USAGE
@@ -108,7 +109,9 @@ trap cleanup EXIT
 die() { echo "bench/run_call.sh: $*" >&2; exit 2; }
 # fail WHAT FILE: a call or exchange that did not work (its stderr in FILE), exit 3.
 fail() {
-  echo "bench/run_call.sh: $1: $(head -n 3 "$2" 2>/dev/null)" >&2
+  local e
+  e=$(head -n 3 "$2" 2>/dev/null)
+  echo "bench/run_call.sh: $1${e:+: $e}" >&2
   exit 3
 }
 
