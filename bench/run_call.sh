@@ -35,6 +35,9 @@ round N runs of 'imskms --version' (the floor: one process start) and of
                 over all N x R samples
   --pairs LIST  caller-callee mode pairs, comma-separated (default
                 11,12,13,21,22,23,31,32,33: all nine)
+A UE in mode 1 bootstraps in each of its exchanges: beyond 1000 of them plus one per second of
+the run the BSF refuses it (429) and the run stops with exit 3 (the default run makes 900 per
+UE).
 
 Times are wall-clock, taken by bash (\$EPOCHREALTIME) around each process, so they include its
 start and exit. Round trips are counted per call and side from each step's --trace directory:
