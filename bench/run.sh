@@ -28,7 +28,8 @@ bench_ticket bench_service) and runs them with the arguments given:
 
 The daemons' load benchmarks have their own scripts (they start the servers and nginx, the
 baseline): bench/run_bsf.sh (GBA bootstraps) and bench/run_kms.sh (the KMS in its three
-modes, and the state a mode leaves: --fill). Each takes --help.
+modes, and the state a mode leaves: --fill); bench/run_call.sh times call set-up (ue offer,
+answer, accept) per mode against both daemons. Each takes --help.
 
 Prints name=value lines on stdout (the human tables' lines start with '#'); build output
 goes to stderr. With all, each program prints its own table and keys, and the keys they share

@@ -107,17 +107,7 @@ srv_bsfd_start $realm --lifetime 3600 --max-sessions 1000000
 
 build/bin/imskms keys init --keyring "$tmp/keyring" --kek-file "$tmp/kek" --lifetime 604800 \
   --grace 172800 >/dev/null || die "keys init failed"
-build/bin/imskms-kmsd --listen 127.0.0.1:0 --fqdn $fqdn --bsf-zn "https://localhost:$zn" \
-  --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
-  --keyring "$tmp/keyring" --kek-file "$tmp/kek" --state-db "$tmp/state.db" --modes 1,2,3 \
-  --skew $skew 2>"$tmp/kmsd.log" &
-kms_pid=$!
-for _ in $(seq 100); do
-  grep -q 'kms listening' "$tmp/kmsd.log" && break
-  sleep 0.05
-done
-kms=$(sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p' "$tmp/kmsd.log")
-[[ -n $kms ]] || die "imskms-kmsd did not start: $(cat "$tmp/kmsd.log")"
+srv_kmsd_start $fqdn --modes 1,2,3 --skew $skew
 sleep $((skew + 1)) # the restart rule: requests stamped before start + skew are refused
 
 common=(--kms "http://127.0.0.1:$kms/mikey" --bsf "http://127.0.0.1:$ub/" --realm $realm

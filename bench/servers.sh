@@ -4,6 +4,10 @@
 #   srv_nginx_find               sets $nginx_bin, or exits 2 with the apt-get hint
 #   srv_bsfd_start REALM ARGS..  imskms-bsfd on port 0 with a subscriber store $tmp/db under
 #                                $tmp/kek and the PKI in $tmp/pki; sets $bsf_pid, $ub, $zn
+#   srv_kmsd_start FQDN ARGS..   imskms-kmsd on port 0 (after srv_bsfd_start: Zn at $zn, the
+#                                KMS's client certificate $tmp/pki/naf.*), keyring $tmp/keyring
+#                                under $tmp/kek, state store $tmp/state.db, log $tmp/kmsd.log;
+#                                sets $kms_pid, $kms
 #   srv_nginx_start CONF_HTTP    nginx in the foreground (1 worker, no master, access log on,
 #                                unlimited keep-alive) with the server-block lines CONF_HTTP,
 #                                root $tmp/www; sets $ngx_pid, $ngx_port
@@ -34,6 +38,22 @@ srv_bsfd_start() {
   ub=$(sed -n 's/.*ub listening on port \([0-9]*\).*/\1/p' "$tmp/bsfd.log")
   zn=$(sed -n 's/.*zn listening on port \([0-9]*\).*/\1/p' "$tmp/bsfd.log")
   [[ -n $ub && -n $zn ]] || die "imskms-bsfd did not start: $(cat "$tmp/bsfd.log")"
+}
+
+srv_kmsd_start() {
+  local fqdn=$1
+  shift
+  build/bin/imskms-kmsd --listen 127.0.0.1:0 --fqdn "$fqdn" --bsf-zn "https://localhost:$zn" \
+    --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
+    --keyring "$tmp/keyring" --kek-file "$tmp/kek" --state-db "$tmp/state.db" "$@" \
+    2>"$tmp/kmsd.log" &
+  kms_pid=$!
+  for _ in $(seq 100); do
+    grep -q 'kms listening' "$tmp/kmsd.log" && break
+    sleep 0.05
+  done
+  kms=$(sed -n 's/.*kms listening on port \([0-9]*\).*/\1/p' "$tmp/kmsd.log")
+  [[ -n $kms ]] || die "imskms-kmsd did not start: $(cat "$tmp/kmsd.log")"
 }
 
 srv_nginx_start() {
