@@ -7,7 +7,8 @@
 # level, bad base64, crypto sessions that do not match the media lines, a policy we do not
 # support, ticket flags we cannot honour, equal SSRCs in the answer); the INITIATOR check (a
 # transfer MACed with the genuine MPK but naming another initiator); a transfer replayed, and
-# one outside the skew; an SSRC of 0 from the peer accepted; `imskms mikey decode` of an offer.
+# ones outside the skew (late, and early); an SSRC of 0 from the peer accepted; `imskms mikey
+# decode` of an offer.
 # Usage: test_call.sh IMSKMS IMSKMS_BSFD IMSKMS_KMSD SOURCE_DIR FORGE_TRANSFER
 set -u
 B=$1
@@ -243,6 +244,18 @@ clock_advance 61
 answer 1 3 "$d" "$d/offer.sdp" && grep -q "timestamp outside" "$tmp/err" && ok ||
     bad "a late transfer: $(cat "$tmp/err")"
 answer 0 3 "$d" "$d/offer.sdp" --skew 120
+# One stamped more than the skew ahead of the callee's clock (moved back 61 s for the answer):
+# refused too, before the KMS is asked and with nothing written.
+d="$tmp/early"
+mkdir -p "$d"
+offer 3 "$d"
+clock_advance -61
+m=$(log_mark "$tmp/kmsd.log")
+answer 1 3 "$d" "$d/offer.sdp" && grep -q "timestamp outside" "$tmp/err" && ok ||
+    bad "a transfer from the future: $(cat "$tmp/err")"
+clock_advance 61
+[ ! -e "$d/B" ] && ok || bad "a transfer from the future wrote a session"
+log_has "$tmp/kmsd.log" "$m" 'mikey ' && bad "a transfer from the future: the KMS was asked" || ok
 # Expired entries are pruned: 121 s later only the last one is left.
 clock_advance 121
 d="$tmp/prune"

@@ -680,6 +680,18 @@ static void test_ticket_exchanges(void **state)
         struct kms_service_reply r;
 
         ticket_request(&treq, NULL, ALICE->impu, BOB->impu, &pa, NOW + 1);
+        /* A copy with a broken MAC (its last octet) first, as a forger racing the genuine
+         * request would send: refused, and its (token, RAND) pair is not recorded (RFC 3830
+         * 5.3: only a message whose MAC verified goes into the replay cache), so the genuine
+         * request is still served. */
+        uint8_t forged[8192];
+        assert_true(kms_buf_len(&treq) <= sizeof(forged));
+        memcpy(forged, kms_buf_data(&treq), kms_buf_len(&treq));
+        forged[kms_buf_len(&treq) - 1] ^= 1;
+        kms_buf_init(&b, sizeof(forged), false);
+        expect_ok(kms_buf_put_bytes(&b, forged, kms_buf_len(&treq)));
+        expect_auth_refusal(f, &b, NOW + 1);
+        kms_buf_cleanup(&b);
         expect_ticket(f, &treq, NOW + 1, &pa, ta);
         assert_int_equal(ta->valid_to, NOW + 1 + 60);
         ticket_resolve(&tres, NULL, BOB->impu, &pb, ta->ticket, ta->ticket_len, NOW + 2);

@@ -754,13 +754,25 @@ static void test_media_transfer_and_resp(void **state)
     expect_ok(kms_transfer_build_spec(&spec, &xfer2));
     assert_false(kms_ok(kms_transfer_resp_open(kms_buf_data(&xfer2), kms_buf_len(&xfer2),
                                                kms_buf_data(&tr), kms_buf_len(&tr), ga->mpk, ar)));
-    /* A responder that changes CS 1 is refused even with a good MAC. */
-    br->media.cs[0].ssrc ^= 1;
+    /* A responder that changes CS 1 (its SSRC, ROC or SEQ: the caller's packet index) is
+     * refused even with a good MAC. */
     kms_buf_init(&tr2, 1 << 16, false);
-    expect_ok(kms_transfer_resp_build(kms_buf_data(&xfer), kms_buf_len(&xfer), ga->mpk, br, &tr2));
-    expect_err(kms_transfer_resp_open(kms_buf_data(&xfer), kms_buf_len(&xfer), kms_buf_data(&tr2),
-                                      kms_buf_len(&tr2), ga->mpk, ar),
-               KMS_ERR_UNSUPPORTED);
+    for (int f = 0; f < 3; f++) {
+        br->media.cs[0] = t->media.cs[0];
+        if (f == 0) {
+            br->media.cs[0].ssrc ^= 1;
+        } else if (f == 1) {
+            br->media.cs[0].roc ^= 1;
+        } else {
+            br->media.cs[0].seq ^= 1;
+        }
+        kms_buf_reset(&tr2);
+        expect_ok(
+            kms_transfer_resp_build(kms_buf_data(&xfer), kms_buf_len(&xfer), ga->mpk, br, &tr2));
+        expect_err(kms_transfer_resp_open(kms_buf_data(&xfer), kms_buf_len(&xfer),
+                                          kms_buf_data(&tr2), kms_buf_len(&tr2), ga->mpk, ar),
+                   KMS_ERR_UNSUPPORTED);
+    }
     kms_buf_cleanup(&req);
     kms_buf_cleanup(&resp);
     kms_buf_cleanup(&xfer);
