@@ -24,8 +24,8 @@
 #define OFFER_MAX      (4 * KMS_TICKET_MAX + 1024)
 #define INIT_MAX       (KMS_TICKET_MAX + 2048) /* a TRANSFER_INIT: the ticket and a few payloads */
 #define HASH_LEN       16
-#define ENTRY_LEN      (20 + 1 + 2 * HASH_LEN + 1 + 2 * KMS_TMSG_RAND_LEN)
-#define REPLAY_IMG_MAX (16 + KMS_CALL_REPLAY_MAX * (ENTRY_LEN + 8))
+#define ENTRY_LEN      (20 + 1 + 20 + 1 + 2 * HASH_LEN + 1 + 2 * KMS_TMSG_RAND_LEN)
+#define REPLAY_IMG_MAX (48 + KMS_CALL_REPLAY_MAX * (ENTRY_LEN + 8))
 
 /* The session directory, created 0700 when absent (only once everything else succeeded: bad
  * input writes nothing). */
@@ -210,12 +210,15 @@ out:
 /* ---- the replay record ------------------------------------------------------------------- */
 
 struct replay_entry {
+    uint64_t t; /* the transfer's T (UNIX seconds) */
     uint64_t expires;
     uint8_t hash[HASH_LEN];
     uint8_t randri[KMS_TMSG_RAND_LEN];
 };
 
 struct replay_rec {
+    uint64_t horizon; /* the latest T of a pruned entry: anything stamped at or before it is
+                         refused, whatever --skew a later answer runs with */
     struct replay_entry e[KMS_CALL_REPLAY_MAX + 1];
     size_t n;
 };
@@ -228,16 +231,25 @@ static kms_result ticket_hash(const uint8_t *ticket, size_t len, uint8_t out[HAS
     return KMS_RESULT_OK;
 }
 
-/* One "entry=" value: <decimal>:<32 hex>:<32 hex>. */
+/* A decimal up to the next ':' of *v, which moves past it. */
+static kms_result dec_field(const char **v, uint64_t *out)
+{
+    const char *c1 = strchr(*v, ':');
+    KMS_ENSURE(c1 != NULL && (size_t)(c1 - *v) <= 20, KMS_ERR_MALFORMED);
+    char num[21];
+    memcpy(num, *v, (size_t)(c1 - *v));
+    num[c1 - *v] = '\0';
+    KMS_TRY(kms_dec_decode_u64(num, UINT64_MAX, out));
+    *v = c1 + 1;
+    return KMS_RESULT_OK;
+}
+
+/* One "entry=" value: <T decimal>:<expiry decimal>:<32 hex>:<32 hex>. */
 static kms_result entry_decode(const char *v, struct replay_entry *e)
 {
-    const char *c1 = strchr(v, ':');
-    KMS_ENSURE(c1 != NULL && (size_t)(c1 - v) <= 20, KMS_ERR_MALFORMED);
-    char num[21];
-    memcpy(num, v, (size_t)(c1 - v));
-    num[c1 - v] = '\0';
-    KMS_TRY(kms_dec_decode_u64(num, UINT64_MAX, &e->expires));
-    const char *h = c1 + 1;
+    KMS_TRY(dec_field(&v, &e->t));
+    KMS_TRY(dec_field(&v, &e->expires));
+    const char *h = v;
     KMS_ENSURE(strlen(h) == 2 * HASH_LEN + 1 + 2 * KMS_TMSG_RAND_LEN && h[2 * HASH_LEN] == ':',
                KMS_ERR_MALFORMED);
     char hx[2 * HASH_LEN + 1];
@@ -252,6 +264,7 @@ static kms_result entry_decode(const char *v, struct replay_entry *e)
 static kms_result replay_load(const char *dir, struct replay_rec *r)
 {
     r->n = 0;
+    r->horizon = 0;
     kms_result rc = KMS_RC_INIT;
     uint8_t *img = NULL;
     size_t n = 0;
@@ -264,7 +277,9 @@ static kms_result replay_load(const char *dir, struct replay_rec *r)
     kms_cur_init(&c, img, n);
     char val[ENTRY_LEN + 2];
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "version", val, sizeof(val)));
-    KMS_ENSURE_OUT(rc, strcmp(val, "1") == 0, KMS_ERR_UNSUPPORTED);
+    KMS_ENSURE_OUT(rc, strcmp(val, "2") == 0, KMS_ERR_UNSUPPORTED);
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "horizon", val, sizeof(val)));
+    KMS_TRY_OUT(rc, kms_dec_decode_u64(val, UINT64_MAX, &r->horizon));
     while (kms_cur_remaining(&c) > 0) {
         KMS_ENSURE_OUT(rc, r->n < KMS_CALL_REPLAY_MAX, KMS_ERR_TOO_LONG);
         KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "entry", val, sizeof(val)));
@@ -278,10 +293,14 @@ out:
 }
 
 static bool replay_has(const struct replay_rec *r, const uint8_t hash[HASH_LEN],
-                       const uint8_t randri[16], uint64_t now)
+                       const uint8_t randri[16], uint64_t t)
 {
+    if (t <= r->horizon) {
+        return true; /* its entry, if it had one, may have been pruned */
+    }
     for (size_t i = 0; i < r->n; i++) {
-        if (r->e[i].expires >= now && kms_ct_eq(r->e[i].hash, hash, HASH_LEN) &&
+        /* Expired or not: an entry still in the file was accepted once. */
+        if (kms_ct_eq(r->e[i].hash, hash, HASH_LEN) &&
             kms_ct_eq(r->e[i].randri, randri, KMS_TMSG_RAND_LEN)) {
             return true;
         }
@@ -290,7 +309,7 @@ static bool replay_has(const struct replay_rec *r, const uint8_t hash[HASH_LEN],
 }
 
 kms_result kms_call_replay_check(const char *state_dir, const uint8_t *ticket, size_t ticket_len,
-                                 const uint8_t randri[16], uint64_t now)
+                                 const uint8_t randri[16], uint64_t t)
 {
     KMS_ENSURE(state_dir != NULL && ticket != NULL && randri != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
@@ -299,7 +318,7 @@ kms_result kms_call_replay_check(const char *state_dir, const uint8_t *ticket, s
     KMS_ENSURE_OUT(rc, r != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, ticket_hash(ticket, ticket_len, hash));
     KMS_TRY_OUT(rc, replay_load(state_dir, r));
-    KMS_ENSURE_OUT(rc, !replay_has(r, hash, randri, now), KMS_ERR_REPLAY);
+    KMS_ENSURE_OUT(rc, !replay_has(r, hash, randri, t), KMS_ERR_REPLAY);
     rc = KMS_RESULT_OK;
 out:
     free(r);
@@ -307,7 +326,8 @@ out:
 }
 
 kms_result kms_call_replay_commit(const char *state_dir, const uint8_t *ticket, size_t ticket_len,
-                                  const uint8_t randri[16], uint64_t expires, uint64_t now)
+                                  const uint8_t randri[16], uint64_t t, uint64_t expires,
+                                  uint64_t now)
 {
     KMS_ENSURE(state_dir != NULL && ticket != NULL && randri != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
@@ -319,27 +339,33 @@ kms_result kms_call_replay_commit(const char *state_dir, const uint8_t *ticket, 
     KMS_ENSURE_OUT(rc, r != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, ticket_hash(ticket, ticket_len, hash));
     KMS_TRY_OUT(rc, replay_load(state_dir, r));
-    KMS_ENSURE_OUT(rc, !replay_has(r, hash, randri, now), KMS_ERR_REPLAY);
-    /* Prune what has expired, then add. */
+    KMS_ENSURE_OUT(rc, !replay_has(r, hash, randri, t), KMS_ERR_REPLAY);
+    /* Prune what has expired, raising the horizon past the pruned T, then add. */
     size_t k = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (r->e[i].expires >= now) {
             r->e[k++] = r->e[i];
+        } else if (r->e[i].t > r->horizon) {
+            r->horizon = r->e[i].t;
         }
     }
     r->n = k;
     KMS_ENSURE_OUT(rc, r->n < KMS_CALL_REPLAY_MAX, KMS_ERR_FULL);
+    r->e[r->n].t = t;
     r->e[r->n].expires = expires;
     memcpy(r->e[r->n].hash, hash, HASH_LEN);
     memcpy(r->e[r->n].randri, randri, KMS_TMSG_RAND_LEN);
     r->n++;
-    KMS_TRY_OUT(rc, put_kv(&b, "version", "1"));
+    char hz[24];
+    (void)snprintf(hz, sizeof(hz), "%llu", (unsigned long long)r->horizon);
+    KMS_TRY_OUT(rc, put_kv(&b, "version", "2"));
+    KMS_TRY_OUT(rc, put_kv(&b, "horizon", hz));
     for (size_t i = 0; i < r->n; i++) {
         char line[ENTRY_LEN + 1], hx[2 * HASH_LEN + 1], rx[2 * KMS_TMSG_RAND_LEN + 1];
         KMS_TRY_OUT(rc, kms_hex_encode(r->e[i].hash, HASH_LEN, hx, sizeof(hx)));
         KMS_TRY_OUT(rc, kms_hex_encode(r->e[i].randri, KMS_TMSG_RAND_LEN, rx, sizeof(rx)));
-        int w =
-            snprintf(line, sizeof(line), "%llu:%s:%s", (unsigned long long)r->e[i].expires, hx, rx);
+        int w = snprintf(line, sizeof(line), "%llu:%llu:%s:%s", (unsigned long long)r->e[i].t,
+                         (unsigned long long)r->e[i].expires, hx, rx);
         KMS_ENSURE_OUT(rc, w > 0 && (size_t)w < sizeof(line), KMS_ERR_INTERNAL);
         KMS_TRY_OUT(rc, put_kv(&b, "entry", line));
     }
@@ -397,8 +423,7 @@ kms_result kms_call_answer(const struct kms_ue_kms_cfg *cfg, const struct kms_ca
     *part = KMS_CALL_PART_FRESHNESS;
     uint64_t now = kms_now(), t = kms_kue_ntp_to_unix(x->ntp);
     KMS_ENSURE_OUT(rc, abs_diff(t, now) <= in->skew, KMS_ERR_TS_SKEW);
-    KMS_TRY_OUT(rc,
-                kms_call_replay_check(cfg->state_dir, x->ticket, x->ticket_len, x->randri, now));
+    KMS_TRY_OUT(rc, kms_call_replay_check(cfg->state_dir, x->ticket, x->ticket_len, x->randri, t));
     *part = KMS_CALL_PART_NONE;
     KMS_TRY_OUT(rc, kms_ue_resolve_ticket(cfg, x, g));
     *part = KMS_CALL_PART_TRANSFER;
@@ -418,7 +443,7 @@ kms_result kms_call_answer(const struct kms_ue_kms_cfg *cfg, const struct kms_ca
                                in->remote_addr, s));
     KMS_TRY_OUT(rc, kms_media_fingerprint(s, srtp_fp));
     KMS_TRY_OUT(rc, kms_ue_tgk_fingerprint(g, tgk_fp));
-    KMS_TRY_OUT(rc, kms_call_replay_commit(cfg->state_dir, x->ticket, x->ticket_len, x->randri,
+    KMS_TRY_OUT(rc, kms_call_replay_commit(cfg->state_dir, x->ticket, x->ticket_len, x->randri, t,
                                            t + in->skew, now));
     KMS_TRY_OUT(rc, session_mkdir(in->session_dir));
     KMS_TRY_OUT(rc, kms_media_session_save(in->session_dir, s));

@@ -95,14 +95,18 @@ KMS_MUST_CHECK kms_result kms_call_accept(const char *session_dir, const uint8_t
 KMS_MUST_CHECK kms_result kms_call_check_transfer(const struct kms_transfer *x,
                                                   const struct kms_srtp_policy **p);
 
-/* The replay record: KMS_ERR_REPLAY when (ticket, randri) is in STATE/transfers unexpired
- * (check), or adds it with expiry `expires` after pruning (commit; KMS_ERR_FULL when
- * KMS_CALL_REPLAY_MAX unexpired entries remain). now: UNIX seconds. */
+/* The replay record: KMS_ERR_REPLAY when (ticket, randri) is in STATE/transfers (expired or
+ * not: it was accepted once), or when the transfer's T is at or before the record's horizon,
+ * the latest T of an entry pruned (check); or adds it, stamped t, with expiry `expires` after
+ * pruning the expired entries and raising the horizon past their T (commit; KMS_ERR_FULL when
+ * KMS_CALL_REPLAY_MAX unexpired entries remain). The horizon keeps a pruned transfer refused even
+ * when a later answer runs with a larger --skew than the one that recorded it. t, expires, now:
+ * UNIX seconds. */
 KMS_MUST_CHECK kms_result kms_call_replay_check(const char *state_dir, const uint8_t *ticket,
                                                 size_t ticket_len, const uint8_t randri[16],
-                                                uint64_t now);
+                                                uint64_t t);
 KMS_MUST_CHECK kms_result kms_call_replay_commit(const char *state_dir, const uint8_t *ticket,
                                                  size_t ticket_len, const uint8_t randri[16],
-                                                 uint64_t expires, uint64_t now);
+                                                 uint64_t t, uint64_t expires, uint64_t now);
 
 #endif

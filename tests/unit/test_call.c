@@ -83,16 +83,16 @@ static void replay_record(void **state)
     memset(r1, 0x01, sizeof(r1));
     memset(r2, 0x02, sizeof(r2));
     const uint64_t now = 1800000000;
-    /* No file yet: fresh. */
+    /* No file yet: fresh. T = now, expiry now + 60. */
     expect_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now));
-    expect_ok(kms_call_replay_commit(dir, ticket, sizeof(ticket), r1, now + 60, now));
+    expect_ok(kms_call_replay_commit(dir, ticket, sizeof(ticket), r1, now, now + 60, now));
     /* The same pair again: a replay; another RANDRi, or another ticket: fresh. */
-    expect_err(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now + 10), KMS_ERR_REPLAY);
-    expect_err(kms_call_replay_commit(dir, ticket, sizeof(ticket), r1, now + 70, now + 10),
+    expect_err(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now), KMS_ERR_REPLAY);
+    expect_err(kms_call_replay_commit(dir, ticket, sizeof(ticket), r1, now, now + 70, now + 10),
                KMS_ERR_REPLAY);
-    expect_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r2, now + 10));
+    expect_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r2, now));
     ticket[0] ^= 1;
-    expect_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now + 10));
+    expect_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now));
     ticket[0] ^= 1;
     /* The file: owner-only, the documented lines. */
     char path[512];
@@ -106,37 +106,52 @@ static void replay_record(void **state)
     char want[256];
     /* The ticket hash: SHA-256 of forty '3' octets (0x33), first 16 octets, from Python's
      * hashlib.sha256(b"3" * 40). */
-    int wl =
-        snprintf(want, sizeof(want), "version=1\nentry=%llu:%s:", (unsigned long long)(now + 60),
-                 "e69e5e6f3541ea47026a711c50e1b0f7");
+    int wl = snprintf(want, sizeof(want),
+                      "version=2\nhorizon=0\nentry=%llu:%llu:%s:", (unsigned long long)now,
+                      (unsigned long long)(now + 60), "e69e5e6f3541ea47026a711c50e1b0f7");
     assert_true(n == (size_t)wl + 33);
     assert_memory_equal(img, want, (size_t)wl);
     assert_memory_equal(img + wl, "01010101010101010101010101010101\n", 33);
     kms_file_free(img, n);
-    /* After the expiry the entry is gone (pruned on the next commit), and the pair is fresh. */
-    expect_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now + 61));
-    expect_ok(kms_call_replay_commit(dir, ticket, sizeof(ticket), r2, now + 200, now + 61));
+    /* After its expiry the entry still refuses the pair (an answer with a larger --skew would
+     * take the transfer's T), until a commit prunes it: the horizon, its T, refuses it then. */
+    expect_err(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now), KMS_ERR_REPLAY);
+    expect_ok(
+        kms_call_replay_commit(dir, ticket, sizeof(ticket), r2, now + 61, now + 200, now + 61));
     expect_ok(kms_file_read(path, 4096, true, &img, &n));
-    assert_int_equal(n, strlen("version=1\n") + strlen("entry=1800000200:") + 32 + 1 + 32 + 1);
+    snprintf(want, sizeof(want),
+             "version=2\nhorizon=%llu\nentry=%llu:%llu:", (unsigned long long)now,
+             (unsigned long long)(now + 61), (unsigned long long)(now + 200));
+    assert_true(n == strlen(want) + 32 + 1 + 32 + 1);
+    assert_memory_equal(img, want, strlen(want));
     kms_file_free(img, n);
+    expect_err(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now), KMS_ERR_REPLAY);
+    /* A transfer stamped at the horizon or before is refused whatever its pair; after it, fresh. */
+    uint8_t r3[16];
+    memset(r3, 0x03, sizeof(r3));
+    expect_err(kms_call_replay_check(dir, ticket, sizeof(ticket), r3, now), KMS_ERR_REPLAY);
+    expect_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r3, now + 1));
     /* The bound: KMS_CALL_REPLAY_MAX unexpired entries, then KMS_ERR_FULL. */
     for (size_t i = 1; i < KMS_CALL_REPLAY_MAX; i++) {
         uint8_t r[16] = {0};
         r[0] = (uint8_t)i;
         r[1] = (uint8_t)(i >> 8);
         r[2] = 0xEE;
-        expect_ok(kms_call_replay_commit(dir, ticket, sizeof(ticket), r, now + 1000, now + 62));
+        expect_ok(
+            kms_call_replay_commit(dir, ticket, sizeof(ticket), r, now + 62, now + 1000, now + 62));
     }
     uint8_t last[16];
     memset(last, 0x77, sizeof(last));
-    expect_err(kms_call_replay_commit(dir, ticket, sizeof(ticket), last, now + 1000, now + 62),
-               KMS_ERR_FULL);
+    expect_err(
+        kms_call_replay_commit(dir, ticket, sizeof(ticket), last, now + 62, now + 1000, now + 62),
+        KMS_ERR_FULL);
     /* ... until they expire. */
-    expect_ok(kms_call_replay_commit(dir, ticket, sizeof(ticket), last, now + 2000, now + 1001));
+    expect_ok(kms_call_replay_commit(dir, ticket, sizeof(ticket), last, now + 1001, now + 2000,
+                                     now + 1001));
     /* A damaged record is refused, never taken as empty. */
-    static const char junk[] = "version=1\nentry=12:zz\n";
+    static const char junk[] = "version=2\nhorizon=0\nentry=12:13:zz\n";
     expect_ok(kms_file_write_atomic(path, (const uint8_t *)junk, sizeof(junk) - 1));
-    assert_false(kms_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now)));
+    assert_false(kms_ok(kms_call_replay_check(dir, ticket, sizeof(ticket), r1, now + 5000)));
     remove_dir(dir);
 }
 
