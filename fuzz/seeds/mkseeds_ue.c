@@ -6,7 +6,11 @@
  *                    crypto session and its SP (kms_transfer_build_spec, as 'ue offer'), and
  *                    mode 1 || parameters for the harness to build;
  *   <dir>/usim/      mode 0 || a whole USIM file from kms_usim_encode (two shapes), and
- *                    mode 1 || the same file without its checksum line (the harness appends it).
+ *                    mode 1 || the same file without its checksum line (the harness appends it);
+ *   <dir>/call_state/ mode 0 || a DIR/offer image from kms_call_offer_encode around a
+ *                    TRANSFER_INIT of 'ue offer' (each policy, both TGK lengths), and
+ *                    mode 1 || a STATE/transfers file as kms_call_replay_commit writes it
+ *                    (one entry; entries after a prune, with a horizon), and a few near-misses.
  * Every seed is checked by running it through nothing but the encoders' own decoders: the
  * harnesses' oracles run on them when the corpus is replayed.
  *
@@ -19,9 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "kms/kms_ticket_msg.h"
+#include "ue/kms_call.h"
 #include "ue/kms_usim.h"
+#include "util/kms_file.h"
 #include "util/kms_buf.h"
 
 /* The MPK of fuzz_transfer.c. */
@@ -72,7 +79,8 @@ static void transfer(const char *name, const char *idri, const char *idrr, size_
 }
 
 /* A transfer of 'ue offer': the media flags, CS 1 with SSRC/ROC/SEQ, the SP of a policy. */
-static void transfer_media(const char *name, const uint8_t *sp, size_t sp_len, uint32_t ssrc)
+static void build_media(const char *name, const uint8_t *sp, size_t sp_len, uint32_t ssrc,
+                        struct kms_buf *b)
 {
     uint8_t ticket[200];
     for (size_t i = 0; i < sizeof(ticket); i++) {
@@ -89,12 +97,80 @@ static void transfer_media(const char *name, const uint8_t *sp, size_t sp_len, u
                                         .ticket_len = sizeof(ticket),
                                         .ticket_flags = KMS_TMSG_MEDIA_FLAGS,
                                         .media = &md};
+    ok_or_die(kms_transfer_build_spec(&s, b), name);
+    ok_or_die(kms_transfer_open(kms_buf_data(b), kms_buf_len(b), MPK), name);
+}
+
+static void transfer_media(const char *name, const uint8_t *sp, size_t sp_len, uint32_t ssrc)
+{
     struct kms_buf b;
     kms_buf_init(&b, 4 * KMS_TICKET_MAX, false);
-    ok_or_die(kms_transfer_build_spec(&s, &b), name);
-    ok_or_die(kms_transfer_open(kms_buf_data(&b), kms_buf_len(&b), MPK), name);
+    build_media(name, sp, sp_len, ssrc, &b);
     write_seed("transfer", name, 0, kms_buf_data(&b), kms_buf_len(&b));
     kms_buf_cleanup(&b);
+}
+
+/* A DIR/offer image of kms_call_offer_encode (decoded back before it is written). */
+static void call_offer(const char *name, const char *policy, const char *local_addr, size_t tgk_len,
+                       const uint8_t *sp, size_t sp_len)
+{
+    struct kms_call_offer *o = calloc(1, sizeof(*o)), *o2 = calloc(1, sizeof(*o2));
+    if (o == NULL || o2 == NULL) {
+        exit(1);
+    }
+    o->policy = kms_srtp_policy_by_name(policy);
+    snprintf(o->local_addr, sizeof(o->local_addr), "%s", local_addr);
+    for (size_t i = 0; i < tgk_len; i++) {
+        o->tgk[i] = (uint8_t)(0xa0 + i);
+    }
+    o->tgk_len = tgk_len;
+    memcpy(o->mpk, MPK, sizeof(o->mpk));
+    struct kms_buf b;
+    kms_buf_init(&b, KMS_CALL_OFFER_MAX, true);
+    build_media(name, sp, sp_len, 0x11223344, &b);
+    o->init_len = kms_buf_len(&b);
+    memcpy(o->init, kms_buf_data(&b), o->init_len);
+    kms_buf_truncate(&b, 0);
+    ok_or_die(kms_call_offer_encode(o, &b), name);
+    ok_or_die(kms_call_offer_decode(kms_buf_data(&b), kms_buf_len(&b), o2), name);
+    write_seed("call_state", name, 0, kms_buf_data(&b), kms_buf_len(&b));
+    kms_buf_cleanup(&b);
+    free(o2);
+    free(o);
+}
+
+/* STATE/transfers as kms_call_replay_commit writes it: n_before entries stamped T0 + i, each
+ * expiring 60 s later, then (when prune) one more at T0 + 100, which prunes them all (the
+ * horizon becomes the latest of their T). */
+static void call_transfers(const char *name, size_t n_before, bool prune)
+{
+    char dir[] = "/tmp/fuzz_mkseeds_call.XXXXXX", path[64];
+    if (mkdtemp(dir) == NULL) {
+        exit(1);
+    }
+    const uint64_t t0 = 1800000000;
+    uint8_t ticket[40], randri[16];
+    memset(ticket, 0x33, sizeof(ticket));
+    for (size_t i = 0; i < n_before + (prune ? 1 : 0); i++) {
+        memset(randri, (int)(i + 1), sizeof(randri));
+        randri[15] = 0xab;
+        uint64_t t = i < n_before ? t0 + i : t0 + 100;
+        ok_or_die(kms_call_replay_commit(dir, ticket, sizeof(ticket), randri, t, t + 60, t), name);
+    }
+    snprintf(path, sizeof(path), "%s/transfers", dir);
+    uint8_t *img = NULL;
+    size_t n = 0;
+    ok_or_die(kms_file_read(path, KMS_CALL_TRANSFERS_MAX, false, &img, &n), name);
+    struct kms_call_transfers *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        exit(1);
+    }
+    ok_or_die(kms_call_transfers_decode(img, n, r), name);
+    write_seed("call_state", name, 1, img, n);
+    free(r);
+    kms_file_free(img, n);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void usim(const char *name, unsigned ind_bits, size_t n_impu)
@@ -156,6 +232,27 @@ int main(int argc, char **argv)
                                          'o', 'b',  1,    2,    3,    4,    5,   6,   7,
                                          8,   0x00, 0x10, 0x01, 0x00, 0x20, 0x00};
     write_seed("transfer", "build-flip-delete", 1, build_flip, sizeof(build_flip));
+    call_offer("offer-aes128-hmac80-tgk16", "aes128-hmac80", "127.0.0.1:40000", 16, cm128,
+               sizeof(cm128));
+    call_offer("offer-aes256-hmac80-tgk32", "aes256-hmac80", "[::1]:40000", 32, cm256,
+               sizeof(cm256));
+    call_offer("offer-aes128-gcm-tgk32", "aes128-gcm", "192.0.2.7:65534", 32, gcm, sizeof(gcm));
+    call_transfers("transfers-one", 1, false);
+    call_transfers("transfers-three", 3, false);
+    call_transfers("transfers-pruned-horizon", 2, true);
+    /* By hand, from the format of ue/kms_call.h: upper-case hex (accepted), no entry (accepted),
+     * the pre-horizon version 1 (refused), a decimal with a leading zero (refused). */
+    static const char upper[] = "version=2\nhorizon=7\nentry=8:68:E69E5E6F3541EA47026A711C50E1B0F7:"
+                                "0101010101010101010101010101ABCD\n";
+    write_seed("call_state", "transfers-upper-hex", 1, (const uint8_t *)upper, sizeof(upper) - 1);
+    static const char empty[] = "version=2\nhorizon=0\n";
+    write_seed("call_state", "transfers-empty", 1, (const uint8_t *)empty, sizeof(empty) - 1);
+    static const char v1[] = "version=1\nentry=68:e69e5e6f3541ea47026a711c50e1b0f7:"
+                             "01010101010101010101010101010101\n";
+    write_seed("call_state", "transfers-v1-refused", 1, (const uint8_t *)v1, sizeof(v1) - 1);
+    static const char lead0[] = "version=2\nhorizon=07\n";
+    write_seed("call_state", "transfers-leading-zero-refused", 1, (const uint8_t *)lead0,
+               sizeof(lead0) - 1);
     usim("usim-ind5-2impu", KMS_SQN_IND_BITS_DEF, 2);
     usim("usim-ind0-1impu", 0, 1);
     usim("usim-ind2-8impu", 2, 8);

@@ -21,11 +21,11 @@
 
 #define OFFER_FILE     "offer"
 #define REPLAY_FILE    "transfers"
-#define OFFER_MAX      (4 * KMS_TICKET_MAX + 1024)
-#define INIT_MAX       (KMS_TICKET_MAX + 2048) /* a TRANSFER_INIT: the ticket and a few payloads */
-#define HASH_LEN       16
-#define ENTRY_LEN      (20 + 1 + 20 + 1 + 2 * HASH_LEN + 1 + 2 * KMS_TMSG_RAND_LEN)
-#define REPLAY_IMG_MAX (48 + KMS_CALL_REPLAY_MAX * (ENTRY_LEN + 8))
+#define OFFER_MAX      KMS_CALL_OFFER_MAX
+#define INIT_MAX       KMS_CALL_INIT_MAX
+#define HASH_LEN       KMS_CALL_HASH_LEN
+#define ENTRY_LEN      KMS_CALL_ENTRY_LEN
+#define REPLAY_IMG_MAX KMS_CALL_TRANSFERS_MAX
 
 /* The session directory, created 0700 when absent (only once everything else succeeded: bad
  * input writes nothing). */
@@ -65,7 +65,7 @@ static kms_result draw_seq(uint16_t *seq)
 
 /* The session of one side: the policy, the addresses and the two streams, keyed from the TGK
  * with the transfer's RANDRi and the answer's RANDRr; we send with local_cs. */
-static kms_result session_of(const struct kms_tgrant *g, const struct kms_srtp_policy *p,
+static kms_result session_of(const uint8_t *tgk, size_t tgk_len, const struct kms_srtp_policy *p,
                              const uint8_t randri[16], const uint8_t randrr[16],
                              const struct kms_tmsg_media *md, uint8_t local_cs,
                              const char *local_addr, const char *remote_addr,
@@ -78,7 +78,7 @@ static kms_result session_of(const struct kms_tgrant *g, const struct kms_srtp_p
     for (size_t i = 0; i < 2; i++) {
         const struct kms_tmsg_cs *c = &md->cs[i];
         struct kms_media_stream *st = c->cs_id == local_cs ? &s->local : &s->remote;
-        KMS_TRY(kms_media_derive(g->tgk, g->tgk_len, p, c->cs_id, randri, 16, randrr, 16, st));
+        KMS_TRY(kms_media_derive(tgk, tgk_len, p, c->cs_id, randri, 16, randrr, 16, st));
         st->ssrc = c->ssrc;
         st->roc = c->roc;
         st->seq = c->seq;
@@ -108,6 +108,71 @@ static kms_result put_kv_hex(struct kms_buf *b, const char *name, const uint8_t 
     return kms_buf_put_u8(b, '\n');
 }
 
+/* The checks of kms_call_offer_encode: what the decoder would refuse is never written. */
+static bool offer_ok(const struct kms_call_offer *o)
+{
+    size_t al = strnlen(o->local_addr, sizeof(o->local_addr));
+    if (o->policy == NULL || al == sizeof(o->local_addr) ||
+        (o->tgk_len != 16 && o->tgk_len != 32) || o->init_len > sizeof(o->init)) {
+        return false;
+    }
+    for (size_t i = 0; i < al; i++) {
+        if (o->local_addr[i] < 0x20 || o->local_addr[i] >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+kms_result kms_call_offer_encode(const struct kms_call_offer *o, struct kms_buf *out)
+{
+    KMS_ENSURE(o != NULL && out != NULL && offer_ok(o), KMS_ERR_ARG);
+    KMS_TRY(put_kv(out, "version", "1"));
+    KMS_TRY(put_kv(out, "policy", o->policy->name));
+    KMS_TRY(put_kv(out, "local_addr", o->local_addr));
+    KMS_TRY(put_kv_hex(out, "tgk", o->tgk, o->tgk_len));
+    KMS_TRY(put_kv_hex(out, "mpk", o->mpk, sizeof(o->mpk)));
+    return put_kv_hex(out, "transfer_init", o->init, o->init_len);
+}
+
+kms_result kms_call_offer_decode(const uint8_t *p, size_t n, struct kms_call_offer *o)
+{
+    KMS_ENSURE(o != NULL, KMS_ERR_ARG);
+    kms_wipe(o, sizeof(*o));
+    KMS_ENSURE(p != NULL || n == 0, KMS_ERR_ARG);
+    kms_result rc = KMS_RC_INIT;
+    const size_t cap = 2 * INIT_MAX + 2;
+    char *val = malloc(cap);
+    KMS_ENSURE_OUT(rc, val != NULL, KMS_ERR_NOMEM);
+    struct kms_cur c;
+    kms_cur_init(&c, p, n);
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "version", val, cap));
+    KMS_ENSURE_OUT(rc, strcmp(val, "1") == 0, KMS_ERR_UNSUPPORTED);
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "policy", val, cap));
+    o->policy = kms_srtp_policy_by_name(val);
+    KMS_ENSURE_OUT(rc, o->policy != NULL, KMS_ERR_UNSUPPORTED);
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "local_addr", o->local_addr, sizeof(o->local_addr)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "tgk", val, cap));
+    o->tgk_len = strlen(val) / 2;
+    KMS_ENSURE_OUT(rc, strlen(val) == 32 || strlen(val) == 64, KMS_ERR_BAD_LENGTH);
+    KMS_TRY_OUT(rc, kms_hex_decode_exact(val, o->tgk, o->tgk_len));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "mpk", val, cap));
+    KMS_TRY_OUT(rc, kms_hex_decode_exact(val, o->mpk, sizeof(o->mpk)));
+    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "transfer_init", val, cap));
+    KMS_TRY_OUT(rc, kms_hex_decode(val, strlen(val), o->init, sizeof(o->init), &o->init_len));
+    KMS_TRY_OUT(rc, kms_cur_expect_end(&c));
+    rc = KMS_RESULT_OK;
+out:
+    if (val != NULL) {
+        kms_wipe(val, cap);
+    }
+    free(val);
+    if (!kms_ok(rc)) {
+        kms_wipe(o, sizeof(*o));
+    }
+    return rc;
+}
+
 kms_result kms_call_offer(const struct kms_ue_kms_cfg *cfg, const char *peer,
                           const struct kms_srtp_policy *p, const char *local_addr,
                           const char *session_dir, struct kms_buf *init,
@@ -120,12 +185,13 @@ kms_result kms_call_offer(const struct kms_ue_kms_cfg *cfg, const char *peer,
     *part = KMS_CALL_PART_NONE;
     struct kms_tgrant *g = calloc(1, sizeof(*g));
     struct kms_tmsg_media *md = calloc(1, sizeof(*md));
+    struct kms_call_offer *o = calloc(1, sizeof(*o));
     char idri[KMS_TMSG_ID_MAX + 1];
     char path[4096];
     size_t start = kms_buf_len(init);
     struct kms_buf f;
     kms_buf_init(&f, OFFER_MAX, true);
-    KMS_ENSURE_OUT(rc, g != NULL && md != NULL, KMS_ERR_NOMEM);
+    KMS_ENSURE_OUT(rc, g != NULL && md != NULL && o != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, kms_ue_ticket(cfg, peer, g, idri));
     *part = KMS_CALL_PART_SESSION;
     KMS_TRY_OUT(rc, kms_srtp_policy_sp_encode(p, md->sp, sizeof(md->sp), &md->sp_len));
@@ -141,13 +207,16 @@ kms_result kms_call_offer(const struct kms_ue_kms_cfg *cfg, const char *peer,
                                            .ticket_flags = g->ticket_flags,
                                            .media = md};
     KMS_TRY_OUT(rc, kms_transfer_build_spec(&spec, init));
-    KMS_TRY_OUT(rc, put_kv(&f, "version", "1"));
-    KMS_TRY_OUT(rc, put_kv(&f, "policy", p->name));
-    KMS_TRY_OUT(rc, put_kv(&f, "local_addr", local_addr));
-    KMS_TRY_OUT(rc, put_kv_hex(&f, "tgk", g->tgk, g->tgk_len));
-    KMS_TRY_OUT(rc, put_kv_hex(&f, "mpk", g->mpk, sizeof(g->mpk)));
-    KMS_TRY_OUT(
-        rc, put_kv_hex(&f, "transfer_init", kms_buf_data(init) + start, kms_buf_len(init) - start));
+    o->policy = p;
+    KMS_TRY_OUT(rc, kms_str_copy(o->local_addr, sizeof(o->local_addr), local_addr));
+    KMS_ENSURE_OUT(rc, g->tgk_len <= sizeof(o->tgk), KMS_ERR_INTERNAL);
+    memcpy(o->tgk, g->tgk, g->tgk_len);
+    o->tgk_len = g->tgk_len;
+    memcpy(o->mpk, g->mpk, sizeof(o->mpk));
+    o->init_len = kms_buf_len(init) - start;
+    KMS_ENSURE_OUT(rc, o->init_len <= sizeof(o->init), KMS_ERR_TOO_LONG);
+    memcpy(o->init, kms_buf_data(init) + start, o->init_len);
+    KMS_TRY_OUT(rc, kms_call_offer_encode(o, &f));
     KMS_TRY_OUT(rc, session_mkdir(session_dir));
     KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), session_dir, OFFER_FILE));
     KMS_TRY_OUT(rc, kms_file_write_atomic(path, kms_buf_data(&f), kms_buf_len(&f)));
@@ -162,66 +231,16 @@ out:
     if (g != NULL) {
         kms_wipe(g, sizeof(*g));
     }
+    if (o != NULL) {
+        kms_wipe(o, sizeof(*o));
+    }
     free(g);
     free(md);
-    return rc;
-}
-
-/* What accept reads back from DIR/offer. */
-struct offer_state {
-    const struct kms_srtp_policy *policy;
-    char local_addr[KMS_MEDIA_ADDR_MAX];
-    struct kms_tgrant g; /* tgk, tgk_len, mpk */
-    uint8_t init[INIT_MAX];
-    size_t init_len;
-};
-
-static kms_result offer_decode(const uint8_t *img, size_t n, struct offer_state *o)
-{
-    kms_result rc = KMS_RC_INIT;
-    const size_t cap = 2 * INIT_MAX + 2;
-    char *val = malloc(cap);
-    KMS_ENSURE_OUT(rc, val != NULL, KMS_ERR_NOMEM);
-    struct kms_cur c;
-    kms_cur_init(&c, img, n);
-    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "version", val, cap));
-    KMS_ENSURE_OUT(rc, strcmp(val, "1") == 0, KMS_ERR_UNSUPPORTED);
-    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "policy", val, cap));
-    o->policy = kms_srtp_policy_by_name(val);
-    KMS_ENSURE_OUT(rc, o->policy != NULL, KMS_ERR_UNSUPPORTED);
-    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "local_addr", o->local_addr, sizeof(o->local_addr)));
-    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "tgk", val, cap));
-    KMS_TRY_OUT(rc, kms_hex_decode(val, strlen(val), o->g.tgk, sizeof(o->g.tgk), &o->g.tgk_len));
-    KMS_ENSURE_OUT(rc, o->g.tgk_len == 16 || o->g.tgk_len == 32, KMS_ERR_BAD_LENGTH);
-    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "mpk", val, cap));
-    KMS_TRY_OUT(rc, kms_hex_decode_exact(val, o->g.mpk, sizeof(o->g.mpk)));
-    KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "transfer_init", val, cap));
-    KMS_TRY_OUT(rc, kms_hex_decode(val, strlen(val), o->init, sizeof(o->init), &o->init_len));
-    KMS_TRY_OUT(rc, kms_cur_expect_end(&c));
-    rc = KMS_RESULT_OK;
-out:
-    if (val != NULL) {
-        kms_wipe(val, cap);
-    }
-    free(val);
+    free(o);
     return rc;
 }
 
 /* ---- the replay record ------------------------------------------------------------------- */
-
-struct replay_entry {
-    uint64_t t; /* the transfer's T (UNIX seconds) */
-    uint64_t expires;
-    uint8_t hash[HASH_LEN];
-    uint8_t randri[KMS_TMSG_RAND_LEN];
-};
-
-struct replay_rec {
-    uint64_t horizon; /* the latest T of a pruned entry: anything stamped at or before it is
-                         refused, whatever --skew a later answer runs with */
-    struct replay_entry e[KMS_CALL_REPLAY_MAX + 1];
-    size_t n;
-};
 
 static kms_result ticket_hash(const uint8_t *ticket, size_t len, uint8_t out[HASH_LEN])
 {
@@ -245,7 +264,7 @@ static kms_result dec_field(const char **v, uint64_t *out)
 }
 
 /* One "entry=" value: <T decimal>:<expiry decimal>:<32 hex>:<32 hex>. */
-static kms_result entry_decode(const char *v, struct replay_entry *e)
+static kms_result entry_decode(const char *v, struct kms_call_transfer_entry *e)
 {
     KMS_TRY(dec_field(&v, &e->t));
     KMS_TRY(dec_field(&v, &e->expires));
@@ -260,21 +279,14 @@ static kms_result entry_decode(const char *v, struct replay_entry *e)
     return KMS_RESULT_OK;
 }
 
-/* Reads STATE/transfers into r (empty when there is none). */
-static kms_result replay_load(const char *dir, struct replay_rec *r)
+kms_result kms_call_transfers_decode(const uint8_t *p, size_t n, struct kms_call_transfers *r)
 {
-    r->n = 0;
-    r->horizon = 0;
+    KMS_ENSURE(r != NULL, KMS_ERR_ARG);
+    memset(r, 0, sizeof(*r));
+    KMS_ENSURE(p != NULL || n == 0, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    uint8_t *img = NULL;
-    size_t n = 0;
-    kms_result fr = kms_file_read_at(dir, REPLAY_FILE, REPLAY_IMG_MAX, true, &img, &n);
-    if (fr.err == KMS_ERR_NOT_FOUND) {
-        return KMS_RESULT_OK;
-    }
-    KMS_TRY_OUT(rc, fr);
     struct kms_cur c;
-    kms_cur_init(&c, img, n);
+    kms_cur_init(&c, p, n);
     char val[ENTRY_LEN + 2];
     KMS_TRY_OUT(rc, kms_cur_get_kv_line(&c, "version", val, sizeof(val)));
     KMS_ENSURE_OUT(rc, strcmp(val, "2") == 0, KMS_ERR_UNSUPPORTED);
@@ -288,11 +300,51 @@ static kms_result replay_load(const char *dir, struct replay_rec *r)
     }
     rc = KMS_RESULT_OK;
 out:
+    if (!kms_ok(rc)) {
+        memset(r, 0, sizeof(*r));
+    }
+    return rc;
+}
+
+kms_result kms_call_transfers_encode(const struct kms_call_transfers *r, struct kms_buf *out)
+{
+    KMS_ENSURE(r != NULL && out != NULL && r->n <= KMS_CALL_REPLAY_MAX, KMS_ERR_ARG);
+    char hz[24];
+    (void)snprintf(hz, sizeof(hz), "%llu", (unsigned long long)r->horizon);
+    KMS_TRY(put_kv(out, "version", "2"));
+    KMS_TRY(put_kv(out, "horizon", hz));
+    for (size_t i = 0; i < r->n; i++) {
+        char line[ENTRY_LEN + 1], hx[2 * HASH_LEN + 1], rx[2 * KMS_TMSG_RAND_LEN + 1];
+        KMS_TRY(kms_hex_encode(r->e[i].hash, HASH_LEN, hx, sizeof(hx)));
+        KMS_TRY(kms_hex_encode(r->e[i].randri, KMS_TMSG_RAND_LEN, rx, sizeof(rx)));
+        int w = snprintf(line, sizeof(line), "%llu:%llu:%s:%s", (unsigned long long)r->e[i].t,
+                         (unsigned long long)r->e[i].expires, hx, rx);
+        KMS_ENSURE(w > 0 && (size_t)w < sizeof(line), KMS_ERR_INTERNAL);
+        KMS_TRY(put_kv(out, "entry", line));
+    }
+    return KMS_RESULT_OK;
+}
+
+/* Reads STATE/transfers into r (empty when there is none). */
+static kms_result replay_load(const char *dir, struct kms_call_transfers *r)
+{
+    memset(r, 0, sizeof(*r));
+    kms_result rc = KMS_RC_INIT;
+    uint8_t *img = NULL;
+    size_t n = 0;
+    kms_result fr = kms_file_read_at(dir, REPLAY_FILE, REPLAY_IMG_MAX, true, &img, &n);
+    if (fr.err == KMS_ERR_NOT_FOUND) {
+        return KMS_RESULT_OK;
+    }
+    KMS_TRY_OUT(rc, fr);
+    KMS_TRY_OUT(rc, kms_call_transfers_decode(img, n, r));
+    rc = KMS_RESULT_OK;
+out:
     kms_file_free(img, n);
     return rc;
 }
 
-static bool replay_has(const struct replay_rec *r, const uint8_t hash[HASH_LEN],
+static bool replay_has(const struct kms_call_transfers *r, const uint8_t hash[HASH_LEN],
                        const uint8_t randri[16], uint64_t t)
 {
     if (t <= r->horizon) {
@@ -313,7 +365,7 @@ kms_result kms_call_replay_check(const char *state_dir, const uint8_t *ticket, s
 {
     KMS_ENSURE(state_dir != NULL && ticket != NULL && randri != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    struct replay_rec *r = calloc(1, sizeof(*r));
+    struct kms_call_transfers *r = calloc(1, sizeof(*r));
     uint8_t hash[HASH_LEN];
     KMS_ENSURE_OUT(rc, r != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, ticket_hash(ticket, ticket_len, hash));
@@ -331,7 +383,7 @@ kms_result kms_call_replay_commit(const char *state_dir, const uint8_t *ticket, 
 {
     KMS_ENSURE(state_dir != NULL && ticket != NULL && randri != NULL, KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
-    struct replay_rec *r = calloc(1, sizeof(*r));
+    struct kms_call_transfers *r = calloc(1, sizeof(*r));
     uint8_t hash[HASH_LEN];
     char path[4096];
     struct kms_buf b;
@@ -356,19 +408,7 @@ kms_result kms_call_replay_commit(const char *state_dir, const uint8_t *ticket, 
     memcpy(r->e[r->n].hash, hash, HASH_LEN);
     memcpy(r->e[r->n].randri, randri, KMS_TMSG_RAND_LEN);
     r->n++;
-    char hz[24];
-    (void)snprintf(hz, sizeof(hz), "%llu", (unsigned long long)r->horizon);
-    KMS_TRY_OUT(rc, put_kv(&b, "version", "2"));
-    KMS_TRY_OUT(rc, put_kv(&b, "horizon", hz));
-    for (size_t i = 0; i < r->n; i++) {
-        char line[ENTRY_LEN + 1], hx[2 * HASH_LEN + 1], rx[2 * KMS_TMSG_RAND_LEN + 1];
-        KMS_TRY_OUT(rc, kms_hex_encode(r->e[i].hash, HASH_LEN, hx, sizeof(hx)));
-        KMS_TRY_OUT(rc, kms_hex_encode(r->e[i].randri, KMS_TMSG_RAND_LEN, rx, sizeof(rx)));
-        int w = snprintf(line, sizeof(line), "%llu:%llu:%s:%s", (unsigned long long)r->e[i].t,
-                         (unsigned long long)r->e[i].expires, hx, rx);
-        KMS_ENSURE_OUT(rc, w > 0 && (size_t)w < sizeof(line), KMS_ERR_INTERNAL);
-        KMS_TRY_OUT(rc, put_kv(&b, "entry", line));
-    }
+    KMS_TRY_OUT(rc, kms_call_transfers_encode(r, &b));
     KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), state_dir, REPLAY_FILE));
     KMS_TRY_OUT(rc, kms_file_write_atomic(path, kms_buf_data(&b), kms_buf_len(&b)));
     rc = KMS_RESULT_OK;
@@ -439,8 +479,8 @@ kms_result kms_call_answer(const struct kms_ue_kms_cfg *cfg, const struct kms_ca
     KMS_TRY_OUT(rc, draw_ssrc(x->media.cs[0].ssrc, true, &r->media.cs[1].ssrc));
     KMS_TRY_OUT(rc, draw_seq(&r->media.cs[1].seq));
     KMS_TRY_OUT(rc, kms_transfer_resp_build(in->init, in->init_len, g->mpk, r, resp));
-    KMS_TRY_OUT(rc, session_of(g, p, x->randri, r->randrr, &r->media, 2, in->local_addr,
-                               in->remote_addr, s));
+    KMS_TRY_OUT(rc, session_of(g->tgk, g->tgk_len, p, x->randri, r->randrr, &r->media, 2,
+                               in->local_addr, in->remote_addr, s));
     KMS_TRY_OUT(rc, kms_media_fingerprint(s, srtp_fp));
     KMS_TRY_OUT(rc, kms_ue_tgk_fingerprint(g, tgk_fp));
     KMS_TRY_OUT(rc, kms_call_replay_commit(cfg->state_dir, x->ticket, x->ticket_len, x->randri, t,
@@ -477,30 +517,34 @@ kms_result kms_call_accept(const char *session_dir, const uint8_t *resp, size_t 
                KMS_ERR_ARG);
     kms_result rc = KMS_RC_INIT;
     *part = KMS_CALL_PART_SESSION;
-    struct offer_state *o = calloc(1, sizeof(*o));
+    struct kms_call_offer *o = calloc(1, sizeof(*o));
+    struct kms_tgrant *g = calloc(1, sizeof(*g));
     struct kms_transfer *x = calloc(1, sizeof(*x));
     struct kms_transfer_resp *r = calloc(1, sizeof(*r));
     struct kms_media_session *s = calloc(1, sizeof(*s));
     uint8_t *img = NULL;
     size_t n = 0;
     char path[4096];
-    KMS_ENSURE_OUT(rc, o != NULL && x != NULL && r != NULL && s != NULL, KMS_ERR_NOMEM);
+    KMS_ENSURE_OUT(rc, o != NULL && g != NULL && x != NULL && r != NULL && s != NULL,
+                   KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, kms_file_read_at(session_dir, OFFER_FILE, OFFER_MAX, true, &img, &n));
-    KMS_TRY_OUT(rc, offer_decode(img, n, o));
+    KMS_TRY_OUT(rc, kms_call_offer_decode(img, n, o));
     size_t eo = 0;
     KMS_TRY_OUT(rc, kms_transfer_peek(o->init, o->init_len, x, &eo));
     KMS_ENSURE_OUT(rc, x->media.n_cs == 1, KMS_ERR_MALFORMED);
     *part = KMS_CALL_PART_ANSWER;
-    KMS_TRY_OUT(rc, kms_transfer_resp_open(o->init, o->init_len, resp, resp_len, o->g.mpk, r));
+    KMS_TRY_OUT(rc, kms_transfer_resp_open(o->init, o->init_len, resp, resp_len, o->mpk, r));
     /* Our own IDRr back (our KMS never adjusts the responder's identity, RFC 6043 4.2.3.5). */
     KMS_ENSURE_OUT(rc, strcmp(r->idrr, x->idrr) == 0, KMS_ERR_AUTH);
     *part = KMS_CALL_PART_SSRC;
     KMS_ENSURE_OUT(rc, r->media.cs[1].ssrc != r->media.cs[0].ssrc, KMS_ERR_MALFORMED);
     *part = KMS_CALL_PART_SESSION;
-    KMS_TRY_OUT(rc, session_of(&o->g, o->policy, x->randri, r->randrr, &r->media, 1, o->local_addr,
-                               remote_addr, s));
+    KMS_TRY_OUT(rc, session_of(o->tgk, o->tgk_len, o->policy, x->randri, r->randrr, &r->media, 1,
+                               o->local_addr, remote_addr, s));
     KMS_TRY_OUT(rc, kms_media_fingerprint(s, srtp_fp));
-    KMS_TRY_OUT(rc, kms_ue_tgk_fingerprint(&o->g, tgk_fp));
+    memcpy(g->tgk, o->tgk, o->tgk_len);
+    g->tgk_len = o->tgk_len;
+    KMS_TRY_OUT(rc, kms_ue_tgk_fingerprint(g, tgk_fp));
     KMS_TRY_OUT(rc, kms_media_session_save(session_dir, s));
     KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), session_dir, OFFER_FILE));
     KMS_ENSURE_OUT(rc, unlink(path) == 0, KMS_ERR_IO); /* an answer is accepted once */
@@ -511,10 +555,14 @@ out:
     if (o != NULL) {
         kms_wipe(o, sizeof(*o));
     }
+    if (g != NULL) {
+        kms_wipe(g, sizeof(*g));
+    }
     if (s != NULL) {
         kms_media_session_wipe(s);
     }
     free(o);
+    free(g);
     free(x);
     free(r);
     free(s);

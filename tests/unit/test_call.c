@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The call module (ue/kms_call.h): the responder's checks of a transfer before the KMS is asked,
- * and the replay record STATE/transfers (check, commit, pruning, the bound, the file format). */
+ * the replay record STATE/transfers (check, commit, pruning, the bound, the file format), and the
+ * decoders of the two state files, DIR/offer and STATE/transfers, against hand-written images of
+ * the documented formats: every truncation, every bit flip, overlong values, signed or
+ * zero-led decimals, bad versions, hex of the wrong length. */
 #include "testlib.h"
 
 #include <stdio.h>
@@ -155,11 +158,486 @@ static void replay_record(void **state)
     remove_dir(dir);
 }
 
+/* ---- the state file decoders --------------------------------------------------------------- */
+
+/* A DIR/offer written by hand from the format of ue/kms_call.h. */
+#define OFFER_TGK "000102030405060708090a0b0c0d0e0f"
+#define OFFER_MPK "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+static const char offer_img[] = "version=1\n"
+                                "policy=aes128-hmac80\n"
+                                "local_addr=127.0.0.1:40000\n"
+                                "tgk=" OFFER_TGK "\n"
+                                "mpk=" OFFER_MPK "\n"
+                                "transfer_init=010b1a\n";
+
+static bool all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool hex_letter(uint8_t c)
+{
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* a == b but for the case of hex letters. */
+static bool same_up_to_hex_case(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i] &&
+            !(hex_letter(a[i]) && hex_letter(b[i]) && (a[i] | 0x20) == (b[i] | 0x20))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether octet i of img lies in a value (after its line's '=', before its '\n') on a line
+ * after the first `skip`. */
+static bool in_value(const char *img, size_t i, size_t skip)
+{
+    size_t line = 0, start = 0;
+    for (size_t k = 0; k < i; k++) {
+        if (img[k] == '\n') {
+            line++;
+            start = k + 1;
+        }
+    }
+    return line >= skip && img[i] != '\n' && memchr(img + start, '=', i - start) != NULL;
+}
+
+static kms_result offer_dec(const void *img, size_t n, struct kms_call_offer *o)
+{
+    memset(o, 0x5a, sizeof(*o));
+    return kms_call_offer_decode(img, n, o);
+}
+
+/* img refused with code, the output all zero. */
+static void offer_refused(const char *img, enum kms_err code)
+{
+    struct kms_call_offer *o = malloc(sizeof(*o));
+    assert_non_null(o);
+    expect_err(offer_dec(img, strlen(img), o), code);
+    assert_true(all_zero(o, sizeof(*o)));
+    free(o);
+}
+
+/* offer_img with the value of line `name` replaced by val. */
+static void offer_with(char *out, size_t cap, const char *name, const char *val)
+{
+    const char *names[] = {"version", "policy", "local_addr", "tgk", "mpk", "transfer_init"};
+    const char *vals[] = {"1", "aes128-hmac80", "127.0.0.1:40000", OFFER_TGK, OFFER_MPK, "010b1a"};
+    size_t at = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < 6; i++) {
+        int w = snprintf(out + at, cap - at, "%s=%s\n", names[i],
+                         strcmp(names[i], name) == 0 ? val : vals[i]);
+        assert_true(w > 0 && (size_t)w < cap - at);
+        at += (size_t)w;
+    }
+}
+
+static void offer_decode_reads_the_documented_lines(void **state)
+{
+    (void)state;
+    struct kms_call_offer *o = malloc(sizeof(*o));
+    assert_non_null(o);
+    expect_ok(offer_dec(offer_img, strlen(offer_img), o));
+    assert_ptr_equal(o->policy, kms_srtp_policy_by_name("aes128-hmac80"));
+    assert_string_equal(o->local_addr, "127.0.0.1:40000");
+    assert_int_equal(o->tgk_len, 16);
+    for (size_t i = 0; i < 16; i++) {
+        assert_int_equal(o->tgk[i], i);
+    }
+    for (size_t i = 0; i < 32; i++) {
+        assert_int_equal(o->mpk[i], 0xa0 + i);
+    }
+    assert_int_equal(o->init_len, 3);
+    assert_memory_equal(o->init, "\x01\x0b\x1a", 3);
+    /* Written again: the same octets. */
+    struct kms_buf b;
+    kms_buf_init(&b, KMS_CALL_OFFER_MAX, true);
+    expect_ok(kms_call_offer_encode(o, &b));
+    assert_int_equal(kms_buf_len(&b), strlen(offer_img));
+    assert_memory_equal(kms_buf_data(&b), offer_img, strlen(offer_img));
+    /* The encoder refuses what the decoder would. */
+    kms_buf_truncate(&b, 0);
+    const struct kms_srtp_policy *pol = o->policy;
+    o->policy = NULL;
+    expect_err(kms_call_offer_encode(o, &b), KMS_ERR_ARG);
+    o->policy = pol;
+    o->tgk_len = 24;
+    expect_err(kms_call_offer_encode(o, &b), KMS_ERR_ARG);
+    o->tgk_len = 32;
+    o->init_len = KMS_CALL_INIT_MAX + 1;
+    expect_err(kms_call_offer_encode(o, &b), KMS_ERR_ARG);
+    o->init_len = 3;
+    memcpy(o->local_addr, "a\nb", 4);
+    expect_err(kms_call_offer_encode(o, &b), KMS_ERR_ARG);
+    memset(o->local_addr, 'x', sizeof(o->local_addr));
+    expect_err(kms_call_offer_encode(o, &b), KMS_ERR_ARG);
+    assert_int_equal(kms_buf_len(&b), 0);
+    /* Upper-case hex is read (and written back in lower case). */
+    char img[512];
+    offer_with(img, sizeof(img), "tgk", "000102030405060708090A0B0C0D0E0F");
+    expect_ok(offer_dec(img, strlen(img), o));
+    assert_int_equal(o->tgk[15], 0x0f);
+    /* A TGK of 32 octets, an empty TRANSFER_INIT: read. */
+    offer_with(img, sizeof(img), "tgk", OFFER_MPK);
+    expect_ok(offer_dec(img, strlen(img), o));
+    assert_int_equal(o->tgk_len, 32);
+    offer_with(img, sizeof(img), "transfer_init", "");
+    expect_ok(offer_dec(img, strlen(img), o));
+    assert_int_equal(o->init_len, 0);
+    kms_buf_cleanup(&b);
+    free(o);
+}
+
+static void offer_decode_refuses_every_truncation_and_bit_flip(void **state)
+{
+    (void)state;
+    struct kms_call_offer *o = malloc(sizeof(*o));
+    assert_non_null(o);
+    const size_t n = strlen(offer_img);
+    uint8_t *img = malloc(n);
+    assert_non_null(img);
+    for (size_t k = 0; k < n; k++) {
+        memcpy(img, offer_img, k); /* exact size: ASan sees a read past it */
+        kms_result r = offer_dec(img, k, o);
+        assert_false(kms_ok(r));
+        assert_true(all_zero(o, sizeof(*o)));
+    }
+    /* Flips: outside local_addr and the hex values every one is refused; inside them the image
+     * is refused, or read and written back as the flipped image (up to hex case). */
+    struct kms_buf b;
+    kms_buf_init(&b, KMS_CALL_OFFER_MAX, true);
+    size_t accepted = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool value = in_value(offer_img, i, 2);
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(img, offer_img, n);
+            img[i] ^= (uint8_t)(1u << bit);
+            kms_result r = offer_dec(img, n, o);
+            if (!kms_ok(r)) {
+                assert_true(all_zero(o, sizeof(*o)));
+                continue;
+            }
+            assert_true(value);
+            accepted++;
+            kms_buf_truncate(&b, 0);
+            expect_ok(kms_call_offer_encode(o, &b));
+            assert_int_equal(kms_buf_len(&b), n);
+            assert_true(same_up_to_hex_case(kms_buf_data(&b), img, n));
+        }
+    }
+    assert_true(accepted > 0);
+    kms_buf_cleanup(&b);
+    free(img);
+    free(o);
+}
+
+static void offer_decode_refuses_bad_values(void **state)
+{
+    (void)state;
+    char img[2 * KMS_CALL_INIT_MAX + 512];
+    char *v = malloc(2 * KMS_CALL_INIT_MAX + 8);
+    assert_non_null(v);
+    /* Versions. */
+    const char *versions[] = {"0", "2", "01", "+1", "-1", " 1", "1 ", ""};
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        offer_with(img, sizeof(img), "version", versions[i]);
+        offer_refused(img, KMS_ERR_UNSUPPORTED);
+    }
+    /* Policies: ours only, case-sensitive. */
+    offer_with(img, sizeof(img), "policy", "AES128-HMAC80");
+    offer_refused(img, KMS_ERR_UNSUPPORTED);
+    offer_with(img, sizeof(img), "policy", "aes128-hmac32");
+    offer_refused(img, KMS_ERR_UNSUPPORTED);
+    /* local_addr: 63 characters fit, 64 do not. */
+    memset(v, 'a', 63);
+    v[63] = '\0';
+    offer_with(img, sizeof(img), "local_addr", v);
+    struct kms_call_offer *o = malloc(sizeof(*o));
+    assert_non_null(o);
+    expect_ok(offer_dec(img, strlen(img), o));
+    memset(v, 'a', 64);
+    v[64] = '\0';
+    offer_with(img, sizeof(img), "local_addr", v);
+    offer_refused(img, KMS_ERR_TOO_LONG);
+    /* The TGK: 16 or 32 octets of hex, nothing else. */
+    const char *tgks[] = {"",
+                          "00",
+                          OFFER_TGK "0",
+                          OFFER_TGK "00",
+                          "0102030405060708090a0b0c0d0e0f",
+                          OFFER_MPK "00",
+                          OFFER_MPK "0",
+                          OFFER_TGK OFFER_TGK "0102"};
+    for (size_t i = 0; i < sizeof(tgks) / sizeof(tgks[0]); i++) {
+        offer_with(img, sizeof(img), "tgk", tgks[i]);
+        offer_refused(img, KMS_ERR_BAD_LENGTH);
+    }
+    offer_with(img, sizeof(img), "tgk", "000102030405060708090a0b0c0d0e0g");
+    offer_refused(img, KMS_ERR_BAD_HEX);
+    offer_with(img, sizeof(img), "tgk", "0x0102030405060708090a0b0c0d0e0f");
+    offer_refused(img, KMS_ERR_BAD_HEX);
+    /* The MPK: exactly 32 octets. */
+    offer_with(img, sizeof(img), "mpk", OFFER_TGK);
+    offer_refused(img, KMS_ERR_BAD_LENGTH);
+    offer_with(img, sizeof(img), "mpk", OFFER_MPK "00");
+    offer_refused(img, KMS_ERR_BAD_LENGTH);
+    offer_with(img, sizeof(img), "mpk", OFFER_MPK "0");
+    offer_refused(img, KMS_ERR_BAD_HEX);
+    offer_with(img, sizeof(img), "mpk", "");
+    offer_refused(img, KMS_ERR_BAD_LENGTH);
+    /* The TRANSFER_INIT: up to KMS_CALL_INIT_MAX octets of hex. */
+    offer_with(img, sizeof(img), "transfer_init", "010");
+    offer_refused(img, KMS_ERR_BAD_HEX);
+    offer_with(img, sizeof(img), "transfer_init", "01 0b");
+    offer_refused(img, KMS_ERR_BAD_HEX);
+    memset(v, '7', 2 * KMS_CALL_INIT_MAX);
+    v[2 * KMS_CALL_INIT_MAX] = '\0';
+    offer_with(img, sizeof(img), "transfer_init", v);
+    expect_ok(offer_dec(img, strlen(img), o));
+    assert_int_equal(o->init_len, KMS_CALL_INIT_MAX);
+    memcpy(v + 2 * KMS_CALL_INIT_MAX, "77", 3);
+    offer_with(img, sizeof(img), "transfer_init", v);
+    offer_refused(img, KMS_ERR_TOO_LONG);
+    /* The frame: a line after the last, lines out of order, a CR, a NUL, no final line end. */
+    snprintf(img, sizeof(img), "%sx=1\n", offer_img);
+    offer_refused(img, KMS_ERR_TRAILING);
+    snprintf(img, sizeof(img), "%s\n", offer_img);
+    offer_refused(img, KMS_ERR_TRAILING);
+    offer_refused("policy=aes128-hmac80\nversion=1\n", KMS_ERR_MALFORMED);
+    offer_with(img, sizeof(img), "local_addr", "127.0.0.1:40000\r");
+    offer_refused(img, KMS_ERR_MALFORMED);
+    offer_with(img, sizeof(img), "mpk", OFFER_MPK);
+    img[strlen(img) - 1] = '\0'; /* the last '\n' */
+    offer_refused(img, KMS_ERR_TRUNCATED);
+    static const char nul[] = "version=1\npolicy=aes128\0-hmac80\n";
+    expect_err(offer_dec(nul, sizeof(nul) - 1, o), KMS_ERR_MALFORMED);
+    assert_true(all_zero(o, sizeof(*o)));
+    free(o);
+    free(v);
+}
+
+/* A STATE/transfers written by hand from the format of ue/kms_call.h. */
+#define TR_HASH "e69e5e6f3541ea47026a711c50e1b0f7"
+#define TR_RAND "000102030405060708090a0b0c0d0e0f"
+static const char tr_img[] = "version=2\n"
+                             "horizon=1800000000\n"
+                             "entry=1800000005:1800000065:" TR_HASH ":" TR_RAND "\n"
+                             "entry=0:18446744073709551615:" TR_RAND ":" TR_HASH "\n";
+
+static kms_result tr_dec(const void *img, size_t n, struct kms_call_transfers *r)
+{
+    memset(r, 0x5a, sizeof(*r));
+    return kms_call_transfers_decode(img, n, r);
+}
+
+static void tr_refused(const char *img, enum kms_err code)
+{
+    struct kms_call_transfers *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    expect_err(tr_dec(img, strlen(img), r), code);
+    assert_true(all_zero(r, sizeof(*r)));
+    free(r);
+}
+
+/* version=2, horizon=0 and one entry line of value `entry`. */
+static void tr_refused_entry(const char *entry, enum kms_err code)
+{
+    char img[1024];
+    int w = snprintf(img, sizeof(img), "version=2\nhorizon=0\nentry=%s\n", entry);
+    assert_true(w > 0 && (size_t)w < sizeof(img));
+    tr_refused(img, code);
+}
+
+static void transfers_decode_reads_the_documented_lines(void **state)
+{
+    (void)state;
+    struct kms_call_transfers *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    expect_ok(tr_dec(tr_img, strlen(tr_img), r));
+    assert_true(r->horizon == 1800000000u);
+    assert_int_equal(r->n, 2);
+    assert_true(r->e[0].t == 1800000005u && r->e[0].expires == 1800000065u);
+    assert_true(r->e[1].t == 0 && r->e[1].expires == UINT64_MAX);
+    static const uint8_t hash[16] = {0xe6, 0x9e, 0x5e, 0x6f, 0x35, 0x41, 0xea, 0x47,
+                                     0x02, 0x6a, 0x71, 0x1c, 0x50, 0xe1, 0xb0, 0xf7};
+    for (size_t i = 0; i < 16; i++) {
+        assert_int_equal(r->e[0].randri[i], i);
+        assert_int_equal(r->e[1].hash[i], i);
+    }
+    assert_memory_equal(r->e[0].hash, hash, 16);
+    assert_memory_equal(r->e[1].randri, hash, 16);
+    struct kms_buf b;
+    kms_buf_init(&b, KMS_CALL_TRANSFERS_MAX, false);
+    expect_ok(kms_call_transfers_encode(r, &b));
+    assert_int_equal(kms_buf_len(&b), strlen(tr_img));
+    assert_memory_equal(kms_buf_data(&b), tr_img, strlen(tr_img));
+    /* No entry: read (and written back the same). */
+    static const char none[] = "version=2\nhorizon=0\n";
+    expect_ok(tr_dec(none, strlen(none), r));
+    assert_int_equal(r->n, 0);
+    kms_buf_truncate(&b, 0);
+    expect_ok(kms_call_transfers_encode(r, &b));
+    assert_int_equal(kms_buf_len(&b), strlen(none));
+    assert_memory_equal(kms_buf_data(&b), none, strlen(none));
+    r->n = KMS_CALL_REPLAY_MAX + 1;
+    expect_err(kms_call_transfers_encode(r, &b), KMS_ERR_ARG);
+    /* KMS_CALL_REPLAY_MAX entries are read, one more is refused. */
+    struct kms_buf big;
+    kms_buf_init(&big, KMS_CALL_TRANSFERS_MAX + 256, false);
+    expect_ok(kms_buf_put_bytes(&big, (const uint8_t *)none, strlen(none)));
+    static const char line[] =
+        "entry=18446744073709551615:18446744073709551615:" TR_HASH ":" TR_RAND "\n";
+    for (size_t i = 0; i < KMS_CALL_REPLAY_MAX; i++) {
+        expect_ok(kms_buf_put_bytes(&big, (const uint8_t *)line, strlen(line)));
+    }
+    assert_true(kms_buf_len(&big) <= KMS_CALL_TRANSFERS_MAX);
+    expect_ok(tr_dec(kms_buf_data(&big), kms_buf_len(&big), r));
+    assert_int_equal(r->n, KMS_CALL_REPLAY_MAX);
+    expect_ok(kms_buf_put_bytes(&big, (const uint8_t *)line, strlen(line)));
+    expect_err(tr_dec(kms_buf_data(&big), kms_buf_len(&big), r), KMS_ERR_TOO_LONG);
+    assert_true(all_zero(r, sizeof(*r)));
+    kms_buf_cleanup(&big);
+    kms_buf_cleanup(&b);
+    free(r);
+}
+
+static void transfers_decode_refuses_every_truncation_and_bit_flip(void **state)
+{
+    (void)state;
+    struct kms_call_transfers *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    const size_t n = strlen(tr_img);
+    uint8_t *img = malloc(n);
+    assert_non_null(img);
+    for (size_t k = 0; k < n; k++) {
+        memcpy(img, tr_img, k);
+        kms_result res = tr_dec(img, k, r);
+        /* A cut after a whole entry line is a shorter record, and fine; any other cut is not. */
+        bool whole =
+            k > 0 && tr_img[k - 1] == '\n' && k > strlen("version=2\nhorizon=1800000000\n") - 1;
+        assert_true(kms_ok(res) == whole);
+        if (!kms_ok(res)) {
+            assert_true(all_zero(r, sizeof(*r)));
+        }
+    }
+    /* Flips: the names, '=', ':' and line ends never survive one; a digit or hex digit may
+     * become another, and the image then reads and writes back as flipped (up to hex case). */
+    struct kms_buf b;
+    kms_buf_init(&b, KMS_CALL_TRANSFERS_MAX, false);
+    size_t accepted = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool value = in_value(tr_img, i, 1) && tr_img[i] != ':';
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(img, tr_img, n);
+            img[i] ^= (uint8_t)(1u << bit);
+            kms_result res = tr_dec(img, n, r);
+            if (!kms_ok(res)) {
+                assert_true(all_zero(r, sizeof(*r)));
+                continue;
+            }
+            assert_true(value);
+            accepted++;
+            kms_buf_truncate(&b, 0);
+            expect_ok(kms_call_transfers_encode(r, &b));
+            assert_int_equal(kms_buf_len(&b), n);
+            assert_true(same_up_to_hex_case(kms_buf_data(&b), img, n));
+        }
+    }
+    assert_true(accepted > 0);
+    kms_buf_cleanup(&b);
+    free(img);
+    free(r);
+}
+
+static void transfers_decode_refuses_bad_values(void **state)
+{
+    (void)state;
+    /* Versions: 2 only (version 1 had no horizon and no T). */
+    tr_refused("version=1\nhorizon=0\n", KMS_ERR_UNSUPPORTED);
+    tr_refused("version=3\nhorizon=0\n", KMS_ERR_UNSUPPORTED);
+    tr_refused("version=02\nhorizon=0\n", KMS_ERR_UNSUPPORTED);
+    tr_refused("version=+2\nhorizon=0\n", KMS_ERR_UNSUPPORTED);
+    tr_refused("version=\nhorizon=0\n", KMS_ERR_UNSUPPORTED);
+    tr_refused("version=1\nentry=68:" TR_HASH ":" TR_RAND "\n", KMS_ERR_UNSUPPORTED);
+    /* The horizon: a decimal, no sign, no leading zero, at most UINT64_MAX. */
+    const char *bad_dec[] = {"",
+                             "+5",
+                             "-5",
+                             "05",
+                             "00",
+                             " 5",
+                             "5 ",
+                             "0x5",
+                             "1e3",
+                             "18446744073709551616",
+                             "99999999999999999999",
+                             "000000000000000000001"};
+    char img[512];
+    for (size_t i = 0; i < sizeof(bad_dec) / sizeof(bad_dec[0]); i++) {
+        snprintf(img, sizeof(img), "version=2\nhorizon=%s\n", bad_dec[i]);
+        tr_refused(img, KMS_ERR_MALFORMED);
+        /* ... and T and expiry of an entry the same. */
+        snprintf(img, sizeof(img), "%s:5:" TR_HASH ":" TR_RAND, bad_dec[i]);
+        tr_refused_entry(img, KMS_ERR_MALFORMED);
+        snprintf(img, sizeof(img), "5:%s:" TR_HASH ":" TR_RAND, bad_dec[i]);
+        tr_refused_entry(img, KMS_ERR_MALFORMED);
+    }
+    snprintf(img, sizeof(img), "version=2\nhorizon=18446744073709551615\n");
+    struct kms_call_transfers *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    expect_ok(tr_dec(img, strlen(img), r));
+    assert_true(r->horizon == UINT64_MAX);
+    free(r);
+    /* Hex of the wrong length, or not hex. */
+    tr_refused_entry("5:6:" TR_HASH "00:" TR_RAND, KMS_ERR_MALFORMED);
+    tr_refused_entry("5:6:e69e5e6f3541ea47026a711c50e1b0:" TR_RAND, KMS_ERR_MALFORMED);
+    tr_refused_entry("5:6:" TR_HASH ":" TR_RAND "00", KMS_ERR_MALFORMED);
+    tr_refused_entry("5:6:" TR_HASH ":000102030405060708090a0b0c0d0e", KMS_ERR_MALFORMED);
+    tr_refused_entry("5:6:" TR_HASH ":000102030405060708090a0b0c0d0e0", KMS_ERR_MALFORMED);
+    tr_refused_entry("5:6:" TR_HASH ":", KMS_ERR_MALFORMED);
+    tr_refused_entry("5:6:e69e5e6f3541ea47026a711c50e1b0fg:" TR_RAND, KMS_ERR_BAD_HEX);
+    tr_refused_entry("5:6:" TR_HASH ":00010203040506070809 a0b0c0d0e0f", KMS_ERR_BAD_HEX);
+    /* Fields missing or too many, the separators wrong. */
+    tr_refused_entry("5:" TR_HASH ":" TR_RAND, KMS_ERR_MALFORMED);
+    tr_refused_entry(TR_HASH ":" TR_RAND, KMS_ERR_MALFORMED);
+    tr_refused_entry("5:6:7:" TR_HASH ":" TR_RAND, KMS_ERR_MALFORMED);
+    tr_refused_entry("5:6:" TR_HASH ";" TR_RAND, KMS_ERR_MALFORMED);
+    tr_refused_entry("5;6:" TR_HASH ":" TR_RAND, KMS_ERR_MALFORMED);
+    tr_refused_entry("", KMS_ERR_MALFORMED);
+    /* An overlong entry line (past the longest entry) is too long before anything else. */
+    tr_refused_entry("5:6:" TR_HASH ":" TR_RAND "0000000000000000000000000000000000000000000000000"
+                     "0000000000000000000000000",
+                     KMS_ERR_TOO_LONG);
+    /* The frame: another line name, a CR, no final line end, a missing horizon. */
+    tr_refused("version=2\nhorizon=0\nentri=5:6:" TR_HASH ":" TR_RAND "\n", KMS_ERR_MALFORMED);
+    tr_refused("version=2\nhorizon=0\r\n", KMS_ERR_MALFORMED);
+    tr_refused("version=2\nhorizon=0", KMS_ERR_TRUNCATED);
+    tr_refused("version=2\nentry=5:6:" TR_HASH ":" TR_RAND "\n", KMS_ERR_MALFORMED);
+    tr_refused("", KMS_ERR_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(check_transfer_flags_policy_sessions),
         cmocka_unit_test(replay_record),
+        cmocka_unit_test(offer_decode_reads_the_documented_lines),
+        cmocka_unit_test(offer_decode_refuses_every_truncation_and_bit_flip),
+        cmocka_unit_test(offer_decode_refuses_bad_values),
+        cmocka_unit_test(transfers_decode_reads_the_documented_lines),
+        cmocka_unit_test(transfers_decode_refuses_every_truncation_and_bit_flip),
+        cmocka_unit_test(transfers_decode_refuses_bad_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
