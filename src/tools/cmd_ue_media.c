@@ -213,8 +213,10 @@ static void make_tone(uint8_t tone[TONE_PERIOD])
 /* Moves one stream of DIR/srtp to ROC || SEQ = index (the sending stream: only forward), as a
  * read-modify-write under DIR/srtp.lock: rtp-send and rtp-recv of one session run at once, and
  * each must keep the other's stream as the file has it (a sending index moved back would
- * protect indices twice). */
-static kms_result session_move(const char *dir, bool local, uint64_t index)
+ * protect indices twice). The file is left alone when it no longer holds the stream of s (a
+ * new call's session written meanwhile: its indices are its own). */
+static kms_result session_move(const char *dir, const struct kms_media_session *s, bool local,
+                               uint64_t index)
 {
     kms_result rc = KMS_RC_INIT;
     char path[4096];
@@ -225,7 +227,11 @@ static kms_result session_move(const char *dir, bool local, uint64_t index)
     KMS_TRY_OUT(rc, kms_file_lock(path, &lock));
     KMS_TRY_OUT(rc, kms_media_session_load(dir, &t));
     struct kms_media_stream *st = local ? &t.local : &t.remote;
-    if (!local || index > ((uint64_t)st->roc << 16 | st->seq)) {
+    const struct kms_media_stream *was = local ? &s->local : &s->remote;
+    bool same = t.policy == s->policy && st->ssrc == was->ssrc && st->cs_id == was->cs_id &&
+                kms_ct_eq(st->key, was->key, sizeof(st->key)) &&
+                kms_ct_eq(st->salt, was->salt, sizeof(st->salt));
+    if (same && (!local || index > ((uint64_t)st->roc << 16 | st->seq))) {
         st->roc = (uint32_t)(index >> 16);
         st->seq = (uint16_t)(index & 0xffff);
         KMS_TRY_OUT(rc, kms_media_session_save(dir, &t));
@@ -252,7 +258,7 @@ static int reserve_indices(const struct cli_args *a, const char *dir,
                     a->cmd, dir);
             return CLI_EXIT_USAGE;
         }
-        kms_result r = session_move(dir, true, end);
+        kms_result r = session_move(dir, s, true, end);
         if (!kms_ok(r)) {
             fprintf(stderr, "%s: --session: %s/srtp: %s\n", a->cmd, dir, kms_strerror(r.err));
             return CLI_EXIT_INTERNAL;
@@ -264,7 +270,8 @@ static int reserve_indices(const struct cli_args *a, const char *dir,
 /* Writes the receiving stream's position to DIR/srtp (remote_roc, remote_seq: the highest
  * index this run authenticated), so that the next rtp-recv estimates its first packet from
  * there (RFC 3711 3.3.1); nothing when no packet authenticated. */
-static int save_position(const struct cli_args *a, const char *dir, const struct kms_srtp *c)
+static int save_position(const struct cli_args *a, const char *dir,
+                         const struct kms_media_session *s, const struct kms_srtp *c)
 {
     uint32_t roc = 0;
     uint16_t seq = 0;
@@ -273,7 +280,7 @@ static int save_position(const struct cli_args *a, const char *dir, const struct
         return CLI_EXIT_OK;
     }
     if (kms_ok(r)) {
-        r = session_move(dir, false, (uint64_t)roc << 16 | seq);
+        r = session_move(dir, s, false, (uint64_t)roc << 16 | seq);
     }
     if (!kms_ok(r)) {
         fprintf(stderr, "%s: --session: %s/srtp: %s\n", a->cmd, dir, kms_strerror(r.err));
@@ -584,7 +591,7 @@ static int rtp_recv(const char *prefix, int argc, char **argv)
             goto done;
         }
     }
-    if ((rc = save_position(&a, a.val[R_SESSION], c)) != 0) {
+    if ((rc = save_position(&a, a.val[R_SESSION], &s, c)) != 0) {
         goto done;
     }
     if (st.full) {

@@ -119,6 +119,16 @@ expect k4.rx auth_failures 0 "first packet at ROC 2, SEQ 0"
 [ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 2/49 ] && ok ||
     bad "after ROC 2: $(rs k.B remote_roc)/$(rs k.B remote_seq), expected 2/49"
 
+# A session file replaced during the run (another call's keys) keeps what the new call wrote.
+"$MK" aes128-hmac80 "$tmp/n.A" "$tmp/n.B"
+"$MK" aes128-hmac80 "$tmp/n2.A" "$tmp/n2.B"
+recv_start n.rx "$tmp/n.B" && send n.tx "$tmp/n.A" "$rport" --seconds 1 &&
+    cp "$tmp/n2.B/srtp" "$tmp/n.B/srtp.new" && mv "$tmp/n.B/srtp.new" "$tmp/n.B/srtp" &&
+    recv_wait n.rx
+expect n.rx packets 50 "session replaced during the run"
+cmp -s "$tmp/n2.B/srtp" "$tmp/n.B/srtp" && ok ||
+    bad "rtp-recv wrote its position into another call's session file"
+
 # A replayed packet (the 5th sent twice) and a tampered one (the 10th, a flipped bit of its
 # encrypted payload), through the relay.
 for pol in aes128-hmac80 aes128-gcm; do
