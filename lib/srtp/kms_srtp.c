@@ -18,6 +18,10 @@ struct kms_srtp {
     enum kms_srtp_dir dir;
     uint32_t ssrc; /* the sender's local SSRC, the receiver's remote SSRC */
     struct kms_srtp_counters n;
+    /* A receiver's position: the session's remote ROC || SEQ until a packet of remote_ssrc
+     * authenticated (have_pos false), then the highest index libsrtp authenticated on it. */
+    bool have_pos;
+    uint64_t pos;
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -100,6 +104,7 @@ kms_result kms_srtp_new(const struct kms_media_session *s, enum kms_srtp_dir dir
     KMS_ENSURE_OUT(rc, c != NULL, KMS_ERR_NOMEM);
     c->dir = dir;
     c->ssrc = st->ssrc;
+    c->pos = (uint64_t)st->roc << 16 | st->seq;
     memcpy(key, st->key, pol->key_len);
     memcpy(key + pol->key_len, st->salt, pol->salt_len);
     KMS_TRY_OUT(rc, fill_policy(&pols[0], pol, key, ssrc_specific, st->ssrc));
@@ -147,6 +152,26 @@ static uint32_t hdr_ssrc(const uint8_t *pkt)
     return (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 | pkt[11];
 }
 
+/* RFC 3711 3.3.1: the index of a packet with sequence number seq, given the receiver's ROC and
+ * s_l (hi = ROC || s_l): ROC - 1 when s_l < 2^15 and SEQ - s_l > 2^15, ROC + 1 when s_l >= 2^15
+ * and s_l - 2^15 > SEQ, else ROC. An index is never negative (ROC 0 stays 0, as libsrtp's
+ * srtp_rdbx_estimate_index does) nor beyond 48 bits. With forward_only the ROC - 1 case keeps
+ * ROC (the first packet of a run, see kms_srtp_unprotect). */
+static uint64_t index_guess(uint64_t hi, uint16_t seq, bool forward_only)
+{
+    uint32_t roc = (uint32_t)(hi >> 16);
+    uint16_t s_l = (uint16_t)hi;
+    uint32_t v = roc;
+    if (s_l < 0x8000) {
+        if (seq > s_l && seq - s_l > 0x8000 && roc > 0 && !forward_only) {
+            v = roc - 1;
+        }
+    } else if (s_l - 0x8000 > seq && roc < UINT32_MAX) {
+        v = roc + 1;
+    }
+    return (uint64_t)v << 16 | seq;
+}
+
 kms_result kms_srtp_protect(struct kms_srtp *c, uint8_t *pkt, size_t len, size_t cap,
                             size_t *out_len)
 {
@@ -177,6 +202,21 @@ kms_result kms_srtp_unprotect(struct kms_srtp *c, uint8_t *pkt, size_t len, uint
         c->n.auth_failures++;
         KMS_BAIL(KMS_ERR_AUTH);
     }
+    /* Until a packet of our stream authenticated, its first packet's index is estimated from
+     * the session's ROC and SEQ (RFC 3711 3.3.1's ROC and s_l), given to libsrtp as the stream's
+     * pending ROC (libsrtp 2.5.0 takes the pending ROC || SEQ as the index, and a pending ROC
+     * of 0 as "none": SEQ alone, which is the same index). Forward only: remote_seq is either
+     * the Session Data's initial SEQ or the highest index a previous rtp-recv authenticated
+     * (kms_srtp_rx_position), and in both cases the sender goes on from there; a first packet
+     * that seems 2^15 behind is taken at the session's ROC, as libsrtp's pending ROC alone did
+     * (so --first-seq, a test knob, may still start anywhere in the session's ROC). */
+    uint64_t first = 0;
+    if (!c->have_pos && len >= KMS_RTP_HDR_LEN && hdr_ssrc(pkt) == c->ssrc) {
+        first = index_guess(c->pos, (uint16_t)(pkt[2] << 8 | pkt[3]), true);
+        KMS_ENSURE(srtp_set_stream_roc(c->ctx, c->ssrc, (uint32_t)(first >> 16)) ==
+                       srtp_err_status_ok,
+                   KMS_ERR_INTERNAL);
+    }
     int n = (int)len;
     srtp_err_status_t e = srtp_unprotect(c->ctx, pkt, &n);
     if (e == srtp_err_status_replay_fail || e == srtp_err_status_replay_old) {
@@ -194,11 +234,36 @@ kms_result kms_srtp_unprotect(struct kms_srtp *c, uint8_t *pkt, size_t len, uint
         c->n.other_ssrc++;
         KMS_BAIL(KMS_ERR_POLICY);
     }
+    /* libsrtp added the index to the stream's replay database (kms_rtp_read below may still
+     * refuse the packet): follow its highest index, the first one being first. */
+    uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
+    uint64_t idx = c->have_pos ? index_guess(c->pos, seq, false) : first;
+    if (!c->have_pos || idx > c->pos) {
+        c->pos = idx;
+        c->have_pos = true;
+    }
     if (!kms_ok(kms_rtp_read(pkt, (size_t)n, want_pt, h))) {
         c->n.auth_failures++;
         KMS_BAIL(KMS_ERR_AUTH);
     }
     c->n.packets++;
     c->n.bytes += h->payload_len;
+    return KMS_RESULT_OK;
+}
+
+kms_result kms_srtp_rx_position(const struct kms_srtp *c, uint32_t *roc, uint16_t *seq)
+{
+    KMS_ENSURE(roc != NULL && seq != NULL, KMS_ERR_ARG);
+    *roc = 0;
+    *seq = 0;
+    KMS_ENSURE(c != NULL && c->dir == KMS_SRTP_RECV, KMS_ERR_ARG);
+    KMS_ENSURE(c->have_pos, KMS_ERR_NOT_FOUND);
+    /* libsrtp 2.5.0's srtp_get_stream_roc is the ROC of the stream's replay database index
+     * (srtp_rdbx_get_roc), the highest index authenticated: it must be ours. */
+    uint32_t r = 0;
+    KMS_ENSURE(srtp_get_stream_roc(c->ctx, c->ssrc, &r) == srtp_err_status_ok, KMS_ERR_INTERNAL);
+    KMS_ENSURE(r == (uint32_t)(c->pos >> 16), KMS_ERR_INTERNAL);
+    *roc = r;
+    *seq = (uint16_t)c->pos;
     return KMS_RESULT_OK;
 }

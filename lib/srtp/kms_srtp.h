@@ -18,6 +18,10 @@
  * applies it to the first packet of the stream) and the initial SEQ is the sender's to use (the
  * receiver's replay window starts at the first packet it accepts).
  *
+ * The first packet a receiver accepts is estimated from the session's remote ROC and SEQ
+ * (RFC 3711 3.3.1, forward only: see kms_srtp_unprotect); kms_srtp_rx_position then gives the
+ * highest index authenticated, for the next receiver to start from.
+ *
  * A sender holds one stream, the session's local SSRC. A receiver holds the session's remote
  * key twice: for remote_ssrc (with its initial ROC) and for any other inbound SSRC
  * (ssrc_any_inbound), so that a packet under another key is an authentication failure whatever
@@ -107,5 +111,14 @@ KMS_MUST_CHECK kms_result kms_srtp_unprotect(struct kms_srtp *c, uint8_t *pkt, s
                                              uint8_t want_pt, struct kms_rtp_hdr *h);
 
 const struct kms_srtp_counters *kms_srtp_counters(const struct kms_srtp *c);
+
+/* A receiver's position (RFC 3711 3.3.1: its ROC and s_l): the ROC and SEQ of the highest
+ * packet index of remote_ssrc that authenticated under this context, checked against libsrtp's
+ * srtp_get_stream_roc. Saved as the session's remote_roc / remote_seq, it is where the next
+ * receiver estimates its first packet from (kms_srtp_unprotect). KMS_ERR_NOT_FOUND when no
+ * packet authenticated yet, KMS_ERR_ARG for a sender context, KMS_ERR_INTERNAL when libsrtp's
+ * ROC differs. */
+KMS_MUST_CHECK kms_result kms_srtp_rx_position(const struct kms_srtp *c, uint32_t *roc,
+                                               uint16_t *seq);
 
 #endif

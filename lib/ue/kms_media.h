@@ -21,7 +21,9 @@
  *    ADDR is IPV4:PORT or [IPV6]:PORT (numeric, PORT 1..65535). key and salt are the SRTP
  *    master key and master salt of the stream (the TEK and salt of RFC 6043 5.1.3 for its
  *    crypto session), roc and seq the initial rollover counter and sequence number of the
- *    crypto session's Session Data (RFC 3830 6.1.1). Decimals have one spelling each
+ *    crypto session's Session Data (RFC 3830 6.1.1), moved on by the RTP commands (local: the
+ *    next index rtp-send will use; remote: the highest index rtp-recv authenticated, RFC 3711
+ *    3.3.1's ROC and s_l; docs/media.md). Decimals have one spelling each
  *    (kms_dec_decode_u64); the two cs ids differ, and so do the two SSRCs.
  *  - The session fingerprint both sides print (`srtp_fingerprint=`): the first 8 octets of
  *    SHA-256 over the master keys and salts in crypto-session order, key || salt of CS 1 then of

@@ -23,6 +23,7 @@
 #include "srtp/kms_srtp.h"
 #include "ue/kms_media.h"
 #include "util/kms_codec.h"
+#include "util/kms_file.h"
 #include "util/kms_mem.h"
 
 #define MEDIA_PAYLOAD   160 /* 20 ms of PCMU at 8000 Hz */
@@ -82,7 +83,13 @@ static const char recv_help[] =
     "libsrtp or the RTP header check refuses), replays= (an index already seen or older than\n"
     "the 128-packet window), other_ssrc= (authentic under our key but not the peer's SSRC),\n"
     "payload_sha256= (SHA-256 over the payloads accepted, in sequence order: equal to the\n"
-    "sender's when every packet decrypted).\n" MEDIA_EXIT_NOTE;
+    "sender's when every packet decrypted).\n"
+    "\n"
+    "The first packet's index is estimated from the session's remote_roc and remote_seq\n"
+    "(RFC 3711 3.3.1). When at least one packet authenticated, it writes to DIR/srtp at the\n"
+    "end remote_roc= and remote_seq= of the highest packet index it authenticated, so that\n"
+    "the next run on this session goes on from there after the sender's SEQ wrapped; when\n"
+    "none did, the file stays as it was.\n" MEDIA_EXIT_NOTE;
 
 static const char export_help[] =
     "usage: imskms ue srtp-export --session DIR --show-secrets\n"
@@ -203,6 +210,39 @@ static void make_tone(uint8_t tone[TONE_PERIOD])
     }
 }
 
+/* Moves one stream of DIR/srtp to ROC || SEQ = index (the sending stream: only forward), as a
+ * read-modify-write under DIR/srtp.lock: rtp-send and rtp-recv of one session run at once, and
+ * each must keep the other's stream as the file has it (a sending index moved back would
+ * protect indices twice). The file is left alone when it no longer holds the stream of s (a
+ * new call's session written meanwhile: its indices are its own). */
+static kms_result session_move(const char *dir, const struct kms_media_session *s, bool local,
+                               uint64_t index)
+{
+    kms_result rc = KMS_RC_INIT;
+    char path[4096];
+    int lock = -1;
+    struct kms_media_session t;
+    memset(&t, 0, sizeof(t));
+    KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), dir, "srtp"));
+    KMS_TRY_OUT(rc, kms_file_lock(path, &lock));
+    KMS_TRY_OUT(rc, kms_media_session_load(dir, &t));
+    struct kms_media_stream *st = local ? &t.local : &t.remote;
+    const struct kms_media_stream *was = local ? &s->local : &s->remote;
+    bool same = t.policy == s->policy && st->ssrc == was->ssrc && st->cs_id == was->cs_id &&
+                kms_ct_eq(st->key, was->key, sizeof(st->key)) &&
+                kms_ct_eq(st->salt, was->salt, sizeof(st->salt));
+    if (same && (!local || index > ((uint64_t)st->roc << 16 | st->seq))) {
+        st->roc = (uint32_t)(index >> 16);
+        st->seq = (uint16_t)(index & 0xffff);
+        KMS_TRY_OUT(rc, kms_media_session_save(dir, &t));
+    }
+    rc = KMS_RESULT_OK;
+out:
+    kms_media_session_wipe(&t);
+    kms_file_unlock(&lock);
+    return rc;
+}
+
 /* Writes DIR/srtp with the sending stream's next packet index moved past the count packets
  * this run sends from seq (at the session's ROC), unless the session is further on already (a
  * --first-seq below it: a test knob that may repeat indices, as its help says). */
@@ -218,15 +258,33 @@ static int reserve_indices(const struct cli_args *a, const char *dir,
                     a->cmd, dir);
             return CLI_EXIT_USAGE;
         }
-        struct kms_media_session next = *s;
-        next.local.roc = (uint32_t)(end >> 16);
-        next.local.seq = (uint16_t)(end & 0xffff);
-        kms_result r = kms_media_session_save(dir, &next);
-        kms_media_session_wipe(&next);
+        kms_result r = session_move(dir, s, true, end);
         if (!kms_ok(r)) {
             fprintf(stderr, "%s: --session: %s/srtp: %s\n", a->cmd, dir, kms_strerror(r.err));
             return CLI_EXIT_INTERNAL;
         }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Writes the receiving stream's position to DIR/srtp (remote_roc, remote_seq: the highest
+ * index this run authenticated), so that the next rtp-recv estimates its first packet from
+ * there (RFC 3711 3.3.1); nothing when no packet authenticated. */
+static int save_position(const struct cli_args *a, const char *dir,
+                         const struct kms_media_session *s, const struct kms_srtp *c)
+{
+    uint32_t roc = 0;
+    uint16_t seq = 0;
+    kms_result r = kms_srtp_rx_position(c, &roc, &seq);
+    if (r.err == KMS_ERR_NOT_FOUND) {
+        return CLI_EXIT_OK;
+    }
+    if (kms_ok(r)) {
+        r = session_move(dir, s, false, (uint64_t)roc << 16 | seq);
+    }
+    if (!kms_ok(r)) {
+        fprintf(stderr, "%s: --session: %s/srtp: %s\n", a->cmd, dir, kms_strerror(r.err));
+        return CLI_EXIT_INTERNAL;
     }
     return CLI_EXIT_OK;
 }
@@ -532,6 +590,9 @@ static int rtp_recv(const char *prefix, int argc, char **argv)
             rc = cli_fail(&a, "receive", KMS_ERR_NOMEM);
             goto done;
         }
+    }
+    if ((rc = save_position(&a, a.val[R_SESSION], &s, c)) != 0) {
+        goto done;
     }
     if (st.full) {
         fprintf(stderr, "%s: more than %u payload octets: not kept for the hash\n", a.cmd,

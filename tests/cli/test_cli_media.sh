@@ -87,6 +87,48 @@ for roc in 0 7; do
     expect "w$roc.rx" payload_sha256 "$(val "w$roc.tx" payload_sha256)" "wrap (roc $roc) hash"
 done
 
+# rtp-recv keeps the receiving stream's position (RFC 3711 3.3.1's ROC and s_l): after a run
+# across the wrap (65500 + 50: the highest index is ROC 1, SEQ 13) the session says
+# remote_roc=1, remote_seq=13, and a second sender run (rtp-send continues at ROC 1, SEQ 14)
+# decrypts in a second rtp-recv on the same receiving session (from remote_roc=0 it would not).
+# Then a run ending at SEQ 65535 exactly: the next run's first packet (ROC 2, SEQ 0) is
+# estimated from s_l = 65535 to ROC 2, not taken at the stored ROC 1.
+rs() { sed -n "s/^$2=//p" "$tmp/$1/srtp"; }
+"$MK" aes128-hmac80 "$tmp/k.A" "$tmp/k.B"
+recv_start k1.rx "$tmp/k.B" && send k1.tx "$tmp/k.A" "$rport" --seconds 1 --first-seq 65500 &&
+    recv_wait k1.rx
+expect k1.rx packets 50 "keep ROC, first run"
+[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 1/13 ] && ok ||
+    bad "after the wrap remote_roc/remote_seq=$(rs k.B remote_roc)/$(rs k.B remote_seq), expected 1/13"
+[ "$(rs k.A local_roc)/$(rs k.A local_seq)" = 1/14 ] && ok ||
+    bad "sender after the wrap: $(rs k.A local_roc)/$(rs k.A local_seq), expected 1/14"
+recv_start k2.rx "$tmp/k.B" && send k2.tx "$tmp/k.A" "$rport" --seconds 1 && recv_wait k2.rx
+expect k2.rx packets 50 "keep ROC, second run: receiver decrypts all"
+expect k2.rx auth_failures 0 "keep ROC, second run"
+expect k2.rx payload_sha256 "$(val k2.tx payload_sha256)" "keep ROC, second run hash"
+[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 1/63 ] && ok ||
+    bad "after the second run remote_roc/remote_seq=$(rs k.B remote_roc)/$(rs k.B remote_seq), expected 1/63"
+recv_start k3.rx "$tmp/k.B" && send k3.tx "$tmp/k.A" "$rport" --seconds 1 --first-seq 65486 &&
+    recv_wait k3.rx
+expect k3.rx packets 50 "run ending at SEQ 65535"
+[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 1/65535 ] && ok ||
+    bad "run ending at 65535: $(rs k.B remote_roc)/$(rs k.B remote_seq), expected 1/65535"
+recv_start k4.rx "$tmp/k.B" && send k4.tx "$tmp/k.A" "$rport" --seconds 1 && recv_wait k4.rx
+expect k4.rx packets 50 "first packet at ROC 2, SEQ 0: receiver decrypts all"
+expect k4.rx auth_failures 0 "first packet at ROC 2, SEQ 0"
+[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 2/49 ] && ok ||
+    bad "after ROC 2: $(rs k.B remote_roc)/$(rs k.B remote_seq), expected 2/49"
+
+# A session file replaced during the run (another call's keys) keeps what the new call wrote.
+"$MK" aes128-hmac80 "$tmp/n.A" "$tmp/n.B"
+"$MK" aes128-hmac80 "$tmp/n2.A" "$tmp/n2.B"
+recv_start n.rx "$tmp/n.B" && send n.tx "$tmp/n.A" "$rport" --seconds 1 &&
+    cp "$tmp/n2.B/srtp" "$tmp/n.B/srtp.new" && mv "$tmp/n.B/srtp.new" "$tmp/n.B/srtp" &&
+    recv_wait n.rx
+expect n.rx packets 50 "session replaced during the run"
+cmp -s "$tmp/n2.B/srtp" "$tmp/n.B/srtp" && ok ||
+    bad "rtp-recv wrote its position into another call's session file"
+
 # A replayed packet (the 5th sent twice) and a tampered one (the 10th, a flipped bit of its
 # encrypted payload), through the relay.
 for pol in aes128-hmac80 aes128-gcm; do
@@ -119,8 +161,11 @@ expect ssrc.rx auth_failures 0 "another SSRC authenticates"
 
 # The wrong session (another key pair, the same SSRCs): only authentication failures.
 "$MK" aes128-hmac80 "$tmp/wrong.A" "$tmp/wrong.B"
+cp "$tmp/wrong.B/srtp" "$tmp/wrong.before"
 recv_start wrong.rx "$tmp/wrong.B" &&
     send wrong.tx "$tmp/aes128-hmac80.A" "$rport" --seconds 1 && recv_wait wrong.rx
+cmp -s "$tmp/wrong.before" "$tmp/wrong.B/srtp" && ok ||
+    bad "rtp-recv wrote the session file though no packet authenticated"
 expect wrong.rx auth_failures 50 "wrong session"
 expect wrong.rx packets 0 "wrong session"
 expect wrong.rx replays 0 "wrong session"

@@ -250,6 +250,120 @@ static void each_policy_round_trip_and_refusals(void **state)
     }
 }
 
+/* Protects one 160-octet packet of SSRC 1111 with sequence number seq into pkt (*n octets). */
+static void protect_one(struct kms_srtp *tx, uint16_t seq, uint8_t *pkt, size_t cap, size_t *n)
+{
+    kms_rtp_write_hdr(pkt, false, 0, seq, seq * 160u, 1111);
+    memset(pkt + 12, (int)(seq & 0xff), 160);
+    expect_ok(kms_srtp_protect(tx, pkt, 172, cap, n));
+}
+
+/* A receiver of SSRC 1111 starting at remote ROC || SEQ = roc || seq, and the position it has
+ * after a first packet at index ROC tx_roc, SEQ tx_seq (a new sender there) authenticated. */
+static void first_packet(uint32_t roc, uint16_t seq, uint32_t tx_roc, uint16_t tx_seq,
+                         const uint8_t *key, const uint8_t *salt)
+{
+    const struct kms_srtp_policy *pol = kms_srtp_policy_default();
+    struct kms_media_session a, b;
+    mk_session(&a, pol, key, salt, 1111, 2222);
+    mk_session(&b, pol, key, salt, 2222, 1111);
+    a.local.roc = tx_roc;
+    a.local.seq = tx_seq;
+    b.remote.roc = roc;
+    b.remote.seq = seq;
+    struct kms_srtp *tx = NULL, *rx = NULL;
+    expect_ok(kms_srtp_new(&a, KMS_SRTP_SEND, &tx));
+    expect_ok(kms_srtp_new(&b, KMS_SRTP_RECV, &rx));
+    uint8_t pkt[12 + 160 + KMS_SRTP_TRAILER_MAX];
+    size_t n = 0;
+    struct kms_rtp_hdr h;
+    protect_one(tx, tx_seq, pkt, sizeof(pkt), &n);
+    expect_ok(kms_srtp_unprotect(rx, pkt, n, 0, &h));
+    uint32_t got_roc = 0;
+    uint16_t got_seq = 0;
+    expect_ok(kms_srtp_rx_position(rx, &got_roc, &got_seq));
+    assert_int_equal(got_roc, tx_roc);
+    assert_int_equal(got_seq, tx_seq);
+    kms_srtp_free(tx);
+    kms_srtp_free(rx);
+    kms_media_session_wipe(&a);
+    kms_media_session_wipe(&b);
+}
+
+/* kms_srtp_rx_position: the highest index authenticated (RFC 3711 3.3.1), none before the first
+ * packet of remote_ssrc authenticated; a receiver started there estimates its first packet
+ * from the session's ROC and s_l. */
+static void rx_position_is_the_highest_index(void **state)
+{
+    (void)state;
+    uint8_t key[16], salt[14];
+    memset(key, 0x21, sizeof(key));
+    memset(salt, 0x43, sizeof(salt));
+    const struct kms_srtp_policy *pol = kms_srtp_policy_default();
+    struct kms_media_session a, b, other;
+    mk_session(&a, pol, key, salt, 1111, 2222);
+    mk_session(&b, pol, key, salt, 2222, 1111);
+    mk_session(&other, pol, key, salt, 3333, 2222);
+    a.local.roc = 5;
+    a.local.seq = 65530;
+    b.remote.roc = 5;
+    b.remote.seq = 65530;
+    struct kms_srtp *tx = NULL, *rx = NULL, *tx3 = NULL;
+    expect_ok(kms_srtp_new(&a, KMS_SRTP_SEND, &tx));
+    expect_ok(kms_srtp_new(&b, KMS_SRTP_RECV, &rx));
+    expect_ok(kms_srtp_new(&other, KMS_SRTP_SEND, &tx3));
+    uint32_t roc = 99;
+    uint16_t seq = 99;
+    expect_err(kms_srtp_rx_position(rx, &roc, &seq), KMS_ERR_NOT_FOUND);
+    assert_int_equal(roc, 0);
+    assert_int_equal(seq, 0);
+    expect_err(kms_srtp_rx_position(tx, &roc, &seq), KMS_ERR_ARG);
+    uint8_t pkt[16][12 + 160 + KMS_SRTP_TRAILER_MAX];
+    size_t len[16];
+    struct kms_rtp_hdr h;
+    /* Neither a tampered packet nor another SSRC under our key gives a position. */
+    uint8_t bad[sizeof(pkt[0])];
+    size_t bn = 0;
+    kms_rtp_write_hdr(bad, false, 0, 65530, 0, 3333);
+    expect_ok(kms_srtp_protect(tx3, bad, 172, sizeof(bad), &bn));
+    expect_err(kms_srtp_unprotect(rx, bad, bn, 0, &h), KMS_ERR_POLICY);
+    for (size_t i = 0; i < 16; i++) { /* 65530..65535 at ROC 5, then 0..9 at ROC 6 */
+        protect_one(tx, (uint16_t)(65530 + i), pkt[i], sizeof(pkt[i]), &len[i]);
+    }
+    memcpy(bad, pkt[0], len[0]);
+    bad[30] ^= 1;
+    expect_err(kms_srtp_unprotect(rx, bad, len[0], 0, &h), KMS_ERR_AUTH);
+    expect_err(kms_srtp_rx_position(rx, &roc, &seq), KMS_ERR_NOT_FOUND);
+    /* All but 65535, which comes last (late, across the wrap). */
+    for (size_t i = 0; i < 16; i++) {
+        if (i != 5) {
+            expect_ok(kms_srtp_unprotect(rx, pkt[i], len[i], 0, &h));
+            expect_ok(kms_srtp_rx_position(rx, &roc, &seq));
+            assert_int_equal(roc, i < 5 ? 5 : 6);
+            assert_int_equal(seq, (uint16_t)(65530 + i));
+        }
+    }
+    expect_ok(kms_srtp_unprotect(rx, pkt[5], len[5], 0, &h));
+    assert_int_equal(h.seq, 65535);
+    expect_ok(kms_srtp_rx_position(rx, &roc, &seq));
+    assert_int_equal(roc, 6);
+    assert_int_equal(seq, 9);
+    kms_srtp_free(tx);
+    kms_srtp_free(rx);
+    kms_srtp_free(tx3);
+    kms_media_session_wipe(&a);
+    kms_media_session_wipe(&b);
+    kms_media_session_wipe(&other);
+    /* The next receiver, from the position: the sender goes on at 6 || 10. */
+    first_packet(6, 9, 6, 10, key, salt);
+    /* s_l = 65535: SEQ 0 is at ROC + 1 (s_l - 2^15 > SEQ). */
+    first_packet(6, 65535, 7, 0, key, salt);
+    first_packet(0, 40000, 1, 7000, key, salt);
+    /* SEQ - s_l > 2^15 would be ROC - 1: a first packet is taken at the session's ROC. */
+    first_packet(6, 100, 6, 65000, key, salt);
+    first_packet(0, 2000, 0, 65500, key, salt);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -264,6 +378,7 @@ int main(void)
         cmocka_unit_test(rtp_reader_refuses),
         cmocka_unit_test(protect_equals_rfc3711_model),
         cmocka_unit_test(each_policy_round_trip_and_refusals),
+        cmocka_unit_test(rx_position_is_the_highest_index),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
