@@ -79,26 +79,9 @@ while [ $i -lt 20 ]; do
     i=$((i + 1))
 done
 
-# The SQNs, decoded from each AUTN with the independent Milenage (AK = f5(RAND); SQN = the
-# first 6 octets of AUTN xor AK; MAC-A = f1(SQN, AMF) must equal AUTN's last 8 octets).
-python3 - "$SRC/tests/interop" $K $OP "$tmp/autns" >"$tmp/sqns" 2>"$tmp/err" <<'EOF'
-import base64, sys
-sys.path.insert(0, sys.argv[1])
-import gba_client as g
-g.milenage_selftest()
-k, op = bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3])
-opc = g.milenage_opc(k, op)
-for line in open(sys.argv[4]):
-    node, nonce = line.split()
-    raw = base64.b64decode(nonce)
-    rand, autn = raw[:16], raw[16:32]
-    ak = g.milenage(k, opc, rand, b"\0" * 6, b"\0\0")["f5"]
-    sqn = g.xor(autn[:6], ak)
-    if g.milenage(k, opc, rand, sqn, autn[6:8])["f1"] != autn[8:16]:
-        sys.exit("MAC-A does not verify for " + nonce)
-    v = int.from_bytes(sqn, "big")
-    print(node, v >> 5, v & 31)
-EOF
+# The SQNs, decoded from each AUTN with the independent Milenage (autn_sqns.py).
+python3 "$SRC/tests/integration/autn_sqns.py" "$SRC/tests/interop" $K $OP "$tmp/autns" \
+    >"$tmp/sqns" 2>"$tmp/err"
 [ $? -eq 0 ] && ok || bad "AUTN decoding: $(cat "$tmp/err")"
 [ "$(wc -l <"$tmp/sqns")" -eq 20 ] && ok || bad "expected 20 SQNs: $(cat "$tmp/sqns")"
 [ "$(awk '{ print $2 * 32 + $3 }' "$tmp/sqns" | sort | uniq -d | wc -l)" -eq 0 ] && ok ||
