@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "crypto/kms_ossl.h"
+#include "util/kms_buf.h"
 #include "util/kms_codec.h"
 #include "util/kms_cur.h"
 #include "util/kms_file.h"
@@ -352,23 +354,66 @@ static void say(char *why, size_t cap, const char *msg)
     }
 }
 
+/* One RESP bulk string "$<len>\r\n<bytes>\r\n" into b. */
+static kms_result put_bulk(struct kms_buf *b, const char *p, size_t n)
+{
+    char hdr[24];
+    int w = snprintf(hdr, sizeof(hdr), "$%zu\r\n", n);
+    KMS_ENSURE(w > 0 && (size_t)w < sizeof(hdr), KMS_ERR_INTERNAL);
+    KMS_TRY(kms_buf_put_bytes(b, (const uint8_t *)hdr, (size_t)w));
+    KMS_TRY(kms_buf_put_bytes(b, (const uint8_t *)p, n));
+    return kms_buf_put_bytes(b, (const uint8_t *)"\r\n", 2);
+}
+
+/* AUTH [user] password, written to the socket from a buffer we wipe, never through hiredis's
+ * output buffer (which hiredis 0.14 frees without wiping, leaving the password in freed heap);
+ * the reply ("+OK" or an error, never the password) is read back through hiredis. The socket
+ * is blocking with the command time-out (redisSetTimeout), so send() gives up with it. */
+static kms_result auth_direct(struct kms_redis *r, redisContext *ctx)
+{
+    uint8_t store[64 + KMS_REDIS_USER_MAX + KMS_REDIS_PASS_MAX];
+    struct kms_buf b;
+    kms_buf_init_fixed(&b, store, sizeof(store), true);
+    kms_result rc = KMS_RC_INIT;
+    redisReply *rep = NULL;
+    bool user = r->cfg.url.user[0] != '\0';
+    uint64_t t0 = mono_us();
+    KMS_TRY_OUT(rc, kms_buf_put_bytes(&b, (const uint8_t *)(user ? "*3\r\n" : "*2\r\n"), 4));
+    KMS_TRY_OUT(rc, put_bulk(&b, "AUTH", 4));
+    if (user) {
+        KMS_TRY_OUT(rc, put_bulk(&b, r->cfg.url.user, strlen(r->cfg.url.user)));
+    }
+    KMS_TRY_OUT(rc, put_bulk(&b, (const char *)r->pass->d, r->pass_len));
+    for (size_t off = 0; off < kms_buf_len(&b);) {
+        ssize_t w = send(ctx->fd, kms_buf_data(&b) + off, kms_buf_len(&b) - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        KMS_ENSURE_OUT(rc, w > 0, KMS_ERR_STORE);
+        off += (size_t)w;
+    }
+    KMS_ENSURE_OUT(rc, redisGetReply(ctx, (void **)&rep) == REDIS_OK && rep != NULL, KMS_ERR_STORE);
+    KMS_ENSURE_OUT(rc, rep->type == REDIS_REPLY_STATUS, KMS_ERR_STORE);
+    rc = KMS_RESULT_OK;
+out:
+    count(r, mono_us() - t0, !kms_ok(rc));
+    if (rep != NULL) {
+        freeReplyObject(rep);
+    }
+    kms_buf_cleanup(&b);
+    return rc;
+}
+
 /* AUTH, SELECT, the server checks and on_connect on a new connection. */
 static kms_result setup(struct kms_redis *r, redisContext *ctx, char *why, size_t cap)
 {
     redisReply *rep = NULL;
     if (r->pass != NULL) {
-        const char *argv[3] = {"AUTH", r->cfg.url.user, (const char *)r->pass->d};
-        size_t lens[3] = {4, strlen(r->cfg.url.user), r->pass_len};
-        bool user = r->cfg.url.user[0] != '\0';
-        const char *av[2] = {"AUTH", (const char *)r->pass->d};
-        size_t lv[2] = {4, r->pass_len};
-        kms_result a =
-            user ? run(r, ctx, 3, argv, lens, &rep, NULL) : run(r, ctx, 2, av, lv, &rep, NULL);
+        kms_result a = auth_direct(r, ctx);
         if (!kms_ok(a)) {
             say(why, cap, "AUTH refused (user or password)");
             return a;
         }
-        freeReplyObject(rep);
     }
     if (r->cfg.url.db != 0) {
         char db[16];
