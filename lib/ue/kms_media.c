@@ -181,7 +181,8 @@ out:
     return rc;
 }
 
-kms_result kms_media_addr_split(const char *addr, char *host, size_t host_cap, uint16_t *port)
+kms_result kms_media_addr_split(const char *addr, uint16_t min_port, char *host, size_t host_cap,
+                                uint16_t *port)
 {
     KMS_ENSURE(addr != NULL && host != NULL && port != NULL && host_cap > 0, KMS_ERR_ARG);
     host[0] = '\0';
@@ -202,7 +203,8 @@ kms_result kms_media_addr_split(const char *addr, char *host, size_t host_cap, u
     unsigned char bin[sizeof(struct in6_addr)];
     KMS_ENSURE(inet_pton(v6 ? AF_INET6 : AF_INET, tmp, bin) == 1, KMS_ERR_MALFORMED);
     uint64_t p = 0;
-    KMS_ENSURE(kms_ok(kms_dec_decode_u64(colon + 1, 65535, &p)) && p > 0, KMS_ERR_MALFORMED);
+    KMS_ENSURE(kms_ok(kms_dec_decode_u64(colon + 1, 65535, &p)) && p >= min_port,
+               KMS_ERR_MALFORMED);
     memcpy(host, tmp, hl + 1);
     *port = (uint16_t)p;
     return KMS_RESULT_OK;
@@ -213,7 +215,7 @@ static bool addr_ok(const char *addr)
     char host[INET6_ADDRSTRLEN];
     uint16_t port = 0;
     return strnlen(addr, KMS_MEDIA_ADDR_MAX) < KMS_MEDIA_ADDR_MAX &&
-           kms_ok(kms_media_addr_split(addr, host, sizeof(host), &port));
+           kms_ok(kms_media_addr_split(addr, 1, host, sizeof(host), &port));
 }
 
 kms_result kms_media_session_check(const struct kms_media_session *s)

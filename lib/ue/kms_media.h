@@ -110,10 +110,11 @@ struct kms_media_session {
     struct kms_media_stream remote; /* what we receive */
 };
 
-/* Splits ADDR (IPV4:PORT or [IPV6]:PORT, numeric) into host (without brackets) and port.
- * KMS_ERR_MALFORMED for anything else. */
-KMS_MUST_CHECK kms_result kms_media_addr_split(const char *addr, char *host, size_t host_cap,
-                                               uint16_t *port);
+/* Splits ADDR (IPV4:PORT or [IPV6]:PORT, numeric, PORT from min_port to 65535: 1 for a session
+ * file's addresses, 0 for a listen address taking any free port) into host (without brackets)
+ * and port. KMS_ERR_MALFORMED for anything else. */
+KMS_MUST_CHECK kms_result kms_media_addr_split(const char *addr, uint16_t min_port, char *host,
+                                               size_t host_cap, uint16_t *port);
 
 /* Checks s as the session file rules above require (policy set, cs ids 1 and 2 in some order,
  * distinct SSRCs, addresses well formed). KMS_ERR_ARG when they do not hold. */

@@ -126,22 +126,9 @@ static int resolve(const struct cli_args *a, const char *opt, const char *addr, 
 {
     char host[64];
     uint16_t port = 0;
-    char tmp[KMS_MEDIA_ADDR_MAX + 2];
-    const char *use = addr;
-    size_t n = strlen(addr);
-    /* kms_media_addr_split takes ports 1..65535: a listen port 0 is split as port 1. */
-    if (any_port && n >= 2 && n < KMS_MEDIA_ADDR_MAX && strcmp(addr + n - 2, ":0") == 0) {
-        memcpy(tmp, addr, n - 1);
-        tmp[n - 1] = '1';
-        tmp[n] = '\0';
-        use = tmp;
-    }
-    if (!kms_ok(kms_media_addr_split(use, host, sizeof(host), &port))) {
+    if (!kms_ok(kms_media_addr_split(addr, any_port ? 0 : 1, host, sizeof(host), &port))) {
         fprintf(stderr, "%s: %s: '%s' is not IPV4:PORT or [IPV6]:PORT\n", a->cmd, opt, addr);
         return CLI_EXIT_USAGE;
-    }
-    if (use == tmp) {
-        port = 0;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_DGRAM,

@@ -161,13 +161,18 @@ static void addr_split_gives_host_and_port(void **state)
     (void)state;
     char host[64];
     uint16_t port = 0;
-    expect_ok(kms_media_addr_split("[::1]:5004", host, sizeof(host), &port));
+    expect_ok(kms_media_addr_split("[::1]:5004", 1, host, sizeof(host), &port));
     assert_string_equal(host, "::1");
     assert_int_equal(port, 5004);
-    expect_ok(kms_media_addr_split("192.0.2.1:65535", host, sizeof(host), &port));
+    expect_ok(kms_media_addr_split("192.0.2.1:65535", 1, host, sizeof(host), &port));
     assert_string_equal(host, "192.0.2.1");
     assert_int_equal(port, 65535);
-    expect_err(kms_media_addr_split("192.0.2.1:65535", host, 4, &port), KMS_ERR_MALFORMED);
+    expect_err(kms_media_addr_split("192.0.2.1:65535", 1, host, 4, &port), KMS_ERR_MALFORMED);
+    /* Port 0: a listen address (any free port), never a session file's. */
+    expect_err(kms_media_addr_split("127.0.0.1:0", 1, host, sizeof(host), &port),
+               KMS_ERR_MALFORMED);
+    expect_ok(kms_media_addr_split("127.0.0.1:0", 0, host, sizeof(host), &port));
+    assert_int_equal(port, 0);
 }
 
 /* TEK and salt per crypto session against srtp_tek_model.txt, computed by the independent Python
