@@ -132,6 +132,39 @@ void kms_prom_us(struct kms_prom *p, const char *name, const struct kms_prom_lab
     prom_str(p, num);
 }
 
+void kms_prom_histogram(struct kms_prom *p, const char *name, const struct kms_prom_label *l,
+                        size_t n, const uint64_t *bounds_us, size_t n_bounds,
+                        const uint64_t *counts, uint64_t sum_us)
+{
+    char sample[96];
+    struct kms_prom_label bl[4];
+    if (n >= sizeof(bl) / sizeof(bl[0])) {
+        p->failed = true;
+        return;
+    }
+    if (n > 0) {
+        memcpy(bl, l, n * sizeof(*l));
+    }
+    uint64_t cum = 0;
+    (void)snprintf(sample, sizeof(sample), "%s_bucket", name);
+    for (size_t b = 0; b <= n_bounds; b++) {
+        char le[32];
+        cum += counts[b];
+        if (b < n_bounds) {
+            (void)snprintf(le, sizeof(le), "%" PRIu64 ".%06" PRIu64, bounds_us[b] / 1000000u,
+                           bounds_us[b] % 1000000u);
+        } else {
+            (void)snprintf(le, sizeof(le), "+Inf");
+        }
+        bl[n] = (struct kms_prom_label){"le", le};
+        kms_prom_u64(p, sample, bl, n + 1, cum);
+    }
+    (void)snprintf(sample, sizeof(sample), "%s_sum", name);
+    kms_prom_us(p, sample, l, n, sum_us);
+    (void)snprintf(sample, sizeof(sample), "%s_count", name);
+    kms_prom_u64(p, sample, l, n, cum);
+}
+
 kms_result kms_prom_result(const struct kms_prom *p)
 {
     KMS_ENSURE(!p->failed, KMS_ERR_TOO_LONG);
@@ -364,27 +397,13 @@ static void render_latency(struct kms_metrics *m, struct kms_prom *p)
         if (!m->used[i]) {
             continue;
         }
-        uint64_t cum = 0;
         uint64_t counts[N_BUCKET];
         for (size_t b = 0; b < N_BUCKET; b++) {
             counts[b] = atomic_load_explicit(&m->lat[i][b], memory_order_relaxed);
         }
-        for (size_t b = 0; b < N_BUCKET; b++) {
-            cum += counts[b];
-            char le[32];
-            if (b + 1 < N_BUCKET) {
-                (void)snprintf(le, sizeof(le), "%" PRIu64 ".%06" PRIu64, bucket_us[b] / 1000000u,
-                               bucket_us[b] % 1000000u);
-            } else {
-                (void)snprintf(le, sizeof(le), "+Inf");
-            }
-            struct kms_prom_label l[] = {{"interface", mif_names[i]}, {"le", le}};
-            kms_prom_u64(p, "imskms_request_duration_seconds_bucket", l, 2, cum);
-        }
         struct kms_prom_label l[] = {{"interface", mif_names[i]}};
-        kms_prom_us(p, "imskms_request_duration_seconds_sum", l, 1,
-                    atomic_load_explicit(&m->lat_sum_us[i], memory_order_relaxed));
-        kms_prom_u64(p, "imskms_request_duration_seconds_count", l, 1, cum);
+        kms_prom_histogram(p, "imskms_request_duration_seconds", l, 1, bucket_us, N_BUCKET - 1,
+                           counts, atomic_load_explicit(&m->lat_sum_us[i], memory_order_relaxed));
     }
 }
 

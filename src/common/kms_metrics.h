@@ -54,6 +54,12 @@ void kms_prom_i64(struct kms_prom *p, const char *name, const struct kms_prom_la
 /* Seconds from microseconds, exactly (six decimals). */
 void kms_prom_us(struct kms_prom *p, const char *name, const struct kms_prom_label *l, size_t n,
                  uint64_t us);
+/* A histogram's samples: name_bucket{labels,le} cumulative for each of the n_bounds upper bounds
+ * (microseconds, written as seconds) and +Inf, then name_sum (seconds) and name_count. counts
+ * holds n_bounds + 1 per-bucket (not cumulative) counts, the last one +Inf's; labels: at most 3. */
+void kms_prom_histogram(struct kms_prom *p, const char *name, const struct kms_prom_label *l,
+                        size_t n, const uint64_t *bounds_us, size_t n_bounds,
+                        const uint64_t *counts, uint64_t sum_us);
 KMS_MUST_CHECK kms_result kms_prom_result(const struct kms_prom *p);
 
 /* ---- readiness ---- */

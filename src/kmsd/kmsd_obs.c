@@ -279,21 +279,8 @@ static void redis_collect(struct kms_redis *r, struct kms_prom *p)
     kms_prom_u64(p, "imskms_redis_connects_total", NULL, 0, st.connects);
     kms_prom_family(p, "imskms_redis_latency_seconds", "histogram",
                     "Round-trip time of Redis commands.");
-    uint64_t cum = 0;
-    for (size_t i = 0; i <= KMS_REDIS_LAT_BUCKETS; i++) {
-        char le[32];
-        cum += st.lat_count[i];
-        if (i < KMS_REDIS_LAT_BUCKETS) {
-            uint64_t us = kms_redis_lat_bounds_us[i];
-            (void)snprintf(le, sizeof(le), "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
-        } else {
-            (void)snprintf(le, sizeof(le), "+Inf");
-        }
-        struct kms_prom_label l[] = {{"le", le}};
-        kms_prom_u64(p, "imskms_redis_latency_seconds_bucket", l, 1, cum);
-    }
-    kms_prom_us(p, "imskms_redis_latency_seconds_sum", NULL, 0, st.lat_sum_us);
-    kms_prom_u64(p, "imskms_redis_latency_seconds_count", NULL, 0, cum);
+    kms_prom_histogram(p, "imskms_redis_latency_seconds", NULL, 0, kms_redis_lat_bounds_us,
+                       KMS_REDIS_LAT_BUCKETS, st.lat_count, st.lat_sum_us);
 }
 
 void kmsd_obs_ready(void *ctx, uint64_t now, struct kms_ready *r)
