@@ -22,6 +22,7 @@ struct kms_srtp {
      * authenticated (have_pos false), then the highest index libsrtp authenticated on it. */
     bool have_pos;
     uint64_t pos;
+    uint64_t last; /* the index of the packet the last successful unprotect accepted */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -246,9 +247,15 @@ kms_result kms_srtp_unprotect(struct kms_srtp *c, uint8_t *pkt, size_t len, uint
         c->n.auth_failures++;
         KMS_BAIL(KMS_ERR_AUTH);
     }
+    c->last = idx;
     c->n.packets++;
     c->n.bytes += h->payload_len;
     return KMS_RESULT_OK;
+}
+
+uint64_t kms_srtp_last_index(const struct kms_srtp *c)
+{
+    return c != NULL ? c->last : 0;
 }
 
 kms_result kms_srtp_rx_position(const struct kms_srtp *c, uint32_t *roc, uint16_t *seq)

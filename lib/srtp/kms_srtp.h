@@ -112,6 +112,11 @@ KMS_MUST_CHECK kms_result kms_srtp_unprotect(struct kms_srtp *c, uint8_t *pkt, s
 
 const struct kms_srtp_counters *kms_srtp_counters(const struct kms_srtp *c);
 
+/* A receiver: the packet index (ROC || SEQ, RFC 3711 3.3.1's estimate, the one libsrtp
+ * authenticated it under) of the packet the last successful kms_srtp_unprotect accepted; 0
+ * before any. For putting received payloads in sequence order. */
+uint64_t kms_srtp_last_index(const struct kms_srtp *c);
+
 /* A receiver's position (RFC 3711 3.3.1: its ROC and s_l): the ROC and SEQ of the highest
  * packet index of remote_ssrc that authenticated under this context, checked against libsrtp's
  * srtp_get_stream_roc. Saved as the session's remote_roc / remote_seq, it is where the next

@@ -530,8 +530,6 @@ static int rtp_recv(const char *prefix, int argc, char **argv)
     struct timespec start, first, last;
     (void)clock_gettime(CLOCK_MONOTONIC, &start);
     bool got = false;
-    uint64_t highest = 0;
-    bool have_index = false;
     uint8_t buf[MEDIA_DGRAM_MAX];
     for (;;) {
         long left =
@@ -564,16 +562,7 @@ static int rtp_recv(const char *prefix, int argc, char **argv)
         if (!kms_ok(kms_srtp_unprotect(c, buf, (size_t)n, KMS_RTP_PT_PCMU, &h))) {
             continue;
         }
-        /* RFC 3711 3.3.1's estimate, for ordering only (libsrtp keeps its own). */
-        uint64_t index = (uint64_t)s.remote.roc << 16 | h.seq;
-        if (have_index) {
-            index = highest + (uint64_t)(int64_t)(int16_t)(uint16_t)(h.seq - (uint16_t)highest);
-        }
-        if (!have_index || index > highest) {
-            highest = index;
-            have_index = true;
-        }
-        if (!rx_add(&st, index, h.payload, h.payload_len) && !st.full) {
+        if (!rx_add(&st, kms_srtp_last_index(c), h.payload, h.payload_len) && !st.full) {
             rc = cli_fail(&a, "receive", KMS_ERR_NOMEM);
             goto done;
         }
