@@ -16,7 +16,9 @@
  * call increments `busy`, then parks for ever if `stop` is set (as if killed just before the
  * call), else runs and decrements `busy`. The parent sets `stop`, waits for `busy` to reach
  * 0, then kills. Both are sequentially consistent, so either the parent sees the call or the
- * call sees `stop`. Without the variable the shim only forwards.
+ * call sees `stop`. A call that sees `stop` may be killed before it takes its increment back,
+ * so the parent zeroes `busy` once the child is reaped. Without the variable the shim only
+ * forwards.
  */
 #include <dlfcn.h>
 #include <stdatomic.h>

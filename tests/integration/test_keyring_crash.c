@@ -1213,6 +1213,10 @@ static void run(const struct ks_kind *kind, unsigned iters, uint64_t seed)
         }
         g_child = -1;
         if (g_guard != NULL) {
+            /* The kill may land between the shim's increment of `busy` and its decrement on
+             * the way to parking (it saw `stop`): the count the dead child left is stale, and
+             * the next child starts from zero. */
+            atomic_store(&g_guard->busy, 0);
             atomic_store(&g_guard->stop, 0);
         }
         CHECK(fcntl(p[0], F_SETFL, 0) == 0, "fcntl: %s", strerror(errno));
