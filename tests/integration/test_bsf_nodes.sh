@@ -111,16 +111,30 @@ codes="$(challenge) $(challenge) $(challenge) $(challenge)"
 [ "$codes" = "401 401 401 429" ] && ok || bad "a burst of 4 with --rate-burst 3: $codes"
 tr -d '\r' <"$tmp/hdr" | grep -qi '^Retry-After: 30$' && ok ||
     bad "429 without Retry-After: 30: $(cat "$tmp/hdr")"
-clock_advance 25 # (the wall clock moves on too: a margin of 5 s)
+# The wall clock moves on too, seconds of it on a loaded ASan build since the burst: 20 s of
+# the period's 30 leave a margin of 10 s.
+clock_advance 20
 [ "$(challenge)" = 429 ] && ok || bad "a token earned before --rate-period"
-clock_advance 5
+clock_advance 10
 [ "$(challenge)" = 401 ] && ok || bad "no challenge after --rate-period"
 [ "$(challenge)" = 429 ] && ok || bad "more than one token earned in one period"
 bsfd_stop
 # the defaults stay 5 and 2
 bsfd_start
-codes="$(challenge) $(challenge) $(challenge) $(challenge) $(challenge) $(challenge)"
-[ "$codes" = "401 401 401 401 401 429" ] && ok || bad "the default burst: $codes"
+# The sixth of a burst is refused only when all six fall within one period (2 s, counted in
+# whole seconds of the daemon's clock); a loaded machine can spread them over two seconds of real
+# time. A burst that took more than one whole second is no verdict: the clock moves on 10 s
+# (the bucket full again) and the burst is tried again, at most 5 times.
+tries=0
+while :; do
+    s0=$(date +%s)
+    codes="$(challenge) $(challenge) $(challenge) $(challenge) $(challenge) $(challenge)"
+    [ $(($(date +%s) - s0)) -le 1 ] && break
+    tries=$((tries + 1))
+    [ $tries -lt 5 ] || break
+    clock_advance 10
+done
+[ "$codes" = "401 401 401 401 401 429" ] && ok || bad "the default burst: $codes ($tries slow tries)"
 tr -d '\r' <"$tmp/hdr" | grep -qi '^Retry-After: 2$' && ok || bad "default Retry-After: $(cat "$tmp/hdr")"
 bsfd_stop
 

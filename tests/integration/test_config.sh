@@ -132,7 +132,12 @@ loop() { # 60 requests over Zn, new connections each; every one must be answered
 : >"$tmp/loop"
 loop &
 lpid=$!
-sleep 0.3
+# The reload while the loop runs: wait for its first answer (up to 30 s) rather than a fixed time.
+i=0
+while [ ! -s "$tmp/loop" ] && [ $i -lt 600 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
 cp "$tmp/pki/server2.crt" "$tmp/pki/server.crt"
 cp "$tmp/pki/server2.key" "$tmp/pki/server.key"
 m=$(log_mark "$tmp/bsfd.log")
@@ -188,7 +193,7 @@ open(sys.argv[2], "w").write(status + "\n")
 EOF
 ppid=$!
 i=0
-while [ ! -f "$tmp/inflight.sent" ] && [ $i -lt 100 ]; do
+while [ ! -f "$tmp/inflight.sent" ] && [ $i -lt 600 ]; do # up to 30 s (python3 under load)
     sleep 0.05
     i=$((i + 1))
 done

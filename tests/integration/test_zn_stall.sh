@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Issue 14 item 1: the BSF stopped (SIGSTOP) does not stall the KMS. With imskms-kmsd on 2 HTTP
-# threads, --zn-timeout 2000 and the BSF frozen: 6 Kue issues for uncached B-TIDs (more Zn waits
+# threads, --zn-timeout 4000 and the BSF frozen: 6 Kue issues for uncached B-TIDs (more Zn waits
 # than server threads) each get 503 with `Imskms-Reason: zn-unavailable` within the Zn time-out
 # plus a margin, and the UE prints the reason line (exit 3); meanwhile /healthz answers in under
 # a second and 4 parallel mode-3 ticket requests from a UE that already holds its Kue succeed.
@@ -37,7 +37,11 @@ bsfd_start
 SKEW=30
 # shellcheck source=kmsd_env.sh
 . "$SRC/tests/integration/kmsd_env.sh"
-ZN_MS=2000
+# A Zn time-out of 4 s, not 2: the slowest 503 is the time-out plus six ASan UE start-ups and
+# exits, seconds on a loaded machine; a bound of twice the time-out leaves 4 s for them and
+# still tells the KMS apart from one whose two threads wait out the Zn calls in turn (three
+# time-outs, 12 s: past the UE's own 10 s).
+ZN_MS=4000
 kmsd_start --threads 2 --zn-timeout $ZN_MS --zn-threads 8 --modes 3
 open_window
 
@@ -114,8 +118,8 @@ for i in 1 2 3 4 5 6; do
     d=$(secs "$t0" "$(cat "$tmp/s$i.t")")
     below "$slowest" "$d" && slowest=$d
 done
-# The Zn time-out, plus the UE's own start and the thread hand-over: well under the UE's 10 s.
-below "$slowest" 4.0 && ok || bad "slowest 503 after $slowest s (Zn time-out ${ZN_MS} ms)"
+# The Zn time-out, plus the UE's own start and the thread hand-over: under the UE's 10 s.
+below "$slowest" $((2 * ZN_MS / 1000)) && ok || bad "slowest 503 after $slowest s (Zn time-out ${ZN_MS} ms)"
 echo "figure: Kue issues during the stall: 6 answered 503 zn-unavailable, the slowest after $slowest s"
 expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_ZN_UNAVAILABLE)' "issue with the BSF frozen"
 # The header on the wire, as the UE saw it: the same message again (Zn comes before the replay
