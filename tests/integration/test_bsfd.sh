@@ -201,9 +201,9 @@ while [ $i -le $N ]; do
         --state "$tmp/many$i" >"$tmp/many$i.out" 2>&1; echo $? >"$tmp/many$i.rc") &
     i=$((i + 1))
 done
-wait_many() {
+wait_many() { # up to 60 s: parallel ASan UEs on a loaded machine can take many seconds
     j=0
-    while [ "$(ls "$tmp"/many*.rc 2>/dev/null | wc -l)" -lt $N ] && [ $j -lt 400 ]; do
+    while [ "$(ls "$tmp"/many*.rc 2>/dev/null | wc -l)" -lt $N ] && [ $j -lt 1200 ]; do
         sleep 0.05
         j=$((j + 1))
     done

@@ -286,7 +286,8 @@ loaders="$!"
 load 3 b &
 loaders="$loaders $!"
 _n=0
-while [ "$(find "$tmp" -name acked | wc -l)" -lt 4 ] && [ $_n -lt 400 ]; do
+# Up to 60 s for four acknowledged requests (ASan CLI runs on a loaded machine).
+while [ "$(find "$tmp" -name acked | wc -l)" -lt 4 ] && [ $_n -lt 1200 ]; do
     sleep 0.05
     _n=$((_n + 1))
 done
