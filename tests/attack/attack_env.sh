@@ -13,12 +13,18 @@
 #   attack_guard          the cap: the script is stopped (SIGTERM, counted as a failure) when
 #                         it runs longer; every process the script started is killed on exit
 #   timed LABEL CMD...    CMD timed with the monotonic clock (attack.py timed): exit 0 only if it
-#                         succeeded within 1 s; its stdout in $tmp/out, stderr in $tmp/err, the
-#                         result line appended to $tmp/results
+#                         succeeded within A_OP_LIMIT seconds ($IMSKMS_ATTACK_OP_LIMIT, default
+#                         1; CTest sets 2.5 in the ASan build); its stdout in $tmp/out, stderr
+#                         in $tmp/err, the result line appended to $tmp/results
 #   kmsd_start [OPTS]     imskms-kmsd against the BSF's Zn (sets $kpid, $KMS)
 #   kmsd_stop, open_window  as in tests/integration/test_kmsd.sh
 #   fd_hard               the hard file descriptor limit (ulimit -Hn)
 ATTACK=$SRC/tests/attack/attack.py
+# A real operation's bound under the flood: 1 s (issue 13). The ASan build's programs are 2-3
+# times slower, and on a loaded machine an ASan Kue issue took 1.04 s under the flood (0.33 s
+# without it), so its tests get 2.5 s: still half the header deadline (5 s), which an operation
+# blocked behind the flood's connections would have to wait out.
+A_OP_LIMIT=${IMSKMS_ATTACK_OP_LIMIT:-1}
 case "${IMSKMS_ATTACK_SCALE:-small}" in
 small)
     A_IDLE=200 A_SLOW=20 A_SOURCES=4 A_NAMES=2000 A_SUBS=3 A_ROUNDS=2 A_CAP=150
@@ -55,7 +61,7 @@ attack_guard() {
 timed() { # label cmd...
     _l=$1
     shift
-    python3 "$ATTACK" timed --label "$_l" --limit 1 --record "$tmp/results" -- "$@" \
+    python3 "$ATTACK" timed --label "$_l" --limit "$A_OP_LIMIT" --record "$tmp/results" -- "$@" \
         >"$tmp/out" 2>"$tmp/err"
 }
 

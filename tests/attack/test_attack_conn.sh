@@ -182,6 +182,6 @@ healthy "after the flood from one address"
 bsfd_stop
 kmsd_stop
 
-echo "results (the flood as its sender saw it; each real operation on the monotonic clock, limit 1 s):"
+echo "results (the flood as its sender saw it; each real operation on the monotonic clock, limit $A_OP_LIMIT s):"
 cat "$tmp/results"
 finish attack_conn
