@@ -24,7 +24,7 @@ recv_start() {
         >"$tmp/$name.out" 2>"$tmp/$name.err" &
     rpid=$!
     rport=""
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do # up to 30 s: an ASan start on a loaded machine
         rport=$(sed -n 's/^port=//p' "$tmp/$name.out")
         [ -n "$rport" ] && return 0
         sleep 0.05
@@ -135,7 +135,7 @@ for pol in aes128-hmac80 aes128-gcm; do
     recv_start "r.$pol.rx" "$tmp/$pol.B" || continue
     python3 "$RELAY" --to "127.0.0.1:$rport" --dup 5 --flip 10 >"$tmp/relay.out" &
     relay=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do
         lport=$(sed -n 's/^port=//p' "$tmp/relay.out")
         [ -n "$lport" ] && break
         sleep 0.05

@@ -124,7 +124,7 @@ echo "figure: Kue issues during the stall: 6 answered 503 zn-unavailable, the sl
 expect_log "$tmp/kmsd.log" "$m" 'mikey 503 .*(KMS_ERR_ZN_UNAVAILABLE)' "issue with the BSF frozen"
 # The header on the wire, as the UE saw it: the same message again (Zn comes before the replay
 # cache, so it is answered alike).
-curl -s -o /dev/null -D "$tmp/hdrs" -m 5 -H 'Content-Type: application/mikey' \
+curl -s -o /dev/null -D "$tmp/hdrs" -m $((ZN_MS / 1000 + 10)) -H 'Content-Type: application/mikey' \
     --data-binary "@$tmp/s1/001-sent.mikey" "http://localhost:$KMS/mikey"
 grep -qi '^HTTP/1.1 503' "$tmp/hdrs" && grep -qi '^Imskms-Reason: zn-unavailable' "$tmp/hdrs" &&
     grep -qi '^Retry-After: 5' "$tmp/hdrs" && ok || bad "503 headers: $(cat "$tmp/hdrs")"

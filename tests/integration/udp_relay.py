@@ -4,7 +4,8 @@
 forwards every datagram to --to HOST:PORT, counting datagrams from 1:
   --dup N     sends datagram N twice (a replay)
   --flip N    flips the last bit of octet 20 of datagram N (in the encrypted payload: tampering)
-Stops after --seconds S of inactivity once something came (or S seconds with nothing)."""
+Stops after --seconds S of inactivity once something came, or --wait W seconds (default 30) with
+nothing: the sender is a program yet to start, seconds away on a loaded machine."""
 import argparse
 import socket
 import sys
@@ -16,13 +17,14 @@ def main():
     ap.add_argument("--dup", type=int, action="append", default=[])
     ap.add_argument("--flip", type=int, action="append", default=[])
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--wait", type=float, default=30.0)
     a = ap.parse_args()
     host, port = a.to.rsplit(":", 1)
     dst = (host, int(port))
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     print("port=%d" % s.getsockname()[1], flush=True)
-    s.settimeout(a.seconds)
+    s.settimeout(a.wait)
     n = 0
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     while True:
@@ -31,6 +33,7 @@ def main():
         except socket.timeout:
             break
         n += 1
+        s.settimeout(a.seconds)
         if n in a.flip:
             b = bytearray(d)
             b[20] ^= 1
