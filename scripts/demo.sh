@@ -342,9 +342,10 @@ wait "$RPID" || true
 check "a UE holding the other session sees only authentication failures ($(rv other auth_failures) of 50, $(rv other packets) decrypted)" \
     pairs "$(rv other auth_failures)" 50 "$(rv other packets)" 0
 # A tampered and a replayed packet, through a relay that flips a bit of packet 10 and sends
-# packet 5 twice.
+# packet 5 twice (and records what it relays, for the replay after).
 rtp_recv relayed "$T/callB"
-python3 tests/integration/udp_relay.py --to "127.0.0.1:$RPORT" --dup 5 --flip 10 >"$T/relay.out" &
+python3 tests/integration/udp_relay.py --to "127.0.0.1:$RPORT" --dup 5 --flip 10 \
+    --record "$T/relay.rec" >"$T/relay.out" &
 RELAY=$!
 i=0
 LPORT=""
@@ -359,6 +360,18 @@ wait "$RELAY" || true
 check "a packet with one bit flipped is refused (auth_failures=$(rv relayed auth_failures))" [ "$(rv relayed auth_failures)" = 1 ]
 check "a packet sent twice is dropped the second time (replays=$(rv relayed replays)); the other $(rv relayed packets) decrypt" \
     pairs "$(rv relayed replays)" 1 "$(rv relayed packets)" 49
+# The same recorded packets played to B's next rtp-recv: its session remembers how far the last
+# run got, so none of them is accepted again.
+rtp_recv replayed "$T/callB"
+python3 tests/integration/udp_relay.py --to "127.0.0.1:$RPORT" --replay "$T/relay.rec" >/dev/null
+wait "$RPID" || true
+# (Refused as replays; had the recorded run crossed a SEQ wrap, those from before it would be
+# counted as authentication failures instead: docs/media.md.)
+RV_R=$(rv replayed replays)
+RV_A=$(rv replayed auth_failures)
+refused=$((${RV_R:-0} + ${RV_A:-0}))
+check "the recorded packets played to B's next run: none accepted (packets=$(rv replayed packets)), all $refused refused (replays=$RV_R)" \
+    pairs "$(rv replayed packets)" 0 "$refused" 50
 
 step "14. The daemons stop on SIGTERM"
 stop() { # PID NAME

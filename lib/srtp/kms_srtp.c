@@ -18,8 +18,11 @@ struct kms_srtp {
     enum kms_srtp_dir dir;
     uint32_t ssrc; /* the sender's local SSRC, the receiver's remote SSRC */
     struct kms_srtp_counters n;
-    /* A receiver's position: the session's remote ROC || SEQ until a packet of remote_ssrc
-     * authenticated (have_pos false), then the highest index libsrtp authenticated on it. */
+    /* A receiver's floor: the session's remote ROC || SEQ, the first index this receiver
+     * accepts (an earlier rtp-recv authenticated every index below, or the stream starts
+     * there). Its position: the floor until a packet of remote_ssrc authenticated (have_pos
+     * false), then the highest index libsrtp authenticated on it. */
+    uint64_t floor;
     bool have_pos;
     uint64_t pos;
     uint64_t last; /* the index of the packet the last successful unprotect accepted */
@@ -105,7 +108,8 @@ kms_result kms_srtp_new(const struct kms_media_session *s, enum kms_srtp_dir dir
     KMS_ENSURE_OUT(rc, c != NULL, KMS_ERR_NOMEM);
     c->dir = dir;
     c->ssrc = st->ssrc;
-    c->pos = (uint64_t)st->roc << 16 | st->seq;
+    c->floor = (uint64_t)st->roc << 16 | st->seq;
+    c->pos = c->floor;
     memcpy(key, st->key, pol->key_len);
     memcpy(key + pol->key_len, st->salt, pol->salt_len);
     KMS_TRY_OUT(rc, fill_policy(&pols[0], pol, key, ssrc_specific, st->ssrc));
@@ -203,18 +207,29 @@ kms_result kms_srtp_unprotect(struct kms_srtp *c, uint8_t *pkt, size_t len, uint
         c->n.auth_failures++;
         KMS_BAIL(KMS_ERR_AUTH);
     }
-    /* Until a packet of our stream authenticated, its first packet's index is estimated from
-     * the session's ROC and SEQ (RFC 3711 3.3.1's ROC and s_l), given to libsrtp as the stream's
-     * pending ROC (libsrtp 2.5.0 takes the pending ROC || SEQ as the index, and a pending ROC
-     * of 0 as "none": SEQ alone, which is the same index). Forward only: remote_seq is either
-     * the Session Data's initial SEQ or the highest index a previous rtp-recv authenticated
-     * (kms_srtp_rx_position), and in both cases the sender goes on from there; a first packet
-     * that seems 2^15 behind is taken at the session's ROC, as libsrtp's pending ROC alone did
-     * (so --first-seq, a test knob, may still start anywhere in the session's ROC). */
-    uint64_t first = 0;
-    if (!c->have_pos && len >= KMS_RTP_HDR_LEN && hdr_ssrc(pkt) == c->ssrc) {
-        first = index_guess(c->pos, (uint16_t)(pkt[2] << 8 | pkt[3]), true);
-        KMS_ENSURE(srtp_set_stream_roc(c->ctx, c->ssrc, (uint32_t)(first >> 16)) ==
+    /* The index of a packet of our stream, estimated as libsrtp will (RFC 3711 3.3.1). Until a
+     * packet of the stream authenticated, from the session's ROC and SEQ (the floor, as ROC and
+     * s_l) and given to libsrtp as the stream's pending ROC (libsrtp 2.5.0 takes the pending
+     * ROC || SEQ as the index, and a pending ROC of 0 as "none": SEQ alone, which is the same
+     * index). Forward only: remote_seq is either the Session Data's initial SEQ or the index
+     * after the highest a previous rtp-recv authenticated (kms_srtp_rx_position), and in both
+     * cases the sender goes on from there; a first packet that seems 2^15 behind is taken at
+     * the session's ROC, and then refused below. */
+    bool ours = len >= KMS_RTP_HDR_LEN && hdr_ssrc(pkt) == c->ssrc;
+    uint64_t idx = ours ? index_guess(c->pos, (uint16_t)(pkt[2] << 8 | pkt[3]), !c->have_pos) : 0;
+    /*= RFC 3711, 3.3.2 (paraphrased)
+     *# a packet whose index the replay list shows as received, or that lies behind the
+     *# window, is discarded before authentication
+     *
+     * libsrtp's replay list starts empty in every run, so an index below the floor (received
+     * by an earlier run on this session, or before the stream's first) is a replay here: it is
+     * refused before libsrtp sees it, whatever its tag, as libsrtp orders its own check. */
+    if (ours && idx < c->floor) {
+        c->n.replays++;
+        KMS_BAIL(KMS_ERR_REPLAY);
+    }
+    if (ours && !c->have_pos) {
+        KMS_ENSURE(srtp_set_stream_roc(c->ctx, c->ssrc, (uint32_t)(idx >> 16)) ==
                        srtp_err_status_ok,
                    KMS_ERR_INTERNAL);
     }
@@ -236,9 +251,8 @@ kms_result kms_srtp_unprotect(struct kms_srtp *c, uint8_t *pkt, size_t len, uint
         KMS_BAIL(KMS_ERR_POLICY);
     }
     /* libsrtp added the index to the stream's replay database (kms_rtp_read below may still
-     * refuse the packet): follow its highest index, the first one being first. */
-    uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
-    uint64_t idx = c->have_pos ? index_guess(c->pos, seq, false) : first;
+     * refuse the packet): follow its highest index, the first one being first. The SSRC is
+     * ours (checked above), so idx is the estimate libsrtp used. */
     if (!c->have_pos || idx > c->pos) {
         c->pos = idx;
         c->have_pos = true;
@@ -270,7 +284,10 @@ kms_result kms_srtp_rx_position(const struct kms_srtp *c, uint32_t *roc, uint16_
     uint32_t r = 0;
     KMS_ENSURE(srtp_get_stream_roc(c->ctx, c->ssrc, &r) == srtp_err_status_ok, KMS_ERR_INTERNAL);
     KMS_ENSURE(r == (uint32_t)(c->pos >> 16), KMS_ERR_INTERNAL);
-    *roc = r;
-    *seq = (uint16_t)c->pos;
+    /* The index after it; the last of the 48-bit index space has none (RFC 3711 9.2: the
+     * master key must be replaced before). */
+    KMS_ENSURE(c->pos < KMS_MEDIA_INDEX_MAX, KMS_ERR_KEY_SPENT);
+    *roc = (uint32_t)((c->pos + 1) >> 16);
+    *seq = (uint16_t)(c->pos + 1);
     return KMS_RESULT_OK;
 }

@@ -18,9 +18,12 @@
  * applies it to the first packet of the stream) and the initial SEQ is the sender's to use (the
  * receiver's replay window starts at the first packet it accepts).
  *
- * The first packet a receiver accepts is estimated from the session's remote ROC and SEQ
- * (RFC 3711 3.3.1, forward only: see kms_srtp_unprotect); kms_srtp_rx_position then gives the
- * highest index authenticated, for the next receiver to start from.
+ * A receiver's session remote ROC || SEQ is its floor: the first index it accepts. An index
+ * below is a replay (an earlier receiver on the session authenticated it, or it precedes the
+ * stream), refused before libsrtp sees it: libsrtp's replay list starts empty in every process.
+ * The first packet's index is estimated from there (RFC 3711 3.3.1, forward only: see
+ * kms_srtp_unprotect); kms_srtp_rx_position then gives the index after the highest one
+ * authenticated, the next receiver's floor.
  *
  * A sender holds one stream, the session's local SSRC. A receiver holds the session's remote
  * key twice: for remote_ssrc (with its initial ROC) and for any other inbound SSRC
@@ -31,7 +34,8 @@
  *
  * Refusals of kms_srtp_unprotect and the libsrtp status codes behind them:
  *   replays        srtp_err_status_replay_fail (index already seen in the window) and
- *                  srtp_err_status_replay_old (index older than the window): KMS_ERR_REPLAY
+ *                  srtp_err_status_replay_old (index older than the window), and an index
+ *                  of remote_ssrc below the floor: KMS_ERR_REPLAY
  *   auth_failures  every other status: auth_fail (HMAC or GCM tag), bad_param (shorter than a
  *                  header, CSRC or extension beyond the end), cipher_fail, pkt_idx_old /
  *                  pkt_idx_adv, no_ctx, key_expired, ...; and a packet that authenticates but
@@ -117,12 +121,13 @@ const struct kms_srtp_counters *kms_srtp_counters(const struct kms_srtp *c);
  * before any. For putting received payloads in sequence order. */
 uint64_t kms_srtp_last_index(const struct kms_srtp *c);
 
-/* A receiver's position (RFC 3711 3.3.1: its ROC and s_l): the ROC and SEQ of the highest
- * packet index of remote_ssrc that authenticated under this context, checked against libsrtp's
- * srtp_get_stream_roc. Saved as the session's remote_roc / remote_seq, it is where the next
- * receiver estimates its first packet from (kms_srtp_unprotect). KMS_ERR_NOT_FOUND when no
- * packet authenticated yet, KMS_ERR_ARG for a sender context, KMS_ERR_INTERNAL when libsrtp's
- * ROC differs. */
+/* A receiver's position for the next one: the ROC and SEQ of the index after the highest
+ * packet index of remote_ssrc that authenticated under this context (whose ROC is checked
+ * against libsrtp's srtp_get_stream_roc). Saved as the session's remote_roc / remote_seq, it
+ * is the next receiver's floor and where it estimates its first packet from (RFC 3711 3.3.1's
+ * ROC and s_l; kms_srtp_unprotect). KMS_ERR_NOT_FOUND when no packet authenticated yet,
+ * KMS_ERR_ARG for a sender context, KMS_ERR_INTERNAL when libsrtp's ROC differs,
+ * KMS_ERR_KEY_SPENT when the highest index is KMS_MEDIA_INDEX_MAX. */
 KMS_MUST_CHECK kms_result kms_srtp_rx_position(const struct kms_srtp *c, uint32_t *roc,
                                                uint16_t *seq);
 

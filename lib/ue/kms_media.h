@@ -22,8 +22,8 @@
  *    master key and master salt of the stream (the TEK and salt of RFC 6043 5.1.3 for its
  *    crypto session), roc and seq the initial rollover counter and sequence number of the
  *    crypto session's Session Data (RFC 3830 6.1.1), moved on by the RTP commands (local: the
- *    next index rtp-send will use; remote: the highest index rtp-recv authenticated, RFC 3711
- *    3.3.1's ROC and s_l; docs/media.md). Decimals have one spelling each
+ *    next index rtp-send will use; remote: the index after the highest rtp-recv authenticated,
+ *    the first a later run accepts; docs/media.md). Decimals have one spelling each
  *    (kms_dec_decode_u64); the two cs ids differ, and so do the two SSRCs.
  *  - The session fingerprint both sides print (`srtp_fingerprint=`): the first 8 octets of
  *    SHA-256 over the master keys and salts in crypto-session order, key || salt of CS 1 then of
@@ -45,6 +45,8 @@
 #define KMS_MEDIA_ADDR_MAX    64 /* "[IPv6]:port" with NUL fits */
 #define KMS_MEDIA_FP_LEN      8
 #define KMS_MEDIA_SESSION_MAX 2048 /* the largest session file image we read */
+/* The largest SRTP packet index, ROC || SEQ (RFC 3711 3.3.1: 48 bits). */
+#define KMS_MEDIA_INDEX_MAX ((UINT64_C(1) << 48) - 1)
 
 enum kms_srtp_policy_id {
     KMS_SRTP_AES128_HMAC80 = 1, /* the default */

@@ -80,16 +80,19 @@ static const char recv_help[] =
     "\n"
     "Prints at the end packets= and bytes= (payload octets) of the packets accepted,\n"
     "auth_failures= (a tag that does not verify: another key, tampering; or anything else\n"
-    "libsrtp or the RTP header check refuses), replays= (an index already seen or older than\n"
-    "the 128-packet window), other_ssrc= (authentic under our key but not the peer's SSRC),\n"
+    "libsrtp or the RTP header check refuses), replays= (an index already seen, older than\n"
+    "the 128-packet window, or below the session's remote position), other_ssrc= (authentic\n"
+    "under our key but not the peer's SSRC),\n"
     "payload_sha256= (SHA-256 over the payloads accepted, in sequence order: equal to the\n"
     "sender's when every packet decrypted).\n"
     "\n"
-    "The first packet's index is estimated from the session's remote_roc and remote_seq\n"
-    "(RFC 3711 3.3.1). When at least one packet authenticated, it writes to DIR/srtp at the\n"
-    "end remote_roc= and remote_seq= of the highest packet index it authenticated, so that\n"
-    "the next run on this session goes on from there after the sender's SEQ wrapped; when\n"
-    "none did, the file stays as it was.\n" MEDIA_EXIT_NOTE;
+    "The session's remote_roc and remote_seq are the first packet index it accepts: a packet\n"
+    "below is counted in replays= (an earlier run received it, or it precedes the stream),\n"
+    "and the first packet's index is estimated from there (RFC 3711 3.3.1). When at least\n"
+    "one packet authenticated, it writes to DIR/srtp at the end remote_roc= and remote_seq=\n"
+    "of the index after the highest it authenticated, so that the next run on this session\n"
+    "goes on from there (also after the sender's SEQ wrapped) and refuses what this one\n"
+    "received; when none did, the file stays as it was.\n" MEDIA_EXIT_NOTE;
 
 static const char export_help[] =
     "usage: imskms ue srtp-export --session DIR --show-secrets\n"
@@ -197,11 +200,12 @@ static void make_tone(uint8_t tone[TONE_PERIOD])
     }
 }
 
-/* Moves one stream of DIR/srtp to ROC || SEQ = index (the sending stream: only forward), as a
- * read-modify-write under DIR/srtp.lock: rtp-send and rtp-recv of one session run at once, and
- * each must keep the other's stream as the file has it (a sending index moved back would
- * protect indices twice). The file is left alone when it no longer holds the stream of s (a
- * new call's session written meanwhile: its indices are its own). */
+/* Moves one stream of DIR/srtp forward to ROC || SEQ = index, as a read-modify-write under
+ * DIR/srtp.lock: rtp-send and rtp-recv of one session run at once, and each must keep the
+ * other's stream as the file has it. Never back: a sending index moved back would protect
+ * indices twice, a receiving one would accept replays of indices already received. The file
+ * is left alone when it no longer holds the stream of s (a new call's session written
+ * meanwhile: its indices are its own). */
 static kms_result session_move(const char *dir, const struct kms_media_session *s, bool local,
                                uint64_t index)
 {
@@ -218,7 +222,7 @@ static kms_result session_move(const char *dir, const struct kms_media_session *
     bool same = t.policy == s->policy && st->ssrc == was->ssrc && st->cs_id == was->cs_id &&
                 kms_ct_eq(st->key, was->key, sizeof(st->key)) &&
                 kms_ct_eq(st->salt, was->salt, sizeof(st->salt));
-    if (same && (!local || index > ((uint64_t)st->roc << 16 | st->seq))) {
+    if (same && index > ((uint64_t)st->roc << 16 | st->seq)) {
         st->roc = (uint32_t)(index >> 16);
         st->seq = (uint16_t)(index & 0xffff);
         KMS_TRY_OUT(rc, kms_media_session_save(dir, &t));
@@ -239,7 +243,7 @@ static int reserve_indices(const struct cli_args *a, const char *dir,
     uint64_t stored = ((uint64_t)s->local.roc << 16) | s->local.seq;
     uint64_t end = (((uint64_t)s->local.roc << 16) | seq) + count;
     if (end > stored) {
-        if (end > (UINT64_C(1) << 48) - 1) {
+        if (end > KMS_MEDIA_INDEX_MAX) {
             fprintf(stderr,
                     "%s: --session: %s/srtp: the sending stream's packet indices are spent\n",
                     a->cmd, dir);
@@ -254,9 +258,10 @@ static int reserve_indices(const struct cli_args *a, const char *dir,
     return CLI_EXIT_OK;
 }
 
-/* Writes the receiving stream's position to DIR/srtp (remote_roc, remote_seq: the highest
- * index this run authenticated), so that the next rtp-recv estimates its first packet from
- * there (RFC 3711 3.3.1); nothing when no packet authenticated. */
+/* Writes the receiving stream's position to DIR/srtp (remote_roc, remote_seq: the index after
+ * the highest this run authenticated), so that the next rtp-recv estimates its first packet
+ * from there (RFC 3711 3.3.1) and refuses every index below as a replay; nothing when no
+ * packet authenticated. */
 static int save_position(const struct cli_args *a, const char *dir,
                          const struct kms_media_session *s, const struct kms_srtp *c)
 {

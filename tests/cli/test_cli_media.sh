@@ -89,35 +89,35 @@ done
 
 # rtp-recv keeps the receiving stream's position (RFC 3711 3.3.1's ROC and s_l): after a run
 # across the wrap (65500 + 50: the highest index is ROC 1, SEQ 13) the session says
-# remote_roc=1, remote_seq=13, and a second sender run (rtp-send continues at ROC 1, SEQ 14)
-# decrypts in a second rtp-recv on the same receiving session (from remote_roc=0 it would not).
-# Then a run ending at SEQ 65535 exactly: the next run's first packet (ROC 2, SEQ 0) is
-# estimated from s_l = 65535 to ROC 2, not taken at the stored ROC 1.
+# remote_roc=1, remote_seq=14 (the next index it accepts), and a second sender run (rtp-send
+# continues at ROC 1, SEQ 14) decrypts in a second rtp-recv on the same receiving session
+# (from remote_roc=0 it would not). Then a run ending at SEQ 65535 exactly: the position is
+# ROC 2, SEQ 0, where the next run's first packet is.
 rs() { sed -n "s/^$2=//p" "$tmp/$1/srtp"; }
 "$MK" aes128-hmac80 "$tmp/k.A" "$tmp/k.B"
 recv_start k1.rx "$tmp/k.B" && send k1.tx "$tmp/k.A" "$rport" --seconds 1 --first-seq 65500 &&
     recv_wait k1.rx
 expect k1.rx packets 50 "keep ROC, first run"
-[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 1/13 ] && ok ||
-    bad "after the wrap remote_roc/remote_seq=$(rs k.B remote_roc)/$(rs k.B remote_seq), expected 1/13"
+[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 1/14 ] && ok ||
+    bad "after the wrap remote_roc/remote_seq=$(rs k.B remote_roc)/$(rs k.B remote_seq), expected 1/14"
 [ "$(rs k.A local_roc)/$(rs k.A local_seq)" = 1/14 ] && ok ||
     bad "sender after the wrap: $(rs k.A local_roc)/$(rs k.A local_seq), expected 1/14"
 recv_start k2.rx "$tmp/k.B" && send k2.tx "$tmp/k.A" "$rport" --seconds 1 && recv_wait k2.rx
 expect k2.rx packets 50 "keep ROC, second run: receiver decrypts all"
 expect k2.rx auth_failures 0 "keep ROC, second run"
 expect k2.rx payload_sha256 "$(val k2.tx payload_sha256)" "keep ROC, second run hash"
-[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 1/63 ] && ok ||
-    bad "after the second run remote_roc/remote_seq=$(rs k.B remote_roc)/$(rs k.B remote_seq), expected 1/63"
+[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 1/64 ] && ok ||
+    bad "after the second run remote_roc/remote_seq=$(rs k.B remote_roc)/$(rs k.B remote_seq), expected 1/64"
 recv_start k3.rx "$tmp/k.B" && send k3.tx "$tmp/k.A" "$rport" --seconds 1 --first-seq 65486 &&
     recv_wait k3.rx
 expect k3.rx packets 50 "run ending at SEQ 65535"
-[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 1/65535 ] && ok ||
-    bad "run ending at 65535: $(rs k.B remote_roc)/$(rs k.B remote_seq), expected 1/65535"
+[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 2/0 ] && ok ||
+    bad "run ending at 65535: $(rs k.B remote_roc)/$(rs k.B remote_seq), expected 2/0"
 recv_start k4.rx "$tmp/k.B" && send k4.tx "$tmp/k.A" "$rport" --seconds 1 && recv_wait k4.rx
 expect k4.rx packets 50 "first packet at ROC 2, SEQ 0: receiver decrypts all"
 expect k4.rx auth_failures 0 "first packet at ROC 2, SEQ 0"
-[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 2/49 ] && ok ||
-    bad "after ROC 2: $(rs k.B remote_roc)/$(rs k.B remote_seq), expected 2/49"
+[ "$(rs k.B remote_roc)/$(rs k.B remote_seq)" = 2/50 ] && ok ||
+    bad "after ROC 2: $(rs k.B remote_roc)/$(rs k.B remote_seq), expected 2/50"
 
 # A session file replaced during the run (another call's keys) keeps what the new call wrote.
 "$MK" aes128-hmac80 "$tmp/n.A" "$tmp/n.B"
@@ -129,17 +129,26 @@ expect n.rx packets 50 "session replaced during the run"
 cmp -s "$tmp/n2.B/srtp" "$tmp/n.B/srtp" && ok ||
     bad "rtp-recv wrote its position into another call's session file"
 
+# relay_start ARGS...: udp_relay.py to rtp-recv's $rport in the background (pid in relay);
+# sets lport to the port it listens on.
+relay_start() {
+    python3 "$RELAY" --to "127.0.0.1:$rport" "$@" >"$tmp/relay.out" &
+    relay=$!
+    lport=""
+    for _ in $(seq 600); do # up to 30 s: python3 on a loaded machine
+        lport=$(sed -n 's/^port=//p' "$tmp/relay.out")
+        [ -n "$lport" ] && return 0
+        sleep 0.05
+    done
+    bad "udp_relay.py printed no port="
+    return 1
+}
+
 # A replayed packet (the 5th sent twice) and a tampered one (the 10th, a flipped bit of its
 # encrypted payload), through the relay.
 for pol in aes128-hmac80 aes128-gcm; do
     recv_start "r.$pol.rx" "$tmp/$pol.B" || continue
-    python3 "$RELAY" --to "127.0.0.1:$rport" --dup 5 --flip 10 >"$tmp/relay.out" &
-    relay=$!
-    for _ in $(seq 600); do
-        lport=$(sed -n 's/^port=//p' "$tmp/relay.out")
-        [ -n "$lport" ] && break
-        sleep 0.05
-    done
+    relay_start --dup 5 --flip 10 || continue
     send "r.$pol.tx" "$tmp/$pol.A" "$lport" --seconds 1
     recv_wait "r.$pol.rx"
     wait "$relay"
@@ -148,6 +157,36 @@ for pol in aes128-hmac80 aes128-gcm; do
     expect "r.$pol.rx" auth_failures 1 "$pol relay: the tampered packet"
     expect "r.$pol.rx" other_ssrc 0 "$pol relay"
 done
+
+# Replays across runs (RFC 3711 3.3.2): the packets a first rtp-recv accepted, recorded by the
+# relay and played to a second rtp-recv on the same session, are all refused as replays
+# (libsrtp's own replay list starts empty in each run: the session's remote position is the
+# floor); the sender's next run still decrypts in full. Also a first run that receives
+# nothing but old packets leaves the position where it was.
+"$MK" aes128-hmac80 "$tmp/x.A" "$tmp/x.B"
+rm -f "$tmp/x.rec"
+recv_start x1.rx "$tmp/x.B" && relay_start --record "$tmp/x.rec" &&
+    send x1.tx "$tmp/x.A" "$lport" --seconds 1 && recv_wait x1.rx
+wait "$relay"
+expect x1.rx packets 50 "replays across runs: first run"
+[ "$(rs x.B remote_roc)/$(rs x.B remote_seq)" = 0/1050 ] && ok ||
+    bad "replays across runs: remote position $(rs x.B remote_roc)/$(rs x.B remote_seq), expected 0/1050"
+cp "$tmp/x.B/srtp" "$tmp/x.before"
+recv_start x2.rx "$tmp/x.B" &&
+    python3 "$RELAY" --to "127.0.0.1:$rport" --replay "$tmp/x.rec" >"$tmp/x.replay.out" &&
+    recv_wait x2.rx
+grep -qx "sent=50" "$tmp/x.replay.out" && ok || bad "replays across runs: $(cat "$tmp/x.replay.out")"
+expect x2.rx replays 50 "replays across runs: every old packet refused"
+expect x2.rx packets 0 "replays across runs: none accepted"
+expect x2.rx auth_failures 0 "replays across runs"
+cmp -s "$tmp/x.before" "$tmp/x.B/srtp" && ok ||
+    bad "replays across runs: a run that accepted nothing moved the position"
+recv_start x3.rx "$tmp/x.B" &&
+    python3 "$RELAY" --to "127.0.0.1:$rport" --replay "$tmp/x.rec" >"$tmp/x.replay.out" &&
+    send x3.tx "$tmp/x.A" "$rport" --seconds 1 && recv_wait x3.rx
+expect x3.rx replays 50 "replays across runs, then new packets: the old refused"
+expect x3.rx packets 50 "replays across runs, then new packets: the new accepted"
+expect x3.rx payload_sha256 "$(val x3.tx payload_sha256)" "replays across runs: new packets hash"
 
 # Another SSRC under the right key: A's session with local_ssrc=3333.
 mkdir -m 700 "$tmp/other"

@@ -259,7 +259,8 @@ static void protect_one(struct kms_srtp *tx, uint16_t seq, uint8_t *pkt, size_t 
 }
 
 /* A receiver of SSRC 1111 starting at remote ROC || SEQ = roc || seq, and the position it has
- * after a first packet at index ROC tx_roc, SEQ tx_seq (a new sender there) authenticated. */
+ * after a first packet at index ROC tx_roc, SEQ tx_seq (a new sender there) authenticated: the
+ * index after it. */
 static void first_packet(uint32_t roc, uint16_t seq, uint32_t tx_roc, uint16_t tx_seq,
                          const uint8_t *key, const uint8_t *salt)
 {
@@ -282,17 +283,18 @@ static void first_packet(uint32_t roc, uint16_t seq, uint32_t tx_roc, uint16_t t
     uint32_t got_roc = 0;
     uint16_t got_seq = 0;
     expect_ok(kms_srtp_rx_position(rx, &got_roc, &got_seq));
-    assert_int_equal(got_roc, tx_roc);
-    assert_int_equal(got_seq, tx_seq);
+    uint64_t next = ((uint64_t)tx_roc << 16 | tx_seq) + 1;
+    assert_int_equal(got_roc, (uint32_t)(next >> 16));
+    assert_int_equal(got_seq, (uint16_t)next);
     kms_srtp_free(tx);
     kms_srtp_free(rx);
     kms_media_session_wipe(&a);
     kms_media_session_wipe(&b);
 }
 
-/* kms_srtp_rx_position: the highest index authenticated (RFC 3711 3.3.1), none before the first
- * packet of remote_ssrc authenticated; a receiver started there estimates its first packet
- * from the session's ROC and s_l. */
+/* kms_srtp_rx_position: the index after the highest authenticated (RFC 3711 3.3.1), none before
+ * the first packet of remote_ssrc authenticated; a receiver started there estimates its first
+ * packet from the session's ROC and s_l. */
 static void rx_position_is_the_highest_index(void **state)
 {
     (void)state;
@@ -339,15 +341,15 @@ static void rx_position_is_the_highest_index(void **state)
         if (i != 5) {
             expect_ok(kms_srtp_unprotect(rx, pkt[i], len[i], 0, &h));
             expect_ok(kms_srtp_rx_position(rx, &roc, &seq));
-            assert_int_equal(roc, i < 5 ? 5 : 6);
-            assert_int_equal(seq, (uint16_t)(65530 + i));
+            assert_int_equal(roc, i < 5 ? 5 : 6); /* 65535 at ROC 5 is followed by 0 at 6 */
+            assert_int_equal(seq, (uint16_t)(65530 + i + 1));
         }
     }
     expect_ok(kms_srtp_unprotect(rx, pkt[5], len[5], 0, &h));
     assert_int_equal(h.seq, 65535);
     expect_ok(kms_srtp_rx_position(rx, &roc, &seq));
     assert_int_equal(roc, 6);
-    assert_int_equal(seq, 9);
+    assert_int_equal(seq, 10);
     kms_srtp_free(tx);
     kms_srtp_free(rx);
     kms_srtp_free(tx3);
@@ -355,6 +357,7 @@ static void rx_position_is_the_highest_index(void **state)
     kms_media_session_wipe(&b);
     kms_media_session_wipe(&other);
     /* The next receiver, from the position: the sender goes on at 6 || 10. */
+    first_packet(6, 10, 6, 10, key, salt);
     first_packet(6, 9, 6, 10, key, salt);
     /* s_l = 65535: SEQ 0 is at ROC + 1 (s_l - 2^15 > SEQ). */
     first_packet(6, 65535, 7, 0, key, salt);
@@ -362,6 +365,85 @@ static void rx_position_is_the_highest_index(void **state)
     /* SEQ - s_l > 2^15 would be ROC - 1: a first packet is taken at the session's ROC. */
     first_packet(6, 100, 6, 65000, key, salt);
     first_packet(0, 2000, 0, 65500, key, salt);
+}
+
+/* The session's remote position is a floor (RFC 3711 3.3.2 across runs): a second receiver on
+ * the position the first one left refuses every packet the first accepted, before libsrtp's
+ * window knows them and also once newer packets moved that window past them, and never moves
+ * its own position for them. Before the run's first packet authenticated, the estimate is
+ * forward only (kms_srtp_unprotect): an old packet of the previous ROC is then taken at the
+ * floor's ROC and fails authentication instead; once a packet authenticated, it is a replay.
+ * A packet at the floor is accepted. */
+static void floor_refuses_what_an_earlier_run_received(void **state)
+{
+    (void)state;
+    uint8_t key[16], salt[14];
+    memset(key, 0x65, sizeof(key));
+    memset(salt, 0x87, sizeof(salt));
+    const struct kms_srtp_policy *pol = kms_srtp_policy_default();
+    struct kms_media_session a, b;
+    mk_session(&a, pol, key, salt, 1111, 2222);
+    mk_session(&b, pol, key, salt, 2222, 1111);
+    a.local.roc = 3;
+    a.local.seq = 65520;
+    b.remote.roc = 3;
+    b.remote.seq = 65520;
+    struct kms_srtp *tx = NULL, *rx1 = NULL, *rx2 = NULL;
+    expect_ok(kms_srtp_new(&a, KMS_SRTP_SEND, &tx));
+    expect_ok(kms_srtp_new(&b, KMS_SRTP_RECV, &rx1));
+    enum { N = 40 }; /* 65520..65535 at ROC 3, then 0..23 at ROC 4 */
+    uint8_t pkt[N][12 + 160 + KMS_SRTP_TRAILER_MAX], copy[N][sizeof(pkt[0])];
+    size_t len[N];
+    struct kms_rtp_hdr h;
+    for (size_t i = 0; i < N; i++) {
+        protect_one(tx, (uint16_t)(65520 + i), pkt[i], sizeof(pkt[i]), &len[i]);
+        memcpy(copy[i], pkt[i], len[i]);
+    }
+    /* The first run receives the first 30 (up to ROC 4, SEQ 13). */
+    for (size_t i = 0; i < 30; i++) {
+        expect_ok(kms_srtp_unprotect(rx1, pkt[i], len[i], 0, &h));
+    }
+    uint32_t roc = 0;
+    uint16_t seq = 0;
+    expect_ok(kms_srtp_rx_position(rx1, &roc, &seq));
+    assert_int_equal(roc, 4);
+    assert_int_equal(seq, 14);
+    kms_srtp_free(rx1);
+    b.remote.roc = roc;
+    b.remote.seq = seq;
+    expect_ok(kms_srtp_new(&b, KMS_SRTP_RECV, &rx2));
+    /* Every old packet, newest first and oldest first, before any new one: those of ROC 4
+     * (i >= 16) are replays, those of ROC 3 fail authentication at ROC 4. */
+    for (size_t k = 0; k < 30; k++) {
+        size_t i = 29 - k;
+        memcpy(pkt[i], copy[i], len[i]);
+        expect_err(kms_srtp_unprotect(rx2, pkt[i], len[i], 0, &h),
+                   i >= 16 ? KMS_ERR_REPLAY : KMS_ERR_AUTH);
+        memcpy(pkt[k], copy[k], len[k]);
+        expect_err(kms_srtp_unprotect(rx2, pkt[k], len[k], 0, &h),
+                   k >= 16 ? KMS_ERR_REPLAY : KMS_ERR_AUTH);
+    }
+    expect_err(kms_srtp_rx_position(rx2, &roc, &seq), KMS_ERR_NOT_FOUND);
+    /* The packet at the floor and the next ones are accepted; the old ones are still refused,
+     * though libsrtp's 128-packet window now reaches back over them. */
+    for (size_t i = 30; i < N; i++) {
+        expect_ok(kms_srtp_unprotect(rx2, pkt[i], len[i], 0, &h));
+        assert_int_equal(h.seq, (uint16_t)(65520 + i));
+    }
+    for (size_t i = 0; i < 30; i++) {
+        memcpy(pkt[i], copy[i], len[i]);
+        expect_err(kms_srtp_unprotect(rx2, pkt[i], len[i], 0, &h), KMS_ERR_REPLAY);
+    }
+    assert_int_equal(kms_srtp_counters(rx2)->replays, 2 * 14 + 30);
+    assert_int_equal(kms_srtp_counters(rx2)->packets, N - 30);
+    assert_int_equal(kms_srtp_counters(rx2)->auth_failures, 2 * 16);
+    expect_ok(kms_srtp_rx_position(rx2, &roc, &seq));
+    assert_int_equal(roc, 4);
+    assert_int_equal(seq, 24);
+    kms_srtp_free(tx);
+    kms_srtp_free(rx2);
+    kms_media_session_wipe(&a);
+    kms_media_session_wipe(&b);
 }
 
 static int teardown(void **state)
@@ -379,6 +461,7 @@ int main(void)
         cmocka_unit_test(protect_equals_rfc3711_model),
         cmocka_unit_test(each_policy_round_trip_and_refusals),
         cmocka_unit_test(rx_position_is_the_highest_index),
+        cmocka_unit_test(floor_refuses_what_an_earlier_run_received),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
