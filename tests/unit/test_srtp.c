@@ -101,6 +101,20 @@ static void mk_session(struct kms_media_session *s, const struct kms_srtp_policy
     memcpy(s->remote.salt, salt, pol->salt_len);
 }
 
+/* A's sending and B's receiving session of SSRC 1111 (to 2222) under the default policy, both
+ * at ROC || SEQ = roc || seq. */
+static void mk_pair(struct kms_media_session *a, struct kms_media_session *b, const uint8_t *key,
+                    const uint8_t *salt, uint32_t roc, uint16_t seq)
+{
+    const struct kms_srtp_policy *pol = kms_srtp_policy_default();
+    mk_session(a, pol, key, salt, 1111, 2222);
+    mk_session(b, pol, key, salt, 2222, 1111);
+    a->local.roc = roc;
+    a->local.seq = seq;
+    b->remote.roc = roc;
+    b->remote.seq = seq;
+}
+
 /* The AES-CM PRF of RFC 3711 4.3.3 with AES-128 (OpenSSL's AES-128-CTR, not libsrtp's NSS):
  * x = master salt XOR (label << 48), keystream from IV x * 2^16. */
 static void model_kdf(const uint8_t mk[16], const uint8_t ms[14], uint8_t label, uint8_t *out,
@@ -264,14 +278,10 @@ static void protect_one(struct kms_srtp *tx, uint16_t seq, uint8_t *pkt, size_t 
 static void first_packet(uint32_t roc, uint16_t seq, uint32_t tx_roc, uint16_t tx_seq,
                          const uint8_t *key, const uint8_t *salt)
 {
-    const struct kms_srtp_policy *pol = kms_srtp_policy_default();
     struct kms_media_session a, b;
-    mk_session(&a, pol, key, salt, 1111, 2222);
-    mk_session(&b, pol, key, salt, 2222, 1111);
+    mk_pair(&a, &b, key, salt, roc, seq);
     a.local.roc = tx_roc;
     a.local.seq = tx_seq;
-    b.remote.roc = roc;
-    b.remote.seq = seq;
     struct kms_srtp *tx = NULL, *rx = NULL;
     expect_ok(kms_srtp_new(&a, KMS_SRTP_SEND, &tx));
     expect_ok(kms_srtp_new(&b, KMS_SRTP_RECV, &rx));
@@ -301,15 +311,9 @@ static void rx_position_is_the_highest_index(void **state)
     uint8_t key[16], salt[14];
     memset(key, 0x21, sizeof(key));
     memset(salt, 0x43, sizeof(salt));
-    const struct kms_srtp_policy *pol = kms_srtp_policy_default();
     struct kms_media_session a, b, other;
-    mk_session(&a, pol, key, salt, 1111, 2222);
-    mk_session(&b, pol, key, salt, 2222, 1111);
-    mk_session(&other, pol, key, salt, 3333, 2222);
-    a.local.roc = 5;
-    a.local.seq = 65530;
-    b.remote.roc = 5;
-    b.remote.seq = 65530;
+    mk_pair(&a, &b, key, salt, 5, 65530);
+    mk_session(&other, kms_srtp_policy_default(), key, salt, 3333, 2222);
     struct kms_srtp *tx = NULL, *rx = NULL, *tx3 = NULL;
     expect_ok(kms_srtp_new(&a, KMS_SRTP_SEND, &tx));
     expect_ok(kms_srtp_new(&b, KMS_SRTP_RECV, &rx));
@@ -380,14 +384,8 @@ static void floor_refuses_what_an_earlier_run_received(void **state)
     uint8_t key[16], salt[14];
     memset(key, 0x65, sizeof(key));
     memset(salt, 0x87, sizeof(salt));
-    const struct kms_srtp_policy *pol = kms_srtp_policy_default();
     struct kms_media_session a, b;
-    mk_session(&a, pol, key, salt, 1111, 2222);
-    mk_session(&b, pol, key, salt, 2222, 1111);
-    a.local.roc = 3;
-    a.local.seq = 65520;
-    b.remote.roc = 3;
-    b.remote.seq = 65520;
+    mk_pair(&a, &b, key, salt, 3, 65520);
     struct kms_srtp *tx = NULL, *rx1 = NULL, *rx2 = NULL;
     expect_ok(kms_srtp_new(&a, KMS_SRTP_SEND, &tx));
     expect_ok(kms_srtp_new(&b, KMS_SRTP_RECV, &rx1));
