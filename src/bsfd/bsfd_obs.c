@@ -8,7 +8,7 @@
 
 void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bsf,
                    kms_result (*probe)(void *ctx), void *probe_ctx, size_t max_sessions,
-                   size_t max_answered)
+                   size_t max_answered, bool shared)
 {
     memset(o, 0, sizeof(*o));
     o->m = m;
@@ -17,6 +17,7 @@ void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bs
     o->probe_ctx = probe_ctx;
     o->max_sessions = max_sessions;
     o->max_answered = max_answered;
+    o->shared = shared;
     atomic_init(&o->challenges, 0);
     atomic_init(&o->bootstraps, 0);
     o->store_ok = true;
@@ -52,7 +53,15 @@ void bsfd_obs_tick(struct bsfd_obs *o, unsigned n)
         kms_log(kms_ok(w) ? KMS_LOG_INFO : KMS_LOG_WARN, "subscriber store probe: %s",
                 kms_ok(w) ? "writable again" : kms_strerror(w.err));
     }
-    if (n % 12 == 0 && kms_log_enabled(KMS_LOG_DEBUG)) {
+    if (n % 12 == 0 && kms_log_enabled(KMS_LOG_DEBUG) && o->shared) {
+        struct kms_bsf_stats s;
+        kms_bsf_stats(o->bsf, &s);
+        kms_log(KMS_LOG_DEBUG,
+                "state: sessions and answered challenges in Redis, %zu subscribers' SQN "
+                "states, %zu strangers rated, %llu challenges sent",
+                s.identities, s.strangers,
+                (unsigned long long)atomic_load_explicit(&o->challenges, memory_order_relaxed));
+    } else if (n % 12 == 0 && kms_log_enabled(KMS_LOG_DEBUG)) {
         struct kms_bsf_stats s;
         kms_bsf_stats(o->bsf, &s);
         kms_log(KMS_LOG_DEBUG,
@@ -76,20 +85,26 @@ void bsfd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
     (void)now;
     struct kms_bsf_stats s;
     kms_bsf_stats(o->bsf, &s);
-    gauge(p, "imskms_bsf_sessions", "gauge", "Bootstrap sessions held (B-TIDs with their Ks).",
-          s.sessions);
-    gauge(p, "imskms_bsf_sessions_capacity", "gauge", "Sessions that can be held (--max-sessions).",
-          o->max_sessions);
+    /* With --redis these tables hold nothing (the fleet's store does): no gauge rather than a
+     * 0 that reads as "empty". */
+    if (!o->shared) {
+        gauge(p, "imskms_bsf_sessions", "gauge", "Bootstrap sessions held (B-TIDs with their Ks).",
+              s.sessions);
+        gauge(p, "imskms_bsf_sessions_capacity", "gauge",
+              "Sessions that can be held (--max-sessions).", o->max_sessions);
+    }
     gauge(
         p, "imskms_bsf_challenges_total", "counter",
         "Ub challenges sent (401 with a Digest AKA challenge), for known and unknown IMPIs alike.",
         atomic_load_explicit(&o->challenges, memory_order_relaxed));
     gauge(p, "imskms_bsf_bootstraps_total", "counter", "Bootstraps completed (Ub 200).",
           atomic_load_explicit(&o->bootstraps, memory_order_relaxed));
-    gauge(p, "imskms_bsf_answered_challenges", "gauge",
-          "Answered challenges remembered until they expire (single use).", s.answered);
-    gauge(p, "imskms_bsf_answered_challenges_capacity", "gauge",
-          "Answered challenges that can be remembered (--max-answered).", o->max_answered);
+    if (!o->shared) {
+        gauge(p, "imskms_bsf_answered_challenges", "gauge",
+              "Answered challenges remembered until they expire (single use).", s.answered);
+        gauge(p, "imskms_bsf_answered_challenges_capacity", "gauge",
+              "Answered challenges that can be remembered (--max-answered).", o->max_answered);
+    }
     gauge(p, "imskms_bsf_sqn_states", "gauge", "Subscribers whose SQN state is held in memory.",
           s.identities);
     gauge(p, "imskms_bsf_strangers", "gauge", "Unknown IMPIs rate-limited at the moment.",

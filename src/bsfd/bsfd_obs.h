@@ -24,6 +24,7 @@ struct bsfd_obs {
     kms_result (*probe)(void *ctx); /* the store's probe: readable and writable */
     void *probe_ctx;
     size_t max_sessions, max_answered;
+    bool shared; /* --redis: sessions and answered challenges live in Redis, not here */
     atomic_uint_fast64_t challenges; /* Ub challenges sent (real and fake alike) */
     atomic_uint_fast64_t bootstraps; /* Ub bootstraps completed */
     pthread_mutex_t mu;              /* the store probe's result, below */
@@ -31,9 +32,11 @@ struct bsfd_obs {
     char store_detail[96];
 };
 
+/* shared: the BSF keeps its sessions and answered challenges in a fleet's store (--redis), so
+ * this node's tables (and the gauges of them) hold nothing: those gauges are left out. */
 void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bsf,
                    kms_result (*probe)(void *ctx), void *probe_ctx, size_t max_sessions,
-                   size_t max_answered);
+                   size_t max_answered, bool shared);
 void bsfd_obs_cleanup(struct bsfd_obs *o);
 /* The Ub handler sent a challenge; completed a bootstrap. */
 void bsfd_obs_challenge(struct bsfd_obs *o);

@@ -134,7 +134,7 @@ bootstrap_at() { # port usim state [trace]
 }
 
 node 0 --rate-burst 40
-node 1 --rate-burst 40
+node 1 --rate-burst 40 --metrics-listen 127.0.0.1:0
 
 # ---- a challenge from node 0 answered at node 1 (the independent client) ----
 python3 "$SRC/tests/interop/gba_client.py" --bsf "http://localhost:$UB0/" \
@@ -200,6 +200,14 @@ awk '{ n = $1; if ($3 < 4 * n || $3 > 4 * n + 3) { print "IND " $3 " of node " n
      END { exit bad }' "$tmp/sqns" >"$tmp/err" && ok || bad "$(cat "$tmp/err") $(cat "$tmp/sqns")"
 # each node's marks are its own, in its --sqn-db
 [ -s "$tmp/sqn0" ] && [ -s "$tmp/sqn1" ] && ok || bad "no --sqn-db files"
+# Node 1's metrics: its bootstraps counted, but no session or answered-challenge gauges (those
+# live in Redis; the node's own tables hold nothing, and a 0 would read as "empty").
+bm=$(sed -n 's/.*metrics listening on port \([0-9]*\).*/\1/p' "$tmp/bsfd1.log" | head -n 1)
+curl -s -o "$tmp/b1.prom" "http://127.0.0.1:$bm/metrics" || bad "node 1 /metrics"
+[ "$(sed -n 's/^imskms_bsf_bootstraps_total //p' "$tmp/b1.prom")" -ge 10 ] 2>/dev/null && ok ||
+    bad "node 1 bootstraps_total: $(grep bootstraps "$tmp/b1.prom")"
+grep -Eq '^(# (HELP|TYPE) )?imskms_bsf_(sessions|answered_challenges)' "$tmp/b1.prom" &&
+    bad "node 1 (--redis) exports its empty session tables: $(grep -E 'imskms_bsf_(sessions|answered)' "$tmp/b1.prom")" || ok
 
 # ---- kill -9 of node 0: node 1 carries on ----
 kill -9 "$pid0"
