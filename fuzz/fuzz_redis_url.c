@@ -4,7 +4,8 @@
  * bytes, with their length (the parser takes a length, no NUL needed).
  * Oracles: a refusal is KMS_ERR_MALFORMED or KMS_ERR_TOO_LONG and leaves the struct zero; an
  * accepted URL has either a unix socket path (absolute, printable, no '?' or '%') or a host
- * (letters, digits, '.', '-') and a port 1..65535, a user only over TCP, a database up to
+ * (letters, digits, '.', '-') and a port 1..65535, a user (letters, digits, '.', '_', '-') or
+ * none with either, a database up to
  * KMS_REDIS_DB_MAX; the URL the harness writes back from the result is byte for byte the input
  * (the grammar has one spelling per URL, `/0` and `?db=0` aside) and parses to the same result.
  */
@@ -78,8 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (u.unix_socket) {
         RU_CHECK(u.path[0] == '/' && strlen(u.path) <= KMS_REDIS_PATH_MAX);
         RU_CHECK(chars_ok(u.path, "", true));
-        RU_CHECK(u.host[0] == '\0' && u.port == 0 && u.user[0] == '\0');
-        n = snprintf(back, sizeof(back), "unix://%s?db=%u", u.path, (unsigned)u.db);
+        RU_CHECK(u.host[0] == '\0' && u.port == 0 && chars_ok(u.user, "._-", false));
+        n = snprintf(back, sizeof(back), "unix://%s%s%s?db=%u", u.user, u.user[0] ? "@" : "",
+                     u.path, (unsigned)u.db);
     } else {
         RU_CHECK(u.host[0] != '\0' && chars_ok(u.host, ".-", false) && u.port > 0);
         RU_CHECK(chars_ok(u.user, "._-", false) && u.path[0] == '\0');

@@ -127,6 +127,12 @@ static kms_result parse_tcp(struct kms_cur *c, struct kms_redis_url *u)
 
 static kms_result parse_unix(struct kms_cur *c, struct kms_redis_url *u)
 {
+    /* USER@ before the path (redis-py's unix://[username@]/path form): the path begins with
+     * '/', a user name never does. */
+    if (!has_lit(c, "/")) {
+        KMS_TRY(get_run(c, user_ch, u->user, sizeof(u->user)));
+        KMS_TRY(expect_lit(c, "@"));
+    }
     KMS_ENSURE(has_lit(c, "/"), KMS_ERR_MALFORMED);
     KMS_TRY(get_run(c, path_ch, u->path, sizeof(u->path)));
     if (has_lit(c, "?")) {

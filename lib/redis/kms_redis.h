@@ -44,14 +44,14 @@ struct kms_redis_url {
     char host[KMS_REDIS_HOST_MAX + 1]; /* TCP: a DNS name or an IPv4 address */
     uint16_t port;                     /* TCP: 1..65535 */
     char path[KMS_REDIS_PATH_MAX + 1]; /* unix: an absolute path */
-    char user[KMS_REDIS_USER_MAX + 1]; /* TCP: the ACL user ("" for the default user) */
+    char user[KMS_REDIS_USER_MAX + 1]; /* the ACL user ("" for the default user) */
     uint32_t db;                       /* 0..KMS_REDIS_DB_MAX */
 };
 
-/* Parses s[0..len): `redis://[USER@]HOST:PORT[/DB]` or `unix:///PATH[?db=N]`. HOST is letters,
- * digits, '.', '-' (no IPv6 literal); USER letters, digits, '.', '_', '-'; PORT and DB decimal
- * without leading zeros or sign. KMS_ERR_MALFORMED for anything else (or KMS_ERR_TOO_LONG for
- * a part past its size); out is zeroed first. */
+/* Parses s[0..len): `redis://[USER@]HOST:PORT[/DB]` or `unix://[USER@]/PATH[?db=N]`. HOST is
+ * letters, digits, '.', '-' (no IPv6 literal); USER letters, digits, '.', '_', '-'; PORT and DB
+ * decimal without leading zeros or sign. KMS_ERR_MALFORMED for anything else (or KMS_ERR_TOO_LONG
+ * for a part past its size); out is zeroed first. */
 KMS_MUST_CHECK kms_result kms_redis_url_parse(const char *s, size_t len, struct kms_redis_url *out);
 
 /* What a new connection found on the server. */

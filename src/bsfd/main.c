@@ -65,8 +65,9 @@ static const char usage[] =
     "  --version             print the version\n"
     "  --db PATH             subscriber store (create and fill it with 'imskms subscriber add')\n"
     "  --redis URL           instead of --db, a fleet's store: redis://[USER@]HOST:PORT[/DB] or\n"
-    "                        unix:///PATH[?db=N]: subscribers, bootstrap sessions, answered\n"
-    "                        challenges and subscribers' rates shared by the BSFs on it\n"
+    "                        unix://[USER@]/PATH[?db=N]: subscribers, bootstrap sessions,\n"
+    "                        answered challenges and subscribers' rates shared by the BSFs on\n"
+    "                        it\n"
     "                        (docs/scaling.md); give each node its own --node-id\n"
     "  --redis-password-file FILE\n"
     "                        Redis AUTH password (an owner-only file)\n"
@@ -508,7 +509,7 @@ static int configure(int argc, char **argv, struct bsfd_cfg *c, bool *done)
         kms_result ur = kms_redis_url_parse(a.val[O_REDIS], strlen(a.val[O_REDIS]), &c->redis_url);
         if (!kms_ok(ur)) {
             return cli_usage_error(&a, "--redis: expected redis://[USER@]HOST:PORT[/DB] or "
-                                       "unix:///PATH[?db=N]");
+                                       "unix://[USER@]/PATH[?db=N]");
         }
         if (c->redis_url.user[0] != '\0' && a.val[O_REDISPASS] == NULL) {
             return cli_usage_error(&a, "--redis: a URL with a user needs --redis-password-file");

@@ -79,8 +79,8 @@ static const char usage[] =
     "  --state-db PATH         the state store (SQLite, created when missing)\n"
     "  --redis URL             instead of --state-db, for a fleet of KMS nodes: mode-2 Kues\n"
     "                          and the replay cache shared in Redis (docs/scaling.md),\n"
-    "                          redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]; needs\n"
-    "                          --kek-file and maxmemory-policy noeviction; a node serves at\n"
+    "                          redis://[USER@]HOST:PORT[/DB] or unix://[USER@]/PATH[?db=N];\n"
+    "                          needs --kek-file and maxmemory-policy noeviction; a node serves at\n"
     "                          once after a start (no PATH.replay: the shared cache covers it)\n"
     "  --redis-password-file FILE\n"
     "                          the Redis password (owner-only file; AUTH [USER] password)\n";
@@ -549,7 +549,8 @@ static int check_redis(const struct cli_args *a, struct kmsd_cfg *c)
                    : cli_usage_error(a, "--redis-password-file: only with --redis");
     }
     if (!kms_ok(kms_redis_url_parse(url, strlen(url), &c->redis_url))) {
-        return cli_usage_error(a, "--redis: redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]");
+        return cli_usage_error(
+            a, "--redis: redis://[USER@]HOST:PORT[/DB] or unix://[USER@]/PATH[?db=N]");
     }
     if (c->redis_url.user[0] != '\0' && a->val[O_REDISPW] == NULL) {
         return cli_usage_error(a, "--redis names a user: give --redis-password-file");

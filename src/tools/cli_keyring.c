@@ -70,7 +70,7 @@ int cli_open_redis(const struct cli_args *a, const char *url, const char *passwo
     if (!kms_ok(r)) {
         fprintf(stderr,
                 "%s: --redis %s: expected redis://[USER@]HOST:PORT[/DB] or "
-                "unix:///PATH[?db=N]\n",
+                "unix://[USER@]/PATH[?db=N]\n",
                 a->cmd, url);
         return CLI_EXIT_USAGE;
     }

@@ -20,8 +20,8 @@
 
 #define REDIS_OPTS_HELP                                                                            \
     "  --redis URL       with --keyring redis: the keyring in Redis (docs/keyring.md),\n"          \
-    "                    redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]; the file\n"         \
-    "                    keystore only; Redis must run with appendonly yes and\n"                  \
+    "                    redis://[USER@]HOST:PORT[/DB] or unix://[USER@]/PATH[?db=N];\n"           \
+    "                    the file keystore only; Redis must run with appendonly yes and\n"         \
     "                    appendfsync always. (A file named redis: --keyring ./redis)\n"            \
     "  --redis-password-file FILE   the Redis password (owner-only file)\n"
 

@@ -375,8 +375,8 @@ static const char copy_help[] =
     "\n"
     "  --from PATH|redis, --to redis|PATH   exactly one of them the word redis\n"
     "  --kek-file FILE   the KEK of the keyring (file keystore only)\n"
-    "  --redis URL       redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]; Redis must run\n"
-    "                    with appendonly yes and appendfsync always\n"
+    "  --redis URL       redis://[USER@]HOST:PORT[/DB] or unix://[USER@]/PATH[?db=N]; Redis\n"
+    "                    must run with appendonly yes and appendfsync always\n"
     "  --redis-password-file FILE   the Redis password (owner-only file)\n"
     "\n"
     "Prints from=, to= and generation=.\n" KEYS_EXIT_NOTE;

@@ -31,7 +31,7 @@
 #define STORE_OPTS_HELP                                                                            \
     "  --state-db PATH   the KMS's state store (SQLite; the KMS may be running)\n"                 \
     "  --redis URL       instead, a KMS fleet's Redis (redis://[USER@]HOST:PORT[/DB] or\n"         \
-    "                    unix:///PATH[?db=N]; the nodes may be running)\n"                         \
+    "                    unix://[USER@]/PATH[?db=N]; the nodes may be running)\n"                  \
     "  --redis-password-file FILE  its password (owner-only file)\n"                               \
     "  --kek-file FILE   the KEK the KMS seals it under (32 bytes, mode 0600 or 0400)\n"
 
@@ -75,7 +75,8 @@ static int open_redis(const struct cli_args *a, const uint8_t kek[32], struct km
     struct kms_redis_cfg rc = {.password_file = a->val[O_REDISPW]};
     const char *url = a->val[O_REDIS];
     if (!kms_ok(kms_redis_url_parse(url, strlen(url), &rc.url))) {
-        return cli_usage_error(a, "--redis: redis://[USER@]HOST:PORT[/DB] or unix:///PATH[?db=N]");
+        return cli_usage_error(
+            a, "--redis: redis://[USER@]HOST:PORT[/DB] or unix://[USER@]/PATH[?db=N]");
     }
     if (rc.url.user[0] != '\0' && rc.password_file == NULL) {
         return cli_usage_error(a, "--redis names a user: give --redis-password-file");

@@ -35,7 +35,7 @@
     "  --db PATH         the subscriber database (SQLite, mode 0600)\n"                            \
     "  --kek-file FILE   the KEK sealing K and OPc (32 bytes, mode 0600 or 0400)\n"                \
     "  --redis URL       instead of --db, a BSF fleet's Redis (redis://[USER@]HOST:PORT[/DB] or\n" \
-    "                    unix:///PATH[?db=N]; docs/scaling.md)\n"                                  \
+    "                    unix://[USER@]/PATH[?db=N]; docs/scaling.md)\n"                           \
     "  --redis-password-file FILE\n"                                                               \
     "                    its AUTH password (an owner-only file)\n"
 
@@ -168,7 +168,7 @@ static int open_redis(const struct cli_args *a, int o_redis, int o_pass, struct 
     }
     if (!kms_ok(kms_redis_url_parse(url, strlen(url), &cfg.url))) {
         return cli_usage_error(a, "--redis: expected redis://[USER@]HOST:PORT[/DB] or "
-                                  "unix:///PATH[?db=N]");
+                                  "unix://[USER@]/PATH[?db=N]");
     }
     kms_result r = kms_redis_new(&cfg, &st->redis);
     if (!kms_ok(r)) {

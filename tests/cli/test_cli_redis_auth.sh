@@ -1,10 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Redis AUTH over TCP (every other Redis test uses a unix socket, which names no ACL user): a
-# throwaway redis-server on a free loopback port with an ACL user `kms`; `imskms kue list`
-# with redis://kms@HOST:PORT and the right password works, with a wrong one it is refused in one
-# line (exit 3, AUTH refused), and the default user with requirepass works without a user in
-# the URL. AUTH is written from a buffer kms_redis wipes (lib/redis/kms_redis.c auth_direct).
+# Redis AUTH with an ACL user (the other Redis tests use the default user): a throwaway
+# redis-server on a free loopback port and its unix socket, with an ACL user `kms`; `imskms kue
+# list` with redis://kms@HOST:PORT, and with unix://kms@/PATH, and the right password works, with
+# a wrong one it is refused in one line (exit 3, AUTH refused), a user without a password file
+# is a usage error, and the default user with requirepass works without a user in the URL. AUTH is written from a buffer kms_redis wipes (lib/redis/kms_redis.c auth_direct).
 # Usage: test_cli_redis_auth.sh IMSKMS
 set -u
 B=$1
@@ -37,6 +37,14 @@ run 3 "kms@TCP, wrong password" "$B" kue list --redis "redis://kms@127.0.0.1:$po
     --redis-password-file "$tmp/bad" --kek-file "$tmp/kek"
 expect_err "AUTH refused (user or password)" "kms@TCP, wrong password"
 [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "wrong password: not one line: $(cat "$tmp/err")"
+run 0 "kms@unix, right password" "$B" kue list --redis "unix://kms@$REDIS_SOCK" \
+    --redis-password-file "$tmp/pw" --kek-file "$tmp/kek"
+run 3 "kms@unix, wrong password" "$B" kue list --redis "unix://kms@$REDIS_SOCK?db=0" \
+    --redis-password-file "$tmp/bad" --kek-file "$tmp/kek"
+expect_err "AUTH refused (user or password)" "kms@unix, wrong password"
+run 2 "kms@unix, no password file" "$B" kue list --redis "unix://kms@$REDIS_SOCK" \
+    --kek-file "$tmp/kek"
+expect_err "--redis-password-file" "kms@unix, no password file"
 redis_cli config set requirepass topsecret >/dev/null
 run 0 "default user, requirepass" "$B" kue list --redis "redis://127.0.0.1:$port" \
     --redis-password-file "$tmp/dpw" --kek-file "$tmp/kek"

@@ -52,6 +52,17 @@ static void parses_unix_forms(void **state)
     assert_int_equal(u.db, 3);
     u = parse_ok("unix:///");
     assert_string_equal(u.path, "/");
+    assert_string_equal(u.user, "");
+    /* An ACL user before the path (redis-py's unix://[username@]/path); '@' in a path is the
+     * path's. */
+    u = parse_ok("unix://kms@/run/redis/redis.sock?db=2");
+    assert_true(u.unix_socket);
+    assert_string_equal(u.user, "kms");
+    assert_string_equal(u.path, "/run/redis/redis.sock");
+    assert_int_equal(u.db, 2);
+    u = parse_ok("unix:///tmp/a@b.sock");
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.path, "/tmp/a@b.sock");
 }
 
 static void refuses(const char *s, enum kms_err want)
@@ -103,6 +114,12 @@ static void refuses_malformed_urls(void **state)
         "unix:///r%20s.sock",
         "unix:///r s.sock",
         "unix:///r.sock?db=70000",
+        "unix://@/r.sock",     /* an empty user */
+        "unix://kms/r.sock",   /* no '@' after the user */
+        "unix://kms@r.sock",   /* a relative path after it */
+        "unix://kms@",         /* no path */
+        "unix://k:pw@/r.sock", /* no password in the URL */
+        "unix://k m@/r.sock",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         refuses(bad[i], KMS_ERR_MALFORMED);
@@ -128,6 +145,8 @@ static void refuses_parts_past_their_size(void **state)
     memset(user, 'u', sizeof(user) - 1);
     user[sizeof(user) - 1] = '\0';
     (void)snprintf(s, sizeof(s), "redis://%s@h:1", user);
+    refuses(s, KMS_ERR_TOO_LONG);
+    (void)snprintf(s, sizeof(s), "unix://%s@/r.sock", user);
     refuses(s, KMS_ERR_TOO_LONG);
 }
 
