@@ -24,6 +24,7 @@
 struct kms_fleet {
     struct kms_redis *r;
     uint64_t skew;
+    bool read_only;    /* a check: nothing written (kms_fleet_cfg) */
     uint8_t names[32]; /* KEK row KMS_REDIS_NAMES */
     pthread_mutex_t mu;
     bool seen; /* under mu: what this node saw at its last connection */
@@ -92,17 +93,23 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* The skew (set once for the fleet) and the marker (created when absent). */
+/* The skew (set once for the fleet) and the marker (created when absent; read only, either may
+ * be absent). */
 static kms_result fleet_keys(struct kms_fleet *f, struct kms_redis_conn *c, char *marker,
                              bool *created)
 {
     char v[32];
     bool set = false;
     (void)snprintf(v, sizeof(v), "%" PRIu64, f->skew);
-    KMS_TRY(set_nx(c, K_SKEW, v, &set));
+    if (!f->read_only) {
+        KMS_TRY(set_nx(c, K_SKEW, v, &set));
+    }
     char got[32];
     uint64_t skew = 0;
     KMS_TRY(get_str(c, K_SKEW, got, sizeof(got)));
+    if (f->read_only && got[0] == '\0') {
+        return get_str(c, K_MARKER, marker, MARKER_HEX + 1);
+    }
     if (!parse_u64(got, &skew) || skew != f->skew) {
         pthread_mutex_lock(&f->mu);
         f->other_skew = parse_u64(got, &skew) ? skew : UINT64_MAX;
@@ -110,6 +117,9 @@ static kms_result fleet_keys(struct kms_fleet *f, struct kms_redis_conn *c, char
         kms_log(KMS_LOG_WARN, "redis: the fleet's skew is %s s, this node's --skew %" PRIu64, got,
                 f->skew);
         KMS_BAIL(KMS_ERR_STORE);
+    }
+    if (f->read_only) {
+        return get_str(c, K_MARKER, marker, MARKER_HEX + 1);
     }
     uint8_t rnd[16];
     char fresh[MARKER_HEX + 1];
@@ -126,6 +136,9 @@ static kms_result on_connect(void *ctx, struct kms_redis_conn *c,
     char marker[MARKER_HEX + 1], hz[32];
     bool created = false;
     KMS_TRY(fleet_keys(f, c, marker, &created));
+    if (f->read_only) {
+        return KMS_RESULT_OK; /* a check: what a start would find is read, nothing set */
+    }
     KMS_ENSURE(marker[0] != '\0', KMS_ERR_STORE);
     /* A horizon another node set (and still live) holds here too. */
     KMS_TRY(get_str(c, K_HORIZON, hz, sizeof(hz)));
@@ -184,6 +197,7 @@ kms_result kms_fleet_new(const struct kms_fleet_cfg *cfg, const uint8_t kek[32],
     KMS_ENSURE_OUT(rc, f != NULL, KMS_ERR_NOMEM);
     KMS_ENSURE_OUT(rc, pthread_mutex_init(&f->mu, NULL) == 0, KMS_ERR_NOMEM);
     f->skew = cfg->skew;
+    f->read_only = cfg->read_only;
     KMS_TRY_OUT(rc, kms_kek_derive(kek, KMS_KEK_KMS_REDIS_NAMES, 1, f->names));
     struct kms_redis_cfg rcfg = {.url = cfg->url,
                                  .password_file = cfg->password_file,

@@ -39,6 +39,10 @@ struct kms_fleet_cfg {
     const char *password_file; /* NULL: none */
     unsigned timeout_ms;       /* 0: KMS_REDIS_TIMEOUT_MS */
     uint64_t skew;             /* seconds, > 0 */
+    /* A check (imskms-kmsd --check-config): the skew and the marker are read and compared,
+     * nothing is written (an absent skew or marker is what a start would create; no horizon
+     * is set). */
+    bool read_only;
 };
 
 struct kms_fleet;

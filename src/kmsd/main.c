@@ -802,7 +802,8 @@ static int open_replay(const struct kmsd_cfg *c, const uint8_t kek[32], struct k
  * the fleet's horizon a Redis that lost its data (kms_fleet.h). No snapshot is read or kept. */
 static int open_fleet(const struct kmsd_cfg *c, const uint8_t kek[32], struct kmsd_parts *p)
 {
-    struct kms_fleet_cfg fc = {.url = c->redis_url, .password_file = c->redis_pw, .skew = c->skew};
+    struct kms_fleet_cfg fc = {
+        .url = c->redis_url, .password_file = c->redis_pw, .skew = c->skew, .read_only = c->check};
     char why[256] = "";
     struct kms_store_backend *be = NULL;
     kms_result r = kms_fleet_new(&fc, kek, &p->fleet, why, sizeof(why));

@@ -203,6 +203,18 @@ fleet_redis_start
 rcli config set maxmemory-policy allkeys-lru >/dev/null
 node_refused 4 "maxmemory-policy allkeys-lru" 'maxmemory-policy is allkeys-lru: it must be noeviction'
 rcli config set maxmemory-policy noeviction >/dev/null
+# check NAME EXIT [OPTS]: imskms-kmsd --check-config on the fleet's Redis.
+check() {
+    _what=$1 _want=$2
+    shift 2
+    run "$_want" "$_what" "$K" --check-config --listen 127.0.0.1:0 --fqdn "$FQDN" \
+        --bsf-zn "https://localhost:$ZN" --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" \
+        --zn-ca "$tmp/pki/ca.crt" --keyring "$tmp/keyring" --kek-file "$KK" --redis "$RURL" "$@"
+}
+# --check-config on the fleet's still empty Redis passes and writes nothing: the skew and the
+# marker are a start's to create (and an empty Redis's restart window a start's to open).
+check "--check-config on an empty Redis" 0 --skew "$SKEW"
+[ "$(rcli dbsize)" = 0 ] && ok || bad "--check-config wrote to Redis: $(rcli --scan)"
 
 node_start 1 --metrics-listen 127.0.0.1:0
 KM1="http://127.0.0.1:$(sed -n 's/.*metrics listening on port \([0-9]*\).*/\1/p' "$tmp/kms1.log" | head -n 1)"
@@ -212,6 +224,20 @@ node_start 3
 NSKEW=$((SKEW + 1))
 node_refused 4 "another --skew" "the fleet's --skew is $SKEW s"
 NSKEW=$SKEW
+# A check reads what is there: the fleet's skew against its own, and leaves the horizon alone.
+rcli --scan | sort >"$tmp/keys.before"
+hz=$(rcli --scan --pattern '*horizon*' | head -n 1)
+pttl=$(rcli pttl "$hz")
+# (a check run as a start would: the warning naming both skews, then its error line)
+"$K" --check-config --listen 127.0.0.1:0 --fqdn "$FQDN" --bsf-zn "https://localhost:$ZN" \
+    --zn-cert "$tmp/pki/naf.crt" --zn-key "$tmp/pki/naf.key" --zn-ca "$tmp/pki/ca.crt" \
+    --keyring "$tmp/keyring" --kek-file "$KK" --redis "$RURL" --skew $((SKEW + 1)) \
+    >/dev/null 2>"$tmp/err"
+[ $? -ne 0 ] && grep -q "the fleet's skew is $SKEW s" "$tmp/err" && ok ||
+    bad "--check-config with another --skew: $(cat "$tmp/err")"
+check "--check-config with the fleet's --skew" 0 --skew "$SKEW"
+rcli --scan | sort | cmp -s - "$tmp/keys.before" && ok || bad "--check-config changed Redis's keys"
+[ "$(rcli pttl "$hz")" -le "$pttl" ] && ok || bad "--check-config set the horizon again"
 # An empty Redis at the fleet's first start: the restart rule, fleet-wide (node 2 learnt the
 # horizon from Redis).
 kue 2 "$tmp/ue" 3
