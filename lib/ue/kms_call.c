@@ -386,10 +386,15 @@ kms_result kms_call_replay_commit(const char *state_dir, const uint8_t *ticket, 
     struct kms_call_transfers *r = calloc(1, sizeof(*r));
     uint8_t hash[HASH_LEN];
     char path[4096];
+    int lock = -1;
     struct kms_buf b;
     kms_buf_init(&b, REPLAY_IMG_MAX, false);
     KMS_ENSURE_OUT(rc, r != NULL, KMS_ERR_NOMEM);
     KMS_TRY_OUT(rc, ticket_hash(ticket, ticket_len, hash));
+    /* Load, check and write under STATE/transfers.lock: two answers of one transfer at once
+     * must not both find it absent. */
+    KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), state_dir, REPLAY_FILE));
+    KMS_TRY_OUT(rc, kms_file_lock(path, &lock));
     KMS_TRY_OUT(rc, replay_load(state_dir, r));
     KMS_ENSURE_OUT(rc, !replay_has(r, hash, randri, t), KMS_ERR_REPLAY);
     /* Prune what has expired, raising the horizon past the pruned T, then add. */
@@ -409,10 +414,10 @@ kms_result kms_call_replay_commit(const char *state_dir, const uint8_t *ticket, 
     memcpy(r->e[r->n].randri, randri, KMS_TMSG_RAND_LEN);
     r->n++;
     KMS_TRY_OUT(rc, kms_call_transfers_encode(r, &b));
-    KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), state_dir, REPLAY_FILE));
     KMS_TRY_OUT(rc, kms_file_write_atomic(path, kms_buf_data(&b), kms_buf_len(&b)));
     rc = KMS_RESULT_OK;
 out:
+    kms_file_unlock(&lock);
     kms_buf_cleanup(&b);
     free(r);
     return rc;

@@ -113,9 +113,10 @@ KMS_MUST_CHECK kms_result kms_call_check_transfer(const struct kms_transfer *x,
  * not: it was accepted once), or when the transfer's T is at or before the record's horizon,
  * the latest T of an entry pruned (check); or adds it, stamped t, with expiry `expires` after
  * pruning the expired entries and raising the horizon past their T (commit; KMS_ERR_FULL when
- * KMS_CALL_REPLAY_MAX unexpired entries remain). The horizon keeps a pruned transfer refused even
- * when a later answer runs with a larger --skew than the one that recorded it. t, expires, now:
- * UNIX seconds. */
+ * KMS_CALL_REPLAY_MAX unexpired entries remain). Commit checks again and writes under the lock
+ * STATE/transfers.lock (kms_file_lock), so of two commits of one pair at once, one succeeds. The
+ * horizon keeps a pruned transfer refused even when a later answer runs with a larger --skew than
+ * the one that recorded it. t, expires, now: UNIX seconds. */
 KMS_MUST_CHECK kms_result kms_call_replay_check(const char *state_dir, const uint8_t *ticket,
                                                 size_t ticket_len, const uint8_t randri[16],
                                                 uint64_t t);

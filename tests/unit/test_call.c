@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ue/kms_call.h"
@@ -26,6 +27,8 @@ static void remove_dir(const char *dir)
     char p[512];
     snprintf(p, sizeof(p), "%s/transfers", dir);
     unlink(p);
+    snprintf(p, sizeof(p), "%s/transfers.lock", dir);
+    unlink(p);
     rmdir(dir);
 }
 
@@ -39,6 +42,64 @@ static void offer_transfer(struct kms_transfer *x)
     x->media.cs[0] = (struct kms_tmsg_cs){1, 0x01020304, 0, 7};
     memcpy(x->media.sp, cm128, sizeof(cm128));
     x->media.sp_len = sizeof(cm128);
+}
+
+/* Eight processes commit one pair at the same moment (released together by closing a pipe):
+ * exactly one succeeds, the others find it recorded (the commit's load, check and write are
+ * one step under STATE/transfers.lock), and the record holds it once. */
+static void replay_commit_races_accept_one(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    char dir[64];
+    make_dir(dir, sizeof(dir));
+    uint8_t ticket[40], r1[16];
+    memset(ticket, 0x44, sizeof(ticket));
+    memset(r1, 0x05, sizeof(r1));
+    const uint64_t now = 1800000000;
+    for (int round = 0; round < 3; round++) {
+        r1[0] = (uint8_t)round; /* a fresh pair each round */
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        pid_t kids[N];
+        for (int i = 0; i < N; i++) {
+            kids[i] = fork();
+            assert_true(kids[i] >= 0);
+            if (kids[i] == 0) {
+                char c;
+                close(go[1]);
+                (void)read(go[0], &c, 1); /* EOF when the parent closes its end */
+                kms_result r =
+                    kms_call_replay_commit(dir, ticket, sizeof(ticket), r1, now, now + 60, now);
+                _exit(kms_ok(r) ? 0 : r.err == KMS_ERR_REPLAY ? 1 : 2);
+            }
+        }
+        close(go[0]);
+        close(go[1]);
+        int won = 0, replays = 0;
+        for (int i = 0; i < N; i++) {
+            int st = 0;
+            assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+            assert_true(WIFEXITED(st));
+            won += WEXITSTATUS(st) == 0;
+            replays += WEXITSTATUS(st) == 1;
+        }
+        assert_int_equal(won, 1);
+        assert_int_equal(replays, N - 1);
+    }
+    /* One entry per round. */
+    char p[512];
+    snprintf(p, sizeof(p), "%s/transfers", dir);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    char line[512];
+    int entries = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        entries += strncmp(line, "entry=", 6) == 0;
+    }
+    fclose(f);
+    assert_int_equal(entries, 3);
+    remove_dir(dir);
 }
 
 static void check_transfer_flags_policy_sessions(void **state)
@@ -632,6 +693,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(check_transfer_flags_policy_sessions),
         cmocka_unit_test(replay_record),
+        cmocka_unit_test(replay_commit_races_accept_one),
         cmocka_unit_test(offer_decode_reads_the_documented_lines),
         cmocka_unit_test(offer_decode_refuses_every_truncation_and_bit_flip),
         cmocka_unit_test(offer_decode_refuses_bad_values),
