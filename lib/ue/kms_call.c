@@ -40,6 +40,20 @@ static kms_result session_mkdir(const char *dir)
     return KMS_RESULT_OK;
 }
 
+/* Writes DIR/srtp under DIR/srtp.lock, the lock rtp-send and rtp-recv take to move their
+ * positions: their read-modify-write then sees either the old call's file or this one, and
+ * leaves a new call's alone. */
+static kms_result session_write(const char *dir, const struct kms_media_session *s)
+{
+    char path[4096];
+    int lock = -1;
+    KMS_TRY(kms_file_path(path, sizeof(path), dir, "srtp"));
+    KMS_TRY(kms_file_lock(path, &lock));
+    kms_result rc = kms_media_session_save(dir, s);
+    kms_file_unlock(&lock);
+    return rc;
+}
+
 /* A random SSRC: never 0, never avoid (the peer's). */
 static kms_result draw_ssrc(uint32_t avoid, bool have_avoid, uint32_t *ssrc)
 {
@@ -491,7 +505,7 @@ kms_result kms_call_answer(const struct kms_ue_kms_cfg *cfg, const struct kms_ca
     KMS_TRY_OUT(rc, kms_call_replay_commit(cfg->state_dir, x->ticket, x->ticket_len, x->randri, t,
                                            t + in->skew, now));
     KMS_TRY_OUT(rc, session_mkdir(in->session_dir));
-    KMS_TRY_OUT(rc, kms_media_session_save(in->session_dir, s));
+    KMS_TRY_OUT(rc, session_write(in->session_dir, s));
     *part = KMS_CALL_PART_NONE;
     rc = KMS_RESULT_OK;
 out:
@@ -550,7 +564,7 @@ kms_result kms_call_accept(const char *session_dir, const uint8_t *resp, size_t 
     memcpy(g->tgk, o->tgk, o->tgk_len);
     g->tgk_len = o->tgk_len;
     KMS_TRY_OUT(rc, kms_ue_tgk_fingerprint(g, tgk_fp));
-    KMS_TRY_OUT(rc, kms_media_session_save(session_dir, s));
+    KMS_TRY_OUT(rc, session_write(session_dir, s));
     KMS_TRY_OUT(rc, kms_file_path(path, sizeof(path), session_dir, OFFER_FILE));
     KMS_ENSURE_OUT(rc, unlink(path) == 0, KMS_ERR_IO); /* an answer is accepted once */
     *part = KMS_CALL_PART_NONE;

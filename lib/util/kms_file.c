@@ -211,7 +211,7 @@ kms_result kms_file_remove(const char *path)
     return KMS_RESULT_OK;
 }
 
-kms_result kms_file_lock(const char *path, int *fd)
+static kms_result lock_file(const char *path, bool wait, int *fd)
 {
     KMS_ENSURE_REF(fd);
     *fd = -1;
@@ -234,14 +234,25 @@ kms_result kms_file_lock(const char *path, int *fd)
         close(lfd);
         KMS_BAIL(KMS_ERR_IO);
     }
-    while (flock(lfd, LOCK_EX) != 0) {
+    while (flock(lfd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
         if (errno != EINTR) {
+            bool held = errno == EWOULDBLOCK;
             close(lfd);
-            KMS_BAIL(KMS_ERR_IO);
+            KMS_BAIL(held ? KMS_ERR_EXISTS : KMS_ERR_IO);
         }
     }
     *fd = lfd;
     return KMS_RESULT_OK;
+}
+
+kms_result kms_file_lock(const char *path, int *fd)
+{
+    return lock_file(path, true, fd);
+}
+
+kms_result kms_file_trylock(const char *path, int *fd)
+{
+    return lock_file(path, false, fd);
 }
 
 void kms_file_unlock(int *fd)

@@ -58,6 +58,8 @@ KMS_MUST_CHECK kms_result kms_file_remove(const char *path);
  * created by root), waiting for it.
  * *fd is the lock's descriptor (-1 on failure); kms_file_unlock releases it. */
 KMS_MUST_CHECK kms_result kms_file_lock(const char *path, int *fd);
+/* The same without waiting: KMS_ERR_EXISTS when another descriptor holds the lock. */
+KMS_MUST_CHECK kms_result kms_file_trylock(const char *path, int *fd);
 void kms_file_unlock(int *fd);
 
 #endif

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@
 #define MEDIA_PAYLOAD   160 /* 20 ms of PCMU at 8000 Hz */
 #define MEDIA_PTIME_NS  20000000L
 #define MEDIA_IDLE_MS   2000        /* rtp-recv ends after this long without a datagram */
+#define MEDIA_SAVE_MS   1000        /* rtp-recv saves its position at least this often */
+#define MEDIA_POLL_MS   200         /* the longest poll: how long a stop request may wait */
 #define MEDIA_SECONDS   3600        /* --seconds at most */
 #define MEDIA_STORE_MAX (64u << 20) /* payload octets rtp-recv keeps for the in-order hash */
 #define MEDIA_DGRAM_MAX 2048
@@ -78,6 +81,9 @@ static const char recv_help[] =
     "  --seconds S     1..3600\n"
     "  --out RAW       write the payloads accepted, in sequence order, to this file\n"
     "\n"
+    "SIGINT or SIGTERM ends it early, as the time limit would. One rtp-recv runs on a\n"
+    "session at a time (DIR/srtp.recv.lock): a second one exits 2.\n"
+    "\n"
     "Prints at the end packets= and bytes= (payload octets) of the packets accepted,\n"
     "auth_failures= (a tag that does not verify: another key, tampering; or anything else\n"
     "libsrtp or the RTP header check refuses), replays= (an index already seen, older than\n"
@@ -89,10 +95,12 @@ static const char recv_help[] =
     "The session's remote_roc and remote_seq are the first packet index it accepts: a packet\n"
     "below is counted in replays= (an earlier run received it, or it precedes the stream),\n"
     "and the first packet's index is estimated from there (RFC 3711 3.3.1). When at least\n"
-    "one packet authenticated, it writes to DIR/srtp at the end remote_roc= and remote_seq=\n"
-    "of the index after the highest it authenticated, so that the next run on this session\n"
-    "goes on from there (also after the sender's SEQ wrapped) and refuses what this one\n"
-    "received; when none did, the file stays as it was.\n" MEDIA_EXIT_NOTE;
+    "one packet authenticated, it writes to DIR/srtp remote_roc= and remote_seq= of the index\n"
+    "after the highest it authenticated, every second while packets come and at the end\n"
+    "(also after an error or a stop signal), so that the next run on this session goes on\n"
+    "from there (also after the sender's SEQ wrapped) and refuses what this one received; a\n"
+    "run killed outright (SIGKILL, a crash) leaves at most its last second unrecorded. When\n"
+    "no packet authenticated, the file stays as it was.\n" MEDIA_EXIT_NOTE;
 
 static const char export_help[] =
     "usage: imskms ue srtp-export --session DIR --show-secrets\n"
@@ -482,6 +490,15 @@ static long ms_since(const struct timespec *t0)
     return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* SIGINT or SIGTERM during rtp-recv: the run ends as at its time limit, its position saved. */
+static volatile sig_atomic_t recv_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    recv_stop = 1;
+}
+
 static int rtp_recv(const char *prefix, int argc, char **argv)
 {
     enum { R_SESSION, R_LISTEN, R_SECONDS, R_OUT, R_N };
@@ -510,7 +527,25 @@ static int rtp_recv(const char *prefix, int argc, char **argv)
     struct rx_store st = {0};
     EVP_MD_CTX *md = NULL;
     FILE *out = NULL;
-    int fd = -1;
+    int fd = -1, rlock = -1;
+    char rpath[4096];
+    /* One receiver per session at a time (DIR/srtp.recv.lock, held for the run): two would
+     * share one floor, each accepting what the other received. */
+    kms_result lr = kms_file_path(rpath, sizeof(rpath), a.val[R_SESSION], "srtp.recv");
+    if (kms_ok(lr)) {
+        lr = kms_file_trylock(rpath, &rlock);
+    }
+    if (lr.err == KMS_ERR_EXISTS) {
+        fprintf(stderr, "%s: --session %s: another rtp-recv runs on this session\n", a.cmd,
+                a.val[R_SESSION]);
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    if (!kms_ok(lr)) {
+        fprintf(stderr, "%s: --session: %s.lock: %s\n", a.cmd, rpath, kms_strerror(lr.err));
+        rc = CLI_EXIT_INTERNAL;
+        goto done;
+    }
     const char *listen = a.val[R_LISTEN] != NULL ? a.val[R_LISTEN] : s.local_addr;
     if ((rc = resolve(&a, a.val[R_LISTEN] != NULL ? "--listen" : "local_addr", listen, true, &me,
                       &mel)) != 0) {
@@ -530,13 +565,22 @@ static int rtp_recv(const char *prefix, int argc, char **argv)
     }
     uint16_t port = me.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&me)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&me)->sin_port);
+    /* Not SA_RESTART: poll returns EINTR; a signal between the check and poll waits at most
+     * MEDIA_POLL_MS. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    (void)sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
     printf("port=%u\n", (unsigned)port);
     (void)fflush(stdout);
-    struct timespec start, first, last;
+    struct timespec start, first, last, saved;
     (void)clock_gettime(CLOCK_MONOTONIC, &start);
-    bool got = false;
+    saved = start;
+    bool got = false, failed = false, save_failed = false;
     uint8_t buf[MEDIA_DGRAM_MAX];
-    for (;;) {
+    while (recv_stop == 0) {
         long left =
             got ? (long)secs * 1000 - ms_since(&first) : (long)secs * 1000 - ms_since(&start);
         if (got && MEDIA_IDLE_MS - ms_since(&last) < left) {
@@ -546,10 +590,11 @@ static int rtp_recv(const char *prefix, int argc, char **argv)
             break;
         }
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, (int)left);
+        int pr = poll(&p, 1, (int)(left < MEDIA_POLL_MS ? left : MEDIA_POLL_MS));
         if (pr < 0 && errno != EINTR) {
             rc = sys_fail(&a, "poll");
-            goto done;
+            failed = true;
+            break;
         }
         if (pr <= 0) {
             continue;
@@ -569,10 +614,25 @@ static int rtp_recv(const char *prefix, int argc, char **argv)
         }
         if (!rx_add(&st, kms_srtp_last_index(c), h.payload, h.payload_len) && !st.full) {
             rc = cli_fail(&a, "receive", KMS_ERR_NOMEM);
-            goto done;
+            failed = true;
+            break;
+        }
+        /* The floor for the next run, now and then: a run killed outright loses at most this
+         * much of it (the packets since could be replayed to the next run). */
+        if (ms_since(&saved) >= MEDIA_SAVE_MS) {
+            if ((rc = save_position(&a, a.val[R_SESSION], &s, c)) != 0) {
+                failed = save_failed = true;
+                break;
+            }
+            (void)clock_gettime(CLOCK_MONOTONIC, &saved);
         }
     }
-    if ((rc = save_position(&a, a.val[R_SESSION], &s, c)) != 0) {
+    /* Whatever ended the run (its time, a stop signal, an error), what it accepted is recorded. */
+    int sr = save_failed ? rc : save_position(&a, a.val[R_SESSION], &s, c);
+    if (failed) {
+        goto done;
+    }
+    if ((rc = sr) != 0) {
         goto done;
     }
     if (st.full) {
@@ -630,6 +690,7 @@ done:
     kms_srtp_free(c);
     kms_srtp_shutdown();
     kms_media_session_wipe(&s);
+    kms_file_unlock(&rlock);
     return rc;
 }
 

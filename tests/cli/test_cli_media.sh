@@ -188,6 +188,53 @@ expect x3.rx replays 50 "replays across runs, then new packets: the old refused"
 expect x3.rx packets 50 "replays across runs, then new packets: the new accepted"
 expect x3.rx payload_sha256 "$(val x3.tx payload_sha256)" "replays across runs: new packets hash"
 
+# A run stopped by SIGTERM records what it accepted: N packets (the last few may still have
+# been in its socket), remote_seq 1000 + N, and the recorded packets played to the next run
+# are N replays and 50 - N new ones.
+"$MK" aes128-hmac80 "$tmp/t.A" "$tmp/t.B"
+rm -f "$tmp/t.rec"
+if recv_start t1.rx "$tmp/t.B" && relay_start --record "$tmp/t.rec"; then
+    send t1.tx "$tmp/t.A" "$lport" --seconds 1
+    kill -TERM "$rpid"
+    recv_wait t1.rx
+    wait "$relay"
+fi
+n1=$(val t1.rx packets)
+[ "${n1:-0}" -ge 1 ] && [ "$(rs t.B remote_seq)" = $((1000 + ${n1:-0})) ] && ok ||
+    bad "SIGTERM: packets=$n1, remote_seq=$(rs t.B remote_seq)"
+recv_start t2.rx "$tmp/t.B" &&
+    python3 "$RELAY" --to "127.0.0.1:$rport" --replay "$tmp/t.rec" >/dev/null && recv_wait t2.rx
+expect t2.rx replays "${n1:-0}" "after SIGTERM: what the stopped run accepted"
+expect t2.rx packets $((50 - ${n1:-0})) "after SIGTERM: what it had not read"
+# While packets come, rtp-recv saves its position every second: seen in the file while it still
+# runs, and kept when it is then killed outright.
+"$MK" aes128-hmac80 "$tmp/k9.A" "$tmp/k9.B"
+if recv_start k9.rx "$tmp/k9.B"; then
+    send k9.tx "$tmp/k9.A" "$rport" --seconds 5 &
+    spid=$!
+    for _ in $(seq 600); do # up to 30 s
+        [ "$(rs k9.B remote_seq)" != 1000 ] && break
+        sleep 0.05
+    done
+    seen=$(rs k9.B remote_seq)
+    kill -0 "$rpid" 2>/dev/null && alive=1 || alive=0
+    kill -KILL "$rpid" 2>/dev/null
+    wait "$rpid" 2>/dev/null
+    wait "$spid"
+    [ "$seen" -gt 1000 ] && [ $alive = 1 ] && ok ||
+        bad "no position saved while rtp-recv ran: remote_seq=$seen, running=$alive"
+    [ "$(rs k9.B remote_seq)" -ge "$seen" ] && ok || bad "SIGKILL: remote_seq went back"
+fi
+# One receiver per session (two would share one floor): a second rtp-recv on it, even on
+# another port, exits 2 in one line.
+if recv_start one.rx "$tmp/k9.B"; then
+    run 2 "a second rtp-recv on one session" "$B" ue rtp-recv --session "$tmp/k9.B" \
+        --listen 127.0.0.1:0 --seconds 1 &&
+        expect_err "another rtp-recv runs on this session" "a second rtp-recv on one session"
+    kill -TERM "$rpid"
+    recv_wait one.rx
+fi
+
 # Another SSRC under the right key: A's session with local_ssrc=3333.
 mkdir -m 700 "$tmp/other"
 sed 's/^local_ssrc=1111$/local_ssrc=3333/' "$tmp/aes128-hmac80.A/srtp" >"$tmp/other/srtp"
