@@ -1661,9 +1661,12 @@ kms_result kms_keyring_acquire_open(struct kms_keyring *kr, uint64_t now, uint32
         mono_ms() - kr->last_unknown_ms >= KMS_KEYRING_UNKNOWN_MS) {
         /* A fleet: another node may have sealed under a key made since our last poll. */
         kr->last_unknown_ms = mono_ms();
-        (void)reload_locked(kr);
+        kms_result lr = reload_locked(kr);
         KMS_ENSURE_OUT(rc, !kr->stale, KMS_ERR_KEYRING_STALE);
         i = find_id(kr, id);
+        /* Still unknown because Redis did not answer: the key may well exist, so a 503 the
+         * client retries (store-unavailable), not a refusal. */
+        KMS_ENSURE_OUT(rc, i < kr->st.n || kms_ok(lr) || lr.err != KMS_ERR_STORE, KMS_ERR_STORE);
     }
     KMS_ENSURE_OUT(rc, i < kr->st.n, KMS_ERR_KEY_UNKNOWN);
     const struct kr_rec *r = &kr->st.rec[i];

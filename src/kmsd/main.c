@@ -747,7 +747,9 @@ static int open_keys(const struct kmsd_cfg *c, const uint8_t kek[32], struct kms
     /* One durable reservation per 2^20 seals rather than per 1024 (kms_keyring.h): no disk
      * write per request, and a full disk matters only when a window runs out. */
     kms_keyring_set_seal_chunk_max(p->kr, KMS_KEYRING_SEAL_CHUNK_SERVER);
-    seals_ahead(p, kms_now());
+    if (!c->check) { /* a check writes no keyring (file or Redis): it reserves nothing */
+        seals_ahead(p, kms_now());
+    }
     return CLI_EXIT_OK;
 }
 

@@ -209,6 +209,33 @@ static void test_two_nodes(void **state)
     kms_keyring_close(b);
 }
 
+/* A key id the node does not know while Redis does not answer (CLIENT PAUSE longer than the
+ * client's 200 ms time-out): KMS_ERR_STORE, a 503 the client retries, not KMS_ERR_KEY_UNKNOWN,
+ * a refusal of a key that exists; once Redis answers again the token opens. */
+static void test_unknown_id_while_redis_is_away(void **state)
+{
+    (void)state;
+    char p[64];
+    new_prefix(p, sizeof(p));
+    struct kms_keyring *a = create(p, 1000000), *b = open_r(p);
+    uint32_t nid = 0;
+    expect_ok(kms_keyring_rotate(a, T0 + 1, &nid));
+    uint8_t t[KMS_TICKET_MAX];
+    uint32_t id = 0;
+    size_t n = seal(a, T0 + 1, t, &id);
+    assert_int_equal(id, nid);
+    const char *argv[4] = {"CLIENT", "PAUSE", "600", "ALL"};
+    size_t lens[4] = {6, 5, 3, 3};
+    redisReply *r = NULL;
+    expect_ok(kms_redis_cmd(rd, 4, argv, lens, &r));
+    freeReplyObject(r);
+    expect_err(open_t(b, T0 + 1, t, n), KMS_ERR_STORE);
+    pause_ms(700);
+    expect_ok(open_t(b, T0 + 1, t, n));
+    kms_keyring_close(a);
+    kms_keyring_close(b);
+}
+
 struct sealer {
     struct kms_keyring *kr;
     int n;
@@ -501,6 +528,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cas),
         cmocka_unit_test(test_two_nodes),
+        cmocka_unit_test(test_unknown_id_while_redis_is_away),
         cmocka_unit_test(test_reservations_add_up),
         cmocka_unit_test(test_integrity),
         cmocka_unit_test(test_durability),
