@@ -170,6 +170,8 @@ static void call_transfers(const char *name, size_t n_before, bool prune)
     free(r);
     kms_file_free(img, n);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/transfers.lock", dir);
+    unlink(path);
     rmdir(dir);
 }
 

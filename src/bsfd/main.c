@@ -430,8 +430,8 @@ static const struct cli_opt opts[N_OPTS] = {
         CLI_VALUE_DOC("rate-burst", "N", "challenges one IMPI may get at once (default 5)"),
     [O_RATEPERIOD] =
         CLI_VALUE_DOC("rate-period", "S", "seconds for an IMPI to earn one more (default 2)"),
-    [O_REDIS] = CLI_VALUE_DOC("redis", "URL",
-                              "a fleet's store instead of --db: redis://HOST:PORT or unix:///PATH"),
+    [O_REDIS] =
+        CLI_VALUE_DOC("redis", "URL", "a fleet's store instead of --db: a redis:// or unix:// URL"),
     [O_REDISPASS] =
         CLI_VALUE_DOC("redis-password-file", "FILE", "Redis AUTH password (owner-only file)"),
     [O_SQNDB] = CLI_VALUE_DOC("sqn-db", "PATH", "with --redis: this node's SQN marks (SQLite)"),
