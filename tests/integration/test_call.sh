@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # A call's keys through SDP (issue 18) with the real daemons on loopback: imskms ue offer ->
 # answer -> accept for every mode pairing (caller 1/2/3 x callee 1/2/3) with equal TGK and SRTP
-# fingerprints and mirrored session files; each SRTP policy; the refusals, each with exit
+# fingerprints and mirrored session files; each SRTP policy, with a second of SRTP each way on
+# the negotiated keys (imskms ue rtp-send / rtp-recv); the refusals, each with exit
 # status, one line and nothing written (an SDP without a mikey key-mgmt attribute, two at one
 # level, bad base64, crypto sessions that do not match the media lines, a policy we do not
 # support, ticket flags we cannot honour, equal SSRCs in the answer); the INITIATOR check (a
@@ -23,6 +24,8 @@ FORGE=$5
 clock_init
 # shellcheck source=bsfd_env.sh
 . "$SRC/tests/integration/bsfd_env.sh"
+# shellcheck source=../cli/media_lib.sh
+. "$SRC/tests/cli/media_lib.sh"
 pid=""
 kpid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$kpid" ] && kill -9 "$kpid" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -152,6 +155,19 @@ for pol in aes128-hmac80 aes256-hmac80 aes128-gcm; do
     [ "$(sval "$d/A" local_key | tr -d '\n' | wc -c)" = $kl ] &&
         [ "$(sval "$d/A" local_salt | tr -d '\n' | wc -c)" = $sl ] && ok || bad "$pol: key lengths"
     [ "$(sval "$d/B" remote_addr)" = 127.0.0.1:41000 ] && ok || bad "$pol: --port"
+    # SRTP on the negotiated keys, one second each way (CS 1 is A's stream, CS 2 B's): the
+    # payload hashes agree, every packet authenticates.
+    for dir in A:B B:A; do
+        tx=${dir%:*} rx=${dir#*:}
+        recv_start "$pol.$rx.rx" "$d/$rx" || continue
+        send "$pol.$tx.tx" "$d/$tx" "$rport" --seconds 1
+        recv_wait "$pol.$rx.rx"
+        expect "$pol.$rx.rx" packets 50 "$pol $tx->$rx receiver"
+        expect "$pol.$rx.rx" auth_failures 0 "$pol $tx->$rx receiver"
+        h=$(val "$pol.$tx.tx" payload_sha256)
+        [ ${#h} -eq 64 ] && ok || bad "$pol $tx->$rx: sender payload_sha256 '$h'"
+        expect "$pol.$rx.rx" payload_sha256 "$h" "$pol $tx->$rx: receiver hash = sender hash"
+    done
 done
 d="$tmp/p-bad"
 run 2 "an unknown --policy" "$B" ue offer --kms "$KU" --state "$tmp/a3" --peer "$IMPU_B" \

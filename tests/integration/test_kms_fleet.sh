@@ -14,6 +14,9 @@
 #    start with one line;
 #  - kill -9 of node 1 under load on the others: no error there; node 1 restarted serves its
 #    first request at once;
+#  - Redis out of memory (maxmemory 1): 503 store-unavailable, nothing written (the refused
+#    request is accepted once memory is back); Redis stalled (SIGSTOP): 503 after the command
+#    time-out, then service after SIGCONT, the stalled request never accepted twice;
 #  - Redis stopped: 503 store-unavailable (Imskms-Reason), a request accepted before not accepted
 #    again; Redis started again, empty: the nodes reconnect by themselves, the restart rule
 #    applies once (503 starting until now + skew), then service; a durable Redis (appendonly
@@ -345,6 +348,50 @@ all_noticed() {
             bad "node $_n did not notice $1"
     done
 }
+
+# ---- Redis out of memory: 503, nothing written, service back when memory is ----
+# maxmemory 1 under noeviction: Redis refuses every write with an OOM error reply.
+rcli config set maxmemory 1 >/dev/null || bad "config set maxmemory"
+mkdir -p "$tmp/tr-oom"
+kue 2 "$tmp/ue" 3 --trace "$tmp/tr-oom"
+[ $? -ne 0 ] && ok || bad "a request served while Redis refuses writes"
+logged 2 "Redis out of memory" 'mikey 503 .*(KMS_ERR_STORE)'
+post 3 "$tmp/tr-oom/001-sent.mikey"
+[ "$code" = 503 ] && grep -qi '^Imskms-Reason: store-unavailable' "$tmp/post.hdr" && ok ||
+    bad "Redis out of memory: $code, $(grep -i '^Imskms-Reason' "$tmp/post.hdr")"
+post 1 "$tmp/tr-req/001-sent.mikey"
+[ "$code" = 503 ] && ok || bad "a request accepted before, sent while Redis is out of memory: $code"
+rcli config set maxmemory 0 >/dev/null || bad "config set maxmemory 0"
+# Nothing was written for the refused request: it is accepted now, once.
+post 3 "$tmp/tr-oom/001-sent.mikey"
+[ "$code" = 200 ] && ok || bad "the request refused under OOM, sent again after: $code"
+post 1 "$tmp/tr-oom/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "that request replayed to another node: $code"
+kue 2 "$tmp/ue" 3 && ok || bad "service after the OOM: $(cat "$tmp/err")"
+
+# ---- Redis stalled (SIGSTOP): 503 after the command time-out, not a hung thread ----
+kill -STOP "$REDIS_PID"
+mkdir -p "$tmp/tr-stall"
+s0=$(date +%s)
+kue 2 "$tmp/ue" 3 --trace "$tmp/tr-stall"
+st=$?
+s1=$(date +%s)
+[ $st -ne 0 ] && ok || bad "a request served while Redis is stalled"
+logged 2 "Redis stalled" 'mikey 503 .*(KMS_ERR_STORE)'
+# A loose bound (the time-out is 200 ms per command): the request does not wait for Redis.
+[ $((s1 - s0)) -le 8 ] && ok || bad "a request waited $((s1 - s0)) s on a stalled Redis"
+post 3 "$tmp/tr-stall/001-sent.mikey"
+[ "$code" = 503 ] && grep -qi '^Imskms-Reason: store-unavailable' "$tmp/post.hdr" && ok ||
+    bad "Redis stalled: $code, $(grep -i '^Imskms-Reason' "$tmp/post.hdr")"
+kill -CONT "$REDIS_PID"
+# A SET that timed out may still run when Redis resumes: the request may be refused as a
+# replay then (the safe way), but it is never accepted twice.
+post 3 "$tmp/tr-stall/001-sent.mikey"
+case $code in 200 | 403) ok ;; *) bad "the stalled request after SIGCONT: $code" ;; esac
+post 1 "$tmp/tr-stall/001-sent.mikey"
+[ "$code" = 403 ] && ok || bad "the stalled request replayed after SIGCONT: $code"
+kue 3 "$tmp/ue" 3 && ok || bad "service after the stall: $(cat "$tmp/err")"
+kue 2 "$tmp/ue" 3 && ok || bad "service after the stall at node 2: $(cat "$tmp/err")"
 
 # ---- Redis stopped, then started again empty ----
 redis_stop
