@@ -114,6 +114,9 @@ void bsfd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
           s.sync_reserves);
     gauge(p, "imskms_bsf_fake_resyncs_total", "counter",
           "AUTS of challenges for unknown IMPIs checked on their fake K/OPc.", s.fake_resyncs);
+    if (o->redis != NULL) {
+        kms_prom_redis(p, o->redis);
+    }
 }
 
 void bsfd_obs_ready(void *ctx, uint64_t now, struct kms_ready *r)

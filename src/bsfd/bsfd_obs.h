@@ -25,6 +25,7 @@ struct bsfd_obs {
     void *probe_ctx;
     size_t max_sessions, max_answered;
     bool shared; /* --redis: sessions and answered challenges live in Redis, not here */
+    struct kms_redis *redis; /* --redis: its client's counters (NULL: none) */
     atomic_uint_fast64_t challenges; /* Ub challenges sent (real and fake alike) */
     atomic_uint_fast64_t bootstraps; /* Ub bootstraps completed */
     pthread_mutex_t mu;              /* the store probe's result, below */

@@ -10,6 +10,7 @@
 
 #define IMSKMS_NO_VERSION /* kms_version() only */
 #include "imskms/imskms.h"
+#include "redis/kms_redis.h"
 #include "util/kms_log.h"
 #include "util/kms_time.h"
 
@@ -169,6 +170,25 @@ kms_result kms_prom_result(const struct kms_prom *p)
 {
     KMS_ENSURE(!p->failed, KMS_ERR_TOO_LONG);
     return KMS_RESULT_OK;
+}
+
+void kms_prom_redis(struct kms_prom *p, struct kms_redis *r)
+{
+    struct kms_redis_stats st;
+    kms_redis_stats(r, &st);
+    kms_prom_family(p, "imskms_redis_round_trips_total", "counter",
+                    "Commands sent to Redis (connection set-up included).");
+    kms_prom_u64(p, "imskms_redis_round_trips_total", NULL, 0, st.round_trips);
+    kms_prom_family(p, "imskms_redis_errors_total", "counter",
+                    "Redis commands and connections that failed (error reply, I/O, time-out).");
+    kms_prom_u64(p, "imskms_redis_errors_total", NULL, 0, st.errors);
+    kms_prom_family(p, "imskms_redis_connects_total", "counter",
+                    "Connections made to Redis (one per thread, again after a failure).");
+    kms_prom_u64(p, "imskms_redis_connects_total", NULL, 0, st.connects);
+    kms_prom_family(p, "imskms_redis_latency_seconds", "histogram",
+                    "Round-trip time of Redis commands.");
+    kms_prom_histogram(p, "imskms_redis_latency_seconds", NULL, 0, kms_redis_lat_bounds_us,
+                       KMS_REDIS_LAT_BUCKETS, st.lat_count, st.lat_sum_us);
 }
 
 /* ---- readiness ---- */

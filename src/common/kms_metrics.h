@@ -61,6 +61,10 @@ void kms_prom_histogram(struct kms_prom *p, const char *name, const struct kms_p
                         size_t n, const uint64_t *bounds_us, size_t n_bounds,
                         const uint64_t *counts, uint64_t sum_us);
 KMS_MUST_CHECK kms_result kms_prom_result(const struct kms_prom *p);
+/* A daemon on a fleet's Redis (--redis): the client's round trips, errors, connections and
+ * command latency (imskms_redis_*; docs/deploy.md). */
+struct kms_redis;
+void kms_prom_redis(struct kms_prom *p, struct kms_redis *r);
 
 /* ---- readiness ---- */
 

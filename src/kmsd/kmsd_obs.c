@@ -179,7 +179,6 @@ void kmsd_obs_tick(struct kmsd_obs *o, unsigned n, uint64_t now)
     }
 }
 
-static void redis_collect(struct kms_redis *r, struct kms_prom *p);
 
 void kmsd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
 {
@@ -259,28 +258,8 @@ void kmsd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
                     "Unknown B-TIDs answered from the negative cache, the BSF not asked.");
     kms_prom_u64(p, "imskms_zn_negative_cache_hits_total", NULL, 0, s.neg_hits);
     if (o->redis != NULL) {
-        redis_collect(o->redis, p);
+        kms_prom_redis(p, o->redis);
     }
-}
-
-/* --redis: the client's round trips, errors, connections and latency (a histogram). */
-static void redis_collect(struct kms_redis *r, struct kms_prom *p)
-{
-    struct kms_redis_stats st;
-    kms_redis_stats(r, &st);
-    kms_prom_family(p, "imskms_redis_round_trips_total", "counter",
-                    "Commands sent to Redis (connection set-up included).");
-    kms_prom_u64(p, "imskms_redis_round_trips_total", NULL, 0, st.round_trips);
-    kms_prom_family(p, "imskms_redis_errors_total", "counter",
-                    "Redis commands and connections that failed (error reply, I/O, time-out).");
-    kms_prom_u64(p, "imskms_redis_errors_total", NULL, 0, st.errors);
-    kms_prom_family(p, "imskms_redis_connects_total", "counter",
-                    "Connections made to Redis (one per thread, again after a failure).");
-    kms_prom_u64(p, "imskms_redis_connects_total", NULL, 0, st.connects);
-    kms_prom_family(p, "imskms_redis_latency_seconds", "histogram",
-                    "Round-trip time of Redis commands.");
-    kms_prom_histogram(p, "imskms_redis_latency_seconds", NULL, 0, kms_redis_lat_bounds_us,
-                       KMS_REDIS_LAT_BUCKETS, st.lat_count, st.lat_sum_us);
 }
 
 void kmsd_obs_ready(void *ctx, uint64_t now, struct kms_ready *r)

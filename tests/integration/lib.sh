@@ -14,6 +14,10 @@
 # started after clock_init adds the offset in $IMSKMS_TEST_NOW_FILE to the real clock.
 #   clock_init                      offset 0, and exports IMSKMS_TEST_NOW_FILE
 #   clock_advance SECONDS           moves the clock of every program forward, at once
+#
+# Metrics: prom_init SRC_DIR sets PROM to tests/integration/prom_value.py under a python3 that
+# has Debian's python3-prometheus-client (/usr/bin/python3 has it; a python3 earlier on PATH, a
+# pyenv, may not); status 1 when none has it.
 
 log_mark() {
     if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
@@ -85,4 +89,15 @@ expect_no_keys() {
     done <"$tmp/keys"
     if [ -z "$_found" ]; then ok; else bad "$_what: a key in the output:$_found"; fi
     [ "$_n" -gt 0 ] && ok || bad "$_what: no keys collected"
+}
+
+prom_init() {
+    for _py in python3 /usr/bin/python3; do
+        if "$_py" -c 'import prometheus_client' 2>/dev/null; then
+            PROM="$_py $1/tests/integration/prom_value.py"
+            return 0
+        fi
+    done
+    PROM="python3 $1/tests/integration/prom_value.py"
+    return 1
 }

@@ -208,6 +208,16 @@ curl -s -o "$tmp/b1.prom" "http://127.0.0.1:$bm/metrics" || bad "node 1 /metrics
     bad "node 1 bootstraps_total: $(grep bootstraps "$tmp/b1.prom")"
 grep -Eq '^(# (HELP|TYPE) )?imskms_bsf_(sessions|answered_challenges)' "$tmp/b1.prom" &&
     bad "node 1 (--redis) exports its empty session tables: $(grep -E 'imskms_bsf_(sessions|answered)' "$tmp/b1.prom")" || ok
+# ...and its Redis client's figures, read with Prometheus's own parser: round trips (at least
+# one per bootstrap), connections, the latency histogram counting every round trip.
+prom_init "$SRC" || bad "python3-prometheus-client missing (scripts/deps.sh installs it)"
+$PROM "$tmp/b1.prom" check >/dev/null && ok || bad "node 1 /metrics does not parse"
+rt=$($PROM "$tmp/b1.prom" imskms_redis_round_trips_total)
+lc=$($PROM "$tmp/b1.prom" imskms_redis_latency_seconds_count)
+[ "${rt:-0}" -ge 10 ] 2>/dev/null && [ "$lc" = "$rt" ] && ok ||
+    bad "node 1 Redis round trips '$rt', latency count '$lc'"
+[ "$($PROM "$tmp/b1.prom" imskms_redis_connects_total)" -ge 1 ] 2>/dev/null && ok ||
+    bad "node 1 imskms_redis_connects_total"
 
 # ---- kill -9 of node 0: node 1 carries on ----
 kill -9 "$pid0"

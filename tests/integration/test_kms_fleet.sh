@@ -44,14 +44,7 @@ command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
     echo "FAIL: redis-server and redis-cli are needed (scripts/deps.sh installs redis-server)" >&2
     exit 1
 }
-PY=python3
-for p in python3 /usr/bin/python3; do
-    if "$p" -c 'import prometheus_client' 2>/dev/null; then
-        PY=$p
-        break
-    fi
-done
-PROM="$PY $SRC/tests/integration/prom_value.py"
+prom_init "$SRC" || bad "python3-prometheus-client missing (scripts/deps.sh installs it)"
 
 KEY=465b5ce8b199b49faa5f0a2ee238a6bc
 OP=cdc202d5123e20f62b6d676ac72cb318

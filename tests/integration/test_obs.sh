@@ -28,20 +28,10 @@ clock_init
 pid=""
 kpid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$kpid" ] && kill -9 "$kpid" 2>/dev/null; rm -rf "$tmp"' EXIT
-# Debian's python3 (/usr/bin/python3) has python3-prometheus-client; a python3 earlier on PATH
-# (a pyenv) may not.
-PY=python3
-for p in python3 /usr/bin/python3; do
-    if "$p" -c 'import prometheus_client' 2>/dev/null; then
-        PY=$p
-        break
-    fi
-done
-"$PY" -c 'import prometheus_client' 2>/dev/null || {
+prom_init "$SRC" || {
     echo "SKIP: python3-prometheus-client missing (scripts/deps.sh installs it)" >&2
     exit 77
 }
-PROM="$PY $SRC/tests/integration/prom_value.py"
 
 KEY=465b5ce8b199b49faa5f0a2ee238a6bc
 OP=cdc202d5123e20f62b6d676ac72cb318
