@@ -24,7 +24,7 @@ struct bsfd_obs {
     kms_result (*probe)(void *ctx); /* the store's probe: readable and writable */
     void *probe_ctx;
     size_t max_sessions, max_answered;
-    bool shared; /* --redis: sessions and answered challenges live in Redis, not here */
+    bool shared;             /* --redis: sessions and answered challenges live in Redis, not here */
     struct kms_redis *redis; /* --redis: its client's counters (NULL: none) */
     atomic_uint_fast64_t challenges; /* Ub challenges sent (real and fake alike) */
     atomic_uint_fast64_t bootstraps; /* Ub bootstraps completed */

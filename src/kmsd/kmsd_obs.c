@@ -179,7 +179,6 @@ void kmsd_obs_tick(struct kmsd_obs *o, unsigned n, uint64_t now)
     }
 }
 
-
 void kmsd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
 {
     struct kmsd_obs *o = ctx;
