@@ -33,7 +33,7 @@ The KMS nodes share one FQDN, one KMS KEK (not the BSF's) and one keyring file (
 the keyring is not in Redis, so Redis counts only the requests' own commands), run with
 --modes 2,3 --skew 5, and ask a BSF of their own (a copy of the subscriber store) over Zn
 during the setup. They start before the BSF cases, so that the restart rule's window (start +
-skew) has passed when their turn comes. Every BSF runs with --rate-burst 1000 (the load cycles
+skew) has passed when their turn comes. Every BSF of a case runs with --rate-burst 1000 (the load cycles
 through the IMPIs faster than the default rate of 5 and one per 2 s allows); every daemon logs
 one line per request to a file.
   --quick          a smoke run: --subscribers 1000 --seconds 0.2 --rounds 3 (options given
@@ -59,9 +59,13 @@ CASE_requests_per_s, CASE_request_p50_us, CASE_request_p99_us, CASE_failures, CA
 (every POST the KMS answered, the untimed setup's included: the divisor of the per-request
 figures), CASE_kms_cpu_us_per_request (one node only) and, on Redis, the same Redis figures
 per request; after the Redis cases, redis_memory_KIND_bytes: MEMORY USAGE averaged over up to
-50 keys of each kind (bsf_sub, bsf_ses, bsf_ans, bsf_rate, kms_rp, kms_kue); then nproc= and
-loadavg=. Exit status: 0; 2 bad usage, a build failure or a server that does not start;
-3 bench_bsf's or bench_kms's failure. The figures are informational.
+50 keys of each kind (bsf_sub, bsf_ses, bsf_ans, bsf_rate, kms_rp, kms_kue); then the same for
+one subscriber with a 49-character IMPI and a 29-character IMPU, bootstrapped once in Redis
+database 1 by a BSF node of its own with the default rate burst (long_bsf_sub, long_bsf_ses, long_bsf_ans, long_bsf_rate:
+the item sizes of docs/scaling.md's sizing); then loadavg_after=. The first lines are nproc=,
+loadavg=, redis_version= and the options. Exit status: 0; 2 bad usage, a build failure or a
+server that does not start; 3 bench_bsf's or bench_kms's failure. The figures are
+informational.
 USAGE
 }
 
@@ -122,12 +126,13 @@ build/bin/imskms subscriber export --db "$tmp/db" --kek-file "$tmp/kek" --out "$
   build/bin/imskms subscriber import --redis "unix://$sock" --kek-file "$tmp/kek" --in "$tmp/export" \
     >/dev/null || die "import into Redis failed"
 
-# start_bsfd NAME STORE-OPTIONS...: sets port_NAME, zn_NAME and pid_NAME
+# start_bsfd NAME STORE-OPTIONS...: sets port_NAME, zn_NAME and pid_NAME (--rate-burst $burst,
+# default 1000)
 start_bsfd() {
   local name=$1
   shift
   build/bin/imskms-bsfd "$@" --kek-file "$tmp/kek" --listen 127.0.0.1:0 --realm $realm \
-    --lifetime 3600 --max-sessions 1000000 --rate-burst 1000 --zn-listen 127.0.0.1:0 \
+    --lifetime 3600 --max-sessions 1000000 --rate-burst "${burst:-1000}" --zn-listen 127.0.0.1:0 \
     --zn-cert "$tmp/pki/server.crt" --zn-key "$tmp/pki/server.key" \
     --zn-client-ca "$tmp/pki/ca.crt" 2>"$tmp/$name.log" &
   local p=$!
@@ -171,12 +176,13 @@ redis_after() {
   paste -d' ' "$tmp/net_before" "$tmp/net_after" |
     awk -v c="$c" -v n="$n" -v u="$unit" '{ printf "%s_redis_bytes_in_per_%s=%.1f\n%s_redis_bytes_out_per_%s=%.1f\n", c, u, ($3 - $1) / n, c, u, ($4 - $2) / n }'
 }
-# memsample KIND PATTERN: MEMORY USAGE averaged over up to 50 keys matching PATTERN
+# memsample KIND PATTERN [DB]: MEMORY USAGE averaged over up to 50 keys matching PATTERN (in
+# Redis database DB, default 0)
 memsample() {
-  local keys
-  keys=$(redis-cli -s "$sock" --scan --pattern "$2" | head -n 50)
+  local keys db=${3:-0}
+  keys=$(redis-cli -s "$sock" -n "$db" --scan --pattern "$2" | head -n 50)
   [[ -n $keys ]] || { echo "redis_memory_$1_keys=0"; return; }
-  echo "$keys" | while read -r k; do redis-cli -s "$sock" memory usage "$k"; done |
+  echo "$keys" | while read -r k; do redis-cli -s "$sock" -n "$db" memory usage "$k"; done |
     awk -v k="$1" '{ s += $1; n++ } END { printf "redis_memory_%s_bytes=%.0f\nredis_memory_%s_keys_sampled=%d\n", k, s / n, k, n }'
 }
 
@@ -302,4 +308,27 @@ runk kms3_redis 1 "$(k "$kport_k1"),$(k "$kport_k2"),$(k "$kport_k3")"
 # Replay entries live --skew (+1 s): sampled at once.
 memsample kms_rp 'imskms:kms:*:rp:*'
 memsample kms_kue 'imskms:kms:*:kue:*'
+
+# The sizing's item sizes (docs/scaling.md): one subscriber with an IMPI and IMPU of the
+# lengths an operator's have (TS 23.003: IMSI@ims.mncMNC.mccMCC.3gppnetwork.org), alone in
+# Redis database 1, bootstrapped once by its own BSF node (the default rate burst, 5) through
+# imskms ue bootstrap.
+limpi=001010000000001@ims.mnc001.mcc001.3gppnetwork.org
+limpu=sip:+15550001@ims.example.org
+lk=465b5ce8b199b49faa5f0a2ee238a6bc lop=cdc202d5123e20f62b6d676ac72cb318
+build/bin/imskms subscriber add --redis "unix://$sock?db=1" --kek-file "$tmp/kek" --impi $limpi \
+  --impu $limpu --k $lk --op $lop >/dev/null &&
+  build/bin/imskms ue usim-init --usim "$tmp/lusim" --impi $limpi --impu $limpu --k $lk \
+    --op $lop >/dev/null || die "the long-IMPI subscriber could not be added"
+burst=5 start_bsfd l --redis "unix://$sock?db=1" --sqn-db "$tmp/sqn-l" --node-id 0 # the default burst
+mkdir -p "$tmp/lue"
+build/bin/imskms ue bootstrap --bsf "http://127.0.0.1:$port_l/" --realm $realm --usim "$tmp/lusim" \
+  --state "$tmp/lue" >/dev/null 2>"$tmp/lue.err" || die "long-IMPI bootstrap: $(cat "$tmp/lue.err")"
+echo "long_impi_chars=${#limpi}"
+echo "long_impu_chars=${#limpu}"
+memsample long_bsf_sub 'imskms:bsf:sub:*' 1
+memsample long_bsf_ses 'imskms:bsf:ses:*' 1
+memsample long_bsf_ans 'imskms:bsf:ans:*' 1
+memsample long_bsf_rate 'imskms:bsf:rate:*' 1
+stop_bsfd "$pid_l"
 echo "loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)"
