@@ -342,16 +342,23 @@ all_noticed() {
     done
 }
 
+# store_refused WHAT DIR: while Redis is unusable, a request at node 2 fails (503 with
+# KMS_ERR_STORE in its log; its messages traced in DIR) and its first message posted to node 3
+# is answered 503 store-unavailable.
+store_refused() {
+    mkdir -p "$2"
+    kue 2 "$tmp/ue" 3 --trace "$2"
+    [ $? -ne 0 ] && ok || bad "a request served while $1"
+    logged 2 "$1" 'mikey 503 .*(KMS_ERR_STORE)'
+    post 3 "$2/001-sent.mikey"
+    [ "$code" = 503 ] && grep -qi '^Imskms-Reason: store-unavailable' "$tmp/post.hdr" && ok ||
+        bad "$1: $code, $(grep -i '^Imskms-Reason' "$tmp/post.hdr")"
+}
+
 # ---- Redis out of memory: 503, nothing written, service back when memory is ----
 # maxmemory 1 under noeviction: Redis refuses every write with an OOM error reply.
 rcli config set maxmemory 1 >/dev/null || bad "config set maxmemory"
-mkdir -p "$tmp/tr-oom"
-kue 2 "$tmp/ue" 3 --trace "$tmp/tr-oom"
-[ $? -ne 0 ] && ok || bad "a request served while Redis refuses writes"
-logged 2 "Redis out of memory" 'mikey 503 .*(KMS_ERR_STORE)'
-post 3 "$tmp/tr-oom/001-sent.mikey"
-[ "$code" = 503 ] && grep -qi '^Imskms-Reason: store-unavailable' "$tmp/post.hdr" && ok ||
-    bad "Redis out of memory: $code, $(grep -i '^Imskms-Reason' "$tmp/post.hdr")"
+store_refused "Redis is out of memory" "$tmp/tr-oom"
 post 1 "$tmp/tr-req/001-sent.mikey"
 [ "$code" = 503 ] && ok || bad "a request accepted before, sent while Redis is out of memory: $code"
 rcli config set maxmemory 0 >/dev/null || bad "config set maxmemory 0"
@@ -364,18 +371,11 @@ kue 2 "$tmp/ue" 3 && ok || bad "service after the OOM: $(cat "$tmp/err")"
 
 # ---- Redis stalled (SIGSTOP): 503 after the command time-out, not a hung thread ----
 kill -STOP "$REDIS_PID"
-mkdir -p "$tmp/tr-stall"
 s0=$(date +%s)
-kue 2 "$tmp/ue" 3 --trace "$tmp/tr-stall"
-st=$?
+store_refused "Redis is stalled" "$tmp/tr-stall"
 s1=$(date +%s)
-[ $st -ne 0 ] && ok || bad "a request served while Redis is stalled"
-logged 2 "Redis stalled" 'mikey 503 .*(KMS_ERR_STORE)'
-# A loose bound (the time-out is 200 ms per command): the request does not wait for Redis.
-[ $((s1 - s0)) -le 8 ] && ok || bad "a request waited $((s1 - s0)) s on a stalled Redis"
-post 3 "$tmp/tr-stall/001-sent.mikey"
-[ "$code" = 503 ] && grep -qi '^Imskms-Reason: store-unavailable' "$tmp/post.hdr" && ok ||
-    bad "Redis stalled: $code, $(grep -i '^Imskms-Reason' "$tmp/post.hdr")"
+# A loose bound (the time-out is 200 ms per command): the two requests do not wait for Redis.
+[ $((s1 - s0)) -le 10 ] && ok || bad "two requests took $((s1 - s0)) s on a stalled Redis"
 kill -CONT "$REDIS_PID"
 # A SET that timed out may still run when Redis resumes: the request may be refused as a
 # replay then (the safe way), but it is never accepted twice.
@@ -388,13 +388,7 @@ kue 2 "$tmp/ue" 3 && ok || bad "service after the stall at node 2: $(cat "$tmp/e
 
 # ---- Redis stopped, then started again empty ----
 redis_stop
-mkdir -p "$tmp/tr-down"
-kue 2 "$tmp/ue" 3 --trace "$tmp/tr-down"
-[ $? -ne 0 ] && ok || bad "a request served while Redis is down"
-logged 2 "Redis down" 'mikey 503 .*(KMS_ERR_STORE)'
-post 3 "$tmp/tr-down/001-sent.mikey"
-[ "$code" = 503 ] && grep -qi '^Imskms-Reason: store-unavailable' "$tmp/post.hdr" && ok ||
-    bad "Redis down: $code, $(grep -i '^Imskms-Reason' "$tmp/post.hdr")"
+store_refused "Redis is down" "$tmp/tr-down"
 grep -qi '^Retry-After: [0-9]' "$tmp/post.hdr" && ok || bad "Redis down: no Retry-After"
 post 3 "$tmp/tr-req/001-sent.mikey"
 [ "$code" = 503 ] && ok || bad "a request accepted before, sent while Redis is down: $code"
