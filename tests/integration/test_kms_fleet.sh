@@ -342,15 +342,16 @@ all_noticed() {
     done
 }
 
-# store_refused WHAT DIR: while Redis is unusable, a request at node 2 fails (503 with
-# KMS_ERR_STORE in its log; its messages traced in DIR) and its first message posted to node 3
-# is answered 503 store-unavailable.
+# store_refused WHAT DIR [N [M]]: while Redis is unusable, a request at node N (default 2)
+# fails (503 with KMS_ERR_STORE in its log; its messages traced in DIR) and its first message
+# posted to node M (default 3) is answered 503 store-unavailable.
 store_refused() {
+    _rn=${3:-2} _pn=${4:-3}
     mkdir -p "$2"
-    kue 2 "$tmp/ue" 3 --trace "$2"
+    kue "$_rn" "$tmp/ue" 3 --trace "$2"
     [ $? -ne 0 ] && ok || bad "a request served while $1"
-    logged 2 "$1" 'mikey 503 .*(KMS_ERR_STORE)'
-    post 3 "$2/001-sent.mikey"
+    logged "$_rn" "$1" 'mikey 503 .*(KMS_ERR_STORE)'
+    post "$_pn" "$2/001-sent.mikey"
     [ "$code" = 503 ] && grep -qi '^Imskms-Reason: store-unavailable' "$tmp/post.hdr" && ok ||
         bad "$1: $code, $(grep -i '^Imskms-Reason' "$tmp/post.hdr")"
 }
@@ -462,13 +463,7 @@ grep -q "^ref=" "$tmp/out" && ok || bad "kue list under the kms ACL: $(cat "$tmp
     ok || bad "the kms ACL reaches keys outside imskms:kms:"
 # The ACL denies SET: every request that must record its replay entry fails closed.
 rcli acl setuser default '-set' >/dev/null
-mkdir -p "$tmp/tr-acl"
-kue 1 "$tmp/ue" 3 --trace "$tmp/tr-acl"
-[ $? -ne 0 ] && ok || bad "a request served while the ACL denies SET"
-logged 1 "the ACL denies SET" 'mikey 503 .*(KMS_ERR_STORE)'
-post 1 "$tmp/tr-acl/001-sent.mikey"
-[ "$code" = 503 ] && grep -qi '^Imskms-Reason: store-unavailable' "$tmp/post.hdr" && ok ||
-    bad "the ACL denies SET: $code"
+store_refused "the ACL denies SET" "$tmp/tr-acl" 1 1
 rcli acl setuser default '+set' >/dev/null
 post 1 "$tmp/tr-acl/001-sent.mikey"
 [ "$code" = 200 ] && ok || bad "the refused request once SET is allowed again: $code"
