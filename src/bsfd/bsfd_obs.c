@@ -72,13 +72,6 @@ void bsfd_obs_tick(struct bsfd_obs *o, unsigned n)
     }
 }
 
-static void gauge(struct kms_prom *p, const char *name, const char *type, const char *help,
-                  uint64_t v)
-{
-    kms_prom_family(p, name, type, help);
-    kms_prom_u64(p, name, NULL, 0, v);
-}
-
 void bsfd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
 {
     struct bsfd_obs *o = ctx;
@@ -88,32 +81,36 @@ void bsfd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
     /* With --redis these tables hold nothing (the fleet's store does): no gauge rather than a
      * 0 that reads as "empty". */
     if (!o->shared) {
-        gauge(p, "imskms_bsf_sessions", "gauge", "Bootstrap sessions held (B-TIDs with their Ks).",
-              s.sessions);
-        gauge(p, "imskms_bsf_sessions_capacity", "gauge",
-              "Sessions that can be held (--max-sessions).", o->max_sessions);
+        kms_prom_scalar(p, "imskms_bsf_sessions", "gauge",
+                        "Bootstrap sessions held (B-TIDs with their Ks).", s.sessions);
+        kms_prom_scalar(p, "imskms_bsf_sessions_capacity", "gauge",
+                        "Sessions that can be held (--max-sessions).", o->max_sessions);
     }
-    gauge(
+    kms_prom_scalar(
         p, "imskms_bsf_challenges_total", "counter",
         "Ub challenges sent (401 with a Digest AKA challenge), for known and unknown IMPIs alike.",
         atomic_load_explicit(&o->challenges, memory_order_relaxed));
-    gauge(p, "imskms_bsf_bootstraps_total", "counter", "Bootstraps completed (Ub 200).",
-          atomic_load_explicit(&o->bootstraps, memory_order_relaxed));
+    kms_prom_scalar(p, "imskms_bsf_bootstraps_total", "counter", "Bootstraps completed (Ub 200).",
+                    atomic_load_explicit(&o->bootstraps, memory_order_relaxed));
     if (!o->shared) {
-        gauge(p, "imskms_bsf_answered_challenges", "gauge",
-              "Answered challenges remembered until they expire (single use).", s.answered);
-        gauge(p, "imskms_bsf_answered_challenges_capacity", "gauge",
-              "Answered challenges that can be remembered (--max-answered).", o->max_answered);
+        kms_prom_scalar(p, "imskms_bsf_answered_challenges", "gauge",
+                        "Answered challenges remembered until they expire (single use).",
+                        s.answered);
+        kms_prom_scalar(p, "imskms_bsf_answered_challenges_capacity", "gauge",
+                        "Answered challenges that can be remembered (--max-answered).",
+                        o->max_answered);
     }
-    gauge(p, "imskms_bsf_sqn_states", "gauge", "Subscribers whose SQN state is held in memory.",
-          s.identities);
-    gauge(p, "imskms_bsf_strangers", "gauge", "Unknown IMPIs rate-limited at the moment.",
-          s.strangers);
-    gauge(p, "imskms_bsf_sync_sqn_reserves_total", "counter",
-          "SQN ranges reserved on the request path (a durable write while a client waits).",
-          s.sync_reserves);
-    gauge(p, "imskms_bsf_fake_resyncs_total", "counter",
-          "AUTS of challenges for unknown IMPIs checked on their fake K/OPc.", s.fake_resyncs);
+    kms_prom_scalar(p, "imskms_bsf_sqn_states", "gauge",
+                    "Subscribers whose SQN state is held in memory.", s.identities);
+    kms_prom_scalar(p, "imskms_bsf_strangers", "gauge", "Unknown IMPIs rate-limited at the moment.",
+                    s.strangers);
+    kms_prom_scalar(
+        p, "imskms_bsf_sync_sqn_reserves_total", "counter",
+        "SQN ranges reserved on the request path (a durable write while a client waits).",
+        s.sync_reserves);
+    kms_prom_scalar(p, "imskms_bsf_fake_resyncs_total", "counter",
+                    "AUTS of challenges for unknown IMPIs checked on their fake K/OPc.",
+                    s.fake_resyncs);
     if (o->redis != NULL) {
         kms_prom_redis(p, o->redis);
     }

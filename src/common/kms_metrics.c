@@ -115,6 +115,13 @@ void kms_prom_u64(struct kms_prom *p, const char *name, const struct kms_prom_la
     prom_str(p, num);
 }
 
+void kms_prom_scalar(struct kms_prom *p, const char *name, const char *type, const char *help,
+                     uint64_t v)
+{
+    kms_prom_family(p, name, type, help);
+    kms_prom_u64(p, name, NULL, 0, v);
+}
+
 void kms_prom_i64(struct kms_prom *p, const char *name, const struct kms_prom_label *l, size_t n,
                   int64_t v)
 {
@@ -176,15 +183,14 @@ void kms_prom_redis(struct kms_prom *p, struct kms_redis *r)
 {
     struct kms_redis_stats st;
     kms_redis_stats(r, &st);
-    kms_prom_family(p, "imskms_redis_round_trips_total", "counter",
-                    "Commands sent to Redis (connection set-up included).");
-    kms_prom_u64(p, "imskms_redis_round_trips_total", NULL, 0, st.round_trips);
-    kms_prom_family(p, "imskms_redis_errors_total", "counter",
-                    "Redis commands and connections that failed (error reply, I/O, time-out).");
-    kms_prom_u64(p, "imskms_redis_errors_total", NULL, 0, st.errors);
-    kms_prom_family(p, "imskms_redis_connects_total", "counter",
-                    "Connections made to Redis (one per thread, again after a failure).");
-    kms_prom_u64(p, "imskms_redis_connects_total", NULL, 0, st.connects);
+    kms_prom_scalar(p, "imskms_redis_round_trips_total", "counter",
+                    "Commands sent to Redis (connection set-up included).", st.round_trips);
+    kms_prom_scalar(p, "imskms_redis_errors_total", "counter",
+                    "Redis commands and connections that failed (error reply, I/O, time-out).",
+                    st.errors);
+    kms_prom_scalar(p, "imskms_redis_connects_total", "counter",
+                    "Connections made to Redis (one per thread, again after a failure).",
+                    st.connects);
     kms_prom_family(p, "imskms_redis_latency_seconds", "histogram",
                     "Round-trip time of Redis commands.");
     kms_prom_histogram(p, "imskms_redis_latency_seconds", NULL, 0, kms_redis_lat_bounds_us,
@@ -470,9 +476,9 @@ kms_result kms_metrics_render(struct kms_metrics *m, uint64_t now, struct kms_bu
     render_derived(m, &p);
     struct kms_ready r = {0};
     kms_metrics_readiness(m, now, &r);
-    kms_prom_family(&p, "imskms_ready", "gauge",
-                    "1 when every required readiness check passes (GET /readyz).");
-    kms_prom_u64(&p, "imskms_ready", NULL, 0, kms_ready_ok(&r) ? 1 : 0);
+    kms_prom_scalar(&p, "imskms_ready", "gauge",
+                    "1 when every required readiness check passes (GET /readyz).",
+                    kms_ready_ok(&r) ? 1 : 0);
     if (m->src.collect != NULL) {
         m->src.collect(m->src.ctx, &p, now);
     }

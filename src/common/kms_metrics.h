@@ -51,6 +51,9 @@ void kms_prom_u64(struct kms_prom *p, const char *name, const struct kms_prom_la
                   uint64_t v);
 void kms_prom_i64(struct kms_prom *p, const char *name, const struct kms_prom_label *l, size_t n,
                   int64_t v);
+/* A family with one unlabelled sample: its HELP and TYPE lines, then name value. */
+void kms_prom_scalar(struct kms_prom *p, const char *name, const char *type, const char *help,
+                     uint64_t v);
 /* Seconds from microseconds, exactly (six decimals). */
 void kms_prom_us(struct kms_prom *p, const char *name, const struct kms_prom_label *l, size_t n,
                  uint64_t us);

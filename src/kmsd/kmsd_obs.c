@@ -182,14 +182,13 @@ void kmsd_obs_tick(struct kmsd_obs *o, unsigned n, uint64_t now)
 void kmsd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
 {
     struct kmsd_obs *o = ctx;
-    kms_prom_family(p, "imskms_replay_entries", "gauge", "Entries held in the replay cache.");
-    kms_prom_u64(p, "imskms_replay_entries", NULL, 0, kms_replay_count(o->rg));
-    kms_prom_family(p, "imskms_replay_capacity", "gauge",
-                    "Entries the replay cache can hold (--replay-entries).");
-    kms_prom_u64(p, "imskms_replay_capacity", NULL, 0, o->replay_cap);
-    kms_prom_family(p, "imskms_replay_open_at_seconds", "gauge",
-                    "The first request timestamp accepted (the restart window ends here).");
-    kms_prom_u64(p, "imskms_replay_open_at_seconds", NULL, 0, kms_replay_open_at(o->rg));
+    kms_prom_scalar(p, "imskms_replay_entries", "gauge", "Entries held in the replay cache.",
+                    kms_replay_count(o->rg));
+    kms_prom_scalar(p, "imskms_replay_capacity", "gauge",
+                    "Entries the replay cache can hold (--replay-entries).", o->replay_cap);
+    kms_prom_scalar(p, "imskms_replay_open_at_seconds", "gauge",
+                    "The first request timestamp accepted (the restart window ends here).",
+                    kms_replay_open_at(o->rg));
     kms_prom_family(p, "imskms_replay_refusals_total", "counter",
                     "Requests refused by the replay guard, by reason.");
     static const struct {
@@ -239,23 +238,20 @@ void kmsd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
     }
     struct kms_keyring_policy pol;
     kms_keyring_get_policy(o->kr, &pol);
-    kms_prom_family(p, "imskms_kkms_max_seals", "gauge", "Seals allowed per key.");
-    kms_prom_u64(p, "imskms_kkms_max_seals", NULL, 0, pol.max_seals);
+    kms_prom_scalar(p, "imskms_kkms_max_seals", "gauge", "Seals allowed per key.", pol.max_seals);
 
     struct kms_zn_client_stats s = {0};
     o->zn_stats(o->zn_ctx, &s);
-    kms_prom_family(p, "imskms_zn_queries_total", "counter",
-                    "Zn queries sent to the BSF (cache misses).");
-    kms_prom_u64(p, "imskms_zn_queries_total", NULL, 0, s.misses);
-    kms_prom_family(p, "imskms_zn_query_failures_total", "counter",
-                    "Zn queries that got no Ks_NAF (transport, time-out, refusal, unknown B-TID).");
-    kms_prom_u64(p, "imskms_zn_query_failures_total", NULL, 0, s.fetch_errors);
-    kms_prom_family(p, "imskms_zn_cache_hits_total", "counter",
-                    "B-TIDs answered from the Zn cache.");
-    kms_prom_u64(p, "imskms_zn_cache_hits_total", NULL, 0, s.hits);
-    kms_prom_family(p, "imskms_zn_negative_cache_hits_total", "counter",
-                    "Unknown B-TIDs answered from the negative cache, the BSF not asked.");
-    kms_prom_u64(p, "imskms_zn_negative_cache_hits_total", NULL, 0, s.neg_hits);
+    kms_prom_scalar(p, "imskms_zn_queries_total", "counter",
+                    "Zn queries sent to the BSF (cache misses).", s.misses);
+    kms_prom_scalar(p, "imskms_zn_query_failures_total", "counter",
+                    "Zn queries that got no Ks_NAF (transport, time-out, refusal, unknown B-TID).",
+                    s.fetch_errors);
+    kms_prom_scalar(p, "imskms_zn_cache_hits_total", "counter",
+                    "B-TIDs answered from the Zn cache.", s.hits);
+    kms_prom_scalar(p, "imskms_zn_negative_cache_hits_total", "counter",
+                    "Unknown B-TIDs answered from the negative cache, the BSF not asked.",
+                    s.neg_hits);
     if (o->redis != NULL) {
         kms_prom_redis(p, o->redis);
     }
