@@ -8,7 +8,7 @@
 
 void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bsf,
                    kms_result (*probe)(void *ctx), void *probe_ctx, size_t max_sessions,
-                   size_t max_answered, bool shared)
+                   size_t max_answered, struct kms_redis *redis)
 {
     memset(o, 0, sizeof(*o));
     o->m = m;
@@ -17,7 +17,7 @@ void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bs
     o->probe_ctx = probe_ctx;
     o->max_sessions = max_sessions;
     o->max_answered = max_answered;
-    o->shared = shared;
+    o->redis = redis;
     atomic_init(&o->challenges, 0);
     atomic_init(&o->bootstraps, 0);
     o->store_ok = true;
@@ -53,7 +53,7 @@ void bsfd_obs_tick(struct bsfd_obs *o, unsigned n)
         kms_log(kms_ok(w) ? KMS_LOG_INFO : KMS_LOG_WARN, "subscriber store probe: %s",
                 kms_ok(w) ? "writable again" : kms_strerror(w.err));
     }
-    if (n % 12 == 0 && kms_log_enabled(KMS_LOG_DEBUG) && o->shared) {
+    if (n % 12 == 0 && kms_log_enabled(KMS_LOG_DEBUG) && o->redis != NULL) {
         struct kms_bsf_stats s;
         kms_bsf_stats(o->bsf, &s);
         kms_log(KMS_LOG_DEBUG,
@@ -80,7 +80,7 @@ void bsfd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
     kms_bsf_stats(o->bsf, &s);
     /* With --redis these tables hold nothing (the fleet's store does): no gauge rather than a
      * 0 that reads as "empty". */
-    if (!o->shared) {
+    if (o->redis == NULL) {
         kms_prom_scalar(p, "imskms_bsf_sessions", "gauge",
                         "Bootstrap sessions held (B-TIDs with their Ks).", s.sessions);
         kms_prom_scalar(p, "imskms_bsf_sessions_capacity", "gauge",
@@ -92,7 +92,7 @@ void bsfd_obs_collect(void *ctx, struct kms_prom *p, uint64_t now)
         atomic_load_explicit(&o->challenges, memory_order_relaxed));
     kms_prom_scalar(p, "imskms_bsf_bootstraps_total", "counter", "Bootstraps completed (Ub 200).",
                     atomic_load_explicit(&o->bootstraps, memory_order_relaxed));
-    if (!o->shared) {
+    if (o->redis == NULL) {
         kms_prom_scalar(p, "imskms_bsf_answered_challenges", "gauge",
                         "Answered challenges remembered until they expire (single use).",
                         s.answered);

@@ -17,6 +17,7 @@
 #include "gba/kms_bsf.h"
 #include "gba/kms_subscriber.h"
 #include "kms_metrics.h"
+#include "redis/kms_redis.h"
 
 struct bsfd_obs {
     struct kms_metrics *m;
@@ -24,8 +25,9 @@ struct bsfd_obs {
     kms_result (*probe)(void *ctx); /* the store's probe: readable and writable */
     void *probe_ctx;
     size_t max_sessions, max_answered;
-    bool shared;             /* --redis: sessions and answered challenges live in Redis, not here */
-    struct kms_redis *redis; /* --redis: its client's counters (NULL: none) */
+    /* --redis (NULL: --db): the client's counters; and the sessions and answered challenges
+     * live in Redis, not in this node's tables */
+    struct kms_redis *redis;
     atomic_uint_fast64_t challenges; /* Ub challenges sent (real and fake alike) */
     atomic_uint_fast64_t bootstraps; /* Ub bootstraps completed */
     pthread_mutex_t mu;              /* the store probe's result, below */
@@ -33,11 +35,12 @@ struct bsfd_obs {
     char store_detail[96];
 };
 
-/* shared: the BSF keeps its sessions and answered challenges in a fleet's store (--redis), so
- * this node's tables (and the gauges of them) hold nothing: those gauges are left out. */
+/* redis: the fleet's Redis client (--redis), NULL on --db. With it the BSF keeps its sessions
+ * and answered challenges in the fleet's store, so this node's tables (and the gauges of them)
+ * hold nothing: those gauges are left out, and the client's counters are exported instead. */
 void bsfd_obs_init(struct bsfd_obs *o, struct kms_metrics *m, struct kms_bsf *bsf,
                    kms_result (*probe)(void *ctx), void *probe_ctx, size_t max_sessions,
-                   size_t max_answered, bool shared);
+                   size_t max_answered, struct kms_redis *redis);
 void bsfd_obs_cleanup(struct bsfd_obs *o);
 /* The Ub handler sent a challenge; completed a bootstrap. */
 void bsfd_obs_challenge(struct bsfd_obs *o);

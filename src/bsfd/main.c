@@ -848,8 +848,7 @@ static int start_metrics(const struct bsfd_cfg *c, struct bsfd *d)
         return fail("metrics", KMS_ERR(KMS_ERR_NOMEM));
     }
     bsfd_obs_init(&d->obs, d->metrics, d->bsf, store_probe, d, c->bsf.max_sessions,
-                  c->bsf.max_answered, c->redis);
-    d->obs.redis = d->redis;
+                  c->bsf.max_answered, d->redis);
     d->obs_ready = true;
     bsfd_obs_tick(&d->obs, 1); /* the store probed once before serving */
     struct kms_metrics_source src = {&d->obs, bsfd_obs_collect, bsfd_obs_ready};
