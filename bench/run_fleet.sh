@@ -33,9 +33,9 @@ The KMS nodes share one FQDN, one KMS KEK (not the BSF's) and one keyring file (
 the keyring is not in Redis, so Redis counts only the requests' own commands), run with
 --modes 2,3 --skew 5, and ask a BSF of their own (a copy of the subscriber store) over Zn
 during the setup. They start before the BSF cases, so that the restart rule's window (start +
-skew) has passed when their turn comes. Every BSF of a case runs with --rate-burst 1000 (the load cycles
-through the IMPIs faster than the default rate of 5 and one per 2 s allows); every daemon logs
-one line per request to a file.
+skew) has passed when their turn comes. Every BSF of a case runs with --rate-burst 1000 (the
+load cycles through the IMPIs faster than the default rate of 5 and one per 2 s allows); every
+daemon logs one line per request to a file.
   --quick          a smoke run: --subscribers 1000 --seconds 0.2 --rounds 3 (options given
                    after it win); about 15 s
   --threads T      client threads, one keep-alive connection each (default 4; 3 or more for
@@ -61,11 +61,11 @@ figures), CASE_kms_cpu_us_per_request (one node only) and, on Redis, the same Re
 per request; after the Redis cases, redis_memory_KIND_bytes: MEMORY USAGE averaged over up to
 50 keys of each kind (bsf_sub, bsf_ses, bsf_ans, bsf_rate, kms_rp, kms_kue); then the same for
 one subscriber with a 49-character IMPI and a 29-character IMPU, bootstrapped once in Redis
-database 1 by a BSF node of its own with the default rate burst (long_bsf_sub, long_bsf_ses, long_bsf_ans, long_bsf_rate:
-the item sizes of docs/scaling.md's sizing); then loadavg_after=. The first lines are nproc=,
-loadavg=, redis_version= and the options. Exit status: 0; 2 bad usage, a build failure or a
-server that does not start; 3 bench_bsf's or bench_kms's failure. The figures are
-informational.
+database 1 by a BSF node of its own with the default rate burst (long_bsf_sub, long_bsf_ses,
+long_bsf_ans, long_bsf_rate: the item sizes of docs/scaling.md's sizing); then loadavg_after=.
+The first lines are nproc=, loadavg=, redis_version= and the options. Exit status: 0; 2 bad
+usage, a build failure or a server that does not start; 3 bench_bsf's or bench_kms's failure.
+The figures are informational.
 USAGE
 }
 
